@@ -1,0 +1,1 @@
+"""Rasa custom actions: a thin layer over the service core in bot/."""

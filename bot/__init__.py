@@ -1,0 +1,1 @@
+"""原上管家 service core: importable and testable without Rasa."""

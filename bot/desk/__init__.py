@@ -1,0 +1,1 @@
+"""The desk: the aiohttp front door (web chat, WeChat callbacks, staff console, reports)."""

@@ -1,0 +1,49 @@
+"""aiohttp application of the desk."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from bot.settings import Settings
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+CLIENT_KEY = web.AppKey("http_client", aiohttp.ClientSession)
+
+
+async def _probe(client: aiohttp.ClientSession, url: str) -> str:
+    try:
+        async with client.get(url, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+            return "ok" if resp.status == 200 else f"HTTP {resp.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return f"不可达（{type(exc).__name__}）"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 once Rasa (model loaded) and the action server answer; 503 otherwise."""
+    settings = request.app[SETTINGS_KEY]
+    client = request.app[CLIENT_KEY]
+    rasa, actions = await asyncio.gather(
+        _probe(client, f"{settings.rasa_url}/status?token={settings.rasa_token}"),
+        _probe(client, f"{settings.actions_url}/health"),
+    )
+    ok = rasa == "ok" and actions == "ok"
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "rasa": rasa, "actions": actions},
+        status=200 if ok else 503,
+    )
+
+
+async def _client_ctx(app: web.Application):
+    app[CLIENT_KEY] = aiohttp.ClientSession()
+    yield
+    await app[CLIENT_KEY].close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    app[SETTINGS_KEY] = settings
+    app.cleanup_ctx.append(_client_ctx)
+    app.router.add_get("/healthz", healthz)
+    return app

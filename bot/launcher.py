@@ -1,0 +1,82 @@
+"""`make run`: train if needed, start action server, Rasa and desk, print the URLs.
+
+Usage: python -m bot.launcher
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import ChildDied, ChildSpec, Supervisor
+from bot.training import ensure_model
+
+STARTUP_TIMEOUT = 300.0
+
+
+def child_specs(settings: Settings, model: str) -> list[ChildSpec]:
+    py = sys.executable
+    env = settings.child_env()
+    root = str(PROJECT_ROOT)
+    return [
+        ChildSpec(
+            "动作服务器 (action server)",
+            [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
+            health_url=f"{settings.actions_url}/health", env=env, cwd=root,
+        ),
+        ChildSpec(
+            "Rasa 服务器",
+            [py, "-m", "rasa", "run", "--model", model, "--enable-api",
+             "--auth-token", settings.rasa_token, "--port", str(settings.rasa_port),
+             "--interface", settings.host,
+             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+            health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}", env=env, cwd=root,
+        ),
+        ChildSpec(
+            "服务台 (desk)",
+            [py, "-m", "bot.desk"],
+            health_url=f"{settings.desk_url}/healthz", env=env, cwd=root,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description="启动原上管家全部服务（按需训练模型）").parse_args(argv)
+
+    settings = Settings.from_env()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    model = ensure_model(settings.model_dir)
+
+    sup = Supervisor(child_specs(settings, str(model)))
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        sup.start()
+        sup.wait_healthy(STARTUP_TIMEOUT)
+        print(
+            "\n原上管家已启动：\n"
+            f"  企业聊天页 / 服务台   {settings.desk_url}/\n"
+            f"  健康检查              {settings.desk_url}/healthz\n"
+            f"  Rasa 服务器           {settings.rasa_url}/  (REST 渠道 /webhooks/rest/webhook，HTTP API 令牌见 RASA_TOKEN)\n"
+            f"  动作服务器            {settings.actions_url}/health\n"
+            "按 Ctrl-C 停止全部服务。\n",
+            flush=True,
+        )
+        sup.watch()
+    except KeyboardInterrupt:
+        print("\n收到停止信号，正在停止全部服务…", flush=True)
+        sup.stop()
+        return 0
+    except (ChildDied, TimeoutError) as exc:
+        print(f"\n错误：{exc}。正在停止其余服务…", file=sys.stderr, flush=True)
+        sup.stop()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

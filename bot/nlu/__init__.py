@@ -1,0 +1,1 @@
+"""Rasa NLU components of the assistant (imported by Rasa through config.yml)."""

@@ -1,0 +1,84 @@
+"""Runtime settings, read from the environment (documented in README "Configuration")."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"环境变量 {name} 应为端口号（整数），实际为 {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    desk_port: int = 8080
+    host: str = "127.0.0.1"
+    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    var_dir: Path = PROJECT_ROOT / "var"
+    model_dir: Path = PROJECT_ROOT / "models"
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    database_url: str = ""
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://{self.host}:{self.desk_port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'yuanshang.db'}"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        var_dir = Path(env.get("VAR_DIR") or PROJECT_ROOT / "var")
+        kwargs = dict(
+            rasa_port=_int("RASA_PORT", 5005),
+            actions_port=_int("ACTIONS_PORT", 5055),
+            desk_port=_int("DESK_PORT", 8080),
+            host=env.get("BIND_HOST", "127.0.0.1"),
+            var_dir=var_dir,
+            model_dir=Path(env.get("MODEL_DIR") or PROJECT_ROOT / "models"),
+            knowledge_dir=Path(env.get("KNOWLEDGE_DIR") or PROJECT_ROOT / "knowledge"),
+            database_url=env.get("DATABASE_URL", ""),
+        )
+        if env.get("RASA_TOKEN"):
+            kwargs["rasa_token"] = env["RASA_TOKEN"]
+        return cls(**kwargs)
+
+    def child_env(self) -> dict[str, str]:
+        """Environment passed to every child process so they agree on ports and paths."""
+        env = dict(os.environ)
+        env.update(
+            RASA_PORT=str(self.rasa_port),
+            ACTIONS_PORT=str(self.actions_port),
+            DESK_PORT=str(self.desk_port),
+            RASA_TOKEN=self.rasa_token,
+            VAR_DIR=str(self.var_dir),
+            MODEL_DIR=str(self.model_dir),
+            KNOWLEDGE_DIR=str(self.knowledge_dir),
+            DATABASE_URL=self.effective_database_url,
+            ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
+            RASA_TRACKER_DB=str(self.var_dir / "rasa_tracker.db"),
+            PYTHONUNBUFFERED="1",
+        )
+        return env

@@ -1,0 +1,32 @@
+"""Rasa's own tooling runs in the suite: data validation and test stories."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def run_rasa(*args, timeout=900):
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
+    return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_rasa_data_validate():
+    proc = run_rasa("data", "validate", "--data", "data", "--domain", "domain.yml",
+                    "--config", "config.yml")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    # The only tolerated warning: utter_default is used by Rasa's built-in core fallback.
+    warnings = [l for l in out.splitlines() if "UserWarning" in l and "utter_default" not in l]
+    assert not warnings, warnings
+
+
+def test_story_predictions(model_file, tmp_path):
+    proc = run_rasa("test", "core", "--model", str(model_file), "--stories", "tests/test_stories.yml",
+                    "--fail-on-prediction-errors", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
