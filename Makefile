@@ -1,0 +1,38 @@
+# 原上管家 — every entry point. See README.md.
+PY := .venv/bin/python
+Q ?= 高企认定需要什么条件
+
+.PHONY: install run test train eval eval-cv bench kb-validate kb-search kb-reload clean
+
+install:
+	@scripts/bootstrap.sh
+
+run: install            ## train if needed, start action server + Rasa + desk, print URLs
+	$(PY) -m bot.launcher
+
+test: install           ## the whole test suite (unit + end-to-end against real servers)
+	$(PY) -m pytest -q
+
+train: install
+	$(PY) -m bot.training
+
+eval: install           ## NLU held-out evaluation + TF-IDF baseline + fallback threshold table
+	$(PY) bench/nlu_eval.py
+
+eval-cv: install        ## rasa test nlu 5-fold cross-validation on the training data
+	$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/cv
+
+bench: install          ## startup time, /model/parse and REST turn latency, RSS
+	$(PY) bench/rasa_speed.py
+
+kb-validate: install
+	$(PY) -m bot.knowledge validate
+
+kb-search: install
+	$(PY) -m bot.knowledge search "$(Q)"
+
+kb-reload: install
+	$(PY) -m bot.knowledge reload
+
+clean:
+	rm -rf models results var .pytest_cache
