@@ -1,0 +1,108 @@
+"""Command line for staff and developers (wrapped by make kb-validate / kb-search / kb-reload).
+
+    python -m bot.knowledge validate [dir]
+    python -m bot.knowledge search "高企有什么优惠" [-k 5] [--dir DIR]
+    python -m bot.knowledge reload [dir]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .loader import load_base
+from .model import KnowledgeError
+from .retriever import FEATURES, Retriever
+from .service import RELOAD_MARKER, KnowledgeService
+
+DECISIONS = {"answer": "直接回答", "ambiguous": "请用户选择", "unknown": "无把握（转人工或请用户换个说法）"}
+
+
+def default_directory() -> Path:
+    env = os.environ.get("KNOWLEDGE_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "knowledge"
+
+
+def _validate(directory: Path) -> int:
+    try:
+        kb = load_base(directory)
+    except KnowledgeError as exc:
+        print(exc)
+        return 1
+    retriever = Retriever(kb)
+    print(f"OK：{kb.summary()}（{directory}）")
+    for warning in kb.warnings:
+        print(f"提示：{warning}")
+    for first, second, sentence in retriever.near_duplicates():
+        print(f"提示：{first.id} 与 {second.id} 的问法几乎相同（“{sentence}”），"
+              "检索难以区分，建议合并或改写")
+    print(retriever.calibration.describe())
+    return 0
+
+
+def _search(directory: Path, question: str, k: int) -> int:
+    try:
+        service = KnowledgeService(directory, strict=True, background_reload=False)
+    except KnowledgeError as exc:
+        print(exc)
+        return 1
+    answer = service.ask(question, k=k)
+    explained = service.retriever.explain(question)
+    print(f"问题：{question}")
+    print(f"分词：{' / '.join(explained['tokens']) or '（无有效词）'}")
+    line = f"判定：{answer.decision}（{DECISIONS[answer.decision]}）"
+    if answer.expired:
+        line += f"  注意：{answer.entry.title} 已于 {answer.entry.expires} 失效"
+    print(line)
+    if answer.decision == "ambiguous":
+        print("候选：" + "；".join(h.faq.question for h in answer.options))
+    if not answer.hits:
+        print("（没有任何匹配的问答）")
+        return 0
+    header = ["#", "得分"] + list(FEATURES)
+    print("  ".join(f"{h:>7}" for h in header) + "  问答 id / 问题")
+    for rank, hit in enumerate(answer.hits, 1):
+        cells = [f"{rank:>7}", f"{hit.score:>7.3f}"]
+        cells += [f"{hit.components[name]:>7.2f}" for name in FEATURES]
+        print("  ".join(cells) + f"  {hit.faq.id}  {hit.faq.question}")
+    return 0
+
+
+def _reload(directory: Path) -> int:
+    try:
+        kb = load_base(directory)
+    except KnowledgeError as exc:
+        print(exc)
+        print("未通知重新加载：运行中的服务继续使用上一版本。")
+        return 1
+    marker = directory / RELOAD_MARKER
+    marker.write_text(datetime.now().isoformat(timespec="microseconds") + "\n", encoding="utf-8")
+    print(f"OK：{kb.summary()}")
+    print(f"已通知运行中的服务重新加载（{marker}），下一条提问时生效。")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.knowledge", description="知识库工具")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="校验知识库文件")
+    p.add_argument("dir", nargs="?", type=Path, default=None)
+    p = sub.add_parser("search", help="用一个问题试检索")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="显示前 k 条（默认 5）")
+    p.add_argument("--dir", type=Path, default=None)
+    p = sub.add_parser("reload", help="校验后通知运行中的服务重新加载")
+    p.add_argument("dir", nargs="?", type=Path, default=None)
+    args = parser.parse_args(argv)
+    directory = args.dir or default_directory()
+    if args.command == "validate":
+        return _validate(directory)
+    if args.command == "search":
+        return _search(directory, args.question, max(1, args.k))
+    return _reload(directory)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Load and validate knowledge/ (see knowledge/README.md for the format).
+
+Staff edit these YAML files by hand, so the loader collects every problem
+before failing: one run of `make kb-validate` shows all of them, each as
+"<file>: <field>: <problem>".
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from bot.taxonomy import BY_INTENT
+
+from .model import LEVELS, Entry, Faq, KnowledgeBase, KnowledgeError
+
+ENTRIES_DIR = "entries"
+SYNONYMS_FILE = "synonyms.yml"
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+REQUIRED_FIELDS = ("id", "title", "issuer", "doc_number", "level", "categories",
+                   "effective", "expires", "source", "faq")
+OPTIONAL_FIELDS = ("keywords",)
+FAQ_FIELDS = ("id", "question", "variants", "answer")
+FAQ_OPTIONAL_FIELDS = ("keywords",)  # FAQ-specific search terms (entry-level ones are shared)
+
+DATE_PATTERN = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """yaml.safe_load semantics (C implementation when available, ~10x faster),
+    except that dates stay text: PyYAML raises a bare ValueError for 2020-13-45
+    that cannot be tied to a field, so dates are parsed per field below."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp",
+                        lambda loader, node: loader.construct_scalar(node))
+
+
+def _safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+
+
+def _parse_date(value: Any) -> Optional[date]:
+    """YAML gives a date for 2016-01-29; accept a quoted ISO string as well."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        match = DATE_PATTERN.match(value.strip())
+        if match:
+            try:
+                return date(*(int(g) for g in match.groups()))
+            except ValueError:
+                return None
+    return None
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+class _Collector:
+    """Accumulates problems and warnings with the file name attached."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, file: str, fld: str, problem: str) -> None:
+        self.problems.append(f"{file}: {fld}: {problem}")
+
+    def warn(self, file: str, fld: str, problem: str) -> None:
+        self.warnings.append(f"{file}: {fld}: {problem}")
+
+
+def _text_list(value: Any, file: str, fld: str, out: _Collector, *, minimum: int) -> list[str]:
+    """Validate a list of non-empty strings; report each bad item by index."""
+    if value is None and minimum == 0:
+        return []
+    if not isinstance(value, list):
+        out.error(file, fld, "应为列表")
+        return []
+    items: list[str] = []
+    for i, item in enumerate(value):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not _is_text(item):
+            out.error(file, f"{fld}[{i}]", "应为非空文本")
+            continue
+        items.append(item.strip())
+    if len(value) < minimum:  # bad items were already reported one by one
+        out.error(file, fld, f"至少需要 {minimum} 项")
+    return items
+
+
+def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector,
+               seen_faq_ids: dict[str, str]) -> list[Faq]:
+    if not isinstance(raw, list) or not raw:
+        out.error(file, "faq", "应为非空列表（至少一个问答）")
+        return []
+    faqs: list[Faq] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            out.error(file, f"faq[{i}]", "每个问答应为包含 id/question/variants/answer 的映射")
+            continue
+        before = len(out.problems)
+        faq_id = item.get("id")
+        if "id" not in item:
+            out.error(file, f"faq[{i}].id", "缺少必填字段")
+        elif not isinstance(faq_id, str) or not ID_PATTERN.match(faq_id):
+            out.error(file, f"faq[{i}].id", f"{faq_id!r} 不合法：只能用小写字母、数字和连字符 -")
+        elif faq_id in seen_faq_ids:
+            out.error(file, f"faq[{i}].id", f"问答 id “{faq_id}” 重复（已在 {seen_faq_ids[faq_id]} 中使用）")
+        else:
+            seen_faq_ids[faq_id] = file
+        # Name the FAQ by its id too, so staff find it in a long file.
+        where = f"faq[{i}]({faq_id})" if isinstance(faq_id, str) and faq_id else f"faq[{i}]"
+        for name in FAQ_FIELDS[1:]:
+            if name not in item:
+                out.error(file, f"{where}.{name}", "缺少必填字段")
+        for name in item:
+            if name not in FAQ_FIELDS and name not in FAQ_OPTIONAL_FIELDS:
+                out.warn(file, f"{where}.{name}", "未知字段，已忽略")
+        question = item.get("question")
+        if "question" in item and not _is_text(question):
+            out.error(file, f"{where}.question", "应为非空文本")
+        answer = item.get("answer")
+        if "answer" in item and not _is_text(answer):
+            out.error(file, f"{where}.answer", "应为非空文本")
+        variants = _text_list(item.get("variants"), file, f"{where}.variants", out, minimum=1) \
+            if "variants" in item else []
+        keywords = _text_list(item.get("keywords"), file, f"{where}.keywords", out, minimum=0)
+        if len(out.problems) == before:
+            faqs.append(Faq(id=faq_id, question=question.strip(), variants=variants,
+                            answer=answer.strip(), entry_id=entry_id, keywords=keywords))
+    return faqs
+
+
+def _load_entry(path: Path, file: str, out: _Collector,
+                seen_faq_ids: dict[str, str]) -> Optional[Entry]:
+    try:
+        data = _safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        out.error(file, "(文件)", "不是 UTF-8 编码")
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行" if mark is not None else "(文件)"
+        out.error(file, where, f"YAML 语法错误：{getattr(exc, 'problem', None) or exc}")
+        return None
+    except Exception as exc:  # noqa: BLE001 - any loader failure is a file problem
+        out.error(file, "(文件)", f"无法解析：{exc}")
+        return None
+    if not isinstance(data, dict):
+        out.error(file, "(文件)", "内容应为一个映射（id: …, title: … 等字段）")
+        return None
+
+    before = len(out.problems)
+    for name in REQUIRED_FIELDS:
+        if name not in data:
+            out.error(file, name, "缺少必填字段")
+    for name in data:
+        if name not in REQUIRED_FIELDS and name not in OPTIONAL_FIELDS:
+            out.warn(file, str(name), "未知字段，已忽略")
+
+    entry_id = data.get("id")
+    if "id" in data:
+        if not isinstance(entry_id, str) or not ID_PATTERN.match(entry_id):
+            out.error(file, "id", f"{entry_id!r} 不合法：只能用小写字母、数字和连字符 -")
+        elif entry_id != path.stem:
+            out.error(file, "id", f"“{entry_id}” 与文件名 “{path.stem}” 不一致")
+
+    for name in ("title", "issuer", "source"):
+        if name in data and not _is_text(data[name]):
+            out.error(file, name, "应为非空文本")
+
+    doc_number = data.get("doc_number")
+    if doc_number is None:
+        doc_number = ""  # an empty `doc_number:` line means "no 文号"
+    elif isinstance(doc_number, (int, float)) and not isinstance(doc_number, bool):
+        doc_number = str(doc_number)
+    elif not isinstance(doc_number, str):
+        out.error(file, "doc_number", "应为文本（没有文号时写 \"\"）")
+
+    level = data.get("level")
+    if "level" in data and level not in LEVELS:
+        out.error(file, "level", f"“{level}” 不是有效层级，应为 {' / '.join(LEVELS)} 之一")
+
+    categories: list[str] = []
+    if "categories" in data:
+        raw = data["categories"]
+        if not isinstance(raw, list) or not raw:
+            out.error(file, "categories", "应为非空列表，例如 [need_qualification]")
+        else:
+            for i, cat in enumerate(raw):
+                if cat not in BY_INTENT:
+                    out.error(file, f"categories[{i}]", f"“{cat}” 不是已知的需求类别 id（见 bot/taxonomy.py）")
+                elif cat not in categories:
+                    categories.append(cat)
+
+    effective = expires = None
+    if "effective" in data:
+        effective = _parse_date(data["effective"])
+        if effective is None:
+            out.error(file, "effective", f"“{data['effective']}” 不是有效日期（格式 YYYY-MM-DD）")
+    if "expires" in data and data["expires"] is not None:
+        expires = _parse_date(data["expires"])
+        if expires is None:
+            out.error(file, "expires", f"“{data['expires']}” 不是有效日期（格式 YYYY-MM-DD，长期有效写 null）")
+        elif effective is not None and expires < effective:
+            out.error(file, "expires", f"失效日期 {expires} 早于生效日期 {effective}")
+
+    keywords = _text_list(data.get("keywords"), file, "keywords", out, minimum=0)
+
+    faqs = _load_faqs(data.get("faq"), entry_id if isinstance(entry_id, str) else path.stem,
+                      file, out, seen_faq_ids) if "faq" in data else []
+
+    if len(out.problems) != before:
+        return None
+    entry = Entry(id=entry_id, title=data["title"].strip(), issuer=data["issuer"].strip(),
+                  doc_number=doc_number.strip(), level=level, categories=categories,
+                  effective=effective, expires=expires, source=data["source"].strip(),
+                  keywords=keywords, faqs=faqs, path=str(path))
+    for faq in faqs:
+        faq.entry = entry
+    return entry
+
+
+def load_synonyms(path: Path, out: _Collector) -> list[list[str]]:
+    """Read synonyms.yml: a list of groups, each a list of ≥ 2 equivalent terms.
+
+    A term may belong to one group only: retrieval rewrites every term to the
+    first term of its group, which must be unambiguous.
+    """
+    if not path.exists():
+        return []
+    file = path.name
+    try:
+        data = _safe_load(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 - YAML or encoding errors
+        out.error(file, "(文件)", f"无法解析：{exc}")
+        return []
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        out.error(file, "(文件)", "内容应为同义词组的列表，例如 - [高新技术企业, 高企]")
+        return []
+    from bot.text import normalise  # local: keeps model/loader import light
+
+    groups: list[list[str]] = []
+    owner: dict[str, int] = {}
+    for i, group in enumerate(data):
+        where = f"[{i}]"
+        if not isinstance(group, list) or len(group) < 2:
+            out.error(file, where, "每组应为至少两个词的列表")
+            continue
+        terms: list[str] = []
+        for j, term in enumerate(group):
+            if isinstance(term, (int, float)) and not isinstance(term, bool):
+                term = str(term)
+            if not _is_text(term):
+                out.error(file, f"{where}[{j}]", "应为非空文本")
+                continue
+            key = normalise(term)
+            if key in owner and owner[key] != i:
+                out.error(file, f"{where}[{j}]", f"“{term}” 已出现在第 {owner[key]} 组，一个词只能属于一组")
+                continue
+            if key in owner:
+                continue  # duplicate inside the same group: harmless
+            owner[key] = i
+            terms.append(term.strip())
+        if len(terms) >= 2:
+            groups.append(terms)
+    return groups
+
+
+def load_base(directory: str | Path) -> KnowledgeBase:
+    """Load knowledge/ into a KnowledgeBase, or raise KnowledgeError listing every problem."""
+    directory = Path(directory)
+    out = _Collector()
+    entries_dir = directory / ENTRIES_DIR
+    if not entries_dir.is_dir():
+        raise KnowledgeError([f"{directory}: {ENTRIES_DIR}: 目录不存在"])
+
+    entries: dict[str, Entry] = {}
+    seen_faq_ids: dict[str, str] = {}
+    for path in sorted(entries_dir.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        file = f"{ENTRIES_DIR}/{path.name}"
+        if path.suffix == ".yaml":
+            out.warn(file, "(文件)", "扩展名应为 .yml，此文件未加载")
+            continue
+        if path.suffix != ".yml":
+            continue
+        entry = _load_entry(path, file, out, seen_faq_ids)
+        if entry is not None:
+            entries[entry.id] = entry
+
+    synonyms = load_synonyms(directory / SYNONYMS_FILE, out)
+    if out.problems:
+        raise KnowledgeError(out.problems)
+    if not entries:
+        out.warn(ENTRIES_DIR, "(目录)", "没有任何条目")
+    return KnowledgeBase(directory=directory, entries=entries, synonyms=synonyms,
+                         warnings=out.warnings)
