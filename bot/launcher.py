@@ -8,6 +8,7 @@ import argparse
 import signal
 import sys
 
+from bot.db import migrate
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import ChildDied, ChildSpec, Supervisor
 from bot.training import ensure_model
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.effective_database_url)
     model = ensure_model(settings.model_dir)
 
     sup = Supervisor(child_specs(settings, str(model)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -29,6 +30,13 @@ class ChildSpec:
 class Child:
     spec: ChildSpec
     proc: subprocess.Popen = field(repr=False)
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (for tests and benchmarks)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:

@@ -6,22 +6,16 @@ and the three processes are the same ones `make run` starts.
 from __future__ import annotations
 
 import dataclasses
-import socket
 from pathlib import Path
 
 import pytest
 import requests
 
+from bot.db import migrate
 from bot.launcher import child_specs
 from bot.settings import Settings
-from bot.supervisor import Supervisor
+from bot.supervisor import Supervisor, free_port
 from bot.training import ensure_model
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclasses.dataclass
@@ -55,6 +49,7 @@ def stack(tmp_path_factory, model_file) -> Stack:
         Settings.from_env(), rasa_port=free_port(), actions_port=free_port(),
         desk_port=free_port(), rasa_token="e2e-token", var_dir=var, database_url="",
     )
+    migrate(settings.effective_database_url)
     specs = child_specs(settings, str(model_file))
     for spec in specs:
         spec.log_file = str(var / f"{spec.argv[2].replace('.', '_')}.log")

@@ -1,0 +1,226 @@
+"""Tables of the service database (SQLAlchemy Core/ORM, 1.4 and 2.0 compatible)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean, Column, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class KbQuery(Base):
+    """Every question put to the knowledge base, for the monthly figures."""
+
+    __tablename__ = "kb_queries"
+
+    id = Column(Integer, primary_key=True)
+    asked_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    channel = Column(String(32), nullable=False, default="rest")
+    text = Column(Text, nullable=False)
+    category = Column(String(64), nullable=True)       # NLU intent (need category) if any
+    decision = Column(String(16), nullable=False)      # answer / ambiguous / unknown
+    faq_id = Column(String(128), nullable=True)        # top hit
+    entry_id = Column(String(128), nullable=True)
+    score = Column(Float, nullable=True)
+    helpful = Column(Boolean, nullable=True)           # the user's feedback, None until given
+    feedback_at = Column(DateTime(timezone=True), nullable=True)
+
+
+# ---- the service network (1+5+N), staff, enterprises -------------------------------------------
+
+class ServiceNode(Base):
+    """One node of the 1+5+N network, or a province/city/district policy special window."""
+
+    __tablename__ = "service_nodes"
+
+    id = Column(String(64), primary_key=True)                  # stable code, e.g. "fengxi", "fengxi-ws-xixian-hq"
+    name = Column(String(128), nullable=False)
+    kind = Column(String(16), nullable=False)                  # centre / new_city / workstation / special_window
+    parent_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
+    new_city = Column(String(16), nullable=True)               # 沣东/沣西/秦汉/空港/泾河 for new-city centres and their workstations
+    park = Column(String(128), nullable=True)                  # the park a workstation serves
+    level = Column(String(8), nullable=True)                   # 省/市/区 for special windows
+    address = Column(String(256), nullable=True)
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(64), nullable=False)
+    node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=False, index=True)
+    role = Column(String(16), nullable=False, default="staff")  # staff / lead / admin
+    password_hash = Column(String(256), nullable=True)
+    active = Column(Boolean, nullable=False, default=True)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime(timezone=True), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(128), nullable=False, index=True)
+    credit_code = Column(String(18), nullable=True, unique=True)   # 统一社会信用代码, check digit validated
+    new_city = Column(String(16), nullable=True)
+    park = Column(String(128), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Contact(Base):
+    """A person of an enterprise; `sender_id` ties a chat identity to them (returning users)."""
+
+    __tablename__ = "contacts"
+
+    id = Column(Integer, primary_key=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
+    name = Column(String(64), nullable=False)
+    mobile = Column(String(16), nullable=True)
+    sender_id = Column(String(128), nullable=True, unique=True)
+    channel = Column(String(32), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+# ---- tickets and their audit trail ---------------------------------------------------------------
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id = Column(Integer, primary_key=True)
+    number = Column(String(32), nullable=False, unique=True)        # QCY-20261125-0007
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
+    contact_id = Column(Integer, ForeignKey("contacts.id"), nullable=True)
+    category = Column(String(64), nullable=False, index=True)       # need intent id
+    service_content = Column(String(16), nullable=False)
+    node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=False, index=True)
+    assignee_id = Column(Integer, ForeignKey("staff.id"), nullable=True)
+    status = Column(String(16), nullable=False, index=True)
+    priority = Column(String(8), nullable=False, default="normal")  # low / normal / high / urgent
+    description = Column(Text, nullable=False)
+    source_channel = Column(String(32), nullable=False, default="web")
+    conversation_id = Column(String(128), nullable=True, index=True)
+    visit_id = Column(Integer, ForeignKey("visits.id"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    first_response_due = Column(DateTime(timezone=True), nullable=False)
+    first_response_at = Column(DateTime(timezone=True), nullable=True)
+    resolution_due = Column(DateTime(timezone=True), nullable=False)
+    resolved_at = Column(DateTime(timezone=True), nullable=True, index=True)  # 已办结 (latest)
+    paused_at = Column(DateTime(timezone=True), nullable=True)               # in 待补充 since
+    paused_working_seconds = Column(Integer, nullable=False, default=0)
+    first_response_wsecs = Column(Integer, nullable=True)   # working seconds to first response (set once)
+    resolution_wsecs = Column(Integer, nullable=True)       # working seconds to resolution, pauses excluded
+    warned_at = Column(DateTime(timezone=True), nullable=True)               # pre-breach warning sent
+    escalation_level = Column(Integer, nullable=False, default=0)
+    followup_required = Column(Boolean, nullable=False, default=False)       # 回访
+    reason = Column(Text, nullable=True)                                     # 无法办理 reason
+    redeemed_amount = Column(Numeric(14, 2), nullable=True)                  # 政策兑现: yuan redeemed
+    last_progress_push = Column(DateTime(timezone=True), nullable=True)      # 周推进
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class TicketEvent(Base):
+    """Append-only audit trail: who changed what, when, from what to what."""
+
+    __tablename__ = "ticket_events"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    actor = Column(String(128), nullable=False)      # "user:<sender>", "staff:<username>", "system"
+    action = Column(String(32), nullable=False)      # created / status / assign / note / add_info / escalate / …
+    field = Column(String(32), nullable=True)
+    before = Column(Text, nullable=True)
+    after = Column(Text, nullable=True)
+    note = Column(Text, nullable=True)
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
+    score = Column(Integer, nullable=False)          # 5 非常满意 … 1 非常不满意
+    comment = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+
+class Visit(Base):
+    """入企服务: an on-site visit to an enterprise."""
+
+    __tablename__ = "visits"
+
+    id = Column(Integer, primary_key=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=True)
+    node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=False, index=True)
+    visited_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    findings = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class TicketSequence(Base):
+    """Per-day counter behind human-readable ticket numbers."""
+
+    __tablename__ = "ticket_sequences"
+
+    day = Column(String(8), primary_key=True)        # 20261125
+    last = Column(Integer, nullable=False, default=0)
+
+
+class JobRun(Base):
+    """Scheduled work, exactly once: one row per (job, period), claimed by a unique insert."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "period", name="uq_job_runs_job_period"),)
+
+    id = Column(Integer, primary_key=True)
+    job = Column(String(32), nullable=False)         # daily_dispatch / weekly_push / monthly_summary
+    period = Column(String(16), nullable=False)      # 2026-11-25 / 2026-W48 / 2026-11
+    instance = Column(String(64), nullable=False)
+    started_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    finished_at = Column(DateTime(timezone=True), nullable=True)
+    status = Column(String(16), nullable=False, default="running")  # running / done / failed
+    output = Column(Text, nullable=True)
+
+
+class Notification(Base):
+    """Outbound messages to enterprises or nodes (dispatch lists, progress pushes, rating requests)."""
+
+    __tablename__ = "notifications"
+
+    id = Column(Integer, primary_key=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    kind = Column(String(32), nullable=False)        # dispatch_list / progress / rating_request / sla_warning / escalation
+    recipient = Column(String(128), nullable=False)  # "node:<id>" or "sender:<conversation id>"
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True, index=True)
+    body = Column(Text, nullable=False)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class Handover(Base):
+    """A conversation handed from the bot to staff (request, fallbacks, complaint, staff-only category)."""
+
+    __tablename__ = "handovers"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    reason = Column(String(32), nullable=False)        # request_human / fallback / complaint / staff_only / staff_takeover
+    category = Column(String(64), nullable=True)
+    node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    claimed_by = Column(Integer, ForeignKey("staff.id"), nullable=True)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    ended_at = Column(DateTime(timezone=True), nullable=True)

@@ -1,0 +1,22 @@
+"""Process-wide service objects for the action server (built once, on first use)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from bot.knowledge import KnowledgeService
+from bot.settings import Settings
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def knowledge() -> KnowledgeService:
+    """The knowledge base; reloads itself when files under knowledge/ change."""
+    return KnowledgeService(settings().knowledge_dir)
+
+
+def db_url() -> str:
+    return settings().effective_database_url
