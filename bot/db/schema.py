@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean, Column, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
 
 Base = declarative_base()
 
@@ -15,13 +16,33 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored in UTC and always read back timezone-aware (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 class KbQuery(Base):
     """Every question put to the knowledge base, for the monthly figures."""
 
     __tablename__ = "kb_queries"
 
     id = Column(Integer, primary_key=True)
-    asked_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    asked_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     conversation_id = Column(String(128), nullable=False, index=True)
     channel = Column(String(32), nullable=False, default="rest")
     text = Column(Text, nullable=False)
@@ -31,7 +52,7 @@ class KbQuery(Base):
     entry_id = Column(String(128), nullable=True)
     score = Column(Float, nullable=True)
     helpful = Column(Boolean, nullable=True)           # the user's feedback, None until given
-    feedback_at = Column(DateTime(timezone=True), nullable=True)
+    feedback_at = Column(UTCDateTime, nullable=True)
 
 
 # ---- the service network (1+5+N), staff, enterprises -------------------------------------------
@@ -63,8 +84,8 @@ class Staff(Base):
     password_hash = Column(String(256), nullable=True)
     active = Column(Boolean, nullable=False, default=True)
     failed_logins = Column(Integer, nullable=False, default=0)
-    locked_until = Column(DateTime(timezone=True), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    locked_until = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class Enterprise(Base):
@@ -75,7 +96,7 @@ class Enterprise(Base):
     credit_code = Column(String(18), nullable=True, unique=True)   # 统一社会信用代码, check digit validated
     new_city = Column(String(16), nullable=True)
     park = Column(String(128), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class Contact(Base):
@@ -89,7 +110,7 @@ class Contact(Base):
     mobile = Column(String(16), nullable=True)
     sender_id = Column(String(128), nullable=True, unique=True)
     channel = Column(String(32), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 # ---- tickets and their audit trail ---------------------------------------------------------------
@@ -111,22 +132,22 @@ class Ticket(Base):
     source_channel = Column(String(32), nullable=False, default="web")
     conversation_id = Column(String(128), nullable=True, index=True)
     visit_id = Column(Integer, ForeignKey("visits.id"), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
-    first_response_due = Column(DateTime(timezone=True), nullable=False)
-    first_response_at = Column(DateTime(timezone=True), nullable=True)
-    resolution_due = Column(DateTime(timezone=True), nullable=False)
-    resolved_at = Column(DateTime(timezone=True), nullable=True, index=True)  # 已办结 (latest)
-    paused_at = Column(DateTime(timezone=True), nullable=True)               # in 待补充 since
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    first_response_due = Column(UTCDateTime, nullable=False)
+    first_response_at = Column(UTCDateTime, nullable=True)
+    resolution_due = Column(UTCDateTime, nullable=False)
+    resolved_at = Column(UTCDateTime, nullable=True, index=True)  # 已办结 (latest)
+    paused_at = Column(UTCDateTime, nullable=True)               # in 待补充 since
     paused_working_seconds = Column(Integer, nullable=False, default=0)
     first_response_wsecs = Column(Integer, nullable=True)   # working seconds to first response (set once)
     resolution_wsecs = Column(Integer, nullable=True)       # working seconds to resolution, pauses excluded
-    warned_at = Column(DateTime(timezone=True), nullable=True)               # pre-breach warning sent
+    warned_at = Column(UTCDateTime, nullable=True)               # pre-breach warning sent
     escalation_level = Column(Integer, nullable=False, default=0)
     followup_required = Column(Boolean, nullable=False, default=False)       # 回访
     reason = Column(Text, nullable=True)                                     # 无法办理 reason
     redeemed_amount = Column(Numeric(14, 2), nullable=True)                  # 政策兑现: yuan redeemed
-    last_progress_push = Column(DateTime(timezone=True), nullable=True)      # 周推进
-    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_progress_push = Column(UTCDateTime, nullable=True)      # 周推进
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class TicketEvent(Base):
@@ -136,7 +157,7 @@ class TicketEvent(Base):
 
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
-    at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     actor = Column(String(128), nullable=False)      # "user:<sender>", "staff:<username>", "system"
     action = Column(String(32), nullable=False)      # created / status / assign / note / add_info / escalate / …
     field = Column(String(32), nullable=True)
@@ -152,7 +173,7 @@ class Rating(Base):
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
     score = Column(Integer, nullable=False)          # 5 非常满意 … 1 非常不满意
     comment = Column(Text, nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
 class Visit(Base):
@@ -164,9 +185,9 @@ class Visit(Base):
     enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
     staff_id = Column(Integer, ForeignKey("staff.id"), nullable=True)
     node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=False, index=True)
-    visited_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    visited_at = Column(UTCDateTime, nullable=False, index=True)
     findings = Column(Text, nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class TicketSequence(Base):
@@ -188,8 +209,8 @@ class JobRun(Base):
     job = Column(String(32), nullable=False)         # daily_dispatch / weekly_push / monthly_summary
     period = Column(String(16), nullable=False)      # 2026-11-25 / 2026-W48 / 2026-11
     instance = Column(String(64), nullable=False)
-    started_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-    finished_at = Column(DateTime(timezone=True), nullable=True)
+    started_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at = Column(UTCDateTime, nullable=True)
     status = Column(String(16), nullable=False, default="running")  # running / done / failed
     output = Column(Text, nullable=True)
 
@@ -200,12 +221,12 @@ class Notification(Base):
     __tablename__ = "notifications"
 
     id = Column(Integer, primary_key=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     kind = Column(String(32), nullable=False)        # dispatch_list / progress / rating_request / sla_warning / escalation
     recipient = Column(String(128), nullable=False)  # "node:<id>" or "sender:<conversation id>"
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True, index=True)
     body = Column(Text, nullable=False)
-    delivered_at = Column(DateTime(timezone=True), nullable=True)
+    delivered_at = Column(UTCDateTime, nullable=True)
 
 
 class Handover(Base):
@@ -220,7 +241,7 @@ class Handover(Base):
     node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
     enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
     claimed_by = Column(Integer, ForeignKey("staff.id"), nullable=True)
-    claimed_at = Column(DateTime(timezone=True), nullable=True)
-    ended_at = Column(DateTime(timezone=True), nullable=True)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    ended_at = Column(UTCDateTime, nullable=True)

@@ -1,0 +1,139 @@
+"""Chat-side wording and parsing for tickets (no Rasa): what users type, what they read."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+from bot.taxonomy import BY_INTENT
+from bot.text import normalise
+from bot.tickets import lifecycle as lc
+
+TZ = ZoneInfo("Asia/Shanghai")
+TICKET_NUMBER = re.compile(r"QCY-?(\d{8})-?(\d{4})", re.IGNORECASE)
+
+CANCEL_PHRASES = {"取消", "取消登记", "算了", "不办了", "不用了", "不登记了", "退出", "不要了", "先不办了", "取消吧", "算了吧"}
+NONE_PHRASES = {"无", "没有", "不在", "不在园区", "不知道", "不清楚", "不确定", "跳过", "没", "没有园区", "都不是", "-"}
+YES_PHRASES = {"确认", "确认提交", "提交", "是", "是的", "对", "对的", "好", "好的", "可以", "没问题", "确定", "ok", "嗯", "嗯嗯"}
+QUESTION_HINT = re.compile(r"[?？吗呢]|怎么|如何|什么|哪些|哪个|哪里|多少|能否|可以.*吗|是否")
+
+# Words that name a form field when the user wants to correct it.
+FIELD_WORDS = [
+    ("contact_mobile", ("手机号", "手机", "电话", "联系方式", "号码")),
+    ("contact_name", ("联系人", "姓名", "名字", "称呼")),
+    ("enterprise_name", ("企业名称", "公司名称", "企业名", "公司名", "企业", "公司", "单位")),
+    ("ticket_location", ("园区", "位置", "所在地", "地址", "新城", "区域")),
+    ("need_description", ("需求描述", "描述", "需求", "内容", "情况")),
+]
+FIELD_LABELS = {
+    "enterprise_name": "企业名称",
+    "contact_name": "联系人",
+    "contact_mobile": "手机号",
+    "ticket_location": "所在园区/新城",
+    "need_description": "需求描述",
+}
+
+RATING_WORDS = [  # longest first: "非常不满意" must not read as "满意"
+    ("非常不满意", 1), ("很不满意", 1), ("太差", 1), ("一星", 1), ("1星", 1), ("1分", 1), ("差评", 1),
+    ("不太满意", 2), ("不满意", 2), ("两星", 2), ("二星", 2), ("2星", 2), ("2分", 2), ("不咋地", 2),
+    ("一般", 3), ("还行", 3), ("三星", 3), ("3星", 3), ("3分", 3),
+    ("非常满意", 5), ("很满意", 5), ("五星", 5), ("5星", 5), ("5分", 5), ("满分", 5), ("10分", 5), ("⭐⭐⭐⭐⭐", 5),
+    ("基本满意", 4), ("比较满意", 4), ("四星", 4), ("4星", 4), ("4分", 4), ("满意", 4), ("好评", 4), ("不错", 4),
+]
+RATING_BUTTONS = [("非常满意", 5), ("满意", 4), ("一般", 3), ("不满意", 2), ("非常不满意", 1)]
+
+
+def ticket_numbers(text: str) -> list[str]:
+    """Ticket numbers mentioned in a message, in canonical form QCY-YYYYMMDD-NNNN."""
+    return [f"QCY-{d}-{n}" for d, n in TICKET_NUMBER.findall(normalise(text or "").upper())]
+
+
+def rating_score(text: str) -> Optional[int]:
+    t = normalise(text or "").replace(" ", "")
+    for word, score in RATING_WORDS:
+        if word in t:
+            return score
+    stars = (text or "").count("⭐")
+    return stars if 1 <= stars <= 5 else None
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\s,.!?。，！？~～]", "", normalise(text or ""))
+
+
+def is_cancel(text: str) -> bool:
+    return _bare(text) in CANCEL_PHRASES
+
+
+def is_none(text: str) -> bool:
+    return _bare(text) in NONE_PHRASES
+
+
+def is_yes(text: str) -> bool:
+    return _bare(text) in YES_PHRASES
+
+
+def looks_like_question(text: str) -> bool:
+    return bool(QUESTION_HINT.search(normalise(text or "")))
+
+
+def correction(text: str) -> Optional[tuple[str, Optional[str]]]:
+    """("修改手机号" → (contact_mobile, None)); ("手机号改成139…" → (contact_mobile, "139…"))."""
+    t = normalise(text or "").strip()
+    if not re.search(r"改|修改|更正|换成|不对|错了", t):
+        return None
+    for field, words in FIELD_WORDS:
+        for w in words:
+            if w in t:
+                m = re.search(r"(?:改成|改为|换成|应该是|是)[:：]?\s*(.+)$", t)
+                value = m.group(1).strip() if m else None
+                return field, (value or None)
+    return None
+
+
+def local(dt: datetime) -> datetime:
+    if dt.tzinfo is None:
+        from datetime import timezone
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(TZ)
+
+
+def when(dt: datetime) -> str:
+    d = local(dt)
+    return f"{d.month}月{d.day}日 {d:%H:%M}"
+
+
+def summary(slots: dict) -> str:
+    cat = BY_INTENT.get(slots.get("ticket_category") or "")
+    lines = ["请确认需求登记信息："]
+    if cat:
+        lines.append(f"· 需求类别：{cat.name}（{cat.content}）")
+    for key, label in FIELD_LABELS.items():
+        value = slots.get(key)
+        if key == "ticket_location" and (not value or is_none(value)):
+            value = "未指定（由综合服务中心受理）"
+        lines.append(f"· {label}：{value or '—'}")
+    lines.append("信息无误请点「确认提交」；需要修改请说「修改手机号」之类，或直接说「手机号改成139…」；不办了请说「取消」。")
+    return "\n".join(lines)
+
+
+def confirm_buttons() -> list[dict]:
+    return [{"title": "确认提交", "payload": "确认提交"}] + [
+        {"title": f"修改{label}", "payload": f"修改{label}"} for label in FIELD_LABELS.values()
+    ] + [{"title": "取消", "payload": "取消"}]
+
+
+def opened_message(number: str, node_name: str, first_due: datetime, linked: bool) -> str:
+    if linked:
+        return (f"您7天内已就同类事项提交过工单 {number}（由{node_name}办理中），"
+                f"这次的内容已补充到该工单，不再重复登记。可随时说「我的工单」查看进度。")
+    return (f"已为您登记需求，工单号 {number}。\n由「{node_name}」受理，服务专员将于 {when(first_due)} 前首次回复您。"
+            "可随时说「我的工单」查看进度。")
+
+
+def ticket_line(index: int, ticket, node_name: str) -> str:
+    cat = BY_INTENT.get(ticket.category)
+    name = cat.name if cat else ticket.category
+    return (f"{index}. {ticket.number}｜{name}｜{lc.LABELS.get(ticket.status, ticket.status)}\n"
+            f"   受理节点：{node_name}；下一步：{lc.NEXT_STEP.get(ticket.status, '')}")

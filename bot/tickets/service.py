@@ -1,0 +1,405 @@
+"""Opening, routing, progressing and rating tickets — with an audit event for every change.
+
+All writes go through `TicketService`; it is the only place that knows how
+a status change moves deadlines (即日办 first response, per-category
+resolution, the clock paused while 待补充) and what gets recorded.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Callable, Optional
+
+from rapidfuzz import fuzz
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.db import read_sessions, sessions
+from bot.db.schema import (
+    Contact, Enterprise, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
+)
+from bot.taxonomy import BY_INTENT
+from bot.text import normalise
+from bot.tickets import lifecycle as lc
+from bot.tickets.sla import SlaPolicy
+
+DUPLICATE_WINDOW = timedelta(days=7)
+SIMILARITY_THRESHOLD = 50      # rapidfuzz token-set ratio on normalised descriptions
+MAX_DESCRIPTION = 2000
+RATING_LABELS = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
+UNSATISFIED = 2                # ratings at or below reopen the ticket and flag a follow-up (回访)
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+class TicketError(ValueError):
+    """A request the ticket process refuses; the message is for the user or staff."""
+
+
+def normalise_mobile(raw: str) -> str:
+    """Mainland mobile number from what people type: spaces, dashes, +86, full-width digits."""
+    digits = re.sub(r"[\s\-()（）]", "", normalise(raw or ""))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not _MOBILE.match(digits):
+        raise TicketError("手机号格式不正确，请输入11位大陆手机号，例如 13912345678。")
+    return digits
+
+
+@dataclass
+class EnterpriseInput:
+    name: str
+    credit_code: Optional[str] = None
+    new_city: Optional[str] = None
+    park: Optional[str] = None
+
+
+@dataclass
+class OpenResult:
+    ticket: Ticket
+    node: ServiceNode
+    linked: bool            # True: a similar open need existed; this request was added to it
+
+
+@dataclass
+class Profile:
+    """What the window remembers about a chat identity (returning users are not asked again)."""
+
+    enterprise_id: int
+    enterprise_name: str
+    contact_name: str
+    mobile: Optional[str]
+    new_city: Optional[str]
+    park: Optional[str]
+
+
+def _aware(dt: Optional[datetime]) -> Optional[datetime]:
+    """SQLite returns naive datetimes; every stored timestamp is UTC."""
+    if dt is None or dt.tzinfo is not None:
+        return dt
+    return dt.replace(tzinfo=timezone.utc)
+
+
+def _json(value) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if isinstance(value, Decimal):
+        value = str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+class TicketService:
+    def __init__(self, db_url: str, sla: Optional[SlaPolicy] = None, router=None,
+                 clock: Callable[[], datetime] = utcnow):
+        from bot.routing import Router  # data-driven routing rules
+
+        self.db_url = db_url
+        self.sla = sla or SlaPolicy.load()
+        self.router = router or Router.load()
+        self.clock = clock
+
+    # ---- audit ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event(s: Session, ticket: Ticket, actor: str, action: str, *, field: str | None = None,
+               before=None, after=None, note: str | None = None, at: datetime | None = None) -> None:
+        s.add(TicketEvent(ticket_id=ticket.id, actor=actor, action=action, field=field,
+                          before=_json(before), after=_json(after), note=note, at=at or utcnow()))
+
+    # ---- enterprises and returning users -------------------------------------------------------
+
+    def profile(self, sender_id: str) -> Optional[Profile]:
+        with read_sessions(self.db_url)() as s:
+            row = s.execute(
+                select(Contact, Enterprise).join(Enterprise, Contact.enterprise_id == Enterprise.id)
+                .where(Contact.sender_id == sender_id)
+            ).first()
+            if row is None:
+                return None
+            c, e = row
+            return Profile(e.id, e.name, c.name, c.mobile, e.new_city, e.park)
+
+    def _upsert_enterprise(self, s: Session, ent: EnterpriseInput) -> Enterprise:
+        name = normalise(ent.name)[:128]
+        if not name:
+            raise TicketError("请提供企业名称。")
+        found = None
+        if ent.credit_code:
+            found = s.scalars(select(Enterprise).where(Enterprise.credit_code == ent.credit_code)).first()
+        if found is None:
+            found = s.scalars(select(Enterprise).where(Enterprise.name == name)).first()
+        if found is None:
+            found = Enterprise(name=name, credit_code=ent.credit_code, new_city=ent.new_city, park=ent.park)
+            s.add(found)
+            s.flush()
+            return found
+        if ent.credit_code and not found.credit_code:
+            found.credit_code = ent.credit_code
+        if ent.new_city:
+            found.new_city = ent.new_city
+        if ent.park:
+            found.park = ent.park
+        return found
+
+    def _upsert_contact(self, s: Session, enterprise: Enterprise, sender_id: str | None, name: str,
+                        mobile: str | None, channel: str) -> Contact:
+        contact = None
+        if sender_id:
+            contact = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
+        if contact is None:
+            contact = Contact(enterprise_id=enterprise.id, name=name[:64], mobile=mobile,
+                              sender_id=sender_id, channel=channel)
+            s.add(contact)
+        else:
+            contact.enterprise_id, contact.name = enterprise.id, name[:64]
+            if mobile:
+                contact.mobile = mobile
+        s.flush()
+        return contact
+
+    # ---- numbers -------------------------------------------------------------------------------
+
+    def _next_number(self, s: Session, now: datetime) -> str:
+        """QCY-YYYYMMDD-NNNN, a per-day counter incremented under the transaction's write lock."""
+        day = now.astimezone(self.sla.tz).strftime("%Y%m%d")
+        dialect = s.get_bind().dialect.name
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(TicketSequence)
+        s.execute(ins.values(day=day, last=0).on_conflict_do_nothing(index_elements=["day"]))
+        s.execute(update(TicketSequence).where(TicketSequence.day == day)
+                  .values(last=TicketSequence.last + 1))
+        last = s.scalar(select(TicketSequence.last).where(TicketSequence.day == day))
+        return f"QCY-{day}-{last:04d}"
+
+    # ---- opening -------------------------------------------------------------------------------
+
+    def _similar_open(self, s: Session, enterprise_id: int, category: str, description: str,
+                      now: datetime) -> Optional[Ticket]:
+        candidates = s.scalars(
+            select(Ticket).where(
+                Ticket.enterprise_id == enterprise_id, Ticket.category == category,
+                Ticket.status.in_(lc.OPEN_STATES), Ticket.created_at >= now - DUPLICATE_WINDOW,
+            ).order_by(Ticket.created_at.desc())
+        ).all()
+        text = normalise(description)
+        for t in candidates:
+            if fuzz.token_set_ratio(text, normalise(t.description)) >= SIMILARITY_THRESHOLD \
+                    or fuzz.partial_ratio(text, normalise(t.description)) >= 80:
+                return t
+        return None
+
+    def open_ticket(self, *, category: str, description: str, enterprise: EnterpriseInput,
+                    contact_name: str, mobile: str | None, sender_id: str | None,
+                    channel: str = "web", conversation_id: str | None = None,
+                    priority: str = "normal", policy_level: str | None = None,
+                    visit_id: int | None = None, actor: str | None = None) -> OpenResult:
+        if category not in BY_INTENT:
+            raise TicketError(f"未知的需求类别：{category}")
+        description = (description or "").strip()
+        if len(normalise(description)) < 2:
+            raise TicketError("请简单描述一下您的需求。")
+        description = description[:MAX_DESCRIPTION]
+        mobile = normalise_mobile(mobile) if mobile else None
+        now = self.clock()
+        actor = actor or (f"user:{sender_id}" if sender_id else "system")
+        with sessions(self.db_url).begin() as s:
+            ent = self._upsert_enterprise(s, enterprise)
+            contact = self._upsert_contact(s, ent, sender_id, contact_name or "未留名", mobile, channel)
+            existing = self._similar_open(s, ent.id, category, description, now)
+            if existing is not None:
+                self._event(s, existing, actor, "add_info", note=description, at=now)
+                existing.updated_at = now
+                node = s.get(ServiceNode, existing.node_id)
+                return OpenResult(existing, node, linked=True)
+            route = self.router.route(category, new_city=ent.new_city, park=ent.park,
+                                      policy_level=policy_level)
+            node = s.get(ServiceNode, route.node_id)
+            if node is None:
+                raise TicketError(f"服务节点 {route.node_id} 不存在，请先同步服务网络数据")
+            ticket = Ticket(
+                number=self._next_number(s, now), enterprise_id=ent.id, contact_id=contact.id,
+                category=category, service_content=BY_INTENT[category].content, node_id=node.id,
+                status=lc.ACCEPTED, priority=priority, description=description,
+                source_channel=channel, conversation_id=conversation_id or sender_id, visit_id=visit_id,
+                created_at=now, updated_at=now,
+                first_response_due=self.sla.first_response_due(now),
+                resolution_due=self.sla.resolution_due(now, category),
+            )
+            s.add(ticket)
+            s.flush()
+            self._event(s, ticket, actor, "created", after=lc.ACCEPTED,
+                        note=f"路由规则：{route.rule}；受理节点：{node.name}", at=now)
+            return OpenResult(ticket, node, linked=False)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def get(self, number: str) -> Optional[Ticket]:
+        with read_sessions(self.db_url)() as s:
+            return s.scalars(select(Ticket).where(Ticket.number == number)).first()
+
+    def tickets_for_sender(self, sender_id: str, limit: int = 10) -> list[tuple[Ticket, ServiceNode]]:
+        """The sender's own enterprise's tickets, newest first (nobody else's)."""
+        with read_sessions(self.db_url)() as s:
+            ent_id = s.scalar(select(Contact.enterprise_id).where(Contact.sender_id == sender_id))
+            if ent_id is None:
+                return []
+            rows = s.execute(
+                select(Ticket, ServiceNode).join(ServiceNode, Ticket.node_id == ServiceNode.id)
+                .where(Ticket.enterprise_id == ent_id).order_by(Ticket.created_at.desc()).limit(limit)
+            ).all()
+            return [(t, n) for t, n in rows]
+
+    def events(self, number: str) -> list[TicketEvent]:
+        with read_sessions(self.db_url)() as s:
+            t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if t is None:
+                return []
+            return list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                                  .order_by(TicketEvent.id)))
+
+    def _own_ticket(self, s: Session, number: str, sender_id: str) -> Ticket:
+        ent_id = s.scalar(select(Contact.enterprise_id).where(Contact.sender_id == sender_id))
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+        if t is None or ent_id is None or t.enterprise_id != ent_id:
+            raise TicketError(f"没有找到您企业名下的工单 {number}。")
+        return t
+
+    # ---- status changes ------------------------------------------------------------------------
+
+    def _stamp_first_response(self, t: Ticket, now: datetime) -> None:
+        if t.first_response_at is None:
+            t.first_response_at = now
+            t.first_response_wsecs = self.sla.working_seconds_between(_aware(t.created_at), now)
+
+    def _apply(self, s: Session, t: Ticket, target: str, actor: str, now: datetime,
+               reason: str | None = None) -> None:
+        lc.check_transition(t.status, target, reason)
+        before = t.status
+        if before == lc.AWAITING_INFO and t.paused_at is not None:
+            paused = self.sla.working_seconds_between(_aware(t.paused_at), now)
+            t.paused_working_seconds += paused
+            t.resolution_due = self.sla.add_working_seconds(_aware(t.resolution_due), paused) \
+                if paused else t.resolution_due
+            t.paused_at = None
+        if target == lc.AWAITING_INFO:
+            t.paused_at = now
+        if target == lc.RESOLVED:
+            t.resolved_at = now
+            t.resolution_wsecs = max(0, self.sla.working_seconds_between(_aware(t.created_at), now)
+                                     - t.paused_working_seconds)
+        if target == lc.CANNOT_HANDLE:
+            t.reason = reason.strip()
+        if target == lc.IN_PROGRESS and before in lc.FINAL_STATES:   # reopened
+            t.resolved_at = None
+            t.resolution_wsecs = None
+        if actor.startswith("staff:") and target != lc.ACCEPTED:
+            self._stamp_first_response(t, now)
+        t.status = target
+        t.updated_at = now
+        self._event(s, t, actor, "status", field="status", before=before, after=target, note=reason, at=now)
+
+    def transition(self, number: str, target: str, actor: str, reason: str | None = None,
+                   redeemed_amount: Decimal | None = None) -> Ticket:
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if t is None:
+                raise TicketError(f"工单 {number} 不存在")
+            self._apply(s, t, target, actor, now, reason)
+            if redeemed_amount is not None:
+                if t.service_content != "政策兑现":
+                    raise lc.IllegalTransition("只有政策兑现类工单可以登记兑现金额")
+                self._event(s, t, actor, "redeemed_amount", field="redeemed_amount",
+                            before=t.redeemed_amount, after=Decimal(redeemed_amount), at=now)
+                t.redeemed_amount = Decimal(redeemed_amount)
+            return t
+
+    def assign(self, number: str, node_id: str | None, assignee_id: int | None, actor: str) -> Ticket:
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if t is None:
+                raise TicketError(f"工单 {number} 不存在")
+            if node_id and node_id != t.node_id:
+                if s.get(ServiceNode, node_id) is None:
+                    raise TicketError(f"服务节点 {node_id} 不存在")
+                self._event(s, t, actor, "transfer", field="node_id", before=t.node_id, after=node_id, at=now)
+                t.node_id = node_id
+            if assignee_id != t.assignee_id:
+                self._event(s, t, actor, "assign", field="assignee_id", before=t.assignee_id,
+                            after=assignee_id, at=now)
+                t.assignee_id = assignee_id
+            if t.status == lc.ACCEPTED:
+                self._apply(s, t, lc.ASSIGNED, actor, now)
+            t.updated_at = now
+            return t
+
+    def note(self, number: str, actor: str, text: str, internal: bool = True) -> None:
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if t is None:
+                raise TicketError(f"工单 {number} 不存在")
+            self._event(s, t, actor, "note" if internal else "reply", note=text[:MAX_DESCRIPTION], at=now)
+            if not internal and actor.startswith("staff:"):
+                self._stamp_first_response(t, now)
+            t.updated_at = now
+
+    # ---- the enterprise's own actions ------------------------------------------------------------
+
+    def add_info(self, number: str, sender_id: str, text: str) -> Ticket:
+        """The user adds information; a ticket waiting for it (待补充) resumes."""
+        text = (text or "").strip()
+        if not text:
+            raise TicketError("补充内容不能为空。")
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = self._own_ticket(s, number, sender_id)
+            if t.status not in lc.OPEN_STATES:
+                raise TicketError(f"工单 {number} 已{lc.LABELS[t.status]}，不能再补充信息。如需继续办理请说明情况，我们会为您重新受理。")
+            self._event(s, t, f"user:{sender_id}", "add_info", note=text[:MAX_DESCRIPTION], at=now)
+            if t.status == lc.AWAITING_INFO:
+                self._apply(s, t, lc.IN_PROGRESS, f"user:{sender_id}", now)
+            t.updated_at = now
+            return t
+
+    def comment_on_rating(self, number: str, sender_id: str, comment: str) -> None:
+        """Attach the optional comment to the sender's latest rating of this ticket."""
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = self._own_ticket(s, number, sender_id)
+            rating = s.scalars(select(Rating).where(Rating.ticket_id == t.id)
+                               .order_by(Rating.id.desc())).first()
+            if rating is None:
+                raise TicketError(f"工单 {number} 还没有评价。")
+            rating.comment = comment[:500]
+            self._event(s, t, f"user:{sender_id}", "rating_comment", note=comment[:500], at=now)
+
+    def rate(self, number: str, sender_id: str, score: int, comment: str | None = None) -> Ticket:
+        """Rate a closed ticket; 不满意/非常不满意 reopens it and flags a follow-up (回访)."""
+        if score not in RATING_LABELS:
+            raise TicketError("评分应为1到5之间的整数。")
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = self._own_ticket(s, number, sender_id)
+            if t.status != lc.RESOLVED:
+                raise TicketError(f"工单 {number} 当前为「{lc.LABELS[t.status]}」，办结后才能评价。")
+            s.add(Rating(ticket_id=t.id, score=score, comment=(comment or "")[:500] or None, created_at=now))
+            actor = f"user:{sender_id}"
+            self._apply(s, t, lc.RATED, actor, now)
+            self._event(s, t, actor, "rating", after=score, note=comment, at=now)
+            if score <= UNSATISFIED:
+                self._apply(s, t, lc.IN_PROGRESS, actor, now, reason=f"用户评价「{RATING_LABELS[score]}」，重新办理")
+                t.followup_required = True
+                self._event(s, t, "system", "followup", field="followup_required", before=False, after=True, at=now)
+            return t
