@@ -1,0 +1,11 @@
+"""Reports: 月总结 (the monthly summary) as figures, text, HTML and Excel.
+
+    from bot.reports import monthly_summary, to_html, to_xlsx
+    s = monthly_summary(db_url, "2026-11")
+
+Command line: ``python -m bot.reports monthly --month 2026-11 [--db URL] [--html F] [--xlsx F]``.
+"""
+from bot.reports.monthly import MonthlySummary, monthly_summary, parse_month
+from bot.reports.render import to_html, to_text, to_xlsx
+
+__all__ = ["MonthlySummary", "monthly_summary", "parse_month", "to_html", "to_text", "to_xlsx"]

@@ -1,0 +1,547 @@
+"""月总结: every figure of a hand-made month checked against numbers worked out by hand.
+
+The month under test is 2026-11 in Beijing time, i.e. the UTC interval
+[2026-10-31T16:00Z, 2026-11-30T16:00Z). The same fixture runs on SQLite and on
+PostgreSQL and must give identical figures.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import insert
+
+from bot.db import engine_for, migrate
+from bot.db.schema import Enterprise, Handover, KbQuery, Rating, ServiceNode, Ticket, Visit
+from bot.reports import monthly_summary, parse_month, to_html, to_text, to_xlsx
+from bot.settings import PROJECT_ROOT
+from bot.taxonomy import CATEGORIES
+
+PG_ADMIN = dict(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3)
+EVIL = "<script>alert(1)</script>工作站"
+
+
+def utc(text: str) -> datetime:
+    """'2026-11-02 02:00' → aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+# ---- the fixture -----------------------------------------------------------------------------------
+#
+# Nodes: qcy (centre), fengxi (new city), ws-evil (workstation with a hostile name),
+# konggang (new city, no activity at all), old (special window, inactive, one ticket).
+#
+#  id node     category                    status         created (UTC)       first response (UTC, wsecs)   resolved (UTC)     due (UTC)          res wsecs  amount      visit
+#   1 qcy      need_policy_consult         rated          11-02 02:00  M      11-02 03:00 M  3600           11-03 02:00 M      11-05 10:00 ok     28800      -
+#   2 qcy      need_subsidy_redemption     resolved       11-05 01:00  M      11-05 01:30 M  1800           11-10 08:00 M      11-09 10:00 LATE  100800      120000.50
+#   3 fengxi   need_subsidy_redemption     rated          11-10 02:00  M      11-10 02:10 M   600           11-12 06:00 M      11-20 10:00 ok     43200      80000.25
+#   4 fengxi   need_debt_financing         in_progress    11-12 03:00  M      11-12 05:00 M  7200           -                  11-20 10:00 (overdue open)
+#   5 fengxi   need_recruitment            awaiting_info  11-20 02:00  M      11-20 03:00 M  3600           -                  12-05 10:00                             V2
+#   6 qcy      need_permits                cannot_handle  11-15 02:00  M      11-15 02:15 M   900           -                  11-25 10:00 (not open)
+#   7 ws-evil  need_intellectual_property  resolved       11-25 02:00  M      11-25 02:30 M  1800           12-02 02:00 M+1    12-01 10:00        50000      999.99
+#   8 ws-evil  need_tech_transfer          accepted       10-31 17:00 = 11-01 01:00 Beijing, M   -          -                  11-06 10:00 (overdue open)              V1
+#   9 qcy      need_policy_consult         rated          10-31 15:30 = 10-31 23:30 Beijing, M-1  10-31 15:45 (M-1) 900  11-04 03:00 M  11-05 10:00 ok 72000  -
+#  10 fengxi   need_qualification          rated          10-10 02:00  M-1    10-10 03:00 M-1 600           10-20 02:00 M-1    10-25 10:00        9000       30000.00   (followup)
+#  11 fengxi   need_listing                in_progress    10-20 02:00  M-1    11-01 02:00 M  86400          -                  10-30 10:00 (overdue open)
+#  12 qcy      need_space                  accepted       11-30 15:59 = 11-30 23:59 Beijing, M  -           -                  12-07 10:00
+#  13 qcy      need_space                  accepted       11-30 16:00 = 12-01 00:00 Beijing, M+1  -         -                  11-30 16:00 (= month end: not overdue)
+#  14 old      need_subsidy_redemption     resolved       11-08 02:00  M      11-08 02:20 M  1200           11-09 09:00 M      11-09 10:00 ok     25200      10000.00
+#  15 ws-evil  need_talent_living          in_progress*   11-18 02:00  M      11-18 03:00 M  2400           11-19 06:00 M      11-25 10:00 ok     14400      -
+#      (* reopened after resolution: resolved_at kept, status open → not 办结, but resolved in M, and overdue open)
+#  16 fengxi   need_market_expansion       resolved       01-15 02:00 2026    01-15 03:00    600            01-20 02:00        01-25 10:00        3600       -          V4
+#  17 qcy      need_training               resolved       2025-12-31 17:00 = 2026-01-01 01:00 Beijing (YTD)   2026-01-05 02:00   2026-01-10         3600
+#  18 qcy      need_training               resolved       2025-12-31 15:00 = 2025-12-31 23:00 Beijing (not YTD) 2026-01-05 02:00  2026-01-10         3600
+#  Tickets 2 and 10 have followup_required; so has 3.
+
+NODES = [
+    dict(id="qcy", name="秦创原综合服务中心", kind="centre", active=True),
+    dict(id="fengxi", name="沣西新城服务中心", kind="new_city", parent_id="qcy", new_city="沣西", active=True),
+    dict(id="konggang", name="空港新城服务中心", kind="new_city", parent_id="qcy", new_city="空港", active=True),
+    dict(id="ws-evil", name=EVIL, kind="workstation", parent_id="fengxi", new_city="沣西", active=True),
+    dict(id="old", name="旧政策兑现专窗", kind="special_window", level="区", active=False),
+]
+
+
+def _ticket(id, node, category, status, created, due, *, fr=None, fr_w=None, resolved=None, res_w=None,
+            amount=None, visit=None, followup=False):
+    cat = next(c for c in CATEGORIES if c.intent == category)
+    return dict(
+        id=id, number=f"QCY-T-{id:04d}", enterprise_id=1 + id % 2, category=category, service_content=cat.content,
+        node_id=node, status=status, description=f"测试工单 {id}", created_at=utc(created),
+        first_response_due=utc(created), first_response_at=utc(fr) if fr else None, first_response_wsecs=fr_w,
+        resolution_due=utc(due), resolved_at=utc(resolved) if resolved else None, resolution_wsecs=res_w,
+        redeemed_amount=Decimal(amount) if amount else None, visit_id=visit, followup_required=followup,
+        reason="不属于本窗口职能" if status == "cannot_handle" else None, paused_working_seconds=0,
+        escalation_level=0, priority="normal", source_channel="web", updated_at=utc(created))
+
+
+TICKETS = [
+    _ticket(1, "qcy", "need_policy_consult", "rated", "2026-11-02 02:00", "2026-11-05 10:00",
+            fr="2026-11-02 03:00", fr_w=3600, resolved="2026-11-03 02:00", res_w=28800),
+    _ticket(2, "qcy", "need_subsidy_redemption", "resolved", "2026-11-05 01:00", "2026-11-09 10:00",
+            fr="2026-11-05 01:30", fr_w=1800, resolved="2026-11-10 08:00", res_w=100800, amount="120000.50",
+            followup=True),
+    _ticket(3, "fengxi", "need_subsidy_redemption", "rated", "2026-11-10 02:00", "2026-11-20 10:00",
+            fr="2026-11-10 02:10", fr_w=600, resolved="2026-11-12 06:00", res_w=43200, amount="80000.25",
+            followup=True),
+    _ticket(4, "fengxi", "need_debt_financing", "in_progress", "2026-11-12 03:00", "2026-11-20 10:00",
+            fr="2026-11-12 05:00", fr_w=7200),
+    _ticket(5, "fengxi", "need_recruitment", "awaiting_info", "2026-11-20 02:00", "2026-12-05 10:00",
+            fr="2026-11-20 03:00", fr_w=3600, visit=2),
+    _ticket(6, "qcy", "need_permits", "cannot_handle", "2026-11-15 02:00", "2026-11-25 10:00",
+            fr="2026-11-15 02:15", fr_w=900),
+    _ticket(7, "ws-evil", "need_intellectual_property", "resolved", "2026-11-25 02:00", "2026-12-01 10:00",
+            fr="2026-11-25 02:30", fr_w=1800, resolved="2026-12-02 02:00", res_w=50000, amount="999.99"),
+    _ticket(8, "ws-evil", "need_tech_transfer", "accepted", "2026-10-31 17:00", "2026-11-06 10:00", visit=1),
+    _ticket(9, "qcy", "need_policy_consult", "rated", "2026-10-31 15:30", "2026-11-05 10:00",
+            fr="2026-10-31 15:45", fr_w=900, resolved="2026-11-04 03:00", res_w=72000),
+    _ticket(10, "fengxi", "need_qualification", "rated", "2026-10-10 02:00", "2026-10-25 10:00",
+            fr="2026-10-10 03:00", fr_w=600, resolved="2026-10-20 02:00", res_w=9000, amount="30000.00",
+            followup=True),
+    _ticket(11, "fengxi", "need_listing", "in_progress", "2026-10-20 02:00", "2026-10-30 10:00",
+            fr="2026-11-01 02:00", fr_w=86400),
+    _ticket(12, "qcy", "need_space", "accepted", "2026-11-30 15:59", "2026-12-07 10:00"),
+    _ticket(13, "qcy", "need_space", "accepted", "2026-11-30 16:00", "2026-11-30 16:00"),
+    _ticket(14, "old", "need_subsidy_redemption", "resolved", "2026-11-08 02:00", "2026-11-09 10:00",
+            fr="2026-11-08 02:20", fr_w=1200, resolved="2026-11-09 09:00", res_w=25200, amount="10000.00"),
+    _ticket(15, "ws-evil", "need_talent_living", "in_progress", "2026-11-18 02:00", "2026-11-25 10:00",
+            fr="2026-11-18 03:00", fr_w=2400, resolved="2026-11-19 06:00", res_w=14400),
+    _ticket(16, "fengxi", "need_market_expansion", "resolved", "2026-01-15 02:00", "2026-01-25 10:00",
+            fr="2026-01-15 03:00", fr_w=600, resolved="2026-01-20 02:00", res_w=3600, visit=4),
+    _ticket(17, "qcy", "need_training", "resolved", "2025-12-31 17:00", "2026-01-10 10:00",
+            resolved="2026-01-05 02:00", res_w=3600),
+    _ticket(18, "qcy", "need_training", "resolved", "2025-12-31 15:00", "2026-01-10 10:00",
+            resolved="2026-01-05 02:00", res_w=3600),
+]
+
+VISITS = [
+    dict(id=1, enterprise_id=1, node_id="ws-evil", visited_at=utc("2026-11-01 01:00")),   # M
+    dict(id=2, enterprise_id=2, node_id="fengxi", visited_at=utc("2026-10-31 16:30")),    # 11-01 00:30 Beijing: M
+    dict(id=3, enterprise_id=1, node_id="qcy", visited_at=utc("2026-11-30 16:00")),       # 12-01 00:00 Beijing: M+1
+    dict(id=4, enterprise_id=2, node_id="qcy", visited_at=utc("2026-03-10 02:00")),       # YTD only
+    dict(id=5, enterprise_id=1, node_id="qcy", visited_at=utc("2025-12-20 02:00")),       # last year
+]
+
+RATINGS = [
+    dict(ticket_id=1, score=5, created_at=utc("2026-11-04 02:00")),    # M, qcy
+    dict(ticket_id=9, score=4, created_at=utc("2026-11-05 02:00")),    # M, qcy
+    dict(ticket_id=10, score=2, created_at=utc("2026-11-02 02:00")),   # M, fengxi, followup
+    dict(ticket_id=10, score=3, created_at=utc("2026-10-25 02:00")),   # M-1
+    dict(ticket_id=2, score=1, created_at=utc("2026-11-30 16:30")),    # 12-01 Beijing: M+1 (ticket 2 followup)
+    dict(ticket_id=3, score=3, created_at=utc("2026-11-15 02:00")),    # M, fengxi, followup
+    dict(ticket_id=3, score=4, created_at=utc("2026-11-16 02:00")),    # M, fengxi, same ticket again
+    dict(ticket_id=14, score=5, created_at=utc("2026-11-10 02:00")),   # M, old (inactive)
+]
+
+HANDOVERS = [
+    dict(conversation_id="c1", reason="request_human", created_at=utc("2026-11-03 02:00")),
+    dict(conversation_id="c2", reason="fallback", created_at=utc("2026-11-10 02:00")),
+    dict(conversation_id="c3", reason="fallback", created_at=utc("2026-11-20 02:00")),
+    dict(conversation_id="c4", reason="complaint", created_at=utc("2026-10-31 16:00")),      # exactly the start: in
+    dict(conversation_id="c5", reason="staff_only", created_at=utc("2026-11-30 16:00")),     # exactly the end: out
+    dict(conversation_id="c6", reason="request_human", created_at=utc("2026-10-15 02:00")),  # M-1
+]
+
+
+def _kb(n, at, decision, helpful):
+    return dict(id=n, asked_at=utc(at), conversation_id=f"kb{n}", text=f"问题{n}", decision=decision, helpful=helpful)
+
+
+KB = [
+    _kb(1, "2026-11-02 02:00", "answer", True),
+    _kb(2, "2026-11-03 02:00", "answer", False),
+    _kb(3, "2026-11-04 02:00", "answer", None),
+    _kb(4, "2026-11-05 02:00", "ambiguous", None),
+    _kb(5, "2026-11-06 02:00", "unknown", None),
+    _kb(6, "2026-11-07 02:00", "answer", True),
+    _kb(7, "2026-10-31 15:00", "answer", True),    # 10-31 23:00 Beijing: M-1
+    _kb(8, "2026-12-01 02:00", "answer", True),    # M+1
+]
+
+
+def populate(url: str) -> None:
+    migrate(url)
+    with engine_for(url).begin() as conn:
+        for node in NODES:   # parents first
+            conn.execute(insert(ServiceNode).values(**node))
+        conn.execute(insert(Enterprise), [dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
+                                          dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00"))])
+        conn.execute(insert(Visit), VISITS)
+        conn.execute(insert(Ticket), TICKETS)
+        conn.execute(insert(Rating), RATINGS)
+        conn.execute(insert(Handover), HANDOVERS)
+        conn.execute(insert(KbQuery), KB)
+
+
+# ---- the expected figures, worked out by hand ------------------------------------------------------
+
+H = 3600
+
+
+def check_figures(s) -> None:
+    assert s.month == "2026-11"
+    assert s.period_start.isoformat() == "2026-11-01T00:00:00+08:00"
+    assert s.period_end.isoformat() == "2026-12-01T00:00:00+08:00"
+
+    # accepted: created in [10-31 16:00Z, 11-30 16:00Z) → tickets 1,2,3,4,5,6,7,8,12,14,15 = 11
+    # (8 is 11-01 01:00 Beijing; 9 is 10-31 23:30 Beijing; 13 is 12-01 00:00 Beijing)
+    assert s.accepted == 11
+    # closed: of those, status resolved/rated with resolved_at: 1,2,3,7 (resolved in M+1, counts),14 = 5
+    # (15 was reopened: in_progress, not closed)
+    assert s.closed == 5
+    assert s.cannot_handle == 1                      # ticket 6
+    assert s.open == 5                               # 4,5,8,12,15
+    assert s.completion_rate == pytest.approx(5 / 11)
+
+    # resolved in M: 1,2,3,9 (created M-1),14,15 = 6 (7 is M+1, 10 is M-1); on time: all but 2 → 5
+    assert s.resolved == 6 and s.on_time == 5
+    assert s.on_time_rate == pytest.approx(5 / 6)
+    # resolution wsecs of those 6: 28800+100800+43200+72000+25200+14400 = 284400 → /6 = 47400 s = 13.1667 h
+    assert s.resolutions_timed == 6 and s.resolution_secs == 284400
+    assert s.avg_resolution_hours == pytest.approx(47400 / H)
+    # first responses in M: 1(3600) 2(1800) 3(600) 4(7200) 5(3600) 6(900) 7(1800) 11(86400, created M-1)
+    # 14(1200) 15(2400) = 10 tickets, 109500 s → 10950 s = 3.0417 h (9's response was 10-31 23:45 Beijing)
+    assert s.first_responses == 10 and s.first_response_secs == 109500
+    assert s.avg_first_response_hours == pytest.approx(10950 / H)
+    # overdue open at month end: open with due < 11-30 16:00Z: 4, 8, 11, 15 = 4 (13's due equals the end)
+    assert s.overdue_open == 4
+    # redeemed: resolved in M with an amount: 2 (120000.50) + 3 (80000.25) + 14 (10000.00) = 210000.75
+    # (7's 999.99 is December, 10's 30000 is October)
+    assert s.redeemed_amount == Decimal("210000.75")
+
+    # visits in M: 1 and 2 (10-31 16:30Z = 11-01 00:30 Beijing); 3 is 12-01 00:00 Beijing
+    assert s.visits == 2
+    # tickets of M from a visit: 5 (V2), 8 (V1) = 2 (16 is January)
+    assert s.visit_tickets == 2
+    # year to date (2026-01-01 00:00 Beijing … month end): created M (11) + 9,10,11 + 16 + 17 = 16 (18 is 2025)
+    assert s.ytd_accepted == 16
+    # visits year to date: 1, 2, 4 = 3
+    assert s.ytd_visits == 3
+
+    # satisfaction: ratings in M: 5(t1) 4(t9) 2(t10) 3(t3) 4(t3) 5(t14) = 6, sum 23 → 3.8333; ≥4: 4 of 6
+    sat = s.satisfaction
+    assert sat.count == 6 and sat.score_sum == 23
+    assert sat.average == pytest.approx(23 / 6)
+    assert sat.satisfied == 4 and sat.satisfied_share == pytest.approx(4 / 6)
+    assert sat.levels == {"非常满意": 2, "满意": 2, "一般": 1, "不满意": 1, "非常不满意": 0}
+    # follow-ups: tickets rated in M {1,9,10,3,14} with followup_required: 10, 3 = 2
+    # (3 rated twice counts once; 2 is flagged but rated in December)
+    assert sat.followups == 2
+
+    # handovers in M: c1 request_human, c2+c3 fallback, c4 complaint (at the very start) = 4; c5 is at the end
+    assert s.handovers.total == 4
+    assert s.handovers.by_reason == {"request_human": 1, "fallback": 2, "complaint": 1, "staff_only": 0,
+                                     "staff_takeover": 0}
+
+    # knowledge base in M: questions 1-6 = 6; answered 1,2,3,6 = 4; feedback 1(T),2(F),6(T) = 3; helpful 2
+    kb = s.knowledge
+    assert (kb.questions, kb.answered, kb.feedback, kb.helpful) == (6, 4, 3, 2)
+    assert kb.answer_rate == pytest.approx(4 / 6) and kb.helpful_share == pytest.approx(2 / 3)
+
+    # per category: all 19 in taxonomy order
+    assert [c.intent for c in s.categories] == [c.intent for c in CATEGORIES]
+    accepted = {c.intent: c.accepted for c in s.categories}
+    assert accepted == {
+        "need_policy_consult": 1,          # 1
+        "need_project_application": 0,
+        "need_qualification": 0,           # 10 is October
+        "need_subsidy_redemption": 3,      # 2, 3, 14
+        "need_talent_recognition": 0,
+        "need_talent_living": 1,           # 15
+        "need_recruitment": 1,             # 5
+        "need_training": 0,
+        "need_debt_financing": 1,          # 4
+        "need_equity_investment": 0,
+        "need_listing": 0,                 # 11 is October
+        "need_business_registration": 0,
+        "need_permits": 1,                 # 6
+        "need_intellectual_property": 1,   # 7
+        "need_space": 1,                   # 12 (13 is December)
+        "need_tech_transfer": 1,           # 8
+        "need_industry_academia": 0,
+        "need_market_expansion": 0,
+        "need_professional_services": 0,
+    }
+    sub = next(c for c in s.categories if c.intent == "need_subsidy_redemption")
+    assert (sub.closed, sub.cannot_handle, sub.open) == (3, 0, 0)       # 2, 3, 14 all resolved
+    assert sub.completion_rate == 1.0
+    assert next(c for c in s.categories if c.intent == "need_permits").cannot_handle == 1
+    assert next(c for c in s.categories if c.intent == "need_project_application").completion_rate is None
+    assert s.uncategorised == 0
+
+    # per service content
+    assert [(c.content, c.accepted, c.closed) for c in s.contents] == [
+        ("政策兑现", 4, 4),    # 1, 2, 3, 14 — all closed
+        ("人才服务", 2, 0),    # 5, 15
+        ("科技金融", 1, 0),    # 4
+        ("科技政务", 3, 1),    # 6 (cannot), 7 (closed), 12
+        ("协同赋能", 1, 0),    # 8
+    ]
+
+    # per node: active nodes in network order (zeros included) + inactive "old" which had a ticket
+    assert [(n.node_id, n.accepted, n.closed, n.cannot_handle, n.open) for n in s.nodes] == [
+        ("qcy", 4, 2, 1, 1),        # 1, 2, 6, 12
+        ("fengxi", 3, 1, 0, 2),     # 3, 4, 5
+        ("konggang", 0, 0, 0, 0),
+        ("ws-evil", 3, 1, 0, 2),    # 7, 8, 15
+        ("old", 1, 1, 0, 0),        # 14
+    ]
+
+    # 绩效: active nodes with activity (konggang has none, old is inactive)
+    perf = {p.node_id: p for p in s.performance}
+    assert list(perf) == ["qcy", "fengxi", "ws-evil"]
+    q, f, w = perf["qcy"], perf["fengxi"], perf["ws-evil"]
+    # qcy: accepted 4, closed 2 (1, 2); resolved in M 1, 2, 9 → on time 1, 9 = 2/3;
+    # resolution (28800+100800+72000)/3 = 67200 s; first responses 1, 2, 6: (3600+1800+900)/3 = 2100 s;
+    # ratings 5, 4 → 4.5; no overdue (12 due in December, 13's due equals the end); no visit in M
+    assert (q.accepted, q.closed, q.resolved, q.on_time, q.ratings, q.overdue_open, q.visits) == (4, 2, 3, 2, 2, 0, 0)
+    assert q.completion_rate == 0.5 and q.on_time_rate == pytest.approx(2 / 3)
+    assert q.avg_resolution_hours == pytest.approx(67200 / H)
+    assert q.avg_first_response_hours == pytest.approx(2100 / H)
+    assert q.satisfaction == 4.5
+    # fengxi: accepted 3, closed 1 (3); resolved in M: 3 (on time); resolution 43200 s = 12 h;
+    # first responses 3, 4, 5, 11: (600+7200+3600+86400)/4 = 24450 s; ratings 2, 3, 4 → 3.0;
+    # overdue 4, 11 = 2; visits V2 = 1
+    assert (f.accepted, f.closed, f.resolved, f.on_time, f.ratings, f.overdue_open, f.visits) == (3, 1, 1, 1, 3, 2, 1)
+    assert f.completion_rate == pytest.approx(1 / 3) and f.on_time_rate == 1.0
+    assert f.avg_resolution_hours == 12.0
+    assert f.avg_first_response_hours == pytest.approx(24450 / H)
+    assert f.satisfaction == 3.0
+    # ws-evil: accepted 3, closed 1 (7); resolved in M: 15 (on time); resolution 14400 s = 4 h;
+    # first responses 7, 15: (1800+2400)/2 = 2100 s; no ratings; overdue 8, 15 = 2; visits V1 = 1
+    assert (w.accepted, w.closed, w.resolved, w.on_time, w.ratings, w.overdue_open, w.visits) == (3, 1, 1, 1, 0, 2, 1)
+    assert w.name == EVIL
+    assert w.avg_resolution_hours == 4.0
+    assert w.avg_first_response_hours == pytest.approx(2100 / H)
+    assert w.satisfaction is None
+
+
+# ---- databases -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('monthly') / 'report.db'}"
+    populate(url)
+    yield url
+    engine_for(url).dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(**PG_ADMIN)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1 is unreachable: {str(exc).strip()}")
+    admin.autocommit = True
+    name = f"test_monthly_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg2://postgres@127.0.0.1/{name}"
+    try:
+        populate(url)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+# ---- tests -----------------------------------------------------------------------------------------
+
+def test_month_parsing():
+    p = parse_month("2026-11")
+    assert p.start_utc == utc("2026-10-31 16:00") and p.end_utc == utc("2026-11-30 16:00")
+    assert parse_month("2026-12").end_utc == utc("2026-12-31 16:00")
+    assert parse_month("2026-12").year_start_utc == utc("2025-12-31 16:00")
+    for bad in ("2026-13", "2026-00", "2026/11", "26-11", "2026-1", "", "十一月"):
+        with pytest.raises(ValueError) as exc:
+            parse_month(bad)
+        assert "月份" in str(exc.value)
+
+
+def test_figures_sqlite(sqlite_url):
+    check_figures(monthly_summary(sqlite_url, "2026-11"))
+
+
+def test_figures_postgresql(pg_url):
+    check_figures(monthly_summary(pg_url, "2026-11"))
+
+
+def test_sqlite_and_postgresql_agree(sqlite_url, pg_url):
+    a = monthly_summary(sqlite_url, "2026-11").to_dict()
+    b = monthly_summary(pg_url, "2026-11").to_dict()
+    a.pop("generated_at"), b.pop("generated_at")
+    assert a == b
+
+
+def test_empty_month_has_no_rates(sqlite_url):
+    s = monthly_summary(sqlite_url, "2025-06")          # before every row of the fixture
+    assert s.accepted == 0 and s.completion_rate is None and s.on_time_rate is None
+    assert s.avg_first_response_hours is None and s.satisfaction.average is None
+    assert s.knowledge.answer_rate is None and s.redeemed_amount == Decimal("0.00")
+    assert len(s.categories) == 19 and all(c.accepted == 0 for c in s.categories)
+    assert s.performance == [] and s.ytd_accepted == 0
+    html = to_html(s)
+    assert "本月没有节点发生服务活动" in html and "—" in html
+    to_xlsx(s, io.BytesIO())
+    # a later month without new tickets still shows the tickets that are open and overdue by its end:
+    # every open ticket is past its deadline by then: 4, 5, 8, 11, 12, 13, 15 = 7,
+    # at qcy (12, 13), fengxi (4, 5, 11), ws-evil (8, 15)
+    later = monthly_summary(sqlite_url, "2027-03")
+    assert later.accepted == 0 and later.overdue_open == 7
+    assert [(p.node_id, p.overdue_open) for p in later.performance] == [("qcy", 2), ("fengxi", 3), ("ws-evil", 2)]
+
+
+def test_to_dict_is_json_friendly(sqlite_url):
+    import json
+
+    d = monthly_summary(sqlite_url, "2026-11").to_dict()
+    again = json.loads(json.dumps(d, ensure_ascii=False))
+    assert again["redeemed_amount"] == "210000.75"
+    assert again["accepted"] == 11 and again["closed"] == 5
+    assert again["satisfaction"]["levels"]["非常满意"] == 2
+    assert len(again["categories"]) == 19 and len(again["contents"]) == 5
+    assert [p["node_id"] for p in again["performance"]] == ["qcy", "fengxi", "ws-evil"]
+
+
+def test_html(sqlite_url):
+    html = to_html(monthly_summary(sqlite_url, "2026-11"))
+    assert html.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in html
+    # self-contained: no scripts, no external assets
+    assert "<script" not in html.lower()
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in html and "<link" not in html and "<img" not in html
+    # the hostile node name is escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;工作站" in html
+    # headline figures
+    for text in ("受理", "11 件", "办结", "5 件", "办结率", "45.5%", "按时办结率", "83.3%",
+                 "满意度", "66.7%", "3.83 分", "入企服务", "2 次", "兑现金额", "¥210,000.75",
+                 "21.00 万元", "年度累计服务 16 件", "年度累计 3 次"):
+        assert text in html, text
+    # working hours: resolution 13.2, first response 3.0
+    assert "13.2 小时" in html and "3.0 小时" in html
+    # charts: three inline SVGs; the category chart has 19 bars
+    assert html.count("<svg") == 3
+    cat_svg = html.split("<svg")[1].split("</svg>")[0]
+    assert cat_svg.count("<rect") == 19
+    for c in CATEGORIES:
+        assert c.name in html
+    # 绩效 table rows
+    assert "秦创原综合服务中心" in html and "沣西新城服务中心" in html
+    assert "4.50 分" in html and "3.00 分" in html
+    assert "旧政策兑现专窗（已停用）" in html
+    assert "@media print" in html
+
+
+def test_xlsx(sqlite_url, tmp_path):
+    from openpyxl import load_workbook
+
+    s = monthly_summary(sqlite_url, "2026-11")
+    path = tmp_path / "m.xlsx"
+    to_xlsx(s, path)
+    buf = io.BytesIO()
+    to_xlsx(s, buf)                      # also to a buffer
+    assert buf.getvalue()[:2] == b"PK"
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["概览", "需求分类", "服务内容", "服务节点", "绩效", "满意度"]
+
+    ov = {row[0].value: row[1] for row in wb["概览"].iter_rows(min_row=2)}
+    assert ov["统计月份"].value == "2026-11"
+    assert ov["受理（件）"].value == 11 and ov["办结（件）"].value == 5
+    assert ov["办结率"].value == pytest.approx(5 / 11) and ov["办结率"].number_format == "0.0%"
+    assert ov["按时办结率"].value == pytest.approx(5 / 6)
+    assert ov["平均办结用时（工作小时）"].value == pytest.approx(47400 / H)
+    assert ov["平均首次响应（工作小时）"].value == pytest.approx(10950 / H)
+    assert ov["满意率"].value == pytest.approx(4 / 6)
+    assert ov["平均评分"].value == pytest.approx(23 / 6)
+    assert Decimal(str(ov["兑现金额（元）"].value)) == Decimal("210000.75")
+    assert "¥" in ov["兑现金额（元）"].number_format
+    assert ov["入企服务（次）"].value == 2 and ov["年度累计服务（件）"].value == 16
+    assert ov["年度累计入企服务（次）"].value == 3
+    assert ov["转人工（次）"].value == 4 and ov["转人工·机器人无法理解（次）"].value == 2
+    assert ov["知识库解答率"].value == pytest.approx(4 / 6)
+    assert ov["月末超期在办（件）"].value == 4
+
+    ws = wb["需求分类"]
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["服务内容", "需求分类", "意图", "受理"]
+    assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E79")
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 19
+    assert [r[2] for r in rows] == [c.intent for c in CATEGORIES]
+    by_intent = {r[2]: r for r in rows}
+    assert by_intent["need_subsidy_redemption"][3:6] == (3, 3, 1)
+    assert by_intent["need_project_application"][3] == 0 and by_intent["need_project_application"][5] is None
+    assert ws["F5"].number_format == "0.0%"
+    assert len(ws._charts) == 1 and type(ws._charts[0]).__name__ == "BarChart"
+
+    assert [r[:3] for r in wb["服务内容"].iter_rows(min_row=2, values_only=True)] == [
+        ("政策兑现", 4, 4), ("人才服务", 2, 0), ("科技金融", 1, 0), ("科技政务", 3, 1), ("协同赋能", 1, 0)]
+    nodes = {r[1]: r for r in wb["服务节点"].iter_rows(min_row=2, values_only=True)}
+    assert nodes["ws-evil"][0] == EVIL and nodes["ws-evil"][4] == 3
+    assert nodes["old"][3] == "否"
+
+    perf = {r[1]: r for r in wb["绩效"].iter_rows(min_row=2, values_only=True)}
+    assert list(perf) == ["qcy", "fengxi", "ws-evil"]
+    # 受理, 办结, 办结率, 当月办结, 按时办结率, 首次响应 h, 办结用时 h, 评价数, 满意度, 超期, 入企
+    q = perf["qcy"]
+    assert q[3:8] == (4, 2, 0.5, 3, pytest.approx(2 / 3))
+    assert q[8] == pytest.approx(2100 / H) and q[9] == pytest.approx(67200 / H)
+    assert q[10:] == (2, 4.5, 0, 0)
+    assert perf["fengxi"][10:] == (3, 3.0, 2, 1)
+    assert perf["ws-evil"][11] is None and perf["ws-evil"][12] == 2
+    assert wb["绩效"]["H2"].number_format == "0.0%" and wb["绩效"]["I2"].number_format == "0.0"
+
+    sat = list(wb["满意度"].iter_rows(min_row=2, max_row=6, values_only=True))
+    assert [(r[0], r[1], r[2]) for r in sat] == [("非常满意", 5, 2), ("满意", 4, 2), ("一般", 3, 1),
+                                                 ("不满意", 2, 1), ("非常不满意", 1, 0)]
+    assert sat[0][3] == pytest.approx(2 / 6)
+
+
+def test_text(sqlite_url):
+    text = to_text(monthly_summary(sqlite_url, "2026-11"))
+    assert "2026年11月 月总结" in text and "受理需求 11 件，办结 5 件，办结率 45.5%" in text
+    assert "按时办结率 83.3%" in text and "¥210,000.75" in text
+
+
+def _cli(*args, env_db=None):
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    if env_db:
+        env["DATABASE_URL"] = env_db
+    return subprocess.run([sys.executable, "-m", "bot.reports", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli(sqlite_url, tmp_path):
+    html, xlsx = tmp_path / "out" / "m.html", tmp_path / "out" / "m.xlsx"
+    r = _cli("monthly", "--month", "2026-11", "--db", sqlite_url, "--html", str(html), "--xlsx", str(xlsx))
+    assert r.returncode == 0, r.stderr
+    assert "受理需求 11 件，办结 5 件，办结率 45.5%" in r.stdout
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and xlsx.stat().st_size > 0
+    # DATABASE_URL is the default database
+    r = _cli("monthly", "--month", "2026-11", env_db=sqlite_url)
+    assert r.returncode == 0 and "办结 5 件" in r.stdout
+    # a bad month is refused in Chinese
+    r = _cli("monthly", "--month", "2026-13", "--db", sqlite_url)
+    assert r.returncode == 2 and "月份" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("monthly", "--month", "11/2026", "--db", sqlite_url)
+    assert r.returncode == 2 and "格式" in r.stderr
+    # a database file that does not exist is reported, not created
+    missing = tmp_path / "nowhere" / "none.db"
+    r = _cli("monthly", "--month", "2026-11", "--db", f"sqlite:///{missing}")
+    assert r.returncode == 1 and "数据库文件不存在" in r.stderr and not missing.parent.exists()
+    # a database without the tables: a Chinese message, no traceback
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    r = _cli("monthly", "--month", "2026-11", "--db", f"sqlite:///{empty}")
+    assert r.returncode == 1 and "数据库" in r.stderr and "Traceback" not in r.stderr
