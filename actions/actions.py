@@ -6,6 +6,8 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
+
+from actions.tickets import start_ticket_events
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import kb_log, kb_replies, needs, services
@@ -15,6 +17,7 @@ from bot.taxonomy import is_need
 log = logging.getLogger(__name__)
 
 KB_ACTIONS = ("action_handle_need", "action_nlu_fallback")
+TICKET_BUTTON = {"title": "登记需求，专员跟进", "payload": "/open_ticket"}
 ACK_YES = "好的。请告诉我您想办理或咨询的具体事项。"
 ACK_NO = "好的，没问题。还有其他需要随时告诉我。"
 
@@ -83,16 +86,22 @@ class ActionHandleNeed(Action):
         if not is_need(intent):
             dispatcher.utter_message(response="utter_default")
             return []
+        text = tracker.latest_message.get("text") or ""
+        remember = [SlotSet("ticket_category", intent), SlotSet("ticket_seed", text[:2000])]
         answer, qid = _ask_kb(tracker, intent)
         if answer.decision == "answer":
-            _utter(dispatcher, kb_replies.render_answer(answer, intent))
-            return [SlotSet("kb_query_id", qid)]
+            replies = kb_replies.render_answer(answer, intent)
+            replies[-1].buttons.append(TICKET_BUTTON)
+            _utter(dispatcher, replies)
+            return remember + [SlotSet("kb_query_id", qid)]
         if answer.decision == "ambiguous":
-            _utter(dispatcher, kb_replies.render_options(answer, intent))
-            return [SlotSet("kb_query_id", None)]
-        dispatcher.utter_message(text=needs.acknowledge(intent),
-                                 buttons=[kb_replies.HUMAN_BUTTON])
-        return [SlotSet("kb_query_id", None)]
+            replies = kb_replies.render_options(answer, intent)
+            replies[-1].buttons.insert(-1, TICKET_BUTTON)
+            _utter(dispatcher, replies)
+            return remember + [SlotSet("kb_query_id", None)]
+        # Nothing to answer from the knowledge base: this is a need to handle → register it.
+        dispatcher.utter_message(text=needs.acknowledge(intent))
+        return [SlotSet("kb_query_id", None)] + start_ticket_events(tracker, intent, text[:2000])
 
 
 class ActionNluFallback(Action):
@@ -163,19 +172,5 @@ class ActionRequestHuman(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(
             text="好的，正在为您转接服务专员。工作时间（法定工作日 9:00-17:30）内会尽快回复您，请稍候。"
-        )
-        return []
-
-
-class ActionTicketStatus(Action):
-    """Progress of the sender's needs (tickets arrive with the ticket service)."""
-
-    def name(self) -> Text:
-        return "action_ticket_status"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(
-            text="目前还没有查到您在线提交的需求记录。您可以直接告诉我想办理的事项，我来帮您登记并跟踪进度。"
         )
         return []

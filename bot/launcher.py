@@ -9,6 +9,7 @@ import signal
 import sys
 
 from bot.db import migrate
+from bot.network import sync_network
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import ChildDied, ChildSpec, Supervisor
 from bot.training import ensure_model
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.effective_database_url)
+    sync_network(settings.effective_database_url)
     model = ensure_model(settings.model_dir)
 
     sup = Supervisor(child_specs(settings, str(model)))

@@ -19,7 +19,7 @@ def acknowledge(intent: str) -> str:
     c: Category = BY_INTENT[intent]
     return (
         f"明白，您的需求属于「{c.content}」服务中的「{c.name}」类（{c.scope}）。"
-        f"请再具体说说您的情况，比如企业名称、所在园区和想解决的问题，我来帮您对接负责这类事项的服务专员。"
+        f"我来帮您登记这项需求，由负责这类事项的服务专员跟进办理（随时说「取消」可退出登记）。"
     )
 
 

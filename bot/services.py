@@ -20,3 +20,18 @@ def knowledge() -> KnowledgeService:
 
 def db_url() -> str:
     return settings().effective_database_url
+
+
+@lru_cache(maxsize=1)
+def network():
+    """The 1+5+N service network from bot/data/network.yml."""
+    from bot.network import load_network
+
+    return load_network()
+
+
+@lru_cache(maxsize=1)
+def tickets():
+    from bot.tickets.service import TicketService
+
+    return TicketService(db_url())

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bot.db import migrate
+from bot.network import sync_network
 from bot.launcher import child_specs
 from bot.settings import Settings
 from bot.supervisor import Supervisor, free_port
@@ -50,6 +51,7 @@ def stack(tmp_path_factory, model_file) -> Stack:
         desk_port=free_port(), rasa_token="e2e-token", var_dir=var, database_url="",
     )
     migrate(settings.effective_database_url)
+    sync_network(settings.effective_database_url)
     specs = child_specs(settings, str(model_file))
     for spec in specs:
         spec.log_file = str(var / f"{spec.argv[2].replace('.', '_')}.log")

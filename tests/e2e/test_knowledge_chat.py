@@ -60,13 +60,15 @@ def _run_action(stack, action, text, intent, sender):
     }
     r = requests.post(f"{stack.settings.actions_url}/webhook", json=payload, timeout=10)
     r.raise_for_status()
-    return r.json()["responses"]
+    return r.json()
 
 
-def test_need_without_a_confident_answer_names_the_category_and_offers_a_person(stack):
+def test_need_without_a_confident_answer_names_the_category_and_starts_registration(stack):
     sender = f"kb-{uuid.uuid4().hex[:8]}"
-    responses = _run_action(stack, "action_handle_need", "嗯", "need_space", sender)
-    assert "「场地入驻」" in responses[0]["text"] and "「科技政务」" in responses[0]["text"]
-    assert responses[0]["buttons"][0]["payload"] == "/request_human"
+    result = _run_action(stack, "action_handle_need", "嗯", "need_space", sender)
+    text = result["responses"][0]["text"]
+    assert "「场地入驻」" in text and "「科技政务」" in text and "登记" in text
+    assert {"event": "followup", "name": "ticket_form"}.items() <= next(
+        e for e in result["events"] if e["event"] == "followup").items()
     rows = kb_log.questions(stack.settings.effective_database_url, sender)
     assert [r.decision for r in rows] == ["unknown"]

@@ -21,8 +21,10 @@ def test_rasa_data_validate():
                     "--config", "config.yml")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    # The only tolerated warning: utter_default is used by Rasa's built-in core fallback.
-    warnings = [l for l in out.splitlines() if "UserWarning" in l and "utter_default" not in l]
+    # Tolerated: utter_default (used by the built-in core fallback) and utter_ask_* (used by forms);
+    # Rasa 3.6 validator does not see either use.
+    warnings = [l for l in out.splitlines() if "UserWarning" in l
+                and "utter_default" not in l and "utter_ask_" not in l]
     assert not warnings, warnings
 
 

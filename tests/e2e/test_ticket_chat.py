@@ -1,0 +1,94 @@
+"""Opening, tracking and rating tickets in the chat, through the real Rasa and action servers."""
+import uuid
+
+import pytest
+
+from bot.tickets import lifecycle as lc
+from bot.tickets.service import TicketService
+
+pytestmark = pytest.mark.e2e
+
+
+def texts(replies):
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def sender():
+    return f"tk-{uuid.uuid4().hex[:8]}"
+
+
+def register(stack, who, first_message="我们想在沣西找一个500平米左右的实验室场地"):
+    stack.say(first_message, who)
+    body = texts(stack.say("/open_ticket", who))
+    assert "企业全称" in body, body
+    assert "请问怎么称呼" in texts(stack.say("西安光启芯科技有限公司", who))
+    assert "手机号" in texts(stack.say("王经理", who))
+    bad = texts(stack.say("12345", who))
+    assert "手机号格式不正确" in bad
+    assert "园区" in texts(stack.say("139-1234-5678", who))
+    summary = stack.say("沣西新城", who)
+    body = texts(summary)
+    assert "请确认需求登记信息" in body and "13912345678" in body and "西安光启芯科技有限公司" in body
+    return summary
+
+
+def test_form_collects_confirms_corrects_and_opens_a_ticket(stack):
+    who = sender()
+    summary = register(stack, who)
+    assert any(b["payload"] == "确认提交" for r in summary for b in r.get("buttons", []))
+    corrected = texts(stack.say("手机号改成13800001111", who))
+    assert "13800001111" in corrected and "请确认需求登记信息" in corrected
+    done = texts(stack.say("确认提交", who))
+    assert "已为您登记需求，工单号 QCY-" in done and "沣西" in done and "首次回复" in done, done
+
+    mine = texts(stack.say("我的工单", who))
+    number = done.split("工单号 ")[1].split("。")[0]
+    assert number in mine and "已受理" in mine and "场地入驻" in mine
+    svc = TicketService(stack.settings.effective_database_url)
+    t = svc.get(number)
+    assert t.node_id == "fengxi" and t.category == "need_space" and t.source_channel == "rest"
+    assert "实验室" in t.description
+
+    # A returning user is not asked again: straight to the summary.
+    stack.say("另外想咨询一下人才公寓怎么申请", who)
+    again = texts(stack.say("/open_ticket", who))
+    assert "请确认需求登记信息" in again and "西安光启芯科技有限公司" in again
+    assert "企业全称" not in again
+
+
+def test_cancel_at_any_point(stack):
+    who = sender()
+    stack.say("想申请创业担保贷款", who)
+    stack.say("/open_ticket", who)
+    stack.say("西安某某电子有限公司", who)
+    body = texts(stack.say("取消", who))
+    assert "已取消本次需求登记" in body
+    assert TicketService(stack.settings.effective_database_url).tickets_for_sender(who) == []
+
+
+def test_question_mid_form_is_answered_then_the_form_continues(stack):
+    who = sender()
+    stack.say("想办理企业迁址变更", who)
+    stack.say("/open_ticket", who)
+    body = texts(stack.say("高新技术企业认定需要满足哪些条件？", who))
+    assert "国科发火〔2016〕32号" in body and "继续" in body and "企业全称" in body
+    assert "请问怎么称呼" in texts(stack.say("西安迁址测试有限公司", who))
+
+
+def test_closing_and_rating_with_comment_and_unsatisfied_reopen(stack):
+    who = sender()
+    register(stack, who, "想问问孵化器入驻的流程")
+    done = texts(stack.say("确认提交", who))
+    number = done.split("工单号 ")[1].split("。")[0]
+    svc = TicketService(stack.settings.effective_database_url)
+    svc.transition(number, lc.RESOLVED, "staff:e2e")
+
+    mine = stack.say("我的工单", who)
+    assert any(b["payload"] == f"评价工单 {number}" for r in mine for b in r.get("buttons", []))
+    body = texts(stack.say(f"不满意 {number}", who))
+    assert "重新进入办理" in body and "意见或建议" in body
+    assert "已记录" in texts(stack.say("专员一直没打电话", who))
+    t = svc.get(number)
+    assert t.status == lc.IN_PROGRESS and t.followup_required
+    events = [e.action for e in svc.events(number)]
+    assert "rating" in events and "rating_comment" in events
