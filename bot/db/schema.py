@@ -245,3 +245,56 @@ class Handover(Base):
     claimed_by = Column(Integer, ForeignKey("staff.id"), nullable=True)
     claimed_at = Column(UTCDateTime, nullable=True)
     ended_at = Column(UTCDateTime, nullable=True)
+    transcript = Column(Text, nullable=True)          # JSON snapshot of the conversation at handover
+    profile = Column(Text, nullable=True)             # JSON snapshot of the enterprise profile
+
+
+# ---- the desk: conversations, messages, staff sessions -----------------------------------------
+
+class Conversation(Base):
+    """One enterprise conversation on one channel; its id is the Rasa sender id."""
+
+    __tablename__ = "conversations"
+
+    id = Column(String(128), primary_key=True)
+    channel = Column(String(32), nullable=False)                 # web / wechat_mp / wecom / rest
+    mode = Column(String(16), nullable=False, default="bot")    # bot / waiting / staff
+    access_key_hash = Column(String(128), nullable=True)        # web chat: hash of the browser's secret key
+    external_user = Column(String(128), nullable=True, index=True)  # WeChat openid / WeCom userid
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=True)
+    node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
+    assigned_staff_id = Column(Integer, ForeignKey("staff.id"), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    last_user_at = Column(UTCDateTime, nullable=True)
+
+
+class Message(Base):
+    """Every message in and out, stored before anything else happens."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_msg_id", name="uq_messages_client_msg"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), ForeignKey("conversations.id"), nullable=False, index=True)
+    direction = Column(String(4), nullable=False)               # in / out
+    author = Column(String(96), nullable=False)                 # user / bot / staff:<username> / system
+    text = Column(Text, nullable=True)
+    payload = Column(Text, nullable=True)                       # JSON: buttons, custom data
+    client_msg_id = Column(String(64), nullable=True)           # idempotency key from the client
+    reply_to = Column(Integer, ForeignKey("messages.id"), nullable=True)
+    state = Column(String(16), nullable=False, default="stored")  # in: stored / forwarded / answered / pending
+    internal = Column(Boolean, nullable=False, default=False)   # staff-only note, never shown to the user
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_sessions"
+
+    id = Column(String(128), primary_key=True)                  # SHA-256 of the cookie value
+    staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    last_seen_at = Column(UTCDateTime, nullable=True)
+    ip = Column(String(64), nullable=True)
