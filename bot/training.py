@@ -6,6 +6,7 @@ the Rasa version), so "is there a model for these inputs?" is a file lookup.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -44,13 +45,25 @@ def model_path(model_dir: Path, root: Path = PROJECT_ROOT) -> Path:
 
 
 def ensure_model(model_dir: Path, root: Path = PROJECT_ROOT, log=print) -> Path:
-    """Return the model for the current inputs, training it first if missing."""
+    """Return the model for the current inputs, training it first if missing.
+
+    A lock file serialises concurrent callers (tests, benchmarks, `make run`):
+    the second waits and then finds the model the first one trained.
+    """
     target = model_path(model_dir, root)
     if target.exists():
         log(f"模型已是最新（{target.name}），跳过训练。")
         return target
-    log(f"训练数据或配置有变化，开始训练模型 → {target.name}（首次约需几分钟）…")
     model_dir.mkdir(parents=True, exist_ok=True)
+    with open(model_dir / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        return _train(target, model_dir, root, log)
+
+
+def _train(target: Path, model_dir: Path, root: Path, log) -> Path:
+    log(f"训练数据或配置有变化，开始训练模型 → {target.name}（首次约需几分钟）…")
     cmd = [
         sys.executable, "-m", "rasa", "train",
         "--config", str(root / "config.yml"),

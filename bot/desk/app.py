@@ -6,6 +6,7 @@ import asyncio
 import aiohttp
 from aiohttp import web
 
+from bot.desk.hub import HUB_KEY, Hub
 from bot.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -44,6 +45,8 @@ async def _client_ctx(app: web.Application):
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SETTINGS_KEY] = settings
+    app[HUB_KEY] = Hub()
     app.cleanup_ctx.append(_client_ctx)
     app.router.add_get("/healthz", healthz)
+    # Feature modules register their routes here (one line each).
     return app

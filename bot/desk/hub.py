@@ -1,0 +1,55 @@
+"""In-process publish/subscribe for live updates (web chat sockets, console event streams).
+
+Topics: "conversation:<id>" — everything a user's chat screen must show;
+"console" — queue changes and messages staff must see (handover created,
+claimed, ended, new user message in a waiting/staff conversation).
+One desk instance delivers to its own subscribers; a scaled-out deployment
+would bridge topics through Redis pub/sub (not needed on one machine).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from aiohttp import web
+
+QUEUE_SIZE = 1000
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subs: dict[str, set[asyncio.Queue]] = defaultdict(set)
+
+    def publish(self, topic: str, event: dict[str, Any]) -> int:
+        """Deliver to every current subscriber of `topic`; returns how many got it.
+
+        A subscriber whose queue is full is dropped from the topic (it reconnects
+        and reloads history by id), so one stuck browser never blocks the desk.
+        """
+        delivered = 0
+        for q in list(self._subs.get(topic, ())):
+            try:
+                q.put_nowait(event)
+                delivered += 1
+            except asyncio.QueueFull:
+                self._subs[topic].discard(q)
+        return delivered
+
+    @contextmanager
+    def subscribe(self, topic: str) -> Iterator[asyncio.Queue]:
+        q: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+        self._subs[topic].add(q)
+        try:
+            yield q
+        finally:
+            self._subs[topic].discard(q)
+            if not self._subs[topic]:
+                self._subs.pop(topic, None)
+
+    def subscribers(self, topic: str) -> int:
+        return len(self._subs.get(topic, ()))
+
+
+HUB_KEY = web.AppKey("hub", Hub)
