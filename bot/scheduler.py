@@ -1,0 +1,888 @@
+"""Scheduled work of the window — 日调度、周推进、月总结 and the SLA sweep — exactly once.
+
+Jobs and their periods (Beijing time, Asia/Shanghai, from bot/data/sla.yml):
+
+- ``daily_dispatch`` (日调度), period ``2026-11-25``: on official working days from 08:30, every
+  node gets one dispatch list (Notification kind ``dispatch_list``, recipient ``node:<id>``) of
+  its open tickets: new since the previous working day's list, due today, overdue.
+- ``weekly_push`` (周推进), period ``2026-W48`` (ISO week): from 09:00 on the week's first working
+  day (Monday unless it is a holiday), every open ticket created more than 7 days ago and not
+  pushed in the last week gets a progress message to the enterprise (kind ``progress``).
+- ``monthly_summary`` (月总结), period ``2026-10`` (the previous month): on the 1st from 08:00,
+  var/reports/<month>.html and .xlsx are written and the centre is notified.
+- ``sla_sweep``: idempotent by ticket state (no period): pre-breach warnings (``sla_warning``)
+  and escalation of overdue tickets to the parent node (``escalation``); tickets in 待补充
+  (awaiting_info) are paused and never warned or escalated.
+
+Exactly once across instances: a run is claimed by inserting a JobRun row; the unique
+(job, period) constraint makes every other instance's insert fail (IntegrityError → skip).
+The job's writes and the row's ``done`` mark commit in one transaction, guarded by the
+claim token (instance, started_at): an instance that lost its claim rolls everything back.
+A failed run is marked ``failed`` and taken over by a later tick (conditional UPDATE failed →
+running, after ``RETRY_AFTER``); a run left ``running`` by a crashed instance is taken over
+after ``STALE_AFTER``.
+
+Catch-up after downtime: every tick considers the periods of the last 7 days (daily, working
+days only, one list per node per missed day), 4 weeks and 2 months that are due and not done.
+Catch-up never reaches back before a job's first run: a job that has never run starts with its
+current period only (a fresh installation does not send last week's dispatch lists).
+
+    python -m bot.scheduler run-once [--now 2026-11-25T09:00] [--db URL]
+    python -m bot.scheduler status [--now …] [--db URL]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import read_sessions, sessions
+from bot.db.schema import Contact, Enterprise, JobRun, Notification, ServiceNode, Ticket, TicketEvent, utcnow
+from bot.taxonomy import BY_INTENT
+from bot.tickets import lifecycle as lc
+from bot.tickets.service import TicketService
+from bot.tickets.sla import SlaPolicy, default_policy
+
+log = logging.getLogger(__name__)
+
+DAILY, WEEKLY, MONTHLY, SLA_SWEEP = "daily_dispatch", "weekly_push", "monthly_summary", "sla_sweep"
+JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检"}
+
+DAILY_AT = time(8, 30)
+WEEKLY_AT = time(9, 0)
+MONTHLY_AT = time(8, 0)
+DAILY_CATCH_UP_DAYS = 7
+WEEKLY_CATCH_UP_WEEKS = 4
+MONTHLY_CATCH_UP_MONTHS = 2
+
+PUSH_AGE = timedelta(days=7)          # 周推进: tickets open longer than this
+PUSH_INTERVAL = timedelta(days=7)     # … and not pushed within this
+PUSH_SLACK = timedelta(days=1)        # a push at Mon 09:00:40 must not block next Mon 09:00:10
+
+RETRY_AFTER = timedelta(minutes=5)    # a failed run is retried by the first tick after this
+STALE_AFTER = timedelta(hours=1)      # a run still "running" after this is presumed dead
+SLA_INTERVAL = 300                    # seconds between SLA sweeps in run_forever
+
+LIST_LIMIT = 50                       # lines per section of a dispatch list (the data has all)
+ACTOR = "system"
+RUNNING, DONE, FAILED = "running", "done", "failed"
+STATUS_LABELS = {RUNNING: "执行中", DONE: "已完成", FAILED: "失败"}
+ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})    # the SLA clock runs
+_WEEKDAYS = "一二三四五六日"
+
+
+def default_instance() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _aware(dt: Optional[datetime]) -> Optional[datetime]:
+    if dt is None or dt.tzinfo is not None:
+        return dt
+    return dt.replace(tzinfo=timezone.utc)
+
+
+def _check_now(now: datetime) -> datetime:
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"需要带时区的当前时间，收到的是：{now!r}")
+    return now.astimezone(timezone.utc)
+
+
+def _category_name(category: str) -> str:
+    c = BY_INTENT.get(category)
+    return c.name if c else category
+
+
+# ---- periods ----------------------------------------------------------------------------------------
+
+def iso_week(d: date) -> str:
+    y, w, _ = d.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def week_monday(period: str) -> date:
+    y, w = period.split("-W")
+    return date.fromisocalendar(int(y), int(w), 1)
+
+
+def month_period(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+def months_back(d: date, n: int) -> str:
+    """The calendar month n months before d's month."""
+    index = d.year * 12 + (d.month - 1) - n
+    return month_period(index // 12, index % 12 + 1)
+
+
+def _month_after(period: str) -> date:
+    y, m = (int(x) for x in period.split("-"))
+    return date(y + (m == 12), m % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job: when its periods fall due and what it does."""
+
+    name: str
+    label: str
+    due_at: Callable[["Scheduler", str], datetime]               # when a period becomes due
+    candidates: Callable[["Scheduler", datetime], list[str]]     # periods in the catch-up window
+    current: Callable[["Scheduler", datetime], str]              # the period of `now`
+    work: Callable[["Scheduler", Session, str, datetime, Any], tuple[str, Any]]
+    prepare: Optional[Callable[["Scheduler", str, datetime], Any]] = None   # outside the transaction
+
+
+def _daily_due(sched: "Scheduler", period: str) -> datetime:
+    return sched.at(date.fromisoformat(period), DAILY_AT)
+
+
+def _daily_candidates(sched: "Scheduler", now: datetime) -> list[str]:
+    today = sched.local_date(now)
+    out = []
+    for back in range(DAILY_CATCH_UP_DAYS - 1, -1, -1):
+        d = today - timedelta(days=back)
+        if sched.sla.is_working_day(d) and sched.at(d, DAILY_AT) <= now:
+            out.append(d.isoformat())
+    return out
+
+
+def _weekly_due(sched: "Scheduler", period: str) -> datetime:
+    monday = week_monday(period)
+    for i in range(7):
+        d = monday + timedelta(days=i)
+        if sched.sla.is_working_day(d):
+            return sched.at(d, WEEKLY_AT)
+    return sched.at(monday, WEEKLY_AT)        # a week without a working day: Monday anyway
+
+
+def _weekly_candidates(sched: "Scheduler", now: datetime) -> list[str]:
+    today = sched.local_date(now)
+    monday = today - timedelta(days=today.weekday())
+    periods = [iso_week(monday - timedelta(weeks=k)) for k in range(WEEKLY_CATCH_UP_WEEKS - 1, -1, -1)]
+    return [p for p in periods if _weekly_due(sched, p) <= now]
+
+
+def _monthly_due(sched: "Scheduler", period: str) -> datetime:
+    return sched.at(_month_after(period), MONTHLY_AT)
+
+
+def _monthly_candidates(sched: "Scheduler", now: datetime) -> list[str]:
+    today = sched.local_date(now)
+    periods = [months_back(today, k) for k in range(MONTHLY_CATCH_UP_MONTHS, 0, -1)]
+    return [p for p in periods if _monthly_due(sched, p) <= now]
+
+
+# ---- 日调度: the dispatch lists ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TicketLine:
+    number: str
+    category: str
+    category_name: str
+    enterprise: str
+    status: str
+    status_label: str
+    node_id: str
+    created_at: datetime
+    resolution_due: datetime
+
+
+@dataclass
+class DispatchList:
+    node_id: str
+    node_name: str
+    day: date
+    since: datetime               # new tickets: created in [since, as_of)
+    as_of: datetime               # the list's moment (the day at 08:30)
+    new: list[TicketLine] = field(default_factory=list)
+    due_today: list[TicketLine] = field(default_factory=list)
+    overdue: list[TicketLine] = field(default_factory=list)
+    catch_up: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.new or self.due_today or self.overdue)
+
+    def body(self, tz) -> str:
+        d = self.day
+        title = f"【日调度】{self.node_name} {d.year}年{d.month}月{d.day}日（星期{_WEEKDAYS[d.weekday()]}）工单清单"
+        if self.catch_up:
+            title += "（补发）"
+        since = self.since.astimezone(tz)
+        lines = [title]
+        if self.catch_up:
+            lines.append("系统停机期间未能按时发送，现补发当日清单；工单状态以工作台为准。")
+
+        def section(heading: str, items: list[TicketLine], extra: Callable[[TicketLine], str]) -> None:
+            lines.append(f"{heading}：{len(items)} 件")
+            if not items:
+                lines.append("  无")
+            for i, t in enumerate(items[:LIST_LIMIT], 1):
+                lines.append(f"  {i}. {t.number} {t.category_name}｜{t.enterprise}｜{extra(t)}{t.status_label}")
+            if len(items) > LIST_LIMIT:
+                lines.append(f"  ……另有 {len(items) - LIST_LIMIT} 件，请在工作台查看")
+
+        section(f"一、新增工单（{since.month}月{since.day}日 {since:%H:%M} 以来）", self.new, lambda t: "")
+        section("二、今日到期", self.due_today,
+                lambda t: f"今日 {t.resolution_due.astimezone(tz):%H:%M} 到期｜")
+        section("三、已超期", self.overdue,
+                lambda t: f"{_md_hm(t.resolution_due, tz)} 到期，已超期｜")
+        if self.empty:
+            lines.append("今日没有需要调度的工单。")
+        else:
+            lines.append("请及时分派、办理；超期工单将按规定逐级升级督办。")
+        return "\n".join(lines)
+
+
+def _md_hm(dt: datetime, tz) -> str:
+    loc = dt.astimezone(tz)
+    return f"{loc.month}月{loc.day}日 {loc:%H:%M}"
+
+
+def dispatch_lists(s: Session, day: date, sla: SlaPolicy, catch_up: bool = False) -> dict[str, DispatchList]:
+    """The dispatch list of every active node for `day` (nodes holding open tickets included)."""
+    tz = sla.tz
+    as_of = datetime.combine(day, DAILY_AT, tzinfo=tz)
+    since = datetime.combine(sla.previous_working_day(day), DAILY_AT, tzinfo=tz)
+    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    T = Ticket
+    rows = s.execute(
+        select(T.number, T.category, T.status, T.node_id, T.created_at, T.resolution_due, Enterprise.name)
+        .join(Enterprise, Enterprise.id == T.enterprise_id)
+        .where(T.status.in_(sorted(lc.OPEN_STATES)),
+               or_(and_(T.created_at >= since, T.created_at < as_of),
+                   and_(T.status.in_(sorted(ACTIVE_OPEN)), T.resolution_due < day_end)))
+        .order_by(T.resolution_due, T.number)
+    ).all()
+    held = {r.node_id for r in rows}
+    nodes = s.scalars(select(ServiceNode).where(or_(ServiceNode.active.is_(True), ServiceNode.id.in_(held)))
+                      .order_by(ServiceNode.id)).all()
+    order = {"centre": 0, "new_city": 1, "workstation": 2, "special_window": 3}
+    nodes = sorted(nodes, key=lambda n: (order.get(n.kind, 9), n.parent_id or "", n.id))
+    lists = {n.id: DispatchList(n.id, n.name, day, since, as_of, catch_up=catch_up) for n in nodes}
+    for r in rows:
+        line = TicketLine(r.number, r.category, _category_name(r.category), r[6], r.status,
+                          lc.LABELS.get(r.status, r.status), r.node_id, _aware(r.created_at),
+                          _aware(r.resolution_due))
+        dl = lists[r.node_id]
+        if since <= line.created_at < as_of:
+            dl.new.append(line)
+        if r.status in ACTIVE_OPEN:
+            if line.resolution_due < as_of:
+                dl.overdue.append(line)
+            elif line.resolution_due < day_end:
+                dl.due_today.append(line)
+    return lists
+
+
+def _work_daily(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
+    day = date.fromisoformat(period)
+    catch_up = day != sched.local_date(now)
+    lists = dispatch_lists(s, day, sched.sla, catch_up=catch_up)
+    for dl in lists.values():
+        s.add(Notification(kind="dispatch_list", recipient=f"node:{dl.node_id}", body=dl.body(sched.tz),
+                           created_at=now))
+    n_new = sum(len(d.new) for d in lists.values())
+    n_due = sum(len(d.due_today) for d in lists.values())
+    n_over = sum(len(d.overdue) for d in lists.values())
+    out = (f"已向 {len(lists)} 个服务节点发送{'补发的' if catch_up else ''}日调度清单："
+           f"新增 {n_new} 件，今日到期 {n_due} 件，已超期 {n_over} 件")
+    return out, lists
+
+
+# ---- 周推进: progress messages to the enterprise ----------------------------------------------------
+
+@dataclass(frozen=True)
+class ProgressPush:
+    number: str
+    recipient: str
+    body: str
+
+
+def progress_message(number: str, category: str, status: str, node_name: str) -> str:
+    label = lc.LABELS.get(status, status)
+    step = lc.NEXT_STEP.get(status, "服务专员正在办理")
+    return (f"您的工单 {number}（{_category_name(category)}）目前状态：{label}，由{node_name}办理，"
+            f"下一步：{step}。如有新的情况或材料，可直接回复本消息，我们会及时跟进。")
+
+
+def weekly_push(s: Session, now: datetime) -> list[ProgressPush]:
+    """Push progress for open tickets older than a week and not pushed within the last week."""
+    age_cutoff = now - PUSH_AGE
+    push_cutoff = now - PUSH_INTERVAL + PUSH_SLACK
+    T = Ticket
+    not_recent = or_(T.last_progress_push.is_(None), T.last_progress_push < push_cutoff)
+    rows = s.execute(
+        select(T.id, T.number, T.category, T.status, T.node_id, T.conversation_id, T.last_progress_push,
+               ServiceNode.name, Contact.name, Contact.mobile, Enterprise.name)
+        .join(ServiceNode, ServiceNode.id == T.node_id)
+        .join(Enterprise, Enterprise.id == T.enterprise_id)
+        .outerjoin(Contact, Contact.id == T.contact_id)
+        .where(T.status.in_(sorted(lc.OPEN_STATES)), T.created_at <= age_cutoff, not_recent)
+        .order_by(T.id)
+    ).all()
+    pushes: list[ProgressPush] = []
+    for t in rows:
+        node_name, contact_name, mobile, ent_name = tuple(t)[7:]
+        claimed = s.execute(
+            update(T).where(T.id == t.id, not_recent).values(last_progress_push=now)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            continue
+        body = progress_message(t.number, t.category, t.status, node_name)
+        if t.conversation_id:
+            recipient = f"sender:{t.conversation_id}"
+        else:   # raised on a visit or by staff: no chat to write to, the node tells the enterprise
+            recipient = f"node:{t.node_id}"
+            who = "、".join(x for x in (ent_name, contact_name, mobile) if x)
+            body = (f"【周推进】工单 {t.number} 没有在线会话，请电话或上门告知企业（{who}）：\n" + body)
+        s.add(Notification(kind="progress", recipient=recipient, ticket_id=t.id, body=body, created_at=now))
+        TicketService._event(s, t, ACTOR, "progress_push", field="last_progress_push",
+                             before=_aware(t.last_progress_push), after=now, note=body, at=now)
+        pushes.append(ProgressPush(t.number, recipient, body))
+    return pushes
+
+
+def _work_weekly(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
+    pushes = weekly_push(s, now)
+    return f"已向企业推送 {len(pushes)} 件在办工单的进展", pushes
+
+
+# ---- 月总结 -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthlyFiles:
+    month: str
+    html: Path
+    xlsx: Path
+    headline: str
+
+
+def _prepare_monthly(sched: "Scheduler", period: str, now: datetime) -> MonthlyFiles:
+    from bot.reports import monthly_summary, to_html, to_text, to_xlsx
+
+    summary = monthly_summary(sched.db_url, period)
+    out = sched.reports_dir
+    out.mkdir(parents=True, exist_ok=True)
+    html, xlsx = out / f"{period}.html", out / f"{period}.xlsx"
+    tag = f".tmp-{os.getpid()}-{id(summary)}"
+    tmp_html, tmp_xlsx = out / f"{period}.html{tag}", out / f"{period}.xlsx{tag}"
+    try:
+        tmp_html.write_text(to_html(summary), encoding="utf-8")
+        to_xlsx(summary, str(tmp_xlsx))
+        os.replace(tmp_html, html)        # readers never see half a file
+        os.replace(tmp_xlsx, xlsx)
+    finally:
+        for p in (tmp_html, tmp_xlsx):
+            p.unlink(missing_ok=True)
+    headline = "\n\n".join(to_text(summary).split("\n\n")[:2])
+    return MonthlyFiles(period, html, xlsx, headline)
+
+
+def _work_monthly(sched: "Scheduler", s: Session, period: str, now: datetime,
+                  files: MonthlyFiles) -> tuple[str, Any]:
+    body = (f"【月总结】{files.headline}\n\n完整报表：{files.html}（网页，可打印）、{files.xlsx}（Excel）")
+    s.add(Notification(kind="monthly_summary", recipient="node:centre", body=body, created_at=now))
+    return f"已生成 {period} 月总结：{files.html.name}、{files.xlsx.name}", files
+
+
+JOBS: dict[str, Job] = {
+    DAILY: Job(DAILY, JOB_LABELS[DAILY], _daily_due, _daily_candidates,
+               lambda sc, now: sc.local_date(now).isoformat(), _work_daily),
+    WEEKLY: Job(WEEKLY, JOB_LABELS[WEEKLY], _weekly_due, _weekly_candidates,
+                lambda sc, now: iso_week(sc.local_date(now)), _work_weekly),
+    MONTHLY: Job(MONTHLY, JOB_LABELS[MONTHLY], _monthly_due, _monthly_candidates,
+                 lambda sc, now: months_back(sc.local_date(now), 1), _work_monthly, _prepare_monthly),
+}
+
+
+# ---- the SLA sweep ------------------------------------------------------------------------------------
+
+@dataclass
+class SweepResult:
+    warned: list[str] = field(default_factory=list)
+    escalated: list[tuple[str, str, str]] = field(default_factory=list)    # (number, from node, to node)
+
+    def summary(self) -> str:
+        return f"超期预警 {len(self.warned)} 件，升级督办 {len(self.escalated)} 件"
+
+
+def _escalation_target(nodes: dict[str, ServiceNode], node_id: str) -> Optional[ServiceNode]:
+    """The nearest active ancestor (None at the top)."""
+    seen = {node_id}
+    current = nodes.get(node_id)
+    while current is not None and current.parent_id and current.parent_id not in seen:
+        seen.add(current.parent_id)
+        current = nodes.get(current.parent_id)
+        if current is not None and current.active:
+            return current
+    return None
+
+
+def escalation_moment(sla: SlaPolicy, due: datetime, level: int, step_seconds: Optional[int] = None) -> datetime:
+    """When a ticket at `level` escalates once more: at the deadline, then one more step each level."""
+    step = sla.working_day_seconds if step_seconds is None else step_seconds
+    return sla.add_working_seconds(due, level * step) if level else due.astimezone(sla.tz)
+
+
+def sla_sweep(db_url: str, now: datetime, *, sla: Optional[SlaPolicy] = None,
+              step_seconds: Optional[int] = None) -> SweepResult:
+    """Warn before a breach, escalate after it. Idempotent: safe on every instance at once.
+
+    - warning: open, not paused, warned_at unset and now ≥ warning_due(resolution_due) → a
+      ``sla_warning`` to the ticket's node, warned_at set, audit event ``sla_warning``;
+    - escalation: open, not paused, now ≥ resolution_due, the node has a parent, and the last
+      escalation (if any) at least one working day ago (each level gets time to act, also when
+      the sweep catches up after downtime) → node_id moves up to the nearest active ancestor,
+      escalation_level + 1, audit event ``escalate`` (node before/after), ``escalation`` to the parent.
+    Every change is a conditional UPDATE on the state it was decided on, so two sweeps at the
+    same moment (several instances) never warn or escalate a ticket twice.
+    """
+    now = _check_now(now)
+    sla = sla or default_policy()
+    tz = sla.tz
+    result = SweepResult()
+    active = sorted(ACTIVE_OPEN)
+    horizon = sla.add_working_seconds(now, sla.warning_before_hours * 3600) + timedelta(days=1)
+    T = Ticket
+    with sessions(db_url).begin() as s:
+        nodes = {n.id: n for n in s.scalars(select(ServiceNode))}
+        rows = s.execute(
+            select(T.id, T.number, T.category, T.status, T.node_id, T.resolution_due, T.warned_at,
+                   T.escalation_level, Enterprise.name.label("enterprise"))
+            .join(Enterprise, Enterprise.id == T.enterprise_id)
+            .where(T.status.in_(active),
+                   or_(and_(T.warned_at.is_(None), T.resolution_due <= horizon), T.resolution_due <= now))
+            .order_by(T.id)
+        ).all()
+        # each level gets a full step to act, also when the sweep catches up after downtime
+        escalated_ids = [t.id for t in rows if t.escalation_level]
+        last_escalated = dict(s.execute(
+            select(TicketEvent.ticket_id, func.max(TicketEvent.at))
+            .where(TicketEvent.ticket_id.in_(escalated_ids), TicketEvent.action == "escalate")
+            .group_by(TicketEvent.ticket_id)).all()) if escalated_ids else {}
+        for t in rows:
+            ent_name = t.enterprise
+            due = _aware(t.resolution_due)
+            node = nodes.get(t.node_id)
+            node_name = node.name if node else t.node_id
+            what = f"工单 {t.number}（{_category_name(t.category)}，{ent_name}）"
+            if t.warned_at is None and now >= sla.warning_due(due):
+                done = s.execute(
+                    update(T).where(T.id == t.id, T.warned_at.is_(None), T.status.in_(active))
+                    .values(warned_at=now).execution_options(synchronize_session=False))
+                if done.rowcount == 1:
+                    if now >= due:
+                        body = (f"【超期预警】{what}已于 {_md_hm(due, tz)} 超过办结时限，"
+                                f"当前状态：{lc.LABELS.get(t.status, t.status)}，请立即办理。")
+                    else:
+                        body = (f"【超期预警】{what}将于 {_md_hm(due, tz)} 到期"
+                                f"（剩余不足 {sla.warning_before_hours:g} 个工作小时），"
+                                f"当前状态：{lc.LABELS.get(t.status, t.status)}，请抓紧办理。")
+                    s.add(Notification(kind="sla_warning", recipient=f"node:{t.node_id}", ticket_id=t.id,
+                                       body=body, created_at=now))
+                    TicketService._event(s, t, ACTOR, "sla_warning", field="warned_at", after=now,
+                                         note=body, at=now)
+                    result.warned.append(t.number)
+            if now < due:
+                continue
+            target = _escalation_target(nodes, t.node_id)
+            if target is None:
+                continue
+            moment = escalation_moment(sla, due, t.escalation_level, step_seconds)
+            if t.id in last_escalated:
+                step = sla.working_day_seconds if step_seconds is None else step_seconds
+                moment = max(moment, sla.add_working_seconds(_aware(last_escalated[t.id]), step))
+            if now < moment:
+                continue
+            moved = s.execute(
+                update(T).where(T.id == t.id, T.node_id == t.node_id,
+                                T.escalation_level == t.escalation_level, T.status.in_(active))
+                .values(node_id=target.id, escalation_level=t.escalation_level + 1, updated_at=now)
+                .execution_options(synchronize_session=False))
+            if moved.rowcount != 1:
+                continue
+            level = t.escalation_level + 1
+            note = f"超过办结时限（{_md_hm(due, tz)}），由{node_name}升级至{target.name}督办（第{level}次升级）"
+            TicketService._event(s, t, ACTOR, "escalate", field="node_id", before=t.node_id, after=target.id,
+                                 note=note, at=now)
+            body = (f"【超期升级】{what}已超过办结时限（{_md_hm(due, tz)}），"
+                    f"由{node_name}升级至本节点督办，当前状态：{lc.LABELS.get(t.status, t.status)}。"
+                    f"请尽快协调办理，并在工作台更新进展。")
+            s.add(Notification(kind="escalation", recipient=f"node:{target.id}", ticket_id=t.id,
+                               body=body, created_at=now))
+            result.escalated.append((t.number, t.node_id, target.id))
+    return result
+
+
+# ---- claiming and running -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """A JobRun this instance holds; (instance, started_at) is the token that proves it."""
+
+    id: int
+    job: str
+    period: str
+    instance: str
+    started_at: datetime
+
+
+@dataclass
+class RunResult:
+    job: str
+    period: str
+    status: str                 # done / failed / skipped
+    output: str = ""
+    data: Any = None
+
+    def describe(self) -> str:
+        label = JOB_LABELS.get(self.job, self.job)
+        head = f"{label} {self.period}".strip()
+        if self.status == DONE:
+            return f"{head}：已完成 —— {self.output}"
+        if self.status == FAILED:
+            return f"{head}：失败 —— {self.output}（稍后自动重试）"
+        return f"{head}：跳过 —— {self.output}"
+
+
+class LostClaim(RuntimeError):
+    """Another instance took the run over (this one was presumed dead); nothing was committed."""
+
+
+class Scheduler:
+    def __init__(self, db_url: str, instance: Optional[str] = None, *, sla: Optional[SlaPolicy] = None,
+                 reports_dir: Optional[Path] = None, retry_after: timedelta = RETRY_AFTER,
+                 stale_after: timedelta = STALE_AFTER, jobs: Optional[dict[str, Job]] = None):
+        self.db_url = db_url
+        self.instance = (instance or default_instance())[:64]
+        self.sla = sla or default_policy()
+        self.tz = self.sla.tz
+        if reports_dir is None:
+            from bot.settings import Settings
+
+            reports_dir = Settings.from_env().var_dir / "reports"
+        self.reports_dir = Path(reports_dir)
+        self.retry_after = retry_after
+        self.stale_after = stale_after
+        self._jobs = jobs
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return self._jobs if self._jobs is not None else JOBS
+
+    # -- time
+    def local_date(self, now: datetime) -> date:
+        return now.astimezone(self.tz).date()
+
+    def at(self, d: date, t: time) -> datetime:
+        return datetime.combine(d, t, tzinfo=self.tz)
+
+    # -- exactly once
+    def claim(self, job: str, period: str, now: datetime) -> Optional[Claim]:
+        """Take the run of (job, period): a new JobRun row, or a failed/stale one taken over."""
+        now = _check_now(now)
+        try:
+            with sessions(self.db_url).begin() as s:
+                run = JobRun(job=job, period=period, instance=self.instance, started_at=now, status=RUNNING)
+                s.add(run)
+                s.flush()
+                run_id = run.id
+            return Claim(run_id, job, period, self.instance, now)
+        except IntegrityError:
+            pass            # another instance has (or had) it
+        with sessions(self.db_url).begin() as s:
+            taken = s.execute(
+                update(JobRun)
+                .where(JobRun.job == job, JobRun.period == period,
+                       or_(and_(JobRun.status == FAILED, JobRun.finished_at <= now - self.retry_after),
+                           and_(JobRun.status == RUNNING, JobRun.started_at <= now - self.stale_after)))
+                .values(status=RUNNING, instance=self.instance, started_at=now, finished_at=None)
+                .execution_options(synchronize_session=False))
+            if taken.rowcount != 1:
+                return None
+            run_id = s.scalar(select(JobRun.id).where(JobRun.job == job, JobRun.period == period))
+        log.info("定时任务 %s %s 由实例 %s 接手重试", job, period, self.instance)
+        return Claim(run_id, job, period, self.instance, now)
+
+    def _held(self, c: Claim):
+        return and_(JobRun.id == c.id, JobRun.status == RUNNING, JobRun.instance == c.instance,
+                    JobRun.started_at == c.started_at)
+
+    def execute(self, job: Job, c: Claim, now: datetime) -> RunResult:
+        """Run a claimed job; its writes and the done mark commit together or not at all."""
+        try:
+            prepared = job.prepare(self, c.period, now) if job.prepare else None
+            with sessions(self.db_url).begin() as s:
+                output, data = job.work(self, s, c.period, now, prepared)
+                marked = s.execute(update(JobRun).where(self._held(c))
+                                   .values(status=DONE, finished_at=now, output=output)
+                                   .execution_options(synchronize_session=False))
+                if marked.rowcount != 1:
+                    raise LostClaim(f"{job.name} {c.period} 已被其他实例接手")
+            log.info("定时任务 %s %s 完成：%s", job.name, c.period, output)
+            return RunResult(job.name, c.period, DONE, output, data)
+        except LostClaim as exc:
+            log.warning("%s", exc)
+            return RunResult(job.name, c.period, "skipped", str(exc))
+        except Exception as exc:    # noqa: BLE001 - a failing job must not stop the others
+            log.exception("定时任务 %s %s 失败", job.name, c.period)
+            error = f"{exc.__class__.__name__}: {exc}"[:2000]
+            try:
+                with sessions(self.db_url).begin() as s:
+                    s.execute(update(JobRun).where(self._held(c))
+                              .values(status=FAILED, finished_at=now, output=error)
+                              .execution_options(synchronize_session=False))
+            except Exception:       # noqa: BLE001 - left "running": taken over once stale
+                log.exception("无法记录定时任务 %s %s 的失败状态", job.name, c.period)
+            return RunResult(job.name, c.period, FAILED, error)
+
+    def pending(self, job: Job, now: datetime) -> list[str]:
+        """Periods of `job` that are due and not done (oldest first), catch-up included."""
+        candidates = job.candidates(self, now)
+        with read_sessions(self.db_url)() as s:
+            # No catch-up before the job's first run ever (a fresh installation starts with the
+            # current period). Periods sort chronologically as text: 2026-11-25, 2026-W48, 2026-11.
+            first = s.scalar(select(func.min(JobRun.period)).where(JobRun.job == job.name))
+            if first is None:
+                current = job.current(self, now)
+                candidates = [p for p in candidates if p == current]
+            else:
+                candidates = [p for p in candidates if p >= first]
+            if not candidates:
+                return []
+            runs = {r.period: r for r in s.scalars(
+                select(JobRun).where(JobRun.job == job.name, JobRun.period.in_(candidates)))}
+        out = []
+        for p in candidates:
+            r = runs.get(p)
+            if r is None \
+                    or (r.status == FAILED and _aware(r.finished_at) <= now - self.retry_after) \
+                    or (r.status == RUNNING and _aware(r.started_at) <= now - self.stale_after):
+                out.append(p)
+        return out
+
+    def run_job(self, name: str, period: str, now: datetime) -> RunResult:
+        """Claim and run one (job, period); skipped when another instance has it."""
+        now = _check_now(now)
+        job = self.jobs[name]
+        c = self.claim(name, period, now)
+        if c is None:
+            return RunResult(name, period, "skipped", "已由其他实例执行或正在执行")
+        return self.execute(job, c, now)
+
+    def run_due(self, now: datetime, *, sweep: bool = True) -> list[RunResult]:
+        """Run every due period not yet done (catch-up included), then the SLA sweep."""
+        now = _check_now(now)
+        results: list[RunResult] = []
+        for job in self.jobs.values():
+            for period in self.pending(job, now):
+                results.append(self.run_job(job.name, period, now))
+        if sweep:
+            try:
+                swept = sla_sweep(self.db_url, now, sla=self.sla)
+                results.append(RunResult(SLA_SWEEP, "", DONE, swept.summary(), swept))
+            except Exception as exc:    # noqa: BLE001
+                log.exception("时限巡检失败")
+                results.append(RunResult(SLA_SWEEP, "", FAILED, f"{exc.__class__.__name__}: {exc}"[:2000]))
+        return results
+
+
+# ---- module-level API ------------------------------------------------------------------------------------
+
+def claim(db_url: str, job: str, period: str, instance: Optional[str] = None,
+          now: Optional[datetime] = None, **kw) -> Optional[Claim]:
+    """Claim (job, period) for `instance`; None if another instance has it (or it is done)."""
+    return Scheduler(db_url, instance, **kw).claim(job, period, now or utcnow())
+
+
+def run_due(db_url: str, now: Optional[datetime] = None, instance: Optional[str] = None, *,
+            sweep: bool = True, **kw) -> list[RunResult]:
+    """One scheduler tick: every due job period not yet done, then the SLA sweep."""
+    return Scheduler(db_url, instance, **kw).run_due(now or utcnow(), sweep=sweep)
+
+
+async def run_forever(db_url: str, instance: Optional[str] = None, interval: float = 60, *,
+                      sla_interval: float = SLA_INTERVAL, stop: Optional[asyncio.Event] = None,
+                      clock: Callable[[], datetime] = utcnow, **kw) -> None:
+    """The desk's scheduler loop: a tick every `interval` seconds (SLA sweep every `sla_interval`).
+
+    Safe to run on every instance; the database decides who runs what. Returns when `stop` is set
+    (or the task is cancelled).
+    """
+    sched = Scheduler(db_url, instance, **kw)
+    log.info("定时任务已启动（实例 %s，每 %s 秒检查一次）", sched.instance, interval)
+    last_sweep: Optional[datetime] = None
+    while stop is None or not stop.is_set():
+        now = clock()
+        sweep = last_sweep is None or (now - last_sweep).total_seconds() >= sla_interval
+        try:
+            results = await asyncio.to_thread(sched.run_due, now, sweep=sweep)
+            if sweep:
+                last_sweep = now
+            for r in results:
+                if r.job != SLA_SWEEP or r.status != DONE or r.data.warned or r.data.escalated:
+                    log.info("%s", r.describe())
+        except Exception:       # noqa: BLE001 - database down: try again next tick
+            log.exception("定时任务检查失败，%s 秒后重试", interval)
+        if stop is None:
+            await asyncio.sleep(interval)
+        else:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+
+# ---- status ---------------------------------------------------------------------------------------------
+
+def status_text(db_url: str, now: Optional[datetime] = None, *, recent: int = 10,
+                sla: Optional[SlaPolicy] = None) -> str:
+    """A Chinese status report: per job the last run and what is pending, recent runs, SLA figures."""
+    now = _check_now(now or utcnow())
+    sched = Scheduler(db_url, "status", sla=sla, reports_dir=Path("."))
+    tz = sched.tz
+    loc = now.astimezone(tz)
+    lines = [f"定时任务状态（北京时间 {loc:%Y-%m-%d %H:%M}）"]
+    with read_sessions(db_url)() as s:
+        for job in JOBS.values():
+            last_done = s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.status == DONE)
+                                  .order_by(JobRun.period.desc()).limit(1)).first()
+            failed = s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.status == FAILED)
+                               .order_by(JobRun.period)).all()
+            running = s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.status == RUNNING)).all()
+            if last_done:
+                done_at = _aware(last_done.finished_at).astimezone(tz)
+                head = f"最近完成 {last_done.period}（{done_at:%Y-%m-%d %H:%M}，实例 {last_done.instance}）"
+            else:
+                head = "尚未执行过"
+            lines.append(f"{job.label}（{job.name}）：{head}")
+            pending = sched.pending(job, now)
+            lines.append("  待执行：" + ("、".join(pending) if pending else "无"))
+            for r in running:
+                lines.append(f"  执行中：{r.period}（实例 {r.instance}，"
+                             f"{_aware(r.started_at).astimezone(tz):%m-%d %H:%M} 开始）")
+            for r in failed:
+                lines.append(f"  失败待重试：{r.period}（{(r.output or '').splitlines()[0][:120] if r.output else '无详情'}）")
+            nxt = _next_due(sched, job, now)
+            if nxt is not None:
+                lines.append(f"  下次：{nxt.astimezone(tz):%Y-%m-%d %H:%M}")
+        runs = s.scalars(select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(recent)).all()
+        lines.append(f"最近 {recent} 条运行记录：" if runs else "最近运行记录：无")
+        for r in runs:
+            started = _aware(r.started_at).astimezone(tz)
+            lines.append(f"  {started:%Y-%m-%d %H:%M}  {JOB_LABELS.get(r.job, r.job)} {r.period}  "
+                         f"{STATUS_LABELS.get(r.status, r.status)}  {r.instance}  {(r.output or '')[:80]}")
+        T = Ticket
+        open_active = s.scalar(select(func.count()).select_from(T).where(T.status.in_(sorted(ACTIVE_OPEN))))
+        paused = s.scalar(select(func.count()).select_from(T).where(T.status == lc.AWAITING_INFO))
+        overdue = s.scalar(select(func.count()).select_from(T)
+                           .where(T.status.in_(sorted(ACTIVE_OPEN)), T.resolution_due < now))
+        warned = s.scalar(select(func.count()).select_from(T)
+                          .where(T.status.in_(sorted(ACTIVE_OPEN)), T.warned_at.isnot(None),
+                                 T.resolution_due >= now))
+        escalated = s.scalar(select(func.count()).select_from(T)
+                             .where(T.status.in_(sorted(lc.OPEN_STATES)), T.escalation_level > 0))
+    lines.append(f"时限巡检：在办 {open_active} 件（另有待补充 {paused} 件暂停计时），已预警未超期 {warned} 件，"
+                 f"已超期 {overdue} 件，已升级督办 {escalated} 件")
+    return "\n".join(lines)
+
+
+def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
+    """The next moment a new period of `job` falls due."""
+    today = sched.local_date(now)
+    if job.name == DAILY:
+        d = today
+        for _ in range(60):
+            if sched.sla.is_working_day(d) and sched.at(d, DAILY_AT) > now:
+                return sched.at(d, DAILY_AT)
+            d += timedelta(days=1)
+        return None
+    if job.name == WEEKLY:
+        monday = today - timedelta(days=today.weekday())
+        for k in range(3):
+            due = _weekly_due(sched, iso_week(monday + timedelta(weeks=k)))
+            if due > now:
+                return due
+        return None
+    if job.name == MONTHLY:
+        for k in (0, -1):
+            due = _monthly_due(sched, months_back(today, 1 + k))
+            if due > now:
+                return due
+    return None
+
+
+# ---- command line ----------------------------------------------------------------------------------------
+
+def _parse_now(text: Optional[str], tz) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SystemExit(f"错误：--now 的格式不正确：{text!r}，应为 ISO 时间，例如 2026-11-25T09:00（北京时间）")
+    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+
+
+def _default_db() -> str:
+    from bot.settings import Settings
+
+    return os.environ.get("DATABASE_URL") or Settings.from_env().effective_database_url
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.scheduler", description="原上管家定时任务（日调度、周推进、月总结、时限巡检）")
+    sub = parser.add_subparsers(dest="command", metavar="命令")
+    once = sub.add_parser("run-once", help="执行一次：补齐所有到期未执行的任务，并做一次时限巡检")
+    status = sub.add_parser("status", help="查看定时任务的执行情况")
+    for p in (once, status):
+        p.add_argument("--db", default=None, help="数据库 URL（默认取环境变量 DATABASE_URL，否则 var/yuanshang.db）")
+        p.add_argument("--now", default=None, help="按此时间执行（ISO 格式，不带时区按北京时间），用于补跑或演练")
+    once.add_argument("--instance", default=None, help="实例名（默认 主机名:进程号）")
+    once.add_argument("--reports-dir", type=Path, default=None, help="月总结文件目录（默认 var/reports）")
+    once.add_argument("--no-sla", action="store_true", help="不做时限巡检")
+    args = parser.parse_args(argv)
+    if args.command not in ("run-once", "status"):
+        parser.print_help(sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    tz = default_policy().tz
+    now = _parse_now(args.now, tz)
+    db_url = args.db or _default_db()
+    if db_url.startswith("sqlite"):
+        path = db_url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).exists():
+            print(f"错误：数据库文件不存在：{path}。请用 --db 或环境变量 DATABASE_URL 指定数据库。", file=sys.stderr)
+            return 1
+    try:
+        if args.command == "status":
+            print(status_text(db_url, now))
+            return 0
+        results = run_due(db_url, now, args.instance, sweep=not args.no_sla, reports_dir=args.reports_dir)
+    except Exception as exc:    # noqa: BLE001
+        print(f"错误：{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return 1
+    loc = now.astimezone(tz)
+    print(f"定时任务执行（北京时间 {loc:%Y-%m-%d %H:%M}）")
+    jobs_run = [r for r in results if r.job != SLA_SWEEP]
+    if not jobs_run:
+        print("没有到期未执行的任务。")
+    for r in results:
+        print(r.describe())
+    return 1 if any(r.status == FAILED for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
