@@ -2,7 +2,9 @@
 PY := .venv/bin/python
 Q ?= 高企认定需要什么条件
 
-.PHONY: install run test train eval eval-cv bench kb-validate kb-search kb-reload clean
+MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
+
+.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo scheduler-status clean
 
 install:
 	@scripts/bootstrap.sh
@@ -24,6 +26,20 @@ eval-cv: install        ## rasa test nlu 5-fold cross-validation on the training
 
 bench: install          ## startup time, /model/parse and REST turn latency, RSS
 	$(PY) bench/rasa_speed.py
+
+bench-kb: install       ## knowledge-base retrieval evaluation and scale benchmark
+	$(PY) bench/kb_eval.py
+	$(PY) bench/kb_scale.py
+
+report: install
+	@mkdir -p var/reports
+	$(PY) -m bot.reports monthly --month $(MONTH) --html var/reports/$(MONTH).html --xlsx var/reports/$(MONTH).xlsx
+
+demo: install
+	$(PY) -m bot.demo --enterprises 500 --year $(shell date +%Y)
+
+scheduler-status: install
+	$(PY) -m bot.scheduler status
 
 kb-validate: install
 	$(PY) -m bot.knowledge validate
