@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 
 from actions.tickets import start_ticket_events
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import kb_log, kb_replies, needs, services
+from bot import handover, kb_log, kb_replies, needs, services
 from bot.knowledge import Answer
 from bot.taxonomy import is_need
+from bot.tickets.chat import RATING_BUTTONS, rating_score
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,72 @@ def _ask_kb(tracker: Tracker, intent: Optional[str]) -> tuple[Answer, Optional[i
     return answer, qid
 
 
+# ---- handover to staff ---------------------------------------------------------------------------
+
+RATE_WITHIN = timedelta(minutes=30)   # the after-handover rating is asked only right after staff served
+
+
+def _staff_only(intent: Optional[str]) -> bool:
+    try:
+        from bot.routing import default_router
+
+        return default_router().is_staff_only(intent)
+    except Exception:  # noqa: BLE001 - a broken routing file must not stop the bot answering
+        log.exception("could not read staff-only categories")
+        return False
+
+
+def _latest_need(tracker: Tracker) -> Optional[str]:
+    """The need category the conversation is about: the latest need intent the user expressed."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if is_need(intent):
+                return intent
+    return tracker.get_slot("ticket_category")
+
+
+def _transcript(tracker: Tracker, limit: int = 100) -> list[dict]:
+    """The conversation as Rasa saw it (used when the desk stored no messages, e.g. REST clients)."""
+    out = []
+    for e in tracker.events:
+        kind = e.get("event")
+        if kind not in ("user", "bot") or not e.get("text"):
+            continue
+        at = e.get("timestamp")
+        out.append({"at": datetime.fromtimestamp(at, timezone.utc).isoformat() if at else None,
+                    "direction": "in" if kind == "user" else "out",
+                    "author": "user" if kind == "user" else "bot", "text": e.get("text")})
+    return out[-limit:]
+
+
+def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
+              category: Optional[str] = None, lead: Optional[str] = None) -> list:
+    """Record the handover, tell the user who answers and when, pause the bot.
+
+    The custom message tells the desk at once that the conversation now waits for staff.
+    If the handover cannot be recorded the bot says so and keeps answering (no silent pause).
+    """
+    try:
+        info = handover.start_handover(
+            services.db_url(), tracker.sender_id, reason, category=category or _latest_need(tracker),
+            transcript=_transcript(tracker), channel=tracker.get_latest_input_channel() or "rest")
+    except Exception:  # noqa: BLE001
+        log.exception("handover of %s failed", tracker.sender_id)
+        dispatcher.utter_message(
+            text="抱歉，转接服务专员暂时没有成功，请稍后再说一次「转人工」。您也可以先描述需求，我帮您登记，专员会跟进办理。",
+            buttons=[{"title": "登记需求", "payload": "/open_ticket"}])
+        return []
+    if lead:
+        dispatcher.utter_message(text=lead)
+    dispatcher.utter_message(text=info.notice)
+    dispatcher.utter_message(json_message={"handover": {
+        "id": info.id, "node": info.node_id, "node_name": info.node_name, "reason": info.reason}})
+    # The bot stops here without predicting action_listen; log it ourselves so that, once the desk
+    # resumes the conversation, the next user turn (EXTERNAL_handover_ended) matches the rules.
+    return [ConversationPaused(), ActionExecuted("action_listen")]
+
+
 class ActionHandleNeed(Action):
     """A recognised need: answer from the knowledge base, or name the category (ticket hook)."""
 
@@ -88,6 +156,9 @@ class ActionHandleNeed(Action):
             return []
         text = tracker.latest_message.get("text") or ""
         remember = [SlotSet("ticket_category", intent), SlotSet("ticket_seed", text[:2000])]
+        if _staff_only(intent):
+            lead = f"{needs.label(intent)}类事项由服务专员直接为您办理。"
+            return remember + hand_over(dispatcher, tracker, "staff_only", category=intent, lead=lead)
         answer, qid = _ask_kb(tracker, intent)
         if answer.decision == "answer":
             replies = kb_replies.render_answer(answer, intent)
@@ -120,11 +191,10 @@ class ActionNluFallback(Action):
             _utter(dispatcher, kb_replies.render_answer(answer, None))
             return [SlotSet("kb_query_id", qid)]
         if _previous_user_intent(tracker) == "nlu_fallback":
-            dispatcher.utter_message(
-                text="抱歉，我还是没能理解您的问题。为避免耽误您的时间，建议由服务专员为您解答。",
-                buttons=[kb_replies.HUMAN_BUTTON, {"title": "看看能办哪些事", "payload": "/ask_capabilities"}],
-            )
-            return [SlotSet("kb_query_id", None)]
+            # Second miss in a row: do not make the user ask — hand over at once.
+            return [SlotSet("kb_query_id", None)] + hand_over(
+                dispatcher, tracker, "fallback",
+                lead="抱歉，我还是没能理解您的问题。为避免耽误您的时间，已为您转接服务专员。")
         ranking = tracker.latest_message.get("intent_ranking") or []
         buttons = [{"title": needs.label(i), "payload": f"/{i}"} for i in needs.fallback_choices(ranking)]
         buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
@@ -163,14 +233,63 @@ class ActionAffirmDeny(Action):
 
 
 class ActionRequestHuman(Action):
-    """The user wants a person (hand-over to the staff console is wired in by the desk)."""
+    """The user wants a person (or complains): record the handover and pause the bot."""
 
     def name(self) -> Text:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        reason = "complaint" if tracker.get_intent_of_latest_message() == "complain" else "request_human"
+        lead = None if reason == "complaint" else "好的，正在为您转接服务专员。"
+        return hand_over(dispatcher, tracker, reason, lead=lead)
+
+
+class ActionAfterHandover(Action):
+    """The desk ended a handover (EXTERNAL_handover_ended): the bot is back and asks for a rating."""
+
+    def name(self) -> Text:
+        return "action_after_handover"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        served = False
+        try:
+            h = handover.latest(services.db_url(), tracker.sender_id)
+            served = (h is not None and h.ended_at is not None and h.claimed_by is not None
+                      and datetime.now(timezone.utc) - h.ended_at < RATE_WITHIN)
+        except Exception:  # noqa: BLE001
+            log.exception("could not read the handover of %s", tracker.sender_id)
+        if not served:
+            dispatcher.utter_message(text="原上管家在这里，有什么可以帮您？")
+            return []
         dispatcher.utter_message(
-            text="好的，正在为您转接服务专员。工作时间（法定工作日 9:00-17:30）内会尽快回复您，请稍候。"
+            text="本次人工服务已结束，原上管家继续为您服务。请为刚才服务专员的服务打个分：",
+            buttons=[{"title": label, "payload": label} for label, _ in RATING_BUTTONS],
         )
+        return []
+
+
+class ActionRateHandover(Action):
+    """The answer to action_after_handover's question: a rating of the staff, not of a ticket."""
+
+    def name(self) -> Text:
+        return "action_rate_handover"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        score = rating_score(tracker.latest_message.get("text") or "")
+        if score is None:
+            dispatcher.utter_message(text="感谢您的反馈！还有其他问题随时告诉我。")
+            return []
+        try:
+            h = handover.latest(services.db_url(), tracker.sender_id)
+            if h is not None:
+                handover.rate(services.db_url(), h.id, score, f"user:{tracker.sender_id}")
+        except Exception:  # noqa: BLE001 - thank the user anyway; staff get the log
+            log.exception("could not record the handover rating of %s", tracker.sender_id)
+        if score <= 2:
+            dispatcher.utter_message(text="非常抱歉这次人工服务没能让您满意！您的评价已记录，我们会安排负责人跟进改进。")
+        else:
+            dispatcher.utter_message(text="感谢您对服务专员的评价！还有其他问题随时告诉我。")
         return []

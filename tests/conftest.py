@@ -111,3 +111,9 @@ def stack(tmp_path_factory, model_file) -> Stack:
         pytest.fail(f"stack did not start:\n{logs}")
     yield Stack(settings, model_file, var)
     sup.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop on the main thread for the
+    rest of the session, which would break asyncio-based tests collected after it."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))

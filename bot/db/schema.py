@@ -298,3 +298,23 @@ class StaffSession(Base):
     expires_at = Column(UTCDateTime, nullable=False)
     last_seen_at = Column(UTCDateTime, nullable=True)
     ip = Column(String(64), nullable=True)
+
+
+class ConsoleAudit(Base):
+    """Every staff action in the console, and sign-ins: the trail for what touches no ticket.
+
+    Actions on a conversation with a linked ticket are also written as TicketEvents;
+    this table keeps the console's own complete record (who, what, where, from which address).
+    """
+
+    __tablename__ = "console_audit"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    actor = Column(String(128), nullable=False, index=True)      # "staff:<username>" (or the name tried at login)
+    action = Column(String(32), nullable=False)                 # login / login_failed / claim / reply / note / transfer / end / …
+    conversation_id = Column(String(128), nullable=True, index=True)
+    handover_id = Column(Integer, ForeignKey("handovers.id"), nullable=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
+    detail = Column(Text, nullable=True)
+    ip = Column(String(64), nullable=True)

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 from aiohttp import web
 
+from bot.desk import chat
+from bot.desk import console
 from bot.desk.hub import HUB_KEY, Hub
 from bot.settings import Settings
 
@@ -36,6 +39,26 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def _scheduler_ctx(app: web.Application):
+    """日调度、周推进、月总结 and the SLA sweep run inside the desk (exactly once across instances)."""
+    import os
+
+    from bot.scheduler import run_forever
+
+    if os.environ.get("DESK_SCHEDULER", "1") == "0":
+        yield
+        return
+    settings = app[SETTINGS_KEY]
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever(settings.effective_database_url, stop=stop,
+                                           reports_dir=settings.var_dir / "reports"))
+    yield
+    stop.set()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
 async def _client_ctx(app: web.Application):
     app[CLIENT_KEY] = aiohttp.ClientSession()
     yield
@@ -47,6 +70,9 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[HUB_KEY] = Hub()
     app.cleanup_ctx.append(_client_ctx)
+    app.cleanup_ctx.append(_scheduler_ctx)
     app.router.add_get("/healthz", healthz)
     # Feature modules register their routes here (one line each).
+    chat.setup(app)
+    console.setup(app)
     return app

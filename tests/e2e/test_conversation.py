@@ -63,7 +63,7 @@ def test_out_of_scope_is_polite_and_says_what_it_can_do(stack):
     assert "抱歉" in body and "政策" in body
 
 
-def test_two_stage_fallback_offers_categories_then_a_person(stack):
+def test_two_stage_fallback_offers_categories_then_hands_over(stack):
     sender = new_sender()
     first = stack.say("/nlu_fallback", sender)
     assert "没太理解" in texts(first)
@@ -71,7 +71,10 @@ def test_two_stage_fallback_offers_categories_then_a_person(stack):
     assert any(b["payload"] == "/request_human" for b in buttons)
     second = stack.say("/nlu_fallback", sender)
     assert "服务专员" in texts(second)
-    assert any(b["payload"] == "/request_human" for r in second for b in r.get("buttons", []))
+    assert any((r.get("custom") or {}).get("handover") for r in second), second
+    tracker = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+                           params={"token": stack.settings.rasa_token}, timeout=10).json()
+    assert tracker["paused"] is True
 
 
 def test_fallback_buttons_come_from_the_intent_ranking(stack):

@@ -1,0 +1,65 @@
+"""The staff console of the desk, under /console/ (sign-in at /console/login).
+
+`setup(app)` registers the routes, the access middleware (sessions, CSRF) and the
+security headers; everything else lives in the modules beside this one:
+auth (sign-in, sessions, CSRF), views (pages and actions), live (server-sent events),
+store (database reads, audit), dispatch (today's dispatch list), templates (HTML).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from aiohttp import web
+
+from bot.db.schema import utcnow
+from bot.desk.console import auth, live, views
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+
+
+async def static(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.Response(body=(STATIC_DIR / name).read_bytes(), content_type=STATIC_FILES[name], charset="utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+
+async def root(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console/")
+
+
+def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
+    """Mount the console on the desk (call once from create_app)."""
+    app[auth.CLOCK_KEY] = clock or utcnow
+    app.middlewares.append(auth.console_middleware)
+    app.on_response_prepare.append(auth.security_headers)
+    live.track(app)
+    r = app.router
+    r.add_get("/console", root)
+    r.add_get("/console/login", auth.login_get)
+    r.add_post("/console/login", auth.login_post)
+    r.add_get("/console/logout", auth.logout_get)
+    r.add_post("/console/logout", auth.logout_post)
+    r.add_get("/console/static/{name}", static)
+    r.add_get("/console/", views.queue_page)
+    r.add_get("/console/events", live.tracked_events)
+    r.add_get("/console/api/queue", views.api_queue)
+    r.add_get("/console/api/conversations/{cid}", views.api_conversation)
+    r.add_get("/console/conversations/{cid}", views.conversation_page)
+    r.add_post("/console/conversations/{cid}/claim", views.claim)
+    r.add_post("/console/conversations/{cid}/reply", views.reply)
+    r.add_post("/console/conversations/{cid}/note", views.note)
+    r.add_post("/console/conversations/{cid}/transfer", views.transfer)
+    r.add_post("/console/conversations/{cid}/end", views.end)
+    r.add_post("/console/conversations/{cid}/takeover", views.takeover)
+    r.add_get("/console/tickets", views.tickets_page)
+    r.add_get("/console/tickets/{number}", views.ticket_page)
+    r.add_post("/console/tickets/{number}/status", views.ticket_status)
+    r.add_post("/console/tickets/{number}/note", views.ticket_note)
+    r.add_post("/console/tickets/{number}/assign", views.ticket_assign)
+    r.add_get("/console/reports", views.reports_page)
+    r.add_get("/console/reports/monthly.html", views.monthly_html)
+    r.add_get("/console/reports/monthly.xlsx", views.monthly_xlsx)

@@ -1,0 +1,402 @@
+"""Console sign-in: argon2 passwords, server-side sessions, lockout, CSRF, the access middleware.
+
+- The session cookie holds 32 random bytes; the database keeps only their SHA-256
+  (StaffSession.id), so a leaked database cannot be replayed as cookies. Sessions end
+  8 hours after sign-in whatever the activity (a working day), or at sign-out.
+- 5 failed sign-ins in a row lock the account for 15 minutes; unknown usernames cost
+  the same argon2 verification as known ones (no username probing by timing).
+- CSRF: a synchronizer token per session, required on every POST/PUT/PATCH/DELETE as form
+  field `csrf_token` or header `X-CSRF-Token`; the sign-in form has its own token in a
+  short-lived cookie (double submit), so a foreign site cannot sign a browser in either.
+- Nothing under /console/ is served without a session except the sign-in page and the
+  stylesheet: pages redirect to /console/login, the JSON API and event stream answer 401.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Optional
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import delete, select
+
+from bot.db import read_sessions, sessions
+from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
+from bot.staff import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
+
+COOKIE = "qcy_console"
+LOGIN_CSRF_COOKIE = "qcy_login_csrf"
+SESSION_HOURS = 8
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+LAST_SEEN_EVERY = timedelta(minutes=5)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_PATHS = frozenset({"/console/login", "/console/static/console.css"})
+PREFIX = "/console"
+
+Clock = Callable[[], datetime]
+CLOCK_KEY = web.AppKey("console_clock", object)        # a callable returning aware UTC datetimes
+STAFF_KEY = "console_staff"                            # request key of the signed-in StaffView
+
+
+def is_console_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/console/api/") or path == "/console/events"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Secure cookies when served over https, or when the desk sits behind a TLS proxy (env)."""
+    return request.secure or os.environ.get("CONSOLE_SECURE_COOKIE", "").strip().lower() in ("1", "true", "yes")
+
+
+def clock_of(app: web.Application) -> Clock:
+    return app.get(CLOCK_KEY) or utcnow
+
+
+def client_ip(request: web.Request) -> Optional[str]:
+    return (request.remote or "")[:64] or None
+
+
+# ---- the signed-in member of staff ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StaffView:
+    """Who is signed in, and which service nodes they may see and act on."""
+
+    id: int
+    username: str
+    display_name: str
+    node_id: str
+    role: str
+    scope: frozenset            # node ids (own node and the nodes below it; all for admins)
+    all_nodes: bool             # sees the whole network (admins, staff of the comprehensive centre)
+    session_id: str
+    csrf_token: str
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.username}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role in ("lead", "admin")
+
+    def sees(self, node_id: Optional[str]) -> bool:
+        """May act on things at `node_id`; unrouted things (None) belong to the comprehensive centre."""
+        if self.all_nodes:
+            return True
+        if node_id is None:
+            from bot.network import default_network
+
+            node_id = default_network().centre.id
+        return node_id in self.scope
+
+    def node_filter(self) -> Optional[set]:
+        """Node ids for queries, or None for no restriction."""
+        return None if self.all_nodes else set(self.scope)
+
+
+def staff_view(staff: Staff, session_id: str, csrf_token: str) -> StaffView:
+    from bot.network import default_network
+
+    network = default_network()
+    if staff.role == "admin":
+        scope = frozenset(n.id for n in network)
+        everything = True
+    else:
+        scope = network.scope(staff.node_id) if staff.node_id in network else frozenset({staff.node_id})
+        everything = network.centre.id in scope
+    return StaffView(staff.id, staff.username, staff.display_name, staff.node_id, staff.role,
+                     scope, everything, session_id, csrf_token)
+
+
+def current_staff(request: web.Request) -> StaffView:
+    staff = request.get(STAFF_KEY)
+    if staff is None:       # the middleware lets no such request through; belt and braces
+        raise web.HTTPUnauthorized(text="请先登录")
+    return staff
+
+
+# ---- audit ---------------------------------------------------------------------------------------
+
+def write_audit(db_url: str, actor: str, action: str, *, conversation_id: str | None = None,
+                handover_id: int | None = None, ticket_id: int | None = None,
+                detail: str | None = None, ip: str | None = None, at: datetime | None = None) -> None:
+    with sessions(db_url).begin() as s:
+        s.add(ConsoleAudit(at=at or utcnow(), actor=actor[:128], action=action[:32],
+                           conversation_id=conversation_id, handover_id=handover_id,
+                           ticket_id=ticket_id, detail=detail, ip=ip))
+
+
+# ---- sign-in -------------------------------------------------------------------------------------
+
+class LoginError(Exception):
+    """Sign-in refused; the message is shown on the sign-in page."""
+
+
+BAD_CREDENTIALS = "用户名或密码错误。"
+
+
+def _beijing(dt: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
+
+
+def _locked_message(until: datetime) -> str:
+    return (f"连续 {MAX_FAILURES} 次密码错误，账号已锁定 {LOCK_MINUTES} 分钟，"
+            f"请于 {_beijing(until)}（北京时间）后再试，或联系管理员解锁。")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str                  # the cookie value (never stored)
+    staff_id: int
+    username: str
+    expires_at: datetime
+
+
+def login(db_url: str, username: str, password: str, now: datetime, ip: str | None = None) -> LoginResult:
+    """Check the password, count failures, lock, and open a session on success.
+
+    Failures are committed (counter, lock, audit row) before LoginError is raised.
+    """
+    username = normalise_username(username)[:64]
+    password = password or ""
+    if not username or not password:
+        dummy_verify(password)
+        raise LoginError("请输入用户名和密码。")
+    error: Optional[str] = None
+    result: Optional[LoginResult] = None
+    with sessions(db_url).begin() as s:
+        staff = s.scalars(select(Staff).where(Staff.username == username)).first()
+        if staff is None or not staff.active or not staff.password_hash:
+            dummy_verify(password)
+            s.add(ConsoleAudit(at=now, actor=f"login:{username}", action="login_failed",
+                               detail="unknown or inactive account", ip=ip))
+            error = BAD_CREDENTIALS
+        elif staff.locked_until is not None and staff.locked_until > now:
+            dummy_verify(password)
+            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login_locked", ip=ip))
+            error = _locked_message(staff.locked_until)
+        elif not verify_password(staff.password_hash, password):
+            if staff.locked_until is not None:          # an earlier lock has run out: count afresh
+                staff.locked_until = None
+                staff.failed_logins = 0
+            staff.failed_logins = (staff.failed_logins or 0) + 1
+            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login_failed",
+                               detail=f"failure {staff.failed_logins}", ip=ip))
+            if staff.failed_logins >= MAX_FAILURES:
+                staff.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+                staff.failed_logins = 0
+                s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="locked", ip=ip,
+                                   detail=f"locked until {staff.locked_until.isoformat()}"))
+                error = _locked_message(staff.locked_until)
+            else:
+                left = MAX_FAILURES - staff.failed_logins
+                error = (f"{BAD_CREDENTIALS}再输错 {left} 次，账号将被锁定 {LOCK_MINUTES} 分钟。"
+                         if left <= 2 else BAD_CREDENTIALS)
+        else:
+            staff.failed_logins = 0
+            staff.locked_until = None
+            if needs_rehash(staff.password_hash):
+                staff.password_hash = hash_password(password)
+            token = secrets.token_urlsafe(32)
+            expires = now + timedelta(hours=SESSION_HOURS)
+            # expired sessions (of anyone) are tidied up on each sign-in
+            s.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+            s.add(StaffSession(id=token_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
+                               created_at=now, expires_at=expires, last_seen_at=now, ip=ip))
+            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login", ip=ip))
+            result = LoginResult(token, staff.id, staff.username, expires)
+    if error is not None:
+        raise LoginError(error)
+    assert result is not None
+    return result
+
+
+def load_session(db_url: str, token: str, now: datetime) -> Optional[StaffView]:
+    """The signed-in member of staff for a cookie value, or None (unknown, expired, deactivated)."""
+    if not token or len(token) > 128:
+        return None
+    sid = token_hash(token)
+    with read_sessions(db_url)() as s:
+        row = s.execute(select(StaffSession, Staff).join(Staff, Staff.id == StaffSession.staff_id)
+                        .where(StaffSession.id == sid)).first()
+    if row is None:
+        return None
+    sess, staff = row
+    if sess.expires_at <= now or not staff.active:
+        return None
+    if sess.last_seen_at is None or now - sess.last_seen_at >= LAST_SEEN_EVERY:
+        with sessions(db_url).begin() as s:
+            s.query(StaffSession).filter(StaffSession.id == sid).update({"last_seen_at": now})
+    return staff_view(staff, sid, sess.csrf_token)
+
+
+def end_session(db_url: str, session_id: str) -> None:
+    with sessions(db_url).begin() as s:
+        s.execute(delete(StaffSession).where(StaffSession.id == session_id))
+
+
+# ---- CSRF ----------------------------------------------------------------------------------------
+
+def tokens_equal(a: Optional[str], b: Optional[str]) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
+
+
+async def submitted_csrf(request: web.Request) -> Optional[str]:
+    header = request.headers.get("X-CSRF-Token")
+    if header:
+        return header
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()          # cached: the handler reads the same form
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def csrf_failure(request: web.Request) -> web.Response:
+    if _is_api(request.path) or "application/json" in request.headers.get("Accept", ""):
+        return web.json_response({"error": "csrf", "message": "请求缺少有效的安全令牌（CSRF），请刷新页面后重试。"},
+                                 status=403)
+    from bot.desk.console import templates as t
+
+    return web.Response(text=t.error_page("请求已失效", "页面已过期或请求缺少安全令牌，请返回刷新页面后重试。"),
+                        status=403, content_type="text/html")
+
+
+# ---- middleware and security headers -------------------------------------------------------------
+
+def _db_url(request: web.Request) -> str:
+    from bot.desk.app import SETTINGS_KEY
+
+    return request.app[SETTINGS_KEY].effective_database_url
+
+
+def _login_redirect(request: web.Request) -> web.HTTPFound:
+    target = request.path_qs if request.method == "GET" else "/console/"
+    return web.HTTPFound(f"/console/login?next={quote(target, safe='')}")
+
+
+@web.middleware
+async def console_middleware(request: web.Request, handler):
+    """Only for /console paths: session → request[STAFF_KEY], 302/401 without one, CSRF on writes."""
+    path = request.path
+    if not is_console_path(path):
+        return await handler(request)
+    if path in PUBLIC_PATHS:
+        return await handler(request)
+    now = clock_of(request.app)()
+    token = request.cookies.get(COOKIE, "")
+    staff = await asyncio.to_thread(load_session, _db_url(request), token, now) if token else None
+    if staff is None:
+        if _is_api(path):
+            return web.json_response({"error": "unauthorized", "message": "请先登录"}, status=401)
+        raise _login_redirect(request)
+    if request.method in UNSAFE_METHODS and not tokens_equal(await submitted_csrf(request), staff.csrf_token):
+        return csrf_failure(request)
+    request[STAFF_KEY] = staff
+    return await handler(request)
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; media-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'; form-action 'self'; object-src 'none'")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: every console response is uncacheable and locked down."""
+    if not is_console_path(request.path):
+        return
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Frame-Options", "DENY")
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "same-origin"
+    if not request.path.startswith("/console/static/"):
+        h["Cache-Control"] = "no-store"
+
+
+# ---- handlers: sign-in, sign-out ------------------------------------------------------------------
+
+def _safe_next(value: Optional[str]) -> str:
+    """Only same-site console paths (no open redirect)."""
+    if value and value.startswith("/console/") and not value.startswith("//") and "\\" not in value \
+            and "\n" not in value and "\r" not in value and not value.startswith("/console/login"):
+        return value
+    return "/console/"
+
+
+def _login_page(request: web.Request, message: str | None = None, username: str = "",
+                status: int = 200) -> web.Response:
+    from bot.desk.console import templates as t
+
+    token = secrets.token_urlsafe(32)
+    resp = web.Response(text=t.login_page(token, _safe_next(request.query.get("next")), message, username),
+                        status=status, content_type="text/html")
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/console/login", httponly=True,
+                    samesite="Strict", secure=secure_cookies(request))
+    return resp
+
+
+async def login_get(request: web.Request) -> web.Response:
+    now = clock_of(request.app)()
+    token = request.cookies.get(COOKIE)
+    if token and await asyncio.to_thread(load_session, _db_url(request), token, now):
+        raise web.HTTPFound(_safe_next(request.query.get("next")))
+    return _login_page(request)
+
+
+async def login_post(request: web.Request) -> web.Response:
+    form = await request.post()
+    if not tokens_equal(form.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)):
+        return _login_page(request, "登录页面已过期，请重新输入。", str(form.get("username", ""))[:64], status=403)
+    username = str(form.get("username", ""))
+    password = str(form.get("password", ""))
+    now = clock_of(request.app)()
+    try:
+        result = await asyncio.to_thread(login, _db_url(request), username, password, now, client_ip(request))
+    except LoginError as exc:
+        return _login_page(request, str(exc), normalise_username(username)[:64], status=401)
+    target = _safe_next(str(form.get("next", "")))
+    resp = web.HTTPFound(target)
+    resp.set_cookie(COOKIE, result.token, max_age=SESSION_HOURS * 3600, path=PREFIX, httponly=True,
+                    samesite="Strict", secure=secure_cookies(request))
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+    raise resp
+
+
+async def logout_get(request: web.Request) -> web.Response:
+    from bot.desk.console import templates as t
+
+    staff = current_staff(request)
+    return web.Response(text=t.logout_page(staff), content_type="text/html")
+
+
+async def logout_post(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    db = _db_url(request)
+    await asyncio.to_thread(end_session, db, staff.session_id)
+    await asyncio.to_thread(write_audit, db, staff.actor, "logout", ip=client_ip(request),
+                            at=clock_of(request.app)())
+    resp = web.HTTPFound("/console/login")
+    resp.del_cookie(COOKIE, path=PREFIX)
+    raise resp

@@ -1,0 +1,292 @@
+// 原上管家 staff console: live queue, new-handover notices, the conversation pane.
+// No framework. Text from the server is only ever set with textContent (never innerHTML).
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var page = body.dataset.page || "";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var conversationId = body.dataset.conversation || "";
+  var baseTitle = document.title;
+
+  function el(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    return n;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      if (r.status === 401) { window.location.href = "/console/login?next=" + encodeURIComponent(location.pathname); }
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    });
+  }
+
+  // ---- waiting times tick every second ---------------------------------------------------------
+  function waited(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (h) return h + "小时" + m + "分";
+    if (m) return m + "分" + (s < 10 ? "0" : "") + s + "秒";
+    return s + "秒";
+  }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-since]").forEach(function (n) {
+      var t = Date.parse(n.dataset.since);
+      if (!isNaN(t)) n.textContent = waited((now - t) / 1000);
+    });
+  }
+  setInterval(tick, 1000);
+
+  // ---- notices: toast, title flash, optional sound ---------------------------------------------
+  var soundToggle = document.getElementById("sound-toggle");
+  var audioCtx = null;
+  if (soundToggle) {
+    soundToggle.checked = localStorage.getItem("console-sound") === "1";
+    soundToggle.addEventListener("change", function () {
+      localStorage.setItem("console-sound", soundToggle.checked ? "1" : "0");
+      if (soundToggle.checked) beep();
+    });
+  }
+  function beep() {
+    try {
+      audioCtx = audioCtx || new (window.AudioContext || window.webkitAudioContext)();
+      var o = audioCtx.createOscillator(), g = audioCtx.createGain();
+      o.type = "sine"; o.frequency.value = 880;
+      g.gain.setValueAtTime(0.0001, audioCtx.currentTime);
+      g.gain.exponentialRampToValueAtTime(0.2, audioCtx.currentTime + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, audioCtx.currentTime + 0.5);
+      o.connect(g); g.connect(audioCtx.destination);
+      o.start(); o.stop(audioCtx.currentTime + 0.5);
+    } catch (e) { /* no audio available */ }
+  }
+  var flashTimer = null;
+  function flashTitle(text) {
+    if (flashTimer) clearInterval(flashTimer);
+    var on = false, count = 0;
+    flashTimer = setInterval(function () {
+      on = !on; count += 1;
+      document.title = on ? "【" + text + "】" + baseTitle : baseTitle;
+      if (count > 20 && document.hasFocus()) { clearInterval(flashTimer); flashTimer = null; document.title = baseTitle; }
+    }, 800);
+  }
+  window.addEventListener("focus", function () {
+    if (flashTimer && document.visibilityState === "visible") {
+      setTimeout(function () { if (flashTimer) { clearInterval(flashTimer); flashTimer = null; document.title = baseTitle; } }, 4000);
+    }
+  });
+  function toast(title, text, href) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var t = el("div", "toast");
+    t.setAttribute("role", "status");
+    t.appendChild(el("b", "", title));
+    t.appendChild(el("span", "", text));
+    if (href) {
+      t.appendChild(document.createTextNode(" "));
+      var a = el("a", "", "打开");
+      a.href = href;
+      t.appendChild(a);
+    }
+    box.appendChild(t);
+    setTimeout(function () { t.remove(); }, 12000);
+  }
+
+  // ---- the queue -------------------------------------------------------------------------------
+  var known = null;          // handover id -> claimed_by, to spot new and transferred-to-me items
+  var me = null;
+  function renderQueue(items) {
+    var tbody = document.getElementById("queue-body");
+    var count = document.getElementById("queue-count");
+    if (count) count.textContent = String(items.length);
+    if (!tbody) return;
+    var rows = [];
+    if (!items.length) {
+      var tr = el("tr", "empty"), td = el("td", "", "当前没有等待处理的转人工会话。");
+      td.colSpan = 7; tr.appendChild(td); rows.push(tr);
+    }
+    items.forEach(function (it) {
+      var tr = el("tr");
+      tr.dataset.id = it.id;
+      if (known && !(it.id in known)) tr.className = "fresh";
+      var wait = el("td", "wait"); wait.dataset.since = it.created_at; tr.appendChild(wait);
+      var ent = el("td"), a = el("a", "", it.enterprise);
+      a.href = "/console/conversations/" + encodeURIComponent(it.conversation_id); ent.appendChild(a); tr.appendChild(ent);
+      tr.appendChild(el("td", "", it.reason));
+      tr.appendChild(el("td", "", it.category));
+      tr.appendChild(el("td", "", it.node));
+      tr.appendChild(el("td", "preview", it.last_user_text));
+      var st = el("td"), badge;
+      if (it.claimed_by === null || it.claimed_by === undefined) badge = el("span", "badge wait", "待接单");
+      else if (it.mine) badge = el("span", "badge mine", "我在处理");
+      else badge = el("span", "badge busy", (it.claimed_by_name || "他人") + " 处理中");
+      st.appendChild(badge); tr.appendChild(st);
+      rows.push(tr);
+    });
+    tbody.replaceChildren.apply(tbody, rows);
+    tick();
+  }
+  var queueTimer = null;
+  function refreshQueue(notify) {
+    return getJSON("/console/api/queue").then(function (data) {
+      var items = data.items || [];
+      if (known !== null && notify) {
+        items.forEach(function (it) {
+          var href = "/console/conversations/" + encodeURIComponent(it.conversation_id);
+          if (!(it.id in known)) {
+            if (it.mine) toast("会话已转交给您", it.enterprise + " · " + it.reason, href);
+            else toast("新的转人工", it.enterprise + " · " + it.reason + " · " + it.node, href);
+            flashTitle("新转人工");
+            if (soundToggle && soundToggle.checked) beep();
+          } else if (it.mine && known[it.id] !== it.claimed_by) {
+            toast("会话已转交给您", it.enterprise, href);
+            flashTitle("转交给您");
+          }
+        });
+      }
+      known = {};
+      items.forEach(function (it) { known[it.id] = it.claimed_by; });
+      if (page === "queue") renderQueue(items);
+    }).catch(function () { /* next event or the periodic resync tries again */ });
+  }
+  function scheduleQueue(notify) {
+    if (queueTimer) clearTimeout(queueTimer);
+    queueTimer = setTimeout(function () { queueTimer = null; refreshQueue(notify); }, 150);
+  }
+
+  // ---- the conversation pane ---------------------------------------------------------------------
+  var messages = document.getElementById("messages");
+  var lastId = parseInt(body.dataset.lastId || "0", 10) || 0;
+  var initialHandover = { id: body.dataset.handover || "", claimed: body.dataset.claimed || "", open: body.dataset.open || "0" };
+  function scrollDown() { if (messages) messages.scrollTop = messages.scrollHeight; }
+  function appendMessage(m) {
+    if (!messages || messages.querySelector('[data-id="' + m.id + '"]')) return;
+    var empty = messages.querySelector(".empty");
+    if (empty) empty.remove();
+    var li = el("li", "msg " + m.kind);
+    li.dataset.id = m.id;
+    li.appendChild(el("div", "who", m.who + " · " + m.time));
+    li.appendChild(el("div", "text", m.text));
+    if (m.buttons && m.buttons.length) {
+      var chips = el("div", "chips");
+      m.buttons.forEach(function (b) { chips.appendChild(el("span", "chip", b)); });
+      li.appendChild(chips);
+    }
+    messages.appendChild(li);
+    lastId = Math.max(lastId, m.id);
+  }
+  var paneBusy = false, paneAgain = false;
+  function refreshPane() {
+    if (!conversationId) return;
+    if (paneBusy) { paneAgain = true; return; }
+    paneBusy = true;
+    getJSON("/console/api/conversations/" + encodeURIComponent(conversationId) + "?after=" + lastId).then(function (data) {
+      var atBottom = messages && messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+      (data.messages || []).forEach(appendMessage);
+      if (atBottom) scrollDown();
+      var h = data.handover || {};
+      var changed = String(h.id || "") !== initialHandover.id || String(h.claimed_by || "") !== initialHandover.claimed ||
+        (h.open ? "1" : "0") !== initialHandover.open;
+      var notice = document.getElementById("state-notice");
+      if (notice && changed) {
+        var text = !h.open ? "人工服务已结束或已转交。" : (h.claimed_by_name ? "会话现由 " + h.claimed_by_name + " 接待。" : "会话状态已变化。");
+        notice.replaceChildren(el("span", "", text + " "));
+        var a = el("a", "", "刷新页面"); a.href = location.pathname; notice.appendChild(a);
+        notice.hidden = false;
+      }
+      var mode = document.getElementById("mode");
+      if (mode && data.mode) mode.textContent = { bot: "机器人接待中", waiting: "等待人工", staff: "人工服务中" }[data.mode] || data.mode;
+    }).catch(function () {}).then(function () {
+      paneBusy = false;
+      if (paneAgain) { paneAgain = false; refreshPane(); }
+    });
+  }
+
+  var composer = document.getElementById("composer");
+  var canned = document.getElementById("canned");
+  var textBox = document.getElementById("reply-text");
+  if (canned && textBox) {
+    canned.addEventListener("change", function () {
+      if (!canned.value) return;
+      textBox.value = textBox.value ? textBox.value.replace(/\s*$/, "\n") + canned.value : canned.value;
+      canned.value = "";
+      textBox.focus();
+    });
+  }
+  if (composer && textBox) {
+    textBox.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        var send = document.getElementById("send");
+        if (send && !send.disabled) composer.requestSubmit(send);
+      }
+    });
+    composer.addEventListener("submit", function (ev) {
+      var submitter = ev.submitter;
+      var action = (submitter && submitter.getAttribute("formaction")) || composer.getAttribute("action");
+      var text = textBox.value.trim();
+      if (!text) return;
+      ev.preventDefault();
+      var errorBox = document.getElementById("composer-error");
+      var buttons = composer.querySelectorAll("button");
+      buttons.forEach(function (b) { b.dataset.wasDisabled = b.disabled ? "1" : ""; b.disabled = true; });
+      var form = new URLSearchParams(new FormData(composer));
+      fetch(action, {
+        method: "POST", credentials: "same-origin", body: form,
+        headers: { Accept: "application/json", "X-CSRF-Token": csrf }
+      }).then(function (r) {
+        return r.json().catch(function () { return { ok: false, message: "HTTP " + r.status }; });
+      }).then(function (data) {
+        if (data.ok) { textBox.value = ""; if (errorBox) errorBox.textContent = ""; refreshPane(); scrollDown(); }
+        else if (errorBox) errorBox.textContent = data.message || "发送失败，请重试。";
+      }).catch(function () {
+        if (errorBox) errorBox.textContent = "网络异常，发送失败，请重试。";
+      }).then(function () {
+        buttons.forEach(function (b) { b.disabled = b.dataset.wasDisabled === "1"; });
+        textBox.focus();
+      });
+    });
+  }
+
+  var endForm = document.getElementById("end-form");
+  if (endForm) {
+    endForm.addEventListener("submit", function (ev) {
+      if (!window.confirm("确定结束人工服务吗？结束后由机器人继续接待，并请企业评价本次服务。")) ev.preventDefault();
+    });
+  }
+
+  // ---- the event stream ----------------------------------------------------------------------------
+  function connect() {
+    if (!window.EventSource || !csrf) return;
+    var url = "/console/events" + (conversationId ? "?conversation=" + encodeURIComponent(conversationId) : "");
+    var es = new EventSource(url);
+    function data(ev) { try { return JSON.parse(ev.data || "{}"); } catch (e) { return {}; } }
+    es.addEventListener("ready", function () {
+      refreshQueue(known !== null);      // catch up after a reconnect
+      if (conversationId) refreshPane();
+    });
+    es.addEventListener("handover", function (ev) {
+      scheduleQueue(true);
+      if (conversationId && data(ev).conversation_id === conversationId) refreshPane();
+    });
+    es.addEventListener("queue", function (ev) {
+      scheduleQueue(true);
+      if (conversationId && data(ev).conversation_id === conversationId) refreshPane();
+    });
+    es.addEventListener("message", function (ev) {
+      if (page === "queue") scheduleQueue(false);
+      var d = data(ev);
+      if (conversationId && (!d.conversation_id || d.conversation_id === conversationId)) refreshPane();
+    });
+    es.addEventListener("logout", function () { es.close(); window.location.href = "/console/login"; });
+  }
+
+  tick();
+  scrollDown();
+  connect();
+  // Safety net: resynchronise the queue every minute even if an event was missed.
+  setInterval(function () { refreshQueue(true); }, 60000);
+})();

@@ -1,0 +1,581 @@
+"""HTML of the console pages: plain Python, every dynamic value through `e()` (html.escape).
+
+No template engine and no external assets: one stylesheet and one script served by
+the desk itself, so the Content-Security-Policy can forbid inline scripts entirely.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from html import escape
+from typing import Any, Iterable, Optional
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from bot.taxonomy import BY_INTENT, CATEGORIES
+from bot.tickets import lifecycle as lc
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
+REASON_LABELS = {
+    "request_human": "用户要求人工",
+    "fallback": "机器人无法理解",
+    "complaint": "投诉",
+    "staff_only": "需人工办理",
+    "staff_takeover": "工作人员主动接管",
+}
+MODE_LABELS = {"bot": "机器人接待中", "waiting": "等待人工", "staff": "人工服务中"}
+CHANNEL_LABELS = {"web": "网页", "wechat_mp": "微信公众号", "wecom": "企业微信", "rest": "接口"}
+EVENT_LABELS = {
+    "created": "受理", "status": "状态变更", "assign": "指派", "transfer": "转派", "note": "内部备注",
+    "reply": "回复企业", "add_info": "企业补充信息", "rating": "评价", "rating_comment": "评价留言",
+    "followup": "需回访", "escalate": "超期升级", "redeemed_amount": "兑现金额", "warning": "超期预警",
+    "handover_claim": "人工接单", "handover_transfer": "人工转交", "handover_end": "结束人工服务",
+    "takeover": "主动接管", "handover_note": "会话内部备注", "handover": "转人工",
+}
+PRIORITY_LABELS = {"low": "低", "normal": "普通", "high": "高", "urgent": "紧急"}
+
+
+def e(value: Any) -> str:
+    """Escape for HTML text and attribute values (quotes included)."""
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def dt(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(BEIJING).strftime(fmt)
+
+
+def iso(value: Optional[datetime]) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def waited(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}小时{m}分"
+    if m:
+        return f"{m}分{s:02d}秒"
+    return f"{s}秒"
+
+
+def category_label(intent: Optional[str]) -> str:
+    if not intent:
+        return "—"
+    c = BY_INTENT.get(intent)
+    return f"{c.content} · {c.name}" if c else intent
+
+
+def status_label(status: Optional[str]) -> str:
+    return lc.LABELS.get(status or "", status or "")
+
+
+def csrf_input(staff) -> str:
+    return f'<input type="hidden" name="csrf_token" value="{e(staff.csrf_token)}">'
+
+
+def qs(**params: Any) -> str:
+    return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+# ---- layout --------------------------------------------------------------------------------------
+
+NAV = (("queue", "/console/", "人工队列"), ("tickets", "/console/tickets", "工单"),
+       ("reports", "/console/reports", "调度与报表"))
+
+
+def layout(title: str, body: str, staff=None, page: str = "", data: dict | None = None,
+           flash: str | None = None, error: str | None = None) -> str:
+    attrs = " ".join(f'data-{e(k)}="{e(v)}"' for k, v in (data or {}).items())
+    head_meta = f'<meta name="csrf-token" content="{e(staff.csrf_token)}">' if staff is not None else ""
+    if staff is not None:
+        on = ' class="on"'
+        nav = "".join(f'<a href="{href}"{on if key == page else ""}>{label}</a>' for key, href, label in NAV)
+        from bot.desk.console.store import node_name
+
+        top = f"""<header class="top">
+  <a class="brand" href="/console/">原上管家 · 工作台</a>
+  <nav>{nav}</nav>
+  <div class="me"><span>{e(staff.display_name)}</span><small>{e(node_name(staff.node_id))} · {e(ROLE_LABELS.get(staff.role, staff.role))}</small>
+    <label class="sound" title="新转人工时播放提示音"><input type="checkbox" id="sound-toggle"> 提示音</label>
+    <form method="post" action="/console/logout" class="inline">{csrf_input(staff)}<button type="submit" class="link">退出</button></form>
+  </div>
+</header>"""
+    else:
+        top = '<header class="top"><span class="brand">原上管家 · 工作台</span></header>'
+    notices = ""
+    if flash:
+        notices += f'<div class="flash ok" role="status">{e(flash)}</div>'
+    if error:
+        notices += f'<div class="flash err" role="alert">{e(error)}</div>'
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{head_meta}<title>{e(title)} · 原上管家工作台</title>
+<link rel="stylesheet" href="/console/static/console.css">
+</head><body data-page="{e(page)}" {attrs}>
+{top}
+<main>{notices}{body}</main>
+<div id="toasts" aria-live="polite"></div>
+{'<script src="/console/static/console.js" defer></script>' if staff is not None else ''}
+</body></html>"""
+
+
+def error_page(title: str, message: str, staff=None, status_hint: str = "") -> str:
+    body = f"""<section class="card narrow"><h1>{e(title)}</h1><p>{e(message)}</p>
+<p><a href="/console/">返回工作台</a></p></section>"""
+    return layout(title, body, staff)
+
+
+# ---- sign-in -------------------------------------------------------------------------------------
+
+def login_page(csrf: str, next_url: str, message: str | None, username: str) -> str:
+    err = f'<div class="flash err" role="alert">{e(message)}</div>' if message else ""
+    body = f"""<section class="card narrow login">
+<h1>工作人员登录</h1>
+{err}
+<form method="post" action="/console/login" autocomplete="on">
+  <input type="hidden" name="csrf_token" value="{e(csrf)}">
+  <input type="hidden" name="next" value="{e(next_url)}">
+  <label>用户名<input name="username" value="{e(username)}" autocomplete="username" required autofocus maxlength="64"></label>
+  <label>密码<input type="password" name="password" autocomplete="current-password" required maxlength="128"></label>
+  <button type="submit" class="primary">登录</button>
+</form>
+<p class="hint">连续 5 次输错密码，账号将锁定 15 分钟。忘记密码请联系管理员重设。</p>
+</section>"""
+    return layout("登录", body)
+
+
+def logout_page(staff) -> str:
+    body = f"""<section class="card narrow"><h1>退出登录</h1><p>确定要退出工作台吗？</p>
+<form method="post" action="/console/logout">{csrf_input(staff)}<button type="submit" class="primary">退出登录</button></form>
+</section>"""
+    return layout("退出登录", body, staff)
+
+
+# ---- the queue -----------------------------------------------------------------------------------
+
+def queue_rows(items, staff, now: datetime) -> str:
+    if not items:
+        return '<tr class="empty"><td colspan="7">当前没有等待处理的转人工会话。</td></tr>'
+    rows = []
+    for it in items:
+        if it.claimed_by is None:
+            state = '<span class="badge wait">待接单</span>'
+        elif it.claimed_by == staff.id:
+            state = '<span class="badge mine">我在处理</span>'
+        else:
+            state = f'<span class="badge busy">{e(it.claimed_by_name or "他人")} 处理中</span>'
+        from bot.desk.console.store import node_name
+
+        rows.append(f"""<tr data-id="{e(it.id)}">
+<td class="wait" data-since="{e(iso(it.created_at))}">{e(waited((now - it.created_at).total_seconds()))}</td>
+<td><a href="/console/conversations/{e(it.conversation_id)}">{e(it.enterprise_name or "未登记企业")}</a></td>
+<td>{e(REASON_LABELS.get(it.reason, it.reason))}</td>
+<td>{e(category_label(it.category))}</td>
+<td>{e(node_name(it.node_id))}</td>
+<td class="preview">{e(it.last_user_text or "")}</td>
+<td>{state}</td></tr>""")
+    return "".join(rows)
+
+
+def queue_page(staff, items, due, recent, now: datetime) -> str:
+    due_rows = "".join(
+        f"""<tr class="{'over' if kind == 'overdue' else ''}"><td><a href="/console/tickets/{e(i.ticket.number)}">{e(i.ticket.number)}</a></td>
+<td>{e(i.enterprise)}</td><td>{e(category_label(i.ticket.category))}</td><td>{e(status_label(i.ticket.status))}</td>
+<td>{e(i.deadline)} {e(dt(i.due, '%m-%d %H:%M'))}</td><td>{'已超期' if kind == 'overdue' else '今日到期'}</td></tr>"""
+        for kind, i in due[:30])
+    due_table = (f"""<table class="grid"><thead><tr><th>工单号</th><th>企业</th><th>类别</th><th>状态</th><th>时限</th><th></th></tr></thead>
+<tbody>{due_rows}</tbody></table>""" if due else '<p class="muted">今日没有到期或超期的工单。</p>')
+    recent_rows = "".join(
+        f"""<tr><td><a href="/console/conversations/{e(c['id'])}">{e(c['enterprise'])}</a></td>
+<td>{e(CHANNEL_LABELS.get(c['channel'], c['channel']))}</td><td>{e(MODE_LABELS.get(c['mode'], c['mode']))}</td>
+<td>{e(dt(c['updated_at'], '%m-%d %H:%M'))}</td></tr>""" for c in recent)
+    recent_table = (f"""<table class="grid"><thead><tr><th>企业</th><th>渠道</th><th>状态</th><th>最近消息</th></tr></thead>
+<tbody>{recent_rows}</tbody></table>""" if recent else '<p class="muted">暂无会话。</p>')
+    body = f"""<section class="card">
+<div class="head"><h1>待处理的转人工 <span class="count" id="queue-count">{len(items)}</span></h1>
+<span class="muted">实时更新，无需刷新页面</span></div>
+<table class="grid queue"><thead><tr><th>等待时长</th><th>企业</th><th>原因</th><th>需求类别</th><th>服务节点</th><th>最新消息</th><th>状态</th></tr></thead>
+<tbody id="queue-body">{queue_rows(items, staff, now)}</tbody></table>
+</section>
+<section class="card"><div class="head"><h2>今日到期与超期工单</h2><a href="/console/reports">查看今日调度清单</a></div>{due_table}</section>
+<section class="card"><h2>最近会话</h2><p class="muted">可打开会话查看记录，必要时主动接管。</p>{recent_table}</section>"""
+    return layout("人工队列", body, staff, page="queue")
+
+
+# ---- a conversation ------------------------------------------------------------------------------
+
+def _who(m, names: dict, enterprise: Optional[str]) -> tuple[str, str]:
+    """(css class, label) of a message's author."""
+    a = m.author or ""
+    if m.internal:
+        user = a.split(":", 1)[1] if a.startswith("staff:") else a
+        return "note", f"内部备注 · {names.get(user, user)}"
+    if a == "user":
+        return "user", enterprise or "企业用户"
+    if a == "bot":
+        return "bot", "原上管家（机器人）"
+    if a.startswith("staff:"):
+        user = a.split(":", 1)[1]
+        return "staff", f"{names.get(user, user)}（工作人员）"
+    return "system", "系统"
+
+
+def message_buttons(m) -> list[str]:
+    try:
+        payload = json.loads(m.payload) if m.payload else None
+    except (TypeError, ValueError):
+        return []
+    buttons = payload.get("buttons") if isinstance(payload, dict) else None
+    if not isinstance(buttons, list):
+        return []
+    return [str(b.get("title", "")) for b in buttons if isinstance(b, dict) and b.get("title")]
+
+
+def message_json(m, names: dict, enterprise: Optional[str]) -> dict:
+    kind, who = _who(m, names, enterprise)
+    return {"id": m.id, "kind": kind, "who": who, "text": m.text or "", "time": dt(m.created_at, "%m-%d %H:%M:%S"),
+            "buttons": message_buttons(m)}
+
+
+def message_item(msg: dict) -> str:
+    buttons = "".join(f'<span class="chip">{e(b)}</span>' for b in msg["buttons"])
+    return f"""<li class="msg {e(msg['kind'])}" data-id="{e(msg['id'])}"><div class="who">{e(msg['who'])} · {e(msg['time'])}</div>
+<div class="text">{e(msg['text'])}</div>{f'<div class="chips">{buttons}</div>' if buttons else ''}</li>"""
+
+
+def _snapshot(entries: list) -> str:
+    items = []
+    for entry in entries[-200:]:
+        if not isinstance(entry, dict):
+            continue
+        author = entry.get("author") or entry.get("event") or entry.get("sender") or ""
+        text = entry.get("text") or ""
+        if not text:
+            continue
+        cls = "user" if author in ("user", "用户") else "bot"
+        label = "企业用户" if cls == "user" else "原上管家（机器人）"
+        items.append(f'<li class="msg {cls}"><div class="who">{e(label)}</div><div class="text">{e(text)}</div></li>')
+    return "".join(items)
+
+
+def ticket_actions(staff, t, return_to: str) -> str:
+    """Status buttons for the allowed transitions (无法办理 needs a reason), and a note box."""
+    targets = [s for s in lc.LABELS if s in lc.TRANSITIONS.get(t.status, ()) and s not in (lc.RATED, t.status)]
+    buttons = []
+    for target in targets:
+        if target == lc.CANNOT_HANDLE:
+            continue
+        label = {lc.RESOLVED: "办结", lc.IN_PROGRESS: "办理中" if t.status not in lc.FINAL_STATES else "重新办理",
+                 lc.AWAITING_INFO: "待补充", lc.ASSIGNED: "已分派"}.get(target, lc.LABELS[target])
+        buttons.append(f"""<form method="post" action="/console/tickets/{e(t.number)}/status" class="inline">{csrf_input(staff)}
+<input type="hidden" name="target" value="{e(target)}"><input type="hidden" name="return_to" value="{e(return_to)}">
+<button type="submit" class="{'primary' if target == lc.RESOLVED else ''}">{e(label)}</button></form>""")
+    cannot = ""
+    if lc.CANNOT_HANDLE in targets:
+        cannot = f"""<form method="post" action="/console/tickets/{e(t.number)}/status" class="stack">{csrf_input(staff)}
+<input type="hidden" name="target" value="{lc.CANNOT_HANDLE}"><input type="hidden" name="return_to" value="{e(return_to)}">
+<input name="reason" required maxlength="500" placeholder="无法办理的原因（必填，将告知企业）">
+<button type="submit" class="danger">标记为无法办理</button></form>"""
+    note = f"""<form method="post" action="/console/tickets/{e(t.number)}/note" class="stack">{csrf_input(staff)}
+<input type="hidden" name="return_to" value="{e(return_to)}">
+<textarea name="text" rows="2" required maxlength="2000" placeholder="工单内部备注（企业看不到）"></textarea>
+<button type="submit">添加备注</button></form>"""
+    status_row = f'<div class="actions">{"".join(buttons)}</div>' if buttons else ""
+    return status_row + cannot + note
+
+
+def ticket_summary(t) -> str:
+    from bot.desk.console.store import node_name
+
+    return f"""<dl class="kv">
+<dt>工单号</dt><dd><a href="/console/tickets/{e(t.number)}">{e(t.number)}</a></dd>
+<dt>状态</dt><dd><span class="badge st-{e(t.status)}">{e(status_label(t.status))}</span></dd>
+<dt>类别</dt><dd>{e(category_label(t.category))}</dd>
+<dt>受理节点</dt><dd>{e(node_name(t.node_id))}</dd>
+<dt>首次响应时限</dt><dd>{e(dt(t.first_response_due))}{' ✓' if t.first_response_at else ''}</dd>
+<dt>办结时限</dt><dd>{e(dt(t.resolution_due))}</dd>
+<dt>需求描述</dt><dd class="pre">{e(t.description)}</dd>
+</dl>"""
+
+
+def transfer_form(staff, action: str, nodes, people, hidden: str = "", node_label: str = "转给节点",
+                  person_label: str = "或转给同事", submit: str = "转交", include_self: bool = False) -> str:
+    from bot.desk.console.store import node_name
+
+    node_opts = "".join(f'<option value="{e(n.id)}">{e(n.name)}</option>' for n in nodes)
+    people_opts = "".join(f'<option value="{e(p.id)}">{e(p.display_name)}（{e(node_name(p.node_id))}）</option>'
+                          for p in people if include_self or p.id != staff.id)
+    return f"""<form method="post" action="{e(action)}" class="stack transfer">{csrf_input(staff)}{hidden}
+<label>{e(node_label)}<select name="node_id"><option value="">（不变）</option>{node_opts}</select></label>
+<label>{e(person_label)}<select name="staff_id"><option value="">（不指定）</option>{people_opts}</select></label>
+<button type="submit">{e(submit)}</button></form>"""
+
+
+def conversation_page(staff, cv, messages: list[dict], canned: list[dict], nodes, people,
+                      now: datetime, flash: str | None = None, error: str | None = None) -> str:
+    from bot.desk.console.store import node_name
+
+    h = cv.handover
+    conv = cv.conversation
+    mode = conv.mode if conv is not None else ("staff" if cv.handover_open else "bot")
+    mine = cv.handover_open and h.claimed_by == staff.id
+    hid = f'<input type="hidden" name="handover_id" value="{e(h.id)}">' if h is not None else ""
+    base = f"/console/conversations/{e(cv.id)}"
+
+    transcript = "".join(message_item(m) for m in messages)
+    if not transcript and cv.transcript:
+        transcript = _snapshot(cv.transcript)
+    if not transcript:
+        transcript = '<li class="msg system empty"><div class="text">暂无消息。</div></li>'
+
+    # -- handover panel
+    if cv.handover_open:
+        since = h.created_at
+        head = f"""<p><span class="badge wait">{e(REASON_LABELS.get(h.reason, h.reason))}</span>
+已等待 <span class="wait" data-since="{e(iso(since))}">{e(waited((now - since).total_seconds()))}</span></p>"""
+        if h.claimed_by is None:
+            state = f"""<p>尚未接单。</p><form method="post" action="{base}/claim">{csrf_input(staff)}{hid}
+<button type="submit" class="primary" id="claim">接单</button></form>"""
+        elif mine:
+            state = f"""<p>由 <b>您</b> 处理中。</p><form method="post" action="{base}/end" class="inline" id="end-form">{csrf_input(staff)}{hid}
+<button type="submit" class="danger" id="end">结束人工服务，交回机器人</button></form>"""
+        else:
+            state = f"<p>由 <b>{e(cv.claimed_by_name or '其他同事')}</b> 处理中。同一时间只能由一位工作人员接待。</p>"
+            if staff.is_lead:
+                state += f"""<form method="post" action="{base}/end" class="inline" id="end-form">{csrf_input(staff)}{hid}
+<button type="submit" class="danger" id="end">以负责人身份结束人工服务</button></form>"""
+        transfer = transfer_form(staff, f"{base}/transfer", nodes, people, hid) if (mine or h.claimed_by is None or staff.is_lead) else ""
+        handover_panel = head + state + (f"<details><summary>转交给其他节点或同事</summary>{transfer}</details>" if transfer else "")
+    else:
+        ended = f"上一次人工服务已于 {e(dt(h.ended_at))} 结束。" if h is not None and h.ended_at else ""
+        handover_panel = f"""<p>{e(MODE_LABELS.get(mode, mode))}。{ended}</p>
+<form method="post" action="{base}/takeover">{csrf_input(staff)}
+<button type="submit" id="takeover">主动接管会话</button></form>"""
+
+    # -- composer
+    canned_opts = "".join(f'<option value="{e(c["text"])}">{e(c["title"])}</option>' for c in canned)
+    send = ('<button type="submit" class="primary" id="send">发送给企业</button>' if mine
+            else '<button type="submit" class="primary" disabled title="接单后才能回复企业">发送给企业</button>')
+    composer = f"""<form method="post" action="{base}/reply" id="composer" class="composer">{csrf_input(staff)}{hid}
+<div class="row"><select id="canned" aria-label="常用回复"><option value="">常用回复…</option>{canned_opts}</select>
+<span class="muted">{'' if mine else '接单后可回复企业；内部备注随时可加。'}</span></div>
+<textarea name="text" id="reply-text" rows="3" maxlength="2000" required placeholder="输入回复内容，Ctrl+Enter 发送"></textarea>
+<div class="row">{send}<button type="submit" formaction="{base}/note" id="note">添加内部备注</button>
+<span class="err" id="composer-error" role="alert"></span></div></form>"""
+
+    # -- ticket panel
+    if cv.ticket is not None:
+        ticket_panel = ticket_summary(cv.ticket) + ticket_actions(staff, cv.ticket, f"/console/conversations/{cv.id}")
+    else:
+        ticket_panel = '<p class="muted">该会话没有关联工单。</p>'
+    profile = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in cv.profile) or "<dt>企业</dt><dd>未登记</dd>"
+
+    body = f"""<div class="convo">
+<section class="card transcript-card">
+<div class="head"><h1>{e(cv.enterprise_name or '企业会话')}</h1>
+<span class="muted">{e(CHANNEL_LABELS.get(conv.channel, conv.channel) if conv is not None else '')} · {e(node_name(cv.node_id))} · <span id="mode">{e(MODE_LABELS.get(mode, mode))}</span></span></div>
+<div class="notice" id="state-notice" hidden></div>
+<ol class="messages" id="messages">{transcript}</ol>
+{composer}
+</section>
+<aside>
+<section class="card"><h2>人工服务</h2>{handover_panel}</section>
+<section class="card"><h2>企业信息</h2><dl class="kv">{profile}</dl></section>
+<section class="card"><h2>关联工单</h2>{ticket_panel}</section>
+</aside></div>"""
+    last_id = messages[-1]["id"] if messages else 0
+    data = {"conversation": cv.id, "last-id": last_id, "handover": h.id if h is not None else "",
+            "claimed": (h.claimed_by or "") if h is not None else "", "open": "1" if cv.handover_open else "0"}
+    return layout(cv.enterprise_name or "会话", body, staff, page="conversation", data=data, flash=flash, error=error)
+
+
+# ---- tickets -------------------------------------------------------------------------------------
+
+def _select(name: str, options: Iterable[tuple[str, str]], current: str, blank: str) -> str:
+    opts = "".join(f'<option value="{e(v)}"{" selected" if v == current else ""}>{e(label)}</option>' for v, label in options)
+    return f'<select name="{e(name)}"><option value="">{e(blank)}</option>{opts}</select>'
+
+
+def tickets_page(staff, rows, total: int, page: int, per_page: int, filters: dict, nodes) -> str:
+    status_opts = [("open", "在办（全部未结）")] + list(lc.LABELS.items())
+    cat_opts = [(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES]
+    node_opts = [(n.id, n.name) for n in nodes]
+    form = f"""<form method="get" action="/console/tickets" class="filters">
+{_select('status', status_opts, filters.get('status', ''), '全部状态')}
+{_select('category', cat_opts, filters.get('category', ''), '全部类别')}
+{_select('node', node_opts, filters.get('node', ''), '全部节点（我的范围）')}
+<input name="q" value="{e(filters.get('q', ''))}" placeholder="工单号 / 企业 / 描述" maxlength="100">
+<button type="submit">筛选</button><a href="/console/tickets">清除</a></form>"""
+    from bot.desk.console.store import node_name
+
+    body_rows = "".join(f"""<tr><td><a href="/console/tickets/{e(r.ticket.number)}">{e(r.ticket.number)}</a></td>
+<td>{e(r.enterprise)}</td><td>{e(category_label(r.ticket.category))}</td>
+<td><span class="badge st-{e(r.ticket.status)}">{e(status_label(r.ticket.status))}</span></td>
+<td>{e(node_name(r.ticket.node_id))}</td><td>{e(r.assignee or '')}</td>
+<td>{e(dt(r.ticket.created_at, '%m-%d %H:%M'))}</td><td>{e(dt(r.ticket.resolution_due, '%m-%d %H:%M'))}</td></tr>"""
+                        for r in rows) or '<tr class="empty"><td colspan="8">没有符合条件的工单。</td></tr>'
+    pages = max(1, -(-total // per_page))
+    nav = ""
+    if pages > 1:
+        prev = f'<a href="/console/tickets?{e(qs(**filters, page=page - 1))}">上一页</a>' if page > 1 else ""
+        nxt = f'<a href="/console/tickets?{e(qs(**filters, page=page + 1))}">下一页</a>' if page < pages else ""
+        nav = f'<div class="pager">{prev}<span>第 {page} / {pages} 页</span>{nxt}</div>'
+    body = f"""<section class="card"><div class="head"><h1>工单 <span class="count">{total}</span></h1></div>{form}
+<table class="grid"><thead><tr><th>工单号</th><th>企业</th><th>类别</th><th>状态</th><th>受理节点</th><th>承办人</th><th>受理时间</th><th>办结时限</th></tr></thead>
+<tbody>{body_rows}</tbody></table>{nav}</section>"""
+    return layout("工单", body, staff, page="tickets")
+
+
+def _plain(value: Any) -> str:
+    """An audit value for people: status labels and node names instead of codes."""
+    from bot.network import default_network
+
+    if value is None:
+        return "无"
+    if isinstance(value, dict):
+        parts = []
+        for k, v in value.items():
+            label = {"node_id": "节点", "claimed_by": "接待专员", "assignee_id": "承办人"}.get(k, k)
+            parts.append(f"{label}：{_plain(v)}")
+        return "，".join(parts)
+    if isinstance(value, str):
+        if value in lc.LABELS:
+            return lc.LABELS[value]
+        node = default_network().get(value)
+        if node is not None:
+            return node.name
+    return str(value)
+
+
+def _event_value(raw: Optional[str]) -> str:
+    if raw is None:
+        return ""
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        value = raw
+    return _plain(value)
+
+
+def actor_label(actor: str, names: dict) -> str:
+    if actor.startswith("staff:"):
+        u = actor.split(":", 1)[1]
+        return f"{names.get(u, u)}（工作人员）"
+    if actor.startswith("user:"):
+        return "企业用户"
+    return "系统" if actor == "system" else actor
+
+
+def audit_table(events, names: dict) -> str:
+    rows = "".join(f"""<tr><td>{e(dt(ev.at, '%Y-%m-%d %H:%M:%S'))}</td><td>{e(actor_label(ev.actor, names))}</td>
+<td>{e(EVENT_LABELS.get(ev.action, ev.action))}</td>
+<td>{e(_event_value(ev.before))}{' → ' if ev.before is not None or ev.after is not None else ''}{e(_event_value(ev.after))}</td>
+<td class="pre">{e(ev.note or '')}</td></tr>""" for ev in events)
+    return f"""<table class="grid audit"><thead><tr><th>时间</th><th>操作人</th><th>操作</th><th>变更</th><th>说明</th></tr></thead>
+<tbody>{rows or '<tr class="empty"><td colspan="5">暂无记录。</td></tr>'}</tbody></table>"""
+
+
+def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None, error: str | None = None) -> str:
+    from bot.desk.console.store import node_name
+
+    t = tv.ticket
+    ent = tv.enterprise
+    contact = tv.contact
+    info = f"""<dl class="kv">
+<dt>企业</dt><dd>{e(ent.name if ent else '')}</dd>
+<dt>统一社会信用代码</dt><dd>{e(ent.credit_code if ent and ent.credit_code else '—')}</dd>
+<dt>联系人</dt><dd>{e(contact.name if contact else '—')} {e(contact.mobile if contact and contact.mobile else '')}</dd>
+<dt>所在新城 / 园区</dt><dd>{e((ent.new_city or '') if ent else '')} {e((ent.park or '') if ent else '')}</dd>
+<dt>来源渠道</dt><dd>{e(CHANNEL_LABELS.get(t.source_channel, t.source_channel))}</dd>
+<dt>优先级</dt><dd>{e(PRIORITY_LABELS.get(t.priority, t.priority))}</dd>
+<dt>承办人</dt><dd>{e(tv.assignee or '未指定')}</dd>
+<dt>受理时间</dt><dd>{e(dt(t.created_at))}</dd>
+<dt>首次响应</dt><dd>{e(dt(t.first_response_at)) or '尚未响应'}（时限 {e(dt(t.first_response_due))}）</dd>
+<dt>办结</dt><dd>{e(dt(t.resolved_at)) or '未办结'}（时限 {e(dt(t.resolution_due))}）</dd>
+{f'<dt>无法办理原因</dt><dd class="pre">{e(t.reason)}</dd>' if t.reason else ''}
+{f'<dt>兑现金额</dt><dd>¥{e(t.redeemed_amount)}</dd>' if t.redeemed_amount is not None else ''}
+{'<dt>回访</dt><dd>需回访</dd>' if t.followup_required else ''}
+</dl>"""
+    ratings = "".join(f"<li>{e(dt(r.created_at))}：{e(r.score)} 分 {e(r.comment or '')}</li>" for r in tv.ratings)
+    conv = (f'<p><a href="/console/conversations/{e(tv.handover_conversation)}">打开关联会话</a></p>'
+            if tv.handover_conversation else "")
+    assign = transfer_form(staff, f"/console/tickets/{t.number}/assign", nodes, people,
+                           node_label="转派节点", person_label="指定承办人", submit="保存", include_self=True)
+    body = f"""<div class="convo">
+<section class="card"><div class="head"><h1>{e(t.number)}</h1>
+<span class="badge st-{e(t.status)}">{e(status_label(t.status))}</span></div>
+<p class="muted">{e(category_label(t.category))} · {e(node_name(t.node_id))}</p>
+<h2>需求描述</h2><div class="pre desc">{e(t.description)}</div>
+{info}{conv}
+{f'<h2>评价</h2><ul>{ratings}</ul>' if ratings else ''}
+<h2>办理记录（审计）</h2>{audit_table(tv.events, names)}
+</section>
+<aside><section class="card"><h2>办理操作</h2>{ticket_actions(staff, t, f'/console/tickets/{t.number}')}</section>
+<section class="card"><h2>转派 / 指定承办人</h2>{assign}</section></aside></div>"""
+    return layout(t.number, body, staff, page="tickets", flash=flash, error=error)
+
+
+# ---- reports -------------------------------------------------------------------------------------
+
+def dispatch_html(lists, now: datetime) -> str:
+    def table(items, kind: str) -> str:
+        if not items:
+            return ""
+        rows = "".join(f"""<tr><td><a href="/console/tickets/{e(i.ticket.number)}">{e(i.ticket.number)}</a></td>
+<td>{e(i.enterprise)}</td><td>{e(category_label(i.ticket.category))}</td><td>{e(status_label(i.ticket.status))}</td>
+<td>{e(dt(i.ticket.created_at, '%m-%d %H:%M'))}</td><td>{e(i.deadline)} {e(dt(i.due, '%m-%d %H:%M'))}</td></tr>""" for i in items)
+        title = {"new": "新增", "due_today": "今日到期", "overdue": "已超期"}[kind]
+        return f"""<h4 class="{e(kind)}">{title}（{len(items)}）</h4><table class="grid"><thead><tr><th>工单号</th><th>企业</th>
+<th>类别</th><th>状态</th><th>受理时间</th><th>时限</th></tr></thead><tbody>{rows}</tbody></table>"""
+
+    shown = [n for n in lists if not n.empty]
+    quiet = len(lists) - len(shown)
+    parts = [f"""<div class="dispatch-node"><h3>{e(n.name)} <small>新增 {len(n.new)} · 今日到期 {len(n.due_today)} · 已超期 {len(n.overdue)}</small></h3>
+{table(n.overdue, 'overdue')}{table(n.due_today, 'due_today')}{table(n.new, 'new')}</div>""" for n in shown]
+    if not parts:
+        parts.append('<p class="muted">今日范围内没有新增、到期或超期的工单。</p>')
+    elif quiet:
+        parts.append(f'<p class="muted">其余 {quiet} 个节点今日无新增、到期或超期工单。</p>')
+    return "".join(parts)
+
+
+def scoped_summary_html(summary, scope: set) -> str:
+    """A lead's view of the monthly summary: the nodes in their scope only."""
+    from bot.reports.render import fmt_hours, fmt_pct, fmt_score
+
+    needs = [n for n in summary.nodes if n.node_id in scope]
+    perf = [p for p in summary.performance if p.node_id in scope]
+    need_rows = "".join(f"""<tr><td>{e(n.name)}</td><td>{n.accepted}</td><td>{n.closed}</td><td>{e(fmt_pct(n.completion_rate))}</td>
+<td>{n.cannot_handle}</td><td>{n.open}</td></tr>""" for n in needs)
+    tot = (sum(n.accepted for n in needs), sum(n.closed for n in needs), sum(n.cannot_handle for n in needs),
+           sum(n.open for n in needs))
+    rate = fmt_pct(tot[1] / tot[0]) if tot[0] else "—"
+    perf_rows = "".join(f"""<tr><td>{e(p.name)}</td><td>{p.resolved}</td><td>{e(fmt_pct(p.on_time_rate))}</td>
+<td>{e(fmt_hours(p.avg_first_response_hours))}</td><td>{e(fmt_hours(p.avg_resolution_hours))}</td><td>{p.ratings}</td>
+<td>{e(fmt_score(p.satisfaction))}</td><td>{p.overdue_open}</td><td>{p.visits}</td></tr>""" for p in perf)
+    return f"""<h3>需求受理与办结（本月受理）</h3>
+<table class="grid"><thead><tr><th>服务节点</th><th>受理</th><th>办结</th><th>办结率</th><th>无法办理</th><th>在办</th></tr></thead>
+<tbody>{need_rows}</tbody><tfoot><tr><td>合计</td><td>{tot[0]}</td><td>{tot[1]}</td><td>{e(rate)}</td><td>{tot[2]}</td><td>{tot[3]}</td></tr></tfoot></table>
+<h3>绩效</h3>
+<table class="grid"><thead><tr><th>服务节点</th><th>当月办结</th><th>按时办结率</th><th>平均首次响应</th><th>平均办结用时</th><th>评价</th><th>满意度</th><th>月末超期在办</th><th>入企服务</th></tr></thead>
+<tbody>{perf_rows or '<tr class="empty"><td colspan="9">本月暂无数据。</td></tr>'}</tbody></table>"""
+
+
+def reports_page(staff, month: str, monthly: str, dispatch: str, now: datetime, error: str | None = None) -> str:
+    body = f"""<section class="card"><div class="head"><h1>今日调度清单 <small>{e(dt(now, '%Y年%m月%d日'))}</small></h1></div>
+{dispatch}</section>
+<section class="card"><div class="head"><h1>月总结</h1>
+<form method="get" action="/console/reports" class="inline"><label>月份 <input type="month" name="month" value="{e(month)}" required></label>
+<button type="submit">查看</button></form></div>{monthly}</section>"""
+    return layout("调度与报表", body, staff, page="reports", error=error)

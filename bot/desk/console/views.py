@@ -1,0 +1,648 @@
+"""Console pages and staff actions: queue, conversation, tickets, reports.
+
+Every handler first resolves the node of what it touches and refuses (403) anything
+outside the member of staff's scope; every action is written to the console audit
+(and, through the ticket and handover services, to the linked ticket's trail).
+Forms work without JavaScript (post → redirect → page); the conversation pane posts
+replies with fetch() and gets JSON back instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+from urllib.parse import quote
+
+import yaml
+from aiohttp import web
+
+from bot.desk.console import dispatch as dp
+from bot.desk.console import store
+from bot.desk.console import templates as t
+from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
+from bot.tickets import lifecycle as lc
+
+log = logging.getLogger(__name__)
+
+CANNED_FILE = Path(__file__).resolve().parents[2] / "data" / "canned_replies.yml"
+MAX_TEXT = 2000
+
+DONE = {
+    "claimed": "已接单，现在可以回复企业。",
+    "replied": "已发送给企业。",
+    "noted": "已添加内部备注。",
+    "transferred": "已转交。",
+    "ended": "人工服务已结束，机器人已恢复接待并请企业评价本次服务。",
+    "takeover": "已接管会话，机器人暂停自动回复。",
+    "status": "工单状态已更新。",
+    "ticket_note": "已添加工单备注。",
+    "assigned": "已保存转派 / 承办人。",
+}
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+def db_url(request: web.Request) -> str:
+    from bot.desk.app import SETTINGS_KEY
+
+    return request.app[SETTINGS_KEY].effective_database_url
+
+
+async def run(fn, *args, **kwargs):
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def now_of(request: web.Request) -> datetime:
+    return clock_of(request.app)()
+
+
+def forbidden(request: web.Request, staff: StaffView, what: str = "该内容") -> web.Response:
+    message = f"{what}不在您所在节点的服务范围内，无权访问。"
+    if wants_json(request) or request.path.startswith("/console/api/"):
+        return web.json_response({"ok": False, "error": "forbidden", "message": message}, status=403)
+    return html(t.error_page("无权访问", message, staff), status=403)
+
+
+def not_found(request: web.Request, staff: StaffView, what: str) -> web.Response:
+    if wants_json(request) or request.path.startswith("/console/api/"):
+        return web.json_response({"ok": False, "error": "not_found", "message": f"没有找到{what}。"}, status=404)
+    return html(t.error_page("没有找到", f"没有找到{what}。", staff), status=404)
+
+
+async def audit(request: web.Request, staff: StaffView, action: str, **kw) -> None:
+    await run(store.record, db_url(request), staff, action, ip=client_ip(request), at=now_of(request), **kw)
+
+
+async def denied(request: web.Request, staff: StaffView, what: str, **kw) -> web.Response:
+    await audit(request, staff, "denied", detail=f"{request.method} {request.path}", **kw)
+    return forbidden(request, staff, what)
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(form, name: str = "text") -> str:
+    value = form.get(name, "")
+    return (value if isinstance(value, str) else "").strip()[:MAX_TEXT]
+
+
+@lru_cache(maxsize=4)
+def _canned(mtime: float) -> list[dict]:
+    data = yaml.safe_load(CANNED_FILE.read_text(encoding="utf-8")) or {}
+    out = []
+    for item in data.get("replies") or []:
+        if isinstance(item, dict) and item.get("title") and item.get("text"):
+            out.append({"id": str(item.get("id", "")), "title": str(item["title"]), "text": str(item["text"])})
+    return out
+
+
+def canned_replies() -> list[dict]:
+    """bot/data/canned_replies.yml, reread when the file changes."""
+    try:
+        return _canned(CANNED_FILE.stat().st_mtime)
+    except (OSError, yaml.YAMLError):
+        log.exception("canned replies unreadable")
+        return []
+
+
+@lru_cache(maxsize=4)
+def ticket_service(url: str):
+    from bot.tickets.service import TicketService
+
+    return TicketService(url)
+
+
+def publish(request: web.Request, event: dict) -> None:
+    from bot.desk.hub import HUB_KEY
+
+    request.app[HUB_KEY].publish("console", event)
+
+
+# ---- the queue -----------------------------------------------------------------------------------
+
+async def queue_page(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    db, now = db_url(request), now_of(request)
+    items = await run(store.queue, db, staff)
+    lists = await run(dp.dispatch_lists, db, staff.node_filter(), now)
+    due = [("overdue", i) for n in lists for i in n.overdue] + [("due_today", i) for n in lists for i in n.due_today]
+    recent = await run(store.recent_conversations, db, staff)
+    return html(t.queue_page(staff, items, due, recent, now))
+
+
+def queue_json(items, staff: StaffView) -> list[dict]:
+    return [{
+        "id": it.id, "conversation_id": it.conversation_id, "enterprise": it.enterprise_name or "未登记企业",
+        "reason": t.REASON_LABELS.get(it.reason, it.reason), "category": t.category_label(it.category),
+        "node": store.node_name(it.node_id), "created_at": t.iso(it.created_at),
+        "claimed_by": it.claimed_by, "claimed_by_name": it.claimed_by_name, "mine": it.claimed_by == staff.id,
+        "last_user_text": (it.last_user_text or "")[:80],
+    } for it in items]
+
+
+async def api_queue(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    items = await run(store.queue, db_url(request), staff)
+    return web.json_response({"items": queue_json(items, staff), "now": t.iso(now_of(request))})
+
+
+# ---- a conversation ------------------------------------------------------------------------------
+
+async def _conversation_scope(request: web.Request, staff: StaffView, cid: str) -> Optional[web.Response]:
+    exists, node = await run(store.conversation_node, db_url(request), cid)
+    if not exists:
+        return not_found(request, staff, "该会话")
+    if not staff.sees(node):
+        return await denied(request, staff, "该会话", conversation_id=cid)
+    return None
+
+
+async def _render_conversation(request: web.Request, staff: StaffView, cid: str, flash: str | None = None,
+                               error: str | None = None, status: int = 200) -> web.Response:
+    db = db_url(request)
+    cv = await run(store.conversation_view, db, cid)
+    if cv is None:
+        return not_found(request, staff, "该会话")
+    messages = [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages]
+    nodes = store.transfer_nodes(staff)
+    people = await run(store.transfer_people, db, staff)
+    page = t.conversation_page(staff, cv, messages, canned_replies(), nodes, people, now_of(request), flash, error)
+    return html(page, status)
+
+
+async def conversation_page(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    refused = await _conversation_scope(request, staff, cid)
+    if refused is not None:
+        return refused
+    return await _render_conversation(request, staff, cid, flash=DONE.get(request.query.get("done", "")))
+
+
+async def api_conversation(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    refused = await _conversation_scope(request, staff, cid)
+    if refused is not None:
+        return refused
+    after = _int(request.query.get("after")) or 0
+    cv = await run(store.conversation_view, db_url(request), cid, after)
+    h = cv.handover
+    return web.json_response({
+        "messages": [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages],
+        "mode": cv.conversation.mode if cv.conversation is not None else None,
+        "handover": None if h is None else {"id": h.id, "open": cv.handover_open, "claimed_by": h.claimed_by,
+                                            "claimed_by_name": cv.claimed_by_name},
+    })
+
+
+def _done(request: web.Request, cid: str, code: str, extra: dict | None = None) -> web.Response:
+    if wants_json(request):
+        return web.json_response({"ok": True, "message": DONE.get(code, ""), **(extra or {})})
+    raise web.HTTPSeeOther(f"/console/conversations/{quote(cid, safe='')}?done={code}")
+
+
+async def _failed(request: web.Request, staff: StaffView, cid: str, message: str, status: int = 409) -> web.Response:
+    if wants_json(request):
+        return web.json_response({"ok": False, "message": message}, status=status)
+    return await _render_conversation(request, staff, cid, error=message, status=status)
+
+
+async def _open_handover(request: web.Request, cid: str, form) -> Optional[Any]:
+    """The conversation's open handover; the form's handover_id must name it (no stale pages acting)."""
+    h = await run(store.open_handover, db_url(request), cid)
+    wanted = _int(form.get("handover_id"))
+    if h is None or (wanted is not None and wanted != h.id):
+        return None
+    return h
+
+
+async def claim(request: web.Request) -> web.Response:
+    from bot import handover as ho
+    from bot.desk import gateway
+
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    if (refused := await _conversation_scope(request, staff, cid)) is not None:
+        return refused
+    form = await request.post()
+    h = await _open_handover(request, cid, form)
+    if h is None:
+        return await _failed(request, staff, cid, "该会话当前没有等待接单的人工服务（可能已结束或页面已过期），请刷新。")
+    try:
+        h = await gateway.claim_handover(request.app, h.id, staff)
+    except ho.HandoverError as exc:
+        return await _failed(request, staff, cid, f"接单失败：{exc}")
+    await audit(request, staff, "claim", conversation_id=cid, handover_id=h.id, ticket_id=h.ticket_id)
+    return _done(request, cid, "claimed")
+
+
+async def reply(request: web.Request) -> web.Response:
+    from bot.desk import gateway
+
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    if (refused := await _conversation_scope(request, staff, cid)) is not None:
+        return refused
+    form = await request.post()
+    text = _text(form)
+    if not text:
+        return await _failed(request, staff, cid, "回复内容不能为空。", 400)
+    h = await _open_handover(request, cid, form)
+    if h is None or h.claimed_by != staff.id:
+        return await _failed(request, staff, cid, "请先接单再回复企业（同一时间只能由一位工作人员接待）。")
+    msg = await gateway.send_to_user(request.app, cid, text, staff.actor)
+    ticket = await run(store.handover_ticket, db_url(request), cid, h.id)
+    if ticket is not None:
+        await run(ticket_service(db_url(request)).note, ticket.number, staff.actor, text, False)
+    await audit(request, staff, "reply", conversation_id=cid, handover_id=h.id,
+                ticket_id=ticket.id if ticket else None, detail=text)
+    return _done(request, cid, "replied", {"message_id": getattr(msg, "id", None)})
+
+
+async def note(request: web.Request) -> web.Response:
+    from bot.desk import gateway
+
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    if (refused := await _conversation_scope(request, staff, cid)) is not None:
+        return refused
+    form = await request.post()
+    text = _text(form)
+    if not text:
+        return await _failed(request, staff, cid, "备注内容不能为空。", 400)
+    h = await run(store.open_handover, db_url(request), cid)
+    msg = await gateway.send_to_user(request.app, cid, text, staff.actor, internal=True)
+    ticket = await run(store.handover_ticket, db_url(request), cid, h.id if h else None)
+    if ticket is not None:
+        await run(ticket_service(db_url(request)).note, ticket.number, staff.actor, text, True)
+    await audit(request, staff, "note", conversation_id=cid, handover_id=h.id if h else None,
+                ticket_id=ticket.id if ticket else None, detail=text)
+    return _done(request, cid, "noted", {"message_id": getattr(msg, "id", None)})
+
+
+async def _transfer_target(request: web.Request, staff: StaffView, form) -> tuple[Optional[str], Optional[int], Optional[str]]:
+    """(node id, staff id, error) from the form, checked against what this member of staff may choose."""
+    node_id = (form.get("node_id") or "").strip() or None
+    staff_id = _int(form.get("staff_id"))
+    if not node_id and not staff_id:
+        return None, None, "请选择要转交的服务节点或同事。"
+    if node_id and node_id not in {n.id for n in store.transfer_nodes(staff)}:
+        return None, None, "无权转交到该服务节点。"
+    if staff_id:
+        people = {p.id: p for p in await run(store.transfer_people, db_url(request), staff)}
+        if staff_id not in people:
+            return None, None, "无权转交给该同事。"
+        if node_id and people[staff_id].node_id != node_id:
+            return None, None, "所选同事不在所选服务节点。"
+    return node_id, staff_id, None
+
+
+async def transfer(request: web.Request) -> web.Response:
+    from bot import handover as ho
+    from bot.desk import gateway
+
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    if (refused := await _conversation_scope(request, staff, cid)) is not None:
+        return refused
+    form = await request.post()
+    h = await _open_handover(request, cid, form)
+    if h is None:
+        return await _failed(request, staff, cid, "该会话当前没有进行中的人工服务，无法转交。")
+    if h.claimed_by not in (None, staff.id) and not staff.is_lead:
+        return await _failed(request, staff, cid, "该会话由其他同事接待，只有接待人或节点负责人可以转交。", 403)
+    node_id, staff_id, error = await _transfer_target(request, staff, form)
+    if error:
+        return await _failed(request, staff, cid, error, 400 if "请选择" in error else 403)
+    before = h.node_id
+    try:
+        h = await gateway.transfer_handover(request.app, h.id, node_id, staff_id, staff.actor)
+    except ho.HandoverError as exc:
+        return await _failed(request, staff, cid, f"转交失败：{exc}")
+    await audit(request, staff, "transfer", conversation_id=cid, handover_id=h.id, ticket_id=h.ticket_id,
+                detail=f"{before} → {h.node_id}" + (f"，专员 {staff_id}" if staff_id else ""))
+    # the gateway announces the new node; staff of the old node must see the item leave their queue
+    publish(request, {"type": "transferred", "conversation_id": cid, "handover_id": h.id, "node_id": before})
+    if not staff.sees(h.node_id):
+        if wants_json(request):
+            return web.json_response({"ok": True, "message": DONE["transferred"], "left_scope": True})
+        raise web.HTTPSeeOther("/console/?done=transferred")
+    return _done(request, cid, "transferred")
+
+
+async def end(request: web.Request) -> web.Response:
+    """End the handover: the gateway resumes Rasa, triggers the after-handover intent and
+    delivers the bot's greeting and rating question to the user."""
+    from bot import handover as ho
+    from bot.desk import gateway
+
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    if (refused := await _conversation_scope(request, staff, cid)) is not None:
+        return refused
+    form = await request.post()
+    h = await _open_handover(request, cid, form)
+    if h is None:
+        return await _failed(request, staff, cid, "该会话当前没有进行中的人工服务。")
+    if h.claimed_by != staff.id and not staff.is_lead:
+        return await _failed(request, staff, cid, "只有接待该会话的工作人员或节点负责人可以结束人工服务。", 403)
+    try:
+        h = await gateway.end_handover(request.app, h.id, staff.actor)
+    except ho.HandoverError as exc:
+        return await _failed(request, staff, cid, f"结束失败：{exc}")
+    await audit(request, staff, "end", conversation_id=cid, handover_id=h.id, ticket_id=h.ticket_id)
+    return _done(request, cid, "ended")
+
+
+async def takeover(request: web.Request) -> web.Response:
+    """Take over from the bot (pauses Rasa), or claim the conversation's open handover."""
+    from bot import handover as ho
+    from bot.desk import gateway
+
+    staff = current_staff(request)
+    cid = request.match_info["cid"]
+    if (refused := await _conversation_scope(request, staff, cid)) is not None:
+        return refused
+    try:
+        h = await gateway.take_over(request.app, cid, staff)
+    except ho.HandoverError as exc:
+        return await _failed(request, staff, cid, f"接管失败：{exc}")
+    await audit(request, staff, "takeover", conversation_id=cid, handover_id=h.id, ticket_id=h.ticket_id)
+    return _done(request, cid, "takeover")
+
+
+# ---- tickets -------------------------------------------------------------------------------------
+
+def _scope_nodes(staff: StaffView):
+    from bot.network import default_network
+
+    return [n for n in default_network().topological() if staff.all_nodes or n.id in staff.scope]
+
+
+async def tickets_page(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    q = request.query
+    filters = {"status": q.get("status", ""), "category": q.get("category", ""), "node": q.get("node", ""),
+               "q": q.get("q", "").strip()[:100]}
+    if filters["status"] and filters["status"] != "open" and filters["status"] not in lc.LABELS:
+        filters["status"] = ""
+    if filters["node"] and not staff.sees(filters["node"]):
+        return await denied(request, staff, "该服务节点")
+    page = max(1, _int(q.get("page")) or 1)
+    rows, total = await run(store.tickets_page, db_url(request), staff, page=page, **filters)
+    return html(t.tickets_page(staff, rows, total, page, store.TICKET_PAGE, filters, _scope_nodes(staff)))
+
+
+async def _ticket_scope(request: web.Request, staff: StaffView, number: str) -> Optional[web.Response]:
+    exists, node = await run(store.ticket_node, db_url(request), number)
+    if not exists:
+        return not_found(request, staff, f"工单 {number}")
+    if not staff.sees(node):
+        return await denied(request, staff, "该工单")
+    return None
+
+
+async def _render_ticket(request: web.Request, staff: StaffView, number: str, flash: str | None = None,
+                         error: str | None = None, status: int = 200) -> web.Response:
+    db = db_url(request)
+    tv = await run(store.ticket_view, db, number)
+    if tv is None:
+        return not_found(request, staff, f"工单 {number}")
+    usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
+    _, names = await run(store.staff_names, db, (), usernames)
+    people = await run(store.transfer_people, db, staff)
+    return html(t.ticket_page(staff, tv, names, store.transfer_nodes(staff), people, flash, error), status)
+
+
+async def ticket_page(request: web.Request) -> web.Response:
+    staff = current_staff(request)
+    number = request.match_info["number"]
+    if (refused := await _ticket_scope(request, staff, number)) is not None:
+        return refused
+    return await _render_ticket(request, staff, number, flash=DONE.get(request.query.get("done", "")))
+
+
+def _return_to(form, number: str) -> str:
+    target = form.get("return_to") or ""
+    if isinstance(target, str) and target.startswith("/console/") and "//" not in target and "\n" not in target:
+        return target
+    return f"/console/tickets/{quote(number, safe='')}"
+
+
+async def _ticket_failed(request, staff, number: str, form, message: str, status: int = 409) -> web.Response:
+    back = _return_to(form, number)
+    if wants_json(request):
+        return web.json_response({"ok": False, "message": message}, status=status)
+    if back.startswith("/console/conversations/"):
+        cid = back.rsplit("/", 1)[-1]
+        exists, node = await run(store.conversation_node, db_url(request), cid)
+        if exists and staff.sees(node):          # return_to is user input: never render out of scope
+            return await _render_conversation(request, staff, cid, error=message, status=status)
+    return await _render_ticket(request, staff, number, error=message, status=status)
+
+
+def _ticket_done(request: web.Request, number: str, form, code: str) -> web.Response:
+    if wants_json(request):
+        return web.json_response({"ok": True, "message": DONE[code]})
+    back = _return_to(form, number)
+    raise web.HTTPSeeOther(f"{back}?done={code}")
+
+
+async def ticket_status(request: web.Request) -> web.Response:
+    from bot.tickets.service import TicketError
+
+    staff = current_staff(request)
+    number = request.match_info["number"]
+    if (refused := await _ticket_scope(request, staff, number)) is not None:
+        return refused
+    form = await request.post()
+    target = (form.get("target") or "").strip()
+    reason = _text(form, "reason") or None
+    if target == lc.RATED:
+        return await _ticket_failed(request, staff, number, form, "「已评价」由企业评价后自动设置。", 400)
+    try:
+        ticket = await run(ticket_service(db_url(request)).transition, number, target, staff.actor, reason)
+    except (lc.IllegalTransition, TicketError) as exc:
+        return await _ticket_failed(request, staff, number, form, str(exc), 400)
+    await audit(request, staff, "ticket_status", ticket_id=ticket.id, conversation_id=ticket.conversation_id,
+                detail=f"{target}" + (f"：{reason}" if reason else ""))
+    return _ticket_done(request, number, form, "status")
+
+
+async def ticket_note(request: web.Request) -> web.Response:
+    from bot.tickets.service import TicketError
+
+    staff = current_staff(request)
+    number = request.match_info["number"]
+    if (refused := await _ticket_scope(request, staff, number)) is not None:
+        return refused
+    form = await request.post()
+    text = _text(form)
+    if not text:
+        return await _ticket_failed(request, staff, number, form, "备注内容不能为空。", 400)
+    try:
+        await run(ticket_service(db_url(request)).note, number, staff.actor, text, True)
+    except TicketError as exc:
+        return await _ticket_failed(request, staff, number, form, str(exc), 400)
+    tv = await run(store.ticket_view, db_url(request), number)
+    await audit(request, staff, "ticket_note", ticket_id=tv.ticket.id if tv else None, detail=text)
+    return _ticket_done(request, number, form, "ticket_note")
+
+
+async def ticket_assign(request: web.Request) -> web.Response:
+    from bot.tickets.service import TicketError
+
+    staff = current_staff(request)
+    number = request.match_info["number"]
+    if (refused := await _ticket_scope(request, staff, number)) is not None:
+        return refused
+    form = await request.post()
+    node_id, staff_id, error = await _transfer_target(request, staff, form)
+    if error:
+        return await _ticket_failed(request, staff, number, form, error, 400 if "请选择" in error else 403)
+    tv = await run(store.ticket_view, db_url(request), number)
+    current = tv.ticket
+    if staff_id and not node_id:
+        person = await run(store.staff_row, db_url(request), staff_id)
+        node_id = person.node_id if person else None
+    moving = bool(node_id) and node_id != current.node_id
+    assignee = staff_id if staff_id else (None if moving else current.assignee_id)
+    try:
+        ticket = await run(ticket_service(db_url(request)).assign, number, node_id, assignee, staff.actor)
+    except (TicketError, lc.IllegalTransition) as exc:
+        return await _ticket_failed(request, staff, number, form, str(exc), 400)
+    await audit(request, staff, "ticket_assign", ticket_id=ticket.id,
+                detail=f"{current.node_id} → {ticket.node_id}，承办人 {assignee or '无'}")
+    if not staff.sees(ticket.node_id):
+        raise web.HTTPSeeOther("/console/tickets?done=assigned")
+    return _ticket_done(request, number, form, "assigned")
+
+
+# ---- reports -------------------------------------------------------------------------------------
+
+def _month(request: web.Request) -> str:
+    raw = request.query.get("month", "").strip()
+    if raw:
+        return raw[:7]
+    return t.dt(now_of(request), "%Y-%m")
+
+
+def _may_see_reports(staff: StaffView) -> bool:
+    return staff.is_lead
+
+
+async def reports_page(request: web.Request) -> web.Response:
+    from bot.reports import monthly_summary, parse_month
+
+    staff = current_staff(request)
+    db, now = db_url(request), now_of(request)
+    month = _month(request)
+    lists = await run(dp.dispatch_lists, db, staff.node_filter(), now)
+    error = None
+    if not _may_see_reports(staff):
+        monthly = '<p class="muted">月总结面向节点负责人和管理员开放；如需查看请联系本节点负责人。</p>'
+    else:
+        try:
+            parse_month(month)
+        except ValueError as exc:
+            error, month = str(exc), t.dt(now, "%Y-%m")
+        q = t.qs(month=month)
+        if staff.all_nodes:
+            monthly = f"""<p class="actions"><a href="/console/reports/monthly.html?{t.e(q)}" target="_blank" rel="noopener">在新窗口打开（可打印）</a>
+<a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel</a></p>
+<iframe class="report" src="/console/reports/monthly.html?{t.e(q)}" title="月总结" sandbox=""></iframe>"""
+        else:
+            summary = await run(monthly_summary, db, month)
+            monthly = (f'<p class="actions"><a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel（本节点范围）</a></p>'
+                       + t.scoped_summary_html(summary, set(staff.scope)))
+    return html(t.reports_page(staff, month, monthly, t.dispatch_html(lists, now), now, error))
+
+
+async def monthly_html(request: web.Request) -> web.Response:
+    from bot.reports import monthly_summary, parse_month, to_html
+
+    staff = current_staff(request)
+    if not (_may_see_reports(staff) and staff.all_nodes):
+        return await denied(request, staff, "全区月总结")
+    month = _month(request)
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        return html(t.error_page("月份有误", str(exc), staff), 400)
+    summary = await run(monthly_summary, db_url(request), month)
+    await audit(request, staff, "report_view", detail=f"monthly {month}")
+    resp = html(to_html(summary))
+    # the report page is self-contained: inline styles and SVG, no scripts at all
+    resp.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+    resp.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return resp
+
+
+def _scoped_xlsx(summary, scope: set) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "服务节点"
+    ws.append(["服务节点", "受理", "办结", "办结率", "无法办理", "在办"])
+    for n in summary.nodes:
+        if n.node_id in scope:
+            ws.append([n.name, n.accepted, n.closed, n.completion_rate, n.cannot_handle, n.open])
+            ws.cell(ws.max_row, 4).number_format = "0.0%"
+    perf = wb.create_sheet("绩效")
+    perf.append(["服务节点", "当月办结", "按时办结率", "平均首次响应（小时）", "平均办结用时（小时）", "评价数", "满意度（分）",
+                 "月末超期在办", "入企服务"])
+    for p in summary.performance:
+        if p.node_id in scope:
+            perf.append([p.name, p.resolved, p.on_time_rate, p.avg_first_response_hours, p.avg_resolution_hours,
+                         p.ratings, p.satisfaction, p.overdue_open, p.visits])
+            perf.cell(perf.max_row, 3).number_format = "0.0%"
+    for sheet in (ws, perf):
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.column_dimensions["A"].width = 28
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+async def monthly_xlsx(request: web.Request) -> web.Response:
+    from bot.reports import monthly_summary, parse_month, to_xlsx
+
+    staff = current_staff(request)
+    if not _may_see_reports(staff):
+        return await denied(request, staff, "月总结")
+    month = _month(request)
+    try:
+        parse_month(month)
+    except ValueError as exc:
+        return html(t.error_page("月份有误", str(exc), staff), 400)
+    summary = await run(monthly_summary, db_url(request), month)
+    if staff.all_nodes:
+        buf = io.BytesIO()
+        await run(to_xlsx, summary, buf)
+        body, name = buf.getvalue(), f"月总结-{month}.xlsx"
+    else:
+        body, name = await run(_scoped_xlsx, summary, set(staff.scope)), f"月总结-{month}-{staff.node_id}.xlsx"
+    await audit(request, staff, "report_export", detail=f"monthly {month} xlsx")
+    return web.Response(body=body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})

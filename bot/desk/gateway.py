@@ -1,0 +1,679 @@
+"""The front door: every message into and out of a conversation passes through here.
+
+An inbound message is stored before anything else happens (so nothing is lost, and a
+resend with the same client message id is answered from the database instead of
+reaching Rasa twice). Then the conversation's mode decides where it goes:
+
+- "bot": forwarded to Rasa's REST channel; each reply is stored and delivered. A reply
+  carrying ``custom.handover`` (the action paused the bot) switches the mode to "waiting".
+- "waiting" / "staff": not sent to Rasa; published to the "console" hub topic for staff.
+
+When Rasa or the action server is down the message is marked "pending", the user is told
+the reply will come later, and a background task re-forwards pending messages in order
+once Rasa answers again — or hands them to staff if a handover happened meanwhile.
+
+Delivery: everything stored is published on the in-process hub ("conversation:<id>" for
+the user's screens, "console" for staff when not in bot mode). Channels that push
+through an external API (WeChat) register a sender with ``register_channel_sender``; it
+is awaited as ``sender(app, conversation_id, text, buttons)`` for messages that are not
+the direct answer to a ``handle_inbound`` call (staff replies, replies after an outage,
+the bot's return after a handover).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, Awaitable, Callable, Optional
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from bot import handover as ho
+from bot.db import read_sessions, sessions
+from bot.db.schema import Conversation, Message, utcnow
+from bot.desk.hub import HUB_KEY
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+RASA_TIMEOUT = 15.0
+RETRY_INTERVAL = 3.0                   # while this desk knows of pending messages
+FULL_SCAN_INTERVAL = 60.0              # otherwise (orphans, other instances' messages)
+STALE_STORED = timedelta(minutes=2)    # an inbound left "stored" this long was orphaned (desk restart)
+BUSY_NOTICE = "系统繁忙，您的消息已收到，我们会尽快回复（稍后回复）"
+HANDOVER_ENDED_INTENT = "EXTERNAL_handover_ended"
+CLIENT_ID = re.compile(r"^[\x21-\x7e]+$")      # printable ASCII: UUIDs, WeChat MsgIds, "user:time:kind"
+
+ChannelSender = Callable[[web.Application, str, str, Optional[list]], Awaitable[Any]]
+_CHANNEL_SENDERS: dict[str, ChannelSender] = {}
+
+
+class InboundError(ValueError):
+    """A message the gateway refuses before storing it; `message` is for the user (Chinese)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def register_channel_sender(channel: str, sender: ChannelSender) -> None:
+    """`await sender(app, conversation_id, text, buttons)` pushes a message out on `channel` (WeChat)."""
+    _CHANNEL_SENDERS[channel] = sender
+
+
+# ---- per-app state --------------------------------------------------------------------------------
+
+class Gateway:
+    def __init__(self) -> None:
+        self._locks: dict[str, list] = {}
+        self.wake = asyncio.Event()
+        self.tasks: set[asyncio.Task] = set()
+        self.retry_interval = RETRY_INTERVAL
+        self.full_scan_interval = FULL_SCAN_INTERVAL
+        self.rasa_timeout = RASA_TIMEOUT
+        self.has_pending = True            # unknown at start: look once
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str):
+        """One turn at a time per conversation, in arrival order (asyncio.Lock is FIFO)."""
+        entry = self._locks.setdefault(conversation_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(conversation_id, None)
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
+
+
+def _settings(app: web.Application):
+    from bot.desk.app import SETTINGS_KEY
+
+    return app[SETTINGS_KEY]
+
+
+def _client(app: web.Application) -> aiohttp.ClientSession:
+    from bot.desk.app import CLIENT_KEY
+
+    return app[CLIENT_KEY]
+
+
+def _db(app: web.Application) -> str:
+    return _settings(app).effective_database_url
+
+
+def db_url(app: web.Application) -> str:
+    """The service database of this desk."""
+    return _db(app)
+
+
+def _gw(app: web.Application) -> Gateway:
+    return app[GATEWAY_KEY]
+
+
+async def _run(fn, *args, **kwargs):
+    """Database work off the event loop (SQLite may wait for its write lock)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+# ---- message rows ---------------------------------------------------------------------------------
+
+def message_dict(m: Message) -> dict[str, Any]:
+    """The JSON form every client sees (chat page, console, channel senders)."""
+    payload = json.loads(m.payload) if m.payload else {}
+    d = {"id": m.id, "conversation_id": m.conversation_id, "direction": m.direction, "author": m.author,
+         "text": m.text, "buttons": payload.get("buttons") or [],
+         "created_at": m.created_at.isoformat() if m.created_at else None, "client_msg_id": m.client_msg_id}
+    if payload.get("title"):
+        d["title"] = payload["title"]          # a quick-reply button's label (text holds its payload)
+    if payload.get("image"):
+        d["image"] = payload["image"]
+    if m.internal:
+        d["internal"] = True
+    return d
+
+
+def _ensure_conversation(s, conversation_id: str, channel: str) -> Conversation:
+    now = utcnow()
+    dialect = s.get_bind().dialect.name
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
+    s.execute(ins.values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
+              .on_conflict_do_nothing(index_elements=["id"]))
+    conv = s.get(Conversation, conversation_id)
+    s.refresh(conv)
+    return conv
+
+
+def _store_inbound(db: str, conversation_id: str, text: str, client_msg_id: Optional[str], channel: str,
+                   title: Optional[str]) -> tuple[dict, bool, str, str]:
+    """(message, duplicate?, mode, channel). A known client id returns the first message instead."""
+    for attempt in (1, 2):
+        try:
+            with sessions(db).begin() as s:
+                conv = _ensure_conversation(s, conversation_id, channel)
+                if client_msg_id:
+                    first = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
+                                                            Message.client_msg_id == client_msg_id)).first()
+                    if first is not None:
+                        return message_dict(first), True, conv.mode, conv.channel
+                now = utcnow()
+                payload = json.dumps({"title": title[:100]}, ensure_ascii=False) if title else None
+                m = Message(conversation_id=conversation_id, direction="in", author="user", text=text,
+                            payload=payload, client_msg_id=client_msg_id, state="stored", created_at=now)
+                s.add(m)
+                conv.last_user_at = conv.updated_at = now
+                s.flush()
+                return message_dict(m), False, conv.mode, conv.channel
+        except IntegrityError:
+            if attempt == 2:   # the same client id stored concurrently: the second pass finds it
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_out(db: str, conversation_id: str, author: str, text: Optional[str], payload: Optional[dict],
+               reply_to: Optional[int] = None, internal: bool = False) -> tuple[dict, str, str]:
+    """Store an outgoing message; returns (message, mode, channel)."""
+    with sessions(db).begin() as s:
+        conv = _ensure_conversation(s, conversation_id, "rest")
+        m = Message(conversation_id=conversation_id, direction="out", author=author, text=text,
+                    payload=json.dumps(payload, ensure_ascii=False) if payload else None,
+                    reply_to=reply_to, state="stored", internal=internal, created_at=utcnow())
+        s.add(m)
+        conv.updated_at = utcnow()
+        s.flush()
+        return message_dict(m), conv.mode, conv.channel
+
+
+def _claim_for_forward(db: str, message_id: int) -> bool:
+    """stored/pending → forwarded; False if another task or desk instance already took it."""
+    with sessions(db).begin() as s:
+        res = s.execute(update(Message).where(Message.id == message_id,
+                                              Message.state.in_(("stored", "pending")))
+                        .values(state="forwarded").execution_options(synchronize_session=False))
+        return res.rowcount == 1
+
+
+def _set_state(db: str, message_id: int, state: str) -> None:
+    with sessions(db).begin() as s:
+        s.execute(update(Message).where(Message.id == message_id).values(state=state)
+                  .execution_options(synchronize_session=False))
+
+
+def _mode(db: str, conversation_id: str) -> tuple[str, str]:
+    with read_sessions(db)() as s:
+        conv = s.get(Conversation, conversation_id)
+        return (conv.mode, conv.channel) if conv else ("bot", "rest")
+
+
+def _set_mode(db: str, conversation_id: str, mode: str, only_from: Optional[str] = None) -> bool:
+    with sessions(db).begin() as s:
+        q = update(Conversation).where(Conversation.id == conversation_id)
+        if only_from is not None:
+            q = q.where(Conversation.mode == only_from)
+        return s.execute(q.values(mode=mode, updated_at=utcnow())
+                         .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _get_message(db: str, message_id: int) -> Optional[Message]:
+    with read_sessions(db)() as s:
+        return s.get(Message, message_id)
+
+
+def _replies_of(db: str, message_id: int) -> list[dict]:
+    with read_sessions(db)() as s:
+        return [message_dict(m) for m in s.scalars(
+            select(Message).where(Message.reply_to == message_id, Message.internal.is_(False))
+            .order_by(Message.id))]
+
+
+def _other_pending(db: str, conversation_id: str, message_id: int) -> bool:
+    with read_sessions(db)() as s:
+        return s.scalar(select(Message.id).where(Message.conversation_id == conversation_id,
+                                                 Message.direction == "in", Message.state == "pending",
+                                                 Message.id != message_id).limit(1)) is not None
+
+
+def _pending(db: str, conversation_id: Optional[str] = None, before: Optional[int] = None) -> list[dict]:
+    """Inbound messages waiting for a retry (and orphaned "stored" ones), oldest first."""
+    stale = utcnow() - STALE_STORED
+    with read_sessions(db)() as s:
+        q = select(Message).where(Message.direction == "in",
+                                  (Message.state == "pending")
+                                  | ((Message.state == "stored") & (Message.created_at < stale)))
+        if conversation_id is not None:
+            q = q.where(Message.conversation_id == conversation_id)
+        if before is not None:
+            q = q.where(Message.id < before)
+        return [message_dict(m) for m in s.scalars(q.order_by(Message.id).limit(500))]
+
+
+def history(db: str, conversation_id: str, after: int = 0, limit: int = 200,
+            include_internal: bool = False) -> list[dict]:
+    """Stored messages after id `after`, oldest first (the chat page hides internal notes)."""
+    with read_sessions(db)() as s:
+        q = select(Message).where(Message.conversation_id == conversation_id, Message.id > after)
+        if not include_internal:
+            q = q.where(Message.internal.is_(False))
+        return [message_dict(m) for m in s.scalars(q.order_by(Message.id).limit(limit))]
+
+
+# ---- publishing -----------------------------------------------------------------------------------
+
+def _publish(app: web.Application, message: dict, mode: str) -> None:
+    hub = app[HUB_KEY]
+    cid = message["conversation_id"]
+    if not message.get("internal"):
+        hub.publish(f"conversation:{cid}", {"type": "message", "message": message})
+    if mode != "bot" or message.get("internal"):
+        hub.publish("console", {"type": "message", "conversation_id": cid, "message": message})
+
+
+def publish_mode(app: web.Application, conversation_id: str, mode: str, **extra: Any) -> None:
+    """Tell the user's screens and the console that the conversation's mode changed."""
+    hub = app[HUB_KEY]
+    hub.publish(f"conversation:{conversation_id}", {"type": "mode", "mode": mode})
+    hub.publish("console", {"type": "mode", "conversation_id": conversation_id, "mode": mode, **extra})
+
+
+async def _push(app: web.Application, channel: str, message: dict) -> None:
+    sender = _CHANNEL_SENDERS.get(channel)
+    if sender is None or message.get("internal"):
+        return
+    try:
+        await sender(app, message["conversation_id"], message.get("text") or "", message.get("buttons") or None)
+    except Exception:  # noqa: BLE001 - the message is stored; the channel's own retry is its business
+        log.exception("channel %s could not deliver message %s", channel, message.get("id"))
+
+
+# ---- Rasa -----------------------------------------------------------------------------------------
+
+class RasaUnavailable(Exception):
+    pass
+
+
+async def _rasa_post(app: web.Application, conversation_id: str, text: str) -> list[dict]:
+    st = _settings(app)
+    try:
+        async with _client(app).post(f"{st.rasa_url}/webhooks/rest/webhook",
+                                     json={"sender": conversation_id, "message": text},
+                                     timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout)) as resp:
+            if resp.status != 200:
+                raise RasaUnavailable(f"HTTP {resp.status}")
+            data = await resp.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        raise RasaUnavailable(type(exc).__name__) from exc
+    if not isinstance(data, list):
+        raise RasaUnavailable("unexpected reply")
+    return [r for r in data if isinstance(r, dict)]
+
+
+async def _ok(app: web.Application, url: str) -> bool:
+    try:
+        async with _client(app).get(url, timeout=aiohttp.ClientTimeout(total=3)) as resp:
+            return resp.status == 200
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return False
+
+
+async def rasa_ready(app: web.Application) -> bool:
+    st = _settings(app)
+    return await _ok(app, f"{st.rasa_url}/status?token={quote(st.rasa_token)}")
+
+
+async def _actions_ready(app: web.Application) -> bool:
+    return await _ok(app, f"{_settings(app).actions_url}/health")
+
+
+async def _rasa_api(app: web.Application, method: str, path: str, body: Optional[dict] = None) -> Any:
+    st = _settings(app)
+    url = f"{st.rasa_url}{path}"
+    try:
+        async with _client(app).request(method, url, params={"token": st.rasa_token}, json=body,
+                                        timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout)) as resp:
+            if resp.status != 200:
+                raise RasaUnavailable(f"{path}: HTTP {resp.status}")
+            return await resp.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        raise RasaUnavailable(f"{path}: {type(exc).__name__}") from exc
+
+
+async def pause_bot(app: web.Application, conversation_id: str) -> bool:
+    """Pause Rasa for the conversation (staff take over); False if Rasa could not be told."""
+    try:
+        await _rasa_api(app, "POST", f"/conversations/{quote(conversation_id, safe='')}/tracker/events",
+                        {"event": "pause"})
+        return True
+    except RasaUnavailable:
+        log.warning("could not pause Rasa for %s", conversation_id, exc_info=True)
+        return False
+
+
+async def resume_bot(app: web.Application, conversation_id: str) -> list[dict]:
+    """Resume Rasa and let the bot greet the user back (EXTERNAL_handover_ended); returns its messages."""
+    cid = quote(conversation_id, safe="")
+    try:
+        await _rasa_api(app, "POST", f"/conversations/{cid}/tracker/events", {"event": "resume"})
+        result = await _rasa_api(app, "POST", f"/conversations/{cid}/trigger_intent",
+                                 {"name": HANDOVER_ENDED_INTENT, "entities": {}})
+    except RasaUnavailable:
+        log.warning("could not resume Rasa for %s", conversation_id, exc_info=True)
+        return []
+    replies = (result or {}).get("messages") or []
+    return await _store_replies(app, conversation_id, None, replies, push=True)
+
+
+async def _store_replies(app: web.Application, conversation_id: str, reply_to: Optional[int],
+                         replies: list[dict], push: bool) -> list[dict]:
+    db = _db(app)
+    stored: list[dict] = []
+    handover_info = None
+    for r in replies:
+        custom = r.get("custom") if isinstance(r.get("custom"), dict) else None
+        if custom and isinstance(custom.get("handover"), dict):
+            handover_info = custom["handover"]
+            custom = {k: v for k, v in custom.items() if k != "handover"} or None
+        payload = {k: v for k, v in (("buttons", r.get("buttons")), ("custom", custom),
+                                     ("image", r.get("image"))) if v}
+        if not r.get("text") and not payload:
+            continue            # a pure control message (handover marker)
+        if handover_info is not None:
+            await _switch_to_waiting(app, conversation_id, handover_info)
+            handover_info = None
+        msg, mode, channel = await _run(_store_out, db, conversation_id, "bot", r.get("text"),
+                                        payload or None, reply_to)
+        _publish(app, msg, mode)
+        if push:
+            await _push(app, channel, msg)
+        stored.append(msg)
+    if handover_info is not None:
+        await _switch_to_waiting(app, conversation_id, handover_info)
+    return stored
+
+
+async def _switch_to_waiting(app: web.Application, conversation_id: str, info: dict) -> None:
+    """The bot handed over (the action already recorded it): make sure the desk agrees, tell staff."""
+    await _run(_set_mode, _db(app), conversation_id, "waiting", "bot")
+    app[HUB_KEY].publish("console", {"type": "handover", "action": "created",
+                                     "conversation_id": conversation_id, "handover": info})
+    app[HUB_KEY].publish(f"conversation:{conversation_id}", {"type": "mode", "mode": "waiting"})
+
+
+# ---- the turn ------------------------------------------------------------------------------------
+
+def validate(text: Any, client_msg_id: Any = None) -> Optional[str]:
+    """The checks every channel shares; returns the client id as stored (long ids hashed to fit).
+
+    Raises InboundError with the user's message."""
+    if not isinstance(text, str) or not text.strip():
+        raise InboundError("消息不能为空", "empty")
+    if len(text) > MAX_TEXT:
+        raise InboundError(f"消息过长（最多{MAX_TEXT}字）", "too_long")
+    if client_msg_id is None:
+        return None
+    if not isinstance(client_msg_id, str) or not client_msg_id or len(client_msg_id) > 512 \
+            or not CLIENT_ID.match(client_msg_id):
+        raise InboundError("消息编号无效", "bad_request")
+    if len(client_msg_id) > 64:
+        client_msg_id = "h-" + hashlib.sha256(client_msg_id.encode()).hexdigest()[:62]
+    return client_msg_id
+
+
+async def store_inbound(app: web.Application, conversation_id: str, text: str,
+                        client_msg_id: Optional[str] = None, channel: str = "web",
+                        title: Optional[str] = None) -> tuple[dict, bool, str]:
+    """Store (or find the earlier copy of) an inbound message: (message, duplicate?, mode)."""
+    client_msg_id = validate(text, client_msg_id)
+    msg, dup, mode, _ = await _run(_store_inbound, _db(app), conversation_id, text, client_msg_id,
+                                   channel, title if isinstance(title, str) else None)
+    if not dup:
+        hub = app[HUB_KEY]
+        hub.publish(f"conversation:{conversation_id}", {"type": "message", "message": msg})
+    return msg, dup, mode
+
+
+async def stored_replies(app: web.Application, message_id: int) -> list[dict]:
+    return await _run(_replies_of, _db(app), message_id)
+
+
+async def _to_staff(app: web.Application, msg: dict) -> None:
+    await _run(_set_state, _db(app), msg["id"], "forwarded")
+    msg = {**msg, "state": "forwarded"}
+    app[HUB_KEY].publish("console", {"type": "user_message", "conversation_id": msg["conversation_id"],
+                                     "message": msg})
+
+
+async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, list[dict]]:
+    """Send one stored inbound message to Rasa; store and deliver the replies. (ok, replies)."""
+    db, cid = _db(app), msg["conversation_id"]
+    if not await _run(_claim_for_forward, db, msg["id"]):
+        return True, await _run(_replies_of, db, msg["id"])
+    app[HUB_KEY].publish(f"conversation:{cid}", {"type": "typing"})
+    try:
+        replies = await _rasa_post(app, cid, msg["text"])
+        if not replies:
+            # Rasa answers nothing when the action server is down (the action's events are lost).
+            if not await _actions_ready(app):
+                raise RasaUnavailable("action server down")
+            tracker = await _rasa_api(app, "GET", f"/conversations/{quote(cid, safe='')}/tracker",
+                                      None)
+            if (tracker or {}).get("paused") and await _run(ho.open_for, db, cid) is None:
+                # Rasa still paused after a handover ended (resume was lost): resume and ask again.
+                await _rasa_api(app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events",
+                                {"event": "resume"})
+                replies = await _rasa_post(app, cid, msg["text"])
+    except RasaUnavailable as exc:
+        log.warning("Rasa unavailable for message %s: %s", msg["id"], exc)
+        await _run(_set_state, db, msg["id"], "pending")
+        return False, []
+    stored = await _store_replies(app, cid, msg["id"], replies, push)
+    await _run(_set_state, db, msg["id"], "answered")
+    return True, stored
+
+
+async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[dict]:
+    """Route a stored inbound message by the conversation's mode; returns the replies to it."""
+    cid = msg["conversation_id"]
+    if mode != "bot":
+        await _to_staff(app, msg)
+        return []
+    db = _db(app)
+    async with _gw(app).lock(cid):
+        mode, _ = await _run(_mode, db, cid)      # a handover may have happened while we waited
+        if mode != "bot":
+            await _to_staff(app, msg)
+            return []
+        # Earlier messages that failed go first, so Rasa sees the conversation in order.
+        for earlier in await _run(_pending, db, cid, msg["id"]):
+            ok, _ = await _forward(app, earlier, push=True)
+            if not ok or (await _run(_mode, db, cid))[0] != "bot":
+                break
+        else:
+            ok, replies = await _forward(app, msg, push=False)
+            if ok:
+                return replies
+        if (await _run(_mode, db, cid))[0] != "bot":
+            await _to_staff(app, msg)
+            return []
+        await _run(_set_state, db, msg["id"], "pending")
+        _gw(app).has_pending = True
+        _gw(app).wake.set()
+        if await _run(_other_pending, db, cid, msg["id"]):
+            return []          # the user was already told during this outage
+        notice, mode, _ = await _run(_store_out, db, cid, "system", BUSY_NOTICE, None, msg["id"])
+        _publish(app, notice, mode)
+        return [notice]
+
+
+async def handle_inbound(app: web.Application, conversation_id: str, text: str,
+                         client_msg_id: Optional[str] = None, channel: str = "web",
+                         title: Optional[str] = None,
+                         on_stored: Optional[Callable[[dict, bool], Awaitable[None]]] = None) -> list[dict]:
+    """One inbound message, end to end: store first, then bot or staff; returns the replies.
+
+    A repeat of a client message id returns the replies stored for the first copy
+    and never reaches Rasa again. Raises InboundError for empty/over-long input.
+    """
+    msg, dup, mode = await store_inbound(app, conversation_id, text, client_msg_id, channel, title)
+    if on_stored is not None:
+        await on_stored(msg, dup)
+    if dup:
+        return await stored_replies(app, msg["id"])
+    return await process_inbound(app, msg, mode)
+
+
+async def send_to_user(app: web.Application, conversation_id: str, text: str, author: str,
+                       buttons: Optional[list[dict]] = None, internal: bool = False) -> Message:
+    """A staff reply (or internal note, or system notice): store, publish, push to the channel."""
+    if not (isinstance(text, str) and text.strip()) and not buttons:
+        raise InboundError("消息不能为空", "empty")
+    payload = {"buttons": buttons} if buttons else None
+    msg, mode, channel = await _run(_store_out, _db(app), conversation_id, author, text, payload, None, internal)
+    _publish(app, msg, mode)
+    if not internal:
+        await _push(app, channel, msg)
+    return await _run(_get_message, _db(app), msg["id"])
+
+
+# ---- retrying after an outage --------------------------------------------------------------------
+
+async def retry_pending(app: web.Application) -> int:
+    """Re-forward pending messages in order (or hand them to staff); returns how many were handled."""
+    db = _db(app)
+    pending = await _run(_pending, db)
+    _gw(app).has_pending = bool(pending)
+    if not pending:
+        return 0
+    by_conv: dict[str, list[dict]] = {}
+    for m in pending:
+        by_conv.setdefault(m["conversation_id"], []).append(m)
+    ready: Optional[bool] = None
+    handled = 0
+    for cid, msgs in by_conv.items():
+        async with _gw(app).lock(cid):
+            for m in msgs:
+                mode, channel = await _run(_mode, db, cid)
+                if mode != "bot":
+                    await _to_staff(app, m)            # staff answer it now; no Rasa needed
+                    handled += 1
+                    continue
+                if ready is None:
+                    ready = await rasa_ready(app)
+                if not ready:
+                    break
+                ok, _ = await _forward(app, m, push=True)
+                if not ok:
+                    ready = False
+                    break
+                handled += 1
+    _gw(app).has_pending = handled < len(pending)
+    return handled
+
+
+async def _retry_loop(app: web.Application) -> None:
+    """Every few seconds while pending messages exist; a full look every minute otherwise."""
+    gw = _gw(app)
+    loop = asyncio.get_running_loop()
+    last_scan = float("-inf")
+    while True:
+        try:
+            await asyncio.wait_for(gw.wake.wait(), timeout=gw.retry_interval)
+        except asyncio.TimeoutError:
+            pass
+        gw.wake.clear()
+        if not gw.has_pending and loop.time() - last_scan < gw.full_scan_interval:
+            continue
+        last_scan = loop.time()
+        try:
+            await retry_pending(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep retrying; the next round may succeed
+            log.exception("retrying pending messages failed")
+        await asyncio.sleep(0.2)
+
+
+async def _retry_ctx(app: web.Application):
+    task = asyncio.get_running_loop().create_task(_retry_loop(app))
+    yield
+    task.cancel()
+    gw = _gw(app)
+    for t in list(gw.tasks):
+        t.cancel()
+    await asyncio.gather(task, *gw.tasks, return_exceptions=True)
+
+
+# ---- handover operations for the console (core in bot/handover.py, plus Rasa and live updates) ----
+
+def _handover_event(action: str, h) -> dict:
+    return {"type": "handover", "action": action, "conversation_id": h.conversation_id,
+            "handover": {"id": h.id, "node": h.node_id, "reason": h.reason, "claimed_by": h.claimed_by}}
+
+
+async def claim_handover(app: web.Application, handover_id: int, staff) -> Any:
+    """Staff claims a waiting conversation (raises HandoverError if someone else was first)."""
+    h = await _run(ho.claim, _db(app), handover_id, staff)
+    app[HUB_KEY].publish("console", _handover_event("claimed", h))
+    publish_mode(app, h.conversation_id, "staff")
+    await send_to_user(app, h.conversation_id, f"服务专员{staff.display_name}已接入，正在为您服务。", "system")
+    return h
+
+
+async def transfer_handover(app: web.Application, handover_id: int, node_id: Optional[str] = None,
+                            staff_id: Optional[int] = None, actor: Any = "system") -> Any:
+    h = await _run(ho.transfer, _db(app), handover_id, node_id, staff_id, actor)
+    app[HUB_KEY].publish("console", _handover_event("transferred", h))
+    publish_mode(app, h.conversation_id, "staff" if h.claimed_by else "waiting")
+    await send_to_user(app, h.conversation_id, "您的对话已转交给其他服务专员，请稍候。", "system")
+    return h
+
+
+async def end_handover(app: web.Application, handover_id: int, actor: Any = "system") -> Any:
+    """Staff are done: record it, resume the bot (it greets the user back and asks for a rating)."""
+    h = await _run(ho.end, _db(app), handover_id, actor)
+    app[HUB_KEY].publish("console", _handover_event("ended", h))
+    publish_mode(app, h.conversation_id, "bot")
+    async with _gw(app).lock(h.conversation_id):
+        await resume_bot(app, h.conversation_id)
+    return h
+
+
+async def take_over(app: web.Application, conversation_id: str, staff) -> Any:
+    """Staff take over a conversation the bot is handling: pause Rasa, claim at once."""
+    async with _gw(app).lock(conversation_id):
+        h = await _run(ho.takeover, _db(app), conversation_id, staff)
+        await pause_bot(app, conversation_id)
+    app[HUB_KEY].publish("console", _handover_event("claimed", h))
+    publish_mode(app, conversation_id, "staff")
+    await send_to_user(app, conversation_id, f"服务专员{staff.display_name}已接入，正在为您服务。", "system")
+    _gw(app).has_pending = True
+    _gw(app).wake.set()           # messages pending from an outage now go to staff
+    return h
+
+
+def setup(app: web.Application) -> None:
+    """Gateway state and the background retry task (called by bot.desk.chat.setup)."""
+    if GATEWAY_KEY in app:
+        return
+    app[GATEWAY_KEY] = Gateway()
+    app.cleanup_ctx.append(_retry_ctx)
