@@ -4,7 +4,7 @@ Q ?= 高企认定需要什么条件
 
 MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
 
-.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo scheduler-status clean
+.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo staff scheduler-status clean
 
 install:
 	@scripts/bootstrap.sh
@@ -35,8 +35,13 @@ report: install
 	@mkdir -p var/reports
 	$(PY) -m bot.reports monthly --month $(MONTH) --html var/reports/$(MONTH).html --xlsx var/reports/$(MONTH).xlsx
 
+DB ?= sqlite:///var/yuanshang.db
+
 demo: install
-	$(PY) -m bot.demo --enterprises 500 --year $(shell date +%Y)
+	$(PY) -m bot.demo --db $(DB) --enterprises 500 --year $(shell date +%Y)
+
+staff: install          ## make staff U=li N=李明 NODE=fengxi ROLE=staff (asks for the password)
+	$(PY) -m bot.staff create --username $(U) --name $(N) --node $(NODE) --role $(or $(ROLE),staff)
 
 scheduler-status: install
 	$(PY) -m bot.scheduler status
