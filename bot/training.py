@@ -59,7 +59,17 @@ def ensure_model(model_dir: Path, root: Path = PROJECT_ROOT, log=print) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.exists():
             return target
-        return _train(target, model_dir, root, log)
+        model = _train(target, model_dir, root, log)
+        _prune(model_dir, keep=model)
+        return model
+
+
+def _prune(model_dir: Path, keep: Path, newest: int = 3) -> None:
+    """Keep the new model and the few newest others (a 60 MB file per data change adds up)."""
+    old = sorted((p for p in model_dir.glob("yuanshang-*.tar.gz") if p != keep),
+                 key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in old[newest - 1:]:
+        p.unlink(missing_ok=True)
 
 
 def _train(target: Path, model_dir: Path, root: Path, log) -> Path:
