@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         sup.wait_healthy(STARTUP_TIMEOUT)
         print(
             "\n原上管家已启动：\n"
-            f"  企业聊天页 / 服务台   {settings.desk_url}/\n"
+            f"  企业聊天页            {settings.desk_url}/\n"
+            f"  服务台工作台          {settings.desk_url}/console/  (账号：make staff U=… N=… NODE=centre ROLE=admin)\n"
+            f"  微信公众号 / 企业微信 {settings.desk_url}/wechat/mp 、/wechat/work（配置见 README）\n"
             f"  健康检查              {settings.desk_url}/healthz\n"
             f"  Rasa 服务器           {settings.rasa_url}/  (REST 渠道 /webhooks/rest/webhook，HTTP API 令牌见 RASA_TOKEN)\n"
             f"  动作服务器            {settings.actions_url}/health\n"
