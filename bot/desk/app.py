@@ -7,6 +7,7 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
+from bot.desk import wechat
 from bot.desk import chat
 from bot.desk import console
 from bot.desk.hub import HUB_KEY, Hub
@@ -74,5 +75,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     # Feature modules register their routes here (one line each).
     chat.setup(app)
+    wechat.setup(app)
     console.setup(app)
     return app
