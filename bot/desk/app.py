@@ -7,9 +7,7 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
-from bot.desk import wechat
-from bot.desk import chat
-from bot.desk import console
+from bot.desk import chat, console, notifier, wechat
 from bot.desk.hub import HUB_KEY, Hub
 from bot.settings import Settings
 
@@ -77,4 +75,5 @@ def create_app(settings: Settings) -> web.Application:
     chat.setup(app)
     wechat.setup(app)
     console.setup(app)
+    notifier.setup(app)
     return app

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import (
-    Contact, Enterprise, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
+    Contact, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
 )
 from bot.taxonomy import BY_INTENT
 from bot.text import normalise
@@ -294,6 +294,11 @@ class TicketService:
         if target == lc.AWAITING_INFO:
             t.paused_at = now
         if target == lc.RESOLVED:
+            if t.conversation_id:  # 办结 → ask the enterprise to rate (delivered by the desk)
+                name = BY_INTENT[t.category].name if t.category in BY_INTENT else t.category
+                s.add(Notification(kind="rating_request", recipient=f"sender:{t.conversation_id}",
+                                   ticket_id=t.id, created_at=now,
+                                   body=f"您的工单 {t.number}（{name}）已办结。请为本次服务打分，您的评价会帮助我们改进："))
             t.resolved_at = now
             t.resolution_wsecs = max(0, self.sla.working_seconds_between(_aware(t.created_at), now)
                                      - t.paused_working_seconds)

@@ -17,6 +17,25 @@ def sender():
     return f"tk-{uuid.uuid4().hex[:8]}"
 
 
+def _wait_for_system_message(stack, conversation_id, timeout=20.0):
+    import time
+
+    from sqlalchemy import select
+
+    from bot.db import read_sessions
+    from bot.db.schema import Message
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with read_sessions(stack.settings.effective_database_url)() as s:
+            m = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
+                                                Message.author == "system")).first()
+        if m is not None:
+            return m
+        time.sleep(0.5)
+    raise AssertionError("no notification delivered to the conversation")
+
+
 def register(stack, who, first_message="我们想在沣西找一个500平米左右的实验室场地"):
     stack.say(first_message, who)
     body = texts(stack.say("/open_ticket", who))
@@ -82,6 +101,11 @@ def test_closing_and_rating_with_comment_and_unsatisfied_reopen(stack):
     number = done.split("工单号 ")[1].split("。")[0]
     svc = TicketService(stack.settings.effective_database_url)
     svc.transition(number, lc.RESOLVED, "staff:e2e")
+
+    # The desk delivers the rating request to the enterprise's conversation.
+    request = _wait_for_system_message(stack, who)
+    assert number in request.text and "打分" in request.text
+    assert f"非常满意 {number}" in request.payload
 
     mine = stack.say("我的工单", who)
     assert any(b["payload"] == f"评价工单 {number}" for r in mine for b in r.get("buttons", []))
