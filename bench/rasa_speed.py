@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
+from bot.db import migrate  # noqa: E402
 from bot.launcher import child_specs  # noqa: E402
+from bot.network import sync_network  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.supervisor import Supervisor, free_port  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
@@ -65,7 +67,9 @@ def main() -> int:
     model = ensure_model(Settings.from_env().model_dir)
     var = Path(tempfile.mkdtemp(prefix="bench-"))
     s = dataclasses.replace(Settings.from_env(), rasa_port=free_port(), actions_port=free_port(),
-                            desk_port=free_port(), rasa_token="bench", var_dir=var)
+                            desk_port=free_port(), rasa_token="bench", var_dir=var, database_url="")
+    migrate(s.effective_database_url)          # a throw-away database, never the real one
+    sync_network(s.effective_database_url)
     specs = child_specs(s, str(model))
     for spec in specs:
         spec.log_file = str(var / f"{spec.argv[2]}.log")
