@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot import credit_code
 from bot.db import read_sessions, sessions
 from bot.db.schema import (
     Contact, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
@@ -134,6 +135,11 @@ class TicketService:
         name = normalise(ent.name)[:128]
         if not name:
             raise TicketError("请提供企业名称。")
+        if ent.credit_code:
+            try:  # 统一社会信用代码: structure and both check digits (GB 32100)
+                ent.credit_code = credit_code.validate(ent.credit_code)
+            except credit_code.InvalidCreditCode as exc:
+                raise TicketError(str(exc)) from exc
         found = None
         if ent.credit_code:
             found = s.scalars(select(Enterprise).where(Enterprise.credit_code == ent.credit_code)).first()

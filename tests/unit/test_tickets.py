@@ -193,3 +193,19 @@ def test_fifty_concurrent_openings_get_fifty_distinct_numbers(db, request):
     assert len(numbers) == 50 and len(set(numbers)) == 50
     with read_sessions(url)() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 50
+
+
+def test_credit_code_is_validated_and_normalised(svc):
+    from bot.credit_code import generate
+    import random
+
+    code = generate(random.Random(7))
+    r = svc.open_ticket(category="need_space", description="需要办公场地",
+                        enterprise=EnterpriseInput(name="信用代码测试公司", credit_code=code.lower()),
+                        contact_name="赵六", mobile=None, sender_id="cc-1")
+    assert r.ticket.number
+    broken = code[:-1] + ("0" if code[-1] != "0" else "1")
+    with pytest.raises(TicketError):
+        svc.open_ticket(category="need_space", description="需要办公场地",
+                        enterprise=EnterpriseInput(name="另一家", credit_code=broken),
+                        contact_name="赵六", mobile=None, sender_id="cc-2")
