@@ -8,6 +8,7 @@ import argparse
 import signal
 import sys
 
+from bot import rasa_endpoints
 from bot.db import migrate
 from bot.network import sync_network
 from bot.settings import PROJECT_ROOT, Settings
@@ -17,11 +18,16 @@ from bot.training import ensure_model
 STARTUP_TIMEOUT = 300.0
 
 
-def child_specs(settings: Settings, model: str) -> list[ChildSpec]:
+ROLES = ("actions", "rasa", "desk")
+
+
+def child_specs(settings: Settings, model: str, only: tuple[str, ...] = ROLES) -> list[ChildSpec]:
+    """The processes of one instance; `only` picks some (a scaled host may run fewer)."""
     py = sys.executable
     env = settings.child_env()
     root = str(PROJECT_ROOT)
-    return [
+    endpoints = rasa_endpoints.write(settings, settings.var_dir / f"endpoints-{settings.rasa_port}.yml")
+    specs = [
         ChildSpec(
             "动作服务器 (action server)",
             [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
@@ -32,7 +38,7 @@ def child_specs(settings: Settings, model: str) -> list[ChildSpec]:
             [py, "-m", "rasa", "run", "--model", model, "--enable-api",
              "--auth-token", settings.rasa_token, "--port", str(settings.rasa_port),
              "--interface", settings.host,
-             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+             "--endpoints", str(endpoints), "--credentials", "credentials.yml"],
             health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}", env=env, cwd=root,
         ),
         ChildSpec(
@@ -41,18 +47,35 @@ def child_specs(settings: Settings, model: str) -> list[ChildSpec]:
             health_url=f"{settings.desk_url}/healthz", env=env, cwd=root,
         ),
     ]
+    return [spec for role, spec in zip(ROLES, specs) if role in only]
+
+
+def _roles(value: str) -> tuple[str, ...]:
+    roles = tuple(r.strip() for r in value.split(",") if r.strip())
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise argparse.ArgumentTypeError(f"--only 可选 {','.join(ROLES)}，实际为 {value!r}")
+    return roles
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(description="启动原上管家全部服务（按需训练模型）").parse_args(argv)
+    ap = argparse.ArgumentParser(description="启动原上管家全部服务（按需训练模型）")
+    ap.add_argument("--only", type=_roles, default=ROLES,
+                    help="只启动其中几个：actions,rasa,desk（扩容部署时每台主机可不同，见 docs/deploy.md）")
+    args = ap.parse_args(argv)
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        rasa_endpoints.render(settings)
+    except rasa_endpoints.ConfigError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.effective_database_url)
     sync_network(settings.effective_database_url)
-    model = ensure_model(settings.model_dir)
+    model = ensure_model(settings.model_dir) if "rasa" in args.only else ""
 
-    sup = Supervisor(child_specs(settings, str(model)))
+    sup = Supervisor(child_specs(settings, str(model), args.only))
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt

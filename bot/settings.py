@@ -16,7 +16,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise SystemExit(f"环境变量 {name} 应为端口号（整数），实际为 {raw!r}") from exc
+        raise SystemExit(f"环境变量 {name} 应为整数，实际为 {raw!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class Settings:
     model_dir: Path = PROJECT_ROOT / "models"
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     database_url: str = ""
+    # Scale profile (docs/deploy.md): empty = embedded defaults on one machine.
+    tracker_store_url: str = ""       # Rasa's tracker store; "" = SQLite file var/rasa_tracker.db
+    redis_url: str = ""               # lock store, hub bridge, rate limits, WeChat caches; "" = in-process
+    redis_prefix: str = "yuanshang"   # namespace of every Redis key and channel
+    tracker_retention_days: int = 180 # Rasa tracker events older than this are deleted (0 = keep)
 
     @property
     def rasa_url(self) -> str:
@@ -47,6 +52,15 @@ class Settings:
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir / 'yuanshang.db'}"
 
+    @property
+    def effective_tracker_store_url(self) -> str:
+        return self.tracker_store_url or f"sqlite:///{self.var_dir / 'rasa_tracker.db'}"
+
+    @property
+    def scaled(self) -> bool:
+        """True when Redis is configured: several instances may share the databases."""
+        return bool(self.redis_url)
+
     @classmethod
     def from_env(cls) -> "Settings":
         env = os.environ
@@ -60,6 +74,10 @@ class Settings:
             model_dir=Path(env.get("MODEL_DIR") or PROJECT_ROOT / "models"),
             knowledge_dir=Path(env.get("KNOWLEDGE_DIR") or PROJECT_ROOT / "knowledge"),
             database_url=env.get("DATABASE_URL", ""),
+            tracker_store_url=env.get("TRACKER_STORE_URL", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            redis_prefix=env.get("REDIS_PREFIX") or "yuanshang",
+            tracker_retention_days=_int("TRACKER_RETENTION_DAYS", 180),
         )
         if env.get("RASA_TOKEN"):
             kwargs["rasa_token"] = env["RASA_TOKEN"]
@@ -77,8 +95,11 @@ class Settings:
             MODEL_DIR=str(self.model_dir),
             KNOWLEDGE_DIR=str(self.knowledge_dir),
             DATABASE_URL=self.effective_database_url,
+            TRACKER_STORE_URL=self.effective_tracker_store_url,
+            REDIS_URL=self.redis_url,
+            REDIS_PREFIX=self.redis_prefix,
+            TRACKER_RETENTION_DAYS=str(self.tracker_retention_days),
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
-            RASA_TRACKER_DB=str(self.var_dir / "rasa_tracker.db"),
             PYTHONUNBUFFERED="1",
         )
         return env

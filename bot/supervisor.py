@@ -65,16 +65,21 @@ class Supervisor:
 
     def start(self) -> None:
         for spec in self.specs:
-            out = open(spec.log_file, "ab") if spec.log_file else None  # noqa: SIM115
-            try:
-                proc = subprocess.Popen(list(spec.argv), env=spec.env, cwd=spec.cwd,
-                                        stdout=out, stderr=subprocess.STDOUT if out else None,
-                                        start_new_session=True)
-            finally:
-                if out:
-                    out.close()
+            proc = self.spawn(spec)
             self.children.append(Child(spec, proc))
             self.log(f"已启动 {spec.name}（PID {proc.pid}）")
+
+    @staticmethod
+    def spawn(spec: ChildSpec) -> subprocess.Popen:
+        """Start one child in its own session (so a stop reaches its whole process group)."""
+        out = open(spec.log_file, "ab") if spec.log_file else None  # noqa: SIM115
+        try:
+            return subprocess.Popen(list(spec.argv), env=spec.env, cwd=spec.cwd,
+                                    stdout=out, stderr=subprocess.STDOUT if out else None,
+                                    start_new_session=True)
+        finally:
+            if out:
+                out.close()
 
     def check_alive(self) -> None:
         for child in self.children:

@@ -48,40 +48,17 @@ def pg_url():
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
-import dataclasses
 from pathlib import Path
 
-import requests
-
-from bot.db import migrate
-from bot.launcher import child_specs
-from bot.network import sync_network
 from bot.settings import Settings
-from bot.supervisor import Supervisor, free_port
+from bot.stack import Instance, local_settings, start_instance
 from bot.training import ensure_model
 
 # ---- the running system: action server, Rasa server and desk on free ports ----------------------
 # The model is trained once for the current inputs (or reused, see bot.training); the processes are
-# the same ones `make run` starts. Shared by tests/e2e and tests/browser.
+# the same ones `make run` starts (bot.stack). Shared by tests/e2e and tests/browser.
 
-
-@dataclasses.dataclass
-class Stack:
-    settings: Settings
-    model: Path
-    log_dir: Path
-
-    def say(self, text: str, sender: str = "e2e-user") -> list[dict]:
-        r = requests.post(f"{self.settings.rasa_url}/webhooks/rest/webhook",
-                          json={"sender": sender, "message": text}, timeout=30)
-        r.raise_for_status()
-        return r.json()
-
-    def parse(self, text: str) -> dict:
-        r = requests.post(f"{self.settings.rasa_url}/model/parse",
-                          params={"token": self.settings.rasa_token}, json={"text": text}, timeout=30)
-        r.raise_for_status()
-        return r.json()
+Stack = Instance
 
 
 @pytest.fixture(scope="session")
@@ -91,26 +68,13 @@ def model_file() -> Path:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, model_file) -> Stack:
-    var = tmp_path_factory.mktemp("var")
-    settings = dataclasses.replace(
-        Settings.from_env(), rasa_port=free_port(), actions_port=free_port(),
-        desk_port=free_port(), rasa_token="e2e-token", var_dir=var, database_url="",
-    )
-    migrate(settings.effective_database_url)
-    sync_network(settings.effective_database_url)
-    specs = child_specs(settings, str(model_file))
-    for spec in specs:
-        spec.log_file = str(var / f"{spec.argv[2].replace('.', '_')}.log")
-    sup = Supervisor(specs, log=lambda m: None)
-    sup.start()
+    settings = local_settings(tmp_path_factory.mktemp("var"), token="e2e-token")
     try:
-        sup.wait_healthy(timeout=300)
-    except Exception:
-        sup.stop()
-        logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in var.glob("*.log"))
-        pytest.fail(f"stack did not start:\n{logs}")
-    yield Stack(settings, model_file, var)
-    sup.stop()
+        inst = start_instance(settings, model_file)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield inst
+    inst.stop()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -71,5 +71,8 @@ def migrate(url: str, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     with engine_for(url, True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several instances starting at once: one migrates, the others wait and find it done.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240211)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

@@ -1,0 +1,52 @@
+"""Redis connections for the scale profile (REDIS_URL), with short timeouts.
+
+Every Redis call fails within a couple of seconds when Redis is down, so a user or
+staff member gets a clear error instead of a hanging request. One client per URL and
+event loop (redis.asyncio clients are bound to the loop that created them).
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+CONNECT_TIMEOUT = 2.0
+SOCKET_TIMEOUT = 3.0
+
+_clients: dict[tuple[str, int], "object"] = {}
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis did not answer; the message is for logs and operators."""
+
+
+def redis_for(url: str):
+    """An asyncio Redis client for `url` on the running loop (created once per loop)."""
+    import redis.asyncio as aioredis
+
+    key = (url, id(asyncio.get_running_loop()))
+    client = _clients.get(key)
+    if client is None:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
+                                         socket_timeout=SOCKET_TIMEOUT, health_check_interval=15,
+                                         decode_responses=True)
+        _clients[key] = client
+    return client
+
+
+def sync_redis_for(url: str):
+    """A blocking client (CLI tools, the scheduler's checks), same timeouts."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
+                                decode_responses=True)
+
+
+async def close_all(url: Optional[str] = None) -> None:
+    """Close the clients of the running loop (an app's cleanup)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _clients if k[1] == loop_id and (url is None or k[0] == url)]:
+        client = _clients.pop(key)
+        try:
+            await client.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection must not fail a shutdown
+            pass

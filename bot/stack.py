@@ -1,0 +1,117 @@
+"""Start running instances of the system on free ports (tests, benchmarks, scale checks).
+
+`start_instance` runs the processes `make run` runs — action server, Rasa, desk — for one
+Settings and returns a handle that can stop or restart each process. `local_settings`
+makes throw-away settings on free ports; `scaled_settings` points an instance at shared
+PostgreSQL + Redis (the scale profile of docs/deploy.md).
+"""
+from __future__ import annotations
+
+import dataclasses
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+import requests
+
+from bot.db import migrate
+from bot.launcher import ROLES, child_specs
+from bot.network import sync_network
+from bot.settings import Settings
+from bot.supervisor import Supervisor, free_port
+
+STARTUP_TIMEOUT = 300.0
+
+
+def local_settings(var_dir: Path, token: str = "local-token", **overrides) -> Settings:
+    """Settings on free ports with every file under `var_dir` (the embedded profile by default)."""
+    base = dataclasses.replace(Settings.from_env(), database_url="", tracker_store_url="", redis_url="")
+    return dataclasses.replace(base, rasa_port=free_port(), actions_port=free_port(), desk_port=free_port(),
+                               rasa_token=token, var_dir=var_dir, **overrides)
+
+
+@dataclasses.dataclass
+class Instance:
+    """One running action server + Rasa + desk (or the subset in `roles`)."""
+
+    settings: Settings
+    model: Path
+    log_dir: Path
+    supervisor: Supervisor
+    roles: tuple[str, ...] = ROLES
+
+    # ---- talking to it --------------------------------------------------------------------------
+    def say(self, text: str, sender: str = "e2e-user") -> list[dict]:
+        r = requests.post(f"{self.settings.rasa_url}/webhooks/rest/webhook",
+                          json={"sender": sender, "message": text}, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def parse(self, text: str) -> dict:
+        r = requests.post(f"{self.settings.rasa_url}/model/parse",
+                          params={"token": self.settings.rasa_token}, json={"text": text}, timeout=30)
+        r.raise_for_status()
+        return r.json()
+
+    def logs(self, tail: int = 3000) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}"
+                         for p in sorted(self.log_dir.glob("*.log")))
+
+    # ---- controlling it -------------------------------------------------------------------------
+    def _child(self, role: str):
+        return self.supervisor.children[self.roles.index(role)]
+
+    def kill(self, role: str) -> None:
+        """Kill one process hard (SIGKILL), as a crash would."""
+        child = self._child(role)
+        Supervisor._signal(child, signal.SIGKILL)
+        child.proc.wait(timeout=30)
+
+    def restart(self, role: str, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Start a killed (or running: it is stopped first) process again and wait until healthy."""
+        child = self._child(role)
+        if child.proc.poll() is None:
+            Supervisor._signal(child, signal.SIGTERM)
+            try:
+                child.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                Supervisor._signal(child, signal.SIGKILL)
+                child.proc.wait(timeout=10)
+        child.proc = self.supervisor.spawn(child.spec)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child.proc.poll() is not None:
+                raise RuntimeError(f"{child.spec.name} exited with {child.proc.returncode}:\n{self.logs()}")
+            try:
+                if requests.get(child.spec.health_url, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"{child.spec.name} not healthy after {timeout:.0f} s:\n{self.logs()}")
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+
+
+def start_instance(settings: Settings, model: Optional[Path], roles: tuple[str, ...] = ROLES,
+                   prepare_db: bool = True, timeout: float = STARTUP_TIMEOUT) -> Instance:
+    """Migrate the service database (unless told not to), start the processes, wait until healthy."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    if prepare_db:
+        migrate(settings.effective_database_url)
+        sync_network(settings.effective_database_url)
+    specs = child_specs(settings, str(model or ""), roles)
+    for role, spec in zip(roles, specs):
+        spec.log_file = str(settings.var_dir / f"{role}-{settings.desk_port}.log")
+    sup = Supervisor(specs, log=lambda m: None)
+    inst = Instance(settings, Path(model or ""), settings.var_dir, sup, roles)
+    sup.start()
+    try:
+        sup.wait_healthy(timeout)
+    except Exception as exc:
+        sup.stop()
+        raise RuntimeError(f"instance did not start: {exc}\n{inst.logs()}") from exc
+    return inst
