@@ -43,7 +43,7 @@ def tracker_store(url: str) -> dict[str, Any]:
     db = parts.path.lstrip("/")
     if not db:
         raise ConfigError("TRACKER_STORE_URL 缺少数据库名（例如 postgresql://rasa@127.0.0.1:5432/rasa）")
-    store: dict[str, Any] = {"type": "SQL", "dialect": "postgresql", "host": parts.hostname or "127.0.0.1",
+    store: dict[str, Any] = {"type": "SQL", "dialect": "postgresql", "url": parts.hostname or "127.0.0.1",
                              "port": parts.port or 5432, "db": unquote(db),
                              # Rasa creates the database through this one when it is missing.
                              "login_db": parse_qs(parts.query).get("login_db", ["postgres"])[0]}

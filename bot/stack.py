@@ -115,3 +115,109 @@ def start_instance(settings: Settings, model: Optional[Path], roles: tuple[str, 
         sup.stop()
         raise RuntimeError(f"instance did not start: {exc}\n{inst.logs()}") from exc
     return inst
+
+
+# ---- the scale profile: shared PostgreSQL + Redis ---------------------------------------------------
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/0"
+
+
+def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL) -> str:
+    """Create an empty PostgreSQL database; returns its SQLAlchemy URL (psycopg2)."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    admin = psycopg2.connect(admin_url)
+    try:
+        admin.autocommit = True
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.close()
+    url = make_url(admin_url).set(drivername="postgresql+psycopg2", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str, admin_url: str = PG_ADMIN_URL) -> None:
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    from bot.db import engine_for
+
+    for immediate in (False, True):
+        engine_for(url, immediate).dispose()
+    admin = psycopg2.connect(admin_url)
+    try:
+        admin.autocommit = True
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def scaled_settings(var_dir: Path, database_url: str, tracker_store_url: str, redis_url: str,
+                    redis_prefix: str, token: str = "scale-token", **overrides) -> Settings:
+    """Settings of one instance of the scale profile on free ports (all instances share the stores)."""
+    return local_settings(var_dir, token=token, database_url=database_url, tracker_store_url=tracker_store_url,
+                          redis_url=redis_url, redis_prefix=redis_prefix, **overrides)
+
+
+@dataclasses.dataclass
+class Cluster:
+    """Several instances sharing PostgreSQL (service DB + Rasa tracker store) and Redis."""
+
+    instances: list[Instance]
+    database_url: str
+    tracker_store_url: str
+    redis_url: str
+    redis_prefix: str
+
+    def __getitem__(self, i: int) -> Instance:
+        return self.instances[i]
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def stop(self) -> None:
+        for inst in self.instances:
+            inst.stop()
+
+
+def start_cluster(var_dir: Path, model: Path, n: int = 2, redis_url: str = REDIS_DEFAULT_URL,
+                  admin_url: str = PG_ADMIN_URL, token: str = "scale-token") -> Cluster:
+    """n instances (action server + Rasa + desk each) on fresh PostgreSQL databases and a fresh
+    Redis key prefix, started one after another (the databases are prepared once, first).
+    The caller drops the databases with `drop_cluster_databases`."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:10]
+    db = create_pg_database(f"ys_service_{tag}", admin_url)
+    tracker = create_pg_database(f"ys_tracker_{tag}", admin_url)
+    prefix = f"ystest{tag}"
+    settings = [scaled_settings(var_dir / f"i{i}", db, tracker, redis_url, prefix, token) for i in range(n)]
+    migrate(db)
+    sync_network(db)
+    instances: list[Instance] = []
+    try:
+        for s in settings:
+            instances.append(start_instance(s, model, prepare_db=False))
+    except Exception:
+        for inst in instances:
+            inst.stop()
+        drop_pg_database(db, admin_url)
+        drop_pg_database(tracker, admin_url)
+        raise
+    return Cluster(instances, db, tracker, redis_url, prefix)
+
+
+def drop_cluster_databases(cluster: Cluster, admin_url: str = PG_ADMIN_URL) -> None:
+    """Drop the cluster's databases and Redis keys (after `cluster.stop()`)."""
+    for url in (cluster.database_url, cluster.tracker_store_url):
+        drop_pg_database(url, admin_url)
+    try:
+        from bot.redis_client import sync_redis_for
+
+        r = sync_redis_for(cluster.redis_url)
+        for key in r.scan_iter(f"{cluster.redis_prefix}*"):
+            r.delete(key)
+    except Exception:  # noqa: BLE001 - leftover keys expire or are harmless
+        pass
