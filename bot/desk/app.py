@@ -7,7 +7,7 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
-from bot.desk import chat, console, notifier, wechat
+from bot.desk import chat, console, hub_bridge, notifier, wechat
 from bot.desk.hub import HUB_KEY, Hub
 from bot.settings import Settings
 
@@ -31,11 +31,22 @@ async def healthz(request: web.Request) -> web.Response:
         _probe(client, f"{settings.rasa_url}/status?token={settings.rasa_token}"),
         _probe(client, f"{settings.actions_url}/health"),
     )
-    ok = rasa == "ok" and actions == "ok"
-    return web.json_response(
-        {"status": "ok" if ok else "unavailable", "rasa": rasa, "actions": actions},
-        status=200 if ok else 503,
-    )
+    body = {"rasa": rasa, "actions": actions}
+    if settings.redis_url:
+        body["redis"] = await _probe_redis(settings.redis_url)
+    ok = all(v == "ok" for v in body.values())
+    return web.json_response({"status": "ok" if ok else "unavailable", **body}, status=200 if ok else 503)
+
+
+async def _probe_redis(url: str) -> str:
+    """Redis carries Rasa's conversation locks in the scale profile: without it no turn can run."""
+    from bot.redis_client import redis_for
+
+    try:
+        await asyncio.wait_for(redis_for(url).ping(), timeout=3)
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means unavailable
+        return f"不可达（{type(exc).__name__}）"
 
 
 async def _scheduler_ctx(app: web.Application):
@@ -69,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[HUB_KEY] = Hub()
     app.cleanup_ctx.append(_client_ctx)
+    hub_bridge.setup(app)
     app.cleanup_ctx.append(_scheduler_ctx)
     app.router.add_get("/healthz", healthz)
     # Feature modules register their routes here (one line each).

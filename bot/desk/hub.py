@@ -3,15 +3,16 @@
 Topics: "conversation:<id>" — everything a user's chat screen must show;
 "console" — queue changes and messages staff must see (handover created,
 claimed, ended, new user message in a waiting/staff conversation).
-One desk instance delivers to its own subscribers; a scaled-out deployment
-would bridge topics through Redis pub/sub (not needed on one machine).
+One desk instance delivers to its own subscribers; with REDIS_URL set, every
+publish is also relayed through Redis pub/sub (bot/desk/hub_bridge.py), so a
+staff reply sent on one desk reaches a user whose chat is open on another.
 """
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from aiohttp import web
 
@@ -21,9 +22,17 @@ QUEUE_SIZE = 1000
 class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self.relay: Optional[Callable[[str, dict[str, Any]], None]] = None   # set by the Redis bridge
 
     def publish(self, topic: str, event: dict[str, Any]) -> int:
-        """Deliver to every current subscriber of `topic`; returns how many got it.
+        """Deliver to this desk's subscribers of `topic` (and relay to other desks, if bridged);
+        returns how many local subscribers got it."""
+        if self.relay is not None:
+            self.relay(topic, event)
+        return self.deliver(topic, event)
+
+    def deliver(self, topic: str, event: dict[str, Any]) -> int:
+        """Deliver to every current local subscriber of `topic`; returns how many got it.
 
         A subscriber whose queue is full is dropped from the topic (it reconnects
         and reloads history by id), so one stuck browser never blocks the desk.

@@ -1,0 +1,234 @@
+"""Two instances of everything on shared PostgreSQL + Redis: a conversation may hop between them.
+
+Each instance is a real action server + Rasa server + desk (bot.stack.start_cluster); desk i
+talks to Rasa i. The conversation state lives in PostgreSQL (tickets, messages, Rasa's
+tracker) and Redis (Rasa's conversation locks, the desks' live-update bridge).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from bot.db import read_sessions
+from bot.db.schema import Handover, JobRun, Message, Notification, Ticket
+from bot.settings import PROJECT_ROOT
+from bot.staff import create_staff
+
+pytestmark = pytest.mark.e2e
+
+
+# ---- a web chat user and a staff member, as their browsers would talk --------------------------------
+
+class WebUser:
+    def __init__(self, desk_url: str):
+        r = requests.post(f"{desk_url}/api/chat/session", timeout=10)
+        r.raise_for_status()
+        self.cid, self.key = r.json()["conversation_id"], r.json()["key"]
+        self.sent = 0
+
+    def send(self, inst, text: str) -> str:
+        """Post one message to `inst`'s desk; the replies' texts joined."""
+        self.sent += 1
+        r = requests.post(f"{inst.settings.desk_url}/api/chat/message",
+                          json={"conversation_id": self.cid, "text": text,
+                                "client_msg_id": f"{self.cid}-{self.sent}"},
+                          headers={"X-Chat-Key": self.key}, timeout=60)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return "\n".join(m.get("text") or "" for m in r.json()["replies"])
+
+
+class Staff:
+    def __init__(self, db: str, desk_url: str):
+        self.username = f"s{uuid.uuid4().hex[:8]}"
+        create_staff(db, self.username, "李明", "centre", "admin", "Scale-test-pass-2026!")
+        self.http = requests.Session()
+        page = self.http.get(f"{desk_url}/console/login", timeout=10)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = self.http.post(f"{desk_url}/console/login", allow_redirects=False, timeout=10,
+                           data={"username": self.username, "password": "Scale-test-pass-2026!",
+                                 "csrf_token": token, "next": "/console/"})
+        assert r.status_code in (302, 303), r.text
+
+    def post(self, desk_url: str, path: str, **data) -> requests.Response:
+        page = self.http.get(f"{desk_url}/console/tickets", timeout=10)
+        assert page.status_code == 200, page.status_code
+        data["csrf_token"] = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
+        return self.http.post(f"{desk_url}{path}", data=data, headers={"Accept": "application/json"},
+                              allow_redirects=False, timeout=30)
+
+
+class Listener:
+    """A chat page's WebSocket on one desk, collecting every event in a background thread."""
+
+    def __init__(self, desk_url: str, user: WebUser):
+        self.events: list[dict] = []
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        url = desk_url.replace("http://", "ws://") + f"/ws/chat?conversation_id={user.cid}"
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run(url, user.key)), daemon=True)
+        self._thread.start()
+        assert self.ready.wait(10), "WebSocket did not connect"
+
+    async def _run(self, url: str, key: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(url, protocols=("yschat", f"key.{key}")) as ws:
+                self.ready.set()
+                while not self._stop.is_set():
+                    try:
+                        msg = await ws.receive(timeout=0.5)
+                    except asyncio.TimeoutError:
+                        continue
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    self.events.append(json.loads(msg.data))
+
+    def wait_for(self, pred, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for e in list(self.events):
+                if pred(e):
+                    return e
+            time.sleep(0.1)
+        raise AssertionError(f"no matching event; got {self.events}")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def tracker(inst, cid: str) -> dict:
+    r = requests.get(f"{inst.settings.rasa_url}/conversations/{cid}/tracker",
+                     params={"token": inst.settings.rasa_token}, timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def rows(db: str, stmt):
+    with read_sessions(db)() as s:
+        return s.execute(stmt).all()
+
+
+# ---- tests --------------------------------------------------------------------------------------------
+
+def test_a_form_started_on_one_instance_finishes_on_the_other(cluster):
+    a, b = cluster[0], cluster[1]
+    user = WebUser(a.settings.desk_url)
+    turns = [
+        (a, "我们想在沣西找一个500平米左右的实验室场地", None),
+        (b, "/open_ticket", "企业全称"),
+        (a, "西安光启芯科技有限公司", "请问怎么称呼"),
+        (b, "王经理", "手机号"),
+        (a, "139-1234-5678", "园区"),
+        (b, "沣西新城", "请确认需求登记信息"),
+        (a, "确认提交", "工单号 QCY-"),
+        (b, "我的工单", "已受理"),
+    ]
+    for inst, text, expected in turns:
+        reply = user.send(inst, text)
+        if expected:
+            assert expected in reply, (text, reply)
+
+    # Both Rasa servers read the same tracker: same events, same slots, form finished.
+    ta, tb = tracker(a, user.cid), tracker(b, user.cid)
+    assert len(ta["events"]) == len(tb["events"]) and ta["slots"] == tb["slots"]
+    assert ta["active_loop"] in ({}, None) or not ta["active_loop"].get("name")
+    assert "13912345678" in json.dumps(ta["events"], ensure_ascii=False)   # the form's answer, on both
+    # Exactly one ticket, and every message stored once and answered.
+    db = cluster.database_url
+    tickets = rows(db, select(Ticket.number, Ticket.node_id).where(Ticket.conversation_id == user.cid))
+    assert len(tickets) == 1 and tickets[0].node_id == "fengxi"
+    inbound = rows(db, select(Message.client_msg_id, Message.state)
+                   .where(Message.conversation_id == user.cid, Message.direction == "in"))
+    assert len(inbound) == len(turns) and all(m.state == "answered" for m in inbound), inbound
+    assert len({m.client_msg_id for m in inbound}) == len(turns)
+
+
+def test_simultaneous_messages_on_two_instances_are_taken_one_at_a_time(cluster):
+    """Rasa's Redis lock store serialises one conversation across Rasa servers."""
+    a, b = cluster[0], cluster[1]
+    user = WebUser(a.settings.desk_url)
+    user.send(a, "你好")
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda args: user.send(*args),
+                                [(a, "高企认定需要什么条件"), (b, "研发费用加计扣除比例是多少")]))
+    assert all(replies), replies
+    events = tracker(b, user.cid)["events"]
+    users = [e for e in events if e["event"] == "user"]
+    assert [u["text"] for u in users][-2:] in (["高企认定需要什么条件", "研发费用加计扣除比例是多少"],
+                                               ["研发费用加计扣除比例是多少", "高企认定需要什么条件"])
+    # Each user turn is followed by its own bot turn before the next user message (no interleaving).
+    kinds = [e["event"] for e in events if e["event"] in ("user", "bot")]
+    seq = "".join("u" if k == "user" else "b" for k in kinds)
+    assert "uu" not in seq, seq
+
+
+def test_live_updates_and_staff_cross_instances(cluster):
+    """The chat page is open on desk A; the user writes through desk B; staff work on desk B."""
+    a, b = cluster[0], cluster[1]
+    user = WebUser(a.settings.desk_url)
+    screen = Listener(a.settings.desk_url, user)
+    try:
+        user.send(b, "你好，想了解一下人才公寓")
+        screen.wait_for(lambda e: e.get("type") == "message" and e["message"]["author"] == "bot")
+
+        staff = Staff(cluster.database_url, b.settings.desk_url)
+        user.send(b, "转人工")
+        screen.wait_for(lambda e: e.get("type") == "mode" and e.get("mode") == "waiting")
+        (h,) = rows(cluster.database_url, select(Handover.id).where(Handover.conversation_id == user.cid))
+        # The console session is in the database: the same cookie works on either desk.
+        r = staff.post(a.settings.desk_url, f"/console/conversations/{user.cid}/claim", handover_id=h.id)
+        assert r.status_code in (200, 303), r.text
+        r = staff.post(b.settings.desk_url, f"/console/conversations/{user.cid}/reply", handover_id=h.id,
+                       text="您好，我是李明，人才公寓的申请材料我发给您。")
+        assert r.status_code in (200, 303), r.text
+        staff_msg = screen.wait_for(lambda e: e.get("type") == "message"
+                                    and "人才公寓的申请材料" in (e["message"].get("text") or ""))
+        assert staff_msg["message"]["author"].startswith("staff")
+        # The user answers on desk A: it goes to staff, not to Rasa.
+        assert user.send(a, "好的，谢谢") == ""
+        r = staff.post(a.settings.desk_url, f"/console/conversations/{user.cid}/end", handover_id=h.id)
+        assert r.status_code in (200, 303), r.text
+        screen.wait_for(lambda e: e.get("type") == "mode" and e.get("mode") == "bot")
+        assert not tracker(a, user.cid)["paused"]
+    finally:
+        screen.close()
+
+
+def test_scheduled_jobs_run_once_across_instances(cluster):
+    """Both desks run the scheduler; two more instances race for the same due jobs: one run each."""
+    db = cluster.database_url
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:      # the desks' schedulers tick at start-up
+        if rows(db, select(JobRun.id).where(JobRun.job == "daily_dispatch")):
+            break
+        time.sleep(1)
+    # Two scheduler processes at the same simulated moment (Tue 1 Dec, 09:30 Beijing time).
+    cmd = [sys.executable, "-m", "bot.scheduler", "run-once", "--now", "2026-12-01T09:30", "--db", db]
+    procs = [subprocess.Popen(cmd + ["--instance", f"racer-{i}"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    runs = rows(db, select(JobRun.job, JobRun.period, JobRun.instance, JobRun.status))
+    assert {(r.job, r.period) for r in runs} >= {("daily_dispatch", "2026-12-01"), ("monthly_summary", "2026-11")}
+    assert all(r.status == "done" for r in runs), runs
+    assert {r.instance for r in runs if r.period == "2026-12-01"} <= {"racer-0", "racer-1"}
+    # The work itself happened once: one dispatch list per node per day, one monthly notice.
+    lists = rows(db, select(Notification.recipient, Notification.body).where(Notification.kind == "dispatch_list"))
+    per_day_node = Counter((n.recipient, re.search(r"\d{1,2}月\d{1,2}日", n.body).group(0)) for n in lists)
+    assert lists and max(per_day_node.values()) == 1, per_day_node
+    monthly = rows(db, select(func.count()).select_from(Notification)
+                   .where(Notification.kind == "monthly_summary", Notification.body.contains("11月")))
+    assert monthly[0][0] == 1
