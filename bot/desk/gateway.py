@@ -421,6 +421,14 @@ async def _switch_to_waiting(app: web.Application, conversation_id: str, info: d
 
 # ---- the turn ------------------------------------------------------------------------------------
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:      # a lone surrogate ("\ud800" in JSON)
+        return False
+
+
 def validate(text: Any, client_msg_id: Any = None) -> Optional[str]:
     """The checks every channel shares; returns the client id as stored (long ids hashed to fit).
 
@@ -429,6 +437,8 @@ def validate(text: Any, client_msg_id: Any = None) -> Optional[str]:
         raise InboundError("消息不能为空", "empty")
     if len(text) > MAX_TEXT:
         raise InboundError(f"消息过长（最多{MAX_TEXT}字）", "too_long")
+    if "\x00" in text or not _encodable(text):       # neither PostgreSQL nor UTF-8 can store these
+        raise InboundError("消息包含无法识别的字符，请删除后重新发送", "bad_text")
     if client_msg_id is None:
         return None
     if not isinstance(client_msg_id, str) or not client_msg_id or len(client_msg_id) > 512 \
@@ -482,6 +492,10 @@ async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, l
                 await _rasa_api(app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events",
                                 {"event": "resume"})
                 replies = await _rasa_post(app, cid, msg["text"])
+            elif not _took(tracker, msg["text"]):
+                # Rasa's REST channel answers 200 [] when it could not process the message at all
+                # (lock store or tracker store down): the message never reached the tracker.
+                raise RasaUnavailable("Rasa did not take the message (lock or tracker store failed)")
     except RasaUnavailable as exc:
         log.warning("Rasa unavailable for message %s: %s", msg["id"], exc)
         await _run(_set_state, db, msg["id"], "pending")
@@ -489,6 +503,15 @@ async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, l
     stored = await _store_replies(app, cid, msg["id"], replies, push)
     await _run(_set_state, db, msg["id"], "answered")
     return True, stored
+
+
+def _took(tracker: Any, text: str) -> bool:
+    """Whether Rasa's tracker ends with this user message (i.e. Rasa processed it)."""
+    events = (tracker or {}).get("events") or []
+    for e in reversed(events):
+        if isinstance(e, dict) and e.get("event") == "user":
+            return (e.get("text") or "").strip() == text.strip()
+    return False
 
 
 async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[dict]:
@@ -578,7 +601,9 @@ async def retry_pending(app: web.Application) -> int:
                     handled += 1
                     continue
                 if ready is None:
-                    ready = await rasa_ready(app)
+                    # Both must answer: a retry while the action server is down would only
+                    # add another copy of the message to Rasa's tracker.
+                    ready = await rasa_ready(app) and await _actions_ready(app)
                 if not ready:
                     break
                 ok, _ = await _forward(app, m, push=True)
