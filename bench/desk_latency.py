@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import os
 import platform
@@ -41,11 +40,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 from bot.db import migrate  # noqa: E402
-from bot.launcher import child_specs  # noqa: E402
-from bot.network import sync_network  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.staff import create_staff  # noqa: E402
-from bot.supervisor import Supervisor, free_port  # noqa: E402
+from bot.stack import local_settings, start_instance  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
 
 # Intents whose held-out texts are answered in one turn (no form, no handover); every text
@@ -371,27 +368,20 @@ def main() -> int:
     base = Settings.from_env()
     model = ensure_model(base.model_dir)
     var = Path(tempfile.mkdtemp(prefix="bench-desk-"))
-    s = dataclasses.replace(base, rasa_port=free_port(), actions_port=free_port(), desk_port=free_port(),
-                            rasa_token="bench", var_dir=var, database_url="")
+    s = local_settings(var, token="bench")
     db = s.effective_database_url
     migrate(db)
-    sync_network(db)
     create_staff(db, USERNAME, "基准测试", "centre", "staff", PASSWORD)
-    specs = child_specs(s, str(model))
-    for spec in specs:
-        spec.log_file = str(var / f"{spec.argv[2]}.log")
-    sup = Supervisor(specs, log=lambda m: None)
     ok = False
     t0 = time.perf_counter()
-    sup.start()
+    inst = start_instance(s, model)
     try:
-        sup.wait_healthy(300)
         startup = time.perf_counter() - t0
         result = asyncio.run(measure(s, args.n))
         report(result, args.n, model.name, startup)
         ok = True
     finally:
-        sup.stop()
+        inst.stop()
         if ok and not args.keep:
             shutil.rmtree(var, ignore_errors=True)
         else:

@@ -8,7 +8,6 @@ sequential requests with messages from the held-out set (real Chinese text).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import sys
@@ -23,11 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-from bot.db import migrate  # noqa: E402
-from bot.launcher import child_specs  # noqa: E402
-from bot.network import sync_network  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.supervisor import Supervisor, free_port  # noqa: E402
+from bot.stack import local_settings, start_instance  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
 
 
@@ -66,18 +62,11 @@ def main() -> int:
     args = ap.parse_args()
     model = ensure_model(Settings.from_env().model_dir)
     var = Path(tempfile.mkdtemp(prefix="bench-"))
-    s = dataclasses.replace(Settings.from_env(), rasa_port=free_port(), actions_port=free_port(),
-                            desk_port=free_port(), rasa_token="bench", var_dir=var, database_url="")
-    migrate(s.effective_database_url)          # a throw-away database, never the real one
-    sync_network(s.effective_database_url)
-    specs = child_specs(s, str(model))
-    for spec in specs:
-        spec.log_file = str(var / f"{spec.argv[2]}.log")
-    sup = Supervisor(specs, log=lambda m: None)
     t0 = time.perf_counter()
-    sup.start()
+    # A throw-away database and tracker store under `var`, never the real ones.
+    inst = start_instance(local_settings(var, token="bench"), model)
+    s = inst.settings
     try:
-        sup.wait_healthy(300)
         startup = time.perf_counter() - t0
         msgs = messages()
         texts = [msgs[i % len(msgs)] for i in range(args.n)]
@@ -95,14 +84,14 @@ def main() -> int:
             http.post(f"{s.rasa_url}/webhooks/rest/webhook",
                       json={"sender": f"bench-{i % 20}", "message": t}).raise_for_status()
             turn.append((time.perf_counter() - a) * 1000)
-        rasa_pid = sup.children[1].proc.pid
+        rasa_pid = inst.supervisor.children[1].proc.pid
         print(f"model {model.name}; {args.n} sequential requests each")
         print(f"startup (spawn → action server, Rasa and desk healthy): {startup:.1f} s")
         print(f"/model/parse   p50 {statistics.median(parse):.1f} ms   p95 {pct(parse, 95):.1f} ms")
         print(f"REST turn      p50 {statistics.median(turn):.1f} ms   p95 {pct(turn, 95):.1f} ms")
         print(f"Rasa server RSS: {rss_mb(rasa_pid):.0f} MB")
     finally:
-        sup.stop()
+        inst.stop()
     return 0
 
 

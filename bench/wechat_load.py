@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import random
 import statistics
@@ -39,12 +38,10 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 from wechatpy.crypto import WeChatCrypto  # noqa: E402  (test peer, not used by bot/)
 from wechatpy.utils import WeChatSigner  # noqa: E402
 
-from bot.db import migrate  # noqa: E402
 from bot.desk.wechat import xml as wxml  # noqa: E402
-from bot.launcher import child_specs  # noqa: E402
-from bot.network import sync_network  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.supervisor import Supervisor, free_port  # noqa: E402
+from bot.stack import local_settings, start_instance  # noqa: E402
+from bot.supervisor import free_port  # noqa: E402
 from bot.training import ensure_model  # noqa: E402
 
 TOKEN, AES_KEY, APPID, GH = "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench000000001", "gh_bench00000001"
@@ -180,20 +177,12 @@ def main() -> int:
     stand_in, runner, api_port = loop.run_until_complete(serve_stand_in())
     os.environ.update(WECHAT_MP_TOKEN=TOKEN, WECHAT_MP_AES_KEY=AES_KEY, WECHAT_MP_APPID=APPID,
                       WECHAT_MP_SECRET="bench", WECHAT_API_BASE=f"http://127.0.0.1:{api_port}")
-    s = dataclasses.replace(Settings.from_env(), rasa_port=free_port(), actions_port=free_port(),
-                            desk_port=free_port(), rasa_token="bench", var_dir=var, database_url="")
-    migrate(s.effective_database_url)
-    sync_network(s.effective_database_url)
-    specs = child_specs(s, str(model))
-    for spec in specs:
-        spec.log_file = str(var / f"{spec.argv[2]}.log")
-    sup = Supervisor(specs, log=lambda m: None)
-    sup.start()
+    inst = start_instance(local_settings(var, token="bench"), model)
+    s = inst.settings
     try:
-        sup.wait_healthy(300)
         rows = loop.run_until_complete(run(s, levels, args.messages, stand_in))
     finally:
-        sup.stop()
+        inst.stop()
         loop.run_until_complete(runner.cleanup())
         loop.close()
     print(f"model {model.name}; {os.cpu_count()} CPUs; safe mode (AES); {args.messages} messages per user, "

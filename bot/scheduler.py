@@ -13,6 +13,10 @@ Jobs and their periods (Beijing time, Asia/Shanghai, from bot/data/sla.yml):
 - ``sla_sweep``: idempotent by ticket state (no period): pre-breach warnings (``sla_warning``)
   and escalation of overdue tickets to the parent node (``escalation``); tickets in 待补充
   (awaiting_info) are paused and never warned or escalated.
+- ``tracker_retention`` (对话记录清理), period ``2026-11-25``: every day from 03:30, Rasa's tracker
+  events older than TRACKER_RETENTION_DAYS are deleted (bot.retention). Only a scheduler that is
+  given the tracker store (``tracker_url``: the desk, the command line) has this job; no catch-up
+  (each run covers everything old); the cutoff never follows a simulated ``--now`` into the future.
 
 Exactly once across instances: a run is claimed by inserting a JobRun row; the unique
 (job, period) constraint makes every other instance's insert fail (IntegrityError → skip).
@@ -27,7 +31,7 @@ days only, one list per node per missed day), 4 weeks and 2 months that are due 
 Catch-up never reaches back before a job's first run: a job that has never run starts with its
 current period only (a fresh installation does not send last week's dispatch lists).
 
-    python -m bot.scheduler run-once [--now 2026-11-25T09:00] [--db URL]
+    python -m bot.scheduler run-once [--now 2026-11-25T09:00] [--db URL] [--tracker URL]
     python -m bot.scheduler status [--now …] [--db URL]
 """
 from __future__ import annotations
@@ -57,11 +61,13 @@ from bot.tickets.sla import SlaPolicy, default_policy
 log = logging.getLogger(__name__)
 
 DAILY, WEEKLY, MONTHLY, SLA_SWEEP = "daily_dispatch", "weekly_push", "monthly_summary", "sla_sweep"
-JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检"}
+RETENTION = "tracker_retention"
+JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检", RETENTION: "对话记录清理"}
 
 DAILY_AT = time(8, 30)
 WEEKLY_AT = time(9, 0)
 MONTHLY_AT = time(8, 0)
+RETENTION_AT = time(3, 30)            # quiet hours: deletes on the tracker store
 DAILY_CATCH_UP_DAYS = 7
 WEEKLY_CATCH_UP_WEEKS = 4
 MONTHLY_CATCH_UP_MONTHS = 2
@@ -397,6 +403,29 @@ def _work_monthly(sched: "Scheduler", s: Session, period: str, now: datetime,
     return f"已生成 {period} 月总结：{files.html.name}、{files.xlsx.name}", files
 
 
+# ---- 对话记录清理: Rasa tracker events past the retention period --------------------------------------
+
+def _retention_due(sched: "Scheduler", period: str) -> datetime:
+    return sched.at(date.fromisoformat(period), RETENTION_AT)
+
+
+def _retention_candidates(sched: "Scheduler", now: datetime) -> list[str]:
+    today = sched.local_date(now)
+    return [today.isoformat()] if _retention_due(sched, today.isoformat()) <= now else []
+
+
+def _prepare_retention(sched: "Scheduler", period: str, now: datetime):
+    """The deletes, in their own batched transactions on the tracker store (idempotent)."""
+    from bot.retention import purge
+
+    # A rehearsal with a future --now must not delete conversations that are not old yet.
+    return purge(sched.tracker_url, sched.retention_days, now=min(now, utcnow()))
+
+
+def _work_retention(sched: "Scheduler", s: Session, period: str, now: datetime, result) -> tuple[str, Any]:
+    return result.summary(), result
+
+
 JOBS: dict[str, Job] = {
     DAILY: Job(DAILY, JOB_LABELS[DAILY], _daily_due, _daily_candidates,
                lambda sc, now: sc.local_date(now).isoformat(), _work_daily),
@@ -404,6 +433,8 @@ JOBS: dict[str, Job] = {
                 lambda sc, now: iso_week(sc.local_date(now)), _work_weekly),
     MONTHLY: Job(MONTHLY, JOB_LABELS[MONTHLY], _monthly_due, _monthly_candidates,
                  lambda sc, now: months_back(sc.local_date(now), 1), _work_monthly, _prepare_monthly),
+    RETENTION: Job(RETENTION, JOB_LABELS[RETENTION], _retention_due, _retention_candidates,
+                   lambda sc, now: sc.local_date(now).isoformat(), _work_retention, _prepare_retention),
 }
 
 
@@ -564,8 +595,10 @@ class LostClaim(RuntimeError):
 class Scheduler:
     def __init__(self, db_url: str, instance: Optional[str] = None, *, sla: Optional[SlaPolicy] = None,
                  reports_dir: Optional[Path] = None, retry_after: timedelta = RETRY_AFTER,
-                 stale_after: timedelta = STALE_AFTER, jobs: Optional[dict[str, Job]] = None):
+                 stale_after: timedelta = STALE_AFTER, jobs: Optional[dict[str, Job]] = None,
+                 tracker_url: Optional[str] = None, retention_days: Optional[int] = None):
         self.db_url = db_url
+        self.tracker_url = tracker_url        # Rasa's tracker store; None: no 对话记录清理 here
         self.instance = (instance or default_instance())[:64]
         self.sla = sla or default_policy()
         self.tz = self.sla.tz
@@ -574,13 +607,21 @@ class Scheduler:
 
             reports_dir = Settings.from_env().var_dir / "reports"
         self.reports_dir = Path(reports_dir)
+        if retention_days is None and tracker_url is not None:
+            from bot.settings import Settings
+
+            retention_days = Settings.from_env().tracker_retention_days
+        self.retention_days = retention_days or 0
         self.retry_after = retry_after
         self.stale_after = stale_after
         self._jobs = jobs
 
     @property
     def jobs(self) -> dict[str, Job]:
-        return self._jobs if self._jobs is not None else JOBS
+        jobs = self._jobs if self._jobs is not None else JOBS
+        if self.tracker_url is None:
+            return {name: job for name, job in jobs.items() if name != RETENTION}
+        return jobs
 
     # -- time
     def local_date(self, now: datetime) -> date:
@@ -816,6 +857,9 @@ def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
             if due > now:
                 return due
         return None
+    if job.name == RETENTION:
+        due = _retention_due(sched, today.isoformat())
+        return due if due > now else due + timedelta(days=1)
     if job.name == MONTHLY:
         for k in (0, -1):
             due = _monthly_due(sched, months_back(today, 1 + k))
@@ -836,6 +880,13 @@ def _parse_now(text: Optional[str], tz) -> datetime:
     return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
 
 
+def _default_tracker() -> tuple[str, int]:
+    from bot.settings import Settings
+
+    settings = Settings.from_env()
+    return settings.effective_tracker_store_url, settings.tracker_retention_days
+
+
 def _default_db() -> str:
     from bot.settings import Settings
 
@@ -843,7 +894,7 @@ def _default_db() -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.scheduler", description="原上管家定时任务（日调度、周推进、月总结、时限巡检）")
+    parser = argparse.ArgumentParser(prog="python -m bot.scheduler", description="原上管家定时任务（日调度、周推进、月总结、时限巡检、对话记录清理）")
     sub = parser.add_subparsers(dest="command", metavar="命令")
     once = sub.add_parser("run-once", help="执行一次：补齐所有到期未执行的任务，并做一次时限巡检")
     status = sub.add_parser("status", help="查看定时任务的执行情况")
@@ -853,6 +904,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     once.add_argument("--instance", default=None, help="实例名（默认 主机名:进程号）")
     once.add_argument("--reports-dir", type=Path, default=None, help="月总结文件目录（默认 var/reports）")
     once.add_argument("--no-sla", action="store_true", help="不做时限巡检")
+    once.add_argument("--tracker", default=None,
+                      help="Rasa 对话记录库 URL，供对话记录清理使用（默认取 TRACKER_STORE_URL，否则 var/rasa_tracker.db）")
     args = parser.parse_args(argv)
     if args.command not in ("run-once", "status"):
         parser.print_help(sys.stderr)
@@ -870,7 +923,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.command == "status":
             print(status_text(db_url, now))
             return 0
-        results = run_due(db_url, now, args.instance, sweep=not args.no_sla, reports_dir=args.reports_dir)
+        tracker_url, retention_days = _default_tracker()
+        results = run_due(db_url, now, args.instance, sweep=not args.no_sla, reports_dir=args.reports_dir,
+                          tracker_url=args.tracker or tracker_url, retention_days=retention_days)
     except Exception as exc:    # noqa: BLE001
         print(f"错误：{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1

@@ -100,6 +100,7 @@ class Settings:
             REDIS_PREFIX=self.redis_prefix,
             TRACKER_RETENTION_DAYS=str(self.tracker_retention_days),
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
+            SANIC_HOST=self.host,          # rasa_sdk's bind address (it listens on 0.0.0.0 otherwise)
             PYTHONUNBUFFERED="1",
         )
         return env

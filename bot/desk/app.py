@@ -61,7 +61,9 @@ async def _scheduler_ctx(app: web.Application):
     settings = app[SETTINGS_KEY]
     stop = asyncio.Event()
     task = asyncio.create_task(run_forever(settings.effective_database_url, stop=stop,
-                                           reports_dir=settings.var_dir / "reports"))
+                                           reports_dir=settings.var_dir / "reports",
+                                           tracker_url=settings.effective_tracker_store_url,
+                                           retention_days=settings.tracker_retention_days))
     yield
     stop.set()
     task.cancel()
