@@ -4,54 +4,168 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
+import contextlib
+import dataclasses
 import uuid
 
 import pytest
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PROBE_TIMEOUT = 2          # seconds; an absent service costs every test at most this, once per session
 
 
-@pytest.fixture
-def sqlite_url(tmp_path):
+# ---- shared services: skip on a laptop without them, fail in CI --------------------------------------
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def service_absent(service: str, where: str, why: str):
+    """A test needs a service that is not there: a skip on a developer's machine, a failure in CI
+    (CI=true), where every test must run."""
+    if in_ci():
+        pytest.fail(f"{service} {where} 不可用：{why}（CI=true: tests that need it must run）", pytrace=False)
+    pytest.skip(f"{service} {where} 不可用：{why}（set CI=true to make this a failure）")
+
+
+def _where(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    return f"{u.hostname or '127.0.0.1'}:{u.port or ''}".rstrip(":")
+
+
+_probes: dict[str, str | None] = {}     # service -> None (reachable) or why not; once per session
+
+
+def _probe(service: str, url: str, check) -> None:
+    if service not in _probes:
+        try:
+            check()
+            _probes[service] = None
+        except ImportError as exc:
+            _probes[service] = f"driver missing ({exc})"
+        except Exception as exc:  # noqa: BLE001 - any failure to talk to it means "absent"
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            _probes[service] = f"{type(exc).__name__}: {first_line}"
+    why = _probes[service]
+    if why is not None:
+        service_absent(service, _where(url), why)
+
+
+def require_postgresql() -> None:
+    def check():
+        import psycopg2
+
+        psycopg2.connect(PG_ADMIN, connect_timeout=PROBE_TIMEOUT).close()
+    _probe("PostgreSQL", PG_ADMIN, check)
+
+
+def require_redis() -> None:
+    def check():
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=PROBE_TIMEOUT,
+                             socket_timeout=PROBE_TIMEOUT).ping()
+    _probe("Redis", REDIS_URL, check)
+
+
+# ---- databases ------------------------------------------------------------------------------------
+
+def fresh_sqlite(path) -> str:
     """A fresh, migrated SQLite database with the service network loaded."""
     from bot.db import migrate
     from bot.network import sync_network
 
-    url = f"sqlite:///{tmp_path / 'test.db'}"
+    url = f"sqlite:///{path}"
     migrate(url)
     sync_network(url)
     return url
 
 
+@contextlib.contextmanager
+def fresh_postgresql(prepare: bool = True):
+    """A fresh PostgreSQL database, dropped afterwards: migrated with the service network loaded,
+    or (prepare=False) empty. Skips or fails (CI) when PostgreSQL is absent."""
+    require_postgresql()
+    from bot.db import migrate
+    from bot.network import sync_network
+    from bot.stack import create_pg_database, drop_pg_database
+
+    url = create_pg_database(f"yuanshang_test_{uuid.uuid4().hex[:10]}", PG_ADMIN)
+    try:
+        if prepare:
+            migrate(url)
+            sync_network(url)
+        yield url
+    finally:
+        drop_pg_database(url, PG_ADMIN)
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """`fresh_postgresql` for fixtures of other scopes: `with pg_database(prepare=False) as url:`."""
+    return fresh_postgresql
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A fresh, migrated SQLite database with the service network loaded."""
+    return fresh_sqlite(tmp_path / "test.db")
+
+
 @pytest.fixture
 def pg_url():
     """A fresh, migrated PostgreSQL database (dropped afterwards)."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    from bot.db import engine_for, migrate
-    from bot.network import sync_network
-
-    name = f"yuanshang_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg2.connect(PG_ADMIN)
-    except psycopg2.OperationalError as exc:  # the machine's PostgreSQL is part of the setup
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    try:
-        migrate(url)
-        sync_network(url)
+    with fresh_postgresql() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request):
+    """A fresh, migrated service database with the network loaded, once on SQLite and once on
+    PostgreSQL: the suites that touch the database run on both."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisSpace:
+    """A Redis server and a key prefix of this test's own (Settings.redis_prefix)."""
+
+    url: str
+    prefix: str
+
+    def keys(self) -> list[str]:
+        from bot.redis_client import sync_redis_for
+
+        return sorted(sync_redis_for(self.url).scan_iter(f"{self.prefix}*"))
+
+
+def delete_redis_prefix(url: str, prefix: str) -> None:
+    """Delete the keys under `prefix` (never FLUSHDB: the server is shared)."""
+    from bot.redis_client import sync_redis_for
+
+    r = sync_redis_for(url)
+    for key in r.scan_iter(f"{prefix}*", count=500):
+        r.delete(key)
+
+
+@pytest.fixture
+def redis_url():
+    """Redis with a fresh key prefix; the prefix's keys are deleted afterwards."""
+    require_redis()
+    space = RedisSpace(REDIS_URL, f"ystest{uuid.uuid4().hex[:10]}")
+    try:
+        yield space
     finally:
-        for immediate in (False, True):
-            engine_for(url, immediate).dispose()
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        delete_redis_prefix(space.url, space.prefix)
 
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.stack import Instance, local_settings, start_instance
+from bot.stack import (Instance, create_pg_database, drop_pg_database, local_settings, scaled_settings,
+                       start_instance)
 from bot.training import ensure_model
 
 # ---- the running system: action server, Rasa server and desk on free ports ----------------------
@@ -75,6 +189,75 @@ def stack(tmp_path_factory, model_file) -> Stack:
         pytest.fail(str(exc))
     yield inst
     inst.stop()
+
+
+def _uses_pg_stack(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return "pg_stack" in item.fixturenames or (callspec is not None and callspec.params.get("any_stack") == "scale")
+
+
+_pg_stack_state = {"users_left": 0, "release": None}
+
+
+@pytest.fixture(scope="session")
+def pg_stack(tmp_path_factory, model_file) -> Stack:
+    """One instance of the scale profile: service DB and Rasa tracker store on fresh PostgreSQL
+    databases, a fresh Redis prefix (bot.stack.scaled_settings); all dropped afterwards. It is
+    stopped right after the last test that uses it (not at the end of the session), so it is
+    not still running while later tests start stacks of their own."""
+    from bot.db import migrate
+    from bot.network import sync_network
+
+    require_postgresql()
+    require_redis()
+    tag = uuid.uuid4().hex[:10]
+    db = create_pg_database(f"ys_e2e_service_{tag}", PG_ADMIN)
+    tracker = create_pg_database(f"ys_e2e_tracker_{tag}", PG_ADMIN)
+    prefix = f"ystest{tag}"
+    inst = None
+
+    def release():
+        _pg_stack_state["release"] = None
+        if inst is not None:
+            inst.stop()
+        drop_pg_database(db, PG_ADMIN)
+        drop_pg_database(tracker, PG_ADMIN)
+        delete_redis_prefix(REDIS_URL, prefix)
+
+    _pg_stack_state["release"] = release
+    try:
+        migrate(db)
+        sync_network(db)
+        settings = scaled_settings(tmp_path_factory.mktemp("var-pg"), db, tracker, REDIS_URL, prefix,
+                                   token="e2e-token")
+        try:
+            inst = start_instance(settings, model_file, prepare_db=False)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        yield inst
+    finally:
+        if _pg_stack_state["release"] is release:
+            release()
+
+
+@pytest.fixture(scope="session", params=["embedded", "scale"])
+def any_stack(request) -> Stack:
+    """The running system twice: the embedded profile (`stack`: SQLite, no Redis) and the scale
+    profile (`pg_stack`: PostgreSQL + Redis). For tests whose flow writes to the stack's database."""
+    return request.getfixturevalue("stack" if request.param == "embedded" else "pg_stack")
+
+
+def pytest_collection_finish(session):
+    _pg_stack_state["users_left"] = sum(_uses_pg_stack(item) for item in session.items)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    if _uses_pg_stack(item):
+        _pg_stack_state["users_left"] -= 1
+        if _pg_stack_state["users_left"] <= 0 and _pg_stack_state["release"] is not None:
+            _pg_stack_state["release"]()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,8 @@
 """The desk's front door through the real stack: store first, dedupe, handover, outages.
 
 Desk apps run in-process (aiohttp test server) against the stack's Rasa, action server and
-database, so the tests can watch the hub; an outage is a desk pointed at a closed port.
+database, so the tests can watch the hub; an outage is a desk pointed at a closed port. Every
+test runs on both profiles (`any_stack`: SQLite embedded, PostgreSQL + Redis scale).
 Each test body runs in its own thread and event loop (`in_thread`): Playwright's sync API,
 used by the browser tests of the same session, keeps an event loop on the main thread.
 """
@@ -144,7 +145,10 @@ async def desk_for(settings):
 
 
 @pytest.fixture
-def fresh_db(tmp_path):
+def fresh_db(any_stack, tmp_path, request):
+    """An empty service database of the stack's kind (SQLite or PostgreSQL)."""
+    if any_stack.settings.database_url.startswith("postgresql"):
+        return request.getfixturevalue("pg_url")
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     migrate(url)
     sync_network(url)
@@ -154,23 +158,23 @@ def fresh_db(tmp_path):
 # ---- store first, then forward ------------------------------------------------------------------
 
 @in_thread
-async def test_inbound_is_stored_before_it_is_forwarded(stack):
+async def test_inbound_is_stored_before_it_is_forwarded(any_stack):
     """A proxy in front of the real Rasa looks into the database when the message arrives."""
-    db = db_of(stack.settings)
+    db = db_of(any_stack.settings)
     seen: list[list[tuple[str, str]]] = []
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
         seen.append([(m.text, m.state) for m in rows(db, body["sender"], direction="in")])
         async with aiohttp.ClientSession() as c:
-            async with c.post(f"{stack.settings.rasa_url}/webhooks/rest/webhook", json=body) as r:
+            async with c.post(f"{any_stack.settings.rasa_url}/webhooks/rest/webhook", json=body) as r:
                 return web.json_response(await r.json())
 
     proxy = web.Application()
     proxy.router.add_post("/webhooks/rest/webhook", webhook)
     server = TestServer(proxy, host="127.0.0.1")
     await server.start_server()
-    client = await start_desk(dataclasses.replace(stack.settings, rasa_port=server.port))
+    client = await start_desk(dataclasses.replace(any_stack.settings, rasa_port=server.port))
     try:
         cid = cid_()
         replies = await gateway.handle_inbound(client.server.app, cid, "你好", "first-1")
@@ -188,9 +192,9 @@ async def test_inbound_is_stored_before_it_is_forwarded(stack):
 
 
 @in_thread
-async def test_duplicate_client_message_id_is_answered_once(stack):
-    async with desk_for(stack.settings) as desk:
-        app, db = desk.server.app, db_of(stack.settings)
+async def test_duplicate_client_message_id_is_answered_once(any_stack):
+    async with desk_for(any_stack.settings) as desk:
+        app, db = desk.server.app, db_of(any_stack.settings)
         cid, key = await session(desk)
         ws = await ws_connect(desk, cid, key)
         try:
@@ -207,19 +211,19 @@ async def test_duplicate_client_message_id_is_answered_once(stack):
             again += await receive_until(ws, lambda m: is_bot_message(m) and m["message"]["id"] == replies[-1].id)
             assert len(rows(db, cid, direction="in")) == 1
             assert len(rows(db, cid, direction="out")) == len(replies)
-            assert user_events(stack.settings, cid) == ["你好"]
+            assert user_events(any_stack.settings, cid) == ["你好"]
             # The same through the Python API: the stored replies of the first copy.
             same = await gateway.handle_inbound(app, cid, "你好", "dup-1")
             assert [r["id"] for r in same] == [m.id for m in replies]
-            assert user_events(stack.settings, cid) == ["你好"]
+            assert user_events(any_stack.settings, cid) == ["你好"]
         finally:
             await ws.close()
 
 
 @in_thread
-async def test_bad_input_gets_a_clear_error_and_the_socket_stays_open(stack):
-    async with desk_for(stack.settings) as desk:
-        db = db_of(stack.settings)
+async def test_bad_input_gets_a_clear_error_and_the_socket_stays_open(any_stack):
+    async with desk_for(any_stack.settings) as desk:
+        db = db_of(any_stack.settings)
         cid, key = await session(desk)
         ws = await ws_connect(desk, cid, key)
         try:
@@ -245,8 +249,8 @@ async def test_bad_input_gets_a_clear_error_and_the_socket_stays_open(stack):
 
 
 @in_thread
-async def test_rate_limit_per_conversation(stack):
-    async with desk_for(stack.settings) as desk:
+async def test_rate_limit_per_conversation(any_stack):
+    async with desk_for(any_stack.settings) as desk:
         cid, key = await session(desk)
         ws = await ws_connect(desk, cid, key)
         try:
@@ -259,8 +263,8 @@ async def test_rate_limit_per_conversation(stack):
 
 
 @in_thread
-async def test_wrong_key_is_403_and_nothing_leaks(stack):
-    async with desk_for(stack.settings) as desk:
+async def test_wrong_key_is_403_and_nothing_leaks(any_stack):
+    async with desk_for(any_stack.settings) as desk:
         cid, key = await session(desk)
         other, other_key = await session(desk)
         r = await desk.get(f"/api/chat/history?conversation_id={cid}", headers={"X-Chat-Key": other_key})
@@ -280,9 +284,9 @@ async def test_wrong_key_is_403_and_nothing_leaks(stack):
 
 
 @in_thread
-async def test_page_embed_and_security_headers(stack, monkeypatch):
+async def test_page_embed_and_security_headers(any_stack, monkeypatch):
     monkeypatch.setenv("DESK_FRAME_ANCESTORS", "'self' https://www.example.gov.cn")
-    client = await start_desk(stack.settings)
+    client = await start_desk(any_stack.settings)
     try:
         r = await client.get("/")
         assert r.status == 200 and "原上管家" in await r.text()
@@ -299,7 +303,7 @@ async def test_page_embed_and_security_headers(stack, monkeypatch):
     finally:
         await client.close()
     monkeypatch.setenv("DESK_FRAME_ANCESTORS", "evil; script-src *")
-    client = await start_desk(stack.settings)
+    client = await start_desk(any_stack.settings)
     try:
         r = await client.get("/")
         assert "frame-ancestors 'self'" in r.headers["Content-Security-Policy"]
@@ -312,9 +316,9 @@ async def test_page_embed_and_security_headers(stack, monkeypatch):
 # ---- handover ------------------------------------------------------------------------------------
 
 @in_thread
-async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(stack):
-    async with desk_for(stack.settings) as desk:
-        app, db = desk.server.app, db_of(stack.settings)
+async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(any_stack):
+    async with desk_for(any_stack.settings) as desk:
+        app, db = desk.server.app, db_of(any_stack.settings)
         cid, key = await session(desk)
         ws = await ws_connect(desk, cid, key)
         try:
@@ -333,10 +337,10 @@ async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(stack
                 assert h.reason == "request_human" and h.ended_at is None and h.node_id == "centre"
                 assert "转人工" in h.transcript
                 assert conversation(db, cid).mode == "waiting"
-                tr = tracker(stack.settings, cid)
+                tr = tracker(any_stack.settings, cid)
                 assert tr["paused"] is True
                 assert any(e["event"] == "pause" for e in tr["events"])
-                before = user_events(stack.settings, cid)
+                before = user_events(any_stack.settings, cid)
 
                 # While waiting, the user's messages are stored and reach staff, not Rasa.
                 await ws.send_json({"type": "send", "text": "我想问下高企认定的材料", "client_msg_id": "h-2"})
@@ -347,7 +351,7 @@ async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(stack
                 assert event["conversation_id"] == cid and event["message"]["id"] == ack["id"]
                 assert event["message"]["text"] == "我想问下高企认定的材料"
                 await asyncio.sleep(0.5)
-                assert user_events(stack.settings, cid) == before
+                assert user_events(any_stack.settings, cid) == before
                 assert rows(db, cid, client_msg_id="h-2")[0].state == "forwarded"
                 assert rows(db, cid, reply_to=ack["id"]) == []
 
@@ -368,7 +372,7 @@ async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(stack
                 rating = back[-1]["message"]
                 assert [b["payload"] for b in rating["buttons"]] == ["非常满意", "满意", "一般", "不满意", "非常不满意"]
                 assert all(m["message"]["id"] != note.id for m in back if m.get("type") == "message")
-                assert conversation(db, cid).mode == "bot" and tracker(stack.settings, cid)["paused"] is False
+                assert conversation(db, cid).mode == "bot" and tracker(any_stack.settings, cid)["paused"] is False
                 # The rating that follows is for the staff service (not for some resolved ticket).
                 await ws.send_json({"type": "send", "text": "满意", "client_msg_id": "h-3", "title": "满意"})
                 thanks = await receive_until(ws, lambda m: is_bot_message(m) and "评价" in (m["message"]["text"] or ""))
@@ -379,25 +383,25 @@ async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(stack
             await ws.close()
 
 
-def test_second_fallback_in_a_row_hands_over(stack):
+def test_second_fallback_in_a_row_hands_over(any_stack):
     sender = cid_()
-    first = stack.say("/nlu_fallback", sender)
+    first = any_stack.say("/nlu_fallback", sender)
     assert "没太理解" in "".join(r.get("text") or "" for r in first)
-    second = stack.say("/nlu_fallback", sender)
+    second = any_stack.say("/nlu_fallback", sender)
     custom = [r["custom"] for r in second if r.get("custom")]
     assert custom and custom[0]["handover"]["reason"] == "fallback"
     assert "已为您转接服务专员" in "".join(r.get("text") or "" for r in second)
-    assert tracker(stack.settings, sender)["paused"] is True
-    with read_sessions(db_of(stack.settings))() as s:
+    assert tracker(any_stack.settings, sender)["paused"] is True
+    with read_sessions(db_of(any_stack.settings))() as s:
         h = s.scalars(select(Handover).where(Handover.conversation_id == sender)).one()
     assert h.reason == "fallback"
 
 
-def test_complaint_hands_over_with_reason_complaint(stack):
+def test_complaint_hands_over_with_reason_complaint(any_stack):
     sender = cid_()
-    replies = stack.say("你们效率太低了，我要投诉", sender)
+    replies = any_stack.say("你们效率太低了，我要投诉", sender)
     assert any(r.get("custom", {}).get("handover") for r in replies)
-    with read_sessions(db_of(stack.settings))() as s:
+    with read_sessions(db_of(any_stack.settings))() as s:
         h = s.scalars(select(Handover).where(Handover.conversation_id == sender)).one()
     assert h.reason == "complaint"
 
@@ -405,8 +409,8 @@ def test_complaint_hands_over_with_reason_complaint(stack):
 # ---- outages -------------------------------------------------------------------------------------
 
 @in_thread
-async def test_rasa_down_then_back_nothing_is_lost(stack, fresh_db):
-    down = dataclasses.replace(stack.settings, rasa_port=free_port(), database_url=fresh_db)
+async def test_rasa_down_then_back_nothing_is_lost(any_stack, fresh_db):
+    down = dataclasses.replace(any_stack.settings, rasa_port=free_port(), database_url=fresh_db)
     cid = cid_()
     client = await start_desk(down, retry_interval=60)
     try:
@@ -425,7 +429,7 @@ async def test_rasa_down_then_back_nothing_is_lost(stack, fresh_db):
     finally:
         await client.close()
 
-    client = await start_desk(dataclasses.replace(down, rasa_port=stack.settings.rasa_port))
+    client = await start_desk(dataclasses.replace(down, rasa_port=any_stack.settings.rasa_port))
     try:
         app = client.server.app
         with app[HUB_KEY].subscribe(f"conversation:{cid}") as q:
@@ -439,16 +443,16 @@ async def test_rasa_down_then_back_nothing_is_lost(stack, fresh_db):
         assert greet and "原上管家" in greet[0].text and thanks
         assert greet[0].id < thanks[0].id                          # answered in order
         assert any(e["type"] == "message" and e["message"]["id"] == greet[0].id for e in events)
-        assert user_events(stack.settings, cid) == ["你好", "谢谢"]   # each reached Rasa once
+        assert user_events(any_stack.settings, cid) == ["你好", "谢谢"]   # each reached Rasa once
     finally:
         await client.close()
 
 
 @in_thread
-async def test_pending_messages_go_to_staff_if_a_handover_happens_meanwhile(stack, fresh_db):
+async def test_pending_messages_go_to_staff_if_a_handover_happens_meanwhile(any_stack, fresh_db):
     from bot import handover as ho
 
-    down = dataclasses.replace(stack.settings, rasa_port=free_port(), database_url=fresh_db)
+    down = dataclasses.replace(any_stack.settings, rasa_port=free_port(), database_url=fresh_db)
     client = await start_desk(down, retry_interval=60)
     try:
         app, cid = client.server.app, cid_()
@@ -468,7 +472,7 @@ async def test_pending_messages_go_to_staff_if_a_handover_happens_meanwhile(stac
 
 @pytest.mark.parametrize("failure", ["http500", "empty_reply_actions_down", "timeout"])
 @in_thread
-async def test_rasa_failures_are_pending_not_dropped(stack, fresh_db, failure):
+async def test_rasa_failures_are_pending_not_dropped(any_stack, fresh_db, failure):
     async def webhook(request: web.Request) -> web.Response:
         if failure == "http500":
             return web.Response(status=500, text="boom")
@@ -480,7 +484,7 @@ async def test_rasa_failures_are_pending_not_dropped(stack, fresh_db, failure):
     fake.router.add_post("/webhooks/rest/webhook", webhook)
     server = TestServer(fake, host="127.0.0.1")
     await server.start_server()
-    settings = dataclasses.replace(stack.settings, rasa_port=server.port, actions_port=free_port(),
+    settings = dataclasses.replace(any_stack.settings, rasa_port=server.port, actions_port=free_port(),
                                    database_url=fresh_db)
     client = await start_desk(settings, retry_interval=60)
     client.server.app[gateway.GATEWAY_KEY].rasa_timeout = 1.0

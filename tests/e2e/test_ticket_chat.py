@@ -1,4 +1,5 @@
-"""Opening, tracking and rating tickets in the chat, through the real Rasa and action servers."""
+"""Opening, tracking and rating tickets in the chat, through the real Rasa and action servers
+(on both profiles: `any_stack`)."""
 import uuid
 
 import pytest
@@ -17,7 +18,7 @@ def sender():
     return f"tk-{uuid.uuid4().hex[:8]}"
 
 
-def _wait_for_system_message(stack, conversation_id, timeout=20.0):
+def _wait_for_system_message(any_stack, conversation_id, timeout=20.0):
     import time
 
     from sqlalchemy import select
@@ -27,7 +28,7 @@ def _wait_for_system_message(stack, conversation_id, timeout=20.0):
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with read_sessions(stack.settings.effective_database_url)() as s:
+        with read_sessions(any_stack.settings.effective_database_url)() as s:
             m = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                 Message.author == "system")).first()
         if m is not None:
@@ -36,82 +37,82 @@ def _wait_for_system_message(stack, conversation_id, timeout=20.0):
     raise AssertionError("no notification delivered to the conversation")
 
 
-def register(stack, who, first_message="我们想在沣西找一个500平米左右的实验室场地"):
-    stack.say(first_message, who)
-    body = texts(stack.say("/open_ticket", who))
+def register(any_stack, who, first_message="我们想在沣西找一个500平米左右的实验室场地"):
+    any_stack.say(first_message, who)
+    body = texts(any_stack.say("/open_ticket", who))
     assert "企业全称" in body, body
-    assert "请问怎么称呼" in texts(stack.say("西安光启芯科技有限公司", who))
-    assert "手机号" in texts(stack.say("王经理", who))
-    bad = texts(stack.say("12345", who))
+    assert "请问怎么称呼" in texts(any_stack.say("西安光启芯科技有限公司", who))
+    assert "手机号" in texts(any_stack.say("王经理", who))
+    bad = texts(any_stack.say("12345", who))
     assert "手机号格式不正确" in bad
-    assert "园区" in texts(stack.say("139-1234-5678", who))
-    summary = stack.say("沣西新城", who)
+    assert "园区" in texts(any_stack.say("139-1234-5678", who))
+    summary = any_stack.say("沣西新城", who)
     body = texts(summary)
     assert "请确认需求登记信息" in body and "13912345678" in body and "西安光启芯科技有限公司" in body
     return summary
 
 
-def test_form_collects_confirms_corrects_and_opens_a_ticket(stack):
+def test_form_collects_confirms_corrects_and_opens_a_ticket(any_stack):
     who = sender()
-    summary = register(stack, who)
+    summary = register(any_stack, who)
     assert any(b["payload"] == "确认提交" for r in summary for b in r.get("buttons", []))
-    corrected = texts(stack.say("手机号改成13800001111", who))
+    corrected = texts(any_stack.say("手机号改成13800001111", who))
     assert "13800001111" in corrected and "请确认需求登记信息" in corrected
-    done = texts(stack.say("确认提交", who))
+    done = texts(any_stack.say("确认提交", who))
     assert "已为您登记需求，工单号 QCY-" in done and "沣西" in done and "首次回复" in done, done
 
-    mine = texts(stack.say("我的工单", who))
+    mine = texts(any_stack.say("我的工单", who))
     number = done.split("工单号 ")[1].split("。")[0]
     assert number in mine and "已受理" in mine and "场地入驻" in mine
-    svc = TicketService(stack.settings.effective_database_url)
+    svc = TicketService(any_stack.settings.effective_database_url)
     t = svc.get(number)
     assert t.node_id == "fengxi" and t.category == "need_space" and t.source_channel == "rest"
     assert "实验室" in t.description
 
     # A returning user is not asked again: straight to the summary.
-    stack.say("另外想咨询一下人才公寓怎么申请", who)
-    again = texts(stack.say("/open_ticket", who))
+    any_stack.say("另外想咨询一下人才公寓怎么申请", who)
+    again = texts(any_stack.say("/open_ticket", who))
     assert "请确认需求登记信息" in again and "西安光启芯科技有限公司" in again
     assert "企业全称" not in again
 
 
-def test_cancel_at_any_point(stack):
+def test_cancel_at_any_point(any_stack):
     who = sender()
-    stack.say("想申请创业担保贷款", who)
-    stack.say("/open_ticket", who)
-    stack.say("西安某某电子有限公司", who)
-    body = texts(stack.say("取消", who))
+    any_stack.say("想申请创业担保贷款", who)
+    any_stack.say("/open_ticket", who)
+    any_stack.say("西安某某电子有限公司", who)
+    body = texts(any_stack.say("取消", who))
     assert "已取消本次需求登记" in body
-    assert TicketService(stack.settings.effective_database_url).tickets_for_sender(who) == []
+    assert TicketService(any_stack.settings.effective_database_url).tickets_for_sender(who) == []
 
 
-def test_question_mid_form_is_answered_then_the_form_continues(stack):
+def test_question_mid_form_is_answered_then_the_form_continues(any_stack):
     who = sender()
-    stack.say("想办理企业迁址变更", who)
-    stack.say("/open_ticket", who)
-    body = texts(stack.say("高新技术企业认定需要满足哪些条件？", who))
+    any_stack.say("想办理企业迁址变更", who)
+    any_stack.say("/open_ticket", who)
+    body = texts(any_stack.say("高新技术企业认定需要满足哪些条件？", who))
     assert "国科发火〔2016〕32号" in body and "继续" in body and "企业全称" in body
-    assert "请问怎么称呼" in texts(stack.say("西安迁址测试有限公司", who))
+    assert "请问怎么称呼" in texts(any_stack.say("西安迁址测试有限公司", who))
 
 
-def test_closing_and_rating_with_comment_and_unsatisfied_reopen(stack):
+def test_closing_and_rating_with_comment_and_unsatisfied_reopen(any_stack):
     who = sender()
-    register(stack, who, "想问问孵化器入驻的流程")
-    done = texts(stack.say("确认提交", who))
+    register(any_stack, who, "想问问孵化器入驻的流程")
+    done = texts(any_stack.say("确认提交", who))
     number = done.split("工单号 ")[1].split("。")[0]
-    svc = TicketService(stack.settings.effective_database_url)
+    svc = TicketService(any_stack.settings.effective_database_url)
     svc.transition(number, lc.RESOLVED, "staff:e2e")
 
     # The desk delivers the rating request to the enterprise's conversation.
-    request = _wait_for_system_message(stack, who)
+    request = _wait_for_system_message(any_stack, who)
     assert number in request.text and "打分" in request.text
     assert f"非常满意 {number}" in request.payload
 
-    mine = stack.say("我的工单", who)
+    mine = any_stack.say("我的工单", who)
     assert any(b["payload"] == f"评价工单 {number}" for r in mine for b in r.get("buttons", []))
-    body = texts(stack.say(f"不满意 {number}", who))
+    body = texts(any_stack.say(f"不满意 {number}", who))
     assert "重新进入办理" in body and "意见或建议" in body
-    assert "已记录" in texts(stack.say("专员一直没打电话", who))
+    assert "已记录" in texts(any_stack.say("专员一直没打电话", who))
     t = svc.get(number)
     assert t.status == lc.IN_PROGRESS and t.followup_required
     events = [e.action for e in svc.events(number)]

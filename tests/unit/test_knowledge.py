@@ -587,3 +587,36 @@ def test_query_latency_on_a_large_synthetic_base(tmp_path):
             runs.append(time.perf_counter() - started)
         timings.append(min(runs))
     assert np.percentile(timings, 95) < 0.005
+
+
+# --------------------------------------------------------------------------- the question log, on both databases
+
+def test_questions_and_feedback_are_logged_per_conversation(service, db_url):
+    """What actions._ask_kb stores for each question, and the user's feedback on it (bot.kb_log)."""
+    from bot import kb_log
+
+    answer = service.ask("高新技术企业认定要满足哪些条件")
+    top = answer.top
+    assert top is not None
+    qid = kb_log.record_question(db_url, conversation_id="wx-kb-1", text="高新技术企业认定要满足哪些条件",
+                                 decision=answer.decision, category="need_policy_consult", faq_id=top.faq.id,
+                                 entry_id=top.entry.id, score=round(top.score, 4), channel="wechat")
+    long_id = kb_log.record_question(db_url, conversation_id="wx-kb-1", text="专" * (kb_log.MAX_TEXT + 50),
+                                     decision="unknown")
+    other = kb_log.record_question(db_url, conversation_id="wx-kb-2", text="你好", decision="unknown")
+    rows = kb_log.questions(db_url, "wx-kb-1")
+    assert [r.id for r in rows] == [qid, long_id] and qid < long_id
+    first = rows[0]
+    assert (first.text, first.decision, first.faq_id, first.channel) == (
+        "高新技术企业认定要满足哪些条件", answer.decision, top.faq.id, "wechat")
+    assert first.score == pytest.approx(round(top.score, 4)) and first.helpful is None
+    assert first.asked_at.tzinfo is not None and first.feedback_at is None
+    assert len(rows[1].text) == kb_log.MAX_TEXT
+
+    assert kb_log.record_feedback(db_url, qid, "wx-kb-1", helpful=True)
+    assert not kb_log.record_feedback(db_url, other, "wx-kb-1", helpful=False)     # not this conversation's
+    assert not kb_log.record_feedback(db_url, 10**9, "wx-kb-1", helpful=False)
+    first = kb_log.questions(db_url, "wx-kb-1")[0]
+    assert first.helpful is True and first.feedback_at >= first.asked_at
+    assert kb_log.questions(db_url, "wx-kb-2")[0].helpful is None
+    assert kb_log.questions(db_url, "nobody") == []

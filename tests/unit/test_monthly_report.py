@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -24,7 +23,6 @@ from bot.reports import monthly_summary, parse_month, to_html, to_text, to_xlsx
 from bot.settings import PROJECT_ROOT
 from bot.taxonomy import CATEGORIES
 
-PG_ADMIN = dict(host="127.0.0.1", user="postgres", dbname="postgres", connect_timeout=3)
 EVIL = "<script>alert(1)</script>工作站"
 
 
@@ -334,25 +332,10 @@ def sqlite_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pg_url():
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(**PG_ADMIN)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1 is unreachable: {str(exc).strip()}")
-    admin.autocommit = True
-    name = f"test_monthly_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg2://postgres@127.0.0.1/{name}"
-    try:
+def pg_url(pg_database):
+    with pg_database(prepare=False) as url:
         populate(url)
         yield url
-    finally:
-        engine_for(url).dispose()
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 # ---- tests -----------------------------------------------------------------------------------------

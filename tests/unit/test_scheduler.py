@@ -96,8 +96,8 @@ def done(results, job):
 
 
 @pytest.fixture
-def sched(sqlite_url, tmp_path):
-    return sch.Scheduler(sqlite_url, "inst-a", reports_dir=tmp_path / "reports")
+def sched(db_url, tmp_path):
+    return sch.Scheduler(db_url, "inst-a", reports_dir=tmp_path / "reports")
 
 
 # ---- periods -----------------------------------------------------------------------------------------
@@ -124,23 +124,23 @@ def test_periods_and_due_times(sched):
 
 # ---- 日调度 -------------------------------------------------------------------------------------------
 
-def test_dispatch_lists_contain_the_right_tickets(sqlite_url, sched):
-    e1 = add_enterprise(sqlite_url, "西安光启芯科技有限公司")
-    e2 = add_enterprise(sqlite_url, "陕西云谷数智有限公司")
+def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
+    e1 = add_enterprise(db_url, "西安光启芯科技有限公司")
+    e2 = add_enterprise(db_url, "陕西云谷数智有限公司")
     far = bj(2026, 12, 20)
-    add_ticket(sqlite_url, "QCY-A-new", "fengxi", bj(2026, 11, 24, 10), far, enterprise_id=e1,
+    add_ticket(db_url, "QCY-A-new", "fengxi", bj(2026, 11, 24, 10), far, enterprise_id=e1,
                status=lc.ACCEPTED)
-    add_ticket(sqlite_url, "QCY-B-today", "fengxi", bj(2026, 11, 10), bj(2026, 11, 25, 17, 30),
+    add_ticket(db_url, "QCY-B-today", "fengxi", bj(2026, 11, 10), bj(2026, 11, 25, 17, 30),
                enterprise_id=e2, category="need_policy_consult")
-    add_ticket(sqlite_url, "QCY-C-over", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20, 17, 30),
+    add_ticket(db_url, "QCY-C-over", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20, 17, 30),
                enterprise_id=e1, category="need_business_registration", status=lc.ASSIGNED)
-    add_ticket(sqlite_url, "QCY-D-closed", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20), enterprise_id=e1,
+    add_ticket(db_url, "QCY-D-closed", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20), enterprise_id=e1,
                status=lc.RESOLVED)
-    add_ticket(sqlite_url, "QCY-E-paused", "fengxi", bj(2026, 11, 24, 11), bj(2026, 11, 20), enterprise_id=e2,
+    add_ticket(db_url, "QCY-E-paused", "fengxi", bj(2026, 11, 24, 11), bj(2026, 11, 20), enterprise_id=e2,
                status=lc.AWAITING_INFO)
-    add_ticket(sqlite_url, "QCY-F-after", "fengxi", bj(2026, 11, 25, 8, 40), far, enterprise_id=e1)
-    add_ticket(sqlite_url, "QCY-G-ws", "fengxi-ws-xinxi", bj(2026, 11, 24, 9), far, enterprise_id=e1)
-    add_ticket(sqlite_url, "QCY-H-before", "fengxi", bj(2026, 11, 24, 8), far, enterprise_id=e1)
+    add_ticket(db_url, "QCY-F-after", "fengxi", bj(2026, 11, 25, 8, 40), far, enterprise_id=e1)
+    add_ticket(db_url, "QCY-G-ws", "fengxi-ws-xinxi", bj(2026, 11, 24, 9), far, enterprise_id=e1)
+    add_ticket(db_url, "QCY-H-before", "fengxi", bj(2026, 11, 24, 8), far, enterprise_id=e1)
 
     results = sched.run_due(bj(2026, 11, 25, 9))
     [daily] = [r for r in results if r.job == sch.DAILY]
@@ -154,8 +154,8 @@ def test_dispatch_lists_contain_the_right_tickets(sqlite_url, sched):
     assert lists["centre"].empty
     assert fx.since == bj(2026, 11, 24, 8, 30) and fx.as_of == bj(2026, 11, 25, 8, 30)
 
-    sent = notifications(sqlite_url, "dispatch_list")
-    assert len(sent) == active_nodes(sqlite_url) == len(lists)
+    sent = notifications(db_url, "dispatch_list")
+    assert len(sent) == active_nodes(db_url) == len(lists)
     assert len({n.recipient for n in sent}) == len(sent)
     body = next(n.body for n in sent if n.recipient == "node:fengxi")
     assert "沣西新城服务中心" in body and "2026年11月25日（星期三）" in body
@@ -170,19 +170,19 @@ def test_dispatch_lists_contain_the_right_tickets(sqlite_url, sched):
     assert "今日没有需要调度的工单" in empty
 
     # the same day again (same or another instance): nothing more
-    assert done(sch.run_due(sqlite_url, bj(2026, 11, 25, 10), "inst-b", reports_dir=sched.reports_dir),
+    assert done(sch.run_due(db_url, bj(2026, 11, 25, 10), "inst-b", reports_dir=sched.reports_dir),
                 sch.DAILY) == []
-    assert len(notifications(sqlite_url, "dispatch_list")) == len(lists)
+    assert len(notifications(db_url, "dispatch_list")) == len(lists)
 
 
-def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(sqlite_url, sched):
-    ent = add_enterprise(sqlite_url)
-    n_nodes = active_nodes(sqlite_url)
+def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(db_url, sched):
+    ent = add_enterprise(db_url)
+    n_nodes = active_nodes(db_url)
     assert done(sched.run_due(bj(2026, 9, 30, 9)), sch.DAILY) == ["2026-09-30"]
     for day in range(1, 8):                          # National Day week: no dispatch
         assert done(sched.run_due(bj(2026, 10, day, 9)), sch.DAILY) == []
     # a need that arrived during the holiday is "new" on the first working day after it
-    add_ticket(sqlite_url, "QCY-HOLIDAY", "fengxi", bj(2026, 10, 3, 15), bj(2026, 10, 20), enterprise_id=ent)
+    add_ticket(db_url, "QCY-HOLIDAY", "fengxi", bj(2026, 10, 3, 15), bj(2026, 10, 20), enterprise_id=ent)
     results = sched.run_due(bj(2026, 10, 8, 9))
     assert done(results, sch.DAILY) == ["2026-10-08"]
     fx = next(r for r in results if r.job == sch.DAILY).data["fengxi"]
@@ -195,7 +195,7 @@ def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(sqlite_url, sched
     assert done(sched.run_due(bj(2026, 10, 10, 11)), sch.DAILY) == []
     assert done(sched.run_due(bj(2026, 10, 11, 9)), sch.DAILY) == []    # Sunday
 
-    sent = notifications(sqlite_url, "dispatch_list")
+    sent = notifications(db_url, "dispatch_list")
     assert len(sent) == 4 * n_nodes
     per_node_day = Counter((n.recipient, n.body.splitlines()[0].split(" ")[1]) for n in sent)
     assert set(per_node_day.values()) == {1}
@@ -207,10 +207,10 @@ def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(sqlite_url, sched
         "【日调度】沣西新城服务中心 2026年10月10日（星期六）工单清单",
     ]
     # weekly: W41 was due on Thursday 10-08 (its Monday was a holiday), not before
-    assert [r.period for r in job_runs(sqlite_url) if r.job == sch.WEEKLY] == ["2026-W40", "2026-W41"]
+    assert [r.period for r in job_runs(db_url) if r.job == sch.WEEKLY] == ["2026-W40", "2026-W41"]
 
 
-def test_a_fresh_installation_does_not_catch_up_the_past(sqlite_url, sched):
+def test_a_fresh_installation_does_not_catch_up_the_past(db_url, sched):
     results = sched.run_due(bj(2026, 11, 25, 9))
     assert done(results, sch.DAILY) == ["2026-11-25"]
     assert done(results, sch.WEEKLY) == ["2026-W48"]
@@ -222,9 +222,8 @@ def test_a_fresh_installation_does_not_catch_up_the_past(sqlite_url, sched):
 
 # ---- exactly once ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("db", ["sqlite_url", "pg_url"])
-def test_concurrent_instances_run_each_job_period_once(db, request, tmp_path):
-    url = request.getfixturevalue(db)
+def test_concurrent_instances_run_each_job_period_once(db_url, tmp_path):
+    url = db_url
     ent = add_enterprise(url)
     add_ticket(url, "QCY-OLD", "fengxi-ws-xinxi", bj(2026, 11, 10), bj(2026, 11, 30, 17, 30), enterprise_id=ent)
     add_ticket(url, "QCY-NEW", "fengxi", bj(2026, 11, 30, 10), bj(2026, 12, 14), enterprise_id=ent)
@@ -264,9 +263,8 @@ def test_concurrent_instances_run_each_job_period_once(db, request, tmp_path):
     assert (tmp_path / "reports" / "2026-11.html").exists()
 
 
-@pytest.mark.parametrize("db", ["sqlite_url", "pg_url"])
-def test_claim_is_exclusive_and_a_failed_run_is_taken_over(db, request, tmp_path):
-    url = request.getfixturevalue(db)
+def test_claim_is_exclusive_and_a_failed_run_is_taken_over(db_url, tmp_path):
+    url = db_url
     now = bj(2026, 11, 25, 9)
     a = sch.Scheduler(url, "inst-a", reports_dir=tmp_path)
     b = sch.Scheduler(url, "inst-b", reports_dir=tmp_path)
@@ -283,7 +281,7 @@ def test_claim_is_exclusive_and_a_failed_run_is_taken_over(db, request, tmp_path
     assert (run.status, run.instance, run.finished_at) == ("running", "inst-b", None)
 
 
-def test_a_failed_run_is_retried_and_its_writes_rolled_back(sqlite_url, sched, monkeypatch):
+def test_a_failed_run_is_retried_and_its_writes_rolled_back(db_url, sched, monkeypatch):
     calls = []
 
     def flaky(sc, s, period, now, prepared):
@@ -297,86 +295,86 @@ def test_a_failed_run_is_retried_and_its_writes_rolled_back(sqlite_url, sched, m
     now = bj(2026, 11, 25, 9)
     [daily] = [r for r in sched.run_due(now) if r.job == sch.DAILY]
     assert daily.status == "failed" and "通知通道暂时不可用" in daily.output
-    [run] = [r for r in job_runs(sqlite_url) if r.job == sch.DAILY]
+    [run] = [r for r in job_runs(db_url) if r.job == sch.DAILY]
     assert run.status == "failed" and "RuntimeError" in run.output
-    assert notifications(sqlite_url, "dispatch_list") == []
+    assert notifications(db_url, "dispatch_list") == []
     assert [r for r in sched.run_due(now + timedelta(minutes=1)) if r.job == sch.DAILY] == []
-    other = sch.Scheduler(sqlite_url, "inst-b", reports_dir=sched.reports_dir)
+    other = sch.Scheduler(db_url, "inst-b", reports_dir=sched.reports_dir)
     assert done(other.run_due(now + timedelta(minutes=6)), sch.DAILY) == ["2026-11-25"]
-    [run] = [r for r in job_runs(sqlite_url) if r.job == sch.DAILY]
+    [run] = [r for r in job_runs(db_url) if r.job == sch.DAILY]
     assert (run.status, run.instance) == ("done", "inst-b")
-    assert len(notifications(sqlite_url, "dispatch_list")) == active_nodes(sqlite_url)
+    assert len(notifications(db_url, "dispatch_list")) == active_nodes(db_url)
     assert calls == ["2026-11-25", "2026-11-25"]
     assert done(sched.run_due(now + timedelta(hours=1)), sch.DAILY) == []
 
 
-def test_a_stale_run_is_taken_over_and_the_presumed_dead_instance_commits_nothing(sqlite_url, sched):
+def test_a_stale_run_is_taken_over_and_the_presumed_dead_instance_commits_nothing(db_url, sched):
     now = bj(2026, 11, 25, 9)
     a_claim = sched.claim(sch.DAILY, "2026-11-25", now)
-    b = sch.Scheduler(sqlite_url, "inst-b", reports_dir=sched.reports_dir)
+    b = sch.Scheduler(db_url, "inst-b", reports_dir=sched.reports_dir)
     assert done(b.run_due(now + timedelta(minutes=30)), sch.DAILY) == []      # still presumed alive
     assert done(b.run_due(now + timedelta(hours=2)), sch.DAILY) == ["2026-11-25"]
     # inst-a wakes up and finishes its (lost) run: rolled back, nothing sent twice
     late = sched.execute(sch.JOBS[sch.DAILY], a_claim, now + timedelta(hours=2, minutes=1))
     assert late.status == "skipped"
-    assert len(notifications(sqlite_url, "dispatch_list")) == active_nodes(sqlite_url)
-    [run] = [r for r in job_runs(sqlite_url) if r.job == sch.DAILY]
+    assert len(notifications(db_url, "dispatch_list")) == active_nodes(db_url)
+    [run] = [r for r in job_runs(db_url) if r.job == sch.DAILY]
     assert (run.status, run.instance) == ("done", "inst-b")
 
 
 # ---- 周推进 -------------------------------------------------------------------------------------------
 
-def test_weekly_push_only_for_tickets_open_over_a_week_and_once_a_week(sqlite_url, sched):
-    ent = add_enterprise(sqlite_url)
+def test_weekly_push_only_for_tickets_open_over_a_week_and_once_a_week(db_url, sched):
+    ent = add_enterprise(db_url)
     far = bj(2026, 12, 31)
-    add_ticket(sqlite_url, "QCY-T1", "fengxi", bj(2026, 11, 20, 10), far, enterprise_id=ent)
-    add_ticket(sqlite_url, "QCY-T2", "fengxi", bj(2026, 11, 27, 10), far, enterprise_id=ent)      # 3 days
-    add_ticket(sqlite_url, "QCY-T3", "fengxi", bj(2026, 11, 20, 10), far, enterprise_id=ent, status=lc.RESOLVED)
-    add_ticket(sqlite_url, "QCY-T4", "fengxi", bj(2026, 11, 10, 10), far, enterprise_id=ent,
+    add_ticket(db_url, "QCY-T1", "fengxi", bj(2026, 11, 20, 10), far, enterprise_id=ent)
+    add_ticket(db_url, "QCY-T2", "fengxi", bj(2026, 11, 27, 10), far, enterprise_id=ent)      # 3 days
+    add_ticket(db_url, "QCY-T3", "fengxi", bj(2026, 11, 20, 10), far, enterprise_id=ent, status=lc.RESOLVED)
+    add_ticket(db_url, "QCY-T4", "fengxi", bj(2026, 11, 10, 10), far, enterprise_id=ent,
                last_push=bj(2026, 11, 27, 9))                                                    # pushed lately
-    add_ticket(sqlite_url, "QCY-T5", "fengxi-ws-xinxi", bj(2026, 11, 15, 10), far, enterprise_id=ent,
+    add_ticket(db_url, "QCY-T5", "fengxi-ws-xinxi", bj(2026, 11, 15, 10), far, enterprise_id=ent,
                status=lc.AWAITING_INFO, conversation=None, category="need_qualification")
     monday = bj(2026, 11, 30, 9) + timedelta(seconds=40)      # the tick ran a little late
     [weekly] = [r for r in sched.run_due(monday) if r.job == sch.WEEKLY]
     assert weekly.period == "2026-W49" and weekly.status == "done"
     assert [p.number for p in weekly.data] == ["QCY-T1", "QCY-T5"]
-    sent = notifications(sqlite_url, "progress")
+    sent = notifications(db_url, "progress")
     assert [n.recipient for n in sent] == ["sender:wx-1", "node:fengxi-ws-xinxi"]
     assert sent[0].body.startswith(
         "您的工单 QCY-T1（贷款融资）目前状态：办理中，由沣西新城服务中心办理，下一步：服务专员正在办理。")
     assert "目前状态：待补充" in sent[1].body and "需要您补充材料或信息" in sent[1].body
     assert "请电话或上门告知企业" in sent[1].body and "资质认定" in sent[1].body
-    [ev] = events(sqlite_url, "QCY-T1", "progress_push")
+    [ev] = events(db_url, "QCY-T1", "progress_push")
     assert ev.actor == "system" and ev.note == sent[0].body
-    assert ticket(sqlite_url, "QCY-T1").last_progress_push == monday
+    assert ticket(db_url, "QCY-T1").last_progress_push == monday
 
     # later the same week: the job does not run again, and a direct push finds nothing to do
     assert done(sched.run_due(bj(2026, 12, 2, 9)), sch.WEEKLY) == []
-    with sessions(sqlite_url).begin() as s:
+    with sessions(db_url).begin() as s:
         assert sch.weekly_push(s, bj(2026, 12, 3, 9)) == []
-    assert len(notifications(sqlite_url, "progress")) == 2
+    assert len(notifications(db_url, "progress")) == 2
     # next Monday (a little less than a week later): T1 and T5 again, T4 (last push 10 days ago), and
     # T2, now open for 10 days; never the closed T3
     [weekly] = [r for r in sched.run_due(bj(2026, 12, 7, 9) + timedelta(seconds=10)) if r.job == sch.WEEKLY]
     assert [p.number for p in weekly.data] == ["QCY-T1", "QCY-T2", "QCY-T4", "QCY-T5"]
 
 
-def test_weekly_catch_up_does_not_push_twice(sqlite_url, sched):
-    ent = add_enterprise(sqlite_url)
-    add_ticket(sqlite_url, "QCY-W", "fengxi", bj(2026, 10, 20, 10), bj(2026, 12, 31), enterprise_id=ent)
+def test_weekly_catch_up_does_not_push_twice(db_url, sched):
+    ent = add_enterprise(db_url)
+    add_ticket(db_url, "QCY-W", "fengxi", bj(2026, 10, 20, 10), bj(2026, 12, 31), enterprise_id=ent)
     assert done(sched.run_due(bj(2026, 11, 9, 9)), sch.WEEKLY) == ["2026-W46"]
     results = sched.run_due(bj(2026, 11, 25, 9))          # down for W47 and most of W48
     assert done(results, sch.WEEKLY) == ["2026-W47", "2026-W48"]
-    assert len(notifications(sqlite_url, "progress")) == 2    # W46 and one catch-up push
+    assert len(notifications(db_url, "progress")) == 2    # W46 and one catch-up push
 
 
 # ---- 月总结 -------------------------------------------------------------------------------------------
 
-def test_monthly_summary_files_and_notification(sqlite_url, sched):
+def test_monthly_summary_files_and_notification(db_url, sched):
     from openpyxl import load_workbook
 
-    ent = add_enterprise(sqlite_url)
-    add_ticket(sqlite_url, "QCY-M1", "fengxi", bj(2026, 11, 10), bj(2026, 11, 20), enterprise_id=ent,
+    ent = add_enterprise(db_url)
+    add_ticket(db_url, "QCY-M1", "fengxi", bj(2026, 11, 10), bj(2026, 11, 20), enterprise_id=ent,
                status=lc.RESOLVED)
     assert done(sched.run_due(bj(2026, 12, 1, 7, 59)), sch.MONTHLY) == []
     [monthly] = [r for r in sched.run_due(bj(2026, 12, 1, 8)) if r.job == sch.MONTHLY]
@@ -386,7 +384,7 @@ def test_monthly_summary_files_and_notification(sqlite_url, sched):
     assert "2026年11月" in html.read_text(encoding="utf-8")
     assert load_workbook(xlsx).sheetnames
     assert sorted(p.name for p in sched.reports_dir.iterdir()) == ["2026-11.html", "2026-11.xlsx"]
-    [note] = notifications(sqlite_url, "monthly_summary")
+    [note] = notifications(db_url, "monthly_summary")
     assert note.recipient == "node:centre"
     assert "月总结" in note.body and "受理需求 1 件" in note.body and str(html) in note.body
     # down through December: 2027-01-02 catches up December only (November is done)
@@ -414,111 +412,111 @@ def open_at_workstation(url, clock, sender="wx-sla", category="need_policy_consu
     return svc, res.ticket
 
 
-def test_sla_warning_once_then_escalation_up_the_tree_and_never_beyond(sqlite_url):
+def test_sla_warning_once_then_escalation_up_the_tree_and_never_beyond(db_url):
     sla = default_policy()
-    svc, t = open_at_workstation(sqlite_url, Clock(bj(2026, 11, 25, 10)))
+    svc, t = open_at_workstation(db_url, Clock(bj(2026, 11, 25, 10)))
     due = t.resolution_due
     assert due.astimezone(CST) == bj(2026, 11, 30, 10)            # 3 working days
     warn_at = sla.warning_due(due)
     assert warn_at.astimezone(CST) == bj(2026, 11, 27, 14, 30)     # 4 working hours before
 
-    assert sch.sla_sweep(sqlite_url, warn_at - timedelta(minutes=1)).warned == []
-    r = sch.sla_sweep(sqlite_url, warn_at)
+    assert sch.sla_sweep(db_url, warn_at - timedelta(minutes=1)).warned == []
+    r = sch.sla_sweep(db_url, warn_at)
     assert r.warned == [t.number] and r.escalated == []
-    [w] = notifications(sqlite_url, "sla_warning")
+    [w] = notifications(db_url, "sla_warning")
     assert w.recipient == "node:fengxi-ws-xinxi" and t.number in w.body and "11月30日 10:00 到期" in w.body
     assert "政策咨询" in w.body and "西安沣信科技有限公司" in w.body
-    assert ticket(sqlite_url, t.number).warned_at == warn_at
-    assert sch.sla_sweep(sqlite_url, warn_at + timedelta(hours=1)).warned == []   # once
-    assert len(events(sqlite_url, t.number, "sla_warning")) == 1
+    assert ticket(db_url, t.number).warned_at == warn_at
+    assert sch.sla_sweep(db_url, warn_at + timedelta(hours=1)).warned == []   # once
+    assert len(events(db_url, t.number, "sla_warning")) == 1
 
-    assert sch.sla_sweep(sqlite_url, due - timedelta(seconds=1)).escalated == []
-    r = sch.sla_sweep(sqlite_url, due)
+    assert sch.sla_sweep(db_url, due - timedelta(seconds=1)).escalated == []
+    r = sch.sla_sweep(db_url, due)
     assert r.escalated == [(t.number, "fengxi-ws-xinxi", "fengxi")]
-    row = ticket(sqlite_url, t.number)
+    row = ticket(db_url, t.number)
     assert (row.node_id, row.escalation_level) == ("fengxi", 1)
-    [ev] = events(sqlite_url, t.number, "escalate")
+    [ev] = events(db_url, t.number, "escalate")
     assert (ev.actor, ev.field, ev.before, ev.after) == ("system", "node_id", '"fengxi-ws-xinxi"', '"fengxi"')
-    [e1] = notifications(sqlite_url, "escalation")
+    [e1] = notifications(db_url, "escalation")
     assert e1.recipient == "node:fengxi" and "沣西新城信息产业园工作站" in e1.body and t.number in e1.body
 
     # the new-city centre gets a working day before it escalates further
-    assert sch.sla_sweep(sqlite_url, due + timedelta(hours=2)).escalated == []
+    assert sch.sla_sweep(db_url, due + timedelta(hours=2)).escalated == []
     next_step = sch.escalation_moment(sla, due, 1)
     assert next_step.astimezone(CST) == bj(2026, 12, 1, 10)
-    assert sch.sla_sweep(sqlite_url, next_step).escalated == [(t.number, "fengxi", "centre")]
-    assert (ticket(sqlite_url, t.number).node_id, ticket(sqlite_url, t.number).escalation_level) == ("centre", 2)
+    assert sch.sla_sweep(db_url, next_step).escalated == [(t.number, "fengxi", "centre")]
+    assert (ticket(db_url, t.number).node_id, ticket(db_url, t.number).escalation_level) == ("centre", 2)
     # the comprehensive centre is the top: never beyond
-    assert sch.sla_sweep(sqlite_url, due + timedelta(days=60)).escalated == []
-    assert [n.recipient for n in notifications(sqlite_url, "escalation")] == ["node:fengxi", "node:centre"]
-    assert len(notifications(sqlite_url, "sla_warning")) == 1
+    assert sch.sla_sweep(db_url, due + timedelta(days=60)).escalated == []
+    assert [n.recipient for n in notifications(db_url, "escalation")] == ["node:fengxi", "node:centre"]
+    assert len(notifications(db_url, "sla_warning")) == 1
     # a closed ticket is left alone
     svc.transition(t.number, lc.RESOLVED, "staff:wang")
-    assert sch.sla_sweep(sqlite_url, due + timedelta(days=90)).warned == []
+    assert sch.sla_sweep(db_url, due + timedelta(days=90)).warned == []
 
 
-def test_no_warning_or_escalation_while_awaiting_info(sqlite_url):
+def test_no_warning_or_escalation_while_awaiting_info(db_url):
     sla = default_policy()
     clock = Clock(bj(2026, 11, 25, 10))
-    svc, t = open_at_workstation(sqlite_url, clock)
+    svc, t = open_at_workstation(db_url, clock)
     clock.now = bj(2026, 11, 26, 10)
     svc.transition(t.number, lc.AWAITING_INFO, "staff:wang")          # paused before the warning
     for later in (bj(2026, 11, 27, 15), bj(2026, 11, 30, 10), bj(2026, 12, 20, 10)):
-        r = sch.sla_sweep(sqlite_url, later)
+        r = sch.sla_sweep(db_url, later)
         assert r.warned == [] and r.escalated == []
-    row = ticket(sqlite_url, t.number)
+    row = ticket(db_url, t.number)
     assert (row.warned_at, row.node_id, row.escalation_level) == (None, "fengxi-ws-xinxi", 0)
     # the enterprise supplies the information: the clock runs again with the deadline extended
     clock.now = bj(2026, 12, 21, 10)
     svc.add_info(t.number, "wx-sla", "补充了营业执照和近三年财务报表")
-    new_due = ticket(sqlite_url, t.number).resolution_due
+    new_due = ticket(db_url, t.number).resolution_due
     assert new_due > bj(2026, 12, 21, 10)
-    assert sch.sla_sweep(sqlite_url, bj(2026, 12, 21, 10, 1)).warned == []
-    assert sch.sla_sweep(sqlite_url, sla.warning_due(new_due)).warned == [t.number]
-    assert sch.sla_sweep(sqlite_url, new_due).escalated == [(t.number, "fengxi-ws-xinxi", "fengxi")]
+    assert sch.sla_sweep(db_url, bj(2026, 12, 21, 10, 1)).warned == []
+    assert sch.sla_sweep(db_url, sla.warning_due(new_due)).warned == [t.number]
+    assert sch.sla_sweep(db_url, new_due).escalated == [(t.number, "fengxi-ws-xinxi", "fengxi")]
 
 
-def test_overdue_at_the_centre_is_warned_but_not_escalated_and_inactive_parents_are_skipped(sqlite_url):
-    ent = add_enterprise(sqlite_url)
-    add_ticket(sqlite_url, "QCY-TOP", "centre", bj(2026, 11, 1), bj(2026, 11, 10), enterprise_id=ent)
-    add_ticket(sqlite_url, "QCY-WS", "qinhan-ws-zhizao", bj(2026, 11, 1), bj(2026, 11, 10), enterprise_id=ent)
-    with sessions(sqlite_url).begin() as s:
+def test_overdue_at_the_centre_is_warned_but_not_escalated_and_inactive_parents_are_skipped(db_url):
+    ent = add_enterprise(db_url)
+    add_ticket(db_url, "QCY-TOP", "centre", bj(2026, 11, 1), bj(2026, 11, 10), enterprise_id=ent)
+    add_ticket(db_url, "QCY-WS", "qinhan-ws-zhizao", bj(2026, 11, 1), bj(2026, 11, 10), enterprise_id=ent)
+    with sessions(db_url).begin() as s:
         s.execute(update(ServiceNode).where(ServiceNode.id == "qinhan").values(active=False))
-    r = sch.sla_sweep(sqlite_url, bj(2026, 11, 25, 9))
+    r = sch.sla_sweep(db_url, bj(2026, 11, 25, 9))
     assert sorted(r.warned) == ["QCY-TOP", "QCY-WS"]
     assert r.escalated == [("QCY-WS", "qinhan-ws-zhizao", "centre")]
-    body = next(n.body for n in notifications(sqlite_url, "sla_warning") if "QCY-TOP" in n.body)
+    body = next(n.body for n in notifications(db_url, "sla_warning") if "QCY-TOP" in n.body)
     assert "已于 11月10日 09:00 超过办结时限" in body
     # long overdue (e.g. after downtime): still one level per working day, not all at once
-    add_ticket(sqlite_url, "QCY-LONG", "fengxi-ws-xinxi", bj(2026, 10, 1), bj(2026, 10, 20), enterprise_id=ent)
-    assert sch.sla_sweep(sqlite_url, bj(2026, 11, 25, 9)).escalated == [("QCY-LONG", "fengxi-ws-xinxi", "fengxi")]
-    assert sch.sla_sweep(sqlite_url, bj(2026, 11, 25, 17)).escalated == []
-    assert sch.sla_sweep(sqlite_url, bj(2026, 11, 26, 9)).escalated == [("QCY-LONG", "fengxi", "centre")]
+    add_ticket(db_url, "QCY-LONG", "fengxi-ws-xinxi", bj(2026, 10, 1), bj(2026, 10, 20), enterprise_id=ent)
+    assert sch.sla_sweep(db_url, bj(2026, 11, 25, 9)).escalated == [("QCY-LONG", "fengxi-ws-xinxi", "fengxi")]
+    assert sch.sla_sweep(db_url, bj(2026, 11, 25, 17)).escalated == []
+    assert sch.sla_sweep(db_url, bj(2026, 11, 26, 9)).escalated == [("QCY-LONG", "fengxi", "centre")]
 
 
 # ---- the loop and the command line -----------------------------------------------------------------------
 
-def test_run_forever_ticks_until_stopped(sqlite_url, tmp_path):
+def test_run_forever_ticks_until_stopped(db_url, tmp_path):
     async def main():
         stop = asyncio.Event()
-        task = asyncio.create_task(sch.run_forever(sqlite_url, "loop", interval=0.05, stop=stop,
+        task = asyncio.create_task(sch.run_forever(db_url, "loop", interval=0.05, stop=stop,
                                                    clock=lambda: bj(2026, 11, 25, 9),
                                                    reports_dir=tmp_path))
         for _ in range(200):
             await asyncio.sleep(0.05)
-            if len(job_runs(sqlite_url)) == 3:
+            if len(job_runs(db_url)) == 3:
                 break
         stop.set()
         await asyncio.wait_for(task, 10)
 
     asyncio.run(main())
-    assert {(r.job, r.status) for r in job_runs(sqlite_url)} == {
+    assert {(r.job, r.status) for r in job_runs(db_url)} == {
         ("daily_dispatch", "done"), ("weekly_push", "done"), ("monthly_summary", "done")}
-    assert len(notifications(sqlite_url, "dispatch_list")) == active_nodes(sqlite_url)
+    assert len(notifications(db_url, "dispatch_list")) == active_nodes(db_url)
 
 
-def test_command_line_run_once_and_status(sqlite_url, tmp_path):
-    env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), DATABASE_URL=sqlite_url)
+def test_command_line_run_once_and_status(db_url, tmp_path):
+    env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), DATABASE_URL=db_url)
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "bot.scheduler", *args], cwd=PROJECT_ROOT, env=env,

@@ -30,8 +30,8 @@ def clock():
 
 
 @pytest.fixture
-def svc(sqlite_url, clock):
-    return TicketService(sqlite_url, clock=clock)
+def svc(db_url, clock):
+    return TicketService(db_url, clock=clock)
 
 
 def open_one(svc, sender="wx-1", category="need_debt_financing", description="想申请知识产权质押贷款，额度500万",
@@ -180,14 +180,13 @@ def _concurrent_openings(url, n=50):
     return numbers, errors
 
 
-@pytest.mark.parametrize("db", ["sqlite_url", "pg_url"])
-def test_fifty_concurrent_openings_get_fifty_distinct_numbers(db, request):
+def test_fifty_concurrent_openings_get_fifty_distinct_numbers(db_url):
     from sqlalchemy import func, select
 
     from bot.db import read_sessions
     from bot.db.schema import Ticket
 
-    url = request.getfixturevalue(db)
+    url = db_url
     numbers, errors = _concurrent_openings(url)
     assert not errors, errors[:3]
     assert len(numbers) == 50 and len(set(numbers)) == 50

@@ -34,16 +34,16 @@ def clock():
 
 
 @pytest.fixture
-def world(sqlite_url):
+def world(db_url):
     """Two enterprises (one in a park of 沣西) and two staff members."""
-    with sessions(sqlite_url).begin() as s:
+    with sessions(db_url).begin() as s:
         e1 = Enterprise(name="西安沣信科技有限公司", new_city="沣西", park="沣西新城信息产业园")
         e2 = Enterprise(name="秦汉智造装备有限公司", new_city="秦汉")
         wang = Staff(username="wang", display_name="王专员", node_id="fengxi-ws-xinxi")
         zhao = Staff(username="zhao", display_name="赵主任", node_id="fengxi")
         s.add_all([e1, e2, wang, zhao])
         s.flush()
-        return {"url": sqlite_url, "e1": e1.id, "e2": e2.id, "wang": wang.id, "zhao": zhao.id}
+        return {"url": db_url, "e1": e1.id, "e2": e2.id, "wang": wang.id, "zhao": zhao.id}
 
 
 def test_record_visit(world, clock):

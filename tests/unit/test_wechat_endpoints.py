@@ -206,33 +206,6 @@ async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0") -> tuple[Desk,
     return Desk(client, app, inbound, api, Mp(), Work()), [client, api_server]
 
 
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    """One migrated database per module; each test gets a copy (migrating takes ~0.5 s)."""
-    import sqlite3
-
-    from bot.db import engine_for, migrate
-    from bot.network import sync_network
-
-    path = tmp_path_factory.mktemp("wxdb") / "template.db"
-    url = f"sqlite:///{path}"
-    migrate(url)
-    sync_network(url)
-    for immediate in (False, True):
-        engine_for(url, immediate).dispose()
-    with sqlite3.connect(path) as con:
-        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
-
-
-@pytest.fixture
-def db_url(template_db, tmp_path):
-    import shutil
-
-    shutil.copy(template_db, tmp_path / "test.db")
-    return f"sqlite:///{tmp_path / 'test.db'}"
-
-
 @pytest.fixture
 async def desk(monkeypatch, tmp_path, db_url):
     d, closers = await start_desk(monkeypatch, tmp_path, db_url)
