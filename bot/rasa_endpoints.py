@@ -20,6 +20,8 @@ import yaml
 
 from bot.settings import Settings
 
+# Rasa's SQL store with connections checked before use (see bot/rasa_tracker_store.py).
+TRACKER_STORE_CLASS = "bot.rasa_tracker_store.ResilientSQLTrackerStore"
 _DIALECTS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 
 
@@ -43,7 +45,8 @@ def tracker_store(url: str) -> dict[str, Any]:
     db = parts.path.lstrip("/")
     if not db:
         raise ConfigError("TRACKER_STORE_URL 缺少数据库名（例如 postgresql://rasa@127.0.0.1:5432/rasa）")
-    store: dict[str, Any] = {"type": "SQL", "dialect": "postgresql", "url": parts.hostname or "127.0.0.1",
+    store: dict[str, Any] = {"type": TRACKER_STORE_CLASS, "dialect": "postgresql",
+                             "url": parts.hostname or "127.0.0.1",
                              "port": parts.port or 5432, "db": unquote(db),
                              # Rasa creates the database through this one when it is missing.
                              "login_db": parse_qs(parts.query).get("login_db", ["postgres"])[0]}
