@@ -1,11 +1,18 @@
-"""Run the desk: python -m bot.desk (port from DESK_PORT)."""
+"""Run the desk: python -m bot.desk (port from DESK_PORT, log level from LOG_LEVEL, default INFO)."""
+import logging
+import os
+
 from aiohttp import web
 
+from bot import logmask
 from bot.desk.app import create_app
 from bot.settings import Settings
 
 
 def main() -> None:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logmask.install()           # phone and ID numbers never reach the log (bot/logmask.py)
     settings = Settings.from_env()
     web.run_app(create_app(settings), host=settings.host, port=settings.desk_port,
                 print=lambda msg: print(f"服务台已监听 {settings.desk_url}", flush=True))

@@ -5,6 +5,12 @@ both in localStorage; only the key's SHA-256 is stored, and every later request 
 the key (history: header X-Chat-Key; WebSocket: the subprotocol "key.<key>", so the
 secret never appears in a URL or an access log). A wrong key gets 403 and nothing else.
 
+Without a WebSocket, POST /api/chat/message (header X-Chat-Key, JSON body
+{"conversation_id", "text", "client_msg_id"?, "title"?}) stores one message and answers
+{"message", "replies", "duplicate"} once the bot has answered (or the message is pending).
+Every error of the chat API is JSON {"error": code, "message": "<Chinese>"}; too many
+messages get 429 with Retry-After (limits in bot.desk.ratelimit).
+
 WebSocket protocol (JSON):
   client → {"type": "send", "text": "...", "client_msg_id": "<uuid>", "title"?: "<button label>"}
            {"type": "ping"}
@@ -24,25 +30,22 @@ import logging
 import os
 import re
 import secrets
-import time
 import weakref
-from collections import defaultdict, deque
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation
-from bot.desk import gateway
+from bot.desk import gateway, ratelimit
 from bot.desk.hub import HUB_KEY
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-RATE_MESSAGES, RATE_WINDOW = 20, 10.0          # per conversation
-SESSION_RATE, SESSION_WINDOW = 300, 600.0      # new conversations per client address (a proxy counts as one)
 WS_PROTOCOL = "yschat"
 KEY_PREFIX = "key."
 FORBIDDEN = "无权访问该会话"
@@ -56,30 +59,8 @@ COMMON_HEADERS = {
 
 class ChatState:
     def __init__(self) -> None:
-        self.sent: dict[str, deque] = defaultdict(deque)
-        self.sessions: dict[str, deque] = defaultdict(deque)
         self.sockets: weakref.WeakSet = weakref.WeakSet()
         self.frame_ancestors = frame_ancestors()
-
-    @staticmethod
-    def _allow(bucket: dict[str, deque], key: str, limit: int, window: float) -> bool:
-        now = time.monotonic()
-        q = bucket[key]
-        while q and now - q[0] > window:
-            q.popleft()
-        if len(q) >= limit:
-            return False
-        q.append(now)
-        if len(bucket) > 10000:          # forget idle keys
-            for k in [k for k, v in bucket.items() if not v or now - v[-1] > window]:
-                bucket.pop(k, None)
-        return True
-
-    def allow_message(self, conversation_id: str) -> bool:
-        return self._allow(self.sent, conversation_id, RATE_MESSAGES, RATE_WINDOW)
-
-    def allow_session(self, client: str) -> bool:
-        return self._allow(self.sessions, client, SESSION_RATE, SESSION_WINDOW)
 
 
 CHAT_KEY = web.AppKey("chat", ChatState)
@@ -109,13 +90,37 @@ def _page_headers(request: web.Request) -> dict[str, str]:
     return headers
 
 
+def json_error(exc_class, code: str, message: str, headers: Optional[dict] = None) -> web.HTTPException:
+    """An HTTP error of the chat API: JSON with a Chinese message."""
+    return exc_class(text=json.dumps({"error": code, "message": message}, ensure_ascii=False),
+                     content_type="application/json", headers={**COMMON_HEADERS, **(headers or {})})
+
+
+def too_many(decision: ratelimit.Decision) -> web.HTTPException:
+    return json_error(web.HTTPTooManyRequests, "rate_limited", ratelimit.TOO_MANY,
+                      {"Retry-After": decision.retry_after_header})
+
+
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _plain(value: Any) -> bool:
+    """A string the database can hold as it is (UTF-8 encodable, no NUL)."""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _authorised(db: str, conversation_id: str, key: Optional[str]) -> bool:
     """Constant-time check of the browser's key against the stored hash."""
     if not conversation_id or not key or len(key) > 256 or len(conversation_id) > 128:
+        return False
+    if not _plain(conversation_id) or not _plain(key):
         return False
     with read_sessions(db)() as s:
         stored = s.scalar(select(Conversation.access_key_hash).where(Conversation.id == conversation_id))
@@ -126,7 +131,7 @@ def _authorised(db: str, conversation_id: str, key: Optional[str]) -> bool:
 
 async def _check(request: web.Request, conversation_id: str, key: Optional[str]) -> None:
     if not await asyncio.to_thread(_authorised, gateway.db_url(request.app), conversation_id, key):
-        raise web.HTTPForbidden(text=FORBIDDEN, headers=COMMON_HEADERS)
+        raise json_error(web.HTTPForbidden, "forbidden", FORBIDDEN)
 
 
 # ---- pages and files ------------------------------------------------------------------------------
@@ -202,8 +207,9 @@ def _new_conversation(db: str) -> tuple[str, str]:
 
 
 async def new_session(request: web.Request) -> web.Response:
-    if not request.app[CHAT_KEY].allow_session(request.remote or "?"):
-        raise web.HTTPTooManyRequests(text="请求过于频繁，请稍后再试", headers=COMMON_HEADERS)
+    decision = await ratelimit.limiter(request.app).hit("session_ip", ratelimit.client_address(request))
+    if not decision.allowed:
+        raise too_many(decision)
     cid, key = await asyncio.to_thread(_new_conversation, gateway.db_url(request.app))
     return web.json_response({"conversation_id": cid, "key": key},
                              headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
@@ -219,15 +225,65 @@ async def chat_history(request: web.Request) -> web.Response:
     cid = request.query.get("conversation_id", "")
     await _check(request, cid, request.headers.get("X-Chat-Key"))
     try:
-        after = max(0, int(request.query.get("after", "0")))
+        after = min(max(0, int(request.query.get("after", "0"))), 2 ** 62)
     except ValueError:
-        raise web.HTTPBadRequest(text="参数 after 应为整数", headers=COMMON_HEADERS)
+        raise json_error(web.HTTPBadRequest, "bad_request", "参数 after 应为整数") from None
     db = gateway.db_url(request.app)
     limit = 200
     messages = await asyncio.to_thread(gateway.history, db, cid, after, limit + 1)
     mode = await asyncio.to_thread(_mode_of, db, cid)
     return web.json_response({"conversation_id": cid, "mode": mode, "messages": messages[:limit],
                               "more": len(messages) > limit},
+                             headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
+
+
+async def allow_message(app: web.Application, conversation_id: str, address: str) -> ratelimit.Decision:
+    """Per conversation and per client address; the first refusal wins."""
+    lim = ratelimit.limiter(app)
+    decision = await lim.hit("chat", conversation_id)
+    if decision.allowed:
+        decision = await lim.hit("chat_ip", address)
+    if not decision.allowed:
+        log.info("web chat message refused by the rate limit (conversation %s, address %s)",
+                 conversation_id, address)
+    return decision
+
+
+async def _json_body(request: web.Request) -> dict:
+    try:
+        raw = await request.read()
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise json_error(web.HTTPBadRequest, "bad_json", "请求内容不是有效的 JSON") from None
+    if not isinstance(data, dict):
+        raise json_error(web.HTTPBadRequest, "bad_json", "请求内容应为 JSON 对象")
+    return data
+
+
+async def post_message(request: web.Request) -> web.Response:
+    """One message over plain HTTP: stored first, answered with the bot's replies (or the busy notice)."""
+    app = request.app
+    data = await _json_body(request)
+    cid = data.get("conversation_id")
+    cid = cid if isinstance(cid, str) else ""
+    await _check(request, cid, request.headers.get("X-Chat-Key"))
+    text, cmid, title = data.get("text"), data.get("client_msg_id"), data.get("title")
+    try:
+        gateway.validate(text, cmid)
+    except gateway.InboundError as exc:
+        raise json_error(web.HTTPBadRequest, exc.code, exc.message) from None
+    decision = await allow_message(app, cid, ratelimit.client_address(request))
+    if not decision.allowed:
+        raise too_many(decision)
+    try:
+        msg, dup, mode = await gateway.store_inbound(app, cid, text, cmid, "web", title if _plain(title) else None)
+    except gateway.InboundError as exc:
+        raise json_error(web.HTTPBadRequest, exc.code, exc.message) from None
+    if dup:
+        replies = await gateway.stored_replies(app, msg["id"])
+    else:   # shielded: a client hanging up must not cut the turn in half
+        replies = await asyncio.shield(app[gateway.GATEWAY_KEY].spawn(gateway.process_inbound(app, msg, mode)))
+    return web.json_response({"message": msg, "replies": replies, "duplicate": dup},
                              headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
 
 
@@ -247,6 +303,7 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     state = app[CHAT_KEY]
     state.sockets.add(ws)
+    address = ratelimit.client_address(request)
     inbox: asyncio.Queue = asyncio.Queue()
 
     async def send(event: dict) -> None:
@@ -311,15 +368,17 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
                 text, cmid, title = data.get("text"), data.get("client_msg_id"), data.get("title")
                 if cmid is not None and not isinstance(cmid, str):
                     cmid = None
+                title = title if _plain(title) else None
                 try:
                     gateway.validate(text, cmid)
                 except gateway.InboundError as exc:
                     await send({"type": "error", "message": exc.message, "code": exc.code,
                                 "client_msg_id": cmid})
                     continue
-                if not state.allow_message(cid):
-                    await send({"type": "error", "message": "发送太频繁，请稍后再试", "code": "rate_limited",
-                                "client_msg_id": cmid})
+                decision = await allow_message(app, cid, address)
+                if not decision.allowed:
+                    await send({"type": "error", "message": ratelimit.TOO_MANY, "code": "rate_limited",
+                                "retry_after": decision.retry_after, "client_msg_id": cmid})
                     continue
                 inbox.put_nowait((text, cmid, title if isinstance(title, str) else None))
         finally:
@@ -335,9 +394,74 @@ async def _close_sockets(app: web.Application) -> None:
         await ws.close(code=1001, message=b"server shutdown")
 
 
+# ---- errors in Chinese -----------------------------------------------------------------------------
+
+ERROR_TEXTS = {
+    400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面不存在", 405: "不支持该请求方法",
+    408: "请求超时", 411: "请求缺少长度信息", 413: "请求内容过大", 414: "请求地址过长",
+    415: "不支持该内容类型", 429: ratelimit.TOO_MANY, 500: "系统内部错误，请稍后再试",
+}
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_KEEP_HEADERS = ("Allow", "Retry-After", "Location", "WWW-Authenticate")
+
+
+def _wants_json(request: web.Request) -> bool:
+    return (request.path.startswith(("/api/", "/console/api/"))
+            or "application/json" in request.headers.get("Accept", ""))
+
+
+def chinese_error(request: web.Request, status: int, message: Optional[str] = None,
+                  headers: Optional[dict] = None) -> web.Response:
+    """An error answer in Chinese: JSON for API clients, a small HTML page for browsers."""
+    message = message or ERROR_TEXTS.get(status) or f"请求无法处理（错误 {status}）"
+    headers = {**COMMON_HEADERS, **(headers or {})}
+    if status == 413:
+        limit = getattr(request.app, "_client_max_size", 64 * 1024) // 1024
+        message = f"{message}（最多 {limit} KB）"
+    if _wants_json(request):
+        return web.json_response({"error": f"http_{status}", "message": message}, status=status, headers=headers,
+                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    if request.path.startswith("/wechat/"):
+        return web.Response(text=message, status=status, headers=headers)
+    from html import escape
+
+    page = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(message)}</title>'
+            f'</head><body><h1>{escape(message)}</h1><p><a href="/">返回首页</a></p></body></html>')
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8", headers=headers)
+
+
+@web.middleware
+async def chinese_errors(request: web.Request, handler):
+    """aiohttp's own error answers ("404: Not Found", body too large…) become Chinese; an
+    unexpected exception is logged and answered with a Chinese 500 instead of a bare one."""
+    limit = getattr(request.app, "_client_max_size", 0)
+    if limit and (request.content_length or 0) > limit:       # refused by its length, read or not
+        return chinese_error(request, 413)
+    if "\x00" in request.path_qs or "%00" in request.raw_path:   # no database can look that up
+        return chinese_error(request, 400)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or _CJK.search(exc.text or ""):
+            raise
+        kept = {k: v for k, v in exc.headers.items() if k in _KEEP_HEADERS}
+        return chinese_error(request, exc.status, headers=kept)
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except UnicodeDecodeError:     # a form or body that is not UTF-8 (aiohttp decodes multipart strictly)
+        return chinese_error(request, 400, "请求内容编码不正确（应为 UTF-8）")
+    except HttpProcessingError as exc:   # a malformed multipart body surfaces from request.post()
+        return chinese_error(request, exc.code if 400 <= (exc.code or 0) < 500 else 400)
+    except Exception:  # noqa: BLE001 - answered, and logged with the traceback
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return chinese_error(request, 500)
+
+
 def setup(app: web.Application) -> None:
     """Routes of the web chat, the gateway's state and its retry task."""
     gateway.setup(app)
+    ratelimit.setup(app)
+    app.middlewares.append(chinese_errors)
     app[CHAT_KEY] = ChatState()
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", chat_page)
@@ -346,4 +470,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/embed.js", embed_js)
     app.router.add_post("/api/chat/session", new_session)
     app.router.add_get("/api/chat/history", chat_history)
+    app.router.add_post("/api/chat/message", post_message)
     app.router.add_get("/ws/chat", chat_ws)

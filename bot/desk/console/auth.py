@@ -4,7 +4,9 @@
   (StaffSession.id), so a leaked database cannot be replayed as cookies. Sessions end
   8 hours after sign-in whatever the activity (a working day), or at sign-out.
 - 5 failed sign-ins in a row lock the account for 15 minutes; unknown usernames cost
-  the same argon2 verification as known ones (no username probing by timing).
+  the same argon2 verification as known ones (no username probing by timing). Failed
+  sign-ins are also counted per client address (RATE_LIMIT_LOGIN_IP, default 10 per
+  15 minutes: then 429), so one address cannot try many accounts.
 - CSRF: a synchronizer token per session, required on every POST/PUT/PATCH/DELETE as form
   field `csrf_token` or header `X-CSRF-Token`; the sign-in form has its own token in a
   short-lived cookie (double submit), so a foreign site cannot sign a browser in either.
@@ -28,6 +30,7 @@ from sqlalchemy import delete, select
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
+from bot.desk import ratelimit
 from bot.staff import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
 
 COOKIE = "qcy_console"
@@ -369,12 +372,22 @@ async def login_post(request: web.Request) -> web.Response:
     form = await request.post()
     if not tokens_equal(form.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)):
         return _login_page(request, "登录页面已过期，请重新输入。", str(form.get("username", ""))[:64], status=403)
-    username = str(form.get("username", ""))
-    password = str(form.get("password", ""))
+    username = str(form.get("username", "")).replace("\x00", "")      # NUL: PostgreSQL cannot compare it
+    password = str(form.get("password", "")).replace("\x00", "")
     now = clock_of(request.app)()
+    limits = ratelimit.limiter(request.app)
+    address = ratelimit.client_address(request)
+    blocked = await limits.check("login_ip", address)
+    if not blocked.allowed:
+        minutes = max(1, round(blocked.retry_after / 60))
+        resp = _login_page(request, f"登录失败次数过多，请 {minutes} 分钟后再试。",
+                           normalise_username(username)[:64], status=429)
+        resp.headers["Retry-After"] = blocked.retry_after_header
+        return resp
     try:
         result = await asyncio.to_thread(login, _db_url(request), username, password, now, client_ip(request))
     except LoginError as exc:
+        await limits.hit("login_ip", address)
         return _login_page(request, str(exc), normalise_username(username)[:64], status=401)
     target = _safe_next(str(form.get("next", "")))
     resp = web.HTTPFound(target)

@@ -99,7 +99,8 @@ def _int(value: Any) -> Optional[int]:
 
 def _text(form, name: str = "text") -> str:
     value = form.get(name, "")
-    return (value if isinstance(value, str) else "").strip()[:MAX_TEXT]
+    # NUL cannot be stored in PostgreSQL text; it is never meant
+    return (value if isinstance(value, str) else "").replace("\x00", "").strip()[:MAX_TEXT]
 
 
 @lru_cache(maxsize=4)

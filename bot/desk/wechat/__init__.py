@@ -11,6 +11,11 @@ keyed by its MsgId (events: sender + CreateTime + event): retries wait for the
 same result instead of forwarding again, and get the same answer. A result ready
 within the reply budget goes back passively; otherwise the request is answered
 at once and the reply follows through the customer-service API.
+
+Per-user rate limit (RATE_LIMIT_WECHAT, checked after the signature): a message over
+the limit is NOT stored; the passive reply tells the user it was not received and
+when to send it again, so nothing is dropped silently. Retries of an accepted
+message are not counted again.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import aiohttp
 from aiohttp import web
 
-from bot.desk import gateway
+from bot.desk import gateway, ratelimit
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MpApi, WeChatApiError, WorkApi, split_text
 from bot.desk.wechat.crypto import MsgCrypto, aes_key
@@ -47,6 +52,7 @@ OPTION_HINT = "（回复序号即可选择）"
 BUSY_TEXT = "抱歉，系统暂时繁忙，您的消息已记录，我们会尽快回复您。"
 NON_TEXT_TEXT = "目前我只能看懂文字消息，请用文字描述您的需求；需要提交材料时，服务专员会另行与您联系。"
 MENU_UNKNOWN_TEXT = "该菜单暂未开放，请直接发送文字告诉我您的需求。"
+RATE_LIMITED_TEXT = "您发送消息太频繁了，这条消息没有收到。请 {seconds} 秒后再发送。"
 
 
 # ---- configuration ------------------------------------------------------------------------
@@ -289,6 +295,11 @@ class Channel:
         self._purge()
         entry = self._pending.get(key)
         if entry is None:
+            decision = await ratelimit.limiter(self.app).hit("wechat", conv)
+            if not decision.allowed:       # not stored: the user is told to send it again later
+                self.stats["rate_limited"] += 1
+                log.info("%s: %s 发送过快，消息未受理", self.name, conv)
+                return self.passive(msg, RATE_LIMITED_TEXT.format(seconds=decision.retry_after_header), seal)
             entry = _Pending(asyncio.create_task(self._forward(conv, user, turn)))
             entry.task.add_done_callback(lambda _t, e=entry: setattr(e, "done_at", time.monotonic()))
             self._pending[key] = entry
