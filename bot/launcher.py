@@ -35,7 +35,7 @@ def child_specs(settings: Settings, model: str, only: tuple[str, ...] = ROLES) -
         ),
         ChildSpec(
             "Rasa 服务器",
-            [py, "-m", "rasa", "run", "--model", model, "--enable-api",
+            [py, "-m", "bot.rasa_main", "run", "--model", model, "--enable-api",
              "--auth-token", settings.rasa_token, "--port", str(settings.rasa_port),
              "--interface", settings.host,
              "--endpoints", str(endpoints), "--credentials", "credentials.yml"],

@@ -75,6 +75,10 @@ async def _client_ctx(app: web.Application):
     app[CLIENT_KEY] = aiohttp.ClientSession()
     yield
     await app[CLIENT_KEY].close()
+    if app[SETTINGS_KEY].redis_url:
+        from bot.redis_client import close_all
+
+        await close_all(app[SETTINGS_KEY].redis_url)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -390,8 +390,9 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    for ws in list(app[CHAT_KEY].sockets):
-        await ws.close(code=1001, message=b"server shutdown")
+    """All at once: each close waits for the peer's answer (up to 10 s for a dead one)."""
+    await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in list(app[CHAT_KEY].sockets)),
+                         return_exceptions=True)
 
 
 # ---- errors in Chinese -----------------------------------------------------------------------------
