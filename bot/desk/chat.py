@@ -431,13 +431,39 @@ def chinese_error(request: web.Request, status: int, message: Optional[str] = No
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8", headers=headers)
 
 
+DRAIN_MAX = 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
+async def _drain(request: web.Request) -> bool:
+    """Read and discard an over-long body (up to 1 MB, 5 s) before answering 413: a client still
+    sending would otherwise get a connection reset instead of the answer. False: cut off."""
+    async def read() -> bool:
+        left = DRAIN_MAX
+        while left > 0:
+            chunk = await request.content.read(min(65536, left))
+            if not chunk:
+                return True
+            left -= len(chunk)
+        return request.content.at_eof()
+
+    try:
+        return await asyncio.wait_for(read(), DRAIN_SECONDS)
+    except (asyncio.TimeoutError, ConnectionError, HttpProcessingError):
+        return False
+
+
 @web.middleware
 async def chinese_errors(request: web.Request, handler):
     """aiohttp's own error answers ("404: Not Found", body too large…) become Chinese; an
     unexpected exception is logged and answered with a Chinese 500 instead of a bare one."""
     limit = getattr(request.app, "_client_max_size", 0)
     if limit and (request.content_length or 0) > limit:       # refused by its length, read or not
-        return chinese_error(request, 413)
+        drained = await _drain(request)
+        resp = chinese_error(request, 413)
+        if not drained:
+            resp.force_close()
+        return resp
     if "\x00" in request.path_qs or "%00" in request.raw_path:   # no database can look that up
         return chinese_error(request, 400)
     try:

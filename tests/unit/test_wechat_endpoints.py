@@ -184,7 +184,7 @@ class Desk:
         return await self.client.post("/wechat/work", params=params, data=body.encode())
 
 
-async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0") -> tuple[Desk, list]:
+async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0", **settings) -> tuple[Desk, list]:
     api = StandInApi()
     api_server = TestServer(api.app)
     await api_server.start_server()
@@ -198,7 +198,7 @@ async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0") -> tuple[Desk,
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    app = create_app(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9))
+    app = create_app(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9, **settings))
     inbound = FakeInbound()
     app[wechat.INBOUND_KEY] = inbound
     client = TestClient(TestServer(app))

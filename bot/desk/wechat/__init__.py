@@ -28,7 +28,7 @@ import re
 import time
 import unicodedata
 import weakref
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -46,7 +46,6 @@ Inbound = Callable[..., Awaitable[list]]
 
 PASSIVE_LIMIT_BYTES = 2000       # a passive text reply above ~2048 bytes is refused by WeChat
 RETENTION_SECONDS = 120.0        # keep answered entries this long for late retries
-NONCE_CACHE_MAX = 200_000
 OPTIONS_MAX = 50_000
 OPTION_HINT = "（回复序号即可选择）"
 BUSY_TEXT = "抱歉，系统暂时繁忙，您的消息已记录，我们会尽快回复您。"
@@ -195,8 +194,7 @@ class Channel:
         self.stats: Counter = Counter()
         self._pending: dict[str, _Pending] = {}
         self._next_purge = 0.0
-        self._nonces: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
-        self._options: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
+        self.state = _state_for(app, self.name)     # numbered options and seen nonces (shared with REDIS_URL)
         self._send_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._known_users: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -211,26 +209,19 @@ class Channel:
         if self.common.timestamp_window and abs(self.clock() - int(timestamp)) > self.common.timestamp_window:
             raise Reject(403, "timestamp 超出允许的时间窗口（疑似重放）")
 
-    def check_replay(self, timestamp: str, nonce: str, body: bytes) -> None:
+    async def check_replay(self, timestamp: str, nonce: str, body: bytes) -> None:
         """A (timestamp, nonce) pair seen before must come with the same body.
 
         WeChat's retries repeat the request unchanged (they are deduplicated
         downstream); the same signature parameters with a different body are a
         replay with a forged body (possible in plain mode, where the signature
-        does not cover the body) and are refused.
+        does not cover the body) and are refused — on any desk instance, when
+        the state is in Redis.
         """
-        now = self.clock()
-        while self._nonces:
-            key, (_, expires) = next(iter(self._nonces.items()))
-            if expires > now and len(self._nonces) < NONCE_CACHE_MAX:
-                break
-            self._nonces.popitem(last=False)
         digest = hashlib.sha256(body).hexdigest()
-        seen = self._nonces.get((timestamp, nonce))
-        if seen and seen[0] != digest:
+        ttl = 2 * max(self.common.timestamp_window, 60)
+        if await self.state.first_body(timestamp, nonce, digest, ttl, self.clock()) != digest:
             raise Reject(403, "nonce 已使用（重放）")
-        if not seen:
-            self._nonces[(timestamp, nonce)] = (digest, now + 2 * max(self.common.timestamp_window, 60))
 
     async def read_body(self, request: web.Request) -> bytes:
         limit = self.common.max_body
@@ -355,7 +346,7 @@ class Channel:
             await self.deliver(conv, user, outcome.messages)
 
     async def _forward(self, conv: str, user: str, turn: Turn) -> Outcome:
-        text, title = self._choose_option(conv, turn.text)
+        text, title = await self._choose_option(conv, turn.text)
         title = title or turn.title
         inbound: Inbound = self.app[INBOUND_KEY]
         extra = {"title": title} if title and _takes_title(inbound) else {}
@@ -375,10 +366,10 @@ class Channel:
                 self._known_users.clear()           # only saves a no-op UPDATE; forgetting is harmless
             self._known_users.add(conv)
             self._spawn(asyncio.to_thread(self._remember_user, conv, user))
-        return self.render(conv, list(replies or []))
+        return await self.render(conv, list(replies or []))
 
     # -- rendering: buttons become numbered options ------------------------------------------
-    def render(self, conv: str, replies: list[dict]) -> Outcome:
+    async def render(self, conv: str, replies: list[dict]) -> Outcome:
         texts: list[str] = []
         options: list[tuple[str, str]] = []
         for r in replies:
@@ -387,7 +378,7 @@ class Channel:
                 texts.append(body)
             if opts:
                 options = opts
-        self._set_options(conv, options)
+        await self.state.set_options(conv, options)
         if not texts:
             return Outcome(None, [])
         joined = "\n\n".join(texts)
@@ -415,23 +406,16 @@ class Channel:
             parts.append("\n".join(lines) + ("\n" + OPTION_HINT if options else ""))
         return "\n".join(parts), options
 
-    def _set_options(self, conv: str, options: list[tuple[str, str]] | None) -> None:
-        if options:
-            self._options[conv] = options
-            self._options.move_to_end(conv)
-            while len(self._options) > OPTIONS_MAX:
-                self._options.popitem(last=False)
-        else:
-            self._options.pop(conv, None)
-
-    def _choose_option(self, conv: str, text: str) -> tuple[str, str | None]:
+    async def _choose_option(self, conv: str, text: str) -> tuple[str, str | None]:
         """A bare number answering the last numbered options becomes that button: (payload, title)."""
-        options = self._options.get(conv)
+        number = unicodedata.normalize("NFKC", text).strip().rstrip(".、。)）")
+        if not number.isdigit():
+            return text, None
+        options = await self.state.take_options(conv)
         if not options:
             return text, None
-        number = unicodedata.normalize("NFKC", text).strip().rstrip(".、。)）")
-        if number.isdigit() and 1 <= int(number) <= len(options):
-            self._options.pop(conv, None)
+        if 1 <= int(number) <= len(options):
+            await self.state.drop_options(conv)
             title, payload = options[int(number) - 1]
             return payload, title
         return text, None
@@ -442,7 +426,7 @@ class Channel:
         conv, external = _conversation_fields(conversation)
         user = external or conv.removeprefix(self.prefix)
         body, options = self._render_one(text or "", buttons or [])
-        self._set_options(conv, options)
+        await self.state.set_options(conv, options)
         if not body:
             return True
         return await self.deliver(conv, user, [body])
@@ -554,6 +538,16 @@ def _sender(name: str) -> Callable[..., Awaitable[bool]]:
 
 async def _off(request: web.Request) -> web.Response:
     raise web.HTTPNotFound(text="该渠道未启用")
+
+
+def _state_for(app: web.Application, channel: str):
+    from bot.desk.app import SETTINGS_KEY
+    from bot.desk.wechat.state import InProcessState, RedisState
+
+    settings = app.get(SETTINGS_KEY)
+    if settings is not None and settings.redis_url:
+        return RedisState(settings.redis_url, settings.redis_prefix, channel)
+    return InProcessState()
 
 
 def setup(app: web.Application, config: WeChatConfig | None = None) -> None:

@@ -61,7 +61,7 @@ class OfficialAccount(Channel):
                     raise Reject(403, "签名不正确")
                 msg = wxml.parse(body)
                 seal = None
-            self.check_replay(timestamp, nonce, body)
+            await self.check_replay(timestamp, nonce, body)
             return await self.respond(msg, seal, started)
         except (Reject, CryptoError, wxml.XmlError) as exc:
             return self.reject(exc)

@@ -58,7 +58,7 @@ class WorkApp(Channel):
             agent = (msg.get("AgentID") or outer.get("AgentID") or "").strip()
             if self.cfg.agent_id and agent and agent != self.cfg.agent_id:
                 raise Reject(403, "AgentID 与配置不符")
-            self.check_replay(timestamp, nonce, body)
+            await self.check_replay(timestamp, nonce, body)
             return await self.respond(msg, self.sealer(nonce), started)
         except (Reject, CryptoError, wxml.XmlError) as exc:
             return self.reject(exc)
