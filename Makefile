@@ -4,7 +4,7 @@ Q ?= 高企认定需要什么条件
 
 MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
 
-.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo staff scheduler-status clean
+.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo staff scheduler-status retention clean bench-load
 
 install:
 	@scripts/bootstrap.sh
@@ -31,6 +31,9 @@ bench-kb: install       ## knowledge-base retrieval evaluation and scale benchma
 	$(PY) bench/kb_eval.py
 	$(PY) bench/kb_scale.py
 
+bench-load: install     ## 200 scripted enterprise conversations, embedded and scale profile, DB checks
+	$(PY) bench/load.py --profile both --enterprises 200
+
 report: install
 	@mkdir -p var/reports
 	$(PY) -m bot.reports monthly --month $(MONTH) --html var/reports/$(MONTH).html --xlsx var/reports/$(MONTH).xlsx
@@ -45,6 +48,9 @@ staff: install          ## make staff U=li N=李明 NODE=fengxi ROLE=staff (asks
 
 scheduler-status: install
 	$(PY) -m bot.scheduler status
+
+retention: install      ## delete Rasa tracker events past TRACKER_RETENTION_DAYS (make retention ARGS=--dry-run)
+	$(PY) -m bot.retention $(ARGS)
 
 kb-validate: install
 	$(PY) -m bot.knowledge validate
