@@ -46,6 +46,10 @@ class Hub:
                 self._subs[topic].discard(q)
         return delivered
 
+    def resync(self) -> int:
+        """Tell every local subscriber to reload what it shows (after live events may have been lost)."""
+        return sum(self.deliver(topic, {"type": "resync"}) for topic in list(self._subs))
+
     @contextmanager
     def subscribe(self, topic: str) -> Iterator[asyncio.Queue]:
         q: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)

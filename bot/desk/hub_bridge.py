@@ -35,6 +35,7 @@ class HubBridge:
         self.outbox: asyncio.Queue = asyncio.Queue(OUTBOX_SIZE)
         self.dropped = 0
         self.connected = asyncio.Event()       # the listener is subscribed (tests wait for it)
+        self.lost = False                      # the listener lost Redis since it last subscribed
 
     def relay(self, topic: str, event: dict[str, Any]) -> None:
         try:
@@ -63,6 +64,11 @@ class HubBridge:
                 pubsub = redis_for(self.redis_url).pubsub()
                 await pubsub.subscribe(self.channel)
                 self.connected.set()
+                if self.lost:
+                    # Events other desks published meanwhile are gone (pub/sub keeps nothing):
+                    # every screen of this desk reloads from the database.
+                    self.lost = False
+                    self.hub.resync()
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is None:
@@ -72,6 +78,7 @@ class HubBridge:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis down or restarted: resubscribe
                 self.connected.clear()
+                self.lost = True
                 log.warning("hub listener lost Redis (%s); resubscribing", type(exc).__name__)
                 await asyncio.sleep(RECONNECT_DELAY)
             finally:

@@ -49,6 +49,8 @@ async def notice_for(staff: StaffView, db_url: str, topic: str, event: Any) -> O
     """The SSE notice for a hub event, or None when it is outside the staff member's scope."""
     if not isinstance(event, dict):
         return None
+    if event.get("type") == "resync":       # live events may have been missed: reload like a reconnect
+        return "ready", {"resync": True}
     if topic.startswith("conversation:"):
         # only subscribed after the conversation's scope was checked
         return "message", {"conversation_id": topic.split(":", 1)[1]}

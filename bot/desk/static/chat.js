@@ -419,6 +419,9 @@
       case "pong":
         st.pongDue = null;
         break;
+      case "resync":      // the desk may have missed live events (Redis was away): catch up by id
+        fetchHistory().catch(function () { /* the next reconnect retries */ });
+        break;
       case "error":
         if (data.client_msg_id && ["too_long", "empty", "bad_request"].indexOf(data.code) >= 0) {
           removeFromOutbox(data.client_msg_id);
