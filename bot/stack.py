@@ -123,35 +123,35 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
-def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL) -> str:
-    """Create an empty PostgreSQL database; returns its SQLAlchemy URL (psycopg2)."""
+def _admin(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE) as the admin user."""
     import psycopg2
-    from sqlalchemy.engine import make_url
 
     admin = psycopg2.connect(admin_url)
     try:
         admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        admin.cursor().execute(statement)
     finally:
         admin.close()
+
+
+def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL) -> str:
+    """Create an empty PostgreSQL database; returns its SQLAlchemy URL (psycopg2)."""
+    from sqlalchemy.engine import make_url
+
+    _admin(admin_url, f'CREATE DATABASE "{name}"')
     url = make_url(admin_url).set(drivername="postgresql+psycopg2", database=name)
     return url.render_as_string(hide_password=False)
 
 
 def drop_pg_database(url: str, admin_url: str = PG_ADMIN_URL) -> None:
-    import psycopg2
     from sqlalchemy.engine import make_url
 
     from bot.db import engine_for
 
     for immediate in (False, True):
         engine_for(url, immediate).dispose()
-    admin = psycopg2.connect(admin_url)
-    try:
-        admin.autocommit = True
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        admin.close()
+    _admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def scaled_settings(var_dir: Path, database_url: str, tracker_store_url: str, redis_url: str,

@@ -71,6 +71,55 @@ def require_redis() -> None:
     _probe("Redis", REDIS_URL, check)
 
 
+@dataclasses.dataclass
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test may stop and start again."""
+
+    port: int
+    proc: object = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import subprocess
+
+        import socket
+        import time
+
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:           # listening before the test goes on
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis():
+    """Started; stopped (if still running) afterwards. Fault tests stop and restart it."""
+    import shutil
+
+    from bot.supervisor import free_port
+
+    if not shutil.which("redis-server"):
+        service_absent("redis-server", "(本机程序)", "未安装")
+    server = PrivateRedis(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
 # ---- databases ------------------------------------------------------------------------------------
 
 def fresh_sqlite(path) -> str:

@@ -2,40 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 
-import pytest
 
 from bot.desk.hub import Hub
 from bot.desk.hub_bridge import HubBridge
 from bot.redis_client import close_all
-from bot.supervisor import free_port
-from tests.conftest import in_ci
-
-
-@pytest.fixture
-def private_redis():
-    if not shutil.which("redis-server"):
-        if in_ci():
-            pytest.fail("redis-server 不可用")
-        pytest.skip("redis-server 不可用（本机跳过；CI=true 时为失败）")
-    port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    procs = []
-
-    def start():
-        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))
-
-    def stop():
-        procs[-1].kill()
-        procs[-1].wait(10)
-
-    start()
-    yield f"redis://127.0.0.1:{port}/0", start, stop
-    for p in procs:
-        p.kill()
-        p.wait(10)
 
 
 async def next_event(q: asyncio.Queue, timeout: float = 10.0) -> dict:
@@ -43,7 +14,7 @@ async def next_event(q: asyncio.Queue, timeout: float = 10.0) -> dict:
 
 
 async def test_events_cross_desks_and_a_lost_redis_makes_screens_resync(private_redis):
-    url, start, stop = private_redis
+    url, start, stop = private_redis.url, private_redis.start, private_redis.stop
     hubs = [Hub(), Hub()]
     bridges = [HubBridge(h, url, "ystest") for h in hubs]
     tasks = []

@@ -10,13 +10,12 @@ import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import datetime, time as dtime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 
 from bot import retention
@@ -24,6 +23,7 @@ from bot import scheduler as sch
 from bot.db import read_sessions
 from bot.db.schema import JobRun
 from bot.settings import PROJECT_ROOT
+from tests.unit.test_scheduler import race
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
@@ -179,7 +179,7 @@ def test_old_conversations_go_live_sessions_stay_whole(tracker, domain, agent):
         event.remove(Engine, "after_cursor_execute", on_execute)
     assert (result.events_deleted, result.conversations_removed, result.conversations_trimmed) == (expected, 2, 1)
     assert sum(deletes) == expected and max(deletes) <= 7 and len(deletes) >= -(-expected // 7)   # bounded
-    assert f"已删除" in result.summary() and f"{expected} 条" in result.summary()
+    assert "已删除" in result.summary() and f"{expected} 条" in result.summary()
 
     assert count(url, "idle") == count(url, "idle-two-sessions") == 0
     assert asyncio.run(store.retrieve("idle")) is None
@@ -299,12 +299,12 @@ def test_command_line(tmp_path, domain):
     n_old = len(session(0))
     p = cli("--dry-run")                                  # VAR_DIR/rasa_tracker.db, 30 days from the env
     assert p.returncode == 0, p.stderr
-    assert f"将删除" in p.stdout and f"对话事件 {n_old} 条" in p.stdout and "整段删除长期无活动的会话 1 个" in p.stdout
+    assert "将删除" in p.stdout and f"对话事件 {n_old} 条" in p.stdout and "整段删除长期无活动的会话 1 个" in p.stdout
     assert "rasa_tracker.db" in p.stdout
     p = cli("--days", "60")
     assert p.returncode == 0 and "对话事件 0 条" in p.stdout
     p = cli()
-    assert p.returncode == 0 and f"已删除" in p.stdout and f"对话事件 {n_old} 条" in p.stdout
+    assert p.returncode == 0 and "已删除" in p.stdout and f"对话事件 {n_old} 条" in p.stdout
     assert count(f"sqlite:///{path}", "old") == 0 and count(f"sqlite:///{path}", "new") == n_old
     p = cli("--days", "-3")
     assert p.returncode == 2 and "不能为负数" in p.stderr
@@ -329,24 +329,9 @@ def test_the_daily_job_runs_once_per_day_across_instances(sqlite_url, tracker, d
     now = max(at(real), probe.at(today, sch.RETENTION_AT))      # at or after today's 03:30
     day = probe.local_date(now).isoformat()
 
-    n = 2
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def instance(i):
-        try:
-            s = sch.Scheduler(sqlite_url, f"inst-{i}", reports_dir=tmp_path, tracker_url=url, retention_days=DAYS)
-            barrier.wait()
-            results.extend(s.run_due(now, sweep=False))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=instance, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors
+    results = race(2, lambda i: sch.Scheduler(sqlite_url, f"inst-{i}", reports_dir=tmp_path, tracker_url=url,
+                                              retention_days=DAYS),
+                   lambda sched: sched.run_due(now, sweep=False))
     [done] = [r for r in results if r.job == sch.RETENTION and r.status == "done"]
     assert done.period == day and done.data.conversations_removed == 1
     assert "整段删除长期无活动的会话 1 个" in done.output

@@ -222,21 +222,17 @@ def test_a_fresh_installation_does_not_catch_up_the_past(db_url, sched):
 
 # ---- exactly once ---------------------------------------------------------------------------------------
 
-def test_concurrent_instances_run_each_job_period_once(db_url, tmp_path):
-    url = db_url
-    ent = add_enterprise(url)
-    add_ticket(url, "QCY-OLD", "fengxi-ws-xinxi", bj(2026, 11, 10), bj(2026, 11, 30, 17, 30), enterprise_id=ent)
-    add_ticket(url, "QCY-NEW", "fengxi", bj(2026, 11, 30, 10), bj(2026, 12, 14), enterprise_id=ent)
-    now = bj(2026, 12, 1, 9)                # Tuesday: daily, weekly W49 and monthly 2026-11 all due
-    n = 4
+def race(n: int, make, run) -> list:
+    """`n` schedulers (`make(i)`) started together on threads, each calling `run(scheduler)`;
+    all their results. Any exception in a thread fails the test."""
     barrier = threading.Barrier(n)
     results, errors = [], []
 
     def instance(i):
         try:
-            s = sch.Scheduler(url, f"inst-{i}", reports_dir=tmp_path / "reports")
+            sched = make(i)
             barrier.wait()
-            results.extend(s.run_due(now))
+            results.extend(run(sched))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -245,7 +241,18 @@ def test_concurrent_instances_run_each_job_period_once(db_url, tmp_path):
         t.start()
     for t in threads:
         t.join(120)
-    assert not errors
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_instances_run_each_job_period_once(db_url, tmp_path):
+    url = db_url
+    ent = add_enterprise(url)
+    add_ticket(url, "QCY-OLD", "fengxi-ws-xinxi", bj(2026, 11, 10), bj(2026, 11, 30, 17, 30), enterprise_id=ent)
+    add_ticket(url, "QCY-NEW", "fengxi", bj(2026, 11, 30, 10), bj(2026, 12, 14), enterprise_id=ent)
+    now = bj(2026, 12, 1, 9)                # Tuesday: daily, weekly W49 and monthly 2026-11 all due
+    results = race(4, lambda i: sch.Scheduler(url, f"inst-{i}", reports_dir=tmp_path / "reports"),
+                   lambda sched: sched.run_due(now))
     runs = job_runs(url)
     assert [(r.job, r.period, r.status) for r in runs] == [
         ("daily_dispatch", "2026-12-01", "done"), ("monthly_summary", "2026-11", "done"),
