@@ -9,6 +9,7 @@ replies with fetch() and gets JSON back instead.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 from datetime import datetime
@@ -174,6 +175,31 @@ async def _conversation_scope(request: web.Request, staff: StaffView, cid: str) 
     return None
 
 
+def _conversation_action(handler):
+    """The console's conversation routes: the signed-in member of staff, the conversation id, and
+    a scope check (out of scope: the refusal page) before `handler(request, staff, cid)`."""
+    @functools.wraps(handler)
+    async def route(request: web.Request) -> web.Response:
+        staff = current_staff(request)
+        cid = request.match_info["cid"]
+        if (refused := await _conversation_scope(request, staff, cid)) is not None:
+            return refused
+        return await handler(request, staff, cid)
+    return route
+
+
+def _ticket_action(handler):
+    """The same for ticket routes: `handler(request, staff, number)` after the ticket's scope check."""
+    @functools.wraps(handler)
+    async def route(request: web.Request) -> web.Response:
+        staff = current_staff(request)
+        number = request.match_info["number"]
+        if (refused := await _ticket_scope(request, staff, number)) is not None:
+            return refused
+        return await handler(request, staff, number)
+    return route
+
+
 async def _render_conversation(request: web.Request, staff: StaffView, cid: str, flash: str | None = None,
                                error: str | None = None, status: int = 200) -> web.Response:
     db = db_url(request)
@@ -187,21 +213,13 @@ async def _render_conversation(request: web.Request, staff: StaffView, cid: str,
     return html(page, status)
 
 
-async def conversation_page(request: web.Request) -> web.Response:
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    refused = await _conversation_scope(request, staff, cid)
-    if refused is not None:
-        return refused
+@_conversation_action
+async def conversation_page(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     return await _render_conversation(request, staff, cid, flash=DONE.get(request.query.get("done", "")))
 
 
-async def api_conversation(request: web.Request) -> web.Response:
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    refused = await _conversation_scope(request, staff, cid)
-    if refused is not None:
-        return refused
+@_conversation_action
+async def api_conversation(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     after = _int(request.query.get("after")) or 0
     cv = await run(store.conversation_view, db_url(request), cid, after)
     h = cv.handover
@@ -234,14 +252,11 @@ async def _open_handover(request: web.Request, cid: str, form) -> Optional[Any]:
     return h
 
 
-async def claim(request: web.Request) -> web.Response:
+@_conversation_action
+async def claim(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     from bot import handover as ho
     from bot.desk import gateway
 
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    if (refused := await _conversation_scope(request, staff, cid)) is not None:
-        return refused
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
@@ -254,13 +269,10 @@ async def claim(request: web.Request) -> web.Response:
     return _done(request, cid, "claimed")
 
 
-async def reply(request: web.Request) -> web.Response:
+@_conversation_action
+async def reply(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     from bot.desk import gateway
 
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    if (refused := await _conversation_scope(request, staff, cid)) is not None:
-        return refused
     form = await request.post()
     text = _text(form)
     if not text:
@@ -277,13 +289,10 @@ async def reply(request: web.Request) -> web.Response:
     return _done(request, cid, "replied", {"message_id": getattr(msg, "id", None)})
 
 
-async def note(request: web.Request) -> web.Response:
+@_conversation_action
+async def note(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     from bot.desk import gateway
 
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    if (refused := await _conversation_scope(request, staff, cid)) is not None:
-        return refused
     form = await request.post()
     text = _text(form)
     if not text:
@@ -315,14 +324,11 @@ async def _transfer_target(request: web.Request, staff: StaffView, form) -> tupl
     return node_id, staff_id, None
 
 
-async def transfer(request: web.Request) -> web.Response:
+@_conversation_action
+async def transfer(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     from bot import handover as ho
     from bot.desk import gateway
 
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    if (refused := await _conversation_scope(request, staff, cid)) is not None:
-        return refused
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
@@ -348,16 +354,13 @@ async def transfer(request: web.Request) -> web.Response:
     return _done(request, cid, "transferred")
 
 
-async def end(request: web.Request) -> web.Response:
+@_conversation_action
+async def end(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     """End the handover: the gateway resumes Rasa, triggers the after-handover intent and
     delivers the bot's greeting and rating question to the user."""
     from bot import handover as ho
     from bot.desk import gateway
 
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    if (refused := await _conversation_scope(request, staff, cid)) is not None:
-        return refused
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
@@ -372,15 +375,12 @@ async def end(request: web.Request) -> web.Response:
     return _done(request, cid, "ended")
 
 
-async def takeover(request: web.Request) -> web.Response:
+@_conversation_action
+async def takeover(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     """Take over from the bot (pauses Rasa), or claim the conversation's open handover."""
     from bot import handover as ho
     from bot.desk import gateway
 
-    staff = current_staff(request)
-    cid = request.match_info["cid"]
-    if (refused := await _conversation_scope(request, staff, cid)) is not None:
-        return refused
     try:
         h = await gateway.take_over(request.app, cid, staff)
     except ho.HandoverError as exc:
@@ -432,11 +432,8 @@ async def _render_ticket(request: web.Request, staff: StaffView, number: str, fl
     return html(t.ticket_page(staff, tv, names, store.transfer_nodes(staff), people, flash, error), status)
 
 
-async def ticket_page(request: web.Request) -> web.Response:
-    staff = current_staff(request)
-    number = request.match_info["number"]
-    if (refused := await _ticket_scope(request, staff, number)) is not None:
-        return refused
+@_ticket_action
+async def ticket_page(request: web.Request, staff: StaffView, number: str) -> web.Response:
     return await _render_ticket(request, staff, number, flash=DONE.get(request.query.get("done", "")))
 
 
@@ -466,13 +463,10 @@ def _ticket_done(request: web.Request, number: str, form, code: str) -> web.Resp
     raise web.HTTPSeeOther(f"{back}?done={code}")
 
 
-async def ticket_status(request: web.Request) -> web.Response:
+@_ticket_action
+async def ticket_status(request: web.Request, staff: StaffView, number: str) -> web.Response:
     from bot.tickets.service import TicketError
 
-    staff = current_staff(request)
-    number = request.match_info["number"]
-    if (refused := await _ticket_scope(request, staff, number)) is not None:
-        return refused
     form = await request.post()
     target = (form.get("target") or "").strip()
     reason = _text(form, "reason") or None
@@ -487,13 +481,10 @@ async def ticket_status(request: web.Request) -> web.Response:
     return _ticket_done(request, number, form, "status")
 
 
-async def ticket_note(request: web.Request) -> web.Response:
+@_ticket_action
+async def ticket_note(request: web.Request, staff: StaffView, number: str) -> web.Response:
     from bot.tickets.service import TicketError
 
-    staff = current_staff(request)
-    number = request.match_info["number"]
-    if (refused := await _ticket_scope(request, staff, number)) is not None:
-        return refused
     form = await request.post()
     text = _text(form)
     if not text:
@@ -507,13 +498,10 @@ async def ticket_note(request: web.Request) -> web.Response:
     return _ticket_done(request, number, form, "ticket_note")
 
 
-async def ticket_assign(request: web.Request) -> web.Response:
+@_ticket_action
+async def ticket_assign(request: web.Request, staff: StaffView, number: str) -> web.Response:
     from bot.tickets.service import TicketError
 
-    staff = current_staff(request)
-    number = request.match_info["number"]
-    if (refused := await _ticket_scope(request, staff, number)) is not None:
-        return refused
     form = await request.post()
     node_id, staff_id, error = await _transfer_target(request, staff, form)
     if error:
