@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -10,7 +10,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import needs, services
-from bot.taxonomy import is_need
 from bot.tickets import chat
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError, normalise_mobile
@@ -262,10 +261,7 @@ class ActionStartAddInfo(Action):
     async def run(self, dispatcher, tracker, domain):
         rows = services.tickets().tickets_for_sender(tracker.sender_id, limit=20)
         open_rows = [t for t, _ in rows if t.status in lc.OPEN_STATES]
-        wanted = chat.ticket_numbers(tracker.latest_message.get("text") or "")
-        target = next((t for t in open_rows if t.number in wanted), None)
-        if target is None and len(open_rows) == 1 and not wanted:
-            target = open_rows[0]
+        target = chat.ticket_meant(open_rows, tracker.latest_message.get("text") or "", only_if_single=True)
         if target is None:
             if not open_rows:
                 dispatcher.utter_message(text="您企业名下没有办理中的工单可以补充。如有新需求，直接告诉我即可。")
@@ -323,9 +319,7 @@ class ActionRateTicket(Action):
         svc = services.tickets()
         rows = svc.tickets_for_sender(tracker.sender_id, limit=20)
         resolved = [t for t, _ in rows if t.status == lc.RESOLVED]
-        wanted = chat.ticket_numbers(text)
-        target = next((t for t in resolved if t.number in wanted), None) or (
-            resolved[0] if resolved and not wanted else None)
+        target = chat.ticket_meant(resolved, text)
         if target is None:
             dispatcher.utter_message(text="感谢您的评价！我们会根据您的反馈持续改进服务。")
             return []

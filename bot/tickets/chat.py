@@ -49,6 +49,16 @@ def ticket_numbers(text: str) -> list[str]:
     return [f"QCY-{d}-{n}" for d, n in TICKET_NUMBER.findall(normalise(text or "").upper())]
 
 
+def ticket_meant(candidates: list, text: str, only_if_single: bool = False):
+    """The ticket a message is about: one of `candidates` (newest first) that it names; if it names
+    none, the newest one — or, with `only_if_single`, the only one. None when that is unclear."""
+    wanted = ticket_numbers(text)
+    named = next((t for t in candidates if t.number in wanted), None)
+    if named is not None or wanted or not candidates:
+        return named
+    return candidates[0] if not only_if_single or len(candidates) == 1 else None
+
+
 def rating_score(text: str) -> Optional[int]:
     t = normalise(text or "").replace(" ", "")
     for word, score in RATING_WORDS:

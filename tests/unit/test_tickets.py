@@ -208,3 +208,17 @@ def test_credit_code_is_validated_and_normalised(svc):
         svc.open_ticket(category="need_space", description="需要办公场地",
                         enterprise=EnterpriseInput(name="另一家", credit_code=broken),
                         contact_name="赵六", mobile=None, sender_id="cc-2")
+
+
+def test_the_ticket_a_chat_message_means():
+    from types import SimpleNamespace
+
+    from bot.tickets.chat import ticket_meant
+
+    a, b = SimpleNamespace(number="QCY-20261125-0002"), SimpleNamespace(number="QCY-20261124-0007")
+    assert ticket_meant([a, b], "补充工单 qcy-20261124-0007 的信息") is b          # named (any case)
+    assert ticket_meant([a, b], "评价 QCY-20260101-0001") is None                 # names another one
+    assert ticket_meant([a, b], "非常满意") is a                                   # unnamed: the newest
+    assert ticket_meant([a, b], "补充信息", only_if_single=True) is None          # unclear which
+    assert ticket_meant([b], "补充信息", only_if_single=True) is b
+    assert ticket_meant([], "非常满意") is None
