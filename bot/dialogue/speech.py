@@ -1,0 +1,547 @@
+"""What a chat message does: affirm, refuse, cancel, answer "none", ask, request, correct, follow up.
+
+The form used to compare the whole message with a short list ("确认", "好的"), so "确认无误，提交"
+looped forever, and a correction looked for field words anywhere, so a new need description that
+mentioned "公司" overwrote the company name. Here every function reads messages of any length the
+way a person would (design.md §6 "typed = clicked", "nothing loops"):
+
+- a message is split into clauses; an affirmation is a message with a clause made only of yes-words
+  ("确认无误，提交", "嗯对", "👌") and nothing that says no, corrects, cancels, asks or gives new details;
+- a correction names its field BEFORE the change verb or colon ("需求描述改成：…公司规模50人" is the
+  need description); without a field word the field is inferred from the new value ("不对，应该是139…");
+- a request asks the window to act for the user ("帮我办一下", "能帮我们联系投资机构吗"), a plain
+  question only asks ("高企认定需要什么条件");
+- a follow-up is elliptical and needs the previous topic ("那科小呢", "要什么材料").
+
+All functions accept traditional characters, full-width punctuation, emoji and mixed English; they
+are pure regular-expression work over `bot.text.normalise`.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from bot.text import normalise, normalise_aligned
+
+__all__ = ["is_affirmation", "is_negation", "is_cancel", "is_none_answer", "is_request", "is_question",
+           "question_parts", "correction", "is_followup", "followup_subject", "FIELDS"]
+
+FIELDS = ("contact_mobile", "contact_name", "enterprise_name", "ticket_location", "need_description", "credit_code")
+
+_PUNCT = r"[\s,.!?;:，。！？；：、~～…\-—_'\"“”‘’()（）\[\]【】<>《》/\\|*#@]"
+_PUNCT_RE = re.compile(_PUNCT + "+")
+_YES_EMOJI = ("👌", "👍", "✅", "🆗", "✔", "🙆", "💯", "🤝", "🙏")
+_NO_EMOJI = ("❌", "🙅", "👎", "✖", "⛔", "🚫", "❎")
+
+
+def _norm(text: str) -> str:
+    return normalise(text or "")
+
+
+def _bare(text: str) -> str:
+    return _PUNCT_RE.sub("", _norm(text))
+
+
+def _clauses(t: str) -> list[str]:
+    return [c for c in _PUNCT_RE.split(t) if c]
+
+
+def _segment(clause: str, vocabulary: list[str]) -> Optional[list[str]]:
+    """Split a clause into words of `vocabulary` (longest first at each position), or None if it cannot be."""
+    out: list[str] = []
+    i = 0
+    while i < len(clause):
+        word = next((w for w in vocabulary if clause.startswith(w, i)), None)
+        if word is None:
+            return None
+        out.append(word)
+        i += len(word)
+    return out
+
+
+def _by_length(words) -> list[str]:
+    return sorted(set(words), key=len, reverse=True)
+
+
+# ---- yes / no -----------------------------------------------------------------------------------------
+
+_YES_WORDS = _by_length("""
+确认 确定 确认提交 确定提交 提交 提交吧 是 是的 是滴 是呀 是啊 对 对的 对头 对呀 对啊 没错 没错的 没有错 没问题 没有问题
+没啥问题 没什么问题 都没问题 无误 确认无误 核对无误 信息无误 准确无误 正确无误 无异议 没有异议 正确 准确 属实 都对
+都是对的 是对的 全对 好 好的 好滴 好哒 好嘞 好勒 好吧 好呀 好啊 好哦 嗯好 行 行的 行吧 可以 可以的 可 中 妥 妥了
+嗯 嗯嗯 恩 恩恩 嗯呢 嗯哼 哦 噢 同意 没毛病 就这样 就这么办 就这样吧 那就这样 照这个 按这个 阔以 可以可以 好好
+ok okay okk oka k yes yep yeah yup y sure confirm confirmed correct right submit fine good alright
+all good looks good sounds good go ahead thats right that's right 不用改 不用改了 不需要改 不需要修改 不用修改
+没有要改的 没什么要改的 不用再改 直接 直接提交 就提交 那就提交 去提交 可以提交 帮我提交 请提交 马上提交 登记吧 办吧
+""".split())
+_FILLER_WORDS = _by_length("""
+吧 啊 呀 了 的 哈 哈哈 啦 哦 噢 喔 呢 嘛 呗 嘞 咯 哟 滴 麻烦 麻烦了 麻烦你 麻烦您 谢谢 谢谢你 谢谢您 谢谢你们 谢了 感谢
+多谢 辛苦 辛苦了 辛苦你了 请 帮忙 帮我 帮我们 一下 下 尽快 赶紧 快点 马上 信息 以上 以上信息 上面 上面的 内容 资料
+都 全部 全都 就 那 那就 这样 这个 我 我们 看了 看过了 核对了 核对过了 已核对 已确认 也 老师 您 你 你们 亲 please pls
+plz thanks thank you thx ty
+""".split())
+_YES_VOCAB = _by_length(_YES_WORDS + _FILLER_WORDS)
+# Words with 不/没/无 that do not say no.
+_NOT_NEGATIVE = _by_length("""
+没问题 没有问题 没啥问题 没什么问题 都没问题 没错 没有错 无误 没毛病 无异议 没有异议 不错 挺不错 不用改 不需要改
+不需要修改 不用修改 没有要改的 没什么要改的 不用再改 不好意思 不客气 别客气 没关系 不过 不少 不仅 不断 不久 不管
+无论 非常 并非 不是很 不太懂 不知道 不清楚 不确定 不了解 不晓得 没想到 差不多 不一定
+""".split())
+# A-not-A questions are not a no: "是不是", "对不对".
+_A_NOT_A = re.compile(r"(.)[不没]\1|可不可以|需不需要|能不能|要不要|会不会|有没有|行不行")
+_NEGATIVE = re.compile(r"不|没|无(?!论)|别|否|错|非(?!常)|有误|有问题|算了|\bno\b|\bnot\b|\bnope\b|\bwrong\b"
+                       r"|\bincorrect\b|\bdon'?t\b|\bnah\b|\bcancel\b|\bwait\b|等等|等一下|稍等|慢着|先别")
+
+
+def _strip_not_negative(t: str) -> str:
+    t = _A_NOT_A.sub(" ", t)
+    for w in _NOT_NEGATIVE:
+        t = t.replace(w, " ")
+    return t
+
+
+def _has_negative(t: str) -> bool:
+    return bool(_NEGATIVE.search(_strip_not_negative(t)))
+
+
+def is_affirmation(text: str) -> bool:
+    """Yes, of any length: "确认无误，提交", "对，没问题", "行", "好的提交", "OK", "👌", "嗯对".
+    Not when the message also says no, corrects, cancels, asks something or gives new details
+    ("不对，手机号错了", "好的，手机号改成139…", "可以吗？")."""
+    raw = text or ""
+    if any(e in raw for e in _NO_EMOJI):
+        return False
+    t = _norm(raw)
+    found = any(e in raw for e in _YES_EMOJI)
+    if not t:
+        return found
+    if _has_negative(t) or is_question(raw) or is_cancel(raw) or re.search(r"\d", t):
+        return False
+    if correction(raw) is not None:
+        return False
+    content: list[str] = []
+    for clause in _clauses(t):
+        words = _segment(clause, _YES_VOCAB)
+        if words is not None:
+            found = found or any(w in _YES_WORDS for w in words)
+        else:
+            content.append(clause)
+    if not found:
+        return False
+    if content:
+        from bot.dialogue.details import extract
+
+        if extract("，".join(content)).as_slots():
+            return False        # "好的，我们在沣西": new details, not a plain yes
+    return True
+
+
+def is_negation(text: str) -> bool:
+    """No: "不对", "不是", "不用了", "否", "错了", "no", "❌", "不对，手机号错了". Not "没问题", "不错",
+    "不知道" (uncertain) or an A-not-A question ("是不是…")."""
+    raw = text or ""
+    if any(e in raw for e in _NO_EMOJI):
+        return True
+    t = _norm(raw)
+    if not t:
+        return False
+    return _has_negative(t)
+
+
+# ---- cancel / none -----------------------------------------------------------------------------------
+
+_CANCEL = re.compile(
+    r"取消|算了|不办了|先不办|不用办|不用了|不需要了|不要了|不登记了|不用登记|不要登记|不想登记|不想办|不想弄|不弄了|不搞了"
+    r"|不申请了|退出|放弃|撤销|结束登记|停止登记|不用麻烦|以后再说|改天再说|下次再说|回头再说|暂时不需要|暂时不用|暂不需要"
+    r"|先不用|先不要|先不登记|不考虑了|没必要了|不填了|不想填|\bcancel\b|\bquit\b|\bexit\b|\bstop\b|never ?mind|forget it")
+_NOT_CANCEL = re.compile(r"被取消|取消资格|资格取消|取消认定|取消了资格|撤销资格|撤销认定|算了一下|算了下|算了算(?!了)|不用了解"
+                         r"|取消.{0,4}(?:补贴|政策|优惠|资格)|放弃.{0,4}(?:补贴|资格|专利)")
+_CANCEL_ASK = re.compile(r"^(?:能|可以|能不能|可不可以|我想|我要)?(?:取消|退出)(?:吗|么|嘛|一下|吧)?$")
+
+
+def is_cancel(text: str) -> bool:
+    """The user stops what is going on: "取消", "算了，先不办了", "不用登记了", "取消吧", "cancel".
+    Not a question about cancelling something ("高企资格被取消了怎么办")."""
+    t = _norm(text)
+    if not t or not _CANCEL.search(t) or _NOT_CANCEL.search(t):
+        return False
+    if _CANCEL_ASK.match(_bare(text)):
+        return True
+    return not is_question(text)
+
+
+_NONE_CORE = {"无", "没有", "没", "不在", "没在", "不知道", "不清楚", "不确定", "跳过", "都不是", "暂无", "不晓得",
+              "不了解", "记不清", "忘了", "其他", "其它", "别的", "空", "略", "none", "no", "na", "n/a", "nil",
+              "没注册", "未注册", "还没注册", "不是", "均不是", "以上都不是", "都没有", "不记得", "不方便", "不属于"}
+_NONE_NOISE = _by_length("""
+我们 我 公司 企业 单位 目前 暂时 现在 还 也 都 真的 其实 好像 应该 任何 这些 那些 以上 上述 里面 里 内 中 园区 新城
+位置 地址 信用代码 代码 手机 这个 那个 呢 哦 啊 吧 呀 的 了 哈 嗯 谢谢 抱歉 不好意思 在 哪个 之一 个 暂 哦哦 这里 那里
+""".split())
+_NONE_MARKS = "-—/／~～…"
+
+
+def is_none_answer(text: str) -> bool:
+    """"I have none / don't know" to the question just asked: "无", "没有", "不在园区", "不清楚",
+    "我们不在任何园区里", "都不是", "-"."""
+    raw = (text or "").strip()
+    if raw and all(ch in _NONE_MARKS or ch.isspace() for ch in raw):
+        return True
+    t = _bare(raw)
+    if not t:
+        return False
+    if t in _NONE_CORE:
+        return True
+    rest = t
+    changed = True
+    while changed and rest not in _NONE_CORE:
+        changed = False
+        for w in _NONE_NOISE:
+            if rest.startswith(w) and len(rest) > len(w):
+                rest, changed = rest[len(w):], True
+                break
+            if rest.endswith(w) and len(rest) > len(w):
+                rest, changed = rest[:-len(w)], True
+                break
+    return rest in _NONE_CORE
+
+
+# ---- questions ---------------------------------------------------------------------------------------
+
+_IDIOMS = re.compile(r"没什么|没啥|不怎么|什么都|啥都|怎么都|哪里哪里|多多少少|多少有点|好几|几乎|为什么不呢|不管怎么|无论如何"
+                     r"|什么的|之类|哪怕|多少会")
+_Q_WORD = re.compile(
+    r"怎么|怎样|如何|为什么|为何|什么|啥|哪|多少|多久|多长|多大|多远|多高|几[个天年月号点时种家项次岁类成位周日倍张份]"
+    r"|是否|能否|可否|可不可以|能不能|会不会|是不是|有没有|要不要|需不需要|用不用|行不行|对不对|好不好|在不在|有无"
+    r"|请问|请教|想问|问一下|问下|问问|咨询一下|咨询下|想咨询|想了解|了解一下|求问|谁|何时|何地|何处|几时|咋")
+_Q_END = re.compile(r"(?:吗|么|嘛|呢|不)(?:[\s啊呀哈哦]*)$|吗(?!啡)")
+_EN_Q = re.compile(r"^(?:how|what|when|where|who|whom|why|which|can|could|do|does|did|is|are|am|will|would|should"
+                   r"|may|shall|have|has|any)\b")
+
+
+def is_question(text: str) -> bool:
+    """The message asks something: "你们窗口周末上班吗", "在哪里办", "高企需要什么条件", "how long does it take?".
+    Not "没什么问题", "好的", "帮我办一下"."""
+    t = _norm(text)
+    if not t:
+        return False
+    if "?" in t:
+        return True
+    core = _IDIOMS.sub(" ", t)
+    for clause in re.split(r"[,.!;:。]+", core):
+        c = clause.strip()
+        if not c:
+            continue
+        if _Q_WORD.search(c) or _Q_END.search(c) or _EN_Q.match(c):
+            return True
+    return False
+
+
+# ---- requests ----------------------------------------------------------------------------------------
+
+_ACT = (r"(?:办理|办|登记|对接|联系|联络|安排|协助|协调|处理|申请|申报|提交|找|推荐|介绍(?:一|个|家|几|位|些)|预约|约"
+        r"|跟进|上门|走访|代办|代理|填|写|准备|整理|跑|催|加急|报名|匹配|牵线|引荐|接洽|沟通|指导|辅导|打电话|打个电话"
+        r"|回电|回个电话|来电|派|做|弄|搞|落实|解决|争取|递交|审核|核对|评估|梳理|起草|备案|认定)")
+_INFO = r"(?:问|查|看|了解|解答|解释|说明|讲|介绍一下|介绍下|科普|分析一下这个政策)"
+_ME = r"(?:我|我们|咱们|俺|我司|本公司|我公司|我们公司|我们企业|我家)"
+_REQUEST_STRONG = [
+    re.compile(rf"(?:帮|替|为|给){_ME}(?!{_INFO}).{{0,8}}?{_ACT}"),
+    re.compile(rf"^(?!.*(?:谢谢|感谢|多谢|谢).*帮).*帮(?:个|帮)?忙(?!{_INFO})"),
+    re.compile(rf"(?:请(?!问|教)|麻烦|劳驾|烦请|拜托|恳请)(?:你们|您|你|窗口|工作人员|老师|专员|一下|尽快|帮忙|再)*{_ACT}"),
+    re.compile(r"安排(?:一?(?:个|位|名)?(?:人|专人|专员|人员|工作人员|老师|同事))"),
+    re.compile(r"(?:联系|回复|回电|打给|call)(?:一下)?我|给我(?:们)?(?:打|回)(?:个)?电话|加我(?:的)?微信"),
+    re.compile(rf"{_ME}(?:要|想|想要|需要|希望|打算)(?:你们)?(?:登记|提交|预约|报名|对接|找人|找个人|找专人|办理|委托|代办)"),
+    re.compile(r"(?:希望|想|想要|需要|要|求|急需|期待|盼)(?:有|找|能有)?(?:人|专人|专员|人员|工作人员|你们|窗口|老师|政府"
+               r"|贵方|您|你们窗口)(?:能|可以|来|帮忙|尽快|给予)*(?:协助|帮助|帮|对接|联系|安排|上门|指导|辅导|跟进|代办"
+               r"|牵线|引荐|介绍|推荐|处理|办理|服务)"),
+    re.compile(r"(?:希望|想|想要|需要|急需|求)(?:协助|帮助|帮忙|对接|牵线|引荐|上门指导|上门服务|安排|人帮|人协助|人对接)"),
+    re.compile(r"(?:能|可以|能否|可否|是否可以|可不可以|能不能)(?:派|安排)(?:个)?(?:人|专人|专员|人员|工作人员)"),
+    re.compile(r"(?:能|可以|能否|可否|可不可以|能不能)(?:上门|来一趟|过来一趟|派人|来人)"),
+    re.compile(r"\b(?:please|pls|plz|can you|could you|would you|help me|help us|i want to|i'd like to|we need|i need"
+               r"|we want to)\b.{0,20}\b(?:register|arrange|contact|connect|help|apply|handle|book|call|introduce)"),
+]
+_REQUEST_WEAK = [
+    re.compile(rf"(?<!怎么)(?<!如何){_ACT}(?:一下|下)(?:吧|呗|哈|啊|呀|哦)?$"),
+    re.compile(rf"(?<!怎么)(?<!如何){_ACT}一下(?!{_INFO})"),
+    re.compile(r"(?:需要|想|想要|希望|急需)(?:对接|联系|找到?)(?:一家|一个|几家|一些|靠谱的)?"),
+]
+_INFO_Q = re.compile(r"什么|哪些|哪个|哪里|哪儿|多久|多长|多少|怎么|怎样|如何|几|是否|有没有|需不需要|要不要|条件|流程"
+                     r"|材料|标准|要求|手续|时间|费用")
+
+
+def is_request(text: str) -> bool:
+    """The user asks the window to DO something for them — register, arrange a person, connect, handle:
+    "帮我办一下", "希望有人协助", "请安排专员对接", "麻烦对接一下律所", "能帮我们联系投资机构吗".
+    A plain question ("高企认定需要什么条件", "怎么申报") is not a request."""
+    t = _norm(text)
+    if not t:
+        return False
+    for clause in re.split(r"[,.!?;。，、\n]+", t):
+        c = clause.replace(" ", "") if not re.search(r"[a-z]{2}", clause) else clause.strip()
+        if not c:
+            continue
+        if any(p.search(c) for p in _REQUEST_STRONG):
+            return True
+        if any(p.search(c) for p in _REQUEST_WEAK) and not _INFO_Q.search(c) and not re.search(r"吗|么$|呢$", c):
+            return True
+    return False
+
+
+# ---- question parts and follow-ups ------------------------------------------------------------------
+
+_CONNECTORS = re.compile(r"另外|此外|顺便问一下|顺便问下|顺便问问|顺便请教一下|顺便|再问一下|再问下|还想问一下|还想问"
+                         r"|还有一个问题|还有个问题|还有就是|还有[,:，：]|其次|然后还有|\bby the way\b|\balso\b")
+_LEADING = re.compile(r"^(?:那么|那|还有|另外|以及|还|再就是|就是|请问|我想问一下|我想问|想问一下|想问|问一下|我想咨询一下"
+                      r"|我想咨询|想咨询|咨询一下|我想了解一下|我想了解|想了解|了解一下|关于|对于|and|also|then)\s*")
+_GREETING = re.compile(r"^(?:你好|您好|hi|hello|在吗|在不在|老师好|谢谢|感谢|麻烦了|打扰了|早上好|下午好|晚上好)+$")
+_TOPIC_FILLER = re.compile(r"^(?:那么|那|还有|另外|请问|我想问一下|我想问|想问一下|想问|问一下|咨询一下|我想咨询|想咨询|我想了解"
+                           r"|想了解|了解一下|我们|我|公司|企业|想|要|打算|准备|申请|申报|办理|关于|对于|如果|要是|的)+")
+_TOPIC_END = re.compile(r"需要|要|有|是|的|怎么|如何|什么|多久|多少|能|可以|吗|呢|在哪|去哪|哪|咋|几|需|得|该|应该|必须|,|，"
+                        r"|办理|申请|申报|认定|多长")
+_ASPECTS = {"有效期", "期限", "材料", "资料", "条件", "要求", "标准", "流程", "步骤", "手续", "程序", "费用", "收费", "钱",
+            "补贴", "奖励", "金额", "额度", "时间", "周期", "地点", "地址", "电话", "政策", "截止时间", "截止日期", "名额",
+            "申请条件", "申报条件", "申报时间", "申请时间", "申报材料", "申请材料", "办理时间", "办理地点", "网址",
+            "入口", "复审", "续期", "有效时间", "审批时间", "结果", "进度", "其他", "别的", "这个", "那个", "它",
+            "怎么办", "怎么样", "咋办", "为什么", "什么", "啥"}
+_GENERIC = _by_length("""
+那么 那如果 那 还有 另外 请问 想问 问一下 一下 需要 需 要 得 有没有 有 是不是 是 能不能 能 可以 可不可以 会 多久 多长时间
+多长 多少钱 多少 钱 费用 收费 怎么样 怎么弄 怎么办 怎么 怎样 如何 咋 在哪里 在哪儿 在哪 哪里 哪儿 去哪里 去哪 哪个 哪些
+什么时候 什么 啥 几天 几个月 几年 几 时间 有效期 期限 材料 资料 条件 要求 标准 流程 步骤 手续 程序 补贴 奖励 金额 额度
+申请 申报 办理 办下来 办 批下来 批 审批 下来 通过 拿到 到账 周期 时候 还 也 都 呢 吗 啊 呀 的 了 吧 和 跟 下 去 给
+我们 我 交 提交 准备 续期 复审 截止 一般 大概 大约 最快 最多 最少 可 能否 是否 可否 地点 地方 线上 线下 网上 现场 本人
+必须 亲自 带 这个 那个 它 这 久 长 结果 多 才 就 能够 一共 总共 如果 要是 认定 审核 出来 公示 收到 么 嘛 用 不用 再
+""".split())
+
+
+def _subject_of(clause: str) -> Optional[str]:
+    """The X of "那X呢" / "X呢" / "X的呢", before deciding whether it is a subject or an aspect."""
+    m = re.fullmatch(r"(?:那么|那|还有|如果是|要是|那如果是|那如果|那要是|换成|对于|关于)*(.+?)(?:的)?(?:呢|咧|嘞)", clause)
+    if not m:
+        return None
+    x = re.sub(r"^(?:如果是|如果|要是|是|换成|对于|关于|申请|申报|办理)+", "", m.group(1))
+    return x or None
+
+
+def followup_subject(text: str) -> Optional[str]:
+    """The new subject of "那X呢" / "X呢" / "X的呢" ("那高企呢" → "高企"); None when there is none or X is
+    only an aspect of the previous topic ("那有效期呢": same topic, new aspect)."""
+    t = _bare(text)
+    if not t or len(t) > 20:
+        return None
+    x = _subject_of(t)
+    if not x or x in _ASPECTS or len(x) > 12 or _Q_WORD.search(x) or x in ("我", "你", "你们", "他", "她"):
+        return None
+    return x
+
+
+def is_followup(text: str) -> bool:
+    """An elliptical message that needs the previous topic: "那高企呢", "那有效期多久", "要什么材料",
+    "在哪里办", "多久能批下来", "需要多少钱"."""
+    t = _bare(text)
+    if not t or len(t) > 20:
+        return False
+    if _subject_of(t) is not None and (t.startswith("那") or len(t) <= 10) and not _Q_WORD.search(
+            (_subject_of(t) or "")[:0]):
+        x = _subject_of(t) or ""
+        if not re.search(r"干嘛|怎么|什么|为什么|在干", x):
+            return True
+    if not is_question(text):
+        return False
+    if re.match(r"那么?", t):
+        return True
+    rest = t
+    for w in _GENERIC:
+        rest = rest.replace(w, "")
+    return rest == ""
+
+
+def _topic(clause: str) -> Optional[str]:
+    s = _TOPIC_FILLER.sub("", clause)
+    m = _TOPIC_END.search(s)
+    topic = s[:m.start()] if m else ""
+    topic = re.sub(r"(?:的|了)$", "", topic)
+    return topic if 2 <= len(topic) <= 14 and topic not in _ASPECTS else None
+
+
+def question_parts(text: str) -> list[str]:
+    """The questions in a long message, in order, each able to be looked up on its own: sentences are split
+    at 。！？；, line breaks and "另外 / 还有 / 顺便问一下"; a statement in the same sentence is kept in front
+    as context; an elliptical question gets the topic of the one before ("高企需要什么条件？有效期多久？"
+    → ["高企需要什么条件", "高企有效期多久"]; "…？那科小呢" → "科小需要什么条件"). Parts are normalised
+    (simplified, half-width)."""
+    if not text or not text.strip():
+        return []
+    aligned = normalise_aligned(text)
+    sentences: list[str] = []
+    for chunk in re.split(r"[。!?！？;；\n]+", aligned):
+        sentences += [s for s in _CONNECTORS.split(chunk)]
+    parts: list[str] = []
+    last_q: Optional[str] = None          # the previous question, for "那X呢"
+    last_topic: Optional[str] = None
+    for sentence in sentences:
+        sentence = normalise(sentence).strip(" ,，、:")
+        if not sentence:
+            continue
+        context: list[str] = []
+        for sub in [s.strip() for s in re.split(r"[,，、]+", sentence) if s.strip()]:
+            sub = _LEADING.sub("", sub).strip() or sub
+            if _GREETING.match(sub.replace(" ", "")):
+                continue
+            if not is_question(sub):
+                context.append(sub)
+                continue
+            question = sub
+            subject = followup_subject(sub)
+            if subject and last_q and last_topic and last_topic in last_q:
+                question = last_q.replace(last_topic, subject, 1)
+            elif subject and not context:
+                question = sub
+            elif is_followup(sub) and not context and last_topic and last_topic not in sub:
+                question = last_topic + re.sub(r"^那么?", "", sub)
+            if context:
+                question = "，".join(context + [question])
+            topic = _topic(sub) or next((tp for tp in map(_topic, reversed(context)) if tp), None) or (
+                subject if subject else None)
+            if subject and last_topic and not topic:
+                topic = subject
+            last_topic = topic or last_topic
+            last_q = question if not subject or not last_q else question
+            parts.append(question)
+            context = []
+    return parts
+
+
+# ---- corrections -------------------------------------------------------------------------------------
+
+_FIELD_WORDS = {
+    "contact_mobile": ("手机号码", "手机号", "手机", "电话号码", "联系电话", "电话", "联系方式", "号码", "mobile", "phone"),
+    "contact_name": ("联系人姓名", "联系人", "姓名", "名字", "称呼", "人名", "对接人"),
+    "enterprise_name": ("企业名称", "公司名称", "单位名称", "企业全称", "公司全称", "公司名字", "企业名字", "企业名", "公司名",
+                        "企业", "公司", "单位", "company"),
+    "ticket_location": ("所在园区", "所在新城", "所在地", "所在区域", "园区", "新城", "位置", "地址", "区域", "地点",
+                        "location", "address"),
+    "need_description": ("需求描述", "需求内容", "问题描述", "需求", "描述", "内容", "事项", "情况"),
+    "credit_code": ("统一社会信用代码", "社会信用代码", "信用代码", "营业执照号", "执照号", "税号", "代码"),
+}
+_FIELD_OF = {w: f for f, words in _FIELD_WORDS.items() for w in words}
+_FIELD_RE = re.compile("|".join(re.escape(w) for w in _by_length(_FIELD_OF)))
+_CHANGE = re.compile(r"修改为|修改成|更改为|更改成|更正为|更新为|改成|改为|换成|换为|写成|填成|应该是|应该为|应为|应是|其实是"
+                     r"|写错了|填错了|输错了|打错了|弄错了|搞错了|写错|填错|输错|打错|错了|不对|有误|不正确|有问题|不是这个"
+                     r"|修改一下|修改下|修改|更改|更正|改一下|改下|换一下|换下|重新填|重填|更新|要改|改(?=[:\s\d])|:")
+_LEAD_VERB = re.compile(r"(?:请|麻烦|帮我|我要|我想|需要|要)?(?:修改|更改|更正|改一下|改下|改|换一下|换|重新填|重填|更新)"
+                        r"(?:一下|下)?(?:我的|我们的|一下)?\s*")
+_VALUE_FILLER = re.compile(r"(?:[\s,，:：。;；]|应该是|应该为|应为|应是|其实是|正确的是|正确是|应该改成|应改成|要改成|请改成|改成|改为|换成|为|是"
+                           r"|我们在|我们是|我在|我是|在|叫|我叫|一下)+")
+# What may stand between a field word and its change verb ("手机号我写错了", "公司名称那一栏不对").
+_BETWEEN = re.compile(r"^(?:的|也|我|我们|写|填|这里|那里|这儿|那儿|那一栏|这一栏|一栏|栏|项|一项|信息|那个|这个|好像|可能|有点"
+                      r"|都|全|需要|要|得|请|帮我|给我|麻烦|还|再|\s|,|，)*$")
+_NOT_A_TO_B = re.compile(r"^不是(.{1,30}?)[,，\s]+(?:而是|是|应该是|应是)(.+)$")
+_WEAK_FIELDS = {"公司", "企业", "单位", "情况", "内容", "事项", "代码", "号码", "描述"}
+
+
+def _value_after(raw: str, t: str, start: int) -> Optional[str]:
+    """The user's own words after position `start`, without the leading "是 / 改成 / ："."""
+    m = _VALUE_FILLER.match(t, start)
+    begin = m.end() if m else start
+    value = raw[begin:].strip(" \t\r\n,，。.!！;；、")
+    return value or None
+
+
+def _infer_field(value: str) -> Optional[str]:
+    from bot.dialogue.details import extract
+
+    if is_question(value):
+        return None
+    found = extract(value)
+    if found.mobile or found.mobile_invalid:
+        return "contact_mobile"
+    if found.credit_code:
+        return "credit_code"
+    if found.company:
+        return "enterprise_name"
+    if found.new_city or found.park:
+        return "ticket_location"
+    bare = re.sub(r"^(?:我叫|我是|叫|是|联系人是?)", "", _bare(value))
+    if found.contact_name == bare or extract(bare, expecting="contact_name").contact_name == bare:
+        return "contact_name"
+    return None
+
+
+def _clean_value(field: str, value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    if field == "contact_mobile":
+        from bot.dialogue.details import extract
+
+        found = extract(value, expecting="contact_mobile")
+        return found.mobile or value
+    return value
+
+
+def correction(text: str) -> Optional[tuple[str, Optional[str]]]:
+    """A correction of a form field: (field, new value) or (field, None) when only the field is named.
+    "手机号写错了，是13912345678" → ("contact_mobile", "13912345678"); "修改手机号" → ("contact_mobile", None);
+    "需求描述改成：帮我们找一家做股权架构的律所，公司规模50人" → ("need_description", "帮我们找…50人").
+    The field word is looked for only right before the change verb or colon, never inside the new value;
+    without a field word the field is what the new value is ("不对，应该是139…" → contact_mobile).
+    Values are the user's own words (a mobile comes back as its 11 digits when it is valid)."""
+    raw = text or ""
+    t = normalise_aligned(raw)           # same length as raw: positions cut the user's own words
+    if not t.strip():
+        return None
+    lead = re.match(r"\s*", t)
+    lead = _LEAD_VERB.match(t, lead.end() if lead else 0)
+    if lead:
+        # "修改手机号" / "改一下公司名称，西安某某有限公司": the verb first, then the field.
+        f = _FIELD_RE.match(t, lead.end())
+        if f:
+            field = _FIELD_OF[f.group()]
+            rest = f.end()
+            while t[rest:rest + 1] in ("/", "、") and _FIELD_RE.match(t, rest + 1):   # "修改所在园区/新城"
+                rest = _FIELD_RE.match(t, rest + 1).end()
+            nxt = _CHANGE.match(t, rest)
+            if nxt:
+                rest = nxt.end()
+            return field, _clean_value(field, _value_after(raw, t, rest))
+    m = _NOT_A_TO_B.match(t.strip())
+    if m:
+        offset = len(t) - len(t.lstrip())
+        value = _value_after(raw, t, offset + m.start(2))
+        field = _infer_field(value or "") or _infer_field(m.group(1))
+        if field:
+            return field, _clean_value(field, value)
+    previous_end = 0
+    for change in _CHANGE.finditer(t):
+        segment = t[previous_end:change.start()]
+        fields = [f for f in _FIELD_RE.finditer(segment) if _BETWEEN.match(segment[f.end():])]
+        if change.group() == ":":
+            clause = re.split(r"[,，。.!;；]", segment)[-1]
+            clause = re.sub(r"^(?:\s|我的|我们的|把|请|另外|还有|然后)+", "", clause).strip()
+            fields = [f for f in fields if f.group() == clause]
+        if fields:
+            word = fields[-1].group()
+            field = _FIELD_OF[word]
+            if word in _WEAK_FIELDS and fields[-1].end() != len(segment.rstrip()):
+                previous_end = change.end()
+                continue
+            rest = change.end()
+            return field, _clean_value(field, _value_after(raw, t, rest))
+        value = _value_after(raw, t, change.end())
+        if change.group() != ":" and value:
+            # "不对，应该是13912345678", "错了，我们在沣西": the field is what the value is
+            vt = normalise_aligned(value)
+            nested = _CHANGE.search(vt)
+            if nested and _FIELD_RE.search(vt[:nested.start()]):
+                previous_end = change.end()
+                continue
+            field = _infer_field(value)
+            if field:
+                return field, _clean_value(field, value)
+        previous_end = change.end()
+    # "手机号是13912345678" at the start of the message: a new value for that field.
+    m = re.match(r"^\s*(?:我的|我们的|把)?(" + _FIELD_RE.pattern + r")\s*(?:是|为)", t)
+    if m and m.group(1) not in _WEAK_FIELDS:
+        field = _FIELD_OF[m.group(1)]
+        value = _value_after(raw, t, m.end())
+        if value and not is_question(value):
+            return field, _clean_value(field, value)
+    return None
