@@ -4,7 +4,7 @@ Q ?= 高企认定需要什么条件
 
 MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
 
-.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo staff scheduler-status retention clean bench-load
+.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo staff scheduler-status retention clean bench-load eval-dialogue
 
 install:
 	@scripts/bootstrap.sh
@@ -20,6 +20,9 @@ train: install
 
 eval: install           ## NLU held-out evaluation + TF-IDF baseline + fallback threshold table
 	$(PY) bench/nlu_eval.py
+
+eval-dialogue: install  ## conversation-level evaluation: held-out scenarios through the web chat, DB checks (ARGS="--tag fast")
+	$(PY) bench/eval_dialogue.py $(ARGS)
 
 eval-cv: install        ## rasa test nlu 5-fold cross-validation on the training data
 	$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/cv
