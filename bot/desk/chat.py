@@ -39,7 +39,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy import select
 
 from bot.db import read_sessions, sessions
-from bot.db.schema import Conversation
+from bot.db.schema import Conversation, Message, utcnow
 from bot.desk import gateway, ratelimit
 from bot.desk.hub import HUB_KEY
 
@@ -199,10 +199,16 @@ async def embed_js(request: web.Request) -> web.Response:
 # ---- API --------------------------------------------------------------------------------------------
 
 def _new_conversation(db: str) -> tuple[str, str]:
+    """A new conversation with the bot's welcome already in it (one transaction), so the page
+    shows what the assistant can do, and questions to start with, before the visitor types."""
     cid = f"web-{secrets.token_urlsafe(12)}"
     key = secrets.token_urlsafe(32)
     with sessions(db).begin() as s:
         s.add(Conversation(id=cid, channel="web", mode="bot", access_key_hash=_hash(key)))
+        s.flush()
+        s.add(Message(conversation_id=cid, direction="out", author="bot", text=gateway.WELCOME_TEXT,
+                      payload=json.dumps(gateway.welcome_payload(), ensure_ascii=False), state="stored",
+                      created_at=utcnow()))
     return cid, key
 
 

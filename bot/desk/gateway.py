@@ -40,8 +40,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import handover as ho
 from bot.db import read_sessions, sessions
-from bot.db.schema import Conversation, Message, utcnow
+from bot.db.schema import Conversation, Handover, Message, ServiceNode, utcnow
 from bot.desk.hub import HUB_KEY
+from bot.dialogue.options import match_option
+from bot.text import normalise
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,34 @@ STALE_STORED = timedelta(minutes=2)    # an inbound left "stored" this long was 
 BUSY_NOTICE = "系统繁忙，您的消息已收到，我们会尽快回复（稍后回复）"
 HANDOVER_ENDED_INTENT = "EXTERNAL_handover_ended"
 CLIENT_ID = re.compile(r"^[\x21-\x7e]+$")      # printable ASCII: UUIDs, WeChat MsgIds, "user:time:kind"
+RECENT_FOR_OPTIONS = 8                 # messages read back to find the buttons a typed answer may pick
+
+# ---- what the desk itself says (the one place for this wording) -----------------------------------
+
+WELCOME_TEXT = ("您好！我是秦创原总窗口的智能助手「原上管家」，可以为您：\n"
+                "· 解答科技政策问题（高企认定、研发费用加计扣除、人才和融资政策等）\n"
+                "· 登记企业需求，转给服务专员跟进办理\n"
+                "· 查询工单进度，办结后请您评价\n"
+                "· 需要时转接人工服务\n"
+                "请直接输入您的问题，或从下面的常见问题开始：")
+WELCOME_QUESTIONS = ("高企认定需要什么条件", "研发费用加计扣除怎么享受", "我想登记一个需求", "查询我的工单")
+WELCOME_PAYLOAD = "/greet"             # what a channel sends when a user arrives (WeChat 关注): answered here
+CANCEL_HANDOVER = "/cancel_handover"   # the waiting user takes the request for a person back (the desk's, not Rasa's)
+CANCEL_BUTTON = {"title": "取消转人工", "payload": CANCEL_HANDOVER}
+CANCEL_WORDS = frozenset({"取消", "不用了", "取消转人工", "取消人工", "不转人工了", "不用转人工", "不用转人工了",
+                          "不用人工了", "不需要人工了", "不需要人工", "不找人工了", "算了不用了", "取消吧"})
+CANCELLED_TEXT = "已取消转人工，原上管家继续为您服务。请直接输入您的问题；需要时说「转人工」即可再次联系服务专员。"
+NOTHING_TO_CANCEL = "当前没有等待中的转人工请求，原上管家正在为您服务。"
+ALREADY_WITH_STAFF = "服务专员已接入，正在为您服务；如不再需要人工服务，直接告诉专员即可。"
+ACK_SHORT = "已收到，已转给服务专员。"
+ACK_FULL = "已收到您的消息，已转给服务专员。{notice}\n如不再需要人工服务，可点「取消转人工」或回复「取消」。"
+ACK_FULL_EVERY = timedelta(minutes=10)  # the full acknowledgement (wait, office hours, cancel) at most this often
+
+
+def welcome_payload() -> dict:
+    """The welcome as a stored message's payload: suggested questions as buttons (payload = the
+    question, so a click goes through the NLU exactly like typing it)."""
+    return {"buttons": [{"title": q, "payload": q} for q in WELCOME_QUESTIONS]}
 
 ChannelSender = Callable[[web.Application, str, str, Optional[list]], Awaitable[Any]]
 _CHANNEL_SENDERS: dict[str, ChannelSender] = {}
@@ -147,6 +177,8 @@ def message_dict(m: Message) -> dict[str, Any]:
          "created_at": m.created_at.isoformat() if m.created_at else None, "client_msg_id": m.client_msg_id}
     if payload.get("title"):
         d["title"] = payload["title"]          # a quick-reply button's label (text holds its payload)
+    if isinstance(payload.get("choice"), dict):
+        d["choice"] = payload["choice"]        # typed answer to buttons: {"title", "payload"} (text: as typed)
     if payload.get("image"):
         d["image"] = payload["image"]
     if m.internal:
@@ -165,9 +197,42 @@ def _ensure_conversation(s, conversation_id: str, channel: str) -> Conversation:
     return conv
 
 
+def _latest_buttons(s, conversation_id: str) -> list[dict]:
+    """The buttons a typed answer may pick: those of the latest outgoing message that has any,
+    among the messages since the user last wrote (once the user typed something else, older
+    buttons no longer count). One indexed read of the conversation's last few messages."""
+    rows = s.execute(select(Message.direction, Message.payload)
+                     .where(Message.conversation_id == conversation_id, Message.internal.is_(False))
+                     .order_by(Message.id.desc()).limit(RECENT_FOR_OPTIONS)).all()
+    for direction, payload in rows:
+        if direction == "in":
+            return []
+        if payload:
+            try:
+                buttons = (json.loads(payload) or {}).get("buttons")
+            except (ValueError, AttributeError):
+                continue
+            if buttons:
+                return buttons
+    return []
+
+
+def typed_choice(text: str, buttons: list[dict]) -> Optional[dict]:
+    """{"title", "payload"} of the button a typed (not clicked) message picks, if it changes anything."""
+    if text.startswith("/"):
+        return None
+    b = match_option(text, buttons)
+    if b is None or b["payload"] == text:
+        return None
+    return {"title": str(b["title"])[:100], "payload": str(b["payload"])[:MAX_TEXT]}
+
+
 def _store_inbound(db: str, conversation_id: str, text: str, client_msg_id: Optional[str], channel: str,
-                   title: Optional[str]) -> tuple[dict, bool, str, str]:
-    """(message, duplicate?, mode, channel). A known client id returns the first message instead."""
+                   title: Optional[str], choice: Optional[dict] = None) -> tuple[dict, bool, str, str]:
+    """(message, duplicate?, mode, channel). A known client id returns the first message instead.
+
+    A typed message (no button label) that answers the buttons just shown is stored as typed,
+    with the chosen button beside it (`choice`); the gateway forwards the button's payload."""
     for attempt in (1, 2):
         try:
             with sessions(db).begin() as s:
@@ -177,8 +242,11 @@ def _store_inbound(db: str, conversation_id: str, text: str, client_msg_id: Opti
                                                             Message.client_msg_id == client_msg_id)).first()
                     if first is not None:
                         return message_dict(first), True, conv.mode, conv.channel
+                if choice is None and not title:
+                    choice = typed_choice(text, _latest_buttons(s, conversation_id))
                 now = utcnow()
-                payload = json.dumps({"title": title[:100]}, ensure_ascii=False) if title else None
+                data = {k: v for k, v in (("title", title[:100] if title else None), ("choice", choice)) if v}
+                payload = json.dumps(data, ensure_ascii=False) if data else None
                 m = Message(conversation_id=conversation_id, direction="in", author="user", text=text,
                             payload=payload, client_msg_id=client_msg_id, state="stored", created_at=now)
                 s.add(m)
@@ -451,11 +519,19 @@ def validate(text: Any, client_msg_id: Any = None) -> Optional[str]:
 
 async def store_inbound(app: web.Application, conversation_id: str, text: str,
                         client_msg_id: Optional[str] = None, channel: str = "web",
-                        title: Optional[str] = None) -> tuple[dict, bool, str]:
-    """Store (or find the earlier copy of) an inbound message: (message, duplicate?, mode)."""
+                        title: Optional[str] = None, choice: Optional[dict] = None) -> tuple[dict, bool, str]:
+    """Store (or find the earlier copy of) an inbound message: (message, duplicate?, mode).
+
+    `title`: the label of a clicked button (`text` is then its payload). `choice`: the button a
+    channel already knows a typed message picks ({"title", "payload"}; WeChat's numbered options);
+    without either, a typed message is matched here against the buttons just shown."""
     client_msg_id = validate(text, client_msg_id)
+    if not (isinstance(choice, dict) and isinstance(choice.get("payload"), str) and choice["payload"]):
+        choice = None
+    else:
+        choice = {"title": str(choice.get("title") or "")[:100], "payload": choice["payload"][:MAX_TEXT]}
     msg, dup, mode, _ = await _run(_store_inbound, _db(app), conversation_id, text, client_msg_id,
-                                   channel, title if isinstance(title, str) else None)
+                                   channel, title if isinstance(title, str) else None, choice)
     if not dup:
         hub = app[HUB_KEY]
         hub.publish(f"conversation:{conversation_id}", {"type": "message", "message": msg})
@@ -473,14 +549,24 @@ async def _to_staff(app: web.Application, msg: dict) -> None:
                                      "message": msg})
 
 
+def forwarded_text(msg: dict) -> str:
+    """What Rasa gets for a stored inbound message: the chosen button's payload when the user typed
+    an answer to buttons ("2", "非常满意"), else the text as stored."""
+    choice = msg.get("choice")
+    if isinstance(choice, dict) and isinstance(choice.get("payload"), str) and choice["payload"]:
+        return choice["payload"]
+    return msg["text"]
+
+
 async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, list[dict]]:
     """Send one stored inbound message to Rasa; store and deliver the replies. (ok, replies)."""
     db, cid = _db(app), msg["conversation_id"]
     if not await _run(_claim_for_forward, db, msg["id"]):
         return True, await _run(_replies_of, db, msg["id"])
     app[HUB_KEY].publish(f"conversation:{cid}", {"type": "typing"})
+    text = forwarded_text(msg)
     try:
-        replies = await _rasa_post(app, cid, msg["text"])
+        replies = await _rasa_post(app, cid, text)
         if not replies:
             # Rasa answers nothing when the action server is down (the action's events are lost).
             if not await _actions_ready(app):
@@ -491,8 +577,8 @@ async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, l
                 # Rasa still paused after a handover ended (resume was lost): resume and ask again.
                 await _rasa_api(app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events",
                                 {"event": "resume"})
-                replies = await _rasa_post(app, cid, msg["text"])
-            elif not _took(tracker, msg["text"]):
+                replies = await _rasa_post(app, cid, text)
+            elif not _took(tracker, text):
                 # Rasa's REST channel answers 200 [] when it could not process the message at all
                 # (lock store or tracker store down): the message never reached the tracker.
                 raise RasaUnavailable("Rasa did not take the message (lock or tracker store failed)")
@@ -514,18 +600,38 @@ def _took(tracker: Any, text: str) -> bool:
     return False
 
 
+async def _answer_here(app: web.Application, msg: dict, text: str, author: str,
+                       payload: Optional[dict] = None) -> dict:
+    """The desk answers an inbound message itself (welcome, cancel): store, publish, mark answered."""
+    db = _db(app)
+    reply, mode, _ = await _run(_store_out, db, msg["conversation_id"], author, text, payload, msg["id"])
+    await _run(_set_state, db, msg["id"], "answered")
+    _publish(app, reply, mode)
+    return reply
+
+
 async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[dict]:
     """Route a stored inbound message by the conversation's mode; returns the replies to it."""
+    if mode == "bot":
+        replies = await _bot_turn(app, msg)
+        if replies is not None:
+            return replies
+    return await _with_staff(app, msg)
+
+
+async def _bot_turn(app: web.Application, msg: dict) -> Optional[list[dict]]:
+    """Rasa answers (after earlier pending messages); None if the conversation is not in bot mode."""
     cid = msg["conversation_id"]
-    if mode != "bot":
-        await _to_staff(app, msg)
-        return []
     db = _db(app)
     async with _gw(app).lock(cid):
         mode, _ = await _run(_mode, db, cid)      # a handover may have happened while we waited
         if mode != "bot":
-            await _to_staff(app, msg)
-            return []
+            return None
+        wanted = forwarded_text(msg)
+        if wanted == CANCEL_HANDOVER:              # an old 取消转人工 button, clicked after the handover ended
+            return [await _answer_here(app, msg, NOTHING_TO_CANCEL, "system")]
+        if wanted == WELCOME_PAYLOAD:              # a user arrives (WeChat 关注): the same welcome as the web chat
+            return [await _answer_here(app, msg, WELCOME_TEXT, "bot", welcome_payload())]
         # Earlier messages that failed go first, so Rasa sees the conversation in order.
         for earlier in await _run(_pending, db, cid, msg["id"]):
             ok, _ = await _forward(app, earlier, push=True)
@@ -536,8 +642,7 @@ async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[di
             if ok:
                 return replies
         if (await _run(_mode, db, cid))[0] != "bot":
-            await _to_staff(app, msg)
-            return []
+            return None
         await _run(_set_state, db, msg["id"], "pending")
         _gw(app).has_pending = True
         _gw(app).wake.set()
@@ -548,16 +653,105 @@ async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[di
         return [notice]
 
 
+# ---- while staff have the conversation: acknowledge, or take the request back ---------------------
+
+_BARE = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def wants_cancel(msg: dict) -> tuple[bool, bool]:
+    """(takes the handover back?, explicitly — the button clicked or picked by number / words)."""
+    if forwarded_text(msg) == CANCEL_HANDOVER:
+        return True, True
+    return _BARE.sub("", normalise(msg.get("text") or "")) in CANCEL_WORDS, False
+
+
+async def _with_staff(app: web.Application, msg: dict) -> list[dict]:
+    """Waiting or staff mode: a cancel ends a waiting handover; anything else reaches staff, and
+    while nobody has claimed the conversation yet the user gets an acknowledgement at once."""
+    cid = msg["conversation_id"]
+    db = _db(app)
+    cancel, explicit = wants_cancel(msg)
+    if cancel:
+        async with _gw(app).lock(cid):
+            done = await _cancel_waiting(app, msg)
+        if done is not None:
+            return done
+    await _to_staff(app, msg)
+    mode, _ = await _run(_mode, db, cid)
+    if mode == "waiting":
+        return [await _waiting_ack(app, msg)]
+    if mode == "staff" and explicit:
+        reply, mode, _ = await _run(_store_out, db, cid, "system", ALREADY_WITH_STAFF, None, msg["id"])
+        _publish(app, reply, mode)
+        return [reply]
+    return []
+
+
+async def _cancel_waiting(app: web.Application, msg: dict) -> Optional[list[dict]]:
+    """End an unclaimed handover at the user's request (recorded as the user's), resume Rasa, say so.
+    None when there is nothing to cancel (already claimed by staff, or no open handover)."""
+    db, cid = _db(app), msg["conversation_id"]
+    h = await _run(ho.open_for, db, cid)
+    if h is None or h.claimed_by is not None or (await _run(_mode, db, cid))[0] != "waiting":
+        return None
+    h = await _run(ho.end, db, h.id, f"user:{cid}")       # the audit trail names the user
+    note, mode, _ = await _run(_store_out, db, cid, "system", "用户已取消转人工，对话回到机器人。", None, None, True)
+    _publish(app, note, "waiting")             # staff see it in the conversation (internal)
+    app[HUB_KEY].publish("console", {**_handover_event("ended", h), "cancelled_by": "user"})
+    publish_mode(app, cid, "bot")
+    try:
+        await _rasa_api(app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events", {"event": "resume"})
+    except RasaUnavailable:    # the next turn finds Rasa still paused with no open handover and resumes it
+        log.warning("could not resume Rasa for %s after the user cancelled the handover", cid)
+    return [await _answer_here(app, msg, CANCELLED_TEXT, "system")]
+
+
+def _full_ack_due(db: str, conversation_id: str, now) -> Optional[tuple[str, int]]:
+    """(node name, conversations ahead in its queue) when the full acknowledgement is due; None if
+    one was sent within ACK_FULL_EVERY (then the short one) or nothing is waiting any more."""
+    with read_sessions(db)() as s:
+        recent = s.scalar(select(Message.id).where(
+            Message.conversation_id == conversation_id, Message.direction == "out", Message.author == "system",
+            Message.created_at >= now - ACK_FULL_EVERY, Message.payload.like('%"waiting_ack": "full"%')).limit(1))
+        if recent is not None:
+            return None
+        h = s.scalars(select(Handover).where(Handover.conversation_id == conversation_id,
+                                             Handover.ended_at.is_(None)).order_by(Handover.id.desc())).first()
+        if h is None:
+            return None
+        node = s.get(ServiceNode, h.node_id) if h.node_id else None
+        ahead = ho._waiting_ahead(s, h.node_id, h.id) if h.node_id else 0
+        return (node.name if node else "综合服务中心"), ahead
+
+
+async def _waiting_ack(app: web.Application, msg: dict) -> dict:
+    """"Received" at once while the user waits for staff: the expected wait (office-hours aware, from
+    bot.handover.notice_for) and the way back to the bot, at most every ACK_FULL_EVERY; short otherwise."""
+    db, cid = _db(app), msg["conversation_id"]
+    now = utcnow()
+    due = await _run(_full_ack_due, db, cid, now)
+    if due is None:
+        text, payload = ACK_SHORT, {"custom": {"waiting_ack": "short"}}
+    else:
+        notice, _office = ho.notice_for(due[0], now, due[1])
+        text = ACK_FULL.format(notice=notice)
+        payload = {"buttons": [dict(CANCEL_BUTTON)], "custom": {"waiting_ack": "full"}}
+    reply, mode, _ = await _run(_store_out, db, cid, "system", text, payload, msg["id"])
+    _publish(app, reply, mode)
+    return reply
+
+
 async def handle_inbound(app: web.Application, conversation_id: str, text: str,
                          client_msg_id: Optional[str] = None, channel: str = "web",
                          title: Optional[str] = None,
-                         on_stored: Optional[Callable[[dict, bool], Awaitable[None]]] = None) -> list[dict]:
+                         on_stored: Optional[Callable[[dict, bool], Awaitable[None]]] = None,
+                         choice: Optional[dict] = None) -> list[dict]:
     """One inbound message, end to end: store first, then bot or staff; returns the replies.
 
     A repeat of a client message id returns the replies stored for the first copy
     and never reaches Rasa again. Raises InboundError for empty/over-long input.
     """
-    msg, dup, mode = await store_inbound(app, conversation_id, text, client_msg_id, channel, title)
+    msg, dup, mode = await store_inbound(app, conversation_id, text, client_msg_id, channel, title, choice)
     if on_stored is not None:
         await on_stored(msg, dup)
     if dup:

@@ -118,11 +118,34 @@
     return e;
   }
 
+  function quickReplies(buttons) {
+    // Buttons under a bot or system message; a click sends the payload and shows the label.
+    var quick = el("div", "quick");
+    buttons.forEach(function (b) {
+      if (!b || typeof b.title !== "string") { return; }
+      var btn = el("button", null, b.title);
+      btn.type = "button";
+      btn.addEventListener("click", function () {
+        send(typeof b.payload === "string" && b.payload ? b.payload : b.title, b.title);
+      });
+      quick.appendChild(btn);
+    });
+    return quick;
+  }
+
   function buildRow(m, kind) {
     var row;
     if (kind === "system") {
+      // A grey notice (rating request, "已收到", handover); its buttons are answered like a bot's.
       row = el("div", "row system");
-      row.appendChild(el("div", "sys", m.text || ""));
+      var box = el("div", "sysbox");
+      if (m.text) {
+        var sys = el("div", "sys", m.text);
+        if (m.text.indexOf("\n") >= 0) { sys.classList.add("multi"); }
+        box.appendChild(sys);
+      }
+      if (m.buttons && m.buttons.length) { box.appendChild(quickReplies(m.buttons)); }
+      row.appendChild(box);
       return row;
     }
     row = el("div", "row " + (kind === "user" ? "out" : "in"));
@@ -136,17 +159,7 @@
       body.appendChild(el("div", "bubble", kind === "user" ? (m.title || m.text) : m.text));
     }
     if (kind !== "user" && m.buttons && m.buttons.length) {
-      var quick = el("div", "quick");
-      m.buttons.forEach(function (b) {
-        if (!b || typeof b.title !== "string") { return; }
-        var btn = el("button", null, b.title);
-        btn.type = "button";
-        btn.addEventListener("click", function () {
-          send(typeof b.payload === "string" && b.payload ? b.payload : b.title, b.title);
-        });
-        quick.appendChild(btn);
-      });
-      body.appendChild(quick);
+      body.appendChild(quickReplies(m.buttons));
     }
     row.appendChild(body);
     return row;

@@ -26,7 +26,6 @@ import logging
 import os
 import re
 import time
-import unicodedata
 import weakref
 from collections import Counter
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.desk import gateway, ratelimit
+from bot.dialogue.options import match_option
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MpApi, WeChatApiError, WorkApi, split_text
 from bot.desk.wechat.crypto import MsgCrypto, aes_key
@@ -156,10 +156,11 @@ def _conversation_fields(conversation: Any) -> tuple[str, str | None]:
     return str(conversation.id), getattr(conversation, "external_user", None)
 
 
-def _takes_title(fn: Callable) -> bool:
-    """Whether handle_inbound accepts the chosen button's label (stored next to its payload)."""
+def _takes(fn: Callable, name: str) -> bool:
+    """Whether handle_inbound accepts a keyword: "title" (a button's label stored next to its payload),
+    "choice" (the button a typed answer picked, stored next to the typed text)."""
     try:
-        return "title" in inspect.signature(fn).parameters
+        return name in inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
 
@@ -346,10 +347,16 @@ class Channel:
             await self.deliver(conv, user, outcome.messages)
 
     async def _forward(self, conv: str, user: str, turn: Turn) -> Outcome:
-        text, title = await self._choose_option(conv, turn.text)
-        title = title or turn.title
         inbound: Inbound = self.app[INBOUND_KEY]
-        extra = {"title": title} if title and _takes_title(inbound) else {}
+        text, title = turn.text, turn.title
+        choice = await self._choose_option(conv, turn.text)
+        extra: dict[str, Any] = {}
+        if choice is not None and _takes(inbound, "choice"):
+            extra["choice"] = choice            # stored as typed ("2"), Rasa gets the button's payload
+        elif choice is not None:
+            text, title = choice["payload"], choice["title"]
+        if title and _takes(inbound, "title"):
+            extra["title"] = title
         try:
             replies = await inbound(self.app, conv, text, client_msg_id=turn.client_msg_id, channel=self.name,
                                     **extra)
@@ -406,19 +413,18 @@ class Channel:
             parts.append("\n".join(lines) + ("\n" + OPTION_HINT if options else ""))
         return "\n".join(parts), options
 
-    async def _choose_option(self, conv: str, text: str) -> tuple[str, str | None]:
-        """A bare number answering the last numbered options becomes that button: (payload, title)."""
-        number = unicodedata.normalize("NFKC", text).strip().rstrip(".、。)）")
-        if not number.isdigit():
-            return text, None
+    async def _choose_option(self, conv: str, text: str) -> dict | None:
+        """The button ({"title", "payload"}) a typed answer picks among the last numbered options:
+        its number or its words (bot.dialogue.options, the matcher every channel uses). Options are
+        used once; a message that picks none of them retires them too (it answered something else)."""
+        if text.startswith("/"):
+            return None                 # an event (关注, menu click), not typed
         options = await self.state.take_options(conv)
         if not options:
-            return text, None
-        if 1 <= int(number) <= len(options):
-            await self.state.drop_options(conv)
-            title, payload = options[int(number) - 1]
-            return payload, title
-        return text, None
+            return None
+        await self.state.drop_options(conv)
+        chosen = match_option(text, [{"title": t, "payload": p} for t, p in options])
+        return {"title": chosen["title"], "payload": chosen["payload"]} if chosen else None
 
     # -- out-of-band delivery (slow bot turns, staff replies, progress pushes) ----------------
     async def send(self, conversation: Any, text: str, buttons: list[dict] | None = None) -> bool:
