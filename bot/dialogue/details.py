@@ -267,10 +267,12 @@ _CO_SUFFIXES = ("合伙企业(有限合伙)", "(有限合伙)", "股份有限公
                 "合伙企业", "集团", "研究院", "研究所", "事务所", "工作室", "中心", "公司", "合作社", "商行",
                 "门诊部", "医院", "协会", "商会", "基金会", "厂")
 _CO_SUFFIX_RE = re.compile("|".join(re.escape(s) for s in sorted(_CO_SUFFIXES, key=len, reverse=True)))
+_CO_NOT_SUFFIX = re.compile(r"厂(?:房|区|家|商|址|长|里)|心(?:城|区|思|点|理)|司(?:法|章|规|务)|团(?:化|购|队|体|建)"
+                            r"|所(?:以|有|在|谓|得|属)|室(?:内|外)|院(?:士|校|子|内|外)|行(?:业|为|动|政|长)")
 _STRONG_SUFFIXES = ("有限公司", "有限责任公司", "股份有限公司", "集团有限公司", "(有限合伙)", "合伙企业(有限合伙)")
 _CO_CHAR = re.compile(rf"[{_CJK}a-z0-9()·&]")
 # Where the name starts: after the last of these inside the run ("我们公司叫|西安…", "我在|西安…").
-_CO_CUT = re.compile(r"我们公司|我们企业|我们单位|我们是|我们|我司|本公司|咱们|咱|公司名称|企业名称|单位名称|公司名字"
+_CO_CUT = re.compile(r"改为|改成|换成|更正为|修改为|更改为|应该是|应为|正确的是|我们公司|我们企业|我们单位|我们是|我们|我司|本公司|咱们|咱|公司名称|企业名称|单位名称|公司名字"
                      r"|企业名字|公司全称|企业全称|名称|全称|名字|叫做|叫|是|在(?!线)|来自|属于|的|了|:|称为|名为"
                      r"|找|对接|联系|注册|成立|推荐|介绍|一家|一个|这家|那家|哪家|几家|某家|这种|那种|一些|有些|我")
 _CO_QUANTIFIER = re.compile(r"一家|一个|这家|那家|哪家|几家|某家|一些|有些|这种|那种")
@@ -288,6 +290,8 @@ def _company_spans(text: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     for m in _CO_SUFFIX_RE.finditer(text):
         suffix = m.group()
+        if _CO_NOT_SUFFIX.match(text, m.end() - 1):
+            continue            # "建厂房", "中心城区", "公司法": the suffix is the start of another word
         start = m.start()
         while start > 0 and _CO_CHAR.match(text[start - 1]):
             start -= 1
@@ -299,6 +303,7 @@ def _company_spans(text: str) -> list[tuple[int, int]]:
                 continue            # "找一家投资公司": a kind of company, not theirs
             body = body[last.end():]
         body = body.lstrip("()·&")
+        body = re.sub(r"^(?:沣东|沣西|秦汉|空港|泾河)新城(?:的|里|内)?", "", body)
         start = m.start() - len(body)
         if len(body) < 2 or body in _CO_GENERIC or len(body) + len(suffix) > 40:
             continue
@@ -352,7 +357,12 @@ _CITY_RE = re.compile(r"(沣东|沣西|秦汉|空港|泾河)(?:新城)?")
 _PLACE_RE = re.compile(r"陕西省?|西安市?|咸阳市?|西咸新区|西咸|宝鸡|渭南|铜川|延安|榆林|汉中|安康|商洛|北京|上海|深圳")
 
 
+_NOT_THERE = re.compile(r"(?:不在|不是|不属于|并非|没在)(?:沣东|沣西|秦汉|空港|泾河)(?:新城)?")
+
+
 def _find_location(tx: _Text, det: Details, network: Optional["Network"], expecting: Optional[str]) -> None:
+    for m in _NOT_THERE.finditer(tx.masked):        # "我们不在沣西，在沣东"
+        tx.mask(m.start(), m.end())
     text = tx.masked.replace(_MASK, " ")
     if network is not None:
         park = network.find_park(text)
@@ -409,6 +419,7 @@ _NOT_NAMES = {"我们", "公司", "企业", "单位", "老板", "经理", "总�
 _NOT_IN_NAME = set("的了是在有和与及或也都就还要想做办请帮您你我他她它们这那哪什么吗呢吧啊呀哦嗯个家企业司区市省县"
                    "园厂局部院所处室队城港村镇街路号楼层电话手机号码联系微信邮箱负责公来自需找对接登记申报咨询问题"
                    "谢好对行没不")
+_VERBISH = set("改换修错删补填写选下")      # in "联系人改一下"; allowed only after a known surname ("欧阳修")
 _NAME_STOP = re.compile(r"手机|电话|联系|号码|微信|邮箱|我们|我|公司|企业|来自|在|的|是|负责|想|要|需|请|帮|麻烦|就|"
                         r"吧|呢|啊|呀|哦|哈|今年|现在|目前|这边|那边|和|跟|先生|女士|经理|总|老师|主任|,|。")
 # Strong cues: whatever 2-4 characters follow is the name (no surname check).
@@ -416,7 +427,7 @@ _STRONG_NAME_CUE = re.compile(r"(?:我叫|(?<![\u4e00-\u9fff])叫|我的名字�
                               r"|联系人是|联系人为|联系人:|联系人|对接人是|对接人:|对接人|负责人是|负责人:|称呼我|叫我"
                               r"|经办人是?|经办人:)[:\s]*")
 # Weak cues: only a known surname (with a given name or a title) counts.
-_WEAK_NAME_CUE = re.compile(r"(?:我是[^,，。]{2,30}?的|我是|这边是|我这边是|本人是|本人|请找|找|联系|(?:公司|企业|单位|这边)的)"
+_WEAK_NAME_CUE = re.compile(r"(?:我是[^,，。]{2,30}?的|(?:我们|我)的|我是|这边是|我这边是|本人是|本人|请找|找|联系|(?:公司|企业|单位|这边)的)"
                             r"[:\s]*")
 _SURNAME_ONLY = re.compile(r"(?:我姓|免贵姓|本人姓|鄙人姓|贵姓)([" + _CJK + r"]{1,2}?)(?=[,，。.!！\s|]|$|的|名|叫|,)")
 
@@ -439,7 +450,7 @@ def _valid_name(cand: str, strict: bool) -> Optional[str]:
         return cand if _surname_len(stem[1:]) else None
     s = _surname_len(stem)
     given = stem[s:] if s else stem[1:]
-    if any(ch in _NOT_IN_NAME for ch in given):
+    if any(ch in _NOT_IN_NAME for ch in given) or (not s and any(ch in _VERBISH for ch in stem)):
         return None
     if strict and not s:
         return None

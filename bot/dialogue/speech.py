@@ -85,7 +85,7 @@ _YES_VOCAB = _by_length(_YES_WORDS + _FILLER_WORDS)
 _NOT_NEGATIVE = _by_length("""
 没问题 没有问题 没啥问题 没什么问题 都没问题 没错 没有错 无误 没毛病 无异议 没有异议 不错 挺不错 不用改 不需要改
 不需要修改 不用修改 没有要改的 没什么要改的 不用再改 不好意思 不客气 别客气 没关系 不过 不少 不仅 不断 不久 不管
-无论 非常 并非 不是很 不太懂 不知道 不清楚 不确定 不了解 不晓得 没想到 差不多 不一定
+无论 非常 并非 别人 别的 别家 区别 特别 分别 级别 类别 识别 告别 差别 个别 不是很 不太懂 不知道 不清楚 不确定 不了解 不晓得 没想到 差不多 不一定
 """.split())
 # A-not-A questions are not a no: "是不是", "对不对".
 _A_NOT_A = re.compile(r"(.)[不没]\1|可不可以|需不需要|能不能|要不要|会不会|有没有|行不行")
@@ -262,7 +262,9 @@ _REQUEST_STRONG = [
 _REQUEST_WEAK = [
     re.compile(rf"(?<!怎么)(?<!如何){_ACT}(?:一下|下)(?:吧|呗|哈|啊|呀|哦)?$"),
     re.compile(rf"(?<!怎么)(?<!如何){_ACT}一下(?!{_INFO})"),
-    re.compile(r"(?:需要|想|想要|希望|急需)(?:对接|联系|找到?)(?:一家|一个|几家|一些|靠谱的)?"),
+    re.compile(r"(?:需要|想|想要|希望|急需)(?:对接|联系)"),
+    re.compile(r"(?:需要|想|想要|希望|急需)找(?:到)?(?:一家|一个|个|几家|家|一位|位|靠谱的?|专业的?)[^,，。]{0,10}"
+               r"(?:律所|律师|机构|银行|专家|老师|团队|代理|服务商|事务所|人)"),
 ]
 _INFO_Q = re.compile(r"什么|哪些|哪个|哪里|哪儿|多久|多长|多少|怎么|怎样|如何|几|是否|有没有|需不需要|要不要|条件|流程"
                      r"|材料|标准|要求|手续|时间|费用")
@@ -289,19 +291,25 @@ def is_request(text: str) -> bool:
 # ---- question parts and follow-ups ------------------------------------------------------------------
 
 _CONNECTORS = re.compile(r"另外|此外|顺便问一下|顺便问下|顺便问问|顺便请教一下|顺便|再问一下|再问下|还想问一下|还想问"
-                         r"|还有一个问题|还有个问题|还有就是|还有[,:，：]|其次|然后还有|\bby the way\b|\balso\b")
-_LEADING = re.compile(r"^(?:那么|那|还有|另外|以及|还|再就是|就是|请问|我想问一下|我想问|想问一下|想问|问一下|我想咨询一下"
-                      r"|我想咨询|想咨询|咨询一下|我想了解一下|我想了解|想了解|了解一下|关于|对于|and|also|then)\s*")
-_GREETING = re.compile(r"^(?:你好|您好|hi|hello|在吗|在不在|老师好|谢谢|感谢|麻烦了|打扰了|早上好|下午好|晚上好)+$")
-_TOPIC_FILLER = re.compile(r"^(?:那么|那|还有|另外|请问|我想问一下|我想问|想问一下|想问|问一下|咨询一下|我想咨询|想咨询|我想了解"
-                           r"|想了解|了解一下|我们|我|公司|企业|想|要|打算|准备|申请|申报|办理|关于|对于|如果|要是|的)+")
+                         r"|还有一个问题|还有个问题|还有就是|还有[,:，：]|其次|然后还有|\bby the way\b|\balso\b|\band\b"
+                         r"|(?<![\d.])\d{1,2}\s*[.、)）](?!\d)|[①②③④⑤⑥⑦⑧⑨]")
+_ASK_INTRO = re.compile(r"(?:请问|想问|我想问|问一下|问下|咨询一下|想咨询|咨询|请教|问题如下|几个问题|以下问题)[^,，]{0,8}[:：]?$")
+_LEADING = re.compile(r"^(?:那么|那|还有|另外|以及|还|再就是|就是|请问一下|请问|我想问一下|我想问下|我想问|想问一下|想问下|想问"
+                      r"|问一下|问下|我想咨询一下|我想咨询|想咨询一下|想咨询|咨询一下|咨询下|我想了解一下|我想了解|想了解一下"
+                      r"|想了解|了解一下|关于|对于|and|also|then)\s*[:：]?\s*")
+_GREETING = re.compile(r"^(?:你好|您好|hi|hello|在吗|在不在|老师好|谢谢|感谢|麻烦了|打扰了|早上好|下午好|晚上好|你们好|谢谢啦"
+                       r"|谢谢了|多谢|请问|[:：])+$")
+_TOPIC_FILLER = re.compile(r"^(?:那么|那|还有|另外|请问|我想问一下|我想问|想问一下|想问下|想问|问一下|问下|咨询一下|我想咨询|想咨询"
+                           r"|我想了解|想了解|了解一下|帮我们|帮我|帮忙|请|麻烦|办一下|办理一下|一下|我们|我|公司|企业|想|要"
+                           r"|打算|准备|申请|申报|办理|关于|对于|如果|要是|的)+")
 _TOPIC_END = re.compile(r"需要|要|有|是|的|怎么|如何|什么|多久|多少|能|可以|吗|呢|在哪|去哪|哪|咋|几|需|得|该|应该|必须|,|，"
-                        r"|办理|申请|申报|认定|多长")
+                        r"|办理|申请|申报|认定|多长|和|与|跟|或")
 _ASPECTS = {"有效期", "期限", "材料", "资料", "条件", "要求", "标准", "流程", "步骤", "手续", "程序", "费用", "收费", "钱",
             "补贴", "奖励", "金额", "额度", "时间", "周期", "地点", "地址", "电话", "政策", "截止时间", "截止日期", "名额",
             "申请条件", "申报条件", "申报时间", "申请时间", "申报材料", "申请材料", "办理时间", "办理地点", "网址",
             "入口", "复审", "续期", "有效时间", "审批时间", "结果", "进度", "其他", "别的", "这个", "那个", "它",
-            "怎么办", "怎么样", "咋办", "为什么", "什么", "啥"}
+            "怎么办", "怎么样", "咋办", "为什么", "什么", "啥", "然后", "接下来", "之后", "后面", "后来", "其他的",
+            "以后", "下一步", "现在"}
 _GENERIC = _by_length("""
 那么 那如果 那 还有 另外 请问 想问 问一下 一下 需要 需 要 得 有没有 有 是不是 是 能不能 能 可以 可不可以 会 多久 多长时间
 多长 多少钱 多少 钱 费用 收费 怎么样 怎么弄 怎么办 怎么 怎样 如何 咋 在哪里 在哪儿 在哪 哪里 哪儿 去哪里 去哪 哪个 哪些
@@ -309,6 +317,7 @@ _GENERIC = _by_length("""
 申请 申报 办理 办下来 办 批下来 批 审批 下来 通过 拿到 到账 周期 时候 还 也 都 呢 吗 啊 呀 的 了 吧 和 跟 下 去 给
 我们 我 交 提交 准备 续期 复审 截止 一般 大概 大约 最快 最多 最少 可 能否 是否 可否 地点 地方 线上 线下 网上 现场 本人
 必须 亲自 带 这个 那个 它 这 久 长 结果 多 才 就 能够 一共 总共 如果 要是 认定 审核 出来 公示 收到 么 嘛 用 不用 再
+发放 发 兑现 拨付 下发 开始 受理 截止时间 截止日期 报名 入口 网址 电话 联系方式 找谁 谁 处理 几号 日期
 """.split())
 
 
@@ -318,6 +327,9 @@ def _subject_of(clause: str) -> Optional[str]:
     if not m:
         return None
     x = re.sub(r"^(?:如果是|如果|要是|是|换成|对于|关于|申请|申报|办理)+", "", m.group(1))
+    aspect = re.search(r"的(?:" + "|".join(sorted(_ASPECTS, key=len, reverse=True)) + r")$", x)
+    if aspect:                                    # "那小巨人的条件呢" → 小巨人
+        x = x[:aspect.start()]
     return x or None
 
 
@@ -328,7 +340,8 @@ def followup_subject(text: str) -> Optional[str]:
     if not t or len(t) > 20:
         return None
     x = _subject_of(t)
-    if not x or x in _ASPECTS or len(x) > 12 or _Q_WORD.search(x) or x in ("我", "你", "你们", "他", "她"):
+    if (not x or x in _ASPECTS or len(x) > 12 or _Q_WORD.search(x) or x in ("我", "你", "你们", "他", "她", "我们")
+            or re.match(r"[没不有无]", x)):
         return None
     return x
 
@@ -357,56 +370,58 @@ def is_followup(text: str) -> bool:
 def _topic(clause: str) -> Optional[str]:
     s = _TOPIC_FILLER.sub("", clause)
     m = _TOPIC_END.search(s)
-    topic = s[:m.start()] if m else ""
+    topic = s[:m.start()] if m else s
     topic = re.sub(r"(?:的|了)$", "", topic)
     return topic if 2 <= len(topic) <= 14 and topic not in _ASPECTS else None
 
 
 def question_parts(text: str) -> list[str]:
-    """The questions in a long message, in order, each able to be looked up on its own: sentences are split
-    at 。！？；, line breaks and "另外 / 还有 / 顺便问一下"; a statement in the same sentence is kept in front
-    as context; an elliptical question gets the topic of the one before ("高企需要什么条件？有效期多久？"
-    → ["高企需要什么条件", "高企有效期多久"]; "…？那科小呢" → "科小需要什么条件"). Parts are normalised
-    (simplified, half-width)."""
+    """The questions in a long message, in order, each able to be looked up on its own.
+
+    Sentences are split at 。！？；, line breaks, "另外 / 还有 / 顺便问一下" and list numbers ("1. … 2. …");
+    statements in the same sentence stay in front as context ("我们是软件企业，想申请高企，需要什么条件");
+    a question without a topic of its own gets the last topic mentioned ("我们想申请高企。需要什么材料？"
+    → "高企需要什么材料"); "那X呢" repeats the previous question about X ("专精特新怎么申报？那小巨人呢"
+    → "小巨人怎么申报"). Parts are normalised (simplified, half-width); the knowledge base normalises anyway."""
     if not text or not text.strip():
         return []
     aligned = normalise_aligned(text)
-    sentences: list[str] = []
-    for chunk in re.split(r"[。!?！？;；\n]+", aligned):
-        sentences += [s for s in _CONNECTORS.split(chunk)]
     parts: list[str] = []
-    last_q: Optional[str] = None          # the previous question, for "那X呢"
+    last_q: Optional[str] = None          # the previous question without its context, for "那X呢"
     last_topic: Optional[str] = None
-    for sentence in sentences:
-        sentence = normalise(sentence).strip(" ,，、:")
-        if not sentence:
-            continue
-        context: list[str] = []
-        for sub in [s.strip() for s in re.split(r"[,，、]+", sentence) if s.strip()]:
-            sub = _LEADING.sub("", sub).strip() or sub
-            if _GREETING.match(sub.replace(" ", "")):
+    for chunk in re.split(r"[。!?！？;；\n]+", aligned):
+        asking = False                     # "请问：1. 高企认定条件 2. 需要哪些材料": list items are questions
+        for sentence in _CONNECTORS.split(chunk):
+            sentence = normalise(sentence).strip(" ,，、")
+            if not sentence:
                 continue
-            if not is_question(sub):
-                context.append(sub)
+            if _ASK_INTRO.search(sentence) and not is_question(_LEADING.sub("", sentence)):
+                asking = True
                 continue
-            question = sub
-            subject = followup_subject(sub)
-            if subject and last_q and last_topic and last_topic in last_q:
-                question = last_q.replace(last_topic, subject, 1)
-            elif subject and not context:
-                question = sub
-            elif is_followup(sub) and not context and last_topic and last_topic not in sub:
-                question = last_topic + re.sub(r"^那么?", "", sub)
-            if context:
-                question = "，".join(context + [question])
-            topic = _topic(sub) or next((tp for tp in map(_topic, reversed(context)) if tp), None) or (
-                subject if subject else None)
-            if subject and last_topic and not topic:
-                topic = subject
-            last_topic = topic or last_topic
-            last_q = question if not subject or not last_q else question
-            parts.append(question)
-            context = []
+            context: list[str] = []
+            for sub in [c.strip() for c in re.split(r"[,，、]+", sentence) if c.strip()]:
+                if _GREETING.match(sub.replace(" ", "")):
+                    continue
+                core = _LEADING.sub("", sub).strip(" :：") or sub
+                if not (is_question(sub) or asking):
+                    context.append(core)
+                    last_topic = _topic(core) or last_topic
+                    continue
+                subject = followup_subject(core)
+                own = _topic(core)
+                cjk = re.search(r"[\u4e00-\u9fff]", core)
+                if subject and last_q and last_topic and last_topic in last_q:
+                    question = last_q.replace(last_topic, subject, 1)
+                    own = subject
+                elif (not context and last_topic and cjk and last_topic not in core
+                      and (is_followup(core) or own is None)):
+                    question = last_topic + re.sub(r"^那么?", "", core)
+                else:
+                    question = core
+                last_q = question
+                last_topic = own or subject or last_topic
+                parts.append("，".join(context + [question]))
+                context = []
     return parts
 
 
@@ -425,16 +440,16 @@ _FIELD_WORDS = {
 _FIELD_OF = {w: f for f, words in _FIELD_WORDS.items() for w in words}
 _FIELD_RE = re.compile("|".join(re.escape(w) for w in _by_length(_FIELD_OF)))
 _CHANGE = re.compile(r"修改为|修改成|更改为|更改成|更正为|更新为|改成|改为|换成|换为|写成|填成|应该是|应该为|应为|应是|其实是"
-                     r"|写错了|填错了|输错了|打错了|弄错了|搞错了|写错|填错|输错|打错|错了|不对|有误|不正确|有问题|不是这个"
+                     r"|写错了|填错了|输错了|打错了|弄错了|搞错了|选错了|写错|填错|输错|打错|选错|错了|不对|有误|不正确|有问题|不是这个"
                      r"|修改一下|修改下|修改|更改|更正|改一下|改下|换一下|换下|重新填|重填|更新|要改|改(?=[:\s\d])|:")
 _LEAD_VERB = re.compile(r"(?:请|麻烦|帮我|我要|我想|需要|要)?(?:修改|更改|更正|改一下|改下|改|换一下|换|重新填|重填|更新)"
                         r"(?:一下|下)?(?:我的|我们的|一下)?\s*")
 _VALUE_FILLER = re.compile(r"(?:[\s,，:：。;；]|应该是|应该为|应为|应是|其实是|正确的是|正确是|应该改成|应改成|要改成|请改成|改成|改为|换成|为|是"
                            r"|我们在|我们是|我在|我是|在|叫|我叫|一下)+")
 # What may stand between a field word and its change verb ("手机号我写错了", "公司名称那一栏不对").
-_BETWEEN = re.compile(r"^(?:的|也|我|我们|写|填|这里|那里|这儿|那儿|那一栏|这一栏|一栏|栏|项|一项|信息|那个|这个|好像|可能|有点"
+_BETWEEN = re.compile(r"^(?:的|也|我|我们|写|填|选|这里|那里|这儿|那儿|那一栏|这一栏|一栏|栏|项|一项|信息|那个|这个|好像|可能|有点"
                       r"|都|全|需要|要|得|请|帮我|给我|麻烦|还|再|\s|,|，)*$")
-_NOT_A_TO_B = re.compile(r"^不是(.{1,30}?)[,，\s]+(?:而是|是|应该是|应是)(.+)$")
+_NOT_A_TO_B = re.compile(r"^(?:我的|我们的|把)?(?P<field>[^,，\s]{0,10}?)不是(.{1,30}?)[,，\s]+(?:而是|是|应该是|应是)(.+)$")
 _WEAK_FIELDS = {"公司", "企业", "单位", "情况", "内容", "事项", "代码", "号码", "描述"}
 
 
@@ -467,13 +482,16 @@ def _infer_field(value: str) -> Optional[str]:
 
 
 def _clean_value(field: str, value: Optional[str]) -> Optional[str]:
+    """The detail itself when the value is a sentence ("我叫李娜" → "李娜"); else the user's words as typed."""
     if value is None:
         return None
-    if field == "contact_mobile":
+    if field in ("contact_mobile", "contact_name", "enterprise_name", "credit_code"):
         from bot.dialogue.details import extract
 
-        found = extract(value, expecting="contact_mobile")
-        return found.mobile or value
+        found = extract(value, expecting=field)
+        cleaned = {"contact_mobile": found.mobile, "contact_name": found.contact_name,
+                   "enterprise_name": found.company, "credit_code": found.credit_code}[field]
+        return cleaned or value
     return value
 
 
@@ -504,10 +522,12 @@ def correction(text: str) -> Optional[tuple[str, Optional[str]]]:
             return field, _clean_value(field, _value_after(raw, t, rest))
     m = _NOT_A_TO_B.match(t.strip())
     if m:
+        # "不是王磊，是李娜", "联系人不是我，是我们的李经理"
         offset = len(t) - len(t.lstrip())
-        value = _value_after(raw, t, offset + m.start(2))
-        field = _infer_field(value or "") or _infer_field(m.group(1))
-        if field:
+        value = _value_after(raw, t, offset + m.start(3))
+        named = _FIELD_RE.fullmatch(m.group("field")) if m.group("field") else None
+        field = (_FIELD_OF[named.group()] if named else None) or _infer_field(value or "") or _infer_field(m.group(2))
+        if field and (named or not m.group("field")):
             return field, _clean_value(field, value)
     previous_end = 0
     for change in _CHANGE.finditer(t):

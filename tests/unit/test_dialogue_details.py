@@ -110,6 +110,7 @@ def test_contact_name(text, name):
 @pytest.mark.parametrize("text", [
     "我们是西安云图生物科技有限公司", "我是老板", "我是经理", "我是公司负责人", "我是来咨询的", "我是做软件的",
     "我们公司在沣西", "我是高新区的企业", "我们需要找律所", "我是秦汉新城的企业", "联系我们", "我是财务",
+    "联系人改一下", "我是王总的秘书", "我叫什么名字不重要",
 ])
 def test_no_contact_name_from_ordinary_words(text):
     assert extract(text).contact_name is None
@@ -166,7 +167,7 @@ def test_company(text, company):
 @pytest.mark.parametrize("text", [
     "帮我们找一家做股权架构的律所，公司规模50人",  # "公司" of the need is not a company name
     "需要对接投资公司", "我们公司想申请高企", "我们公司在沣西", "能推荐一家会计师事务所吗", "找一家担保公司",
-    "有限公司怎么注册", "秦创原综合服务中心在哪里",
+    "有限公司怎么注册", "秦创原综合服务中心在哪里", "我们要在空港新城建厂房，需要办理哪些手续", "我们是中心城区的企业",
 ])
 def test_no_company_in_a_need(text):
     assert extract(text).company is None
@@ -215,6 +216,11 @@ def test_new_city_without_a_network(text, city):
 
 def test_two_cities_are_ambiguous():
     assert extract("沣东或者沣西都行").new_city is None
+
+
+def test_a_city_the_user_is_not_in(net):
+    assert extract("我们不在沣西，在沣东").new_city == "沣东"
+    assert extract("我们不在沣西，在沣东", net).new_city == "沣东"
 
 
 @pytest.mark.parametrize("text,park,city", [

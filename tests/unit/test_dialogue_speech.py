@@ -175,6 +175,26 @@ def test_question_parts_lines_traditional_and_by_the_way():
     assert parts == ["专利申请有补贴吗", "研发费用加计扣除怎么申报"]
 
 
+def test_question_parts_topic_from_a_statement_before():
+    assert speech.question_parts("我们想申请高企。需要准备什么材料，在哪里办？") == [
+        "高企需要准备什么材料", "高企在哪里办"]
+    assert speech.question_parts("帮我办一下高企认定，顺便问一下有效期多久") == ["高企有效期多久"]
+    assert speech.question_parts("人才补贴能拿多少钱，什么时候发放") == ["人才补贴能拿多少钱", "人才补贴什么时候发放"]
+
+
+def test_question_parts_numbered_list_after_请问():
+    assert speech.question_parts("请问：1. 高企认定条件 2. 需要哪些材料") == ["高企认定条件", "高企需要哪些材料"]
+
+
+def test_question_parts_strip_the_asking_words_and_keep_english():
+    assert speech.question_parts("想了解一下知识产权质押融资") == ["知识产权质押融资"]
+    assert speech.question_parts("How long does it take? And where do I apply?") == [
+        "how long does it take", "where do i apply"]
+    long = "您好！我们是一家做软件的小微企业，想问下高企申报需要什么条件？有效期多久？另外研发费用加计扣除怎么操作？谢谢"
+    assert speech.question_parts(long) == ["我们是一家做软件的小微企业，高企申报需要什么条件", "高企有效期多久",
+                                           "研发费用加计扣除怎么操作"]
+
+
 def test_question_parts_empty_and_no_question():
     assert speech.question_parts("") == []
     assert speech.question_parts("好的，谢谢！我们是软件公司。") == []
@@ -218,9 +238,15 @@ CORRECTIONS = [
     ("手機號寫錯了，是１３９１２３４５６７８", ("contact_mobile", "13912345678")),
     ("信用代码填错了", ("credit_code", None)),
     ("不是王磊，是李娜", ("contact_name", "李娜")),
+    ("联系人不是我，是我们的李经理", ("contact_name", "李经理")),
+    ("园区选错了，是创新港", ("ticket_location", "创新港")),
+    ("把公司名称改为西安云图生物科技有限公司", ("enterprise_name", "西安云图生物科技有限公司")),
+    ("手机号换成138 1234 5678吧", ("contact_mobile", "13812345678")),
+    ("公司名称有误，正确的是陕西华晨新材料股份有限公司", ("enterprise_name", "陕西华晨新材料股份有限公司")),
+    ("联系人改一下", ("contact_name", None)),
     ("联系人：李娜", ("contact_name", "李娜")),
 ]
-NOT_CORRECTIONS = ["确认无误，提交", "好的", "不对", "错了", "我们公司想修改章程，需要什么手续", "高企需要什么条件",
+NOT_CORRECTIONS = ["需求再补充一下：还需要做知识产权布局", "确认无误，提交", "好的", "不对", "错了", "我们公司想修改章程，需要什么手续", "高企需要什么条件",
                    "取消", "我可能理解错了，高企有效期多久", "没问题", ""]
 
 
@@ -254,7 +280,8 @@ def test_not_a_followup(text):
 
 @pytest.mark.parametrize("text,subject", [
     ("那高企呢", "高企"), ("那商标呢", "商标"), ("那科小呢", "科小"), ("商标呢？", "商标"), ("那高企的呢", "高企"),
-    ("那如果是专精特新呢", "专精特新"), ("那專利呢", "专利"),
+    ("那如果是专精特新呢", "专精特新"), ("那專利呢", "专利"), ("那小巨人的条件呢", "小巨人"),
+    ("然后呢", None), ("那我呢", None), ("那要是没有专利呢", None),
     ("那有效期呢", None), ("要什么材料", None), ("在哪里办", None), ("那怎么办呢", None), ("好的", None),
     ("", None),
 ])
