@@ -272,9 +272,10 @@ _CO_NOT_SUFFIX = re.compile(r"厂(?:房|区|家|商|址|长|里)|心(?:城|区|�
 _STRONG_SUFFIXES = ("有限公司", "有限责任公司", "股份有限公司", "集团有限公司", "(有限合伙)", "合伙企业(有限合伙)")
 _CO_CHAR = re.compile(rf"[{_CJK}a-z0-9()·&]")
 # Where the name starts: after the last of these inside the run ("我们公司叫|西安…", "我在|西安…").
-_CO_CUT = re.compile(r"改为|改成|换成|更正为|修改为|更改为|应该是|应为|正确的是|我们公司|我们企业|我们单位|我们是|我们|我司|本公司|咱们|咱|公司名称|企业名称|单位名称|公司名字"
+_CO_CUT = re.compile(r"想和|要和|准备和|打算和|想与|要与|想跟|要跟|委托|改为|改成|换成|更正为|修改为|更改为|应该是|应为|正确的是|我们公司|我们企业|我们单位|我们是|我们|我司|本公司|咱们|咱|公司名称|企业名称|单位名称|公司名字"
                      r"|企业名字|公司全称|企业全称|名称|全称|名字|叫做|叫|是|在(?!线)|来自|属于|的|了|:|称为|名为"
                      r"|找|对接|联系|注册|成立|推荐|介绍|一家|一个|这家|那家|哪家|几家|某家|这种|那种|一些|有些|我")
+_CO_TARGET = {"对接", "联系", "找", "推荐", "介绍", "想和", "要和", "准备和", "打算和", "想与", "要与", "想跟", "要跟", "委托"}
 _CO_QUANTIFIER = re.compile(r"一家|一个|这家|那家|哪家|几家|某家|一些|有些|这种|那种")
 _CO_GENERIC = {"投资", "律师", "会计", "会计师", "税务师", "担保", "保险", "咨询", "代理", "中介", "评估", "科技", "贸易",
                "物流", "软件", "互联网", "上市", "子", "母", "分", "总", "空壳", "外资", "国有", "民营", "私营", "新",
@@ -301,6 +302,8 @@ def _company_spans(text: str) -> list[tuple[int, int]]:
             last = cuts[-1]
             if _CO_QUANTIFIER.fullmatch(last.group()) and suffix not in _STRONG_SUFFIXES:
                 continue            # "找一家投资公司": a kind of company, not theirs
+            if any(c.group() in _CO_TARGET for c in cuts):
+                continue            # "帮我们对接西安某某律师事务所": the company they want, not theirs
             body = body[last.end():]
         body = body.lstrip("()·&")
         body = re.sub(r"^(?:沣东|沣西|秦汉|空港|泾河)新城(?:的|里|内)?", "", body)
