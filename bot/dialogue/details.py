@@ -48,6 +48,9 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 @dataclass
 class Details:
+    """What one message told us. `figures` may hold: employees, tech_staff (persons), revenue, rd_expense
+    (yuan, float), founded_year, years_since_founding, invention_patents, utility_models, software_copyrights."""
+
     company: Optional[str] = None
     contact_name: Optional[str] = None
     mobile: Optional[str] = None
@@ -205,6 +208,7 @@ def parse_amount(text: str) -> Optional[float]:
 _CODE_RUN = re.compile(r"(?<![0-9a-z])[0-9a-z]{18}(?![0-9a-z])")
 _MOBILE_RUN = re.compile(r"(?<![0-9a-z.])\+?\d(?:[\d]|[ \-](?=\d))*\d(?![0-9a-z%])")
 _MOBILE_CUE = re.compile(r"(?:手机|电话|联系方式|号码|手机号|联系电话|tel|phone|mobile|call)[^\d]{0,6}$")
+_OTHER_NUMBER = re.compile(r"qq|微信|工单|订单|账号|帐号|邮编|传真|身份证|工号|座机|固话|卡号|编号|税号")
 _AMOUNT_AFTER = re.compile(r"^\s*(?:[万亿千百元块人个名位年月日号%]|w\b|k\b)")
 
 
@@ -235,7 +239,7 @@ def _find_mobile(tx: _Text, det: Details, expecting: Optional[str]) -> None:
                     det.mobile = _mobile_digits(" ".join(groups[i:j]))
                     tx.mask(m.start(), m.end())
                     return
-        cue = bool(_MOBILE_CUE.search(text[:m.start()]))
+        cue = bool(_MOBILE_CUE.search(text[:m.start()])) and not _OTHER_NUMBER.search(text[max(0, m.start() - 8):m.start()])
         looks = 10 <= len(digits) <= 12 and digits.startswith("1") and not _AMOUNT_AFTER.match(text[m.end():])
         asked = expecting == "contact_mobile" and len(digits) >= 5
         if invalid is None and len(digits) >= 5 and (cue or looks or asked):
@@ -426,7 +430,7 @@ _VERBISH = set("改换修错删补填写选下")      # in "联系人改一下";
 _NAME_STOP = re.compile(r"手机|电话|联系|号码|微信|邮箱|我们|我|公司|企业|来自|在|的|是|负责|想|要|需|请|帮|麻烦|就|"
                         r"吧|呢|啊|呀|哦|哈|今年|现在|目前|这边|那边|和|跟|先生|女士|经理|总|老师|主任|,|。")
 # Strong cues: whatever 2-4 characters follow is the name (no surname check).
-_STRONG_NAME_CUE = re.compile(r"(?:我叫|(?<![\u4e00-\u9fff])叫|我的名字是|我的名字叫|名字是|名字叫|名字:|姓名是|姓名为|姓名:|姓名|我名叫|鄙人|本人姓名"
+_STRONG_NAME_CUE = re.compile(r"(?:称呼我|叫我|我叫|(?<![\u4e00-\u9fff])叫|我的名字是|我的名字叫|名字是|名字叫|名字:|姓名是|姓名为|姓名:|姓名|我名叫|鄙人|本人姓名"
                               r"|联系人是|联系人为|联系人:|联系人|对接人是|对接人:|对接人|负责人是|负责人:|称呼我|叫我"
                               r"|经办人是?|经办人:)[:\s]*")
 # Weak cues: only a known surname (with a given name or a title) counts.
@@ -511,6 +515,10 @@ def _find_name(tx: _Text, det: Details, expecting: Optional[str]) -> None:
                 start = text.index(whole)
                 det.contact_name = tx.disp[start:start + len(whole)]
                 return
+    m = re.search(r"(?:my name is|name:)\s*([a-z][a-z'\-]*(?: [a-z][a-z'\-]*)?)(?=$|[\s,.;!|，。])", text)
+    if m:
+        det.contact_name = tx.disp[m.start(1):m.end(1)]
+        return
     m = _SURNAME_ONLY.search(text)
     if m and _surname_len(m.group(1)) == len(m.group(1)):
         det.contact_name = m.group(1)

@@ -19,6 +19,7 @@ are pure regular-expression work over `bot.text.normalise`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Optional
 
 from bot.text import normalise, normalise_aligned
@@ -34,8 +35,13 @@ _YES_EMOJI = ("👌", "👍", "✅", "🆗", "✔", "🙆", "💯", "🤝", "�
 _NO_EMOJI = ("❌", "🙅", "👎", "✖", "⛔", "🚫", "❎")
 
 
+@lru_cache(maxsize=4096)
+def _norm_cached(text: str) -> str:
+    return normalise(text)
+
+
 def _norm(text: str) -> str:
-    return normalise(text or "")
+    return _norm_cached(text or "")
 
 
 def _bare(text: str) -> str:
@@ -213,7 +219,7 @@ _Q_WORD = re.compile(
     r"怎么|怎样|如何|为什么|为何|什么|啥|哪|多少|多久|多长|多大|多远|多高|几[个天年月号点时种家项次岁类成位周日倍张份]"
     r"|是否|能否|可否|可不可以|能不能|会不会|是不是|有没有|要不要|需不需要|用不用|行不行|对不对|好不好|在不在|有无"
     r"|请问|请教|想问|问一下|问下|问问|咨询一下|咨询下|想咨询|想了解|了解一下|求问|谁|何时|何地|何处|几时|咋")
-_Q_END = re.compile(r"(?:吗|么|嘛|呢|不)(?:[\s啊呀哈哦]*)$|吗(?!啡)")
+_Q_END = re.compile(r"(?:吗|么|嘛|呢|(?<=[好行对是能要有去来])不)(?:[\s啊呀哈哦]*)$|吗(?!啡)")
 _EN_Q = re.compile(r"^(?:how|what|when|where|who|whom|why|which|can|could|do|does|did|is|are|am|will|would|should"
                    r"|may|shall|have|has|any)\b")
 

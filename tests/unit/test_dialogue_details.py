@@ -78,7 +78,8 @@ def test_bare_wrong_number_when_the_mobile_was_asked():
     assert extract("88881234").mobile_invalid is None
 
 
-@pytest.mark.parametrize("text", ["员工60人，营收2000万元", "2019年成立", "营收10000000000元", "工单 QCY-20261201-0001"])
+@pytest.mark.parametrize("text", ["员工60人，营收2000万元", "2019年成立", "营收10000000000元", "工单 QCY-20261201-0001",
+                                  "QQ号码12345678", "2026-12-01上午", "身份证号610102199001011234"])
 def test_other_numbers_are_not_mobiles(text):
     d = extract(text)
     assert d.mobile is None and d.mobile_invalid is None
@@ -102,6 +103,9 @@ def test_other_numbers_are_not_mobiles(text):
     ("我叫諸葛明", "诸葛明"),
     ("联系人 赵老师 电话13800001234", "赵老师"),
     ("请找刘经理对接", "刘经理"),
+    ("Hi, my name is Tom Li, mobile 13800001234", "Tom Li"),
+    ("叫我小王就行", "小王"),
+    ("联系人不是我，是我们的李经理", "李经理"),
 ])
 def test_contact_name(text, name):
     assert extract(text).contact_name == name
@@ -298,6 +302,10 @@ def test_credit_code_digits_are_not_a_mobile():
 ])
 def test_figures(text, expected):
     assert extract(text).figures == expected
+
+
+def test_figures_full_width_and_traditional():
+    assert extract("員工６０人，營收兩千萬").figures == {"employees": 60, "revenue": 2e7}
 
 
 def test_figures_in_one_long_message():
