@@ -239,7 +239,8 @@ def _find_mobile(tx: _Text, det: Details, expecting: Optional[str]) -> None:
                     det.mobile = _mobile_digits(" ".join(groups[i:j]))
                     tx.mask(m.start(), m.end())
                     return
-        cue = bool(_MOBILE_CUE.search(text[:m.start()])) and not _OTHER_NUMBER.search(text[max(0, m.start() - 8):m.start()])
+        before = text[:m.start()]
+        cue = bool(_MOBILE_CUE.search(before)) and not _OTHER_NUMBER.search(before[-8:])
         looks = 10 <= len(digits) <= 12 and digits.startswith("1") and not _AMOUNT_AFTER.match(text[m.end():])
         asked = expecting == "contact_mobile" and len(digits) >= 5
         if invalid is None and len(digits) >= 5 and (cue or looks or asked):
@@ -276,7 +277,8 @@ _CO_NOT_SUFFIX = re.compile(r"厂(?:房|区|家|商|址|长|里)|心(?:城|区|�
 _STRONG_SUFFIXES = ("有限公司", "有限责任公司", "股份有限公司", "集团有限公司", "(有限合伙)", "合伙企业(有限合伙)")
 _CO_CHAR = re.compile(rf"[{_CJK}a-z0-9()·&]")
 # Where the name starts: after the last of these inside the run ("我们公司叫|西安…", "我在|西安…").
-_CO_CUT = re.compile(r"想和|要和|准备和|打算和|想与|要与|想跟|要跟|委托|改为|改成|换成|更正为|修改为|更改为|应该是|应为|正确的是|我们公司|我们企业|我们单位|我们是|我们|我司|本公司|咱们|咱|公司名称|企业名称|单位名称|公司名字"
+_CO_CUT = re.compile(r"想和|要和|准备和|打算和|想与|要与|想跟|要跟|委托|改为|改成|换成|更正为|修改为|更改为|应该是|应为"
+                     r"|正确的是|我们公司|我们企业|我们单位|我们是|我们|我司|本公司|咱们|咱|公司名称|企业名称|单位名称|公司名字"
                      r"|企业名字|公司全称|企业全称|名称|全称|名字|叫做|叫|是|在(?!线)|来自|属于|的|了|:|称为|名为"
                      r"|找|对接|联系|注册|成立|推荐|介绍|一家|一个|这家|那家|哪家|几家|某家|这种|那种|一些|有些|我")
 _CO_TARGET = {"对接", "联系", "找", "推荐", "介绍", "想和", "要和", "准备和", "打算和", "想与", "要与", "想跟", "要跟", "委托"}
@@ -499,12 +501,12 @@ def _find_name(tx: _Text, det: Details, expecting: Optional[str]) -> None:
                 return
     if expecting == "contact_name":
         for piece in re.finditer(r"[^,，。.!！?？;；、\s|:]+", text):
-            clause = piece.group()
+            clause = re.sub(r"(?:就行|就好|就可以|吧|啊|呀|哦|哈|了|呢|哈)+$", "", piece.group())
             if re.fullmatch(rf"[{_CJK}]{{2,6}}", clause):
                 name = _valid_name(clause, strict=True)
                 if name:
-                    det.contact_name = tx.disp[piece.start():piece.end()]
-                    tx.mask(piece.start(), piece.end())
+                    det.contact_name = tx.disp[piece.start():piece.start() + len(clause)]
+                    tx.mask(piece.start(), piece.start() + len(clause))
                     return
         whole = text.replace(_MASK, " ").strip(" ,，.。")
         if re.fullmatch(r"[a-z][a-z.'\-]*(?: [a-z][a-z.'\-]*){0,3}", whole) and len(whole) <= 30:

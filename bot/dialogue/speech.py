@@ -362,11 +362,9 @@ def is_followup(text: str) -> bool:
     t = _bare(text)
     if not t or len(t) > 20:
         return False
-    if _subject_of(t) is not None and (t.startswith("那") or len(t) <= 10) and not _Q_WORD.search(
-            (_subject_of(t) or "")[:0]):
-        x = _subject_of(t) or ""
-        if not re.search(r"干嘛|怎么|什么|为什么|在干", x):
-            return True
+    subject = _subject_of(t)           # "那高企呢", "费用呢", "那怎么办呢"
+    if subject is not None and (t.startswith("那") or len(t) <= 10) and not re.search(r"干嘛|在干", subject):
+        return True
     if not is_question(text):
         return False
     if re.match(r"那么?", t):
@@ -453,7 +451,7 @@ _CHANGE = re.compile(r"修改为|修改成|更改为|更改成|更正为|更新�
                      r"|写错了|填错了|输错了|打错了|弄错了|搞错了|选错了|写错|填错|输错|打错|选错|错了|不对|有误|不正确|有问题|不是这个"
                      r"|修改一下|修改下|修改|更改|更正|改一下|改下|换一下|换下|重新填|重填|更新|要改|改(?=[:\s\d])|:")
 _LEAD_VERB = re.compile(r"(?:请|麻烦|帮我|我要|我想|需要|要)?(?:修改|更改|更正|改一下|改下|改|换一下|换|重新填|重填|更新)"
-                        r"(?:一下|下)?(?:我的|我们的|一下)?\s*")
+                        r"(?:一下|下|个|一个)?(?:我的|我们的|一下)?\s*")
 _VALUE_FILLER = re.compile(r"(?:[\s,，:：。;；]|应该是|应该为|应为|应是|其实是|正确的是|正确是|应该改成|应改成|要改成|请改成|改成|改为|换成|为|是"
                            r"|我们在|我们是|我在|我是|在|叫|我叫|一下)+")
 # What may stand between a field word and its change verb ("手机号我写错了", "公司名称那一栏不对").

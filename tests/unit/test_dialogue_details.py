@@ -122,7 +122,7 @@ def test_no_contact_name_from_ordinary_words(text):
 
 @pytest.mark.parametrize("text,name", [
     ("李娜", "李娜"), ("王经理", "王经理"), ("张伟 13800001234", "张伟"), ("欧阳修", "欧阳修"), ("王总", "王总"),
-    ("Tom Li", "Tom Li"), ("我叫李娜", "李娜"), ("李娜。", "李娜"),
+    ("Tom Li", "Tom Li"), ("我叫李娜", "李娜"), ("李娜。", "李娜"), ("李娜吧", "李娜"), ("找王经理就行", "王经理"),
 ])
 def test_bare_name_when_the_name_was_asked(text, name):
     assert extract(text, expecting="contact_name").contact_name == name
