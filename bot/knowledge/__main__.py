@@ -2,6 +2,7 @@
 
     python -m bot.knowledge validate [dir]
     python -m bot.knowledge search "高企有什么优惠" [-k 5] [--dir DIR]
+    python -m bot.knowledge search "那高企呢" --after "科技型中小企业怎么评价"
     python -m bot.knowledge reload [dir]
 """
 from __future__ import annotations
@@ -15,9 +16,13 @@ from pathlib import Path
 from .loader import load_base
 from .model import KnowledgeError
 from .retriever import FEATURES, Retriever
-from .service import RELOAD_MARKER, KnowledgeService
+from .followup import KbContext
+from .service import ANSWER, BEST_GUESS, OPTIONS, RELOAD_MARKER, UNKNOWN, KnowledgeService
 
-DECISIONS = {"answer": "直接回答", "ambiguous": "请用户选择", "unknown": "无把握（转人工或请用户换个说法）"}
+DECISIONS = {ANSWER: "直接回答", BEST_GUESS: "给出最可能的答案（注明是推测）并附备选",
+             OPTIONS: "几条同样可能，请用户选择", UNKNOWN: "知识库里没有相关内容（登记需求或转人工）"}
+READINGS = {"standalone": "独立问题", "elliptical": "追问（沿用上一个话题）",
+            "new_subject": "追问（换主题，沿用上一问的问法）"}
 
 
 def default_directory() -> Path:
@@ -42,22 +47,31 @@ def _validate(directory: Path) -> int:
     return 0
 
 
-def _search(directory: Path, question: str, k: int) -> int:
+def _search(directory: Path, question: str, k: int, after: str | None = None) -> int:
     try:
         service = KnowledgeService(directory, strict=True, background_reload=False)
     except KnowledgeError as exc:
         print(exc)
         return 1
-    answer = service.ask(question, k=k)
-    explained = service.retriever.explain(question)
+    context = None
+    if after:
+        previous = service.ask(after)
+        context = previous.context() or KbContext(question=after)
+        print(f"上一问：{after} → {previous.decision} {previous.faq.id if previous.faq else '—'}")
+    answer = service.ask(question, k=k, context=context)
+    explained = service.retriever.explain(answer.resolved or question)
     print(f"问题：{question}")
+    if answer.resolved and answer.resolved != question:
+        print(f"按此检索：{answer.resolved}（{READINGS.get(answer.reading, answer.reading)}）")
     print(f"分词：{' / '.join(explained['tokens']) or '（无有效词）'}")
     line = f"判定：{answer.decision}（{DECISIONS[answer.decision]}）"
     if answer.expired:
         line += f"  注意：{answer.entry.title} 已于 {answer.entry.expires} 失效"
     print(line)
-    if answer.decision == "ambiguous":
+    if answer.decision == OPTIONS:
         print("候选：" + "；".join(h.faq.question for h in answer.options))
+    elif answer.alternatives:
+        print("您可能还想问：" + "；".join(h.faq.question for h in answer.alternatives))
     if not answer.hits:
         print("（没有任何匹配的问答）")
         return 0
@@ -93,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="显示前 k 条（默认 5）")
     p.add_argument("--dir", type=Path, default=None)
+    p.add_argument("--after", default=None, help="上一个问题（试追问）")
     p = sub.add_parser("reload", help="校验后通知运行中的服务重新加载")
     p.add_argument("dir", nargs="?", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -100,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(directory)
     if args.command == "search":
-        return _search(directory, args.question, max(1, args.k))
+        return _search(directory, args.question, max(1, args.k), args.after)
     return _reload(directory)
 
 

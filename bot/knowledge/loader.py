@@ -15,6 +15,7 @@ import yaml
 
 from bot.taxonomy import BY_INTENT
 
+from .english import ENGLISH_FILE, parse_table
 from .model import LEVELS, Entry, Faq, KnowledgeBase, KnowledgeError
 
 ENTRIES_DIR = "entries"
@@ -279,6 +280,18 @@ def load_synonyms(path: Path, out: _Collector) -> list[list[str]]:
     return groups
 
 
+def load_english(path: Path, out: _Collector) -> list[tuple[tuple[str, ...], str]]:
+    """Read english.yml (see bot/knowledge/english.py); absent file = no English phrases."""
+    if not path.exists():
+        return []
+    try:
+        data = _safe_load(path.read_text(encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 - YAML or encoding errors
+        out.error(path.name, "(文件)", f"无法解析：{exc}")
+        return []
+    return parse_table(data, path.name, out)
+
+
 def load_base(directory: str | Path) -> KnowledgeBase:
     """Load knowledge/ into a KnowledgeBase, or raise KnowledgeError listing every problem."""
     directory = Path(directory)
@@ -303,9 +316,10 @@ def load_base(directory: str | Path) -> KnowledgeBase:
             entries[entry.id] = entry
 
     synonyms = load_synonyms(directory / SYNONYMS_FILE, out)
+    english = load_english(directory / ENGLISH_FILE, out)
     if out.problems:
         raise KnowledgeError(out.problems)
     if not entries:
         out.warn(ENTRIES_DIR, "(目录)", "没有任何条目")
     return KnowledgeBase(directory=directory, entries=entries, synonyms=synonyms,
-                         warnings=out.warnings)
+                         english=english, warnings=out.warnings)

@@ -86,6 +86,8 @@ class KnowledgeBase:
     directory: Path
     entries: dict[str, Entry]
     synonyms: list[list[str]] = field(default_factory=list)
+    # english.yml: (English phrases, Chinese term) pairs applied to queries
+    english: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     faqs: dict[str, Faq] = field(init=False)
 
@@ -112,5 +114,5 @@ class KnowledgeBase:
         return (
             f"{len(self.entries)} 个条目，{len(self.faqs)} 个问答，"
             f"{sum(len(f.variants) for f in self.faqs.values())} 个问法变体，"
-            f"{len(self.synonyms)} 组同义词"
+            f"{len(self.synonyms)} 组同义词，{len(self.english)} 组英文短语"
         )

@@ -39,6 +39,7 @@ from rapidfuzz import fuzz, process
 
 from bot.text import normalise, normalise_aligned
 
+from .english import PhraseTable
 from .model import Entry, Faq, KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -582,6 +583,7 @@ class Retriever:
     def __init__(self, kb: KnowledgeBase, *, calibrate: bool = True, seed: int = 20240601):
         self.kb = kb
         self.analyzer = Analyzer(kb.synonyms)
+        self.english = PhraseTable(list(getattr(kb, "english", []) or []))
         self.faqs: list[Faq] = list(kb.faqs.values())
         self._shared: dict[str, tuple[Analysis, list[Analysis]]] = {}
         self._doc_cache: dict[int, _Doc] = {}
@@ -746,7 +748,7 @@ class Retriever:
         base, (faq, None) as if the whole FAQ were not: a word only the held-out
         text uses is then unknown, exactly as for a real unseen question.
         """
-        text = (text or "")[:MAX_QUERY_CHARS]
+        text = self.translate((text or "")[:MAX_QUERY_CHARS])
         a = self.analyzer.analyse(text)
         if not a.terms:
             return None
@@ -904,9 +906,38 @@ class Retriever:
                         pairs.setdefault(key, (faq, hit.faq, sentence))
         return list(pairs.values())
 
+    def topic_terms(self, faq: Faq) -> frozenset:
+        """The terms a FAQ states its topic with (question, variants, keywords, entry title and
+        keywords): what a follow-up's new subject must be found in. Cached per FAQ."""
+        cache = self.__dict__.setdefault("_topic_cache", {})
+        terms = cache.get(faq.id)
+        if terms is None:
+            texts = [*faq.sentences, *faq.keywords]
+            if faq.entry is not None:
+                texts += [faq.entry.title, *faq.entry.keywords]
+            terms = frozenset(t for text in texts for t in self.analyzer.analyse(text).terms)
+            if len(cache) < 200_000:
+                cache[faq.id] = terms
+        return terms
+
+    def topic_terms_of(self, text: str) -> frozenset:
+        """The content tokens of a subject as the index reads them (synonyms canonicalised)."""
+        return frozenset(self.analyzer.analyse(self.translate(text or "")).tokens)
+
+    def translate(self, text: str) -> str:
+        """English phrases in a query replaced by the base's Chinese terms (knowledge/english.yml).
+
+        Words the index uses as they are (IPO, PCT, "work permit") stay next to
+        their translation; see bot/knowledge/english.py.
+        """
+        if not text or not self.english:
+            return text or ""
+        vocab, canon = self._vocab, self.analyzer.canon
+        return self.english.translate(text, known=lambda w: w in vocab and w not in canon)
+
     def explain(self, text: str) -> dict:
         """How the retriever reads a text (for the CLI and debugging)."""
-        a = self.analyzer.analyse((text or "")[:MAX_QUERY_CHARS])
+        a = self.analyzer.analyse(self.translate((text or "")[:MAX_QUERY_CHARS]))
         return {"tokens": a.tokens, "terms": list(dict.fromkeys(a.terms)), "compact": a.compact}
 
     # ---- calibration

@@ -18,8 +18,9 @@ from bot.knowledge import (Answer, Entry, Faq, Hit, KnowledgeBase, KnowledgeErro
                            KnowledgeService, Retriever, load_base)
 from bot.knowledge.__main__ import main as cli
 from bot.knowledge.retriever import FEATURES, MAX_QUERY_CHARS, Analyzer, fit_logistic
-from bot.knowledge.service import (AMBIGUITY_MARGIN, ANSWER_THRESHOLD, SUGGEST_THRESHOLD,
-                                   decide, directory_signature)
+from bot.knowledge.service import (ANSWER, ANSWER_MARGIN, ANSWER_THRESHOLD, BEST_GUESS, OPTIONS,
+                                   OPTIONS_MARGIN, UNKNOWN, UNKNOWN_THRESHOLD, decide,
+                                   directory_signature)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kb"
 
@@ -301,7 +302,7 @@ def test_exact_question_scores_higher_than_paraphrase_and_unrelated(retriever):
     assert exact.faq.id == paraphrase.faq.id == "apartment-rent"
     assert exact.score >= ANSWER_THRESHOLD
     assert exact.score > paraphrase.score
-    assert not unrelated or unrelated[0].score < SUGGEST_THRESHOLD
+    assert not unrelated or unrelated[0].score < UNKNOWN_THRESHOLD
 
 
 def test_leave_one_out_features_match_a_base_without_that_variant(kb, kbdir):
@@ -380,27 +381,70 @@ def test_fit_logistic_keeps_weights_non_negative():
 
 # --------------------------------------------------------------------------- service decisions
 
-def _hits(*scores: float) -> list[Hit]:
-    faq = Faq(id="x", question="q", variants=["v"], answer="a", entry_id="e")
-    return [Hit(faq=faq, entry=None, score=s) for s in scores]
+def _hits(*scores: float, entry: str = "e") -> list[Hit]:
+    """Synthetic hits: one distinct FAQ per score, all of one entry."""
+    e = Entry(id=entry, title="t", issuer="i", doc_number="", level="国家", categories=["x"],
+              effective=date(2020, 1, 1), expires=None, source="s")
+    return [Hit(faq=Faq(id=f"{entry}-{n}", question=f"问题{entry}{n}", variants=["v"], answer="a",
+                        entry_id=entry, entry=e), entry=e, score=s)
+            for n, s in enumerate(scores)]
 
 
-def test_decide_rules():
-    assert decide([])[0] == "unknown"
-    assert decide(_hits(SUGGEST_THRESHOLD - 0.01))[0] == "unknown"
-    decision, options = decide(_hits(0.9, 0.3))
-    assert decision == "answer" and len(options) == 1
-    decision, options = decide(_hits(0.9, 0.9 - AMBIGUITY_MARGIN + 0.01, 0.85, 0.8))
-    assert decision == "ambiguous" and len(options) == 3
-    decision, options = decide(_hits(ANSWER_THRESHOLD - 0.05, 0.05))
-    assert decision == "ambiguous" and len(options) == 1  # medium confidence: "did you mean…?"
+def test_decide_nothing_relevant_is_unknown():
+    assert decide([]) == (UNKNOWN, [])
+    assert decide(_hits(UNKNOWN_THRESHOLD - 0.01, 0.05)) == (UNKNOWN, [])
+
+
+def test_decide_confident_with_a_clear_lead_answers():
+    hits = _hits(0.9, 0.9 - ANSWER_MARGIN - 0.01, 0.05)
+    decision, options = decide(hits)
+    assert decision == ANSWER
+    assert options[0] is hits[0]
+    assert hits[1] in options  # a relevant runner-up is offered as "您可能还想问"
+
+
+def test_decide_high_score_without_a_clear_lead_is_a_best_guess_not_a_menu():
+    hits = _hits(0.9, 0.9 - OPTIONS_MARGIN - 0.05, 0.1)
+    decision, options = decide(hits)
+    assert decision == BEST_GUESS and options[0] is hits[0] and len(options) >= 2
+
+
+def test_decide_medium_score_is_a_best_guess_even_when_alone():
+    hits = _hits(ANSWER_THRESHOLD - 0.1)
+    assert decide(hits) == (BEST_GUESS, [hits[0]])  # never a one-item menu
+
+
+def test_decide_offers_options_only_for_genuinely_close_candidates():
+    hits = _hits(0.6, 0.6 - OPTIONS_MARGIN / 2, 0.6 - OPTIONS_MARGIN / 3 * 2, 0.2)
+    decision, options = decide(hits)
+    assert decision == OPTIONS and options == hits[:3]
+    # the same hits with a gap: the best one is shown, the others as alternatives
+    decision, _ = decide(_hits(0.6, 0.6 - OPTIONS_MARGIN - 0.01))
+    assert decision == BEST_GUESS
+
+
+def test_decide_never_offers_the_same_faq_or_question_twice():
+    a, b = _hits(0.6, 0.2, entry="a"), _hits(0.59, entry="b")
+    twin = Hit(faq=Faq(id="dup", question=a[0].faq.question, variants=["v"], answer="x", entry_id="z"),
+               entry=a[0].entry, score=0.595)
+    decision, options = decide([a[0], a[0], twin, *b, a[1]])
+    assert decision == OPTIONS
+    assert [h.faq.id for h in options] == [a[0].faq.id, b[0].faq.id]
+    # a duplicate of the best one is no competitor: the lead over the next FAQ is clear
+    decision, options = decide([a[0], twin, a[1]])
+    assert decision == ANSWER and [h.faq.id for h in options] == [a[0].faq.id, a[1].faq.id]
+
+
+def test_decide_alternatives_are_capped_at_two():
+    decision, options = decide(_hits(0.95, 0.3, 0.28, 0.27, 0.26))
+    assert decision == ANSWER and len(options) == 3
 
 
 def test_service_answers_and_flags_expired_policy(service):
     answer = service.ask("高企有什么税收优惠")
     assert isinstance(answer, Answer)
     assert answer.decision == "answer" and answer.faq.id == "hnte-tax"
-    assert answer.entry.id == "hnte" and not answer.expired and answer.options == [answer.top]
+    assert answer.entry.id == "hnte" and not answer.expired and answer.options[0] is answer.top
     expired = service.ask("在孵企业能免房租吗")
     assert expired.faq.id == "rent-relief-2021-how" and expired.expired
 
@@ -411,9 +455,9 @@ def test_question_padded_with_company_details_still_finds_its_faq(service):
     assert service.ask("高企有什么税收优惠，我们公司120人").decision == "answer"
 
 
-def test_service_offers_options_when_siblings_tie(service):
+def test_a_bare_topic_gets_its_best_faq_with_siblings_to_pick_from(service):
     answer = service.ask("高企")
-    assert answer.decision == "ambiguous"
+    assert answer.decision in (BEST_GUESS, OPTIONS)
     assert {h.faq.id for h in answer.options} >= {"hnte-conditions", "hnte-tax"}
 
 
@@ -438,7 +482,7 @@ def test_huge_input_is_truncated_not_fatal(service):
     answer = service.ask(noise + "高企有什么税收优惠")
     assert time.perf_counter() - started < 2.0
     assert answer.query == (noise + "高企有什么税收优惠")[:MAX_QUERY_CHARS]
-    assert answer.decision in {"answer", "ambiguous", "unknown"}
+    assert answer.decision in {ANSWER, BEST_GUESS, OPTIONS, UNKNOWN}
     # the question in the first 2000 characters is still found
     assert service.ask("高企有什么税收优惠" + "啊" * 5000).faq.id == "hnte-tax"
 
