@@ -175,6 +175,8 @@ def subject_of(text: str, lexicon: SubjectLexicon) -> Optional[str]:
 def predicate_of(question: str, lexicon: SubjectLexicon) -> str:
     """The previous question without its subject ("科技型中小企业怎么评价" → "怎么评价")."""
     body = _PUNCT.sub("", _norm(question))
+    lead = _LEAD.match(body)
+    body = re.sub(r"(?:的话呢|的话|的呢|呢)+$", "", body[lead.end():] if lead else body)
     subject = lexicon.find(body)
     if subject:
         return body.replace(subject, "", 1)

@@ -1,0 +1,120 @@
+"""Follow-up questions read against the previous topic (bot/knowledge/followup.py and KnowledgeService.ask)."""
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import KbContext, KnowledgeService
+from bot.knowledge.followup import (ELLIPTICAL, NEW_SUBJECT, STANDALONE, SubjectLexicon, predicate_of, read,
+                                    subject_of)
+from bot.knowledge.service import ANSWER, BEST_GUESS, UNKNOWN
+
+FIXTURE = Path(__file__).parent / "fixtures" / "kb"
+
+LEXICON = SubjectLexicon(["科技型中小企业", "高新技术企业", "高企", "高企认定", "专利申请", "专利", "软件著作权",
+                          "软著", "小型微利企业", "补贴", "申报材料", "截止时间", "有效期"])
+
+
+def ctx(question: str, entry_id: str = "e") -> KbContext:
+    return KbContext(entry_id=entry_id, faq_id=f"{entry_id}-q", question=question)
+
+
+# --------------------------------------------------------------------------- pure heuristics
+
+def test_lexicon_keeps_topics_and_drops_terms_that_only_say_what_is_asked():
+    assert "补贴" not in LEXICON.terms and "申报材料" not in LEXICON.terms
+    assert "截止时间" not in LEXICON.terms and "有效期" not in LEXICON.terms
+    assert LEXICON.find("高企认定要什么条件") == "高企认定"        # the longest topic term
+    assert LEXICON.find("要什么材料") is None
+
+
+@pytest.mark.parametrize("text", ["那有效期多久", "要什么材料", "在哪里办", "多久能批下来", "需要交钱吗",
+                                  "那申报截止时间呢", "怎么申请？", "我们这种情况能申请吗"])
+def test_a_message_without_a_subject_carries_the_previous_one(text):
+    reading = read(text, ctx("高企认定要什么条件"), LEXICON)
+    assert reading.kind == ELLIPTICAL
+    assert reading.subject == "高企认定" and reading.query.startswith("高企认定 ")
+
+
+def test_the_caller_may_name_the_carried_subject():
+    reading = read("要什么材料", ctx("这个怎么弄"), LEXICON, context_subject="软件著作权")
+    assert reading.kind == ELLIPTICAL and reading.query == "软件著作权 要什么材料"
+
+
+@pytest.mark.parametrize("previous, text, query", [
+    ("科技型中小企业怎么评价", "那高企呢", "高企怎么评价"),
+    ("专利申请有补贴吗", "那商标呢", "商标有补贴吗"),
+    ("软著登记要多久", "专利的话呢", "专利登记要多久"),
+    ("高企认定要什么条件", "换成小型微利企业呢", "小型微利企业要什么条件"),
+])
+def test_a_new_subject_keeps_the_previous_predicate(previous, text, query):
+    reading = read(text, ctx(previous), LEXICON)
+    assert (reading.kind, reading.query) == (NEW_SUBJECT, query)
+
+
+@pytest.mark.parametrize("text", [
+    "小型微利企业所得税怎么优惠",          # a full question about something else
+    "高企有效期多久",                      # subject and predicate: stands on its own
+    "商标",                                # a bare noun is a new question, not "那商标呢"
+    "我们是一家做新材料的企业，想了解一下研发费用加计扣除现在的比例是多少",  # long
+])
+def test_full_questions_and_topic_changes_stand_alone(text):
+    reading = read(text, ctx("科技型中小企业怎么评价"), LEXICON)
+    assert reading.kind == STANDALONE and reading.query == text
+
+
+def test_without_context_everything_stands_alone():
+    assert read("那有效期多久", None, LEXICON).kind == STANDALONE
+    assert read("那高企呢", KbContext(), LEXICON).kind == STANDALONE
+
+
+def test_predicate_and_subject_extraction():
+    assert predicate_of("科技型中小企业怎么评价？", LEXICON) == "怎么评价"
+    assert predicate_of("那高企呢", LEXICON) == ""          # a follow-up has no predicate to lend
+    assert subject_of("那商标呢", LEXICON) == "商标"         # unknown to the lexicon: the residue
+    assert subject_of("要什么材料", LEXICON) is None
+
+
+# --------------------------------------------------------------------------- in the service
+
+@pytest.fixture(scope="module")
+def service() -> KnowledgeService:
+    return KnowledgeService(FIXTURE, strict=True, background_reload=False, today=lambda: date(2024, 6, 1))
+
+
+def test_answer_gives_the_context_for_the_next_turn(service):
+    first = service.ask("研发费用加计扣除的比例是多少")
+    assert first.decision in (ANSWER, BEST_GUESS)
+    assert first.context() == KbContext("rd-deduction", "rd-ratio", first.resolved)
+    assert service.ask("今天天气怎么样").context() is None
+
+
+def test_elliptical_follow_up_is_answered_within_the_previous_topic(service):
+    first = service.ask("科技型中小企业评价要满足什么条件")
+    then = service.ask("在哪里申报", context=first.context())
+    assert then.reading == ELLIPTICAL and then.faq.id == "tech-sme-platform" and then.decision != UNKNOWN
+    assert service.ask("在哪里申报").faq.id != "tech-sme-platform"   # on its own it means something else
+
+    first = service.ask("人才公寓怎么申请")
+    then = service.ask("一个月多少钱", context=first.context())
+    assert then.faq.id == "apartment-rent" and then.decision != UNKNOWN
+
+
+def test_new_subject_follow_up_keeps_the_predicate(service):
+    first = service.ask("科技型中小企业评价要满足什么条件")
+    then = service.ask("那高企呢", context=first.context())
+    assert then.reading == NEW_SUBJECT and then.resolved == "高企要满足什么条件"
+    assert then.faq.id == "hnte-conditions" and then.decision != UNKNOWN
+
+
+def test_a_clear_topic_change_wins_over_the_context(service):
+    first = service.ask("研发费用加计扣除的比例是多少")
+    then = service.ask("人才公寓的租金是多少", context=first.context())
+    assert then.reading == STANDALONE and then.faq.id == "apartment-rent"
+
+
+def test_context_by_entry_only_and_stale_ids_are_harmless(service):
+    then = service.ask("在哪里申报", context=KbContext(entry_id="tech-sme"))
+    assert then.faq.id == "tech-sme-platform"
+    gone = service.ask("在哪里申报", context=KbContext(entry_id="no-such-entry", faq_id="nope"))
+    assert gone.decision in (ANSWER, BEST_GUESS, "options", UNKNOWN)   # read on its own, no error
