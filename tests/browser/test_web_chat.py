@@ -43,7 +43,9 @@ def bot_reply_containing(page, text: str):
 
 def test_conversation_buttons_and_history_after_reload(page, stack):
     open_chat(page, stack)
+    page.locator(".row.in").first.wait_for()                      # the welcome, before anything is typed
     say(page, "你好")
+    page.wait_for_function("() => document.querySelectorAll('#rows .row.in').length >= 2", timeout=20000)
     bot_reply_containing(page, "原上管家")
     assert page.locator(".row.out .bubble", has_text="你好").count() == 1
     assert page.locator(".row.out").first.evaluate("e => getComputedStyle(e.querySelector('.bubble')).backgroundColor") \
@@ -80,7 +82,8 @@ def test_message_typed_offline_is_sent_exactly_once(page, stack):
 
     page.context.set_offline(False)
     page.wait_for_function("() => document.querySelectorAll('#rows .row.out.pending').length === 0", timeout=30000)
-    bot_reply_containing(page, "")                                # the bot answered it
+    page.wait_for_function("() => document.querySelectorAll('#rows .row.in').length >= 2",
+                           timeout=20000)                         # the bot answered it (after the welcome)
     page.wait_for_timeout(1500)
     rows = inbound(stack, cid)
     assert [m.text for m in rows] == ["离线时写的一条消息"]         # exactly once on the server

@@ -203,14 +203,14 @@ async def test_duplicate_client_message_id_is_answered_once(any_stack):
             ack = next(m for m in first if m["type"] == "ack")
             assert ack["client_msg_id"] == "dup-1"
             await asyncio.sleep(0.5)                         # let every reply of the first be stored
-            replies = rows(db, cid, direction="out")
+            replies = rows(db, cid, direction="out", reply_to=ack["id"])     # (not the welcome)
             # The repeat (a resend after a lost ack) gets the same id and the stored replies, no new turn.
             await ws.send_json({"type": "send", "text": "你好", "client_msg_id": "dup-1"})
             again = await receive_until(ws, lambda m: m["type"] == "ack")
             assert again[-1]["id"] == ack["id"]
             again += await receive_until(ws, lambda m: is_bot_message(m) and m["message"]["id"] == replies[-1].id)
             assert len(rows(db, cid, direction="in")) == 1
-            assert len(rows(db, cid, direction="out")) == len(replies)
+            assert len(rows(db, cid, direction="out")) == len(replies) + 1     # + the welcome
             assert user_events(any_stack.settings, cid) == ["你好"]
             # The same through the Python API: the stored replies of the first copy.
             same = await gateway.handle_inbound(app, cid, "你好", "dup-1")
@@ -238,7 +238,7 @@ async def test_bad_input_gets_a_clear_error_and_the_socket_stays_open(any_stack)
             assert err["code"] == "bad_json" and "格式" in err["message"]
             await ws.send_json(["send"])
             assert (await receive_until(ws, lambda m: m["type"] == "error"))[-1]["code"] == "bad_json"
-            assert rows(db, cid) == []
+            assert rows(db, cid, direction="in") == []
             # Exactly 2000 characters are fine, and the socket still works.
             await ws.send_json({"type": "send", "text": "专" * 2000, "client_msg_id": "ok-2000"})
             ack = (await receive_until(ws, lambda m: m["type"] == "ack"))[-1]
@@ -277,7 +277,8 @@ async def test_wrong_key_is_403_and_nothing_leaks(any_stack):
             await desk.ws_connect(f"/ws/chat?conversation_id={cid}", protocols=("yschat", f"key.{other_key}"))
         assert exc.value.status == 403
         r = await desk.get(f"/api/chat/history?conversation_id={cid}", headers={"X-Chat-Key": key})
-        assert r.status == 200 and (await r.json())["messages"] == []
+        assert r.status == 200
+        assert [m["text"] for m in (await r.json())["messages"]] == [gateway.WELCOME_TEXT]   # only the welcome
         with read_sessions(gateway.db_url(desk.server.app))() as s:
             stored = s.get(Conversation, cid).access_key_hash
         assert stored != key and len(stored) == 64           # only the SHA-256 is kept
@@ -353,7 +354,8 @@ async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(any_s
                 await asyncio.sleep(0.5)
                 assert user_events(any_stack.settings, cid) == before
                 assert rows(db, cid, client_msg_id="h-2")[0].state == "forwarded"
-                assert rows(db, cid, reply_to=ack["id"]) == []
+                # … and the user is told at once that staff have it (tests/e2e/test_desk_conversation.py)
+                assert [m.author for m in rows(db, cid, reply_to=ack["id"])] == ["system"]
 
                 # Staff claim, reply, end: the bot is back and asks for a rating.
                 with sessions(db).begin() as s:
