@@ -4,6 +4,8 @@ A browser gets a conversation id and a random key (POST /api/chat/session) and k
 both in localStorage; only the key's SHA-256 is stored, and every later request proves
 the key (history: header X-Chat-Key; WebSocket: the subprotocol "key.<key>", so the
 secret never appears in a URL or an access log). A wrong key gets 403 and nothing else.
+A new conversation already holds the bot's welcome (what the assistant does, suggested
+questions as buttons; wording in bot.desk.gateway), so the page is never empty.
 
 Without a WebSocket, POST /api/chat/message (header X-Chat-Key, JSON body
 {"conversation_id", "text", "client_msg_id"?, "title"?}) stores one message and answers
