@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 from bot.db import migrate  # noqa: E402
+from bot.network import sync_network  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.staff import create_staff  # noqa: E402
 from bot.stack import local_settings, start_instance  # noqa: E402
@@ -371,6 +372,7 @@ def main() -> int:
     s = local_settings(var, token="bench")
     db = s.effective_database_url
     migrate(db)
+    sync_network(db)          # the staff account belongs to the node "centre": the network first
     create_staff(db, USERNAME, "基准测试", "centre", "staff", PASSWORD)
     ok = False
     t0 = time.perf_counter()
