@@ -8,36 +8,22 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 
-from actions.tickets import start_ticket_events
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.tickets import start_ticket_events
 from bot import handover, kb_log, kb_replies, needs, services
-from bot.knowledge import Answer
+from bot.dialogue import turn
 from bot.taxonomy import is_need
 from bot.tickets.chat import RATING_BUTTONS, rating_score
 
 log = logging.getLogger(__name__)
 
-KB_ACTIONS = ("action_handle_need", "action_nlu_fallback")
-TICKET_BUTTON = {"title": "登记需求，专员跟进", "payload": "/open_ticket"}
+KB_ACTIONS = ("action_handle_need", "action_nlu_fallback", "action_out_of_scope", "action_complain")
 ACK_YES = "好的。请告诉我您想办理或咨询的具体事项。"
 ACK_NO = "好的，没问题。还有其他需要随时告诉我。"
 
 # Build the knowledge index when the action server starts, not on the first question.
 services.knowledge()
-
-
-def _previous_user_intent(tracker: Tracker) -> Optional[str]:
-    """Intent of the user message before the latest one (None if there is none)."""
-    seen_latest = False
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        if not seen_latest:
-            seen_latest = True
-            continue
-        return (event.get("parse_data") or {}).get("intent", {}).get("name")
-    return None
 
 
 def _last_bot_action_before_latest_user(tracker: Tracker) -> Optional[str]:
@@ -57,25 +43,6 @@ def _utter(dispatcher: CollectingDispatcher, replies: list[kb_replies.Reply]) ->
         dispatcher.utter_message(**r.as_message())
 
 
-def _ask_kb(tracker: Tracker, intent: Optional[str]) -> tuple[Answer, Optional[int]]:
-    """Ask the knowledge base and record the question (a DB failure never blocks the reply)."""
-    text = tracker.latest_message.get("text") or ""
-    answer = services.knowledge().ask(text)
-    top = answer.top
-    try:
-        qid = kb_log.record_question(
-            services.db_url(), conversation_id=tracker.sender_id, text=text,
-            decision=answer.decision, category=intent,
-            faq_id=top.faq.id if top else None, entry_id=top.entry.id if top else None,
-            score=round(top.score, 4) if top else None,
-            channel=tracker.get_latest_input_channel() or "rest",
-        )
-    except Exception:  # noqa: BLE001
-        log.exception("could not record knowledge-base question")
-        qid = None
-    return answer, qid
-
-
 # ---- handover to staff ---------------------------------------------------------------------------
 
 RATE_WITHIN = timedelta(minutes=30)   # the after-handover rating is asked only right after staff served
@@ -92,13 +59,16 @@ def _staff_only(intent: Optional[str]) -> bool:
 
 
 def _latest_need(tracker: Tracker) -> Optional[str]:
-    """The need category the conversation is about: the latest need intent the user expressed."""
+    """The need category the conversation is about: the one being registered (the ticket's own), else the
+    latest need intent the user expressed — so the console and the ticket never disagree."""
+    if tracker.get_slot("ticket_category"):
+        return tracker.get_slot("ticket_category")
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
             if is_need(intent):
                 return intent
-    return tracker.get_slot("ticket_category")
+    return None
 
 
 def _transcript(tracker: Tracker, limit: int = 100) -> list[dict]:
@@ -142,67 +112,158 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
     return [ConversationPaused(), ActionExecuted("action_listen")]
 
 
+def _previous_bot_buttons(tracker: Tracker) -> list[dict]:
+    """The buttons of the bot's last message before the latest user message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return []
+            seen_user = True
+        elif kind == "bot" and seen_user:
+            return list((event.get("data") or {}).get("buttons") or [])
+    return []
+
+
+def from_button(tracker: Tracker) -> bool:
+    """The latest message is a button's payload (clicked, or typed and mapped by the desk), not the user's words."""
+    text = (tracker.latest_message.get("text") or "").strip()
+    if text.startswith("/"):
+        return True
+    return any(text == str(b.get("payload", "")).strip() for b in _previous_bot_buttons(tracker))
+
+
+def user_statement(tracker: Tracker) -> Optional[str]:
+    """The user's own words for the need: the latest message unless it came from a button."""
+    if from_button(tracker):
+        return tracker.get_slot("user_statement")
+    return (tracker.latest_message.get("text") or "").strip()[:2000] or None
+
+
+def detail_events(plan_details, tracker: Tracker) -> list:
+    """Slot events for the details the user gave (company, name, mobile, credit code, location, figures)."""
+    events = [SlotSet(k, v) for k, v in plan_details.as_slots().items()]
+    if plan_details.figures:
+        facts = dict(tracker.get_slot("company_facts") or {})
+        facts.update(plan_details.figures)
+        events.append(SlotSet("company_facts", facts))
+    return events
+
+
+def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
+    """One message in bot mode, whatever it was classified as: answer, register, hand over (bot.dialogue.turn)."""
+    intent = tracker.get_intent_of_latest_message()
+    text = tracker.latest_message.get("text") or ""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    statement = user_statement(tracker)
+    if text.startswith("/"):
+        # A category button ("/need_space"): the need is what the user said before it.
+        text = statement or ""
+    plan = turn.plan_turn(
+        text, intent, ranking, kb=services.knowledge(), network=services.network(),
+        context=turn.context_from_slot(tracker.get_slot("kb_context")),
+        previous_unknown=bool(tracker.get_slot("kb_unknown")),
+        last_category=tracker.get_slot("ticket_category"))
+    qid = _log_questions(tracker, plan, intent)
+    events: list = detail_events(plan.details, tracker)
+    if plan.context:
+        events.append(SlotSet("kb_context", plan.context))
+    events.append(SlotSet("kb_unknown", plan.unknown))
+    events.append(SlotSet("kb_query_id", qid if plan.answered else None))
+    if statement and not from_button(tracker):
+        events.append(SlotSet("user_statement", statement))
+    description = statement if from_button(tracker) else plan.description
+    if plan.category:
+        events += [SlotSet("ticket_category", plan.category), SlotSet("ticket_seed", description)]
+
+    _utter(dispatcher, plan.replies)
+    if plan.handover == "complaint":
+        dispatcher.utter_message(response="utter_complain_ack")
+        return events + hand_over(dispatcher, tracker, "complaint", category=plan.category)
+    if plan.handover == "fallback":
+        return events + hand_over(
+            dispatcher, tracker, "fallback", category=plan.category,
+            lead="抱歉，我还是没能找到您要的答案。为避免耽误您的时间，已为您转接服务专员。")
+    if plan.category and _staff_only(plan.category) and (plan.register or is_need(intent)):
+        lead = f"{needs.label(plan.category)}类事项由服务专员直接为您办理。"
+        return events + hand_over(dispatcher, tracker, "staff_only", category=plan.category, lead=lead)
+    if plan.register:
+        dispatcher.utter_message(text=needs.acknowledge(plan.category) if plan.category
+                                 else "好的，我来帮您登记需求，由服务专员跟进办理（随时说「取消」可退出登记）。")
+        return events + start_ticket_events(tracker, plan.category, description, prefilled=events)
+    if plan.unknown and not plan.replies:
+        if intent == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            _utter(dispatcher, kb_replies.render_unknown(None))
+    return events
+
+
+def _log_questions(tracker: Tracker, plan, intent: Optional[str]) -> Optional[int]:
+    """Record every question looked up (a DB failure never blocks the reply); the id of the last answered one."""
+    qid = None
+    for asked in plan.asked:
+        top = asked.answer.top
+        try:
+            row = kb_log.record_question(
+                services.db_url(), conversation_id=tracker.sender_id, text=asked.text,
+                decision=asked.answer.decision, category=intent if is_need(intent) else plan.category,
+                faq_id=top.faq.id if top else None, entry_id=top.entry.id if top else None,
+                score=round(top.score, 4) if top else None,
+                channel=tracker.get_latest_input_channel() or "rest",
+            )
+        except Exception:  # noqa: BLE001
+            log.exception("could not record knowledge-base question")
+            continue
+        if asked.answer.decision in turn.ANSWERED:
+            qid = row
+    return qid
+
+
 class ActionHandleNeed(Action):
-    """A recognised need: answer from the knowledge base, or name the category (ticket hook)."""
+    """A recognised need: answer what it asks, register what it requests (bot.dialogue.turn)."""
 
     def name(self) -> Text:
         return "action_handle_need"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        intent = tracker.get_intent_of_latest_message()
-        if not is_need(intent):
-            dispatcher.utter_message(response="utter_default")
-            return []
-        text = tracker.latest_message.get("text") or ""
-        remember = [SlotSet("ticket_category", intent), SlotSet("ticket_seed", text[:2000])]
-        if _staff_only(intent):
-            lead = f"{needs.label(intent)}类事项由服务专员直接为您办理。"
-            return remember + hand_over(dispatcher, tracker, "staff_only", category=intent, lead=lead)
-        answer, qid = _ask_kb(tracker, intent)
-        if answer.decision == "answer":
-            replies = kb_replies.render_answer(answer, intent)
-            replies[-1].buttons.append(TICKET_BUTTON)
-            _utter(dispatcher, replies)
-            return remember + [SlotSet("kb_query_id", qid)]
-        if answer.decision == "ambiguous":
-            replies = kb_replies.render_options(answer, intent)
-            replies[-1].buttons.insert(-1, TICKET_BUTTON)
-            _utter(dispatcher, replies)
-            return remember + [SlotSet("kb_query_id", None)]
-        # Nothing to answer from the knowledge base: this is a need to handle → register it.
-        dispatcher.utter_message(text=needs.acknowledge(intent))
-        return [SlotSet("kb_query_id", None)] + start_ticket_events(tracker, intent, text[:2000])
+        return respond(dispatcher, tracker)
 
 
 class ActionNluFallback(Action):
-    """Not understood: a confident KB answer first, else the two-stage fallback."""
+    """Not understood by the classifier: the knowledge base is asked anyway; two misses in a row → a person."""
 
     def name(self) -> Text:
         return "action_nlu_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        if (tracker.latest_message.get("text") or "").startswith("/"):
-            answer, qid = None, None  # a button payload, not a question
-        else:
-            answer, qid = _ask_kb(tracker, None)
-        if answer is not None and answer.decision == "answer":
-            _utter(dispatcher, kb_replies.render_answer(answer, None))
-            return [SlotSet("kb_query_id", qid)]
-        if _previous_user_intent(tracker) == "nlu_fallback":
-            # Second miss in a row: do not make the user ask — hand over at once.
-            return [SlotSet("kb_query_id", None)] + hand_over(
-                dispatcher, tracker, "fallback",
-                lead="抱歉，我还是没能理解您的问题。为避免耽误您的时间，已为您转接服务专员。")
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        buttons = [{"title": needs.label(i), "payload": f"/{i}"} for i in needs.fallback_choices(ranking)]
-        buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
-        dispatcher.utter_message(
-            text="抱歉，我没太理解您的意思。您是想咨询下面哪一类事项？也可以换个说法再说一次。",
-            buttons=buttons,
-        )
-        return [SlotSet("kb_query_id", None)]
+        return respond(dispatcher, tracker)
+
+
+class ActionOutOfScope(Action):
+    """"Out of scope" by the classifier — but "你们窗口周末上班吗" is a question the knowledge base answers."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        return respond(dispatcher, tracker)
+
+
+class ActionComplain(Action):
+    """A complaint goes to a person — unless it is a question the knowledge base answers
+    ("听说你们有个即日办，具体是什么意思" is not a complaint)."""
+
+    def name(self) -> Text:
+        return "action_complain"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        return respond(dispatcher, tracker)
 
 
 class ActionAffirmDeny(Action):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -9,16 +10,30 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import needs, services
+from bot import kb_replies, services
+from bot.dialogue import speech, turn
+from bot.dialogue.details import extract
 from bot.tickets import chat
 from bot.tickets import lifecycle as lc
-from bot.tickets.service import EnterpriseInput, TicketError, normalise_mobile
+from bot.tickets.service import EnterpriseInput, TicketError
 
 log = logging.getLogger(__name__)
 
 FORM_SLOTS = ["need_description", "enterprise_name", "contact_name", "contact_mobile",
               "ticket_location", "ticket_confirm"]
 CANCELLED = "cancelled"
+HANDOVER = "handover"          # "转人工" in the middle of the form: stop it and hand over
+BARE_COMMAND_CHARS = 14        # "帮我登记一下需求" and the like name no need of their own
+ADD_TO_DESCRIPTION = re.compile(r"^(?:需求|描述|情况)?(?:再|还要|还想)?补充(?:一下|说明|几句|一点)?[:：,，]\s*(.+)$", re.S)
+MOBILE_AGAIN = "这个号码好像不是有效的手机号，请输入11位大陆手机号（以1开头）。"
+EXPECTED = {
+    "need_description": "我需要您用一两句话说明想办理的事，例如「想申请知识产权质押贷款，额度500万左右」。",
+    "enterprise_name": "我需要企业的全称，例如「西安某某科技有限公司」。",
+    "contact_name": "我需要联系人的称呼，例如「李明」或「王经理」。",
+    "contact_mobile": "我需要一个11位的大陆手机号，例如「139 1234 5678」这样的格式。",
+    "ticket_location": "我需要企业所在的新城（沣东、沣西、秦汉、空港、泾河）或园区名称；不在园区请回复「无」。",
+    "ticket_confirm": "请回复「确认」提交；要修改就直接说「手机号改成…」「公司名改成…」。",
+}
 
 
 def profile_slots(sender_id: str) -> list[SlotSet]:
@@ -34,55 +49,92 @@ def profile_slots(sender_id: str) -> list[SlotSet]:
     return events
 
 
-def start_ticket_events(tracker: Tracker, category: Optional[str], description: Optional[str]) -> list:
+def start_ticket_events(tracker: Tracker, category: Optional[str], description: Optional[str],
+                        prefilled: Optional[list] = None) -> list:
+    """Events that start the registration form: what the user already said (this turn's `prefilled` slot
+    events, earlier slots) is kept, and a returning sender's profile fills what is still missing."""
+    known = {e["name"]: e["value"] for e in (prefilled or []) if e.get("event") == "slot" and e.get("value")}
     events = [SlotSet("ticket_category", category), SlotSet("ticket_confirm", None),
-              SlotSet("need_description", description)]
-    events += [e for e in profile_slots(tracker.sender_id) if not tracker.get_slot(e["name"])]
+              SlotSet("need_description", description), SlotSet("form_misses", 0)]
+    events += [e for e in profile_slots(tracker.sender_id)
+               if not tracker.get_slot(e["name"]) and e["name"] not in known]
     return events + [FollowupAction("ticket_form")]
 
 
 class ActionStartTicket(Action):
-    """"帮我登记需求": start the form for the need discussed last."""
+    """"帮我登记需求": start the form for the need discussed last (or the one this message states)."""
 
     def name(self) -> Text:
         return "action_start_ticket"
 
     async def run(self, dispatcher, tracker, domain):
+        from actions.actions import from_button
+
+        text = (tracker.latest_message.get("text") or "").strip()
+        details = extract(text, services.network()) if not from_button(tracker) else None
+        prefilled = [SlotSet(k, v) for k, v in details.as_slots().items()] if details else []
         category = tracker.get_slot("ticket_category")
-        seed = tracker.get_slot("ticket_seed")
+        seed = tracker.get_slot("user_statement") or tracker.get_slot("ticket_seed")
+        if details is not None and len(text) > BARE_COMMAND_CHARS:
+            # "请安排专员对接一下融资需求": the message itself states the need.
+            stated = turn.need_category(None, tracker.latest_message.get("intent_ranking") or [], [], None)
+            category, seed = stated or category, text[:2000]
+            prefilled.append(SlotSet("user_statement", seed))
         dispatcher.utter_message(text="好的，我来帮您登记需求，由服务专员跟进办理。随时说「取消」可退出登记。")
-        return start_ticket_events(tracker, category, seed)
+        return prefilled + start_ticket_events(tracker, category, seed, prefilled)
 
 
 class ValidateTicketForm(FormValidationAction):
+    """Every step accepts what people type: the answer inside a sentence ("我叫王磊", "手机号是139…"),
+    other details given on the way, corrections, "取消" and "转人工"; two misses → say plainly, offer a person."""
+
     def name(self) -> Text:
         return "validate_ticket_form"
 
     # -- shared checks ------------------------------------------------------------------------
 
-    def _cancel(self) -> Dict[Text, Any]:
-        return {s: "-" for s in FORM_SLOTS[:-1]} | {"ticket_confirm": CANCELLED}
+    def _cancel(self, marker: str = CANCELLED) -> Dict[Text, Any]:
+        return {s: "-" for s in FORM_SLOTS[:-1]} | {"ticket_confirm": marker}
 
     def _digression(self, value: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
         """A question in the middle of the form: answer it from the KB, then ask the slot again."""
-        if not chat.looks_like_question(value):
+        if not speech.is_question(value) or extract(value, services.network()).as_slots():
             return False
         answer = services.knowledge().ask(value)
-        if answer.decision != "answer":
+        if answer.decision not in turn.ANSWERED:
             return False
-        from bot import kb_replies
-
-        reply = kb_replies.render_answer(answer, tracker.get_intent_of_latest_message())[0]
-        dispatcher.utter_message(text=reply.text)
+        replies = kb_replies.render(answer)
+        dispatcher.utter_message(text=replies[0].text)
         dispatcher.utter_message(text="以上是您问题的解答。我们继续刚才的需求登记：")
         return True
 
+    def _miss(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, again: str) -> Dict[Text, Any]:
+        """An answer that did not fit: ask again; the second time say plainly what is expected and offer a person."""
+        misses = int(tracker.get_slot("form_misses") or 0) + 1
+        if misses >= 2:
+            dispatcher.utter_message(
+                text=f"抱歉，我还是没能识别。{EXPECTED[slot]}\n如果不方便在这里填写，可以请服务专员帮您登记；不办了请说「取消」。",
+                buttons=[kb_replies.HUMAN_BUTTON, {"title": "取消登记", "payload": "取消"}])
+        else:
+            dispatcher.utter_message(text=again)
+        return {slot: None, "form_misses": misses}
+
     async def run(self, dispatcher, tracker, domain):
-        """"取消" at any step ends the form (all slots filled with a cancel marker)."""
+        """"取消" / "转人工" at any step; details given on the way are kept (never asked again)."""
         text = tracker.latest_message.get("text") or ""
-        if tracker.get_slot("requested_slot") and chat.is_cancel(text):
+        requested = tracker.get_slot("requested_slot")
+        if requested and speech.is_cancel(text):
             return [SlotSet(k, v) for k, v in self._cancel().items()]
-        return await super().run(dispatcher, tracker, domain)
+        if requested and tracker.get_intent_of_latest_message() == "request_human" and len(text) <= 12:
+            return [SlotSet(k, v) for k, v in self._cancel(HANDOVER).items()]
+        events = await super().run(dispatcher, tracker, domain)
+        if requested and not text.startswith("/") and requested != "ticket_confirm":
+            set_now = {e["name"] for e in events if e.get("event") == "slot"}
+            found = extract(text, services.network(), expecting=requested).as_slots()
+            for slot, value in found.items():
+                if slot != requested and slot not in set_now and not tracker.get_slot(slot):
+                    events.append(SlotSet(slot, value))
+        return events
 
     # -- slots ------------------------------------------------------------------------------------
 
@@ -91,13 +143,13 @@ class ValidateTicketForm(FormValidationAction):
             return {"need_description": None}
         text = (value or "").strip()
         if len(text) < 4 or text.startswith("/"):
-            dispatcher.utter_message(text="请用一两句话描述您的需求，例如「想申请知识产权质押贷款，额度500万左右」。")
-            return {"need_description": None}
-        slots: Dict[str, Any] = {"need_description": text[:2000]}
+            return self._miss("need_description", dispatcher, tracker,
+                              "请用一两句话描述您的需求，例如「想申请知识产权质押贷款，额度500万左右」。")
+        slots: Dict[str, Any] = {"need_description": text[:2000], "form_misses": 0}
         if not tracker.get_slot("ticket_category"):
             ranking = tracker.latest_message.get("intent_ranking") or []
-            top = needs.fallback_choices(ranking, 1)
-            slots["ticket_category"] = top[0] if top else "need_policy_consult"
+            slots["ticket_category"] = turn.need_category(
+                tracker.get_intent_of_latest_message(), ranking, [], None) or "need_policy_consult"
         return slots
 
     def validate_enterprise_name(self, value, dispatcher, tracker, domain):
@@ -106,10 +158,11 @@ class ValidateTicketForm(FormValidationAction):
         text = (value or "").strip()
         if self._digression(text, dispatcher, tracker):
             return {"enterprise_name": None}
-        if not 2 <= len(text) <= 64 or text.isdigit() or text.startswith("/"):
-            dispatcher.utter_message(text="请告诉我企业的全称，例如「西安某某科技有限公司」。")
-            return {"enterprise_name": None}
-        return {"enterprise_name": text}
+        name = extract(text, services.network(), expecting="enterprise_name").company
+        if not name or not 2 <= len(name) <= 64 or name.isdigit() or name.startswith("/"):
+            return self._miss("enterprise_name", dispatcher, tracker,
+                              "请告诉我企业的全称，例如「西安某某科技有限公司」。")
+        return {"enterprise_name": name, "form_misses": 0}
 
     def validate_contact_name(self, value, dispatcher, tracker, domain):
         if value is None:  # the slot was reset by an action, not answered by the user
@@ -117,57 +170,70 @@ class ValidateTicketForm(FormValidationAction):
         text = (value or "").strip()
         if self._digression(text, dispatcher, tracker):
             return {"contact_name": None}
-        if not 1 <= len(text) <= 20 or any(ch.isdigit() for ch in text) or text.startswith("/"):
-            dispatcher.utter_message(text="请告诉我联系人的姓名（例如「王经理」或「李明」）。")
-            return {"contact_name": None}
-        return {"contact_name": text}
+        name = extract(text, services.network(), expecting="contact_name").contact_name
+        if not name or not 1 <= len(name) <= 20 or name.startswith("/"):
+            return self._miss("contact_name", dispatcher, tracker,
+                              "请告诉我联系人的姓名（例如「王经理」或「李明」）。")
+        return {"contact_name": name, "form_misses": 0}
 
     def validate_contact_mobile(self, value, dispatcher, tracker, domain):
         if value is None:  # the slot was reset by an action, not answered by the user
             return {"contact_mobile": None}
         if self._digression(value or "", dispatcher, tracker):
             return {"contact_mobile": None}
-        try:
-            return {"contact_mobile": normalise_mobile(value or "")}
-        except TicketError as exc:
-            dispatcher.utter_message(text=str(exc))
-            return {"contact_mobile": None}
+        found = extract(value or "", services.network(), expecting="contact_mobile")
+        if found.mobile:
+            return {"contact_mobile": found.mobile, "form_misses": 0}
+        return self._miss("contact_mobile", dispatcher, tracker, MOBILE_AGAIN)
 
     def validate_ticket_location(self, value, dispatcher, tracker, domain):
         if value is None:  # the slot was reset by an action, not answered by the user
             return {"ticket_location": None}
         text = (value or "").strip()
-        if chat.is_none(text):
-            return {"ticket_location": "无"}
+        if speech.is_none_answer(text):
+            return {"ticket_location": "无", "form_misses": 0}
         if self._digression(text, dispatcher, tracker):
             return {"ticket_location": None}
-        net = services.network()
-        park = net.find_park(text)
-        city = net.find_new_city(text)
-        if park is not None:
-            return {"ticket_location": park.park or park.name}
-        if city is not None:
-            return {"ticket_location": f"{city.new_city}新城"}
-        dispatcher.utter_message(
-            text="没有识别出您所在的园区或新城。请告诉我所在新城（沣东、沣西、秦汉、空港、泾河）或园区名称；不在园区请回复「无」。")
-        return {"ticket_location": None}
+        location = extract(text, services.network(), expecting="ticket_location").as_slots().get("ticket_location")
+        if location:
+            return {"ticket_location": location, "form_misses": 0}
+        return self._miss("ticket_location", dispatcher, tracker,
+                          "没有识别出您所在的园区或新城。请告诉我所在新城（沣东、沣西、秦汉、空港、泾河）或园区名称；"
+                          "不在园区请回复「无」。")
 
     def validate_ticket_confirm(self, value, dispatcher, tracker, domain):
         if value is None:  # the slot was reset by an action, not answered by the user
             return {"ticket_confirm": None}
         text = (value or "").strip()
-        if chat.is_yes(text) or tracker.get_intent_of_latest_message() == "affirm" and len(text) <= 6:
-            return {"ticket_confirm": "yes"}
-        fix = chat.correction(text)
+        fix = speech.correction(text)
         if fix is not None:
             field, new_value = fix
-            if new_value is None:
-                return {field: None, "ticket_confirm": None}
-            validator = getattr(self, f"validate_{field}")
-            result = validator(new_value, dispatcher, tracker, domain)
+            if new_value is None:           # "修改手机号": ask that field again
+                return {field: None, "ticket_confirm": None, "form_misses": 0}
+            if field == "need_description":
+                return {"need_description": new_value[:2000], "ticket_confirm": None, "form_misses": 0}
+            if field == "credit_code":
+                code = extract(new_value, services.network()).credit_code
+                if code:
+                    return {"credit_code": code, "ticket_confirm": None, "form_misses": 0}
+                dispatcher.utter_message(text="统一社会信用代码应为18位，请核对后再说一次。")
+                return {"ticket_confirm": None}
+            result = getattr(self, f"validate_{field}")(new_value, dispatcher, tracker, domain)
             return {**result, "ticket_confirm": None}
-        dispatcher.utter_message(text="请点「确认提交」，或说明要修改哪一项；不办了请说「取消」。")
-        return {"ticket_confirm": None}
+        if speech.is_affirmation(text):
+            return {"ticket_confirm": "yes", "form_misses": 0}
+        # Details typed without a change verb ("手机号是13912345678", "我们在沣西") correct the summary too.
+        found = extract(text, services.network()).as_slots()
+        if found and all(tracker.get_slot(k) == v for k, v in found.items()):
+            return {"ticket_confirm": "yes", "form_misses": 0}      # "对，就是沣西": a yes that repeats a detail
+        if found:
+            return {**found, "ticket_confirm": None, "form_misses": 0}
+        added = ADD_TO_DESCRIPTION.match(text)
+        if added and added.group(1).strip():                          # "需求再补充一下：…"
+            description = f"{tracker.get_slot('need_description') or ''}；{added.group(1).strip()}".strip("；")
+            return {"need_description": description[:2000], "ticket_confirm": None, "form_misses": 0}
+        return self._miss("ticket_confirm", dispatcher, tracker,
+                          "请回复「确认」提交登记；要修改请直接说，例如「手机号改成139…」；不办了请说「取消」。")
 
 
 class ActionAskTicketConfirm(Action):
@@ -177,13 +243,14 @@ class ActionAskTicketConfirm(Action):
         return "action_ask_ticket_confirm"
 
     async def run(self, dispatcher, tracker, domain):
-        slots = {k: tracker.get_slot(k) for k in FORM_SLOTS + ["ticket_category"]}
+        slots = {k: tracker.get_slot(k) for k in FORM_SLOTS + ["ticket_category", "credit_code"]}
         dispatcher.utter_message(text=chat.summary(slots), buttons=chat.confirm_buttons())
         return []
 
 
 def _reset_form() -> list[SlotSet]:
-    return [SlotSet(s, None) for s in ("need_description", "ticket_confirm", "ticket_category", "ticket_seed")]
+    return [SlotSet(s, None) for s in ("need_description", "ticket_confirm", "ticket_category", "ticket_seed",
+                                       "user_statement")] + [SlotSet("form_misses", 0)]
 
 
 class ActionSubmitTicket(Action):
@@ -191,21 +258,29 @@ class ActionSubmitTicket(Action):
         return "action_submit_ticket"
 
     async def run(self, dispatcher, tracker, domain):
-        if tracker.get_slot("ticket_confirm") == CANCELLED:
-            dispatcher.utter_message(text="好的，已取消本次需求登记。还有其他问题随时找我。")
-            resets = [SlotSet(s, None) for s in FORM_SLOTS]
-            return resets + [SlotSet("ticket_category", None), SlotSet("ticket_seed", None)] \
+        if tracker.get_slot("ticket_confirm") in (CANCELLED, HANDOVER):
+            resets = [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet("form_misses", 0)]
+            resets += [SlotSet("ticket_category", None), SlotSet("ticket_seed", None)] \
                 + profile_slots(tracker.sender_id)
+            if tracker.get_slot("ticket_confirm") == HANDOVER:
+                from actions.actions import hand_over
+
+                return resets + hand_over(dispatcher, tracker, "request_human",
+                                          category=tracker.get_slot("ticket_category"),
+                                          lead="好的，先不在这里登记了，正在为您转接服务专员。")
+            dispatcher.utter_message(text="好的，已取消本次需求登记。还有其他问题随时找我。")
+            return resets
         location = tracker.get_slot("ticket_location") or "无"
         net = services.network()
-        park = None if chat.is_none(location) else net.find_park(location)
-        city = None if chat.is_none(location) else (net.find_new_city(location) or
+        park = None if speech.is_none_answer(location) else net.find_park(location)
+        city = None if speech.is_none_answer(location) else (net.find_new_city(location) or
                                                      (net.new_city_of(park.id) if park else None))
         try:
             result = services.tickets().open_ticket(
                 category=tracker.get_slot("ticket_category") or "need_policy_consult",
                 description=tracker.get_slot("need_description") or "",
                 enterprise=EnterpriseInput(name=tracker.get_slot("enterprise_name"),
+                                           credit_code=tracker.get_slot("credit_code") or None,
                                            new_city=city.new_city if city else None,
                                            park=park.park if park else None),
                 contact_name=tracker.get_slot("contact_name"),
@@ -282,7 +357,7 @@ class ValidateAddInfoForm(FormValidationAction):
         if value is None:  # the slot was reset by an action, not answered by the user
             return {"info_text": None}
         text = (value or "").strip()
-        if chat.is_cancel(text):
+        if speech.is_cancel(text):
             return {"info_text": CANCELLED}
         if len(text) < 2 or text.startswith("/"):
             dispatcher.utter_message(text="请直接输入要补充的内容。")
@@ -319,8 +394,19 @@ class ActionRateTicket(Action):
         svc = services.tickets()
         rows = svc.tickets_for_sender(tracker.sender_id, limit=20)
         resolved = [t for t, _ in rows if t.status == lc.RESOLVED]
-        target = chat.ticket_meant(resolved, text)
+        # The ticket the rating request named (its buttons carry the number), or the only one waiting for a
+        # rating — never simply "the latest" when several wait.
+        target = chat.ticket_meant(resolved, text, only_if_single=True)
         if target is None:
+            if len(resolved) > 1 and not chat.ticket_numbers(text):
+                score = chat.rating_score(text)
+                label = next((lbl for lbl, v in chat.RATING_BUTTONS if v == score), None)
+                dispatcher.utter_message(
+                    text="您有几个已办结的工单，请问要评价哪一个？",
+                    buttons=[{"title": f"评价 {t.number}",
+                              "payload": f"{label} {t.number}" if label else f"评价工单 {t.number}"}
+                             for t in resolved[:5]])
+                return []
             dispatcher.utter_message(text="感谢您的评价！我们会根据您的反馈持续改进服务。")
             return []
         score = chat.rating_score(text)
@@ -339,7 +425,6 @@ class ActionRateTicket(Action):
                 text=f"非常抱歉这次没能让您满意！工单 {target.number} 已重新进入办理，我们会安排专人回访。")
         else:
             dispatcher.utter_message(text=f"感谢您对工单 {target.number} 的评价！")
-        dispatcher.utter_message(text="如有意见或建议可直接回复，我们会认真改进；没有请回复「没有」。")
         return [SlotSet("rating_ticket_number", target.number), SlotSet("rating_comment", None),
                 FollowupAction("rating_comment_form")]
 
@@ -352,7 +437,7 @@ class ValidateRatingCommentForm(FormValidationAction):
         if value is None:  # the slot was reset by an action, not answered by the user
             return {"rating_comment": None}
         text = (value or "").strip()
-        return {"rating_comment": "-" if chat.is_none(text) or chat.is_cancel(text) else text[:500]}
+        return {"rating_comment": "-" if speech.is_none_answer(text) or speech.is_cancel(text) else text[:500]}
 
 
 class ActionSubmitRatingComment(Action):

@@ -13,19 +13,8 @@ from bot.tickets import lifecycle as lc
 TZ = ZoneInfo("Asia/Shanghai")
 TICKET_NUMBER = re.compile(r"QCY-?(\d{8})-?(\d{4})", re.IGNORECASE)
 
-CANCEL_PHRASES = {"取消", "取消登记", "算了", "不办了", "不用了", "不登记了", "退出", "不要了", "先不办了", "取消吧", "算了吧"}
 NONE_PHRASES = {"无", "没有", "不在", "不在园区", "不知道", "不清楚", "不确定", "跳过", "没", "没有园区", "都不是", "-"}
-YES_PHRASES = {"确认", "确认提交", "提交", "是", "是的", "对", "对的", "好", "好的", "可以", "没问题", "确定", "ok", "嗯", "嗯嗯"}
-QUESTION_HINT = re.compile(r"[?？吗呢]|怎么|如何|什么|哪些|哪个|哪里|多少|能否|可以.*吗|是否")
 
-# Words that name a form field when the user wants to correct it.
-FIELD_WORDS = [
-    ("contact_mobile", ("手机号", "手机", "电话", "联系方式", "号码")),
-    ("contact_name", ("联系人", "姓名", "名字", "称呼")),
-    ("enterprise_name", ("企业名称", "公司名称", "企业名", "公司名", "企业", "公司", "单位")),
-    ("ticket_location", ("园区", "位置", "所在地", "地址", "新城", "区域")),
-    ("need_description", ("需求描述", "描述", "需求", "内容", "情况")),
-]
 FIELD_LABELS = {
     "enterprise_name": "企业名称",
     "contact_name": "联系人",
@@ -68,40 +57,6 @@ def rating_score(text: str) -> Optional[int]:
     return stars if 1 <= stars <= 5 else None
 
 
-def _bare(text: str) -> str:
-    return re.sub(r"[\s,.!?。，！？~～]", "", normalise(text or ""))
-
-
-def is_cancel(text: str) -> bool:
-    return _bare(text) in CANCEL_PHRASES
-
-
-def is_none(text: str) -> bool:
-    return _bare(text) in NONE_PHRASES
-
-
-def is_yes(text: str) -> bool:
-    return _bare(text) in YES_PHRASES
-
-
-def looks_like_question(text: str) -> bool:
-    return bool(QUESTION_HINT.search(normalise(text or "")))
-
-
-def correction(text: str) -> Optional[tuple[str, Optional[str]]]:
-    """("修改手机号" → (contact_mobile, None)); ("手机号改成139…" → (contact_mobile, "139…"))."""
-    t = normalise(text or "").strip()
-    if not re.search(r"改|修改|更正|换成|不对|错了", t):
-        return None
-    for field, words in FIELD_WORDS:
-        for w in words:
-            if w in t:
-                m = re.search(r"(?:改成|改为|换成|应该是|是)[:：]?\s*(.+)$", t)
-                value = m.group(1).strip() if m else None
-                return field, (value or None)
-    return None
-
-
 def local(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         from datetime import timezone
@@ -121,10 +76,12 @@ def summary(slots: dict) -> str:
         lines.append(f"· 需求类别：{cat.name}（{cat.content}）")
     for key, label in FIELD_LABELS.items():
         value = slots.get(key)
-        if key == "ticket_location" and (not value or is_none(value)):
+        if key == "ticket_location" and (not value or value in NONE_PHRASES):
             value = "未指定（由综合服务中心受理）"
         lines.append(f"· {label}：{value or '—'}")
-    lines.append("信息无误请点「确认提交」；需要修改请说「修改手机号」之类，或直接说「手机号改成139…」；不办了请说「取消」。")
+        if key == "enterprise_name" and slots.get("credit_code"):
+            lines.append(f"· 统一社会信用代码：{slots['credit_code']}")
+    lines.append("信息无误请回复「确认」；要修改直接说，例如「手机号改成139…」「公司名改成…」；不办了请说「取消」。")
     return "\n".join(lines)
 
 

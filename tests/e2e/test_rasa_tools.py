@@ -21,10 +21,10 @@ def test_rasa_data_validate():
                     "--config", "config.yml")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    # Tolerated: utter_default (used by the built-in core fallback) and utter_ask_* (used by forms);
-    # Rasa 3.6 validator does not see either use.
-    warnings = [l for l in out.splitlines() if "UserWarning" in l
-                and "utter_default" not in l and "utter_ask_" not in l]
+    # Tolerated: utter_default (used by the built-in core fallback), utter_ask_* (used by forms) and the
+    # responses custom actions utter by name (bot.dialogue decides when); Rasa 3.6's validator sees none of these.
+    by_actions = ("utter_default", "utter_ask_", "utter_out_of_scope", "utter_complain_ack")
+    warnings = [l for l in out.splitlines() if "UserWarning" in l and not any(u in l for u in by_actions)]
     assert not warnings, warnings
 
 

@@ -1,0 +1,136 @@
+"""bot.dialogue.turn: what one message leads to (answer / register / hand over), without Rasa.
+
+Most cases use a stand-in knowledge base that returns a chosen decision, so that the rules of the turn are tested
+on their own; the last ones use the real knowledge base in knowledge/.
+"""
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.dialogue import turn
+from bot.knowledge import Answer, Entry, Faq, Hit, KnowledgeService
+from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN
+from bot.network import load_network
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _hit(faq_id: str, category: str, score: float, answer: str = "答复内容。") -> Hit:
+    entry = Entry(id=f"e-{faq_id}", title="某政策", issuer="某部门", doc_number="", level="窗口",
+                  categories=[category], effective=date(2020, 1, 1), expires=None, source="窗口")
+    faq = Faq(id=faq_id, question=f"{faq_id}的问题？", variants=["x"], answer=answer, entry_id=entry.id, entry=entry)
+    entry.faqs.append(faq)
+    return Hit(faq=faq, entry=entry, score=score)
+
+
+class StubKb:
+    """Answers every question with one decision; remembers what was asked and with which context."""
+
+    def __init__(self, decision: str, category: str = "need_qualification", answer: str = "答复内容。"):
+        self.decision, self.category, self.answer = decision, category, answer
+        self.asked: list[tuple[str, object]] = []
+
+    def ask(self, text, k=5, context=None):
+        self.asked.append((text, context))
+        if self.decision == UNKNOWN:
+            return Answer(UNKNOWN, hits=[_hit("weak", self.category, 0.05)], query=text)
+        hits = [_hit("a", self.category, 0.9, self.answer), _hit("b", self.category, 0.85)]
+        options = hits if self.decision == OPTIONS else hits[:1]
+        return Answer(self.decision, hits=hits, options=options, query=text)
+
+
+def texts(plan) -> str:
+    return "\n".join(r.text for r in plan.replies)
+
+
+def test_a_question_is_answered_and_never_starts_registration():
+    kb = StubKb(ANSWER, answer="科技人员占比不低于10%。")
+    plan = turn.plan_turn("高企认定需要什么条件", "need_qualification", [], kb=kb)
+    assert "10%" in texts(plan)
+    assert not plan.register and plan.handover is None
+    assert plan.context and plan.context["faq_id"] == "a"
+    assert plan.category == "need_qualification"
+
+
+def test_a_question_nobody_can_answer_offers_registration_but_does_not_start_it():
+    plan = turn.plan_turn("请问博士后工作站怎么申请设立", "need_talent_recognition", [], kb=StubKb(UNKNOWN))
+    assert not plan.register and plan.unknown and plan.handover is None
+    buttons = [b["payload"] for r in plan.replies for b in r.buttons]
+    assert "/open_ticket" in buttons and "/request_human" in buttons
+
+
+def test_a_stated_need_the_base_cannot_answer_is_registered():
+    plan = turn.plan_turn("我们要找一家做电磁兼容测试的实验室合作", "need_industry_academia", [], kb=StubKb(UNKNOWN))
+    assert plan.register and plan.category == "need_industry_academia"
+    assert plan.description == "我们要找一家做电磁兼容测试的实验室合作"
+
+
+def test_a_request_registers_after_answering_its_question_part():
+    kb = StubKb(ANSWER, category="need_debt_financing", answer="知识产权质押贷款可以申请贴息。")
+    plan = turn.plan_turn("知识产权质押贷款有贴息吗？另外请安排专员帮我们对接一下银行", "need_debt_financing", [],
+                          kb=kb)
+    assert plan.register and plan.category == "need_debt_financing"
+    assert "贴息" in texts(plan)
+    # No feedback question or registration button in the middle of a registration.
+    assert all(b["payload"] != "/open_ticket" for r in plan.replies for b in r.buttons)
+
+
+def test_details_given_up_front_are_kept_and_the_request_names_its_category():
+    ranking = [{"name": "out_of_scope", "confidence": 0.5},
+               {"name": "need_professional_services", "confidence": 0.3}]
+    text = "我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下"
+    plan = turn.plan_turn(text, "out_of_scope", ranking, kb=StubKb(UNKNOWN), network=load_network())
+    assert plan.register and plan.category == "need_professional_services"
+    slots = plan.details.as_slots()
+    assert slots["enterprise_name"] == "西安云图生物科技有限公司"
+    assert slots["contact_name"] == "李娜" and slots["contact_mobile"] == "13800001234"
+    assert "空港" in slots["ticket_location"]
+
+
+def test_a_complaint_goes_to_a_person_unless_it_is_an_answered_question():
+    plan = turn.plan_turn("你们效率太低了，我要投诉", "complain", [], kb=StubKb(UNKNOWN))
+    assert plan.handover == "complaint"
+    plan = turn.plan_turn("听说你们有个即日办，具体是什么意思", "complain", [],
+                          kb=StubKb(ANSWER, answer="即日办：需求当天受理。"))
+    assert plan.handover is None and "当天受理" in texts(plan)
+
+
+def test_second_miss_in_a_row_goes_to_a_person():
+    first = turn.plan_turn("嗯那个啥", "nlu_fallback", [], kb=StubKb(UNKNOWN))
+    assert first.unknown and first.handover is None and first.replies
+    second = turn.plan_turn("就是那个东西", "nlu_fallback", [], kb=StubKb(UNKNOWN), previous_unknown=True)
+    assert second.handover == "fallback"
+
+
+def test_best_guess_and_options_are_shown_not_registered():
+    plan = turn.plan_turn("研发补助资金申请需要满足哪些条件", "need_project_application", [], kb=StubKb(BEST_GUESS))
+    assert plan.replies and not plan.register and plan.context
+    plan = turn.plan_turn("补贴怎么弄", "need_subsidy_redemption", [], kb=StubKb(OPTIONS))
+    assert plan.replies and not plan.register and plan.context is None
+    assert sum(len(r.buttons) for r in plan.replies) >= 2
+
+
+def test_the_previous_topic_is_passed_to_the_knowledge_base():
+    kb = StubKb(ANSWER)
+    ctx = turn.context_from_slot({"entry_id": "hnte-recognition", "faq_id": "x", "question": "高企认定要什么条件"})
+    turn.plan_turn("那有效期多久", "need_qualification", [], kb=kb, context=ctx)
+    assert kb.asked[0][1] is ctx
+    assert turn.context_from_slot(None) is None and turn.context_from_slot({"entry_id": None}) is None
+
+
+@pytest.fixture(scope="module")
+def real_kb():
+    return KnowledgeService(ROOT / "knowledge", strict=True, background_reload=False)
+
+
+def test_with_the_real_base_a_policy_question_shows_its_fact(real_kb):
+    plan = turn.plan_turn("高企认定对研发费用占比有啥要求", "need_qualification", [], kb=real_kb)
+    assert "5%" in texts(plan) and not plan.register
+
+
+def test_with_the_real_base_a_follow_up_keeps_its_subject(real_kb):
+    first = turn.plan_turn("高新技术企业认定需要什么条件", "need_qualification", [], kb=real_kb)
+    ctx = turn.context_from_slot(first.context)
+    follow = turn.plan_turn("那有效期多久", "need_qualification", [], kb=real_kb, context=ctx)
+    assert "三年" in texts(follow), texts(follow)
