@@ -285,16 +285,17 @@ def conversation_tickets(db_url: str, cid: str) -> list[dict]:
         if not ids:
             return []
         rows = s.execute(
-            select(Ticket, Enterprise.name, Contact.mobile, Contact.name)
+            select(Ticket.id, Ticket.number, Ticket.category, Ticket.node_id, Ticket.description, Ticket.status,
+                   Ticket.conversation_id, Enterprise.name, Contact.mobile, Contact.name)
             .join(Enterprise, Ticket.enterprise_id == Enterprise.id)
             .outerjoin(Contact, Ticket.contact_id == Contact.id)
             .where(Ticket.id.in_(ids)).order_by(Ticket.id)).all()
         out = []
-        for t, company, mobile, contact in rows:
-            scores = list(s.scalars(select(Rating.score).where(Rating.ticket_id == t.id).order_by(Rating.id)))
-            out.append({"number": t.number, "category": t.category, "node": t.node_id, "company": company,
-                        "mobile": mobile, "contact": contact, "description": t.description,
-                        "status": t.status, "linked": t.conversation_id != cid, "ratings": scores})
+        for tid, number, category, node, description, status, conv, company, mobile, contact in rows:
+            scores = list(s.scalars(select(Rating.score).where(Rating.ticket_id == tid).order_by(Rating.id)))
+            out.append({"number": number, "category": category, "node": node, "company": company,
+                        "mobile": mobile, "contact": contact, "description": description,
+                        "status": status, "linked": conv != cid, "ratings": scores})
         return out
 
 
