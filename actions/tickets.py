@@ -25,6 +25,7 @@ CANCELLED = "cancelled"
 HANDOVER = "handover"          # "转人工" in the middle of the form: stop it and hand over
 BARE_COMMAND_CHARS = 14        # "帮我登记一下需求" and the like name no need of their own
 ADD_TO_DESCRIPTION = re.compile(r"^(?:需求|描述|情况)?(?:再|还要|还想)?补充(?:一下|说明|几句|一点)?[:：,，]\s*(.+)$", re.S)
+WANTS_A_PERSON = re.compile(r"转人工|人工(?:服务|客服)?$|真人|找(?:个|一下)?(?:人|客服|专员)|客服")
 MOBILE_AGAIN = "这个号码好像不是有效的手机号，请输入11位大陆手机号（以1开头）。"
 EXPECTED = {
     "need_description": "我需要您用一两句话说明想办理的事，例如「想申请知识产权质押贷款，额度500万左右」。",
@@ -125,7 +126,7 @@ class ValidateTicketForm(FormValidationAction):
         requested = tracker.get_slot("requested_slot")
         if requested and speech.is_cancel(text):
             return [SlotSet(k, v) for k, v in self._cancel().items()]
-        if requested and tracker.get_intent_of_latest_message() == "request_human" and len(text) <= 12:
+        if requested and WANTS_A_PERSON.search(text) and len(text) <= 16:
             return [SlotSet(k, v) for k, v in self._cancel(HANDOVER).items()]
         events = await super().run(dispatcher, tracker, domain)
         if requested and not text.startswith("/") and requested != "ticket_confirm":
@@ -288,6 +289,7 @@ class ActionSubmitTicket(Action):
                 sender_id=tracker.sender_id,
                 channel=tracker.get_latest_input_channel() or "rest",
                 conversation_id=tracker.sender_id,
+                policy_level=extract(tracker.get_slot("need_description") or "").policy_level,
             )
         except TicketError as exc:
             dispatcher.utter_message(text=f"登记没有成功：{exc}")

@@ -58,6 +58,7 @@ class Details:
     credit_code: Optional[str] = None      # canonical, only when valid
     new_city: Optional[str] = None         # 沣东 / 沣西 / 秦汉 / 空港 / 泾河
     park: Optional[str] = None             # park name as in the network data
+    policy_level: Optional[str] = None     # 国家 / 省 / 市 / 区: the level of the policy a redemption is about
     figures: dict = field(default_factory=dict)
 
     def as_slots(self) -> dict:
@@ -312,6 +313,7 @@ def _company_spans(text: str) -> list[tuple[int, int]]:
                 continue            # "帮我们对接西安某某律师事务所": the company they want, not theirs
             body = body[last.end():]
         body = body.lstrip("()·&")
+        body = re.sub(r"^(?:公司|企业|单位)(?=[\u4e00-\u9fff]{4,})", "", body)   # "公司西安微纳光电科技有限公司"
         body = re.sub(r"^(?:沣东|沣西|秦汉|空港|泾河)新城(?:的|里|内)?", "", body)
         start = m.start() - len(body)
         if len(body) < 2 or body in _CO_GENERIC or len(body) + len(suffix) > 40:
@@ -490,15 +492,23 @@ def _name_at(text: str, pos: int, strict: bool) -> tuple[Optional[str], int]:
     return name, len(cand) if name else 0
 
 
+# A role between the cue and the name: "我是财务刘芳", "我是人事部的张伟", "联系人：项目经理王磊".
+_ROLE = re.compile(r"(?:财务|人事|行政|法务|采购|销售|市场|技术|研发|综合|办公室|总经办|HR|hr)(?:部门?|中心)?(?:的)?"
+                   r"(?:负责人|经理|主管|总监|专员)?(?:的)?|项目经理|技术负责人|负责人")
+
+
 def _find_name(tx: _Text, det: Details, expecting: Optional[str]) -> None:
     text = tx.masked
     for cue, strict in ((_STRONG_NAME_CUE, False), (_WEAK_NAME_CUE, True)):
         for m in cue.finditer(text):
-            name, length = _name_at(text, m.end(), strict)
-            if name:
-                det.contact_name = tx.disp[m.end():m.end() + length]
-                tx.mask(m.end(), m.end() + length)
-                return
+            start = m.end()
+            role = _ROLE.match(text, start)
+            for at in ([role.end(), start] if role else [start]):
+                name, length = _name_at(text, at, strict)
+                if name:
+                    det.contact_name = tx.disp[at:at + length]
+                    tx.mask(at, at + length)
+                    return
     if expecting == "contact_name":
         for piece in re.finditer(r"[^,，。.!！?？;；、\s|:]+", text):
             clause = re.sub(r"(?:就行|就好|就可以|吧|啊|呀|哦|哈|了|呢|哈)+$", "", piece.group())
@@ -631,6 +641,23 @@ def _find_figures(text: str) -> dict:
     return figures
 
 
+# ---- the level of a policy ------------------------------------------------------------------------------
+
+# "省级的研发补助", "市里的奖补", "区级扶持资金": which 专窗 (province / city / district) handles a redemption.
+# "西咸新区" alone is where the enterprise is, not a level, so the district needs 区级/区里/新区的+funding words.
+_LEVELS = (
+    ("国家", re.compile(r"国家级|国家层面|中央财政|国家的(?:补贴|奖励|资金|项目)")),
+    ("省", re.compile(r"省级|省里|省上|省科技厅|省财政|省级财政|陕西省的?(?:补贴|奖补|奖励|资金|项目|政策)")),
+    ("市", re.compile(r"市级|市里|市上|市科技局|市财政|西安市的?(?:补贴|奖补|奖励|资金|项目|政策)")),
+    ("区", re.compile(r"区级|区里|区上|新区的?(?:补贴|奖补|奖励|资金|扶持|政策)|西咸新区(?:科技|财政)局|区财政")),
+)
+
+
+def _find_policy_level(text: str) -> Optional[str]:
+    found = {level for level, pattern in _LEVELS if pattern.search(text)}
+    return found.pop() if len(found) == 1 else None
+
+
 # ---- the whole message --------------------------------------------------------------------------------
 
 def extract(text: str, network: Optional["Network"] = None, *, expecting: Optional[str] = None) -> Details:
@@ -640,6 +667,7 @@ def extract(text: str, network: Optional["Network"] = None, *, expecting: Option
     if not text or not text.strip():
         return det
     tx = _Text(text[:4000])
+    det.policy_level = _find_policy_level(tx.masked)
     _find_credit_code(tx, det, expecting)
     _find_mobile(tx, det, expecting)
     for start, end in _company_spans(tx.masked):

@@ -170,11 +170,11 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
     if is_need(intent) and not speech.is_question(text):
         plan.register = True        # a stated need the base cannot answer: register it for staff
         return plan
-    if previous_unknown:
+    if previous_unknown and intent != "out_of_scope":     # chit-chat twice is no reason to call a person
         plan.handover = "fallback"
         return plan
-    if first is not None:
-        plan.replies += kb_replies.render(first)
+    if first is not None and intent != "out_of_scope":     # out of scope: the actions say what we do instead
+        plan.replies += kb_replies.render(first, intent=intent)
     return plan
 
 

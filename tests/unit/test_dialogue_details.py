@@ -340,3 +340,22 @@ def test_parse_amount(text, value):
 @pytest.mark.parametrize("text", ["", "没有", "几百万", "十几万", "数千万", "万元", "营收还不清楚"])
 def test_parse_amount_none(text):
     assert parse_amount(text) is None
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我是财务刘芳", "刘芳"), ("我是人事张伟", "张伟"), ("我是人事部的张伟，手机13912345678", "张伟"),
+])
+def test_a_role_between_the_cue_and_the_name_is_skipped(text, name):
+    assert extract(text, expecting="contact_name").contact_name == name
+
+
+def test_a_leading_company_word_is_not_part_of_the_name():
+    assert extract("公司西安微纳光电科技有限公司").company == "西安微纳光电科技有限公司"
+
+
+@pytest.mark.parametrize("text, level", [
+    ("市级的研发补助一直没到账", "市"), ("省級獎補什麼時候兌現", "省"), ("区里的扶持资金怎么领", "区"),
+    ("新区的补贴到账了吗", "区"), ("我们在西咸新区，补贴没到账", None), ("省里和市里的都没到", None),
+])
+def test_the_level_of_a_policy_is_read_for_the_redemption_window(text, level):
+    assert extract(text).policy_level == level
