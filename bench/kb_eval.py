@@ -327,7 +327,7 @@ def _grid(lo: float, hi: float, step: float) -> list[float]:
 
 
 def fit_policy(questions: Sequence[Question], hit_lists: Sequence[list], max_conf_wrong: float = 0.02):
-    """Grid-search (unknown_threshold, answer_threshold, answer_margin, options_margin).
+    """Grid-search (unknown_threshold, answer_threshold, answer_margin, options_margin, sure_threshold).
 
     Value of a setting, summed over the questions: +1 for an answerable
     question whose reply shows the right FAQ first (answer, best guess or
@@ -345,7 +345,7 @@ def fit_policy(questions: Sequence[Question], hit_lists: Sequence[list], max_con
     the plateau is taken, since the costs are lopsided: the highest answer
     threshold and margin (fewer confident answers), the lowest unknown
     threshold ("unknown" only when nothing relevant is found), the median
-    options margin.
+    options margin, the highest near-certain threshold.
     """
     from bot.knowledge.service import decide, distinct
 
@@ -354,39 +354,46 @@ def fit_policy(questions: Sequence[Question], hit_lists: Sequence[list], max_con
     tops = [(q, h[0].score if h else 0.0, (h[0].faq.id in q.gold) if h else False,
              h[0].score - (h[1].score if len(h) > 1 else 0.0) if h else 0.0, h) for q, h in rows]
     best_key, ties = None, []
+    sures = [*_grid(0.80, 0.95, 0.05), 1.01]      # 1.01: no near-certain rule
     for tu in _grid(0.05, 0.40, 0.01):
         served = 0.0
         for q, s1, ok, _, _ in tops:
             served += float(s1 >= tu and ok) if q.answerable else 0.5 * (s1 < tu)
-        for ta in _grid(0.50, 0.95, 0.05):
-            for ma in _grid(0.0, 0.5, 0.05):
-                conf_wrong = correct_ans = 0
-                for q, s1, ok, margin, _ in tops:
-                    if s1 >= tu and s1 >= ta and margin >= ma:
-                        correct_ans += ok
-                        conf_wrong += not ok
-                if conf_wrong > max_conf_wrong * n:
-                    continue
-                for mo in _grid(0.0, 0.2, 0.02):
-                    helpful = 0.0
-                    for q, s1, ok, margin, h in tops:
-                        if s1 < tu or (s1 >= ta and margin >= ma):
+        for mo in _grid(0.0, 0.2, 0.02):
+            # per question: is some other FAQ close (a menu), and is the menu worth it
+            close_of, menu_value = [], []
+            for q, s1, ok, margin, h in tops:
+                close = [x for x in h[1:] if x.score >= tu and s1 - x.score < mo]
+                close_of.append(bool(close))
+                offered = {h[0].faq.id, *(x.faq.id for x in close[:2])} if h else set()
+                menu_value.append(0.1 if (not ok and offered & q.gold) else (-0.05 if ok else 0.0))
+            for ta in _grid(0.50, 0.95, 0.05):
+                for ma in _grid(0.0, 0.5, 0.05):
+                    for sure in sures:
+                        conf_wrong = correct_ans = 0
+                        helpful = 0.0
+                        for k, (q, s1, ok, margin, _) in enumerate(tops):
+                            if s1 < tu:
+                                continue
+                            clear = s1 >= ta and margin >= ma
+                            if not clear and close_of[k]:
+                                helpful += menu_value[k]
+                            elif clear or s1 >= max(sure, ta):
+                                correct_ans += ok
+                                conf_wrong += not ok
+                        if conf_wrong > max_conf_wrong * n:
                             continue
-                        close = [x for x in h[1:] if x.score >= tu and s1 - x.score < mo]
-                        if close:
-                            offered = {h[0].faq.id, *(x.faq.id for x in close[:2])}
-                            helpful += 0.1 if (not ok and offered & q.gold) else (-0.05 if ok else 0.0)
-                    key = round(served + 0.2 * correct_ans - 5 * conf_wrong + helpful, 6)
-                    if best_key is None or key > best_key:
-                        best_key, ties = key, [(tu, ta, ma, mo)]
-                    elif key == best_key:
-                        ties.append((tu, ta, ma, mo))
+                        key = round(served + 0.2 * correct_ans - 5 * conf_wrong + helpful, 6)
+                        if best_key is None or key > best_key:
+                            best_key, ties = key, [(tu, ta, ma, mo, sure)]
+                        elif key == best_key:
+                            ties.append((tu, ta, ma, mo, sure))
     safe = (min(t[0] for t in ties), max(t[1] for t in ties), max(t[2] for t in ties),
-            sorted(t[3] for t in ties)[len(ties) // 2])
-    scale = (0.35, 0.45, 0.5, 0.2)  # grid widths: distances in comparable units
+            sorted(t[3] for t in ties)[len(ties) // 2], max(t[4] for t in ties))
+    scale = (0.35, 0.45, 0.5, 0.2, 0.21)  # grid widths: distances in comparable units
     chosen = min(ties, key=lambda t: sum(abs(a - b) / w for a, b, w in zip(t, safe, scale)))
     # the figures of the chosen setting, through the real decide()
-    check = [decide(h, chosen[1], chosen[2], chosen[0], chosen[3]) for _, h in rows]
+    check = [decide(h, chosen[1], chosen[2], chosen[0], chosen[3], chosen[4]) for _, h in rows]
     assert all(d in ("answer", "best_guess", "options", "unknown") for d, _ in check)
     return chosen, best_key, len(ties)
 
@@ -394,10 +401,10 @@ def fit_policy(questions: Sequence[Question], hit_lists: Sequence[list], max_con
 def policy_outcomes(hit_lists: Sequence[list], params: tuple) -> list[Outcome]:
     from bot.knowledge.service import decide
 
-    tu, ta, ma, mo = params
+    tu, ta, ma, mo, sure = params
     out = []
     for h in hit_lists:
-        d, options = decide(h, ta, ma, tu, mo)
+        d, options = decide(h, ta, ma, tu, mo, sure)
         out.append(Outcome([x.faq.id for x in h], d, tuple(x.faq.id for x in options)))
     return out
 
@@ -409,15 +416,17 @@ def run_fit(ours: "Ours") -> None:
     fit, check = split_dev(dev)
     fit_hits, check_hits = ours.hits(fit), ours.hits(check)
     params, key, n_ties = fit_policy(fit, fit_hits)
-    current = (svc.UNKNOWN_THRESHOLD, svc.ANSWER_THRESHOLD, svc.ANSWER_MARGIN, svc.OPTIONS_MARGIN)
+    current = (svc.UNKNOWN_THRESHOLD, svc.ANSWER_THRESHOLD, svc.ANSWER_MARGIN, svc.OPTIONS_MARGIN,
+               svc.SURE_THRESHOLD)
     print(f"DEV split by seed {FIT_SEED}: fit {len(fit)} questions, check {len(check)}")
     print(f"fitted: UNKNOWN_THRESHOLD={params[0]} ANSWER_THRESHOLD={params[1]} ANSWER_MARGIN={params[2]} "
-          f"OPTIONS_MARGIN={params[3]}  (value {key:.2f} on {len(fit)} questions; {n_ties} tying settings)")
+          f"OPTIONS_MARGIN={params[3]} SURE_THRESHOLD={params[4]}  (value {key:.2f} on {len(fit)} questions; {n_ties} tying settings)")
     print(f"in service.py: UNKNOWN_THRESHOLD={current[0]} ANSWER_THRESHOLD={current[1]} "
-          f"ANSWER_MARGIN={current[2]} OPTIONS_MARGIN={current[3]}\n")
+          f"ANSWER_MARGIN={current[2]} OPTIONS_MARGIN={current[3]} SURE_THRESHOLD={current[4]}\n")
     swapped, _, _ = fit_policy(check, check_hits)
     print(f"stability: the same fit on the check half instead gives UNKNOWN_THRESHOLD={swapped[0]} "
-          f"ANSWER_THRESHOLD={swapped[1]} ANSWER_MARGIN={swapped[2]} OPTIONS_MARGIN={swapped[3]}\n")
+          f"ANSWER_THRESHOLD={swapped[1]} ANSWER_MARGIN={swapped[2]} OPTIONS_MARGIN={swapped[3]} "
+          f"SURE_THRESHOLD={swapped[4]}\n")
     rows = []
     for label, p in (("fitted", params), ("service", current)):
         rows.append(("dev-fit", label, metrics(fit, policy_outcomes(fit_hits, p))))
@@ -505,7 +514,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"baseline: jieba default dict + BM25 k1={BASE_K1} b={BASE_B}; "
           f"no-answer threshold (top BM25 score, chosen on DEV by no-answer F1) = {threshold:.3f}")
     print("columns: top-1/top-3/MRR over answerable; NA-P/NA-R = no-answer precision/recall; "
-          "ans-P = precision of direct answers; %ans/%amb/%unk = share of each decision\n")
+          "ans-P = precision of direct answers; %ans/%bg/%opt/%unk = share of each decision "
+          "(answer / best guess / options / unknown)\n")
     rows = []
     dev_outcomes = None
     for name in names:

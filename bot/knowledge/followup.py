@@ -80,6 +80,11 @@ ASPECT_WORDS = tuple("""
 税率 税 钱 批 办 评 领 交 咋 能 要 得 去 找 带 算 报 用 做
 """.split())
 _ASPECT_SET = frozenset(ASPECT_WORDS)
+# Modal and light verbs: part of a predicate, but alone they ask nothing
+# ("可以", "要", "能吗" are acknowledgements as often as questions).
+WEAK_ASPECTS = frozenset("""
+可以 能 要 得 需要 是不是 有没有 会不会 能不能 可不可以 去 用 做 算 带 找 拿 补 查 续 通过 下来
+""".split())
 
 # Words that carry neither subject nor predicate.
 FILLER_WORDS = tuple("""
@@ -119,6 +124,11 @@ def residue(text: str) -> str:
 def aspects(text: str) -> list[str]:
     """The predicate words of a text, in order (longest match first)."""
     return _ASPECT_RE.findall(text)
+
+
+def asks_something(text: str) -> bool:
+    """True when a text names what is asked (材料, 多久, 哪里, 申请 …), not only modal verbs."""
+    return any(a not in WEAK_ASPECTS for a in aspects(text))
 
 
 def _has_content(text: str) -> bool:
@@ -203,7 +213,7 @@ def read(text: str, context: Optional[KbContext], lexicon: SubjectLexicon,
     previous = context.question or ""
     carried = context_subject or (lexicon.find(previous) if previous else None) or subject_of(previous, lexicon)
     if subject is None:
-        if not carried:
+        if not carried or not asks_something(body):   # "好的", "可以", "嗯": nothing is asked
             return Reading(STANDALONE, raw)
         return Reading(ELLIPTICAL, f"{carried} {body}".strip(), carried, body)
     if not asked and marker and previous:

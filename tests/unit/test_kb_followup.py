@@ -118,3 +118,14 @@ def test_context_by_entry_only_and_stale_ids_are_harmless(service):
     assert then.faq.id == "tech-sme-platform"
     gone = service.ask("在哪里申报", context=KbContext(entry_id="no-such-entry", faq_id="nope"))
     assert gone.decision in (ANSWER, BEST_GUESS, "options", UNKNOWN)   # read on its own, no error
+
+
+@pytest.mark.parametrize("text", ["好的", "嗯嗯", "可以", "谢谢", "ok", "是吗"])
+def test_acknowledgements_are_not_follow_up_questions(text):
+    assert read(text, ctx("高企认定要什么条件"), LEXICON).kind == STANDALONE
+
+
+def test_thanks_after_an_answer_does_not_repeat_the_topic(service):
+    first = service.ask("研发费用加计扣除的比例是多少")
+    for text in ("谢谢", "好的", "嗯"):
+        assert service.ask(text, context=first.context()).reading == STANDALONE

@@ -19,7 +19,7 @@ from bot.knowledge import (Answer, Entry, Faq, Hit, KnowledgeBase, KnowledgeErro
 from bot.knowledge.__main__ import main as cli
 from bot.knowledge.retriever import FEATURES, MAX_QUERY_CHARS, Analyzer, fit_logistic
 from bot.knowledge.service import (ANSWER, ANSWER_MARGIN, ANSWER_THRESHOLD, BEST_GUESS, OPTIONS,
-                                   OPTIONS_MARGIN, UNKNOWN, UNKNOWN_THRESHOLD, decide,
+                                   OPTIONS_MARGIN, SURE_THRESHOLD, UNKNOWN, UNKNOWN_THRESHOLD, decide,
                                    directory_signature)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kb"
@@ -403,10 +403,19 @@ def test_decide_confident_with_a_clear_lead_answers():
     assert hits[1] in options  # a relevant runner-up is offered as "您可能还想问"
 
 
-def test_decide_high_score_without_a_clear_lead_is_a_best_guess_not_a_menu():
-    hits = _hits(0.9, 0.9 - OPTIONS_MARGIN - 0.05, 0.1)
+def test_decide_good_score_without_a_clear_lead_is_a_best_guess_not_a_menu():
+    top = SURE_THRESHOLD - 0.05
+    hits = _hits(top, top - OPTIONS_MARGIN - 0.05, 0.1)
     decision, options = decide(hits)
     assert decision == BEST_GUESS and options[0] is hits[0] and len(options) >= 2
+
+
+def test_decide_near_certain_answers_even_with_a_sibling_behind():
+    top = SURE_THRESHOLD + 0.05
+    hits = _hits(top, top - ANSWER_MARGIN + 0.1)      # an exact match; a sibling FAQ shares words
+    assert decide(hits)[0] == ANSWER
+    # but two near-certain FAQs side by side are a genuine choice
+    assert decide(_hits(top, top - OPTIONS_MARGIN / 2))[0] == OPTIONS
 
 
 def test_decide_medium_score_is_a_best_guess_even_when_alone():
