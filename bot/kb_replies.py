@@ -142,21 +142,26 @@ def _items_by_markers(text: str, starts: list[tuple[int, int, str]]) -> Optional
 
 def _circled(text: str) -> Optional[str]:
     marks = [(m.start(), m.end(), m.group(0)) for m in _CIRCLED_RE.finditer(text)]
-    return _items_by_markers(text, marks) if _in_sequence([_CIRCLED.index(m[2]) + 1 for m in marks]) else None
+    return _items_by_markers(text, _list_run(marks, [_CIRCLED.index(m[2]) + 1 for m in marks]))
 
 
 def _parenthesised(text: str) -> Optional[str]:
     marks = [(m.start(), m.end(), f"（{m.group(1)}）") for m in _PAREN_RE.finditer(text)]
-    return _items_by_markers(text, marks) if _in_sequence([int(m[2][1:-1]) for m in marks]) else None
+    return _items_by_markers(text, _list_run(marks, [int(m[2][1:-1]) for m in marks]))
 
 
 def _numbered(text: str) -> Optional[str]:
     marks = [(m.start(1), m.end(), f"{m.group(1)}.") for m in _NUM_RE.finditer(text)]
-    return _items_by_markers(text, marks) if _in_sequence([int(m[2][:-1]) for m in marks]) else None
+    return _items_by_markers(text, _list_run(marks, [int(m[2][:-1]) for m in marks]))
 
 
-def _in_sequence(numbers: list[int]) -> bool:
-    return len(numbers) >= 2 and numbers == list(range(1, len(numbers) + 1))
+def _list_run(marks: list, numbers: list[int]) -> list:
+    """The markers of the enumeration: the last run numbered 1, 2, 3 … up to the last marker
+    (earlier mentions such as "满足前面①至④项" are text, not items)."""
+    for start in range(len(numbers)):
+        if numbers[start:] == list(range(1, len(numbers) - start + 1)):
+            return marks[start:] if len(numbers) - start >= 2 else []
+    return []
 
 
 def _sentence_list(sentence: str) -> Optional[str]:

@@ -187,6 +187,12 @@ def test_ordinary_prose_stays_prose_and_the_closing_offer_gets_its_own_paragraph
     assert layout("2021年1月1日起施行。") == "2021年1月1日起施行。"
 
 
+def test_a_reference_to_earlier_items_is_not_part_of_the_list():
+    text = "满足前面①至④项的企业，符合下列任意一项即可：①有高企证书；②有省级研发机构。填报时提供证明。"
+    assert layout(text) == ("满足前面①至④项的企业，符合下列任意一项即可：\n① 有高企证书\n② 有省级研发机构"
+                            "\n\n填报时提供证明。")
+
+
 def test_numbers_that_are_not_a_list_are_left_alone():
     text = "自申请日起3年内可以请求实审，1、2个月内会收到通知。"
     assert layout(text) == text
