@@ -129,3 +129,14 @@ def test_thanks_after_an_answer_does_not_repeat_the_topic(service):
     first = service.ask("研发费用加计扣除的比例是多少")
     for text in ("谢谢", "好的", "嗯"):
         assert service.ask(text, context=first.context()).reading == STANDALONE
+
+
+def test_cli_search_shows_how_a_follow_up_was_read(capsys):
+    from bot.knowledge.__main__ import main as cli
+
+    assert cli(["search", "在哪里申报", "--after", "科技型中小企业评价要满足什么条件", "--dir", str(FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert "上一问：科技型中小企业评价要满足什么条件" in out
+    assert "按此检索：科技型中小企业评价 在哪里申报（追问（沿用上一个话题））" in out
+    first_row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
+    assert "tech-sme-platform" in first_row
