@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import re
+import uuid
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Awaitable, Callable, Optional
@@ -56,6 +57,11 @@ BUSY_NOTICE = "系统繁忙，您的消息已收到，我们会尽快回复（�
 HANDOVER_ENDED_INTENT = "EXTERNAL_handover_ended"
 CLIENT_ID = re.compile(r"^[\x21-\x7e]+$")      # printable ASCII: UUIDs, WeChat MsgIds, "user:time:kind"
 RECENT_FOR_OPTIONS = 8                 # messages read back to find the buttons a typed answer may pick
+TURN_LOCK_TTL_MS = 30_000               # a desk's hold on a conversation's turn, renewed while held
+TURN_LOCK_POLL = 0.05                   # seconds between tries while another desk has the turn
+_RELEASE_TURN = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_EXTEND_TURN = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
+                "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0")
 
 # ---- what the desk itself says (the one place for this wording) -----------------------------------
 
@@ -105,7 +111,7 @@ def register_channel_sender(channel: str, sender: ChannelSender) -> None:
 # ---- per-app state --------------------------------------------------------------------------------
 
 class Gateway:
-    def __init__(self) -> None:
+    def __init__(self, redis_url: str = "", redis_prefix: str = "yuanshang") -> None:
         self._locks: dict[str, list] = {}
         self.wake = asyncio.Event()
         self.tasks: set[asyncio.Task] = set()
@@ -113,19 +119,73 @@ class Gateway:
         self.full_scan_interval = FULL_SCAN_INTERVAL
         self.rasa_timeout = RASA_TIMEOUT
         self.has_pending = True            # unknown at start: look once
+        self.redis_url = redis_url         # "" = one desk: the in-process lock is enough
+        self.redis_prefix = redis_prefix
 
     @asynccontextmanager
     async def lock(self, conversation_id: str):
-        """One turn at a time per conversation, in arrival order (asyncio.Lock is FIFO)."""
+        """One turn at a time per conversation: in arrival order on this desk (asyncio.Lock is
+        FIFO), and one desk at a time when several share Redis (see _cluster_lock)."""
         entry = self._locks.setdefault(conversation_id, [asyncio.Lock(), 0])
         entry[1] += 1
         try:
             async with entry[0]:
-                yield
+                async with self._cluster_lock(conversation_id):
+                    yield
         finally:
             entry[1] -= 1
             if entry[1] == 0:
                 self._locks.pop(conversation_id, None)
+
+    @asynccontextmanager
+    async def _cluster_lock(self, conversation_id: str):
+        """The conversation's turn across desks, held in Redis while this desk talks to Rasa.
+
+        Rasa's own RedisLockStore does not serialise a conversation across Rasa servers: it
+        issues a ticket with a GET then a SET, so two servers taking the same conversation
+        within a few milliseconds both get ticket 0 and both process at once; the SQL tracker
+        store then appends only the events beyond the count already saved, so the second
+        message vanishes from the tracker although its reply was sent. The desks are Rasa's
+        only clients, so taking the turn here keeps Rasa single-file. If Redis does not answer,
+        go on without it: Rasa's lock store is down too and the message will wait as pending.
+        """
+        if not self.redis_url:
+            yield
+            return
+        from bot.redis_client import redis_for
+
+        r = redis_for(self.redis_url)
+        key = f"{self.redis_prefix}:turn:{conversation_id}"
+        token = uuid.uuid4().hex
+        held = False
+        try:
+            while not (held := bool(await r.set(key, token, nx=True, px=TURN_LOCK_TTL_MS))):
+                await asyncio.sleep(TURN_LOCK_POLL)
+        except Exception:  # noqa: BLE001 - Redis down: Rasa cannot take the message either
+            log.warning("no cross-desk turn lock for %s (Redis unavailable)", conversation_id, exc_info=True)
+        keeper = asyncio.get_running_loop().create_task(self._keep_turn(r, key, token)) if held else None
+        try:
+            yield
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
+                try:
+                    await r.eval(_RELEASE_TURN, 1, key, token)
+                except Exception:  # noqa: BLE001 - the TTL frees it
+                    log.warning("could not release the turn lock of %s", conversation_id, exc_info=True)
+
+    @staticmethod
+    async def _keep_turn(r, key: str, token: str) -> None:
+        """A long turn (several pending messages, slow Rasa) keeps the lock; a crashed desk's expires."""
+        while True:
+            await asyncio.sleep(TURN_LOCK_TTL_MS / 3000)
+            try:
+                await r.eval(_EXTEND_TURN, 1, key, token, TURN_LOCK_TTL_MS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - try again next period
+                log.warning("could not extend the turn lock %s", key, exc_info=True)
 
     def spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
@@ -894,5 +954,6 @@ def setup(app: web.Application) -> None:
     """Gateway state and the background retry task (called by bot.desk.chat.setup)."""
     if GATEWAY_KEY in app:
         return
-    app[GATEWAY_KEY] = Gateway()
+    st = _settings(app)
+    app[GATEWAY_KEY] = Gateway(st.redis_url, st.redis_prefix)
     app.cleanup_ctx.append(_retry_ctx)
