@@ -164,7 +164,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         text, intent, ranking, kb=services.knowledge(), network=services.network(),
         context=turn.context_from_slot(tracker.get_slot("kb_context")),
         previous_unknown=bool(tracker.get_slot("kb_unknown")),
-        last_category=tracker.get_slot("ticket_category"))
+        last_category=tracker.get_slot("ticket_category"),
+        confidence=float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0),
+        topic=tracker.get_slot("kb_context"))
     qid = _log_questions(tracker, plan, intent)
     events: list = detail_events(plan.details, tracker)
     if plan.context:
@@ -264,6 +266,23 @@ class ActionComplain(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         return respond(dispatcher, tracker)
+
+
+class ActionCapabilities(Action):
+    """"你们能办什么" gets the five service contents — but "要什么材料" after an answer, or "你们的服务中心都在哪",
+    are questions the knowledge base answers (the classifier often calls short questions "capabilities")."""
+
+    def name(self) -> Text:
+        return "action_capabilities"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        text = tracker.latest_message.get("text") or ""
+        if not text.startswith("/") and turn.is_answerable(
+                text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))):
+            return respond(dispatcher, tracker)
+        dispatcher.utter_message(response="utter_capabilities")
+        return []
 
 
 class ActionAffirmDeny(Action):

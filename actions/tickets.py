@@ -26,6 +26,9 @@ HANDOVER = "handover"          # "转人工" in the middle of the form: stop it 
 BARE_COMMAND_CHARS = 14        # "帮我登记一下需求" and the like name no need of their own
 ADD_TO_DESCRIPTION = re.compile(r"^(?:需求|描述|情况)?(?:再|还要|还想)?补充(?:一下|说明|几句|一点)?[:：,，]\s*(.+)$", re.S)
 WANTS_A_PERSON = re.compile(r"转人工|人工(?:服务|客服)?$|真人|找(?:个|一下)?(?:人|客服|专员)|客服")
+# "我的工单", "我提交的需求办到哪了", a ticket number: the user asks about their own tickets.
+OWN_TICKETS = re.compile(r"我的|我们的|我(?:们)?(?:提交|报|登记|申请)的|工单号|QCY|办到|到哪|进度|进展|查询|查一下|查下",
+                         re.IGNORECASE)
 MOBILE_AGAIN = "这个号码好像不是有效的手机号，请输入11位大陆手机号（以1开头）。"
 EXPECTED = {
     "need_description": "我需要您用一两句话说明想办理的事，例如「想申请知识产权质押贷款，额度500万左右」。",
@@ -78,7 +81,9 @@ class ActionStartTicket(Action):
         seed = tracker.get_slot("user_statement") or tracker.get_slot("ticket_seed")
         if details is not None and len(text) > BARE_COMMAND_CHARS:
             # "请安排专员对接一下融资需求": the message itself states the need.
-            stated = turn.need_category(None, tracker.latest_message.get("intent_ranking") or [], [], None)
+            stated = turn.request_category(
+                text, None, 0.0, tracker.latest_message.get("intent_ranking") or [], kb=services.knowledge(),
+                context=tracker.get_slot("kb_context"))
             category, seed = stated or category, text[:2000]
             prefilled.append(SlotSet("user_statement", seed))
         dispatcher.utter_message(text="好的，我来帮您登记需求，由服务专员跟进办理。随时说「取消」可退出登记。")
@@ -311,6 +316,12 @@ class ActionTicketStatus(Action):
         return "action_ticket_status"
 
     async def run(self, dispatcher, tracker, domain):
+        text = tracker.latest_message.get("text") or ""
+        if not text.startswith("/") and not OWN_TICKETS.search(text) and turn.is_answerable(
+                text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))):
+            from actions.actions import respond    # "提交了需求多久有人回复" asks about the service, not a ticket
+
+            return respond(dispatcher, tracker)
         rows = services.tickets().tickets_for_sender(tracker.sender_id)
         if not rows:
             dispatcher.utter_message(

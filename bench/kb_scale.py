@@ -367,7 +367,7 @@ def measure(size: int, yaml_max: int, calibration_cap: int, seed: int) -> dict:
     for q in queries[:WARMUP]:
         decide(retriever.search(q, k=5))
     timings = []
-    decisions = {"answer": 0, "ambiguous": 0, "unknown": 0}
+    decisions = dict.fromkeys(("answer", "best_guess", "options", "unknown"), 0)
     for q in queries:
         runs = []
         for _ in range(REPEATS):
@@ -455,8 +455,9 @@ def main(argv=None) -> int:
           "calibration, after the build's garbage is released).")
     for r in results:
         d = r["decisions"]
-        print(f"  {r['faqs']:,}: decisions answer {d['answer']} / ambiguous {d['ambiguous']} / "
-              f"unknown {d['unknown']}; self-check top-1 {r['cal_top1']:.1%}; max latency {r['max']:.1f} ms")
+        print(f"  {r['faqs']:,}: decisions answer {d['answer']} / best guess {d['best_guess']} / "
+              f"options {d['options']} / unknown {d['unknown']}; self-check top-1 {r['cal_top1']:.1%}; "
+              f"max latency {r['max']:.1f} ms")
     at10k = [r for r in results if r["size"] == 10_000]
     if at10k:
         ok = at10k[0]["p95"] <= TARGET_P95_MS_AT_10K

@@ -1121,8 +1121,10 @@ def generate(db_url: str, *, enterprises: int = 500, year: Optional[int] = None,
                     r2 = rand()
                     if r2 < 0.78:
                         decision, score = "answer", round(0.62 + 0.36 * rand(), 3)
+                    elif r2 < 0.85:
+                        decision, score = "best_guess", round(0.42 + 0.18 * rand(), 3)
                     elif r2 < 0.88:
-                        decision, score = "ambiguous", round(0.42 + 0.18 * rand(), 3)
+                        decision, score = "options", round(0.3 + 0.2 * rand(), 3)
                     else:
                         decision, score, faq = "unknown", round(0.1 + 0.28 * rand(), 3), None
                 helpful = feedback_at = None

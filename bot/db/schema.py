@@ -47,7 +47,7 @@ class KbQuery(Base):
     channel = Column(String(32), nullable=False, default="rest")
     text = Column(Text, nullable=False)
     category = Column(String(64), nullable=True)       # NLU intent (need category) if any
-    decision = Column(String(16), nullable=False)      # answer / ambiguous / unknown
+    decision = Column(String(16), nullable=False)      # answer / best_guess / options / unknown
     faq_id = Column(String(128), nullable=True)        # top hit
     entry_id = Column(String(128), nullable=True)
     score = Column(Float, nullable=True)

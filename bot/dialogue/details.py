@@ -59,11 +59,13 @@ class Details:
     new_city: Optional[str] = None         # 沣东 / 沣西 / 秦汉 / 空港 / 泾河
     park: Optional[str] = None             # park name as in the network data
     policy_level: Optional[str] = None     # 国家 / 省 / 市 / 区: the level of the policy a redemption is about
+    no_location: bool = False              # "我们不在园区": the form need not ask (the centre handles it)
     figures: dict = field(default_factory=dict)
 
     def as_slots(self) -> dict:
         """The form slots this message fills (only the non-empty ones)."""
-        location = self.park or (f"{self.new_city}新城" if self.new_city else None)
+        location = self.park or (f"{self.new_city}新城" if self.new_city else None) \
+            or ("无" if self.no_location else None)
         slots = {"enterprise_name": self.company, "contact_name": self.contact_name,
                  "contact_mobile": self.mobile, "credit_code": self.credit_code, "ticket_location": location}
         return {k: v for k, v in slots.items() if v}
@@ -497,8 +499,17 @@ _ROLE = re.compile(r"(?:财务|人事|行政|法务|采购|销售|市场|技术|
                    r"(?:负责人|经理|主管|总监|专员)?(?:的)?|项目经理|技术负责人|负责人")
 
 
+_ENGLISH_NAME = re.compile(r"(?:联系人|对接人|我是|我叫|称呼我)[:\s]*([a-z][a-z'\-]{1,15}(?: ?[\u4e00-\u9fff]{1,2})?)"
+                           r"(?=$|[\s,，。;；|]|\d)")
+
+
 def _find_name(tx: _Text, det: Details, expecting: Optional[str]) -> None:
     text = tx.masked
+    m = _ENGLISH_NAME.search(text)
+    if m and m.group(1).split()[0] not in {"ok", "hi", "hello", "the", "we", "our", "a"}:
+        det.contact_name = tx.disp[m.start(1):m.end(1)]
+        tx.mask(m.start(1), m.end(1))
+        return
     for cue, strict in ((_STRONG_NAME_CUE, False), (_WEAK_NAME_CUE, True)):
         for m in cue.finditer(text):
             start = m.end()
@@ -658,6 +669,9 @@ def _find_policy_level(text: str) -> Optional[str]:
     return found.pop() if len(found) == 1 else None
 
 
+_NO_LOCATION = re.compile(r"不在(?:任何)?(?:一个)?(?:园区|新城|产业园)|没有(?:在)?(?:园区|入驻园区)|没(?:在|进)园区"
+                          r"|不属于(?:任何)?园区")
+
 # ---- the whole message --------------------------------------------------------------------------------
 
 def extract(text: str, network: Optional["Network"] = None, *, expecting: Optional[str] = None) -> Details:
@@ -670,10 +684,16 @@ def extract(text: str, network: Optional["Network"] = None, *, expecting: Option
     det.policy_level = _find_policy_level(tx.masked)
     _find_credit_code(tx, det, expecting)
     _find_mobile(tx, det, expecting)
-    for start, end in _company_spans(tx.masked):
-        if det.company is None:
-            det.company = tx.disp[start:end].strip()
+    spans = _company_spans(tx.masked)
+    # "轻资产公司，…西安云途物流科技有限公司": a registered name (有限公司…) beats a loose "…公司".
+    strong = [sp for sp in spans if tx.masked[sp[0]:sp[1]].endswith(_STRONG_SUFFIXES)]
+    if spans:
+        start, end = (strong or spans)[0]
+        det.company = tx.disp[start:end].strip()
+    for start, end in spans:
         tx.mask(start, end)
+    if _NO_LOCATION.search(tx.masked):
+        det.no_location = True
     _find_location(tx, det, network, expecting)
     if expecting == "enterprise_name" and det.company is None:
         _bare_company(tx, det)

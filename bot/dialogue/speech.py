@@ -52,6 +52,11 @@ def _clauses(t: str) -> list[str]:
     return [c for c in _PUNCT_RE.split(t) if c]
 
 
+def clauses(text: str) -> list[str]:
+    """The message cut at its punctuation (normalised): the pieces a long message is made of."""
+    return _clauses(_norm(text))
+
+
 def _segment(clause: str, vocabulary: list[str]) -> Optional[list[str]]:
     """Split a clause into words of `vocabulary` (longest first at each position), or None if it cannot be."""
     out: list[str] = []

@@ -14,6 +14,7 @@ The rules it implements (design.md §6):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -27,6 +28,14 @@ from bot.taxonomy import BY_INTENT, is_need
 MAX_QUESTIONS = 2            # question parts answered in one turn ("…另外…还有…")
 RANKING_MIN = 0.10           # an NLU need category this likely may name the need of a request
 KB_CATEGORY_MIN = 0.20       # a knowledge-base hit this likely may name it otherwise
+OUT_OF_SCOPE_NEED_MIN = 0.20  # a request the classifier called out of scope needs a need category this likely
+SURE_INTENT = 0.80           # below this the knowledge base may name a request's category instead,
+VOTE_HITS = 5                # … by the main categories of its top hits (category_vote)
+VOTE_MIN = 0.08              # … which must carry at least this much score
+# "那帮我们办一下吧", "那就登记吧", "好的，麻烦安排一下": a request about whatever was just answered.
+ELLIPTICAL_REQUEST = re.compile(r"^(?:那|那就|那么|好的?|行|可以|嗯)[，,\s]*.{0,6}(?:帮|麻烦|请|登记|办|安排|对接)")
+# Clauses that carry no need: greetings, bare field names ("联系人：胡杨" is cut at the colon).
+NOISE_CLAUSE = re.compile(r"(?:你好|您好|hi|hello|联系人|联系方式|联系电话|手机号?|电话|姓名|微信|两件事|有两件事|谢谢)[呀啊哈]?")
 ANSWERED = (ANSWER, BEST_GUESS)
 REGISTER_PAYLOAD = "/open_ticket"
 FEEDBACK_PAYLOADS = tuple(b["payload"] for b in kb_replies.FEEDBACK_BUTTONS)
@@ -84,7 +93,8 @@ def context_of(asked: Asked) -> Optional[dict[str, Any]]:
     answer = asked.answer
     if answer.decision not in ANSWERED or answer.top is None:
         return None
-    return {"entry_id": answer.entry.id, "faq_id": answer.faq.id, "question": asked.text[:200],
+    question = getattr(answer, "resolved", "") or asked.text     # "那高企呢" → what it was read as
+    return {"entry_id": answer.entry.id, "faq_id": answer.faq.id, "question": question[:200],
             "category": (answer.entry.categories or [None])[0]}
 
 
@@ -107,6 +117,69 @@ def need_category(intent: Optional[str], ranking: list[dict], asked: list[Asked]
     return fallback if is_need(fallback) else None
 
 
+def request_category(text: str, intent: Optional[str], confidence: float, ranking: list[dict], *, kb,
+                     asked: list[Asked] = (), context: Optional[dict] = None,
+                     fallback: Optional[str] = None) -> Optional[str]:
+    """The category of what a request asks the window to do.
+
+    - "那帮我们办一下吧" right after an answer: the topic just answered;
+    - a message that asks one thing and requests another ("一是想问高企…，二是想申请质押贷款，麻烦安排"): the
+      request's own part, read by the knowledge base (the classifier saw both and often names the question's);
+    - a long message full of names, numbers and places, or an unsure classifier: the need part without them, read
+      by the knowledge base when it is clear about it;
+    - otherwise the classifier (need_category).
+    """
+    text = (text or "").strip()
+    if context and context.get("category") and is_need(context["category"]) and ELLIPTICAL_REQUEST.match(text):
+        return context["category"]
+    need_text = need_part(text, [a.text for a in asked])
+    unsure = not is_need(intent) or confidence < SURE_INTENT
+    if need_text and (asked or unsure or need_text != speech.clauses(text)):
+        voted = category_vote(kb.ask(need_text))
+        if voted:
+            return voted
+    return need_category(intent, ranking, list(asked), fallback)
+
+
+def category_vote(answer: Answer) -> Optional[str]:
+    """The category the knowledge base's best hits agree on: the main category of each of the top hits,
+    weighted by score; one category must carry enough weight and twice any other's. The scores of a short
+    need statement are low (it is no question) but its hits usually agree on the subject."""
+    mass: dict[str, float] = {}
+    for h in answer.hits[:VOTE_HITS]:
+        main = next((c for c in (h.entry.categories if h.entry else []) if is_need(c)), None)
+        if main:
+            mass[main] = mass.get(main, 0.0) + h.score
+    if not mass:
+        return None
+    ranked = sorted(mass.items(), key=lambda kv: -kv[1])
+    best, weight = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    return best if weight >= VOTE_MIN and weight >= 2 * runner_up else None
+
+
+def need_part(text: str, questions: list[str] = ()) -> str:
+    """The clauses of a message that state the need: without the question parts already answered, and
+    without the clauses that only give contact details, places or figures (what the classifier should
+    have read in "我叫李娜，手机…，西安云图…有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下")."""
+    keep = []
+    for c in speech.clauses(text):
+        if any(c == q or c in q for q in questions):
+            continue
+        if re.search(r"\d", c) or extract(c).as_slots() or NOISE_CLAUSE.fullmatch(c) \
+                or extract(c, expecting="contact_name").contact_name == c:
+            continue
+        keep.append(c)
+    return "，".join(keep)
+
+
+def _named_need(ranking: list[dict], asked: list[Asked]) -> bool:
+    """Some need category is clearly in play (for a message the classifier called out of scope)."""
+    if any(is_need(i.get("name")) and (i.get("confidence") or 0) >= OUT_OF_SCOPE_NEED_MIN for i in ranking or []):
+        return True
+    return any(a.answer.top is not None and a.answer.top.score >= KB_CATEGORY_MIN for a in asked)
+
+
 def _questions(text: str, request: bool) -> list[str]:
     parts = speech.question_parts(text)
     if parts:
@@ -118,7 +191,8 @@ def _questions(text: str, request: bool) -> list[str]:
 
 def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, network=None,
               context: Optional[KbContext] = None, previous_unknown: bool = False,
-              last_category: Optional[str] = None) -> TurnPlan:
+              last_category: Optional[str] = None, confidence: float = 1.0,
+              topic: Optional[dict] = None) -> TurnPlan:
     """Decide what to do with one message (see the module docstring).
 
     kb: a KnowledgeService; context: the topic of the previous answer (for "那有效期多久");
@@ -136,13 +210,16 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
         plan.handover = "complaint"
         return plan
 
+    if request and intent == "out_of_scope" and not _named_need(ranking, plan.asked):
+        request = False             # "帮我订一张火车票": a request, but for nothing the window does
     if request:
         # Answer what was asked (confident answers only), then register the need.
         for a in answered:
             if a.answer.decision == ANSWER:
                 plan.replies += _without(kb_replies.render(a.answer), REGISTER_PAYLOAD, *FEEDBACK_PAYLOADS)
         plan.register = True
-        plan.category = need_category(intent, ranking, plan.asked, last_category)
+        plan.category = request_category(text, intent, confidence, ranking, kb=kb, asked=plan.asked,
+                                         context=topic, fallback=last_category)
         plan.description = text
         return plan
 
@@ -176,6 +253,16 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
     if first is not None and intent != "out_of_scope":     # out of scope: the actions say what we do instead
         plan.replies += kb_replies.render(first, intent=intent)
     return plan
+
+
+def is_answerable(text: str, *, kb, context: Optional[KbContext] = None) -> bool:
+    """A message a meta intent caught (capabilities, ticket status) that is really a question for the base:
+    a follow-up to the topic just answered, or a question the base answers with confidence."""
+    if not speech.is_question(text) and not speech.is_followup(text):
+        return False
+    if context is not None and speech.is_followup(text):
+        return kb.ask(text, context=context).decision in ANSWERED
+    return kb.ask(text).decision == ANSWER
 
 
 def label(category: Optional[str]) -> str:

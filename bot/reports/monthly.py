@@ -475,7 +475,7 @@ def _compute(conn: Connection, period: Period) -> MonthlySummary:
     ).all()
     kb = conn.execute(
         select(func.count().label("questions"),
-               _count_if(KbQuery.decision == "answer").label("answered"),
+               _count_if(KbQuery.decision.in_(("answer", "best_guess"))).label("answered"),  # an answer was shown
                func.count(KbQuery.helpful).label("feedback"),
                _count_if(KbQuery.helpful == true()).label("helpful"))
         .where(_in(KbQuery.asked_at, start, end))

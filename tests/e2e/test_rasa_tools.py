@@ -23,7 +23,7 @@ def test_rasa_data_validate():
     assert proc.returncode == 0, out[-3000:]
     # Tolerated: utter_default (used by the built-in core fallback), utter_ask_* (used by forms) and the
     # responses custom actions utter by name (bot.dialogue decides when); Rasa 3.6's validator sees none of these.
-    by_actions = ("utter_default", "utter_ask_", "utter_out_of_scope", "utter_complain_ack")
+    by_actions = ("utter_default", "utter_ask_", "utter_out_of_scope", "utter_complain_ack", "utter_capabilities")
     warnings = [l for l in out.splitlines() if "UserWarning" in l and not any(u in l for u in by_actions)]
     assert not warnings, warnings
 

@@ -359,3 +359,19 @@ def test_a_leading_company_word_is_not_part_of_the_name():
 ])
 def test_the_level_of_a_policy_is_read_for_the_redemption_window(text, level):
     assert extract(text).policy_level == level
+
+
+def test_a_registered_company_name_beats_a_loose_one(net):
+    d = extract("轻资产公司，没抵押物，想贷款300万。西安云途物流科技有限公司，航空物流园，联系人袁野，电话15353001234", net)
+    assert d.company == "西安云途物流科技有限公司" and d.contact_name == "袁野"
+
+
+@pytest.mark.parametrize("text", ["陕西天工精密机械股份有限公司，不在园区，联系人郑刚 13119876543",
+                                  "西安知源软件有限公司，联系人秦岚，13227001234，不在任何园区", "我们没有入驻园区"])
+def test_not_in_a_park_is_an_answer_to_the_location_question(text, net):
+    assert extract(text, net).as_slots()["ticket_location"] == "无"
+
+
+def test_an_english_given_name_after_the_contact_cue():
+    assert extract("联系人 Kevin 林，13636366789").contact_name == "Kevin 林"
+    assert extract("我是 OK 提交").contact_name is None

@@ -134,3 +134,43 @@ def test_with_the_real_base_a_follow_up_keeps_its_subject(real_kb):
     ctx = turn.context_from_slot(first.context)
     follow = turn.plan_turn("那有效期多久", "need_qualification", [], kb=real_kb, context=ctx)
     assert "三年" in texts(follow), texts(follow)
+
+
+def test_a_request_for_something_the_window_does_not_do_is_not_registered():
+    ranking = [{"name": "out_of_scope", "confidence": 0.8}, {"name": "need_market_expansion", "confidence": 0.05}]
+    plan = turn.plan_turn("帮我订一张去北京的火车票", "out_of_scope", ranking, kb=StubKb(UNKNOWN))
+    assert not plan.register and plan.unknown and not plan.replies and plan.handover is None
+    again = turn.plan_turn("帮我订个酒店", "out_of_scope", ranking, kb=StubKb(UNKNOWN), previous_unknown=True)
+    assert again.handover is None
+
+
+@pytest.mark.parametrize("text, intent, confidence, topic, expected", [
+    # The classifier was misled by the names and numbers around the need.
+    ("我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下",
+     "need_tech_transfer", 0.5, None, "need_professional_services"),
+    # One question and one request: the request's own category.
+    ("你好，我们是西安芯动微电子有限公司，成立4年。两件事：一是想问高企认定研发费用占比要求是多少，"
+     "二是想申请知识产权质押贷款，额度1000万左右，麻烦安排银行对接。联系人：胡杨，手机：13669001234",
+     "need_qualification", 0.9, None, "need_debt_financing"),
+    # "那帮我们办一下吧" right after an answer about 高企.
+    ("那帮我们办一下吧，想要申报辅导", "need_project_application", 0.9, {"category": "need_qualification"},
+     "need_qualification"),
+    # A sure classifier on a plain request is left alone.
+    ("请帮忙对接一下招聘会，我们想招20个应届生", "need_recruitment", 0.95, None, "need_recruitment"),
+])
+def test_the_category_of_a_request(real_kb, text, intent, confidence, topic, expected):
+    plan = turn.plan_turn(text, intent, [], kb=real_kb, confidence=confidence, topic=topic)
+    assert plan.register and plan.category == expected
+
+
+def test_need_part_drops_contact_details_and_answered_questions():
+    text = "我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下"
+    assert turn.need_part(text) == "需要找律所做股权架构梳理，请安排一下"
+    assert turn.need_part("高企要什么条件？另外帮我登记融资需求", ["高企要什么条件"]) == "另外帮我登记融资需求"
+
+
+def test_questions_caught_by_meta_intents_are_recognised(real_kb):
+    ctx = turn.context_from_slot(turn.plan_turn("营业执照怎么办", "need_business_registration", [],
+                                                kb=real_kb).context)
+    assert turn.is_answerable("要什么材料", kb=real_kb, context=ctx)
+    assert not turn.is_answerable("你们能帮我办什么", kb=real_kb)

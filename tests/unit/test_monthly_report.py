@@ -156,7 +156,7 @@ KB = [
     _kb(1, "2026-11-02 02:00", "answer", True),
     _kb(2, "2026-11-03 02:00", "answer", False),
     _kb(3, "2026-11-04 02:00", "answer", None),
-    _kb(4, "2026-11-05 02:00", "ambiguous", None),
+    _kb(4, "2026-11-05 02:00", "options", None),
     _kb(5, "2026-11-06 02:00", "unknown", None),
     _kb(6, "2026-11-07 02:00", "answer", True),
     _kb(7, "2026-10-31 15:00", "answer", True),    # 10-31 23:00 Beijing: M-1
