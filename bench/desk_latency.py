@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -170,6 +171,7 @@ class Chat:
         self.desk, self.http = desk, http
         self.cid = ""
         self.ws: Optional[aiohttp.ClientWebSocketResponse] = None
+        self.handed_over = False
 
     async def open(self) -> "Chat":
         async with self.http.post(f"{self.desk}/api/chat/session") as r:
@@ -204,22 +206,45 @@ class Chat:
                 return at, ev["message"]
 
     async def bot_turn(self, text: str) -> tuple[float, float, int]:
-        """(first bot reply, last bot reply, replies) in seconds after sending."""
+        """(first bot reply, last bot reply, replies) in seconds after sending.
+
+        Raises HandedOver when the conversation is with staff before the bot answered (the bot
+        handed over on an earlier turn, e.g. after two misunderstandings in a row): staff, not
+        the bot, answer there, so the caller continues on a fresh conversation. A handover in
+        this turn's own answer is noted in `handed_over`."""
         t0 = await self.send(text)
-        first, _ = await self.wait_message(lambda m: m["author"] == "bot")
+        deadline = now() + TIMEOUT
+        while True:
+            at, ev = await self.next_event(max(0.01, deadline - now()))
+            if ev.get("type") == "mode" and ev.get("mode") != "bot":
+                self.handed_over = True
+            elif ev.get("type") == "message" and ev["message"]["author"] == "bot":
+                first = at
+                break
+            elif ev.get("type") == "message" and ev["message"]["author"] == "system" \
+                    and (ev["message"]["text"] or "").startswith("已收到"):     # acknowledged for staff
+                self.handed_over = True
+                raise HandedOver(self.cid)
         last, count = first, 1
         while True:
             try:
                 at, ev = await self.next_event(QUIET)
             except asyncio.TimeoutError:
                 break
+            if ev.get("type") == "mode" and ev.get("mode") != "bot":
+                self.handed_over = True
             if ev.get("type") == "message" and ev["message"]["author"] == "bot":
                 last, count = at, count + 1
         return first - t0, last - t0, count
 
     async def close(self) -> None:
         if self.ws is not None:
-            await self.ws.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.ws.close(), 5)
+
+
+class HandedOver(Exception):
+    """The conversation is with staff: bot turns cannot be measured on it any more."""
 
 
 async def rest_turn(http: aiohttp.ClientSession, rasa: str, sender: str, text: str) -> tuple[float, list]:
@@ -264,25 +289,51 @@ async def measure(s: Settings, n: int) -> dict:
         texts = await one_turn_texts(rasa_http, s, candidates)
         if not texts:
             raise RuntimeError("no held-out text is answered in one turn")
-        chats = [await Chat(s.desk_url, user_http).open() for _ in range(CONVERSATIONS)]
+        chats: list[Chat] = []
         senders = [f"bench-rest-{k}" for k in range(CONVERSATIONS)]
-        for k in range(CONVERSATIONS):             # session start is not part of a turn
-            await chats[k].bot_turn("你好")
+        fresh = 0
+
+        async def new_chat() -> Chat:
+            chat = await Chat(s.desk_url, user_http).open()
+            await chat.bot_turn("你好")            # session start is not part of a turn
+            return chat
+
+        async def new_sender(k: int) -> None:
+            nonlocal fresh
+            fresh += 1
+            senders[k] = f"bench-rest-{k}-{fresh}"
             await rest_turn(rasa_http, s.rasa_url, senders[k], "你好")
+
         desk_first, desk_last, rest = [], [], []
-        for i in range(n):
-            text, k = texts[i % len(texts)], i % CONVERSATIONS
-            order = ("desk", "rest") if i % 2 == 0 else ("rest", "desk")
-            for what in order:
-                if what == "desk":
-                    first, last, _ = await chats[k].bot_turn(text)
-                    desk_first.append(first * 1000)
-                    desk_last.append(last * 1000)
-                else:
-                    took, _ = await rest_turn(rasa_http, s.rasa_url, senders[k], text)
-                    rest.append(took * 1000)
-        for c in chats:
-            await c.close()
+        handed_over = 0
+        try:
+            for k in range(CONVERSATIONS):
+                chats.append(await new_chat())
+                await rest_turn(rasa_http, s.rasa_url, senders[k], "你好")
+            for i in range(n):
+                text, k = texts[i % len(texts)], i % CONVERSATIONS
+                order = ("desk", "rest") if i % 2 == 0 else ("rest", "desk")
+                for what in order:
+                    if what == "desk":
+                        try:
+                            first, last, _ = await chats[k].bot_turn(text)
+                        except HandedOver:
+                            first = last = None
+                        if first is not None:
+                            desk_first.append(first * 1000)
+                            desk_last.append(last * 1000)
+                        if chats[k].handed_over:     # two misses in a row: the bot handed over; go on afresh
+                            handed_over += 1
+                            await chats[k].close()
+                            chats[k] = await new_chat()
+                    else:
+                        took, replies = await rest_turn(rasa_http, s.rasa_url, senders[k], text)
+                        rest.append(took * 1000)
+                        if any(isinstance(m.get("custom"), dict) and "handover" in m["custom"] for m in replies):
+                            await new_sender(k)
+        finally:
+            for c in chats:
+                await c.close()
 
         # 2. handover → console notice, 3. staff reply → user's screen
         notice_user, notice_console, reply_screen, reply_post = [], [], [], []
@@ -316,7 +367,8 @@ async def measure(s: Settings, n: int) -> dict:
         if console.task is not None:
             console.task.cancel()
             await asyncio.gather(console.task, return_exceptions=True)
-        return {"texts": len(texts), "candidates": len(candidates), "desk_first": desk_first,
+        return {"texts": len(texts), "candidates": len(candidates), "handed_over": handed_over,
+                "desk_first": desk_first,
                 "desk_last": desk_last, "rest": rest, "notice_user": notice_user,
                 "notice_console": notice_console, "reply_screen": reply_screen, "reply_post": reply_post,
                 "load": (load_before, os.getloadavg()[0])}
@@ -337,7 +389,9 @@ def report(r: dict, n: int, model: str, startup: float) -> None:
                 if l.startswith("model name")), platform.processor() or "?")
     print(f"原上管家 服务台时延 / desk latency — model {model}, n={n} each, sequential, one client")
     print(f"启动 startup (spawn → all three healthy): {startup:.1f} s; "
-          f"turn texts: {r['texts']} of {r['candidates']} held-out examples answered in one turn")
+          f"turn texts: {r['texts']} of {r['candidates']} held-out examples answered in one turn"
+          + (f"; {r['handed_over']} desk conversation(s) handed over (misses in a row) and replaced"
+             if r["handed_over"] else ""))
     print(f"  {pad('测量 measurement', W)}{'p50 ms':>9}{'p95 ms':>9}")
     print("  1 对话轮次 turn (same texts, interleaved)")
     print(row("Rasa REST 直连 POST /webhooks/rest/webhook", r["rest"]))

@@ -9,6 +9,7 @@ import asyncio
 import sqlite3
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,30 @@ def test_three_enterprises_pass_the_checks_and_the_checks_can_fail(stack, tmp_pa
     assert f"{dup_of.enterprise.name}: 2 tickets" in by_name["exactly one ticket per scripted need"].detail
     assert not by_name["every message answered"].ok and "pending" in by_name["every message answered"].detail
     assert by_name["one handover per conversation"].ok
+
+
+def test_typed_variants_stay_on_track_and_pass_the_checks(stack, monkeypatch):
+    """bench/load.py's typing enterprises: they type a button's number or words, 「确认无误，提交」 and
+    「手机号是…」 where the script clicks. Numbers and option words are the desk's (bot.dialogue.options)
+    and must never miss; free wording is the NLU's — a miss there is counted, then the click follows,
+    so the database checks hold either way."""
+    import load
+
+    db = stack.settings.effective_database_url
+    ents = load.typed_enterprises(
+        loadlib.enterprises(3, seed=time.time_ns() % 10 ** 9, taken=loadlib.enterprise_names(db)), 1.0)
+    assert load.TYPING == {0, 1, 2} and all(e.mobile_typed.startswith("手机号是") for e in ents)
+    monkeypatch.setattr(loadlib, "ChatClient", load.script_client)
+    result = asyncio.run(loadlib.run([stack.settings.desk_url], ents, concurrency=3))
+
+    s = loadlib.summary(result)
+    assert s["errors"] == 0, s["errors_by_kind"]
+    checks = loadlib.check(db, result.transcripts, since=result.started_at)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    typed = sum((t.typed for t in result.transcripts), Counter())
+    missed = sum((t.typed_miss for t in result.transcripts), Counter())
+    assert typed["form:ticket_confirm"] == 3 and typed["form:contact_mobile"] == 3
+    assert not {k: v for k, v in missed.items() if k in ("open", "clarify")}, missed   # numbers / words: the desk's
+    # what was typed is what was stored (checked above: "stored with its text"), e.g. a bare number
+    assert any(turn.text.isdigit() or turn.text.startswith("手机号是") for t in result.transcripts for turn in t.turns)
+    print("typed misses:", load.typed_summary(result))
