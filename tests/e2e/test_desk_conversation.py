@@ -69,6 +69,27 @@ async def test_a_new_web_chat_starts_with_the_welcome_and_suggested_questions(st
         assert m.text == "1" and json.loads(m.payload)["choice"]["payload"] == gateway.WELCOME_QUESTIONS[0]
 
 
+@in_thread
+async def test_wechat_follow_gets_the_same_welcome_numbered(stack):
+    """关注 arrives as "/greet" (bot.desk.wechat): the desk answers it with the web chat's welcome,
+    rendered as numbered options, and a number picks a suggested question."""
+    from bot.desk.wechat import Channel
+
+    async with desk_for(stack.settings) as desk:
+        app, cid = desk.server.app, f"wxmp:oDC{uuid.uuid4().hex[:20]}"
+        replies = await gateway.handle_inbound(app, cid, gateway.WELCOME_PAYLOAD, f"{cid}:1:subscribe",
+                                               channel="wechat_mp", title="（关注）")
+        assert [(r["author"], r["text"]) for r in replies] == [("bot", gateway.WELCOME_TEXT)]
+        body, options = Channel._render_one(replies[0]["text"], replies[0]["buttons"])
+        assert body.startswith(gateway.WELCOME_TEXT)
+        for i, q in enumerate(gateway.WELCOME_QUESTIONS, 1):
+            assert f"\n{i}. {q}" in body
+        assert options == [(q, q) for q in gateway.WELCOME_QUESTIONS]
+        assert user_events(stack.settings, cid) == []                   # the desk answered, not Rasa
+        await gateway.handle_inbound(app, cid, "３", f"{cid}:2", channel="wechat_mp")
+        assert user_events(stack.settings, cid) == [gateway.WELCOME_QUESTIONS[2]]
+
+
 # ---- typed = clicked -------------------------------------------------------------------------------
 
 @in_thread
