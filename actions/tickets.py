@@ -90,6 +90,13 @@ class ActionStartTicket(Action):
         return prefilled + start_ticket_events(tracker, category, seed, prefilled)
 
 
+def _prefilled(value: str, tracker: Tracker) -> Optional[str]:
+    """A slot value that is not the user's latest message was filled by our own extractor earlier (Rasa
+    validates prefilled slots when the form starts): it is already clean, accept it as it is."""
+    latest = (tracker.latest_message.get("text") or "").strip()
+    return value if value and value != latest and not value.startswith("/") else None
+
+
 class ValidateTicketForm(FormValidationAction):
     """Every step accepts what people type: the answer inside a sentence ("我叫王磊", "手机号是139…"),
     other details given on the way, corrections, "取消" and "转人工"; two misses → say plainly, offer a person."""
@@ -164,7 +171,7 @@ class ValidateTicketForm(FormValidationAction):
         text = (value or "").strip()
         if self._digression(text, dispatcher, tracker):
             return {"enterprise_name": None}
-        name = extract(text, services.network(), expecting="enterprise_name").company
+        name = extract(text, services.network(), expecting="enterprise_name").company or _prefilled(text, tracker)
         if not name or not 2 <= len(name) <= 64 or name.isdigit() or name.startswith("/"):
             return self._miss("enterprise_name", dispatcher, tracker,
                               "请告诉我企业的全称，例如「西安某某科技有限公司」。")
@@ -176,7 +183,7 @@ class ValidateTicketForm(FormValidationAction):
         text = (value or "").strip()
         if self._digression(text, dispatcher, tracker):
             return {"contact_name": None}
-        name = extract(text, services.network(), expecting="contact_name").contact_name
+        name = extract(text, services.network(), expecting="contact_name").contact_name or _prefilled(text, tracker)
         if not name or not 1 <= len(name) <= 20 or name.startswith("/"):
             return self._miss("contact_name", dispatcher, tracker,
                               "请告诉我联系人的姓名（例如「王经理」或「李明」）。")
@@ -200,7 +207,8 @@ class ValidateTicketForm(FormValidationAction):
             return {"ticket_location": "无", "form_misses": 0}
         if self._digression(text, dispatcher, tracker):
             return {"ticket_location": None}
-        location = extract(text, services.network(), expecting="ticket_location").as_slots().get("ticket_location")
+        location = extract(text, services.network(), expecting="ticket_location").as_slots().get("ticket_location") \
+            or _prefilled(text, tracker)
         if location:
             return {"ticket_location": location, "form_misses": 0}
         return self._miss("ticket_location", dispatcher, tracker,

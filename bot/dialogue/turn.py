@@ -24,6 +24,7 @@ from bot.dialogue.details import Details, extract
 from bot.knowledge import Answer
 from bot.knowledge.service import ANSWER, BEST_GUESS, KbContext, UNKNOWN
 from bot.taxonomy import BY_INTENT, is_need
+from bot.text import normalise
 
 MAX_QUESTIONS = 2            # question parts answered in one turn ("…另外…还有…")
 RANKING_MIN = 0.10           # an NLU need category this likely may name the need of a request
@@ -32,10 +33,17 @@ OUT_OF_SCOPE_NEED_MIN = 0.20  # a request the classifier called out of scope nee
 SURE_INTENT = 0.80           # below this the knowledge base may name a request's category instead,
 VOTE_HITS = 5                # … by the main categories of its top hits (category_vote)
 VOTE_MIN = 0.08              # … which must carry at least this much score
+BARE_REQUEST_CHARS = 10      # a need part this short ("帮我们登记一下") names no subject to vote on
 # "那帮我们办一下吧", "那就登记吧", "好的，麻烦安排一下": a request about whatever was just answered.
 ELLIPTICAL_REQUEST = re.compile(r"^(?:那|那就|那么|好的?|行|可以|嗯)[，,\s]*.{0,6}(?:帮|麻烦|请|登记|办|安排|对接)")
 # Clauses that carry no need: greetings, bare field names ("联系人：胡杨" is cut at the colon).
 NOISE_CLAUSE = re.compile(r"(?:你好|您好|hi|hello|联系人|联系方式|联系电话|手机号?|电话|姓名|微信|两件事|有两件事|谢谢)[呀啊哈]?")
+CUES = (
+    ("need_subsidy_redemption", re.compile(r"(?:补贴|奖补|奖励|资金|补助|扶持)[^，。]{0,8}(?:没到账|未到账|没有到账|还没到|到账|拨付|催办|兑现)"
+                                           r"|(?:催办|兑现)[^，。]{0,6}(?:补贴|奖补|奖励|资金|补助)")),
+    ("need_business_registration", re.compile(r"迁移登记|迁入登记|迁址|变更登记|注销登记|企业开办|(?:新)?注册(?:一家|一个|个)?(?:新)?公司"
+                                              r"|办(?:理)?营业执照|设立登记")),
+)
 ANSWERED = (ANSWER, BEST_GUESS)
 REGISTER_PAYLOAD = "/open_ticket"
 FEEDBACK_PAYLOADS = tuple(b["payload"] for b in kb_replies.FEEDBACK_BUTTONS)
@@ -133,8 +141,12 @@ def request_category(text: str, intent: Optional[str], confidence: float, rankin
     if context and context.get("category") and is_need(context["category"]) and ELLIPTICAL_REQUEST.match(text):
         return context["category"]
     need_text = need_part(text, [a.text for a in asked])
+    cued = cue_category(need_text or text)
+    if cued:
+        return cued
     unsure = not is_need(intent) or confidence < SURE_INTENT
-    if need_text and (asked or unsure or need_text != speech.clauses(text)):
+    # "…怎么申请？帮我们登记一下": a bare request has no subject of its own — the classifier's reading stands.
+    if len(need_text) > BARE_REQUEST_CHARS and (asked or unsure or need_text != "，".join(speech.clauses(text))):
         voted = category_vote(kb.ask(need_text))
         if voted:
             return voted
@@ -173,11 +185,23 @@ def need_part(text: str, questions: list[str] = ()) -> str:
     return "，".join(keep)
 
 
-def _named_need(ranking: list[dict], asked: list[Asked]) -> bool:
-    """Some need category is clearly in play (for a message the classifier called out of scope)."""
+def _named_need(text: str, ranking: list[dict], asked: list[Asked], kb) -> bool:
+    """Some need category is clearly in play (for a message the classifier called out of scope): the classifier's
+    runner-up, a cue word, a relevant knowledge-base hit, or the knowledge base's vote on the need part."""
     if any(is_need(i.get("name")) and (i.get("confidence") or 0) >= OUT_OF_SCOPE_NEED_MIN for i in ranking or []):
         return True
-    return any(a.answer.top is not None and a.answer.top.score >= KB_CATEGORY_MIN for a in asked)
+    if any(a.answer.top is not None and a.answer.top.score >= KB_CATEGORY_MIN for a in asked):
+        return True
+    need_text = need_part(text, [a.text for a in asked])
+    return bool(need_text) and (cue_category(need_text) is not None or category_vote(kb.ask(need_text)) is not None)
+
+
+def cue_category(text: str) -> Optional[str]:
+    """The category a few unmistakable words name (design.md §2's boundary examples: 补贴到账 is redemption,
+    not application; 迁移登记 / 企业开办 is registration, not 审批代办) — None unless exactly one category is cued."""
+    t = normalise(text or "")
+    found = {category for category, pattern in CUES if pattern.search(t)}
+    return found.pop() if len(found) == 1 else None
 
 
 def _questions(text: str, request: bool) -> list[str]:
@@ -210,7 +234,7 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
         plan.handover = "complaint"
         return plan
 
-    if request and intent == "out_of_scope" and not _named_need(ranking, plan.asked):
+    if request and intent == "out_of_scope" and not _named_need(text, ranking, plan.asked, kb):
         request = False             # "帮我订一张火车票": a request, but for nothing the window does
     if request:
         # Answer what was asked (confident answers only), then register the need.
@@ -257,12 +281,18 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
 
 def is_answerable(text: str, *, kb, context: Optional[KbContext] = None) -> bool:
     """A message a meta intent caught (capabilities, ticket status) that is really a question for the base:
-    a follow-up to the topic just answered, or a question the base answers with confidence."""
+    a follow-up to the topic just answered, or a question the base answers ("你们的服务中心都在哪") — but
+    not "你们能办什么", which the intent's own reply answers best."""
     if not speech.is_question(text) and not speech.is_followup(text):
         return False
     if context is not None and speech.is_followup(text):
         return kb.ask(text, context=context).decision in ANSWERED
-    return kb.ask(text).decision == ANSWER
+    if CAPABILITY_QUESTION.search(normalise(text)):
+        return False
+    return kb.ask(text).decision in ANSWERED
+
+
+CAPABILITY_QUESTION = re.compile(r"能办|能做|可以办|可以做|能帮|能干|会什么|服务内容|业务范围|功能|办哪些|做哪些|管哪些")
 
 
 def label(category: Optional[str]) -> str:

@@ -174,3 +174,25 @@ def test_questions_caught_by_meta_intents_are_recognised(real_kb):
                                                 kb=real_kb).context)
     assert turn.is_answerable("要什么材料", kb=real_kb, context=ctx)
     assert not turn.is_answerable("你们能帮我办什么", kb=real_kb)
+
+
+@pytest.mark.parametrize("text, intent, expected", [
+    ("我們公司省級的科技獎勵資金一直沒到賬，想請窗口幫忙催辦一下。聯繫人趙敏，手機18629001122", "need_project_application",
+     "need_subsidy_redemption"),
+    ("公司想从咸阳迁到沣东新城，需要办迁移登记，帮我们安排帮办。联系人冯云", "need_permits", "need_business_registration"),
+    ("怎么申请补贴项目，帮我们登记一下", "need_project_application", "need_project_application"),
+])
+def test_unmistakable_words_and_bare_requests(real_kb, text, intent, expected):
+    plan = turn.plan_turn(text, intent, [], kb=real_kb, confidence=0.9)
+    assert plan.register and plan.category == expected
+
+
+def test_an_out_of_scope_request_that_names_a_need_is_registered(real_kb):
+    text = "我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下"
+    plan = turn.plan_turn(text, "out_of_scope", [], kb=real_kb, confidence=0.5)
+    assert plan.register and plan.category == "need_professional_services"
+
+
+def test_where_are_your_centres_is_a_question_not_a_capability_list(real_kb):
+    assert turn.is_answerable("你们的服务中心都在哪", kb=real_kb)
+    assert not turn.is_answerable("你们能办哪些事", kb=real_kb)
