@@ -4,7 +4,7 @@ Used by bench/load.py (the load benchmark) and tests/e2e/test_load_script.py (wh
 the checks can fail). Bot-independent except for reading the service database: a
 simulated enterprise talks only HTTP to one or more desks, as the web chat page does.
 
-One conversation (10 turns unless the bot re-asks something):
+One conversation (up to 10 turns; fewer when the bot does not ask again what the need message already said):
   a policy question → the need, with the company and its 统一社会信用代码 → (the
   「登记需求」 button, if the bot answers instead of opening the form) → the ticket form,
   answering whichever field the bot asks for → a second question (if the turn budget

@@ -43,7 +43,8 @@ def test_three_enterprises_pass_the_checks_and_the_checks_can_fail(stack, tmp_pa
     result = asyncio.run(loadlib.run([stack.settings.desk_url], ents, concurrency=3))
 
     s = loadlib.summary(result)
-    assert s["turns"] == 30 and s["errors"] == 0, s["errors_by_kind"]
+    # Up to 10 turns each; fewer when details the need message gave are not asked again.
+    assert 3 * 7 <= s["turns"] <= 30 and s["errors"] == 0, (s["turns"], s["errors_by_kind"])
     assert s["tickets_seen"] == 3
     checks = loadlib.check(db, result.transcripts, since=result.started_at)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]

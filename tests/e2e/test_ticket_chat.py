@@ -123,13 +123,13 @@ def test_closing_and_rating_with_comment_and_unsatisfied_reopen(any_stack):
 def test_details_given_up_front_and_a_typed_confirmation_open_the_ticket(any_stack):
     """The issue's transcript: everything in one message, then "确认无误，提交" typed — no question asked twice."""
     who = sender()
-    summary = texts(any_stack.say("我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，"
+    summary = texts(any_stack.say("我叫李娜，手机 138 0000 1234，西安云帆生物科技有限公司，在空港新城，"
                                   "需要找律所做股权架构梳理，请安排一下", who))
     assert "请确认需求登记信息" in summary, summary
-    assert "李娜" in summary and "13800001234" in summary and "西安云图生物科技有限公司" in summary
+    assert "李娜" in summary and "13800001234" in summary and "西安云帆生物科技有限公司" in summary
     assert "超出了我的服务范围" not in summary
     fixed = texts(any_stack.say("手机号写错了，是13912345678", who))
-    assert "13912345678" in fixed and "西安云图生物科技有限公司" in fixed
+    assert "13912345678" in fixed and "西安云帆生物科技有限公司" in fixed
     done = texts(any_stack.say("确认无误，提交", who))
     assert "工单号 QCY-" in done, done
     number = done.split("工单号 ")[1].split("。")[0]

@@ -7,6 +7,7 @@ local stand-in that records customer-service sends.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -167,10 +168,13 @@ async def test_handover_staff_reply_goes_out_through_the_customer_service_api(st
     assert reply is not None, "the handover notice should come back passively"
     conv, _ = rows(db, conv_id)
     assert conv.mode == "waiting", reply.content
-    # while waiting for staff the user's messages are stored for staff, nothing comes back passively
-    assert await post_mp(client, "我想咨询高企认定的材料", openid) is None
+    # while waiting for staff the user's messages are stored for staff and acknowledged passively
+    # (the expected wait and how to take the request back)
+    ack = await post_mp(client, "我想咨询高企认定的材料", openid)
+    assert ack is not None and "服务专员" in ack.content and "取消" in ack.content
     _, msgs = rows(db, conv_id)
-    assert msgs[-1].text == "我想咨询高企认定的材料" and msgs[-1].direction == "in"
+    inbound = [m for m in msgs if m.direction == "in"]
+    assert inbound[-1].text == "我想咨询高企认定的材料"
     # staff claim it: the user is told through WeChat's customer-service API
     h = handover.open_for(db, conv_id)
     with sessions(db)() as s, s.begin():
@@ -190,6 +194,7 @@ async def test_handover_staff_reply_goes_out_through_the_customer_service_api(st
     first_option = rating.split("1. ", 1)[1].split("\n", 1)[0]           # e.g. 非常满意
     reply = await post_mp(client, "1", openid)
     _, msgs = rows(db, conv_id)
-    assert [m.text for m in msgs if m.direction == "in"][-1] == first_option
+    last_in = [m for m in msgs if m.direction == "in"][-1]      # stored as typed, the choice beside it
+    assert last_in.text == "1" and json.loads(last_in.payload)["choice"]["title"] == first_option
     assert reply is not None and ("感谢" in reply.content or "谢谢" in reply.content), reply
     assert app[CHANNELS_KEY]["wechat_mp"].stats["pushed"] == 3       # claim notice, staff reply, rating
