@@ -1,6 +1,7 @@
 """Custom actions. Each one reads the tracker, calls bot/ and renders replies."""
 from __future__ import annotations
 
+import abc
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Text
@@ -223,49 +224,46 @@ def _log_questions(tracker: Tracker, plan, intent: Optional[str]) -> Optional[in
     return qid
 
 
-class ActionHandleNeed(Action):
+class _Respond(Action, metaclass=abc.ABCMeta):
+    """Actions whose rule-given intent is only a hint: the turn planner decides (respond). Abstract, so the
+    action server registers only its subclasses."""
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        return respond(dispatcher, tracker)
+
+
+class ActionHandleNeed(_Respond):
     """A recognised need: answer what it asks, register what it requests (bot.dialogue.turn)."""
 
     def name(self) -> Text:
         return "action_handle_need"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        return respond(dispatcher, tracker)
 
-
-class ActionNluFallback(Action):
+class ActionNluFallback(_Respond):
     """Not understood by the classifier: the knowledge base is asked anyway; two misses in a row → a person."""
 
     def name(self) -> Text:
         return "action_nlu_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        return respond(dispatcher, tracker)
 
-
-class ActionOutOfScope(Action):
+class ActionOutOfScope(_Respond):
     """"Out of scope" by the classifier — but "你们窗口周末上班吗" is a question the knowledge base answers."""
 
     def name(self) -> Text:
         return "action_out_of_scope"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        return respond(dispatcher, tracker)
 
-
-class ActionComplain(Action):
+class ActionComplain(_Respond):
     """A complaint goes to a person — unless it is a question the knowledge base answers
     ("听说你们有个即日办，具体是什么意思" is not a complaint)."""
 
     def name(self) -> Text:
         return "action_complain"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        return respond(dispatcher, tracker)
 
 
 class ActionCapabilities(Action):
