@@ -158,6 +158,11 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
     text = tracker.latest_message.get("text") or ""
     ranking = tracker.latest_message.get("intent_ranking") or []
     statement = user_statement(tracker)
+    if is_need(intent) and _staff_only(intent):
+        # The window routes this category straight to staff (routing.yml staff_only): no bot handling.
+        lead = f"{needs.label(intent)}类事项由服务专员直接为您办理。"
+        return [SlotSet("ticket_category", intent), SlotSet("ticket_seed", statement)] + hand_over(
+            dispatcher, tracker, "staff_only", category=intent, lead=lead)
     if text.startswith("/"):
         # A category button ("/need_space"): the need is what the user said before it.
         text = statement or ""
@@ -188,7 +193,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         return events + hand_over(
             dispatcher, tracker, "fallback", category=plan.category,
             lead="抱歉，我还是没能找到您要的答案。为避免耽误您的时间，已为您转接服务专员。")
-    if plan.category and _staff_only(plan.category) and (plan.register or is_need(intent)):
+    if plan.register and _staff_only(plan.category):
         lead = f"{needs.label(plan.category)}类事项由服务专员直接为您办理。"
         return events + hand_over(dispatcher, tracker, "staff_only", category=plan.category, lead=lead)
     if plan.register:

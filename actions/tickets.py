@@ -24,6 +24,7 @@ FORM_SLOTS = ["need_description", "enterprise_name", "contact_name", "contact_mo
 CANCELLED = "cancelled"
 HANDOVER = "handover"          # "转人工" in the middle of the form: stop it and hand over
 BARE_COMMAND_CHARS = 14        # "帮我登记一下需求" and the like name no need of their own
+YES_WITH_DETAIL = re.compile(r"^\s*(?:对|是的?|没错|嗯|确认|好的?|OK|ok)[，,。！!\s]*")
 ADD_TO_DESCRIPTION = re.compile(r"^(?:需求|描述|情况)?(?:再|还要|还想)?补充(?:一下|说明|几句|一点)?[:：,，]\s*(.+)$", re.S)
 WANTS_A_PERSON = re.compile(r"转人工|人工(?:服务|客服)?$|真人|找(?:个|一下)?(?:人|客服|专员)|客服")
 # "我的工单", "我提交的需求办到哪了", a ticket number: the user asks about their own tickets.
@@ -238,7 +239,7 @@ class ValidateTicketForm(FormValidationAction):
             return {"ticket_confirm": "yes", "form_misses": 0}
         # Details typed without a change verb ("手机号是13912345678", "我们在沣西") correct the summary too.
         found = extract(text, services.network()).as_slots()
-        if found and all(tracker.get_slot(k) == v for k, v in found.items()):
+        if found and all(tracker.get_slot(k) == v for k, v in found.items()) and YES_WITH_DETAIL.match(text):
             return {"ticket_confirm": "yes", "form_misses": 0}      # "对，就是沣西": a yes that repeats a detail
         if found:
             return {**found, "ticket_confirm": None, "form_misses": 0}

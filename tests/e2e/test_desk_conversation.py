@@ -134,7 +134,7 @@ async def test_typed_confirmation_words_submit_the_ticket_form(stack):
         app, cid = desk.server.app, cid_()
         say = lambda text, n: gateway.handle_inbound(app, cid, text, f"f-{n}")  # noqa: E731
         await say("我们想在沣西找一个500平米左右的实验室场地", 1)
-        for n, text in enumerate(["/open_ticket", "西安光启芯科技有限公司", "王经理"], 2):
+        for n, text in enumerate(["/open_ticket", "西安启明芯片科技有限公司", "王经理"], 2):
             await say(text, n)
         summary = await say("13912345678", 5)      # 沣西 was in the first message: not asked again
         if "请确认需求登记信息" not in texts(summary):

@@ -127,7 +127,7 @@ def test_a_form_started_on_one_instance_finishes_on_the_other(cluster):
     a, b = cluster[0], cluster[1]
     user = WebUser(a.settings.desk_url)
     turns = [
-        (a, "我们想在沣西找一个500平米左右的实验室场地", None),
+        (a, "我们想找一个500平米左右的实验室场地", None),          # no place: the form asks it
         (b, "/open_ticket", "企业全称"),
         (a, "西安光启芯科技有限公司", "请问怎么称呼"),
         (b, "王经理", "手机号"),
