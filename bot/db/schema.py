@@ -318,3 +318,21 @@ class ConsoleAudit(Base):
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
     detail = Column(Text, nullable=True)
     ip = Column(String(64), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Console sign-in attempts counted per key (bot/desk/console/throttle.py).
+
+    Keys: "pair:<username>@<address>" (pauses that pair after 5 failures), "acct:<username>"
+    (growing delays across addresses), "addr:<address>" (failures of one address over all
+    accounts). Rows are locked while an attempt is counted, so parallel attempts all count.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key = Column(String(200), primary_key=True)
+    kind = Column(String(8), nullable=False)                    # pair / acct / addr
+    username = Column(String(64), nullable=True, index=True)    # for unlocking an account's rows
+    failures = Column(Integer, nullable=False, default=0)       # attempts counted in the window (pending ones too)
+    last_at = Column(UTCDateTime, nullable=True)                # when the last counted attempt began
+    next_at = Column(UTCDateTime, nullable=True)                # no attempt before this (growing delays)
