@@ -35,6 +35,9 @@ class Settings:
     redis_url: str = ""               # lock store, hub bridge, rate limits, WeChat caches; "" = in-process
     redis_prefix: str = "yuanshang"   # namespace of every Redis key and channel
     tracker_retention_days: int = 180 # Rasa tracker events older than this are deleted (0 = keep)
+    # Reverse proxies whose X-Forwarded-For / X-Real-IP name the client (addresses or networks,
+    # space or comma separated; "none" = trust no header). DESK_TRUSTED_PROXIES, default loopback.
+    trusted_proxies: str = "127.0.0.0/8 ::1"
 
     @property
     def rasa_url(self) -> str:
@@ -78,6 +81,7 @@ class Settings:
             redis_url=env.get("REDIS_URL", ""),
             redis_prefix=env.get("REDIS_PREFIX") or "yuanshang",
             tracker_retention_days=_int("TRACKER_RETENTION_DAYS", 180),
+            trusted_proxies=env.get("DESK_TRUSTED_PROXIES", "127.0.0.0/8 ::1"),
         )
         if env.get("RASA_TOKEN"):
             kwargs["rasa_token"] = env["RASA_TOKEN"]
