@@ -4,20 +4,26 @@
     python -m bot.staff passwd --username li
     python -m bot.staff list [--node fengxi]
     python -m bot.staff unlock --username li
+    python -m bot.staff disable --username li      (enable: sign-in allowed again)
 
 Passwords are read twice with getpass (or once from stdin with --password-stdin, for
-scripts). Only argon2id hashes are stored. This module needs no web framework, so the
+scripts). Only argon2id hashes are stored. The password policy: 12 to 128 characters, not
+all digits, not the username, not on the bundled list of common passwords
+(bot/data/common_passwords.txt.gz, also with trailing digits and symbols removed), not
+mostly one character. A disabled account cannot sign in and its open sessions end. This module needs no web framework, so the
 CLI works on a machine where only the database is reachable.
 """
 from __future__ import annotations
 
 import argparse
 import getpass
+import gzip
 import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 from argon2 import PasswordHasher
@@ -29,8 +35,10 @@ from bot.db.schema import ConsoleAudit, ServiceNode, Staff, StaffSession, utcnow
 
 ROLES = ("staff", "lead", "admin")
 ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
-MIN_PASSWORD = 8
+MIN_PASSWORD = 12
 MAX_PASSWORD = 128
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common_passwords.txt.gz"
+_TRAILING = re.compile(r"[\W\d_]+$")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 
 HASHER = PasswordHasher()       # argon2id, library defaults (time 3, memory 64 MiB, 4 lanes)
@@ -42,15 +50,38 @@ class StaffError(ValueError):
 
 # ---- passwords ----------------------------------------------------------------------------------
 
-def check_password_policy(password: str) -> None:
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset:
+    """The bundled list of common passwords (lower case); see bot/data/common_passwords.md."""
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip())
+
+
+def is_common_password(password: str) -> bool:
+    """On the list as it is, or once trailing digits and symbols are removed ("Password2026!")."""
+    low = password.strip().lower()
+    common = common_passwords()
+    stem = _TRAILING.sub("", low)
+    return low in common or (len(stem) >= 4 and stem in common)
+
+
+def check_password_policy(password: str, username: str = "") -> None:
+    """StaffError (a message for the operator) unless `password` may be used."""
     if len(password) < MIN_PASSWORD:
         raise StaffError(f"密码至少需要 {MIN_PASSWORD} 位。")
     if len(password) > MAX_PASSWORD:
         raise StaffError(f"密码不能超过 {MAX_PASSWORD} 位。")
     if password.strip() != password:
         raise StaffError("密码首尾不能是空格。")
+    if password.isdigit():
+        raise StaffError("密码不能全是数字，请混合使用字母、数字和符号。")
     if len(set(password)) < 4:
         raise StaffError("密码过于简单，请混合使用字母、数字和符号。")
+    name = normalise_username(username)
+    if name and (password.lower() == name or _TRAILING.sub("", password.lower()) == name):
+        raise StaffError("密码不能与用户名相同。")
+    if is_common_password(password):
+        raise StaffError("该密码过于常见，容易被猜中，请换一个。")
 
 
 def hash_password(password: str) -> str:
@@ -131,7 +162,7 @@ def create_staff(db_url: str, username: str, display_name: str, node_id: str, ro
     if role not in ROLES:
         raise StaffError(f"角色应为 {' / '.join(ROLES)}（{'、'.join(ROLE_LABELS.values())}）之一。")
     _validate_node(node_id)
-    check_password_policy(password)
+    check_password_policy(password, username)
     password_hash = hash_password(password)
     with sessions(db_url).begin() as s:
         if s.get(ServiceNode, node_id) is None:
@@ -154,8 +185,10 @@ def _operator() -> str:
         return "cli"
 
 
-def _audit(s, action: str, username: str, detail: str | None = None) -> None:
-    s.add(ConsoleAudit(at=utcnow(), actor=_operator(), action=action, detail=f"{username}" + (f"：{detail}" if detail else "")))
+def _audit(s, action: str, username: str, detail: str | None = None, actor: str | None = None,
+           ip: str | None = None) -> None:
+    s.add(ConsoleAudit(at=utcnow(), actor=(actor or _operator())[:128], action=action, ip=ip,
+                       detail=f"{username}" + (f"：{detail}" if detail else "")))
 
 
 def _get(s, username: str) -> Staff:
@@ -167,7 +200,7 @@ def _get(s, username: str) -> Staff:
 
 def set_password(db_url: str, username: str, password: str) -> StaffInfo:
     """New password; every open console session of the account is ended."""
-    check_password_policy(password)
+    check_password_policy(password, username)
     password_hash = hash_password(password)
     with sessions(db_url).begin() as s:
         staff = _get(s, username)
@@ -179,13 +212,39 @@ def set_password(db_url: str, username: str, password: str) -> StaffInfo:
         return _info(staff)
 
 
-def unlock(db_url: str, username: str) -> StaffInfo:
+def unlock(db_url: str, username: str, actor: str | None = None, ip: str | None = None) -> StaffInfo:
+    """Lift every sign-in pause and delay of the account (all addresses)."""
+    from bot.login_throttle import clear_account
+
     with sessions(db_url).begin() as s:
         staff = _get(s, username)
         staff.failed_logins = 0
         staff.locked_until = None
-        _audit(s, "staff_unlock", staff.username)
+        cleared = clear_account(s, staff.username)
+        _audit(s, "staff_unlock", staff.username, f"{cleared} 个计数已清除" if cleared else None, actor, ip)
         return _info(staff)
+
+
+def set_active(db_url: str, username: str, active: bool, actor: str | None = None,
+               ip: str | None = None) -> StaffInfo:
+    """Disable (no sign-in; every open session ends at once) or enable an account again."""
+    with sessions(db_url).begin() as s:
+        staff = _get(s, username)
+        staff.active = bool(active)
+        ended = 0
+        if not active:
+            ended = s.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id)).rowcount or 0
+        _audit(s, "staff_enable" if active else "staff_disable", staff.username,
+               None if active else f"结束会话 {ended} 个", actor, ip)
+        return _info(staff)
+
+
+def paused(db_url: str, username: str, now: datetime | None = None) -> list[tuple[str, datetime]]:
+    """(address, until) where sign-in to `username` is paused after repeated failures."""
+    from bot.login_throttle import paused_addresses
+
+    with read_sessions(db_url)() as s:
+        return paused_addresses(s, normalise_username(username), now or utcnow())
 
 
 def list_staff(db_url: str, node_id: Optional[str] = None) -> list[StaffInfo]:
@@ -224,8 +283,12 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（一行）")
     ls = sub.add_parser("list", help="列出账号")
     ls.add_argument("--node", default=None, help="只列出某个节点的账号")
-    u = sub.add_parser("unlock", help="解除登录锁定")
+    u = sub.add_parser("unlock", help="解除登录暂停（所有地址）")
     u.add_argument("--username", required=True)
+    d = sub.add_parser("disable", help="停用账号（不能登录，已登录的会话立即退出）")
+    d.add_argument("--username", required=True)
+    en = sub.add_parser("enable", help="重新启用已停用的账号")
+    en.add_argument("--username", required=True)
     return p
 
 
@@ -260,15 +323,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"已重设 {info.username} 的密码，该账号已登录的会话均已退出。")
         elif args.command == "unlock":
             info = unlock(db_url, args.username)
-            print(f"已解除 {info.username} 的登录锁定。")
+            print(f"已解除 {info.username} 的登录暂停。")
+        elif args.command == "disable":
+            info = set_active(db_url, args.username, False)
+            print(f"已停用账号 {info.username}，该账号已登录的会话均已退出。")
+        elif args.command == "enable":
+            info = set_active(db_url, args.username, True)
+            print(f"已重新启用账号 {info.username}。")
         elif args.command == "list":
             rows = list_staff(db_url, args.node)
             if not rows:
                 print("没有账号。")
             for r in rows:
                 state = "停用" if not r.active else ""
-                if r.locked_until and r.locked_until > utcnow():
-                    state = f"锁定至 {_fmt_time(r.locked_until)}"
+                pauses = paused(db_url, r.username)
+                if pauses:
+                    state = (state + " " if state else "") + "、".join(
+                        f"{addr} 暂停登录至 {_fmt_time(until)}" for addr, until in pauses)
                 print(f"{r.username:<16}{r.display_name:<10}{ROLE_LABELS.get(r.role, r.role):<8}{r.node_id:<28}{state}")
     except StaffError as exc:
         print(f"错误：{exc}", file=sys.stderr)

@@ -167,19 +167,24 @@ async def test_lockout_after_five_failures_and_unlock_after_fifteen_minutes(cons
     for i in range(4):
         r = await console.login("li", f"bad-password-{i}")
         text = await r.text()
-        assert r.status == 401 and "用户名或密码错误" in text and "账号已锁定" not in text
-    assert "再输错 1 次，账号将被锁定" in text
+        assert r.status == 401 and "用户名或密码错误" in text and "已暂停登录" not in text
+        if i == 2:                                      # from the 3rd failure on: growing delays
+            quick = await console.login("li")
+            assert quick.status == 429 and "请 2 秒后再试" in await quick.text()
+            assert quick.headers["Retry-After"] == "2"
+        console.clock.advance(seconds=5)
+    assert "再输错 1 次，该账号将在本地址暂停登录 15 分钟" in text
     r = await console.login("li", "bad-password-5")
     text = await r.text()
-    assert r.status == 401 and "账号已锁定 15 分钟" in text
+    assert r.status == 401 and "已暂停登录 15 分钟" in text
     console.clock.advance(minutes=14)
-    r = await console.login("li")                       # right password, still locked
-    assert r.status == 401 and "账号已锁定" in await r.text()
+    r = await console.login("li")                       # right password, still paused
+    assert r.status == 429 and "已暂停登录" in await r.text()
     console.clock.advance(minutes=1, seconds=1)
     r = await console.login("li")
     assert r.status == 302 and r.headers["Location"] == "/console/"
     assert [a.action for a in audit_rows(console.db, "locked")] == ["locked"]
-    assert len(audit_rows(console.db, "login_locked")) == 1
+    assert len(audit_rows(console.db, "login_throttled")) == 2
 
 
 async def test_session_expires_after_eight_hours_and_on_logout(console):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot import login_throttle
 from bot import staff as cli
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
@@ -57,8 +58,11 @@ def test_create_asks_twice_with_getpass(db_url, monkeypatch, capsys):
 
 @pytest.mark.parametrize("args, stdin, message", [
     (["--node", "xianyang"], "Qcy-2026-secret", "服务网络中没有节点“xianyang”"),
-    (["--node", "fengxi"], "short1", "密码至少需要 8 位"),
-    (["--node", "fengxi"], "aaaaaaaaaa", "密码过于简单"),
+    (["--node", "fengxi"], "short1", "密码至少需要 12 位"),
+    (["--node", "fengxi"], "aaaaaaaaaaaa", "密码过于简单"),
+    (["--node", "fengxi"], "123456789012", "密码不能全是数字"),
+    (["--node", "fengxi"], "qwertyqwerty", "该密码过于常见"),
+    (["--node", "fengxi"], "Password2026!", "该密码过于常见"),
 ])
 def test_create_refuses_bad_input(db_url, monkeypatch, capsys, args, stdin, message):
     code = run(db_url, "create", "--username", "li", "--name", "李明", *args, "--password-stdin",
@@ -90,17 +94,19 @@ def test_passwd_ends_sessions_and_unlock_clears_the_lock(db_url, monkeypatch, ca
     info = cli.create_staff(db_url, "li", "李明", "fengxi", "staff", "Qcy-2026-secret")
     with sessions(db_url).begin() as s:
         s.add(StaffSession(id="x" * 64, staff_id=info.id, csrf_token="c", expires_at=utcnow() + timedelta(hours=8)))
-        st = s.get(Staff, info.id)
-        st.failed_logins, st.locked_until = 3, utcnow() + timedelta(minutes=15)
+    now = utcnow()
+    for i in range(login_throttle.PAIR_MAX):          # five counted attempts from one address: paused there
+        assert login_throttle.count_attempt(db_url, "li", "198.51.100.4", now + timedelta(seconds=10 * i)).allowed
+    assert not login_throttle.count_attempt(db_url, "li", "198.51.100.4", now + timedelta(minutes=1)).allowed
 
     assert run(db_url, "list") == 0
     out = capsys.readouterr().out
-    assert "li" in out and "李明" in out and "锁定至" in out
+    assert "li" in out and "李明" in out and "198.51.100.4 暂停登录至" in out
 
     assert run(db_url, "unlock", "--username", "li") == 0
-    assert "已解除 li 的登录锁定" in capsys.readouterr().out
-    st = row(db_url, "li")
-    assert st.failed_logins == 0 and st.locked_until is None
+    assert "已解除 li 的登录暂停" in capsys.readouterr().out
+    assert login_throttle.count_attempt(db_url, "li", "198.51.100.4", now + timedelta(minutes=1)).allowed
+    assert run(db_url, "list") == 0 and "暂停登录至" not in capsys.readouterr().out
 
     assert run(db_url, "passwd", "--username", "li", "--password-stdin", stdin="New-pass-2026\n",
                monkeypatch=monkeypatch) == 0

@@ -1,12 +1,20 @@
-"""Console sign-in: argon2 passwords, server-side sessions, lockout, CSRF, the access middleware.
+"""Console sign-in: argon2 passwords, server-side sessions, throttling, CSRF, the access middleware.
 
 - The session cookie holds 32 random bytes; the database keeps only their SHA-256
   (StaffSession.id), so a leaked database cannot be replayed as cookies. Sessions end
-  8 hours after sign-in whatever the activity (a working day), or at sign-out.
-- 5 failed sign-ins in a row lock the account for 15 minutes; unknown usernames cost
-  the same argon2 verification as known ones (no username probing by timing). Failed
-  sign-ins are also counted per client address (RATE_LIMIT_LOGIN_IP, default 10 per
-  15 minutes: then 429), so one address cannot try many accounts.
+  8 hours after sign-in whatever the activity (a working day), or at sign-out, or when
+  the account is disabled.
+- One answer for every refused sign-in, whether the username exists or not ("用户名或密码错误",
+  the same warnings and pauses), and the same argon2 work: unknown usernames are checked
+  against a dummy hash.
+- Throttling (bot/login_throttle.py): growing delays and a 15-minute pause per account and
+  address after 5 failures, growing delays per account from addresses it never signed in
+  from, and a limit per address (RATE_LIMIT_LOGIN_IP, default 10 failures per 15 minutes).
+  Attempts are counted atomically before the password is checked, so parallel requests
+  cannot slip past a limit; nobody can lock a member of staff out from another address.
+- The client's address (audit rows, throttling) is the socket peer, or — only when the peer
+  is a trusted proxy (DESK_TRUSTED_PROXIES, default loopback) — the nearest untrusted
+  address in X-Forwarded-For, else X-Real-IP.
 - CSRF: a synchronizer token per session, required on every POST/PUT/PATCH/DELETE as form
   field `csrf_token` or header `X-CSRF-Token`; the sign-in form has its own token in a
   short-lived cookie (double submit), so a foreign site cannot sign a browser in either.
@@ -16,8 +24,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -28,6 +38,7 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import delete, select
 
+from bot import login_throttle as throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
@@ -36,8 +47,8 @@ from bot.staff import dummy_verify, hash_password, needs_rehash, normalise_usern
 COOKIE = "qcy_console"
 LOGIN_CSRF_COOKIE = "qcy_login_csrf"
 SESSION_HOURS = 8
-MAX_FAILURES = 5
-LOCK_MINUTES = 15
+MAX_FAILURES = throttle.PAIR_MAX
+LOCK_MINUTES = int(throttle.PAIR_PAUSE.total_seconds() // 60)
 LAST_SEEN_EVERY = timedelta(minutes=5)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/console/login", "/console/static/console.css"})
@@ -69,8 +80,74 @@ def clock_of(app: web.Application) -> Clock:
     return app.get(CLOCK_KEY) or utcnow
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(raw: str) -> tuple:
+    if raw.strip().lower() in ("", "none", "off"):
+        return ()
+    nets = []
+    for part in raw.replace(",", " ").split():
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            pass            # ratelimit logs the same setting's bad entries
+    return tuple(nets)
+
+
+def _ip(value: str) -> Optional[str]:
+    """The address in canonical form, or None when `value` is not an IP address."""
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def _trusted_proxies(request: web.Request) -> tuple:
+    from bot.desk.app import SETTINGS_KEY
+
+    settings = request.app.get(SETTINGS_KEY)
+    raw = getattr(settings, "trusted_proxies", None)
+    if raw is None:
+        raw = os.environ.get("DESK_TRUSTED_PROXIES", ratelimit.DEFAULT_TRUSTED_PROXIES)
+    return _networks(raw)
+
+
+def real_client(request: web.Request) -> tuple[Optional[str], bool]:
+    """(the client's address, whether it came from a trusted proxy's header).
+
+    The socket peer, unless the peer is a trusted proxy: then the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy (a client cannot choose it by
+    sending its own header), else X-Real-IP. Values that are not IP addresses are ignored.
+    """
+    peer = request.remote or ""
+    nets = _trusted_proxies(request)
+    peer_ip = _ip(peer)
+
+    def trusted(addr: Optional[str]) -> bool:
+        return addr is not None and any(ipaddress.ip_address(addr) in n for n in nets)
+
+    if not nets or not trusted(peer_ip):
+        return (peer_ip or peer[:64] or None), False
+    hops = [h for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        addr = _ip(hop)
+        if addr is None:
+            break                   # garbage from the client side: stop at the last good hop
+        if not trusted(addr):
+            return addr, True
+    real = _ip(request.headers.get("X-Real-IP", ""))
+    if real is not None:
+        return real, True
+    return peer_ip, False
+
+
+def _peer_trusted(request: web.Request) -> bool:
+    peer = _ip(request.remote or "")
+    return peer is not None and any(ipaddress.ip_address(peer) in n for n in _trusted_proxies(request))
+
+
 def client_ip(request: web.Request) -> Optional[str]:
-    return (request.remote or "")[:64] or None
+    """The client's address for audit rows and sign-in throttling (see real_client)."""
+    return real_client(request)[0]
 
 
 # ---- the signed-in member of staff ---------------------------------------------------------------
@@ -164,8 +241,30 @@ def _beijing(dt: datetime) -> str:
 
 
 def _locked_message(until: datetime) -> str:
-    return (f"连续 {MAX_FAILURES} 次密码错误，账号已锁定 {LOCK_MINUTES} 分钟，"
-            f"请于 {_beijing(until)}（北京时间）后再试，或联系管理员解锁。")
+    return (f"该账号在本地址连续 {MAX_FAILURES} 次登录失败，已暂停登录 {LOCK_MINUTES} 分钟，"
+            f"请于 {_beijing(until)}（北京时间）后再试，或联系管理员解除。")
+
+
+class Throttled(LoginError):
+    """Sign-in refused before the password was checked (a pause, a delay, the address limit)."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_header(self) -> str:
+        return str(max(1, int(self.retry_after + 0.999)))
+
+
+def _throttled(attempt: throttle.Attempt) -> Throttled:
+    seconds = max(1, int(attempt.retry_after + 0.999))
+    if attempt.reason == "pair":
+        return Throttled(_locked_message(attempt.until), attempt.retry_after)
+    if attempt.reason == "address":
+        minutes = max(1, round(attempt.retry_after / 60))
+        return Throttled(f"登录失败次数过多，请 {minutes} 分钟后再试。", attempt.retry_after)
+    return Throttled(f"尝试过于频繁，请 {seconds} 秒后再试。", attempt.retry_after)
 
 
 @dataclass(frozen=True)
@@ -176,62 +275,70 @@ class LoginResult:
     expires_at: datetime
 
 
-def login(db_url: str, username: str, password: str, now: datetime, ip: str | None = None) -> LoginResult:
-    """Check the password, count failures, lock, and open a session on success.
+def login(db_url: str, username: str, password: str, now: datetime, ip: str | None = None, *,
+          limit_address: str | None = None,
+          address_rule: tuple[int, float] = throttle.DEFAULT_ADDRESS_RULE) -> LoginResult:
+    """Count the attempt, check the password, and open a session on success.
 
-    Failures are committed (counter, lock, audit row) before LoginError is raised.
+    Unknown, disabled and password-less accounts get exactly what a wrong password gets.
+    `ip` is the client's address (audit, per account+address counting); `limit_address`
+    the key of the per-address limit (None: `ip`; "": none). Refusals are committed
+    (counters, audit row) before LoginError (Throttled: before any password check) is raised.
     """
     username = normalise_username(username)[:64]
     password = password or ""
     if not username or not password:
         dummy_verify(password)
         raise LoginError("请输入用户名和密码。")
-    error: Optional[str] = None
-    result: Optional[LoginResult] = None
-    with sessions(db_url).begin() as s:
+    attempt = throttle.count_attempt(db_url, username, ip or "", now, limit_address=limit_address,
+                                     address_rule=address_rule)
+    if not attempt.allowed:
+        write_audit(db_url, f"login:{username}", "login_throttled", ip=ip, at=now,
+                    detail=f"{attempt.reason}, retry after {int(attempt.retry_after + 0.999)} s")
+        raise _throttled(attempt)
+    with read_sessions(db_url)() as s:
         staff = s.scalars(select(Staff).where(Staff.username == username)).first()
-        if staff is None or not staff.active or not staff.password_hash:
-            dummy_verify(password)
-            s.add(ConsoleAudit(at=now, actor=f"login:{username}", action="login_failed",
-                               detail="unknown or inactive account", ip=ip))
-            error = BAD_CREDENTIALS
-        elif staff.locked_until is not None and staff.locked_until > now:
-            dummy_verify(password)
-            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login_locked", ip=ip))
-            error = _locked_message(staff.locked_until)
-        elif not verify_password(staff.password_hash, password):
-            if staff.locked_until is not None:          # an earlier lock has run out: count afresh
-                staff.locked_until = None
-                staff.failed_logins = 0
-            staff.failed_logins = (staff.failed_logins or 0) + 1
-            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login_failed",
-                               detail=f"failure {staff.failed_logins}", ip=ip))
-            if staff.failed_logins >= MAX_FAILURES:
-                staff.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                staff.failed_logins = 0
-                s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="locked", ip=ip,
-                                   detail=f"locked until {staff.locked_until.isoformat()}"))
-                error = _locked_message(staff.locked_until)
-            else:
-                left = MAX_FAILURES - staff.failed_logins
-                error = (f"{BAD_CREDENTIALS}再输错 {left} 次，账号将被锁定 {LOCK_MINUTES} 分钟。"
+    usable = staff is not None and staff.active and bool(staff.password_hash)
+    if usable:
+        ok = verify_password(staff.password_hash, password)
+    else:
+        dummy_verify(password)
+        ok = False
+    if not ok:
+        actor = f"staff:{username}" if usable else f"login:{username}"
+        detail = f"failure {attempt.failures} from this address" + ("" if usable else "; unknown or inactive account")
+        with sessions(db_url).begin() as s:
+            s.add(ConsoleAudit(at=now, actor=actor, action="login_failed", detail=detail, ip=ip))
+            if attempt.failures >= MAX_FAILURES:
+                s.add(ConsoleAudit(at=now, actor=actor, action="locked", ip=ip,
+                                   detail=f"paused for this address until {(now + throttle.PAIR_PAUSE).isoformat()}"))
+        if attempt.failures >= MAX_FAILURES:
+            raise LoginError(_locked_message(now + throttle.PAIR_PAUSE))
+        left = MAX_FAILURES - attempt.failures
+        raise LoginError(f"{BAD_CREDENTIALS}再输错 {left} 次，该账号将在本地址暂停登录 {LOCK_MINUTES} 分钟。"
                          if left <= 2 else BAD_CREDENTIALS)
+    throttle.succeeded(db_url, attempt)
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=SESSION_HOURS)
+    with sessions(db_url).begin() as s:
+        staff = s.get(Staff, staff.id)
+        if staff is None or not staff.active:          # disabled while the password was being checked
+            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login_failed",
+                               detail="account disabled during sign-in", ip=ip))
+            result = None
         else:
             staff.failed_logins = 0
             staff.locked_until = None
             if needs_rehash(staff.password_hash):
                 staff.password_hash = hash_password(password)
-            token = secrets.token_urlsafe(32)
-            expires = now + timedelta(hours=SESSION_HOURS)
             # expired sessions (of anyone) are tidied up on each sign-in
             s.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
             s.add(StaffSession(id=token_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
                                created_at=now, expires_at=expires, last_seen_at=now, ip=ip))
             s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login", ip=ip))
             result = LoginResult(token, staff.id, staff.username, expires)
-    if error is not None:
-        raise LoginError(error)
-    assert result is not None
+    if result is None:
+        raise LoginError(BAD_CREDENTIALS)
     return result
 
 
@@ -375,19 +482,20 @@ async def login_post(request: web.Request) -> web.Response:
     username = str(form.get("username", "")).replace("\x00", "")      # NUL: PostgreSQL cannot compare it
     password = str(form.get("password", "")).replace("\x00", "")
     now = clock_of(request.app)()
-    limits = ratelimit.limiter(request.app)
-    address = ratelimit.client_address(request)
-    blocked = await limits.check("login_ip", address)
-    if not blocked.allowed:
-        minutes = max(1, round(blocked.retry_after / 60))
-        resp = _login_page(request, f"登录失败次数过多，请 {minutes} 分钟后再试。",
-                           normalise_username(username)[:64], status=429)
-        resp.headers["Retry-After"] = blocked.retry_after_header
-        return resp
+    ip, forwarded = real_client(request)
+    # per-address limit: the client's address; none for a local tool talking to the desk directly
+    # through a trusted (loopback) peer without a forwarding header, as in bot/desk/ratelimit.py
+    limit_address = ip if (forwarded or not _peer_trusted(request)) else ""
+    rule = ratelimit.limiter(request.app).rules["login_ip"]
+    address_rule = (0, 0.0) if rule.off else (rule.limit, rule.window)
     try:
-        result = await asyncio.to_thread(login, _db_url(request), username, password, now, client_ip(request))
+        result = await asyncio.to_thread(login, _db_url(request), username, password, now, ip,
+                                         limit_address=limit_address or "", address_rule=address_rule)
+    except Throttled as exc:
+        resp = _login_page(request, str(exc), normalise_username(username)[:64], status=429)
+        resp.headers["Retry-After"] = exc.retry_after_header
+        return resp
     except LoginError as exc:
-        await limits.hit("login_ip", address)
         return _login_page(request, str(exc), normalise_username(username)[:64], status=401)
     target = _safe_next(str(form.get("next", "")))
     resp = web.HTTPFound(target)
