@@ -4,7 +4,7 @@ Q ?= 高企认定需要什么条件
 
 MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
 
-.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report demo staff scheduler-status retention clean bench-load eval-dialogue
+.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report dispatch demo staff scheduler-status retention clean bench-load eval-dialogue
 
 install:
 	@scripts/bootstrap.sh
@@ -40,6 +40,9 @@ bench-load: install     ## 200 scripted enterprise conversations, embedded and s
 report: install
 	@mkdir -p var/reports
 	$(PY) -m bot.reports monthly --month $(MONTH) --html var/reports/$(MONTH).html --xlsx var/reports/$(MONTH).xlsx
+
+dispatch: install        ## 日调度 at a moment, as the 08:30 job sends it (ARGS="--now 2026-11-25T08:30 --node fengxi")
+	$(PY) -m bot.reports dispatch $(ARGS)
 
 DB ?= sqlite:///var/yuanshang.db
 

@@ -3,8 +3,9 @@
 Jobs and their periods (Beijing time, Asia/Shanghai, from bot/data/sla.yml):
 
 - ``daily_dispatch`` (日调度), period ``2026-11-25``: on official working days from 08:30, every
-  node gets one dispatch list (Notification kind ``dispatch_list``, recipient ``node:<id>``) of
-  its open tickets: new since the previous working day's list, due today, overdue.
+  node gets one dispatch list (Notification kind ``dispatch_list``, recipient ``node:<id>``) as
+  bot/reports/dispatch.py builds it for the day's 08:30 (the console and ``make dispatch`` show
+  the same list for the same moment; the rules are in docs/dispatch.md).
 - ``weekly_push`` (周推进), period ``2026-W48`` (ISO week): from 09:00 on the week's first working
   day (Monday unless it is a holiday), every open ticket created more than 7 days ago and not
   pushed in the last week gets a progress message to the enterprise (kind ``progress``).
@@ -53,6 +54,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Contact, Enterprise, JobRun, Notification, ServiceNode, Ticket, TicketEvent, utcnow
+from bot.reports import dispatch
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import TicketService
@@ -64,7 +66,7 @@ DAILY, WEEKLY, MONTHLY, SLA_SWEEP = "daily_dispatch", "weekly_push", "monthly_su
 RETENTION = "tracker_retention"
 JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检", RETENTION: "对话记录清理"}
 
-DAILY_AT = time(8, 30)
+DAILY_AT = dispatch.DISPATCH_AT
 WEEKLY_AT = time(9, 0)
 MONTHLY_AT = time(8, 0)
 RETENTION_AT = time(3, 30)            # quiet hours: deletes on the tracker store
@@ -72,7 +74,7 @@ DAILY_CATCH_UP_DAYS = 7
 WEEKLY_CATCH_UP_WEEKS = 4
 MONTHLY_CATCH_UP_MONTHS = 2
 
-PUSH_AGE = timedelta(days=7)          # 周推进: tickets open longer than this
+PUSH_AGE = dispatch.WEEKLY_AGE       # 周推进: tickets open longer than this (本周推进 in the list)
 PUSH_INTERVAL = timedelta(days=7)     # … and not pushed within this
 PUSH_SLACK = timedelta(days=1)        # a push at Mon 09:00:40 must not block next Mon 09:00:10
 
@@ -80,12 +82,10 @@ RETRY_AFTER = timedelta(minutes=5)    # a failed run is retried by the first tic
 STALE_AFTER = timedelta(hours=1)      # a run still "running" after this is presumed dead
 SLA_INTERVAL = 300                    # seconds between SLA sweeps in run_forever
 
-LIST_LIMIT = 50                       # lines per section of a dispatch list (the data has all)
 ACTOR = "system"
 RUNNING, DONE, FAILED = "running", "done", "failed"
 STATUS_LABELS = {RUNNING: "执行中", DONE: "已完成", FAILED: "失败"}
 ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})    # the SLA clock runs
-_WEEKDAYS = "一二三四五六日"
 
 
 def default_instance() -> str:
@@ -102,6 +102,11 @@ def _check_now(now: datetime) -> datetime:
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"需要带时区的当前时间，收到的是：{now!r}")
     return now.astimezone(timezone.utc)
+
+
+def _md_hm(dt: datetime, tz) -> str:
+    loc = dt.astimezone(tz)
+    return f"{loc.month}月{loc.day}日 {loc:%H:%M}"
 
 
 def _category_name(category: str) -> str:
@@ -189,122 +194,26 @@ def _monthly_candidates(sched: "Scheduler", now: datetime) -> list[str]:
     return [p for p in periods if _monthly_due(sched, p) <= now]
 
 
-# ---- 日调度: the dispatch lists ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TicketLine:
-    number: str
-    category: str
-    category_name: str
-    enterprise: str
-    status: str
-    status_label: str
-    node_id: str
-    created_at: datetime
-    resolution_due: datetime
-
-
-@dataclass
-class DispatchList:
-    node_id: str
-    node_name: str
-    day: date
-    since: datetime               # new tickets: created in [since, as_of)
-    as_of: datetime               # the list's moment (the day at 08:30)
-    new: list[TicketLine] = field(default_factory=list)
-    due_today: list[TicketLine] = field(default_factory=list)
-    overdue: list[TicketLine] = field(default_factory=list)
-    catch_up: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.new or self.due_today or self.overdue)
-
-    def body(self, tz) -> str:
-        d = self.day
-        title = f"【日调度】{self.node_name} {d.year}年{d.month}月{d.day}日（星期{_WEEKDAYS[d.weekday()]}）工单清单"
-        if self.catch_up:
-            title += "（补发）"
-        since = self.since.astimezone(tz)
-        lines = [title]
-        if self.catch_up:
-            lines.append("系统停机期间未能按时发送，现补发当日清单；工单状态以工作台为准。")
-
-        def section(heading: str, items: list[TicketLine], extra: Callable[[TicketLine], str]) -> None:
-            lines.append(f"{heading}：{len(items)} 件")
-            if not items:
-                lines.append("  无")
-            for i, t in enumerate(items[:LIST_LIMIT], 1):
-                lines.append(f"  {i}. {t.number} {t.category_name}｜{t.enterprise}｜{extra(t)}{t.status_label}")
-            if len(items) > LIST_LIMIT:
-                lines.append(f"  ……另有 {len(items) - LIST_LIMIT} 件，请在工作台查看")
-
-        section(f"一、新增工单（{since.month}月{since.day}日 {since:%H:%M} 以来）", self.new, lambda t: "")
-        section("二、今日到期", self.due_today,
-                lambda t: f"今日 {t.resolution_due.astimezone(tz):%H:%M} 到期｜")
-        section("三、已超期", self.overdue,
-                lambda t: f"{_md_hm(t.resolution_due, tz)} 到期，已超期｜")
-        if self.empty:
-            lines.append("今日没有需要调度的工单。")
-        else:
-            lines.append("请及时分派、办理；超期工单将按规定逐级升级督办。")
-        return "\n".join(lines)
-
-
-def _md_hm(dt: datetime, tz) -> str:
-    loc = dt.astimezone(tz)
-    return f"{loc.month}月{loc.day}日 {loc:%H:%M}"
-
-
-def dispatch_lists(s: Session, day: date, sla: SlaPolicy, catch_up: bool = False) -> dict[str, DispatchList]:
-    """The dispatch list of every active node for `day` (nodes holding open tickets included)."""
-    tz = sla.tz
-    as_of = datetime.combine(day, DAILY_AT, tzinfo=tz)
-    since = datetime.combine(sla.previous_working_day(day), DAILY_AT, tzinfo=tz)
-    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-    T = Ticket
-    rows = s.execute(
-        select(T.number, T.category, T.status, T.node_id, T.created_at, T.resolution_due, Enterprise.name)
-        .join(Enterprise, Enterprise.id == T.enterprise_id)
-        .where(T.status.in_(sorted(lc.OPEN_STATES)),
-               or_(and_(T.created_at >= since, T.created_at < as_of),
-                   and_(T.status.in_(sorted(ACTIVE_OPEN)), T.resolution_due < day_end)))
-        .order_by(T.resolution_due, T.number)
-    ).all()
-    held = {r.node_id for r in rows}
-    nodes = s.scalars(select(ServiceNode).where(or_(ServiceNode.active.is_(True), ServiceNode.id.in_(held)))
-                      .order_by(ServiceNode.id)).all()
-    order = {"centre": 0, "new_city": 1, "workstation": 2, "special_window": 3}
-    nodes = sorted(nodes, key=lambda n: (order.get(n.kind, 9), n.parent_id or "", n.id))
-    lists = {n.id: DispatchList(n.id, n.name, day, since, as_of, catch_up=catch_up) for n in nodes}
-    for r in rows:
-        line = TicketLine(r.number, r.category, _category_name(r.category), r[6], r.status,
-                          lc.LABELS.get(r.status, r.status), r.node_id, _aware(r.created_at),
-                          _aware(r.resolution_due))
-        dl = lists[r.node_id]
-        if since <= line.created_at < as_of:
-            dl.new.append(line)
-        if r.status in ACTIVE_OPEN:
-            if line.resolution_due < as_of:
-                dl.overdue.append(line)
-            elif line.resolution_due < day_end:
-                dl.due_today.append(line)
-    return lists
-
+# ---- 日调度: the dispatch lists (bot/reports/dispatch.py: the rules, shared with console and CLI) ----
 
 def _work_daily(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
     day = date.fromisoformat(period)
     catch_up = day != sched.local_date(now)
     lists = dispatch_lists(s, day, sched.sla, catch_up=catch_up)
-    for dl in lists.values():
-        s.add(Notification(kind="dispatch_list", recipient=f"node:{dl.node_id}", body=dl.body(sched.tz),
-                           created_at=now))
-    n_new = sum(len(d.new) for d in lists.values())
-    n_due = sum(len(d.due_today) for d in lists.values())
-    n_over = sum(len(d.overdue) for d in lists.values())
-    out = (f"已向 {len(lists)} 个服务节点发送{'补发的' if catch_up else ''}日调度清单："
-           f"新增 {n_new} 件，今日到期 {n_due} 件，已超期 {n_over} 件")
+    for dl in lists.nodes:
+        s.add(Notification(kind="dispatch_list", recipient=f"node:{dl.node_id}",
+                           body=dispatch.node_text(dl, lists, sched.tz), created_at=now))
+    n = lists.totals()
+    out = (f"已向 {len(lists.nodes)} 个服务节点发送{'补发的' if catch_up else ''}日调度清单："
+           f"已超期 {n.get(dispatch.OVERDUE, 0)} 件，今日到期 {n.get(dispatch.DUE_TODAY, 0)} 件，"
+           f"待补充 {n.get(dispatch.AWAITING, 0)} 件，新增 {n.get('new_total', 0)} 件，"
+           f"本周推进 {n.get(dispatch.WEEKLY, 0)} 件，入企服务 {n.get('visits', 0)} 次")
     return out, lists
+
+
+def dispatch_lists(s: Session, day: date, sla: SlaPolicy, catch_up: bool = False) -> dispatch.Dispatch:
+    """Every node's dispatch list of `day`, at the day's dispatch moment (08:30)."""
+    return dispatch.build(s, dispatch.dispatch_moment(day, sla), sla=sla, catch_up=catch_up)
 
 
 # ---- 周推进: progress messages to the enterprise ----------------------------------------------------

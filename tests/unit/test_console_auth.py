@@ -466,37 +466,3 @@ async def test_return_to_cannot_render_another_nodes_conversation(console):
     page = await r.text()
     assert r.status == 400 and "沣东企业的秘密需求" not in page and own.number in page
 
-
-def test_dispatch_list_new_due_today_overdue(db_url):
-    from bot.desk.console.dispatch import dispatch_lists, totals
-    from bot.tickets import lifecycle as lc
-
-    cst = timezone(timedelta(hours=8))
-    now = datetime(2026, 11, 25, 10, 0, tzinfo=cst)             # Wednesday, office hours
-
-    def ticket(created, sender, description):
-        svc = TicketService(db_url, clock=lambda: created)
-        return svc.open_ticket(category="need_recruitment", description=description,
-                               enterprise=EnterpriseInput(name=f"企业{sender}", new_city="沣西"),
-                               contact_name="王经理", mobile="13912345678", sender_id=sender).ticket
-
-    old = ticket(datetime(2026, 11, 2, 10, 0, tzinfo=cst), "s-old", "招聘会摊位申请")          # 5 working days: overdue
-    paused = ticket(datetime(2026, 11, 2, 11, 0, tzinfo=cst), "s-paused", "实习生补贴怎么申请")
-    TicketService(db_url, clock=lambda: datetime(2026, 11, 3, 10, 0, tzinfo=cst)).transition(
-        paused.number, lc.AWAITING_INFO, "staff:li")
-    evening = ticket(datetime(2026, 11, 24, 18, 0, tzinfo=cst), "s-evening", "社保补贴材料清单")  # new, due today
-    morning = ticket(datetime(2026, 11, 25, 9, 30, tzinfo=cst), "s-morning", "校园招聘合作")      # new, due today
-    done = ticket(datetime(2026, 11, 20, 9, 30, tzinfo=cst), "s-done", "用工备案")
-    TicketService(db_url, clock=lambda: datetime(2026, 11, 21, 9, 30, tzinfo=cst)).transition(
-        done.number, lc.RESOLVED, "staff:li")
-
-    lists = dispatch_lists(db_url, {"fengxi"}, now)
-    assert [n.node_id for n in lists] == ["fengxi"]
-    fx = lists[0]
-    assert [i.ticket.number for i in fx.overdue] == [old.number]
-    assert fx.overdue[0].deadline == "首次响应"                   # never answered: the first response is late
-    assert sorted(i.ticket.number for i in fx.due_today) == sorted([evening.number, morning.number])
-    assert sorted(i.ticket.number for i in fx.new) == sorted([evening.number, morning.number])
-    assert paused.number not in {i.ticket.number for i in fx.overdue + fx.due_today}
-    assert totals(lists) == (2, 2, 1)
-    assert dispatch_lists(db_url, {"fengdong"}, now)[0].empty

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from bot import scheduler as sch
 from bot.db import read_sessions, sessions
-from bot.db.schema import Enterprise, JobRun, Notification, ServiceNode, Ticket, TicketEvent
+from bot.db.schema import Enterprise, JobRun, Notification, ServiceNode, Ticket, TicketEvent, Visit
 from bot.settings import PROJECT_ROOT
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
@@ -46,13 +46,16 @@ def add_enterprise(url, name="西安光启芯科技有限公司") -> int:
 
 
 def add_ticket(url, number, node, created, due, *, enterprise_id, status=lc.IN_PROGRESS,
-               category="need_debt_financing", conversation="wx-1", last_push=None) -> int:
+               category="need_debt_financing", conversation="wx-1", last_push=None, responded=None,
+               paused=None) -> int:
+    """A ticket; its 即日办 first response is due by the policy, given at `responded` (None: not yet)."""
     with sessions(url).begin() as s:
         t = Ticket(number=number, enterprise_id=enterprise_id, category=category,
                    service_content=BY_INTENT[category].content, node_id=node, status=status,
                    description="测试工单", source_channel="web", conversation_id=conversation,
-                   created_at=created, updated_at=created, first_response_due=created + timedelta(hours=8),
-                   resolution_due=due, last_progress_push=last_push,
+                   created_at=created, updated_at=created,
+                   first_response_due=default_policy().first_response_due(created), first_response_at=responded,
+                   resolution_due=due, last_progress_push=last_push, paused_at=paused,
                    resolved_at=created + timedelta(days=1) if status in lc.FINAL_STATES else None)
         s.add(t)
         s.flush()
@@ -125,54 +128,83 @@ def test_periods_and_due_times(sched):
 # ---- 日调度 -------------------------------------------------------------------------------------------
 
 def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
+    """Each ticket under exactly one heading: 已超期 → 今日到期 → 待补充 → 新增 → 本周推进 (docs/dispatch.md)."""
     e1 = add_enterprise(db_url, "西安光启芯科技有限公司")
     e2 = add_enterprise(db_url, "陕西云谷数智有限公司")
     far = bj(2026, 12, 20)
+
+    def answered(created):
+        return created + timedelta(hours=1)
+
     add_ticket(db_url, "QCY-A-new", "fengxi", bj(2026, 11, 24, 10), far, enterprise_id=e1,
-               status=lc.ACCEPTED)
+               status=lc.ACCEPTED, responded=answered(bj(2026, 11, 24, 10)))
     add_ticket(db_url, "QCY-B-today", "fengxi", bj(2026, 11, 10), bj(2026, 11, 25, 17, 30),
-               enterprise_id=e2, category="need_policy_consult")
+               enterprise_id=e2, category="need_policy_consult", responded=answered(bj(2026, 11, 10)))
     add_ticket(db_url, "QCY-C-over", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20, 17, 30),
-               enterprise_id=e1, category="need_business_registration", status=lc.ASSIGNED)
+               enterprise_id=e1, category="need_business_registration", status=lc.ASSIGNED,
+               responded=answered(bj(2026, 11, 5)))
     add_ticket(db_url, "QCY-D-closed", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20), enterprise_id=e1,
                status=lc.RESOLVED)
     add_ticket(db_url, "QCY-E-paused", "fengxi", bj(2026, 11, 24, 11), bj(2026, 11, 20), enterprise_id=e2,
-               status=lc.AWAITING_INFO)
+               status=lc.AWAITING_INFO, paused=bj(2026, 11, 24, 14), responded=bj(2026, 11, 24, 14))
     add_ticket(db_url, "QCY-F-after", "fengxi", bj(2026, 11, 25, 8, 40), far, enterprise_id=e1)
-    add_ticket(db_url, "QCY-G-ws", "fengxi-ws-xinxi", bj(2026, 11, 24, 9), far, enterprise_id=e1)
-    add_ticket(db_url, "QCY-H-before", "fengxi", bj(2026, 11, 24, 8), far, enterprise_id=e1)
+    add_ticket(db_url, "QCY-G-ws", "fengxi-ws-xinxi", bj(2026, 11, 24, 9), far, enterprise_id=e1,
+               responded=answered(bj(2026, 11, 24, 9)))
+    add_ticket(db_url, "QCY-H-before", "fengxi", bj(2026, 11, 24, 8), far, enterprise_id=e1,
+               responded=answered(bj(2026, 11, 24, 8)))
+    # new since yesterday's list AND its 即日办 first response is due today: listed once, under 今日到期
+    add_ticket(db_url, "QCY-I-evening", "fengxi", bj(2026, 11, 24, 18), far, enterprise_id=e2)
+    # new, never answered, first response due yesterday 17:30: 已超期 (首次响应), not 新增
+    add_ticket(db_url, "QCY-J-silent", "fengxi", bj(2026, 11, 24, 9, 30), far, enterprise_id=e2)
+    # open for more than a week, on schedule: 本周推进
+    add_ticket(db_url, "QCY-K-long", "fengxi", bj(2026, 11, 16, 10), far, enterprise_id=e1,
+               responded=answered(bj(2026, 11, 16, 10)))
+    with sessions(db_url).begin() as s:                       # a visit planned for today
+        s.add(Visit(enterprise_id=e1, node_id="fengxi", visited_at=bj(2026, 11, 25, 14), findings="走访了解融资需求"))
 
     results = sched.run_due(bj(2026, 11, 25, 9))
     [daily] = [r for r in results if r.job == sch.DAILY]
     assert daily.status == "done" and daily.period == "2026-11-25"
     lists = daily.data
     fx = lists["fengxi"]
-    assert [t.number for t in fx.new] == ["QCY-E-paused", "QCY-A-new"]         # by deadline
-    assert [t.number for t in fx.due_today] == ["QCY-B-today"]
-    assert [t.number for t in fx.overdue] == ["QCY-C-over"]          # paused and closed ones are not
+    assert [t.number for t in fx.overdue] == ["QCY-C-over", "QCY-J-silent"]     # by deadline
+    assert [t.deadline for t in fx.overdue] == ["办结", "首次响应"]
+    assert [t.number for t in fx.due_today] == ["QCY-B-today", "QCY-I-evening"]
+    assert [t.deadline for t in fx.due_today] == ["办结", "首次响应"] and fx.due_today[1].new
+    assert [t.number for t in fx.awaiting_info] == ["QCY-E-paused"]              # paused: never overdue
+    assert [t.number for t in fx.new] == ["QCY-A-new"]
+    assert [t.number for t in fx.weekly] == ["QCY-K-long"]
+    assert fx.new_count == 4                                                     # A, E, I, J
+    numbers = [t.number for t in fx.tickets]
+    assert len(numbers) == len(set(numbers))                                     # one heading each
+    assert [(v.enterprise, v.planned) for v in fx.visits] == [("西安光启芯科技有限公司", True)]
     assert [t.number for t in lists["fengxi-ws-xinxi"].new] == ["QCY-G-ws"]
     assert lists["centre"].empty
-    assert fx.since == bj(2026, 11, 24, 8, 30) and fx.as_of == bj(2026, 11, 25, 8, 30)
+    assert lists.since == bj(2026, 11, 24, 8, 30) and lists.moment == bj(2026, 11, 25, 8, 30)
 
     sent = notifications(db_url, "dispatch_list")
-    assert len(sent) == active_nodes(db_url) == len(lists)
+    assert len(sent) == active_nodes(db_url) == len(lists.nodes)
     assert len({n.recipient for n in sent}) == len(sent)
     body = next(n.body for n in sent if n.recipient == "node:fengxi")
     assert "沣西新城服务中心" in body and "2026年11月25日（星期三）" in body
-    for number in ("QCY-A-new", "QCY-B-today", "QCY-C-over", "QCY-E-paused"):
-        assert number in body
+    for number in ("QCY-A-new", "QCY-B-today", "QCY-C-over", "QCY-E-paused", "QCY-I-evening", "QCY-J-silent",
+                   "QCY-K-long"):
+        assert body.count(number) == 1, number
     for number in ("QCY-D-closed", "QCY-F-after", "QCY-G-ws", "QCY-H-before"):
         assert number not in body
     assert "贷款融资" in body and "政策咨询" in body and "企业登记" in body
     assert "陕西云谷数智有限公司" in body and "西安光启芯科技有限公司" in body
-    assert "今日 17:30 到期" in body and "11月20日 17:30 到期，已超期" in body
+    assert "办结 今日 17:30 到期" in body and "办结 11月20日 17:30 到期，已超期" in body
+    assert "〔新〕QCY-I-evening" in body and "首次响应 11月24日 17:30 到期，已超期" in body
+    assert "14:00 计划｜西安光启芯科技有限公司" in body
+    assert "新增工单共 4 件，分列于：已超期 1 件、今日到期 1 件、待补充 1 件、新增工单 1 件。" in body
     empty = next(n.body for n in sent if n.recipient == "node:centre")
     assert "今日没有需要调度的工单" in empty
 
     # the same day again (same or another instance): nothing more
     assert done(sch.run_due(db_url, bj(2026, 11, 25, 10), "inst-b", reports_dir=sched.reports_dir),
                 sch.DAILY) == []
-    assert len(notifications(db_url, "dispatch_list")) == len(lists)
+    assert len(notifications(db_url, "dispatch_list")) == len(lists.nodes)
 
 
 def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(db_url, sched):
@@ -185,13 +217,15 @@ def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(db_url, sched):
     add_ticket(db_url, "QCY-HOLIDAY", "fengxi", bj(2026, 10, 3, 15), bj(2026, 10, 20), enterprise_id=ent)
     results = sched.run_due(bj(2026, 10, 8, 9))
     assert done(results, sch.DAILY) == ["2026-10-08"]
-    fx = next(r for r in results if r.job == sch.DAILY).data["fengxi"]
-    assert [t.number for t in fx.new] == ["QCY-HOLIDAY"] and fx.since == bj(2026, 9, 30, 8, 30)
+    data = next(r for r in results if r.job == sch.DAILY).data
+    fx = data["fengxi"]        # its first response (即日办) is due at the end of this first working day
+    assert [t.number for t in fx.due_today] == ["QCY-HOLIDAY"] and fx.due_today[0].new and fx.new_count == 1
+    assert data.since == bj(2026, 9, 30, 8, 30)
     # downtime on Friday 10-09; Saturday 10-10 is a make-up working day: both run, each once
     results = sched.run_due(bj(2026, 10, 10, 9))
     assert done(results, sch.DAILY) == ["2026-10-09", "2026-10-10"]
     lists = {r.period: r.data for r in results if r.job == sch.DAILY}
-    assert lists["2026-10-09"]["fengxi"].catch_up and not lists["2026-10-10"]["fengxi"].catch_up
+    assert lists["2026-10-09"].catch_up and not lists["2026-10-10"].catch_up
     assert done(sched.run_due(bj(2026, 10, 10, 11)), sch.DAILY) == []
     assert done(sched.run_due(bj(2026, 10, 11, 9)), sch.DAILY) == []    # Sunday
 

@@ -190,8 +190,8 @@ def queue_rows(items, staff, now: datetime) -> str:
 
 def queue_page(staff, items, due, recent, now: datetime) -> str:
     due_rows = "".join(
-        f"""<tr class="{'over' if kind == 'overdue' else ''}"><td><a href="/console/tickets/{e(i.ticket.number)}">{e(i.ticket.number)}</a></td>
-<td>{e(i.enterprise)}</td><td>{e(category_label(i.ticket.category))}</td><td>{e(status_label(i.ticket.status))}</td>
+        f"""<tr class="{'over' if kind == 'overdue' else ''}"><td><a href="/console/tickets/{e(i.number)}">{e(i.number)}</a></td>
+<td>{e(i.enterprise)}</td><td>{e(i.category_name)}</td><td>{e(i.status_label)}</td>
 <td>{e(i.deadline)} {e(dt(i.due, '%m-%d %H:%M'))}</td><td>{'已超期' if kind == 'overdue' else '今日到期'}</td></tr>"""
         for kind, i in due[:30])
     due_table = (f"""<table class="grid"><thead><tr><th>工单号</th><th>企业</th><th>类别</th><th>状态</th><th>时限</th><th></th></tr></thead>
@@ -527,28 +527,6 @@ def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None,
 
 
 # ---- reports -------------------------------------------------------------------------------------
-
-def dispatch_html(lists, now: datetime) -> str:
-    def table(items, kind: str) -> str:
-        if not items:
-            return ""
-        rows = "".join(f"""<tr><td><a href="/console/tickets/{e(i.ticket.number)}">{e(i.ticket.number)}</a></td>
-<td>{e(i.enterprise)}</td><td>{e(category_label(i.ticket.category))}</td><td>{e(status_label(i.ticket.status))}</td>
-<td>{e(dt(i.ticket.created_at, '%m-%d %H:%M'))}</td><td>{e(i.deadline)} {e(dt(i.due, '%m-%d %H:%M'))}</td></tr>""" for i in items)
-        title = {"new": "新增", "due_today": "今日到期", "overdue": "已超期"}[kind]
-        return f"""<h4 class="{e(kind)}">{title}（{len(items)}）</h4><table class="grid"><thead><tr><th>工单号</th><th>企业</th>
-<th>类别</th><th>状态</th><th>受理时间</th><th>时限</th></tr></thead><tbody>{rows}</tbody></table>"""
-
-    shown = [n for n in lists if not n.empty]
-    quiet = len(lists) - len(shown)
-    parts = [f"""<div class="dispatch-node"><h3>{e(n.name)} <small>新增 {len(n.new)} · 今日到期 {len(n.due_today)} · 已超期 {len(n.overdue)}</small></h3>
-{table(n.overdue, 'overdue')}{table(n.due_today, 'due_today')}{table(n.new, 'new')}</div>""" for n in shown]
-    if not parts:
-        parts.append('<p class="muted">今日范围内没有新增、到期或超期的工单。</p>')
-    elif quiet:
-        parts.append(f'<p class="muted">其余 {quiet} 个节点今日无新增、到期或超期工单。</p>')
-    return "".join(parts)
-
 
 def scoped_summary_html(summary, scope: set) -> str:
     """A lead's view of the monthly summary: the nodes in their scope only."""

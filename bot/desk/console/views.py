@@ -143,7 +143,7 @@ async def queue_page(request: web.Request) -> web.Response:
     db, now = db_url(request), now_of(request)
     items = await run(store.queue, db, staff)
     lists = await run(dp.dispatch_lists, db, staff.node_filter(), now)
-    due = [("overdue", i) for n in lists for i in n.overdue] + [("due_today", i) for n in lists for i in n.due_today]
+    due = dp.due_items(lists)
     recent = await run(store.recent_conversations, db, staff)
     return html(t.queue_page(staff, items, due, recent, now))
 
@@ -561,7 +561,7 @@ async def reports_page(request: web.Request) -> web.Response:
             summary = await run(monthly_summary, db, month)
             monthly = (f'<p class="actions"><a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel（本节点范围）</a></p>'
                        + t.scoped_summary_html(summary, set(staff.scope)))
-    return html(t.reports_page(staff, month, monthly, t.dispatch_html(lists, now), now, error))
+    return html(t.reports_page(staff, month, monthly, dp.dispatch_html(lists), now, error))
 
 
 async def monthly_html(request: web.Request) -> web.Response:
