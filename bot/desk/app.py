@@ -7,7 +7,7 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
-from bot.desk import chat, console, hub_bridge, notifier, wechat
+from bot.desk import chat, console, hub_bridge, notifier, policy_check, wechat
 from bot.desk.hub import HUB_KEY, Hub
 from bot.settings import Settings
 
@@ -94,4 +94,5 @@ def create_app(settings: Settings) -> web.Application:
     wechat.setup(app)
     console.setup(app)
     notifier.setup(app)
+    policy_check.setup(app)
     return app
