@@ -287,7 +287,7 @@ class MonthlyFiles:
 def _prepare_monthly(sched: "Scheduler", period: str, now: datetime) -> MonthlyFiles:
     from bot.reports import monthly_summary, to_html, to_text, to_xlsx
 
-    summary = monthly_summary(sched.db_url, period)
+    summary = monthly_summary(sched.db_url, period, now)
     out = sched.reports_dir
     out.mkdir(parents=True, exist_ok=True)
     html, xlsx = out / f"{period}.html", out / f"{period}.xlsx"

@@ -18,7 +18,10 @@ Definitions (design.md §3):
   first_response_at / resolved_at falls in the month (precomputed working seconds).
 - satisfaction: ratings created in the month; follow-ups: tickets rated in the month
   with followup_required set.
-- 月末超期在办: tickets still open whose resolution_due is before the end of the month.
+- 月末超期在办: tickets still open, their clock running (not 待补充: the deadline is paused and moves
+  on when the enterprise answers), whose resolution_due is before the end of the month — or, while
+  the month is not over, before the moment the report is made (``as_of``): a deadline still in the
+  future is never overdue. The same meaning as 已超期 in the dispatch list (docs/dispatch.md).
 - 兑现金额: SUM(redeemed_amount) of tickets resolved in the month, exact to the fen.
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sqlalchemy.engine import Connection
 from bot.db import engine_for
 from bot.db.schema import Handover, KbQuery, Rating, ServiceNode, Ticket, Visit
 from bot.taxonomy import CATEGORIES, SERVICE_CONTENTS
-from bot.tickets.lifecycle import CANNOT_HANDLE, CLOSED_STATES, OPEN_STATES
+from bot.tickets.lifecycle import AWAITING_INFO, CANNOT_HANDLE, CLOSED_STATES, OPEN_STATES
 
 try:
     from zoneinfo import ZoneInfo
@@ -179,7 +182,7 @@ class NodePerformance:
     resolution_secs: int = 0
     ratings: int = 0
     score_sum: int = 0
-    overdue_open: int = 0             # open at month end with resolution_due before it
+    overdue_open: int = 0             # open, not paused, resolution_due before min(month end, as_of)
     visits: int = 0
 
     @property
@@ -274,6 +277,19 @@ class MonthlySummary:
     uncategorised: int                   # tickets of the month whose category is not one of the 19
     ytd_accepted: int                    # 1 January … end of the month
     ytd_visits: int
+    as_of: datetime | None = None        # Beijing time the figures were taken; None: after the month
+
+    @property
+    def month_to_date(self) -> bool:
+        """The month is not over yet: 超期在办 counts up to `as_of`, not the month end."""
+        return self.as_of is not None and self.as_of < self.period_end
+
+    @property
+    def overdue_label(self) -> str:
+        if self.month_to_date:
+            a = self.as_of
+            return f"截至{a.month}月{a.day}日 {a:%H:%M} 超期在办"
+        return "月末超期在办"
 
     # headline figures
     @property
@@ -333,6 +349,8 @@ class MonthlySummary:
             "resolutions_timed": self.resolutions_timed,
             "avg_resolution_hours": self.avg_resolution_hours,
             "overdue_open": self.overdue_open,
+            "overdue_label": self.overdue_label,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "redeemed_amount": f"{self.redeemed_amount:.2f}",
             "visits": self.visits,
             "visit_tickets": self.visit_tickets,
@@ -401,8 +419,9 @@ def _node_key(conn: Connection):
     return Ticket.node_id
 
 
-def _compute(conn: Connection, period: Period) -> MonthlySummary:
+def _compute(conn: Connection, period: Period, as_of: datetime | None = None) -> MonthlySummary:
     start, end = period.start_utc, period.end_utc
+    overdue_cutoff = end if as_of is None else min(end, as_of.astimezone(timezone.utc))
     T = Ticket
     node = _node_key(conn)
 
@@ -440,10 +459,10 @@ def _compute(conn: Connection, period: Period) -> MonthlySummary:
         .group_by(node)
     ).all()
 
-    # 4. open at month end and past their resolution deadline, by node
+    # 4. open, clock running, past the resolution deadline at the month end (or now, if earlier), by node
     overdue = conn.execute(
         select(node, func.count().label("n"))
-        .where(T.status.in_(sorted(OPEN_STATES)), T.resolution_due < end)
+        .where(T.status.in_(sorted(OPEN_STATES - {AWAITING_INFO})), T.resolution_due < overdue_cutoff)
         .group_by(node)
     ).all()
 
@@ -592,19 +611,25 @@ def _compute(conn: Connection, period: Period) -> MonthlySummary:
         uncategorised=uncategorised,
         ytd_accepted=_int(ytd_accepted),
         ytd_visits=_int(ytd_visits),
+        as_of=None if as_of is None or as_of >= end else as_of.astimezone(BEIJING),
     )
 
 
-def monthly_summary(db_url: str, month: str) -> MonthlySummary:
-    """The figures of calendar month `month` ("YYYY-MM", Beijing time) from the database at `db_url`."""
+def monthly_summary(db_url: str, month: str, now: datetime | None = None) -> MonthlySummary:
+    """The figures of calendar month `month` ("YYYY-MM", Beijing time) from the database at `db_url`,
+    taken at `now` (default: the current time; it matters while the month is not over)."""
     period = parse_month(month)
+    if now is None:
+        now = datetime.now(timezone.utc)
+    elif now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"统计时刻需要带时区，收到的是：{now!r}")
     engine = engine_for(db_url)
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             # one consistent snapshot for all the queries
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            return _compute(conn, period)
+            return _compute(conn, period, now)
 
 
 __all__ = [

@@ -71,7 +71,7 @@ def to_text(s: MonthlySummary) -> str:
         f"受理需求 {fmt_int(s.accepted)} 件，办结 {fmt_int(s.closed)} 件，办结率 {fmt_pct(s.completion_rate)}；"
         f"无法办理 {fmt_int(s.cannot_handle)} 件，仍在办理 {fmt_int(s.open)} 件。",
         f"本月办结 {fmt_int(s.resolved)} 件（含往月受理），按时办结 {fmt_int(s.on_time)} 件，"
-        f"按时办结率 {fmt_pct(s.on_time_rate)}；月末超期在办 {fmt_int(s.overdue_open)} 件。",
+        f"按时办结率 {fmt_pct(s.on_time_rate)}；{s.overdue_label} {fmt_int(s.overdue_open)} 件。",
         f"平均首次响应 {fmt_hours(s.avg_first_response_hours)}（工作时间），"
         f"平均办结用时 {fmt_hours(s.avg_resolution_hours)}（工作时间）。",
         f"满意度：评价 {fmt_int(sat.count)} 条，平均 {fmt_score(sat.average)}，满意率 {fmt_pct(sat.satisfied_share)}；"
@@ -207,7 +207,7 @@ def to_html(s: MonthlySummary) -> str:
         _card("满意度", fmt_pct(sat.satisfied_share), f"平均 {fmt_score(sat.average)} · 评价 {fmt_int(sat.count)} 条"),
         _card("入企服务", f"{fmt_int(s.visits)} 次", f"发现需求 {fmt_int(s.visit_tickets)} 件 · 年度累计 {fmt_int(s.ytd_visits)} 次"),
         _card("兑现金额", fmt_yuan(s.redeemed_amount), f"本月办结工单兑现，约 {fmt_wan(s.redeemed_amount)}"),
-        _card("月末超期在办", f"{fmt_int(s.overdue_open)} 件", "仍在办理且已过办结时限"),
+        _card(s.overdue_label, f"{fmt_int(s.overdue_open)} 件", "仍在办理、未暂停计时且已过办结时限"),
     ])
     stats = "".join(f"<div>{_e(k)}<b>{_e(v)}</b></div>" for k, v in [
         ("平均首次响应（工作时间）", fmt_hours(s.avg_first_response_hours)),
@@ -238,7 +238,7 @@ def to_html(s: MonthlySummary) -> str:
                   fmt_pct(p.on_time_rate), fmt_hours(p.avg_first_response_hours), fmt_hours(p.avg_resolution_hours),
                   p.ratings, fmt_score(p.satisfaction), p.overdue_open, p.visits) for p in s.performance]
     perf_table = (_table(["服务节点", "类型", "受理", "办结", "办结率", "当月办结", "按时办结率", "平均首次响应",
-                          "平均办结用时", "评价数", "满意度", "月末超期在办", "入企服务"], perf_rows)
+                          "平均办结用时", "评价数", "满意度", s.overdue_label, "入企服务"], perf_rows)
                   if perf_rows else '<p class="empty">本月没有节点发生服务活动。</p>')
     sat_rows = [(label, score, sat.levels.get(label, 0),
                  fmt_pct(None if not sat.count else sat.levels.get(label, 0) / sat.count))
@@ -308,7 +308,8 @@ def to_html(s: MonthlySummary) -> str:
 <footer>
 口径说明：受理＝本月新建工单；办结＝其中状态为已办结或已评价的工单（按报表生成时的状态）；办结率＝办结 ÷ 受理；
 按时办结率＝本月办结的工单中在办结时限内办结的比例；响应与办结用时按工作时间计算（不含待补充期间）；
-满意度＝本月收到的评价，4 分及以上为满意；兑现金额＝本月办结工单的兑现金额合计；月末超期在办＝月末仍在办理且已过办结时限的工单。
+满意度＝本月收到的评价，4 分及以上为满意；兑现金额＝本月办结工单的兑现金额合计；月末超期在办＝月末仍在办理、未暂停计时（待补充除外）且已过办结时限的工单，
+当月未结束时按生成时刻计（期限未到的不算超期）。
 </footer>
 </body>
 </html>
@@ -372,7 +373,7 @@ def to_xlsx(s: MonthlySummary, path_or_buffer: str | BinaryIO | Any) -> None:
         ("按时办结率", s.on_time_rate, PCT),
         ("平均首次响应（工作小时）", s.avg_first_response_hours, HOURS),
         ("平均办结用时（工作小时）", s.avg_resolution_hours, HOURS),
-        ("月末超期在办（件）", s.overdue_open, INT),
+        (f"{s.overdue_label}（件）", s.overdue_open, INT),
         ("评价（条）", sat.count, INT),
         ("平均评分", sat.average, SCORE),
         ("满意率", sat.satisfied_share, PCT),
@@ -426,7 +427,7 @@ def to_xlsx(s: MonthlySummary, path_or_buffer: str | BinaryIO | Any) -> None:
 
     ws = wb.create_sheet("绩效")
     sheet(ws, ["服务节点", "节点编码", "类型", "受理", "办结", "办结率", "当月办结", "按时办结率",
-               "平均首次响应（工作小时）", "平均办结用时（工作小时）", "评价数", "满意度（平均分）", "月末超期在办", "入企服务"],
+               "平均首次响应（工作小时）", "平均办结用时（工作小时）", "评价数", "满意度（平均分）", s.overdue_label, "入企服务"],
           [[p.name, p.node_id, _kind(p.kind), p.accepted, p.closed, p.completion_rate, p.resolved, p.on_time_rate,
             p.avg_first_response_hours, p.avg_resolution_hours, p.ratings, p.satisfaction, p.overdue_open, p.visits]
            for p in s.performance],

@@ -376,12 +376,12 @@ def test_empty_month_has_no_rates(sqlite_url):
     html = to_html(s)
     assert "本月没有节点发生服务活动" in html and "—" in html
     to_xlsx(s, io.BytesIO())
-    # a later month without new tickets still shows the tickets that are open and overdue by its end:
-    # every open ticket is past its deadline by then: 4, 5, 8, 11, 12, 13, 15 = 7,
-    # at qcy (12, 13), fengxi (4, 5, 11), ws-evil (8, 15)
-    later = monthly_summary(sqlite_url, "2027-03")
-    assert later.accepted == 0 and later.overdue_open == 7
-    assert [(p.node_id, p.overdue_open) for p in later.performance] == [("qcy", 2), ("fengxi", 3), ("ws-evil", 2)]
+    # a later month without new tickets still shows the tickets that are open and overdue by its end
+    # (taken after that end): every open ticket is past its deadline by then: 4, 8, 11, 12, 13, 15 = 6,
+    # at qcy (12, 13), fengxi (4, 11), ws-evil (8, 15); 5 waits for the enterprise (待补充): its clock is paused
+    later = monthly_summary(sqlite_url, "2027-03", now=utc("2027-04-02 00:00"))
+    assert later.accepted == 0 and later.overdue_open == 6 and later.overdue_label == "月末超期在办"
+    assert [(p.node_id, p.overdue_open) for p in later.performance] == [("qcy", 2), ("fengxi", 2), ("ws-evil", 2)]
 
 
 def test_to_dict_is_json_friendly(sqlite_url):
@@ -528,3 +528,73 @@ def test_cli(sqlite_url, tmp_path):
     sqlite3.connect(empty).close()
     r = _cli("monthly", "--month", "2026-11", "--db", f"sqlite:///{empty}")
     assert r.returncode == 1 and "数据库" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---- month to date: a deadline still in the future is never overdue --------------------------------
+#
+# December 2026 taken on 3 December 09:00 Beijing time (2026-12-03 01:00Z), the case: tickets whose
+# deadlines fall later in the month are not 超期在办 yet.
+#
+#  id  node     status          due (UTC)            at 12-03 01:00Z           after the month (2027-01-02)
+#  31  qcy      accepted        12-02 10:00          overdue                   overdue
+#  32  fengxi   in_progress     12-03 00:30          overdue (08:30 Beijing)   overdue
+#  33  fengxi   in_progress     12-03 02:00          not yet (10:00 today)     overdue
+#  34  ws-evil  assigned        12-03 01:00          not yet (= the moment)    overdue
+#  35  fengxi   awaiting_info   12-02 10:00          paused: no                paused: no
+#  36  qcy      resolved        12-02 10:00          closed: no                closed: no
+#  37–42 qcy/fengxi/ws-evil in_progress, due 12-05 … 12-30   not yet ×6          overdue ×6
+#  43  qcy      in_progress     12-31 16:00 (= the month end)  no              no (not before the end)
+
+DECEMBER = [
+    _ticket(31, "qcy", "need_policy_consult", "accepted", "2026-12-01 02:00", "2026-12-02 10:00"),
+    _ticket(32, "fengxi", "need_debt_financing", "in_progress", "2026-12-01 02:00", "2026-12-03 00:30",
+            fr="2026-12-01 03:00", fr_w=3600),
+    _ticket(33, "fengxi", "need_debt_financing", "in_progress", "2026-12-01 02:00", "2026-12-03 02:00",
+            fr="2026-12-01 03:00", fr_w=3600),
+    _ticket(34, "ws-evil", "need_recruitment", "assigned", "2026-12-01 02:00", "2026-12-03 01:00"),
+    _ticket(35, "fengxi", "need_recruitment", "awaiting_info", "2026-12-01 02:00", "2026-12-02 10:00"),
+    _ticket(36, "qcy", "need_policy_consult", "resolved", "2026-12-01 02:00", "2026-12-02 10:00",
+            resolved="2026-12-02 02:00", res_w=7200),
+    *[_ticket(37 + i, node, "need_equity_investment", "in_progress", "2026-12-02 02:00", f"2026-12-{day} 10:00")
+      for i, (node, day) in enumerate([("qcy", "05"), ("qcy", "10"), ("fengxi", "15"), ("fengxi", "20"),
+                                       ("ws-evil", "25"), ("ws-evil", "30")])],
+    _ticket(43, "qcy", "need_equity_investment", "in_progress", "2026-12-02 02:00", "2026-12-31 16:00"),
+]
+
+
+def populate_december(url: str) -> None:
+    migrate(url)
+    with engine_for(url).begin() as conn:
+        for node in NODES:
+            conn.execute(insert(ServiceNode).values(**node))
+        conn.execute(insert(Enterprise), [dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
+                                          dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00"))])
+        conn.execute(insert(Ticket), DECEMBER)
+
+
+def check_december(url: str) -> None:
+    on_the_3rd = monthly_summary(url, "2026-12", now=utc("2026-12-03 01:00"))
+    assert on_the_3rd.month_to_date and on_the_3rd.overdue_open == 2                  # 31, 32
+    assert on_the_3rd.overdue_label == "截至12月3日 09:00 超期在办"
+    assert {p.node_id: p.overdue_open for p in on_the_3rd.performance} == {"qcy": 1, "fengxi": 1, "ws-evil": 0}
+    assert "截至12月3日 09:00 超期在办 2 件" in to_text(on_the_3rd)
+    assert "截至12月3日 09:00 超期在办" in to_html(on_the_3rd) and "月末超期在办</" not in to_html(on_the_3rd)
+    assert on_the_3rd.to_dict()["overdue_label"] == "截至12月3日 09:00 超期在办"
+    after = monthly_summary(url, "2026-12", now=utc("2027-01-02 01:00"))
+    assert not after.month_to_date and after.overdue_open == 10                        # 31–34, 37–42
+    assert {p.node_id: p.overdue_open for p in after.performance} == {"qcy": 3, "fengxi": 4, "ws-evil": 3}
+    with pytest.raises(ValueError):
+        monthly_summary(url, "2026-12", now=datetime(2026, 12, 3, 9))                 # no zone: refused
+
+
+def test_month_to_date_counts_only_deadlines_already_passed_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'december.db'}"
+    populate_december(url)
+    check_december(url)
+    engine_for(url).dispose()
+
+
+def test_month_to_date_counts_only_deadlines_already_passed_postgresql(pg_database):
+    with pg_database(prepare=False) as url:
+        populate_december(url)
+        check_december(url)

@@ -546,7 +546,7 @@ def scoped_summary_html(summary, scope: set) -> str:
 <table class="grid"><thead><tr><th>服务节点</th><th>受理</th><th>办结</th><th>办结率</th><th>无法办理</th><th>在办</th></tr></thead>
 <tbody>{need_rows}</tbody><tfoot><tr><td>合计</td><td>{tot[0]}</td><td>{tot[1]}</td><td>{e(rate)}</td><td>{tot[2]}</td><td>{tot[3]}</td></tr></tfoot></table>
 <h3>绩效</h3>
-<table class="grid"><thead><tr><th>服务节点</th><th>当月办结</th><th>按时办结率</th><th>平均首次响应</th><th>平均办结用时</th><th>评价</th><th>满意度</th><th>月末超期在办</th><th>入企服务</th></tr></thead>
+<table class="grid"><thead><tr><th>服务节点</th><th>当月办结</th><th>按时办结率</th><th>平均首次响应</th><th>平均办结用时</th><th>评价</th><th>满意度</th><th>{e(summary.overdue_label)}</th><th>入企服务</th></tr></thead>
 <tbody>{perf_rows or '<tr class="empty"><td colspan="9">本月暂无数据。</td></tr>'}</tbody></table>"""
 
 

@@ -558,7 +558,7 @@ async def reports_page(request: web.Request) -> web.Response:
 <a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel</a></p>
 <iframe class="report" src="/console/reports/monthly.html?{t.e(q)}" title="月总结" sandbox=""></iframe>"""
         else:
-            summary = await run(monthly_summary, db, month)
+            summary = await run(monthly_summary, db, month, now)
             monthly = (f'<p class="actions"><a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel（本节点范围）</a></p>'
                        + t.scoped_summary_html(summary, set(staff.scope)))
     return html(t.reports_page(staff, month, monthly, dp.dispatch_html(lists), now, error))
@@ -575,7 +575,7 @@ async def monthly_html(request: web.Request) -> web.Response:
         parse_month(month)
     except ValueError as exc:
         return html(t.error_page("月份有误", str(exc), staff), 400)
-    summary = await run(monthly_summary, db_url(request), month)
+    summary = await run(monthly_summary, db_url(request), month, now_of(request))
     await audit(request, staff, "report_view", detail=f"monthly {month}")
     resp = html(to_html(summary))
     # the report page is self-contained: inline styles and SVG, no scripts at all
@@ -599,7 +599,7 @@ def _scoped_xlsx(summary, scope: set) -> bytes:
             ws.cell(ws.max_row, 4).number_format = "0.0%"
     perf = wb.create_sheet("绩效")
     perf.append(["服务节点", "当月办结", "按时办结率", "平均首次响应（小时）", "平均办结用时（小时）", "评价数", "满意度（分）",
-                 "月末超期在办", "入企服务"])
+                 summary.overdue_label, "入企服务"])
     for p in summary.performance:
         if p.node_id in scope:
             perf.append([p.name, p.resolved, p.on_time_rate, p.avg_first_response_hours, p.avg_resolution_hours,
@@ -625,7 +625,7 @@ async def monthly_xlsx(request: web.Request) -> web.Response:
         parse_month(month)
     except ValueError as exc:
         return html(t.error_page("月份有误", str(exc), staff), 400)
-    summary = await run(monthly_summary, db_url(request), month)
+    summary = await run(monthly_summary, db_url(request), month, now_of(request))
     if staff.all_nodes:
         buf = io.BytesIO()
         await run(to_xlsx, summary, buf)
