@@ -40,6 +40,7 @@ class CheckResult:
     status: str                        # pass / fail / missing / expert / review / info
     missing: tuple[str, ...] = ()      # input fields that would decide it
     verified: bool = True
+    id: str = ""                       # the criterion's id in the rule file
 
     def to_json(self) -> dict:
         return {"criterion": self.criterion, "required": self.required, "value": self.value,
@@ -57,6 +58,9 @@ class PolicyResult:
     missing: list[str] = field(default_factory=list)   # input fields to ask for, in FIELDS order
     verified: bool = True                              # False: route the conclusion to staff
 
+    def check(self, criterion_id: str) -> Optional[CheckResult]:
+        return next((c for c in self.checks if c.id == criterion_id), None)
+
     def to_json(self) -> dict:
         return {"policy": self.policy, "name": self.name, "verdict": self.verdict,
                 "checks": [c.to_json() for c in self.checks], "citation": self.citation,
@@ -69,6 +73,9 @@ class NotApplied:
     name: str
     reason: str
     citation: str
+
+    def check(self, criterion_id: str) -> Optional[CheckResult]:
+        return next((c for c in self.checks if c.id == criterion_id), None)
 
     def to_json(self) -> dict:
         return {"policy": self.policy, "name": self.name, "reason": self.reason, "citation": self.citation}
@@ -85,7 +92,7 @@ class Report:
             body["not_applied"] = [n.to_json() for n in self.not_applied]
         return body
 
-    def result(self, policy: str) -> Optional[PolicyResult]:
+    def result(self, policy: str) -> Optional["PolicyResult"]:
         return next((r for r in self.results if r.policy == policy), None)
 
 
@@ -122,7 +129,7 @@ def _threshold(c: Criterion, p: Profile, today: date):
 
 
 def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
-    base = dict(criterion=c.text, label=c.label, verified=c.verified)
+    base = dict(criterion=c.text, label=c.label, verified=c.verified, id=c.id)
     if c.kind in (EXPERT, REVIEW):
         text, who = (EXPERT_TEXT, "由评审专家评估") if c.kind == EXPERT else (REVIEW_TEXT, "由服务专员核实")
         return CheckResult(**base, required=c.required or c.note or who, value=text, passed=None, status=c.kind)
@@ -217,7 +224,7 @@ def _evaluate(c: Criterion, p: Profile, today: date) -> Optional[_Node]:
         r = CheckResult(criterion=c.text, label=c.label, required=c.required or required, value=value,
                         passed={PASS: True, FAIL: False}.get(status), status=status,
                         missing=missing if status == MISSING else (),
-                        verified=c.verified and all(m.result.verified for m in members))
+                        verified=c.verified and all(m.result.verified for m in members), id=c.id)
         node = _Node(r, value, c.required or required)
     if not c.verified and r.value is not None and not r.value.endswith(UNVERIFIED_TEXT):
         r.value += UNVERIFIED_TEXT

@@ -163,7 +163,6 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
         f.error(where, "每个条件应为映射（id、text、label …）")
         return None
     before = len(f.out)
-    f.unknown(raw, CRITERION_FIELDS, f"{where}.")
     cid = raw.get("id")
     if not isinstance(cid, str) or not ID_PATTERN.match(cid):
         f.error(f"{where}.id", f"{cid!r} 不合法：只能用小写字母、数字和下划线")
@@ -172,6 +171,7 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
     else:
         seen.add(cid)
     where_named = f"{where}({cid})" if isinstance(cid, str) else where
+    f.unknown(raw, CRITERION_FIELDS, f"{where_named}.")
     text = f.text(raw, "text", f"{where_named}.")
     lab = f.text(raw, "label", f"{where_named}.")
     expires = f.day(raw, "expires", f"{where_named}.", nullable=True) if "expires" in raw else None
