@@ -99,7 +99,8 @@ def layout(title: str, body: str, staff=None, page: str = "", data: dict | None 
     head_meta = f'<meta name="csrf-token" content="{e(staff.csrf_token)}">' if staff is not None else ""
     if staff is not None:
         on = ' class="on"'
-        nav = "".join(f'<a href="{href}"{on if key == page else ""}>{label}</a>' for key, href, label in NAV)
+        links = NAV + ((("admin", "/console/admin/staff", "账号管理"),) if staff.role == "admin" else ())
+        nav = "".join(f'<a href="{href}"{on if key == page else ""}>{label}</a>' for key, href, label in links)
         from bot.desk.console.store import node_name
 
         top = f"""<header class="top">
@@ -150,7 +151,7 @@ def login_page(csrf: str, next_url: str, message: str | None, username: str) -> 
   <label>密码<input type="password" name="password" autocomplete="current-password" required maxlength="128"></label>
   <button type="submit" class="primary">登录</button>
 </form>
-<p class="hint">连续 5 次输错密码，账号将锁定 15 分钟。忘记密码请联系管理员重设。</p>
+<p class="hint">在同一地址连续 5 次输错密码，该账号在此地址将暂停登录 15 分钟。忘记密码请联系管理员重设。</p>
 </section>"""
     return layout("登录", body)
 

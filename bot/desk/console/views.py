@@ -91,11 +91,42 @@ async def denied(request: web.Request, staff: StaffView, what: str, **kw) -> web
     return forbidden(request, staff, what)
 
 
-def _int(value: Any) -> Optional[int]:
+MAX_ID = 2 ** 31 - 1        # ids are 32-bit integers in PostgreSQL
+MAX_PAGE = 100_000
+
+
+def _int(value: Any, low: int = -MAX_ID - 1, high: int = MAX_ID) -> Optional[int]:
+    """An integer in [low, high], else None (absent, not a number, out of range)."""
     try:
-        return int(str(value).strip())
+        n = int(str(value).strip())
     except (TypeError, ValueError):
         return None
+    return n if low <= n <= high else None
+
+
+class BadParameter(Exception):
+    """A numeric query parameter out of its range: 400 naming it."""
+
+
+def _query_int(request: web.Request, name: str, label: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return default
+    value = _int(raw, low, high)
+    if value is None:
+        raise BadParameter(f"参数 {name}（{label}）应为 {low}–{high} 的整数。")
+    return value
+
+
+def _bad_parameter(request: web.Request, staff: StaffView, message: str) -> web.Response:
+    if wants_json(request) or request.path.startswith("/console/api/"):
+        return web.json_response({"ok": False, "error": "bad_parameter", "message": message}, status=400)
+    return html(t.error_page("参数有误", message, staff), status=400)
+
+
+def _given(form, name: str) -> bool:
+    value = form.get(name)
+    return isinstance(value, str) and value.strip() != ""
 
 
 def _text(form, name: str = "text") -> str:
@@ -220,7 +251,10 @@ async def conversation_page(request: web.Request, staff: StaffView, cid: str) ->
 
 @_conversation_action
 async def api_conversation(request: web.Request, staff: StaffView, cid: str) -> web.Response:
-    after = _int(request.query.get("after")) or 0
+    try:
+        after = _query_int(request, "after", "消息序号", 0, 0, MAX_ID)
+    except BadParameter as exc:
+        return _bad_parameter(request, staff, str(exc))
     cv = await run(store.conversation_view, db_url(request), cid, after)
     h = cv.handover
     return web.json_response({
@@ -246,7 +280,9 @@ async def _failed(request: web.Request, staff: StaffView, cid: str, message: str
 async def _open_handover(request: web.Request, cid: str, form) -> Optional[Any]:
     """The conversation's open handover; the form's handover_id must name it (no stale pages acting)."""
     h = await run(store.open_handover, db_url(request), cid)
-    wanted = _int(form.get("handover_id"))
+    wanted = _int(form.get("handover_id"), 1)
+    if _given(form, "handover_id") and wanted is None:
+        return None                     # not an id at all: never "any handover"
     if h is None or (wanted is not None and wanted != h.id):
         return None
     return h
@@ -310,7 +346,9 @@ async def note(request: web.Request, staff: StaffView, cid: str) -> web.Response
 async def _transfer_target(request: web.Request, staff: StaffView, form) -> tuple[Optional[str], Optional[int], Optional[str]]:
     """(node id, staff id, error) from the form, checked against what this member of staff may choose."""
     node_id = (form.get("node_id") or "").strip() or None
-    staff_id = _int(form.get("staff_id"))
+    staff_id = _int(form.get("staff_id"), 1)
+    if _given(form, "staff_id") and staff_id is None:
+        return None, None, "无权转交给该同事。"
     if not node_id and not staff_id:
         return None, None, "请选择要转交的服务节点或同事。"
     if node_id and node_id not in {n.id for n in store.transfer_nodes(staff)}:
@@ -406,7 +444,10 @@ async def tickets_page(request: web.Request) -> web.Response:
         filters["status"] = ""
     if filters["node"] and not staff.sees(filters["node"]):
         return await denied(request, staff, "该服务节点")
-    page = max(1, _int(q.get("page")) or 1)
+    try:
+        page = _query_int(request, "page", "页码", 1, 1, MAX_PAGE)
+    except BadParameter as exc:
+        return _bad_parameter(request, staff, str(exc))
     rows, total = await run(store.tickets_page, db_url(request), staff, page=page, **filters)
     return html(t.tickets_page(staff, rows, total, page, store.TICKET_PAGE, filters, _scope_nodes(staff)))
 

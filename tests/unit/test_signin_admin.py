@@ -1,0 +1,257 @@
+"""Staff accounts disabled and enabled (admin page and CLI), the real client address in audit rows,
+and bounded numeric parameters — on a real desk app and database, SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot import login_throttle as throttle
+from bot import staff as cli
+from bot.db import read_sessions, sessions
+from bot.db.schema import ConsoleAudit, Conversation, Message, StaffSession
+from bot.desk.app import create_app
+from bot.desk.console import auth
+from bot.settings import Settings
+
+PASSWORD = "Qcy-admin-page-2026"
+
+
+@dataclasses.dataclass
+class Browser:
+    """One browser (its own cookies) on the test desk."""
+
+    client: TestClient
+
+    async def login(self, username: str, password: str = PASSWORD, headers: dict | None = None):
+        self.client.session.cookie_jar.clear()
+        page = await self.client.get("/console/login", headers=headers or {})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+        return await self.client.post("/console/login", data={"username": username, "password": password,
+                                                               "csrf_token": token, "next": "/console/"},
+                                      headers=headers or {}, allow_redirects=False)
+
+    async def csrf(self) -> str:
+        page = await (await self.client.get("/console/tickets")).text()
+        return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+    async def post(self, path: str, data: dict | None = None, token: bool = True, headers: dict | None = None):
+        data = dict(data or {})
+        if token:
+            data["csrf_token"] = await self.csrf()
+        return await self.client.post(path, data=data, headers=headers or {}, allow_redirects=False)
+
+
+@dataclasses.dataclass
+class Desk:
+    app: object
+    db: str
+    browsers: list
+
+    async def browser(self) -> Browser:
+        """The first browser starts the test server; the next ones are other cookie jars on it."""
+        if not self.browsers:
+            client = TestClient(TestServer(self.app))
+            await client.start_server()
+        else:
+            client = _OtherBrowser(self.browsers[0].client)
+        b = Browser(client)
+        self.browsers.append(b)
+        return b
+
+    async def close(self) -> None:
+        for b in reversed(self.browsers):
+            await b.client.close()
+
+
+class _OtherBrowser:
+    """Requests to the same test server with a cookie jar of its own."""
+
+    def __init__(self, first: TestClient):
+        from aiohttp import ClientSession, CookieJar
+
+        self.first = first
+        self.session = ClientSession(cookie_jar=CookieJar(unsafe=True))
+
+    async def get(self, path: str, **kw):
+        return await self.session.get(self.first.make_url(path), **kw)
+
+    async def post(self, path: str, **kw):
+        return await self.session.post(self.first.make_url(path), **kw)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def make_desk(db_url, tmp_path, monkeypatch, **settings_kw) -> Desk:
+    monkeypatch.setenv("DESK_SCHEDULER", "0")
+    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
+                                   rasa_token="t", **settings_kw)
+    app = create_app(settings)
+    app[auth.CLOCK_KEY] = lambda: datetime.now(timezone.utc)
+    return Desk(app, db_url, [])
+
+
+@pytest.fixture
+async def desk(db_url, tmp_path, monkeypatch):
+    d = await make_desk(db_url, tmp_path, monkeypatch)
+    yield d
+    await d.close()
+
+
+def audit(db, action=None):
+    with read_sessions(db)() as s:
+        q = select(ConsoleAudit).order_by(ConsoleAudit.id)
+        if action:
+            q = q.where(ConsoleAudit.action == action)
+        return list(s.scalars(q))
+
+
+def sessions_of(db, staff_id):
+    with read_sessions(db)() as s:
+        return list(s.scalars(select(StaffSession).where(StaffSession.staff_id == staff_id)))
+
+
+# ---- disable and enable ---------------------------------------------------------------------------
+
+async def test_admin_disables_and_enables_an_account_and_its_sessions_end(desk):
+    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    li = cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    admin, staff = await desk.browser(), await desk.browser()
+    assert (await admin.login("boss")).status == 302
+    assert (await staff.login("li")).status == 302
+    assert (await staff.client.get("/console/tickets", allow_redirects=False)).status == 200
+
+    page = await admin.client.get("/console/admin/staff")
+    text = await page.text()
+    assert page.status == 200 and "账号管理" in text and "/console/admin/staff/li/disable" in text
+    assert "/console/admin/staff/boss/disable" not in text             # not oneself
+
+    fwd = {"X-Forwarded-For": "198.51.100.23"}                           # through the local reverse proxy
+    r = await admin.post("/console/admin/staff/li/disable", headers=fwd)
+    assert r.status == 303 and r.headers["Location"] == "/console/admin/staff?done=disable"
+    assert sessions_of(desk.db, li.id) == []
+    gone = await staff.client.get("/console/tickets", allow_redirects=False)
+    assert gone.status == 302 and gone.headers["Location"].startswith("/console/login")
+    assert (await staff.login("li")).status == 401                      # the usual answer, nothing more
+    row = audit(desk.db, "staff_disable")[-1]
+    assert row.actor == "staff:boss" and row.ip == "198.51.100.23" and row.detail.startswith("li")
+    page = await (await admin.client.get("/console/admin/staff")).text()
+    assert "已停用" in page and "/console/admin/staff/li/enable" in page
+
+    assert (await admin.post("/console/admin/staff/li/enable")).status == 303
+    assert (await staff.login("li")).status == 302
+    assert [a.actor for a in audit(desk.db, "staff_enable")] == ["staff:boss"]
+
+
+async def test_the_admin_page_is_for_admins_only_and_needs_the_csrf_token(desk):
+    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    cli.create_staff(desk.db, "lead", "负责人", "centre", "lead", PASSWORD)
+    b = await desk.browser()
+    assert (await b.login("lead")).status == 302
+    assert "/console/admin/staff" not in await (await b.client.get("/console/tickets")).text()
+    assert (await b.client.get("/console/admin/staff")).status == 403
+    assert (await b.post("/console/admin/staff/boss/disable")).status == 403
+    assert cli.list_staff(desk.db)[0].active
+    assert [a.actor for a in audit(desk.db, "denied")] == ["staff:lead", "staff:lead"]
+
+    assert (await b.login("boss")).status == 302
+    assert "/console/admin/staff" in await (await b.client.get("/console/tickets")).text()
+    r = await b.post("/console/admin/staff/lead/disable", token=False)
+    assert r.status == 403 and all(s.active for s in cli.list_staff(desk.db))
+    r = await b.post("/console/admin/staff/boss/disable")
+    assert r.status == 400 and "不能停用自己的账号" in await r.text()
+    r = await b.post("/console/admin/staff/nobody/disable")
+    assert r.status == 404 and "没有用户名为“nobody”的工作人员" in await r.text()
+    assert (await b.post("/console/admin/staff/lead/explode")).status == 404
+
+
+async def test_admin_lifts_a_sign_in_pause(desk):
+    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    b = await desk.browser()
+    now = datetime.now(timezone.utc)
+    for i in range(throttle.PAIR_MAX):                   # five attempts from one address, each after its delay
+        assert throttle.count_attempt(desk.db, "li", "198.51.100.5", now + timedelta(seconds=10 * i)).allowed
+    assert [a for a, _ in cli.paused(desk.db, "li", now + timedelta(minutes=1))] == ["198.51.100.5"]
+    assert (await b.login("boss")).status == 302
+    page = await (await b.client.get("/console/admin/staff")).text()
+    assert "198.51.100.5 暂停登录至" in page and "/console/admin/staff/li/unlock" in page
+    assert (await b.post("/console/admin/staff/li/unlock")).status == 303
+    assert cli.paused(desk.db, "li", now + timedelta(minutes=1)) == []
+    assert [a.actor for a in audit(desk.db, "staff_unlock")] == ["staff:boss"]
+
+
+def test_cli_disable_and_enable(db_url, capsys):
+    info = cli.create_staff(db_url, "li", "李明", "fengxi", "staff", PASSWORD)
+    with sessions(db_url).begin() as s:
+        s.add(StaffSession(id="y" * 64, staff_id=info.id, csrf_token="c",
+                           expires_at=datetime.now(timezone.utc).replace(year=2100)))
+    assert cli.main(["--db", db_url, "disable", "--username", "LI"]) == 0
+    assert "已停用账号 li，该账号已登录的会话均已退出" in capsys.readouterr().out
+    assert sessions_of(db_url, info.id) == [] and not cli.list_staff(db_url)[0].active
+    assert cli.main(["--db", db_url, "list"]) == 0 and "停用" in capsys.readouterr().out
+    assert cli.main(["--db", db_url, "enable", "--username", "li"]) == 0
+    assert "已重新启用账号 li" in capsys.readouterr().out and cli.list_staff(db_url)[0].active
+    assert cli.main(["--db", db_url, "disable", "--username", "nobody"]) == 1
+    assert "没有用户名为“nobody”的工作人员" in capsys.readouterr().err
+    actions = [a.action for a in audit(db_url) if a.action.startswith("staff_")]
+    assert actions == ["staff_create", "staff_disable", "staff_enable"]
+
+
+# ---- the client's address -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("trusted, headers, expected", [
+    ("127.0.0.0/8 ::1", {"X-Forwarded-For": "198.51.100.8"}, "198.51.100.8"),
+    # a client's own made-up first hop is not believed: the nearest untrusted hop is the client
+    ("127.0.0.0/8 ::1", {"X-Forwarded-For": "10.9.9.9, 198.51.100.8"}, "198.51.100.8"),
+    ("127.0.0.0/8 ::1", {"X-Real-IP": "198.51.100.9"}, "198.51.100.9"),
+    ("127.0.0.0/8 ::1", {"X-Forwarded-For": "not-an-address"}, "127.0.0.1"),
+    ("127.0.0.0/8 ::1", {}, "127.0.0.1"),
+    ("none", {"X-Forwarded-For": "198.51.100.8", "X-Real-IP": "198.51.100.9"}, "127.0.0.1"),
+    ("192.0.2.1", {"X-Forwarded-For": "198.51.100.8"}, "127.0.0.1"),      # the peer is no trusted proxy
+])
+async def test_audit_rows_keep_the_real_client_address(sqlite_url, tmp_path, monkeypatch, trusted, headers, expected):
+    d = await make_desk(sqlite_url, tmp_path, monkeypatch, trusted_proxies=trusted)
+    cli.create_staff(sqlite_url, "li", "李明", "fengxi", "staff", PASSWORD)
+    try:
+        b = await d.browser()
+        assert (await b.login("li", "wrong-password-1", headers=headers)).status == 401
+        assert (await b.login("li", headers=headers)).status == 302
+        assert [a.ip for a in audit(sqlite_url) if a.action in ("login_failed", "login")] == [expected, expected]
+        with read_sessions(sqlite_url)() as s:
+            assert s.scalars(select(StaffSession)).one().ip == expected
+        r = await b.post("/console/logout", headers=headers)
+        assert r.status == 302 and audit(sqlite_url, "logout")[-1].ip == expected
+    finally:
+        await d.close()
+
+
+# ---- numeric parameters ---------------------------------------------------------------------------
+
+async def test_numeric_parameters_are_bounded(desk):
+    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    with sessions(desk.db).begin() as s:
+        s.add(Conversation(id="c-1", channel="web", mode="bot"))
+        s.flush()
+        s.add(Message(conversation_id="c-1", direction="in", author="user", text="你好"))
+    b = await desk.browser()
+    assert (await b.login("boss")).status == 302
+    for value in ("99999999999999999999", "-1", "0", "abc", "1e9", "9" * 5000):
+        r = await b.client.get(f"/console/tickets?page={value}")
+        assert r.status == 400 and "参数 page（页码）" in await r.text(), value
+        r = await b.client.get(f"/console/api/conversations/c-1?after={value if value != '0' else '-5'}")
+        assert r.status == 400 and "参数 after" in (await r.json())["message"], value
+    assert (await b.client.get("/console/tickets?page=100000")).status == 200
+    assert (await b.client.get("/console/tickets?page=2")).status == 200
+    r = await b.client.get("/console/api/conversations/c-1?after=0")
+    assert r.status == 200 and [m["text"] for m in (await r.json())["messages"]] == ["你好"]
+    # ids posted in forms: out of range or not numbers are refused, never a server error
+    for value in ("99999999999999999999", "x"):
+        r = await b.post("/console/conversations/c-1/claim", {"handover_id": value},
+                         headers={"Accept": "application/json"})
+        assert r.status == 409 and "没有等待接单的人工服务" in (await r.json())["message"]

@@ -1,0 +1,225 @@
+"""Console sign-in like a bank's (issue 16, item 3), on a real desk app and database, SQLite and PostgreSQL.
+
+One answer for unknown users, disabled accounts and wrong passwords; throttling per
+account+address (pause), per account (growing delays, never for an address the account
+signed in from before) and per address; counting that parallel requests cannot get past.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot import login_throttle as throttle
+from bot.db import read_sessions
+from bot.db.schema import ConsoleAudit, LoginThrottle
+from bot.desk.app import create_app
+from bot.desk.console import auth
+from bot.settings import Settings
+from bot.staff import create_staff, set_active
+
+PASSWORD = "Qcy-signin-2026"
+FLASH = re.compile(r'<div class="flash err" role="alert">([^<]*)</div>')
+
+
+class FakeClock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+@dataclasses.dataclass
+class Console:
+    client: TestClient
+    clock: FakeClock
+    db: str
+
+    async def token(self, ip: str | None = None) -> str:
+        page = await self.client.get("/console/login", headers=self.headers(ip))
+        return re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+
+    @staticmethod
+    def headers(ip: str | None) -> dict:
+        return {"X-Forwarded-For": ip} if ip else {}
+
+    async def login(self, username: str, password: str = PASSWORD, ip: str | None = None, token: str | None = None):
+        if token is None:
+            self.client.session.cookie_jar.clear()
+            token = await self.token(ip)
+        return await self.client.post("/console/login", data={"username": username, "password": password,
+                                                               "csrf_token": token, "next": "/console/"},
+                                      headers=self.headers(ip), allow_redirects=False)
+
+
+async def answer(resp) -> tuple[int, str]:
+    """(status, the message shown) of a refused sign-in."""
+    m = FLASH.search(await resp.text())
+    return resp.status, m.group(1) if m else ""
+
+
+@pytest.fixture
+async def console(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DESK_SCHEDULER", "0")
+    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9,
+                                   actions_port=9, rasa_token="t")
+    app = create_app(settings)
+    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+    app[auth.CLOCK_KEY] = clock
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield Console(client, clock, db_url)
+    finally:
+        await client.close()
+
+
+def audit(db, action=None):
+    with read_sessions(db)() as s:
+        q = select(ConsoleAudit).order_by(ConsoleAudit.id)
+        if action:
+            q = q.where(ConsoleAudit.action == action)
+        return list(s.scalars(q))
+
+
+def counter(db, key):
+    with read_sessions(db)() as s:
+        row = s.get(LoginThrottle, key)
+        return row.failures if row else 0
+
+
+# ---- one answer -----------------------------------------------------------------------------------
+
+async def test_unknown_disabled_and_wrong_password_get_the_same_answers(console):
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    create_staff(console.db, "off", "停用", "fengxi", "staff", PASSWORD)
+    set_active(console.db, "off", False)
+    seen = {}
+    for name, password, ip in (("li", "wrong-password-1", "198.51.100.1"), ("nobody", "wrong-password-1", "198.51.100.2"),
+                               ("off", PASSWORD, "198.51.100.3")):
+        steps = []
+        for _ in range(6):                        # warnings, the pause, the refusal during the pause
+            steps.append(await answer(await console.login(name, password, ip=ip)))
+            console.clock.advance(seconds=10)
+        seen[name] = [(status, text.replace(name, "?")) for status, text in steps]
+        console.clock.advance(minutes=-1)         # the same clock for each name
+    assert seen["li"] == seen["nobody"] == seen["off"], seen
+    statuses = [status for status, _ in seen["li"]]
+    assert statuses == [401, 401, 401, 401, 401, 429]
+    assert "再输错 1 次" in seen["li"][3][1] and "已暂停登录 15 分钟" in seen["li"][4][1]
+
+
+async def test_unknown_and_disabled_accounts_cost_one_dummy_password_check(console, monkeypatch):
+    create_staff(console.db, "off", "停用", "fengxi", "staff", PASSWORD)
+    set_active(console.db, "off", False)
+    dummy, real = [], []
+    real_dummy, real_verify = auth.dummy_verify, auth.verify_password
+    monkeypatch.setattr(auth, "dummy_verify", lambda pw: (dummy.append(pw), real_dummy(pw))[1])
+    monkeypatch.setattr(auth, "verify_password", lambda h, pw: (real.append(pw), real_verify(h, pw))[1])
+    assert (await console.login("ghost", "whatever-123")).status == 401
+    assert (await console.login("off", PASSWORD)).status == 401
+    assert dummy == ["whatever-123", PASSWORD] and real == []
+
+
+# ---- throttling -----------------------------------------------------------------------------------
+
+async def test_a_pause_is_per_address_and_never_keeps_staff_out_elsewhere(console):
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    for i in range(5):
+        await console.login("li", f"guess-{i}-password", ip="198.51.100.66")
+        console.clock.advance(seconds=10)
+    status, text = await answer(await console.login("li", ip="198.51.100.66"))   # right password, paused there
+    assert status == 429 and "已暂停登录" in text
+    ok = await console.login("li", ip="203.0.113.10")                          # the member of staff, elsewhere
+    assert ok.status == 302
+    rows = audit(console.db, "login")
+    assert [(r.actor, r.ip) for r in rows] == [("staff:li", "203.0.113.10")]   # the real client address
+
+
+async def test_account_delays_grow_but_spare_addresses_the_account_signed_in_from(console):
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    office = "203.0.113.10"
+    assert (await console.login("li", ip=office)).status == 302                # a known address from now on
+    for i in range(throttle.ACCOUNT_DELAY_FROM):                               # one guess each from many addresses
+        r = await console.login("li", "guess-password-x", ip=f"198.51.100.{i + 1}")
+        assert r.status == 401
+        console.clock.advance(seconds=70)        # past any delay, within the hour
+    r = await console.login("li", "guess-password-y", ip="198.51.100.200")
+    assert r.status == 401                       # the 11th: allowed, but now the account makes strangers wait
+    status, text = await answer(await console.login("li", "guess-password-z", ip="198.51.100.201"))
+    assert status == 429 and "尝试过于频繁，请 2 秒后再试" in text
+    assert (await console.login("li", ip=office)).status == 302               # the office is never slowed
+    status, _ = await answer(await console.login("li", ip="192.0.2.50"))       # a new address waits its turn
+    assert status == 429
+    console.clock.advance(seconds=3)
+    assert (await console.login("li", ip="192.0.2.50")).status == 302
+
+
+async def test_parallel_attempts_from_one_address_are_all_counted(console, monkeypatch):
+    """Twelve wrong sign-ins sent at once for twelve accounts, address limit ten: exactly ten are
+    checked and counted, two are refused (check-then-count let all twelve through)."""
+    monkeypatch.setitem(console.client.server.app[auth.ratelimit.LIMITER_KEY].rules, "login_ip",
+                        auth.ratelimit.Rule("login_ip", 10, 900.0))
+    ip = "198.51.100.77"
+    token = await console.token(ip)
+    results = await asyncio.gather(*(console.login(f"user{i}", "wrong-password-1", ip=ip, token=token)
+                                     for i in range(12)))
+    statuses = sorted(r.status for r in results)
+    assert statuses == [401] * 10 + [429] * 2
+    assert counter(console.db, throttle.address_key(ip)) == 10
+    assert len(audit(console.db, "login_failed")) == 10 and len(audit(console.db, "login_throttled")) == 2
+    # and the limit holds for the next one, right password or not
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    status, text = await answer(await console.login("li", ip=ip))
+    assert status == 429 and "登录失败次数过多" in text
+
+
+async def test_parallel_attempts_on_one_account_and_address_stop_at_the_first_delay(console):
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    ip = "198.51.100.78"
+    token = await console.token(ip)
+    results = await asyncio.gather(*(console.login("li", f"wrong-password-{i}", ip=ip, token=token)
+                                     for i in range(10)))
+    # the 3rd counted attempt sets a 2-second delay at once: the other seven wait, uncounted
+    assert sorted(r.status for r in results) == [401] * throttle.PAIR_DELAY_FROM + [429] * 7
+    assert counter(console.db, throttle.pair_key("li", ip)) == throttle.PAIR_DELAY_FROM
+
+
+def test_count_attempt_is_atomic_under_threads(db_url):
+    """Twenty threads count on one address (limit 8) at the same instant: exactly 8 allowed, counter 8."""
+    now = datetime.now(timezone.utc)
+    barrier = threading.Barrier(20)
+    outcomes = []
+
+    def attempt(i):
+        barrier.wait()
+        outcomes.append(throttle.count_attempt(db_url, f"user{i}", "198.51.100.9", now, address_rule=(8, 900.0)))
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(outcomes) == 20
+    assert sum(o.allowed for o in outcomes) == 8
+    assert {o.reason for o in outcomes if not o.allowed} == {"address"}
+    assert counter(db_url, throttle.address_key("198.51.100.9")) == 8
+
+
+async def test_a_successful_sign_in_gives_the_address_its_count_back(console):
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    ip = "198.51.100.90"
+    assert (await console.login("li", "wrong-password-1", ip=ip)).status == 401
+    assert (await console.login("li", ip=ip)).status == 302
+    assert counter(console.db, throttle.address_key(ip)) == 1
+    assert counter(console.db, throttle.pair_key("li", ip)) == 0       # the pair starts afresh
