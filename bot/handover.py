@@ -403,13 +403,16 @@ def takeover(db_url: str, conversation_id: str, staff: Staff, now: Optional[date
 
 
 def rate(db_url: str, handover_id: int, score: int, actor: str, now: Optional[datetime] = None) -> bool:
-    """The user's rating of the staff service; kept on the linked ticket's trail (False: no ticket)."""
+    """The user's rating of the staff service, kept on the handover (the latest rating counts; the
+    monthly 满意度 and 绩效 count it) and on the linked ticket's trail. True: a ticket has it too."""
     if score not in RATING_LABELS:
         raise HandoverError("评分应为1到5之间的整数")
+    now = now or utcnow()
     with sessions(db_url).begin() as s:
         h = _load(s, handover_id, lock=False)
+        h.rating, h.rated_at = score, now
         _event(s, h.ticket_id, actor, "handover_rating", f"对人工服务的评价：{RATING_LABELS[score]}",
-               after=score, field="handover_rating", at=now or utcnow())
+               after=score, field="handover_rating", at=now)
         return h.ticket_id is not None
 
 

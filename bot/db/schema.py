@@ -247,6 +247,8 @@ class Handover(Base):
     ended_at = Column(UTCDateTime, nullable=True)
     transcript = Column(Text, nullable=True)          # JSON snapshot of the conversation at handover
     profile = Column(Text, nullable=True)             # JSON snapshot of the enterprise profile
+    rating = Column(Integer, nullable=True)           # the user's rating of the staff service, 5 … 1
+    rated_at = Column(UTCDateTime, nullable=True, index=True)
 
 
 # ---- the desk: conversations, messages, staff sessions -----------------------------------------

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot import credit_code
 from bot.db import read_sessions, sessions
 from bot.db.schema import (
-    Contact, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
+    Contact, Conversation, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
 )
 from bot.taxonomy import BY_INTENT
 from bot.text import normalise
@@ -204,6 +204,15 @@ class TicketService:
                 return t
         return None
 
+    @staticmethod
+    def _conversation_channel(s: Session, channel: str, conversation_id: str | None) -> str:
+        """The desk talks to Rasa over REST, so actions see "rest" for web chat and WeChat alike;
+        the conversation the desk stored knows the real channel (web / wechat_mp / wecom)."""
+        if channel != "rest" or not conversation_id:
+            return channel
+        real = s.scalar(select(Conversation.channel).where(Conversation.id == conversation_id))
+        return real or channel
+
     def open_ticket(self, *, category: str, description: str, enterprise: EnterpriseInput,
                     contact_name: str, mobile: str | None, sender_id: str | None,
                     channel: str = "web", conversation_id: str | None = None,
@@ -219,6 +228,7 @@ class TicketService:
         now = self.clock()
         actor = actor or (f"user:{sender_id}" if sender_id else "system")
         with sessions(self.db_url).begin() as s:
+            channel = self._conversation_channel(s, channel, conversation_id or sender_id)
             ent = self._upsert_enterprise(s, enterprise)
             contact = self._upsert_contact(s, ent, sender_id, contact_name or "未留名", mobile, channel)
             existing = self._similar_open(s, ent.id, category, description, now)
