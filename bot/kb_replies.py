@@ -2,8 +2,13 @@
 
 What users see (design.md §6 "A question gets an answer"):
 - ANSWER: the answer first — no category preamble, no hedging — lists laid
-  out as lists, then one short citation line (document and 文号 once; the
-  window itself for window topics; a date only when it is a real one);
+  out as lists, then when applications are taken (the FAQ's or entry's `window`), one
+  short citation line (document and 文号 once; the window itself for window
+  topics; a date only when a checked source confirms it) and last the next
+  step ("下一步：…": where to apply, what to prepare);
+- an expired or replaced policy: no figures stated as current — it says the
+  policy has expired (or been replaced), points to the successor entry (a
+  button asks its first question) or, without one, to staff;
 - BEST_GUESS: the same, opened by "我理解您问的是「…」：" so the user knows it
   is our reading of the question, with the close alternatives as buttons;
 - OPTIONS: only when two or more FAQs are genuinely close: "您想了解的是下面
@@ -43,6 +48,7 @@ ENGLISH_LEAD = "Here is what our policy knowledge base says (in Chinese):"
 ENGLISH_UNKNOWN = ("Sorry, there is no reliable answer to this in our knowledge base yet. "
                    "You can register your request for a specialist, or talk to our staff.")
 WINDOW_SOURCE = "来源：秦创原总窗口"
+NEXT_STEP_PREFIX = "下一步："
 MAX_CITATION_NAME = 48
 
 
@@ -66,10 +72,9 @@ def _title(text: str) -> str:
 # --------------------------------------------------------------------------- citation
 
 def placeholder_date(entry: Entry) -> bool:
-    """An effective date that stands for "unknown": 1 January of a year, on an entry without 文号
-    (window services and policy summaries were given the year they were written)."""
-    d = entry.effective
-    return d is None or (d.month == 1 and d.day == 1 and not entry.doc_number)
+    """The effective date is not to be shown: there is none, or no checked source confirms it
+    (a date is printed as fact only when verified; see bot/knowledge/audit.py)."""
+    return entry.effective is None or not entry.verified("effective")
 
 
 _BOOK = re.compile(r"《[^《》]+》")
@@ -90,7 +95,7 @@ def _document_name(entry: Entry) -> str:
 def citation(entry: Entry) -> str:
     """One short line: 依据：《document》（文号），date起施行 — or the window for window topics.
 
-    No URL, no issuer list, the 文号 once; the date only when it is a real date.
+    No URL, no issuer list, the 文号 once; the date only when a checked source confirms it.
     """
     if entry.level == "窗口":
         return WINDOW_SOURCE
@@ -245,26 +250,66 @@ def _alternatives(answer: Answer) -> list[dict]:
     return buttons[:MAX_ALTERNATIVES]
 
 
+def _next_step(text: str) -> str:
+    return f"{NEXT_STEP_PREFIX}{text}" if text else ""
+
+
+def _replaced_text(entry: Entry, today: Optional[date], expired: bool) -> str:
+    """An expired or replaced policy: say so, name the successor or send to staff — no old figures."""
+    name = _document_name(entry) if entry.level != "窗口" else f"「{entry.title}」"
+    if expired and entry.expires:
+        head = f"您问的「{entry.title}」（{name}）已于{_date(entry.expires)}到期，原来的标准不再作为现行政策适用。"
+    else:
+        head = f"您问的「{entry.title}」（{name}）已被新的规定取代，原来的标准不再作为现行政策适用。"
+    successor = entry.successor
+    if successor is not None and not successor.is_expired(today):
+        return f"{head}\n\n现行规定见「{successor.title}」（{citation(successor).removeprefix('依据：')}）。"
+    return (f"{head}\n\n目前知识库里没有核实过的接续政策。为避免误导您，请登记需求，"
+            "由服务专员向主管部门核实现行规定后答复您；也可以直接转人工服务。")
+
+
 def _answer_replies(answer: Answer, today: Optional[date], best_guess: bool) -> list[Reply]:
     entry, faq = answer.entry, answer.faq
+    if entry is not None:
+        expired = answer.expired or (today is not None and entry.is_expired(today))
+        if expired or entry.superseded_by:
+            return _replaced_replies(answer, today, best_guess, expired)
     body = layout(faq.answer)
     if best_guess:
         body = BEST_GUESS_PREFIX.format(question=faq.question.rstrip("？?")) + "\n" + body
     if is_mostly_english(answer.query or ""):
         body = f"{ENGLISH_LEAD}\n{body}"
     parts = [body]
+    window = faq.application_window
+    if window is not None:
+        parts.append(window.describe(today))
     if entry is not None:
         parts.append(citation(entry))
-        expired = answer.expired or (today is not None and entry.is_expired(today))
-        if expired and entry.expires:
-            parts.append(f"⚠️ 注意：这项政策已于{_date(entry.expires)}到期，可能不再适用，"
-                         "请以最新文件为准，或转人工核实。")
+    step = _next_step(faq.next)
+    if step:
+        parts.append(step)
     replies = [Reply("\n\n".join(parts))]
     alternatives = _alternatives(answer)
     if alternatives:
         replies.append(Reply(ALTERNATIVES_TEXT, alternatives))
     replies.append(Reply(FEEDBACK_QUESTION, [*FEEDBACK_BUTTONS, REGISTER_BUTTON]))
     return replies
+
+
+def _replaced_replies(answer: Answer, today: Optional[date], best_guess: bool, expired: bool) -> list[Reply]:
+    entry, faq = answer.entry, answer.faq
+    text = _replaced_text(entry, today, expired)
+    if best_guess:
+        text = BEST_GUESS_PREFIX.format(question=faq.question.rstrip("？?")) + "\n" + text
+    successor = entry.successor
+    if successor is not None and not successor.is_expired(today) and successor.faqs:
+        first = successor.faqs[0]
+        text += "\n\n" + _next_step(f"点下面的问题查看现行规定；{first.next}" if first.next
+                                      else "点下面的问题查看现行规定。")
+        return [Reply(text, [{"title": _title(first.question), "payload": first.question}]),
+                Reply(FEEDBACK_QUESTION, [*FEEDBACK_BUTTONS, REGISTER_BUTTON])]
+    text += "\n\n" + _next_step("点“登记需求，专员跟进”，或转人工服务。")
+    return [Reply(text, [REGISTER_BUTTON, HUMAN_BUTTON])]
 
 
 def _options_replies(answer: Answer) -> list[Reply]:

@@ -1,6 +1,6 @@
 """Command line for staff and developers (wrapped by make kb-validate / kb-search / kb-reload).
 
-    python -m bot.knowledge validate [dir]
+    python -m bot.knowledge validate [dir]     # files (loader.py) and content (audit.py)
     python -m bot.knowledge search "高企有什么优惠" [-k 5] [--dir DIR]
     python -m bot.knowledge search "那高企呢" --after "科技型中小企业怎么评价"
     python -m bot.knowledge reload [dir]
@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from .audit import audit
 from .loader import load_base
 from .model import KnowledgeError
 from .retriever import FEATURES, Retriever
@@ -36,9 +37,15 @@ def _validate(directory: Path) -> int:
     except KnowledgeError as exc:
         print(exc)
         return 1
+    content = audit(kb)
+    if content.problems:
+        print(f"内容检查未通过，共 {len(content.problems)} 个问题（见 knowledge/README.md 的内容检查清单）：")
+        for problem in content.problems:
+            print(f"  {problem}")
+        return 1
     retriever = Retriever(kb)
     print(f"OK：{kb.summary()}（{directory}）")
-    for warning in kb.warnings:
+    for warning in [*kb.warnings, *content.warnings]:
         print(f"提示：{warning}")
     for first, second, sentence in retriever.near_duplicates():
         print(f"提示：{first.id} 与 {second.id} 的问法几乎相同（“{sentence}”），"
@@ -89,6 +96,13 @@ def _reload(directory: Path) -> int:
         kb = load_base(directory)
     except KnowledgeError as exc:
         print(exc)
+        print("未通知重新加载：运行中的服务继续使用上一版本。")
+        return 1
+    content = audit(kb)
+    if content.problems:
+        print(f"内容检查未通过，共 {len(content.problems)} 个问题：")
+        for problem in content.problems:
+            print(f"  {problem}")
         print("未通知重新加载：运行中的服务继续使用上一版本。")
         return 1
     marker = directory / RELOAD_MARKER

@@ -16,17 +16,22 @@ import yaml
 from bot.taxonomy import BY_INTENT
 
 from .english import ENGLISH_FILE, parse_table
-from .model import LEVELS, Entry, Faq, KnowledgeBase, KnowledgeError
+from .model import CONFIRMABLE, LEVELS, Check, Entry, Faq, KnowledgeBase, KnowledgeError, Window
 
 ENTRIES_DIR = "entries"
 SYNONYMS_FILE = "synonyms.yml"
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED_FIELDS = ("id", "title", "issuer", "doc_number", "level", "categories",
-                   "effective", "expires", "source", "faq")
-OPTIONAL_FIELDS = ("keywords",)
+                   "effective", "source", "faq")
+# reviewed_on is required by the content checks (bot/knowledge/audit.py, `validate`), not here:
+# the running service keeps answering from an entry whose review date is missing.
+OPTIONAL_FIELDS = ("keywords", "expires", "reviewed_on", "checked", "window", "superseded_by",
+                   "next_step")
 FAQ_FIELDS = ("id", "question", "variants", "answer")
-FAQ_OPTIONAL_FIELDS = ("keywords",)  # FAQ-specific search terms (entry-level ones are shared)
+FAQ_OPTIONAL_FIELDS = ("keywords", "next_step", "window")  # FAQ-specific terms, next step, window
+WINDOW_FIELDS = ("note", "months", "opens", "closes")
+CHECK_FIELDS = ("url", "date", "confirms")  # not "on": YAML 1.1 reads a bare on as true
 
 DATE_PATTERN = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
@@ -136,9 +141,15 @@ def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector,
         variants = _text_list(item.get("variants"), file, f"{where}.variants", out, minimum=1) \
             if "variants" in item else []
         keywords = _text_list(item.get("keywords"), file, f"{where}.keywords", out, minimum=0)
+        next_step = item.get("next_step")
+        if "next_step" in item and not _is_text(next_step):
+            out.error(file, f"{where}.next_step", "应为非空文本（下一步：去哪里办、准备什么）")
+        window = _load_window(item["window"], file, out, f"{where}.window") \
+            if item.get("window") is not None else None
         if len(out.problems) == before:
             faqs.append(Faq(id=faq_id, question=question.strip(), variants=variants,
-                            answer=answer.strip(), entry_id=entry_id, keywords=keywords))
+                            answer=answer.strip(), entry_id=entry_id, keywords=keywords,
+                            next_step=(next_step or "").strip(), window=window))
     return faqs
 
 
@@ -205,10 +216,11 @@ def _load_entry(path: Path, file: str, out: _Collector,
                     categories.append(cat)
 
     effective = expires = None
-    if "effective" in data:
+    if "effective" in data and data["effective"] is not None:
         effective = _parse_date(data["effective"])
         if effective is None:
-            out.error(file, "effective", f"“{data['effective']}” 不是有效日期（格式 YYYY-MM-DD）")
+            out.error(file, "effective",
+                      f"“{data['effective']}” 不是有效日期（格式 YYYY-MM-DD；没有或未核实写 null）")
     if "expires" in data and data["expires"] is not None:
         expires = _parse_date(data["expires"])
         if expires is None:
@@ -218,6 +230,24 @@ def _load_entry(path: Path, file: str, out: _Collector,
 
     keywords = _text_list(data.get("keywords"), file, "keywords", out, minimum=0)
 
+    reviewed_on = None
+    if data.get("reviewed_on") is not None:
+        reviewed_on = _parse_date(data["reviewed_on"])
+        if reviewed_on is None:
+            out.error(file, "reviewed_on", f"“{data['reviewed_on']}” 不是有效日期（格式 YYYY-MM-DD）")
+        elif reviewed_on > date.today():
+            out.error(file, "reviewed_on", f"复核日期 {reviewed_on} 晚于今天")
+    checked = _load_checks(data.get("checked"), file, out) if "checked" in data else []
+    window = _load_window(data.get("window"), file, out) if data.get("window") is not None else None
+    superseded_by = data.get("superseded_by") or ""
+    if superseded_by and (not isinstance(superseded_by, str) or not ID_PATTERN.match(superseded_by)):
+        out.error(file, "superseded_by", f"{superseded_by!r} 不是条目 id（接替本条的条目文件名，不含 .yml）")
+    elif superseded_by and superseded_by == entry_id:
+        out.error(file, "superseded_by", "不能指向本条目自己")
+    next_step = data.get("next_step")
+    if "next_step" in data and not _is_text(next_step):
+        out.error(file, "next_step", "应为非空文本（下一步：去哪里办、准备什么）")
+
     faqs = _load_faqs(data.get("faq"), entry_id if isinstance(entry_id, str) else path.stem,
                       file, out, seen_faq_ids) if "faq" in data else []
 
@@ -226,10 +256,87 @@ def _load_entry(path: Path, file: str, out: _Collector,
     entry = Entry(id=entry_id, title=data["title"].strip(), issuer=data["issuer"].strip(),
                   doc_number=doc_number.strip(), level=level, categories=categories,
                   effective=effective, expires=expires, source=data["source"].strip(),
-                  keywords=keywords, faqs=faqs, path=str(path))
+                  keywords=keywords, faqs=faqs, path=str(path), reviewed_on=reviewed_on,
+                  checked=checked, window=window, superseded_by=superseded_by,
+                  next_step=(next_step or "").strip())
     for faq in faqs:
         faq.entry = entry
     return entry
+
+
+def _load_checks(raw: Any, file: str, out: _Collector) -> list[Check]:
+    """checked: [{url, date, confirms?}] — the sources read, when, and what they confirm."""
+    if not isinstance(raw, list) or not raw:
+        out.error(file, "checked", "应为非空列表：- url: https://… / date: YYYY-MM-DD / confirms: [effective]")
+        return []
+    checks: list[Check] = []
+    for i, item in enumerate(raw):
+        where = f"checked[{i}]"
+        if not isinstance(item, dict):
+            out.error(file, where, "应为包含 url / date / confirms 的映射")
+            continue
+        before = len(out.problems)
+        for name in item:
+            if name not in CHECK_FIELDS:
+                hint = "（写 date，不要写 on）" if name is True else ""
+                out.error(file, f"{where}.{name}", f"未知字段（可用：{' / '.join(CHECK_FIELDS)}）{hint}")
+        url = item.get("url")
+        if not _is_text(url) or not re.match(r"^https?://\S+$", url.strip()):
+            out.error(file, f"{where}.url", f"{url!r} 不是网址（以 http:// 或 https:// 开头）")
+        on = _parse_date(item.get("date"))
+        if on is None:
+            out.error(file, f"{where}.date", f"“{item.get('date')}” 不是有效日期（核实日期，格式 YYYY-MM-DD）")
+        elif on > date.today():
+            out.error(file, f"{where}.date", f"核实日期 {on} 晚于今天")
+        confirms = item.get("confirms") or []
+        if not isinstance(confirms, list):
+            out.error(file, f"{where}.confirms", f"应为列表，可选：{' / '.join(CONFIRMABLE)}")
+            confirms = []
+        for j, fact in enumerate(confirms):
+            if fact not in CONFIRMABLE:
+                out.error(file, f"{where}.confirms[{j}]", f"“{fact}” 不可选，可选：{' / '.join(CONFIRMABLE)}")
+        if len(out.problems) == before:
+            checks.append(Check(url=url.strip(), on=on, confirms=tuple(confirms)))
+    return checks
+
+
+def _load_window(raw: Any, file: str, out: _Collector, fld: str = "window") -> Optional[Window]:
+    """window: {note, months?, opens?, closes?} — when applications are taken."""
+    if not isinstance(raw, dict):
+        out.error(file, fld, "应为映射：note（在哪里公布）+ months（往年月份）或 opens/closes（本批日期）")
+        return None
+    before = len(out.problems)
+    for name in raw:
+        if name not in WINDOW_FIELDS:
+            out.error(file, f"{fld}.{name}", f"未知字段（可用：{' / '.join(WINDOW_FIELDS)}）")
+    note = raw.get("note")
+    if not _is_text(note):
+        out.error(file, f"{fld}.note", "应为非空文本：申报时间在哪里公布，例如 “陕西省科技厅当年通知”")
+    months: list[int] = []
+    if raw.get("months") is not None:
+        value = raw["months"]
+        if not isinstance(value, list) or not value:
+            out.error(file, f"{fld}.months", "应为月份列表，例如 [5, 6]")
+        else:
+            for i, m in enumerate(value):
+                if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12:
+                    out.error(file, f"{fld}.months[{i}]", f"“{m}” 不是 1–12 的月份")
+                else:
+                    months.append(m)
+    dates = {}
+    for name in ("opens", "closes"):
+        if raw.get(name) is not None:
+            dates[name] = _parse_date(raw[name])
+            if dates[name] is None:
+                out.error(file, f"{fld}.{name}", f"“{raw[name]}” 不是有效日期（格式 YYYY-MM-DD）")
+    opens, closes = dates.get("opens"), dates.get("closes")
+    if opens and closes and closes < opens:
+        out.error(file, f"{fld}.closes", f"截止日期 {closes} 早于开始日期 {opens}")
+    if months and (opens or closes):
+        out.error(file, fld, "months（往年月份）与 opens/closes（本批日期）只填一种")
+    if len(out.problems) != before:
+        return None
+    return Window(note=note.strip(), months=tuple(months), opens=opens, closes=closes)
 
 
 def load_synonyms(path: Path, out: _Collector) -> list[list[str]]:
@@ -314,6 +421,15 @@ def load_base(directory: str | Path) -> KnowledgeBase:
         entry = _load_entry(path, file, out, seen_faq_ids)
         if entry is not None:
             entries[entry.id] = entry
+
+    for entry in entries.values():
+        if entry.superseded_by:
+            successor = entries.get(entry.superseded_by)
+            file = f"{ENTRIES_DIR}/{Path(entry.path).name}"
+            if successor is None:
+                out.error(file, "superseded_by", f"找不到条目 “{entry.superseded_by}”")
+            else:
+                entry.successor = successor
 
     synonyms = load_synonyms(directory / SYNONYMS_FILE, out)
     english = load_english(directory / ENGLISH_FILE, out)

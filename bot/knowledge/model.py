@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 LEVELS = ("国家", "省", "市", "区", "窗口")
+# Header facts a checked source can confirm (see knowledge/README.md, "checked").
+CONFIRMABLE = ("doc_number", "effective", "expires", "window", "figures")
 
 
 class KnowledgeError(Exception):
@@ -39,11 +41,71 @@ class Faq:
     entry_id: str
     keywords: list[str] = field(default_factory=list)  # optional, FAQ-specific search terms
     entry: Optional["Entry"] = field(default=None, repr=False)
+    next_step: str = ""  # what the enterprise does next; empty = the entry's next_step
+    window: Optional["Window"] = None  # when applications are taken, for this FAQ only
+
+    @property
+    def next(self) -> str:
+        """The next step shown after this answer: the FAQ's own, else the entry's."""
+        return self.next_step or (self.entry.next_step if self.entry is not None else "")
+
+    @property
+    def application_window(self) -> Optional["Window"]:
+        """The FAQ's own window, else the entry's (None: the answer names no application time)."""
+        return self.window or (self.entry.window if self.entry is not None else None)
 
     @property
     def sentences(self) -> list[str]:
         """The canonical question followed by its variants (what users might type)."""
         return [self.question, *self.variants]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One source read to verify an entry: where, when, and which header facts it confirms."""
+
+    url: str
+    on: date
+    confirms: tuple[str, ...] = ()
+
+
+def _cn_date(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+@dataclass(frozen=True)
+class Window:
+    """When applications are taken: usual months of a yearly call, or the dates of the current
+    call, and always where the dates are announced (`note`, e.g. "省科技厅当年通知")."""
+
+    note: str
+    months: tuple[int, ...] = ()
+    opens: Optional[date] = None
+    closes: Optional[date] = None
+
+    def describe(self, today: Optional[date] = None) -> str:
+        """One line for the chat bubble, relative to today for an explicit call."""
+        today = today or date.today()
+        where = f"以{self.note}为准"
+        if self.opens or self.closes:
+            span = "至".join(_cn_date(d) for d in (self.opens, self.closes) if d)
+            if self.opens and not self.closes:
+                span += "起"
+            if self.closes and today > self.closes:
+                return f"申报时间：已知最近一批已于{_cn_date(self.closes)}截止，下一批{where}。"
+            if self.opens and today < self.opens:
+                return f"申报时间：{span}（尚未开始，{where}）。"
+            return f"申报时间：{span}，目前正在受理（{where}）。"
+        if self.months:
+            return f"申报时间：往年一般在每年{_month_span(self.months)}（{where}）。"
+        return f"申报时间：{where}。"
+
+
+def _month_span(months: tuple[int, ...]) -> str:
+    ms = sorted(set(months))
+    if len(ms) > 1 and ms == list(range(ms[0], ms[-1] + 1)):
+        return f"{ms[0]}–{ms[-1]}月"
+    return "、".join(str(m) for m in ms) + "月"
 
 
 @dataclass(eq=False)
@@ -56,12 +118,26 @@ class Entry:
     doc_number: str
     level: str
     categories: list[str]
-    effective: date
+    effective: Optional[date]   # None: no single dated document, or the date is not verified
     expires: Optional[date]
     source: str
     keywords: list[str] = field(default_factory=list)
     faqs: list[Faq] = field(default_factory=list)
     path: str = ""
+    reviewed_on: Optional[date] = None        # last content review against the sources
+    checked: list[Check] = field(default_factory=list)
+    window: Optional[Window] = None
+    superseded_by: str = ""                    # id of the entry that replaces this one
+    next_step: str = ""                        # default next step for the entry's FAQs
+    successor: Optional["Entry"] = field(default=None, repr=False)  # resolved superseded_by
+
+    def verified(self, fact: str) -> bool:
+        """True when a checked source confirms this header fact (see CONFIRMABLE)."""
+        return any(fact in c.confirms for c in self.checked)
+
+    def replaced(self, today: Optional[date] = None) -> bool:
+        """Expired, or replaced by another entry: its figures are no longer current."""
+        return self.is_expired(today) or bool(self.superseded_by)
 
     def is_expired(self, today: Optional[date] = None) -> bool:
         """True once the policy no longer applies.
@@ -76,7 +152,8 @@ class Entry:
     def is_effective(self, today: Optional[date] = None) -> bool:
         """True when the policy has started and not yet expired."""
         today = today or date.today()
-        return self.effective <= today and not self.is_expired(today)
+        started = self.effective is None or self.effective <= today
+        return started and not self.is_expired(today)
 
 
 @dataclass(eq=False)

@@ -6,6 +6,7 @@ import pytest
 from bot import kb_replies
 from bot.kb_replies import layout, render
 from bot.knowledge import Entry, Faq, Hit, KnowledgeService
+from bot.knowledge.model import Check, Window
 from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN, Answer
 from bot.settings import PROJECT_ROOT
 
@@ -13,18 +14,24 @@ CONDITIONS = ("按《高新技术企业认定管理办法》，需要同时满�
               "③科技人员占比不低于10%。想先做个自评，可以把企业情况发给我。")
 
 
+VERIFIED = [Check(url="https://example.gov.cn/x", on=date(2026, 12, 1), confirms=("effective", "expires"))]
+
+
 def entry(**kw) -> Entry:
     base = dict(id="hnte", title="高新技术企业认定条件", issuer="科技部 财政部 国家税务总局",
                 doc_number="国科发火〔2016〕32号", level="国家", categories=["need_qualification"],
                 effective=date(2016, 1, 29), expires=None,
-                source="《高新技术企业认定管理办法》（国科发火〔2016〕32号） https://example.gov.cn/x")
+                source="《高新技术企业认定管理办法》（国科发火〔2016〕32号） https://example.gov.cn/x",
+                checked=VERIFIED)
     base.update(kw)
     return Entry(**base)
 
 
-def hit(faq_id: str, question: str, answer: str = "答案。", score: float = 0.9, e: Entry | None = None) -> Hit:
+def hit(faq_id: str, question: str, answer: str = "答案。", score: float = 0.9, e: Entry | None = None,
+        next_step: str = "", window: Window | None = None) -> Hit:
     e = e or entry()
-    return Hit(faq=Faq(id=faq_id, question=question, variants=["v"], answer=answer, entry_id=e.id, entry=e),
+    return Hit(faq=Faq(id=faq_id, question=question, variants=["v"], answer=answer, entry_id=e.id, entry=e,
+                       next_step=next_step, window=window),
                entry=e, score=score)
 
 
@@ -84,6 +91,70 @@ def test_expired_policy_is_flagged():
     assert "到期" in render(answer_of(ANSWER, hit("a", "问题？", e=e)), today=date(2024, 3, 1))[0].text
 
 
+def test_expired_policy_states_no_figures_and_points_to_its_successor():
+    new = entry(id="rent-2024", title="科技企业房租补贴（2024版）", effective=date(2024, 1, 1),
+                source="《房租补贴办法》（示例〔2024〕1号）", doc_number="")
+    new.faqs = [Faq(id="rent-2024-how", question="2024版房租补贴怎么申请？", variants=["v"], answer="新答案。",
+                    entry_id=new.id, entry=new, next_step="在这里登记需求。")]
+    old = entry(id="rent-2021", title="科技企业房租减免（2021版）", expires=date(2021, 12, 31),
+                superseded_by="rent-2024", successor=new)
+    replies = render(answer_of(ANSWER, hit("a", "房租减免怎么申请？", "按每平方米20元补贴。", e=old), expired=True))
+    first = replies[0]
+    assert "已于2021年12月31日到期" in first.text and "20元" not in first.text   # no figure stated as current
+    assert "「科技企业房租补贴（2024版）」" in first.text
+    assert first.text.split("\n\n")[-1].startswith("下一步：")
+    assert payloads(first) == ["2024版房租补贴怎么申请？"]                     # a click asks the successor
+    assert replies[-1].text == kb_replies.FEEDBACK_QUESTION
+    # replaced without an end date (superseded_by only): same, without a date
+    replaced = entry(id="rent-2022", title="房租减免（2022版）", superseded_by="rent-2024", successor=new)
+    text = render(answer_of(ANSWER, hit("b", "问题？", "按每平方米20元。", e=replaced)))[0].text
+    assert "已被新的规定取代" in text and "20元" not in text
+
+
+def test_expired_policy_without_successor_routes_to_staff():
+    old = entry(expires=date(2021, 12, 31))
+    (reply,) = render(answer_of(ANSWER, hit("a", "问题？", "15%的税率。", e=old)), today=date(2026, 12, 3))
+    assert "已于2021年12月31日到期" in reply.text and "15%" not in reply.text
+    assert "服务专员" in reply.text and reply.text.split("\n\n")[-1].startswith("下一步：")
+    assert payloads(reply) == ["/open_ticket", "/request_human"]
+
+
+def test_next_step_is_the_last_paragraph_after_the_citation():
+    first = render(answer_of(ANSWER, hit("a", "问题？", "答案。", next_step="在认定管理工作网提交，也可以在这里登记需求。")))[0]
+    paragraphs = first.text.split("\n\n")
+    assert paragraphs[-2].startswith("依据：")
+    assert paragraphs[-1] == "下一步：在认定管理工作网提交，也可以在这里登记需求。"
+    # the entry's next step when the FAQ has none
+    e = entry(next_step="向主管税务机关咨询或拨打12366。")
+    assert render(answer_of(ANSWER, hit("a", "问题？", e=e)))[0].text.endswith("下一步：向主管税务机关咨询或拨打12366。")
+
+
+@pytest.mark.parametrize("window, today, expected", [
+    (Window(note="省科技厅当年通知", months=(3, 4, 5)), date(2026, 12, 3),
+     "申报时间：往年一般在每年3–5月（以省科技厅当年通知为准）。"),
+    (Window(note="省科技厅当年通知", months=(4, 9)), date(2026, 12, 3),
+     "申报时间：往年一般在每年4、9月（以省科技厅当年通知为准）。"),
+    (Window(note="通知", opens=date(2026, 3, 1), closes=date(2026, 4, 30)), date(2026, 2, 1),
+     "申报时间：2026年3月1日至2026年4月30日（尚未开始，以通知为准）。"),
+    (Window(note="通知", opens=date(2026, 3, 1), closes=date(2026, 4, 30)), date(2026, 4, 30),
+     "申报时间：2026年3月1日至2026年4月30日，目前正在受理（以通知为准）。"),
+    (Window(note="通知", opens=date(2026, 3, 1), closes=date(2026, 4, 30)), date(2026, 5, 1),
+     "申报时间：已知最近一批已于2026年4月30日截止，下一批以通知为准。"),
+    (Window(note="省工信厅当年通知"), date(2026, 12, 3), "申报时间：以省工信厅当年通知为准。"),
+])
+def test_window_says_when_applications_are_taken(window, today, expected):
+    text = render(answer_of(ANSWER, hit("a", "怎么申报？", "答案。", window=window)), today=today)[0].text
+    paragraphs = text.split("\n\n")
+    assert paragraphs[1] == expected and paragraphs[2].startswith("依据：")
+
+
+def test_every_real_answer_ends_with_its_next_step(kb):
+    for faq in kb.base.faqs.values():
+        a = Answer(ANSWER, [Hit(faq=faq, entry=faq.entry, score=0.9)], [], False, faq.question)
+        text = render(a, date(2026, 12, 3))[0].text
+        assert faq.next and text.endswith(f"下一步：{faq.next}"), faq.id
+
+
 # --------------------------------------------------------------------------- citation
 
 def test_window_topics_cite_the_window():
@@ -91,17 +162,20 @@ def test_window_topics_cite_the_window():
     assert kb_replies.citation(e) == "来源：秦创原总窗口"
 
 
-def test_placeholder_effective_date_is_not_printed():
-    e = entry(doc_number="", effective=date(2024, 1, 1),
+def test_unverified_effective_date_is_not_printed():
+    e = entry(doc_number="", effective=date(2024, 1, 1), checked=[],
               source="陕西省瞪羚企业认定相关办法及年度申报通知（以省科技主管部门当年发布版本为准）")
     line = kb_replies.citation(e)
     assert line == "依据：陕西省瞪羚企业认定相关办法及年度申报通知"
     assert "2024" not in line
-    # 1 January with a 文号 is a real date (many tax notices start on 1 January)
+    # a date a checked source confirms is printed, 1 January included (many tax notices start then) …
     real = entry(doc_number="财政部 税务总局公告2023年第7号", effective=date(2023, 1, 1),
                  source="《关于进一步完善研发费用税前加计扣除政策的公告》（财政部 税务总局公告2023年第7号）")
     assert kb_replies.citation(real) == ("依据：《关于进一步完善研发费用税前加计扣除政策的公告》"
                                          "（财政部 税务总局公告2023年第7号），2023年1月1日起施行")
+    # … a 文号 alone does not make a date verified, and no date at all prints none
+    assert "起施行" not in kb_replies.citation(entry(checked=[]))
+    assert "起施行" not in kb_replies.citation(entry(effective=None))
 
 
 def test_real_base_citations_are_short_and_never_show_placeholder_dates(kb):

@@ -31,9 +31,10 @@ issuer: 国家知识产权局
 doc_number: ""
 level: 国家
 categories: [need_intellectual_property]
-effective: 2020-01-01
+effective: 2020-03-01
 expires: null
-source: 知识产权保护中心快速预审服务指南
+reviewed_on: 2026-12-01
+source: 知识产权保护中心快速预审服务指南（以国家知识产权局现行规定为准）
 faq:
   - id: {id}-how
     question: 专利快速预审怎么备案？
@@ -41,6 +42,7 @@ faq:
       - 快速预审要什么条件
       - 专利预审多久能授权
     answer: 企业先在保护中心完成备案，再通过预审通道提交专利申请。
+    next_step: 向所在地知识产权保护中心申请备案，也可以在这里登记需求。
 """
 
 
@@ -117,16 +119,32 @@ def test_expiry_is_inclusive_of_the_last_day(kb):
 
 
 @pytest.mark.parametrize("old, new, field", [
-    ("source: 知识产权保护中心快速预审服务指南\n", "", "source"),                      # missing field
+    ("source: 知识产权保护中心快速预审服务指南（以国家知识产权局现行规定为准）\n", "", "source"),  # missing
     ("level: 国家", "level: 全国", "level"),                                           # bad level
     ("[need_intellectual_property]", "[need_patents]", "categories[0]"),               # unknown category
-    ("effective: 2020-01-01", "effective: 2020-13-45", "effective"),                   # bad date
+    ("effective: 2020-03-01", "effective: 2020-13-45", "effective"),                   # bad date
     ("expires: null", "expires: 2019-12-31", "expires"),                               # expires < effective
     ("id: ip-fast\n", "id: ip-fast-track\n", "id"),                                    # id ≠ file name
     ("id: ip-fast\n", "id: IP_Fast\n", "id"),                                          # id not lowercase
     ("      - 快速预审要什么条件\n      - 专利预审多久能授权\n", "", "faq[0](ip-fast-how).variants"),
     ("    answer: 企业", "    answr: 企业", "faq[0](ip-fast-how).answer"),            # missing answer
     ("categories: [need_intellectual_property]", "categories: []", "categories"),
+    ("reviewed_on: 2026-12-01", "reviewed_on: 2026-12-41", "reviewed_on"),              # bad date
+    ("reviewed_on: 2026-12-01", "reviewed_on: 2999-01-01", "reviewed_on"),              # in the future
+    ("    next_step: 向", "    next_step: ''\n    x: 向", "faq[0](ip-fast-how).next_step"),  # empty
+    ("expires: null\n", "expires: null\nsuperseded_by: No_Such\n", "superseded_by"),   # not an id
+    ("expires: null\n", "expires: null\nsuperseded_by: no-such-entry\n", "superseded_by"),  # unknown
+    ("expires: null\n", "expires: null\nwindow: 每年3月\n", "window"),                 # not a mapping
+    ("expires: null\n", "expires: null\nwindow:\n  months: [3]\n", "window.note"),     # where announced
+    ("expires: null\n", "expires: null\nwindow:\n  note: 通知\n  months: [13]\n", "window.months[0]"),
+    ("expires: null\n", "expires: null\nwindow:\n  note: 通知\n  opens: 2026-05-01\n  closes: 2026-04-01\n",
+     "window.closes"),
+    ("expires: null\n", "expires: null\nchecked:\n  - url: www.example.gov.cn\n    date: 2026-12-01\n",
+     "checked[0].url"),
+    ("expires: null\n", "expires: null\nchecked:\n  - url: https://example.gov.cn/a\n    on: 2026-12-01\n",
+     "checked[0].True"),                                                                   # YAML 1.1: on = true
+    ("expires: null\n", "expires: null\nchecked:\n  - url: https://example.gov.cn/a\n    date: 2026-12-01\n"
+     "    confirms: [everything]\n", "checked[0].confirms[0]"),
 ])
 def test_validation_error_names_file_and_field(kbdir, old, new, field):
     text = VALID_ENTRY.format(id="ip-fast")
@@ -134,6 +152,24 @@ def test_validation_error_names_file_and_field(kbdir, old, new, field):
     write_entry(kbdir, "ip-fast", text.replace(old, new))
     problems = problems_of(kbdir)
     assert any(p.startswith(f"entries/ip-fast.yml: {field}: ") for p in problems), problems
+
+
+def test_new_fields_load_with_successor_window_and_next_step(kbdir):
+    text = VALID_ENTRY.format(id="ip-fast").replace("effective: 2020-03-01", "effective: null").replace(
+        "expires: null\n", "expires: 2021-12-31\nsuperseded_by: hnte\nnext_step: 在这里登记需求。\n"
+        "checked:\n  - url: https://example.gov.cn/a\n    date: 2026-12-01\n    confirms: [expires, window]\n"
+        "window:\n  note: 省知识产权局当年通知\n  months: [3, 4]\n")
+    write_entry(kbdir, "ip-fast", text)
+    kb = load_base(kbdir)
+    entry = kb.entry("ip-fast")
+    assert entry.effective is None and entry.is_effective(date(2021, 6, 1))
+    assert entry.reviewed_on == date(2026, 12, 1) and entry.successor is kb.entry("hnte")
+    assert entry.verified("expires") and not entry.verified("effective")
+    assert entry.window.months == (3, 4) and entry.window.note == "省知识产权局当年通知"
+    faq = kb.faq("ip-fast-how")
+    assert faq.next == "向所在地知识产权保护中心申请备案，也可以在这里登记需求。"   # the FAQ's own
+    assert faq.application_window is entry.window
+    assert kb.faq("hnte-tax").next == "可在这里登记需求，由服务专员跟进。"          # the entry's
 
 
 def test_duplicate_faq_id_names_both_files(kbdir):
@@ -149,7 +185,7 @@ def test_duplicate_faq_id_names_both_files(kbdir):
 def test_every_problem_is_listed_at_once(kbdir):
     text = (VALID_ENTRY.format(id="ip-fast")
             .replace("level: 国家", "level: 省级")
-            .replace("effective: 2020-01-01", "effective: 昨天")
+            .replace("effective: 2020-03-01", "effective: 昨天")
             .replace("[need_intellectual_property]", "[need_ip, greet]"))
     write_entry(kbdir, "ip-fast", text)
     write_entry(kbdir, "broken", "id: broken\ntitle: [未闭合\n")
