@@ -16,8 +16,9 @@ Definitions (design.md §3):
 - 按时办结率: of tickets with resolved_at in the month, the share with resolved_at ≤ resolution_due.
 - average first response / resolution time in working hours: AVG over tickets whose
   first_response_at / resolved_at falls in the month (precomputed working seconds).
-- satisfaction: ratings created in the month; follow-ups: tickets rated in the month
-  with followup_required set.
+- satisfaction: ratings created in the month — of tickets (Rating) and of the staff service
+  (Handover.rating, given when a staff conversation ends; counted at the handover's node, the
+  centre when it has none); follow-ups: tickets rated in the month with followup_required set.
 - 月末超期在办: tickets still open, their clock running (not 待补充: the deadline is paused and moves
   on when the enterprise answers), whose resolution_due is before the end of the month — or, while
   the month is not over, before the moment the report is made (``as_of``): a deadline still in the
@@ -180,8 +181,9 @@ class NodePerformance:
     first_response_secs: int = 0
     resolutions_timed: int = 0
     resolution_secs: int = 0
-    ratings: int = 0
+    ratings: int = 0                  # ticket and staff-service ratings
     score_sum: int = 0
+    service_ratings: int = 0          # of which staff-service ratings
     overdue_open: int = 0             # open, not paused, resolution_due before min(month end, as_of)
     visits: int = 0
 
@@ -218,6 +220,7 @@ class Satisfaction:
     satisfied: int = 0                                   # score ≥ 4
     levels: dict[str, int] = field(default_factory=lambda: {label: 0 for _, label in SATISFACTION_LEVELS})
     followups: int = 0                                   # tickets rated in the month flagged for 回访
+    service_count: int = 0                               # of `count`: ratings of the staff service
 
     @property
     def average(self) -> float | None:
@@ -361,6 +364,7 @@ class MonthlySummary:
                 "satisfied_share": self.satisfaction.satisfied_share,
                 "levels": dict(self.satisfaction.levels),
                 "followups": self.satisfaction.followups,
+                "service_ratings": self.satisfaction.service_count,
             },
             "handovers": {"total": self.handovers.total, "by_reason": dict(self.handovers.by_reason)},
             "knowledge": {
@@ -379,6 +383,7 @@ class MonthlySummary:
                  "on_time": p.on_time, "on_time_rate": p.on_time_rate,
                  "avg_first_response_hours": p.avg_first_response_hours,
                  "avg_resolution_hours": p.avg_resolution_hours, "ratings": p.ratings,
+                 "service_ratings": p.service_ratings,
                  "satisfaction": p.satisfaction, "overdue_open": p.overdue_open, "visits": p.visits}
                 for p in self.performance
             ],
@@ -479,6 +484,13 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         .where(T.followup_required == true(), T.id.in_(rated_in_month))
     ).scalar_one()
 
+    # 5b. ratings of the staff service given in the month, by the handover's node and score
+    served = conn.execute(
+        select(Handover.node_id, Handover.rating, func.count().label("n"))
+        .where(_in(Handover.rated_at, start, end), Handover.rating.isnot(None))
+        .group_by(Handover.node_id, Handover.rating)
+    ).all()
+
     # 6. visits in the month, by node
     visited = conn.execute(
         select(Visit.node_id, func.count().label("n"))
@@ -567,6 +579,22 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
             satisfaction.satisfied += n
         if score in labels:
             satisfaction.levels[labels[score]] += n
+
+    centre = next((r.id for r in node_rows if r.kind == "centre"), None)
+    for r in served:
+        n, score = _int(r.n), int(r.rating)
+        satisfaction.count += n
+        satisfaction.service_count += n
+        satisfaction.score_sum += score * n
+        if score >= SATISFIED_MIN_SCORE:
+            satisfaction.satisfied += n
+        if score in labels:
+            satisfaction.levels[labels[score]] += n
+        p = perf.get(r.node_id or centre)
+        if p is not None:
+            p.ratings += n
+            p.service_ratings += n
+            p.score_sum += score * n
 
     n_visits = 0
     for r in visited:

@@ -74,7 +74,8 @@ def to_text(s: MonthlySummary) -> str:
         f"按时办结率 {fmt_pct(s.on_time_rate)}；{s.overdue_label} {fmt_int(s.overdue_open)} 件。",
         f"平均首次响应 {fmt_hours(s.avg_first_response_hours)}（工作时间），"
         f"平均办结用时 {fmt_hours(s.avg_resolution_hours)}（工作时间）。",
-        f"满意度：评价 {fmt_int(sat.count)} 条，平均 {fmt_score(sat.average)}，满意率 {fmt_pct(sat.satisfied_share)}；"
+        f"满意度：评价 {fmt_int(sat.count)} 条（其中人工服务评价 {fmt_int(sat.service_count)} 条），"
+        f"平均 {fmt_score(sat.average)}，满意率 {fmt_pct(sat.satisfied_share)}；"
         f"需回访 {fmt_int(sat.followups)} 件。",
         f"入企服务 {fmt_int(s.visits)} 次，入企发现需求 {fmt_int(s.visit_tickets)} 件；"
         f"兑现金额 {fmt_yuan(s.redeemed_amount)}。",
@@ -204,7 +205,8 @@ def to_html(s: MonthlySummary) -> str:
         _card("办结", f"{fmt_int(s.closed)} 件", f"无法办理 {fmt_int(s.cannot_handle)} · 在办 {fmt_int(s.open)}"),
         _card("办结率", fmt_pct(s.completion_rate), "办结 ÷ 受理（本月受理）"),
         _card("按时办结率", fmt_pct(s.on_time_rate), f"本月办结 {fmt_int(s.resolved)} 件，按时 {fmt_int(s.on_time)} 件"),
-        _card("满意度", fmt_pct(sat.satisfied_share), f"平均 {fmt_score(sat.average)} · 评价 {fmt_int(sat.count)} 条"),
+        _card("满意度", fmt_pct(sat.satisfied_share),
+              f"平均 {fmt_score(sat.average)} · 评价 {fmt_int(sat.count)} 条（人工服务 {fmt_int(sat.service_count)}）"),
         _card("入企服务", f"{fmt_int(s.visits)} 次", f"发现需求 {fmt_int(s.visit_tickets)} 件 · 年度累计 {fmt_int(s.ytd_visits)} 次"),
         _card("兑现金额", fmt_yuan(s.redeemed_amount), f"本月办结工单兑现，约 {fmt_wan(s.redeemed_amount)}"),
         _card(s.overdue_label, f"{fmt_int(s.overdue_open)} 件", "仍在办理、未暂停计时且已过办结时限"),
@@ -292,7 +294,7 @@ def to_html(s: MonthlySummary) -> str:
 <div>
 <h2>满意度</h2>
 {_table(["评价等级", "分值", "数量", "占比"], sat_rows)}
-<p class="meta">评价 {fmt_int(sat.count)} 条，平均 {_e(fmt_score(sat.average))}，满意（4 分及以上）{fmt_int(sat.satisfied)} 条，满意率 {_e(fmt_pct(sat.satisfied_share))}；需回访 {fmt_int(sat.followups)} 件。</p>
+<p class="meta">评价 {fmt_int(sat.count)} 条（其中对人工服务的评价 {fmt_int(sat.service_count)} 条），平均 {_e(fmt_score(sat.average))}，满意（4 分及以上）{fmt_int(sat.satisfied)} 条，满意率 {_e(fmt_pct(sat.satisfied_share))}；需回访 {fmt_int(sat.followups)} 件。</p>
 </div>
 <div>
 <h2>转人工</h2>
@@ -375,6 +377,7 @@ def to_xlsx(s: MonthlySummary, path_or_buffer: str | BinaryIO | Any) -> None:
         ("平均办结用时（工作小时）", s.avg_resolution_hours, HOURS),
         (f"{s.overdue_label}（件）", s.overdue_open, INT),
         ("评价（条）", sat.count, INT),
+        ("其中人工服务评价（条）", sat.service_count, INT),
         ("平均评分", sat.average, SCORE),
         ("满意率", sat.satisfied_share, PCT),
         ("需回访（件）", sat.followups, INT),

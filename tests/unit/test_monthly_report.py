@@ -562,6 +562,24 @@ DECEMBER = [
 ]
 
 
+# Ratings in December: of ticket 36 (qcy) 5; of the staff service (on the handover, with or without a ticket):
+# fengxi 2 (no ticket), the centre 4 (handover without a node → the centre), fengxi 3 (ticket 32), and one given
+# on 30 November 23:00 Beijing (not December).  Satisfaction: 4 ratings, (5+2+4+3)/4 = 3.5, satisfied 5 and 4 = 2;
+# qcy 2 ratings (5, 4) → 4.5, fengxi 2 (2, 3) → 2.5, ws-evil none.
+DECEMBER_RATINGS = [dict(ticket_id=36, score=5, created_at=utc("2026-12-02 03:00"))]
+DECEMBER_HANDOVERS = [
+    dict(conversation_id="d1", reason="request_human", node_id="fengxi", created_at=utc("2026-12-01 02:00"),
+         rating=2, rated_at=utc("2026-12-01 03:00")),
+    dict(conversation_id="d2", reason="fallback", node_id=None, created_at=utc("2026-12-01 02:00"),
+         rating=4, rated_at=utc("2026-12-01 04:00")),
+    dict(conversation_id="d3", reason="request_human", node_id="fengxi", ticket_id=32,
+         created_at=utc("2026-12-02 02:00"), rating=3, rated_at=utc("2026-12-02 03:00")),
+    dict(conversation_id="d4", reason="request_human", node_id="ws-evil", created_at=utc("2026-11-30 14:00"),
+         rating=5, rated_at=utc("2026-11-30 15:00")),
+    dict(conversation_id="d5", reason="complaint", node_id="ws-evil", created_at=utc("2026-12-02 02:00")),  # unrated
+]
+
+
 def populate_december(url: str) -> None:
     migrate(url)
     with engine_for(url).begin() as conn:
@@ -570,6 +588,9 @@ def populate_december(url: str) -> None:
         conn.execute(insert(Enterprise), [dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
                                           dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00"))])
         conn.execute(insert(Ticket), DECEMBER)
+        conn.execute(insert(Rating), DECEMBER_RATINGS)
+        for h in DECEMBER_HANDOVERS:
+            conn.execute(insert(Handover).values(**h))
 
 
 def check_december(url: str) -> None:
@@ -585,6 +606,15 @@ def check_december(url: str) -> None:
     assert {p.node_id: p.overdue_open for p in after.performance} == {"qcy": 3, "fengxi": 4, "ws-evil": 3}
     with pytest.raises(ValueError):
         monthly_summary(url, "2026-12", now=datetime(2026, 12, 3, 9))                 # no zone: refused
+
+    sat = on_the_3rd.satisfaction                       # staff-service ratings count in 满意度 and 绩效
+    assert (sat.count, sat.service_count, sat.score_sum, sat.satisfied) == (4, 3, 14, 2)
+    assert sat.average == pytest.approx(3.5) and sat.satisfied_share == pytest.approx(0.5)
+    assert sat.levels == {"非常满意": 1, "满意": 1, "一般": 1, "不满意": 1, "非常不满意": 0}
+    perf = {p.node_id: (p.ratings, p.service_ratings, p.satisfaction) for p in on_the_3rd.performance}
+    assert perf == {"qcy": (2, 1, pytest.approx(4.5)), "fengxi": (2, 2, pytest.approx(2.5)), "ws-evil": (0, 0, None)}
+    assert "评价 4 条（其中人工服务评价 3 条）" in to_text(on_the_3rd)
+    assert on_the_3rd.to_dict()["satisfaction"]["service_ratings"] == 3
 
 
 def test_month_to_date_counts_only_deadlines_already_passed_sqlite(tmp_path):
