@@ -59,7 +59,7 @@ LABELS = {
 FIELDS = ("registered_on", "employees", "tech_staff", "revenue", "rd_expense", "rd_domestic_share",
           "hightech_revenue_share", "total_assets", "taxable_income", "ip", "industry")
 
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -123,6 +123,14 @@ class Profile:
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:      # a lone surrogate from a JSON "\\ud800" escape
+        return False
+    return True
 
 
 # ---- parsing ---------------------------------------------------------------------------------------
@@ -234,6 +242,7 @@ class _Parser:
         counts = {}
         for key, item in value.items():
             if key not in IP_KINDS:
+                key = str(key)[:40].encode("utf-8", "replace").decode("utf-8")
                 self.problems.append((f"ip.{key}", f"ip.{key}：未知的知识产权类别，可用的有 "
                                                     + "、".join(f"{k}（{LABELS['ip.' + k]}）" for k in IP_KINDS)))
                 continue
@@ -256,6 +265,9 @@ class _Parser:
             self.bad("industry", "应为文字，例如“软件和信息技术服务业”")
             return None
         text = value.strip()
+        if not _encodable(text):
+            self.bad("industry", "含有无效字符")
+            return None
         if _CONTROL.search(text):
             self.bad("industry", "含有不可见的控制字符")
             return None
@@ -273,7 +285,7 @@ def parse_profile(data: Any, today: Optional[date] = None) -> Profile:
     p = _Parser(today)
     unknown = [k for k in data if k not in FIELDS]
     for key in unknown:
-        shown = str(key)[:40]
+        shown = str(key)[:40].encode("utf-8", "replace").decode("utf-8")
         p.problems.append((shown, f"未知字段“{shown}”；可用字段：{'、'.join(FIELDS)}"))
     values: dict[str, Any] = {}
     for name in FIELDS:
