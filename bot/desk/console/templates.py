@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from bot.taxonomy import BY_INTENT, CATEGORIES
-from bot.tickets import lifecycle as lc
+from bot.tickets import history, lifecycle as lc
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
@@ -25,14 +25,8 @@ REASON_LABELS = {
     "staff_takeover": "工作人员主动接管",
 }
 MODE_LABELS = {"bot": "机器人接待中", "waiting": "等待人工", "staff": "人工服务中"}
-CHANNEL_LABELS = {"web": "网页", "wechat_mp": "微信公众号", "wecom": "企业微信", "rest": "接口"}
-EVENT_LABELS = {
-    "created": "受理", "status": "状态变更", "assign": "指派", "transfer": "转派", "note": "内部备注",
-    "reply": "回复企业", "add_info": "企业补充信息", "rating": "评价", "rating_comment": "评价留言",
-    "followup": "需回访", "escalate": "超期升级", "redeemed_amount": "兑现金额", "warning": "超期预警",
-    "handover_claim": "人工接单", "handover_transfer": "人工转交", "handover_end": "结束人工服务",
-    "takeover": "主动接管", "handover_note": "会话内部备注", "handover": "转人工",
-}
+CHANNEL_LABELS = {"web": "网页聊天", "wechat_mp": "微信公众号", "wecom": "企业微信", "rest": "接口", "visit": "入企服务"}
+EVENT_LABELS = history.ACTION_LABELS
 PRIORITY_LABELS = {"low": "低", "normal": "普通", "high": "高", "urgent": "紧急"}
 
 
@@ -438,37 +432,6 @@ def tickets_page(staff, rows, total: int, page: int, per_page: int, filters: dic
     return layout("工单", body, staff, page="tickets")
 
 
-def _plain(value: Any) -> str:
-    """An audit value for people: status labels and node names instead of codes."""
-    from bot.network import default_network
-
-    if value is None:
-        return "无"
-    if isinstance(value, dict):
-        parts = []
-        for k, v in value.items():
-            label = {"node_id": "节点", "claimed_by": "接待专员", "assignee_id": "承办人"}.get(k, k)
-            parts.append(f"{label}：{_plain(v)}")
-        return "，".join(parts)
-    if isinstance(value, str):
-        if value in lc.LABELS:
-            return lc.LABELS[value]
-        node = default_network().get(value)
-        if node is not None:
-            return node.name
-    return str(value)
-
-
-def _event_value(raw: Optional[str]) -> str:
-    if raw is None:
-        return ""
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        value = raw
-    return _plain(value)
-
-
 def actor_label(actor: str, names: dict) -> str:
     if actor.startswith("staff:"):
         u = actor.split(":", 1)[1]
@@ -479,9 +442,15 @@ def actor_label(actor: str, names: dict) -> str:
 
 
 def audit_table(events, names: dict) -> str:
+    """`names`: display names by username (actors) and by staff id (values such as 接待专员 / 承办人)."""
+    staff = {k: v for k, v in names.items() if isinstance(k, int)}
+
+    def value(raw, field):
+        return history.value_text(raw, field, staff=staff)
+
     rows = "".join(f"""<tr><td>{e(dt(ev.at, '%Y-%m-%d %H:%M:%S'))}</td><td>{e(actor_label(ev.actor, names))}</td>
 <td>{e(EVENT_LABELS.get(ev.action, ev.action))}</td>
-<td>{e(_event_value(ev.before))}{' → ' if ev.before is not None or ev.after is not None else ''}{e(_event_value(ev.after))}</td>
+<td>{e(value(ev.before, ev.field) if ev.before is not None else ('无' if ev.field and ev.after is not None else ''))}{' → ' if ev.before is not None or ev.after is not None else ''}{e(value(ev.after, ev.field) if ev.after is not None else ('无' if ev.field else ''))}</td>
 <td class="pre">{e(ev.note or '')}</td></tr>""" for ev in events)
     return f"""<table class="grid audit"><thead><tr><th>时间</th><th>操作人</th><th>操作</th><th>变更</th><th>说明</th></tr></thead>
 <tbody>{rows or '<tr class="empty"><td colspan="5">暂无记录。</td></tr>'}</tbody></table>"""

@@ -25,7 +25,7 @@ from bot.desk.console import dispatch as dp
 from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
-from bot.tickets import lifecycle as lc
+from bot.tickets import history, lifecycle as lc
 
 log = logging.getLogger(__name__)
 
@@ -468,7 +468,8 @@ async def _render_ticket(request: web.Request, staff: StaffView, number: str, fl
     if tv is None:
         return not_found(request, staff, f"工单 {number}")
     usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
-    _, names = await run(store.staff_names, db, (), usernames)
+    by_id, names = await run(store.staff_names, db, history.staff_ids(tv.events), usernames)
+    names = {**names, **by_id}          # actors by username, 接待专员 / 承办人 values by staff id
     people = await run(store.transfer_people, db, staff)
     return html(t.ticket_page(staff, tv, names, store.transfer_nodes(staff), people, flash, error), status)
 
