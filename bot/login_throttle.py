@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, or_, select, update
 
 from bot.db import sessions
 from bot.db.schema import ConsoleAudit, LoginThrottle
@@ -40,6 +40,7 @@ ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_DELAY_MAX = 60                        # seconds
 KNOWN_ADDRESS_DAYS = 90                       # a successful sign-in from an address makes it known
 DEFAULT_ADDRESS_RULE = (10, 900.0)            # RATE_LIMIT_LOGIN_IP
+STALE_AFTER = timedelta(days=2)               # rows idle this long (and past every window) are removed
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Attempt:
     until: Optional[datetime] = None
     failures: int = 0              # the pair's count including this attempt (when allowed)
     keys: tuple = ()               # the counters this attempt was counted on
+    stale_before: Optional[datetime] = None   # rows idle since before this can go (tidied on success)
 
 
 def pair_key(username: str, address: str) -> str:
@@ -157,12 +159,18 @@ def count_attempt(db_url: str, username: str, address: str, now: datetime, *, li
             row.next_at = now + timedelta(seconds=wait) if wait else None
             if c.kind == "pair":
                 pair_failures = row.failures
-        return Attempt(True, failures=pair_failures, keys=tuple(c.key for c, _ in rows))
+        longest = max([STALE_AFTER] + [c.window for c in todo])
+        return Attempt(True, failures=pair_failures, keys=tuple(c.key for c, _ in rows),
+                       stale_before=now - longest)
 
 
 def succeeded(db_url: str, attempt: Attempt) -> None:
-    """A successful sign-in: its account's counters start afresh, the address gets its count back."""
+    """A successful sign-in: its account's counters start afresh, the address gets its count back,
+    and counters idle for longer than any window (of anyone) are removed, so the table stays small."""
     with sessions(db_url).begin() as s:
+        if attempt.stale_before is not None:
+            s.execute(delete(LoginThrottle).where(or_(LoginThrottle.last_at < attempt.stale_before,
+                                                      LoginThrottle.last_at.is_(None))))
         mine = [k for k in attempt.keys if not k.startswith("addr:")]
         if mine:
             s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(mine)))

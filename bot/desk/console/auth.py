@@ -28,6 +28,7 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
 from bot.staff import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
+
+log = logging.getLogger(__name__)
 
 COOKIE = "qcy_console"
 LOGIN_CSRF_COOKIE = "qcy_login_csrf"
@@ -293,8 +296,10 @@ def login(db_url: str, username: str, password: str, now: datetime, ip: str | No
     attempt = throttle.count_attempt(db_url, username, ip or "", now, limit_address=limit_address,
                                      address_rule=address_rule)
     if not attempt.allowed:
-        write_audit(db_url, f"login:{username}", "login_throttled", ip=ip, at=now,
-                    detail=f"{attempt.reason}, retry after {int(attempt.retry_after + 0.999)} s")
+        # logged, not audited: refusals cost no password check and are unbounded in number, so a
+        # flood must not grow the database (failures are audited, and they are bounded)
+        log.info("console sign-in refused before the password check: %s from %s (%s, %d s)", username[:32],
+                 ip, attempt.reason, int(attempt.retry_after + 0.999))
         raise _throttled(attempt)
     with read_sessions(db_url)() as s:
         staff = s.scalars(select(Staff).where(Staff.username == username)).first()
