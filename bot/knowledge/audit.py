@@ -11,6 +11,8 @@ what the entries say (knowledge/README.md, "Content checklist", lists them):
 - window:        months or dates in `window` need a `checked` source confirming `window`;
 - book title:    every 《…》 in the source, answers and next steps is a document name (it
                  ends in 办法/条例/通知/…), never the entry's own title dressed up as one;
+- length:        answer + next step ≤ MAX_BUBBLE_CHARS characters (one chat bubble);
+- wording:       no non-standard wording from NONSTANDARD (e.g. 当个工作日 → 当天（工作日））;
 - next step:     every FAQ ends with a next step (`next_step`, the FAQ's or the entry's) that
                  names where to go (a system, office, node, hotline or "在这里登记"), and the
                  answer does not repeat it.
@@ -29,6 +31,7 @@ from typing import Optional
 from .model import Entry, KnowledgeBase
 
 REVIEW_AFTER_DAYS = 365
+MAX_BUBBLE_CHARS = 300  # answer + next step: what fits one chat bubble on a phone without scrolling far
 
 # What a document name ends with (after a trailing edition note such as （2020年修正））.
 DOC_SUFFIXES = ("办法", "条例", "法", "规定", "通知", "公告", "意见", "规则", "指引", "标准", "目录", "名录",
@@ -45,6 +48,8 @@ NEXT_STEP_WHERE = re.compile(
     r"厅|局|部门|管委会|中心|机构|交易所|银行|券商|律所|事务所|载体|孵化器|这里|此处|登记需求|提交需求|专员|"
     r"转人工|我的工单|工作人员")
 NEXT_STEP_PREFIX = "下一步："
+# Wording that is not standard Chinese, with what to write instead.
+NONSTANDARD = {"当个工作日": "当天（工作日）"}
 
 
 @dataclass
@@ -142,7 +147,14 @@ def audit(kb: KnowledgeBase, today: Optional[date] = None) -> AuditResult:
             where = f"faq[{i}]({faq.id})"
             _check_books(entry, f"{where}.answer", faq.answer, out)
             _check_books(entry, f"{where}.next_step", faq.next_step, out)
+            for fld, text in (("answer", faq.answer), ("next_step", faq.next_step)):
+                for wrong, right in NONSTANDARD.items():
+                    if wrong in text:
+                        out.error(entry, f"{where}.{fld}", f"“{wrong}”不是规范用语，请写“{right}”")
             step = faq.next
+            if len(faq.answer) + len(step) > MAX_BUBBLE_CHARS:
+                out.error(entry, f"{where}.answer", f"答案加下一步共 {len(faq.answer) + len(step)} 字，"
+                                                    f"超过一个聊天气泡的 {MAX_BUBBLE_CHARS} 字：拆成两个问答或删繁就简")
             if not step:
                 out.error(entry, f"{where}.next_step", "缺少下一步：写明去哪里办（系统/部门/节点）、准备什么，"
                                                        "或请企业在这里登记需求")

@@ -110,6 +110,10 @@ def test_a_good_entry_passes(tmp_path):
      "faq[0](demo-how).answer", "重复"),
     # an application month nobody verified
     ("expires: null\n", "expires: null\nwindow:\n  note: 陕西省工信厅当年通知\n  months: [5]\n", "window", "未核实"),
+    # too long for a chat bubble
+    ("工信部组织评审。", "工信部组织评审。" + "评审看细分市场地位和创新能力。" * 20, "faq[0](demo-how).answer", "聊天气泡"),
+    # non-standard wording
+    ("工信部组织评审。", "工信部当个工作日组织评审。", "faq[0](demo-how).answer", "当天（工作日）"),
     # an answer citing its own title as a document
     ("    answer: 由省级", "    answer: 按《专精特新小巨人企业》，由省级", "faq[0](demo-how).answer", "条目自己的标题"),
 ])
