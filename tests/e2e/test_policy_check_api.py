@@ -10,7 +10,10 @@ desk's clock), and once as `python -m bot.desk` in its own process (bench/policy
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +29,8 @@ from bot.desk.app import create_app
 from bot.settings import Settings
 from bot.supervisor import free_port
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
 from policy_check_api import desk_process  # noqa: E402 - bench/ is not a package
 
 pytestmark = pytest.mark.e2e
@@ -236,3 +240,35 @@ def test_the_desk_process_answers_the_policy_check(sqlite_url, tmp_path):
         r = requests.post(base + URL, data=b'{"employees": -1}', headers={"Content-Type": "application/json"},
                           timeout=10)
         assert r.status_code == 400 and r.json()["fields"] == ["employees"]
+
+
+# ---- the rule files behind the running desk --------------------------------------------------------------
+
+async def test_broken_rules_at_start_answer_503_in_chinese(sqlite_url, tmp_path, monkeypatch):
+    empty = tmp_path / "knowledge"
+    empty.mkdir()
+    client = await start(sqlite_url, tmp_path, monkeypatch,
+                         settings_=dataclasses.replace(Settings(), knowledge_dir=empty))
+    try:
+        r = await post(client, {})
+        assert r.status == 503 and (await r.json())["error"] == "rules_unavailable"
+        assert "政策体检暂时不可用" in (await r.json())["message"]
+    finally:
+        await client.close()
+
+
+def test_rules_are_reread_when_a_file_changes_and_a_broken_edit_keeps_the_last_good_set(tmp_path, monkeypatch):
+    monkeypatch.setattr(policy_check, "RELOAD_CHECK", 0.0)
+    folder = tmp_path / "policies"
+    shutil.copytree(ROOT / "knowledge" / "policies", folder)
+    rules = policy_check.Rules(tmp_path)
+    assert rules.get().get("small_low_profit").version == 1 and not rules.error
+    path = folder / "small_low_profit.yml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("version: 1", "version: 2"), encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))        # a new mtime even on coarse clocks
+    assert rules.get().get("small_low_profit").version == 2
+    path.write_text(text.replace("version: 1", "version: two"), encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    assert rules.get().get("small_low_profit").version == 2               # the last good set stays
+    assert "small_low_profit.yml: version: 应为正整数" in rules.error

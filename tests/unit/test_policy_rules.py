@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -472,17 +474,24 @@ JSON_VALUES = st.recursive(
     max_leaves=12)
 
 
+RULES = load_rules(KNOWLEDGE)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELDS + ("ip", "other", "")), JSON_VALUES, max_size=8))
 def test_arbitrary_input_is_either_refused_in_chinese_or_checked(data):
-    rules = load_rules(KNOWLEDGE) if not hasattr(test_arbitrary_input_is_either_refused_in_chinese_or_checked,
-                                                  "rules") else test_arbitrary_input_is_either_refused_in_chinese_or_checked.rules
-    test_arbitrary_input_is_either_refused_in_chinese_or_checked.rules = rules
     try:
         profile = parse_profile(data, TODAY)
     except ProfileError as exc:
         assert exc.problems and all(any("\u4e00" <= ch <= "\u9fff" for ch in m) for _, m in exc.problems)
         return
-    report = check(rules, profile, TODAY)
-    assert len(report.results) == len(rules)
-    json.dumps(report.to_json(), ensure_ascii=False)
+    report = check(RULES, profile, TODAY)
+    assert len(report.results) == len(RULES)
+    json.dumps(report.to_json(), ensure_ascii=False).encode("utf-8")
+
+
+def test_the_package_imports_neither_rasa_nor_the_desk():
+    code = ("import sys, bot.policy, bot.policy.__main__; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'rasa' or m.startswith('bot.desk')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
