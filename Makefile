@@ -60,6 +60,7 @@ retention: install      ## delete Rasa tracker events past TRACKER_RETENTION_DAY
 
 kb-validate: install
 	$(PY) -m bot.knowledge validate
+	$(PY) -m bot.policy validate
 
 kb-search: install
 	$(PY) -m bot.knowledge search "$(Q)"
