@@ -135,21 +135,17 @@ def _text(form, name: str = "text") -> str:
     return (value if isinstance(value, str) else "").replace("\x00", "").strip()[:MAX_TEXT]
 
 
-@lru_cache(maxsize=4)
-def _canned(mtime: float) -> list[dict]:
-    data = yaml.safe_load(CANNED_FILE.read_text(encoding="utf-8")) or {}
-    out = []
-    for item in data.get("replies") or []:
-        if isinstance(item, dict) and item.get("title") and item.get("text"):
-            out.append({"id": str(item.get("id", "")), "title": str(item["title"]), "text": str(item["text"])})
-    return out
+def canned_replies(now: datetime, cv=None) -> list[dict]:
+    """bot/data/canned_replies.yml (reread when it changes) with its variables filled in for this
+    conversation at `now`: the real 即日办 deadline, the enterprise's name (bot/tickets/canned.py)."""
+    from bot.tickets import canned
 
-
-def canned_replies() -> list[dict]:
-    """bot/data/canned_replies.yml, reread when the file changes."""
+    ticket = getattr(cv, "ticket", None)
+    due = ticket.first_response_due if ticket is not None and ticket.first_response_at is None else None
     try:
-        return _canned(CANNED_FILE.stat().st_mtime)
-    except (OSError, yaml.YAMLError):
+        return canned.offered(now, enterprise=getattr(cv, "enterprise_name", None), first_response_due=due,
+                              path=CANNED_FILE)
+    except (OSError, yaml.YAMLError, canned.CannedError):
         log.exception("canned replies unreadable")
         return []
 
@@ -240,7 +236,8 @@ async def _render_conversation(request: web.Request, staff: StaffView, cid: str,
     messages = [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages]
     nodes = store.transfer_nodes(staff)
     people = await run(store.transfer_people, db, staff)
-    page = t.conversation_page(staff, cv, messages, canned_replies(), nodes, people, now_of(request), flash, error)
+    page = t.conversation_page(staff, cv, messages, canned_replies(now_of(request), cv), nodes, people, now_of(request),
+                               flash, error)
     return html(page, status)
 
 
