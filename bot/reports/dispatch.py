@@ -331,8 +331,6 @@ def _line_detail(kind: str, t: DispatchTicket, d: Dispatch, tz) -> str:
         return f"{t.deadline} 今日 {t.due.astimezone(tz):%H:%M} 到期｜"
     if kind == AWAITING:
         return f"{_md_hm(t.paused_at, tz)} 起等待企业补充｜" if t.paused_at else "等待企业补充｜"
-    if kind == NEW:
-        return f"受理于 {_md_hm(t.created_at, tz)}，办结时限 {_md_hm(t.due, tz)}｜"
     return f"受理于 {_md_hm(t.created_at, tz)}，办结时限 {_md_hm(t.due, tz)}｜"
 
 
@@ -348,8 +346,6 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
     for i, (kind, label, items) in enumerate(n.sections()):
         heading = label if kind != NEW else f"{label}（{since.month}月{since.day}日 {since:%H:%M} 以来）"
         lines.append(f"{_NUMERALS[i]}、{heading}：{len(items)} 件")
-        if not items:
-            lines.append("  无")
         for j, t in enumerate(items[:LIST_LIMIT], 1):
             mark = "〔新〕" if t.new and kind != NEW else ""
             who = f"｜承办人：{t.assignee}" if t.assignee else ""
@@ -358,8 +354,6 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
         if len(items) > LIST_LIMIT:
             lines.append(f"  ……另有 {len(items) - LIST_LIMIT} 件，请在工作台查看")
     lines.append(f"{_NUMERALS[len(SECTIONS)]}、今日入企服务：{len(n.visits)} 次")
-    if not n.visits:
-        lines.append("  无")
     for j, v in enumerate(n.visits, 1):
         findings = (v.findings or "").replace("\n", " ")
         if len(findings) > FINDINGS_CHARS:
@@ -377,7 +371,8 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
     else:
         where = [(label.split("（")[0], sum(1 for t in items if t.new)) for kind, label, items in n.sections()]
         where = [f"{label} {k} 件" for label, k in where if k]
-        lines.append(f"新增工单共 {n.new_count} 件" + (f"，分列于：{'、'.join(where)}" if len(where) > 1 else "") + "。")
+        if n.new_count:
+            lines.append(f"新增工单共 {n.new_count} 件" + (f"，分列于：{'、'.join(where)}" if len(where) > 1 else "") + "。")
         lines.append("请及时分派、办理；超期工单将按规定逐级升级督办。")
     return "\n".join(lines)
 
