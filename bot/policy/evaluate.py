@@ -41,6 +41,8 @@ class CheckResult:
     missing: tuple[str, ...] = ()      # input fields that would decide it
     verified: bool = True
     id: str = ""                       # the criterion's id in the rule file
+    figure: str = ""                   # the deciding number alone ("13.33%"), for one chat line
+    target: str = ""                   # the threshold alone ("≥ 5%")
 
     def to_json(self) -> dict:
         return {"criterion": self.criterion, "required": self.required, "value": self.value,
@@ -122,10 +124,21 @@ def _threshold(c: Criterion, p: Profile, today: date):
     if th.by:
         basis = _metric(th.by, p, today)
         tier = next((t for t in th.tiers if t.up_to is None or Fraction(basis.value) <= t.up_to), th.tiers[-1])
-        return tier.value, f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}（{tier.text}）"
+        return tier.value, f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}（{tier.text}）", \
+            f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}"
     if c.op in ("contains_any", "not_contains_any"):
-        return th.value, c.required or ("不属于：" if c.op == "not_contains_any" else "属于：") + "、".join(th.value)
-    return th.value, f"{OP_TEXT[c.op]} {show(th.value, c.unit)}"
+        text = c.required or ("不属于：" if c.op == "not_contains_any" else "属于：") + "、".join(th.value)
+        return th.value, text, text
+    text = f"{OP_TEXT[c.op]} {show(th.value, c.unit)}"
+    return th.value, text, text
+
+
+def _figure(got: Value, unit: str) -> str:
+    v = got.value
+    if isinstance(v, Interval):
+        lo, hi = show(v.lo, unit), show(v.hi, unit)
+        return lo if lo == hi else f"{show(v.lo, '')}–{hi}"
+    return show(v, unit)
 
 
 def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
@@ -135,6 +148,7 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
         return CheckResult(**base, required=c.required or c.note or who, value=text, passed=None, status=c.kind)
     required = c.required
     got = target = None
+    short = ""
     fields: list[str] = []
     notes: list[str] = []
     first: tuple[str, ...] = ()
@@ -148,7 +162,7 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
     except Undecidable as exc:
         undecidable = exc.shown
     try:
-        target, auto_required = _threshold(c, p, today)
+        target, auto_required, short = _threshold(c, p, today)
         required = required or auto_required
     except Missing as exc:
         if not fields:
@@ -164,12 +178,14 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
             "需补充" + "、".join(LABELS[f] for f in ordered)
         if c.kind == INFO:
             return CheckResult(**base, required=c.required or c.note, value=note, passed=None, status=INFO)
-        return CheckResult(**base, required=required, value=note, passed=None, status=MISSING, missing=ordered)
+        return CheckResult(**base, required=required, value=note, passed=None, status=MISSING, missing=ordered,
+                           target=short)
     if undecidable:
         return CheckResult(**base, required=required, value=f"{undecidable}，{EXPERT_TEXT}", passed=None,
                            status=EXPERT)
     outcome = _compare(got.value, c.op, target)
     shown = got.shown or show(got.value, c.unit)
+    base.update(figure=_figure(got, c.unit), target=short)
     if c.kind == INFO:
         return CheckResult(**base, required=required if c.required else c.note,
                            value=(c.when_true if outcome else c.when_false).replace("{value}", shown),

@@ -495,3 +495,22 @@ def test_the_package_imports_neither_rasa_nor_the_desk():
             "bad = [m for m in sys.modules if m.split('.')[0] == 'rasa' or m.startswith('bot.desk')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_chat_lines_show_the_deciding_number_against_the_requirement(rules):
+    from bot.policy.render import lines
+
+    report = check(rules, parse_profile({"registered_on": "2025-03-01", "employees": 60, "tech_staff": 9,
+                                         "revenue": [15_000_000], "rd_expense": [2_000_000],
+                                         "industry": "餐饮"}, TODAY), TODAY)
+    hnte = lines(report.result("hnte"))
+    assert hnte[0] == "需补充 高新技术企业认定：还缺境内研发费用占比、高新技术产品（服务）收入占比、知识产权数量"
+    assert "  研发费用占比 13.33%（要求 ≥ 5%）✓" in hnte          # 200万 / 1500万
+    assert "  科技人员占比 15%（要求 ≥ 10%）✓" in hnte
+    assert "  创新能力评价：需专家评估" in hnte
+    assert "  知识产权：需补充知识产权数量（要求 ≥ 1件）" in hnte
+    rd = lines(report.result("rd_super_deduction"), only_deciding=True)
+    assert rd == ["✗ 研发费用税前加计扣除：暂不符合",
+                  "  行业 餐饮（要求 不属于烟草制造、住宿餐饮、批发零售、房地产、租赁和商务服务、娱乐业（按所填行业初步判断））✗"]
+    slp = lines(report.result("small_low_profit"), only_deciding=True)
+    assert slp[0] == "需补充 小型微利企业所得税优惠：还缺资产总额、应纳税所得额" and len(slp) == 3
