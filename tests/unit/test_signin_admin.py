@@ -255,3 +255,49 @@ async def test_numeric_parameters_are_bounded(desk):
         r = await b.post("/console/conversations/c-1/claim", {"handover_id": value},
                          headers={"Accept": "application/json"})
         assert r.status == 409 and "没有等待接单的人工服务" in (await r.json())["message"]
+
+
+async def test_a_disabled_accounts_event_stream_ends_even_while_events_flow(desk, monkeypatch):
+    import asyncio
+    import json
+
+    from bot.desk.console import live
+    from bot.desk.hub import HUB_KEY
+
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.3)
+    cli.create_staff(desk.db, "li", "李明", "centre", "staff", PASSWORD)
+    b = await desk.browser()
+    assert (await b.login("li")).status == 302
+    resp = await b.client.get("/console/events")
+    assert resp.status == 200
+    hub = desk.app[HUB_KEY]
+
+    async def publish():
+        n = 0
+        while True:                       # busier than the heartbeat: the stream never falls quiet
+            n += 1
+            hub.publish("console", {"type": "handover", "action": "created", "conversation_id": f"web-{n}",
+                                    "handover": {"id": n, "node": "centre", "reason": "request_human"}})
+            await asyncio.sleep(0.05)
+
+    async def events_until_logout() -> list[str]:
+        seen, name = [], None
+        while True:
+            line = (await resp.content.readline()).decode().strip()
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and name:
+                json.loads(line.split(":", 1)[1])
+                seen.append(name)
+                if name == "logout":
+                    return seen
+                if seen.count("handover") == 3:
+                    cli.set_active(desk.db, "li", False)        # disabled while the stream is busy
+
+    publisher = asyncio.ensure_future(publish())
+    try:
+        seen = await asyncio.wait_for(events_until_logout(), 30)
+    finally:
+        publisher.cancel()
+        resp.close()
+    assert seen[0] == "ready" and seen[-1] == "logout" and seen.count("handover") >= 3

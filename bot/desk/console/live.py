@@ -89,6 +89,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         queues = {topic: stack.enter_context(hub.subscribe(topic)) for topic in topics}
         await resp.write(_sse("ready", {"conversation_id": cid}))
         getters: dict[asyncio.Task, str] = {}
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             while True:
                 for topic, q in queues.items():
@@ -96,11 +98,15 @@ async def events(request: web.Request) -> web.StreamResponse:
                         getters[asyncio.ensure_future(q.get())] = topic
                 done, _ = await asyncio.wait(getters.keys(), timeout=HEARTBEAT_SECONDS,
                                              return_when=asyncio.FIRST_COMPLETED)
-                if not done:
+                if not done or loop.time() - checked >= HEARTBEAT_SECONDS:
+                    # the session is checked at least every heartbeat, busy or not: a signed-out,
+                    # expired or disabled account's stream ends within one
+                    checked = loop.time()
                     now = clock_of(request.app)()
                     if await asyncio.to_thread(load_session, db_url, token, now) is None:
                         await resp.write(_sse("logout", {}))
                         break
+                if not done:
                     await resp.write(b": ping\n\n")
                     continue
                 for task in done:
