@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from fractions import Fraction
 from typing import Optional
 
 from .metrics import METRICS, Interval, Missing, Undecidable, Value, show
@@ -110,8 +109,11 @@ def _compare(value, op: str, target) -> Optional[bool]:
     if isinstance(value, Interval):
         lo, hi = _compare(value.lo, op, target), _compare(value.hi, op, target)
         return lo if lo == hi else None
-    v, t = Fraction(value), Fraction(target)
-    return {">=": v >= t, ">": v > t, "<=": v <= t, "<": v < t}[op]
+    if op == ">=":
+        return value >= target
+    if op == "<=":
+        return value <= target
+    return value > target if op == ">" else value < target
 
 
 def _metric(name: str, p: Profile, today: date) -> Value:
@@ -123,7 +125,7 @@ def _threshold(c: Criterion, p: Profile, today: date):
     th = c.threshold
     if th.by:
         basis = _metric(th.by, p, today)
-        tier = next((t for t in th.tiers if t.up_to is None or Fraction(basis.value) <= t.up_to), th.tiers[-1])
+        tier = next((t for t in th.tiers if t.up_to is None or basis.value <= t.up_to), th.tiers[-1])
         return tier.value, f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}（{tier.text}）", \
             f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}"
     if c.op in ("contains_any", "not_contains_any"):

@@ -14,6 +14,7 @@ part allows. A threshold decides it only when both ends agree.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
@@ -84,6 +85,11 @@ def number(x: Number) -> str:
 def show(value: Union[Number, str], unit: str) -> str:
     if isinstance(value, str):
         return value
+    return _show_number(value, unit)
+
+
+@functools.lru_cache(maxsize=4096)      # thresholds and common figures repeat on every request
+def _show_number(value: Number, unit: str) -> str:
     if unit == "percent":
         return percent(Fraction(value))
     if unit == "yuan":
