@@ -15,6 +15,20 @@ SOCKET_TIMEOUT = 3.0
 _clients: dict[tuple[str, int], "object"] = {}
 
 
+async def isolated(call):
+    """Await a redis-py call in a task of its own, so that cancelling the caller cancels the caller.
+
+    redis-py 4.6 (pinned with Rasa) checks a pooled connection with `async_timeout(0)` before
+    each command; on Python 3.10 a cancellation that arrives during that check is turned into
+    a timeout and swallowed, so the cancelled task carries on as if nothing happened (a desk
+    shutting down would keep taking turns). Shielding the call lets the cancellation reach the
+    caller at once while the command itself finishes (bounded by SOCKET_TIMEOUT); callers that
+    must undo a command that landed keep the returned task (see Gateway._try_turn).
+    """
+    task = asyncio.ensure_future(call)
+    return await asyncio.shield(task)
+
+
 class RedisUnavailable(RuntimeError):
     """Redis did not answer; the message is for logs and operators."""
 

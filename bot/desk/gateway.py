@@ -44,6 +44,7 @@ from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Handover, Message, ServiceNode, utcnow
 from bot.desk.hub import HUB_KEY
 from bot.dialogue.options import match_option
+from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
 
 log = logging.getLogger(__name__)
@@ -152,14 +153,12 @@ class Gateway:
         if not self.redis_url:
             yield
             return
-        from bot.redis_client import redis_for
-
         r = redis_for(self.redis_url)
         key = f"{self.redis_prefix}:turn:{conversation_id}"
         token = uuid.uuid4().hex
         held = False
         try:
-            while not (held := bool(await r.set(key, token, nx=True, px=TURN_LOCK_TTL_MS))):
+            while not (held := await self._try_turn(r, key, token)):
                 await asyncio.sleep(TURN_LOCK_POLL)
         except Exception:  # noqa: BLE001 - Redis down: Rasa cannot take the message either
             log.warning("no cross-desk turn lock for %s (Redis unavailable)", conversation_id, exc_info=True)
@@ -171,9 +170,26 @@ class Gateway:
                 keeper.cancel()
                 await asyncio.gather(keeper, return_exceptions=True)
                 try:
-                    await r.eval(_RELEASE_TURN, 1, key, token)
+                    await isolated(r.eval(_RELEASE_TURN, 1, key, token))
                 except Exception:  # noqa: BLE001 - the TTL frees it
                     log.warning("could not release the turn lock of %s", conversation_id, exc_info=True)
+
+    @staticmethod
+    async def _try_turn(r, key: str, token: str) -> bool:
+        """One SET NX try. Cancelled mid-call (a desk shutting down), the SET may still land in
+        Redis with no one left to release it, and every other desk would wait out the TTL for
+        that conversation; so a cancelled try waits for its SET and releases its own token
+        before it gives up (compare-and-delete: never someone else's turn)."""
+        op = asyncio.ensure_future(r.set(key, token, nx=True, px=TURN_LOCK_TTL_MS))
+        try:
+            return bool(await asyncio.shield(op))
+        except asyncio.CancelledError:
+            try:
+                if await asyncio.wait_for(asyncio.shield(op), SOCKET_TIMEOUT + 1):
+                    await isolated(r.eval(_RELEASE_TURN, 1, key, token))
+            except BaseException:  # noqa: BLE001 - the TTL frees it
+                log.warning("could not release a cancelled turn try on %s", key, exc_info=True)
+            raise
 
     @staticmethod
     async def _keep_turn(r, key: str, token: str) -> None:
@@ -181,7 +197,7 @@ class Gateway:
         while True:
             await asyncio.sleep(TURN_LOCK_TTL_MS / 3000)
             try:
-                await r.eval(_EXTEND_TURN, 1, key, token, TURN_LOCK_TTL_MS)
+                await isolated(r.eval(_EXTEND_TURN, 1, key, token, TURN_LOCK_TTL_MS))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - try again next period
