@@ -2,9 +2,10 @@
 
 Three counters, all in the database (table login_throttle), so every desk instance shares them:
 
-- per account and address ("pair"): from the 3rd failure in a row each attempt must wait
-  2, 4, … seconds; after 5 failures that pair is paused for 15 minutes. Only the address that
-  failed is paused: the member of staff signs in from their own address as usual.
+- per account and address ("pair"): in each round of 5 failures the 3rd and 4th make the next
+  attempt wait 2 and 4 seconds, and the 5th pauses the pair: 15 minutes, then 30, 60, … (at most
+  24 hours) for each further round; the count is forgotten after 24 hours without an attempt.
+  Only the address that failed is paused: the member of staff signs in from their own address.
 - per account, over all addresses ("acct"): from the 10th failure within an hour each attempt
   waits 1, 2, 4, … seconds (at most 60) — but not from an address this account has signed in
   from successfully in the last 90 days, so an attacker elsewhere cannot keep staff out.
@@ -33,8 +34,10 @@ from bot.db import sessions
 from bot.db.schema import ConsoleAudit, LoginThrottle
 
 PAIR_MAX = 5                                  # failures of one account from one address before a pause
-PAIR_PAUSE = timedelta(minutes=15)            # ... and how long the pause lasts (the window too)
-PAIR_DELAY_FROM = 3                           # from this failure on, 2, 4, … seconds between attempts
+PAIR_PAUSE = timedelta(minutes=15)            # ... the first pause; it doubles with each further round
+PAIR_PAUSE_MAX = timedelta(hours=24)
+PAIR_WINDOW = timedelta(hours=24)             # the pair's count is forgotten after this long idle
+PAIR_DELAY_FROM = 3                           # within a round, from this failure on: 2, 4, … seconds
 ACCOUNT_DELAY_FROM = 10                       # failures of one account (all addresses) before delays
 ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_DELAY_MAX = 60                        # seconds
@@ -53,8 +56,11 @@ class Counter:
 
     def delay(self, failures: int) -> float:
         """Seconds the next attempt must wait after `failures` counted attempts."""
-        if self.kind == "pair" and failures >= PAIR_DELAY_FROM:
-            return float(2 ** (failures - PAIR_DELAY_FROM + 1))
+        if self.kind == "pair" and failures:
+            if failures % PAIR_MAX == 0:
+                return pair_pause(failures).total_seconds()
+            within = failures % PAIR_MAX
+            return float(2 ** (within - PAIR_DELAY_FROM + 1)) if within >= PAIR_DELAY_FROM else 0.0
         if self.kind == "acct" and failures >= ACCOUNT_DELAY_FROM:
             return float(min(2 ** (failures - ACCOUNT_DELAY_FROM), ACCOUNT_DELAY_MAX))
         return 0.0
@@ -73,6 +79,12 @@ class Attempt:
     stale_before: Optional[datetime] = None   # rows idle since before this can go (tidied on success)
 
 
+def pair_pause(failures: int) -> timedelta:
+    """The pause after `failures` (a multiple of PAIR_MAX) failures of one pair: 15 min, 30 min, 1 h, …"""
+    rounds = max(1, failures // PAIR_MAX)
+    return min(PAIR_PAUSE * 2 ** min(rounds - 1, 16), PAIR_PAUSE_MAX)
+
+
 def pair_key(username: str, address: str) -> str:
     return f"pair:{username}@{address or '-'}"
 
@@ -88,7 +100,7 @@ def address_key(address: str) -> str:
 def counters(username: str, address: str, limit_address: str, known_address: bool,
              address_rule: tuple[int, float] = DEFAULT_ADDRESS_RULE) -> list[Counter]:
     """The counters of one attempt, in key order (the order rows are locked in)."""
-    out = [Counter(pair_key(username, address), "pair", username, PAIR_MAX, PAIR_PAUSE)]
+    out = [Counter(pair_key(username, address), "pair", username, None, PAIR_WINDOW)]
     if not known_address:
         out.append(Counter(account_key(username), "acct", username, None, ACCOUNT_WINDOW))
     limit, seconds = address_rule
@@ -120,10 +132,10 @@ def _refusal(counter: Counter, row: LoginThrottle, now: datetime) -> Optional[At
     fresh = row.last_at is None or now - row.last_at >= counter.window
     if counter.limit is not None and not fresh and row.failures >= counter.limit:
         until = row.last_at + counter.window
-        reason = "pair" if counter.kind == "pair" else "address"
-        return Attempt(False, reason, (until - now).total_seconds(), until)
+        return Attempt(False, "address", (until - now).total_seconds(), until)
     if row.next_at is not None and row.next_at > now:
-        return Attempt(False, "delay", (row.next_at - now).total_seconds(), row.next_at)
+        paused = counter.kind == "pair" and row.failures % PAIR_MAX == 0
+        return Attempt(False, "pair" if paused else "delay", (row.next_at - now).total_seconds(), row.next_at)
     return None
 
 
@@ -189,5 +201,5 @@ def paused_addresses(s, username: str, now: datetime) -> list[tuple[str, datetim
     """(address, until) of the pairs of `username` paused at `now`."""
     rows = s.scalars(select(LoginThrottle).where(LoginThrottle.username == username,
                                                  LoginThrottle.kind == "pair"))
-    return [(r.key.split("@", 1)[-1], r.last_at + PAIR_PAUSE) for r in rows
-            if r.last_at is not None and r.failures >= PAIR_MAX and r.last_at + PAIR_PAUSE > now]
+    return [(r.key.split("@", 1)[-1], r.next_at) for r in rows
+            if r.failures and r.failures % PAIR_MAX == 0 and r.next_at is not None and r.next_at > now]

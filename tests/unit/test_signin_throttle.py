@@ -236,3 +236,30 @@ async def test_idle_counters_are_tidied_away(console):
     with read_sessions(console.db)() as s:
         left = list(s.scalars(select(LoginThrottle)))
     assert [(r.key, r.failures) for r in left] == [("addr:203.0.113.10", 0)]
+
+
+async def test_pauses_of_one_pair_grow_and_are_forgotten_after_a_quiet_day(console):
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    ip = "198.51.100.130"
+
+    async def round_of_five() -> str:
+        for i in range(5):
+            status, text = await answer(await console.login("li", f"guess-{i}-password", ip=ip))
+            assert status == 401, text
+            console.clock.advance(seconds=throttle.ACCOUNT_DELAY_MAX + 1)    # past any delay (the account's too)
+        return text
+
+    assert "已暂停登录 15 分钟" in await round_of_five()
+    console.clock.advance(minutes=15)
+    assert "已暂停登录 30 分钟" in await round_of_five()
+    console.clock.advance(minutes=20)                            # not yet: 30 minutes this time
+    status, text = await answer(await console.login("li", ip=ip))
+    assert status == 429 and "已暂停登录" in text
+    console.clock.advance(minutes=10)
+    assert "已暂停登录 1 小时" in await round_of_five()
+    assert [throttle.pair_pause(n * 5).total_seconds() // 60 for n in (1, 2, 3, 4, 10)] == [15, 30, 60, 120, 24 * 60]
+    console.clock.advance(hours=25)                              # a quiet day: the count starts afresh
+    status, text = await answer(await console.login("li", "guess-x-password", ip=ip))
+    assert status == 401 and text == "用户名或密码错误。"
+    console.clock.advance(seconds=10)
+    assert (await console.login("li", ip=ip)).status == 302

@@ -51,7 +51,7 @@ COOKIE = "qcy_console"
 LOGIN_CSRF_COOKIE = "qcy_login_csrf"
 SESSION_HOURS = 8
 MAX_FAILURES = throttle.PAIR_MAX
-LOCK_MINUTES = int(throttle.PAIR_PAUSE.total_seconds() // 60)
+LOCK_MINUTES = int(throttle.PAIR_PAUSE.total_seconds() // 60)      # the first pause; later ones double
 LAST_SEEN_EVERY = timedelta(minutes=5)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/console/login", "/console/static/console.css"})
@@ -243,9 +243,14 @@ def _beijing(dt: datetime) -> str:
     return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
 
 
-def _locked_message(until: datetime) -> str:
-    return (f"该账号在本地址连续 {MAX_FAILURES} 次登录失败，已暂停登录 {LOCK_MINUTES} 分钟，"
-            f"请于 {_beijing(until)}（北京时间）后再试，或联系管理员解除。")
+def _duration(pause: timedelta) -> str:
+    minutes = int(pause.total_seconds() // 60)
+    return f"{minutes // 60} 小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes} 分钟"
+
+
+def _locked_message(until: datetime, pause: Optional[timedelta] = None) -> str:
+    what = f"连续 {MAX_FAILURES} 次登录失败，已暂停登录 {_duration(pause)}" if pause else "多次登录失败，已暂停登录"
+    return f"该账号在本地址{what}，请于 {_beijing(until)}（北京时间）后再试，或联系管理员解除。"
 
 
 class Throttled(LoginError):
@@ -312,15 +317,17 @@ def login(db_url: str, username: str, password: str, now: datetime, ip: str | No
     if not ok:
         actor = f"staff:{username}" if usable else f"login:{username}"
         detail = f"failure {attempt.failures} from this address" + ("" if usable else "; unknown or inactive account")
+        pause = throttle.pair_pause(attempt.failures) if attempt.failures % MAX_FAILURES == 0 else None
         with sessions(db_url).begin() as s:
             s.add(ConsoleAudit(at=now, actor=actor, action="login_failed", detail=detail, ip=ip))
-            if attempt.failures >= MAX_FAILURES:
+            if pause is not None:
                 s.add(ConsoleAudit(at=now, actor=actor, action="locked", ip=ip,
-                                   detail=f"paused for this address until {(now + throttle.PAIR_PAUSE).isoformat()}"))
-        if attempt.failures >= MAX_FAILURES:
-            raise LoginError(_locked_message(now + throttle.PAIR_PAUSE))
-        left = MAX_FAILURES - attempt.failures
-        raise LoginError(f"{BAD_CREDENTIALS}再输错 {left} 次，该账号将在本地址暂停登录 {LOCK_MINUTES} 分钟。"
+                                   detail=f"paused for this address until {(now + pause).isoformat()}"))
+        if pause is not None:
+            raise LoginError(_locked_message(now + pause, pause))
+        left = MAX_FAILURES - attempt.failures % MAX_FAILURES
+        upcoming = _duration(throttle.pair_pause(attempt.failures + left))
+        raise LoginError(f"{BAD_CREDENTIALS}再输错 {left} 次，该账号将在本地址暂停登录 {upcoming}。"
                          if left <= 2 else BAD_CREDENTIALS)
     throttle.succeeded(db_url, attempt)
     token = secrets.token_urlsafe(32)

@@ -145,7 +145,7 @@ def login_page(csrf: str, next_url: str, message: str | None, username: str) -> 
   <label>密码<input type="password" name="password" autocomplete="current-password" required maxlength="128"></label>
   <button type="submit" class="primary">登录</button>
 </form>
-<p class="hint">在同一地址连续 5 次输错密码，该账号在此地址将暂停登录 15 分钟。忘记密码请联系管理员重设。</p>
+<p class="hint">在同一地址连续 5 次输错密码，该账号在此地址将暂停登录 15 分钟，之后每再错 5 次暂停时间加倍。忘记密码请联系管理员重设。</p>
 </section>"""
     return layout("登录", body)
 
