@@ -7,9 +7,10 @@
 - One answer for every refused sign-in, whether the username exists or not ("用户名或密码错误",
   the same warnings and pauses), and the same argon2 work: unknown usernames are checked
   against a dummy hash.
-- Throttling (bot/login_throttle.py): growing delays and a 15-minute pause per account and
-  address after 5 failures, growing delays per account from addresses it never signed in
-  from, and a limit per address (RATE_LIMIT_LOGIN_IP, default 10 failures per 15 minutes).
+- Throttling (bot/login_throttle.py): growing delays and pauses per account and address
+  (15 minutes after 5 failures, doubling with each further 5), growing delays per account from
+  addresses it never signed in from, and a limit per address (RATE_LIMIT_LOGIN_IP, default 10
+  failures per 15 minutes).
   Attempts are counted atomically before the password is checked, so parallel requests
   cannot slip past a limit; nobody can lock a member of staff out from another address.
 - The client's address (audit rows, throttling) is the socket peer, or — only when the peer
