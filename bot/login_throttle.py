@@ -180,9 +180,10 @@ def succeeded(db_url: str, attempt: Attempt) -> None:
     """A successful sign-in: its account's counters start afresh, the address gets its count back,
     and counters idle for longer than any window (of anyone) are removed, so the table stays small."""
     with sessions(db_url).begin() as s:
-        if attempt.stale_before is not None:
-            s.execute(delete(LoginThrottle).where(or_(LoginThrottle.last_at < attempt.stale_before,
-                                                      LoginThrottle.last_at.is_(None))))
+        # the rows are locked in key order, as count_attempt does: a sign-in and a parallel attempt
+        # of the same account and address cannot wait for each other
+        s.execute(select(LoginThrottle.key).where(LoginThrottle.key.in_(attempt.keys))
+                  .order_by(LoginThrottle.key).with_for_update()).all()
         mine = [k for k in attempt.keys if not k.startswith("addr:")]
         if mine:
             s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(mine)))
@@ -190,6 +191,14 @@ def succeeded(db_url: str, attempt: Attempt) -> None:
             if k.startswith("addr:"):
                 s.execute(update(LoginThrottle).where(LoginThrottle.key == k, LoginThrottle.failures > 0)
                           .values(failures=LoginThrottle.failures - 1))
+    if attempt.stale_before is not None:
+        with sessions(db_url).begin() as s:
+            # rows an attempt holds right now are skipped (PostgreSQL; SQLite runs one writer at a time)
+            idle = (select(LoginThrottle.key)
+                    .where(or_(LoginThrottle.last_at < attempt.stale_before, LoginThrottle.last_at.is_(None)))
+                    .with_for_update(skip_locked=True))
+            s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(idle))
+                      .execution_options(synchronize_session=False))
 
 
 def clear_account(s, username: str) -> int:

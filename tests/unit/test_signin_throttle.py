@@ -263,3 +263,18 @@ async def test_pauses_of_one_pair_grow_and_are_forgotten_after_a_quiet_day(conso
     assert status == 401 and text == "用户名或密码错误。"
     console.clock.advance(seconds=10)
     assert (await console.login("li", ip=ip)).status == 302
+
+
+async def test_a_sign_in_and_parallel_wrong_attempts_of_the_same_account_never_fail(console):
+    """The success path locks its rows in the same order as counting: no deadlock, no 500."""
+    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    ip = "198.51.100.140"
+    for _ in range(4):
+        console.client.session.cookie_jar.clear()
+        token = await console.token(ip)        # a success ends the sign-in form's token
+        results = await asyncio.gather(console.login("li", ip=ip, token=token),
+                                       *(console.login("li", f"wrong-password-{i}", ip=ip, token=token)
+                                         for i in range(3)))
+        assert {r.status for r in results} <= {302, 401, 429}
+        assert 302 in {r.status for r in results} or 429 in {r.status for r in results}
+        console.clock.advance(seconds=throttle.ACCOUNT_DELAY_MAX + 1)
