@@ -10,13 +10,13 @@ install:
 	@scripts/bootstrap.sh
 
 run: install            ## train if needed, start action server + Rasa + desk, print URLs
-	$(PY) -m bot.launcher
+	$(PY) -m bot.runtime.launcher
 
 test: install           ## the whole test suite (unit + end-to-end against real servers)
 	$(PY) -m pytest -q
 
 train: install
-	$(PY) -m bot.training
+	$(PY) -m bot.rasa_ext.training
 
 eval: install           ## NLU held-out evaluation + TF-IDF baseline + fallback threshold table
 	$(PY) bench/nlu_eval.py
@@ -47,7 +47,7 @@ dispatch: install        ## 日调度 at a moment, as the 08:30 job sends it (AR
 DB ?= sqlite:///var/yuanshang.db
 
 demo: install
-	$(PY) -m bot.demo --db $(DB) --enterprises 500 --year $(shell date +%Y)
+	$(PY) -m bot.tooling.demo --db $(DB) --enterprises 500 --year $(shell date +%Y)
 
 staff: install          ## make staff U=li N=李明 NODE=fengxi ROLE=staff (asks for the password)
 	$(PY) -m bot.staff create --username $(U) --name $(N) --node $(NODE) --role $(or $(ROLE),staff)
@@ -56,7 +56,7 @@ scheduler-status: install
 	$(PY) -m bot.scheduler status
 
 retention: install      ## delete Rasa tracker events past TRACKER_RETENTION_DAYS (make retention ARGS=--dry-run)
-	$(PY) -m bot.retention $(ARGS)
+	$(PY) -m bot.rasa_ext.retention $(ARGS)
 
 kb-validate: install
 	$(PY) -m bot.knowledge validate

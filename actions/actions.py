@@ -12,7 +12,11 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tickets import start_ticket_events
-from bot import handover, kb_log, kb_replies, needs, services
+from bot import handover
+from bot.knowledge import log as kb_log
+from bot.knowledge import replies as kb_replies
+from bot.dialogue import needs
+from actions import services
 from bot.dialogue import turn
 from bot.taxonomy import is_need
 from bot.tickets.chat import RATING_BUTTONS, rating_score
@@ -51,7 +55,7 @@ RATE_WITHIN = timedelta(minutes=30)   # the after-handover rating is asked only 
 
 def _staff_only(intent: Optional[str]) -> bool:
     try:
-        from bot.routing import default_router
+        from bot.network.routing import default_router
 
         return default_router().is_staff_only(intent)
     except Exception:  # noqa: BLE001 - a broken routing file must not stop the bot answering

@@ -10,7 +10,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import kb_replies, services
+from bot.knowledge import replies as kb_replies
+from actions import services
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
 from bot.tickets import chat

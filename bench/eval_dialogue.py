@@ -1,6 +1,6 @@
 """Conversation-level evaluation: does an enterprise get what it came for (the fact, the ticket, the person)?
 
-    python bench/eval_dialogue.py                       # starts the whole stack on free ports (bot.stack)
+    python bench/eval_dialogue.py                       # starts the whole stack on free ports (bot.tooling.stack)
     python bench/eval_dialogue.py --desk http://127.0.0.1:8080 --db sqlite:///var/yuanshang.db
     python bench/eval_dialogue.py --tag fast --json var/eval_dialogue.json
     python bench/eval_dialogue.py --only qa-hnte-tax-rate,tk-correction-mobile
@@ -211,7 +211,7 @@ class StaffConsole:
 
     def _account(self) -> str:
         """Create (or reset the password of) a lead of the comprehensive centre: sees every node."""
-        from bot.staff import StaffError, create_staff, set_password
+        from bot.staff.accounts import StaffError, create_staff, set_password
 
         password = "Eval-" + secrets.token_urlsafe(12)
         try:
@@ -568,8 +568,8 @@ def to_json(results: list[Result]) -> dict:
 def start_stack(var_dir: Path):
     """The whole stack on free ports with its own SQLite database (the model trained if needed)."""
     from bot.settings import Settings
-    from bot.stack import local_settings, start_instance
-    from bot.training import ensure_model
+    from bot.tooling.stack import local_settings, start_instance
+    from bot.rasa_ext.training import ensure_model
 
     model = ensure_model(Settings.from_env().model_dir)
     settings = local_settings(var_dir, token=secrets.token_urlsafe(16))

@@ -6,7 +6,7 @@
 
 The real base (knowledge/) is topped up with synthetic policy FAQs until it
 has the requested number of FAQs. Synthetic entries combine real terms from
-knowledge/synonyms.yml and bot/lexicon/userdict.txt (subject terms, with their
+knowledge/synonyms.yml and bot/service_data/lexicon/userdict.txt (subject terms, with their
 abbreviations as aliases) with random aspects (conditions, materials, process,
 amounts, deadlines …), regions, years and issuing departments, 3–6 FAQs per
 entry, 4 variants each, and a templated answer of ~150 characters. Each
@@ -137,7 +137,7 @@ def read_terms() -> tuple[list[tuple[str, list[str]]], list[str]]:
         if len(terms) >= 2 and len(terms[0]) >= 2 and terms[0] not in seen:
             subjects.append((terms[0], terms[1:]))
             seen.update(terms)
-    for line in (ROOT / "bot" / "lexicon" / "userdict.txt").read_text(encoding="utf-8").splitlines():
+    for line in (ROOT / "bot" / "service_data" / "lexicon" / "userdict.txt").read_text(encoding="utf-8").splitlines():
         word = line.split()[0] if line.strip() else ""
         if len(word) >= 2 and word not in seen:
             subjects.append((word, []))

@@ -212,7 +212,7 @@ def run_against(desks: list[str], db_url: str, args, profile: str, extra: str = 
 
 
 def run_embedded(args, model: Path, var: Path) -> dict:
-    from bot.stack import local_settings, start_instance
+    from bot.tooling.stack import local_settings, start_instance
 
     settings = local_settings(var / "embedded", token="load-token")
     started = time.perf_counter()
@@ -227,7 +227,7 @@ def run_embedded(args, model: Path, var: Path) -> dict:
 
 
 def run_scale(args, model: Path, var: Path) -> dict:
-    from bot.stack import drop_cluster_databases, start_cluster
+    from bot.tooling.stack import drop_cluster_databases, start_cluster
 
     started = time.perf_counter()
     cluster = start_cluster(var / "scale", model, n=2)
@@ -273,7 +273,7 @@ def main(argv=None) -> int:
         results.append(run_against([u.rstrip("/") for u in args.desk_url], db, args, "running",
                                    f" ({len(args.desk_url)} desk(s) at {', '.join(args.desk_url)})"))
     else:
-        from bot.training import ensure_model
+        from bot.rasa_ext.training import ensure_model
 
         # Each simulated enterprise has its own address (X-Forwarded-For from this local "proxy").
         os.environ.setdefault("DESK_TRUSTED_PROXIES", "127.0.0.1/32 ::1/128")

@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 
 import aiohttp
 
-from bot.credit_code import generate as generate_credit_code
+from bot.tickets.credit_code import generate as generate_credit_code
 
 TURNS = 10
 HTTP_TIMEOUT = 90.0          # one turn, end to end (Rasa saturated: seconds, not minutes)

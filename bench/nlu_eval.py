@@ -118,7 +118,7 @@ def main() -> int:
         model = Path(args.model)
     else:
         from bot.settings import Settings
-        from bot.training import ensure_model
+        from bot.rasa_ext.training import ensure_model
         model = ensure_model(Settings.from_env().model_dir)
 
     gold = [i for _, i in test]

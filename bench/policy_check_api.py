@@ -57,7 +57,7 @@ BODIES = [
 
 
 def _free_port() -> int:
-    from bot.supervisor import free_port
+    from bot.runtime.supervisor import free_port
 
     return free_port()
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 from bot.settings import Settings  # noqa: E402
-from bot.stack import local_settings, start_instance  # noqa: E402
-from bot.training import ensure_model  # noqa: E402
+from bot.tooling.stack import local_settings, start_instance  # noqa: E402
+from bot.rasa_ext.training import ensure_model  # noqa: E402
 
 
 def messages() -> list[str]:

@@ -6,14 +6,14 @@
 
 For each database the script creates a fresh one (SQLite: a file in a temporary directory;
 PostgreSQL: a new database on --pg-admin, dropped at the end unless --keep), migrates it,
-loads the service network, generates the demo data with bot.demo (fixed seed and "now", so
+loads the service network, generates the demo data with bot.tooling.demo (fixed seed and "now", so
 every run builds the same data), and then times:
 
 - bot.reports.monthly.monthly_summary for --month, 3 runs (min and median; all runs shown),
 - rendering the summary as HTML (to_html) and as an Excel workbook (to_xlsx, in memory).
 
 It prints the generation time, the database size and the report's figures (to_text).
-SQLite is left without ANALYZE statistics, as a deployment has them; bot.demo ANALYZEs the
+SQLite is left without ANALYZE statistics, as a deployment has them; bot.tooling.demo ANALYZEs the
 PostgreSQL tables after loading, as autovacuum would soon do.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _log(msg: str) -> None:
 
 def run(label: str, url: str, args, size_of) -> dict:
     from bot.db import migrate
-    from bot.demo import generate
+    from bot.tooling.demo import generate
     from bot.network import sync_network
     from bot.reports import monthly_summary, to_html, to_text, to_xlsx
 
@@ -162,7 +162,7 @@ def pg_case(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.demo import _parse_now
+    from bot.tooling.demo import _parse_now
 
     p = argparse.ArgumentParser(description="月总结在大数据量下的耗时（SQLite，可加 PostgreSQL）")
     p.add_argument("--tickets", type=int, default=1_000_000, help="工单数（默认 1,000,000）")

@@ -40,9 +40,9 @@ from wechatpy.utils import WeChatSigner  # noqa: E402
 
 from bot.desk.wechat import xml as wxml  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.stack import local_settings, start_instance  # noqa: E402
-from bot.supervisor import free_port  # noqa: E402
-from bot.training import ensure_model  # noqa: E402
+from bot.tooling.stack import local_settings, start_instance  # noqa: E402
+from bot.runtime.supervisor import free_port  # noqa: E402
+from bot.rasa_ext.training import ensure_model  # noqa: E402
 
 TOKEN, AES_KEY, APPID, GH = "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench000000001", "gh_bench00000001"
 DEADLINE = 5.0

@@ -109,7 +109,7 @@ def _policy(policy=None):
 def _router(router=None):
     if router is not None:
         return router
-    from bot.routing import default_router
+    from bot.network.routing import default_router
 
     return default_router()
 

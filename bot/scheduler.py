@@ -1,6 +1,6 @@
 """Scheduled work of the window — 日调度、周推进、月总结 and the SLA sweep — exactly once.
 
-Jobs and their periods (Beijing time, Asia/Shanghai, from bot/data/sla.yml):
+Jobs and their periods (Beijing time, Asia/Shanghai, from bot/service_data/sla.yml):
 
 - ``daily_dispatch`` (日调度), period ``2026-11-25``: on official working days from 08:30, every
   node gets one dispatch list (Notification kind ``dispatch_list``, recipient ``node:<id>``) as
@@ -15,7 +15,7 @@ Jobs and their periods (Beijing time, Asia/Shanghai, from bot/data/sla.yml):
   and escalation of overdue tickets to the parent node (``escalation``); tickets in 待补充
   (awaiting_info) are paused and never warned or escalated.
 - ``tracker_retention`` (对话记录清理), period ``2026-11-25``: every day from 03:30, Rasa's tracker
-  events older than TRACKER_RETENTION_DAYS are deleted (bot.retention). Only a scheduler that is
+  events older than TRACKER_RETENTION_DAYS are deleted (bot.rasa_ext.retention). Only a scheduler that is
   given the tracker store (``tracker_url``: the desk, the command line) has this job; no catch-up
   (each run covers everything old); the cutoff never follows a simulated ``--now`` into the future.
 
@@ -325,7 +325,7 @@ def _retention_candidates(sched: "Scheduler", now: datetime) -> list[str]:
 
 def _prepare_retention(sched: "Scheduler", period: str, now: datetime):
     """The deletes, in their own batched transactions on the tracker store (idempotent)."""
-    from bot.retention import purge
+    from bot.rasa_ext.retention import purge
 
     # A rehearsal with a future --now must not delete conversations that are not old yet.
     return purge(sched.tracker_url, sched.retention_days, now=min(now, utcnow()))

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The service's own data files (network, routing, SLA, canned replies, password list, jieba lexicon);
+# not Rasa's training data (data/) and not the knowledge base (knowledge/).
+SERVICE_DATA_DIR = Path(__file__).resolve().parent / "service_data"
 
 
 def _int(name: str, default: int) -> int:

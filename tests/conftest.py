@@ -110,7 +110,7 @@ def private_redis():
     """Started; stopped (if still running) afterwards. Fault tests stop and restart it."""
     import shutil
 
-    from bot.supervisor import free_port
+    from bot.runtime.supervisor import free_port
 
     if not shutil.which("redis-server"):
         service_absent("redis-server", "(本机程序)", "未安装")
@@ -140,7 +140,7 @@ def fresh_postgresql(prepare: bool = True):
     require_postgresql()
     from bot.db import migrate
     from bot.network import sync_network
-    from bot.stack import create_pg_database, drop_pg_database
+    from bot.tooling.stack import create_pg_database, drop_pg_database
 
     url = create_pg_database(f"yuanshang_test_{uuid.uuid4().hex[:10]}", PG_ADMIN)
     try:
@@ -213,13 +213,13 @@ def redis_url():
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.stack import (Instance, create_pg_database, drop_pg_database, local_settings, scaled_settings,
-                       start_instance)
-from bot.training import ensure_model
+from bot.tooling.stack import (Instance, create_pg_database, drop_pg_database, local_settings, scaled_settings,
+    start_instance)
+from bot.rasa_ext.training import ensure_model
 
 # ---- the running system: action server, Rasa server and desk on free ports ----------------------
-# The model is trained once for the current inputs (or reused, see bot.training); the processes are
-# the same ones `make run` starts (bot.stack). Shared by tests/e2e and tests/browser.
+# The model is trained once for the current inputs (or reused, see bot.rasa_ext.training); the processes are
+# the same ones `make run` starts (bot.tooling.stack). Shared by tests/e2e and tests/browser.
 
 Stack = Instance
 
@@ -251,7 +251,7 @@ _pg_stack_state = {"users_left": 0, "release": None}
 @pytest.fixture(scope="session")
 def pg_stack(tmp_path_factory, model_file) -> Stack:
     """One instance of the scale profile: service DB and Rasa tracker store on fresh PostgreSQL
-    databases, a fresh Redis prefix (bot.stack.scaled_settings); all dropped afterwards. It is
+    databases, a fresh Redis prefix (bot.tooling.stack.scaled_settings); all dropped afterwards. It is
     stopped right after the last test that uses it (not at the end of the session), so it is
     not still running while later tests start stacks of their own."""
     from bot.db import migrate

@@ -30,7 +30,7 @@ from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
-from bot import credit_code as uscc
+from bot.tickets import credit_code as uscc
 from bot.text import normalise, normalise_aligned
 
 if TYPE_CHECKING:  # pragma: no cover

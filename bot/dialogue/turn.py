@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from bot import kb_replies
+from bot.knowledge import replies as kb_replies
 from bot.dialogue import speech
 from bot.dialogue.details import Details, extract
 from bot.knowledge import Answer

@@ -30,13 +30,13 @@ import threading
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import jieba
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.settings import SERVICE_DATA_DIR
 from bot.text import normalise, normalise_aligned
 
 from .english import PhraseTable
@@ -44,7 +44,7 @@ from .model import Entry, Faq, KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-USERDICT = Path(__file__).resolve().parent.parent / "lexicon" / "userdict.txt"
+USERDICT = SERVICE_DATA_DIR / "lexicon" / "userdict.txt"
 
 # Okapi BM25 parameters (the usual defaults; FAQ fields are short so b matters little).
 K1 = 1.2

@@ -1,6 +1,6 @@
 """Canned replies of the staff console (工作台常用回复), with variables filled in when offered.
 
-bot/data/canned_replies.yml holds the texts; a text may use these variables:
+bot/service_data/canned_replies.yml holds the texts; a text may use these variables:
 
 - ``{答复时限}``: when the window's first answer is due — the conversation's ticket's 即日办 first
   response deadline while it is outstanding and ahead, otherwise the deadline a need arriving now
@@ -24,9 +24,10 @@ from typing import Optional
 
 import yaml
 
+from bot.settings import SERVICE_DATA_DIR
 from bot.tickets.sla import SlaPolicy, default_policy
 
-CANNED_FILE = Path(__file__).resolve().parents[1] / "data" / "canned_replies.yml"
+CANNED_FILE = SERVICE_DATA_DIR / "canned_replies.yml"
 VARIABLES = ("答复时限", "下次上班", "企业名称")
 _VAR = re.compile(r"\{([^{}]*)\}")
 _WEEKDAYS = "一二三四五六日"

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot import credit_code
+from bot.tickets import credit_code
 from bot.db import read_sessions, sessions
 from bot.db.schema import (
     Contact, Conversation, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
@@ -103,7 +103,7 @@ def _json(value) -> Optional[str]:
 class TicketService:
     def __init__(self, db_url: str, sla: Optional[SlaPolicy] = None, router=None,
                  clock: Callable[[], datetime] = utcnow):
-        from bot.routing import Router  # data-driven routing rules
+        from bot.network.routing import Router  # data-driven routing rules
 
         self.db_url = db_url
         self.sla = sla or SlaPolicy.load()

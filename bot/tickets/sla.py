@@ -41,11 +41,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import chinese_calendar
 import yaml
 
+from bot.settings import SERVICE_DATA_DIR
 from bot.taxonomy import NEED_INTENTS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "sla.yml"
+DEFAULT_PATH = SERVICE_DATA_DIR / "sla.yml"
 END_OF_WORKING_DAY = "end_of_working_day"
 FIRST_RESPONSE_MODES = (END_OF_WORKING_DAY,)
 DEFAULT_KEY = "default"
@@ -279,7 +280,7 @@ class OfficeInterval:
 
 
 class SlaPolicy:
-    """Deadlines of the window, loaded from bot/data/sla.yml."""
+    """Deadlines of the window, loaded from bot/service_data/sla.yml."""
 
     def __init__(self, *, timezone: str = "Asia/Shanghai",
                  office_hours: Iterable[tuple[Any, Any]] = (("09:00", "12:00"), ("13:30", "17:30")),
@@ -575,7 +576,7 @@ class SlaPolicy:
 
 @lru_cache(maxsize=1)
 def default_policy() -> SlaPolicy:
-    """The policy in bot/data/sla.yml, loaded once per process."""
+    """The policy in bot/service_data/sla.yml, loaded once per process."""
     return SlaPolicy.load()
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.db import read_sessions
 from bot.db.schema import ConsoleAudit, Handover, Message
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from bot.db.schema import utcnow
 from bot.reports import dispatch as dp
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 from bot.tickets.service import EnterpriseInput, TicketService
 
 pytestmark = pytest.mark.e2e

@@ -28,7 +28,7 @@ from bot.desk import gateway
 from bot.desk.app import create_app
 from bot.desk.hub import HUB_KEY
 from bot.network import sync_network
-from bot.supervisor import free_port
+from bot.runtime.supervisor import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -31,7 +31,7 @@ def test_scenario_file_covers_what_the_evaluation_promises():
     assert 10 <= len(FAST) <= 15
     tickets = [s.expect["ticket"] for s in scenarios if "ticket" in s.expect]
     assert {t["category"] for t in tickets} == set(BY_INTENT), "every need category has a ticket scenario"
-    network = yaml.safe_load((ROOT / "bot/data/network.yml").read_text(encoding="utf-8"))
+    network = yaml.safe_load((ROOT / "bot/service_data/network.yml").read_text(encoding="utf-8"))
     nodes = {n["id"]: n for n in network["nodes"]}
     wanted = [t["node"] for t in tickets if t.get("node")]
     assert set(wanted) <= set(nodes), f"unknown node ids: {set(wanted) - set(nodes)}"

@@ -4,7 +4,7 @@ import uuid
 import pytest
 import requests
 
-from bot import kb_log
+from bot.knowledge import log as kb_log
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,7 @@ from bot.db.schema import Conversation, Message, Ticket
 from bot.desk import policy_check
 from bot.desk.app import create_app
 from bot.settings import Settings
-from bot.supervisor import free_port
+from bot.runtime.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))

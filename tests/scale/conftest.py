@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.stack import drop_cluster_databases, start_cluster
+from bot.tooling.stack import drop_cluster_databases, start_cluster
 from tests.conftest import PG_ADMIN, REDIS_URL, require_postgresql, require_redis
 
 

@@ -1,6 +1,6 @@
 """Two instances of everything on shared PostgreSQL + Redis: a conversation may hop between them.
 
-Each instance is a real action server + Rasa server + desk (bot.stack.start_cluster); desk i
+Each instance is a real action server + Rasa server + desk (bot.tooling.stack.start_cluster); desk i
 talks to Rasa i. The conversation state lives in PostgreSQL (tickets, messages, Rasa's
 tracker) and Redis (Rasa's conversation locks, the desks' live-update bridge).
 """
@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from bot.db import read_sessions
 from bot.db.schema import Handover, JobRun, Message, Notification, Ticket
 from bot.settings import PROJECT_ROOT
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,7 @@ from sqlalchemy import select
 from bot.db import read_sessions
 from bot.db.schema import Message, Ticket
 from bot.desk.gateway import BUSY_NOTICE
-from bot.stack import (create_pg_database, drop_pg_database, local_settings, scaled_settings,
-                       start_instance)
+from bot.tooling.stack import create_pg_database, drop_pg_database, local_settings, scaled_settings, start_instance
 from tests.conftest import PG_ADMIN, REDIS_URL, in_ci, require_postgresql, require_redis
 from tests.scale.test_cluster import WebUser
 

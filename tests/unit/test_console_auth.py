@@ -25,7 +25,7 @@ from bot.desk.app import create_app
 from bot.desk.console import auth
 from bot.desk.hub import HUB_KEY
 from bot.settings import Settings
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 from bot.tickets.service import EnterpriseInput, TicketService
 
 PASSWORD = "Qcy-console-2026"

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from bot.credit_code import (CHARSET, InvalidCreditCode, check_digit, describe, generate, is_valid,
-                             normalise, org_check_digit, validate)
+from bot.tickets.credit_code import (CHARSET, InvalidCreditCode, check_digit, describe, generate, is_valid,
+    normalise, org_check_digit, validate)
 
 # Published codes of well-known enterprises (business-licence data): both check
 # digits are verified below by the module AND by an independent computation.
@@ -20,7 +20,7 @@ REAL_CODES = {
 
 
 def independent_check(code: str) -> bool:
-    """Written separately from bot.credit_code: weights as powers of 3 mod 31, org code per GB 11714."""
+    """Written separately from bot.tickets.credit_code: weights as powers of 3 mod 31, org code per GB 11714."""
     alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
     if len(code) != 18 or any(c not in alphabet for c in code):
         return False
@@ -33,7 +33,7 @@ def independent_check(code: str) -> bool:
 
 
 def test_weights_are_powers_of_three():
-    from bot.credit_code import WEIGHTS
+    from bot.tickets.credit_code import WEIGHTS
     assert WEIGHTS == tuple(pow(3, i, 31) for i in range(17))
     assert CHARSET == "0123456789ABCDEFGHJKLMNPQRTUWXY" and len(CHARSET) == 31
 

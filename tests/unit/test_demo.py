@@ -1,4 +1,4 @@
-"""Demo data (bot.demo): a small year of tickets checked for integrity, SLA consistency and continuity."""
+"""Demo data (bot.tooling.demo): a small year of tickets checked for integrity, SLA consistency and continuity."""
 from __future__ import annotations
 
 import io
@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from bot import demo
-from bot.credit_code import is_valid
+from bot.tooling import demo
+from bot.tickets.credit_code import is_valid
 from bot.db import engine_for
 from bot.db.schema import (
     Contact, Enterprise, Handover, KbQuery, Rating, ServiceNode, Staff, Ticket, TicketEvent, TicketSequence,
@@ -18,7 +18,7 @@ from bot.db.schema import (
 )
 from bot.network import default_network
 from bot.reports import monthly_summary, to_html, to_xlsx
-from bot.routing import Router
+from bot.network.routing import Router
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService

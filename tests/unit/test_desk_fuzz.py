@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from bot.desk import gateway, ratelimit
 from bot.desk.app import create_app
 from bot.settings import Settings
-from bot.supervisor import free_port
+from bot.runtime.supervisor import free_port
 
 TIMEOUT = 15
 CJK = re.compile(r"[\u3400-\u9fff]")

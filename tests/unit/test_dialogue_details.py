@@ -1,7 +1,7 @@
 """Details volunteered in one free message (bot.dialogue.details), on lines real users type."""
 import pytest
 
-from bot import credit_code
+from bot.tickets import credit_code
 from bot.dialogue.details import Details, extract, parse_amount
 from bot.network import load_network
 

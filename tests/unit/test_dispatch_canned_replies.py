@@ -2,7 +2,7 @@
 1 a.m. on a Saturday) and greet the enterprise by name — in the module and on the console's page.
 
 Calendar facts (chinese-calendar): 2026-12-03 is a Thursday, 12-05/06 a weekend, 10-01…10-07 the
-National Day holiday; office hours 09:00–12:00, 13:30–17:30 (bot/data/sla.yml).
+National Day holiday; office hours 09:00–12:00, 13:30–17:30 (bot/service_data/sla.yml).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bot.db.schema import Conversation, Message
 from bot.desk.app import create_app
 from bot.desk.console import auth
 from bot.settings import Settings
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 from bot.tickets import canned
 from bot.tickets.service import EnterpriseInput, TicketService
 

@@ -19,7 +19,7 @@ from bot.db.schema import Conversation, Handover, Message, Staff, Ticket, Ticket
 from bot.desk.app import create_app
 from bot.desk.console import auth
 from bot.settings import Settings
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 from bot.tickets import history
 from bot.tickets.service import EnterpriseInput, TicketService
 

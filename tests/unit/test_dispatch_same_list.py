@@ -1,6 +1,6 @@
 """One 日调度: the scheduler's 08:30 job, the console and the command line give the same list.
 
-The fixture is built through the ticket service (real deadlines from bot/data/sla.yml) on SQLite and
+The fixture is built through the ticket service (real deadlines from bot/service_data/sla.yml) on SQLite and
 PostgreSQL; the moment is Wednesday 2026-11-25 08:30 Beijing time, so the previous dispatch moment is
 Tuesday 11-24 08:30. Rules: docs/dispatch.md.
 """
@@ -26,7 +26,7 @@ from bot.desk.console import auth
 from bot.desk.console.dispatch import dispatch_lists, totals
 from bot.reports import dispatch as dp
 from bot.settings import PROJECT_ROOT, Settings
-from bot.staff import create_staff
+from bot.staff.accounts import create_staff
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.visits import raise_ticket_from_visit, record_visit

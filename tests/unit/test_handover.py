@@ -209,7 +209,7 @@ def test_staff_only_category_is_handed_over_by_the_need_action(db, monkeypatch):
     from rasa_sdk.executor import CollectingDispatcher
 
     import actions.actions as aa
-    from bot import services
+    from actions import services
 
     monkeypatch.setattr(services, "db_url", lambda: db)
     monkeypatch.setattr(aa, "_staff_only", lambda intent: intent == "need_listing")

@@ -26,8 +26,8 @@ from bot.desk.app import create_app
 from bot.desk.console import auth, views
 from bot.desk.wechat import xml as wxml
 from bot.settings import Settings
-from bot.staff import create_staff
-from bot.supervisor import free_port
+from bot.staff.accounts import create_staff
+from bot.runtime.supervisor import free_port
 from bot.tickets.service import EnterpriseInput, TicketService
 
 PASSWORD = "Qcy-hostile-2026"

@@ -681,8 +681,8 @@ def test_query_latency_on_a_large_synthetic_base(tmp_path):
 # --------------------------------------------------------------------------- the question log, on both databases
 
 def test_questions_and_feedback_are_logged_per_conversation(service, db_url):
-    """What actions._ask_kb stores for each question, and the user's feedback on it (bot.kb_log)."""
-    from bot import kb_log
+    """What actions._ask_kb stores for each question, and the user's feedback on it (bot.knowledge.log)."""
+    from bot.knowledge import log as kb_log
 
     answer = service.ask("高新技术企业认定要满足哪些条件")
     top = answer.top

@@ -1,6 +1,6 @@
 import pytest
 
-from bot import needs
+from bot.dialogue import needs
 from bot.taxonomy import CATEGORIES, META_INTENTS, NEED_INTENTS, SERVICE_CONTENTS
 
 

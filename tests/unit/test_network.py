@@ -89,7 +89,7 @@ def test_special_windows(net):
 def test_default_network_is_cached_and_same_as_file(net):
     assert default_network() is default_network()
     assert [n.id for n in default_network()] == [n.id for n in net]
-    assert NETWORK_FILE.name == "network.yml" and NETWORK_FILE.parent.name == "data"
+    assert NETWORK_FILE.name == "network.yml" and NETWORK_FILE.parent.name == "service_data"
 
 
 # --------------------------------------------------------------------------- tree helpers

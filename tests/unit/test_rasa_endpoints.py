@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import yaml
 
-from bot import rasa_endpoints as re_
+from bot.rasa_ext import endpoints as re_
 from bot.settings import Settings
 
 
@@ -45,7 +45,7 @@ def test_bad_urls_name_the_variable(tmp_path, field, value, words):
 
 
 def test_launcher_refuses_a_bad_url_before_starting_anything(monkeypatch, capsys):
-    from bot import launcher
+    from bot.runtime import launcher
 
     monkeypatch.setenv("REDIS_URL", "http://nope")
     assert launcher.main([]) == 2
@@ -60,7 +60,7 @@ def test_rasa_loads_the_resilient_store_and_the_redis_lock_store(tmp_path, pg_da
     from rasa.shared.core.events import UserUttered
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.rasa_tracker_store import ResilientSQLTrackerStore
+    from bot.rasa_ext.tracker_store import ResilientSQLTrackerStore
 
     with pg_database(prepare=False) as tracker_url:
         path = re_.write(settings(tmp_path, tracker_store_url=tracker_url, redis_url=redis_url.url,

@@ -1,11 +1,11 @@
-"""bot.rasa_main's compiled action-response validation behaves exactly like Rasa's own."""
+"""bot.rasa_ext.main's compiled action-response validation behaves exactly like Rasa's own."""
 from __future__ import annotations
 
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 
-from bot import rasa_main
+from bot.rasa_ext import main as rasa_main
 
 VALID = [
     {"events": [], "responses": []},

@@ -1,4 +1,4 @@
-"""Retention of Rasa's tracker events (bot.retention) on SQLite and PostgreSQL, and its daily job.
+"""Retention of Rasa's tracker events (bot.rasa_ext.retention) on SQLite and PostgreSQL, and its daily job.
 
 The tracker store is Rasa's own SQLTrackerStore (it creates the table); conversations are real
 DialogueStateTrackers saved through it with events at controlled times, and read back through it
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 
-from bot import retention
+from bot.rasa_ext import retention
 from bot import scheduler as sch
 from bot.db import read_sessions
 from bot.db.schema import JobRun
@@ -75,7 +75,7 @@ def tracker(request, tmp_path, domain):
 def agent():
     """Rasa with the trained model (no action server: the turns below need none)."""
     from rasa.core.agent import Agent
-    from bot.training import ensure_model
+    from bot.rasa_ext.training import ensure_model
     from bot.settings import Settings
 
     return Agent.load(str(ensure_model(Settings.from_env().model_dir)))
@@ -293,7 +293,7 @@ def test_command_line(tmp_path, domain):
     env = dict(os.environ, VAR_DIR=str(tmp_path), TRACKER_STORE_URL="", TRACKER_RETENTION_DAYS="30")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "bot.retention", *args], cwd=PROJECT_ROOT, env=env,
+        return subprocess.run([sys.executable, "-m", "bot.rasa_ext.retention", *args], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
 
     n_old = len(session(0))

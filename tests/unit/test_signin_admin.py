@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot import login_throttle as throttle
-from bot import staff as cli
+from bot.staff import throttle
+from bot.staff import accounts as cli
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Conversation, Message, StaffSession
 from bot.desk.app import create_app

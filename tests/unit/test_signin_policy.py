@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bot import staff as cli
+from bot.staff import accounts as cli
 
 
 @pytest.mark.parametrize("password, username, message", [

@@ -16,13 +16,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot import login_throttle as throttle
+from bot.staff import throttle
 from bot.db import read_sessions
 from bot.db.schema import ConsoleAudit, LoginThrottle
 from bot.desk.app import create_app
 from bot.desk.console import auth
 from bot.settings import Settings
-from bot.staff import create_staff, set_active
+from bot.staff.accounts import create_staff, set_active
 
 PASSWORD = "Qcy-signin-2026"
 FLASH = re.compile(r'<div class="flash err" role="alert">([^<]*)</div>')

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import login_throttle
-from bot import staff as cli
+from bot.staff import throttle as login_throttle
+from bot.staff import accounts as cli
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 
@@ -74,7 +74,7 @@ def test_create_refuses_bad_input(db_url, monkeypatch, capsys, args, stdin, mess
 def test_unknown_node_is_refused_before_the_password_is_asked(db_url, monkeypatch, capsys):
     monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: pytest.fail("password asked"))
     assert run(db_url, "create", "--username", "li", "--name", "李明", "--node", "nowhere") == 1
-    assert "节点编号见 bot/data/network.yml" in capsys.readouterr().err
+    assert "节点编号见 bot/service_data/network.yml" in capsys.readouterr().err
 
 
 def test_duplicate_and_invalid_usernames(db_url, monkeypatch, capsys):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bot.supervisor import ChildDied, ChildSpec, Supervisor
+from bot.runtime.supervisor import ChildDied, ChildSpec, Supervisor
 
 PY = sys.executable
 

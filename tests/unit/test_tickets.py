@@ -195,7 +195,7 @@ def test_fifty_concurrent_openings_get_fifty_distinct_numbers(db_url):
 
 
 def test_credit_code_is_validated_and_normalised(svc):
-    from bot.credit_code import generate
+    from bot.tickets.credit_code import generate
     import random
 
     code = generate(random.Random(7))

@@ -2,13 +2,13 @@
 import pytest
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 
-from bot.nlu.tokenizer import tokenize_text
+from bot.rasa_ext.tokenizer import tokenize_text
 from bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module", autouse=True)
 def userdict():
-    JiebaTokenizer._load_custom_dictionary(str(PROJECT_ROOT / "bot/lexicon"))
+    JiebaTokenizer._load_custom_dictionary(str(PROJECT_ROOT / "bot/service_data/lexicon"))
 
 
 def words(text):

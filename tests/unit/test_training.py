@@ -1,7 +1,7 @@
 """Retraining happens only when model inputs change."""
 import shutil
 
-from bot import training
+from bot.rasa_ext import training
 from bot.settings import PROJECT_ROOT
 
 

@@ -52,7 +52,7 @@ async def test_a_replay_with_another_body_is_refused_on_the_other_desk(two_desks
 
 
 async def test_redis_down_degrades_instead_of_failing(monkeypatch, tmp_path, sqlite_url):
-    from bot.supervisor import free_port
+    from bot.runtime.supervisor import free_port
 
     d, closers = await start_desk(monkeypatch, tmp_path, sqlite_url,
                                   redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_prefix="ysdown")

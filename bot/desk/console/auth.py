@@ -7,7 +7,7 @@
 - One answer for every refused sign-in, whether the username exists or not ("用户名或密码错误",
   the same warnings and pauses), and the same argon2 work: unknown usernames are checked
   against a dummy hash.
-- Throttling (bot/login_throttle.py): growing delays and pauses per account and address
+- Throttling (bot/staff/throttle.py): growing delays and pauses per account and address
   (15 minutes after 5 failures, doubling with each further 5), growing delays per account from
   addresses it never signed in from, and a limit per address (RATE_LIMIT_LOGIN_IP, default 10
   failures per 15 minutes).
@@ -40,11 +40,11 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import delete, select
 
-from bot import login_throttle as throttle
+from bot.staff import throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
-from bot.staff import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
+from bot.staff.accounts import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
 
 log = logging.getLogger(__name__)
 

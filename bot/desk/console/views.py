@@ -14,7 +14,6 @@ import io
 import logging
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
@@ -25,11 +24,12 @@ from bot.desk.console import dispatch as dp
 from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
+from bot.settings import SERVICE_DATA_DIR
 from bot.tickets import history, lifecycle as lc
 
 log = logging.getLogger(__name__)
 
-CANNED_FILE = Path(__file__).resolve().parents[2] / "data" / "canned_replies.yml"
+CANNED_FILE = SERVICE_DATA_DIR / "canned_replies.yml"
 MAX_TEXT = 2000
 
 DONE = {
@@ -136,7 +136,7 @@ def _text(form, name: str = "text") -> str:
 
 
 def canned_replies(now: datetime, cv=None) -> list[dict]:
-    """bot/data/canned_replies.yml (reread when it changes) with its variables filled in for this
+    """bot/service_data/canned_replies.yml (reread when it changes) with its variables filled in for this
     conversation at `now`: the real 即日办 deadline, the enterprise's name (bot/tickets/canned.py)."""
     from bot.tickets import canned
 

@@ -17,10 +17,10 @@ from typing import Optional
 import requests
 
 from bot.db import migrate
-from bot.launcher import ROLES, child_specs
+from bot.runtime.launcher import ROLES, child_specs
 from bot.network import sync_network
 from bot.settings import Settings
-from bot.supervisor import Supervisor, free_port
+from bot.runtime.supervisor import Supervisor, free_port
 
 STARTUP_TIMEOUT = 300.0
 

@@ -9,7 +9,7 @@
 Passwords are read twice with getpass (or once from stdin with --password-stdin, for
 scripts). Only argon2id hashes are stored. The password policy: 12 to 128 characters, not
 all digits, not the username, not on the bundled list of common passwords
-(bot/data/common_passwords.txt.gz, also with trailing digits and symbols removed), not
+(bot/service_data/common_passwords.txt.gz, also with trailing digits and symbols removed), not
 mostly one character. A disabled account cannot sign in and its open sessions end. This module needs no web framework, so the
 CLI works on a machine where only the database is reachable.
 """
@@ -23,7 +23,6 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Optional
 
 from argon2 import PasswordHasher
@@ -32,12 +31,13 @@ from sqlalchemy import delete, select
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, ServiceNode, Staff, StaffSession, utcnow
+from bot.settings import SERVICE_DATA_DIR
 
 ROLES = ("staff", "lead", "admin")
 ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
 MIN_PASSWORD = 12
 MAX_PASSWORD = 128
-COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common_passwords.txt.gz"
+COMMON_PASSWORDS = SERVICE_DATA_DIR / "common_passwords.txt.gz"
 _TRAILING = re.compile(r"[\W\d_]+$")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 
@@ -52,7 +52,7 @@ class StaffError(ValueError):
 
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset:
-    """The bundled list of common passwords (lower case); see bot/data/common_passwords.md."""
+    """The bundled list of common passwords (lower case); see bot/service_data/common_passwords.md."""
     with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as f:
         return frozenset(line.strip() for line in f if line.strip())
 
@@ -148,7 +148,7 @@ def _validate_node(node_id: str) -> None:
     network = default_network()
     if node_id not in network:
         known = "、".join(n.id for n in network.nodes() if n.kind in ("centre", "new_city"))
-        raise StaffError(f"服务网络中没有节点“{node_id}”。节点编号见 bot/data/network.yml，例如：{known}")
+        raise StaffError(f"服务网络中没有节点“{node_id}”。节点编号见 bot/service_data/network.yml，例如：{known}")
 
 
 def create_staff(db_url: str, username: str, display_name: str, node_id: str, role: str,
@@ -214,7 +214,7 @@ def set_password(db_url: str, username: str, password: str) -> StaffInfo:
 
 def unlock(db_url: str, username: str, actor: str | None = None, ip: str | None = None) -> StaffInfo:
     """Lift every sign-in pause and delay of the account (all addresses)."""
-    from bot.login_throttle import clear_account
+    from bot.staff.throttle import clear_account
 
     with sessions(db_url).begin() as s:
         staff = _get(s, username)
@@ -241,7 +241,7 @@ def set_active(db_url: str, username: str, active: bool, actor: str | None = Non
 
 def paused(db_url: str, username: str, now: datetime | None = None) -> list[tuple[str, datetime]]:
     """(address, until) where sign-in to `username` is paused after repeated failures."""
-    from bot.login_throttle import paused_addresses
+    from bot.staff.throttle import paused_addresses
 
     with read_sessions(db_url)() as s:
         return paused_addresses(s, normalise_username(username), now or utcnow())

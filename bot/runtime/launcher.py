@@ -1,6 +1,6 @@
 """`make run`: train if needed, start action server, Rasa and desk, print the URLs.
 
-Usage: python -m bot.launcher
+Usage: python -m bot.runtime.launcher
 """
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import argparse
 import signal
 import sys
 
-from bot import rasa_endpoints
+from bot.rasa_ext import endpoints as rasa_endpoints
 from bot.db import migrate
 from bot.network import sync_network
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import ChildDied, ChildSpec, Supervisor
-from bot.training import ensure_model
+from bot.runtime.supervisor import ChildDied, ChildSpec, Supervisor
+from bot.rasa_ext.training import ensure_model
 
 STARTUP_TIMEOUT = 300.0
 
@@ -35,7 +35,7 @@ def child_specs(settings: Settings, model: str, only: tuple[str, ...] = ROLES) -
         ),
         ChildSpec(
             "Rasa 服务器",
-            [py, "-m", "bot.rasa_main", "run", "--model", model, "--enable-api",
+            [py, "-m", "bot.rasa_ext.main", "run", "--model", model, "--enable-api",
              "--auth-token", settings.rasa_token, "--port", str(settings.rasa_port),
              "--interface", settings.host,
              "--endpoints", str(endpoints), "--credentials", "credentials.yml"],

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/lexicon", "bot/nlu", "bot/text.py")
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/service_data/lexicon", "bot/rasa_ext/tokenizer.py", "bot/text.py")
 
 
 def _files(root: Path) -> list[Path]:

@@ -6,7 +6,7 @@ the endpoints file for the profile in use:
 - embedded: SQL tracker store on var/rasa_tracker.db, Rasa's in-process lock store;
 - scale (TRACKER_STORE_URL, REDIS_URL): SQL tracker store on PostgreSQL, RedisLockStore.
 
-Usage: python -m bot.rasa_endpoints [--out FILE]   (prints the YAML for the environment)
+Usage: python -m bot.rasa_ext.endpoints [--out FILE]   (prints the YAML for the environment)
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import yaml
 
 from bot.settings import Settings
 
-# Rasa's SQL store with connections checked before use (see bot/rasa_tracker_store.py).
-TRACKER_STORE_CLASS = "bot.rasa_tracker_store.ResilientSQLTrackerStore"
+# Rasa's SQL store with connections checked before use (see bot/rasa_ext/tracker_store.py).
+TRACKER_STORE_CLASS = "bot.rasa_ext.tracker_store.ResilientSQLTrackerStore"
 _DIALECTS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 
 
@@ -90,7 +90,7 @@ def render(settings: Settings) -> dict[str, Any]:
 
 def write(settings: Settings, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ("# Written by bot.rasa_endpoints from the environment — edit the environment, not this file.\n"
+    text = ("# Written by bot.rasa_ext.endpoints from the environment — edit the environment, not this file.\n"
             + yaml.safe_dump(render(settings), allow_unicode=True, sort_keys=False))
     path.write_text(text, encoding="utf-8")
     return path

@@ -4,7 +4,7 @@ Rasa wraps every tracker store in a FailSafeTrackerStore: when a read fails it c
 with an *empty* tracker, so a conversation mid-form would silently start over. After a
 PostgreSQL restart every pooled connection is dead, and the first read on each would do
 exactly that. `pool_pre_ping` replaces a dead connection before it is used instead.
-Loaded by Rasa from endpoints (type: bot.rasa_tracker_store.ResilientSQLTrackerStore).
+Loaded by Rasa from endpoints (type: bot.rasa_ext.tracker_store.ResilientSQLTrackerStore).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Start Rasa with the project's log masking: python -m bot.rasa_main run … (same arguments as rasa).
+"""Start Rasa with the project's log masking: python -m bot.rasa_ext.main run … (same arguments as rasa).
 
 Rasa logs user texts at debug level and in tracebacks; phone and ID numbers in them are
 masked like every other process's logs (bot/logmask.py). The launcher starts Rasa this way.

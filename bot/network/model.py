@@ -1,4 +1,4 @@
-"""The window's 1+5+N service network, loaded from bot/data/network.yml.
+"""The window's 1+5+N service network, loaded from bot/service_data/network.yml.
 
 1 comprehensive centre (秦创原综合服务中心, the root), 5 new-city centres, N park
 workstations, plus the province/city/district policy-redemption special windows.
@@ -23,10 +23,10 @@ from typing import Any, Iterable, Iterator, Optional
 
 import yaml
 
+from bot.settings import SERVICE_DATA_DIR
 from bot.text import normalise
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-NETWORK_FILE = DATA_DIR / "network.yml"
+NETWORK_FILE = SERVICE_DATA_DIR / "network.yml"
 
 CENTRE = "centre"
 NEW_CITY = "new_city"
@@ -557,13 +557,13 @@ def _validate(data: Any, source: str) -> list[Node]:
 
 
 def load_network(path: Path | str | None = None) -> Network:
-    """Load and validate network.yml (bot/data/network.yml by default)."""
+    """Load and validate network.yml (bot/service_data/network.yml by default)."""
     return Network.load(path)
 
 
 @lru_cache(maxsize=1)
 def default_network() -> Network:
-    """The network of bot/data/network.yml, loaded once per process."""
+    """The network of bot/service_data/network.yml, loaded once per process."""
     return Network.load(NETWORK_FILE)
 
 

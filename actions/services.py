@@ -24,7 +24,7 @@ def db_url() -> str:
 
 @lru_cache(maxsize=1)
 def network():
-    """The 1+5+N service network from bot/data/network.yml."""
+    """The 1+5+N service network from bot/service_data/network.yml."""
     from bot.network import load_network
 
     return load_network()

@@ -16,7 +16,7 @@ scan, so a user who comes back meanwhile keeps the new session Rasa writes for t
 ``events`` table is Rasa's: it is declared here minimally, never created; before Rasa's first
 start there is nothing to do.
 
-    python -m bot.retention [--days N] [--dry-run] [--tracker URL]
+    python -m bot.rasa_ext.retention [--days N] [--dry-run] [--tracker URL]
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def tracker_engine(url: str) -> Optional[Engine]:
         if not u.database or u.database == ":memory:" or not Path(u.database).exists():
             return None
         return create_engine(u, future=True, connect_args={"timeout": 30})
-    # login_db is a bot.rasa_endpoints parameter for Rasa (the database to create ours from)
+    # login_db is a bot.rasa_ext.endpoints parameter for Rasa (the database to create ours from)
     return create_engine(u.difference_update_query(["login_db"]), future=True, pool_pre_ping=True)
 
 
@@ -192,7 +192,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from bot.settings import Settings
 
     settings = Settings.from_env()
-    ap = argparse.ArgumentParser(prog="python -m bot.retention",
+    ap = argparse.ArgumentParser(prog="python -m bot.rasa_ext.retention",
                                  description="清理 Rasa 对话记录库中超过保留期限的对话事件")
     ap.add_argument("--days", type=int, default=None,
                     help=f"保留天数（默认取环境变量 TRACKER_RETENTION_DAYS，当前为 {settings.tracker_retention_days}；0 表示长期保存）")

@@ -1,4 +1,4 @@
-"""Which node of the 1+5+N network handles a need: rules from bot/data/routing.yml.
+"""Which node of the 1+5+N network handles a need: rules from bot/service_data/routing.yml.
 
 The rules are data so that staff can change routing without code. They are
 tried in order and the first one that matches and can name a node decides; the
@@ -19,10 +19,11 @@ from typing import Any, Optional
 
 import yaml
 
-from bot.network import DATA_DIR, Network, Node, default_network, match_key
+from bot.network import Network, Node, default_network, match_key
+from bot.settings import SERVICE_DATA_DIR
 from bot.taxonomy import BY_INTENT
 
-ROUTING_FILE = DATA_DIR / "routing.yml"
+ROUTING_FILE = SERVICE_DATA_DIR / "routing.yml"
 
 PARK_WORKSTATION = "park_workstation"
 NEW_CITY_CENTRE = "new_city_centre"
@@ -357,5 +358,5 @@ def _condition(fld: str, value: Any, network: Network, err) -> Optional[Conditio
 
 @lru_cache(maxsize=1)
 def default_router() -> Router:
-    """The router of bot/data/routing.yml over the default network, loaded once per process."""
+    """The router of bot/service_data/routing.yml over the default network, loaded once per process."""
     return Router.load()

@@ -1,19 +1,19 @@
 """Realistic demo data: enterprises, contacts, visits and a year of tickets, fast.
 
-    python -m bot.demo --db sqlite:///var/demo.db --enterprises 500 --year 2026 [--tickets N] [--seed 1]
+    python -m bot.tooling.demo --db sqlite:///var/demo.db --enterprises 500 --year 2026 [--tickets N] [--seed 1]
 
 What it writes (into a database that already has the schema and the service network;
 the CLI runs ``migrate`` and ``sync_network`` itself):
 
 - enterprises with realistic names (西安/陕西 + 字号 + 行业 + 科技有限公司 …), valid
-  统一社会信用代码 (``bot.credit_code.generate``), a new city and usually a park of the
+  统一社会信用代码 (``bot.tickets.credit_code.generate``), a new city and usually a park of the
   1+5+N network; 1–3 contacts each, with names and mobile numbers;
 - demo staff, three per active node (``demo-<node>-<n>``, no password: they cannot log in);
 - on-site visits (入企服务, ~500 a year), some of which raise tickets;
 - tickets from 1 January of ``year`` up to ``now``: category mix weighted (政策咨询, 项目申报,
   资质认定 frequent, 上市辅导 rare), seasonal (高企 and 项目申报 peak in March–June, fewer
   around 春节 and National Day, quiet 调休 weekend working days), created in office hours on
-  official working days only, routed by ``bot.routing``, deadlines from ``bot.tickets.sla``;
+  official working days only, routed by ``bot.network.routing``, deadlines from ``bot.tickets.sla``;
 - their lifecycle up to ``now``: first responses mostly the same day, 待补充 pauses (the
   deadline extended as the service does), some overdue, a few 无法办理 with a reason,
   ratings mostly 满意/非常满意, some 不满意 (reopened with 回访 and done again), redeemed
@@ -58,18 +58,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from bot.credit_code import generate as generate_credit_code
+from bot.tickets.credit_code import generate as generate_credit_code
 from bot.db import engine_for
 from bot.db.schema import (
     Contact, Enterprise, Handover, KbQuery, Rating, ServiceNode, Staff, Ticket, TicketEvent, TicketSequence,
     UTCDateTime, Visit,
 )
+from bot.settings import PROJECT_ROOT
 from bot.taxonomy import BY_INTENT, NEED_INTENTS
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import RATING_LABELS
 from bot.tickets.sla import SlaPolicy
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+KNOWLEDGE_DIR = PROJECT_ROOT / "knowledge"
 UTC = timezone.utc
 CHUNK = 10_000
 SQLITE_CACHE_KIB = 1_048_576      # page cache of the generating connection on SQLite (1 GiB)
@@ -660,7 +661,7 @@ def generate(db_url: str, *, enterprises: int = 500, year: Optional[int] = None,
         raise ValueError("now 需要带时区")
     sla = sla or SlaPolicy.load()
     if router is None:
-        from bot.routing import Router
+        from bot.network.routing import Router
         router = Router.load()
     network = router.network
     tz = sla.tz
@@ -1169,7 +1170,7 @@ def _parse_now(value: str) -> datetime:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m bot.demo",
+        prog="python -m bot.tooling.demo",
         description="生成演示数据：企业、联系人、入企服务，以及某年 1 月 1 日至今（--now）的工单及其办理过程、评价、"
                     "转人工和知识库提问。数据库会先迁移到最新版本并同步服务网络。",
         epilog=f"审计事件：--events auto 在工单数不超过 {FULL_EVENTS_MAX:,} 时写入完整的审计轨迹"

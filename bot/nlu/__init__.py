@@ -1,1 +1,0 @@
-"""Rasa NLU components of the assistant (imported by Rasa through config.yml)."""
