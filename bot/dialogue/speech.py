@@ -314,6 +314,7 @@ _ASK_INTRO = re.compile(r"(?:请问|想问|我想问|问一下|问下|咨询一�
 _LEADING = re.compile(r"^(?:那么|那|还有|另外|以及|还|再就是|就是|请问一下|请问|我想问一下|我想问下|我想问|想问一下|想问下|想问"
                       r"|问一下|问下|我想咨询一下|我想咨询|想咨询一下|想咨询|咨询一下|咨询下|我想了解一下|我想了解|想了解一下"
                       r"|想了解|了解一下|关于|对于|and|also|then)\s*[:：]?\s*")
+_ASK_LEAD = re.compile(r"^(?:请问|我想问|想问|问一下|问下|我想咨询|想咨询|咨询一下|咨询下|请教一下|请教|我想了解|想了解)")
 _GREETING = re.compile(r"^(?:你好|您好|hi|hello|在吗|在不在|老师好|谢谢|感谢|麻烦了|打扰了|早上好|下午好|晚上好|你们好|谢谢啦"
                        r"|谢谢了|多谢|请问|[:：])+$")
 _TOPIC_FILLER = re.compile(r"^(?:那么|那|还有|另外|请问|我想问一下|我想问|想问一下|想问下|想问|问一下|问下|咨询一下|我想咨询|想咨询"
@@ -394,10 +395,14 @@ def question_parts(text: str) -> list[str]:
     """The questions in a long message, in order, each able to be looked up on its own.
 
     Sentences are split at 。！？；, line breaks, "另外 / 还有 / 顺便问一下" and list numbers ("1. … 2. …");
-    statements in the same sentence stay in front as context ("我们是软件企业，想申请高企，需要什么条件");
+    statements in the same sentence stay in front as context ("我们是软件企业，想申请高企，需要什么条件")
+    except the company's own figures ("去年营收3000万", "员工80人"), which would only pull the search towards
+    whatever policy lists such figures (they are kept as company facts instead);
     a question without a topic of its own gets the last topic mentioned ("我们想申请高企。需要什么材料？"
     → "高企需要什么材料"); "那X呢" repeats the previous question about X ("专精特新怎么申报？那小巨人呢"
     → "小巨人怎么申报"). Parts are normalised (simplified, half-width); the knowledge base normalises anyway."""
+    from bot.dialogue.details import extract   # details imports this module
+
     if not text or not text.strip():
         return []
     aligned = normalise_aligned(text)
@@ -414,11 +419,17 @@ def question_parts(text: str) -> list[str]:
                 asking = True
                 continue
             context: list[str] = []
-            for sub in [c.strip() for c in re.split(r"[,，、]+", sentence) if c.strip()]:
+            subs = [c.strip() for c in re.split(r"[,，、]+", sentence) if c.strip()]
+            for i, sub in enumerate(subs):
                 if _GREETING.match(sub.replace(" ", "")):
                     continue
                 core = _LEADING.sub("", sub).strip(" :：") or sub
-                if not (is_question(sub) or asking):
+                # "想问下我们这种情况申请高企，研发费用占比要达到多少": the ask-intro clause states
+                # what the question that follows is about; it is that question's context.
+                intro = bool(_ASK_LEAD.match(sub)) and i < len(subs) - 1 and not is_question(core)
+                if intro or not (is_question(sub) or asking):
+                    if not intro and extract(core).figures:
+                        continue                   # the company's own figures: kept as facts, not search words
                     context.append(core)
                     last_topic = _topic(core) or last_topic
                     continue

@@ -163,6 +163,17 @@ def test_question_parts_drop_statements_and_keep_context_in_the_sentence():
     assert parts == ["我们是软件企业，想申请高企，需要什么条件"]
 
 
+def test_question_parts_leave_the_companys_figures_out_of_the_search_words():
+    parts = speech.question_parts("我们是做医疗器械的，成立三年了，去年营收2000万，研发投入300万，员工50人，"
+                                  "小型微利企业的条件是什么？")
+    assert parts == ["我们是做医疗器械的，小型微利企业的条件是什么"]
+
+
+def test_question_parts_read_an_ask_intro_clause_as_the_context_of_the_next():
+    assert speech.question_parts("想问一下我们公司要评科小，需要准备哪些材料") == ["我们公司要评科小，需要准备哪些材料"]
+    assert speech.question_parts("请问专利申请有补贴吗") == ["专利申请有补贴吗"]      # a question of its own stays one
+
+
 def test_question_parts_give_elliptical_questions_the_topic():
     parts = speech.question_parts("高企认定需要什么条件？有效期多久？")
     assert parts == ["高企认定需要什么条件", "高企有效期多久"]
