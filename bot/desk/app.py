@@ -9,10 +9,8 @@ from aiohttp import web
 
 from bot.desk import chat, console, hub_bridge, notifier, policy_check, wechat
 from bot.desk.hub import HUB_KEY, Hub
+from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.settings import Settings
-
-SETTINGS_KEY = web.AppKey("settings", Settings)
-CLIENT_KEY = web.AppKey("http_client", aiohttp.ClientSession)
 
 
 async def _probe(client: aiohttp.ClientSession, url: str) -> str:

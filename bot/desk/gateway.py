@@ -43,6 +43,7 @@ from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Handover, Message, ServiceNode, utcnow
 from bot.desk.hub import HUB_KEY
+from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.dialogue.options import match_option
 from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
@@ -214,14 +215,10 @@ GATEWAY_KEY = web.AppKey("gateway", Gateway)
 
 
 def _settings(app: web.Application):
-    from bot.desk.app import SETTINGS_KEY
-
     return app[SETTINGS_KEY]
 
 
 def _client(app: web.Application) -> aiohttp.ClientSession:
-    from bot.desk.app import CLIENT_KEY
-
     return app[CLIENT_KEY]
 
 

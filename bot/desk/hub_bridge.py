@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.desk.hub import HUB_KEY, Hub
+from bot.desk.keys import SETTINGS_KEY
 from bot.redis_client import redis_for
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,6 @@ BRIDGE_KEY = web.AppKey("hub_bridge", HubBridge)
 
 
 async def _bridge_ctx(app: web.Application):
-    from bot.desk.app import SETTINGS_KEY
-
     settings = app[SETTINGS_KEY]
     hub = app[HUB_KEY]
     bridge = HubBridge(hub, settings.redis_url, settings.redis_prefix)
@@ -119,7 +118,5 @@ async def _bridge_ctx(app: web.Application):
 
 def setup(app: web.Application) -> None:
     """Bridge the hub through Redis when the scale profile is on (REDIS_URL)."""
-    from bot.desk.app import SETTINGS_KEY
-
     if app[SETTINGS_KEY].redis_url:
         app.cleanup_ctx.append(_bridge_ctx)

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from bot.db import sessions
 from bot.db.schema import Notification, Ticket, utcnow
+from bot.desk.keys import SETTINGS_KEY
 from bot.tickets.chat import RATING_BUTTONS
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ def buttons_for(item: dict) -> list[dict] | None:
 
 
 async def deliver_pending(app: web.Application) -> int:
-    from bot.desk.app import SETTINGS_KEY
     from bot.desk.gateway import send_to_user
 
     db_url = app[SETTINGS_KEY].effective_database_url

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from bot.desk import ratelimit
 from bot.desk.chat import COMMON_HEADERS, too_many
+from bot.desk.keys import SETTINGS_KEY
 from bot.policy import PolicyError, ProfileError, RuleSet, check, load_rules, parse_profile
 from bot.policy.loader import POLICIES_DIR
 
@@ -195,8 +196,6 @@ async def policy_check(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Route, rules and limiter of the policy check."""
-    from bot.desk.app import SETTINGS_KEY
-
     settings = app.get(SETTINGS_KEY)
     directory = getattr(settings, "knowledge_dir", None) or Path(__file__).resolve().parents[2] / "knowledge"
     app[RULES_KEY] = Rules(directory)

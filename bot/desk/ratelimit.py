@@ -34,6 +34,8 @@ from typing import Mapping
 
 from aiohttp import web
 
+from bot.desk.keys import SETTINGS_KEY
+
 log = logging.getLogger(__name__)
 
 REDIS_BUDGET = 1.0          # seconds one limiter call may wait for Redis before failing open
@@ -234,8 +236,6 @@ LIMITER_KEY = web.AppKey("rate_limiter", Limiter)
 def setup(app: web.Application) -> Limiter:
     """The app's limiter (created once; Redis when the settings name one)."""
     if LIMITER_KEY not in app:
-        from bot.desk.app import SETTINGS_KEY
-
         settings = app.get(SETTINGS_KEY)
         app[LIMITER_KEY] = make_limiter(getattr(settings, "redis_url", ""),
                                         getattr(settings, "redis_prefix", "yuanshang"))

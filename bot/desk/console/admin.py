@@ -17,14 +17,13 @@ from aiohttp import web
 from bot.staff import accounts
 from bot.desk.console import templates as t
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
+from bot.desk.keys import SETTINGS_KEY
 
 DONE = {"disable": "账号已停用，该账号已登录的会话均已退出。", "enable": "账号已重新启用。",
         "unlock": "已解除该账号在所有地址的登录暂停。"}
 
 
 def _db(request: web.Request) -> str:
-    from bot.desk.app import SETTINGS_KEY
-
     return request.app[SETTINGS_KEY].effective_database_url
 
 

@@ -44,6 +44,7 @@ from bot.staff import throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
+from bot.desk.keys import SETTINGS_KEY
 from bot.staff.accounts import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,6 @@ def _ip(value: str) -> Optional[str]:
 
 
 def _trusted_proxies(request: web.Request) -> tuple:
-    from bot.desk.app import SETTINGS_KEY
-
     settings = request.app.get(SETTINGS_KEY)
     raw = getattr(settings, "trusted_proxies", None)
     if raw is None:
@@ -409,8 +408,6 @@ def csrf_failure(request: web.Request) -> web.Response:
 # ---- middleware and security headers -------------------------------------------------------------
 
 def _db_url(request: web.Request) -> str:
-    from bot.desk.app import SETTINGS_KEY
-
     return request.app[SETTINGS_KEY].effective_database_url
 
 

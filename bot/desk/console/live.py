@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.desk.console import store
 from bot.desk.console.auth import COOKIE, StaffView, clock_of, current_staff, load_session
+from bot.desk.keys import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,6 @@ async def notice_for(staff: StaffView, db_url: str, topic: str, event: Any) -> O
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    from bot.desk.app import SETTINGS_KEY
     from bot.desk.hub import HUB_KEY
 
     staff = current_staff(request)

@@ -24,6 +24,7 @@ from bot.desk.console import dispatch as dp
 from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
+from bot.desk.keys import SETTINGS_KEY
 from bot.settings import SERVICE_DATA_DIR
 from bot.tickets import history, lifecycle as lc
 
@@ -48,8 +49,6 @@ DONE = {
 # ---- helpers -------------------------------------------------------------------------------------
 
 def db_url(request: web.Request) -> str:
-    from bot.desk.app import SETTINGS_KEY
-
     return request.app[SETTINGS_KEY].effective_database_url
 
 

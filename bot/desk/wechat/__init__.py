@@ -35,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.desk import gateway, ratelimit
+from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.dialogue.options import match_option
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MpApi, WeChatApiError, WorkApi, split_text
@@ -457,8 +458,6 @@ class Channel:
         return True
 
     def app_client(self) -> aiohttp.ClientSession:
-        from bot.desk.app import CLIENT_KEY
-
         return self.app[CLIENT_KEY]
 
     async def report_failure(self, conv: str, err: WeChatApiError, text: str) -> None:
@@ -481,8 +480,6 @@ class Channel:
 
     # -- database touches (in a thread: the ORM is synchronous) ------------------------------
     def _db_url(self) -> str | None:
-        from bot.desk.app import SETTINGS_KEY
-
         settings = self.app.get(SETTINGS_KEY)
         return settings.effective_database_url if settings is not None else None
 
@@ -547,7 +544,6 @@ async def _off(request: web.Request) -> web.Response:
 
 
 def _state_for(app: web.Application, channel: str):
-    from bot.desk.app import SETTINGS_KEY
     from bot.desk.wechat.state import InProcessState, RedisState
 
     settings = app.get(SETTINGS_KEY)

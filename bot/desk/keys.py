@@ -1,0 +1,13 @@
+"""Keys of the desk's aiohttp application: set by bot.desk.app, read by every feature module.
+
+A module of its own so that feature modules need not import bot.desk.app (which imports them all).
+"""
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from bot.settings import Settings
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+CLIENT_KEY = web.AppKey("http_client", aiohttp.ClientSession)
