@@ -4,7 +4,7 @@ Q ?= 高企认定需要什么条件
 
 MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
 
-.PHONY: install run test train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report dispatch demo staff scheduler-status retention clean bench-load eval-dialogue
+.PHONY: install run test test-fast lint train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report dispatch demo staff scheduler-status retention clean bench-load eval-dialogue
 
 install:
 	@scripts/bootstrap.sh
@@ -14,6 +14,12 @@ run: install            ## train if needed, start action server + Rasa + desk, p
 
 test: install           ## the whole test suite (unit + end-to-end against real servers)
 	$(PY) -m pytest -q
+
+test-fast: install      ## unit tests only (marker unit; includes the layering check), no servers started
+	$(PY) -m pytest -q -m unit tests/unit
+
+lint: install           ## layering contracts (import-linter, [tool.importlinter] in pyproject.toml)
+	.venv/bin/lint-imports
 
 train: install
 	$(PY) -m bot.rasa_ext.training

@@ -309,7 +309,16 @@ def pytest_runtest_teardown(item, nextitem):
             _pg_stack_state["release"]()
 
 
+FOLDER_MARKERS = ("unit", "e2e", "scale", "browser")     # tests/<folder>/ → pytest.mark.<folder>
+
+
 def pytest_collection_modifyitems(config, items):
-    """Browser tests last: Playwright's sync API keeps an event loop on the main thread for the
-    rest of the session, which would break asyncio-based tests collected after it."""
+    """Every test is marked by its folder (`-m unit` is `make test-fast`; `-m "not browser"` …). Browser
+    tests last: Playwright's sync API keeps an event loop on the main thread for the rest of the
+    session, which would break asyncio-based tests collected after it."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        marker = next((m for m in FOLDER_MARKERS if m in parts[-3:-1]), None)
+        if marker:
+            item.add_marker(getattr(pytest.mark, marker))
     items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))
