@@ -38,6 +38,10 @@ class Settings:
     redis_url: str = ""               # lock store, hub bridge, rate limits, WeChat caches; "" = in-process
     redis_prefix: str = "yuanshang"   # namespace of every Redis key and channel
     tracker_retention_days: int = 180 # Rasa tracker events older than this are deleted (0 = keep)
+    # Personal data (bot.privacy): chat messages, transcripts, question logs, notifications are deleted and
+    # contacts/tickets anonymised this many days after the last activity (0 = keep). PERSONAL_DATA_RETENTION_DAYS.
+    personal_data_retention_days: int = 1095
+    chat_key_idle_days: int = 30      # a web chat key unused this long expires (CHAT_KEY_IDLE_DAYS, 0 = never)
     # Reverse proxies whose X-Forwarded-For / X-Real-IP name the client (addresses or networks,
     # space or comma separated; "none" = trust no header). DESK_TRUSTED_PROXIES, default loopback.
     trusted_proxies: str = "127.0.0.0/8 ::1"
@@ -84,6 +88,8 @@ class Settings:
             redis_url=env.get("REDIS_URL", ""),
             redis_prefix=env.get("REDIS_PREFIX") or "yuanshang",
             tracker_retention_days=_int("TRACKER_RETENTION_DAYS", 180),
+            personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 1095),
+            chat_key_idle_days=_int("CHAT_KEY_IDLE_DAYS", 30),
             trusted_proxies=env.get("DESK_TRUSTED_PROXIES", "127.0.0.0/8 ::1"),
         )
         if env.get("RASA_TOKEN"):
@@ -106,6 +112,8 @@ class Settings:
             REDIS_URL=self.redis_url,
             REDIS_PREFIX=self.redis_prefix,
             TRACKER_RETENTION_DAYS=str(self.tracker_retention_days),
+            PERSONAL_DATA_RETENTION_DAYS=str(self.personal_data_retention_days),
+            CHAT_KEY_IDLE_DAYS=str(self.chat_key_idle_days),
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
             SANIC_HOST=self.host,          # rasa_sdk's bind address (it listens on 0.0.0.0 otherwise)
             PYTHONUNBUFFERED="1",
