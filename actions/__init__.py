@@ -1,4 +1,9 @@
-"""Rasa custom actions: a thin layer over the service core in bot/."""
+"""Rasa custom actions: a thin layer over the domain core in bot/ (the action server, rasa_sdk).
+
+`actions.actions` / `actions.tickets` read the tracker and render what bot.dialogue plans; `actions.services`
+builds the process-wide service objects once. May import: rasa_sdk, the domain core and the shared kernel.
+Never rasa (the server), the desk, the Rasa extensions, the scheduler, the runtime or tooling.
+"""
 from bot import logmask
 
 # rasa_sdk configures its own log handlers; the record factory masks phone and ID numbers

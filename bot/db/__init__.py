@@ -1,4 +1,4 @@
-"""Database access: engine creation and schema migrations.
+"""Database access: engine creation and schema migrations (shared kernel: imports nothing else of bot/).
 
 SQLite (WAL, foreign keys, busy timeout) on one machine, PostgreSQL when the
 system scales out; the same SQLAlchemy 2.0-style code runs on 1.4 (pinned by

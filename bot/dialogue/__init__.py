@@ -8,5 +8,7 @@ correct a field, follow up on the previous topic), `options` maps typed text to 
 just shown and `turn` plans the reply to one message. It exists so that the Rasa actions never
 ask for something twice and never loop on an answer a person would understand. Everything here
 is regular-expression and string work over `bot.text.normalise`, fast enough for every message;
-it imports neither rasa / rasa_sdk nor the desk, so it is unit-tested on its own.
+it imports neither rasa / rasa_sdk nor the desk, so it is unit-tested on its own. May import: bot.knowledge,
+bot.network, bot.tickets.credit_code and the shared kernel. `needs` holds what the assistant says when it
+recognises a need category.
 """

@@ -1,4 +1,7 @@
-"""Reports: 月总结 (the monthly summary) as figures, text, HTML and Excel.
+"""Reports: 月总结 (the monthly summary) as figures, text, HTML and Excel, and 日调度 lists (domain core).
+
+May import: the shared kernel and bot.tickets. Never rasa / rasa_sdk, the desk, the Rasa extensions, the
+scheduler (which imports this package), the runtime or tooling.
 
     from bot.reports import monthly_summary, to_html, to_xlsx
     s = monthly_summary(db_url, "2026-11")
