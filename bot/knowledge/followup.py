@@ -78,6 +78,7 @@ ASPECT_WORDS = tuple("""
 到期 过期 复审 年报 变更 审批 审核 通过 拿到 下来 到账 领取 兑现 区别 不同 怎么 怎样 如何 咋样 需要 可以 入库
 享受 适用 申领 报名 参加 获得 查询 进度 联系 电话 地址 咨询 对接 帮忙 协助 多长 续 查 拿 补
 税率 税 钱 批 办 评 领 交 咋 能 要 得 去 找 带 算 报 用 做
+行业 领域 范围 对象 适用对象 哪类 哪些人 不行 不能 不可以 不适用 不符合 排除 除外 例外 限制 禁止 谁
 """.split())
 _ASPECT_SET = frozenset(ASPECT_WORDS)
 # Modal and light verbs: part of a predicate, but alone they ask nothing

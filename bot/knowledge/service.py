@@ -358,8 +358,9 @@ class KnowledgeService:
         previous = retriever.translate(context.question or "")
         carried = lexicon.find(previous) if previous else None
         if carried is None and entry is not None:
-            carried = next((lexicon.find(k) for k in entry.keywords if lexicon.find(k)), None) \
-                or lexicon.find(entry.title) or entry.title
+            # the entry's title names its topic; its keyword list covers all its FAQs, so its
+            # first topic term may be another FAQ's (subsidy-claim-process lists 对公账户)
+            carried = lexicon.find(entry.title) or entry.title
         reading = read_followup(text, KbContext(context.entry_id, context.faq_id, previous),
                                 lexicon, context_subject=carried)
         in_topic = (lambda h: h.entry is not None and h.entry.id == entry.id) if entry else (lambda h: False)

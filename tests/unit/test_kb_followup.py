@@ -29,7 +29,8 @@ def test_lexicon_keeps_topics_and_drops_terms_that_only_say_what_is_asked():
 
 
 @pytest.mark.parametrize("text", ["那有效期多久", "要什么材料", "在哪里办", "多久能批下来", "需要交钱吗",
-                                  "那申报截止时间呢", "怎么申请？", "我们这种情况能申请吗"])
+                                  "那申报截止时间呢", "怎么申请？", "我们这种情况能申请吗",
+                                  "哪些行业不行？", "什么企业不能享受", "适用对象是谁"])
 def test_a_message_without_a_subject_carries_the_previous_one(text):
     reading = read(text, ctx("高企认定要什么条件"), LEXICON)
     assert reading.kind == ELLIPTICAL
@@ -140,3 +141,12 @@ def test_cli_search_shows_how_a_follow_up_was_read(capsys):
     assert "按此检索：科技型中小企业评价 在哪里申报（追问（沿用上一个话题））" in out
     first_row = next(line for line in out.splitlines() if line.strip().startswith("1 "))
     assert "tech-sme-platform" in first_row
+
+
+def test_a_context_without_a_subject_in_its_question_carries_the_entry_title(service):
+    """"补贴批下来了怎么领钱" names no topic term; the follow-up is looked up with the entry's title,
+    not with whichever keyword of the entry happens to be a topic term (another FAQ's)."""
+    entry = next(iter(service.base))
+    ctx = KbContext(entry.id, entry.faqs[0].id, "这个怎么弄")
+    then = service.ask("要什么材料", context=ctx)
+    assert then.reading == ELLIPTICAL and then.resolved.startswith(entry.title)
