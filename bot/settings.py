@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The service's own data files (network, routing, SLA, canned replies, password list, jieba lexicon);
 # not Rasa's training data (data/) and not the knowledge base (knowledge/).
 SERVICE_DATA_DIR = Path(__file__).resolve().parent / "service_data"
+
+# The desk's own Rasa input channel (bot/rasa_ext/desk_channel.py): path and the header carrying the secret.
+DESK_CHANNEL_PATH = "/webhooks/desk/webhook"
+DESK_CHANNEL_HEADER = "X-Desk-Secret"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _int(name: str, default: int) -> int:
@@ -20,6 +25,32 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SystemExit(f"环境变量 {name} 应为整数，实际为 {raw!r}") from exc
+
+
+PRIVATE_UMASK = 0o077
+
+
+def private_dir(path: Path) -> Path:
+    """`path` created 0700 (existing contents tightened to 0600/0700); umask 077 for this process."""
+    os.umask(PRIVATE_UMASK)
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for root, dirs, files in os.walk(path):
+        for d in dirs:
+            p = Path(root, d)
+            if not p.is_symlink():
+                os.chmod(p, 0o700)
+        for f in files:
+            p = Path(root, f)
+            if not p.is_symlink():
+                os.chmod(p, 0o600)
+    return path
+
+
+def _reach(bind: str) -> str:
+    """The address to connect to a server listening on `bind` (a wildcard is reached on loopback)."""
+    return "127.0.0.1" if bind in ("", "0.0.0.0", "::", "[::]") else bind
 
 
 @dataclass(frozen=True)
@@ -45,14 +76,52 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For / X-Real-IP name the client (addresses or networks,
     # space or comma separated; "none" = trust no header). DESK_TRUSTED_PROXIES, default loopback.
     trusted_proxies: str = "127.0.0.0/8 ::1"
+    # Closed internal ports: Rasa and the action server listen on loopback unless told otherwise; the desk's
+    # Rasa channel needs RASA_CHANNEL_SECRET, every action-server call ACTIONS_TOKEN ("" = the launcher
+    # generates one per start, see with_generated_secrets; the scale profile beyond loopback needs them set).
+    rasa_bind: str = "127.0.0.1"
+    actions_bind: str = "127.0.0.1"
+    rasa_channel_secret: str = ""
+    actions_token: str = ""
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        return f"http://{_reach(self.rasa_bind)}:{self.rasa_port}"
 
     @property
     def actions_url(self) -> str:
-        return f"http://{self.host}:{self.actions_port}"
+        return f"http://{_reach(self.actions_bind)}:{self.actions_port}"
+
+    @property
+    def desk_channel_url(self) -> str:
+        return f"{self.rasa_url}{DESK_CHANNEL_PATH}"
+
+    @property
+    def desk_channel_headers(self) -> dict[str, str]:
+        return {DESK_CHANNEL_HEADER: self.rasa_channel_secret}
+
+    def with_generated_secrets(self) -> "Settings":
+        """These settings with a random channel secret / action-server token where none is configured."""
+        return replace(self, rasa_channel_secret=self.rasa_channel_secret or secrets.token_urlsafe(32),
+                       actions_token=self.actions_token or secrets.token_urlsafe(32))
+
+    def internal_ports_problem(self) -> str | None:
+        """Why these settings must not start (Chinese + English), or None: in the scale profile (REDIS_URL or a
+        PostgreSQL tracker store) Rasa / the action server listening beyond loopback need a configured
+        RASA_CHANNEL_SECRET / ACTIONS_TOKEN (one fixed value on every host)."""
+        if not (self.redis_url or self.tracker_store_url.startswith("postgres")):
+            return None
+        missing = [f"{name}（{what} 监听 {bind}）" for name, what, bind, value in (
+            ("RASA_CHANNEL_SECRET", "Rasa，RASA_BIND", self.rasa_bind, self.rasa_channel_secret),
+            ("ACTIONS_TOKEN", "动作服务器，ACTIONS_BIND", self.actions_bind, self.actions_token))
+            if bind not in LOOPBACK and not value]
+        if not missing:
+            return None
+        return ("扩容模式下 Rasa 或动作服务器监听在本机以外的地址，却没有配置访问凭据，拒绝启动："
+                + "、".join(missing) + "。请在环境中设置这些变量（所有主机同一个随机长字符串，"
+                "例如 openssl rand -base64 32），或让它们只监听 127.0.0.1。\n"
+                "Refusing to start: in the scale profile Rasa or the action server would listen beyond loopback "
+                "without credentials; set RASA_CHANNEL_SECRET / ACTIONS_TOKEN or bind them to 127.0.0.1.")
 
     @property
     def desk_url(self) -> str:
@@ -70,6 +139,11 @@ class Settings:
     def scaled(self) -> bool:
         """True when Redis is configured: several instances may share the databases."""
         return bool(self.redis_url)
+
+    def prepare_var_dir(self) -> Path:
+        """var/ private to the service's user: umask 077 for this process and its children, the directory
+        0700, what is already in it 0600 (files) / 0700 (directories): databases, secrets, reports, logs."""
+        return private_dir(self.var_dir)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -91,6 +165,10 @@ class Settings:
             personal_data_retention_days=_int("PERSONAL_DATA_RETENTION_DAYS", 1095),
             chat_key_idle_days=_int("CHAT_KEY_IDLE_DAYS", 30),
             trusted_proxies=env.get("DESK_TRUSTED_PROXIES", "127.0.0.0/8 ::1"),
+            rasa_bind=env.get("RASA_BIND") or "127.0.0.1",
+            actions_bind=env.get("ACTIONS_BIND") or "127.0.0.1",
+            rasa_channel_secret=env.get("RASA_CHANNEL_SECRET", ""),
+            actions_token=env.get("ACTIONS_TOKEN", ""),
         )
         if env.get("RASA_TOKEN"):
             kwargs["rasa_token"] = env["RASA_TOKEN"]
@@ -115,7 +193,11 @@ class Settings:
             PERSONAL_DATA_RETENTION_DAYS=str(self.personal_data_retention_days),
             CHAT_KEY_IDLE_DAYS=str(self.chat_key_idle_days),
             ACTION_ENDPOINT_URL=f"{self.actions_url}/webhook",
-            SANIC_HOST=self.host,          # rasa_sdk's bind address (it listens on 0.0.0.0 otherwise)
+            RASA_BIND=self.rasa_bind,
+            ACTIONS_BIND=self.actions_bind,
+            RASA_CHANNEL_SECRET=self.rasa_channel_secret,
+            ACTIONS_TOKEN=self.actions_token,
+            SANIC_HOST=self.actions_bind,  # rasa_sdk's bind address (it listens on 0.0.0.0 otherwise)
             PYTHONUNBUFFERED="1",
         )
         return env

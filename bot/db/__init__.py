@@ -6,6 +6,7 @@ Rasa) and on both databases. Schema changes go through Alembic only.
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def private_file(path: Path) -> None:
+    """A database file readable by its owner only (0600; SQLite gives its -wal/-shm the same mode);
+    a directory created for it is 0700."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+    for extra in ("-wal", "-shm"):
+        side = path.with_name(path.name + extra)
+        if side.exists():
+            os.chmod(side, 0o600)
+
+
 def make_engine(url: str, immediate: bool = False) -> Engine:
     """Engine for `url`. On SQLite, `immediate` makes every transaction BEGIN IMMEDIATE.
 
@@ -24,9 +38,9 @@ def make_engine(url: str, immediate: bool = False) -> Engine:
     transactions therefore take the write lock up front and queue on busy_timeout.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         engine = create_engine(url, future=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -14,6 +14,7 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logmask.install()           # phone and ID numbers never reach the log (bot/logmask.py)
     settings = Settings.from_env()
+    os.umask(0o077)             # files the desk writes (reports, SQLite) are its user's only
     # Open chat sockets and event streams are closed on shutdown; idle keep-alive connections
     # (a proxy's) must not hold a restart up for aiohttp's default 60 s.
     web.run_app(create_app(settings), host=settings.host, port=settings.desk_port, shutdown_timeout=5,

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     except rasa_endpoints.ConfigError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.prepare_var_dir()         # 0700, files 0600, umask 077 for the children too
     migrate(settings.effective_database_url)
     sync_network(settings.effective_database_url)
     model = ensure_model(settings.model_dir) if "rasa" in args.only else ""

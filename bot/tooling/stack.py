@@ -99,7 +99,7 @@ class Instance:
 def start_instance(settings: Settings, model: Optional[Path], roles: tuple[str, ...] = ROLES,
                    prepare_db: bool = True, timeout: float = STARTUP_TIMEOUT) -> Instance:
     """Migrate the service database (unless told not to), start the processes, wait until healthy."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.prepare_var_dir()         # 0700, files 0600, umask 077 for the children too
     if prepare_db:
         migrate(settings.effective_database_url)
         sync_network(settings.effective_database_url)
