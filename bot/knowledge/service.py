@@ -18,8 +18,8 @@ from typing import Callable, Optional
 
 from bot.text import normalise
 
-from .followup import (ELLIPTICAL, MAX_FOLLOWUP_CHARS, NEW_SUBJECT, STANDALONE, KbContext, SubjectLexicon,
-                       asks_something)
+from .followup import (ELLIPTICAL, MAX_FOLLOWUP_CHARS, NEW_SUBJECT, STANDALONE, WEAK_ASPECTS, KbContext,
+                       SubjectLexicon, aspects, asks_something)
 from .followup import read as read_followup
 from .loader import load_base
 from .model import Entry, Faq, KnowledgeBase
@@ -174,6 +174,25 @@ def prefer(hits: list[Hit], wanted: Callable[[Hit], bool], margin: float = PREFE
                 return [h, *hits[:i], *hits[i + 1:]]
             break
     return hits
+
+
+def _by_aspect(options: list[Hit], hits: list[Hit], predicate: str) -> tuple[str, list[Hit], list[Hit]]:
+    """A follow-up's close candidates told apart by what is asked.
+
+    After "科技型中小企业评价要什么条件" a follow-up states what it asks ("要什么材料") or keeps
+    the previous predicate ("那科小呢" → 条件); when several FAQs of the topic score alike and
+    exactly one of them asks about that (its question names 材料 / 条件), that one is the best
+    guess, the others its "您可能还想问". Otherwise the menu stays.
+    """
+    asked = {a for a in aspects(normalise(predicate)) if a not in WEAK_ASPECTS and len(a) >= 2}
+    if not asked:
+        return OPTIONS, options, hits
+    matching = [h for h in options if any(a in normalise(h.faq.question) for a in asked)]
+    if len(matching) != 1:
+        return OPTIONS, options, hits
+    best = matching[0]
+    others = [h for h in options if h is not best]
+    return BEST_GUESS, [best, *others], [best, *[h for h in hits if h is not best]]
 
 
 def directory_signature(directory: Path) -> tuple:
@@ -343,6 +362,8 @@ class KnowledgeService:
             return Answer(UNKNOWN, query=query)
         decision, options = decide(hits, self.answer_threshold, self.answer_margin,
                                    self.unknown_threshold, self.options_margin, self.sure_threshold)
+        if decision == OPTIONS and reading in (ELLIPTICAL, NEW_SUBJECT):
+            decision, options, hits = _by_aspect(options, hits, query if reading == ELLIPTICAL else resolved)
         expired = bool(hits) and hits[0].entry is not None and hits[0].entry.is_expired(self._today())
         return Answer(decision, hits[:max(k, 1)], options, expired, query, resolved, reading)
 

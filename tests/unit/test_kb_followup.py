@@ -150,3 +150,29 @@ def test_a_context_without_a_subject_in_its_question_carries_the_entry_title(ser
     ctx = KbContext(entry.id, entry.faqs[0].id, "这个怎么弄")
     then = service.ask("要什么材料", context=ctx)
     assert then.reading == ELLIPTICAL and then.resolved.startswith(entry.title)
+
+
+def _hit(faq_id, question, score):
+    from bot.knowledge.model import Faq
+    from bot.knowledge.retriever import Hit
+
+    return Hit(Faq(faq_id, question, [], "答", "e"), None, score)
+
+
+def test_close_follow_up_candidates_are_told_apart_by_what_is_asked():
+    from bot.knowledge.service import BEST_GUESS, OPTIONS, _by_aspect
+
+    steps = _hit("steps", "补贴已经批下来了，怎么兑现领钱？", 0.61)
+    materials = _hit("materials", "兑现奖补一般要准备哪些材料？", 0.60)
+    decision, options, hits = _by_aspect([steps, materials], [steps, materials], "要什么材料")
+    assert decision == BEST_GUESS and options[0] is materials and hits[0] is materials and steps in options
+    # nothing asked, or both candidates ask it: the menu stays
+    assert _by_aspect([steps, materials], [steps, materials], "那个呢")[0] == OPTIONS
+    both = _hit("materials2", "兑现需要哪些材料和流程？", 0.60)
+    assert _by_aspect([materials, both], [materials, both], "要什么材料")[0] == OPTIONS
+
+
+def test_that_kexiao_follow_up_keeps_the_conditions_predicate(service):
+    first = service.ask("高企认定要什么条件")
+    then = service.ask("那科小呢", context=first.context())
+    assert then.reading == NEW_SUBJECT and "条件" in then.faq.question
