@@ -111,6 +111,29 @@ class Contact(Base):
     sender_id = Column(String(128), nullable=True, unique=True)
     channel = Column(String(32), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # A chat identity is a verified contact of its enterprise only after staff confirmed it or it entered a
+    # one-time code sent to a mobile on file (bot/tickets/identity.py); until then it sees its own tickets only.
+    verified_at = Column(UTCDateTime, nullable=True)
+    verified_by = Column(String(128), nullable=True)    # "staff:<username>" / "sms:<masked mobile>"
+
+
+class VerificationCode(Base):
+    """A one-time code sent by SMS to verify a chat identity as a contact of an enterprise.
+
+    Only a salted hash of the code is stored; a code expires, allows a few attempts and is used once.
+    The rows also count sends per identity and per mobile (send limits)."""
+
+    __tablename__ = "verification_codes"
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(128), nullable=False, index=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False)
+    mobile = Column(String(16), nullable=False, index=True)
+    code_hash = Column(String(128), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    expires_at = Column(UTCDateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    used_at = Column(UTCDateTime, nullable=True)
 
 
 # ---- tickets and their audit trail ---------------------------------------------------------------
@@ -146,6 +169,7 @@ class Ticket(Base):
     followup_required = Column(Boolean, nullable=False, default=False)       # 回访
     reason = Column(Text, nullable=True)                                     # 无法办理 reason
     redeemed_amount = Column(Numeric(14, 2), nullable=True)                  # 政策兑现: yuan redeemed
+    stated = Column(Text, nullable=True)      # JSON: enterprise details as an unverified user stated them
     last_progress_push = Column(UTCDateTime, nullable=True)      # 周推进
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
