@@ -247,9 +247,10 @@ class HandedOver(Exception):
     """The conversation is with staff: bot turns cannot be measured on it any more."""
 
 
-async def rest_turn(http: aiohttp.ClientSession, rasa: str, sender: str, text: str) -> tuple[float, list]:
+async def rest_turn(http: aiohttp.ClientSession, s: Settings, sender: str, text: str) -> tuple[float, list]:
     t0 = now()
-    async with http.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text}) as r:
+    async with http.post(s.desk_channel_url, headers=s.desk_channel_headers,
+                         json={"sender": sender, "message": text}) as r:
         r.raise_for_status()
         body = await r.json(content_type=None)
     return now() - t0, body
@@ -260,7 +261,7 @@ async def one_turn_texts(http: aiohttp.ClientSession, s: Settings, candidates: l
     keep = []
     for i, text in enumerate(candidates):
         sender = f"probe-{i}"
-        _, replies = await rest_turn(http, s.rasa_url, sender, text)
+        _, replies = await rest_turn(http, s, sender, text)
         async with http.get(f"{s.rasa_url}/conversations/{sender}/tracker",
                             params={"token": s.rasa_token}) as r:
             tracker = await r.json(content_type=None)
@@ -302,14 +303,14 @@ async def measure(s: Settings, n: int) -> dict:
             nonlocal fresh
             fresh += 1
             senders[k] = f"bench-rest-{k}-{fresh}"
-            await rest_turn(rasa_http, s.rasa_url, senders[k], "你好")
+            await rest_turn(rasa_http, s, senders[k], "你好")
 
         desk_first, desk_last, rest = [], [], []
         handed_over = 0
         try:
             for k in range(CONVERSATIONS):
                 chats.append(await new_chat())
-                await rest_turn(rasa_http, s.rasa_url, senders[k], "你好")
+                await rest_turn(rasa_http, s, senders[k], "你好")
             for i in range(n):
                 text, k = texts[i % len(texts)], i % CONVERSATIONS
                 order = ("desk", "rest") if i % 2 == 0 else ("rest", "desk")
@@ -327,7 +328,7 @@ async def measure(s: Settings, n: int) -> dict:
                             await chats[k].close()
                             chats[k] = await new_chat()
                     else:
-                        took, replies = await rest_turn(rasa_http, s.rasa_url, senders[k], text)
+                        took, replies = await rest_turn(rasa_http, s, senders[k], text)
                         rest.append(took * 1000)
                         if any(isinstance(m.get("custom"), dict) and "handover" in m["custom"] for m in replies):
                             await new_sender(k)
@@ -394,7 +395,7 @@ def report(r: dict, n: int, model: str, startup: float) -> None:
              if r["handed_over"] else ""))
     print(f"  {pad('测量 measurement', W)}{'p50 ms':>9}{'p95 ms':>9}")
     print("  1 对话轮次 turn (same texts, interleaved)")
-    print(row("Rasa REST 直连 POST /webhooks/rest/webhook", r["rest"]))
+    print(row("Rasa 服务台渠道直连 POST /webhooks/desk/webhook", r["rest"]))
     print(row("服务台 WebSocket 发送→首条机器人回复 first reply", r["desk_first"]))
     print(row("服务台 WebSocket 发送→末条机器人回复 last reply", r["desk_last"]))
     print(f"  {pad('服务台开销 desk overhead (first − REST)', W)}{dp50 - rp50:>+9.1f}{dp95 - rp95:>+9.1f}")

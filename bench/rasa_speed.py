@@ -81,7 +81,7 @@ def main() -> int:
         turn = []
         for i, t in enumerate(texts):
             a = time.perf_counter()
-            http.post(f"{s.rasa_url}/webhooks/rest/webhook",
+            http.post(s.desk_channel_url, headers=s.desk_channel_headers,
                       json={"sender": f"bench-{i % 20}", "message": t}).raise_for_status()
             turn.append((time.perf_counter() - a) * 1000)
         rasa_pid = inst.supervisor.children[1].proc.pid

@@ -1,6 +1,7 @@
 """Run the desk: python -m bot.desk (port from DESK_PORT, log level from LOG_LEVEL, default INFO)."""
 import logging
 import os
+import sys
 
 from aiohttp import web
 
@@ -14,6 +15,10 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logmask.install()           # phone and ID numbers never reach the log (bot/logmask.py)
     settings = Settings.from_env()
+    problem = settings.internal_ports_problem()   # scale profile: Rasa / action server open beyond loopback
+    if problem:
+        print(f"错误：{problem}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     os.umask(0o077)             # files the desk writes (reports, SQLite) are its user's only
     # Open chat sockets and event streams are closed on shutdown; idle keep-alive connections
     # (a proxy's) must not hold a restart up for aiohttp's default 60 s.

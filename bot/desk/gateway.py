@@ -4,8 +4,9 @@ An inbound message is stored before anything else happens (so nothing is lost, a
 resend with the same client message id is answered from the database instead of
 reaching Rasa twice). Then the conversation's mode decides where it goes:
 
-- "bot": forwarded to Rasa's REST channel; each reply is stored and delivered. A reply
-  carrying ``custom.handover`` (the action paused the bot) switches the mode to "waiting".
+- "bot": forwarded to Rasa's desk channel (REST behind a shared secret, bot/rasa_ext/desk_channel.py);
+  each reply is stored and delivered. A reply carrying ``custom.handover`` (the action paused the bot)
+  switches the mode to "waiting".
 - "waiting" / "staff": not sent to Rasa; published to the "console" hub topic for staff.
 
 When Rasa or the action server is down the message is marked "pending", the user is told
@@ -456,7 +457,7 @@ class RasaUnavailable(Exception):
 async def _rasa_post(app: web.Application, conversation_id: str, text: str) -> list[dict]:
     st = _settings(app)
     try:
-        async with _client(app).post(f"{st.rasa_url}/webhooks/rest/webhook",
+        async with _client(app).post(st.desk_channel_url, headers=st.desk_channel_headers,
                                      json={"sender": conversation_id, "message": text},
                                      timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout)) as resp:
             if resp.status != 200:

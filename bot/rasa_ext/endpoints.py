@@ -79,8 +79,13 @@ def lock_store(redis_url: str, prefix: str) -> dict[str, Any]:
 
 
 def render(settings: Settings) -> dict[str, Any]:
+    action: dict[str, Any] = {"url": f"{settings.actions_url}/webhook"}
+    if settings.actions_token:
+        # Sent by Rasa as ?token=… on every call (bot/rasa_ext/action_server.py checks it). Rasa expands
+        # ${ACTIONS_TOKEN} from its environment when it reads the file, so the token is not written to disk.
+        action["token"] = "${ACTIONS_TOKEN}"
     endpoints: dict[str, Any] = {
-        "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
+        "action_endpoint": action,
         "tracker_store": tracker_store(settings.effective_tracker_store_url),
     }
     if settings.redis_url:

@@ -30,14 +30,14 @@ def child_specs(settings: Settings, model: str, only: tuple[str, ...] = ROLES) -
     specs = [
         ChildSpec(
             "动作服务器 (action server)",
-            [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)],
+            [py, "-m", "bot.rasa_ext.action_server", "--actions", "actions", "--port", str(settings.actions_port)],
             health_url=f"{settings.actions_url}/health", env=env, cwd=root,
         ),
         ChildSpec(
             "Rasa 服务器",
             [py, "-m", "bot.rasa_ext.main", "run", "--model", model, "--enable-api",
              "--auth-token", settings.rasa_token, "--port", str(settings.rasa_port),
-             "--interface", settings.host,
+             "--interface", settings.rasa_bind,
              "--endpoints", str(endpoints), "--credentials", "credentials.yml"],
             health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}", env=env, cwd=root,
         ),
@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env()
+        problem = settings.internal_ports_problem()
+        if problem:
+            print(f"错误：{problem}", file=sys.stderr)
+            return 2
+        # One random channel secret / action-server token per start unless configured (all children get it).
+        settings = settings.with_generated_secrets()
         rasa_endpoints.render(settings)
     except rasa_endpoints.ConfigError as exc:
         print(f"错误：{exc}", file=sys.stderr)
@@ -90,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  服务台工作台          {settings.desk_url}/console/  (账号：make staff U=… N=… NODE=centre ROLE=admin)\n"
             f"  微信公众号 / 企业微信 {settings.desk_url}/wechat/mp 、/wechat/work（配置见 README）\n"
             f"  健康检查              {settings.desk_url}/healthz\n"
-            f"  Rasa 服务器           {settings.rasa_url}/  (REST 渠道 /webhooks/rest/webhook，HTTP API 令牌见 RASA_TOKEN)\n"
+            f"  Rasa 服务器           {settings.rasa_url}/  (服务台渠道 /webhooks/desk/webhook 需 RASA_CHANNEL_SECRET，HTTP API 令牌见 RASA_TOKEN)\n"
             f"  动作服务器            {settings.actions_url}/health\n"
             "按 Ctrl-C 停止全部服务。\n",
             flush=True,

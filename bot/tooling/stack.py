@@ -29,7 +29,7 @@ def local_settings(var_dir: Path, token: str = "local-token", **overrides) -> Se
     """Settings on free ports with every file under `var_dir` (the embedded profile by default)."""
     base = dataclasses.replace(Settings.from_env(), database_url="", tracker_store_url="", redis_url="")
     return dataclasses.replace(base, rasa_port=free_port(), actions_port=free_port(), desk_port=free_port(),
-                               rasa_token=token, var_dir=var_dir, **overrides)
+                               rasa_token=token, var_dir=var_dir, **overrides).with_generated_secrets()
 
 
 @dataclasses.dataclass
@@ -44,7 +44,7 @@ class Instance:
 
     # ---- talking to it --------------------------------------------------------------------------
     def say(self, text: str, sender: str = "e2e-user") -> list[dict]:
-        r = requests.post(f"{self.settings.rasa_url}/webhooks/rest/webhook",
+        r = requests.post(self.settings.desk_channel_url, headers=self.settings.desk_channel_headers,
                           json={"sender": sender, "message": text}, timeout=30)
         r.raise_for_status()
         return r.json()

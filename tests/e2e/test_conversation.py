@@ -96,7 +96,8 @@ def _run(stack, action, text, ranking):
         },
         "domain": {},
     }
-    r = requests.post(f"{stack.settings.actions_url}/webhook", json=payload, timeout=10)
+    r = requests.post(f"{stack.settings.actions_url}/webhook", params={"token": stack.settings.actions_token},
+                      json=payload, timeout=10)
     r.raise_for_status()
     return r.json()
 

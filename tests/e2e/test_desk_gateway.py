@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.db import migrate, read_sessions, sessions
+from bot.settings import DESK_CHANNEL_HEADER, DESK_CHANNEL_PATH
 from bot.db.schema import Conversation, Handover, Message, Staff
 from bot.desk import gateway
 from bot.desk.app import create_app
@@ -167,11 +168,12 @@ async def test_inbound_is_stored_before_it_is_forwarded(any_stack):
         body = await request.json()
         seen.append([(m.text, m.state) for m in rows(db, body["sender"], direction="in")])
         async with aiohttp.ClientSession() as c:
-            async with c.post(f"{any_stack.settings.rasa_url}/webhooks/rest/webhook", json=body) as r:
+            async with c.post(any_stack.settings.desk_channel_url, json=body,
+                              headers={DESK_CHANNEL_HEADER: request.headers.get(DESK_CHANNEL_HEADER, "")}) as r:
                 return web.json_response(await r.json())
 
     proxy = web.Application()
-    proxy.router.add_post("/webhooks/rest/webhook", webhook)
+    proxy.router.add_post(DESK_CHANNEL_PATH, webhook)
     server = TestServer(proxy, host="127.0.0.1")
     await server.start_server()
     client = await start_desk(dataclasses.replace(any_stack.settings, rasa_port=server.port))
@@ -483,7 +485,7 @@ async def test_rasa_failures_are_pending_not_dropped(any_stack, fresh_db, failur
         return web.json_response([])                       # what Rasa says when the action failed
 
     fake = web.Application()
-    fake.router.add_post("/webhooks/rest/webhook", webhook)
+    fake.router.add_post(DESK_CHANNEL_PATH, webhook)
     server = TestServer(fake, host="127.0.0.1")
     await server.start_server()
     settings = dataclasses.replace(any_stack.settings, rasa_port=server.port, actions_port=free_port(),

@@ -58,7 +58,8 @@ def _run_action(any_stack, action, text, intent, sender):
                     "paused": False, "followup_action": None, "active_loop": {},
                     "latest_action_name": "action_listen"},
     }
-    r = requests.post(f"{any_stack.settings.actions_url}/webhook", json=payload, timeout=10)
+    r = requests.post(f"{any_stack.settings.actions_url}/webhook", params={"token": any_stack.settings.actions_token},
+                      json=payload, timeout=10)
     r.raise_for_status()
     return r.json()
 

@@ -23,6 +23,16 @@ def test_embedded_profile_is_sqlite_and_no_lock_store(tmp_path):
     assert "lock_store" not in e
 
 
+def test_action_endpoint_token_is_read_from_the_environment_not_written(tmp_path, monkeypatch):
+    """Rasa expands ${ACTIONS_TOKEN} when it reads the file; the token itself is not on disk."""
+    from rasa.utils.endpoints import read_endpoint_config
+
+    path = re_.write(settings(tmp_path, actions_token="s3cret"), tmp_path / "e.yml")
+    assert "s3cret" not in path.read_text()
+    monkeypatch.setenv("ACTIONS_TOKEN", "s3cret")
+    assert read_endpoint_config(str(path), "action_endpoint").token == "s3cret"
+
+
 def test_scale_profile(tmp_path):
     e = re_.render(settings(tmp_path, tracker_store_url="postgresql+psycopg2://rasa:p%40ss@db.example:6543/rasa",
                             redis_url="redis://:secret@cache.example:6380/2", redis_prefix="ys-prod"))
