@@ -640,6 +640,18 @@ def _find_figures(text: str) -> dict:
             rel = re.search(r"(今年|去年|前年)(?:刚)?(?:成立|注册|创立|创办)", t)
             if rel:
                 figures["years_since_founding"] = {"今年": 0, "去年": 1, "前年": 2}[rel.group(1)]
+    figures.update(_yearly_money(t))
+    for key, word in (("total_assets", r"资产总额|总资产|资产规模|资产"),
+                      ("taxable_income", r"应纳税所得额|应税所得|纳税所得额|所得额|利润总额|净利润|利润|盈利")):
+        value = _first_money(t, word)
+        if value is not None:
+            figures[key] = value
+    figures.update(_shares(t))
+    industry = _industry(t)
+    if industry:
+        figures["industry"] = industry
+    if _NO_IP.search(t):
+        figures["ip_none"] = True
     for key, word in (("invention_patents", r"发明专利"), ("utility_models", r"实用新型(?:专利)?"),
                       ("software_copyrights", r"软件著作权|软著|软件版权|计算机软件著作权")):
         m = re.search(rf"({_N})\s*(?:个|项|件|篇|份)?\s*(?:授权的?|已授权的?)?(?:{word})", t)
@@ -650,6 +662,103 @@ def _find_figures(text: str) -> dict:
             if n is not None:
                 figures[key] = n
     return figures
+
+
+# Several accounting years in one message: "去年营收2000万，前年1500万", "2024年收入3000万研发300万，2023年…".
+_YEAR_MARK = re.compile(r"大前年|前年|去年|今年|((?:19|20)\d{2})\s*年(?:度|的)?")
+_RELATIVE_YEARS = {"今年": 0, "去年": 1, "前年": 2, "大前年": 3}
+_BARE_MONEY = re.compile(rf"^[^0-9{_NUMBER_CHARS}]{{0,6}}?{_MONEY}")
+
+
+def _this_year() -> int:
+    from datetime import date
+
+    return date.today().year
+
+
+def _yearly_money(t: str) -> dict:
+    """revenue_years / rd_expense_years ({"2025": yuan, …}) when money of two or more years is given; a year's
+    amount without its own keyword continues the previous one ("去年营收2000万，前年1500万")."""
+    marks = list(_YEAR_MARK.finditer(t))
+    if len(marks) < 2:
+        return {}
+    revenue: dict[str, float] = {}
+    rd: dict[str, float] = {}
+    last_kind: Optional[str] = None
+    for i, m in enumerate(marks):
+        seg = t[m.end():marks[i + 1].start() if i + 1 < len(marks) else len(t)]
+        year = int(m.group(1)) if m.group(1) else _this_year() - _RELATIVE_YEARS[m.group()]
+        rev, spent = _first_money(seg, _REVENUE), _first_money(seg, _RD)
+        if rev is None and spent is None and last_kind:
+            bare = _BARE_MONEY.match(seg)
+            value = _money(bare.group(1), bare.group(2)) if bare else None
+            if value is not None:
+                (revenue if last_kind == "revenue" else rd)[str(year)] = value
+            continue
+        if rev is not None:
+            revenue[str(year)] = rev
+            last_kind = "revenue"
+        if spent is not None:
+            rd[str(year)] = spent
+            last_kind = "rd" if rev is None else last_kind
+    out: dict[str, Any] = {}
+    if len(revenue) >= 2 or len(rd) >= 2:
+        if revenue:
+            out["revenue_years"] = revenue
+            out["revenue"] = revenue[max(revenue)]
+        if rd:
+            out["rd_expense_years"] = rd
+            out["rd_expense"] = rd[max(rd)]
+    return out
+
+
+_SHARE_WORDS = (("rd_domestic_share", r"境内研发|国内研发|境内(?:发生|支出)?的?研发|研发[^,，。;；]{0,8}(?:境内|国内)"),
+                ("hightech_revenue_share", r"高新(?:技术)?(?:产品|服务|产品和服务|产品（服务）|产品\(服务\))?(?:的)?收入|高新收入"))
+_PERCENT = re.compile(rf"(\d+(?:\.\d+)?)\s*%|百分之\s*({_N})|({_N})\s*成(?![立本果交])")
+_ALL_DOMESTIC = re.compile(r"(?:研发)?(?:都|全部|全都|全)(?:在)?(?:境内|国内)|(?:境内|国内)(?:研发)?(?:占)?(?:全部|百分之百|100%)")
+
+
+def share_value(text: str) -> Optional[float]:
+    """A share (0–1) typed as "80%", "百分之八十", "八成", "0.8"; None when there is none."""
+    t = _prepare_amount_text(text)
+    m = _PERCENT.search(t)
+    if m:
+        if m.group(1):
+            value = float(m.group(1))
+        else:
+            value = parse_amount(m.group(2) or "") if m.group(2) else parse_amount(m.group(3) or "")
+            if value is not None and m.group(3):
+                value *= 10
+        return value / 100 if value is not None and 0 <= value <= 100 else None
+    m = re.search(r"(?<![\d.])(0?\.\d+|1(?:\.0+)?)(?![\d.%])", t)
+    if m:
+        return float(m.group(1))
+    return None
+
+
+def _shares(t: str) -> dict:
+    out: dict[str, float] = {}
+    if _ALL_DOMESTIC.search(t):
+        out["rd_domestic_share"] = 1.0
+    for key, word in _SHARE_WORDS:
+        for m in re.finditer(rf"(?:{word})", t):
+            clause = re.split(r"[,，。;；]", t[m.end():])[0][:16]
+            value = share_value(clause) if _PERCENT.search(clause) else None
+            if value is not None:
+                out.setdefault(key, value)
+                break
+    return out
+
+
+_INDUSTRY = re.compile(r"(?:所属行业|行业|属于|做)(?:是|为|:|属于)?\s*([\u4e00-\u9fff]{2,16}?)(?:行业|领域|类)(?![\u4e00-\u9fff]{0,2}(?:政策|补贴))")
+_NO_IP = re.compile(r"(?:没有|暂无|还没有?|无)(?:任何)?(?:授权的?)?(?:知识产权|专利|软著)")
+
+
+def _industry(t: str) -> Optional[str]:
+    m = _INDUSTRY.search(t)
+    if m and m.group(1) not in ("什么", "哪个", "哪些", "这个", "那个", "这种"):
+        return m.group(1)
+    return None
 
 
 # ---- the level of a policy ------------------------------------------------------------------------------
