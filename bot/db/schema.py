@@ -362,3 +362,18 @@ class LoginThrottle(Base):
     failures = Column(Integer, nullable=False, default=0)       # attempts counted in the window (pending ones too)
     last_at = Column(UTCDateTime, nullable=True)                # when the last counted attempt began
     next_at = Column(UTCDateTime, nullable=True)                # no attempt before this (growing delays)
+
+
+class EnterpriseFigures(Base):
+    """一企一档: the latest figures an enterprise gave for the policy check (bot/tickets/figures.py).
+
+    `figures` (JSON) holds the chat's facts ({"employees": 60, "revenue_years": {...}, …}); `sources` (JSON) says
+    for each figure when and where it came from ({"employees": {"at": iso, "via": "chat:web", "by": sender}}).
+    """
+
+    __tablename__ = "enterprise_figures"
+
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), primary_key=True)
+    figures = Column(Text, nullable=False)
+    sources = Column(Text, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
