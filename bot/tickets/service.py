@@ -121,6 +121,8 @@ class TicketService:
     # ---- enterprises and returning users -------------------------------------------------------
 
     def profile(self, sender_id: str) -> Optional[Profile]:
+        """A verified contact gets the enterprise's record; an unverified one what it stated itself last time
+        (never the enterprise's stored location)."""
         with read_sessions(self.db_url)() as s:
             row = s.execute(
                 select(Contact, Enterprise).join(Enterprise, Contact.enterprise_id == Enterprise.id)
@@ -129,9 +131,22 @@ class TicketService:
             if row is None:
                 return None
             c, e = row
-            return Profile(e.id, e.name, c.name, c.mobile, e.new_city, e.park)
+            if c.verified_at is not None:
+                return Profile(e.id, e.name, c.name, c.mobile, e.new_city, e.park)
+            stated = s.scalar(select(Ticket.stated).where(Ticket.contact_id == c.id, Ticket.stated.is_not(None))
+                              .order_by(Ticket.id.desc()).limit(1))
+            said = json.loads(stated) if stated else {}
+            return Profile(e.id, said.get("name") or e.name, c.name, c.mobile, said.get("new_city"), said.get("park"))
 
-    def _upsert_enterprise(self, s: Session, ent: EnterpriseInput) -> Enterprise:
+    @staticmethod
+    def _verified_for(s: Session, sender_id: str | None, enterprise_id: int) -> bool:
+        """The chat identity is a verified contact of this enterprise (bot/tickets/identity.py)."""
+        if not sender_id:
+            return False
+        c = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
+        return c is not None and c.verified_at is not None and c.enterprise_id == enterprise_id
+
+    def _find_enterprise(self, s: Session, ent: EnterpriseInput) -> tuple[str, Optional[Enterprise]]:
         name = normalise(ent.name)[:128]
         if not name:
             raise TicketError("请提供企业名称。")
@@ -145,6 +160,11 @@ class TicketService:
             found = s.scalars(select(Enterprise).where(Enterprise.credit_code == ent.credit_code)).first()
         if found is None:
             found = s.scalars(select(Enterprise).where(Enterprise.name == name)).first()
+        return name, found
+
+    def _upsert_enterprise(self, s: Session, ent: EnterpriseInput) -> Enterprise:
+        """Staff and verified contacts: the enterprise's record takes what they give."""
+        name, found = self._find_enterprise(s, ent)
         if found is None:
             found = Enterprise(name=name, credit_code=ent.credit_code, new_city=ent.new_city, park=ent.park)
             s.add(found)
@@ -168,6 +188,8 @@ class TicketService:
                               sender_id=sender_id, channel=channel)
             s.add(contact)
         else:
+            if contact.enterprise_id != enterprise.id:     # claims another enterprise: not verified for it
+                contact.verified_at = contact.verified_by = None
             contact.enterprise_id, contact.name = enterprise.id, name[:64]
             if mobile:
                 contact.mobile = mobile
@@ -190,13 +212,15 @@ class TicketService:
     # ---- opening -------------------------------------------------------------------------------
 
     def _similar_open(self, s: Session, enterprise_id: int, category: str, description: str,
-                      now: datetime) -> Optional[Ticket]:
-        candidates = s.scalars(
-            select(Ticket).where(
-                Ticket.enterprise_id == enterprise_id, Ticket.category == category,
-                Ticket.status.in_(lc.OPEN_STATES), Ticket.created_at >= now - DUPLICATE_WINDOW,
-            ).order_by(Ticket.created_at.desc())
-        ).all()
+                      now: datetime, own_contact: Optional[Contact] = None) -> Optional[Ticket]:
+        """A similar open need of the enterprise (`own_contact` given: of that unverified contact only)."""
+        query = select(Ticket).where(
+            Ticket.enterprise_id == enterprise_id, Ticket.category == category,
+            Ticket.status.in_(lc.OPEN_STATES), Ticket.created_at >= now - DUPLICATE_WINDOW,
+        )
+        if own_contact is not None:
+            query = query.where(self._own_clause(own_contact))
+        candidates = s.scalars(query.order_by(Ticket.created_at.desc())).all()
         text = normalise(description)
         for t in candidates:
             if fuzz.token_set_ratio(text, normalise(t.description)) >= SIMILARITY_THRESHOLD \
@@ -229,16 +253,36 @@ class TicketService:
         actor = actor or (f"user:{sender_id}" if sender_id else "system")
         with sessions(self.db_url).begin() as s:
             channel = self._conversation_channel(s, channel, conversation_id or sender_id)
-            ent = self._upsert_enterprise(s, enterprise)
+            stated = None
+            if sender_id:
+                # A chat identity: what it states changes the enterprise's record only once it is a verified
+                # contact of that enterprise; otherwise it is kept on the ticket as stated.
+                _, found = self._find_enterprise(s, enterprise)
+                if found is not None and self._verified_for(s, sender_id, found.id):
+                    ent = self._upsert_enterprise(s, enterprise)
+                elif found is not None:
+                    ent = found
+                    stated = {"name": normalise(enterprise.name)[:128], "credit_code": enterprise.credit_code,
+                              "new_city": enterprise.new_city, "park": enterprise.park}
+                else:
+                    ent = self._upsert_enterprise(s, enterprise)
+            else:
+                ent = self._upsert_enterprise(s, enterprise)
             contact = self._upsert_contact(s, ent, sender_id, contact_name or "未留名", mobile, channel)
-            existing = self._similar_open(s, ent.id, category, description, now)
+            verified = not sender_id or contact.verified_at is not None
+            if not verified and stated is None:
+                stated = {"name": ent.name, "credit_code": enterprise.credit_code,
+                          "new_city": enterprise.new_city, "park": enterprise.park}
+            existing = self._similar_open(s, ent.id, category, description, now,
+                                          own_contact=None if verified else contact)
             if existing is not None:
                 self._event(s, existing, actor, "add_info", note=description, at=now)
                 existing.updated_at = now
                 node = s.get(ServiceNode, existing.node_id)
                 return OpenResult(existing, node, linked=True)
-            route = self.router.route(category, new_city=ent.new_city, park=ent.park,
-                                      policy_level=policy_level)
+            # Routed by the place the user stated when unverified (the enterprise's record is not theirs to see).
+            new_city, park = (ent.new_city, ent.park) if verified else (enterprise.new_city, enterprise.park)
+            route = self.router.route(category, new_city=new_city, park=park, policy_level=policy_level)
             node = s.get(ServiceNode, route.node_id)
             if node is None:
                 raise TicketError(f"服务节点 {route.node_id} 不存在，请先同步服务网络数据")
@@ -250,6 +294,7 @@ class TicketService:
                 created_at=now, updated_at=now,
                 first_response_due=self.sla.first_response_due(now),
                 resolution_due=self.sla.resolution_due(now, category),
+                stated=_json({k: v for k, v in stated.items() if v}) if stated else None,
             )
             s.add(ticket)
             s.flush()
@@ -263,17 +308,43 @@ class TicketService:
         with read_sessions(self.db_url)() as s:
             return s.scalars(select(Ticket).where(Ticket.number == number)).first()
 
+    @staticmethod
+    def _own_clause(contact: Contact):
+        """The tickets a chat identity opened itself (its contact row is its own, keyed by the sender id)."""
+        clause = Ticket.contact_id == contact.id
+        return clause | (Ticket.conversation_id == contact.sender_id) if contact.sender_id else clause
+
+    def _visible(self, s: Session, sender_id: str):
+        """What a chat identity may see and act on: its enterprise's tickets once it is a verified contact,
+        only the tickets it opened itself until then. None: nothing."""
+        contact = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
+        if contact is None:
+            return Ticket.conversation_id == sender_id if sender_id else None
+        if contact.verified_at is not None:
+            return Ticket.enterprise_id == contact.enterprise_id
+        return self._own_clause(contact)
+
     def tickets_for_sender(self, sender_id: str, limit: int = 10) -> list[tuple[Ticket, ServiceNode]]:
-        """The sender's own enterprise's tickets, newest first (nobody else's)."""
+        """The tickets the sender may see (see `_visible`), newest first."""
         with read_sessions(self.db_url)() as s:
-            ent_id = s.scalar(select(Contact.enterprise_id).where(Contact.sender_id == sender_id))
-            if ent_id is None:
+            visible = self._visible(s, sender_id)
+            if visible is None:
                 return []
             rows = s.execute(
                 select(Ticket, ServiceNode).join(ServiceNode, Ticket.node_id == ServiceNode.id)
-                .where(Ticket.enterprise_id == ent_id).order_by(Ticket.created_at.desc()).limit(limit)
+                .where(visible).order_by(Ticket.created_at.desc()).limit(limit)
             ).all()
             return [(t, n) for t, n in rows]
+
+    def enterprise_has_other_tickets(self, sender_id: str) -> bool:
+        """An unverified identity's claimed enterprise has tickets it cannot see (offer verification);
+        says nothing about them."""
+        with read_sessions(self.db_url)() as s:
+            contact = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
+            if contact is None or contact.verified_at is not None:
+                return False
+            return s.scalar(select(Ticket.id).where(Ticket.enterprise_id == contact.enterprise_id,
+                                                    ~self._own_clause(contact)).limit(1)) is not None
 
     def events(self, number: str) -> list[TicketEvent]:
         with read_sessions(self.db_url)() as s:
@@ -284,10 +355,12 @@ class TicketService:
                                   .order_by(TicketEvent.id)))
 
     def _own_ticket(self, s: Session, number: str, sender_id: str) -> Ticket:
-        ent_id = s.scalar(select(Contact.enterprise_id).where(Contact.sender_id == sender_id))
-        t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
-        if t is None or ent_id is None or t.enterprise_id != ent_id:
-            raise TicketError(f"没有找到您企业名下的工单 {number}。")
+        """The ticket, if the sender may act on it; one answer for "no such ticket" and "not yours"."""
+        visible = self._visible(s, sender_id)
+        t = None if visible is None else \
+            s.scalars(select(Ticket).where(Ticket.number == number, visible)).first()
+        if t is None:
+            raise TicketError(f"没有找到您名下的工单 {number}。")
         return t
 
     # ---- status changes ------------------------------------------------------------------------

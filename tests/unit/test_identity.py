@@ -1,0 +1,227 @@
+"""Identity before access (issue 16): two chats claiming one company, staff and SMS-code verification,
+one-time codes (expiry, attempts, replay, constant-time compare, send limits), on both databases."""
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import sessions
+from bot.db.schema import Enterprise, VerificationCode
+from bot.tickets import identity
+from bot.tickets import lifecycle as lc
+from bot.tickets.identity import IdentityService, code_in, hash_code
+from bot.tickets.service import EnterpriseInput, TicketError, TicketService
+
+CST = timezone(timedelta(hours=8))
+COMPANY = "西安光启芯科技有限公司"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+class FakeSms:
+    """Records what would be sent (the real provider is tested against a stand-in server in test_sms.py)."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send_code(self, mobile: str, code: str) -> None:
+        self.sent.append((mobile, code))
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def svc(db_url, clock):
+    return TicketService(db_url, clock=clock)
+
+
+@pytest.fixture
+def sms():
+    return FakeSms()
+
+
+@pytest.fixture
+def ids(db_url, clock, sms):
+    return IdentityService(db_url, sms=sms, clock=clock)
+
+
+def open_one(svc, sender, description="想申请知识产权质押贷款，额度500万", new_city=None, park=None,
+             mobile="13912345678", category="need_debt_financing"):
+    return svc.open_ticket(category=category, description=description,
+                           enterprise=EnterpriseInput(name=COMPANY, new_city=new_city, park=park),
+                           contact_name="王经理", mobile=mobile, sender_id=sender, channel="web")
+
+
+def location(db_url):
+    with sessions(db_url)() as s:
+        e = s.scalars(select(Enterprise).where(Enterprise.name == COMPANY)).one()
+        return e.new_city, e.park
+
+
+def test_a_second_chat_claiming_the_same_company_sees_and_touches_nothing_of_the_first(svc, db_url):
+    first = open_one(svc, "chat-a", new_city="沣西").ticket
+    assert location(db_url) == ("沣西", None)
+    svc.transition(first.number, lc.RESOLVED, "staff:li")
+    # The second chat states the same company, another place, and the same need.
+    second = open_one(svc, "chat-b", new_city="沣东", mobile="13800001111",
+                      description="知识产权质押贷款，想问下进度，额度500万")
+    assert not second.linked and second.ticket.number != first.number     # never linked to (or told) the first
+    assert location(db_url) == ("沣西", None)                             # the enterprise's record unchanged
+    assert json.loads(svc.get(second.ticket.number).stated)["new_city"] == "沣东"   # kept on the ticket
+    assert second.node.id == "fengdong"                                  # routed by what it stated
+    assert [t.number for t, _ in svc.tickets_for_sender("chat-b")] == [second.ticket.number]
+    assert svc.profile("chat-b").new_city == "沣东"                      # its own statement, not the record
+    assert svc.enterprise_has_other_tickets("chat-b")
+    for act in (lambda: svc.rate(first.number, "chat-b", 1), lambda: svc.add_info(first.number, "chat-b", "捣乱"),
+                lambda: svc.comment_on_rating(first.number, "chat-b", "差")):
+        with pytest.raises(TicketError) as err:
+            act()
+        assert str(err.value) == f"没有找到您名下的工单 {first.number}。"   # same answer as for no such ticket
+    with pytest.raises(TicketError) as missing:
+        svc.add_info("QCY-20261125-9999", "chat-b", "x")
+    assert str(missing.value) == "没有找到您名下的工单 QCY-20261125-9999。"
+    assert svc.get(first.number).status == lc.RESOLVED and not svc.get(first.number).followup_required
+    # The first chat is unverified too: it sees only its own ticket, not the second's.
+    assert [t.number for t, _ in svc.tickets_for_sender("chat-a")] == [first.number]
+
+
+def test_staff_verification_opens_the_enterprise_and_lets_the_contact_update_it(svc, ids, db_url):
+    first = open_one(svc, "chat-a", new_city="沣西").ticket
+    second = open_one(svc, "chat-b", new_city="沣东", description="人才公寓申请", category="need_talent_living").ticket
+    st = ids.verify_by_staff("chat-b", "li")
+    assert st.verified and st.enterprise_name == COMPANY
+    assert {t.number for t, _ in svc.tickets_for_sender("chat-b")} == {first.number, second.number}
+    svc.transition(first.number, lc.RESOLVED, "staff:li")
+    svc.rate(first.number, "chat-b", 5)
+    open_one(svc, "chat-b", new_city="沣东", description="科技保险保费补贴", category="need_debt_financing")
+    assert location(db_url) == ("沣东", None)                          # a verified contact updates the record
+    with pytest.raises(ValueError, match="还没有登记企业"):
+        ids.verify_by_staff("nobody", "li")
+
+
+def test_claiming_another_company_drops_the_verification(svc, ids):
+    open_one(svc, "chat-a")
+    ids.verify_by_staff("chat-a", "li")
+    svc.open_ticket(category="need_talent_living", description="人才公寓申请", enterprise=EnterpriseInput(name="别的公司"),
+                    contact_name="王经理", mobile="13912345678", sender_id="chat-a")
+    assert not ids.standing("chat-a").verified
+
+
+def verified_colleague(svc, ids, sender="chat-a", mobile="13912345678"):
+    open_one(svc, sender, mobile=mobile)
+    ids.verify_by_staff(sender, "li")
+
+
+def test_code_goes_to_a_mobile_on_file_and_verifies_once(svc, ids, sms, clock):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    res = ids.send_code("chat-b")
+    assert res.outcome == "sent" and res.masked_mobile == "139****5678"
+    assert sms.sent[0][0] == "13912345678"                 # the number on file, not the one chat-b typed
+    code = sms.sent[0][1]
+    assert len(code) == 6 and code.isdigit()
+    assert ids.pending("chat-b")
+    assert ids.check_code("chat-b", code).outcome == "verified"
+    assert ids.standing("chat-b").verified
+    assert len(svc.tickets_for_sender("chat-b")) == 2
+    assert ids.check_code("chat-b", code).outcome == "none"           # replay
+
+
+def test_code_is_hashed_at_rest_and_compared_in_constant_time(svc, ids, sms, db_url, monkeypatch):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    ids.send_code("chat-b")
+    code = sms.sent[0][1]
+    with sessions(db_url)() as s:
+        stored = s.scalars(select(VerificationCode.code_hash)).one()
+    assert code not in stored and stored != hash_code(code)           # salted hash, never the code
+    calls = []
+    real = hmac.compare_digest
+    monkeypatch.setattr(identity.hmac, "compare_digest", lambda a, b: calls.append(1) or real(a, b))
+    wrong = "000000" if code != "000000" else "111111"
+    assert ids.check_code("chat-b", wrong).outcome == "wrong"
+    assert calls
+
+
+def test_five_wrong_attempts_burn_the_code(svc, ids, sms):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    ids.send_code("chat-b")
+    code = sms.sent[0][1]
+    wrong = "000000" if code != "000000" else "111111"
+    lefts = [ids.check_code("chat-b", wrong) for _ in range(4)]
+    assert [r.attempts_left for r in lefts] == [4, 3, 2, 1]
+    assert ids.check_code("chat-b", wrong).outcome == "too_many"
+    assert ids.check_code("chat-b", code).outcome in ("too_many", "none")   # the right code is no use now
+    assert not ids.standing("chat-b").verified and not ids.pending("chat-b")
+
+
+def test_codes_expire_after_five_minutes(svc, ids, sms, clock):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    ids.send_code("chat-b")
+    clock.advance(minutes=5, seconds=1)
+    assert ids.check_code("chat-b", sms.sent[0][1]).outcome == "expired"
+    assert not ids.standing("chat-b").verified
+
+
+def test_send_limit_per_identity(svc, db_url, sms, clock):
+    codes = iter(f"{n:06d}" for n in range(100001, 100100))
+    ids = IdentityService(db_url, sms=sms, clock=clock, make_code=lambda: next(codes))
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    assert ids.send_code("chat-b").outcome == "sent"
+    assert ids.send_code("chat-b").outcome == "wait"                  # one a minute
+    for _ in range(identity.SENDS_PER_IDENTITY_PER_DAY - 1):
+        clock.advance(minutes=2)
+        assert ids.send_code("chat-b").outcome == "sent"
+    clock.advance(minutes=2)
+    assert ids.send_code("chat-b").outcome == "limit"
+    assert len(sms.sent) == identity.SENDS_PER_IDENTITY_PER_DAY
+    assert ids.check_code("chat-b", sms.sent[0][1]).outcome == "wrong"  # only the newest code works
+    assert ids.check_code("chat-b", sms.sent[-1][1]).outcome == "verified"
+    clock.advance(days=1)
+    open_one(svc, "chat-c", mobile="13800003333", description="人才公寓申请", category="need_talent_living")
+    assert ids.send_code("chat-c").outcome == "sent"                   # a day later, again
+
+
+def test_send_limit_per_mobile(svc, ids, sms, clock):
+    verified_colleague(svc, ids)
+    outcomes = []
+    for i in range(identity.SENDS_PER_MOBILE_PER_DAY + 1):
+        clock.advance(minutes=2)
+        open_one(svc, f"chat-x{i}", mobile="13800002222", description="人才公寓申请", category="need_talent_living")
+        outcomes.append(ids.send_code(f"chat-x{i}").outcome)
+    assert outcomes == ["sent"] * identity.SENDS_PER_MOBILE_PER_DAY + ["limit"]
+    assert {m for m, _ in sms.sent} == {"13912345678"}
+
+
+def test_without_a_provider_or_a_mobile_on_file_staff_verify(svc, db_url, clock):
+    open_one(svc, "chat-b")
+    assert IdentityService(db_url, sms=None, clock=clock).send_code("chat-b").outcome == "staff"
+    assert IdentityService(db_url, sms=FakeSms(), clock=clock).send_code("chat-b").outcome == "staff"  # none on file
+    assert IdentityService(db_url, sms=FakeSms(), clock=clock).send_code("nobody").outcome == "no_claim"
+
+
+@pytest.mark.parametrize("text,code", [("验证码是123456", "123456"), ("123456", "123456"), ("１２３４５６", "123456"),
+                                       ("验证码 123 456", "123456"), ("我的手机13912345678", None), ("12345", None)])
+def test_the_code_in_what_the_user_typed(text, code):
+    assert code_in(text) == code
