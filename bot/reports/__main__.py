@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
 
-    from bot.reports.monthly import monthly_summary, parse_month
+    from bot.reports import monthly_summary, parse_month
     from bot.reports.render import to_html, to_text, to_xlsx
 
     try:

@@ -281,6 +281,7 @@ class MonthlySummary:
     ytd_accepted: int                    # 1 January … end of the month
     ytd_visits: int
     as_of: datetime | None = None        # Beijing time the figures were taken; None: after the month
+    scorecard: Any = None                # 绩效评分 (bot.reports.scorecard.Scorecard), set by bot.reports.monthly_summary
 
     @property
     def month_to_date(self) -> bool:

@@ -450,4 +450,46 @@ def to_xlsx(s: MonthlySummary, path_or_buffer: str | BinaryIO | Any) -> None:
         cell = ws.cell(row=base + i, column=3, value=v)
         cell.number_format = fmt
 
+    if s.scorecard is not None:
+        scorecard_sheet(wb, s.scorecard)
     wb.save(path_or_buffer)
+
+
+SCORECARD_HEADERS = ["服务节点", "受理", "即日办响应率", "按时办结率", "周推进覆盖率", "满意度（平均分）", "评价数",
+                     "其中人工服务评价", "入企服务", "未响应诉求", "超期在办",
+                     "上月受理", "上月即日办响应率", "上月按时办结率", "上月周推进覆盖率", "上月满意度", "上月入企服务",
+                     "上月未响应诉求"]
+
+
+def scorecard_sheet(wb: Any, sc: Any, scope: set | None = None) -> None:
+    """Add the sheet 绩效评分 (bot.reports.scorecard): this month and the month before, per node, with a total."""
+    from openpyxl.styles import Font
+
+    ws = wb.create_sheet("绩效评分")
+    ws.append(SCORECARD_HEADERS)
+
+    def now_cells(x) -> list[Any]:
+        return [x.accepted, x.response_rate, x.on_time_rate, x.push_coverage, x.satisfaction, x.ratings,
+                x.service_ratings, x.visits, x.unanswered, x.overdue_open]
+
+    def before_cells(x) -> list[Any]:
+        return [x.accepted, x.response_rate, x.on_time_rate, x.push_coverage, x.satisfaction, x.visits,
+                x.unanswered]
+
+    for r in sc.scoped(scope):
+        ws.append([r.name, *now_cells(r.current), *before_cells(r.previous)])
+    ws.append(["合计", *now_cells(sc.total("current", scope)), *before_cells(sc.total("previous", scope))])
+    formats = {3: PCT, 4: PCT, 5: PCT, 6: SCORE, 13: PCT, 14: PCT, 15: PCT, 16: SCORE}
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if cell.column in formats and isinstance(cell.value, (int, float)):
+                cell.number_format = formats[cell.column]
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
+    ws.column_dimensions["A"].width = 28
+    ws.freeze_panes = "B2"
+    note = ws.max_row + 2
+    ws.cell(row=note, column=1, value=f"{sc.label}，对照上月（{sc.previous_label}）。口径见 bot/reports/scorecard.py："
+            "即日办响应率 = 按即日办时限首次响应的件数 ÷ 当月首次响应件数；周推进覆盖率 = 截止时应周推进且近 8 天已推进的件数 ÷ 应推进件数。")

@@ -435,7 +435,7 @@ def test_xlsx(sqlite_url, tmp_path):
     to_xlsx(s, buf)                      # also to a buffer
     assert buf.getvalue()[:2] == b"PK"
     wb = load_workbook(path)
-    assert wb.sheetnames == ["概览", "需求分类", "服务内容", "服务节点", "绩效", "满意度"]
+    assert wb.sheetnames == ["概览", "需求分类", "服务内容", "服务节点", "绩效", "满意度", "绩效评分"]
 
     ov = {row[0].value: row[1] for row in wb["概览"].iter_rows(min_row=2)}
     assert ov["统计月份"].value == "2026-11"
