@@ -35,3 +35,12 @@ def tickets():
     from bot.tickets.service import TicketService
 
     return TicketService(db_url())
+
+
+@lru_cache(maxsize=1)
+def identity():
+    """Verifying chat identities as enterprise contacts; SMS codes when a provider is configured (SMS_PROVIDER)."""
+    from bot.tickets import sms
+    from bot.tickets.identity import IdentityService
+
+    return IdentityService(db_url(), sms=sms.from_env())
