@@ -12,6 +12,10 @@ What is masked (ASCII and full-width digits, with the spaces or dashes people ty
 - landlines written with an area code and a separator, 029-88886666 / (029)88886666 → 029-****6666
 - 18-character resident ID numbers (region, valid birth date, sequence, check digit)
   → 610***********1234
+- secrets: a web chat key offered as a WebSocket subprotocol ``key.<key>`` (aiohttp logs the offered
+  protocols when none matches), and the value after ``X-Chat-Key``, ``Authorization`` (Bearer),
+  ``token``, ``access_token``, ``secret``, ``password``, ``csrf_token`` (``name: value``, ``name=value``,
+  quoted or not) → every character ``*``
 Unified social credit codes (enterprises, public) and ticket numbers are left alone.
 """
 from __future__ import annotations
@@ -32,6 +36,21 @@ _MOBILE = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[-\s]?)?(?P<n>1[3-9]\d" + _SEP +
 _LANDLINE = re.compile(r"(?<![0-9])(?:\(0\d{2,3}\)\s?|0\d{2,3}[-\s])(?P<n>\d{7,8})(?![0-9])", re.ASCII)
 
 
+_CHAT_KEY = re.compile(r"(?<![A-Za-z0-9_])(key\.)([A-Za-z0-9_\-]{8,})")
+_NAMED_SECRET = re.compile(
+    r"(?i)((?:x-chat-key|authorization|access[_-]?token|token|secret|password|passwd|csrf[_-]?token)"
+    r"['\"]?\s*[:=]\s*['\"]?(?:bearer\s+|basic\s+)?)([A-Za-z0-9_\-.~+/=%]{6,})")
+
+
+def mask_secrets(text: str) -> str:
+    """Chat keys and named tokens replaced by '*' (same length)."""
+    if not text:
+        return text
+    for pattern in (_CHAT_KEY, _NAMED_SECRET):
+        text = pattern.sub(lambda m: m.group(1) + "*" * len(m.group(2)), text)
+    return text
+
+
 def _mask_span(out: list[str], ascii_text: str, start: int, end: int, head: int, tail: int) -> None:
     """Replace the digits of [start, end) by '*', keeping `head` leading and `tail` trailing ones."""
     positions = [i for i in range(start, end) if ascii_text[i] in "0123456789Xx"]
@@ -40,7 +59,8 @@ def _mask_span(out: list[str], ascii_text: str, start: int, end: int, head: int,
 
 
 def mask(text: str) -> str:
-    """`text` with personal numbers masked (same length)."""
+    """`text` with personal numbers and secrets masked (same length)."""
+    text = mask_secrets(text)
     if not text or not any(c.isdigit() for c in text):
         return text
     ascii_text = text.translate(_FULLWIDTH)

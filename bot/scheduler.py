@@ -14,6 +14,10 @@ Jobs and their periods (Beijing time, Asia/Shanghai, from bot/service_data/sla.y
 - ``sla_sweep``: idempotent by ticket state (no period): pre-breach warnings (``sla_warning``)
   and escalation of overdue tickets to the parent node (``escalation``); tickets in 待补充
   (awaiting_info) are paused and never warned or escalated.
+- ``personal_data_retention`` (个人信息到期清理), period ``2026-11-25``: every day from 03:30, chat
+  messages, transcripts, question logs and notifications of conversations idle for PERSONAL_DATA_RETENTION_DAYS
+  are deleted and contacts/tickets anonymised (bot.privacy.data.purge), in the claim's transaction; like
+  the tracker retention, only in a scheduler given the tracker store (the desk, the command line).
 - ``tracker_retention`` (对话记录清理), period ``2026-11-25``: every day from 03:30, Rasa's tracker
   events older than TRACKER_RETENTION_DAYS are deleted (bot.rasa_ext.retention). Only a scheduler that is
   given the tracker store (``tracker_url``: the desk, the command line) has this job; no catch-up
@@ -64,7 +68,9 @@ log = logging.getLogger(__name__)
 
 DAILY, WEEKLY, MONTHLY, SLA_SWEEP = "daily_dispatch", "weekly_push", "monthly_summary", "sla_sweep"
 RETENTION = "tracker_retention"
-JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检", RETENTION: "对话记录清理"}
+PRIVACY = "personal_data_retention"
+JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检", RETENTION: "对话记录清理",
+              PRIVACY: "个人信息到期清理"}
 
 DAILY_AT = dispatch.DISPATCH_AT
 WEEKLY_AT = time(9, 0)
@@ -335,6 +341,15 @@ def _work_retention(sched: "Scheduler", s: Session, period: str, now: datetime, 
     return result.summary(), result
 
 
+def _work_privacy(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
+    """个人信息到期清理 (bot.privacy): in the claim's transaction, so it commits with the done mark."""
+    from bot.privacy.data import purge
+    from bot.settings import Settings
+
+    result = purge(s, min(now, utcnow()), Settings.from_env().personal_data_retention_days)
+    return result.summary(), result
+
+
 JOBS: dict[str, Job] = {
     DAILY: Job(DAILY, JOB_LABELS[DAILY], _daily_due, _daily_candidates,
                lambda sc, now: sc.local_date(now).isoformat(), _work_daily),
@@ -344,6 +359,8 @@ JOBS: dict[str, Job] = {
                  lambda sc, now: months_back(sc.local_date(now), 1), _work_monthly, _prepare_monthly),
     RETENTION: Job(RETENTION, JOB_LABELS[RETENTION], _retention_due, _retention_candidates,
                    lambda sc, now: sc.local_date(now).isoformat(), _work_retention, _prepare_retention),
+    PRIVACY: Job(PRIVACY, JOB_LABELS[PRIVACY], _retention_due, _retention_candidates,
+                 lambda sc, now: sc.local_date(now).isoformat(), _work_privacy),
 }
 
 
@@ -528,8 +545,8 @@ class Scheduler:
     @property
     def jobs(self) -> dict[str, Job]:
         jobs = self._jobs if self._jobs is not None else JOBS
-        if self.tracker_url is None:
-            return {name: job for name, job in jobs.items() if name != RETENTION}
+        if self.tracker_url is None:    # the data-lifecycle jobs run where the real stores are given
+            return {name: job for name, job in jobs.items() if name not in (RETENTION, PRIVACY)}
         return jobs
 
     # -- time
@@ -766,7 +783,7 @@ def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
             if due > now:
                 return due
         return None
-    if job.name == RETENTION:
+    if job.name in (RETENTION, PRIVACY):
         due = _retention_due(sched, today.isoformat())
         return due if due > now else due + timedelta(days=1)
     if job.name == MONTHLY:
