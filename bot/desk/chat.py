@@ -38,12 +38,15 @@ from typing import Any, Optional
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import select, update
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Message, utcnow
 from bot.desk import gateway, ratelimit
 from bot.desk.hub import HUB_KEY
+from bot.desk.keys import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ COMMON_HEADERS = {
 class ChatState:
     def __init__(self) -> None:
         self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.conversation_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # socket → its conversation
         self.frame_ancestors = frame_ancestors()
 
 
@@ -118,21 +122,51 @@ def _plain(value: Any) -> bool:
     return True
 
 
-def _authorised(db: str, conversation_id: str, key: Optional[str]) -> bool:
-    """Constant-time check of the browser's key against the stored hash."""
+EXPIRED = "该会话已超过 {days} 天未使用，为保护您的信息已自动结束，已为您开启新的会话。"
+ENDED = "会话已结束，本设备上的聊天记录已清除。"
+
+
+def _authorised(db: str, conversation_id: str, key: Optional[str], idle_days: int = 0) -> bool | str:
+    """Constant-time check of the browser's key against the stored hash: True, False, or "expired"
+    (right key, but nothing from the user for `idle_days`: the key is forgotten for good)."""
     if not conversation_id or not key or len(key) > 256 or len(conversation_id) > 128:
         return False
     if not _plain(conversation_id) or not _plain(key):
         return False
     with read_sessions(db)() as s:
-        stored = s.scalar(select(Conversation.access_key_hash).where(Conversation.id == conversation_id))
+        row = s.execute(select(Conversation.access_key_hash, Conversation.created_at, Conversation.last_user_at)
+                        .where(Conversation.id == conversation_id)).first()
+    stored = row.access_key_hash if row else None
     expected = stored or "0" * 64
     ok = hmac.compare_digest(_hash(key), expected)
-    return ok and stored is not None
+    if not (ok and stored is not None):
+        return False
+    if idle_days > 0 and max(row.created_at, row.last_user_at or row.created_at) < utcnow() - timedelta(days=idle_days):
+        _forget_key(db, conversation_id, stored)
+        return "expired"
+    return True
+
+
+def _forget_key(db: str, conversation_id: str, stored: Optional[str] = None) -> bool:
+    """No key opens the conversation any more (expiry, 结束会话)."""
+    with sessions(db).begin() as s:
+        q = update(Conversation).where(Conversation.id == conversation_id, Conversation.access_key_hash.is_not(None))
+        if stored is not None:
+            q = q.where(Conversation.access_key_hash == stored)
+        return s.execute(q.values(access_key_hash=None).execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _idle_days(app: web.Application) -> int:
+    settings = app.get(SETTINGS_KEY)
+    return getattr(settings, "chat_key_idle_days", 30) if settings is not None else 30
 
 
 async def _check(request: web.Request, conversation_id: str, key: Optional[str]) -> None:
-    if not await asyncio.to_thread(_authorised, gateway.db_url(request.app), conversation_id, key):
+    idle = _idle_days(request.app)
+    state = await asyncio.to_thread(_authorised, gateway.db_url(request.app), conversation_id, key, idle)
+    if state == "expired":
+        raise json_error(web.HTTPForbidden, "session_expired", EXPIRED.format(days=idle))
+    if state is not True:
         raise json_error(web.HTTPForbidden, "forbidden", FORBIDDEN)
 
 
@@ -295,6 +329,31 @@ async def post_message(request: web.Request) -> web.Response:
                              headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
 
 
+async def end_session(request: web.Request) -> web.Response:
+    """结束会话: the key stops working everywhere (a shared computer keeps nothing usable); the
+    conversation's open sockets close; a system line records it. JSON {"conversation_id"}, X-Chat-Key."""
+    data = await _json_body(request)
+    cid = data.get("conversation_id")
+    cid = cid if isinstance(cid, str) else ""
+    await _check(request, cid, request.headers.get("X-Chat-Key"))
+    db = gateway.db_url(request.app)
+
+    def forget() -> None:
+        with sessions(db).begin() as s:
+            s.execute(update(Conversation).where(Conversation.id == cid).values(access_key_hash=None)
+                      .execution_options(synchronize_session=False))
+            s.add(Message(conversation_id=cid, direction="out", author="system", text="用户已结束会话",
+                          internal=True, state="stored", created_at=utcnow()))
+
+    await asyncio.to_thread(forget)
+    state = request.app[CHAT_KEY]
+    await asyncio.gather(*(ws.close(code=4403, message=b"session ended")
+                           for ws, c in list(state.conversation_of.items()) if c == cid), return_exceptions=True)
+    log.info("web chat session ended by the user (conversation %s)", cid)
+    return web.json_response({"ended": True, "message": ENDED}, headers={**COMMON_HEADERS, "Cache-Control": "no-store"},
+                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+
 def _key_from_protocols(header: Optional[str]) -> Optional[str]:
     for p in (header or "").split(","):
         p = p.strip()
@@ -311,6 +370,7 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     state = app[CHAT_KEY]
     state.sockets.add(ws)
+    state.conversation_of[ws] = cid
     address = ratelimit.client_address(request)
     inbox: asyncio.Queue = asyncio.Queue()
 
@@ -474,6 +534,8 @@ async def chinese_errors(request: web.Request, handler):
         return resp
     if "\x00" in request.path_qs or "%00" in request.raw_path:   # no database can look that up
         return chinese_error(request, 400)
+    if not await _console_form_readable(request):
+        return chinese_error(request, 400, "表单格式不正确，请刷新页面后重试")
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -492,6 +554,26 @@ async def chinese_errors(request: web.Request, handler):
         return chinese_error(request, 500)
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _console_form_readable(request: web.Request) -> bool:
+    """Parse a console form once, up front (aiohttp caches it for the handler).
+
+    aiohttp's request.post() fails on some malformed bodies with an AssertionError (a
+    multipart part without a name: `form-data; name=";"`), not an HTTP error; parsed here, any
+    such body is a 400 rather than a 500 in whichever handler first reads the form. Only the
+    console's forms: other routes read JSON or stream their bodies.
+    """
+    if request.method != "POST" or not request.path.startswith("/console") or request.content_type not in _FORM_TYPES:
+        return True
+    try:
+        await request.post()
+    except (AssertionError, ValueError, UnicodeDecodeError, HttpProcessingError):
+        return False
+    return True
+
+
 def setup(app: web.Application) -> None:
     """Routes of the web chat, the gateway's state and its retry task."""
     gateway.setup(app)
@@ -506,4 +588,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/chat/session", new_session)
     app.router.add_get("/api/chat/history", chat_history)
     app.router.add_post("/api/chat/message", post_message)
+    app.router.add_post("/api/chat/end", end_session)
     app.router.add_get("/ws/chat", chat_ws)
