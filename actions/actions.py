@@ -18,6 +18,7 @@ from bot.knowledge import replies as kb_replies
 from bot.dialogue import needs
 from actions import services
 from bot.dialogue import turn
+from bot.dialogue import policy_check as policy_chat
 from bot.taxonomy import is_need
 from bot.tickets.chat import RATING_BUTTONS, rating_score
 
@@ -167,6 +168,11 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         lead = f"{needs.label(intent)}类事项由服务专员直接为您办理。"
         return [SlotSet("ticket_category", intent), SlotSet("ticket_seed", statement)] + hand_over(
             dispatcher, tracker, "staff_only", category=intent, lead=lead)
+    if not text.startswith("/") and policy_chat.starts_check(text, services.network()):
+        # "我们50个人，营收两千万，研发三百万，能评高企吗" caught by a need intent: the 政策体检 answers it.
+        from actions.policy_check import start_check
+
+        return start_check(dispatcher, tracker, text)
     if text.startswith("/"):
         # A category button ("/need_space"): the need is what the user said before it.
         text = statement or ""

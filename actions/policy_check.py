@@ -96,28 +96,39 @@ class ActionPolicyCheckStart(Action):
 
     async def run(self, dispatcher, tracker, domain):
         text = (tracker.latest_message.get("text") or "").strip()
-        from_payload = text.startswith("/")
-        facts: dict = {}
-        enterprise = _enterprise(tracker)
-        if enterprise is not None:
-            try:
-                facts, _ = saved_figures.load(services.db_url(), enterprise)
-            except Exception:  # noqa: BLE001
-                log.exception("could not read the figures of enterprise %s", enterprise)
-        facts = pc.merge(facts, dict(tracker.get_slot("company_facts") or {}), today=today())
-        if not from_payload:
-            facts = pc.merge(facts, pc.facts_of(text, services.network(), today=today()), today=today())
-        focus = pc.focus_of(text) if not from_payload else []
-        state = {"focus": focus, "asked": [], "skipped": [], "asked_in": "" if from_payload else text[:300]}
-        report, _ = pc.evaluate(rules(), facts, today())
-        q = pc.next_question(report, facts, focus=focus, today=today())
-        if q is None:
-            return show_result(dispatcher, tracker, facts, state)
-        known = pc.describe(facts)
-        dispatcher.utter_message(text=INTRO + (f"\n已记下：{known}。" if known else ""))
-        state["asked"], state["question"] = [q.key], q.text
-        return [SlotSet("company_facts", facts), SlotSet(STATE, state), SlotSet(ANSWER, None),
-                FollowupAction("policy_check_form")]
+        if not text.startswith("/") and pc.leaves_contact(text, services.network()):
+            # "帮我们做一次政策匹配…联系人杨帆，131…": contact details left for a person to call back — that is a
+            # registration (the window's own 政策匹配 service), handled like any stated need.
+            from actions.actions import respond
+
+            return respond(dispatcher, tracker)
+        return start_check(dispatcher, tracker, text)
+
+
+def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list:
+    """Figures from the message, the conversation and the enterprise's file; the first question or the result."""
+    from_payload = text.startswith("/")
+    facts: dict = {}
+    enterprise = _enterprise(tracker)
+    if enterprise is not None:
+        try:
+            facts, _ = saved_figures.load(services.db_url(), enterprise)
+        except Exception:  # noqa: BLE001
+            log.exception("could not read the figures of enterprise %s", enterprise)
+    facts = pc.merge(facts, dict(tracker.get_slot("company_facts") or {}), today=today())
+    if not from_payload:
+        facts = pc.merge(facts, pc.facts_of(text, services.network(), today=today()), today=today())
+    focus = pc.focus_of(text) if not from_payload else []
+    state = {"focus": focus, "asked": [], "skipped": [], "asked_in": "" if from_payload else text[:300]}
+    report, _ = pc.evaluate(rules(), facts, today())
+    q = pc.next_question(report, facts, focus=focus, today=today())
+    if q is None:
+        return show_result(dispatcher, tracker, facts, state)
+    known = pc.describe(facts)
+    dispatcher.utter_message(text=INTRO + (f"\n已记下：{known}。" if known else ""))
+    state["asked"], state["question"] = [q.key], q.text
+    return [SlotSet("company_facts", facts), SlotSet(STATE, state), SlotSet(ANSWER, None),
+            FollowupAction("policy_check_form")]
 
 
 class ActionAskPolicyAnswer(Action):

@@ -326,6 +326,18 @@ def _years_to_ask(facts: dict, today: Optional[date]) -> int:
     return max(1, min(3, y - founded))
 
 
+def leaves_contact(text: str, network=None) -> bool:
+    """The message leaves a mobile or a company with a contact for a person to call back: a registration."""
+    d = extract(text, network)
+    return bool(d.mobile) or bool(d.company and d.contact_name)
+
+
+def starts_check(text: str, network=None) -> bool:
+    """A message another intent caught that still asks for a check: "我们50个人…能评高企吗" (wants_check), not
+    when it leaves contact details for a person (that registers)."""
+    return wants_check(text) and not leaves_contact(text, network)
+
+
 def is_skip(text: str) -> bool:
     t = normalise(text or "")
     return bool(SKIP.search(t)) and not re.search(r"\d", t)

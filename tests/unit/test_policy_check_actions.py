@@ -151,3 +151,24 @@ async def test_figures_are_saved_to_a_verified_enterprise_and_prefill_the_next_c
     await run(ActionPolicyCheckResult(), tracker("x", slots={"policy_answer": "done", "company_facts": {"employees": 5},
                                                              "policy_check_state": {}}, sender="unverified-1"))
     assert figures.load(url, eid)[0]["employees"] == 60
+
+
+async def test_a_need_message_with_figures_asking_for_a_check_starts_it():
+    from actions.actions import ActionHandleNeed
+
+    d, events = await run(ActionHandleNeed(), tracker("我们50个人，营收两千万，研发三百万，能评高企吗",
+                                                      intent="need_qualification"))
+    slots = slot_events(events)
+    assert slots["company_facts"]["employees"] == 50 and slots["company_facts"]["rd_expense"] == 3e6
+    assert slots["policy_check_state"]["focus"] == ["hnte"] and events[-1]["name"] == "policy_check_form"
+    assert "职工50人" in texts(d)
+
+
+async def test_contact_details_left_for_a_person_register_instead():
+    from actions.policy_check import ActionPolicyCheckStart
+
+    text = "帮我们看看能享受哪些政策，西安某某数据科技有限公司，联系人李娜，13912345678，请专员联系"
+    _, events = await run(ActionPolicyCheckStart(), tracker(text))
+    slots = slot_events(events)
+    assert "policy_check_state" not in slots
+    assert any(e.get("name") == "ticket_form" for e in events if e.get("event") == "followup")
