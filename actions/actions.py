@@ -11,7 +11,7 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tickets import start_ticket_events
+from actions.tickets import start_ticket_events, verification_turn
 from bot import handover
 from bot.knowledge import log as kb_log
 from bot.knowledge import replies as kb_replies
@@ -159,6 +159,9 @@ def detail_events(plan_details, tracker: Tracker) -> list:
 
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
     """One message in bot mode, whatever it was classified as: answer, register, hand over (bot.dialogue.turn)."""
+    verifying = verification_turn(dispatcher, tracker)     # "验证", a one-time code (actions/tickets.py)
+    if verifying is not None:
+        return verifying
     intent = tracker.get_intent_of_latest_message()
     text = tracker.latest_message.get("text") or ""
     ranking = tracker.latest_message.get("intent_ranking") or []
@@ -306,6 +309,9 @@ class ActionAffirmDeny(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        verifying = verification_turn(dispatcher, tracker)
+        if verifying is not None:
+            return verifying
         helpful = tracker.get_intent_of_latest_message() == "affirm"
         qid = tracker.get_slot("kb_query_id")
         if qid is not None and _last_bot_action_before_latest_user(tracker) in KB_ACTIONS:

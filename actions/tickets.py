@@ -15,6 +15,7 @@ from actions import services
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
 from bot.tickets import chat
+from bot.tickets.identity import code_in
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError
 
@@ -40,6 +41,59 @@ EXPECTED = {
     "ticket_location": "我需要企业所在的新城（沣东、沣西、秦汉、空港、泾河）或园区名称；不在园区请回复「无」。",
     "ticket_confirm": "请回复「确认」提交；要修改就直接说「手机号改成…」「公司名改成…」。",
 }
+
+
+# "验证", "我要验证身份", "验证企业联系人": the user asks to be verified as a contact of their enterprise.
+VERIFY_REQUEST = re.compile(r"^\s*(?:我要|我想|请|申请|进行|开始)?\s*(?:身份|企业联系人|联系人)?(?:身份)?验证"
+                            r"(?:一下|身份|企业联系人(?:身份)?|联系人(?:身份)?)?\s*[。.!！]?\s*$")
+VERIFY_BUTTON = {"title": "验证企业联系人身份", "payload": "验证"}
+SENT = {
+    "sent": "验证码已发送至贵企业登记的手机号 {mobile}，5分钟内有效。请直接回复6位验证码（例如「123456」）。",
+    "staff": "企业联系人身份由服务专员核实确认。您可以输入「转人工」，专员确认后即可查看和办理贵企业的全部工单。",
+    "no_claim": "您还没有在这里登记过企业。登记需求时填写企业名称后，才能验证为该企业的联系人。",
+    "verified": "您已是「{name}」的已验证联系人，可以查看和办理贵企业的全部工单（说「我的工单」即可）。",
+    "wait": "验证码刚刚发送过，请稍等一分钟再试；如已收到，请直接回复6位验证码。",
+    "limit": "今天获取验证码的次数已达上限。请明天再试，或输入「转人工」由服务专员核实确认。",
+    "failed": "验证码暂时没能发送，请稍后再试，或输入「转人工」由服务专员核实确认。",
+}
+CHECKED = {
+    "verified": "验证成功！您已确认为「{name}」的联系人，现在可以查看和办理贵企业的全部工单（说「我的工单」即可）。",
+    "wrong": "验证码不正确，还可以再试{left}次。",
+    "expired": "验证码已过期，请回复「验证」重新获取。",
+    "too_many": "验证码输错次数过多，已失效。请回复「验证」重新获取。",
+    "none": "现在没有待输入的验证码，请回复「验证」获取。",
+}
+
+
+def start_verification(dispatcher: CollectingDispatcher, sender_id: str) -> None:
+    ids = services.identity()
+    result = ids.send_code(sender_id)
+    name = ids.standing(sender_id).enterprise_name or ""
+    buttons = [kb_replies.HUMAN_BUTTON] if result.outcome in ("staff", "limit", "failed") else []
+    dispatcher.utter_message(text=SENT[result.outcome].format(mobile=result.masked_mobile, name=name),
+                             buttons=buttons)
+
+
+def verification_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[list]:
+    """"验证" starts verification; a 6-digit code typed while one is pending ("验证码是123456", "123456") is
+    checked. None: the message is about something else (whatever intent the NLU gave it, these texts mean
+    verification; no new intent is needed)."""
+    text = (tracker.latest_message.get("text") or "").strip()
+    if not text or text.startswith("/") or tracker.get_slot("requested_slot"):
+        return None
+    if VERIFY_REQUEST.match(text):
+        start_verification(dispatcher, tracker.sender_id)
+        return []
+    code = code_in(text)
+    if code is None or len(text) > 24:
+        return None
+    ids = services.identity()
+    if not ids.pending(tracker.sender_id) and "验证码" not in text:
+        return None
+    result = ids.check_code(tracker.sender_id, code)
+    name = ids.standing(tracker.sender_id).enterprise_name or ""
+    dispatcher.utter_message(text=CHECKED[result.outcome].format(left=result.attempts_left, name=name))
+    return []
 
 
 def profile_slots(sender_id: str) -> list[SlotSet]:
@@ -320,12 +374,15 @@ class ActionSubmitTicket(Action):
 
 
 class ActionTicketStatus(Action):
-    """我的工单: only the sender's own enterprise's tickets."""
+    """我的工单: the enterprise's tickets for a verified contact, the sender's own ones until then."""
 
     def name(self) -> Text:
         return "action_ticket_status"
 
     async def run(self, dispatcher, tracker, domain):
+        handled = verification_turn(dispatcher, tracker)
+        if handled is not None:
+            return handled
         text = tracker.latest_message.get("text") or ""
         if not text.startswith("/") and not OWN_TICKETS.search(text) and turn.is_answerable(
                 text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))):
@@ -333,14 +390,20 @@ class ActionTicketStatus(Action):
 
             return respond(dispatcher, tracker)
         rows = services.tickets().tickets_for_sender(tracker.sender_id)
+        standing = services.identity().standing(tracker.sender_id)
+        # Unverified: only its own tickets, and the way to see the enterprise's (nothing says whether it has any).
+        offer = None if standing.verified or not standing.enterprise_name else (
+            f"如需查看「{standing.enterprise_name}」的全部工单，请先验证您是该企业的联系人：回复「验证」。")
         if not rows:
             dispatcher.utter_message(
-                text="目前还没有查到您企业名下的工单。您可以直接告诉我想办理的事项，我来帮您登记并跟踪进度。")
+                text="目前还没有查到您登记的工单。您可以直接告诉我想办理的事项，我来帮您登记并跟踪进度。"
+                     + (f"\n{offer}" if offer else ""), buttons=[VERIFY_BUTTON] if offer else [])
             return []
         wanted = chat.ticket_numbers(tracker.latest_message.get("text") or "")
         if wanted:
             rows = [r for r in rows if r[0].number in wanted] or rows
-        lines = [f"您企业名下最近的工单（共{len(rows)}个）："]
+        lines = [f"您企业名下最近的工单（共{len(rows)}个）：" if standing.verified
+                 else f"您在这里登记的工单（共{len(rows)}个）："]
         buttons = []
         for i, (t, node) in enumerate(rows, 1):
             lines.append(chat.ticket_line(i, t, node.name))
@@ -348,6 +411,9 @@ class ActionTicketStatus(Action):
                 buttons.append({"title": f"补充信息 {t.number}", "payload": f"补充工单 {t.number} 的信息"})
             if t.status == lc.RESOLVED and len(buttons) < 4:
                 buttons.append({"title": f"评价 {t.number}", "payload": f"评价工单 {t.number}"})
+        if offer:
+            lines.append(offer)
+            buttons.append(VERIFY_BUTTON)
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
 
@@ -362,7 +428,7 @@ class ActionStartAddInfo(Action):
         target = chat.ticket_meant(open_rows, tracker.latest_message.get("text") or "", only_if_single=True)
         if target is None:
             if not open_rows:
-                dispatcher.utter_message(text="您企业名下没有办理中的工单可以补充。如有新需求，直接告诉我即可。")
+                dispatcher.utter_message(text="没有查到您名下办理中的工单可以补充。如有新需求，直接告诉我即可。")
                 return []
             dispatcher.utter_message(
                 text="请问要补充到哪个工单？",
@@ -413,6 +479,9 @@ class ActionRateTicket(Action):
         return "action_rate_ticket"
 
     async def run(self, dispatcher, tracker, domain):
+        handled = verification_turn(dispatcher, tracker)
+        if handled is not None:
+            return handled
         text = tracker.latest_message.get("text") or ""
         svc = services.tickets()
         rows = svc.tickets_for_sender(tracker.sender_id, limit=20)
@@ -429,6 +498,10 @@ class ActionRateTicket(Action):
                     buttons=[{"title": f"评价 {t.number}",
                               "payload": f"{label} {t.number}" if label else f"评价工单 {t.number}"}
                              for t in resolved[:5]])
+                return []
+            named = chat.ticket_numbers(text)
+            if named:   # a number that is not (or no longer) the sender's to rate: the same answer either way
+                dispatcher.utter_message(text=f"没有找到您名下待评价的工单 {'、'.join(sorted(named))}。")
                 return []
             dispatcher.utter_message(text="感谢您的评价！我们会根据您的反馈持续改进服务。")
             return []

@@ -336,16 +336,6 @@ class TicketService:
             ).all()
             return [(t, n) for t, n in rows]
 
-    def enterprise_has_other_tickets(self, sender_id: str) -> bool:
-        """An unverified identity's claimed enterprise has tickets it cannot see (offer verification);
-        says nothing about them."""
-        with read_sessions(self.db_url)() as s:
-            contact = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
-            if contact is None or contact.verified_at is not None:
-                return False
-            return s.scalar(select(Ticket.id).where(Ticket.enterprise_id == contact.enterprise_id,
-                                                    ~self._own_clause(contact)).limit(1)) is not None
-
     def events(self, number: str) -> list[TicketEvent]:
         with read_sessions(self.db_url)() as s:
             t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
