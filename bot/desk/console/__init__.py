@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.db.schema import utcnow
 from bot.desk.console import admin, auth, live, views
+from bot.desk.console import contact
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -55,6 +56,8 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     r.add_post("/console/conversations/{cid}/transfer", views.transfer)
     r.add_post("/console/conversations/{cid}/end", views.end)
     r.add_post("/console/conversations/{cid}/takeover", views.takeover)
+    r.add_get("/console/conversations/{cid}/contact", contact.contact_page)
+    r.add_post("/console/conversations/{cid}/verify-contact", contact.verify_contact)
     r.add_get("/console/tickets", views.tickets_page)
     r.add_get("/console/tickets/{number}", views.ticket_page)
     r.add_post("/console/tickets/{number}/status", views.ticket_status)

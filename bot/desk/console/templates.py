@@ -386,7 +386,7 @@ def conversation_page(staff, cv, messages: list[dict], canned: list[dict], nodes
 </section>
 <aside>
 <section class="card"><h2>人工服务</h2>{handover_panel}</section>
-<section class="card"><h2>企业信息</h2><dl class="kv">{profile}</dl></section>
+<section class="card"><h2>企业信息</h2><dl class="kv">{profile}</dl><p><a href="{base}/contact" id="contact-identity">联系人身份与验证</a></p></section>
 <section class="card"><h2>关联工单</h2>{ticket_panel}</section>
 </aside></div>"""
     last_id = messages[-1]["id"] if messages else 0

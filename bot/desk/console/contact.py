@@ -1,0 +1,105 @@
+"""Console: the chat identity behind a conversation and staff confirming it as a contact of its enterprise.
+
+A chat identity that typed a company name is an *unverified* contact (bot/tickets/identity.py): it sees
+only the tickets it opened itself. This page shows who it says it is, what it stated on its tickets and
+the enterprise's own record; "确认为该企业联系人" (after checking with the enterprise, e.g. by calling
+the number on file) makes it a verified contact. Scoped like every conversation route (the conversation's
+node), audited in console_audit ("verify_contact").
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.db import read_sessions
+from bot.db.schema import Contact, Enterprise, Ticket
+from bot.desk.console import templates as t
+from bot.desk.console import views
+from bot.desk.console.auth import StaffView
+from bot.tickets.identity import IdentityService
+
+DONE = {"verified": "已确认为该企业联系人：该会话现在可以查看和办理企业的全部工单。"}
+STATED_LABELS = {"name": "企业名称", "credit_code": "统一社会信用代码", "new_city": "新城", "park": "园区"}
+
+
+@dataclass
+class ContactView:
+    contact: Optional[Contact]
+    enterprise: Optional[Enterprise]
+    stated: list = field(default_factory=list)          # (ticket number, {field: value}) as the user stated them
+    verified_colleagues: int = 0
+
+
+def contact_view(db: str, cid: str) -> ContactView:
+    with read_sessions(db)() as s:
+        c = s.scalars(select(Contact).where(Contact.sender_id == cid)).first()
+        if c is None:
+            return ContactView(None, None)
+        ent = s.get(Enterprise, c.enterprise_id)
+        stated = [(n, json.loads(v)) for n, v in s.execute(
+            select(Ticket.number, Ticket.stated).where(Ticket.contact_id == c.id, Ticket.stated.is_not(None))
+            .order_by(Ticket.id.desc()).limit(10)).all()]
+        colleagues = len(s.scalars(select(Contact.id).where(
+            Contact.enterprise_id == c.enterprise_id, Contact.verified_at.is_not(None), Contact.id != c.id)).all())
+        return ContactView(c, ent, stated, colleagues)
+
+
+def page(staff: StaffView, cid: str, cv: ContactView, flash: str | None = None, error: str | None = None) -> str:
+    e = t.e
+    base = f"/console/conversations/{e(quote(cid, safe=''))}"
+    back = f'<p><a href="{base}">← 返回会话</a></p>'
+    if cv.contact is None:
+        body = f'{back}<section class="card"><h1>联系人身份</h1><p class="muted">该会话还没有登记企业，无需确认。</p></section>'
+        return t.layout("联系人身份", body, staff, flash=flash, error=error)
+    c, ent = cv.contact, cv.enterprise
+    if c.verified_at is not None:
+        status = f'<p><span class="badge">已验证</span> {e(t.dt(c.verified_at))}，方式：{e(c.verified_by or "")}</p>'
+        action = ""
+    else:
+        status = ('<p><span class="badge wait">未验证</span> 该会话只能查看和办理自己登记的工单；'
+                  '它填写的企业信息只记在工单上，不会改动企业档案。</p>')
+        action = f"""<form method="post" action="{base}/verify-contact">{t.csrf_input(staff)}
+<p class="muted">请先与企业核实（例如回拨企业档案中的联系电话），确认此人是该企业的联系人后再操作。</p>
+<button type="submit" class="primary" id="verify-contact">确认为该企业联系人</button></form>"""
+    record = "".join(f"<dt>{e(k)}</dt><dd>{e(v or '—')}</dd>" for k, v in (
+        ("企业名称", ent.name), ("统一社会信用代码", ent.credit_code), ("新城", ent.new_city), ("园区", ent.park)))
+    stated = "".join(
+        f'<li><a href="/console/tickets/{e(n)}">{e(n)}</a>：'
+        + "；".join(f"{e(STATED_LABELS.get(k, k))} {e(v)}" for k, v in said.items()) + "</li>"
+        for n, said in cv.stated) or '<li class="muted">无</li>'
+    body = f"""{back}<section class="card"><h1>联系人身份</h1>
+<dl class="kv"><dt>联系人</dt><dd>{e(c.name)}</dd><dt>手机</dt><dd>{e(c.mobile or '—')}</dd>
+<dt>所称企业</dt><dd>{e(ent.name)}</dd><dt>该企业已验证的其他联系人</dt><dd>{cv.verified_colleagues} 位</dd></dl>
+{status}{action}</section>
+<section class="card"><h2>企业档案</h2><dl class="kv">{record}</dl></section>
+<section class="card"><h2>用户在工单中填写的企业信息（未写入档案）</h2><ul>{stated}</ul></section>"""
+    return t.layout("联系人身份", body, staff, flash=flash, error=error)
+
+
+@views._conversation_action
+async def contact_page(request: web.Request, staff: StaffView, cid: str) -> web.Response:
+    cv = await views.run(contact_view, views.db_url(request), cid)
+    return views.html(page(staff, cid, cv, flash=DONE.get(request.query.get("done", ""))))
+
+
+@views._conversation_action
+async def verify_contact(request: web.Request, staff: StaffView, cid: str) -> web.Response:
+    db = views.db_url(request)
+    try:
+        standing = await views.run(IdentityService(db, clock=lambda: views.now_of(request)).verify_by_staff,
+                                   cid, staff.username)
+    except ValueError as exc:
+        if views.wants_json(request):
+            return web.json_response({"ok": False, "message": str(exc)}, status=409)
+        cv = await views.run(contact_view, db, cid)
+        return views.html(page(staff, cid, cv, error=str(exc)), 409)
+    await views.audit(request, staff, "verify_contact", conversation_id=cid,
+                      detail=f"确认为企业联系人：{standing.enterprise_name}（企业ID {standing.enterprise_id}）")
+    if views.wants_json(request):
+        return web.json_response({"ok": True, "message": DONE["verified"]})
+    raise web.HTTPSeeOther(f"/console/conversations/{quote(cid, safe='')}/contact?done=verified")
