@@ -7,7 +7,7 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
-from bot.desk import chat, console, hub_bridge, notifier, policy_check, wechat
+from bot.desk import chat, console, figures, hub_bridge, notifier, policy_check, wechat
 from bot.desk.hub import HUB_KEY, Hub
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.settings import Settings
@@ -93,4 +93,5 @@ def create_app(settings: Settings) -> web.Application:
     console.setup(app)
     notifier.setup(app)
     policy_check.setup(app)
+    figures.setup(app)
     return app

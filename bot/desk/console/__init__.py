@@ -13,7 +13,7 @@ from typing import Callable, Optional
 from aiohttp import web
 
 from bot.db.schema import utcnow
-from bot.desk.console import admin, auth, live, views
+from bot.desk.console import admin, auth, dashboard, live, views
 from bot.desk.console import contact
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -67,3 +67,4 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     r.add_get("/console/reports/monthly.html", views.monthly_html)
     r.add_get("/console/reports/monthly.xlsx", views.monthly_xlsx)
     admin.setup(app)
+    dashboard.setup(app)

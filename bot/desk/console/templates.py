@@ -84,7 +84,7 @@ def qs(**params: Any) -> str:
 # ---- layout --------------------------------------------------------------------------------------
 
 NAV = (("queue", "/console/", "人工队列"), ("tickets", "/console/tickets", "工单"),
-       ("reports", "/console/reports", "调度与报表"))
+       ("reports", "/console/reports", "调度与报表"), ("dashboard", "/console/dashboard", "数据看板"))
 
 
 def layout(title: str, body: str, staff=None, page: str = "", data: dict | None = None,

@@ -647,6 +647,10 @@ def _scoped_xlsx(summary, scope: set) -> bytes:
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         sheet.column_dimensions["A"].width = 28
+    if summary.scorecard is not None:       # 绩效评分, the nodes in scope
+        from bot.reports.render import scorecard_sheet
+
+        scorecard_sheet(wb, summary.scorecard, scope)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
