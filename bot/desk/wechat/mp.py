@@ -13,7 +13,7 @@ import asyncio
 
 from aiohttp import web
 
-from bot.desk.wechat import Channel, ChannelConfig, Reject, WeChatConfig
+from bot.desk.wechat.channel import Channel, ChannelConfig, Reject, WeChatConfig
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MpApi
 from bot.desk.wechat.crypto import CryptoError, signature_ok
