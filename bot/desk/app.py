@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.desk import chat, console, figures, hub_bridge, notifier, policy_check, wechat
+from bot.desk import privacy_page
 from bot.desk.hub import HUB_KEY, Hub
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.settings import Settings
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     # Feature modules register their routes here (one line each).
     chat.setup(app)
+    privacy_page.setup(app)
     wechat.setup(app)
     console.setup(app)
     notifier.setup(app)

@@ -17,7 +17,8 @@ from bot.db import read_sessions, sessions
 from bot.db.schema import (ConsoleAudit, Contact, Conversation, Enterprise, Handover, JobRun, KbQuery, Message,
                            Notification, Rating, Ticket, TicketEvent)
 from bot.privacy import data
-from bot.privacy.__main__ import main as cli, run_erase, run_export
+from bot.privacy.__main__ import main as cli
+from bot.privacy.service import run_erase, run_export
 
 # The job never follows a simulated future into deleting early (it uses min(now, the clock)): real time.
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.db.schema import utcnow
 from bot.desk.console import admin, auth, dashboard, live, views
 from bot.desk.console import contact
+from bot.desk.console import privacy
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -67,4 +68,5 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     r.add_get("/console/reports/monthly.html", views.monthly_html)
     r.add_get("/console/reports/monthly.xlsx", views.monthly_xlsx)
     admin.setup(app)
+    privacy.setup(app)
     dashboard.setup(app)

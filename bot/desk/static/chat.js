@@ -76,10 +76,14 @@
     var url = "/api/chat/history?conversation_id=" + encodeURIComponent(st.cid) + "&after=" + st.syncedId;
     return fetch(url, { headers: { "X-Chat-Key": st.key }, cache: "no-store" }).then(function (r) {
       if (r.status === 403 && !retried) {
-        // The conversation is gone (e.g. the key was reset): start a new one.
-        drop("session");
-        clearAll();
-        return newSession().then(function () { return fetchHistory(true); });
+        // The conversation is gone (the key was reset, ended, or expired after long disuse): start a new one.
+        return r.json().catch(function () { return {}; }).then(function (body) {
+          drop("session");
+          drop("outbox." + st.cid);
+          clearAll();
+          if (body && body.error === "session_expired") { notice(body.message, true); }
+          return newSession().then(function () { return fetchHistory(true); });
+        });
       }
       if (!r.ok) { throw new Error("history " + r.status); }
       return r.json().then(function (data) {
@@ -486,6 +490,26 @@
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible" && !st.ws) { st.attempts = 0; connect(); }
   });
+
+  // ---- 结束会话: forget the key on this device, and tell the server the key is dead -------------------
+  function endSession() {
+    if (!st.cid || !window.confirm("结束会话后，本设备将不再保留这段对话（工单不受影响），确定结束吗？")) { return; }
+    var cid = st.cid, key = st.key, ws = st.ws;
+    st.ws = null;
+    if (ws) { try { ws.close(); } catch (e) { /* ignore */ } }
+    fetch("/api/chat/end", { method: "POST", headers: { "Content-Type": "application/json", "X-Chat-Key": key },
+                             body: JSON.stringify({ conversation_id: cid }), cache: "no-store" })
+      .catch(function () { /* forgotten here anyway; an unused key expires on the server */ })
+      .then(function () {
+        drop("session");
+        drop("outbox." + cid);
+        clearAll();
+        notice("会话已结束，本设备上的聊天记录已清除。", true);
+        return newSession().then(fetchHistory).then(function () { scrollDown(); connect(); });
+      })
+      .catch(function () { setTimeout(start, 3000); });
+  }
+  if ($("end")) { $("end").addEventListener("click", endSession); }
 
   // ---- start ----------------------------------------------------------------------------------
   function start() {
