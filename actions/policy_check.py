@@ -167,7 +167,7 @@ class ValidatePolicyCheckForm(FormValidationAction):
         found = pc.facts_of(text, services.network(), expecting=pending, today=today())
         if found:
             facts = pc.merge(facts, found, expecting=pending, today=today())
-        elif pending and not pc.is_skip(text) and not state.get("retried"):
+        elif pending and not pc.is_skip(text) and not speech.is_none_answer(text) and not state.get("retried"):
             # Not understood: ask the same question once more, in plain words.
             dispatcher.utter_message(text="抱歉，我没能从这句话里读出数字。大概的数就行，不清楚可以说「跳过」。")
             return {ANSWER: None, STATE: {**state, "retried": True}}

@@ -86,6 +86,9 @@ async def test_answers_skip_and_result():
     _, out2 = answer(form, "不清楚", {"company_facts": out["company_facts"], "policy_check_state": again["policy_check_state"]})
     assert "money" in out2["policy_check_state"]["skipped"]
     assert out2["policy_check_state"]["asked"][-1] == "ip"
+    # "没有" to a question it cannot answer is a skip too (not asked again)
+    _, none = answer(form, "没有", {"company_facts": facts, "policy_check_state": state})
+    assert "founded" in none["policy_check_state"]["skipped"]
     # cancel ends the form with a marker the result action understands
     _, cancelled = answer(form, "取消", {"company_facts": facts, "policy_check_state": state})
     assert cancelled == {"policy_answer": "cancelled"}
