@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 STATE = "policy_check_state"
 ANSWER = "policy_answer"
 DONE, CANCELLED, HANDOVER = "done", "cancelled", "handover"
+OFFER_BUTTON = {"title": "按我们的数字做政策体检", "payload": "/policy_check"}
 INTRO = "好的，我来帮您做个政策体检：只问几个关键数字，大概的数就行（不清楚可以说「跳过」，说「取消」可退出）。"
 
 
@@ -96,13 +97,24 @@ class ActionPolicyCheckStart(Action):
 
     async def run(self, dispatcher, tracker, domain):
         text = (tracker.latest_message.get("text") or "").strip()
-        if not text.startswith("/") and pc.leaves_contact(text, services.network()):
+        if text.startswith("/"):
+            return start_check(dispatcher, tracker, text)
+        from actions.actions import respond
+
+        if pc.leaves_contact(text, services.network()):
             # "帮我们做一次政策匹配…联系人杨帆，131…": contact details left for a person to call back — that is a
             # registration (the window's own 政策匹配 service), handled like any stated need.
-            from actions.actions import respond
-
             return respond(dispatcher, tracker)
-        return start_check(dispatcher, tracker, text)
+        if pc.wants_check(text):
+            return start_check(dispatcher, tracker, text)
+        # The classifier's guess, but the message asks about a requirement ("什么样的企业算小型微利企业",
+        # "…我们这种情况申请高企，研发费用占比要达到多少"): the knowledge base answers; with figures in it the
+        # check is offered.
+        events = respond(dispatcher, tracker)
+        if pc.facts_of(text, services.network()):
+            dispatcher.utter_message(text="需要的话，我也可以按您说的数字做个政策体检，看看能享受哪些政策、还差什么。",
+                                     buttons=[OFFER_BUTTON])
+        return events
 
 
 def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list:
@@ -118,7 +130,7 @@ def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -
     facts = pc.merge(facts, dict(tracker.get_slot("company_facts") or {}), today=today())
     if not from_payload:
         facts = pc.merge(facts, pc.facts_of(text, services.network(), today=today()), today=today())
-    focus = pc.focus_of(text) if not from_payload else []
+    focus = pc.focus_of(text if not from_payload else tracker.get_slot("user_statement") or "")
     state = {"focus": focus, "asked": [], "skipped": [], "asked_in": "" if from_payload else text[:300]}
     report, _ = pc.evaluate(rules(), facts, today())
     q = pc.next_question(report, facts, focus=focus, today=today())

@@ -46,7 +46,7 @@ FOCUS = (("hnte", re.compile(r"高企|高新技术企业|高新企业|评高新|
          ("rd_super_deduction", re.compile(r"加计扣除|加计")))
 
 # "政策体检", "能享受哪些政策", "能评高企吗": a check is asked for (used with the classifier's intent).
-CHECK_REQUEST = re.compile(r"体检|(?:能|可以|可)(?:享受|申请|申报|拿|用)(?:到)?(?:哪些|什么|啥)(?:政策|优惠|补贴)"
+CHECK_REQUEST = re.compile(r"体检|政策匹配|匹配(?:一下)?(?:适合的)?政策|(?:能|可以|可)(?:享受|申请|申报|拿|用)(?:到)?(?:哪些|什么|啥)(?:政策|优惠|补贴)"
                            r"|符合(?:哪些|什么)(?:政策|条件)|(?:能|可以|够)(?:不能)?(?:评|申请|申报|认定|拿)(?:上)?(?:高企|高新|科小|小微)"
                            r"|(?:够不够|符不符合|能不能评|够格|有没有资格|能否评)")
 
@@ -261,8 +261,24 @@ def focus_of(text: str) -> list[str]:
     return [pid for pid, pattern in FOCUS if pattern.search(t)]
 
 
+SELF = re.compile(r"我们|我司|我公司|咱们|咱|本公司|我这|我家|我们这")
+ASKS_OWN_FIT = re.compile(r"能不能|能否|可不可以|够不够|符不符合|算不算|是否符合|适不适用|适用吗|有没有资格|够格"
+                          r"|(?:能|可以)[^，。,？?]{0,12}吗")
+# A question about a requirement itself ("研发费用占比要达到多少", "需要什么条件"): the knowledge base answers it.
+REQUIREMENT_QUESTION = re.compile(r"要达到多少|达到多少|是多少|多少比例|要求是|什么条件|哪些条件|什么要求|怎么申请|如何申请"
+                                  r"|怎么办理|流程|材料|什么意思|有效期|税率")
+
+
 def wants_check(text: str) -> bool:
-    return bool(CHECK_REQUEST.search(normalise(text or "")))
+    """The message asks for a check of the enterprise's own situation: "政策体检", "能享受哪些政策",
+    "我们能享受研发费用加计扣除吗" — not a question about a requirement ("什么样的企业算小型微利企业",
+    "我们这种情况申请高企，研发费用占比要达到多少")."""
+    t = normalise(text or "")
+    if REQUIREMENT_QUESTION.search(t) and "体检" not in t:
+        return False
+    if CHECK_REQUEST.search(t):
+        return True
+    return bool(SELF.search(t) and ASKS_OWN_FIT.search(t) and (focus_of(t) or re.search(r"政策|优惠|扶持|补贴", t)))
 
 
 def _needs_history(report: Report, facts: dict) -> bool:

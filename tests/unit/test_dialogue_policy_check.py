@@ -155,6 +155,12 @@ def test_focus_and_check_request():
     assert pc.focus_of("政策体检") == []
     assert pc.wants_check("帮我看看能享受哪些政策") and pc.wants_check("政策体检")
     assert not pc.wants_check("高企认定需要什么条件")
+    assert pc.wants_check("我们能享受研发费用加计扣除吗") and pc.wants_check("我们算不算小型微利企业")
+    assert pc.wants_check("给我们匹配一下政策") and pc.wants_check("我们够不够格评高企")
+    # questions about a requirement itself are for the knowledge base, even with the company's figures
+    assert not pc.wants_check("什么样的企业算小型微利企业")
+    assert not pc.wants_check("我们成立五年，营收3000万，想问下我们这种情况申请高企，研发费用占比要达到多少？")
+    assert not pc.wants_check("加计扣除和高企15%的税率能同时享受吗")
 
 
 def test_skip_words():

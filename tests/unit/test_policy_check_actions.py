@@ -175,3 +175,18 @@ async def test_contact_details_left_for_a_person_register_instead():
     slots = slot_events(events)
     assert "policy_check_state" not in slots
     assert any(e.get("name") == "ticket_form" for e in events if e.get("event") == "followup")
+
+
+async def test_a_requirement_question_the_classifier_called_a_check_is_answered_and_the_check_offered():
+    from actions.policy_check import ActionPolicyCheckStart
+
+    text = "我们成立五年了，去年营收3000万，研发投入400万，想问下我们这种情况申请高企，研发费用占比要达到多少？"
+    d, events = await run(ActionPolicyCheckStart(), tracker(text))
+    assert "5%" in texts(d) and "policy_check_state" not in slot_events(events)
+    assert d.messages[-1]["buttons"] == [{"title": "按我们的数字做政策体检", "payload": "/policy_check"}]
+    assert slot_events(events)["company_facts"]["revenue"] == 3e7
+    # the button starts the check from the figures already given
+    _, started = await run(ActionPolicyCheckStart(), tracker("/policy_check", slots={
+        "company_facts": slot_events(events)["company_facts"]}))
+    assert slot_events(started)["company_facts"]["rd_expense"] == 4e6
+    assert started[-1]["name"] == "policy_check_form"
