@@ -224,3 +224,41 @@ def test_without_a_provider_or_a_mobile_on_file_staff_verify(svc, db_url, clock)
                                        ("验证码 123 456", "123456"), ("我的手机13912345678", None), ("12345", None)])
 def test_the_code_in_what_the_user_typed(text, code):
     assert code_in(text) == code
+
+
+def test_parallel_guesses_all_count_and_never_pass_the_limit(svc, db_url, sms, clock):
+    """Twenty guesses at once (threads, each its own connection): at most five are checked, the rest are
+    refused, and afterwards even the right code is no use."""
+    import threading
+
+    ids = IdentityService(db_url, sms=sms, clock=clock, make_code=lambda: "654321")
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    assert ids.send_code("chat-b").outcome == "sent"
+    outcomes, start = [], threading.Barrier(20)
+
+    def guess(i):
+        start.wait()
+        outcomes.append(ids.check_code("chat-b", f"{i:06d}").outcome)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 20 and outcomes.count("wrong") <= identity.MAX_ATTEMPTS - 1
+    assert outcomes.count("wrong") + outcomes.count("too_many") + outcomes.count("none") == 20
+    assert ids.check_code("chat-b", "654321").outcome in ("too_many", "none")
+    assert not ids.standing("chat-b").verified
+    with sessions(db_url)() as s:
+        assert s.scalars(select(VerificationCode.attempts)).one() == identity.MAX_ATTEMPTS
+
+
+def test_a_code_for_one_identity_is_no_use_to_another(svc, ids, sms):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    open_one(svc, "chat-c", mobile="13800002222", description="科技保险补贴")
+    ids.send_code("chat-b")
+    assert ids.check_code("chat-c", sms.sent[-1][1]).outcome == "none"
+    assert not ids.standing("chat-c").verified
+    assert ids.check_code("chat-b", sms.sent[-1][1]).outcome == "verified"
