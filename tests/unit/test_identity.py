@@ -262,3 +262,25 @@ def test_a_code_for_one_identity_is_no_use_to_another(svc, ids, sms):
     assert ids.check_code("chat-c", sms.sent[-1][1]).outcome == "none"
     assert not ids.standing("chat-c").verified
     assert ids.check_code("chat-b", sms.sent[-1][1]).outcome == "verified"
+
+
+def test_an_unverified_credit_code_stays_on_the_ticket(svc, ids, db_url):
+    import random
+
+    from bot.tickets.credit_code import generate
+
+    open_one(svc, "chat-a", new_city="沣西")                                  # the record has no credit code
+    code = generate(random.Random(11))
+    r = svc.open_ticket(category="need_space", description="需要办公场地",
+                        enterprise=EnterpriseInput(name=COMPANY, credit_code=code, park="某园区"),
+                        contact_name="赵六", mobile=None, sender_id="chat-b")
+    with sessions(db_url)() as s:
+        e = s.scalars(select(Enterprise).where(Enterprise.name == COMPANY)).one()
+        assert e.credit_code is None and (e.new_city, e.park) == ("沣西", None)
+    assert json.loads(svc.get(r.ticket.number).stated) == {"name": COMPANY, "credit_code": code, "park": "某园区"}
+    ids.verify_by_staff("chat-b", "li")
+    svc.open_ticket(category="need_space", description="另外还需要会议室",
+                    enterprise=EnterpriseInput(name=COMPANY, credit_code=code), contact_name="赵六", mobile=None,
+                    sender_id="chat-b")
+    with sessions(db_url)() as s:
+        assert s.scalars(select(Enterprise.credit_code).where(Enterprise.name == COMPANY)).one() == code
