@@ -124,6 +124,15 @@ class IdentityService:
                 c.verified_at, c.verified_by = now, f"staff:{staff_username}"[:128]
             return standing_in(s, sender_id)
 
+    def revoke(self, sender_id: str) -> Standing:
+        """Staff withdraw a verification (confirmed by mistake, the person left the enterprise)."""
+        with sessions(self.db_url).begin() as s:
+            c = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
+            if c is None or c.verified_at is None:
+                raise ValueError("该会话不是已验证的企业联系人，无需撤销。")
+            c.verified_at = c.verified_by = None
+            return standing_in(s, sender_id)
+
     # ---- one-time codes ------------------------------------------------------------------------
 
     @staticmethod

@@ -53,7 +53,15 @@ async def test_staff_confirm_a_contact_and_the_chat_then_sees_the_enterprises_ti
     assert row.actor == "staff:li" and row.conversation_id == "chat-b" and COMPANY in row.detail
     assert {t.number for t, _ in svc.tickets_for_sender("chat-b")} == {first.number, mine.number}
     text = await (await li.client.get("/console/conversations/chat-b/contact")).text()
-    assert "已验证" in text and "staff:li" in text and "verify-contact" not in text
+    assert "已验证" in text and "staff:li" in text and 'id="verify-contact"' not in text
+
+    undone = await li.post("/console/conversations/chat-b/unverify-contact")
+    assert undone.status == 303 and undone.headers["Location"].endswith("?done=revoked")
+    assert not IdentityService(desk.db).standing("chat-b").verified
+    assert [t.number for t, _ in svc.tickets_for_sender("chat-b")] == [mine.number]
+    assert audit(desk.db, "unverify_contact")[-1].actor == "staff:li"
+    again = await li.post("/console/conversations/chat-b/unverify-contact")
+    assert again.status == 409 and "无需撤销" in await again.text()
 
 
 async def test_a_conversation_without_a_claim_cannot_be_confirmed(desk):

@@ -59,6 +59,7 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     r.add_post("/console/conversations/{cid}/takeover", views.takeover)
     r.add_get("/console/conversations/{cid}/contact", contact.contact_page)
     r.add_post("/console/conversations/{cid}/verify-contact", contact.verify_contact)
+    r.add_post("/console/conversations/{cid}/unverify-contact", contact.unverify_contact)
     r.add_get("/console/tickets", views.tickets_page)
     r.add_get("/console/tickets/{number}", views.ticket_page)
     r.add_post("/console/tickets/{number}/status", views.ticket_status)

@@ -23,7 +23,8 @@ from bot.desk.console import views
 from bot.desk.console.auth import StaffView
 from bot.tickets.identity import IdentityService
 
-DONE = {"verified": "已确认为该企业联系人：该会话现在可以查看和办理企业的全部工单。"}
+DONE = {"verified": "已确认为该企业联系人：该会话现在可以查看和办理企业的全部工单。",
+        "revoked": "已撤销验证：该会话又只能查看和办理自己登记的工单。"}
 STATED_LABELS = {"name": "企业名称", "credit_code": "统一社会信用代码", "new_city": "新城", "park": "园区"}
 
 
@@ -59,7 +60,8 @@ def page(staff: StaffView, cid: str, cv: ContactView, flash: str | None = None, 
     c, ent = cv.contact, cv.enterprise
     if c.verified_at is not None:
         status = f'<p><span class="badge">已验证</span> {e(t.dt(c.verified_at))}，方式：{e(c.verified_by or "")}</p>'
-        action = ""
+        action = f"""<form method="post" action="{base}/unverify-contact">{t.csrf_input(staff)}
+<button type="submit" class="danger" id="unverify-contact">撤销验证</button></form>"""
     else:
         status = ('<p><span class="badge wait">未验证</span> 该会话只能查看和办理自己登记的工单；'
                   '它填写的企业信息只记在工单上，不会改动企业档案。</p>')
@@ -87,19 +89,31 @@ async def contact_page(request: web.Request, staff: StaffView, cid: str) -> web.
     return views.html(page(staff, cid, cv, flash=DONE.get(request.query.get("done", ""))))
 
 
-@views._conversation_action
-async def verify_contact(request: web.Request, staff: StaffView, cid: str) -> web.Response:
+async def _change(request: web.Request, staff: StaffView, cid: str, revoke: bool) -> web.Response:
     db = views.db_url(request)
+    ids = IdentityService(db, clock=lambda: views.now_of(request))
     try:
-        standing = await views.run(IdentityService(db, clock=lambda: views.now_of(request)).verify_by_staff,
-                                   cid, staff.username)
+        standing = await views.run(ids.revoke, cid) if revoke else await views.run(ids.verify_by_staff, cid,
+                                                                                  staff.username)
     except ValueError as exc:
         if views.wants_json(request):
             return web.json_response({"ok": False, "message": str(exc)}, status=409)
         cv = await views.run(contact_view, db, cid)
         return views.html(page(staff, cid, cv, error=str(exc)), 409)
-    await views.audit(request, staff, "verify_contact", conversation_id=cid,
-                      detail=f"确认为企业联系人：{standing.enterprise_name}（企业ID {standing.enterprise_id}）")
+    what = "撤销企业联系人验证" if revoke else "确认为企业联系人"
+    await views.audit(request, staff, "unverify_contact" if revoke else "verify_contact", conversation_id=cid,
+                      detail=f"{what}：{standing.enterprise_name}（企业ID {standing.enterprise_id}）")
+    done = "revoked" if revoke else "verified"
     if views.wants_json(request):
-        return web.json_response({"ok": True, "message": DONE["verified"]})
-    raise web.HTTPSeeOther(f"/console/conversations/{quote(cid, safe='')}/contact?done=verified")
+        return web.json_response({"ok": True, "message": DONE[done]})
+    raise web.HTTPSeeOther(f"/console/conversations/{quote(cid, safe='')}/contact?done={done}")
+
+
+@views._conversation_action
+async def verify_contact(request: web.Request, staff: StaffView, cid: str) -> web.Response:
+    return await _change(request, staff, cid, revoke=False)
+
+
+@views._conversation_action
+async def unverify_contact(request: web.Request, staff: StaffView, cid: str) -> web.Response:
+    return await _change(request, staff, cid, revoke=True)
