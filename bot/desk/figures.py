@@ -63,7 +63,7 @@ def bar_chart(title: str, items: Iterable[tuple[str, int, str]], unit: str = "�
     items = list(items)
     if not items:
         return f'<p class="empty">{_e(title)}：暂无数据</p>'
-    label_w, bar_w, value_w, row_h, pad = 132, 290, 58, 26, 6
+    label_w, bar_w, value_w, row_h, pad = 140, 282, 58, 28, 6
     width, height = label_w + bar_w + value_w, pad * 2 + row_h * len(items)
     top = max(v for _, v, _ in items) or 1
     out = [f'<svg class="bars" role="img" aria-label="{_e(title)}" xmlns="http://www.w3.org/2000/svg" '
@@ -74,9 +74,9 @@ def bar_chart(title: str, items: Iterable[tuple[str, int, str]], unit: str = "�
         w = round(bar_w * value / top, 1)
         short = label if len(label) <= 8 else label[:7] + "…"
         out.append(f'<g><title>{_e(label)}：{value} {_e(unit)}</title>'
-                   f'<text x="{label_w - 6}" y="{y + 18}" text-anchor="end" font-size="14" fill="#1f2933">{_e(short)}</text>'
-                   f'<rect x="{label_w}" y="{y + 5}" width="{w}" height="{row_h - 10}" rx="2" fill="{_e(colour)}"/>'
-                   f'<text x="{label_w + w + 5}" y="{y + 18}" font-size="14" fill="#1f2933">{value}</text></g>')
+                   f'<text x="{label_w - 6}" y="{y + 20}" text-anchor="end" font-size="16" fill="#1f2933">{_e(short)}</text>'
+                   f'<rect x="{label_w}" y="{y + 6}" width="{w}" height="{row_h - 12}" rx="2" fill="{_e(colour)}"/>'
+                   f'<text x="{label_w + w + 5}" y="{y + 20}" font-size="16" fill="#1f2933">{value}</text></g>')
     out.append("</svg>")
     return "".join(out)
 

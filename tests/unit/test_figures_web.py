@@ -34,13 +34,14 @@ NODES = {"centre": "need_policy_consult", "fengxi": "need_equity_investment",
          "fengxi-ws-xinxi": "need_recruitment", "fengdong": "need_space"}
 
 
-def populate(db: str) -> None:
+def populate(db: str, moment: datetime = MOMENT) -> None:
+    """The four tickets, created five hours before `moment` (the browser tests use the real clock)."""
     with engine_for(db).begin() as conn:
-        conn.execute(insert(Enterprise).values(id=1, name=SECRETS[2], created_at=MOMENT))
+        conn.execute(insert(Enterprise).values(id=1, name=SECRETS[2], created_at=moment))
         conn.execute(insert(Contact).values(id=1, enterprise_id=1, name=SECRETS[0], mobile=SECRETS[1],
-                                            created_at=MOMENT))
+                                            created_at=moment))
         for i, (node, category) in enumerate(NODES.items(), start=1):
-            created = MOMENT - timedelta(hours=5)
+            created = moment - timedelta(hours=5)
             conn.execute(insert(Ticket).values(
                 id=i, number=f"QCY-20261125-{i:04d}", enterprise_id=1, contact_id=1, category=category,
                 service_content=BY_INTENT[category].content, node_id=node, status="accepted",
