@@ -240,3 +240,19 @@ def test_cli_export_erase(two_people, tmp_path, capsys):
         assert_erased(s, old)
     assert cli(["export", "--db", db, "--mobile", "123"]) == 1
     assert "手机号格式不正确" in capsys.readouterr().err
+
+
+def test_erase_removes_the_conversations_rasa_tracker_events(two_people, tmp_path):
+    """Rasa's `events` table (declared minimally by bot.privacy.data) loses only this person's events."""
+    db, old, new = two_people
+    tracker = f"sqlite:///{tmp_path / 'rasa_tracker.db'}"
+    engine = __import__("bot.db", fromlist=["engine_for"]).engine_for(tracker)
+    data.tracker_events.metadata.create_all(engine)
+    with sessions(tracker).begin() as s:
+        for sender in (old["cid"], old["cid"], new["cid"]):
+            s.execute(data.tracker_events.insert().values(sender_id=sender, timestamp=1.0))
+    done = run_erase(db, conversation=old["cid"], tracker_url=tracker)
+    assert done.tracker_events == 2
+    with read_sessions(tracker)() as s:
+        left = list(s.scalars(select(data.tracker_events.c.sender_id)))
+    assert left == [new["cid"]]
