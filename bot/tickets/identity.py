@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
@@ -39,6 +39,7 @@ MAX_ATTEMPTS = 5
 RESEND_GAP = timedelta(seconds=60)           # one code a minute per identity and per mobile
 SENDS_PER_IDENTITY_PER_DAY = 5
 SENDS_PER_MOBILE_PER_DAY = 10
+KEEP_CODES = timedelta(days=2)               # rows (a mobile, a sender id) are needed for the daily limits only
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
@@ -155,6 +156,8 @@ class IdentityService:
     def send_code(self, sender_id: str) -> SendResult:
         now = self.clock()
         with sessions(self.db_url).begin() as s:
+            # Personal data kept no longer than needed: old code rows go as new ones are sent.
+            s.execute(delete(VerificationCode).where(VerificationCode.created_at < now - KEEP_CODES))
             c = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
             if c is None:
                 return SendResult("no_claim")

@@ -284,3 +284,14 @@ def test_an_unverified_credit_code_stays_on_the_ticket(svc, ids, db_url):
                     sender_id="chat-b")
     with sessions(db_url)() as s:
         assert s.scalars(select(Enterprise.credit_code).where(Enterprise.name == COMPANY)).one() == code
+
+
+def test_code_rows_are_kept_two_days_only(svc, ids, sms, clock, db_url):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    ids.send_code("chat-b")
+    clock.advance(days=2, minutes=1)
+    open_one(svc, "chat-c", mobile="13800002222", description="科技保险补贴")
+    ids.send_code("chat-c")
+    with sessions(db_url)() as s:
+        assert s.scalars(select(VerificationCode.sender_id)).all() == ["chat-c"]
