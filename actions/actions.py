@@ -17,14 +17,15 @@ from bot.knowledge import log as kb_log
 from bot.knowledge import replies as kb_replies
 from bot.dialogue import needs
 from actions import services
-from bot.dialogue import turn
+from bot.dialogue import speech, turn
 from bot.dialogue import policy_check as policy_chat
 from bot.taxonomy import is_need
 from bot.tickets.chat import RATING_BUTTONS, rating_score
 
 log = logging.getLogger(__name__)
 
-KB_ACTIONS = ("action_handle_need", "action_nlu_fallback", "action_out_of_scope", "action_complain")
+KB_ACTIONS = ("action_handle_need", "action_nlu_fallback", "action_out_of_scope", "action_complain",
+              "action_policy_check_start")
 ACK_YES = "好的。请告诉我您想办理或咨询的具体事项。"
 ACK_NO = "好的，没问题。还有其他需要随时告诉我。"
 
@@ -312,6 +313,10 @@ class ActionAffirmDeny(Action):
         verifying = verification_turn(dispatcher, tracker)
         if verifying is not None:
             return verifying
+        text = tracker.latest_message.get("text") or ""
+        if not from_button(tracker) and not speech.is_affirmation(text) and not speech.is_negation(text) \
+                and speech.is_followup(text):
+            return respond(dispatcher, tracker)     # "那税率呢" taken for a yes: a follow-up question
         helpful = tracker.get_intent_of_latest_message() == "affirm"
         qid = tracker.get_slot("kb_query_id")
         if qid is not None and _last_bot_action_before_latest_user(tracker) in KB_ACTIONS:

@@ -190,3 +190,16 @@ async def test_a_requirement_question_the_classifier_called_a_check_is_answered_
         "company_facts": slot_events(events)["company_facts"]}))
     assert slot_events(started)["company_facts"]["rd_expense"] == 4e6
     assert started[-1]["name"] == "policy_check_form"
+
+
+async def test_a_follow_up_question_taken_for_a_yes_is_answered():
+    """The retrained classifier reads "那税率呢" as affirm (0.91): it is a follow-up to the answer just given."""
+    from actions.actions import ActionAffirmDeny
+
+    context = {"entry_id": "small-low-profit-enterprise", "faq_id": "small-low-profit-enterprise-conditions", "question": "什么样的企业算小型微利企业",
+               "category": "need_policy_consult"}
+    d, _ = await run(ActionAffirmDeny(), tracker("那税率呢", intent="affirm", slots={"kb_context": context}))
+    body = texts(d)
+    assert "请告诉我您想办理或咨询的具体事项" not in body and ("5%" in body or "20%" in body), body
+    d, _ = await run(ActionAffirmDeny(), tracker("好的", intent="affirm"))
+    assert "请告诉我您想办理或咨询的具体事项" in texts(d)
