@@ -31,11 +31,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import BigInteger, and_, cast, func, select, true, union
+from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, true, union
 from sqlalchemy.engine import Connection
 
 from bot.db import engine_for
-from bot.db.schema import ServiceNode, Ticket, Visit
+from bot.db.schema import KbQuery, ServiceNode, Ticket, Visit
 from bot.reports.monthly import (BEIJING, MonthlySummary, Period, _compute, _count_if, _in, _int,
                                  _node_order)
 from bot.taxonomy import CATEGORIES, SERVICE_CONTENTS
@@ -44,6 +44,7 @@ from bot.tickets.lifecycle import AWAITING_INFO, CLOSED_STATES, OPEN_STATES
 CACHE_SECONDS = 60.0
 EPOCH = datetime(2000, 1, 1, tzinfo=BEIJING)
 WINDOWS = {"today": "今日", "month": "本月", "all": "累计"}
+ANSWERED = ("answer", "best_guess")      # the monthly summary's "an answer was shown"
 
 
 # ---- windows ---------------------------------------------------------------------------------------
@@ -274,12 +275,44 @@ def node_states(conn: Connection, now: datetime, node_ids: Optional[set] = None)
 
 
 @dataclass
+class OpenQuestion:
+    text: str              # as asked, mobile and ID numbers masked (bot.logmask)
+    asked: int             # times asked in the window without an answer shown
+    not_helpful: int       # times an answer was shown and marked 没帮助
+    last_asked: datetime
+
+
+UNANSWERED_LIMIT = 10
+
+
+def open_questions(conn: Connection, period: Period, limit: int = UNANSWERED_LIMIT) -> list[OpenQuestion]:
+    """The questions of the window that got no answer or an answer marked 没帮助, grouped by their text,
+    most frequent first: what the knowledge editors should write next."""
+    from bot.logmask import mask
+
+    K = KbQuery
+    unanswered = K.decision.notin_(ANSWERED)
+    unhelpful = and_(K.decision.in_(ANSWERED), K.helpful == false())
+    rows = conn.execute(
+        select(K.text, _count_if(unanswered).label("asked"), _count_if(unhelpful).label("bad"),
+               func.max(K.asked_at).label("last"))
+        .where(_in(K.asked_at, period.start_utc, period.end_utc), or_(unanswered, unhelpful))
+        .group_by(K.text)
+        .order_by((_count_if(unanswered) + _count_if(unhelpful)).desc(), func.max(K.asked_at).desc())
+        .limit(limit)).all()
+    return [OpenQuestion(mask(r.text or ""), _int(r.asked), _int(r.bad),
+                         (r.last if r.last.tzinfo else r.last.replace(tzinfo=timezone.utc)).astimezone(BEIJING))
+            for r in rows]
+
+
+@dataclass
 class Dashboard:
     generated_at: datetime
     today: WindowFigures
     month: WindowFigures
     nodes: list[NodeState]
     scoped: bool
+    questions: list[OpenQuestion] = field(default_factory=list)     # whole network only: questions have no node
 
 
 def _snapshot(db_url: str, work: Callable[[Connection], Any]) -> Any:
@@ -301,7 +334,8 @@ def dashboard(db_url: str, now: Optional[datetime] = None, node_ids: Optional[It
             generated_at=now.astimezone(BEIJING),
             today=_window_figures(conn, "today", window("today", now), now, scope),
             month=_window_figures(conn, "month", window("month", now), now, scope),
-            nodes=node_states(conn, now, scope), scoped=scope is not None)
+            nodes=node_states(conn, now, scope), scoped=scope is not None,
+            questions=[] if scope is not None else open_questions(conn, window("month", now)))
 
     return _snapshot(db_url, work)
 
@@ -341,5 +375,5 @@ class PublicFigures:
             return self._value
 
 
-__all__ = ["CACHE_SECONDS", "WINDOWS", "CountItem", "Dashboard", "NodeState", "PublicFigures", "WindowFigures",
+__all__ = ["CACHE_SECONDS", "WINDOWS", "CountItem", "Dashboard", "NodeState", "OpenQuestion", "open_questions", "PublicFigures", "WindowFigures",
            "dashboard", "node_states", "public_figures", "window"]

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_monthly_report import populate, utc  # noqa: E402
 
 from bot.db import engine_for  # noqa: E402
-from bot.db.schema import Contact, Handover, Ticket, TicketEvent  # noqa: E402
+from bot.db.schema import Contact, Handover, KbQuery, Ticket, TicketEvent  # noqa: E402
 from bot.reports import monthly_summary  # noqa: E402
 from bot.reports.figures import PublicFigures, dashboard, public_figures, window  # noqa: E402
 from bot.reports.scorecard import previous_month, scorecard  # noqa: E402
@@ -44,6 +44,9 @@ def populate_figures(url: str) -> None:
         conn.execute(insert(TicketEvent), [
             dict(ticket_id=4, at=utc("2026-11-30 01:00"), actor="system", action="progress_push"),
             dict(ticket_id=8, at=utc("2026-11-20 02:00"), actor="system", action="progress_push")])
+        conn.execute(insert(KbQuery), [
+            dict(id=n, asked_at=utc(at), conversation_id=f"kb{n}", text=f"我的电话{CONTACT_MOBILE}怎么申请", decision="unknown")
+            for n, at in ((9, "2026-11-08 02:00"), (10, "2026-11-09 02:00"))])
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +129,13 @@ def test_dashboard_month_equals_the_monthly_summary(db):
     assert m.p50_first_response_hours == pytest.approx(2100 / H)
     # resolutions of M 14400,25200,28800,43200,72000,100800 → (28800+43200)/2 = 36000 s = 10 h
     assert m.p50_resolution_hours == pytest.approx(10.0)
-    # knowledge: 6 questions, 4 answered → 2 unanswered; 1 marked unhelpful
-    assert (m.kb_unanswered, m.kb_not_helpful) == (2, 1)
+    # knowledge: 6 questions + the two added, 4 answered → 4 unanswered; 1 marked unhelpful
+    assert (m.kb_questions, m.kb_unanswered, m.kb_not_helpful) == (8, 4, 1)
+    # what to write next: the added question twice (its mobile masked), then 5 (unknown, 11-06), 4 (options,
+    # 11-05) and 2 (answered, marked 没帮助); 1, 3, 6 were answered and not marked unhelpful
+    assert [(q.text, q.asked, q.not_helpful) for q in d.questions] == [
+        ("我的电话139****4321怎么申请", 2, 0), ("问题5", 1, 0), ("问题4", 1, 0), ("问题2", 0, 1)]
+    assert d.questions[0].last_asked.isoformat() == "2026-11-09T10:00:00+08:00"
     # open / overdue now: 4 (due 11-20), 11 (10-30) at 沣西; 8, 15 at the workstation; 5 is paused; 13's
     # deadline is 12-01 00:00 Beijing, still ahead
     states = {n.node_id: (n.open, n.overdue) for n in d.nodes}
@@ -148,7 +156,7 @@ def test_dashboard_of_a_new_city_centre_is_its_nodes_only(db):
     assert (m.ratings, m.service_ratings, m.satisfaction) == (4, 1, 3.5)
     # first responses 600,1800,2400,3600,7200,86400 → (2400+3600)/2 = 3000 s
     assert m.p50_first_response_hours == pytest.approx(3000 / H)
-    assert m.kb_questions is None                  # questions carry no node: not shown to a node
+    assert m.kb_questions is None and d.questions == []     # questions carry no node: not shown to a node
     assert {n.node_id for n in d.nodes} == scope
     by = {c.key: c.accepted for c in m.categories}
     assert by["need_debt_financing"] == 1 and by["need_policy_consult"] == 0 and sum(by.values()) == 6

@@ -170,6 +170,7 @@ async def test_dashboard_is_limited_to_the_staff_members_nodes(desk, username, a
     else:
         assert node_rows(html, "scorecard") == scorecard
     assert ("知识库" in html) == (username == "centre_lead")     # questions have no node
+    assert ('class="grid questions"' in html) == (username == "centre_lead")
     for secret in SECRETS:
         assert secret not in html
 

@@ -53,6 +53,17 @@ def _nodes_html(d: Dashboard) -> str:
             f'<th>超期在办</th></tr></thead><tbody>{rows}</tbody></table></div><div>{chart}</div></div>')
 
 
+def _questions_html(d: Dashboard) -> str:
+    if d.scoped:
+        return ""
+    rows = "".join(f'<tr><td class="l wrap">{e(q.text)}</td><td>{q.asked}</td><td>{q.not_helpful}</td>'
+                   f'<td>{e(t.dt(q.last_asked, "%m-%d %H:%M"))}</td></tr>' for q in d.questions)
+    empty = '<tr><td class="l" colspan="4">本月没有未解答或“没帮助”的提问。</td></tr>'
+    return f"""<section class="card"><h2>本月未解答与“没帮助”的提问 <small>按提问次数，前 {len(d.questions) or 10} 条；号码已隐去</small></h2>
+<div class="scroll"><table class="grid questions"><thead><tr><th>提问</th><th>未解答</th><th>没帮助</th><th>最近一次</th></tr></thead>
+<tbody>{rows or empty}</tbody></table></div></section>"""
+
+
 def _change(now: Optional[float], before: Optional[float], pct: bool = True, lower_is_better: bool = False) -> str:
     if now is None or before is None or abs(now - before) < 1e-9:
         return ""
@@ -113,6 +124,7 @@ def page(staff: StaffView, d: Dashboard, sc: Optional[Scorecard], month: str, er
 <section class="card"><h2>本月诉求分布</h2>{fg.legend()}
 <div class="two"><div><h3>按 19 类需求</h3>{fg.category_chart("本月按需求分类受理诉求", cats)}</div>
 <div><h3>按五项服务内容</h3>{fg.content_chart("本月按服务内容受理诉求", contents)}</div></div></section>
+{_questions_html(d)}
 <section class="card"><div class="head"><h2>绩效评分</h2>
 <form method="get" action="/console/dashboard" class="inline"><label>月份 <input type="month" name="month" value="{e(month)}" required></label>
 <button type="submit">查看</button></form></div>{score}</section>"""
