@@ -72,3 +72,13 @@ async def test_a_conversation_without_a_claim_cannot_be_confirmed(desk):
     assert (await b.client.get("/console/conversations/nobody/contact")).status == 404
     r = await b.post("/console/conversations/nobody/verify-contact")
     assert r.status == 404
+
+
+@pytest.mark.parametrize("cid", ["x" * 600, "..%2F..%2Fetc", "%00", "会话<script>alert(1)</script>", "' OR 1=1 --"])
+async def test_odd_conversation_ids_get_not_found_never_an_error(desk, cid):
+    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    b = await desk.browser()
+    await b.login("boss")
+    page = await b.client.get(f"/console/conversations/{cid}/contact")
+    assert page.status in (400, 404) and "<script>alert" not in await page.text()     # %00: refused as bad input
+    assert (await b.post(f"/console/conversations/{cid}/verify-contact")).status in (400, 404)

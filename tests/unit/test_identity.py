@@ -295,3 +295,13 @@ def test_code_rows_are_kept_two_days_only(svc, ids, sms, clock, db_url):
     ids.send_code("chat-c")
     with sessions(db_url)() as s:
         assert s.scalars(select(VerificationCode.sender_id)).all() == ["chat-c"]
+
+
+@pytest.mark.parametrize("typed", ["", "abcdef", "12345", "1234567", "１２３４５６７８", "验证码" * 500, "0" * 10000, None])
+def test_odd_codes_are_wrong_or_ignored_never_an_error(svc, ids, sms, typed):
+    verified_colleague(svc, ids)
+    open_one(svc, "chat-b", mobile="13800001111", description="人才公寓申请", category="need_talent_living")
+    ids.send_code("chat-b")
+    assert ids.check_code("chat-b", typed).outcome == "wrong"
+    code_in(typed or "")
+    assert not ids.standing("chat-b").verified
