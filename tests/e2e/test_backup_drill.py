@@ -200,3 +200,16 @@ def _fresh_desk_serves_history(db: str, tracker: str, chats: list, after: dict, 
             os.environ.pop("DESK_SCHEDULER", None)
         else:
             os.environ["DESK_SCHEDULER"] = old
+
+
+def test_var_of_the_running_stack_is_private(any_stack):
+    """var/ of a running instance: the directory 0700, every file (databases, WAL, logs, endpoints with
+    tokens) readable by the service's user only — Rasa and the action server inherit umask 077."""
+    var = any_stack.settings.var_dir
+    assert (var.stat().st_mode & 0o777) == 0o700
+    files = [p for p in var.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".log" for p in files) and any(p.name.startswith("endpoints-") for p in files)
+    loose = {str(p.relative_to(var)): oct(p.stat().st_mode & 0o777) for p in files if p.stat().st_mode & 0o077}
+    assert loose == {}
+    if any_stack.settings.effective_tracker_store_url.startswith("sqlite"):
+        assert (var / "rasa_tracker.db").exists() and (var / "yuanshang.db").exists()
