@@ -164,6 +164,8 @@ async def test_admin_exports_and_erases_with_csrf_and_audit(desk, people):
     assert (await b.login("boss")).status in (302, 303)
     page = await b.client.get("/console/admin/privacy")
     assert page.status == 200 and "个人信息导出与删除" in await page.text()
+    assert '<a href="/console/admin/privacy" class="on">个人信息</a>' in await page.text()
+    assert 'href="/console/admin/privacy"' in await (await b.client.get("/console/tickets")).text()   # in the nav
     r = await b.post("/console/admin/privacy/export", {"mobile": old["mobile"]})
     assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
     exported = json.loads(await r.text())
@@ -189,6 +191,7 @@ async def test_only_admins_may_use_the_page(desk, people):
     old, _ = people
     b = await desk.browser()
     await b.login("lead")
+    assert 'href="/console/admin/privacy"' not in await (await b.client.get("/console/tickets")).text()
     assert (await b.client.get("/console/admin/privacy")).status == 403
     r = await b.post("/console/admin/privacy/export", {"mobile": old["mobile"]})
     assert r.status == 403 and "仅限管理员" in await r.text()

@@ -38,7 +38,7 @@ def _form(staff: StaffView, mobile: str = "", conversation: str = "") -> str:
 
 
 def _page(staff: StaffView, flash: str | None = None, error: str | None = None, **values) -> str:
-    return t.layout("个人信息", _form(staff, **values), staff, page="admin", flash=flash, error=error)
+    return t.layout("个人信息", _form(staff, **values), staff, page="privacy", flash=flash, error=error)
 
 
 def _html(text: str, status: int = 200) -> web.Response:

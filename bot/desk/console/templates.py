@@ -93,7 +93,8 @@ def layout(title: str, body: str, staff=None, page: str = "", data: dict | None 
     head_meta = f'<meta name="csrf-token" content="{e(staff.csrf_token)}">' if staff is not None else ""
     if staff is not None:
         on = ' class="on"'
-        links = NAV + ((("admin", "/console/admin/staff", "账号管理"),) if staff.role == "admin" else ())
+        links = NAV + ((("admin", "/console/admin/staff", "账号管理"),
+                        ("privacy", "/console/admin/privacy", "个人信息")) if staff.role == "admin" else ())
         nav = "".join(f'<a href="{href}"{on if key == page else ""}>{label}</a>' for key, href, label in links)
         from bot.desk.console.store import node_name
 
