@@ -176,7 +176,7 @@ class ValidatePolicyCheckForm(FormValidationAction):
         skipped = list(state.get("skipped") or [])
         pending = asked[-1] if asked else None
         facts = dict(tracker.get_slot("company_facts") or {})
-        found = pc.facts_of(text, services.network(), expecting=pending, today=today())
+        found = pc.facts_of(text, services.network(), expecting=pending, today=today(), known=facts)
         if found:
             facts = pc.merge(facts, found, expecting=pending, today=today())
         elif pending and not pc.is_skip(text) and not speech.is_none_answer(text) and not state.get("retried"):

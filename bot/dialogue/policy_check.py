@@ -79,35 +79,41 @@ QUESTIONS = (
     Question("industry", ("industry",), "公司属于什么行业？例如「软件和信息技术服务」「医疗器械制造」"),
 )
 BY_KEY = {q.key: q for q in QUESTIONS}
+STAFF_PART = {False: "其中研发（科技）人员大概有多少？例如「研发9个」",
+              True: "公司现在一共有多少人（职工总数）？例如「60人」"}
+MONEY_PART = {False: "去年的研发费用大概多少？例如「研发200万」",
+              True: "去年的营业收入大概多少？例如「营收1500万」"}
 MONEY_3_YEARS = ("高企看近三个会计年度：{years}每年的营业收入和研发费用大概各多少？"
                  "例如「{y1}年营收800万研发60万，{y2}年营收1200万研发90万，{y3}年营收1500万研发200万」")
 
 
 # ---- the figures ---------------------------------------------------------------------------------------
 
-def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today: Optional[date] = None) -> dict:
+def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today: Optional[date] = None,
+             known: Optional[dict] = None) -> dict:
     """The figures in one message (details.extract), plus the bare answers that mean something only because
-    `expecting` (a Question key) was just asked: "60，9", "2019", "没有", "80%"."""
+    `expecting` (a Question key) was just asked: "60，9", "2019", "没有", "80%". `known`: the facts so far (a bare
+    "9个" after "其中研发人员有多少" is the R&D staff, not the headcount)."""
     found = dict(extract(text, network).figures)
     t = normalise(text or "")
-    if not expecting or found.keys() & set(_answers(expecting)):
+    known = known or {}
+    if not expecting or found.keys() & set(_answers(expecting)) or is_skip(text):
         return found
     bare = re.sub(r"一共|一起|总共|一般|一下|其中|大概|差不多|左右", "，", t)
     numbers = [m.group() for m in re.finditer(r"\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿点]+", bare)]
     if expecting == "staff":
         counts = [int(v) for v in (parse_amount(n) for n in numbers) if v is not None and v == int(v) and v > 0]
-        if counts:
-            found.setdefault("employees", counts[0])
-            if len(counts) > 1 and "tech_staff" not in found:
-                found["tech_staff"] = counts[1]
+        missing = [k for k in ("employees", "tech_staff") if known.get(k) is None]
+        for key, value in zip(missing, counts):
+            found.setdefault(key, value)
     elif expecting in ("money", "history"):
         amounts = [parse_amount(n + ("万" if re.fullmatch(r"\d+(?:\.\d+)?", n) and "万" in t else "")) for n in
                    re.findall(r"[\d.零〇一二两三四五六七八九十百千]+(?:万|亿)", t)]
         amounts = [a for a in amounts if a is not None]
-        if expecting == "money" and amounts:
-            found.setdefault("revenue", amounts[0])
-            if len(amounts) > 1:
-                found.setdefault("rd_expense", amounts[1])
+        if expecting == "money":
+            missing = [k for k in ("revenue", "rd_expense") if known.get(k) is None]
+            for key, value in zip(missing, amounts):
+                found.setdefault(key, value)
     elif expecting == "founded":
         year = re.search(r"(?:19|20)\d{2}", t)
         if year:
@@ -118,7 +124,7 @@ def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today:
                 years = 0.5 if m.group(1) == "半" else parse_amount(m.group(1))
                 if years is not None:
                     found["years_since_founding"] = years + (0.5 if m.group(2) else 0)
-    elif expecting == "ip" and (speech.is_none_answer(text) or re.search(r"^(?:没有|无|都没有|还没有|暂时没有)", t)):
+    elif expecting == "ip" and re.search(r"^(?:没有|无|都没有|还没有|暂时没有|暂无|一个都没有|0|零)", t):
         found["ip_none"] = True
     elif expecting == "assets" and numbers:
         value = parse_amount(t)
@@ -309,6 +315,10 @@ def next_question(report: Report, facts: dict, *, focus: list[str] = (), asked: 
             weight = sum(1 for r in open_ if set(q.fields) & set(r.missing))
         if weight > best_weight:
             best, best_weight = q, weight
+    if best is not None and best.key == "staff" and (facts.get("employees") is None) != (facts.get("tech_staff") is None):
+        best = Question("staff", best.fields, STAFF_PART[facts.get("employees") is None])
+    elif best is not None and best.key == "money" and (facts.get("revenue") is None) != (facts.get("rd_expense") is None):
+        best = Question("money", best.fields, MONEY_PART[facts.get("revenue") is None])
     if best is not None and best.key == "money" and _hnte_open(report, focus) and _years_to_ask(facts, today) > 1:
         n = _years_to_ask(facts, today)
         y = (today or date.today()).year

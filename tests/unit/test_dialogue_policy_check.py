@@ -79,6 +79,22 @@ def test_bare_answers_to_the_question_just_asked(expecting, text, expected):
     assert pc.facts_of(text, expecting=expecting, today=TODAY) == expected
 
 
+def test_a_bare_answer_fills_what_is_still_missing_and_skip_words_mean_nothing():
+    assert pc.facts_of("9个", expecting="staff", known={"employees": 50}, today=TODAY) == {"tech_staff": 9}
+    assert pc.facts_of("300万", expecting="money", known={"revenue": 2e7}, today=TODAY) == {"rd_expense": 3e6}
+    for skip in ("跳过", "不清楚", "不知道"):
+        assert pc.facts_of(skip, expecting="ip", today=TODAY) == {}          # not "no IP"
+        assert pc.facts_of(skip, expecting="taxable", today=TODAY) == {}
+    assert pc.facts_of("没有统计", expecting="taxable", today=TODAY) == {}
+
+
+def test_only_the_missing_half_of_a_question_is_asked():
+    q = ask({"employees": 50, "revenue": 2e7, "rd_expense": 3e6}, focus=["hnte"])
+    assert q.key == "staff" and "一共" not in q.text and "研发（科技）人员" in q.text
+    q = ask({"employees": 50, "tech_staff": 9, "years_since_founding": 1, "revenue": 2e7}, focus=["hnte"])
+    assert q.key == "money" and q.text.startswith("去年的研发费用")
+
+
 def test_a_bare_number_means_nothing_without_the_question():
     assert pc.facts_of("60，9", today=TODAY) == {}
 
