@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 import uuid
@@ -35,31 +34,27 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from bot import handover as ho
-from bot.db import read_sessions, sessions
-from bot.db.schema import Conversation, Handover, Message, ServiceNode, utcnow
+from bot.db import read_sessions
+from bot.db.schema import Handover, Message, ServiceNode, utcnow
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
-from bot.dialogue.options import match_option
+from bot.desk.messages import (MAX_TEXT, _claim_for_forward, _get_message, _mode, _other_pending, _pending,
+                               _replies_of, _set_mode, _set_state, _store_inbound, _store_out)
+from bot.desk.messages import history  # noqa: F401 - part of the gateway's API (web chat, console)
 from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 2000
 RASA_TIMEOUT = 15.0
 RETRY_INTERVAL = 3.0                   # while this desk knows of pending messages
 FULL_SCAN_INTERVAL = 60.0              # otherwise (orphans, other instances' messages)
-STALE_STORED = timedelta(minutes=2)    # an inbound left "stored" this long was orphaned (desk restart)
 BUSY_NOTICE = "系统繁忙，您的消息已收到，我们会尽快回复（稍后回复）"
 HANDOVER_ENDED_INTENT = "EXTERNAL_handover_ended"
 CLIENT_ID = re.compile(r"^[\x21-\x7e]+$")      # printable ASCII: UUIDs, WeChat MsgIds, "user:time:kind"
-RECENT_FOR_OPTIONS = 8                 # messages read back to find the buttons a typed answer may pick
 TURN_LOCK_TTL_MS = 30_000               # a desk's hold on a conversation's turn, renewed while held
 TURN_LOCK_POLL = 0.05                   # seconds between tries while another desk has the turn
 _RELEASE_TURN = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -239,185 +234,6 @@ def _gw(app: web.Application) -> Gateway:
 async def _run(fn, *args, **kwargs):
     """Database work off the event loop (SQLite may wait for its write lock)."""
     return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-# ---- message rows ---------------------------------------------------------------------------------
-
-def message_dict(m: Message) -> dict[str, Any]:
-    """The JSON form every client sees (chat page, console, channel senders)."""
-    payload = json.loads(m.payload) if m.payload else {}
-    d = {"id": m.id, "conversation_id": m.conversation_id, "direction": m.direction, "author": m.author,
-         "text": m.text, "buttons": payload.get("buttons") or [],
-         "created_at": m.created_at.isoformat() if m.created_at else None, "client_msg_id": m.client_msg_id}
-    if payload.get("title"):
-        d["title"] = payload["title"]          # a quick-reply button's label (text holds its payload)
-    if isinstance(payload.get("choice"), dict):
-        d["choice"] = payload["choice"]        # typed answer to buttons: {"title", "payload"} (text: as typed)
-    if payload.get("image"):
-        d["image"] = payload["image"]
-    if m.internal:
-        d["internal"] = True
-    return d
-
-
-def _ensure_conversation(s, conversation_id: str, channel: str) -> Conversation:
-    now = utcnow()
-    dialect = s.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
-    s.execute(ins.values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
-              .on_conflict_do_nothing(index_elements=["id"]))
-    conv = s.get(Conversation, conversation_id)
-    s.refresh(conv)
-    return conv
-
-
-def _latest_buttons(s, conversation_id: str) -> list[dict]:
-    """The buttons a typed answer may pick: those of the latest outgoing message that has any,
-    among the messages since the user last wrote (once the user typed something else, older
-    buttons no longer count). One indexed read of the conversation's last few messages."""
-    rows = s.execute(select(Message.direction, Message.payload)
-                     .where(Message.conversation_id == conversation_id, Message.internal.is_(False))
-                     .order_by(Message.id.desc()).limit(RECENT_FOR_OPTIONS)).all()
-    for direction, payload in rows:
-        if direction == "in":
-            return []
-        if payload:
-            try:
-                buttons = (json.loads(payload) or {}).get("buttons")
-            except (ValueError, AttributeError):
-                continue
-            if buttons:
-                return buttons
-    return []
-
-
-def typed_choice(text: str, buttons: list[dict]) -> Optional[dict]:
-    """{"title", "payload"} of the button a typed (not clicked) message picks, if it changes anything."""
-    if text.startswith("/"):
-        return None
-    b = match_option(text, buttons)
-    if b is None or b["payload"] == text:
-        return None
-    return {"title": str(b["title"])[:100], "payload": str(b["payload"])[:MAX_TEXT]}
-
-
-def _store_inbound(db: str, conversation_id: str, text: str, client_msg_id: Optional[str], channel: str,
-                   title: Optional[str], choice: Optional[dict] = None) -> tuple[dict, bool, str, str]:
-    """(message, duplicate?, mode, channel). A known client id returns the first message instead.
-
-    A typed message (no button label) that answers the buttons just shown is stored as typed,
-    with the chosen button beside it (`choice`); the gateway forwards the button's payload."""
-    for attempt in (1, 2):
-        try:
-            with sessions(db).begin() as s:
-                conv = _ensure_conversation(s, conversation_id, channel)
-                if client_msg_id:
-                    first = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
-                                                            Message.client_msg_id == client_msg_id)).first()
-                    if first is not None:
-                        return message_dict(first), True, conv.mode, conv.channel
-                if choice is None and not title:
-                    choice = typed_choice(text, _latest_buttons(s, conversation_id))
-                now = utcnow()
-                data = {k: v for k, v in (("title", title[:100] if title else None), ("choice", choice)) if v}
-                payload = json.dumps(data, ensure_ascii=False) if data else None
-                m = Message(conversation_id=conversation_id, direction="in", author="user", text=text,
-                            payload=payload, client_msg_id=client_msg_id, state="stored", created_at=now)
-                s.add(m)
-                conv.last_user_at = conv.updated_at = now
-                s.flush()
-                return message_dict(m), False, conv.mode, conv.channel
-        except IntegrityError:
-            if attempt == 2:   # the same client id stored concurrently: the second pass finds it
-                raise
-    raise AssertionError("unreachable")
-
-
-def _store_out(db: str, conversation_id: str, author: str, text: Optional[str], payload: Optional[dict],
-               reply_to: Optional[int] = None, internal: bool = False) -> tuple[dict, str, str]:
-    """Store an outgoing message; returns (message, mode, channel)."""
-    with sessions(db).begin() as s:
-        conv = _ensure_conversation(s, conversation_id, "rest")
-        m = Message(conversation_id=conversation_id, direction="out", author=author, text=text,
-                    payload=json.dumps(payload, ensure_ascii=False) if payload else None,
-                    reply_to=reply_to, state="stored", internal=internal, created_at=utcnow())
-        s.add(m)
-        conv.updated_at = utcnow()
-        s.flush()
-        return message_dict(m), conv.mode, conv.channel
-
-
-def _claim_for_forward(db: str, message_id: int) -> bool:
-    """stored/pending → forwarded; False if another task or desk instance already took it."""
-    with sessions(db).begin() as s:
-        res = s.execute(update(Message).where(Message.id == message_id,
-                                              Message.state.in_(("stored", "pending")))
-                        .values(state="forwarded").execution_options(synchronize_session=False))
-        return res.rowcount == 1
-
-
-def _set_state(db: str, message_id: int, state: str) -> None:
-    with sessions(db).begin() as s:
-        s.execute(update(Message).where(Message.id == message_id).values(state=state)
-                  .execution_options(synchronize_session=False))
-
-
-def _mode(db: str, conversation_id: str) -> tuple[str, str]:
-    with read_sessions(db)() as s:
-        conv = s.get(Conversation, conversation_id)
-        return (conv.mode, conv.channel) if conv else ("bot", "rest")
-
-
-def _set_mode(db: str, conversation_id: str, mode: str, only_from: Optional[str] = None) -> bool:
-    with sessions(db).begin() as s:
-        q = update(Conversation).where(Conversation.id == conversation_id)
-        if only_from is not None:
-            q = q.where(Conversation.mode == only_from)
-        return s.execute(q.values(mode=mode, updated_at=utcnow())
-                         .execution_options(synchronize_session=False)).rowcount == 1
-
-
-def _get_message(db: str, message_id: int) -> Optional[Message]:
-    with read_sessions(db)() as s:
-        return s.get(Message, message_id)
-
-
-def _replies_of(db: str, message_id: int) -> list[dict]:
-    with read_sessions(db)() as s:
-        return [message_dict(m) for m in s.scalars(
-            select(Message).where(Message.reply_to == message_id, Message.internal.is_(False))
-            .order_by(Message.id))]
-
-
-def _other_pending(db: str, conversation_id: str, message_id: int) -> bool:
-    with read_sessions(db)() as s:
-        return s.scalar(select(Message.id).where(Message.conversation_id == conversation_id,
-                                                 Message.direction == "in", Message.state == "pending",
-                                                 Message.id != message_id).limit(1)) is not None
-
-
-def _pending(db: str, conversation_id: Optional[str] = None, before: Optional[int] = None) -> list[dict]:
-    """Inbound messages waiting for a retry (and orphaned "stored" ones), oldest first."""
-    stale = utcnow() - STALE_STORED
-    with read_sessions(db)() as s:
-        q = select(Message).where(Message.direction == "in",
-                                  (Message.state == "pending")
-                                  | ((Message.state == "stored") & (Message.created_at < stale)))
-        if conversation_id is not None:
-            q = q.where(Message.conversation_id == conversation_id)
-        if before is not None:
-            q = q.where(Message.id < before)
-        return [message_dict(m) for m in s.scalars(q.order_by(Message.id).limit(500))]
-
-
-def history(db: str, conversation_id: str, after: int = 0, limit: int = 200,
-            include_internal: bool = False) -> list[dict]:
-    """Stored messages after id `after`, oldest first (the chat page hides internal notes)."""
-    with read_sessions(db)() as s:
-        q = select(Message).where(Message.conversation_id == conversation_id, Message.id > after)
-        if not include_internal:
-            q = q.where(Message.internal.is_(False))
-        return [message_dict(m) for m in s.scalars(q.order_by(Message.id).limit(limit))]
 
 
 # ---- publishing -----------------------------------------------------------------------------------
