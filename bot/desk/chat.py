@@ -534,9 +534,9 @@ async def chinese_errors(request: web.Request, handler):
         return resp
     if "\x00" in request.path_qs or "%00" in request.raw_path:   # no database can look that up
         return chinese_error(request, 400)
-    if not await _console_form_readable(request):
-        return chinese_error(request, 400, "表单格式不正确，请刷新页面后重试")
     try:
+        if not await _console_form_readable(request):
+            return chinese_error(request, 400, "表单格式不正确，请刷新页面后重试")
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400 or _CJK.search(exc.text or ""):
