@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
@@ -26,6 +27,7 @@ from bot.db import read_sessions
 from bot.db.schema import Handover, JobRun, Message, Notification, Ticket
 from bot.settings import PROJECT_ROOT
 from bot.staff.accounts import create_staff
+from bot.tickets.sla import default_policy
 
 pytestmark = pytest.mark.e2e
 
@@ -250,20 +252,30 @@ def test_scheduled_jobs_run_once_across_instances(cluster):
         if rows(db, select(JobRun.id).where(JobRun.job == "daily_dispatch")):
             break
         time.sleep(1)
-    # Two scheduler processes at the same simulated moment (Tue 1 Dec, 09:30 Beijing time).
-    cmd = [sys.executable, "-m", "bot.scheduler", "run-once", "--now", "2026-12-01T09:30", "--db", db]
+    # Two scheduler processes at the same simulated moment: 09:30 Beijing time on the next working
+    # day after today. Not a fixed date: the scheduler never catches up periods older than a job's
+    # first run, and the desks' own schedulers run today's jobs (only after 08:30 Beijing time),
+    # so a fixed past date passed or failed by the hour CI ran at.
+    sla = default_policy()
+    day = datetime.now(timezone(timedelta(hours=8))).date() + timedelta(days=1)
+    while not sla.is_working_day(day):
+        day += timedelta(days=1)
+    month = (day.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    cmd = [sys.executable, "-m", "bot.scheduler", "run-once", "--now", f"{day.isoformat()}T09:30", "--db", db]
     procs = [subprocess.Popen(cmd + ["--instance", f"racer-{i}"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for i in range(2)]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     runs = rows(db, select(JobRun.job, JobRun.period, JobRun.instance, JobRun.status))
-    assert {(r.job, r.period) for r in runs} >= {("daily_dispatch", "2026-12-01"), ("monthly_summary", "2026-11")}
+    assert {(r.job, r.period) for r in runs} >= {("daily_dispatch", day.isoformat()), ("monthly_summary", month)}
     assert all(r.status == "done" for r in runs), runs
-    assert {r.instance for r in runs if r.period == "2026-12-01"} <= {"racer-0", "racer-1"}
+    racers = {r.instance for r in runs if r.period == day.isoformat()}
+    assert racers and racers <= {"racer-0", "racer-1"}
     # The work itself happened once: one dispatch list per node per day, one monthly notice.
     lists = rows(db, select(Notification.recipient, Notification.body).where(Notification.kind == "dispatch_list"))
     per_day_node = Counter((n.recipient, re.search(r"\d{1,2}月\d{1,2}日", n.body).group(0)) for n in lists)
     assert lists and max(per_day_node.values()) == 1, per_day_node
     monthly = rows(db, select(func.count()).select_from(Notification)
-                   .where(Notification.kind == "monthly_summary", Notification.body.contains("11月")))
+                   .where(Notification.kind == "monthly_summary",
+                          Notification.body.contains(f"{int(month[5:])}月")))
     assert monthly[0][0] == 1
