@@ -322,3 +322,22 @@ def pytest_collection_modifyitems(config, items):
         if marker:
             item.add_marker(getattr(pytest.mark, marker))
     items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))
+
+
+@pytest.fixture
+def action_services(tmp_path, monkeypatch):
+    """Custom actions called directly (tests/unit/test_actions*.py): a fresh migrated SQLite database and
+    every cached service of actions.services cleared before and after, so no test sees another's database."""
+    from actions import services
+    from bot.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    migrate(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    caches = [f for f in vars(services).values() if callable(getattr(f, "cache_clear", None))]
+    for cached in caches:
+        cached.cache_clear()
+    yield url
+    for cached in caches:
+        cached.cache_clear()

@@ -7,22 +7,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions import services
-from bot.db import migrate, sessions
+from bot.db import sessions
 from bot.db.schema import Contact, Enterprise
 
 
 @pytest.fixture(autouse=True)
-def fresh_services(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'svc.db'}"
-    migrate(url)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("VAR_DIR", str(tmp_path))
-    for cached in (services.settings, services.tickets):
-        cached.cache_clear()
-    yield url
-    for cached in (services.settings, services.tickets):
-        cached.cache_clear()
+def fresh_services(action_services):
+    """A fresh database and service caches for every test (tests/conftest.py)."""
+    return action_services
 
 
 def tracker(text, intent="policy_check", slots=None, active_loop=None, requested_slot=None, entities=None,
