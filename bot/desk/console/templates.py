@@ -85,6 +85,16 @@ def qs(**params: Any) -> str:
 
 NAV = (("queue", "/console/", "人工队列"), ("tickets", "/console/tickets", "工单"),
        ("reports", "/console/reports", "调度与报表"), ("dashboard", "/console/dashboard", "数据看板"))
+# Pages added by a feature module of the console register their link here from their setup(app), so the
+# layout need not know every feature: (key, href, label, roles or None for every role).
+EXTRA_NAV: list[tuple[str, str, str, Optional[frozenset]]] = []
+
+
+def register_nav(key: str, href: str, label: str, roles: Optional[Iterable[str]] = None) -> None:
+    """Add a link to the console's top bar (idempotent: several apps in one process register once)."""
+    if any(k == key for k, *_ in EXTRA_NAV):
+        return
+    EXTRA_NAV.append((key, href, label, frozenset(roles) if roles else None))
 
 
 def layout(title: str, body: str, staff=None, page: str = "", data: dict | None = None,
@@ -93,7 +103,8 @@ def layout(title: str, body: str, staff=None, page: str = "", data: dict | None 
     head_meta = f'<meta name="csrf-token" content="{e(staff.csrf_token)}">' if staff is not None else ""
     if staff is not None:
         on = ' class="on"'
-        links = NAV + ((("admin", "/console/admin/staff", "账号管理"),
+        links = NAV + tuple((k, h, lbl) for k, h, lbl, roles in EXTRA_NAV if roles is None or staff.role in roles)
+        links = links + ((("admin", "/console/admin/staff", "账号管理"),
                         ("privacy", "/console/admin/privacy", "个人信息")) if staff.role == "admin" else ())
         nav = "".join(f'<a href="{href}"{on if key == page else ""}>{label}</a>' for key, href, label in links)
         from bot.desk.console.store import node_name

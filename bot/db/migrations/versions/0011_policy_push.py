@@ -1,0 +1,23 @@
+"""政策体检 proactive push: subscriptions, 退订, push records (issue 12 item 4)
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-03 06:00:00.000000
+
+Reserved in the chain so the features built in parallel each own one revision; filled in by the change
+that needs it (a revision that stays empty is a no-op).
+"""
+
+
+revision = '0011'
+down_revision = '0010'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
