@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
+    Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
@@ -97,6 +97,18 @@ class Enterprise(Base):
     new_city = Column(String(16), nullable=True)
     park = Column(String(128), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # 一企一档 profile kept by staff (bot/enterprises/profile.py); the policy check's own figures stay in
+    # enterprise_figures, as the chat gave them.
+    industry = Column(String(64), nullable=True)                    # 所属行业
+    address = Column(String(256), nullable=True)
+    registered_on = Column(Date, nullable=True)                     # 成立日期
+    employees = Column(Integer, nullable=True)                      # 职工人数
+    tech_staff = Column(Integer, nullable=True)                     # 科技人员数
+    revenue = Column(Numeric(16, 2), nullable=True)                 # 上年营业收入, yuan
+    rd_expense = Column(Numeric(16, 2), nullable=True)              # 上年研发投入, yuan
+    certifications = Column(String(256), nullable=True)             # ",hightech,tech_sme," (bot/enterprises)
+    notes = Column(Text, nullable=True)
+    updated_at = Column(UTCDateTime, nullable=True)                 # last profile change by staff
 
 
 class Contact(Base):
@@ -212,6 +224,17 @@ class Visit(Base):
     visited_at = Column(UTCDateTime, nullable=False, index=True)
     findings = Column(Text, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    recorded_by = Column(Integer, ForeignKey("staff.id"), nullable=True)   # who entered it (console)
+    hosts = Column(String(128), nullable=True)                             # the enterprise's people met
+
+
+class VisitParticipant(Base):
+    """Who went on a visit (one row per member of staff; `visits.staff_id` is the first of them)."""
+
+    __tablename__ = "visit_participants"
+
+    visit_id = Column(Integer, ForeignKey("visits.id"), primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff.id"), primary_key=True, index=True)
 
 
 class TicketSequence(Base):
