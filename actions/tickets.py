@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.knowledge import replies as kb_replies
+from bot.privacy import notice as privacy_notice
 from actions import services
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 FORM_SLOTS = ["need_description", "enterprise_name", "contact_name", "contact_mobile",
               "ticket_location", "ticket_confirm"]
 CANCELLED = "cancelled"
+PERSONAL_SLOTS = ("enterprise_name", "contact_name", "contact_mobile")
 HANDOVER = "handover"          # "转人工" in the middle of the form: stop it and hand over
 BARE_COMMAND_CHARS = 14        # "帮我登记一下需求" and the like name no need of their own
 YES_WITH_DETAIL = re.compile(r"^\s*(?:对|是的?|没错|嗯|确认|好的?|OK|ok)[，,。！!\s]*")
@@ -203,7 +205,21 @@ class ValidateTicketForm(FormValidationAction):
             for slot, value in found.items():
                 if slot != requested and slot not in set_now and not tracker.get_slot(slot):
                     events.append(SlotSet(slot, value))
+        self._tell_privacy_notice(dispatcher, tracker, events)
         return events
+
+    @staticmethod
+    def _tell_privacy_notice(dispatcher: CollectingDispatcher, tracker: Tracker, events: list) -> None:
+        """个人信息保护法: before the first personal detail is asked (or, for a returning contact, used), the chat
+        says once per conversation what is collected, why, for how long and how to have it deleted."""
+        after = {s: tracker.get_slot(s) for s in FORM_SLOTS}
+        after.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e["name"] in after})
+        if not after["need_description"] or after["need_description"] == "-" or after["ticket_confirm"]:
+            return      # still on the need itself, or the form is ending (cancelled / handed over / confirmed)
+        if privacy_notice.notice_shown(e.get("text") for e in tracker.events if e.get("event") == "bot"):
+            return
+        asking = any(not after[s] for s in PERSONAL_SLOTS)
+        dispatcher.utter_message(text=privacy_notice.chat_notice(asking=asking))
 
     # -- slots ------------------------------------------------------------------------------------
 

@@ -22,12 +22,23 @@ def period(days: int) -> str:
     return f"{days} 天"
 
 
-def chat_notice(settings: Optional[Settings] = None) -> str:
-    """Shown once, before the form asks for the contact's name and mobile."""
+MARKER = "《隐私说明》"      # every form of the notice names the page; the chat looks for it to tell it once
+
+
+def chat_notice(settings: Optional[Settings] = None, asking: bool = True) -> str:
+    """Shown once per conversation, before the form asks for the contact's name and mobile — or, for a
+    returning contact whose details are already on file (`asking=False`), before they are used again."""
     s = settings or Settings.from_env()
-    return ("为办理您的事项，接下来会请您提供企业名称、联系人姓名和手机号，仅用于受理、联系您反馈进度和回访，"
+    lead = ("为办理您的事项，接下来会请您提供企业名称、联系人姓名和手机号" if asking
+            else "为办理您的事项，我们会使用您此前留下的企业名称、联系人姓名和手机号")
+    return (f"{lead}，仅用于受理、联系您反馈进度和回访，"
             f"不作其他用途；会话最后一次活动后保存 {period(s.personal_data_retention_days)}，到期自动删除或匿名化。"
-            f"您可随时联系工作人员查阅、导出或删除您的信息，详见《隐私说明》：{PRIVACY_PATH}")
+            f"您可随时联系工作人员查阅、导出或删除您的信息，详见{MARKER}：{PRIVACY_PATH}")
+
+
+def notice_shown(bot_texts) -> bool:
+    """True if one of the bot's earlier messages in this conversation was the notice."""
+    return any(MARKER in (t or "") for t in bot_texts)
 
 
 def page_sections(settings: Optional[Settings] = None) -> list[tuple[str, list[str]]]:
