@@ -180,6 +180,7 @@ class Ticket(Base):
     escalation_level = Column(Integer, nullable=False, default=0)
     followup_required = Column(Boolean, nullable=False, default=False)       # 回访
     reason = Column(Text, nullable=True)                                     # 无法办理 reason
+    result = Column(Text, nullable=True)                                     # 办结: the result told the enterprise
     redeemed_amount = Column(Numeric(14, 2), nullable=True)                  # 政策兑现: yuan redeemed
     stated = Column(Text, nullable=True)      # JSON: enterprise details as an unverified user stated them
     last_progress_push = Column(UTCDateTime, nullable=True)      # 周推进
@@ -367,6 +368,18 @@ class ConsoleAudit(Base):
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
     detail = Column(Text, nullable=True)
     ip = Column(String(64), nullable=True)
+
+
+class ConsoleRead(Base):
+    """How far a member of staff has read a conversation in the console: the unread counts of the queue
+    and the tab title ("(3) 人工队列") are the enterprise's messages after `last_message_id`."""
+
+    __tablename__ = "console_reads"
+
+    staff_id = Column(Integer, ForeignKey("staff.id"), primary_key=True)
+    conversation_id = Column(String(128), primary_key=True)
+    last_message_id = Column(Integer, nullable=False, default=0)
+    read_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class LoginThrottle(Base):

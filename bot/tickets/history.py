@@ -24,11 +24,14 @@ ACTION_LABELS = {
     "sla_warning": "超期预警", "progress_push": "周推进", "visit": "入企服务",
     "handover_claim": "人工接单", "handover_transfer": "人工转交", "handover_end": "结束人工服务",
     "handover_rating": "人工服务评价", "takeover": "主动接管", "handover_note": "会话内部备注", "handover": "转人工",
+    "reclassify": "重新分类", "sla": "时限重算",
 }
-FIELD_LABELS = {"node_id": "节点", "claimed_by": "接待专员", "assignee_id": "承办人", "status": "状态"}
+FIELD_LABELS = {"node_id": "节点", "claimed_by": "接待专员", "assignee_id": "承办人", "status": "状态",
+                "category": "类别", "resolution_due": "办结时限"}
 STAFF_FIELDS = frozenset({"claimed_by", "assignee_id", "staff_id"})
 NODE_FIELDS = frozenset({"node_id"})
-TIME_FIELDS = frozenset({"warned_at", "last_progress_push", "resolved_at", "first_response_at"})
+TIME_FIELDS = frozenset({"warned_at", "last_progress_push", "resolved_at", "first_response_at", "resolution_due"})
+CATEGORY_FIELDS = frozenset({"category"})
 SCORE_FIELDS = frozenset({"handover_rating", "rating"})
 RATING_LABELS = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
 
@@ -88,6 +91,11 @@ def _plain(value: Any, field: Optional[str], staff: Mapping[int, str], node_name
         return name if name else f"已删除的工作人员（编号 {value}）"
     if field in SCORE_FIELDS and isinstance(value, int) and value in RATING_LABELS:
         return f"{RATING_LABELS[value]}（{value} 分）"
+    if field in CATEGORY_FIELDS and isinstance(value, str):
+        from bot.taxonomy import BY_INTENT
+
+        c = BY_INTENT.get(value)
+        return f"{c.content} · {c.name}" if c else value
     if isinstance(value, str):
         if field in TIME_FIELDS or (field is None and len(value) >= 19 and value[4:5] == "-" and "T" in value):
             try:

@@ -3,6 +3,15 @@
 已受理 → 已分派 → 办理中 ⇄ 待补充 (clock paused) → 已办结 → 已评价,
 plus 无法办理 (with a reason) and reopening. Anything else is refused with a
 message that says what is allowed instead.
+
+Closing (办结) by staff goes through ``TicketService.close`` (the console has no one-click 办结): it needs a
+result text, which is kept on the ticket and sent to the enterprise with the rating request, and the console
+shows what will be sent and asks to confirm it first. The table below still allows 已受理 → 已办结 — a 即日办
+answer may settle a need at once — but never without someone answerable: a ticket nobody has taken is first
+assigned to the member of staff closing it, so its trail reads 已受理 → 已分派 → 已办结 with a 承办人.
+Every change the enterprise should know about (办理中, 待补充 with what is needed, 办结 with the result,
+无法办理 with the reason) is told on its channel (``service.status_notice``); 待补充 and 无法办理 from the
+console need their text (``TEXT_REQUIRED``).
 """
 from __future__ import annotations
 
@@ -47,6 +56,10 @@ NEXT_STEP = {
     RATED: "已办结并评价，感谢您的反馈",
     CANNOT_HANDLE: "暂无法办理，如有疑问可申请重新办理",
 }
+
+
+# What staff must write for a status change made in the console, and what it is called there.
+TEXT_REQUIRED = {RESOLVED: "办理结果", AWAITING_INFO: "需要企业补充的内容", CANNOT_HANDLE: "无法办理的原因"}
 
 
 class IllegalTransition(ValueError):

@@ -100,6 +100,43 @@ def _json(value) -> Optional[str]:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _due_day(moment: Optional[datetime], sla: SlaPolicy) -> str:
+    if moment is None:
+        return ""
+    d = _aware(moment).astimezone(sla.tz).date()
+    return f"{d.month}月{d.day}日（星期{'一二三四五六日'[d.weekday()]}）"
+
+
+def status_notice(t: Ticket, before: str, target: str, actor: str, reason: Optional[str],
+                  sla: SlaPolicy) -> tuple[str, Optional[str]]:
+    """(notification kind, text for the enterprise) of a status change, or (kind, None) when it is not told:
+    办理中 (first start, resumed or reopened by staff), 待补充 (with what is needed), 办结 (with the result and the
+    rating request), 无法办理 (with the reason). Concise, one message each."""
+    name = BY_INTENT[t.category].name if t.category in BY_INTENT else t.category
+    head = f"您的工单 {t.number}（{name}）"
+    if target == lc.RESOLVED:          # told even when the enterprise's own action closed it: it asks for a rating
+        result = (t.result or "").strip()
+        return "rating_request", (f"{head}已办结。" + (f"办理结果：{result}\n" if result else "")
+                                  + "请为本次服务打分，您的评价会帮助我们改进：")
+    if actor.startswith("user:"):
+        return "status", None
+    what = (reason or "").strip()
+    if target == lc.AWAITING_INFO:
+        needed = f"需要您补充：{what}" if what else "需要您补充材料或信息"
+        return "status_awaiting_info", (f"{head}{needed}。可直接在对话中回复文字、发送图片或文件，或说明材料内容；"
+                                        "补充后继续办理，办结时限相应顺延。")
+    if target == lc.CANNOT_HANDLE:
+        return "status", (f"很抱歉，{head}暂无法办理。原因：{what or '请咨询服务窗口'}。"
+                          "如有疑问，可在对话中说明情况，我们会重新核实。")
+    if target == lc.IN_PROGRESS:
+        if before in lc.FINAL_STATES:
+            return "status", f"{head}已重新办理，服务专员会尽快与您联系。"
+        if before == lc.AWAITING_INFO:
+            return "status", f"{head}已继续办理，预计{_due_day(t.resolution_due, sla)}前办结。"
+        return "status", f"{head}已开始办理，预计{_due_day(t.resolution_due, sla)}前办结。"
+    return "status", None
+
+
 class TicketService:
     def __init__(self, db_url: str, sla: Optional[SlaPolicy] = None, router=None,
                  clock: Callable[[], datetime] = utcnow):
@@ -373,11 +410,6 @@ class TicketService:
         if target == lc.AWAITING_INFO:
             t.paused_at = now
         if target == lc.RESOLVED:
-            if t.conversation_id:  # 办结 → ask the enterprise to rate (delivered by the desk)
-                name = BY_INTENT[t.category].name if t.category in BY_INTENT else t.category
-                s.add(Notification(kind="rating_request", recipient=f"sender:{t.conversation_id}",
-                                   ticket_id=t.id, created_at=now,
-                                   body=f"您的工单 {t.number}（{name}）已办结。请为本次服务打分，您的评价会帮助我们改进："))
             t.resolved_at = now
             t.resolution_wsecs = max(0, self.sla.working_seconds_between(_aware(t.created_at), now)
                                      - t.paused_working_seconds)
@@ -391,6 +423,19 @@ class TicketService:
         t.status = target
         t.updated_at = now
         self._event(s, t, actor, "status", field="status", before=before, after=target, note=reason, at=now)
+        self._tell_enterprise(s, t, before, target, actor, now, reason)
+
+    def _tell_enterprise(self, s: Session, t: Ticket, before: str, target: str, actor: str, now: datetime,
+                         reason: str | None) -> None:
+        """The status changes an enterprise should know about, as a Notification to its conversation (the desk's
+        notifier delivers it on the conversation's channel: web chat, WeChat, WeCom). Changes the enterprise made
+        itself (a rating, added information) are answered in the chat already; internal steps (已分派) are not told."""
+        if not t.conversation_id:
+            return
+        kind, body = status_notice(t, before, target, actor, reason, self.sla)
+        if body:
+            s.add(Notification(kind=kind, recipient=f"sender:{t.conversation_id}", ticket_id=t.id, body=body,
+                               created_at=now))
 
     def transition(self, number: str, target: str, actor: str, reason: str | None = None,
                    redeemed_amount: Decimal | None = None) -> Ticket:
@@ -400,13 +445,102 @@ class TicketService:
             if t is None:
                 raise TicketError(f"工单 {number} 不存在")
             self._apply(s, t, target, actor, now, reason)
-            if redeemed_amount is not None:
-                if t.service_content != "政策兑现":
-                    raise lc.IllegalTransition("只有政策兑现类工单可以登记兑现金额")
-                self._event(s, t, actor, "redeemed_amount", field="redeemed_amount",
-                            before=t.redeemed_amount, after=Decimal(redeemed_amount), at=now)
-                t.redeemed_amount = Decimal(redeemed_amount)
+            self._redeemed(s, t, actor, now, redeemed_amount)
             return t
+
+    def _redeemed(self, s: Session, t: Ticket, actor: str, now: datetime, amount: Decimal | None) -> None:
+        if amount is None:
+            return
+        if t.service_content != "政策兑现":
+            raise lc.IllegalTransition("只有政策兑现类工单可以登记兑现金额")
+        amount = Decimal(amount)
+        if amount < 0 or amount >= Decimal("1e12"):
+            raise TicketError("兑现金额应为 0 到 1 万亿元之间的数。")
+        self._event(s, t, actor, "redeemed_amount", field="redeemed_amount",
+                    before=t.redeemed_amount, after=amount, at=now)
+        t.redeemed_amount = amount
+
+    def close(self, number: str, actor: str, result: str, *, closer_id: int | None = None,
+              redeemed_amount: Decimal | None = None) -> Ticket:
+        """办结 by staff (lifecycle.py, "Closing"): the result is required and told to the enterprise with the rating
+        request; a ticket nobody has taken yet gets the member of staff closing it as its 承办人 first
+        (已受理 → 已分派 → 已办结, each step in the trail), so every closed ticket says who handled it."""
+        result = (result or "").replace("\x00", "").strip()
+        if len(normalise(result)) < 2:
+            raise TicketError("办结时请填写办理结果（会告知企业）。")
+        result = result[:MAX_DESCRIPTION]
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if t is None:
+                raise TicketError(f"工单 {number} 不存在")
+            lc.check_transition(t.status, lc.RESOLVED)
+            if t.assignee_id is None and closer_id is not None:
+                self._event(s, t, actor, "assign", field="assignee_id", before=None, after=closer_id, at=now)
+                t.assignee_id = closer_id
+            if t.status == lc.ACCEPTED:
+                self._apply(s, t, lc.ASSIGNED, actor, now)
+            t.result = result
+            self._apply(s, t, lc.RESOLVED, actor, now, reason=result)
+            self._redeemed(s, t, actor, now, redeemed_amount)
+            return t
+
+    def reclassify(self, number: str, actor: str, category: str, node_id: str | None = None,
+                   reason: str | None = None) -> tuple[Ticket, Optional[str]]:
+        """Change an open ticket's category (and with it its service content and 办结时限, recomputed by the SLA
+        rules from its acceptance, pauses kept) and/or its node — without `node_id` a new category is routed again
+        by the routing rules. Every change is a TicketEvent; a ticket moved to another node is announced to that
+        node (Notification "node:<id>") and loses its 承办人, who belonged to the old node.
+        Returns (ticket, the node it left or None)."""
+        if category not in BY_INTENT:
+            raise TicketError(f"未知的需求类别：{category}")
+        now = self.clock()
+        with sessions(self.db_url).begin() as s:
+            t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
+            if t is None:
+                raise TicketError(f"工单 {number} 不存在")
+            if t.status not in lc.OPEN_STATES:
+                raise TicketError(f"工单当前为「{lc.LABELS[t.status]}」，办理中的工单才能重新分类；如需调整请先重新办理。")
+            target_node = node_id
+            recategorised = category != t.category
+            if recategorised:
+                if target_node is None:
+                    ent = s.get(Enterprise, t.enterprise_id)
+                    target_node = self.router.route(category, new_city=ent.new_city if ent else None,
+                                                    park=ent.park if ent else None).node_id
+                self._event(s, t, actor, "reclassify", field="category", before=t.category, after=category,
+                            note=reason, at=now)
+                t.category, t.service_content = category, BY_INTENT[category].content
+                due = self.sla.resolution_due(_aware(t.created_at), category)
+                if t.paused_working_seconds:
+                    due = self.sla.add_working_seconds(due, t.paused_working_seconds)
+                old_due = _aware(t.resolution_due)
+                if due != old_due:
+                    self._event(s, t, "system", "sla", field="resolution_due", before=old_due, after=due,
+                                note=f"按「{BY_INTENT[category].name}」的办结时限重新计算", at=now)
+                    t.resolution_due = due
+                    if due > old_due:
+                        t.warned_at = None          # the pre-breach warning belongs to the old deadline
+            left = None
+            if target_node and target_node != t.node_id:
+                node = s.get(ServiceNode, target_node)
+                if node is None:
+                    raise TicketError(f"服务节点 {target_node} 不存在")
+                self._event(s, t, actor, "transfer", field="node_id", before=t.node_id, after=target_node,
+                            note=reason, at=now)
+                left, t.node_id = t.node_id, target_node
+                if t.assignee_id is not None:
+                    self._event(s, t, actor, "assign", field="assignee_id", before=t.assignee_id, after=None, at=now)
+                    t.assignee_id = None
+                name = BY_INTENT[t.category].name
+                s.add(Notification(kind="ticket_transfer", recipient=f"node:{target_node}", ticket_id=t.id,
+                                   created_at=now,
+                                   body=f"工单 {t.number}（{name}）已转由{node.name}办理，请及时指派承办人。"
+                                        + (f"说明：{reason}" if reason else "")))
+            if not recategorised and left is None:
+                raise TicketError("类别和受理节点都没有变化。")
+            t.updated_at = now
+            return t, left
 
     def assign(self, number: str, node_id: str | None, assignee_id: int | None, actor: str) -> Ticket:
         now = self.clock()

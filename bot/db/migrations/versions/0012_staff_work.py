@@ -1,12 +1,15 @@
-"""staff work safely: read marks for unread counts, close results (issue 13 item 8)
+"""staff work safely: the result of a closed ticket, read marks for unread counts (issue 13 item 8)
 
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 06:00:00.000000
 
-Reserved in the chain so the features built in parallel each own one revision; filled in by the change
-that needs it (a revision that stays empty is a no-op).
+tickets.result keeps the 办理结果 staff wrote when closing (办结) a ticket — it is sent to the enterprise with the
+rating request and shown on the ticket. console_reads holds, per member of staff and conversation, the last
+message id they have seen in the console, so the queue and the browser tab can show unread counts.
 """
+from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0012'
@@ -16,8 +19,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('result', sa.Text(), nullable=True))
+    op.create_table(
+        'console_reads',
+        sa.Column('staff_id', sa.Integer(), nullable=False),
+        sa.Column('conversation_id', sa.String(length=128), nullable=False),
+        sa.Column('last_message_id', sa.Integer(), nullable=False),
+        sa.Column('read_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+        sa.PrimaryKeyConstraint('staff_id', 'conversation_id'),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('console_reads')
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_column('result')

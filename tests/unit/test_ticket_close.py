@@ -1,0 +1,118 @@
+"""办结 by staff and the status changes told to the enterprise (issue 13 item 8).
+
+Closing needs a result, follows the lifecycle (a ticket nobody took is assigned to the member of staff closing
+it first: 已受理 → 已分派 → 已办结) and sends the result with the rating request to the enterprise's
+conversation; 办理中, 待补充 (with what is needed) and 无法办理 (with the reason) are told too, changes the
+enterprise made itself are not.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import read_sessions
+from bot.db.schema import Notification
+from bot.staff.accounts import create_staff
+from bot.tickets import lifecycle as lc
+from bot.tickets.service import EnterpriseInput, TicketError, TicketService
+
+CST = timezone(timedelta(hours=8))
+
+
+class Clock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))     # a Wednesday
+
+
+@pytest.fixture
+def svc(db_url, clock):
+    return TicketService(db_url, clock=clock)
+
+
+def open_one(svc, sender="web-close-1", category="need_recruitment", description="招聘二十名操作工"):
+    return svc.open_ticket(category=category, description=description,
+                           enterprise=EnterpriseInput(name="西咸办结测试有限公司", new_city="沣西"),
+                           contact_name="王经理", mobile="13912345678", sender_id=sender, channel="web",
+                           conversation_id=sender).ticket
+
+
+def told(url, ticket_id) -> list[tuple[str, str, str]]:
+    with read_sessions(url)() as s:
+        return [(n.kind, n.recipient, n.body) for n in s.scalars(
+            select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id))]
+
+
+def test_close_needs_a_result_and_assigns_an_untaken_ticket_to_the_closer(svc, db_url):
+    staff = create_staff(db_url, "li", "李明", "fengxi", "staff", "Close-test-2026")
+    t = open_one(svc)
+    for empty in ("", "  ", "好"):
+        with pytest.raises(TicketError, match="办理结果"):
+            svc.close(t.number, "staff:li", empty, closer_id=staff.id)
+    assert svc.get(t.number).status == lc.ACCEPTED and told(db_url, t.id) == []
+
+    closed = svc.close(t.number, "staff:li", "已推荐三家人力资源机构，企业已对接", closer_id=staff.id)
+    assert closed.status == lc.RESOLVED and closed.result == "已推荐三家人力资源机构，企业已对接"
+    assert closed.assignee_id == staff.id and closed.first_response_at is not None
+    trail = [(e.action, e.before, e.after) for e in svc.events(t.number)][1:]
+    assert trail == [("assign", None, str(staff.id)), ("status", '"accepted"', '"assigned"'),
+                     ("status", '"assigned"', '"resolved"')]
+    [(kind, to, body)] = told(db_url, t.id)
+    assert kind == "rating_request" and to == "sender:web-close-1"
+    assert body.startswith(f"您的工单 {t.number}（招聘用工）已办结。办理结果：已推荐三家人力资源机构，企业已对接")
+    assert "请为本次服务打分" in body
+    with pytest.raises(lc.IllegalTransition):       # closed once: 办结 again is refused by the lifecycle
+        svc.close(t.number, "staff:li", "再次办结", closer_id=staff.id)
+
+
+def test_close_keeps_the_assignee_and_records_the_redeemed_amount(svc, db_url):
+    a = create_staff(db_url, "wang", "王芳", "window-district", "staff", "Close-test-2026")
+    b = create_staff(db_url, "zhao", "赵磊", "window-district", "staff", "Close-test-2026")
+    t = open_one(svc, sender="web-close-2", category="need_subsidy_redemption", description="申请研发费用奖补")
+    svc.assign(t.number, None, a.id, "staff:wang")
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:wang")
+    done = svc.close(t.number, "staff:zhao", "奖补资金已拨付到企业账户", closer_id=b.id,
+                     redeemed_amount=Decimal("120000.00"))
+    assert done.assignee_id == a.id and done.redeemed_amount == Decimal("120000.00")
+    with pytest.raises(lc.IllegalTransition):
+        other = open_one(svc, sender="web-close-3")
+        svc.close(other.number, "staff:zhao", "已办结", closer_id=b.id, redeemed_amount=Decimal("1"))
+    assert svc.get(other.number).status == lc.ACCEPTED           # refused as a whole: not half closed
+
+
+def test_status_changes_the_enterprise_should_know_reach_its_conversation(svc, db_url, clock):
+    t = open_one(svc, sender="web-close-4")
+    svc.assign(t.number, None, None, "staff:li")                # 已分派: internal, not told
+    assert told(db_url, t.id) == []
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
+    svc.transition(t.number, lc.AWAITING_INFO, "staff:li", reason="近三个月的社保缴纳证明")
+    clock.now += timedelta(hours=1)
+    svc.add_info(t.number, "web-close-4", "已上传社保证明")       # the enterprise resumed it itself: not told
+    svc.transition(t.number, lc.CANNOT_HANDLE, "staff:li", reason="该岗位不在本窗口服务范围")
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")        # reopened
+    kinds_bodies = [(k, b) for k, _, b in told(db_url, t.id)]
+    assert [k for k, _ in kinds_bodies] == ["status", "status_awaiting_info", "status", "status"]
+    started, awaiting, cannot, reopened = (b for _, b in kinds_bodies)
+    assert started.startswith(f"您的工单 {t.number}（招聘用工）已开始办理") and "前办结" in started
+    assert "需要您补充：近三个月的社保缴纳证明" in awaiting and "发送图片或文件" in awaiting
+    assert "暂无法办理。原因：该岗位不在本窗口服务范围" in cannot
+    assert "已重新办理" in reopened
+    assert all(len(b) <= 160 for _, b in kinds_bodies)         # concise
+
+
+def test_a_ticket_without_a_conversation_is_closed_without_a_notification(svc, db_url):
+    t = svc.open_ticket(category="need_recruitment", description="入企走访登记的招聘需求",
+                        enterprise=EnterpriseInput(name="走访企业有限公司"), contact_name="张三", mobile=None,
+                        sender_id=None, channel="visit").ticket
+    svc.close(t.number, "staff:li", "已电话告知企业招聘会时间")
+    assert told(db_url, t.id) == []

@@ -1,0 +1,97 @@
+"""Reclassifying a ticket (issue 13 item 8): category and node change, each audited, the 办结时限 recomputed by
+the SLA rules from the acceptance (time waiting for the enterprise kept), the new node told and the old
+node's 承办人 released."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import read_sessions
+from bot.db.schema import Notification
+from bot.staff.accounts import create_staff
+from bot.tickets import history, lifecycle as lc
+from bot.tickets.service import EnterpriseInput, TicketError, TicketService
+
+CST = timezone(timedelta(hours=8))
+
+
+class Clock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))
+
+
+@pytest.fixture
+def svc(db_url, clock):
+    return TicketService(db_url, clock=clock)
+
+
+def open_one(svc, sender="web-rc-1"):
+    return svc.open_ticket(category="need_recruitment", description="想申请研发费用补贴，顺便招几个人",
+                           enterprise=EnterpriseInput(name="西咸分类测试有限公司", new_city="沣西"),
+                           contact_name="王经理", mobile="13912345678", sender_id=sender, channel="web",
+                           conversation_id=sender).ticket
+
+
+def test_reclassify_reroutes_recomputes_the_deadline_and_audits(svc, db_url, clock):
+    li = create_staff(db_url, "li", "李明", "fengxi", "staff", "Reclass-test-2026")
+    t = open_one(svc)
+    assert t.node_id == "fengxi"
+    svc.assign(t.number, None, li.id, "staff:li")
+    clock.now += timedelta(hours=2)
+    moved, left = svc.reclassify(t.number, "staff:li", "need_subsidy_redemption", reason="企业实际要办奖补兑现")
+    assert left == "fengxi" and moved.node_id == "window-district"      # the routing rule of 奖补兑现
+    assert moved.category == "need_subsidy_redemption" and moved.service_content == "政策兑现"
+    assert moved.assignee_id is None and moved.status == lc.ASSIGNED
+    assert moved.resolution_due == svc.sla.resolution_due(t.created_at, "need_subsidy_redemption")
+    assert moved.resolution_due > t.resolution_due                      # 15 working days, not 5
+    assert moved.first_response_due == t.first_response_due             # 即日办 counts from acceptance still
+    events = svc.events(t.number)
+    tail = [(e.action, e.field) for e in events][-4:]
+    assert tail == [("reclassify", "category"), ("sla", "resolution_due"), ("transfer", "node_id"),
+                    ("assign", "assignee_id")]
+    words = [history.value_text(e.before, e.field) + " → " + history.value_text(e.after, e.field) for e in events[-4:]]
+    assert words[0] == "人才服务 · 招聘用工 → 政策兑现 · 奖补兑现"
+    assert "need_" not in " ".join(words) and "window-district" not in " ".join(words)
+    with read_sessions(db_url)() as s:
+        [n] = s.scalars(select(Notification).where(Notification.ticket_id == t.id))
+    assert n.recipient == "node:window-district" and t.number in n.body and "奖补兑现" in n.body
+
+
+def test_reclassify_keeps_the_pause_and_allows_an_explicit_node(svc, clock):
+    t = open_one(svc, sender="web-rc-2")
+    svc.transition(t.number, lc.AWAITING_INFO, "staff:li", reason="营业执照")
+    clock.now += timedelta(days=1)                                       # Thursday 10:00: a working day paused
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
+    paused = svc.get(t.number).paused_working_seconds
+    assert paused > 0
+    moved, left = svc.reclassify(t.number, "staff:li", "need_training", node_id="fengxi")
+    assert left is None and moved.node_id == "fengxi"
+    base = svc.sla.resolution_due(t.created_at, "need_training")
+    assert moved.resolution_due == svc.sla.add_working_seconds(base, paused)
+    moved, left = svc.reclassify(t.number, "staff:li", "need_training", node_id="centre")   # node only
+    assert left == "fengxi" and moved.node_id == "centre"
+    assert [e.action for e in svc.events(t.number)][-1] == "transfer"
+
+
+def test_reclassify_refusals(svc):
+    t = open_one(svc, sender="web-rc-3")
+    with pytest.raises(TicketError, match="没有变化"):
+        svc.reclassify(t.number, "staff:li", "need_recruitment", node_id="fengxi")
+    with pytest.raises(TicketError, match="未知的需求类别"):
+        svc.reclassify(t.number, "staff:li", "need_nonsense")
+    with pytest.raises(TicketError, match="不存在"):
+        svc.reclassify(t.number, "staff:li", "need_training", node_id="nowhere")
+    assert svc.get(t.number).category == "need_recruitment"              # nothing half done
+    svc.close(t.number, "staff:li", "已推荐招聘渠道")
+    with pytest.raises(TicketError, match="办理中的工单才能重新分类"):
+        svc.reclassify(t.number, "staff:li", "need_training")
