@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
@@ -625,9 +626,12 @@ def _find_figures(text: str) -> dict:
     rd = _first_money(t, _RD)
     if rd is not None:
         figures["rd_expense"] = rd
+    day = founding_date(t)
     m = re.search(r"((?:19|20)\d{2})\s*年?\s*(?:的时候)?(?:成立|注册|创立|创办|成立的|注册的)", t) or re.search(
         r"(?:成立|注册|创立|创办)(?:于|在|时间|时间是|是)?\s*((?:19|20)\d{2})", t)
-    if m:
+    if day is not None:
+        figures["registered_on"], figures["founded_year"] = day.isoformat(), day.year
+    elif m:
         figures["founded_year"] = int(m.group(1))
     else:
         m = re.search(rf"(?:成立|注册|创立|创办|公司)(?:了|有|快|才|已经|刚|刚刚|大概|差不多|将近)*\s*({_N}|半)\s*(?:多|个)?\s*年(半)?", t)
@@ -674,6 +678,33 @@ def _this_year() -> int:
     from datetime import date
 
     return date.today().year
+
+
+DATE = re.compile(r"((?:19|20)\d{2})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*[日号]?")
+_FOUNDING_WORD = r"(?:成立|注册|创立|创办|设立)"
+
+
+def a_date(text: str) -> Optional[date]:
+    """The first calendar date written out in the text ("2025年3月15日", "2025-03-15", "2025.3.15"), if real."""
+    m = DATE.search(text)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def founding_date(text: str) -> Optional[date]:
+    """A registration date stated as such: "2025年3月15日注册的", "成立日期是2025-03-15" (a bare date may be
+    anything — a deadline, a meeting — so a founding word must be next to it)."""
+    m = DATE.search(text)
+    if not m:
+        return None
+    before, after = text[max(0, m.start() - 8):m.start()], text[m.end():m.end() + 6]
+    if re.search(_FOUNDING_WORD + r"[^，。,；;]{0,5}$", before) or re.match(r"\s*(?:的时候)?" + _FOUNDING_WORD, after):
+        return a_date(m.group(0))
+    return None
 
 
 def _yearly_money(t: str) -> dict:

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, Optional
 
 from bot.dialogue import speech
-from bot.dialogue.details import extract, parse_amount, share_value
+from bot.dialogue.details import a_date, extract, parse_amount, share_value
 from bot.policy import Profile, ProfileError, Report, RuleSet, check, parse_profile
 from bot.policy import render
 from bot.policy.profile import IP_KINDS
@@ -66,6 +66,9 @@ QUESTIONS = (
     Question("founded", ("registered_on",), "公司是哪一年注册成立的？例如「2019年」或「成立三年」"),
     Question("money", ("revenue", "rd_expense"),
              "去年的营业收入和研发费用大概各是多少？例如「营收1500万，研发200万」"),
+    # After the money on a tie. Asked only when the year leaves the 1-year line of 高企 open (registered last year, or "成立一年多").
+    Question("founded_date", ("registered_on",),
+             "高企要求注册成立满一年，差几天结论就不同：营业执照上的成立日期是哪天？例如「2025年3月15日」"),
     Question("ip", ("ip",), "公司现在有哪些已授权的知识产权？例如「5个发明专利、3个软著」；没有就说「没有」"),
     Question("history", ("revenue", "rd_expense"),
              "高企看近三个会计年度的研发费用占比：前年和大前年的营收、研发费用大概各多少？"
@@ -114,6 +117,20 @@ def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today:
             missing = [k for k in ("revenue", "rd_expense") if known.get(k) is None]
             for key, value in zip(missing, amounts):
                 found.setdefault(key, value)
+    elif expecting in ("founded", "founded_date") and a_date(t) is not None:
+        day = a_date(t)
+        if day <= (today or date.today()):
+            found["registered_on"], found["founded_year"] = day.isoformat(), day.year
+    elif expecting == "founded_date":
+        md = re.search(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?", t)
+        year = known.get("founded_year")
+        if md and year:
+            try:
+                day = date(int(year), int(md.group(1)), int(md.group(2)))
+            except ValueError:
+                day = None
+            if day is not None and day <= (today or date.today()):
+                found["registered_on"] = day.isoformat()
     elif expecting == "founded":
         year = re.search(r"(?:19|20)\d{2}", t)
         if year:
@@ -153,7 +170,8 @@ def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today:
 def _answers(key: str) -> tuple[str, ...]:
     return {"staff": ("employees", "tech_staff"), "money": ("revenue", "rd_expense"),
             "history": ("revenue_years", "rd_expense_years"),
-            "founded": ("founded_year", "years_since_founding"),
+            "founded": ("founded_year", "years_since_founding", "registered_on"),
+            "founded_date": ("registered_on",),
             "ip": ("invention_patents", "utility_models", "software_copyrights", "ip_none"),
             "assets": ("total_assets",), "taxable": ("taxable_income",),
             "shares": ("rd_domestic_share", "hightech_revenue_share"), "industry": ("industry",)}[key]
@@ -177,10 +195,14 @@ def merge(old: Optional[dict], new: dict, *, expecting: Optional[str] = None, to
     for key, value in new.items():
         if key not in ("revenue", "rd_expense", "revenue_years", "rd_expense_years") and key in PROFILE_KEYS:
             facts[key] = value
-    if "founded_year" in new:
+    if "founded_year" in new or "registered_on" in new:
         facts.pop("years_since_founding", None)
     if "years_since_founding" in new:
         facts.pop("founded_year", None)
+        facts.pop("registered_on", None)
+    if "founded_year" in new and "registered_on" not in new and str(facts.get("registered_on", ""))[:4] != str(
+            new["founded_year"]):
+        facts.pop("registered_on", None)       # a corrected year makes the earlier exact day wrong
     if new.get("ip_none"):
         for kind in ("invention_patents", "utility_models", "software_copyrights"):
             facts.pop(kind, None)
@@ -200,14 +222,15 @@ def profile_input(facts: dict, today: Optional[date] = None) -> dict:
         data["registered_on"] = facts["registered_on"]
     elif facts.get("founded_year"):
         year = int(facts["founded_year"])
-        # Only the year is known: its first day (the accounting years since registration are counted by year;
-        # a registration in the last two years needs the exact day, which the check then asks for).
-        if year <= today.year - 2:
-            data["registered_on"] = f"{year}-01-01"
+        # Only the year is known: its first day (the accounting years since registration are counted by year).
+        # A registration last year may fall either side of the 1-year line: left open, the exact day is asked.
+        if year <= today.year - 2 or year == today.year:
+            data["registered_on"] = f"{year}-01-01" if year < today.year else today.isoformat()
     elif facts.get("years_since_founding") is not None:
         years = float(facts["years_since_founding"])
-        days = int(round(years * 365.25))
-        data["registered_on"] = date.fromordinal(today.toordinal() - days).isoformat()
+        if not near_one_year(years):
+            days = int(round(years * 365.25))
+            data["registered_on"] = date.fromordinal(today.toordinal() - days).isoformat()
     rev = {int(y): v for y, v in (facts.get("revenue_years") or {}).items() if int(y) < today.year}
     rd = {int(y): v for y, v in (facts.get("rd_expense_years") or {}).items() if int(y) < today.year}
     if not rev and facts.get("revenue") is not None:
@@ -239,6 +262,15 @@ def profile_input(facts: dict, today: Optional[date] = None) -> dict:
     if facts.get("industry"):
         data["industry"] = str(facts["industry"])[:100]
     return data
+
+
+def near_one_year(years: float) -> bool:
+    """"成立一年" / "一年多" / "一年半": the rough age cannot tell which side of 高企's 1-year line it is."""
+    return 0.5 < years < 2
+
+
+def founding_known(facts: dict) -> bool:
+    return bool(facts.get("founded_year")) or facts.get("years_since_founding") is not None
 
 
 def profile_of(facts: dict, today: Optional[date] = None) -> tuple[Profile, list[str]]:
@@ -311,6 +343,8 @@ def next_question(report: Report, facts: dict, *, focus: list[str] = (), asked: 
             weight = 1 if _needs_history(report, facts) and (not focus or "hnte" in focus) else 0
         elif q.key == "money" and facts.get("revenue") is not None and facts.get("rd_expense") is not None:
             weight = 0
+        elif q.key in ("founded", "founded_date") and (q.key == "founded") == founding_known(facts):
+            weight = 0      # the year is asked first; the exact day only when the year leaves the line open
         else:
             weight = sum(1 for r in open_ if set(q.fields) & set(r.missing))
         if weight > best_weight:
@@ -438,7 +472,10 @@ def describe(facts: dict) -> str:
             parts.append(name + "（" + "，".join(f"{y}年{_wan(v)}" for y, v in sorted(years.items())) + "）")
         elif facts.get(key) is not None:
             parts.append(f"{name}{_wan(float(facts[key]))}")
-    if facts.get("founded_year"):
+    if facts.get("registered_on"):
+        y, m, d = (int(v) for v in str(facts["registered_on"]).split("-"))
+        parts.append(f"{y}年{m}月{d}日成立")
+    elif facts.get("founded_year"):
         parts.append(f"{int(facts['founded_year'])}年成立")
     elif facts.get("years_since_founding") is not None:
         parts.append(f"成立{facts['years_since_founding']:g}年")

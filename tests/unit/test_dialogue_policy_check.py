@@ -214,3 +214,50 @@ def test_categories_exist_in_the_taxonomy():
 
     assert all(is_need(c) for c in pc.POLICY_CATEGORY.values())
     assert set(pc.POLICY_CATEGORY) >= set(RULES.ids)
+
+
+# ---- the 1-year registration line of 高企 (issue 12: "the 1-year registration line") -------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ("我们2025年3月15日注册的", {"registered_on": "2025-03-15", "founded_year": 2025}),
+    ("成立日期是2025-03-15", {"registered_on": "2025-03-15", "founded_year": 2025}),
+    ("2024.12.1成立", {"registered_on": "2024-12-01", "founded_year": 2024}),
+    ("会议定在2025年3月15日", {}),                     # a date without a founding word is not a registration
+    ("2025年2月30日注册的", {}),                       # no such day: nothing taken, the check asks
+])
+def test_a_registration_date_typed_naturally(text, expected):
+    assert extract(text).figures == expected
+
+
+def test_a_registration_last_year_asks_the_exact_day_and_the_answer_decides():
+    facts = {"employees": 60, "tech_staff": 9, "founded_year": 2025, "invention_patents": 5,
+             "revenue": 1.5e7, "rd_expense": 2e6}
+    report, _ = pc.evaluate(RULES, facts, TODAY)
+    assert "registered_on" in report.result("hnte").missing          # 2025: either side of 2025-12-03
+    q = ask(facts, focus=["hnte"], asked=["founded"])
+    assert q.key == "founded_date" and "成立日期" in q.text
+    # one day short of a year, then exactly a year (the rule's line: ≥ 365 days)
+    for typed, verdict_known in (("12月4号", "2025-12-04"), ("2025年12月3日", "2025-12-03")):
+        new = pc.facts_of(typed, expecting="founded_date", known=facts, today=TODAY)
+        assert new["registered_on"] == verdict_known
+    short = pc.merge(facts, {"registered_on": "2025-12-04"}, today=TODAY)
+    full = pc.merge(facts, {"registered_on": "2025-12-03"}, today=TODAY)
+    check = lambda f: pc.evaluate(RULES, f, TODAY)[0].result("hnte").check("registered_one_year")  # noqa: E731
+    assert check(short).status == "fail" and check(full).status == "pass"
+    assert "2025年12月3日成立" in pc.describe(full)
+
+
+def test_a_rough_age_near_the_line_is_not_guessed_but_a_clear_one_is():
+    assert "registered_on" not in pc.profile_input({"years_since_founding": 1}, TODAY)
+    assert "registered_on" not in pc.profile_input({"years_since_founding": 1.5}, TODAY)
+    assert "registered_on" not in pc.profile_input({"founded_year": 2025}, TODAY)
+    assert pc.profile_input({"years_since_founding": 3}, TODAY)["registered_on"] < "2024-01-01"
+    assert pc.profile_input({"founded_year": 2026}, TODAY)["registered_on"] == "2026-12-03"   # this year: < 1 year
+    assert ask({"employees": 60, "tech_staff": 9, "years_since_founding": 1.5}, focus=["hnte"],
+               asked=["money"]).key == "founded_date"
+    assert ask({"employees": 60, "tech_staff": 9}, focus=["hnte"]).key == "founded"   # the year comes first
+
+
+def test_a_future_or_impossible_day_is_not_taken():
+    assert pc.facts_of("2027年1月1日", expecting="founded_date", today=TODAY) == {}
+    assert pc.facts_of("2月30日", expecting="founded_date", known={"founded_year": 2025}, today=TODAY) == {}
