@@ -83,6 +83,10 @@ class Settings:
     actions_bind: str = "127.0.0.1"
     rasa_channel_secret: str = ""
     actions_token: str = ""
+    # Files in conversations (bot/files, docs/files.md): the largest image / document accepted, in bytes.
+    # FILE_MAX_IMAGE_MB / FILE_MAX_DOCUMENT_MB.
+    file_max_image_bytes: int = 10 * 1024 * 1024
+    file_max_document_bytes: int = 20 * 1024 * 1024
 
     @property
     def rasa_url(self) -> str:
@@ -169,6 +173,8 @@ class Settings:
             actions_bind=env.get("ACTIONS_BIND") or "127.0.0.1",
             rasa_channel_secret=env.get("RASA_CHANNEL_SECRET", ""),
             actions_token=env.get("ACTIONS_TOKEN", ""),
+            file_max_image_bytes=_int("FILE_MAX_IMAGE_MB", 10) * 1024 * 1024,
+            file_max_document_bytes=_int("FILE_MAX_DOCUMENT_MB", 20) * 1024 * 1024,
         )
         if env.get("RASA_TOKEN"):
             kwargs["rasa_token"] = env["RASA_TOKEN"]
@@ -197,6 +203,8 @@ class Settings:
             ACTIONS_BIND=self.actions_bind,
             RASA_CHANNEL_SECRET=self.rasa_channel_secret,
             ACTIONS_TOKEN=self.actions_token,
+            FILE_MAX_IMAGE_MB=str(self.file_max_image_bytes // (1024 * 1024)),
+            FILE_MAX_DOCUMENT_MB=str(self.file_max_document_bytes // (1024 * 1024)),
             SANIC_HOST=self.actions_bind,  # rasa_sdk's bind address (it listens on 0.0.0.0 otherwise)
             PYTHONUNBUFFERED="1",
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint,
+    Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
@@ -413,3 +413,36 @@ class EnterpriseFigures(Base):
     figures = Column(Text, nullable=False)
     sources = Column(Text, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# ---- files sent in conversations (bot/files) ----------------------------------------------------
+
+class FileBlob(Base):
+    """The bytes of a file, once per content (SHA-256): in the database, so every desk instance of the scale
+    profile serves it, backups hold it, and an erasure removes it in the same transaction as its rows."""
+
+    __tablename__ = "file_blobs"
+
+    sha256 = Column(String(64), primary_key=True)
+    size = Column(Integer, nullable=False)
+    data = Column(LargeBinary, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Attachment(Base):
+    """One file sent in a conversation (by the enterprise or by staff), and the ticket it is attached to."""
+
+    __tablename__ = "attachments"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    message_id = Column(Integer, ForeignKey("messages.id"), nullable=True, index=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True, index=True)
+    sender = Column(String(96), nullable=False)                  # user / staff:<username>
+    channel = Column(String(32), nullable=False)                 # web / wechat_mp / wecom / console
+    name = Column(String(128), nullable=False)                   # the original name, sanitised
+    kind = Column(String(16), nullable=False)                    # image / document
+    mime = Column(String(128), nullable=False)                   # from the content (magic bytes), not the client
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), ForeignKey("file_blobs.sha256"), nullable=False, index=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

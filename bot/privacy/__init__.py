@@ -9,7 +9,8 @@ written to the console audit.
 Personal data and where it lives:
 - contacts (name, mobile, chat identity), tickets (free-text description, the user's own ticket events,
   rating comments), chat messages, handover transcripts and profile snapshots, question logs
-  (kb_queries), notifications to a conversation, Rasa's tracker events of the conversation.
+  (kb_queries), notifications to a conversation, Rasa's tracker events of the conversation, files sent in a
+  conversation or attached to the person's tickets (bot.files: exported with their content, erased with their bytes).
 What stays after retention or erasure: the ticket record (number, category, node, dates, status,
 staff work) with its personal fields anonymised, the audit trail of staff actions.
 """

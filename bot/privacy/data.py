@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.schema import (ConsoleAudit, Contact, Conversation, Enterprise, Handover, KbQuery, Message,
                            Notification, Rating, Ticket, TicketEvent)
+from bot.files import store as file_store
 from bot.logmask import mask
 
 ANON_NAME = "（已匿名）"
@@ -131,7 +132,7 @@ def _json_or_text(raw: Optional[str]):
 def export(s: Session, subject: Subject, now: datetime) -> dict:
     """Everything held about the subject, as JSON-ready data (Chinese keys would hinder tools: English)."""
     out: dict = {"selector": subject.selector, "exported_at": _iso(now), "contacts": [], "tickets": [],
-                 "conversations": [], "handovers": [], "question_logs": [], "notifications": []}
+                 "conversations": [], "handovers": [], "question_logs": [], "notifications": [], "files": []}
     for chunk in _chunks(subject.contact_ids):
         for c, ent in s.execute(select(Contact, Enterprise).join(Enterprise, Enterprise.id == Contact.enterprise_id)
                                 .where(Contact.id.in_(chunk)).order_by(Contact.id)):
@@ -175,6 +176,7 @@ def export(s: Session, subject: Subject, now: datetime) -> dict:
                            .order_by(Notification.id)):
             out["notifications"].append({"kind": n.kind, "body": n.body, "created_at": _iso(n.created_at),
                                          "delivered_at": _iso(n.delivered_at)})
+    out["files"] = file_store.export(s, subject.conversation_ids, subject.ticket_ids)   # with their content
     return out
 
 
@@ -190,6 +192,7 @@ class Erased:
     contacts: int = 0
     tickets: int = 0
     tracker_events: int = 0
+    files: int = 0
 
     def add(self, other: "Erased") -> "Erased":
         for k in self.__dataclass_fields__:
@@ -198,7 +201,7 @@ class Erased:
 
     def summary(self) -> str:
         return (f"删除消息 {self.messages} 条、会话 {self.conversations} 个、转人工记录 {self.transcripts} 份、"
-                f"问答记录 {self.question_logs} 条、通知 {self.notifications} 条；"
+                f"问答记录 {self.question_logs} 条、通知 {self.notifications} 条、文件 {self.files} 个；"
                 f"匿名化联系人 {self.contacts} 位、工单 {self.tickets} 件")
 
     def as_dict(self) -> dict:
@@ -207,8 +210,9 @@ class Erased:
 
 def erase_conversations(s: Session, ids: Iterable[str]) -> Erased:
     """Delete what was said in these conversations: messages, the conversation, question logs,
-    notifications to it; handover rows stay (figures) without transcript and profile."""
+    notifications to it, files sent in it (bot.files); handover rows stay (figures) without transcript and profile."""
     done = Erased()
+    done.files = file_store.erase(s, ids)
     for chunk in _chunks(set(ids)):
         s.execute(update(Message).where(Message.conversation_id.in_(chunk)).values(reply_to=None)
                   .execution_options(synchronize_session=False))
@@ -281,7 +285,9 @@ def erase_tracker(tracker_s: Session, conversation_ids: Iterable[str]) -> int:
 
 def erase(s: Session, subject: Subject) -> Erased:
     """Everything held about the subject goes, except the anonymised ticket records."""
+    files = file_store.erase(s, subject.conversation_ids, subject.ticket_ids)
     done = erase_conversations(s, subject.conversation_ids)
+    done.files += files
     done.tickets = anonymise_tickets(s, subject.ticket_ids)
     done.contacts = anonymise_contacts(s, subject.contact_ids)
     return done
