@@ -55,6 +55,67 @@ class KbQuery(Base):
     feedback_at = Column(UTCDateTime, nullable=True)
 
 
+class KbDraft(Base):
+    """A knowledge entry being written or changed in the console (docs/knowledge-editing.md).
+
+    `content` is the whole YAML file; `revision` goes up with every save, and a save that names an older
+    revision is refused (two people editing the same draft see the conflict, nothing is lost);
+    `base_sha` is the SHA-256 of the published file the draft started from ("" for a new entry), checked
+    again when it is published so a change made meanwhile is never overwritten.
+    """
+
+    __tablename__ = "kb_drafts"
+
+    id = Column(Integer, primary_key=True)
+    entry_id = Column(String(128), nullable=False, index=True)
+    is_new = Column(Boolean, nullable=False, default=False)
+    status = Column(String(16), nullable=False, default="draft", index=True)  # draft / pending / published / withdrawn
+    content = Column(Text, nullable=False)
+    revision = Column(Integer, nullable=False, default=1)
+    base_sha = Column(String(64), nullable=False, default="")
+    base_content = Column(Text, nullable=True)                  # the published text the draft started from
+    author = Column(String(64), nullable=False)                 # staff username
+    editors = Column(Text, nullable=False, default="")          # every username that saved it, space-separated
+    updated_by = Column(String(64), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    submitted_at = Column(UTCDateTime, nullable=True)
+    origin = Column(Text, nullable=True)                        # e.g. the unanswered questions it answers
+    published_version = Column(Integer, nullable=True)
+
+
+class KbVersion(Base):
+    """Every published text of a knowledge entry, with who wrote and who approved it."""
+
+    __tablename__ = "kb_versions"
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_kb_versions_entry_version"),)
+
+    id = Column(Integer, primary_key=True)
+    entry_id = Column(String(128), nullable=False, index=True)
+    version = Column(Integer, nullable=False)
+    content = Column(Text, nullable=False)
+    sha = Column(String(64), nullable=False)
+    author = Column(String(64), nullable=False)                 # the draft's author; "file" for a text found on disk
+    approved_by = Column(String(64), nullable=True)
+    draft_id = Column(Integer, ForeignKey("kb_drafts.id"), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    note = Column(Text, nullable=True)
+
+
+class KbReview(Base):
+    """A reviewer's decision on a draft: approve (published with it) or send back with a comment."""
+
+    __tablename__ = "kb_reviews"
+
+    id = Column(Integer, primary_key=True)
+    draft_id = Column(Integer, ForeignKey("kb_drafts.id"), nullable=False, index=True)
+    reviewer = Column(String(64), nullable=False)
+    decision = Column(String(16), nullable=False)               # approve / reject
+    comment = Column(Text, nullable=True)
+    revision = Column(Integer, nullable=False)                  # the draft revision reviewed
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
 # ---- the service network (1+5+N), staff, enterprises -------------------------------------------
 
 class ServiceNode(Base):
