@@ -18,6 +18,10 @@ Jobs and their periods (Beijing time, Asia/Shanghai, from bot/service_data/sla.y
   messages, transcripts, question logs and notifications of conversations idle for PERSONAL_DATA_RETENTION_DAYS
   are deleted and contacts/tickets anonymised (bot.privacy.data.purge), in the claim's transaction; like
   the tracker retention, only in a scheduler given the tracker store (the desk, the command line).
+- ``policy_push`` (政策推送), period ``2026-11-25``: on working days from 10:00, enterprises that qualify for a
+  policy whose application window is open or that is new get one reminder each (bot/policy/push.py: at most one
+  a week per enterprise, never after 退订); no catch-up (a window stays open, the next run finds it). Only a
+  scheduler given the knowledge folder (``knowledge_dir``, or the real stores: the desk, the command line).
 - ``tracker_retention`` (对话记录清理), period ``2026-11-25``: every day from 03:30, Rasa's tracker
   events older than TRACKER_RETENTION_DAYS are deleted (bot.rasa_ext.retention). Only a scheduler that is
   given the tracker store (``tracker_url``: the desk, the command line) has this job; no catch-up
@@ -69,13 +73,15 @@ log = logging.getLogger(__name__)
 DAILY, WEEKLY, MONTHLY, SLA_SWEEP = "daily_dispatch", "weekly_push", "monthly_summary", "sla_sweep"
 RETENTION = "tracker_retention"
 PRIVACY = "personal_data_retention"
+POLICY_PUSH = "policy_push"
 JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检", RETENTION: "对话记录清理",
-              PRIVACY: "个人信息到期清理"}
+              PRIVACY: "个人信息到期清理", POLICY_PUSH: "政策推送"}
 
 DAILY_AT = dispatch.DISPATCH_AT
 WEEKLY_AT = time(9, 0)
 MONTHLY_AT = time(8, 0)
 RETENTION_AT = time(3, 30)            # quiet hours: deletes on the tracker store
+POLICY_PUSH_AT = time(10, 0)          # 政策推送: office hours, after the morning's dispatch
 DAILY_CATCH_UP_DAYS = 7
 WEEKLY_CATCH_UP_WEEKS = 4
 MONTHLY_CATCH_UP_MONTHS = 2
@@ -350,6 +356,43 @@ def _work_privacy(sched: "Scheduler", s: Session, period: str, now: datetime, _p
     return result.summary(), result
 
 
+# ---- 政策推送: reminders to enterprises that qualify for a policy now open (bot/policy/push.py) ----------
+
+def policy_matching():
+    """The chat's facts → verdicts and the policies' need categories (bot.dialogue), for bot.policy.push."""
+    from bot.dialogue import policy_check as pc
+    from bot.policy.push import Matching
+
+    return Matching(evaluate=lambda rules, facts, today: pc.evaluate(rules, facts, today)[0],
+                    categories=dict(pc.POLICY_CATEGORY), short_names=dict(pc.SHORT_NAMES))
+
+
+def _policy_push_due(sched: "Scheduler", period: str) -> datetime:
+    return sched.at(date.fromisoformat(period), POLICY_PUSH_AT)
+
+
+def _policy_push_candidates(sched: "Scheduler", now: datetime) -> list[str]:
+    today = sched.local_date(now)
+    if sched.sla.is_working_day(today) and sched.at(today, POLICY_PUSH_AT) <= now:
+        return [today.isoformat()]
+    return []
+
+
+def _prepare_policy_push(sched: "Scheduler", period: str, now: datetime):
+    from bot.policy import load_rules
+
+    return load_rules(sched.knowledge_dir), policy_matching()
+
+
+def _work_policy_push(sched: "Scheduler", s: Session, period: str, now: datetime, prepared) -> tuple[str, Any]:
+    """In the claim's transaction: the pushes commit with the done mark, or not at all."""
+    from bot.policy import push
+
+    rules, matching = prepared
+    sent = push.run(s, rules, matching, now, sent_by=sched.actor, period=period, tz=sched.tz)
+    return f"已向 {len(sent)} 家企业推送政策提醒", sent
+
+
 JOBS: dict[str, Job] = {
     DAILY: Job(DAILY, JOB_LABELS[DAILY], _daily_due, _daily_candidates,
                lambda sc, now: sc.local_date(now).isoformat(), _work_daily),
@@ -361,6 +404,8 @@ JOBS: dict[str, Job] = {
                    lambda sc, now: sc.local_date(now).isoformat(), _work_retention, _prepare_retention),
     PRIVACY: Job(PRIVACY, JOB_LABELS[PRIVACY], _retention_due, _retention_candidates,
                  lambda sc, now: sc.local_date(now).isoformat(), _work_privacy),
+    POLICY_PUSH: Job(POLICY_PUSH, JOB_LABELS[POLICY_PUSH], _policy_push_due, _policy_push_candidates,
+                     lambda sc, now: sc.local_date(now).isoformat(), _work_policy_push, _prepare_policy_push),
 }
 
 
@@ -522,8 +567,10 @@ class Scheduler:
     def __init__(self, db_url: str, instance: Optional[str] = None, *, sla: Optional[SlaPolicy] = None,
                  reports_dir: Optional[Path] = None, retry_after: timedelta = RETRY_AFTER,
                  stale_after: timedelta = STALE_AFTER, jobs: Optional[dict[str, Job]] = None,
-                 tracker_url: Optional[str] = None, retention_days: Optional[int] = None):
+                 tracker_url: Optional[str] = None, retention_days: Optional[int] = None,
+                 knowledge_dir: Optional[Path] = None, actor: str = ACTOR):
         self.db_url = db_url
+        self.actor = actor                    # who the pushes are recorded as ("staff:<name>" for 立即推送)
         self.tracker_url = tracker_url        # Rasa's tracker store; None: no 对话记录清理 here
         self.instance = (instance or default_instance())[:64]
         self.sla = sla or default_policy()
@@ -538,6 +585,11 @@ class Scheduler:
 
             retention_days = Settings.from_env().tracker_retention_days
         self.retention_days = retention_days or 0
+        if knowledge_dir is None and tracker_url is not None:
+            from bot.settings import Settings
+
+            knowledge_dir = Settings.from_env().knowledge_dir
+        self.knowledge_dir = Path(knowledge_dir) if knowledge_dir is not None else None   # None: no 政策推送
         self.retry_after = retry_after
         self.stale_after = stale_after
         self._jobs = jobs
@@ -545,6 +597,8 @@ class Scheduler:
     @property
     def jobs(self) -> dict[str, Job]:
         jobs = self._jobs if self._jobs is not None else JOBS
+        if self.knowledge_dir is None:  # 政策推送 needs the policy rules
+            jobs = {name: job for name, job in jobs.items() if name != POLICY_PUSH}
         if self.tracker_url is None:    # the data-lifecycle jobs run where the real stores are given
             return {name: job for name, job in jobs.items() if name not in (RETENTION, PRIVACY)}
         return jobs
@@ -786,6 +840,13 @@ def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
     if job.name in (RETENTION, PRIVACY):
         due = _retention_due(sched, today.isoformat())
         return due if due > now else due + timedelta(days=1)
+    if job.name == POLICY_PUSH:
+        d = today
+        for _ in range(60):
+            if sched.sla.is_working_day(d) and sched.at(d, POLICY_PUSH_AT) > now:
+                return sched.at(d, POLICY_PUSH_AT)
+            d += timedelta(days=1)
+        return None
     if job.name == MONTHLY:
         for k in (0, -1):
             due = _monthly_due(sched, months_back(today, 1 + k))
