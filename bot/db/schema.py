@@ -476,6 +476,57 @@ class EnterpriseFigures(Base):
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
+# ---- 政策推送: proactive policy reminders (bot/policy/push.py) --------------------------------------
+
+class PolicyPush(Base):
+    """One proactive message to one enterprise about one policy (an application window opening, a new policy).
+
+    Every push is recorded here, with why the enterprise was chosen and where the message went; the message
+    itself goes out as a Notification ("sender:<conversation id>"), which retention may delete later, so
+    `notification_id` is a plain reference. (enterprise, trigger) is unique: one reminder per window or
+    new policy, whatever runs."""
+
+    __tablename__ = "policy_pushes"
+    __table_args__ = (UniqueConstraint("enterprise_id", "trigger_key", name="uq_policy_pushes_enterprise_trigger"),)
+
+    id = Column(Integer, primary_key=True)
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
+    policy_id = Column(String(64), nullable=False)
+    policy_name = Column(String(128), nullable=False)
+    trigger_key = Column(String(96), nullable=False)     # window:hnte:2027-05-01 / window:tsme:2027-06 / new:x:2026-12-01
+    trigger = Column(String(16), nullable=False)         # window / new
+    reason = Column(String(16), nullable=False)          # profile (saved figures qualify) / need (past need category)
+    contact_id = Column(Integer, ForeignKey("contacts.id"), nullable=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    channel = Column(String(32), nullable=True)
+    node_id = Column(String(64), nullable=True, index=True)     # for console scoping (None: the centre)
+    notification_id = Column(Integer, nullable=True)
+    deadline = Column(Date, nullable=True)
+    body = Column(Text, nullable=False)
+    sent_by = Column(String(128), nullable=False)        # "system" (the scheduled run) / "staff:<username>" (立即推送)
+    job_period = Column(String(16), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class PolicyPushThrottle(Base):
+    """The last push to an enterprise: at most one a week, claimed by a conditional UPDATE."""
+
+    __tablename__ = "policy_push_throttle"
+
+    enterprise_id = Column(Integer, ForeignKey("enterprises.id"), primary_key=True)
+    last_push_at = Column(UTCDateTime, nullable=False)
+
+
+class PolicyPushOptOut(Base):
+    """A chat identity that replied 退订 (and has not replied 订阅 since): no policy reminders to it."""
+
+    __tablename__ = "policy_push_optouts"
+
+    sender_id = Column(String(128), primary_key=True)
+    channel = Column(String(32), nullable=True)
+    opted_out_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
 # ---- files sent in conversations (bot/files) ----------------------------------------------------
 
 class FileBlob(Base):
