@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from sqlalchemy import func, select
 
 from bot.db import read_sessions, sessions
-from bot.db.schema import Contact, Enterprise, ServiceNode, Staff, Ticket, Visit, utcnow
+from bot.db.schema import Contact, Enterprise, ServiceNode, Staff, Ticket, Visit, VisitParticipant, utcnow
 from bot.tickets.service import EnterpriseInput, OpenResult, TicketService
 
 MAX_FINDINGS = 2000
+MAX_HOSTS = 128
 FUTURE_TOLERANCE = timedelta(hours=1)      # clocks differ a little; a visit is recorded after it happened
 CHANNEL = "visit"
 
@@ -44,6 +45,12 @@ class VisitRow:
     staff_name: Optional[str]
     findings: Optional[str]
     tickets: tuple[str, ...] = ()            # numbers of the tickets raised from this visit
+    participants: tuple[str, ...] = ()       # display names of everyone who went (the first is staff_name)
+    hosts: Optional[str] = None              # the enterprise's people met
+
+    @property
+    def who(self) -> str:
+        return "、".join(self.participants) or (self.staff_name or "")
 
 
 @dataclass
@@ -63,9 +70,19 @@ def _aware(dt: Optional[datetime]) -> Optional[datetime]:
 
 def record_visit(db_url: str, enterprise_id: int, staff_id: Optional[int], node_id: str,
                  visited_at: datetime, findings: Optional[str] = None, *,
-                 clock: Callable[[], datetime] = utcnow) -> Visit:
+                 participants: Sequence[int] = (), recorded_by: Optional[int] = None,
+                 hosts: Optional[str] = None, clock: Callable[[], datetime] = utcnow) -> Visit:
     """Record an on-site visit. Refuses unknown enterprises/staff, unknown or closed nodes,
-    times without a zone and visits in the future."""
+    times without a zone and visits in the future.
+
+    `participants`: everyone who went (visit_participants); `staff_id` defaults to the first of them and
+    is always one of them. `recorded_by`: who entered the visit (the console's signed-in member of staff).
+    `hosts`: the enterprise's people met."""
+    people = list(dict.fromkeys(int(p) for p in participants))
+    if staff_id is None and people:
+        staff_id = people[0]
+    if staff_id is not None and staff_id not in people:
+        people.insert(0, staff_id)
     if not isinstance(visited_at, datetime):
         raise VisitError("走访时间应为日期时间。")
     if visited_at.tzinfo is None or visited_at.utcoffset() is None:
@@ -81,13 +98,18 @@ def record_visit(db_url: str, enterprise_id: int, staff_id: Optional[int], node_
             raise VisitError(f"服务节点“{node_id}”不存在。")
         if not node.active:
             raise VisitError(f"服务节点“{node.name}”已停用，不能登记走访。")
-        if staff_id is not None:
-            staff = s.get(Staff, staff_id)
+        for pid in people:
+            staff = s.get(Staff, pid)
             if staff is None or not staff.active:
-                raise VisitError(f"工作人员（编号 {staff_id}）不存在或已停用。")
+                raise VisitError(f"工作人员（编号 {pid}）不存在或已停用。")
+        hosts = (hosts or "").strip()[:MAX_HOSTS] or None
         visit = Visit(enterprise_id=enterprise_id, staff_id=staff_id, node_id=node_id,
-                      visited_at=visited_at, findings=findings, created_at=clock())
+                      visited_at=visited_at, findings=findings, created_at=clock(),
+                      recorded_by=recorded_by, hosts=hosts)
         s.add(visit)
+        s.flush()
+        for pid in people:
+            s.add(VisitParticipant(visit_id=visit.id, staff_id=pid))
         s.flush()
         return visit
 
@@ -135,6 +157,39 @@ def raise_ticket_from_visit(db_url: str, visit_id: int, category: str, descripti
     return result
 
 
+def visit_enterprise(db_url: str, *, name: str, credit_code: Optional[str] = None,
+                     new_city: Optional[str] = None, park: Optional[str] = None) -> tuple[int, bool]:
+    """(enterprise id, created) for a visit entered by name: the enterprise with this credit code, else the
+    one with exactly this name, else a new one with the place given. An existing record is not changed
+    here (its file is edited on its own page, audited)."""
+    from bot.tickets import credit_code as cc
+    from bot.text import normalise
+
+    name = normalise(name or "")[:128]
+    if len(name) < 2:
+        raise VisitError("请填写企业名称。")
+    code = None
+    if credit_code and credit_code.strip():
+        try:
+            code = cc.validate(credit_code)
+        except cc.InvalidCreditCode as exc:
+            raise VisitError(str(exc)) from exc
+    with sessions(db_url).begin() as s:
+        found = None
+        if code:
+            found = s.scalars(select(Enterprise).where(Enterprise.credit_code == code)).first()
+        if found is None:
+            found = s.scalars(select(Enterprise).where(Enterprise.name == name)).first()
+            if found is not None and code and found.credit_code and found.credit_code != code:
+                raise VisitError(f"已有名为“{name}”的企业，但统一社会信用代码不同，请核对。")
+        if found is not None:
+            return found.id, False
+        ent = Enterprise(name=name, credit_code=code, new_city=new_city or None, park=park or None)
+        s.add(ent)
+        s.flush()
+        return ent.id, True
+
+
 def _month_range(month: str) -> tuple[datetime, datetime]:
     from bot.reports.monthly import parse_month
 
@@ -143,9 +198,11 @@ def _month_range(month: str) -> tuple[datetime, datetime]:
 
 
 def list_visits(db_url: str, *, node_id: Optional[str] = None, month: Optional[str] = None,
-                include_subtree: bool = False, enterprise_id: Optional[int] = None) -> list[VisitRow]:
-    """Visits, newest first: of one node (or its whole subtree), of one calendar month (Beijing
-    time, "2026-11"), of one enterprise; each with the tickets raised from it."""
+                include_subtree: bool = False, enterprise_id: Optional[int] = None,
+                node_ids: Optional[set] = None) -> list[VisitRow]:
+    """Visits, newest first: of one node (or its whole subtree), of the nodes `node_ids` (a member of
+    staff's scope), of one calendar month (Beijing time, "2026-11"), of one enterprise; each with the
+    tickets raised from it and everyone who went."""
     with read_sessions(db_url)() as s:
         q = (select(Visit, Enterprise.name, ServiceNode.name, Staff.display_name)
              .join(Enterprise, Enterprise.id == Visit.enterprise_id)
@@ -154,6 +211,8 @@ def list_visits(db_url: str, *, node_id: Optional[str] = None, month: Optional[s
         if node_id is not None:
             ids = _subtree(s, node_id) if include_subtree else {node_id}
             q = q.where(Visit.node_id.in_(sorted(ids)))
+        if node_ids is not None:
+            q = q.where(Visit.node_id.in_(sorted(node_ids) or [""]))
         if month is not None:
             start, end = _month_range(month)
             q = q.where(Visit.visited_at >= start, Visit.visited_at < end)
@@ -167,8 +226,19 @@ def list_visits(db_url: str, *, node_id: Optional[str] = None, month: Optional[s
                                          .where(Ticket.visit_id.in_(ids[chunk:chunk + 500]))
                                          .order_by(Ticket.id)):
                 numbers[vid].append(number)
-        return [VisitRow(v.id, _aware(v.visited_at), v.enterprise_id, ent, v.node_id, node, v.staff_id, staff,
-                         v.findings, tuple(numbers[v.id])) for v, ent, node, staff in rows]
+        people: dict[int, list[str]] = defaultdict(list)
+        for chunk in range(0, len(ids), 500):
+            for vid, sid, name in s.execute(select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
+                                            .join(Staff, Staff.id == VisitParticipant.staff_id)
+                                            .where(VisitParticipant.visit_id.in_(ids[chunk:chunk + 500]))
+                                            .order_by(VisitParticipant.visit_id, Staff.id)):
+                people[vid].append((sid, name))
+        out = []
+        for v, ent, node, staff in rows:
+            went = sorted(people[v.id], key=lambda p: (p[0] != v.staff_id, p[0]))     # the lead visitor first
+            out.append(VisitRow(v.id, _aware(v.visited_at), v.enterprise_id, ent, v.node_id, node, v.staff_id,
+                                staff, v.findings, tuple(numbers[v.id]), tuple(n for _, n in went), v.hosts))
+        return out
 
 
 def visits_by_node(db_url: str, month: str) -> list[NodeVisits]:
@@ -209,5 +279,5 @@ def _subtree(s, node_id: str) -> set[str]:
     return out
 
 
-__all__ = ["VisitError", "VisitRow", "NodeVisits", "record_visit", "raise_ticket_from_visit",
+__all__ = ["VisitError", "VisitRow", "NodeVisits", "record_visit", "raise_ticket_from_visit", "visit_enterprise",
            "list_visits", "visits_by_node"]

@@ -290,3 +290,95 @@
   // Safety net: resynchronise the queue every minute even if an event was missed.
   setInterval(function () { refreshQueue(true); }, 60000);
 })();
+
+// ---- 入企服务: the visit form (bot/desk/console/visits.py) — enterprise search, more needs ----------
+(function () {
+  "use strict";
+  var form = document.getElementById("visit-form");
+  if (!form) return;
+  var idField = document.getElementById("enterprise-id");
+  var nameField = document.getElementById("enterprise-name");
+  var list = document.getElementById("enterprise-suggest");
+  var fresh = document.getElementById("new-enterprise");
+  var timer = null;
+
+  function pick(item) {
+    idField.value = String(item.id);
+    var old = document.getElementById("picked");
+    if (old) old.remove();
+    var box = document.createElement("div");
+    box.className = "picked";
+    box.id = "picked";
+    box.appendChild(document.createTextNode("已选择："));
+    var b = document.createElement("b");
+    b.textContent = item.name + (item.credit_code ? "（" + item.credit_code + "）" : "");
+    box.appendChild(b);
+    var again = document.createElement("button");
+    again.type = "button";
+    again.className = "link";
+    again.id = "unpick";
+    again.textContent = " 改选其他企业";
+    again.addEventListener("click", unpick);
+    box.appendChild(again);
+    fresh.parentNode.insertBefore(box, fresh);
+    fresh.hidden = true;
+    list.textContent = "";
+  }
+
+  function unpick() {
+    idField.value = "";
+    var old = document.getElementById("picked");
+    if (old) old.remove();
+    fresh.hidden = false;
+    nameField.focus();
+  }
+
+  var unpickButton = document.getElementById("unpick");
+  if (unpickButton) unpickButton.addEventListener("click", unpick);
+
+  function search() {
+    var q = nameField.value.trim();
+    if (q.length < 2) { list.textContent = ""; return; }
+    fetch("/console/api/enterprises?q=" + encodeURIComponent(q), {headers: {"Accept": "application/json"},
+                                                                  credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : {items: []}; })
+      .then(function (data) {
+        list.textContent = "";
+        (data.items || []).forEach(function (item) {
+          var li = document.createElement("li");
+          var btn = document.createElement("button");
+          btn.type = "button";
+          btn.className = "suggestion";
+          btn.textContent = item.name + (item.credit_code ? " · " + item.credit_code : "") + " · " + item.node;
+          btn.addEventListener("click", function () { pick(item); });
+          li.appendChild(btn);
+          list.appendChild(li);
+        });
+      })
+      .catch(function () { list.textContent = ""; });
+  }
+
+  if (nameField) {
+    nameField.addEventListener("input", function () {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(search, 250);
+    });
+  }
+
+  // Needs: show the first (and any already filled); "再加一条需求" shows the next one.
+  var needs = Array.prototype.slice.call(form.querySelectorAll(".need"));
+  var addNeed = document.getElementById("add-need");
+  function filled(el) {
+    return el.querySelector("select").value || el.querySelector("textarea").value.trim();
+  }
+  needs.forEach(function (el, i) { if (i > 0 && !filled(el)) el.hidden = true; });
+  function refreshAdd() { addNeed.hidden = needs.every(function (el) { return !el.hidden; }); }
+  if (addNeed) {
+    addNeed.addEventListener("click", function () {
+      var next = needs.filter(function (el) { return el.hidden; })[0];
+      if (next) { next.hidden = false; next.querySelector("select").focus(); }
+      refreshAdd();
+    });
+    refreshAdd();
+  }
+})();
