@@ -39,6 +39,7 @@ from sqlalchemy import select
 from bot import handover as ho
 from bot.db import read_sessions
 from bot.db.schema import Handover, Message, ServiceNode, utcnow
+from bot.policy import subscription
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.desk.messages import (MAX_TEXT, _claim_for_forward, _get_message, _mode, _other_pending, _pending,
@@ -502,6 +503,10 @@ async def _answer_here(app: web.Application, msg: dict, text: str, author: str,
 
 async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[dict]:
     """Route a stored inbound message by the conversation's mode; returns the replies to it."""
+    command = subscription.command(forwarded_text(msg))
+    if command is not None:     # 退订 / 订阅 of the policy reminders: answered here in every mode, never by Rasa
+        confirm = await _run(subscription.apply, _db(app), msg["conversation_id"], command)
+        return [await _answer_here(app, msg, confirm, "system")]
     if mode == "bot":
         replies = await _bot_turn(app, msg)
         if replies is not None:

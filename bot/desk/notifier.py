@@ -55,6 +55,13 @@ def buttons_for(item: dict) -> list[dict] | None:
     return None
 
 
+def _policy_buttons(db_url: str, notification_id: int) -> list[dict] | None:
+    from bot.dialogue.policy_check import SHORT_NAMES
+    from bot.policy.push import buttons_for_notification
+
+    return buttons_for_notification(db_url, notification_id, SHORT_NAMES)
+
+
 async def deliver_pending(app: web.Application) -> int:
     from bot.desk.gateway import send_to_user
 
@@ -63,7 +70,10 @@ async def deliver_pending(app: web.Application) -> int:
     sent = 0
     for item in items:
         try:
-            await send_to_user(app, item["conversation_id"], item["body"], "system", buttons=buttons_for(item))
+            buttons = buttons_for(item)
+            if item["kind"] == "policy_push":      # 政策推送: 登记需求 and 退订 (bot/policy/push.py)
+                buttons = await asyncio.to_thread(_policy_buttons, db_url, item["id"])
+            await send_to_user(app, item["conversation_id"], item["body"], "system", buttons=buttons)
             sent += 1
         except Exception:  # noqa: BLE001 - keep it for the next round
             log.exception("notification %s could not be delivered; will retry", item["id"])
