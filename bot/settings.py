@@ -59,7 +59,9 @@ class Settings:
     actions_port: int = 5055
     desk_port: int = 8080
     host: str = "127.0.0.1"
-    rasa_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Rasa's HTTP API token (the desk reads trackers with it). "" = generated per start by the launcher
+    # (with_generated_secrets); desks on other hosts of the scale profile need the one value: RASA_TOKEN.
+    rasa_token: str = ""
     var_dir: Path = PROJECT_ROOT / "var"
     model_dir: Path = PROJECT_ROOT / "models"
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
@@ -107,16 +109,19 @@ class Settings:
     def with_generated_secrets(self) -> "Settings":
         """These settings with a random channel secret / action-server token where none is configured."""
         return replace(self, rasa_channel_secret=self.rasa_channel_secret or secrets.token_urlsafe(32),
-                       actions_token=self.actions_token or secrets.token_urlsafe(32))
+                       actions_token=self.actions_token or secrets.token_urlsafe(32),
+                       rasa_token=self.rasa_token or secrets.token_urlsafe(24))
 
     def internal_ports_problem(self) -> str | None:
         """Why these settings must not start (Chinese + English), or None: in the scale profile (REDIS_URL or a
         PostgreSQL tracker store) Rasa / the action server listening beyond loopback need a configured
-        RASA_CHANNEL_SECRET / ACTIONS_TOKEN (one fixed value on every host)."""
+        RASA_CHANNEL_SECRET + RASA_TOKEN / ACTIONS_TOKEN (one fixed value on every host: a token generated per
+        start would lock the desks of the other hosts out of Rasa's HTTP API)."""
         if not (self.redis_url or self.tracker_store_url.startswith("postgres")):
             return None
         missing = [f"{name}（{what} 监听 {bind}）" for name, what, bind, value in (
             ("RASA_CHANNEL_SECRET", "Rasa，RASA_BIND", self.rasa_bind, self.rasa_channel_secret),
+            ("RASA_TOKEN", "Rasa HTTP API，RASA_BIND", self.rasa_bind, self.rasa_token),
             ("ACTIONS_TOKEN", "动作服务器，ACTIONS_BIND", self.actions_bind, self.actions_token))
             if bind not in LOOPBACK and not value]
         if not missing:
@@ -125,7 +130,7 @@ class Settings:
                 + "、".join(missing) + "。请在环境中设置这些变量（所有主机同一个随机长字符串，"
                 "例如 openssl rand -base64 32），或让它们只监听 127.0.0.1。\n"
                 "Refusing to start: in the scale profile Rasa or the action server would listen beyond loopback "
-                "without credentials; set RASA_CHANNEL_SECRET / ACTIONS_TOKEN or bind them to 127.0.0.1.")
+                "without credentials; set RASA_CHANNEL_SECRET, RASA_TOKEN / ACTIONS_TOKEN or bind them to 127.0.0.1.")
 
     @property
     def desk_url(self) -> str:
@@ -176,8 +181,7 @@ class Settings:
             file_max_image_bytes=_int("FILE_MAX_IMAGE_MB", 10) * 1024 * 1024,
             file_max_document_bytes=_int("FILE_MAX_DOCUMENT_MB", 20) * 1024 * 1024,
         )
-        if env.get("RASA_TOKEN"):
-            kwargs["rasa_token"] = env["RASA_TOKEN"]
+        kwargs["rasa_token"] = env.get("RASA_TOKEN", "")
         return cls(**kwargs)
 
     def child_env(self) -> dict[str, str]:

@@ -98,6 +98,7 @@ SCALE = dict(redis_url="redis://127.0.0.1:6379/0")
 @pytest.mark.parametrize("open_,missing", [
     (dict(rasa_bind="0.0.0.0"), "RASA_CHANNEL_SECRET"),
     (dict(actions_bind="10.0.0.11"), "ACTIONS_TOKEN"),
+    (dict(rasa_bind="0.0.0.0", rasa_channel_secret="s"), "RASA_TOKEN"),   # the desks of other hosts need it too
 ])
 def test_scale_profile_beyond_loopback_without_credentials_is_refused(profile, open_, missing):
     problem = dataclasses.replace(Settings(), **profile, **open_).internal_ports_problem()
@@ -108,7 +109,8 @@ def test_scale_profile_beyond_loopback_without_credentials_is_refused(profile, o
     dict(rasa_bind="0.0.0.0", actions_bind="0.0.0.0"),                                   # embedded profile
     dict(**SCALE),                                                                       # scale, loopback
     dict(**SCALE, rasa_bind="::1", actions_bind="localhost"),
-    dict(**SCALE, rasa_bind="0.0.0.0", actions_bind="10.0.0.11", rasa_channel_secret="s", actions_token="t"),
+    dict(**SCALE, rasa_bind="0.0.0.0", actions_bind="10.0.0.11", rasa_channel_secret="s", actions_token="t",
+         rasa_token="r"),
 ], ids=["embedded", "scale loopback", "scale ipv6 loopback", "scale with credentials"])
 def test_allowed_profiles_start(settings):
     assert dataclasses.replace(Settings(), **settings).internal_ports_problem() is None
