@@ -8,7 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.desk import chat, console, figures, hub_bridge, notifier, policy_check, wechat
-from bot.desk import privacy_page
+from bot.desk import files, privacy_page
 from bot.desk.hub import HUB_KEY, Hub
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.settings import Settings
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     privacy_page.setup(app)
     wechat.setup(app)
     console.setup(app)
+    files.setup(app)
     notifier.setup(app)
     policy_check.setup(app)
     figures.setup(app)

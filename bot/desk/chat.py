@@ -87,7 +87,7 @@ def frame_ancestors() -> str:
 
 def _page_headers(request: web.Request) -> dict[str, str]:
     ancestors = request.app[CHAT_KEY].frame_ancestors
-    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
            "connect-src 'self'; base-uri 'none'; form-action 'none'; "
            f"frame-ancestors {ancestors}")
     headers = {**COMMON_HEADERS, "Content-Security-Policy": csp, "Cache-Control": "no-cache"}
@@ -485,7 +485,7 @@ def chinese_error(request: web.Request, status: int, message: Optional[str] = No
     message = message or ERROR_TEXTS.get(status) or f"请求无法处理（错误 {status}）"
     headers = {**COMMON_HEADERS, **(headers or {})}
     if status == 413:
-        limit = getattr(request.app, "_client_max_size", 64 * 1024) // 1024
+        limit = (body_limit(request) or 64 * 1024) // 1024
         message = f"{message}（最多 {limit} KB）"
     if _wants_json(request):
         return web.json_response({"error": f"http_{status}", "message": message}, status=status, headers=headers,
@@ -521,11 +521,20 @@ async def _drain(request: web.Request) -> bool:
         return False
 
 
+def body_limit(request: web.Request) -> int:
+    """The largest body a route takes: its handler's `body_limit` attribute (file uploads,
+    bot/desk/files.py), else the application's client_max_size (64 KB)."""
+    handler = getattr(getattr(request.match_info, "route", None), "handler", None)
+    return getattr(handler, "body_limit", 0) or getattr(request.app, "_client_max_size", 0)
+
+
 @web.middleware
 async def chinese_errors(request: web.Request, handler):
     """aiohttp's own error answers ("404: Not Found", body too large…) become Chinese; an
     unexpected exception is logged and answered with a Chinese 500 instead of a bare one."""
-    limit = getattr(request.app, "_client_max_size", 0)
+    limit = body_limit(request)
+    if limit > getattr(request.app, "_client_max_size", 0):     # an upload route: its form may be that large
+        request = request.clone(client_max_size=limit)
     if limit and (request.content_length or 0) > limit:       # refused by its length, read or not
         drained = await _drain(request)
         resp = chinese_error(request, 413)

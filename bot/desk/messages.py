@@ -37,6 +37,8 @@ def message_dict(m: Message) -> dict[str, Any]:
         d["choice"] = payload["choice"]        # typed answer to buttons: {"title", "payload"} (text: as typed)
     if payload.get("image"):
         d["image"] = payload["image"]
+    if isinstance(payload.get("file"), dict):
+        d["file"] = payload["file"]            # a file sent in the chat (bot.files): {"id", "name", "kind", "mime", "size"}
     if m.internal:
         d["internal"] = True
     return d

@@ -249,16 +249,42 @@ def message_buttons(m) -> list[str]:
     return [str(b.get("title", "")) for b in buttons if isinstance(b, dict) and b.get("title")]
 
 
+def message_file(m) -> Optional[dict]:
+    """The file a message carries (bot.files): {"id", "name", "kind", "mime", "size"}."""
+    try:
+        payload = json.loads(m.payload) if m.payload else None
+    except (TypeError, ValueError):
+        return None
+    f = payload.get("file") if isinstance(payload, dict) else None
+    return f if isinstance(f, dict) and isinstance(f.get("id"), int) else None
+
+
 def message_json(m, names: dict, enterprise: Optional[str]) -> dict:
     kind, who = _who(m, names, enterprise)
     return {"id": m.id, "kind": kind, "who": who, "text": m.text or "", "time": dt(m.created_at, "%m-%d %H:%M:%S"),
-            "buttons": message_buttons(m)}
+            "buttons": message_buttons(m), "file": message_file(m)}
+
+
+def file_size(n: Any) -> str:
+    n = n if isinstance(n, int) else 0
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(1, round(n / 1024))} KB"
+
+
+def file_html(f: dict) -> str:
+    """A file in the transcript: images as a thumbnail, documents as a download link (both via the checked
+    /console/files route; a download is audited)."""
+    href = f"/console/files/{int(f['id'])}"
+    link = f'<a class="file-link" href="{href}?dl=1" download="{e(f.get("name"))}">下载 {e(f.get("name"))}（{e(file_size(f.get("size")))}）</a>'
+    thumb = (f'<a href="{href}?dl=1"><img class="file-thumb" src="{href}" alt="{e(f.get("name"))}" loading="lazy"></a>'
+             if f.get("kind") == "image" else "")
+    return f'<div class="file">{thumb}{link}</div>'
 
 
 def message_item(msg: dict) -> str:
     buttons = "".join(f'<span class="chip">{e(b)}</span>' for b in msg["buttons"])
+    body = file_html(msg["file"]) if msg.get("file") else f'<div class="text">{e(msg["text"])}</div>'
     return f"""<li class="msg {e(msg['kind'])}" data-id="{e(msg['id'])}"><div class="who">{e(msg['who'])} · {e(msg['time'])}</div>
-<div class="text">{e(msg['text'])}</div>{f'<div class="chips">{buttons}</div>' if buttons else ''}</li>"""
+{body}{f'<div class="chips">{buttons}</div>' if buttons else ''}</li>"""
 
 
 def _snapshot(entries: list) -> str:
@@ -329,6 +355,15 @@ def transfer_form(staff, action: str, nodes, people, hidden: str = "", node_labe
 <button type="submit">{e(submit)}</button></form>"""
 
 
+def file_form(staff, base: str, hid: str, mine: bool) -> str:
+    """Staff send a file to the enterprise (bot/desk/files.py): the same rule as a reply (claimed first)."""
+    from bot.files.sniff import ACCEPT_ATTR
+
+    return f"""<form method="post" action="{base}/files" enctype="multipart/form-data" id="file-form" class="row file-form">
+{csrf_input(staff)}{hid}<input type="file" name="file" id="file-input" required accept="{ACCEPT_ATTR}" aria-label="选择文件">
+<button type="submit" id="file-send"{'' if mine else ' disabled title="接单后才能向企业发送文件"'}>发送文件给企业</button></form>"""
+
+
 def conversation_page(staff, cv, messages: list[dict], canned: list[dict], nodes, people,
                       now: datetime, flash: str | None = None, error: str | None = None) -> str:
     from bot.desk.console.store import node_name
@@ -395,6 +430,7 @@ def conversation_page(staff, cv, messages: list[dict], canned: list[dict], nodes
 <div class="notice" id="state-notice" hidden></div>
 <ol class="messages" id="messages">{transcript}</ol>
 {composer}
+{file_form(staff, base, hid, mine)}
 </section>
 <aside>
 <section class="card"><h2>人工服务</h2>{handover_panel}</section>

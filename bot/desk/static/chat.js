@@ -19,7 +19,8 @@
   var $ = function (id) { return document.getElementById(id); };
   var els = {
     rows: $("rows"), log: $("log"), input: $("input"), send: $("send"), counter: $("counter"),
-    notice: $("notice"), banner: $("banner"), typing: $("typing"), subtitle: $("subtitle")
+    notice: $("notice"), banner: $("banner"), typing: $("typing"), subtitle: $("subtitle"),
+    attach: $("attach"), file: $("file")
   };
 
   var st = {
@@ -159,7 +160,9 @@
     row.appendChild(avatar);
     var body = el("div", "body");
     if (kind === "staff") { body.appendChild(el("div", "name", "服务专员")); }
-    if (m.text || kind === "user") {
+    if (m.file) {
+      body.appendChild(fileBubble(m.file));
+    } else if (m.text || kind === "user") {
       body.appendChild(el("div", "bubble", kind === "user" ? (m.title || m.text) : m.text));
     }
     if (kind !== "user" && m.buttons && m.buttons.length) {
@@ -174,6 +177,13 @@
     var row;
     if (m.client_msg_id && st.byClient.has(m.client_msg_id)) {
       row = st.byClient.get(m.client_msg_id);       // our own message, shown while it was sent
+      if (m.file && row.dataset.file !== String(m.file.id)) {   // an upload: now with its id (viewable)
+        var fresh = buildRow(m, kindOf(m));
+        fresh.dataset.file = String(m.file.id);
+        if (row.parentNode) { row.parentNode.replaceChild(fresh, row); }
+        st.byClient.set(m.client_msg_id, fresh);
+        row = fresh;
+      }
       confirm(row, m.id, m.created_at);
       removeFromOutbox(m.client_msg_id);
       place(row, m.id);
@@ -450,6 +460,106 @@
         notice(data.message || "发生错误");
         break;
     }
+  }
+
+  // ---- files (bot/desk/files.py): sent with the key in a header, fetched the same way ----------
+  var FILE_MAX = 20 * 1024 * 1024;
+  var blobs = new Map();
+
+  function fileSize(n) {
+    return n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB";
+  }
+
+  function fetchFile(id) {
+    if (blobs.has(id)) { return Promise.resolve(blobs.get(id)); }
+    var url = "/api/chat/files/" + encodeURIComponent(id) + "?conversation_id=" + encodeURIComponent(st.cid);
+    return fetch(url, { headers: { "X-Chat-Key": st.key }, cache: "no-store" }).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status); }
+      return r.blob();
+    }).then(function (b) {
+      var u = URL.createObjectURL(b);
+      blobs.set(id, u);
+      return u;
+    });
+  }
+
+  function saveFile(f) {
+    fetchFile(f.id).then(function (u) {
+      var a = el("a");
+      a.href = u;
+      a.download = f.name || "文件";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+    }).catch(function () { notice("文件下载失败，请稍后重试"); });
+  }
+
+  function fileBubble(f) {
+    var box = el("div", "bubble file");
+    if (f.kind === "image" && f.id) {
+      var img = el("img", "file-img");
+      img.alt = f.name || "图片";
+      img.addEventListener("click", function () { saveFile(f); });
+      fetchFile(f.id).then(function (u) { img.src = u; }).catch(function () { img.alt = "图片加载失败"; });
+      box.appendChild(img);
+      return box;
+    }
+    var card = el("button", "file-card");
+    card.type = "button";
+    card.appendChild(el("span", "icon", f.kind === "image" ? "🖼" : "📄"));
+    var meta = el("span");
+    meta.appendChild(el("span", "name", f.name || "文件"));
+    meta.appendChild(el("span", "size", fileSize(f.size || 0) + (f.id ? " · 点击下载" : " · 发送中…")));
+    card.appendChild(meta);
+    if (f.id) { card.addEventListener("click", function () { saveFile(f); }); }
+    box.appendChild(card);
+    return box;
+  }
+
+  function sendFile(file) {
+    if (!file || !st.cid) { return; }
+    if (file.size === 0) { notice("文件是空的（0 字节），请检查后重新选择"); return; }
+    if (file.size > FILE_MAX) { notice("文件过大（最大 20 MB），请压缩后再发送"); return; }
+    var clientId = uuid();
+    var image = /\.(jpe?g|png|gif|webp)$/i.test(file.name);
+    var row = buildRow({ direction: "in", text: file.name, file: { name: file.name, size: file.size,
+      kind: image ? "image-pending" : "document" } }, "user");
+    row.classList.add("pending");
+    row.dataset.time = String(Date.now());
+    st.byClient.set(clientId, row);
+    place(row, null);
+    scrollDown();
+    var form = new FormData();
+    form.append("client_msg_id", clientId);
+    form.append("file", file, file.name);
+    els.attach.disabled = true;
+    fetch("/api/chat/files?conversation_id=" + encodeURIComponent(st.cid), {
+      method: "POST", headers: { "X-Chat-Key": st.key }, body: form
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) { return { ok: r.ok, body: body }; });
+    }).then(function (res) {
+      if (!res.ok) {
+        row.remove();
+        st.byClient.delete(clientId);
+        notice(res.body.message || "文件发送失败，请重试", true);
+        return;
+      }
+      render(res.body.message);
+      (res.body.replies || []).forEach(render);
+    }).catch(function () {
+      row.remove();
+      st.byClient.delete(clientId);
+      notice("网络异常，文件未发送，请重试", true);
+    }).then(function () { els.attach.disabled = false; });
+  }
+
+  if (els.attach && els.file) {
+    els.attach.addEventListener("click", function () { els.file.click(); });
+    els.file.addEventListener("change", function () {
+      var f = els.file.files && els.file.files[0];
+      els.file.value = "";
+      sendFile(f);
+    });
   }
 
   // ---- the composer ---------------------------------------------------------------------------

@@ -169,7 +169,7 @@
     var li = el("li", "msg " + m.kind);
     li.dataset.id = m.id;
     li.appendChild(el("div", "who", m.who + " · " + m.time));
-    li.appendChild(el("div", "text", m.text));
+    li.appendChild(m.file ? fileBox(m.file) : el("div", "text", m.text));
     if (m.buttons && m.buttons.length) {
       var chips = el("div", "chips");
       m.buttons.forEach(function (b) { chips.appendChild(el("span", "chip", b)); });
@@ -177,6 +177,20 @@
     }
     messages.appendChild(li);
     lastId = Math.max(lastId, m.id);
+  }
+  function fileBox(f) {
+    // A file in the transcript (bot/desk/files.py): thumbnail for images, a download link (audited) for all.
+    var box = el("div", "file"), href = "/console/files/" + encodeURIComponent(f.id);
+    var size = f.size >= 1048576 ? (f.size / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(f.size / 1024)) + " KB";
+    if (f.kind === "image") {
+      var a = el("a"); a.href = href + "?dl=1";
+      var img = el("img", "file-thumb"); img.src = href; img.alt = f.name; img.loading = "lazy";
+      a.appendChild(img); box.appendChild(a);
+    }
+    var link = el("a", "file-link", "下载 " + f.name + "（" + size + "）");
+    link.href = href + "?dl=1"; link.setAttribute("download", f.name);
+    box.appendChild(link);
+    return box;
   }
   var paneBusy = false, paneAgain = false;
   function refreshPane() {
