@@ -243,8 +243,10 @@ def _aware(dt: Optional[datetime]) -> Optional[datetime]:
     return dt.replace(tzinfo=timezone.utc)
 
 
-def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING) -> Plan:
-    """Who a run at `now` would notify (and who qualifies but is skipped, with why), read in session `s`."""
+def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING,
+         enterprises: Optional[Iterable[int]] = None) -> Plan:
+    """Who a run at `now` would notify (and who qualifies but is skipped, with why), read in session `s`;
+    `enterprises` limits it to those ids (None: every enterprise)."""
     today = now.astimezone(tz).date()
     active = triggers(rules, today)
     result = Plan(now, active, [], [])
@@ -271,6 +273,9 @@ def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJI
 
     pushed = set()
     enterprise_ids = sorted(set(verdicts) | set(needs))
+    if enterprises is not None:
+        only = set(enterprises)
+        enterprise_ids = [i for i in enterprise_ids if i in only]
     if not enterprise_ids:
         return result
     for chunk in _chunks(enterprise_ids):
@@ -355,10 +360,11 @@ def _chunks(items: list, size: int = 500) -> Iterable[list]:
         yield items[i:i + size]
 
 
-def preview(db_url: str, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING) -> Plan:
+def preview(db_url: str, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING,
+            enterprises: Optional[Iterable[int]] = None) -> Plan:
     """What the next run would do, without sending (the console's 推送预览)."""
     with read_sessions(db_url)() as s:
-        return plan(s, rules, matching, now, tz)
+        return plan(s, rules, matching, now, tz, enterprises)
 
 
 # ---- sending ---------------------------------------------------------------------------------------------
@@ -381,9 +387,9 @@ def _claim_throttle(s: Session, enterprise_id: int, now: datetime) -> bool:
 
 
 def run(s: Session, rules: RuleSet, matching: Matching, now: datetime, *, sent_by: str = "system",
-        period: Optional[str] = None, tz=BEIJING) -> list[PushRecord]:
+        period: Optional[str] = None, tz=BEIJING, enterprises: Optional[Iterable[int]] = None) -> list[PushRecord]:
     """Plan and push, in the caller's transaction (commit or roll back with it). Returns what was pushed."""
-    p = plan(s, rules, matching, now, tz)
+    p = plan(s, rules, matching, now, tz, enterprises)
     done: list[PushRecord] = []
     for c in p.send:
         t = c.trigger

@@ -174,6 +174,8 @@ def test_who_is_notified_and_why(db_url, rules, matching):
     # figures saved, but nobody verified to tell: skipped, said why
     assert [(c.enterprise_id, c.skipped) for c in plan.skipped] == [(unverified, "no_channel")]
     assert not pushes(db_url)                                             # a preview sends nothing
+    only = push.preview(db_url, rules, matching, bj(2027, 3, 1), enterprises=[need])
+    assert [c.enterprise_id for c in only.send] == [need] and only.skipped == []
 
     sent = run(db_url, rules, matching, bj(2027, 3, 1))
     assert {r.enterprise_id for r in sent} == {fits, need}
