@@ -33,6 +33,7 @@ from bot.desk import chat, gateway, ratelimit
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import SETTINGS_KEY
 from bot.desk.messages import _get_message, _store_out, message_dict
+from bot.desk.wechat.channel import FILE_SENDERS_KEY, MEDIA_KEY
 from bot.files import FileRefused, Limits, Sniffed, check
 from bot.files import store as file_store
 from bot.files.names import sanitise, with_extension
@@ -45,9 +46,8 @@ HANDOVER_PAYLOAD = "/request_human"
 NOT_FOUND = "文件不存在或无权查看"
 
 # A channel that pushes files through an external API (WeChat) registers
-# `await sender(app, conversation_id, data, name, kind) -> bool`.
+# `await sender(app, conversation_id, data, name, kind) -> bool` under FILE_SENDERS_KEY.
 FileSender = Callable[[web.Application, str, bytes, str, str], Awaitable[bool]]
-FILE_SENDERS_KEY = web.AppKey("file_senders", dict)
 
 
 def limits(app: web.Application) -> Limits:
@@ -129,6 +129,38 @@ def _valid_utf8_quoted(raw: str) -> bool:
         return True
     except UnicodeDecodeError:
         return False
+
+
+class ChannelFiles:
+    """What the WeChat channels call for an image or file message (MEDIA_KEY): the fetched bytes are
+    checked and stored like a web chat upload; FileRefused (a ValueError with a Chinese `message`)
+    is answered to the user by the channel."""
+
+    async def __call__(self, app: web.Application, conversation_id: str, data: bytes, name: str, kind: str,
+                       channel: str, client_msg_id: Optional[str] = None) -> list[dict]:
+        if kind == "image":      # WeChat names a photo itself ("xxx.jpg" for any format): the content decides
+            name = name.rsplit(".", 1)[0] if "." in name else name
+        safe, found = checked(data, name, limits(app), "图片" if kind == "image" else "文件")
+        _msg, replies, _dup = await receive_file(app, conversation_id, data, safe, found, channel, client_msg_id)
+        return replies
+
+    @staticmethod
+    def max_bytes(app: web.Application) -> int:
+        return limits(app).largest
+
+    @staticmethod
+    async def note_failure(app: web.Application, conversation_id: str, text: str) -> None:
+        """An internal note for staff in an existing conversation (a file that could not be fetched)."""
+        if await _run(_exists, _db(app), conversation_id):
+            await gateway.send_to_user(app, conversation_id, text, "system", internal=True)
+
+
+def _exists(db: str, conversation_id: str) -> bool:
+    from bot.db import read_sessions
+    from bot.db.schema import Conversation
+
+    with read_sessions(db)() as s:
+        return s.get(Conversation, conversation_id) is not None
 
 
 def checked(data: bytes, raw_name: object, lim: Limits, default_stem: str = "文件") -> tuple[str, Sniffed]:
@@ -314,6 +346,7 @@ def setup(app: web.Application) -> None:
 
     if FILE_SENDERS_KEY not in app:
         app[FILE_SENDERS_KEY] = {}
+    app[MEDIA_KEY] = ChannelFiles()
     app.router.add_post("/api/chat/files", sized(chat_upload))
     app.router.add_get("/api/chat/files/{file_id}", chat_download)
     app.router.add_get("/console/files/{file_id}", console_download)

@@ -572,9 +572,9 @@ async def test_events_and_other_message_types(desk):
     n = len(desk.inbound.calls)
     r = await desk.post_mp(*desk.mp.safe(event_xml("CLICK", "drop_tables")))
     assert "菜单暂未开放" in parse_message(desk.mp.open_reply(await r.text())).content
-    image = (f"<xml><ToUserName>{MP_GH}</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
-             "<MsgType>image</MsgType><PicUrl>http://x/y.jpg</PicUrl><MediaId>m</MediaId><MsgId>31</MsgId></xml>")
-    r = await desk.post_mp(*desk.mp.safe(image))
+    video = (f"<xml><ToUserName>{MP_GH}</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
+             "<MsgType>video</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>31</MsgId></xml>")
+    r = await desk.post_mp(*desk.mp.safe(video))     # images and files are received (tests/e2e/test_wechat_files.py)
     assert "文字" in parse_message(desk.mp.open_reply(await r.text())).content
     assert len(desk.inbound.calls) == n
 

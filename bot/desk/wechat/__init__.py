@@ -26,12 +26,12 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from bot.desk import gateway
-from bot.desk.wechat.channel import (CHANNELS_KEY, INBOUND_KEY, Channel, ChannelConfig, Outcome, Reject, Turn,
-                                     WeChatConfig, _conversation_fields)
+from bot.desk.wechat.channel import (CHANNELS_KEY, FILE_SENDERS_KEY, INBOUND_KEY, MEDIA_KEY, Channel, ChannelConfig,
+                                     Outcome, Reject, Turn, WeChatConfig, _conversation_fields)
 from bot.desk.wechat.mp import OfficialAccount
 from bot.desk.wechat.work import WorkApp
 
-__all__ = ["CHANNELS_KEY", "INBOUND_KEY", "Channel", "ChannelConfig", "Outcome", "Reject", "Turn", "WeChatConfig",
+__all__ = ["CHANNELS_KEY", "FILE_SENDERS_KEY", "INBOUND_KEY", "MEDIA_KEY", "Channel", "ChannelConfig", "Outcome", "Reject", "Turn", "WeChatConfig",
            "setup"]
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ def setup(app: web.Application, config: WeChatConfig | None = None) -> None:
     app[INBOUND_KEY] = gateway.handle_inbound
     for name in channels:
         gateway.register_channel_sender(name, _sender(name))
+    senders = app[FILE_SENDERS_KEY] = {}           # staff files out (bot/desk/files.py)
+    for name, channel in channels.items():
+        senders[name] = lambda _app, conv, data, file_name, kind, c=channel: c.send_file(conv, data, file_name, kind)
 
     async def _drain(_app: web.Application) -> None:
         await asyncio.gather(*(c.drain() for c in channels.values()))

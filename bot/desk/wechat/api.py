@@ -10,6 +10,7 @@ WeChatApiError with a Chinese explanation that staff can act on.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -35,6 +36,9 @@ EXPLAIN = {
 }
 TEXT_LIMIT_BYTES = 2000   # WeChat cuts/refuses text above 2048 bytes; keep a margin
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
+MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=60)     # a 20 MB file over a slow link
+MEDIA_TOO_LARGE = -3
+EXPLAIN[MEDIA_TOO_LARGE] = "文件超过允许的大小"
 
 
 class WeChatApiError(Exception):
@@ -155,6 +159,74 @@ class _Client:
         raise AssertionError("unreachable")
 
 
+    # -- media (files in conversations, bot/desk/files.py) ---------------------------------------------
+    async def get_media(self, http: aiohttp.ClientSession, media_id: str,
+                        max_bytes: int) -> tuple[bytes, str, str]:
+        """(bytes, file name from Content-Disposition or "", Content-Type) of a temporary media file
+        (GET /cgi-bin/media/get, the same path for both APIs); one retry after a token error. An answer
+        in JSON is WeChat's error; more than `max_bytes` is refused while reading (MEDIA_TOO_LARGE)."""
+        for attempt in (1, 2):
+            token = await self.token(http)
+            try:
+                async with http.get(self.base + "/cgi-bin/media/get", timeout=MEDIA_TIMEOUT,
+                                    params={"access_token": token, "media_id": media_id}) as resp:
+                    ctype = resp.headers.get("Content-Type", "")
+                    if resp.status != 200:
+                        raise WeChatApiError(-1, f"HTTP {resp.status}")
+                    if "json" in ctype or ctype.startswith("text/"):
+                        data = await resp.json(content_type=None)
+                        code = int((data or {}).get("errcode") or -1) if isinstance(data, dict) else -1
+                        if code in TOKEN_ERRORS and attempt == 1:
+                            self._drop(token)
+                            continue
+                        raise WeChatApiError(code, str((data or {}).get("errmsg", "")) if isinstance(data, dict) else "")
+                    if resp.content_length is not None and resp.content_length > max_bytes:
+                        raise WeChatApiError(MEDIA_TOO_LARGE, f"{resp.content_length} bytes")
+                    body = bytearray()
+                    async for chunk in resp.content.iter_chunked(65536):
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise WeChatApiError(MEDIA_TOO_LARGE, f"more than {max_bytes} bytes")
+                    return bytes(body), _disposition_name(resp.headers.get("Content-Disposition", "")), ctype
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                raise WeChatApiError(-1, f"{type(exc).__name__}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    async def upload_media(self, http: aiohttp.ClientSession, data: bytes, name: str, kind: str) -> str:
+        """media_id of a temporary media file (POST /cgi-bin/media/upload?type=image|file)."""
+        for attempt in (1, 2):
+            token = await self.token(http)
+            form = aiohttp.FormData(quote_fields=False)          # the name as UTF-8, as WeChat shows it
+            form.add_field("media", data, filename=name, content_type="application/octet-stream")
+            try:
+                async with http.post(self.base + "/cgi-bin/media/upload", data=form, timeout=MEDIA_TIMEOUT,
+                                     params={"access_token": token, "type": kind}) as resp:
+                    answer = await resp.json(content_type=None)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                raise WeChatApiError(-1, f"{type(exc).__name__}: {exc}") from None
+            if not isinstance(answer, dict):
+                raise WeChatApiError(-1, "unexpected answer")
+            code = int(answer.get("errcode") or 0)
+            if code in TOKEN_ERRORS and attempt == 1:
+                self._drop(token)
+                continue
+            if code or not answer.get("media_id"):
+                raise WeChatApiError(code or -1, str(answer.get("errmsg", "no media_id")))
+            return str(answer["media_id"])
+        raise AssertionError("unreachable")
+
+
+def _disposition_name(header: str) -> str:
+    """The file name of a Content-Disposition header (filename*=UTF-8'' preferred)."""
+    from urllib.parse import unquote
+
+    m = re.search(r"filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)", header)
+    if m:
+        return unquote(m.group(1).strip().strip('"'))
+    m = re.search(r'filename\s*=\s*"([^"]*)"', header) or re.search(r"filename\s*=\s*([^;]+)", header)
+    return m.group(1).strip() if m else ""
+
+
 class MpApi(_Client):
     """Official Account: GET /cgi-bin/token, POST /cgi-bin/message/custom/send."""
 
@@ -170,6 +242,12 @@ class MpApi(_Client):
     async def send_text(self, http: aiohttp.ClientSession, openid: str, text: str) -> None:
         await self.post(http, "/cgi-bin/message/custom/send",
                         {"touser": openid, "msgtype": "text", "text": {"content": text}})
+
+    sends_documents = False      # customer-service messages carry images, not arbitrary files
+
+    async def send_media(self, http: aiohttp.ClientSession, openid: str, kind: str, media_id: str) -> None:
+        await self.post(http, "/cgi-bin/message/custom/send",
+                        {"touser": openid, "msgtype": kind, kind: {"media_id": media_id}})
 
 
 class WorkApi(_Client):
@@ -191,4 +269,13 @@ class WorkApi(_Client):
             "text": {"content": text}, "safe": 0,
         })
         if data.get("invaliduser"):   # errcode 0 but nobody received it
+            raise WeChatApiError(82001, f"invaliduser={data['invaliduser']}")
+
+    sends_documents = True
+
+    async def send_media(self, http: aiohttp.ClientSession, userid: str, kind: str, media_id: str) -> None:
+        data = await self.post(http, "/cgi-bin/message/send", {
+            "touser": userid, "msgtype": kind, "agentid": self.agent_id, kind: {"media_id": media_id}, "safe": 0,
+        })
+        if data.get("invaliduser"):
             raise WeChatApiError(82001, f"invaliduser={data['invaliduser']}")

@@ -23,7 +23,7 @@ from bot.desk import gateway, ratelimit
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.dialogue.options import match_option
 from bot.desk.wechat import xml as wxml
-from bot.desk.wechat.api import MpApi, WeChatApiError, WorkApi, split_text
+from bot.desk.wechat.api import MEDIA_TOO_LARGE, MpApi, WeChatApiError, WorkApi, split_text
 from bot.desk.wechat.crypto import MsgCrypto, aes_key
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ BUSY_TEXT = "抱歉，系统暂时繁忙，您的消息已记录，我们会尽�
 NON_TEXT_TEXT = "目前我只能看懂文字消息，请用文字描述您的需求；需要提交材料时，服务专员会另行与您联系。"
 MENU_UNKNOWN_TEXT = "该菜单暂未开放，请直接发送文字告诉我您的需求。"
 RATE_LIMITED_TEXT = "您发送消息太频繁了，这条消息没有收到。请 {seconds} 秒后再发送。"
+MEDIA_FAILED_TEXT = "抱歉，您发送的{what}暂时没能接收（微信服务器未响应），请稍后重新发送。"
+MEDIA_TOO_LARGE_TEXT = "您发送的{what}过大，没有接收；请压缩后重新发送。"
+FILE_KINDS = {"image": "图片", "file": "文件"}     # message types carrying a MediaId that become files
 
 
 # ---- configuration ------------------------------------------------------------------------
@@ -98,6 +101,10 @@ class WeChatConfig:
 
 CHANNELS_KEY = web.AppKey("wechat_channels", dict)
 INBOUND_KEY = web.AppKey("wechat_inbound", object)   # async handle_inbound(app, conv, text, client_msg_id, channel)
+# Files (bot/desk/files.py sets MEDIA_KEY): async receive(app, conv, data, name, kind, channel, client_msg_id,
+# max_bytes=...) → replies; FILE_SENDERS_KEY: channel name → async send(app, conv, data, name, kind) → bool.
+MEDIA_KEY = web.AppKey("wechat_media", object)
+FILE_SENDERS_KEY = web.AppKey("file_senders", dict)
 
 
 class Reject(Exception):
@@ -124,6 +131,7 @@ class Turn:
     client_msg_id: str
     fixed: str | None = None     # answered here without the bot (unsupported message types)
     title: str | None = None     # what staff see instead of a payload ("/greet" → "（关注）")
+    media: dict | None = None    # an image or file message: {"id": MediaId, "kind": "image"|"file", "name"}
 
 
 @dataclass
@@ -252,6 +260,10 @@ class Channel:
                     return Turn(f"/{menu}", key, title=f"（菜单）{self._menu[menu]}")
                 return Turn(None, key, fixed=MENU_UNKNOWN_TEXT)
             return Turn(None, key)          # unsubscribe, view, location, enter_agent …: nothing to say
+        media_id = (msg.get("MediaId") or "").strip()
+        if kind in FILE_KINDS and media_id and len(media_id) <= 256 and MEDIA_KEY in self.app:
+            name = (msg.get("FileName") or msg.get("Title") or "").strip()
+            return Turn(None, msg_id or f"{user}:{created}:{kind}", media={"id": media_id, "kind": kind, "name": name})
         return Turn(None, msg_id or f"{user}:{created}:{kind}", fixed=NON_TEXT_TEXT)
 
     @staticmethod
@@ -266,7 +278,7 @@ class Channel:
         if not self.user_re.match(user):
             raise Reject(400, "FromUserName 无效")
         turn = self.interpret(msg)
-        if turn.text is None:
+        if turn.text is None and turn.media is None:
             return self.passive(msg, turn.fixed, seal) if turn.fixed else self.idle()
         conv = self.prefix + user
         key = f"{conv}|{turn.client_msg_id}"
@@ -278,7 +290,8 @@ class Channel:
                 self.stats["rate_limited"] += 1
                 log.info("%s: %s 发送过快，消息未受理", self.name, conv)
                 return self.passive(msg, RATE_LIMITED_TEXT.format(seconds=decision.retry_after_header), seal)
-            entry = _Pending(asyncio.create_task(self._forward(conv, user, turn)))
+            work = self._receive_media(conv, user, turn) if turn.media else self._forward(conv, user, turn)
+            entry = _Pending(asyncio.create_task(work))
             entry.task.add_done_callback(lambda _t, e=entry: setattr(e, "done_at", time.monotonic()))
             self._pending[key] = entry
             self.stats["forwarded"] += 1
@@ -360,6 +373,68 @@ class Channel:
             self._known_users.add(conv)
             self._spawn(asyncio.to_thread(self._remember_user, conv, user))
         return await self.render(conv, list(replies or []))
+
+    async def _receive_media(self, conv: str, user: str, turn: Turn) -> Outcome:
+        """An image or file message: fetch it through the media API and hand it to bot.desk.files (stored like
+        a web chat upload, never sent to Rasa). If WeChat's media API fails the user is asked to send it
+        again and staff get an internal note: nothing is dropped silently."""
+        receive = self.app[MEDIA_KEY]
+        what = FILE_KINDS.get(turn.media["kind"], "文件")
+        max_bytes = getattr(receive, "max_bytes", lambda app: 20 * 1024 * 1024)(self.app)
+        try:
+            if self.api is None:
+                raise WeChatApiError(-2, "media API not configured")
+            data, name, _ctype = await self.api.get_media(self.app_client(), turn.media["id"], max_bytes)
+        except WeChatApiError as err:
+            self.stats["media_failed"] += 1
+            too_large = err.errcode == MEDIA_TOO_LARGE
+            log.warning("%s: 未能取回用户发送的%s（%s，%s %s）", self.name, what, conv, err.errcode, err.errmsg)
+            text = (MEDIA_TOO_LARGE_TEXT if too_large else MEDIA_FAILED_TEXT).format(what=what)
+            reason = err.explanation if err.errcode != -2 else "未配置微信接口密钥，无法取回文件"
+            try:
+                await self.app[MEDIA_KEY].note_failure(self.app, conv, f"用户发送的{what}未能接收：{reason}"
+                                                       f"（错误码 {err.errcode}），已请用户重新发送。")
+            except Exception:  # noqa: BLE001 - the user is told anyway
+                log.exception("could not note the failed media of %s", conv)
+            return Outcome(text, [text])
+        try:
+            replies = await receive(self.app, conv, data, name or turn.media.get("name") or "", turn.media["kind"],
+                                    self.name, turn.client_msg_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, ValueError) and isinstance(getattr(exc, "message", None), str):
+                return Outcome(exc.message, [exc.message])      # refused: the reason, in Chinese
+            log.exception("%s: 保存文件失败（%s）", self.name, conv)
+            self.stats["inbound_errors"] += 1
+            return Outcome(BUSY_TEXT, [BUSY_TEXT])
+        self.stats["media_received"] += 1
+        if conv not in self._known_users:
+            self._known_users.add(conv)
+            self._spawn(asyncio.to_thread(self._remember_user, conv, user))
+        return await self.render(conv, list(replies or []))
+
+    async def send_file(self, conversation: Any, data: bytes, name: str, kind: str) -> bool:
+        """A staff file out through the media API (upload, then an image / file message); a failure is
+        reported to staff like an undelivered text. The Official Account can only send images."""
+        conv, external = _conversation_fields(conversation)
+        user = external or conv.removeprefix(self.prefix)
+        wx_kind = "image" if kind == "image" else "file"
+        try:
+            if self.api is None:
+                raise WeChatApiError(-2, "customer-service API not configured")
+            if wx_kind == "file" and not getattr(self.api, "sends_documents", False):
+                raise WeChatApiError(-4, "documents not supported")
+            media_id = await self.api.upload_media(self.app_client(), data, name, wx_kind)
+            await self.api.send_media(self.app_client(), user, wx_kind, media_id)
+            self.stats["files_pushed"] += 1
+            return True
+        except WeChatApiError as err:
+            self.stats["push_failed"] += 1
+            if err.errcode == -4:
+                err.explanation = "微信公众号的客服消息只能发送图片，不能发送文档；请把要点写在回复里，或请企业通过网页在线咨询接收文件"
+            await self.report_failure(conv, err, f"[文件] {name}")
+            return False
 
     # -- rendering: buttons become numbered options ------------------------------------------
     async def render(self, conv: str, replies: list[dict]) -> Outcome:
