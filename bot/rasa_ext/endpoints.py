@@ -41,7 +41,7 @@ def tracker_store(url: str) -> dict[str, Any]:
         if not path:
             raise ConfigError("TRACKER_STORE_URL 的 SQLite 路径为空（应为 sqlite:////绝对路径/rasa.db）")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {"type": "SQL", "dialect": "sqlite", "db": path}
+        return {"type": TRACKER_STORE_CLASS, "dialect": "sqlite", "db": path}
     db = parts.path.lstrip("/")
     if not db:
         raise ConfigError("TRACKER_STORE_URL 缺少数据库名（例如 postgresql://rasa@127.0.0.1:5432/rasa）")
