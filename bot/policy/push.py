@@ -145,6 +145,13 @@ class PushRecord:
     body: str
     sent_by: str
     delivered_at: Optional[datetime]
+    notification_kept: bool = True      # False once retention removed the notification that carried it
+
+    @property
+    def status_text(self) -> str:
+        if self.delivered_at is not None:
+            return "已送达"
+        return "待发送" if self.notification_kept else "已清理"
 
     @property
     def reason_text(self) -> str:
@@ -419,17 +426,17 @@ def run(s: Session, rules: RuleSet, matching: Matching, now: datetime, *, sent_b
 # ---- what was pushed -------------------------------------------------------------------------------------
 
 def _records(s: Session, where, limit: Optional[int]) -> list[PushRecord]:
-    q = (select(PolicyPush, Enterprise.name, Notification.delivered_at)
+    q = (select(PolicyPush, Enterprise.name, Notification.delivered_at, Notification.id)
          .join(Enterprise, Enterprise.id == PolicyPush.enterprise_id)
          .outerjoin(Notification, Notification.id == PolicyPush.notification_id)
          .where(*where).order_by(PolicyPush.created_at.desc(), PolicyPush.id.desc()))
     if limit:
         q = q.limit(limit)
     out = []
-    for p, name, delivered in s.execute(q):
+    for p, name, delivered, notification in s.execute(q):
         out.append(PushRecord(p.id, _aware(p.created_at), p.enterprise_id, name, p.policy_id, p.policy_name,
                               p.trigger, p.trigger_key, p.reason, p.conversation_id, p.channel, p.node_id,
-                              p.deadline, p.body, p.sent_by, _aware(delivered)))
+                              p.deadline, p.body, p.sent_by, _aware(delivered), notification is not None))
     return out
 
 

@@ -187,8 +187,13 @@ def test_who_is_notified_and_why(db_url, rules, matching):
     assert sorted(n.recipient for n in ns) == ["sender:web-fit", "sender:wxmp:need"]
     assert all(p.notification_id in {n.id for n in ns} for p in rows)
     assert push.buttons_for_notification(db_url, ns[0].id)[0]["payload"].startswith("/policy_register")
-    assert [r.policy_id for r in push.pushes_for_enterprise(db_url, fits)] == ["small_low_profit"]
-    assert push.pushes_for_enterprise(db_url, fits)[0].reason_text == "按已保存的企业数字符合条件"
+    [record] = push.pushes_for_enterprise(db_url, fits)
+    assert (record.policy_id, record.reason_text, record.status_text) == (
+        "small_low_profit", "按已保存的企业数字符合条件", "待发送")
+    # retention removes the notification later: the push stays on record
+    with sessions(db_url).begin() as s:
+        s.execute(Notification.__table__.delete().where(Notification.recipient == "sender:web-fit"))
+    assert push.pushes_for_enterprise(db_url, fits)[0].status_text == "已清理"
 
 
 def test_no_channel_no_push(db_url, rules, matching):

@@ -186,3 +186,22 @@ async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, t
     assert text.count('data-push="') == 1 and "沣西企业" in text and "沣东企业" not in text
     assert 'href="/console/pushes"' in text                     # the top-bar link
     assert "推送预览" not in text                                # staff: no preview link
+
+
+async def test_unsubscribe_on_wechat_and_while_waiting_for_staff(desk, db_url):
+    """The words work on every channel and in every mode: a WeChat user typing 退訂, a web user waiting for staff."""
+    from bot.desk import gateway
+
+    [reply] = await gateway.handle_inbound(desk.app, "wxmp:o-push-1", "退訂", client_msg_id="m1", channel="wechat_mp")
+    assert reply["text"] == subscription.UNSUBSCRIBED_TEXT
+    with read_sessions(db_url)() as s:
+        assert s.get(PolicyPushOptOut, "wxmp:o-push-1").channel == "wechat_mp"
+    [reply] = await gateway.handle_inbound(desk.app, "wxmp:o-push-1", "TD", client_msg_id="m2", channel="wechat_mp")
+    assert reply["text"] == subscription.ALREADY_OUT_TEXT
+
+    cid, key = await chat_session(desk)
+    with sessions(db_url).begin() as s:
+        s.get(Conversation, cid).mode = "waiting"
+    [reply] = await say(desk, cid, key, "取消订阅")
+    assert reply["text"] == subscription.UNSUBSCRIBED_TEXT
+    assert subscription.is_opted_out(db_url, cid)

@@ -49,7 +49,7 @@ def list_html(records: list[push.PushRecord]) -> str:
         f'<tr data-push="{r.id}" data-enterprise="{r.enterprise_id}"><td>{e(t.dt(r.created_at, "%m-%d %H:%M"))}</td>'
         f'<td class="l">{e(r.enterprise)}</td><td class="l">{e(r.policy_name)}<small>{e(r.trigger_text)}</small></td>'
         f'<td class="l">{e(r.reason_text)}</td><td>{e(_channel(r.channel))}</td><td>{e(_deadline(r.deadline))}</td>'
-        f'<td>{e(_sender(r.sent_by))}</td><td>{"已送达" if r.delivered_at else "待发送"}</td>'
+        f'<td>{e(_sender(r.sent_by))}</td><td>{e(r.status_text)}</td>'
         f'<td class="l wrap"><details><summary>内容</summary>{e(r.body)}</details></td></tr>'
         for r in records)
     empty = '<tr><td class="l" colspan="9">暂无推送记录。</td></tr>'
