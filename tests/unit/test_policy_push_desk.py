@@ -22,7 +22,7 @@ from bot.desk.console import auth
 from bot.policy import load_rules, push, subscription
 from bot.settings import Settings
 from bot.staff.accounts import create_staff
-from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules_dir, set_window  # noqa: F401
+from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
 
 PASSWORD = "Qcy-push-2026"
 NOW = bj(2027, 3, 1, 9, 30)         # Monday, before the 10:00 run
@@ -205,3 +205,16 @@ async def test_unsubscribe_on_wechat_and_while_waiting_for_staff(desk, db_url):
     [reply] = await say(desk, cid, key, "取消订阅")
     assert reply["text"] == subscription.UNSUBSCRIBED_TEXT
     assert subscription.is_opted_out(db_url, cid)
+
+
+def test_on_wechat_the_buttons_are_numbered_options(rules):
+    """WeChat has no buttons: the reminder's become "1. 登记…需求 / 2. 退订提醒", and replying 2 unsubscribes."""
+    from bot.desk.wechat.channel import Channel
+    from bot.dialogue.options import match_option
+
+    [trigger] = push.triggers(rules, bj(2027, 3, 1).date())
+    body, options = Channel._render_one(push.message(trigger, "profile"),
+                                        push.buttons(trigger.policy, sch.policy_matching().short_names))
+    assert "1. 登记小微企业所得税优惠需求" in body and "2. 退订提醒" in body
+    chosen = match_option("2", [{"title": t, "payload": p} for t, p in options])
+    assert subscription.command(chosen["payload"]) == subscription.UNSUBSCRIBE
