@@ -337,3 +337,27 @@ def test_two_runs_at_once_never_push_an_enterprise_twice(db_url, rules, matching
     race(3, lambda i: None, one)
     assert len(pushes(db_url)) == 3 and len(notes(db_url)) == 3
     assert len({p.enterprise_id for p in pushes(db_url)}) == 3
+
+
+def test_two_scheduler_processes_push_once(db_url, rules_dir, tmp_path):
+    """Two `python -m bot.scheduler run-once` processes at the same moment (the desks' loops do the same): one
+    政策推送 run, one reminder per enterprise; `status` reports it."""
+    import os
+    import subprocess
+    import sys
+
+    for i in range(3):
+        add_enterprise(db_url, f"进程企业{i}", figures=SMALL_FIGURES, contacts=[(f"web-p{i}", "web", True)])
+    env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), DATABASE_URL=db_url, KNOWLEDGE_DIR=str(rules_dir))
+    cmd = [sys.executable, "-m", "bot.scheduler", "run-once", "--now", "2027-03-01T10:05", "--no-sla"]
+    procs = [subprocess.Popen(cmd + ["--instance", f"proc-{i}"], cwd=PROJECT_ROOT, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    said = [o for o, _ in outs if "政策推送 2027-03-01：已完成 —— 已向 3 家企业推送政策提醒" in o]
+    assert len(said) == 1, outs
+    assert len(pushes(db_url)) == 3 and len(notes(db_url)) == 3
+    status = subprocess.run([sys.executable, "-m", "bot.scheduler", "status", "--now", "2027-03-01T11:00"],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "政策推送（policy_push）：最近完成 2027-03-01" in status.stdout, status.stdout + status.stderr
+    assert "下次：2027-03-02 10:00" in status.stdout
