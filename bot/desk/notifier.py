@@ -1,4 +1,4 @@
-"""Deliver notifications addressed to enterprises (周推进 progress, rating requests) to their chat.
+"""Deliver notifications addressed to enterprises (周推进 progress, status changes, rating requests) to their chat.
 
 The scheduler and the ticket service only write `Notification` rows; this loop
 in the desk pushes rows addressed to "sender:<conversation id>" through the
@@ -50,8 +50,12 @@ def _release(db_url: str, notification_id: int) -> None:
 
 
 def buttons_for(item: dict) -> list[dict] | None:
+    """Rating requests carry the rating buttons; 待补充 a button that starts adding information to the ticket
+    (the chat's own 补充工单 flow, actions/tickets.py)."""
     if item["kind"] == "rating_request" and item["number"]:
         return [{"title": label, "payload": f"{label} {item['number']}"} for label, _ in RATING_BUTTONS]
+    if item["kind"] == "status_awaiting_info" and item["number"]:
+        return [{"title": "补充信息", "payload": f"补充工单 {item['number']} 的信息"}]
     return None
 
 

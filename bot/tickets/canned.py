@@ -10,6 +10,12 @@ bot/service_data/canned_replies.yml holds the texts; a text may use these variab
   for a day the window does not work.
 - ``{下次上班}``: the start of the next office hours (「明天（12月4日）9:00」).
 - ``{企业名称}``: the enterprise's name, or nothing when it is not known (write 「{企业名称}您好」).
+- ``{工单号}``: the conversation's ticket's number (QCY-20261203-0001).
+- ``{办结期限}``: that ticket's resolution deadline (办结时限, per category, moved by time spent waiting for the
+  enterprise), as 「12月10日（星期四）」 or 「明天（12月4日）」.
+
+A reply that uses {工单号} or {办结期限} is offered only in a conversation with a ticket (its text would
+otherwise be wrong), the others everywhere.
 
 An unknown variable or a malformed entry is refused when the file is read, naming the entry.
 """
@@ -28,7 +34,8 @@ from bot.settings import SERVICE_DATA_DIR
 from bot.tickets.sla import SlaPolicy, default_policy
 
 CANNED_FILE = SERVICE_DATA_DIR / "canned_replies.yml"
-VARIABLES = ("答复时限", "下次上班", "企业名称")
+VARIABLES = ("答复时限", "下次上班", "企业名称", "工单号", "办结期限")
+TICKET_VARIABLES = frozenset({"工单号", "办结期限"})
 _VAR = re.compile(r"\{([^{}]*)\}")
 _WEEKDAYS = "一二三四五六日"
 
@@ -42,6 +49,10 @@ class CannedReply:
     id: str
     title: str
     text: str
+
+    @property
+    def needs_ticket(self) -> bool:
+        return any(v in TICKET_VARIABLES for v in _VAR.findall(self.text))
 
 
 def parse(data) -> list[CannedReply]:
@@ -103,7 +114,8 @@ def next_office_start(now: datetime, sla: SlaPolicy) -> datetime:
 
 
 def render(text: str, *, now: datetime, sla: Optional[SlaPolicy] = None, enterprise: Optional[str] = None,
-           first_response_due: Optional[datetime] = None) -> str:
+           first_response_due: Optional[datetime] = None, ticket_number: Optional[str] = None,
+           resolution_due: Optional[datetime] = None) -> str:
     """`text` with its variables filled in for a reply sent at `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"需要带时区的当前时间，收到的是：{now!r}")
@@ -119,17 +131,29 @@ def render(text: str, *, now: datetime, sla: Optional[SlaPolicy] = None, enterpr
             return f"{day_phrase(start, now, sla)}{_clock(start, sla)}"
         if name == "企业名称":
             return (enterprise or "").strip()
+        if name == "工单号":
+            return ticket_number or ""
+        if name == "办结期限":
+            return day_phrase(resolution_due, now, sla) if resolution_due is not None else ""
         return m.group(0)
 
     return _VAR.sub(value, text)
 
 
 def offered(now: datetime, *, enterprise: Optional[str] = None, first_response_due: Optional[datetime] = None,
+            ticket_number: Optional[str] = None, resolution_due: Optional[datetime] = None,
             sla: Optional[SlaPolicy] = None, path: Path = CANNED_FILE) -> list[dict]:
-    """The replies as the console offers them: {"id", "title", "text"} with the variables filled in."""
+    """The replies as the console offers them: {"id", "title", "text"} with the variables filled in (those that
+    need a ticket only with one)."""
+    if resolution_due is not None and (resolution_due.tzinfo is None or resolution_due.utcoffset() is None):
+        from datetime import timezone
+
+        resolution_due = resolution_due.replace(tzinfo=timezone.utc)      # SQLite hands back naive UTC
+    have_ticket = bool(ticket_number)
     return [{"id": r.id, "title": r.title,
-             "text": render(r.text, now=now, sla=sla, enterprise=enterprise, first_response_due=first_response_due)}
-            for r in load(path)]
+             "text": render(r.text, now=now, sla=sla, enterprise=enterprise, first_response_due=first_response_due,
+                            ticket_number=ticket_number, resolution_due=resolution_due)}
+            for r in load(path) if have_ticket or not r.needs_ticket]
 
 
 __all__ = ["CANNED_FILE", "VARIABLES", "CannedError", "CannedReply", "parse", "load", "render", "offered",

@@ -396,14 +396,17 @@ async def test_ticket_status_actions_follow_the_lifecycle(console):
     t = open_ticket(console.db, "web-t", "沣西")
     await console.login("li")
     page = await (await console.client.get(f"/console/tickets/{t.number}")).text()
-    assert 'value="resolved"' in page and 'value="rated"' not in page
+    assert f'action="/console/tickets/{t.number}/close"' in page and 'value="rated"' not in page
+    assert 'name="target" value="resolved"' not in page          # 办结 needs a result and a confirmation
     r = await console.post(f"/console/tickets/{t.number}/status", {"target": "cannot_handle"})
     assert r.status == 400 and "原因" in (await r.json())["message"]
     r = await console.post(f"/console/tickets/{t.number}/status", {"target": "cannot_handle", "reason": "不属于本窗口职能"})
     assert r.status == 200
     assert TicketService(console.db).get(t.number).status == "cannot_handle"
     r = await console.post(f"/console/tickets/{t.number}/status", {"target": "resolved"})
-    assert r.status == 400 and "不能改为" in (await r.json())["message"]
+    assert r.status == 400 and "办理结果" in (await r.json())["message"]
+    r = await console.post(f"/console/tickets/{t.number}/close", {"result": "已办好", "confirm": "1"})
+    assert r.status == 409 and "不能改为" in (await r.json())["message"]
     assert [a.detail for a in audit_rows(console.db, "ticket_status")] == ["cannot_handle：不属于本窗口职能"]
 
 

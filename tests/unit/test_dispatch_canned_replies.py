@@ -61,9 +61,21 @@ def test_the_tickets_own_deadline_and_the_enterprise_name():
     assert "12月7日（星期一）17:30前" in texts(now, first_response_due=later)["ticket_created"]
     assert texts(now, enterprise="西安星火光电科技有限公司")["greeting"].startswith("西安星火光电科技有限公司您好，")
     assert texts(now)["greeting"].startswith("您好，")
-    assert "对话中还不能发送文件" in texts(now)["need_materials"]        # the chat cannot carry files yet
+    # right whether or not the chat can carry files: send them, or describe them, or bring them
+    assert "可直接在对话中发送图片或文件，或用文字说明材料内容" in texts(now)["need_materials"]
+    assert "邮箱" not in texts(now)["need_materials"]
     with pytest.raises(ValueError):
         canned.render("{答复时限}", now=datetime(2026, 12, 3, 18))
+
+
+def test_ticket_variables_are_filled_and_offered_only_with_a_ticket():
+    now = bj(12, 3, 18)
+    assert "ticket_progress" not in texts(now)                          # no ticket: a reply needing one is left out
+    t = texts(now, enterprise="西安星火光电科技有限公司", ticket_number="QCY-20261203-0007",
+              resolution_due=bj(12, 10, 17, 30))
+    assert t["ticket_progress"] == ("西安星火光电科技有限公司您好，您的工单 QCY-20261203-0007 正在办理中，"
+                                    "我们会在12月10日（星期四）前办结并在对话中告诉您结果，期间如需补充材料会及时联系您。")
+    assert "明天（12月4日）前" in texts(now, ticket_number="QCY-1", resolution_due=bj(12, 4, 17, 30))["ticket_progress"]
 
 
 def test_unknown_variables_and_bad_entries_are_refused():
@@ -111,3 +123,5 @@ async def test_the_console_offers_the_computed_replies(db_url, tmp_path, monkeyp
     assert any("我们会在12月7日（星期一）17:30前联系您" in o for o in offered), offered
     assert any(o.startswith("西安星火光电科技有限公司您好，") for o in offered)
     assert not any("今天下班前" in o or "{" in o for o in offered)
+    progress = next(o for o in offered if "正在办理中" in o)              # the ticket's number and deadline
+    assert re.search(r"您的工单 QCY-20261205-\d{4} 正在办理中，我们会在\d+月\d+日（星期.）前办结", progress), progress

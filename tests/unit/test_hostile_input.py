@@ -179,9 +179,12 @@ async def test_ticket_fields_staff_inputs_ratings_and_canned_replies_are_escaped
     for path, data in ((f"/console/conversations/{cid}/reply", {"handover_id": info.id, "text": PAYLOADS[4]}),
                        (f"/console/conversations/{cid}/note", {"text": PAYLOADS[6]}),
                        (f"/console/tickets/{t.number}/note", {"text": PAYLOADS[7]}),
-                       (f"/console/tickets/{t.number}/status", {"target": "resolved"})):
+                       (f"/console/tickets/{t.number}/close", {"result": f"结果{xss}{sql}"}),
+                       (f"/console/tickets/{t.number}/close", {"result": f"结果{xss}{sql}", "confirm": "1"})):
         r = await desk.post(path, data)
         assert r.status == 200, (path, await r.text())
+        if "confirm" not in data and path.endswith("/close"):        # the confirmation step shows it escaped
+            assert not LIVE_TAG.search(await r.text())
     svc.rate(t.number, cid, 2, comment=f"不满意{xss}{sql}")
     svc.comment_on_rating(t.number, cid, f"补充{PAYLOADS[1]}")
 

@@ -116,3 +116,55 @@ def test_a_ticket_without_a_conversation_is_closed_without_a_notification(svc, d
                         sender_id=None, channel="visit").ticket
     svc.close(t.number, "staff:li", "已电话告知企业招聘会时间")
     assert told(db_url, t.id) == []
+
+
+# ---- the console: 办结 in two steps, scoped, CSRF; the one-click route refuses 办结 -------------------------
+
+async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monkeypatch):
+    import re
+
+    from bot.staff import accounts as cli
+    from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+
+    t = open_one(TicketService(db_url), sender="web-close-5")
+    cli.create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
+    cli.create_staff(db_url, "zhao", "赵磊", "fengdong", "staff", PASSWORD)
+    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    try:
+        wang, zhao = await desk.browser(), await desk.browser()
+        assert (await wang.login("wang")).status == 302 and (await zhao.login("zhao")).status == 302
+        page = await (await wang.client.get(f"/console/tickets/{t.number}")).text()
+        assert 'id="close-form"' in page and 'name="target" value="resolved"' not in page   # no one-click 办结
+        url = f"/console/tickets/{t.number}/close"
+        one_click = await wang.post(f"/console/tickets/{t.number}/status", {"target": "resolved"})
+        assert one_click.status == 400 and "办理结果" in await one_click.text()
+        assert (await wang.post(url, {"result": " "})).status == 400
+        assert (await wang.post(url, {"result": "已办好", "redeemed_amount": "12"})).status == 409  # not 政策兑现
+        step = await wang.post(url, {"result": "已推荐三家人力资源机构"})
+        text = await step.text()
+        assert step.status == 200 and "确认办结" in text and 'id="close-preview"' in text
+        assert "办理结果：已推荐三家人力资源机构" in text
+        assert TicketService(db_url).get(t.number).status == lc.ACCEPTED          # nothing done before 确认
+        assert told(db_url, t.id) == []
+        refused = await zhao.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1"})   # another node
+        assert refused.status == 403
+        no_csrf = await wang.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1"}, token=False)
+        assert no_csrf.status in (400, 403) and TicketService(db_url).get(t.number).status == lc.ACCEPTED
+        done = await wang.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1",
+                                     "return_to": f"/console/tickets/{t.number}"})
+        assert done.status == 303 and done.headers["Location"].endswith("?done=closed")
+        closed = TicketService(db_url).get(t.number)
+        assert closed.status == lc.RESOLVED and closed.result == "已推荐三家人力资源机构"
+        assert [k for k, _, _ in told(db_url, t.id)] == ["rating_request"]
+        assert audit(db_url, "ticket_close")[-1].actor == "staff:wang"
+        page = await (await wang.client.get(f"/console/tickets/{t.number}")).text()
+        assert re.search(r'id="ticket-result">已推荐三家人力资源机构<', page)
+        # 待补充 from the console needs what is needed
+        other = open_one(TicketService(db_url), sender="web-close-6", description="招聘三名电工")
+        r = await wang.post(f"/console/tickets/{other.number}/status", {"target": "awaiting_info"})
+        assert r.status == 400 and "需要企业补充的内容" in await r.text()
+        r = await wang.post(f"/console/tickets/{other.number}/status",
+                            {"target": "awaiting_info", "reason": "电工证复印件"})
+        assert r.status == 303 and "需要您补充：电工证复印件" in told(db_url, other.id)[-1][2]
+    finally:
+        await desk.close()

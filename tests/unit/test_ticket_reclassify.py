@@ -95,3 +95,34 @@ def test_reclassify_refusals(svc):
     svc.close(t.number, "staff:li", "已推荐招聘渠道")
     with pytest.raises(TicketError, match="办理中的工单才能重新分类"):
         svc.reclassify(t.number, "staff:li", "need_training")
+
+
+async def test_console_reclassify_is_scoped_and_checks_the_node(db_url, tmp_path, monkeypatch):
+    from bot.staff import accounts as cli
+    from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+
+    t = open_one(TicketService(db_url), sender="web-rc-9")
+    cli.create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
+    cli.create_staff(db_url, "zhao", "赵磊", "fengdong", "staff", PASSWORD)
+    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    try:
+        wang, zhao = await desk.browser(), await desk.browser()
+        assert (await wang.login("wang")).status == 302 and (await zhao.login("zhao")).status == 302
+        url = f"/console/tickets/{t.number}/reclassify"
+        assert 'id="reclassify-form"' in await (await wang.client.get(f"/console/tickets/{t.number}")).text()
+        assert (await zhao.post(url, {"category": "need_training"})).status == 403          # another node's ticket
+        assert (await wang.post(url, {"category": "need_training", "node_id": "fengdong"})).status == 403
+        assert (await wang.post(url, {"category": "need_nonsense"})).status == 400
+        assert TicketService(db_url).get(t.number).category == "need_recruitment"
+        r = await wang.post(url, {"category": "need_training", "reason": "企业要的是培训"})
+        assert r.status == 303 and r.headers["Location"].endswith("?done=reclassified")
+        assert TicketService(db_url).get(t.number).category == "need_training"
+        assert audit(db_url, "ticket_reclassify")[-1].actor == "staff:wang"
+        page = await (await wang.client.get(f"/console/tickets/{t.number}")).text()
+        assert "重新分类" in page and "人才服务 · 培训交流" in page
+        # the routing rule sends 奖补兑现 out of 沣西's scope: the ticket leaves, staff land on the list
+        r = await wang.post(url, {"category": "need_subsidy_redemption"})
+        assert r.status == 303 and r.headers["Location"] == "/console/tickets?done=reclassified"
+        assert (await wang.client.get(f"/console/tickets/{t.number}")).status == 403
+    finally:
+        await desk.close()

@@ -255,7 +255,7 @@ class TicketRow:
 
 
 def tickets_page(db_url: str, staff: StaffView, status: str = "", category: str = "", node: str = "",
-                 q: str = "", page: int = 1) -> tuple[list[TicketRow], int]:
+                 q: str = "", page: int = 1, assignee_id: Optional[int] = None) -> tuple[list[TicketRow], int]:
     with read_sessions(db_url)() as s:
         query = select(Ticket, Enterprise.name).join(Enterprise, Enterprise.id == Ticket.enterprise_id)
         nodes = staff.node_filter()
@@ -269,6 +269,8 @@ def tickets_page(db_url: str, staff: StaffView, status: str = "", category: str 
             query = query.where(Ticket.category == category)
         if node:
             query = query.where(Ticket.node_id == node)
+        if assignee_id is not None:             # 我承办的
+            query = query.where(Ticket.assignee_id == assignee_id)
         if q:
             like = f"%{q}%"
             query = query.where(or_(Ticket.number.like(like), Enterprise.name.like(like), Ticket.description.like(like)))

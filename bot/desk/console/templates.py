@@ -83,7 +83,7 @@ def qs(**params: Any) -> str:
 
 # ---- layout --------------------------------------------------------------------------------------
 
-NAV = (("queue", "/console/", "人工队列"), ("tickets", "/console/tickets", "工单"),
+NAV = (("queue", "/console/", "人工队列"), ("mine", "/console/mine", "我的"), ("tickets", "/console/tickets", "工单"),
        ("reports", "/console/reports", "调度与报表"), ("dashboard", "/console/dashboard", "数据看板"))
 # Pages added by a feature module of the console register their link here from their setup(app), so the
 # layout need not know every feature: (key, href, label, roles or None for every role).
@@ -112,8 +112,10 @@ def layout(title: str, body: str, staff=None, page: str = "", data: dict | None 
         top = f"""<header class="top">
   <a class="brand" href="/console/">原上管家 · 工作台</a>
   <nav>{nav}</nav>
+  <form method="get" action="/console/search" class="top-search" role="search"><input type="search" name="q" id="top-search" maxlength="100" placeholder="搜索工单、企业、会话" aria-label="搜索工单、企业、会话"></form>
   <div class="me"><span>{e(staff.display_name)}</span><small>{e(node_name(staff.node_id))} · {e(ROLE_LABELS.get(staff.role, staff.role))}</small>
     <label class="sound" title="新转人工时播放提示音"><input type="checkbox" id="sound-toggle"> 提示音</label>
+    <label class="sound" title="页面在后台时，新转人工、转交给您和企业新消息用浏览器通知提醒"><input type="checkbox" id="notify-toggle"> 桌面通知</label>
     <form method="post" action="/console/logout" class="inline">{csrf_input(staff)}<button type="submit" class="link">退出</button></form>
   </div>
 </header>"""
@@ -171,7 +173,11 @@ def logout_page(staff) -> str:
 
 # ---- the queue -----------------------------------------------------------------------------------
 
-def queue_rows(items, staff, now: datetime) -> str:
+def unread_badge(n: int) -> str:
+    return f' <span class="unread" title="企业的未读消息">{n}</span>' if n else ""
+
+
+def queue_rows(items, staff, now: datetime, unread: Optional[dict] = None) -> str:
     if not items:
         return '<tr class="empty"><td colspan="7">当前没有等待处理的转人工会话。</td></tr>'
     rows = []
@@ -186,7 +192,7 @@ def queue_rows(items, staff, now: datetime) -> str:
 
         rows.append(f"""<tr data-id="{e(it.id)}">
 <td class="wait" data-since="{e(iso(it.created_at))}">{e(waited((now - it.created_at).total_seconds()))}</td>
-<td><a href="/console/conversations/{e(it.conversation_id)}">{e(it.enterprise_name or "未登记企业")}</a></td>
+<td><a href="/console/conversations/{e(it.conversation_id)}">{e(it.enterprise_name or "未登记企业")}</a>{unread_badge((unread or {}).get(it.conversation_id, 0))}</td>
 <td>{e(REASON_LABELS.get(it.reason, it.reason))}</td>
 <td>{e(category_label(it.category))}</td>
 <td>{e(node_name(it.node_id))}</td>
@@ -195,7 +201,7 @@ def queue_rows(items, staff, now: datetime) -> str:
     return "".join(rows)
 
 
-def queue_page(staff, items, due, recent, now: datetime) -> str:
+def queue_page(staff, items, due, recent, now: datetime, unread: Optional[dict] = None) -> str:
     due_rows = "".join(
         f"""<tr class="{'over' if kind == 'overdue' else ''}"><td><a href="/console/tickets/{e(i.number)}">{e(i.number)}</a></td>
 <td>{e(i.enterprise)}</td><td>{e(i.category_name)}</td><td>{e(i.status_label)}</td>
@@ -212,12 +218,28 @@ def queue_page(staff, items, due, recent, now: datetime) -> str:
     body = f"""<section class="card">
 <div class="head"><h1>待处理的转人工 <span class="count" id="queue-count">{len(items)}</span></h1>
 <span class="muted">实时更新，无需刷新页面</span></div>
-<table class="grid queue"><thead><tr><th>等待时长</th><th>企业</th><th>原因</th><th>需求类别</th><th>服务节点</th><th>最新消息</th><th>状态</th></tr></thead>
-<tbody id="queue-body">{queue_rows(items, staff, now)}</tbody></table>
+<div class="table-scroll"><table class="grid queue"><thead><tr><th>等待时长</th><th>企业</th><th>原因</th><th>需求类别</th><th>服务节点</th><th>最新消息</th><th>状态</th></tr></thead>
+<tbody id="queue-body">{queue_rows(items, staff, now, unread)}</tbody></table></div>
 </section>
 <section class="card"><div class="head"><h2>今日到期与超期工单</h2><a href="/console/reports">查看今日调度清单</a></div>{due_table}</section>
 <section class="card"><h2>最近会话</h2><p class="muted">可打开会话查看记录，必要时主动接管。</p>{recent_table}</section>"""
     return layout("人工队列", body, staff, page="queue")
+
+
+def mine_page(staff, items, unread: dict, rows, now: datetime) -> str:
+    """我的: the conversations this member of staff is serving and the open tickets they are 承办人 of."""
+    convs = "".join(f"""<tr><td><a href="/console/conversations/{e(it.conversation_id)}">{e(it.enterprise_name or "未登记企业")}</a>{unread_badge(unread.get(it.conversation_id, 0))}</td>
+<td>{e(category_label(it.category))}</td><td class="preview">{e(it.last_user_text or "")}</td>
+<td class="wait" data-since="{e(iso(it.created_at))}">{e(waited((now - it.created_at).total_seconds()))}</td></tr>""" for it in items)
+    tickets = "".join(f"""<tr class="{'over' if r.ticket.resolution_due and r.ticket.resolution_due < now else ''}"><td><a href="/console/tickets/{e(r.ticket.number)}">{e(r.ticket.number)}</a></td>
+<td>{e(r.enterprise)}</td><td>{e(category_label(r.ticket.category))}</td>
+<td><span class="badge st-{e(r.ticket.status)}">{e(status_label(r.ticket.status))}</span></td>
+<td>{e(dt(r.ticket.resolution_due, '%m-%d %H:%M'))}</td></tr>""" for r in rows)
+    body = f"""<section class="card" id="my-conversations"><div class="head"><h1>我接手的会话 <span class="count">{len(items)}</span></h1></div>
+<div class="table-scroll">{f'<table class="grid mine"><thead><tr><th>企业</th><th>需求类别</th><th>最新消息</th><th>已进行</th></tr></thead><tbody>{convs}</tbody></table>' if items else '<p class="muted">您当前没有正在接待的会话，可在「人工队列」接单。</p>'}</div></section>
+<section class="card" id="my-tickets"><div class="head"><h1>我的工单 <span class="count">{len(rows)}</span></h1><a href="/console/tickets?mine=1">全部我承办的工单</a></div>
+<div class="table-scroll">{f'<table class="grid mine"><thead><tr><th>工单号</th><th>企业</th><th>类别</th><th>状态</th><th>办结时限</th></tr></thead><tbody>{tickets}</tbody></table>' if rows else '<p class="muted">您当前没有在办的工单；工单页的「由我承办」可以认领。</p>'}</div></section>"""
+    return layout("我的", body, staff, page="mine")
 
 
 # ---- a conversation ------------------------------------------------------------------------------
@@ -303,29 +325,58 @@ def _snapshot(entries: list) -> str:
 
 
 def ticket_actions(staff, t, return_to: str) -> str:
-    """Status buttons for the allowed transitions (无法办理 needs a reason), and a note box."""
+    """The allowed transitions: 办理中 / 已分派 / 重新办理 in one click; 待补充, 办结 and 无法办理 with the text the
+    enterprise is told (lifecycle.TEXT_REQUIRED), 办结 confirmed on the next page; and a note box."""
     targets = [s for s in lc.LABELS if s in lc.TRANSITIONS.get(t.status, ()) and s not in (lc.RATED, t.status)]
+    action, number = f"/console/tickets/{e(t.number)}/status", e(t.number)
+    keep = f'{csrf_input(staff)}<input type="hidden" name="return_to" value="{e(return_to)}">'
     buttons = []
     for target in targets:
-        if target == lc.CANNOT_HANDLE:
+        if target in lc.TEXT_REQUIRED:
             continue
-        label = {lc.RESOLVED: "办结", lc.IN_PROGRESS: "办理中" if t.status not in lc.FINAL_STATES else "重新办理",
-                 lc.AWAITING_INFO: "待补充", lc.ASSIGNED: "已分派"}.get(target, lc.LABELS[target])
-        buttons.append(f"""<form method="post" action="/console/tickets/{e(t.number)}/status" class="inline">{csrf_input(staff)}
-<input type="hidden" name="target" value="{e(target)}"><input type="hidden" name="return_to" value="{e(return_to)}">
-<button type="submit" class="{'primary' if target == lc.RESOLVED else ''}">{e(label)}</button></form>""")
-    cannot = ""
+        label = {lc.IN_PROGRESS: "开始办理" if t.status not in lc.FINAL_STATES else "重新办理",
+                 lc.ASSIGNED: "已分派"}.get(target, lc.LABELS[target])
+        buttons.append(f"""<form method="post" action="{action}" class="inline">{keep}
+<input type="hidden" name="target" value="{e(target)}"><button type="submit">{e(label)}</button></form>""")
+    boxes = []
+    if lc.RESOLVED in targets:
+        amount = ('<label>兑现金额（元，可选）<input name="redeemed_amount" inputmode="decimal" maxlength="16" '
+                  'placeholder="如 120000.00"></label>' if t.service_content == "政策兑现" else "")
+        boxes.append(f"""<details class="act" id="close-box"><summary>办结…</summary>
+<form method="post" action="/console/tickets/{number}/close" class="stack" id="close-form">{keep}
+<textarea name="result" required maxlength="2000" rows="3" placeholder="办理结果（必填，将随评价邀请发给企业）"></textarea>{amount}
+<button type="submit" class="primary" id="close-next">下一步：确认办结</button></form></details>""")
+    if lc.AWAITING_INFO in targets:
+        boxes.append(f"""<details class="act" id="await-box"><summary>待补充…</summary>
+<form method="post" action="{action}" class="stack">{keep}<input type="hidden" name="target" value="{lc.AWAITING_INFO}">
+<textarea name="reason" required maxlength="500" rows="2" placeholder="需要企业补充的内容（必填，将发给企业）"></textarea>
+<button type="submit">标记为待补充并告知企业</button></form></details>""")
     if lc.CANNOT_HANDLE in targets:
-        cannot = f"""<form method="post" action="/console/tickets/{e(t.number)}/status" class="stack">{csrf_input(staff)}
-<input type="hidden" name="target" value="{lc.CANNOT_HANDLE}"><input type="hidden" name="return_to" value="{e(return_to)}">
+        boxes.append(f"""<details class="act" id="cannot-box"><summary>无法办理…</summary>
+<form method="post" action="{action}" class="stack">{keep}<input type="hidden" name="target" value="{lc.CANNOT_HANDLE}">
 <input name="reason" required maxlength="500" placeholder="无法办理的原因（必填，将告知企业）">
-<button type="submit" class="danger">标记为无法办理</button></form>"""
-    note = f"""<form method="post" action="/console/tickets/{e(t.number)}/note" class="stack">{csrf_input(staff)}
-<input type="hidden" name="return_to" value="{e(return_to)}">
+<button type="submit" class="danger">标记为无法办理</button></form></details>""")
+    note = f"""<form method="post" action="/console/tickets/{number}/note" class="stack">{keep}
 <textarea name="text" rows="2" required maxlength="2000" placeholder="工单内部备注（企业看不到）"></textarea>
 <button type="submit">添加备注</button></form>"""
     status_row = f'<div class="actions">{"".join(buttons)}</div>' if buttons else ""
-    return status_row + cannot + note
+    return status_row + "".join(boxes) + note
+
+
+def close_confirm_page(staff, t, result: str, amount: str, preview: Optional[str], return_to: str) -> str:
+    """The confirmation step of 办结: what the enterprise will receive, then 确认 or back."""
+    told = (f'<p>企业将在对话中收到：</p><blockquote class="pre" id="close-preview">{e(preview)}</blockquote>'
+            if preview else '<p class="muted">该工单没有关联的对话，企业不会收到在线通知，请通过电话等方式告知。</p>')
+    amount_row = f"<dt>兑现金额</dt><dd>¥{e(amount)}</dd>" if amount else ""
+    body = f"""<section class="card narrow wide"><h1>确认办结 {e(t.number)}</h1>
+<dl class="kv"><dt>企业需求</dt><dd class="pre">{e(t.description)}</dd><dt>办理结果</dt><dd class="pre">{e(result)}</dd>{amount_row}</dl>
+{told}<p class="muted">办结后企业会收到评价邀请；如需更改，可在工单页「重新办理」。</p>
+<form method="post" action="/console/tickets/{e(t.number)}/close" class="actions">{csrf_input(staff)}
+<input type="hidden" name="result" value="{e(result)}"><input type="hidden" name="redeemed_amount" value="{e(amount)}">
+<input type="hidden" name="return_to" value="{e(return_to)}"><input type="hidden" name="confirm" value="1">
+<button type="submit" class="primary" id="close-confirm">确认办结并告知企业</button>
+<a href="{e(return_to)}">返回修改</a></form></section>"""
+    return layout(f"确认办结 {t.number}", body, staff, page="tickets")
 
 
 def ticket_summary(t) -> str:
@@ -362,6 +413,25 @@ def file_form(staff, base: str, hid: str, mine: bool) -> str:
     return f"""<form method="post" action="{base}/files" enctype="multipart/form-data" id="file-form" class="row file-form">
 {csrf_input(staff)}{hid}<input type="file" name="file" id="file-input" required accept="{ACCEPT_ATTR}" aria-label="选择文件">
 <button type="submit" id="file-send"{'' if mine else ' disabled title="接单后才能向企业发送文件"'}>发送文件给企业</button></form>"""
+
+
+def composer_form(staff, base: str, hid: str, mine: bool, canned: list[dict]) -> str:
+    """Reply and internal note are two modes of one composer (as in Chatwoot): a tab each, the note mode on a
+    yellow ground with its own button; each mode shows only its own button (CSS, so also without JavaScript),
+    Ctrl+Enter sends in the current mode, and the server refuses a text whose mode does not match the route.
+    Starts in 回复企业 when the conversation is yours, else in 内部备注 (you cannot reply before claiming)."""
+    canned_opts = "".join(f'<option value="{e(c["text"])}">{e(c["title"])}</option>' for c in canned)
+    note_first = not mine
+    return f"""<form method="post" action="{base}/{'note' if note_first else 'reply'}" id="composer" class="composer{' note-mode' if note_first else ''}">{csrf_input(staff)}{hid}
+<div class="modes" role="radiogroup" aria-label="发送方式">
+<label class="mode reply"><input type="radio" name="mode" value="reply" id="mode-reply"{'' if note_first else ' checked'}> 回复企业</label>
+<label class="mode note"><input type="radio" name="mode" value="note" id="mode-note"{' checked' if note_first else ''}> 内部备注</label></div>
+<div class="row"><select id="canned" aria-label="常用回复"><option value="">常用回复…</option>{canned_opts}</select>
+<span class="muted for-reply">{'企业会看到这条回复。' if mine else '接单后才能回复企业。'}</span><span class="for-note">内部备注只有工作人员可见，不会发给企业。</span></div>
+<textarea name="text" id="reply-text" rows="3" maxlength="2000" required placeholder="输入内容，Ctrl+Enter 按当前方式发送"></textarea>
+<div class="row"><button type="submit" class="primary for-reply" id="send" formaction="{base}/reply"{'' if mine else ' disabled title="接单后才能回复企业"'}>发送给企业</button>
+<button type="submit" class="note-btn for-note" id="note" formaction="{base}/note">添加内部备注</button>
+<span class="err" id="composer-error" role="alert"></span></div></form>"""
 
 
 def conversation_page(staff, cv, messages: list[dict], canned: list[dict], nodes, people,
@@ -405,16 +475,7 @@ def conversation_page(staff, cv, messages: list[dict], canned: list[dict], nodes
 <form method="post" action="{base}/takeover">{csrf_input(staff)}
 <button type="submit" id="takeover">主动接管会话</button></form>"""
 
-    # -- composer
-    canned_opts = "".join(f'<option value="{e(c["text"])}">{e(c["title"])}</option>' for c in canned)
-    send = ('<button type="submit" class="primary" id="send">发送给企业</button>' if mine
-            else '<button type="submit" class="primary" disabled title="接单后才能回复企业">发送给企业</button>')
-    composer = f"""<form method="post" action="{base}/reply" id="composer" class="composer">{csrf_input(staff)}{hid}
-<div class="row"><select id="canned" aria-label="常用回复"><option value="">常用回复…</option>{canned_opts}</select>
-<span class="muted">{'' if mine else '接单后可回复企业；内部备注随时可加。'}</span></div>
-<textarea name="text" id="reply-text" rows="3" maxlength="2000" required placeholder="输入回复内容，Ctrl+Enter 发送"></textarea>
-<div class="row">{send}<button type="submit" formaction="{base}/note" id="note">添加内部备注</button>
-<span class="err" id="composer-error" role="alert"></span></div></form>"""
+    composer = composer_form(staff, base, hid, mine, canned)
 
     # -- ticket panel
     if cv.ticket is not None:
@@ -459,6 +520,7 @@ def tickets_page(staff, rows, total: int, page: int, per_page: int, filters: dic
 {_select('category', cat_opts, filters.get('category', ''), '全部类别')}
 {_select('node', node_opts, filters.get('node', ''), '全部节点（我的范围）')}
 <input name="q" value="{e(filters.get('q', ''))}" placeholder="工单号 / 企业 / 描述" maxlength="100">
+<label class="check"><input type="checkbox" name="mine" value="1"{' checked' if filters.get('mine') else ''}> 我承办的</label>
 <button type="submit">筛选</button><a href="/console/tickets">清除</a></form>"""
     from bot.desk.console.store import node_name
 
@@ -504,6 +566,38 @@ def audit_table(events, names: dict) -> str:
 <tbody>{rows or '<tr class="empty"><td colspan="5">暂无记录。</td></tr>'}</tbody></table>"""
 
 
+def take_form(staff, t) -> str:
+    """由我承办: the signed-in member of staff becomes the ticket's 承办人 (an open ticket not already theirs)."""
+    if t.status not in lc.OPEN_STATES or t.assignee_id == staff.id:
+        return ""
+    return f"""<form method="post" action="/console/tickets/{e(t.number)}/assign" class="inline">{csrf_input(staff)}
+<input type="hidden" name="staff_id" value="{e(staff.id)}"><button type="submit" id="take">由我承办</button></form>"""
+
+
+def reclassify_form(staff, t, nodes) -> str:
+    """Change an open ticket's category and/or node; the 办结时限 is recomputed (bot/tickets/service.py)."""
+    if t.status not in lc.OPEN_STATES:
+        return ""
+    cats = "".join(f'<option value="{e(c.intent)}"{" selected" if c.intent == t.category else ""}>{e(c.content)} · {e(c.name)}</option>'
+                   for c in CATEGORIES)
+    node_opts = "".join(f'<option value="{e(n.id)}">{e(n.name)}</option>' for n in nodes)
+    return f"""<section class="card"><h2>重新分类</h2><form method="post" action="/console/tickets/{e(t.number)}/reclassify" class="stack" id="reclassify-form">{csrf_input(staff)}
+<label>需求类别<select name="category" required>{cats}</select></label>
+<label>受理节点<select name="node_id"><option value="">按新类别的路由规则（类别不变则不变）</option>{node_opts}</select></label>
+<input name="reason" maxlength="200" placeholder="调整原因（可选，记入办理记录）">
+<button type="submit">保存分类</button><p class="hint">办结时限按新类别从受理时起重新计算；转到其他节点时承办人需重新指派。</p></form></section>"""
+
+
+def ticket_files(files) -> str:
+    """The files attached to a ticket (bot/files), each a download through the checked console route."""
+    if not files:
+        return ""
+    items = "".join(f'<li>{file_html({"id": f.id, "name": f.name, "kind": f.kind, "size": f.size})}'
+                    f'<span class="muted">{e("企业" if f.sender == "user" else "工作人员")} · {e(dt(f.created_at))}</span></li>'
+                    for f in files)
+    return f'<h2>附件（{len(files)}）</h2><ul class="files" id="ticket-files">{items}</ul>'
+
+
 def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None, error: str | None = None) -> str:
     from bot.desk.console.store import node_name
 
@@ -522,6 +616,7 @@ def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None,
 <dt>首次响应</dt><dd>{e(dt(t.first_response_at)) or '尚未响应'}（时限 {e(dt(t.first_response_due))}）</dd>
 <dt>办结</dt><dd>{e(dt(t.resolved_at)) or '未办结'}（时限 {e(dt(t.resolution_due))}）</dd>
 {f'<dt>无法办理原因</dt><dd class="pre">{e(t.reason)}</dd>' if t.reason else ''}
+{f'<dt>办理结果</dt><dd class="pre" id="ticket-result">{e(t.result)}</dd>' if t.result else ''}
 {f'<dt>兑现金额</dt><dd>¥{e(t.redeemed_amount)}</dd>' if t.redeemed_amount is not None else ''}
 {'<dt>回访</dt><dd>需回访</dd>' if t.followup_required else ''}
 </dl>"""
@@ -536,11 +631,13 @@ def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None,
 <p class="muted">{e(category_label(t.category))} · {e(node_name(t.node_id))}</p>
 <h2>需求描述</h2><div class="pre desc">{e(t.description)}</div>
 {info}{conv}
+{ticket_files(getattr(tv, "files", None))}
 {f'<h2>评价</h2><ul>{ratings}</ul>' if ratings else ''}
 <h2>办理记录（审计）</h2>{audit_table(tv.events, names)}
 </section>
 <aside><section class="card"><h2>办理操作</h2>{ticket_actions(staff, t, f'/console/tickets/{t.number}')}</section>
-<section class="card"><h2>转派 / 指定承办人</h2>{assign}</section></aside></div>"""
+<section class="card"><h2>转派 / 指定承办人</h2>{take_form(staff, t)}{assign}</section>
+{reclassify_form(staff, t, nodes)}</aside></div>"""
     return layout(t.number, body, staff, page="tickets", flash=flash, error=error)
 
 

@@ -13,6 +13,7 @@ import functools
 import io
 import logging
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Optional
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from aiohttp import web
 from bot.desk.console import dispatch as dp
 from bot.desk.console import store
 from bot.desk.console import templates as t
+from bot.desk.console import unread as ur
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
 from bot.desk.keys import SETTINGS_KEY
 from bot.settings import SERVICE_DATA_DIR
@@ -43,6 +45,8 @@ DONE = {
     "status": "工单状态已更新。",
     "ticket_note": "已添加工单备注。",
     "assigned": "已保存转派 / 承办人。",
+    "closed": "工单已办结，办理结果和评价邀请已发给企业。",
+    "reclassified": "已重新分类，办结时限已按新类别重新计算。",
 }
 
 
@@ -141,9 +145,11 @@ def canned_replies(now: datetime, cv=None) -> list[dict]:
 
     ticket = getattr(cv, "ticket", None)
     due = ticket.first_response_due if ticket is not None and ticket.first_response_at is None else None
+    open_ticket = ticket if ticket is not None and ticket.status in lc.OPEN_STATES else None
     try:
         return canned.offered(now, enterprise=getattr(cv, "enterprise_name", None), first_response_due=due,
-                              path=CANNED_FILE)
+                              ticket_number=open_ticket.number if open_ticket else None,
+                              resolution_due=open_ticket.resolution_due if open_ticket else None, path=CANNED_FILE)
     except (OSError, yaml.YAMLError, canned.CannedError):
         log.exception("canned replies unreadable")
         return []
@@ -171,23 +177,37 @@ async def queue_page(request: web.Request) -> web.Response:
     lists = await run(dp.dispatch_lists, db, staff.node_filter(), now)
     due = dp.due_items(lists)
     recent = await run(store.recent_conversations, db, staff)
-    return html(t.queue_page(staff, items, due, recent, now))
+    unread = await run(ur.unread_counts, db, staff.id, [it.conversation_id for it in items])
+    return html(t.queue_page(staff, items, due, recent, now, unread))
 
 
-def queue_json(items, staff: StaffView) -> list[dict]:
+async def mine_page(request: web.Request) -> web.Response:
+    """我的: the conversations this member of staff serves and the open tickets they are 承办人 of."""
+    staff = current_staff(request)
+    db = db_url(request)
+    items = [it for it in await run(store.queue, db, staff) if it.claimed_by == staff.id]
+    unread = await run(ur.unread_counts, db, staff.id, [it.conversation_id for it in items])
+    rows = await run(ur.my_open_tickets, db, staff)
+    return html(t.mine_page(staff, items, unread, rows, now_of(request)))
+
+
+def queue_json(items, staff: StaffView, unread: dict | None = None) -> list[dict]:
     return [{
         "id": it.id, "conversation_id": it.conversation_id, "enterprise": it.enterprise_name or "未登记企业",
         "reason": t.REASON_LABELS.get(it.reason, it.reason), "category": t.category_label(it.category),
         "node": store.node_name(it.node_id), "created_at": t.iso(it.created_at),
         "claimed_by": it.claimed_by, "claimed_by_name": it.claimed_by_name, "mine": it.claimed_by == staff.id,
-        "last_user_text": (it.last_user_text or "")[:80],
+        "last_user_text": (it.last_user_text or "")[:80], "unread": (unread or {}).get(it.conversation_id, 0),
     } for it in items]
 
 
 async def api_queue(request: web.Request) -> web.Response:
+    """The queue, each item's unread count, and `waiting` — the number the tab title shows (unread.py)."""
     staff = current_staff(request)
     items = await run(store.queue, db_url(request), staff)
-    return web.json_response({"items": queue_json(items, staff), "now": t.iso(now_of(request))})
+    unread = await run(ur.unread_counts, db_url(request), staff.id, [it.conversation_id for it in items])
+    return web.json_response({"items": queue_json(items, staff, unread), "now": t.iso(now_of(request)),
+                              "waiting": ur.waiting_for(staff, items, unread)})
 
 
 # ---- a conversation ------------------------------------------------------------------------------
@@ -233,6 +253,8 @@ async def _render_conversation(request: web.Request, staff: StaffView, cid: str,
     if cv is None:
         return not_found(request, staff, "该会话")
     messages = [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages]
+    if messages:       # what the page shows is read
+        await run(ur.mark_read, db, staff.id, cid, messages[-1]["id"], now_of(request))
     nodes = store.transfer_nodes(staff)
     people = await run(store.transfer_people, db, staff)
     page = t.conversation_page(staff, cv, messages, canned_replies(now_of(request), cv), nodes, people, now_of(request),
@@ -259,6 +281,20 @@ async def api_conversation(request: web.Request, staff: StaffView, cid: str) -> 
         "handover": None if h is None else {"id": h.id, "open": cv.handover_open, "claimed_by": h.claimed_by,
                                             "claimed_by_name": cv.claimed_by_name},
     })
+
+
+@_conversation_action
+async def api_read(request: web.Request, staff: StaffView, cid: str) -> web.Response:
+    """The open pane showed messages up to `last_id` (JSON body or form): mark them read."""
+    try:
+        data = await request.json() if request.content_type == "application/json" else dict(await request.post())
+    except ValueError:
+        data = {}
+    last = _int(data.get("last_id") if isinstance(data, dict) else None, 0)
+    if last is None:
+        return _bad_parameter(request, staff, "参数 last_id（消息序号）应为非负整数。")
+    await run(ur.mark_read, db_url(request), staff.id, cid, last, now_of(request))
+    return web.json_response({"ok": True})
 
 
 def _done(request: web.Request, cid: str, code: str, extra: dict | None = None) -> web.Response:
@@ -306,6 +342,8 @@ async def reply(request: web.Request, staff: StaffView, cid: str) -> web.Respons
     from bot.desk import gateway
 
     form = await request.post()
+    if form.get("mode") == "note":      # the composer is in 内部备注 mode: never to the enterprise
+        return await _failed(request, staff, cid, "当前是「内部备注」模式，内容没有发给企业；要回复企业请切换到「回复企业」。", 400)
     text = _text(form)
     if not text:
         return await _failed(request, staff, cid, "回复内容不能为空。", 400)
@@ -326,6 +364,8 @@ async def note(request: web.Request, staff: StaffView, cid: str) -> web.Response
     from bot.desk import gateway
 
     form = await request.post()
+    if form.get("mode") == "reply":     # the composer is in 回复企业 mode: not silently kept as a note
+        return await _failed(request, staff, cid, "当前是「回复企业」模式，内容没有保存为内部备注；请切换到「内部备注」。", 400)
     text = _text(form)
     if not text:
         return await _failed(request, staff, cid, "备注内容不能为空。", 400)
@@ -435,7 +475,7 @@ async def tickets_page(request: web.Request) -> web.Response:
     staff = current_staff(request)
     q = request.query
     filters = {"status": q.get("status", ""), "category": q.get("category", ""), "node": q.get("node", ""),
-               "q": q.get("q", "").strip()[:100]}
+               "q": q.get("q", "").strip()[:100], "mine": "1" if q.get("mine") == "1" else ""}
     if filters["status"] and filters["status"] != "open" and filters["status"] not in lc.LABELS:
         filters["status"] = ""
     if filters["node"] and not staff.sees(filters["node"]):
@@ -444,7 +484,9 @@ async def tickets_page(request: web.Request) -> web.Response:
         page = _query_int(request, "page", "页码", 1, 1, MAX_PAGE)
     except BadParameter as exc:
         return _bad_parameter(request, staff, str(exc))
-    rows, total = await run(store.tickets_page, db_url(request), staff, page=page, **filters)
+    rows, total = await run(store.tickets_page, db_url(request), staff, page=page,
+                            assignee_id=staff.id if filters["mine"] else None,
+                            **{k: v for k, v in filters.items() if k != "mine"})
     return html(t.tickets_page(staff, rows, total, page, store.TICKET_PAGE, filters, _scope_nodes(staff)))
 
 
@@ -463,6 +505,9 @@ async def _render_ticket(request: web.Request, staff: StaffView, number: str, fl
     tv = await run(store.ticket_view, db, number)
     if tv is None:
         return not_found(request, staff, f"工单 {number}")
+    from bot.files import store as file_store
+
+    tv.files = await run(file_store.for_ticket, db, tv.ticket.id)      # its attachments (bot/files)
     usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
     by_id, names = await run(store.staff_names, db, history.staff_ids(tv.events), usernames)
     names = {**names, **by_id}          # actors by username, 接待专员 / 承办人 values by staff id
@@ -510,6 +555,10 @@ async def ticket_status(request: web.Request, staff: StaffView, number: str) -> 
     reason = _text(form, "reason") or None
     if target == lc.RATED:
         return await _ticket_failed(request, staff, number, form, "「已评价」由企业评价后自动设置。", 400)
+    if target == lc.RESOLVED:
+        return await _ticket_failed(request, staff, number, form, "办结请在「办结…」中填写办理结果并确认。", 400)
+    if target in lc.TEXT_REQUIRED and not reason:
+        return await _ticket_failed(request, staff, number, form, f"请填写{lc.TEXT_REQUIRED[target]}（会告知企业）。", 400)
     try:
         ticket = await run(ticket_service(db_url(request)).transition, number, target, staff.actor, reason)
     except (lc.IllegalTransition, TicketError) as exc:
@@ -517,6 +566,87 @@ async def ticket_status(request: web.Request, staff: StaffView, number: str) -> 
     await audit(request, staff, "ticket_status", ticket_id=ticket.id, conversation_id=ticket.conversation_id,
                 detail=f"{target}" + (f"：{reason}" if reason else ""))
     return _ticket_done(request, number, form, "status")
+
+
+def _amount(raw: Any) -> tuple[Optional[Decimal], Optional[str]]:
+    raw = (raw if isinstance(raw, str) else "").strip().replace(",", "").replace("，", "").lstrip("¥￥")
+    if not raw:
+        return None, None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        return None, "兑现金额应为数字（元），如 120000.00。"
+    if not value.is_finite() or value < 0 or value >= Decimal("1e12") or value != value.quantize(Decimal("0.01")):
+        return None, "兑现金额应为 0 到 1 万亿元之间、最多两位小数的数。"
+    return value, None
+
+
+@_ticket_action
+async def ticket_close(request: web.Request, staff: StaffView, number: str) -> web.Response:
+    """办结 in two steps: the result (and 兑现金额) → a page showing what the enterprise will receive → 确认."""
+    from types import SimpleNamespace
+
+    from bot.tickets.service import TicketError, status_notice
+
+    form = await request.post()
+    result = _text(form, "result")
+    amount, bad = _amount(form.get("redeemed_amount"))
+    if len(result) < 2:
+        return await _ticket_failed(request, staff, number, form, "办结时请填写办理结果（会告知企业）。", 400)
+    if bad:
+        return await _ticket_failed(request, staff, number, form, bad, 400)
+    tv = await run(store.ticket_view, db_url(request), number)
+    tk = tv.ticket
+    try:
+        lc.check_transition(tk.status, lc.RESOLVED)
+        if amount is not None and tk.service_content != "政策兑现":
+            raise lc.IllegalTransition("只有政策兑现类工单可以登记兑现金额")
+    except lc.IllegalTransition as exc:
+        return await _ticket_failed(request, staff, number, form, str(exc), 409)
+    if form.get("confirm") != "1":
+        svc = ticket_service(db_url(request))
+        preview = None
+        if tk.conversation_id:
+            shown = SimpleNamespace(number=tk.number, category=tk.category, result=result,
+                                    resolution_due=tk.resolution_due)
+            preview = status_notice(shown, tk.status, lc.RESOLVED, staff.actor, result, svc.sla)[1]
+        return html(t.close_confirm_page(staff, tk, result, "" if amount is None else str(amount), preview,
+                                         _return_to(form, number)))
+    try:
+        ticket = await run(ticket_service(db_url(request)).close, number, staff.actor, result,
+                           closer_id=staff.id, redeemed_amount=amount)
+    except (lc.IllegalTransition, TicketError) as exc:
+        return await _ticket_failed(request, staff, number, form, str(exc), 409)
+    await audit(request, staff, "ticket_close", ticket_id=ticket.id, conversation_id=ticket.conversation_id,
+                detail=f"办结：{result}" + (f"；兑现金额 {amount}" if amount is not None else ""))
+    return _ticket_done(request, number, form, "closed")
+
+
+@_ticket_action
+async def ticket_reclassify(request: web.Request, staff: StaffView, number: str) -> web.Response:
+    """New category and/or node; an explicit node must be one this member of staff may hand tickets to."""
+    from bot.taxonomy import BY_INTENT
+    from bot.tickets.service import TicketError
+
+    form = await request.post()
+    category = (form.get("category") or "").strip()
+    node_id = (form.get("node_id") or "").strip() or None
+    reason = _text(form, "reason")[:200] or None
+    if category not in BY_INTENT:
+        return await _ticket_failed(request, staff, number, form, "请选择需求类别。", 400)
+    if node_id and node_id not in {n.id for n in store.transfer_nodes(staff)}:
+        return await _ticket_failed(request, staff, number, form, "无权转到该服务节点。", 403)
+    try:
+        ticket, left = await run(ticket_service(db_url(request)).reclassify, number, staff.actor, category,
+                                 node_id, reason)
+    except (TicketError, lc.IllegalTransition) as exc:
+        return await _ticket_failed(request, staff, number, form, str(exc), 400)
+    await audit(request, staff, "ticket_reclassify", ticket_id=ticket.id,
+                detail=f"类别 {ticket.category}，节点 {left or ticket.node_id} → {ticket.node_id}"
+                       + (f"：{reason}" if reason else ""))
+    if not staff.sees(ticket.node_id):
+        raise web.HTTPSeeOther("/console/tickets?done=reclassified")
+    return _ticket_done(request, number, form, "reclassified")
 
 
 @_ticket_action

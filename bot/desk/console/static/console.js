@@ -63,21 +63,52 @@
       o.start(); o.stop(audioCtx.currentTime + 0.5);
     } catch (e) { /* no audio available */ }
   }
+  // The tab title starts with what waits for me: "(3) 人工队列 · …" (unclaimed handovers in my scope plus
+  // unread messages of the conversations I serve; /console/api/queue "waiting").
+  var waiting = 0;
+  function plainTitle() { return (waiting > 0 ? "(" + waiting + ") " : "") + baseTitle; }
+  function setWaiting(n) {
+    waiting = Math.max(0, n | 0);
+    if (!flashTimer) document.title = plainTitle();
+  }
   var flashTimer = null;
   function flashTitle(text) {
     if (flashTimer) clearInterval(flashTimer);
     var on = false, count = 0;
     flashTimer = setInterval(function () {
       on = !on; count += 1;
-      document.title = on ? "【" + text + "】" + baseTitle : baseTitle;
-      if (count > 20 && document.hasFocus()) { clearInterval(flashTimer); flashTimer = null; document.title = baseTitle; }
+      document.title = on ? "【" + text + "】" + plainTitle() : plainTitle();
+      if (count > 20 && document.hasFocus()) { clearInterval(flashTimer); flashTimer = null; document.title = plainTitle(); }
     }, 800);
   }
   window.addEventListener("focus", function () {
     if (flashTimer && document.visibilityState === "visible") {
-      setTimeout(function () { if (flashTimer) { clearInterval(flashTimer); flashTimer = null; document.title = baseTitle; } }, 4000);
+      setTimeout(function () { if (flashTimer) { clearInterval(flashTimer); flashTimer = null; document.title = plainTitle(); } }, 4000);
     }
   });
+  // Optional browser notifications (opt-in like the sound): only while the page is in the background.
+  var notifyToggle = document.getElementById("notify-toggle");
+  function notifyOn() { return !!(notifyToggle && notifyToggle.checked && window.Notification && Notification.permission === "granted"); }
+  if (notifyToggle) {
+    if (!window.Notification) { notifyToggle.disabled = true; notifyToggle.parentNode.title = "此浏览器不支持桌面通知"; }
+    notifyToggle.checked = localStorage.getItem("console-notify") === "1" && !!window.Notification && Notification.permission === "granted";
+    notifyToggle.addEventListener("change", function () {
+      if (!notifyToggle.checked) { localStorage.setItem("console-notify", "0"); return; }
+      Promise.resolve(Notification.requestPermission()).then(function (p) {
+        var ok = p === "granted";
+        notifyToggle.checked = ok;
+        localStorage.setItem("console-notify", ok ? "1" : "0");
+        if (!ok) toast("未开启桌面通知", "浏览器没有允许本站发送通知，可在浏览器的网站设置中开启。");
+      });
+    });
+  }
+  function desktopNotice(title, text, href, tag) {
+    if (!notifyOn() || document.visibilityState === "visible") return;
+    try {
+      var n = new Notification(title, { body: text, tag: tag || href || title });
+      n.onclick = function () { window.focus(); if (href) window.location.href = href; n.close(); };
+    } catch (e) { /* some browsers only allow notifications from a service worker */ }
+  }
   function toast(title, text, href) {
     var box = document.getElementById("toasts");
     if (!box) return;
@@ -97,6 +128,7 @@
 
   // ---- the queue -------------------------------------------------------------------------------
   var known = null;          // handover id -> claimed_by, to spot new and transferred-to-me items
+  var unreadSeen = {};       // handover id -> unread count last seen, to spot new messages in my conversations
   var me = null;
   function renderQueue(items) {
     var tbody = document.getElementById("queue-body");
@@ -114,7 +146,9 @@
       if (known && !(it.id in known)) tr.className = "fresh";
       var wait = el("td", "wait"); wait.dataset.since = it.created_at; tr.appendChild(wait);
       var ent = el("td"), a = el("a", "", it.enterprise);
-      a.href = "/console/conversations/" + encodeURIComponent(it.conversation_id); ent.appendChild(a); tr.appendChild(ent);
+      a.href = "/console/conversations/" + encodeURIComponent(it.conversation_id); ent.appendChild(a);
+      if (it.unread) { ent.appendChild(document.createTextNode(" ")); var u = el("span", "unread", it.unread); u.title = "企业的未读消息"; ent.appendChild(u); }
+      tr.appendChild(ent);
       tr.appendChild(el("td", "", it.reason));
       tr.appendChild(el("td", "", it.category));
       tr.appendChild(el("td", "", it.node));
@@ -139,16 +173,22 @@
           if (!(it.id in known)) {
             if (it.mine) toast("会话已转交给您", it.enterprise + " · " + it.reason, href);
             else toast("新的转人工", it.enterprise + " · " + it.reason + " · " + it.node, href);
+            desktopNotice(it.mine ? "会话已转交给您" : "新的转人工", it.enterprise + " · " + it.reason, href, "handover-" + it.id);
             flashTitle("新转人工");
             if (soundToggle && soundToggle.checked) beep();
           } else if (it.mine && known[it.id] !== it.claimed_by) {
             toast("会话已转交给您", it.enterprise, href);
+            desktopNotice("会话已转交给您", it.enterprise, href, "handover-" + it.id);
             flashTitle("转交给您");
+          } else if (it.mine && (it.unread || 0) > (unreadSeen[it.id] || 0) && it.conversation_id !== conversationId) {
+            desktopNotice("企业发来新消息", it.enterprise + "：" + it.last_user_text, href, "message-" + it.id);
           }
         });
       }
       known = {};
-      items.forEach(function (it) { known[it.id] = it.claimed_by; });
+      unreadSeen = {};
+      items.forEach(function (it) { known[it.id] = it.claimed_by; unreadSeen[it.id] = it.unread || 0; });
+      if (typeof data.waiting === "number") setWaiting(data.waiting);
       if (page === "queue") renderQueue(items);
     }).catch(function () { /* next event or the periodic resync tries again */ });
   }
@@ -200,6 +240,7 @@
     getJSON("/console/api/conversations/" + encodeURIComponent(conversationId) + "?after=" + lastId).then(function (data) {
       var atBottom = messages && messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
       (data.messages || []).forEach(appendMessage);
+      if ((data.messages || []).length) markRead();
       if (atBottom) scrollDown();
       var h = data.handover || {};
       var changed = String(h.id || "") !== initialHandover.id || String(h.claimed_by || "") !== initialHandover.claimed ||
@@ -219,9 +260,36 @@
     });
   }
 
+  // What the open pane shows is read (console_reads): told when new messages arrive while it is visible.
+  var readSent = parseInt(body.dataset.lastId || "0", 10) || 0;
+  function markRead() {
+    if (!conversationId || document.visibilityState !== "visible" || lastId <= readSent) return;
+    var upTo = lastId;
+    fetch("/console/api/conversations/" + encodeURIComponent(conversationId) + "/read", {
+      method: "POST", credentials: "same-origin", body: JSON.stringify({ last_id: upTo }),
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf }
+    }).then(function (r) { if (r.ok) { readSent = Math.max(readSent, upTo); scheduleQueue(false); } }).catch(function () {});
+  }
+  document.addEventListener("visibilitychange", markRead);
+
   var composer = document.getElementById("composer");
   var canned = document.getElementById("canned");
   var textBox = document.getElementById("reply-text");
+  // Reply and internal note are two modes (tabs); each shows only its own button, Ctrl+Enter sends in the mode shown.
+  function noteMode() { var n = document.getElementById("mode-note"); return !!(n && n.checked); }
+  function showMode() {
+    if (!composer) return;
+    var note = noteMode();
+    composer.classList.toggle("note-mode", note);
+    composer.setAttribute("action", composer.getAttribute("action").replace(/\/(reply|note)$/, note ? "/note" : "/reply"));
+    if (textBox) textBox.placeholder = note ? "内部备注，只有工作人员可见（Ctrl+Enter 添加备注）" : "回复企业的内容（Ctrl+Enter 发送给企业）";
+  }
+  if (composer) {
+    composer.querySelectorAll('input[name="mode"]').forEach(function (r) {
+      r.addEventListener("change", function () { showMode(); if (textBox) textBox.focus(); });
+    });
+    showMode();
+  }
   if (canned && textBox) {
     canned.addEventListener("change", function () {
       if (!canned.value) return;
@@ -234,13 +302,16 @@
     textBox.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
         ev.preventDefault();
-        var send = document.getElementById("send");
-        if (send && !send.disabled) composer.requestSubmit(send);
+        var button = document.getElementById(noteMode() ? "note" : "send");
+        var errorBox = document.getElementById("composer-error");
+        if (button && !button.disabled) composer.requestSubmit(button);
+        else if (errorBox) errorBox.textContent = "接单后才能回复企业；如需记录，请切换到「内部备注」。";
       }
     });
     composer.addEventListener("submit", function (ev) {
       var submitter = ev.submitter;
       var action = (submitter && submitter.getAttribute("formaction")) || composer.getAttribute("action");
+      if (/\/reply$/.test(action) === noteMode()) { ev.preventDefault(); return; }   // never across modes
       var text = textBox.value.trim();
       if (!text) return;
       ev.preventDefault();
