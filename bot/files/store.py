@@ -90,7 +90,7 @@ def _attach(s: Session, a: Attachment, ticket: Optional[Ticket], actor: str, now
         return None
     a.ticket_id = ticket.id
     s.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor[:128], action="attachment", field="file",
-                      after=str(a.id), note=a.name))
+                      after=a.name, note=f"附件 #{a.id}（{a.mime}，{a.size} 字节）"))
     ticket.updated_at = now
     return ticket.number
 

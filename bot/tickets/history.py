@@ -24,10 +24,10 @@ ACTION_LABELS = {
     "sla_warning": "超期预警", "progress_push": "周推进", "visit": "入企服务",
     "handover_claim": "人工接单", "handover_transfer": "人工转交", "handover_end": "结束人工服务",
     "handover_rating": "人工服务评价", "takeover": "主动接管", "handover_note": "会话内部备注", "handover": "转人工",
-    "reclassify": "重新分类", "sla": "时限重算",
+    "reclassify": "重新分类", "sla": "时限重算", "attachment": "附件",
 }
 FIELD_LABELS = {"node_id": "节点", "claimed_by": "接待专员", "assignee_id": "承办人", "status": "状态",
-                "category": "类别", "resolution_due": "办结时限"}
+                "category": "类别", "resolution_due": "办结时限", "file": "文件"}
 STAFF_FIELDS = frozenset({"claimed_by", "assignee_id", "staff_id"})
 NODE_FIELDS = frozenset({"node_id"})
 TIME_FIELDS = frozenset({"warned_at", "last_progress_push", "resolved_at", "first_response_at", "resolution_due"})

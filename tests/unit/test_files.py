@@ -171,7 +171,8 @@ def test_files_attach_to_the_open_ticket_and_share_their_bytes(db_url):
     with read_sessions(db_url)() as s:
         events = list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id,
                                                           TicketEvent.action == "attachment")))
-        assert [(e.actor, e.note) for e in events] == [("user:web-f2", "a.png"), ("user:web-f2", "b.png")]
+        assert [(e.actor, e.field, e.after) for e in events] == [("user:web-f2", "file", "a.png"),
+                                                                ("user:web-f2", "file", "b.png")]
         assert s.scalar(select(func.count()).select_from(FileBlob)) == 1
     assert [r.name for r in store.for_ticket(db_url, t.id)] == ["a.png", "b.png"]
 

@@ -176,7 +176,14 @@ async def test_a_file_with_an_open_ticket_is_attached_to_it(desk):
     assert t.number in body["replies"][0]["text"] and not body["replies"][0]["buttons"]
     with read_sessions(desk.db)() as s:
         e = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.action == "attachment")).one()
-        assert e.note == "现场照片.jpg" and e.actor == f"user:{cid}"
+        assert e.after == "现场照片.jpg" and e.actor == f"user:{cid}"
+    fid = body["message"]["file"]["id"]
+    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    boss = await desk.browser()
+    await boss.login("boss")
+    page = await (await boss.client.get(f"/console/tickets/{t.number}")).text()
+    assert 'id="ticket-files"' in page and f'href="/console/files/{fid}?dl=1"' in page and "附件（1）" in page
+    assert "现场照片.jpg" in page.split('id="ticket-files"', 1)[1]
 
 
 async def test_while_waiting_for_staff_the_file_is_passed_on(desk):

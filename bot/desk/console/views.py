@@ -508,6 +508,9 @@ async def _render_ticket(request: web.Request, staff: StaffView, number: str, fl
     from bot.files import store as file_store
 
     tv.files = await run(file_store.for_ticket, db, tv.ticket.id)      # its attachments (bot/files)
+    from bot.files import store as file_store
+
+    tv.files = await run(file_store.for_ticket, db, tv.ticket.id)      # its attachments (bot/files)
     usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
     by_id, names = await run(store.staff_names, db, history.staff_ids(tv.events), usernames)
     names = {**names, **by_id}          # actors by username, 接待专员 / 承办人 values by staff id
