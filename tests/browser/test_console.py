@@ -124,7 +124,10 @@ def test_live_handover_claim_reply_end(stack, contexts):
     expect(staff.locator("#messages .msg.user").last).to_contain_text(XSS, timeout=10_000)
     assert staff.evaluate("window.__pwned") is None
 
-    # ---- an internal note: staff see it, the enterprise never does
+    # ---- an internal note: a mode of its own (the 内部备注 tab); staff see it, the enterprise never does
+    expect(staff.locator("#note")).to_be_hidden()                 # in 回复企业 mode only the reply button
+    staff.click("label.mode.note")
+    expect(staff.locator("#send")).to_be_hidden()
     staff.fill("#reply-text", NOTE)
     staff.click("#note")
     expect(staff.locator("#messages .msg.note")).to_contain_text(NOTE)
