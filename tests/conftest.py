@@ -122,31 +122,77 @@ def private_redis():
 
 # ---- databases ------------------------------------------------------------------------------------
 
-def fresh_sqlite(path) -> str:
-    """A fresh, migrated SQLite database with the service network loaded."""
-    from bot.db import migrate
+# Migrating and loading the network costs ~1 s on SQLite (more on PostgreSQL) and hundreds of tests want a
+# fresh database: each process migrates one template per engine once and every test gets a copy of it
+# (SQLite's online backup; PostgreSQL's CREATE DATABASE … TEMPLATE). tests/unit/test_migrations.py still
+# runs the migrations themselves.
+_templates: dict = {}
+
+
+def _prepare(url: str) -> None:
+    from bot.db import engine_for, migrate
     from bot.network import sync_network
 
-    url = f"sqlite:///{path}"
     migrate(url)
     sync_network(url)
-    return url
+    for immediate in (False, True):
+        engine_for(url, immediate).dispose()     # no connection may stay open on a template
+
+
+def _sqlite_template() -> str:
+    if "sqlite" not in _templates:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="yuanshang-template-")
+        path = os.path.join(folder, "template.db")
+        _prepare(f"sqlite:///{path}")
+        _templates["sqlite"] = path
+    return _templates["sqlite"]
+
+
+def fresh_sqlite(path) -> str:
+    """A fresh, migrated SQLite database with the service network loaded (a copy of this process's template)."""
+    import sqlite3
+
+    source, target = sqlite3.connect(_sqlite_template()), sqlite3.connect(str(path))
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    os.chmod(path, 0o600)
+    return f"sqlite:///{path}"
+
+
+def _pg_template() -> str:
+    if "postgresql" not in _templates:
+        import atexit
+
+        from bot.tooling.stack import create_pg_database, drop_pg_database
+
+        url = create_pg_database(f"yuanshang_tmpl_{uuid.uuid4().hex[:10]}", PG_ADMIN)
+        try:
+            _prepare(url)
+        except BaseException:
+            drop_pg_database(url, PG_ADMIN)
+            raise
+        atexit.register(drop_pg_database, url, PG_ADMIN)
+        _templates["postgresql"] = url
+    return _templates["postgresql"]
 
 
 @contextlib.contextmanager
 def fresh_postgresql(prepare: bool = True):
-    """A fresh PostgreSQL database, dropped afterwards: migrated with the service network loaded,
-    or (prepare=False) empty. Skips or fails (CI) when PostgreSQL is absent."""
+    """A fresh PostgreSQL database, dropped afterwards: migrated with the service network loaded (a copy of
+    this process's template), or (prepare=False) empty. Skips or fails (CI) when PostgreSQL is absent."""
     require_postgresql()
-    from bot.db import migrate
-    from bot.network import sync_network
+    from sqlalchemy.engine import make_url
+
     from bot.tooling.stack import create_pg_database, drop_pg_database
 
-    url = create_pg_database(f"yuanshang_test_{uuid.uuid4().hex[:10]}", PG_ADMIN)
+    template = make_url(_pg_template()).database if prepare else ""
+    url = create_pg_database(f"yuanshang_test_{uuid.uuid4().hex[:10]}", PG_ADMIN, template=template)
     try:
-        if prepare:
-            migrate(url)
-            sync_network(url)
         yield url
     finally:
         drop_pg_database(url, PG_ADMIN)
@@ -329,10 +375,8 @@ def action_services(tmp_path, monkeypatch):
     """Custom actions called directly (tests/unit/test_actions*.py): a fresh migrated SQLite database and
     every cached service of actions.services cleared before and after, so no test sees another's database."""
     from actions import services
-    from bot.db import migrate
 
-    url = f"sqlite:///{tmp_path / 'svc.db'}"
-    migrate(url)
+    url = fresh_sqlite(tmp_path / "svc.db")
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("VAR_DIR", str(tmp_path))
     caches = [f for f in vars(services).values() if callable(getattr(f, "cache_clear", None))]

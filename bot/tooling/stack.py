@@ -135,11 +135,12 @@ def _admin(admin_url: str, statement: str) -> None:
         admin.close()
 
 
-def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL) -> str:
-    """Create an empty PostgreSQL database; returns its SQLAlchemy URL (psycopg2)."""
+def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL, template: str = "") -> str:
+    """Create a PostgreSQL database, empty or as a copy of `template` (a database nobody is connected to);
+    returns its SQLAlchemy URL (psycopg2)."""
     from sqlalchemy.engine import make_url
 
-    _admin(admin_url, f'CREATE DATABASE "{name}"')
+    _admin(admin_url, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = make_url(admin_url).set(drivername="postgresql+psycopg2", database=name)
     return url.render_as_string(hide_password=False)
 
