@@ -186,3 +186,77 @@ def test_modes_close_reclassify_and_search(desk, browser, width):
         expect(page.locator("#no-hits")).to_be_visible()
     finally:
         ctx.close()
+
+
+FAKE_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = function (title, opts) { window.__notes.push([title, (opts || {}).body || ""]); this.close = function () {}; };
+window.Notification.permission = "granted";
+window.Notification.requestPermission = function () { return Promise.resolve("granted"); };
+Object.defineProperty(document, "visibilityState", { get: function () { return "hidden"; } });
+"""
+
+
+def console_session(base: str, username: str) -> tuple[requests.Session, str]:
+    """Another member of staff, signed in with plain HTTP; returns the session and its CSRF token."""
+    s = requests.Session()
+    page = s.get(f"{base}/console/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = s.post(f"{base}/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
+                                              "next": "/console/"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 302
+    meta = s.get(f"{base}/console/tickets", timeout=10).text
+    return s, re.search(r'<meta name="csrf-token" content="([^"]+)"', meta).group(1)
+
+
+def test_desktop_notifications_are_opt_in_and_fire_in_the_background(desk, browser):
+    from bot import handover as ho
+    from bot.staff.accounts import create_staff
+
+    base, db = desk
+    tag = uuid.uuid4().hex[:6]
+    create_staff(db, f"li{tag}", "李明", "fengxi", "staff", PASSWORD)
+    # refused by the browser: the box does not stay ticked, staff are told why
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    try:
+        page = ctx.new_page()
+        sign_in(page, base)
+        box = page.locator("#notify-toggle")
+        expect(box).not_to_be_checked()
+        page.evaluate("() => { Notification.requestPermission = () => Promise.resolve('denied'); }")
+        page.click("label:has(#notify-toggle)")
+        expect(box).not_to_be_checked()
+        expect(page.locator("#toasts")).to_contain_text("未开启桌面通知")
+    finally:
+        ctx.close()
+
+    # allowed, page in the background: a conversation transferred to me raises a desktop notification
+    s = requests.post(f"{base}/api/chat/session", json={}, timeout=10).json()
+    cid = s["conversation_id"]
+    info = ho.start_handover(db, cid, "request_human", node_id="fengxi", channel="web")
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    try:
+        ctx.add_init_script(FAKE_NOTIFICATIONS)
+        page = ctx.new_page()
+        sign_in(page, base)
+        page.click("label:has(#notify-toggle)")
+        expect(page.locator("#notify-toggle")).to_be_checked()
+        with page.expect_response(lambda r: "/console/api/queue" in r.url):
+            page.reload()                                         # the choice is kept, the live stream is up
+        expect(page.locator("#notify-toggle")).to_be_checked()
+        other, token = console_session(base, f"li{tag}")
+        assert other.post(f"{base}/console/conversations/{cid}/claim",
+                          data={"handover_id": info.id, "csrf_token": token}, timeout=10).status_code in (200, 303)
+        from bot.db import read_sessions
+        from bot.db.schema import Staff
+        from sqlalchemy import select
+
+        with read_sessions(db)() as rs:
+            wang_id = rs.scalar(select(Staff.id).where(Staff.username == "wang"))
+        r = other.post(f"{base}/console/conversations/{cid}/transfer",
+                       data={"handover_id": info.id, "staff_id": wang_id, "csrf_token": token},
+                       allow_redirects=False, timeout=10)
+        assert r.status_code in (200, 303), r.text
+        page.wait_for_function("() => window.__notes.some(n => n[0] === '会话已转交给您')", timeout=15_000)
+    finally:
+        ctx.close()

@@ -26,7 +26,7 @@ PATH = "/console/admin/privacy"
 
 def _form(staff: StaffView, mobile: str = "", conversation: str = "") -> str:
     return f"""<section class="card"><h1>个人信息导出与删除</h1>
-<p class="muted">按手机号或会话编号（二选一）查找某人的全部信息。导出为 JSON 文件；删除后聊天消息、转人工记录、问答记录、
+<p class="muted">按手机号或会话编号（二选一）查找某人的全部信息。导出为 JSON 文件；删除后聊天消息、图片和文件、转人工记录、问答记录、
 通知和对话状态记录不可恢复，工单只保留匿名化的办理记录。每次操作都记入审计。</p>
 <form method="post" action="{PATH}/export">{t.csrf_input(staff)}
 <p><label>手机号 <input name="mobile" value="{t.e(mobile)}" maxlength="20" inputmode="tel"></label>
