@@ -154,7 +154,30 @@ def raise_ticket_from_visit(db_url: str, visit_id: int, category: str, descripti
         ticket = s.get(Ticket, result.ticket.id)
         TicketService._event(s, ticket, actor, "visit", field="visit_id",
                              after=visit.id if not result.linked else None, note=note, at=svc.clock())
+        if not result.linked:
+            _reuse_contact(s, ticket)
     return result
+
+
+def _reuse_contact(s, ticket: Ticket) -> None:
+    """The ticket service adds a contact row for every ticket opened without a chat identity; a need raised on
+    a visit names the same person as the enterprise's earlier visit tickets, so the ticket takes the earlier
+    row (same enterprise, name and mobile, no chat identity) and the one just added is dropped — the
+    enterprise file lists each person once."""
+    if ticket.contact_id is None:
+        return
+    new = s.get(Contact, ticket.contact_id)
+    if new is None or new.sender_id is not None:
+        return
+    same_mobile = Contact.mobile.is_(None) if new.mobile is None else Contact.mobile == new.mobile
+    older = s.scalars(select(Contact).where(Contact.enterprise_id == new.enterprise_id, Contact.id < new.id,
+                                            Contact.sender_id.is_(None), Contact.name == new.name, same_mobile)
+                      .order_by(Contact.id).limit(1)).first()
+    if older is None:
+        return
+    ticket.contact_id = older.id
+    s.flush()
+    s.delete(new)
 
 
 def visit_enterprise(db_url: str, *, name: str, credit_code: Optional[str] = None,

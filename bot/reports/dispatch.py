@@ -21,7 +21,8 @@ local (Beijing) day ``D``:
   open tickets that fit none of these (on schedule, between one and seven days old) are not
   listed. A new ticket listed under 已超期 or 今日到期 is marked 新 there, and counted in the
   number of new tickets.
-- visits whose time falls on day ``D`` are listed per node (a visit at or after ``m`` as planned).
+- visits whose time falls on day ``D`` are listed per node (a visit at or after ``m`` as planned), with
+  everyone who went (visit_participants).
 
 Nothing here imports the desk or Rasa.
 """
@@ -36,7 +37,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.db import read_sessions
-from bot.db.schema import Enterprise, ServiceNode, Staff, Ticket, Visit
+from bot.db.schema import Enterprise, ServiceNode, Staff, Ticket, Visit, VisitParticipant
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.sla import SlaPolicy, default_policy
@@ -99,7 +100,7 @@ class DispatchVisit:
     visited_at: datetime
     node_id: str
     enterprise: str
-    staff: Optional[str]
+    staff: Optional[str]              # everyone who went, "王专员、李专员" (the lead visitor first)
     findings: Optional[str]
     tickets: tuple[str, ...]
     planned: bool                     # at or after the list's moment
@@ -265,7 +266,8 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
         q = q.where(T.node_id.in_(scope))
     rows = s.execute(q.order_by(T.number)).all()
 
-    vq = (select(Visit.id, Visit.visited_at, Visit.node_id, Visit.findings, Enterprise.name, Staff.display_name)
+    vq = (select(Visit.id, Visit.visited_at, Visit.node_id, Visit.findings, Enterprise.name, Staff.display_name,
+                 Visit.staff_id)
           .join(Enterprise, Enterprise.id == Visit.enterprise_id)
           .outerjoin(Staff, Staff.id == Visit.staff_id)
           .where(Visit.visited_at >= day_start, Visit.visited_at < day_end))
@@ -273,10 +275,16 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
         vq = vq.where(Visit.node_id.in_(scope))
     visit_rows = s.execute(vq.order_by(Visit.visited_at, Visit.id)).all()
     raised: dict[int, list[str]] = defaultdict(list)
+    went: dict[int, list[tuple[int, str]]] = defaultdict(list)     # everyone who went (visit_participants)
     if visit_rows:
         for vid, number in s.execute(select(T.visit_id, T.number)
                                      .where(T.visit_id.in_([v.id for v in visit_rows])).order_by(T.id)):
             raised[vid].append(number)
+        for vid, sid, name in s.execute(select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
+                                        .join(Staff, Staff.id == VisitParticipant.staff_id)
+                                        .where(VisitParticipant.visit_id.in_([v.id for v in visit_rows]))
+                                        .order_by(Staff.id)):
+            went[vid].append((sid, name))
 
     held = {r.node_id for r in rows} | {v.node_id for v in visit_rows}
     nq = select(ServiceNode).where(or_(ServiceNode.active.is_(True), ServiceNode.id.in_(sorted(held))))
@@ -298,7 +306,9 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
             due.astimezone(tz) if due else None, since <= created < moment, _aware(r.paused_at)))
     for v in visit_rows:
         at = _aware(v.visited_at).astimezone(tz)
-        lists[v.node_id].visits.append(DispatchVisit(v.id, at, v.node_id, v[4], v[5], v.findings,
+        people = sorted(went[v.id], key=lambda p: (p[0] != v.staff_id, p[0]))      # the lead visitor first
+        who = "、".join(name for _, name in people) or v[5]
+        lists[v.node_id].visits.append(DispatchVisit(v.id, at, v.node_id, v[4], who, v.findings,
                                                      tuple(raised[v.id]), at >= moment))
     far = datetime.max.replace(tzinfo=timezone.utc)
     for nd in lists.values():

@@ -269,7 +269,7 @@ class MonthlySummary:
     overdue_open: int
     redeemed_amount: Decimal
     visits: int
-    visit_tickets: int                   # tickets created in the month from a visit
+    visit_tickets: int                   # 入企发现需求: tickets raised on the month's visits (by visit date)
     satisfaction: Satisfaction
     handovers: Handovers
     knowledge: KnowledgeBase
@@ -438,8 +438,7 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
                func.count().label("accepted"),
                _count_if(closed_cond).label("closed"),
                _count_if(T.status == CANNOT_HANDLE).label("cannot"),
-               _count_if(T.status.in_(sorted(OPEN_STATES))).label("open"),
-               _count_if(T.visit_id.isnot(None)).label("from_visit"))
+               _count_if(T.status.in_(sorted(OPEN_STATES))).label("open"))
         .where(_in(T.created_at, start, end))
         .group_by(T.category, T.service_content, T.node_id)
     ).all()
@@ -492,12 +491,17 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         .group_by(Handover.node_id, Handover.rating)
     ).all()
 
-    # 6. visits in the month, by node
+    # 6. visits in the month, by node, and the needs raised on them: counted with the visit's month even when
+    #    its tickets were entered days later (a visit on 30 November recorded on 2 December is November's)
     visited = conn.execute(
         select(Visit.node_id, func.count().label("n"))
         .where(_in(Visit.visited_at, start, end))
         .group_by(Visit.node_id)
     ).all()
+    visit_tickets = conn.execute(
+        select(func.count(T.id)).select_from(T).join(Visit, Visit.id == T.visit_id)
+        .where(_in(Visit.visited_at, start, end))
+    ).scalar_one()
 
     # 7. handovers, knowledge base, year to date
     handovers = conn.execute(
@@ -530,7 +534,7 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         r.id: NodeNeeds(node_id=r.id, name=r.name, kind=r.kind, active=bool(r.active)) for r in node_rows}
     perf: dict[str, NodePerformance] = {
         r.id: NodePerformance(node_id=r.id, name=r.name, kind=r.kind) for r in node_rows}
-    uncategorised = visit_tickets = 0
+    uncategorised = 0
     for r in created:
         figs = (_int(r.accepted), _int(r.closed), _int(r.cannot), _int(r.open))
         totals.add(*figs)
@@ -542,7 +546,6 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         node_needs[r.node_id].add(*figs)
         perf[r.node_id].accepted += figs[0]
         perf[r.node_id].closed += figs[1]
-        visit_tickets += _int(r.from_visit)
 
     n_resolved = on_time = timed = res_secs = fen = 0
     for r in resolved:
@@ -628,7 +631,7 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         overdue_open=n_overdue,
         redeemed_amount=(Decimal(fen) / 100).quantize(Decimal("0.01")),
         visits=n_visits,
-        visit_tickets=visit_tickets,
+        visit_tickets=_int(visit_tickets),
         satisfaction=satisfaction,
         handovers=Handovers(total=sum(by_reason.values()), by_reason=by_reason),
         knowledge=KnowledgeBase(questions=_int(kb.questions), answered=_int(kb.answered),

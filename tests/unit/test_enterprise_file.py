@@ -58,6 +58,10 @@ def populate(db: str) -> None:
         _ticket(conn, 2, 1, "fengxi-ws-xinxi", "need_recruitment")
         _ticket(conn, 3, 3, "fengxi", "need_equity_investment")
         conn.execute(insert(Rating).values(ticket_id=1, score=5, created_at=MOMENT))
+        if conn.dialect.name == "postgresql":       # rows inserted with explicit ids: move the sequences on
+            for table in ("enterprises", "contacts", "tickets"):
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))")
     create_staff(db, "centre_lead", "中心负责人", "centre", "lead", PASSWORD)
     create_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead", PASSWORD)
     create_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi", "staff", PASSWORD)
