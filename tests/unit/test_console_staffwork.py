@@ -33,6 +33,7 @@ async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
     t = svc.open_ticket(category="need_recruitment", description="招聘五名焊工", contact_name="王经理",
                         mobile="13912345678", sender_id="web-mine", channel="web", conversation_id="web-mine",
                         enterprise=EnterpriseInput(name="西咸我的测试有限公司", new_city="沣西")).ticket
+    say(db_url, "web-mine", "机器人接待时问过的问题")                      # before the handover: not news
     ho.start_handover(db_url, "web-mine", "request_human", node_id="fengxi", channel="web")
     ho.start_handover(db_url, "web-other", "request_human", node_id="fengdong", channel="web")
     desk = await make_desk(db_url, tmp_path, monkeypatch)
@@ -41,6 +42,7 @@ async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
         assert (await w.login("wang")).status == 302 and (await z.login("zhao")).status == 302
         q = await (await w.client.get("/console/api/queue")).json()
         assert q["waiting"] == 1 and [i["conversation_id"] for i in q["items"]] == ["web-mine"]
+        assert q["items"][0]["unread"] == 0
         assert (await w.post("/console/conversations/web-mine/claim")).status == 303
         say(db_url, "web-mine", "焊工要有证吗")
         say(db_url, "web-mine", "我们下周要人")

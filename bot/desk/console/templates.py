@@ -334,7 +334,8 @@ def ticket_actions(staff, t, return_to: str) -> str:
     for target in targets:
         if target in lc.TEXT_REQUIRED:
             continue
-        label = {lc.IN_PROGRESS: "开始办理" if t.status not in lc.FINAL_STATES else "重新办理",
+        label = {lc.IN_PROGRESS: "重新办理" if t.status in lc.FINAL_STATES
+                 else "继续办理" if t.status == lc.AWAITING_INFO else "开始办理",
                  lc.ASSIGNED: "已分派"}.get(target, lc.LABELS[target])
         buttons.append(f"""<form method="post" action="{action}" class="inline">{keep}
 <input type="hidden" name="target" value="{e(target)}"><button type="submit">{e(label)}</button></form>""")
@@ -390,6 +391,7 @@ def ticket_summary(t) -> str:
 <dt>首次响应时限</dt><dd>{e(dt(t.first_response_due))}{' ✓' if t.first_response_at else ''}</dd>
 <dt>办结时限</dt><dd>{e(dt(t.resolution_due))}</dd>
 <dt>需求描述</dt><dd class="pre">{e(t.description)}</dd>
+{f'<dt>办理结果</dt><dd class="pre">{e(t.result)}</dd>' if t.result else ''}
 </dl>"""
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Optional
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.db import read_sessions, sessions
-from bot.db.schema import ConsoleRead, Enterprise, Message, Ticket, utcnow
+from bot.db.schema import ConsoleRead, Enterprise, Handover, Message, Ticket, utcnow
 from bot.desk.console.auth import StaffView
 from bot.tickets import lifecycle as lc
 
@@ -37,7 +37,9 @@ def mark_read(db_url: str, staff_id: int, conversation_id: str, last_message_id:
 
 
 def unread_counts(db_url: str, staff_id: int, conversation_ids: Iterable[str]) -> dict[str, int]:
-    """The enterprise's messages (direction "in") after the staff member's read mark, per conversation."""
+    """The enterprise's messages (direction "in") after the staff member's read mark, per conversation — and, while
+    the conversation is handed to staff, only those since the handover began (what the bot answered before is
+    the transcript, not news)."""
     ids = list(dict.fromkeys(conversation_ids))
     if not ids:
         return {}
@@ -45,8 +47,11 @@ def unread_counts(db_url: str, staff_id: int, conversation_ids: Iterable[str]) -
         q = (select(Message.conversation_id, func.count())
              .outerjoin(ConsoleRead, and_(ConsoleRead.conversation_id == Message.conversation_id,
                                           ConsoleRead.staff_id == staff_id))
+             .outerjoin(Handover, and_(Handover.conversation_id == Message.conversation_id,
+                                       Handover.ended_at.is_(None)))
              .where(Message.conversation_id.in_(ids), Message.direction == "in", Message.internal.is_(False),
-                    Message.id > func.coalesce(ConsoleRead.last_message_id, 0))
+                    Message.id > func.coalesce(ConsoleRead.last_message_id, 0),
+                    or_(Handover.id.is_(None), Message.created_at >= Handover.created_at))
              .group_by(Message.conversation_id))
         return {cid: int(n) for cid, n in s.execute(q)}
 
