@@ -508,9 +508,6 @@ async def _render_ticket(request: web.Request, staff: StaffView, number: str, fl
     from bot.files import store as file_store
 
     tv.files = await run(file_store.for_ticket, db, tv.ticket.id)      # its attachments (bot/files)
-    from bot.files import store as file_store
-
-    tv.files = await run(file_store.for_ticket, db, tv.ticket.id)      # its attachments (bot/files)
     usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
     by_id, names = await run(store.staff_names, db, history.staff_ids(tv.events), usernames)
     names = {**names, **by_id}          # actors by username, 接待专员 / 承办人 values by staff id
@@ -645,8 +642,8 @@ async def ticket_reclassify(request: web.Request, staff: StaffView, number: str)
     except (TicketError, lc.IllegalTransition) as exc:
         return await _ticket_failed(request, staff, number, form, str(exc), 400)
     await audit(request, staff, "ticket_reclassify", ticket_id=ticket.id,
-                detail=f"类别 {ticket.category}，节点 {left or ticket.node_id} → {ticket.node_id}"
-                       + (f"：{reason}" if reason else ""))
+                detail=f"类别 {t.category_label(ticket.category)}，节点 {store.node_name(left or ticket.node_id)}"
+                       f" → {store.node_name(ticket.node_id)}" + (f"：{reason}" if reason else ""))
     if not staff.sees(ticket.node_id):
         raise web.HTTPSeeOther("/console/tickets?done=reclassified")
     return _ticket_done(request, number, form, "reclassified")
