@@ -600,16 +600,6 @@ def ticket_files(files) -> str:
     return f'<h2>附件（{len(files)}）</h2><ul class="files" id="ticket-files">{items}</ul>'
 
 
-def ticket_files(files) -> str:
-    """The files attached to a ticket (bot/files), each a download through the checked console route."""
-    if not files:
-        return ""
-    items = "".join(f'<li>{file_html({"id": f.id, "name": f.name, "kind": f.kind, "size": f.size})}'
-                    f'<span class="muted">{e("企业" if f.sender == "user" else "工作人员")} · {e(dt(f.created_at))}</span></li>'
-                    for f in files)
-    return f'<h2>附件（{len(files)}）</h2><ul class="files" id="ticket-files">{items}</ul>'
-
-
 def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None, error: str | None = None) -> str:
     from bot.desk.console.store import node_name
 
@@ -643,7 +633,6 @@ def ticket_page(staff, tv, names: dict, nodes, people, flash: str | None = None,
 <p class="muted">{e(category_label(t.category))} · {e(node_name(t.node_id))}</p>
 <h2>需求描述</h2><div class="pre desc">{e(t.description)}</div>
 {info}{conv}
-{ticket_files(getattr(tv, "files", None))}
 {ticket_files(getattr(tv, "files", None))}
 {f'<h2>评价</h2><ul>{ratings}</ul>' if ratings else ''}
 <h2>办理记录（审计）</h2>{audit_table(tv.events, names)}
