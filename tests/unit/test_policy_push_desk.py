@@ -177,6 +177,12 @@ async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, t
     with read_sessions(db_url)() as s:
         assert len(s.scalars(select(Notification).where(Notification.kind == push.KIND)).all()) == 2
 
+    # a failed run is retried by the scheduler: 立即推送 says so instead of "already done"
+    with sessions(db_url).begin() as s:
+        s.get(JobRun, s.scalar(select(JobRun.id).where(JobRun.job == sch.POLICY_PUSH))).status = "failed"
+    r = await desk.post("/console/pushes/send", data={"csrf_token": csrf})
+    assert r.status == 409 and "自动重试" in await r.text()
+
     # the list: everything for the administrator, own node only for node staff
     r = await desk.get("/console/pushes?done=sent&n=2")
     text = await r.text()

@@ -117,8 +117,8 @@ async def list_handler(request: web.Request) -> web.Response:
     return views.html(list_page(staff, records, flash, error))
 
 
-def _today_state(db: str, knowledge_dir, now: datetime) -> tuple[str, bool, Optional[datetime]]:
-    """(today's period, today's run already done or running?, the next scheduled run)."""
+def _today_state(db: str, knowledge_dir, now: datetime) -> tuple[str, Optional[str], Optional[datetime]]:
+    """(today's period, the status of today's run — None when it has not run, the next scheduled run)."""
     from sqlalchemy import select
 
     from bot import scheduler as sch
@@ -129,7 +129,7 @@ def _today_state(db: str, knowledge_dir, now: datetime) -> tuple[str, bool, Opti
     period = sched.local_date(now).isoformat()
     with read_sessions(db)() as s:
         taken = s.scalar(select(JobRun.status).where(JobRun.job == sch.POLICY_PUSH, JobRun.period == period))
-    return period, taken in (sch.DONE, sch.RUNNING), sch._next_due(sched, sch.JOBS[sch.POLICY_PUSH], now)
+    return period, taken, sch._next_due(sched, sch.JOBS[sch.POLICY_PUSH], now)
 
 
 async def preview_handler(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
@@ -144,7 +144,8 @@ async def preview_handler(request: web.Request, error: str | None = None, status
     except PolicyError as exc:
         return views.html(t.error_page("政策规则有误", str(exc).splitlines()[0] + " 请先修正规则文件。", staff), 500)
     knowledge_dir = request.app[SETTINGS_KEY].knowledge_dir
-    period, taken, next_due = await views.run(_today_state, db, knowledge_dir, now)
+    period, state, next_due = await views.run(_today_state, db, knowledge_dir, now)
+    taken = state in (sch.DONE, sch.RUNNING)
     at = now if not taken else (next_due or now)
     plan = await views.run(push.preview, db, rules, sch.policy_matching(), at)
     plan = plan.scoped(staff.node_filter())
@@ -177,6 +178,9 @@ async def send_handler(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"{PATH}?done=sent&n={len(result.data or [])}")
     if result.status == sch.FAILED:
         return await preview_handler(request, error=f"推送失败：{result.output[:200]}（稍后会自动重试）", status=500)
+    _, state, _ = await views.run(_today_state, db, settings.knowledge_dir, now)
+    if state == sch.FAILED:
+        return await preview_handler(request, error="今天的推送刚刚失败，系统会在几分钟后自动重试，请稍后再看。", status=409)
     return await preview_handler(request, error="今天的推送已经执行过（或正在执行），没有重复发送。", status=409)
 
 
