@@ -14,6 +14,7 @@ import hashlib
 import re
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -537,12 +538,14 @@ class CandidateServices:
     def __init__(self, size: int = 2):
         self.size = size
         self._items: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     def get(self, directory: Path, entry_id: str, text: str, today: Optional[date] = None):
         from .service import KnowledgeService, directory_signature
 
         key = sha(f"{entry_id}\n{text}\n{hash(directory_signature(Path(directory) / ENTRIES_DIR))}")
-        service = self._items.get(key)
+        with self._lock:
+            service = self._items.get(key)
         if service is None:
             with tempfile.TemporaryDirectory(prefix="kb-preview-") as tmp:
                 copy = Path(tmp)
@@ -550,9 +553,10 @@ class CandidateServices:
                 (copy / ENTRIES_DIR / f"{entry_id}.yml").write_text(text, encoding="utf-8")
                 service = KnowledgeService(copy, strict=True, background_reload=False,
                                            check_interval=1e12, today=(lambda: today) if today else date.today)
-            self._items[key] = service
-            while len(self._items) > self.size:
-                self._items.pop(next(iter(self._items)))
+            with self._lock:
+                self._items[key] = service
+                while len(self._items) > self.size:
+                    self._items.pop(next(iter(self._items)))
         return service
 
 
