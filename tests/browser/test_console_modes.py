@@ -184,6 +184,11 @@ def test_modes_close_reclassify_and_search(desk, browser, width):
         no_sideways(page)
         page.goto(f"{base}/console/search?q={other.number}")
         expect(page.locator("#no-hits")).to_be_visible()
+
+        # ---- 我的: the conversation I serve, from the top bar
+        page.click('header nav a[href="/console/mine"]')
+        expect(page.locator("#my-conversations")).to_contain_text(f"西咸模式测试{tag}有限公司")
+        no_sideways(page)
     finally:
         ctx.close()
 

@@ -168,3 +168,41 @@ async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monk
         assert r.status == 303 and "需要您补充：电工证复印件" in told(db_url, other.id)[-1][2]
     finally:
         await desk.close()
+
+
+async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_url, tmp_path, monkeypatch):
+    """The desk's notifier sends the rows on the conversation's own channel: WeCom through its channel sender
+    (with the 补充信息 button), web chat into the history its page reads — internal notes never."""
+    from bot.db.schema import Conversation
+    from bot.db import sessions
+    from bot.desk import gateway, notifier
+    from tests.unit.test_signin_admin import make_desk
+
+    pushed = []
+
+    async def wecom(app, conversation_id, text, buttons):
+        pushed.append((conversation_id, text, buttons))
+
+    monkeypatch.setitem(gateway._CHANNEL_SENDERS, "wecom", wecom)
+    with sessions(db_url).begin() as s:
+        s.add(Conversation(id="wecom:zhangsan", channel="wecom", mode="bot", external_user="zhangsan"))
+        s.add(Conversation(id="web-notify", channel="web", mode="bot"))
+    svc = TicketService(db_url)
+    wt = open_one(svc, sender="wecom:zhangsan", description="招聘两名电焊工")
+    web = open_one(svc, sender="web-notify", description="招聘三名叉车司机")
+    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    try:
+        await desk.browser()                                       # starts the app
+        svc.transition(wt.number, lc.AWAITING_INFO, "staff:li", reason="营业执照照片")
+        svc.close(web.number, "staff:li", "已推荐两家叉车司机培训学校")
+        assert await notifier.deliver_pending(desk.app) == 2
+        [(cid, text, buttons)] = pushed
+        assert cid == "wecom:zhangsan" and "需要您补充：营业执照照片" in text
+        assert buttons == [{"title": "补充信息", "payload": f"补充工单 {wt.number} 的信息"}]
+        from bot.desk.messages import history
+
+        web_texts = [m["text"] for m in history(db_url, "web-notify")]
+        assert any(f"{web.number}（招聘用工）已办结。办理结果：已推荐两家叉车司机培训学校" in x for x in web_texts)
+        assert await notifier.deliver_pending(desk.app) == 0        # each once
+    finally:
+        await desk.close()

@@ -16,7 +16,6 @@ from bot.db.schema import utcnow
 from bot.desk.console import admin, auth, dashboard, live, views
 from bot.desk.console import contact
 from bot.desk.console import privacy
-from bot.desk.console import knowledge
 from bot.desk.console import pushes
 from bot.desk.console import enterprises, visits
 
@@ -80,7 +79,6 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     admin.setup(app)
     privacy.setup(app)
     dashboard.setup(app)
-    knowledge.setup(app)
     pushes.setup(app)
     enterprises.setup(app)
     visits.setup(app)
