@@ -17,6 +17,7 @@ from bot.desk.console import admin, auth, dashboard, live, views
 from bot.desk.console import contact
 from bot.desk.console import privacy
 from bot.desk.console import pushes
+from bot.desk.console import knowledge
 from bot.desk.console import enterprises, visits
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -80,5 +81,6 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     privacy.setup(app)
     dashboard.setup(app)
     pushes.setup(app)
+    knowledge.setup(app)
     enterprises.setup(app)
     visits.setup(app)
