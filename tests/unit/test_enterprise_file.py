@@ -223,10 +223,36 @@ async def test_file_of_another_node_is_refused_and_audited(desk, user, eid):
     assert r.status == 403
     r = await desk.get(f"/console/visits/new?enterprise={eid}")
     assert r.status == 403
+    r = await desk.post(f"/console/enterprises/{eid}/contacts", data={"csrf_token": token, "contact_name": "冒名"})
+    assert r.status == 403
     with read_sessions(desk.db)() as s:
         assert s.get(Enterprise, eid).name != "改名有限公司"
+        assert s.scalars(select(Contact).where(Contact.name == "冒名")).all() == []
         denied = s.scalars(select(ConsoleAudit).where(ConsoleAudit.action == "denied")).all()
-    assert len(denied) == 3
+    assert len(denied) == 4
+
+
+async def test_staff_add_a_contact_audited_with_the_mobile_masked(desk):
+    token = await sign_in(desk, "xinxi_staff")
+    r = await desk.post("/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "王财务",
+                                                                 "contact_mobile": "139 0000 1234"},
+                        allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"].endswith("?done=contact")
+    page = await (await desk.get("/console/enterprises/1")).text()
+    assert "王财务" in page and "13900001234" in page and "工作台录入" in page
+    assert "添加联系人：王财务 139****1234" in page
+    r = await desk.post("/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "王财务",
+                                                                 "contact_mobile": "13900001234"})
+    assert r.status == 400 and "已在档案中" in await r.text()
+    r = await desk.post("/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "赵",
+                                                                 "contact_mobile": "12"})
+    html = await r.text()
+    assert r.status == 400 and "联系人姓名应为 2–64 个字" in html and "手机号格式不正确" in html
+    with read_sessions(desk.db)() as s:
+        rows = s.scalars(select(Contact).where(Contact.enterprise_id == 1, Contact.name == "王财务")).all()
+        audit = s.scalars(select(ConsoleAudit.detail).where(ConsoleAudit.action == "enterprise_contact")).all()
+    assert len(rows) == 1 and rows[0].sender_id is None and rows[0].verified_at is None
+    assert audit == ["[enterprise:1] 添加联系人：王财务 139****1234"]
 
 
 async def test_unknown_enterprise_is_a_chinese_404(desk):

@@ -5,6 +5,7 @@ GET  /console/enterprises/export.xlsx     the same rows, every page, as a workbo
 GET  /console/enterprises/{id}            the file: profile, contacts, tickets, visits, conversations,
                                           policy-check figures, pushes, ratings, amount redeemed, history
 POST /console/enterprises/{id}/profile    edit the profile (CSRF by the console middleware)
+POST /console/enterprises/{id}/contacts   add a contact person (no chat identity)
 GET  /console/api/enterprises?q=          enterprises in scope by name / credit code (the visit form's search)
 
 Scope: an enterprise belongs to its home node and to every node holding its tickets or visits
@@ -32,11 +33,13 @@ e = t.e
 BASE = "/console/enterprises"
 MAX_Q = 100
 DONE = {"saved": "企业档案已保存，修改已记入档案修改记录。", "unchanged": "没有需要保存的修改。",
+        "contact": "已添加联系人。",
         "visit": "入企服务已登记；提出的需求已生成工单，按分派规则交给受理节点。",
         "visit_partial": "入企服务已登记，但有需求未能生成工单，请在档案修改记录中核对后到工单页补录。"}
+CONTACT_CHANNELS = {**t.CHANNEL_LABELS, "console": "工作台录入"}
 PUSH_COLUMNS = {"created_at": "推送时间", "policy_name": "政策", "trigger": "触发", "reason": "原因",
                 "channel": "渠道", "sent_by": "发送方"}
-ACTION_LABELS = {"enterprise_edit": "修改档案", "visit_record": "登记入企服务", "enterprise_create": "新建企业档案"}
+ACTION_LABELS = {"enterprise_edit": "修改档案", "enterprise_contact": "添加联系人", "visit_record": "登记入企服务", "enterprise_create": "新建企业档案"}
 
 
 # ---- scope ---------------------------------------------------------------------------------------
@@ -212,7 +215,7 @@ def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems
 {row('tech_staff', 'inputmode="numeric" maxlength="9"')}{row('revenue', 'inputmode="decimal" maxlength="20"')}
 {row('rd_expense', 'inputmode="decimal" maxlength="20"')}
 <fieldset><legend>资质认定</legend>{certs}{cert_err}</fieldset>
-<label>备注<textarea name="notes" rows="3" maxlength="2000">{e(val('notes'))}</textarea>{notes_err}</label>
+<label class="wide">备注<textarea name="notes" rows="3" maxlength="2000">{e(val('notes'))}</textarea>{notes_err}</label>
 <button type="submit" class="primary" id="save-profile">保存档案</button></form>"""
 
 
@@ -276,7 +279,7 @@ def file_page(staff: StaffView, f: ef.EnterpriseFile, names: dict, flash: str | 
             continue
         seen.add(key)
         contacts.append(f"""<tr><td class="l">{e(c.name)}</td><td>{e(c.mobile or '')}</td>
-<td>{e(t.CHANNEL_LABELS.get(c.channel or '', c.channel or ''))}</td>
+<td>{e(CONTACT_CHANNELS.get(c.channel or '', c.channel or ''))}</td>
 <td>{'<span class="badge">已验证</span>' if c.verified_at else '<span class="muted">未验证</span>'}</td></tr>""")
     contacts_html = (f'<div class="scroll"><table class="grid"><thead><tr><th>联系人</th><th>手机</th><th>渠道</th>'
                      f'<th>身份</th></tr></thead><tbody>{"".join(contacts)}</tbody></table></div>'
@@ -317,7 +320,12 @@ def file_page(staff: StaffView, f: ef.EnterpriseFile, names: dict, flash: str | 
 <p>{certs}</p>{figures}</section>
 <section class="card"><h2>基本信息</h2><dl class="kv" id="profile">{info}</dl>
 <details id="edit-profile"{open_edit}><summary>编辑档案</summary>{_profile_form(staff, ent, values, problems)}</details></section>
-<section class="card"><h2>联系人</h2>{contacts_html}</section>
+<section class="card"><h2>联系人</h2>{contacts_html}
+<details id="add-contact"><summary>添加联系人</summary>
+<form method="post" action="{BASE}/{ent.id}/contacts" class="stack profile-form" id="contact-form">{t.csrf_input(staff)}
+<label>姓名<input name="contact_name" required maxlength="64"></label>
+<label>手机（选填）<input name="contact_mobile" maxlength="20" inputmode="tel"></label>
+<button type="submit">添加</button></form></details></section>
 <section class="card"><h2>工单 <small>{len(f.tickets)} 件</small></h2>{tickets_html}</section>
 <section class="card"><h2>入企服务 <small>{len(f.visits)} 次</small></h2>{visits_html}</section>
 <section class="card"><h2>会话</h2>{convs_html}</section>
@@ -370,11 +378,35 @@ async def profile_route(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{BASE}/{eid}?done=saved")
 
 
+async def contact_route(request: web.Request) -> web.Response:
+    from bot.logmask import mask
+
+    staff = current_staff(request)
+    eid, refused = await _scoped(request, staff)
+    if refused is not None:
+        return refused
+    form = await request.post()
+    name, mobile = form.get("contact_name"), form.get("contact_mobile")
+    try:
+        _, name, mobile = await views.run(pf.add_contact, views.db_url(request), eid,
+                                          name if isinstance(name, str) else "",
+                                          mobile if isinstance(mobile, str) else None,
+                                          clock=lambda: views.now_of(request))
+    except pf.ProfileError as exc:
+        return await _render_file(request, staff, eid, 400, error="联系人未添加：" + str(exc))
+    except LookupError:
+        return views.not_found(request, staff, "该企业档案")
+    await views.audit(request, staff, "enterprise_contact",
+                      detail=ef.audit_tag(eid) + f"添加联系人：{name}" + (f" {mask(mobile)}" if mobile else ""))
+    raise web.HTTPSeeOther(f"{BASE}/{eid}?done=contact")
+
+
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get(BASE, list_route)
     r.add_get(f"{BASE}/export.xlsx", export_route)
     r.add_get(BASE + r"/{eid:\d+}", file_route)
     r.add_post(BASE + r"/{eid:\d+}/profile", profile_route)
+    r.add_post(BASE + r"/{eid:\d+}/contacts", contact_route)
     r.add_get("/console/api/enterprises", api_search)
     t.register_nav("enterprises", BASE, "企业档案")
