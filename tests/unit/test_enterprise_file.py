@@ -338,3 +338,19 @@ def test_parse_form_types_and_problems():
         pf.parse_form({"name": "", "employees": "10", "tech_staff": "11", "registered_on": "2027-01-01",
                        "new_city": "雁塔"}, ["nope"], today=date(2026, 12, 3))
     assert set(err.value.problems) == {"name", "tech_staff", "registered_on", "new_city", "certifications"}
+
+
+async def test_file_lists_the_policy_pushes(desk):
+    from bot.db.schema import PolicyPush
+    from bot.enterprises.file import push_table
+
+    assert push_table() is PolicyPush.__table__
+    with engine_for(desk.db).begin() as conn:
+        conn.execute(insert(PolicyPush).values(
+            enterprise_id=1, policy_id="hnte", policy_name="高新技术企业认定", trigger_key="window:hnte:2027-05-01",
+            trigger="window", reason="profile", conversation_id="web-abc", channel="web", node_id="fengxi-ws-xinxi",
+            body="高企认定申报将于5月开始", sent_by="system", created_at=MOMENT))
+    await sign_in(desk, "xinxi_staff")
+    html = await (await desk.get("/console/enterprises/1")).text()
+    assert "高新技术企业认定" in html and "推送时间" in html and "pushes-pending" not in html
+    assert "申报窗口开启" in html and "企业数据符合条件" in html and "系统定时推送" in html

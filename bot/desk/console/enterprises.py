@@ -36,6 +36,8 @@ DONE = {"saved": "企业档案已保存，修改已记入档案修改记录。",
         "contact": "已添加联系人。",
         "visit": "入企服务已登记；提出的需求已生成工单，按分派规则交给受理节点。",
         "visit_partial": "入企服务已登记，但有需求未能生成工单，请在档案修改记录中核对后到工单页补录。"}
+PUSH_VALUES = {"trigger": {"window": "申报窗口开启", "new": "新政策发布"},
+               "reason": {"profile": "企业数据符合条件", "need": "曾提出同类需求"}}
 CONTACT_CHANNELS = {**t.CHANNEL_LABELS, "console": "工作台录入"}
 PUSH_COLUMNS = {"created_at": "推送时间", "policy_name": "政策", "trigger": "触发", "reason": "原因",
                 "channel": "渠道", "sent_by": "发送方"}
@@ -245,8 +247,17 @@ def _pushes_html(f: ef.EnterpriseFile) -> str:
     known = [c for c in PUSH_COLUMNS if c in f.pushes[0]]
     cols = known or [c for c in f.pushes[0] if c not in ("id", "enterprise_id")][:6]
     head = "".join(f"<th>{e(PUSH_COLUMNS.get(c, c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f'<td class="l wrap">{e(t.dt(r[c]) if hasattr(r[c], "astimezone") else r[c])}</td>'
-                                    for c in cols) + "</tr>" for r in f.pushes)
+    def cell(c, v):
+        if hasattr(v, "astimezone"):
+            return t.dt(v)
+        if c == "sent_by" and isinstance(v, str):
+            return "系统定时推送" if v == "system" else f"{v.split(':', 1)[-1]}（立即推送）"
+        if c == "channel":
+            return t.CHANNEL_LABELS.get(v, v)
+        return PUSH_VALUES.get(c, {}).get(v, v)
+
+    body = "".join("<tr>" + "".join(f'<td class="l wrap">{e(cell(c, r[c]))}</td>' for c in cols) + "</tr>"
+                   for r in f.pushes)
     return f'<div class="scroll"><table class="grid pushes"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
