@@ -188,3 +188,30 @@ async def test_review_list_and_unknown_ids(desk):
     assert (await li.client.get("/console/knowledge/versions/99999999999")).status == 404
     bad = await li.post("/console/knowledge/drafts", {"entry_id": "Bad Id!", "new": "1"})
     assert bad.status == 400 and "小写字母" in await bad.text()
+
+
+async def test_reject_and_withdraw_are_refused_to_those_who_may_not(desk):
+    li, zhou, chen, wang = [await signed_in(desk, u) for u in ("li", "zhou", "chen", "wang")]
+    r = await li.post("/console/knowledge/drafts", {"entry_id": "hnte-recognition"})
+    draft_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    other = await zhou.post("/console/knowledge/drafts", {"entry_id": "hnte-recognition"})
+    page = await (await zhou.client.get(other.headers["Location"])).text()
+    assert 'id="kb-other-drafts"' in page and f"草稿 {draft_id}" in page      # told of the other open draft
+    d = dr.get_draft(desk.db, draft_id)
+    d = dr.submit(desk.db, desk.kdir, dr.Actor("li", "staff", False), d.id, d.revision)
+    for b in (li, chen):                                                       # plain staff, a workstation's lead
+        refused = await b.post(f"/console/knowledge/drafts/{draft_id}/reject",
+                               {"revision": str(d.revision), "comment": "不行"})
+        assert refused.status == 403
+    assert (await zhou.post(f"/console/knowledge/drafts/{draft_id}/withdraw")).status == 403   # not the author
+    assert dr.get_draft(desk.db, draft_id).status == dr.PENDING
+    empty = await wang.post(f"/console/knowledge/drafts/{draft_id}/reject", {"revision": str(d.revision), "comment": ""})
+    assert empty.status == 400 and "写明原因" in await empty.text()
+    sent_back = await wang.post(f"/console/knowledge/drafts/{draft_id}/reject",
+                                {"revision": str(d.revision), "comment": "请补充核实来源"})
+    assert sent_back.status == 303 and dr.get_draft(desk.db, draft_id).status == dr.DRAFT
+    page = await (await li.client.get(f"/console/knowledge/drafts/{draft_id}")).text()
+    assert "退回修改——请补充核实来源" in page
+    assert (await li.post(f"/console/knowledge/drafts/{draft_id}/withdraw")).status == 303      # the author may
+    assert dr.get_draft(desk.db, draft_id).status == dr.WITHDRAWN
+    assert [a.actor for a in audit(desk.db, "kb_draft_reject")] == ["staff:wang"]

@@ -522,6 +522,7 @@ async def _draft_view(request: web.Request, staff: StaffView, draft, *, form: Op
         _prepare, directory, draft, db, today, request.app[CANDIDATES_KEY], staff.all_nodes, text)
     names = await views.run(_names, db)
     revs = await views.run(dr.reviews, db, draft.id)
+    others = [d for d in await views.run(dr.open_drafts, db, draft.entry_id) if d.id != draft.id]
     editable = draft.status in dr.OPEN_STATES and _actor(staff).may_edit
     if form is None:
         try:
@@ -545,6 +546,11 @@ async def _draft_view(request: web.Request, staff: StaffView, draft, *, form: Op
     withdraw = (f"""<form method="post" action="{BASE}/drafts/{draft.id}/withdraw" class="inline">{t.csrf_input(staff)}
 <button type="submit" class="link" id="kb-withdraw">撤回草稿</button></form>""" if draft.status in dr.OPEN_STATES else "")
     origin = f'<p class="muted">{e(draft.origin)}</p>' if draft.origin else ""
+    if others and draft.status in dr.OPEN_STATES:
+        links = "、".join(f'<a href="{BASE}/drafts/{d.id}">草稿 {d.id}</a>（{e(_label(d.author, names))}，'
+                         f'{e(dr.STATUS_LABELS.get(d.status, d.status))}）' for d in others)
+        origin += (f'<p class="flash kb-warn" id="kb-other-drafts">该条目还有其他未发布的草稿：{links}。'
+                   "先发布的一份生效，另一份发布前需合并其修改。</p>")
     meta = (f"""<p class="muted">作者 {e(_label(draft.author, names))} · 第 {draft.revision} 版 · 最后由 {e(_label(draft.updated_by, names))}
 于 {e(t.dt(draft.updated_at))} 保存{' · 提交审核于 ' + e(t.dt(draft.submitted_at)) if draft.submitted_at else ''}
 {f' · 已发布为第 {draft.published_version} 版' if draft.published_version else ''}</p>""")
