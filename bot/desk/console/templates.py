@@ -564,8 +564,8 @@ def audit_table(events, names: dict) -> str:
 <td>{e(EVENT_LABELS.get(ev.action, ev.action))}</td>
 <td>{e(value(ev.before, ev.field) if ev.before is not None else ('无' if ev.field and ev.after is not None else ''))}{' → ' if ev.before is not None or ev.after is not None else ''}{e(value(ev.after, ev.field) if ev.after is not None else ('无' if ev.field else ''))}</td>
 <td class="pre">{e(ev.note or '')}</td></tr>""" for ev in events)
-    return f"""<table class="grid audit"><thead><tr><th>时间</th><th>操作人</th><th>操作</th><th>变更</th><th>说明</th></tr></thead>
-<tbody>{rows or '<tr class="empty"><td colspan="5">暂无记录。</td></tr>'}</tbody></table>"""
+    return f"""<div class="table-scroll"><table class="grid audit"><thead><tr><th>时间</th><th>操作人</th><th>操作</th><th>变更</th><th>说明</th></tr></thead>
+<tbody>{rows or '<tr class="empty"><td colspan="5">暂无记录。</td></tr>'}</tbody></table></div>"""
 
 
 def take_form(staff, t) -> str:
