@@ -317,6 +317,8 @@ async def console_send(request: web.Request) -> web.Response:
     await views.audit(request, staff, "file_send", conversation_id=cid, handover_id=h.id,
                       detail=f"#{stored.file.get('id')} {name}（{found.mime}，{len(data)} 字节）"
                              + ("" if delivered else "；未能送达渠道"))
+    if not delivered:      # stored and shown in the conversation; the channel's note says why it did not go out
+        return await views._failed(request, staff, cid, "文件已保存在会话中，但未能送达企业（原因见会话中的内部备注）。", 502)
     return views._done(request, cid, "replied", {"message_id": stored.message_id, "file": stored.file})
 
 

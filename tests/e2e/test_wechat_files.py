@@ -4,6 +4,9 @@ token error, an oversized or disguised file are each answered to the user; staff
 media upload + send. wechatpy encrypts what the desk receives and decrypts what it answers."""
 from __future__ import annotations
 
+import re
+
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -11,13 +14,16 @@ from sqlalchemy import select
 from wechatpy import parse_message
 from wechatpy.enterprise import parse_message as parse_work_message
 
+from bot import handover as ho
 from bot.db import read_sessions
 from bot.db.schema import Attachment, Message
 from bot.desk import wechat
 from bot.desk.app import create_app
 from bot.desk.files import push_file
 from bot.settings import Settings
+from bot.staff import accounts as cli
 from tests.unit.test_files import PDF, png
+from tests.unit.test_signin_admin import PASSWORD, Browser
 from tests.unit.test_wechat_endpoints import (MP_APPID, MP_GH, OPENID, WC_AGENT, WC_CORP, Desk, FakeInbound, Mp,
                                               StandInApi, Work, _ids)
 
@@ -206,3 +212,32 @@ async def test_staff_files_go_out_through_media_upload(desk):
         notes = [m.text for m in s.scalars(select(Message).where(Message.conversation_id == f"wxmp:{OPENID}",
                                                                  Message.internal.is_(True)))]
     assert any("只能发送图片" in n for n in notes)                           # staff are told why
+
+
+async def test_staff_are_told_when_a_document_cannot_reach_an_official_account_user(desk):
+    desk.api.media["PHOTO-7"] = (JPEG_PHOTO, "d.jpg")
+    await mp_send(desk, media_xml("image", "PHOTO-7"))
+    conv, db = f"wxmp:{OPENID}", db_of(desk)
+    info = ho.start_handover(db, conv, "request_human", channel="wechat_mp", node_id="fengxi")
+    li = cli.create_staff(db, "li", "李明", "fengxi", "staff", PASSWORD)
+    ho.claim(db, info.id, li)
+    b = Browser(desk.client)
+    assert (await b.login("li")).status == 302
+
+    async def send(data, name):
+        page = await (await desk.client.get(f"/console/conversations/{conv}")).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = aiohttp.FormData()
+        form.add_field("csrf_token", token)
+        form.add_field("handover_id", str(info.id))
+        form.add_field("file", data, filename=name, content_type="application/octet-stream")
+        return await desk.client.post(f"/console/conversations/{conv}/files", data=form, allow_redirects=False)
+
+    r = await send(png(), "照片.png")
+    assert r.status == 303 and desk.api.sends[-1][1]["msgtype"] == "image"       # an image goes out
+    r = await send(PDF, "回执.pdf")
+    assert r.status == 502 and "未能送达企业" in await r.text()                   # a document cannot
+    with read_sessions(db)() as s:
+        notes = [m.text for m in s.scalars(select(Message).where(Message.conversation_id == conv,
+                                                                 Message.internal.is_(True)))]
+    assert any("只能发送图片" in n for n in notes)
