@@ -415,9 +415,10 @@ class TicketService:
                                      - t.paused_working_seconds)
         if target == lc.CANNOT_HANDLE:
             t.reason = reason.strip()
-        if target == lc.IN_PROGRESS and before in lc.FINAL_STATES:   # reopened
+        if target == lc.IN_PROGRESS and before in lc.FINAL_STATES:   # reopened (the old result stays in the trail)
             t.resolved_at = None
             t.resolution_wsecs = None
+            t.result = None
         if actor.startswith("staff:") and target != lc.ACCEPTED:
             self._stamp_first_response(t, now)
         t.status = target

@@ -73,6 +73,9 @@ def test_close_needs_a_result_and_assigns_an_untaken_ticket_to_the_closer(svc, d
     assert "请为本次服务打分" in body
     with pytest.raises(lc.IllegalTransition):       # closed once: 办结 again is refused by the lifecycle
         svc.close(t.number, "staff:li", "再次办结", closer_id=staff.id)
+    reopened = svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
+    assert reopened.result is None                  # not shown as the result while it is being handled again
+    assert any(e.note == "已推荐三家人力资源机构，企业已对接" for e in svc.events(t.number))
 
 
 def test_close_keeps_the_assignee_and_records_the_redeemed_amount(svc, db_url):
