@@ -16,7 +16,8 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, 
 from sqlalchemy.orm import Session
 
 from bot.db.schema import (ConsoleAudit, Contact, Conversation, Enterprise, Handover, KbQuery, Message,
-                           Notification, Rating, Ticket, TicketEvent)
+                           Notification, PolicyPush, PolicyPushOptOut, Rating, Ticket, TicketEvent,
+                           VerificationCode)
 from bot.files import store as file_store
 from bot.logmask import mask
 
@@ -70,6 +71,7 @@ class Subject:
     contact_ids: set = field(default_factory=set)
     conversation_ids: set = field(default_factory=set)
     ticket_ids: set = field(default_factory=set)
+    mobiles: set = field(default_factory=set)          # the selector's and the contacts' (verification codes)
 
     @property
     def empty(self) -> bool:
@@ -84,6 +86,7 @@ def find_subject(s: Session, *, mobile: Optional[str] = None, conversation: Opti
         number = normalise_mobile(mobile)
         subject = Subject(f"mobile:{mask(number)}")
         contacts = s.execute(select(Contact.id, Contact.sender_id).where(Contact.mobile == number)).all()
+        subject.mobiles.add(number)
     else:
         cid = check_conversation_id(conversation)
         subject = Subject(f"conversation:{cid}")
@@ -95,6 +98,9 @@ def find_subject(s: Session, *, mobile: Optional[str] = None, conversation: Opti
         if exists:
             subject.conversation_ids.add(cid)
     subject.contact_ids = {c.id for c in contacts}
+    for chunk in _chunks(subject.contact_ids):
+        subject.mobiles |= set(s.scalars(select(Contact.mobile).where(Contact.id.in_(chunk),
+                                                                      Contact.mobile.is_not(None))))
     subject.conversation_ids |= {c.sender_id for c in contacts if c.sender_id}
     for chunk in _chunks(subject.contact_ids):
         subject.ticket_ids |= set(s.scalars(select(Ticket.id).where(Ticket.contact_id.in_(chunk))))
@@ -132,7 +138,8 @@ def _json_or_text(raw: Optional[str]):
 def export(s: Session, subject: Subject, now: datetime) -> dict:
     """Everything held about the subject, as JSON-ready data (Chinese keys would hinder tools: English)."""
     out: dict = {"selector": subject.selector, "exported_at": _iso(now), "contacts": [], "tickets": [],
-                 "conversations": [], "handovers": [], "question_logs": [], "notifications": [], "files": []}
+                 "conversations": [], "handovers": [], "question_logs": [], "notifications": [], "files": [],
+                 "verification_codes": [], "policy_pushes": [], "policy_push_optouts": []}
     for chunk in _chunks(subject.contact_ids):
         for c, ent in s.execute(select(Contact, Enterprise).join(Enterprise, Enterprise.id == Contact.enterprise_id)
                                 .where(Contact.id.in_(chunk)).order_by(Contact.id)):
@@ -177,6 +184,30 @@ def export(s: Session, subject: Subject, now: datetime) -> dict:
             out["notifications"].append({"kind": n.kind, "body": n.body, "created_at": _iso(n.created_at),
                                          "delivered_at": _iso(n.delivered_at)})
     out["files"] = file_store.export(s, subject.conversation_ids, subject.ticket_ids)   # with their content
+    seen_codes: set = set()
+    for column, values in ((VerificationCode.sender_id, subject.conversation_ids),
+                           (VerificationCode.mobile, subject.mobiles)):
+        for chunk in _chunks(values):
+            for v in s.scalars(select(VerificationCode).where(column.in_(chunk)).order_by(VerificationCode.id)):
+                if v.id not in seen_codes:     # the code itself is only ever stored hashed: not exported
+                    seen_codes.add(v.id)
+                    out["verification_codes"].append({"conversation_id": v.sender_id, "mobile": v.mobile,
+                                                      "sent_at": _iso(v.created_at), "expires_at": _iso(v.expires_at),
+                                                      "attempts": v.attempts, "used_at": _iso(v.used_at)})
+    seen_pushes: set = set()
+    for column, values in ((PolicyPush.conversation_id, subject.conversation_ids),
+                           (PolicyPush.contact_id, subject.contact_ids)):
+        for chunk in _chunks(values):
+            for p in s.scalars(select(PolicyPush).where(column.in_(chunk)).order_by(PolicyPush.id)):
+                if p.id not in seen_pushes:
+                    seen_pushes.add(p.id)
+                    out["policy_pushes"].append({"policy": p.policy_name, "reason": p.reason, "channel": p.channel,
+                                                 "conversation_id": p.conversation_id, "body": p.body,
+                                                 "deadline": p.deadline.isoformat() if p.deadline else None,
+                                                 "sent_at": _iso(p.created_at)})
+    for chunk in _chunks(subject.conversation_ids):
+        for o in s.scalars(select(PolicyPushOptOut).where(PolicyPushOptOut.sender_id.in_(chunk))):
+            out["policy_push_optouts"].append({"conversation_id": o.sender_id, "opted_out_at": _iso(o.opted_out_at)})
     return out
 
 
@@ -193,6 +224,8 @@ class Erased:
     tickets: int = 0
     tracker_events: int = 0
     files: int = 0
+    verification_codes: int = 0
+    policy_pushes: int = 0       # detached from the person (the record of the push stays, for the figures)
 
     def add(self, other: "Erased") -> "Erased":
         for k in self.__dataclass_fields__:
@@ -202,7 +235,9 @@ class Erased:
     def summary(self) -> str:
         return (f"删除消息 {self.messages} 条、会话 {self.conversations} 个、转人工记录 {self.transcripts} 份、"
                 f"问答记录 {self.question_logs} 条、通知 {self.notifications} 条、文件 {self.files} 个；"
-                f"匿名化联系人 {self.contacts} 位、工单 {self.tickets} 件")
+                f"匿名化联系人 {self.contacts} 位、工单 {self.tickets} 件"
+                + (f"；验证码记录 {self.verification_codes} 条" if self.verification_codes else "")
+                + (f"；政策推送记录 {self.policy_pushes} 条脱离个人" if self.policy_pushes else ""))
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -228,7 +263,20 @@ def erase_conversations(s: Session, ids: Iterable[str]) -> Erased:
         done.transcripts += s.execute(update(Handover).where(
             Handover.conversation_id.in_(chunk), or_(Handover.transcript.is_not(None), Handover.profile.is_not(None)))
             .values(transcript=None, profile=None).execution_options(synchronize_session=False)).rowcount
+        done.verification_codes += s.execute(delete(VerificationCode).where(VerificationCode.sender_id.in_(chunk))
+                                             .execution_options(synchronize_session=False)).rowcount
+        done.policy_pushes += detach_pushes(s, PolicyPush.conversation_id.in_(chunk))
+        s.execute(delete(PolicyPushOptOut).where(PolicyPushOptOut.sender_id.in_(chunk))
+                  .execution_options(synchronize_session=False))
     return done
+
+
+def detach_pushes(s: Session, where) -> int:
+    """A policy push stays counted (which enterprise was told about which policy, by node) but no longer points
+    to a person: the conversation id is replaced and the contact link dropped (the body names no person)."""
+    return s.execute(update(PolicyPush).where(where, PolicyPush.conversation_id != ANON_NAME)
+                     .values(conversation_id=ANON_NAME, contact_id=None)
+                     .execution_options(synchronize_session=False)).rowcount
 
 
 def anonymise_contacts(s: Session, ids: Iterable[int]) -> int:
@@ -288,6 +336,11 @@ def erase(s: Session, subject: Subject) -> Erased:
     files = file_store.erase(s, subject.conversation_ids, subject.ticket_ids)
     done = erase_conversations(s, subject.conversation_ids)
     done.files += files
+    for chunk in _chunks(subject.mobiles):
+        done.verification_codes += s.execute(delete(VerificationCode).where(VerificationCode.mobile.in_(chunk))
+                                             .execution_options(synchronize_session=False)).rowcount
+    for chunk in _chunks(subject.contact_ids):
+        done.policy_pushes += detach_pushes(s, PolicyPush.contact_id.in_(chunk))
     done.tickets = anonymise_tickets(s, subject.ticket_ids)
     done.contacts = anonymise_contacts(s, subject.contact_ids)
     return done
@@ -366,4 +419,6 @@ def purge(s: Session, now: datetime, days: int) -> RetentionResult:
     result.erased.contacts = anonymise_contacts(s, contacts)
     result.old_notifications = s.execute(delete(Notification).where(Notification.created_at < cutoff)
                                          .execution_options(synchronize_session=False)).rowcount
+    result.erased.verification_codes += s.execute(delete(VerificationCode).where(VerificationCode.created_at < cutoff)
+                                                  .execution_options(synchronize_session=False)).rowcount
     return result

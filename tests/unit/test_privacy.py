@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from bot import scheduler as sch
 from bot.db import read_sessions, sessions
 from bot.db.schema import (ConsoleAudit, Contact, Conversation, Enterprise, Handover, JobRun, KbQuery, Message,
-                           Notification, Rating, Ticket, TicketEvent)
+                           Notification, PolicyPush, PolicyPushOptOut, Rating, Ticket, TicketEvent,
+                           VerificationCode)
 from bot.privacy import data
 from bot.privacy.__main__ import main as cli
 from bot.privacy.service import run_erase, run_export
@@ -56,7 +57,13 @@ def person(s, tag: str, mobile: str, last: datetime) -> dict:
                    transcript=json.dumps([{"text": mobile}]), profile=json.dumps({"name": f"{tag}经理"})))
     s.add(Notification(kind="rating_request", recipient=f"sender:{cid}", ticket_id=t.id, body="请评价",
                        created_at=last))
-    return {"cid": cid, "ticket": t.number, "contact": contact.id, "mobile": mobile}
+    s.add(VerificationCode(sender_id=cid, enterprise_id=ent.id, mobile=mobile, code_hash="x", created_at=last,
+                           expires_at=last + timedelta(minutes=10), attempts=1))
+    s.add(PolicyPush(enterprise_id=ent.id, policy_id="hnte", policy_name="高新技术企业认定", trigger_key=f"new:{tag}",
+                     trigger="new", reason="profile", contact_id=contact.id, conversation_id=cid, channel="web",
+                     body="【新政策】…回复“退订”不再接收。", sent_by="system", created_at=last))
+    s.add(PolicyPushOptOut(sender_id=cid, channel="web", opted_out_at=last))
+    return {"cid": cid, "ticket": t.number, "contact": contact.id, "mobile": mobile, "enterprise": ent.id}
 
 
 @pytest.fixture
@@ -91,6 +98,11 @@ def assert_erased(s, p: dict) -> None:
     assert p["mobile"] not in events[1].note and "已电话联系" in events[1].note
     assert s.scalar(select(Rating.comment).where(Rating.ticket_id == t.id)) is None
     assert s.scalar(select(Rating.score).where(Rating.ticket_id == t.id)) == 2
+    assert count(s, VerificationCode, VerificationCode.mobile == p["mobile"]) == 0
+    assert count(s, VerificationCode, VerificationCode.sender_id == cid) == 0
+    push = s.scalar(select(PolicyPush).where(PolicyPush.enterprise_id == p["enterprise"]))
+    assert (push.conversation_id, push.contact_id) == (data.ANON_NAME, None) and push.policy_id == "hnte"
+    assert count(s, PolicyPushOptOut, PolicyPushOptOut.sender_id == cid) == 0
 
 
 def assert_intact(s, p: dict) -> None:
@@ -104,6 +116,9 @@ def assert_intact(s, p: dict) -> None:
     assert c.mobile == p["mobile"] and c.sender_id == cid
     t = s.scalar(select(Ticket).where(Ticket.number == p["ticket"]))
     assert p["mobile"] in t.description
+    assert count(s, VerificationCode, VerificationCode.sender_id == cid) == 1
+    assert s.scalar(select(PolicyPush.conversation_id).where(PolicyPush.enterprise_id == p["enterprise"])) == cid
+    assert count(s, PolicyPushOptOut, PolicyPushOptOut.sender_id == cid) == 1
 
 
 def test_retention_at_the_boundary(two_people):
@@ -176,6 +191,10 @@ def test_export_by_mobile_holds_everything_and_is_audited(two_people):
     assert out["handovers"][0]["transcript"] == [{"text": "13912340001"}]
     assert [q["text"] for q in out["question_logs"]] == ["old高企认定条件"]
     assert [n["kind"] for n in out["notifications"]] == ["rating_request"]
+    assert [(v["mobile"], v["attempts"]) for v in out["verification_codes"]] == [("13912340001", 1)]
+    assert "code_hash" not in json.dumps(out["verification_codes"])
+    assert [p["policy"] for p in out["policy_pushes"]] == ["高新技术企业认定"]
+    assert [o["conversation_id"] for o in out["policy_push_optouts"]] == [old["cid"]]
     assert "13912340002" not in json.dumps(out, ensure_ascii=False)       # nobody else's data
     with read_sessions(db)() as s:
         row = s.scalar(select(ConsoleAudit).where(ConsoleAudit.action == "privacy_export"))
@@ -199,6 +218,7 @@ def test_erase_leaves_the_other_person_and_an_anonymised_ticket(two_people):
         assert_intact(s, old)
         audit = s.scalar(select(ConsoleAudit).where(ConsoleAudit.action == "privacy_erase"))
     assert audit.actor == "cli:root" and "删除消息 2 条" in audit.detail and new["mobile"] not in audit.detail
+    assert done.verification_codes == 1 and done.policy_pushes == 1 and "验证码记录 1 条" in audit.detail
 
 
 @pytest.mark.parametrize("kwargs, message", [
