@@ -376,14 +376,17 @@ class Check:
     """What `make kb-validate` says about the base with this entry's text in place.
 
     problems / warnings: the lines about this entry's file ("<field>: <problem>", the file name dropped);
-    others: problems elsewhere in the base (a broken base cannot be published either); kb: the base with
-    the entry loaded (None when it does not load)."""
+    others: loader problems elsewhere in the base (the base would not load, so nothing can be published);
+    elsewhere: content-check problems of other files (shown; they do not hold up this entry, as the running
+    services load a base that fails only the content checks); kb: the base with the entry loaded (None when
+    it does not load)."""
 
     entry_id: str
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     others: list[str] = field(default_factory=list)
     kb: Optional[KnowledgeBase] = None
+    elsewhere: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -455,11 +458,11 @@ def check_text(directory: Path, entry_id: str, text: str, today: Optional[date] 
             mine, others = _own(exc.problems, file)
             return Check(entry_id, mine, [], others, None)
     result = audit(kb, today)
-    mine, others = _own(result.problems, file)
+    mine, elsewhere = _own(result.problems, file)
     warnings, _ = _own(result.warnings + kb.warnings, file)
     if entry_id not in kb.entries:
         mine.append("(文件): 条目未能加载")
-    return Check(entry_id, mine, warnings, others, kb)
+    return Check(entry_id, mine, warnings, [], kb, elsewhere)
 
 
 # ---- preview and matching ------------------------------------------------------------------------------

@@ -102,6 +102,16 @@ def test_a_new_entry_from_the_form_validates_and_a_broken_field_is_named(kdir):
     vague = _form(faq_next="好的。")
     fields = ed.check_text(kdir, "talent-housing-subsidy", ed.text_from_form(vague), TODAY).fields()
     assert any("没有说明去哪里办" in p for p in fields["faq-0-next_step"])
+    # another file failing only the content checks is shown but does not hold this entry up;
+    # another file that does not load does (the running services would keep the old base)
+    other = kdir / "entries" / "window-about.yml"
+    other.write_text(other.read_text(encoding="utf-8").replace("reviewed_on:", "reviewed_on: null\nx_reviewed_on:", 1),
+                     encoding="utf-8")
+    check = ed.check_text(kdir, "talent-housing-subsidy", ed.text_from_form(_form()), TODAY)
+    assert check.ok and any(line.startswith("entries/window-about.yml: reviewed_on") for line in check.elsewhere)
+    other.write_text("id: window-about\ntitle: [\n", encoding="utf-8")
+    check = ed.check_text(kdir, "talent-housing-subsidy", ed.text_from_form(_form()), TODAY)
+    assert not check.ok and check.others and check.others[0].startswith("entries/window-about.yml")
 
 
 def test_form_field_names_follow_loader_locations():
@@ -125,6 +135,13 @@ def test_posted_form_keeps_categories_and_drops_removed_faqs():
     assert [f["id"] for f in form.faqs] == ["x-b"]
     data, _ = ed.data_from_form(form)
     assert data["faq"][0]["variants"] == ["甲", "乙"]
+
+
+def add_variant(text: str, faq: int, variant: str) -> str:
+    """The file's text with one more variant under its faq-th FAQ (independent of the entry's wording)."""
+    head, *parts = text.split("    variants:\n")
+    parts[faq] = f"      - {variant}\n" + parts[faq]
+    return "    variants:\n".join([head, *parts])
 
 
 def _publish_new(db, kdir, author=AUTHOR, approver=LEAD, form=None):
@@ -193,10 +210,10 @@ def test_nobody_approves_their_own_draft_and_plain_staff_cannot_approve(sqlite_u
 
 def test_a_save_on_a_stale_revision_is_refused_and_both_texts_are_kept(sqlite_url, kdir):
     draft = dr.start_draft(sqlite_url, kdir, AUTHOR, "hnte-recognition")
-    first = dr.save_draft(sqlite_url, AUTHOR, draft.id, draft.content.replace("高企认定的门槛是什么", "高企门槛"),
+    first = dr.save_draft(sqlite_url, AUTHOR, draft.id, add_variant(draft.content, 0, "高企门槛"),
                           draft.revision)
     assert first.revision == draft.revision + 1
-    mine = draft.content.replace("高企认定的门槛是什么", "高企门槛高吗")
+    mine = add_variant(draft.content, 0, "高企门槛高吗")
     with pytest.raises(dr.Conflict) as info:
         dr.save_draft(sqlite_url, EDITOR, draft.id, mine, draft.revision)      # saved on the old revision
     conflict = info.value
@@ -209,8 +226,8 @@ def test_publishing_on_a_stale_base_is_a_conflict_until_the_author_merges(sqlite
     path = kdir / "entries" / "hnte-recognition.yml"
     a = dr.start_draft(sqlite_url, kdir, AUTHOR, "hnte-recognition")
     b = dr.start_draft(sqlite_url, kdir, EDITOR, "hnte-recognition")
-    a = dr.save_draft(sqlite_url, AUTHOR, a.id, a.content.replace("高企 条件\n", "高企 条件\n      - 高企要啥条件\n"), a.revision)
-    b = dr.save_draft(sqlite_url, EDITOR, b.id, b.content.replace("高企 有效期\n", "高企 有效期\n      - 高企证书几年\n"), b.revision)
+    a = dr.save_draft(sqlite_url, AUTHOR, a.id, add_variant(a.content, 0, "高企要啥条件"), a.revision)
+    b = dr.save_draft(sqlite_url, EDITOR, b.id, add_variant(b.content, 1, "高企证书几年"), b.revision)
     a = dr.submit(sqlite_url, kdir, AUTHOR, a.id, a.revision, today=TODAY)
     b = dr.submit(sqlite_url, kdir, EDITOR, b.id, b.revision, today=TODAY)
     dr.approve(sqlite_url, kdir, LEAD, a.id, a.revision, today=TODAY)
@@ -223,7 +240,7 @@ def test_publishing_on_a_stale_base_is_a_conflict_until_the_author_merges(sqlite
     assert dr.stale_base(kdir, dr.get_draft(sqlite_url, b.id)) == published
     # the author merges A's change into B and rebases; then it can be reviewed and published
     b = dr.get_draft(sqlite_url, b.id)
-    merged = published.replace("高企 有效期\n", "高企 有效期\n      - 高企证书几年\n")
+    merged = add_variant(published, 1, "高企证书几年")
     b = dr.save_draft(sqlite_url, EDITOR, b.id, merged, b.revision)
     b = dr.rebase(sqlite_url, kdir, EDITOR, b.id, b.revision)
     assert dr.stale_base(kdir, b) is None and b.status == dr.DRAFT
@@ -268,7 +285,7 @@ def test_a_failed_database_write_puts_the_published_file_back(sqlite_url, kdir, 
     path = kdir / "entries" / "hnte-recognition.yml"
     old = path.read_text(encoding="utf-8")
     d = dr.start_draft(sqlite_url, kdir, AUTHOR, "hnte-recognition")
-    d = dr.save_draft(sqlite_url, AUTHOR, d.id, d.content.replace("高企 条件\n", "高企 条件\n      - 高企要啥\n"), d.revision)
+    d = dr.save_draft(sqlite_url, AUTHOR, d.id, add_variant(d.content, 0, "高企要啥"), d.revision)
     d = dr.submit(sqlite_url, kdir, AUTHOR, d.id, d.revision, today=TODAY)
 
     class Boom(Exception):

@@ -178,7 +178,7 @@ async def test_gaps_are_for_whole_network_staff_and_start_a_draft(desk):
 async def test_review_list_and_unknown_ids(desk):
     li = await signed_in(desk, "li")
     path = desk.kdir / "entries" / "hnte-recognition.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("reviewed_on: 2026-11-25", "reviewed_on: 2024-01-02"),
+    path.write_text(re.sub(r"(?m)^reviewed_on: .*$", "reviewed_on: 2024-01-02", path.read_text(encoding="utf-8")),
                     encoding="utf-8")
     page = await (await li.client.get("/console/knowledge/review")).text()
     assert 'data-entry="hnte-recognition"' in page and "复核已超过 365 天" in page

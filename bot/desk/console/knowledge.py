@@ -430,7 +430,7 @@ def _editor(staff: StaffView, draft, form: ed.EntryForm, errors: dict, revision:
 
 
 def _check_html(check: ed.Check) -> str:
-    if check.ok and not check.warnings:
+    if check.ok and not check.warnings and not check.elsewhere:
         return '<div class="flash ok kb-check" role="status">校验通过（与 make kb-validate 相同的检查）。</div>'
     parts = []
     if check.problems:
@@ -439,6 +439,9 @@ def _check_html(check: ed.Check) -> str:
     if check.others:
         parts.append('<div class="flash err">知识库其他文件有问题（发布前需先修复）：<ul>' +
                      "".join(f"<li>{e(p)}</li>" for p in check.others[:10]) + "</ul></div>")
+    if check.elsewhere:
+        parts.append('<div class="flash kb-warn">知识库其他文件未通过内容检查（不影响本条目发布，请另行修复）：<ul>' +
+                     "".join(f"<li>{e(p)}</li>" for p in check.elsewhere[:10]) + "</ul></div>")
     if check.warnings:
         parts.append('<div class="flash kb-warn">提示：<ul>' + "".join(f"<li>{e(p)}</li>" for p in check.warnings) + "</ul></div>")
     if check.ok and not parts:
