@@ -65,3 +65,24 @@ def test_the_privacy_link_opens_the_privacy_page(page, stack):
     assert href == "/privacy"
     page.goto(stack.settings.desk_url + href)
     assert "原上管家隐私说明" in page.inner_text("h1")
+
+
+def test_the_ticket_form_tells_the_privacy_notice_once_with_a_link(page, stack):
+    """个人信息保护法: typed as a user would, the form says what is collected and why before asking for the
+    company, once; in the web chat the page path in the notice is a link."""
+    open_chat(page, stack)
+    page.locator(".row.in").first.wait_for()
+    for text in ("帮我登记一个需求", "想申请知识产权质押贷款，额度500万左右"):
+        page.fill("#input", text)
+        page.press("#input", "Enter")
+        page.wait_for_function("() => document.querySelectorAll('#rows .row.pending').length === 0")
+    page.locator(".row.in .bubble", has_text="企业全称").first.wait_for(timeout=20000)
+    notice = page.locator(".row.in .bubble", has_text="隐私说明")
+    assert notice.count() == 1
+    assert "保存 3 年" in notice.inner_text() and "手机号" in notice.inner_text()
+    link = notice.locator("a")
+    assert link.get_attribute("href") == "/privacy" and link.get_attribute("rel") == "noopener"
+    page.fill("#input", "西安云图生物科技有限公司")
+    page.press("#input", "Enter")
+    page.locator(".row.in .bubble", has_text="怎么称呼").first.wait_for(timeout=20000)
+    assert page.locator(".row.in .bubble", has_text="隐私说明").count() == 1        # not repeated

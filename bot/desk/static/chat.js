@@ -138,6 +138,25 @@
     return quick;
   }
 
+  function botBubble(text) {
+    // The privacy notice names the privacy page by its path ("《隐私说明》：/privacy", the same words on WeChat):
+    // here that path becomes a link. Everything else stays text (textContent, never HTML).
+    var bubble = el("div", "bubble");
+    var parts = String(text).split(/(\/privacy)(?![\w\/])/);
+    parts.forEach(function (part) {
+      if (part === "/privacy") {
+        var a = el("a", null, "/privacy");
+        a.href = "/privacy";
+        a.target = "_blank";
+        a.rel = "noopener";
+        bubble.appendChild(a);
+      } else if (part) {
+        bubble.appendChild(document.createTextNode(part));
+      }
+    });
+    return bubble;
+  }
+
   function buildRow(m, kind) {
     var row;
     if (kind === "system") {
@@ -163,7 +182,7 @@
     if (m.file) {
       body.appendChild(fileBubble(m.file));
     } else if (m.text || kind === "user") {
-      body.appendChild(el("div", "bubble", kind === "user" ? (m.title || m.text) : m.text));
+      body.appendChild(kind === "user" ? el("div", "bubble", m.title || m.text) : botBubble(m.text));
     }
     if (kind !== "user" && m.buttons && m.buttons.length) {
       body.appendChild(quickReplies(m.buttons));
