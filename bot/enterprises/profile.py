@@ -194,16 +194,33 @@ def _same(a: Any, b: Any) -> bool:
     return (a or None) == (b or None)
 
 
+class StaleEdit(ValueError):
+    """The file changed since the form was opened (another member of staff saved first)."""
+
+
+def version(ent: Enterprise) -> str:
+    """What the edit form carries back: a digest of the editable fields as they were when it was opened (a
+    timestamp would miss two saves within one clock tick; equal content is no conflict)."""
+    import hashlib
+
+    text = "\x1f".join(display(f, getattr(ent, f)) for f in FIELDS)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 def apply_edit(db_url: str, enterprise_id: int, values: Mapping[str, Any], *,
-               clock: Callable[[], datetime] = utcnow) -> list[Change]:
+               expected_version: Optional[str] = None, clock: Callable[[], datetime] = utcnow) -> list[Change]:
     """Save the values that differ from the stored ones; returns what changed (empty: nothing saved).
 
     A credit code or name already held by another enterprise is refused (ProfileError): two files for one
-    company would split its tickets. Unknown enterprise: LookupError."""
+    company would split its tickets. `expected_version` (from `version()` when the form was opened) not
+    matching: StaleEdit, nothing saved — a concurrent edit is detected, not silently overwritten. Unknown
+    enterprise: LookupError."""
     with sessions(db_url).begin() as s:
-        ent = s.get(Enterprise, enterprise_id)
+        ent = s.get(Enterprise, enterprise_id, with_for_update=True)
         if ent is None:
             raise LookupError(enterprise_id)
+        if expected_version is not None and expected_version != version(ent):
+            raise StaleEdit("档案在您打开后已被他人修改，请查看最新内容后重新编辑。")
         code = values.get("credit_code")
         if code and code != ent.credit_code:
             other = s.scalar(select(Enterprise.name).where(Enterprise.credit_code == code,
@@ -228,7 +245,7 @@ def apply_edit(db_url: str, enterprise_id: int, values: Mapping[str, Any], *,
         return changes
 
 
-__all__ = ["CERTIFICATIONS", "FIELDS", "NEW_CITIES", "ProfileError", "Change", "add_contact", "certs_of", "certs_value",
+__all__ = ["CERTIFICATIONS", "FIELDS", "NEW_CITIES", "ProfileError", "StaleEdit", "Change", "version", "add_contact", "certs_of", "certs_value",
            "certs_label", "display", "parse_form", "apply_edit"]
 
 

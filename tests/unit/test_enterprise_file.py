@@ -354,3 +354,18 @@ async def test_file_lists_the_policy_pushes(desk):
     html = await (await desk.get("/console/enterprises/1")).text()
     assert "高新技术企业认定" in html and "推送时间" in html and "pushes-pending" not in html
     assert "申报窗口开启" in html and "企业数据符合条件" in html and "系统定时推送" in html
+
+
+async def test_a_concurrent_profile_edit_is_detected_not_lost(desk):
+    token = await sign_in(desk, "xinxi_staff")
+    page = await (await desk.get("/console/enterprises/1")).text()
+    seen = re.search(r'name="version" value="([^"]+)"', page).group(1)
+    first = {**FORM, "csrf_token": token, "version": seen, "industry": "激光器件"}
+    r = await desk.post("/console/enterprises/1/profile", data=first, allow_redirects=False)
+    assert r.status == 303
+    second = {**FORM, "csrf_token": token, "version": seen, "industry": "光学镜头"}     # opened before the first save
+    r = await desk.post("/console/enterprises/1/profile", data=second)
+    html = await r.text()
+    assert r.status == 409 and "已被他人修改" in html and "激光器件" in html
+    with read_sessions(desk.db)() as s:
+        assert s.get(Enterprise, 1).industry == "激光器件"

@@ -210,6 +210,7 @@ def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems
     city_err = f'<span class="err">{e(problems["new_city"])}</span>' if "new_city" in problems else ""
     notes_err = f'<span class="err">{e(problems["notes"])}</span>' if "notes" in problems else ""
     return f"""<form method="post" action="{BASE}/{ent.id}/profile" class="stack profile-form" id="profile-form">{t.csrf_input(staff)}
+<input type="hidden" name="version" value="{e(values.get('version', pf.version(ent)))}">
 {row('name', 'required maxlength="128"')}{row('credit_code', 'maxlength="18" autocapitalize="characters"')}
 <label>所在新城<select name="new_city"><option value="">（未填）</option>{city_opts}</select>{city_err}</label>
 {row('park', 'maxlength="128"')}{row('industry', 'maxlength="64"')}{row('address', 'maxlength="256"')}
@@ -375,7 +376,12 @@ async def profile_route(request: web.Request) -> web.Response:
     raw = {k: (form.get(k) if isinstance(form.get(k), str) else "") for k in pf.FIELDS if k != "certifications"}
     try:
         values = pf.parse_form(raw, certs, today=views.now_of(request).astimezone(t.BEIJING).date())
-        changes = await views.run(pf.apply_edit, views.db_url(request), eid, values, clock=lambda: views.now_of(request))
+        seen = form.get("version")
+        changes = await views.run(pf.apply_edit, views.db_url(request), eid, values,
+                                  expected_version=seen if isinstance(seen, str) else None,
+                                  clock=lambda: views.now_of(request))
+    except pf.StaleEdit as exc:
+        return await _render_file(request, staff, eid, 409, error=str(exc))
     except pf.ProfileError as exc:
         shown = {**{k: v[:300] for k, v in raw.items()}, "certifications_list": certs}
         return await _render_file(request, staff, eid, 400, error="档案未保存：" + str(exc), values=shown,
