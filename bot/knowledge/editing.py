@@ -616,7 +616,18 @@ def new_entry_form(entry_id: str = "", question: str = "", variants: Iterable[st
     return EntryForm(fields, [], [faq])
 
 
+def text_with_faq(text: str, question: str, variants: Iterable[str] = ()) -> str:
+    """An entry's text with one more FAQ (question and variants filled in, the rest for the editor)."""
+    form = form_from_text(text)
+    faq = blank_faq()
+    faq["id"] = f"{form.get('id')}-"
+    faq["question"] = question
+    faq["variants"] = "\n".join(v for v in variants if v and v != question)
+    form.faqs.append(faq)
+    return text_from_form(form)
+
+
 __all__ = ["EntryForm", "Check", "Flag", "FaqPreview", "Match", "CandidateServices", "LEVELS", "CONFIRMABLE",
            "sha", "read_entry_text", "entry_path", "parse_text", "form_from_text", "form_from_data",
            "form_from_post", "data_from_form", "dump_entry", "text_from_form", "check_text", "form_field",
-           "preview", "matching_questions", "flags", "new_entry_form", "blank_faq"]
+           "preview", "matching_questions", "flags", "new_entry_form", "text_with_faq", "blank_faq"]

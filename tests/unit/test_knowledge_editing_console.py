@@ -173,6 +173,15 @@ async def test_gaps_are_for_whole_network_staff_and_start_a_draft(desk):
     form = ed.form_from_text(draft.content)
     assert form.faqs[0]["question"] == "人才公寓怎么申请" and "怎么申请人才公寓" in form.faqs[0]["variants"]
     assert draft.origin.startswith("据未解答的问题起草")
+    # or as a new FAQ of an existing entry: the entry's FAQs stay, the group's questions are added
+    r = await zhou.post("/console/knowledge/drafts", {"entry_id": "talent-apartment", "new": "0",
+                                                      "question": "人才公寓怎么申请", "variants": "怎么申请人才公寓"})
+    assert r.status == 303
+    draft = dr.get_draft(desk.db, int(r.headers["Location"].rsplit("/", 1)[1]))
+    before = ed.form_from_text((desk.kdir / "entries" / "talent-apartment.yml").read_text(encoding="utf-8"))
+    form = ed.form_from_text(draft.content)
+    assert form.faqs[:-1] == before.faqs and form.faqs[-1]["question"] == "人才公寓怎么申请"
+    assert form.faqs[-1]["variants"] == "怎么申请人才公寓" and not draft.is_new
 
 
 async def test_review_list_and_unknown_ids(desk):

@@ -310,6 +310,10 @@ async def gaps_page(request: web.Request) -> web.Response:
     db = views.db_url(request)
     kb = await views.run(_base, request)
     groups = await views.run(_gaps, db, views.now_of(request), kb)
+    faq_entry = {f.id: f.entry_id for f in kb.faqs.values()} if kb is not None else {}
+    # a group whose answers did not help: the entry that gave them is the first candidate to extend
+    suggest = {i: faq_entry.get(g.faq_ids[0], "") for i, g in enumerate(groups[:60]) if g.faq_ids}
+    ids = "".join(f'<option value="{e(x)}">' for x in sorted(set(faq_entry.values())))
     cards = []
     for i, g in enumerate(groups[:60]):
         members = "".join(f'<li>{e(a.text)} <small>×{a.times}</small></li>' for a in g.questions[:12])
@@ -319,13 +323,16 @@ async def gaps_page(request: web.Request) -> web.Response:
         cards.append(f"""<div class="kb-gap" data-group="{i}"><div class="head"><h3>{e(g.lead.text)}</h3>
 <span><b>{g.times}</b> 次 <small>未解答 {g.unanswered} · 没帮助 {g.not_helpful} · 最近 {e(t.dt(g.last, '%m-%d %H:%M'))}</small></span></div>
 <ul>{members}{more}</ul>{f'<p class="muted">没帮助的回答：{e(faqs)}</p>' if faqs else ''}
-<form method="post" action="{BASE}/drafts" class="inline">{t.csrf_input(staff)}<input type="hidden" name="new" value="1">
+<form method="post" action="{BASE}/drafts" class="inline">{t.csrf_input(staff)}
 <input type="hidden" name="question" value="{e(g.lead.text)}"><input type="hidden" name="variants" value="{e(variants)}">
-<label>新条目 id <input name="entry_id" required maxlength="80" pattern="[a-z0-9]+(-[a-z0-9]+)*"></label>
-<button type="submit">据此起草</button></form></div>""")
+<label>条目 id <input name="entry_id" required maxlength="80" pattern="[a-z0-9]+(-[a-z0-9]+)*" list="kb-entry-ids"
+ value="{e(suggest.get(i, ''))}"></label>
+<button type="submit" name="new" value="1">据此起草新条目</button>
+<button type="submit" name="new" value="0">作为新问答加入该条目</button></form></div>""")
     body = f"""<section class="card"><h1>未解答与“没帮助”的问题 <small>近 {gp.DAYS} 天，相近的问法归为一组；号码已隐去</small></h1>
-<p class="muted">按提问次数排列。写一个新条目回答一组问题：填上条目 id 后点“据此起草”，这组问法会作为问题和问法变体填入草稿。
-要补充已有条目，打开该条目后编辑。</p>
+<p class="muted">按提问次数排列。填上新条目的 id 后点“据此起草新条目”，或填上已有条目的 id 后点“作为新问答加入该条目”：
+这组问法会作为问题和问法变体填入草稿。回答“没帮助”的组已填上给出该回答的条目。</p>
+<datalist id="kb-entry-ids">{ids}</datalist>
 {''.join(cards) or '<p class="muted">近期没有未解答或“没帮助”的问题。</p>'}</section>"""
     return _page("未解答的问题", body, staff)
 
@@ -348,6 +355,14 @@ async def create_draft(request: web.Request) -> web.Response:
     if new:
         content = ed.text_from_form(ed.new_entry_form(entry_id, question, variants, _today(request)))
         origin = ("据未解答的问题起草：" + question) if question else None
+    elif question:
+        published = ed.read_entry_text(_dir(request), entry_id)
+        if published is not None:
+            try:
+                content = ed.text_with_faq(published, question, variants)
+            except ValueError as exc:
+                return views.html(t.error_page("不能新建草稿", f"条目文件无法读成表单：{exc}", staff), 400)
+            origin = "据未解答的问题补充问答：" + question
     try:
         draft = await views.run(dr.start_draft, views.db_url(request), _dir(request), actor, entry_id, content,
                                 new=new, origin=origin, now=views.now_of(request))
