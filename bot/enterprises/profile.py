@@ -245,8 +245,8 @@ def apply_edit(db_url: str, enterprise_id: int, values: Mapping[str, Any], *,
         return changes
 
 
-__all__ = ["CERTIFICATIONS", "FIELDS", "NEW_CITIES", "ProfileError", "StaleEdit", "Change", "version", "add_contact", "certs_of", "certs_value",
-           "certs_label", "display", "parse_form", "apply_edit"]
+__all__ = ["CERTIFICATIONS", "FIELDS", "NEW_CITIES", "ProfileError", "StaleEdit", "Change", "version", "add_contact",
+           "create_enterprise", "certs_of", "certs_value", "certs_label", "display", "parse_form", "apply_edit"]
 
 
 def add_contact(db_url: str, enterprise_id: int, name: str, mobile: Optional[str], *,
@@ -276,3 +276,22 @@ def add_contact(db_url: str, enterprise_id: int, name: str, mobile: Optional[str
         s.add(c)
         s.flush()
         return c.id, name, mobile
+
+
+def create_enterprise(db_url: str, values: Mapping[str, Any], *,
+                      clock: Callable[[], datetime] = utcnow) -> int:
+    """A new file from parsed values (`parse_form`). An enterprise with the same credit code or name already on
+    file is refused, naming it (ProfileError): the existing file is the one to use."""
+    with sessions(db_url).begin() as s:
+        code = values.get("credit_code")
+        if code:
+            other = s.scalar(select(Enterprise.name).where(Enterprise.credit_code == code))
+            if other is not None:
+                raise ProfileError({"credit_code": f"统一社会信用代码 {code} 已登记在“{other}”名下"})
+        if s.scalar(select(Enterprise.id).where(Enterprise.name == values["name"])):
+            raise ProfileError({"name": f"已有名为“{values['name']}”的企业档案"})
+        now = clock()
+        ent = Enterprise(created_at=now, updated_at=now, **{k: v for k, v in values.items() if k in FIELDS})
+        s.add(ent)
+        s.flush()
+        return ent.id

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from bot.db import engine_for, read_sessions
 from bot.db.schema import ConsoleAudit, Contact, Enterprise, Rating, Ticket
@@ -369,3 +369,30 @@ async def test_a_concurrent_profile_edit_is_detected_not_lost(desk):
     assert r.status == 409 and "已被他人修改" in html and "激光器件" in html
     with read_sessions(desk.db)() as s:
         assert s.get(Enterprise, 1).industry == "激光器件"
+
+
+async def test_a_new_file_is_created_in_the_scope_only(desk):
+    token = await sign_in(desk, "xinxi_staff")
+    page = await (await desk.get("/console/enterprises/new")).text()
+    assert "新建企业档案" in page and 'value="沣西新城信息产业园"' in page    # placed at the staff member's park
+    new = {**FORM, "csrf_token": token, "name": "沣西新建档案测试有限公司", "industry": "软件", "employees": "12",
+           "certifications": "tech_sme"}
+    r = await desk.post("/console/enterprises/new", data=new, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    eid = int(re.search(r"/console/enterprises/(\d+)\?done=created", r.headers["Location"]).group(1))
+    with read_sessions(desk.db)() as s:
+        ent = s.get(Enterprise, eid)
+        audit = s.scalars(select(ConsoleAudit.detail).where(ConsoleAudit.action == "enterprise_create")).all()
+    assert (ent.park, ent.industry, ent.employees, ent.certifications) == ("信息产业园", "软件", 12, ",tech_sme,")
+    assert audit == [f"[enterprise:{eid}] 新建企业档案：沣西新建档案测试有限公司（属地 沣西新城信息产业园工作站）"]
+    assert eid in listed(await (await desk.get("/console/enterprises")).text())
+    # another node's place: refused, nothing created; a name already on file: refused
+    r = await desk.post("/console/enterprises/new", data={**new, "name": "沣东别处有限公司", "new_city": "沣东",
+                                                          "park": ""})
+    assert r.status == 400 and "不在您的服务范围内" in await r.text()
+    r = await desk.post("/console/enterprises/new", data={**new, "name": JIA})
+    assert r.status == 400 and "已有名为" in await r.text()
+    r = await desk.post("/console/enterprises/new", data={**new, "name": "无令牌有限公司", "csrf_token": "x"})
+    assert r.status == 403
+    with read_sessions(desk.db)() as s:
+        assert s.scalar(select(func.count()).select_from(Enterprise)) == 4

@@ -6,6 +6,7 @@ GET  /console/enterprises/{id}            the file: profile, contacts, tickets, 
                                           policy-check figures, pushes, ratings, amount redeemed, history
 POST /console/enterprises/{id}/profile    edit the profile (CSRF by the console middleware)
 POST /console/enterprises/{id}/contacts   add a contact person (no chat identity)
+GET|POST /console/enterprises/new         a new file (its park / new city must be in the staff member's scope)
 GET  /console/api/enterprises?q=          enterprises in scope by name / credit code (the visit form's search)
 
 Scope: an enterprise belongs to its home node and to every node holding its tickets or visits
@@ -33,7 +34,7 @@ e = t.e
 BASE = "/console/enterprises"
 MAX_Q = 100
 DONE = {"saved": "企业档案已保存，修改已记入档案修改记录。", "unchanged": "没有需要保存的修改。",
-        "contact": "已添加联系人。",
+        "contact": "已添加联系人。", "created": "企业档案已建立。",
         "visit": "入企服务已登记；提出的需求已生成工单，按分派规则交给受理节点。",
         "visit_partial": "入企服务已登记，但有需求未能生成工单，请在档案修改记录中核对后到工单页补录。"}
 PUSH_VALUES = {"trigger": {"window": "申报窗口开启", "new": "新政策发布"},
@@ -114,7 +115,8 @@ def list_page(staff: StaffView, rows, total: int, page: int, f: listing.Filters,
         nav = f'<div class="pager">{prev}<span>第 {page} / {pages} 页</span>{nxt}</div>'
     export = f'{BASE}/export.xlsx?{e(t.qs(**f.query()))}'
     body = f"""<section class="card"><div class="head"><h1>企业档案 <span class="count">{total}</span></h1>
-<span><a href="/console/visits/new" class="button">登记入企服务</a> <a href="{export}" id="export">导出 Excel</a></span></div>
+<span><a href="/console/visits/new" class="button">登记入企服务</a> <a href="{BASE}/new" id="new-enterprise">新建档案</a>
+<a href="{export}" id="export">导出 Excel</a></span></div>
 {form}
 <div class="scroll"><table class="grid enterprises"><thead><tr><th>企业</th><th>属地节点</th><th>行业</th><th>资质</th>
 <th>工单</th><th>在办</th><th>入企服务</th><th>最近走访</th><th>兑现金额</th></tr></thead>
@@ -184,7 +186,8 @@ class Markup(str):
     """Already-escaped HTML for _kv."""
 
 
-def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems: Optional[dict] = None) -> str:
+def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems: Optional[dict] = None,
+                  action: Optional[str] = None, submit: str = "保存档案") -> str:
     values = values or {}
     problems = problems or {}
 
@@ -209,7 +212,7 @@ def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems
     cert_err = f'<span class="err">{e(problems["certifications"])}</span>' if "certifications" in problems else ""
     city_err = f'<span class="err">{e(problems["new_city"])}</span>' if "new_city" in problems else ""
     notes_err = f'<span class="err">{e(problems["notes"])}</span>' if "notes" in problems else ""
-    return f"""<form method="post" action="{BASE}/{ent.id}/profile" class="stack profile-form" id="profile-form">{t.csrf_input(staff)}
+    return f"""<form method="post" action="{action or f'{BASE}/{ent.id}/profile'}" class="stack profile-form" id="profile-form">{t.csrf_input(staff)}
 <input type="hidden" name="version" value="{e(values.get('version', pf.version(ent)))}">
 {row('name', 'required maxlength="128"')}{row('credit_code', 'maxlength="18" autocapitalize="characters"')}
 <label>所在新城<select name="new_city"><option value="">（未填）</option>{city_opts}</select>{city_err}</label>
@@ -219,7 +222,7 @@ def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems
 {row('rd_expense', 'inputmode="decimal" maxlength="20"')}
 <fieldset><legend>资质认定</legend>{certs}{cert_err}</fieldset>
 <label class="wide">备注<textarea name="notes" rows="3" maxlength="2000">{e(val('notes'))}</textarea>{notes_err}</label>
-<button type="submit" class="primary" id="save-profile">保存档案</button></form>"""
+<button type="submit" class="primary" id="save-profile">{e(submit)}</button></form>"""
 
 
 def _figures_html(f: ef.EnterpriseFile) -> str:
@@ -418,10 +421,62 @@ async def contact_route(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{BASE}/{eid}?done=contact")
 
 
+# ---- a new file -----------------------------------------------------------------------------------
+
+def _blank(staff: StaffView):
+    """An empty profile, placed at the staff member's own park or new city by default."""
+    from types import SimpleNamespace
+
+    from bot.network import default_network
+
+    node = default_network().get(staff.node_id)
+    blank = SimpleNamespace(id=0, created_at=None, updated_at=None, **{f: None for f in pf.FIELDS})
+    if node is not None:
+        blank.new_city, blank.park = node.new_city, node.park
+    return blank
+
+
+def new_page(staff: StaffView, values: Optional[dict] = None, problems: Optional[dict] = None,
+             error: Optional[str] = None) -> str:
+    form = _profile_form(staff, _blank(staff), values, problems, action=f"{BASE}/new", submit="建立档案")
+    body = f"""<p><a href="{BASE}">← 企业档案</a></p><section class="card"><h1>新建企业档案</h1>
+<p class="muted">名称或统一社会信用代码已在档案中的企业请直接搜索使用。所在园区或新城须在您的服务范围内，否则建档后您将看不到该档案。</p>
+{form}</section>"""
+    return t.layout("新建企业档案", body, staff, page="enterprises", error=error)
+
+
+async def new_route(request: web.Request) -> web.Response:
+    return views.html(new_page(current_staff(request)))
+
+
+async def create_route(request: web.Request) -> web.Response:
+    from bot.enterprises.membership import home_node
+
+    staff = current_staff(request)
+    form = await request.post()
+    certs = [c for c in form.getall("certifications", []) if isinstance(c, str)]
+    raw = {k: (form.get(k) if isinstance(form.get(k), str) else "") for k in pf.FIELDS if k != "certifications"}
+    shown = {**{k: v[:300] for k, v in raw.items()}, "certifications_list": certs}
+    try:
+        values = pf.parse_form(raw, certs, today=views.now_of(request).astimezone(t.BEIJING).date())
+        home = home_node(values.get("new_city"), values.get("park"))
+        if not staff.sees(home):
+            raise pf.ProfileError({"park": f"所填园区/新城属于“{store.node_name(home)}”，不在您的服务范围内"})
+        eid = await views.run(pf.create_enterprise, views.db_url(request), values,
+                              clock=lambda: views.now_of(request))
+    except pf.ProfileError as exc:
+        return views.html(new_page(staff, shown, exc.problems, error="档案未建立：" + str(exc)), 400)
+    await views.audit(request, staff, "enterprise_create",
+                      detail=ef.audit_tag(eid) + f"新建企业档案：{values['name']}（属地 {store.node_name(home)}）")
+    raise web.HTTPSeeOther(f"{BASE}/{eid}?done=created")
+
+
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get(BASE, list_route)
     r.add_get(f"{BASE}/export.xlsx", export_route)
+    r.add_get(f"{BASE}/new", new_route)
+    r.add_post(f"{BASE}/new", create_route)
     r.add_get(BASE + r"/{eid:\d+}", file_route)
     r.add_post(BASE + r"/{eid:\d+}/profile", profile_route)
     r.add_post(BASE + r"/{eid:\d+}/contacts", contact_route)
