@@ -68,7 +68,8 @@ def what(kind: str) -> str:
     return "图片" if kind == IMAGE else "文件"
 
 
-def reply_for(stored: file_store.Stored, kind: str, name: str) -> tuple[Optional[str], Optional[dict], str]:
+def reply_for(stored: file_store.Stored, kind: str, name: str,
+              resumed: bool = False) -> tuple[Optional[str], Optional[dict], str]:
     """(text, payload, author) of the answer to a received file; no text: nothing to say (staff have the
     conversation and see the file themselves).
 
@@ -80,11 +81,32 @@ def reply_for(stored: file_store.Stored, kind: str, name: str) -> tuple[Optional
         return None, None, "system"
     if stored.mode == "waiting":
         return f"已收到您发送的{w}「{name}」，已转给服务专员。", None, "system"
+    if stored.ticket_number and resumed:
+        return (f"已收到您发送的{w}「{name}」，已附到您的工单 {stored.ticket_number}，工单已恢复办理，服务专员会尽快查看。",
+                None, "bot")
     if stored.ticket_number:
         return (f"已收到您发送的{w}「{name}」，已附到您的工单 {stored.ticket_number}，服务专员办理时会查看。",
                 None, "bot")
     return (f"已收到您发送的{w}「{name}」。原上管家暂时无法查看文件内容；如需服务专员查看，请点「转人工」，"
             "专员接入后即可看到您发送的文件。", {"buttons": [{"title": "转人工", "payload": HANDOVER_PAYLOAD}]}, "bot")
+
+
+def _resume_if_waiting(db: str, number: str, conversation_id: str, kind: str, name: str) -> bool:
+    """A file sent to a ticket waiting for materials (待补充) is the material: the ticket resumes as when the
+    enterprise adds information in words (TicketService.add_info: its own tickets only, SLA pause ends)."""
+    from bot.tickets import lifecycle as lc
+    from bot.tickets.service import TicketError, TicketService
+
+    svc = TicketService(db)
+    t = svc.get(number)
+    if t is None or t.status != lc.AWAITING_INFO:
+        return False
+    try:
+        svc.add_info(number, conversation_id, f"补充材料：{what(kind)}「{name}」")
+    except TicketError:
+        log.info("file for %s not counted as its information (not the sender's own ticket)", number)
+        return False
+    return True
 
 
 def _message(db: str, message_id: int) -> dict:
@@ -105,7 +127,9 @@ async def receive_file(app: web.Application, conversation_id: str, data: bytes, 
         hub.publish("console", {"type": "user_message", "conversation_id": conversation_id, "message": msg})
     log.info("file received in %s: %s, %s, %d bytes%s", conversation_id, found.mime, channel, len(data),
              f", attached to {stored.ticket_number}" if stored.ticket_number else "")
-    text, payload, author = reply_for(stored, found.kind, name)
+    resumed = await _run(_resume_if_waiting, db, stored.ticket_number, conversation_id, found.kind, name) \
+        if stored.ticket_number else False
+    text, payload, author = reply_for(stored, found.kind, name, resumed)
     if text is None:
         return msg, [], False
     reply, mode, _ = await _run(_store_out, db, conversation_id, author, text, payload, msg["id"])

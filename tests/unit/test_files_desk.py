@@ -294,3 +294,20 @@ async def test_staff_send_a_file_back_after_claiming(desk):
                              headers={"X-Chat-Key": key})
     assert await got.read() == PDF
     assert audit(desk.db, "file_send")[-1].actor == "staff:li"
+
+
+async def test_a_file_for_a_ticket_waiting_for_materials_resumes_it(desk):
+    from bot.tickets import lifecycle as lc
+    from bot.tickets.service import TicketService
+
+    b = await desk.browser()
+    cid, key = await chat_session(b.client)
+    t = open_ticket(desk.db, cid)
+    svc = TicketService(desk.db)
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
+    svc.transition(t.number, lc.AWAITING_INFO, "staff:li", reason="请补充营业执照")
+    assert svc.get(t.number).status == lc.AWAITING_INFO
+    body = await (await upload(b.client, cid, key, PDF, "营业执照.pdf")).json()
+    assert "工单已恢复办理" in body["replies"][0]["text"]
+    assert svc.get(t.number).status == lc.IN_PROGRESS
+    assert [e.action for e in svc.events(t.number)][-3:] == ["attachment", "add_info", "status"]
