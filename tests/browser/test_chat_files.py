@@ -52,8 +52,8 @@ def test_pdf_from_the_phone_chat_reaches_staff_and_an_image_comes_back(stack, co
     expect(user.locator("#rows")).to_contain_text("原上管家")
     cid = json.loads(user.evaluate("localStorage.getItem('yschat.v1.session')"))["conversation_id"]
     user.set_input_files("#file", str(pdf))
-    mine = user.locator(".row.out .file-card").last
-    expect(mine).to_contain_text("营业执照.pdf")
+    mine = user.locator(".row.out .file-card", has_text="营业执照.pdf")
+    expect(mine).to_have_count(1)
     expect(mine).to_contain_text("点击下载", timeout=10_000)          # stored: it has an id now
     expect(user.locator("#rows")).to_contain_text("如需服务专员查看，请点「转人工」")
     assert user.evaluate(NO_OVERFLOW)
@@ -105,6 +105,12 @@ def test_pdf_from_the_phone_chat_reaches_staff_and_an_image_comes_back(stack, co
     user.wait_for_function("() => { const i = document.querySelector('.row.in img.file-img');"
                            " return i && i.complete && i.naturalWidth === 24; }")
     assert user.evaluate(NO_OVERFLOW)
+
+    # ---- while staff hold the conversation, the enterprise's next file appears in the console live
+    more = tmp_path / "补充材料.pdf"
+    more.write_bytes(PDF + b"%more\n")
+    user.set_input_files("#file", str(more))
+    expect(staff.locator("#messages .msg.user a.file-link", has_text="补充材料.pdf")).to_be_visible(timeout=10_000)
 
     # ---- the enterprise downloads its own PDF again (with its key, through a blob: URL)
     with user.expect_download() as again:

@@ -7,10 +7,12 @@ import hashlib
 import io
 import json
 import struct
+import unicodedata
 import zipfile
 import zlib
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 from sqlalchemy import func, select
 
 from bot.db import read_sessions, sessions
@@ -18,6 +20,7 @@ from bot.db.schema import Attachment, Conversation, FileBlob, Message, TicketEve
 from bot.files import FileRefused, Limits, check, sniff
 from bot.files import store
 from bot.files.names import sanitise, with_extension
+from bot.files.sniff import ACCEPTED
 from bot.privacy import data as privacy
 from bot.privacy.service import run_erase, run_export
 from bot.tickets.service import EnterpriseInput, TicketService
@@ -229,3 +232,29 @@ def test_retention_ages_out_files_with_their_conversation(db_url):
     assert result.erased.files == 1
     with read_sessions(db_url)() as s:
         assert s.scalar(select(func.count()).select_from(FileBlob)) == 0
+
+
+# ---- any input: accepted or refused with a 4xx reason, never an exception; names always plain -----------
+
+MAGIC = st.sampled_from([b"", b"%PDF-", b"PK\x03\x04", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF",
+                         OLE2[:8], b"MZ", b"<svg", b"\xef\xbb\xbf<html>"])
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(MAGIC, st.binary(max_size=2048), st.text(max_size=200))
+def test_any_bytes_and_name_are_accepted_or_refused_never_an_error(magic, rest, raw_name):
+    try:
+        found = check(magic + rest, sanitise(raw_name), Limits(image_bytes=1500, document_bytes=2000))
+    except FileRefused as exc:
+        assert exc.status in (400, 413, 415) and exc.message
+    else:
+        assert found.ext in ACCEPTED
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_sanitised_names_are_plain_and_short(raw):
+    name = sanitise(raw)
+    assert name and len(name) <= 100 and name == name.strip() and not name.startswith(".")
+    assert not any(c in name for c in '/\\<>:"|?*') and name != ".."
+    assert all(unicodedata.category(c) not in ("Cc", "Cf", "Cs") for c in name)
