@@ -125,6 +125,7 @@ def raise_ticket_from_visit(db_url: str, visit_id: int, category: str, descripti
     similar need of the same enterprise still open is linked (``linked=True``), not duplicated.
     The contact defaults to the enterprise's most recent one; the actor to the visiting staff.
     """
+    _same_enterprise_for_tickets(db_url, visit_id)
     with read_sessions(db_url)() as s:
         visit = s.get(Visit, visit_id)
         if visit is None:
@@ -157,6 +158,29 @@ def raise_ticket_from_visit(db_url: str, visit_id: int, category: str, descripti
         if not result.linked:
             _reuse_contact(s, ticket)
     return result
+
+
+def _same_enterprise_for_tickets(db_url: str, visit_id: int) -> None:
+    """The ticket service finds an enterprise by credit code, else by its normalised name: make sure that finds
+    the visited one. A stored name not in normalised form (entered before names were normalised) is brought
+    into it — full-width brackets to half-width and the like, what the service would store; a *different*
+    enterprise with that name is refused (the visit's need would land in the wrong file)."""
+    from bot.text import normalise
+
+    with sessions(db_url).begin() as s:
+        visit = s.get(Visit, visit_id)
+        if visit is None:
+            raise VisitError(f"走访记录（编号 {visit_id}）不存在。")
+        ent = s.get(Enterprise, visit.enterprise_id)
+        if ent.credit_code:
+            return
+        key = normalise(ent.name)[:128]
+        found = s.scalars(select(Enterprise).where(Enterprise.name == key)).first()
+        if found is None:
+            ent.name = key
+        elif found.id != ent.id:
+            raise VisitError(f"另有一家名为“{key}”的企业档案（编号 {found.id}）：请先在企业档案中补充统一社会信用代码，"
+                             "以免需求记到另一家企业名下。")
 
 
 def _reuse_contact(s, ticket: Ticket) -> None:

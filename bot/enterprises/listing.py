@@ -68,8 +68,11 @@ def _matching(s, scope: Optional[set], f: Filters) -> list[int]:
     """Ids of the enterprises in scope passing the filters, by name."""
     q = select(Enterprise.id, Enterprise.name)
     if f.q:
+        from bot.text import normalise
+
         like = f"%{f.q}%"
-        q = q.where(or_(Enterprise.name.like(like), Enterprise.credit_code.like(like.upper())))
+        q = q.where(or_(Enterprise.name.like(like), Enterprise.name.like(f"%{normalise(f.q)}%"),
+                        Enterprise.credit_code.like(like.upper())))
     if f.cert:
         q = q.where(Enterprise.certifications.like(f"%,{f.cert},%"))
     if f.category:

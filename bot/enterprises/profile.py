@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from bot.db import sessions
 from bot.db.schema import Enterprise, utcnow
+from bot.text import normalise
 from bot.tickets import credit_code as cc
 
 # 资质认定: code → label. Order is the order shown.
@@ -127,6 +128,10 @@ def parse_form(form: Mapping[str, Any], certifications: Iterable[str] = (), *,
 
 def _parse(field: str, label: str, kind: str, raw: str, today: date) -> Any:
     if kind == "name":
+        # Stored as the ticket service stores and looks names up (bot/text.normalise: full-width to half-width,
+        # traditional to simplified, ASCII lower-cased): a name typed "ABC科技（西安）" here must be found by the
+        # next chat or visit ticket, which would otherwise open a second file for the same company.
+        raw = normalise(raw)
         if len(raw) < 2:
             raise ValueError("企业名称不能为空（至少 2 个字）")
         if len(raw) > 128:

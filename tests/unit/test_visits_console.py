@@ -201,3 +201,40 @@ async def test_a_lead_records_for_a_node_of_the_scope(desk):
         allow_redirects=False)
     assert r.status == 303, await r.text()
 
+
+
+async def test_a_need_lands_in_the_visited_file_whatever_the_stored_spelling(desk):
+    """A name stored with full-width brackets (as typed before names were normalised) is found by the ticket
+    service after the visit brings it into normalised form; no second file is opened."""
+    from sqlalchemy import func, update
+
+    from bot.db import sessions
+
+    with sessions(desk.db).begin() as s:
+        s.execute(update(Enterprise).where(Enterprise.id == 1).values(name="沣西甲光电科技（西安）有限公司"))
+    token = await sign_in(desk, "xinxi_staff")
+    r = await desk.post("/console/visits", data=form_data(token, participants=[staff_id(desk.db, "xinxi_staff")],
+                                                          needs=[("need_recruitment", "招聘十名装配工")]),
+                        allow_redirects=False)
+    assert r.status == 303, await r.text()
+    with read_sessions(desk.db)() as s:
+        [t] = s.scalars(select(Ticket).where(Ticket.source_channel == "visit")).all()
+        assert t.enterprise_id == 1 and s.get(Enterprise, 1).name == "沣西甲光电科技(西安)有限公司"
+        assert s.scalar(select(func.count()).select_from(Enterprise)) == 3
+
+
+async def test_profile_names_are_stored_as_the_ticket_service_finds_them(desk):
+    token = await sign_in(desk, "xinxi_staff")
+    from test_enterprise_file import FORM
+
+    r = await desk.post("/console/enterprises/1/profile", data={**FORM, "csrf_token": token,
+                                                                "name": "ABC光電（西安）有限公司"}, allow_redirects=False)
+    assert r.status == 303
+    with read_sessions(desk.db)() as s:
+        assert s.get(Enterprise, 1).name == "abc光电(西安)有限公司"
+    r = await desk.post("/console/visits", data=form_data(token, participants=[staff_id(desk.db, "xinxi_staff")],
+                                                          needs=[("need_recruitment", "招聘十名装配工")]),
+                        allow_redirects=False)
+    with read_sessions(desk.db)() as s:
+        [t] = s.scalars(select(Ticket).where(Ticket.source_channel == "visit")).all()
+    assert t.enterprise_id == 1
