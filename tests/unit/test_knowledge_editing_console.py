@@ -125,6 +125,9 @@ async def test_staff_draft_a_new_entry_and_the_centre_lead_publishes_it(desk):
     assert "已审核通过并发布为第 1 版" in page
     entry = await (await wang.client.get("/console/knowledge/entries/talent-housing")).text()
     assert "人才住房补贴" in entry and "第 1 版" in entry and "李明" in entry and "王芳" in entry
+    vid = re.search(r'href="/console/knowledge/versions/(\d+)"', entry).group(1)
+    version = await (await li.client.get(f"/console/knowledge/versions/{vid}")).text()
+    assert "talent-housing 第 1 版" in version and '<span class="add">+id: talent-housing</span>' in version
     actions = [(a.actor, a.action) for a in audit(desk.db) if a.action.startswith("kb_") or a.action == "denied"]
     assert ("staff:li", "kb_draft_create") in actions and ("staff:li", "kb_draft_submit") in actions
     assert ("staff:wang", "kb_publish") in actions

@@ -473,6 +473,9 @@ def _matches_html(matches: Optional[list[ed.Match]], allowed: bool) -> str:
         return '<p class="muted">草稿通过校验后显示。</p>'
     if not matches:
         return f'<p class="muted">近 {gp.DAYS} 天用户问过的问题中，没有会由这个条目回答的。</p>'
+    # what the draft newly answers first: questions that got no answer, or an answer marked 没帮助
+    matches = sorted(matches, key=lambda m: (m.before.startswith(("已解答", "猜测解答")) and not m.not_helpful,
+                                             -m.times))
     rows = "".join(
         f"""<tr><td class="l wrap">{e(m.text)}</td><td>{m.times}</td><td>{e(m.faq_id)}</td>
 <td>{e(gp.DECISION_LABELS.get(m.decision, m.decision))}</td><td>{e(m.before)}{f'（没帮助 {m.not_helpful}）' if m.not_helpful else ''}</td></tr>"""
