@@ -16,6 +16,8 @@ Why the rules are what they are:
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import threading
 from dataclasses import dataclass
@@ -41,6 +43,20 @@ FILE_AUTHOR = "file"                                     # kb_versions.author of
 MAX_CONTENT = 200_000
 
 _publish_lock = threading.Lock()
+LOCK_FILE = ".publish.lock"     # in the knowledge directory: desks sharing it publish one at a time
+
+
+@contextlib.contextmanager
+def _publishing(directory: Path):
+    """One publication at a time: in this process (a thread lock) and across the desks that share the
+    knowledge directory (an flock on a dot file there, which the loader skips)."""
+    with _publish_lock:
+        with open(Path(directory) / LOCK_FILE, "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class EditError(Exception):
@@ -317,7 +333,7 @@ def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int
     """Approve a pending draft and publish it: write the file, record the version, notify the services."""
     directory = Path(directory)
     now = now or utcnow()
-    with _publish_lock:
+    with _publishing(directory):
         draft = get_draft(db, draft_id)
         if draft is None:
             raise EditError("草稿不存在。")
