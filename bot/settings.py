@@ -89,6 +89,7 @@ class Settings:
     # FILE_MAX_IMAGE_MB / FILE_MAX_DOCUMENT_MB.
     file_max_image_bytes: int = 10 * 1024 * 1024
     file_max_document_bytes: int = 20 * 1024 * 1024
+    file_daily_bytes: int = 200 * 1024 * 1024     # what one conversation may send in 24 hours (FILE_DAILY_MB, 0 = no cap)
 
     @property
     def rasa_url(self) -> str:
@@ -180,6 +181,7 @@ class Settings:
             actions_token=env.get("ACTIONS_TOKEN", ""),
             file_max_image_bytes=_int("FILE_MAX_IMAGE_MB", 10) * 1024 * 1024,
             file_max_document_bytes=_int("FILE_MAX_DOCUMENT_MB", 20) * 1024 * 1024,
+            file_daily_bytes=_int("FILE_DAILY_MB", 200) * 1024 * 1024,
         )
         kwargs["rasa_token"] = env.get("RASA_TOKEN", "")
         return cls(**kwargs)
@@ -209,6 +211,7 @@ class Settings:
             ACTIONS_TOKEN=self.actions_token,
             FILE_MAX_IMAGE_MB=str(self.file_max_image_bytes // (1024 * 1024)),
             FILE_MAX_DOCUMENT_MB=str(self.file_max_document_bytes // (1024 * 1024)),
+            FILE_DAILY_MB=str(self.file_daily_bytes // (1024 * 1024)),
             SANIC_HOST=self.actions_bind,  # rasa_sdk's bind address (it listens on 0.0.0.0 otherwise)
             PYTHONUNBUFFERED="1",
         )

@@ -117,7 +117,8 @@ async def receive_file(app: web.Application, conversation_id: str, data: bytes, 
                        channel: str, client_msg_id: Optional[str] = None) -> tuple[dict, list[dict], bool]:
     """Store a checked file from the enterprise, tell screens and staff, answer: (message, replies, duplicate)."""
     db = _db(app)
-    stored = await _run(file_store.receive, db, conversation_id, data, name, found, channel, client_msg_id)
+    stored = await _run(file_store.receive, db, conversation_id, data, name, found, channel, client_msg_id,
+                        daily_bytes=limits(app).daily_bytes)
     msg = await _run(_message, db, stored.message_id)
     if stored.duplicate:
         return msg, await gateway.stored_replies(app, msg["id"]), True
@@ -223,7 +224,10 @@ async def chat_upload(request: web.Request) -> web.Response:
     app = request.app
     cid = request.query.get("conversation_id", "")
     await chat._check(request, cid, request.headers.get("X-Chat-Key"))       # before reading the body
-    decision = await chat.allow_message(app, cid, ratelimit.client_address(request))
+    address = ratelimit.client_address(request)
+    decision = await chat.allow_message(app, cid, address)
+    if decision.allowed:          # files also per address and hour: each one is stored in the database
+        decision = await ratelimit.limiter(app).hit("file_ip", address)
     if not decision.allowed:
         raise chat.too_many(decision)
     lim = limits(app)
@@ -231,10 +235,10 @@ async def chat_upload(request: web.Request) -> web.Response:
         form, data, raw_name = await _form_file(request, lim)
         cmid = _client_id(form.get("client_msg_id"))
         name, found = checked(data, raw_name, lim)
+        msg, replies, dup = await receive_file(app, cid, data, name, found, "web", cmid)
     except FileRefused as exc:
         log.info("web chat file refused (%s, conversation %s): %s", exc.code, cid, exc.message)
         return refusal(exc)
-    msg, replies, dup = await receive_file(app, cid, data, name, found, "web", cmid)
     return web.json_response({"message": msg, "replies": replies, "duplicate": dup},
                              headers={**chat.COMMON_HEADERS, "Cache-Control": "no-store"})
 

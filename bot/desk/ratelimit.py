@@ -16,7 +16,7 @@ outage costs each request nothing rather than a timeout.
 
 Limits come from the environment as "count/seconds" ("off" or "0" disables one):
 RATE_LIMIT_CHAT, RATE_LIMIT_CHAT_IP, RATE_LIMIT_SESSION_IP, RATE_LIMIT_WECHAT,
-RATE_LIMIT_LOGIN_IP (see README "Configuration"). Behind a reverse proxy, set
+RATE_LIMIT_LOGIN_IP, RATE_LIMIT_FILE_IP (see README "Configuration"). Behind a reverse proxy, set
 DESK_TRUSTED_PROXIES (default: loopback) so the client address is read from X-Forwarded-For.
 """
 from __future__ import annotations
@@ -63,6 +63,7 @@ DEFAULTS = {
     "session_ip": ("RATE_LIMIT_SESSION_IP", 300, 600),  # new web conversations per client address
     "wechat": ("RATE_LIMIT_WECHAT", 20, 60),         # WeChat / WeCom messages per user
     "login_ip": ("RATE_LIMIT_LOGIN_IP", 10, 900),    # failed console sign-ins per client address
+    "file_ip": ("RATE_LIMIT_FILE_IP", 60, 3600),     # web chat files per client address (bot/desk/files.py)
 }
 
 

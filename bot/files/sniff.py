@@ -52,11 +52,13 @@ class FileRefused(ValueError):
 class Limits:
     image_bytes: int = 10 * 1024 * 1024
     document_bytes: int = 20 * 1024 * 1024
+    daily_bytes: int = 200 * 1024 * 1024     # per conversation and 24 hours (the database holds the files)
 
     @classmethod
     def of(cls, settings) -> "Limits":
         return cls(getattr(settings, "file_max_image_bytes", cls.image_bytes),
-                   getattr(settings, "file_max_document_bytes", cls.document_bytes))
+                   getattr(settings, "file_max_document_bytes", cls.document_bytes),
+                   getattr(settings, "file_daily_bytes", cls.daily_bytes))
 
     @property
     def largest(self) -> int:

@@ -16,10 +16,10 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Attachment, Conversation, FileBlob, Handover, Message, Ticket, TicketEvent, utcnow
-from bot.files.sniff import IMAGE, Sniffed
+from bot.files.sniff import IMAGE, FileRefused, Sniffed
 from bot.tickets import lifecycle as lc
 
 CHUNK = 500
@@ -105,9 +105,23 @@ def _add(s: Session, conversation_id: str, data: bytes, name: str, found: Sniffe
     return a
 
 
+def _within_budget(s: Session, conversation_id: str, size: int, daily_bytes: int, now: datetime) -> None:
+    """What one conversation sends in 24 hours is capped: the files live in the database, and the message
+    rate limits alone would let a conversation store gigabytes an hour."""
+    if daily_bytes <= 0:
+        return
+    used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(
+        Attachment.conversation_id == conversation_id, Attachment.sender == "user",
+        Attachment.created_at >= now - timedelta(days=1))) or 0
+    if used + size > daily_bytes:
+        raise FileRefused(f"今天发送的文件已达上限（{daily_bytes // (1024 * 1024)} MB），请明天再发送；"
+                          "如急需提交材料，请联系服务专员", "daily_limit", 429)
+
+
 def receive(db_url: str, conversation_id: str, data: bytes, name: str, found: Sniffed, channel: str,
-            client_msg_id: Optional[str] = None, now: Optional[datetime] = None) -> Stored:
-    """A file from the enterprise (already checked: bot.files.sniff.check), stored with its chat message."""
+            client_msg_id: Optional[str] = None, now: Optional[datetime] = None, daily_bytes: int = 0) -> Stored:
+    """A file from the enterprise (already checked: bot.files.sniff.check), stored with its chat message;
+    FileRefused (429) beyond `daily_bytes` sent by the conversation in 24 hours (0: no cap)."""
     for attempt in (1, 2):
         try:
             with sessions(db_url).begin() as s:
@@ -121,6 +135,7 @@ def receive(db_url: str, conversation_id: str, data: bytes, name: str, found: Sn
                         ticket = s.get(Ticket, a.ticket_id) if a is not None and a.ticket_id else None
                         return Stored(first.id, file_meta(a) if a is not None else {}, True, conv.mode,
                                       conv.channel, ticket.number if ticket else None)
+                _within_budget(s, conversation_id, len(data), daily_bytes, now)
                 a = _add(s, conversation_id, data, name, found, "user", channel, now)
                 number = _attach(s, a, open_ticket(s, conversation_id), f"user:{conversation_id}", now)
                 meta = file_meta(a)

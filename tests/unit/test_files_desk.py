@@ -46,9 +46,9 @@ def upload_form(data: bytes | None, name: str = "营业执照.pdf", client_msg_i
     return form
 
 
-async def upload(client, cid, key, data, name="营业执照.pdf", **kw):
+async def upload(client, cid, key, data, name="营业执照.pdf", headers: dict | None = None, **kw):
     return await client.post(f"/api/chat/files?conversation_id={cid}", data=upload_form(data, name, **kw),
-                             headers={"X-Chat-Key": key})
+                             headers={"X-Chat-Key": key, **(headers or {})})
 
 
 async def error_of(r) -> str:
@@ -311,3 +311,23 @@ async def test_a_file_for_a_ticket_waiting_for_materials_resumes_it(desk):
     assert "工单已恢复办理" in body["replies"][0]["text"]
     assert svc.get(t.number).status == lc.IN_PROGRESS
     assert [e.action for e in svc.events(t.number)][-3:] == ["attachment", "add_info", "status"]
+
+
+async def test_a_conversation_has_a_daily_budget_and_an_address_an_hourly_file_count(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_FILE_IP", "4/3600")
+    d = await make_desk(db_url, tmp_path, monkeypatch, file_daily_bytes=2 * len(PDF) + 10)
+    try:
+        b = await d.browser()
+        via = {"X-Forwarded-For": "198.51.100.7"}            # a client behind the desk's reverse proxy
+        cid, key = await chat_session(b.client)
+        assert [(await upload(b.client, cid, key, PDF, f"{i}.pdf", via)).status for i in range(2)] == [200, 200]
+        r = await upload(b.client, cid, key, PDF, "3.pdf", via)
+        assert r.status == 429 and "今天发送的文件已达上限" in await error_of(r)
+        with read_sessions(d.db)() as s:
+            assert len(list(s.scalars(select(Attachment).where(Attachment.conversation_id == cid)))) == 2
+        other, other_key = await chat_session(b.client)          # a new conversation from the same address
+        assert (await upload(b.client, other, other_key, PDF, headers=via)).status == 200
+        r = await upload(b.client, other, other_key, PDF, headers=via)
+        assert r.status == 429 and "Retry-After" in r.headers                # 5th file of this address this hour
+    finally:
+        await d.close()
