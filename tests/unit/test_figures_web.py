@@ -172,6 +172,7 @@ async def test_dashboard_is_limited_to_the_staff_members_nodes(desk, username, a
     page = html.split("</header>", 1)[-1]                       # the top bar may link the 知识库 editor
     assert ("知识库" in page) == (username == "centre_lead")     # questions have no node
     assert ('class="grid questions"' in html) == (username == "centre_lead")
+    assert ('href="/console/knowledge/gaps"' in page) == (username == "centre_lead")    # editors write the answer
     for secret in SECRETS:
         assert secret not in html
 

@@ -59,7 +59,7 @@ def _questions_html(d: Dashboard) -> str:
     rows = "".join(f'<tr><td class="l wrap">{e(q.text)}</td><td>{q.asked}</td><td>{q.not_helpful}</td>'
                    f'<td>{e(t.dt(q.last_asked, "%m-%d %H:%M"))}</td></tr>' for q in d.questions)
     empty = '<tr><td class="l" colspan="4">本月没有未解答或“没帮助”的提问。</td></tr>'
-    return f"""<section class="card"><h2>本月未解答与“没帮助”的提问 <small>按提问次数，前 {len(d.questions) or 10} 条；号码已隐去</small></h2>
+    return f"""<section class="card"><h2>本月未解答与“没帮助”的提问 <small>按提问次数，前 {len(d.questions) or 10} 条；号码已隐去 · <a href="/console/knowledge/gaps">按主题归类并起草解答</a></small></h2>
 <div class="scroll"><table class="grid questions"><thead><tr><th>提问</th><th>未解答</th><th>没帮助</th><th>最近一次</th></tr></thead>
 <tbody>{rows or empty}</tbody></table></div></section>"""
 
