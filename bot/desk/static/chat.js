@@ -100,6 +100,8 @@
 
   function clearAll() {
     els.rows.textContent = "";
+    blobs.forEach(function (u) { URL.revokeObjectURL(u); });   // files of the ended conversation: gone too
+    blobs.clear();
     st.byId.clear();
     st.byClient.clear();
     st.syncedId = 0;
