@@ -70,5 +70,7 @@ def test_record_a_visit_on_a_phone(desk, browser):
 
         page.goto(f"{base}/console/visits")
         expect(page.locator(f'table.visits tr[data-visit="{visit.id}"]')).to_contain_text("沣西甲光电科技有限公司")
+        scroll, client = page.evaluate(NO_OVERFLOW)                 # the wide table scrolls in its own box
+        assert scroll <= client, (scroll, client)
     finally:
         ctx.close()
