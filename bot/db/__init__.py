@@ -25,9 +25,10 @@ def private_file(path: Path) -> None:
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     os.chmod(path, 0o600)
     for extra in ("-wal", "-shm"):
-        side = path.with_name(path.name + extra)
-        if side.exists():
-            os.chmod(side, 0o600)
+        try:
+            os.chmod(path.with_name(path.name + extra), 0o600)
+        except FileNotFoundError:   # absent, or SQLite removed it meanwhile (the last connection closed)
+            pass
 
 
 def make_engine(url: str, immediate: bool = False) -> Engine:
