@@ -256,7 +256,9 @@ class StaffConsole:
                 tickets = conversation_tickets(self.db_url, cid)
                 if not tickets:
                     return "no ticket in this conversation to resolve"
-                return self._post(f"/console/tickets/{tickets[-1]['number']}/status", {"target": "resolved"})
+                # 办结 as staff do it: a result the enterprise is told, then the confirmation step
+                return self._post(f"/console/tickets/{tickets[-1]['number']}/close",
+                                  {"result": "已为贵企业办理完毕，相关材料已按要求提交。", "confirm": "1"})
             if action == "end":
                 quoted = requests.utils.quote(cid, safe="")
                 why = self._post(f"/console/conversations/{quoted}/claim", {})
