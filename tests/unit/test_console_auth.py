@@ -27,20 +27,10 @@ from bot.desk.hub import HUB_KEY
 from bot.settings import Settings
 from bot.staff.accounts import create_staff
 from bot.tickets.service import EnterpriseInput, TicketService
+from tests.clock import Clock as FakeClock
 
 PASSWORD = "Qcy-console-2026"
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
-
-
-class FakeClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
 
 
 @dataclasses.dataclass

@@ -14,7 +14,6 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -30,6 +29,7 @@ from bot.staff.accounts import create_staff
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.visits import raise_ticket_from_visit, record_visit
+from tests.clock import Clock as FakeClock
 
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 8, 30, tzinfo=CST)          # Wednesday, the scheduler's moment
@@ -128,14 +128,6 @@ def html_headings(page: str) -> dict:
                 found[kind] = re.findall(r'data-number="([^"]+)"', table)
         out[node] = found
     return out
-
-
-class FakeClock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 async def console_page(db, tmp_path, username, path="/console/reports") -> str:

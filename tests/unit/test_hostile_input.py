@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.staff.accounts import create_staff
 from bot.runtime.supervisor import free_port
 from bot.tickets.service import EnterpriseInput, TicketService
+from tests.clock import Clock
 
 PASSWORD = "Qcy-hostile-2026"
 PAYLOADS = [
@@ -45,14 +46,6 @@ PAYLOADS = [
 LIVE_TAG = re.compile(r"<img src=x|<svg/onload|<script>alert|</textarea><script|<b>反转"
                       r"|<script(?![^>]*src=\"/console/static/console\.js\")", re.I)
 CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclasses.dataclass
@@ -98,7 +91,7 @@ async def start(db: str, tmp_path, monkeypatch, **env) -> Desk:
     closed = free_port()
     app = create_app(dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=closed,
                                          actions_port=closed, rasa_token="t"))
-    clock = Clock()
+    clock = Clock(datetime.now(timezone.utc).replace(microsecond=0))
     app[auth.CLOCK_KEY] = clock
     client = TestClient(TestServer(app))
     await client.start_server()

@@ -15,20 +15,10 @@ from bot.tickets import identity
 from bot.tickets import lifecycle as lc
 from bot.tickets.identity import IdentityService, code_in, hash_code
 from bot.tickets.service import EnterpriseInput, TicketError, TicketService
+from tests.clock import Clock
 
 CST = timezone(timedelta(hours=8))
 COMPANY = "西安光启芯科技有限公司"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 10, 0, tzinfo=CST)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
 
 
 class FakeSms:
@@ -45,7 +35,7 @@ class FakeSms:
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,17 +22,10 @@ from bot.policy import load_rules, push, subscription
 from bot.settings import Settings
 from bot.staff.accounts import create_staff
 from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
+from tests.clock import Clock
 
 PASSWORD = "Qcy-push-2026"
 NOW = bj(2027, 3, 1, 9, 30)         # Monday, before the 10:00 run
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

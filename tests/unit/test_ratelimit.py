@@ -11,16 +11,9 @@ import pytest
 
 from bot.desk import ratelimit
 from bot.desk.ratelimit import Limiter, MemoryBackend, RedisBackend, Rule, parse_rule, rules_from_env
+from tests.clock import Clock
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_rules_from_env():
@@ -37,7 +30,7 @@ def test_rules_from_env():
 
 
 async def test_memory_sliding_window():
-    clock = Clock()
+    clock = Clock(1000.0)
     lim = Limiter({"r": Rule("r", 3, 10)}, MemoryBackend(clock))
     assert [(await lim.hit("r", "a")).allowed for _ in range(4)] == [True, True, True, False]
     assert (await lim.hit("r", "b")).allowed                      # per key
@@ -51,7 +44,7 @@ async def test_memory_sliding_window():
 
 
 async def test_memory_check_does_not_count_and_memory_is_bounded():
-    clock = Clock()
+    clock = Clock(1000.0)
     backend = MemoryBackend(clock, max_keys=100)
     lim = Limiter({"r": Rule("r", 2, 10)}, backend)
     for _ in range(5):

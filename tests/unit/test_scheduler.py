@@ -27,6 +27,7 @@ from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.tickets.sla import default_policy
+from tests.clock import Clock
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -434,13 +435,6 @@ def test_monthly_summary_files_and_notification(db_url, sched):
 
 
 # ---- the SLA sweep -----------------------------------------------------------------------------------
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 def open_at_workstation(url, clock, sender="wx-sla", category="need_policy_consult"):

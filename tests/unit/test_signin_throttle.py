@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,20 +23,10 @@ from bot.desk.app import create_app
 from bot.desk.console import auth
 from bot.settings import Settings
 from bot.staff.accounts import create_staff, set_active
+from tests.clock import Clock as FakeClock
 
 PASSWORD = "Qcy-signin-2026"
 FLASH = re.compile(r'<div class="flash err" role="alert">([^<]*)</div>')
-
-
-class FakeClock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
 
 
 @dataclasses.dataclass

@@ -18,16 +18,9 @@ from bot.db.schema import Notification
 from bot.staff.accounts import create_staff
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError, TicketService
+from tests.clock import Clock
 
 CST = timezone(timedelta(hours=8))
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

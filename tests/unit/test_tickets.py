@@ -9,19 +9,9 @@ import pytest
 
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError, TicketService, normalise_mobile
+from tests.clock import Clock
 
 CST = timezone(timedelta(hours=8))
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
 
 
 @pytest.fixture

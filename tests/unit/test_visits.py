@@ -12,20 +12,13 @@ from bot.db.schema import Enterprise, ServiceNode, Staff, Ticket, TicketEvent
 from bot.reports import monthly_summary
 from bot.tickets.service import TicketError, TicketService
 from bot.visits import VisitError, list_visits, raise_ticket_from_visit, record_visit, visits_by_node
+from tests.clock import Clock
 
 CST = ZoneInfo("Asia/Shanghai")
 
 
 def bj(y, mo, d, h=10, mi=0) -> datetime:
     return datetime(y, mo, d, h, mi, tzinfo=CST)
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
