@@ -203,6 +203,9 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
     if plan.handover == "complaint":
         dispatcher.utter_message(response="utter_complain_ack")
         return events + hand_over(dispatcher, tracker, "complaint", category=plan.category)
+    if plan.handover == "request_human":
+        return events + hand_over(dispatcher, tracker, "request_human", category=plan.category,
+                                  lead="好的，正在为您转接服务专员。")
     if plan.handover == "fallback":
         return events + hand_over(
             dispatcher, tracker, "fallback", category=plan.category,
@@ -314,9 +317,10 @@ class ActionAffirmDeny(Action):
         if verifying is not None:
             return verifying
         text = tracker.latest_message.get("text") or ""
-        if not from_button(tracker) and not speech.is_affirmation(text) and not speech.is_negation(text) \
-                and speech.is_followup(text):
-            return respond(dispatcher, tracker)     # "那税率呢" taken for a yes: a follow-up question
+        if not from_button(tracker) and (speech.asks_what(text) or (
+                not speech.is_affirmation(text) and not speech.is_negation(text) and speech.is_followup(text))):
+            # "那税率呢" taken for a yes, "哪些行业不行？" for a no: a follow-up question, not feedback
+            return respond(dispatcher, tracker)
         helpful = tracker.get_intent_of_latest_message() == "affirm"
         qid = tracker.get_slot("kb_query_id")
         if qid is not None and _last_bot_action_before_latest_user(tracker) in KB_ACTIONS:

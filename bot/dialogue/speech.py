@@ -364,6 +364,22 @@ def followup_subject(text: str) -> Optional[str]:
     return x
 
 
+_PERSON = re.compile(r"转人工|人工(?:服务|客服|坐席)|真人|活人|找(?:个|一个|一下)?(?:客服|专员|工作人员)"
+                     r"|(?:和|跟|找|要)(?:个|一个)?(?:人|客服)(?:聊|说|谈|沟通|对话)")
+_ASKS_WHAT = re.compile(r"什么|哪些|哪个|哪里|哪儿|哪类|哪种|多久|多长|多少|怎么|怎样|如何|为什么|为啥|几[个年月天家种]")
+
+
+def asks_for_person(text: str) -> bool:
+    """Words that ask for a human: "找个真人聊聊", "转人工", "要人工客服" — not "人工智能" or "找人才"."""
+    return bool(_PERSON.search(_norm(text or "")))
+
+
+def asks_what(text: str) -> bool:
+    """A question that names what it wants to know ("哪些行业不行？", "为什么不行"): never a plain yes or no,
+    even when it carries a negative word."""
+    return is_question(text) and bool(_ASKS_WHAT.search(_norm(text or "")))
+
+
 def is_followup(text: str) -> bool:
     """An elliptical message that needs the previous topic: "那高企呢", "那有效期多久", "要什么材料",
     "在哪里办", "多久能批下来", "需要多少钱"."""

@@ -79,7 +79,7 @@ class TurnPlan:
     register: bool = False                 # start the registration form
     category: Optional[str] = None         # the need category (for the form or the handover)
     description: Optional[str] = None      # the user's own words for the ticket
-    handover: Optional[str] = None         # a handover reason ("fallback", "complaint")
+    handover: Optional[str] = None         # a handover reason ("fallback", "complaint", "request_human")
     unknown: bool = False                  # nothing relevant was found (two in a row → a person)
     context: Optional[dict[str, Any]] = None   # the topic to carry into the next turn (kb_context slot)
     details: Details = field(default_factory=Details)
@@ -233,6 +233,10 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
     if intent == "complain" and not answered:
         plan.handover = "complaint"
         return plan
+    if not answered and speech.asks_for_person(text) and _leans_to(ranking, "request_human"):
+        # "找个真人聊聊，机器人说不清楚" just under the fallback threshold: the words and the classifier agree.
+        plan.handover = "request_human"
+        return plan
 
     if request and intent == "out_of_scope" and not _named_need(text, ranking, plan.asked, kb):
         request = False             # "帮我订一张火车票": a request, but for nothing the window does
@@ -277,6 +281,12 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
     if first is not None and intent != "out_of_scope":     # out of scope: the actions say what we do instead
         plan.replies += kb_replies.render(first, intent=intent)
     return plan
+
+
+def _leans_to(ranking: list[dict], intent: str) -> bool:
+    """`intent` is the classifier's first or second choice, not counting the fallback."""
+    names = [r.get("name") for r in ranking if r.get("name") != "nlu_fallback"][:2]
+    return intent in names
 
 
 def is_answerable(text: str, *, kb, context: Optional[KbContext] = None) -> bool:

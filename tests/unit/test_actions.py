@@ -89,3 +89,19 @@ async def test_two_unrecognised_answers_offer_a_person():
     assert second["form_misses"] == 2
     last = d.messages[-1]
     assert "还是没能识别" in last["text"] and any(b["payload"] == "/request_human" for b in last["buttons"])
+
+
+async def test_a_what_question_after_an_answer_is_answered_not_taken_as_no():
+    """"哪些行业不行？" after the 加计扣除 answer: the classifier says deny (不行), but it asks which industries."""
+    from actions.actions import ActionAffirmDeny, ActionHandleNeed
+
+    first, events = await run(ActionHandleNeed(), tracker("加计扣除现在是百分之多少", "need_policy_consult"))
+    slots = slot_events(events)
+    bot = [{"event": "action", "name": "action_handle_need"}] + [
+        {"event": "bot", "text": m.get("text")} for m in first.messages]
+    d, _ = await run(ActionAffirmDeny(), tracker("哪些行业不行？", "deny", confidence=0.9, slots=slots, events=bot))
+    body = "\n".join(m.get("text") or "" for m in d.messages)
+    assert "烟草" in body and "反馈已记录" not in body, body
+    # a plain "不行" is still feedback on that answer
+    d, _ = await run(ActionAffirmDeny(), tracker("没帮助", "deny", slots=slots, events=bot))
+    assert "反馈已记录" in d.messages[0]["text"]

@@ -96,6 +96,20 @@ def test_a_complaint_goes_to_a_person_unless_it_is_an_answered_question():
     assert plan.handover is None and "当天受理" in texts(plan)
 
 
+def test_asking_for_a_person_just_under_the_fallback_threshold_is_handed_over():
+    ranking = [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "request_human", "confidence": 0.535},
+               {"name": "bot_challenge", "confidence": 0.416}]
+    plan = turn.plan_turn("找个真人聊聊，机器人说不清楚", "nlu_fallback", ranking, kb=StubKb(UNKNOWN))
+    assert plan.handover == "request_human" and not plan.register
+    # the words alone are not enough: the classifier must lean that way too
+    elsewhere = [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "need_space", "confidence": 0.3},
+                 {"name": "need_training", "confidence": 0.2}, {"name": "request_human", "confidence": 0.1}]
+    assert turn.plan_turn("找个真人聊聊", "nlu_fallback", elsewhere, kb=StubKb(UNKNOWN)).handover is None
+    # nor are words that only look alike ("人工智能", "找人才")
+    for text in ("人工智能企业有什么补贴", "怎么找人才公寓"):
+        assert turn.plan_turn(text, "nlu_fallback", ranking, kb=StubKb(UNKNOWN)).handover is None
+
+
 def test_second_miss_in_a_row_goes_to_a_person():
     first = turn.plan_turn("嗯那个啥", "nlu_fallback", [], kb=StubKb(UNKNOWN))
     assert first.unknown and first.handover is None and first.replies
