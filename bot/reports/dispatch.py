@@ -7,7 +7,7 @@ The rules are written down for staff in docs/dispatch.md; in short, for a moment
 local (Beijing) day ``D``:
 
 - the list covers open tickets (已受理/已分派/办理中/待补充) created before ``m``, and the visits
-  (入企服务) of day ``D``;
+  (入企服务) from the previous dispatch moment to the end of day ``D``;
 - a ticket is listed under exactly one heading, the first that applies, in this order:
   1. 已超期: the clock runs (not 待补充) and a deadline has passed before ``m`` — the 即日办 first
      response while no staff member has responded yet, or the resolution deadline;
@@ -21,8 +21,9 @@ local (Beijing) day ``D``:
   open tickets that fit none of these (on schedule, between one and seven days old) are not
   listed. A new ticket listed under 已超期 or 今日到期 is marked 新 there, and counted in the
   number of new tickets.
-- visits whose time falls on day ``D`` are listed per node (a visit at or after ``m`` as planned), with
-  everyone who went (visit_participants).
+- visits from the previous dispatch moment to the end of day ``D`` are listed per node (a visit at or after
+  ``m`` as planned), with everyone who went (visit_participants): visits are recorded after they happen, so
+  yesterday afternoon's visits reach this morning's list instead of none.
 
 Nothing here imports the desk or Rasa.
 """
@@ -45,6 +46,7 @@ from bot.tickets.sla import SlaPolicy, default_policy
 DISPATCH_AT = time(8, 30)               # the scheduler sends the day's list at this local time
 WEEKLY_AGE = timedelta(days=7)          # 本周推进 / 周推进: tickets open at least this long
 LIST_LIMIT = 50                         # lines per section in the text (the data has all)
+VISITS_HEADING = "入企服务（上次调度以来及今日计划）"
 FINDINGS_CHARS = 40                     # a visit's findings, shortened in the text
 
 OVERDUE, DUE_TODAY, AWAITING, NEW, WEEKLY = "overdue", "due_today", "awaiting_info", "new", "weekly"
@@ -270,7 +272,7 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
                  Visit.staff_id)
           .join(Enterprise, Enterprise.id == Visit.enterprise_id)
           .outerjoin(Staff, Staff.id == Visit.staff_id)
-          .where(Visit.visited_at >= day_start, Visit.visited_at < day_end))
+          .where(Visit.visited_at >= since, Visit.visited_at < day_end))
     if scope is not None:
         vq = vq.where(Visit.node_id.in_(scope))
     visit_rows = s.execute(vq.order_by(Visit.visited_at, Visit.id)).all()
@@ -363,12 +365,12 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
                          f"{_line_detail(kind, t, d, tz)}{t.status_label}{who}")
         if len(items) > LIST_LIMIT:
             lines.append(f"  ……另有 {len(items) - LIST_LIMIT} 件，请在工作台查看")
-    lines.append(f"{_NUMERALS[len(SECTIONS)]}、今日入企服务：{len(n.visits)} 次")
+    lines.append(f"{_NUMERALS[len(SECTIONS)]}、{VISITS_HEADING}：{len(n.visits)} 次")
     for j, v in enumerate(n.visits, 1):
         findings = (v.findings or "").replace("\n", " ")
         if len(findings) > FINDINGS_CHARS:
             findings = findings[:FINDINGS_CHARS] + "…"
-        parts = [f"{v.visited_at.astimezone(tz):%H:%M}{' 计划' if v.planned else ' 已走访'}", v.enterprise]
+        parts = [f"{visit_time(v, d.day, tz)}{' 计划' if v.planned else ' 已走访'}", v.enterprise]
         if v.staff:
             parts.append(f"走访人：{v.staff}")
         if findings:
@@ -385,6 +387,12 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
             lines.append(f"新增工单共 {n.new_count} 件" + (f"，分列于：{'、'.join(where)}" if len(where) > 1 else "") + "。")
         lines.append("请及时分派、办理；超期工单将按规定逐级升级督办。")
     return "\n".join(lines)
+
+
+def visit_time(v: "DispatchVisit", day: date, tz) -> str:
+    """"15:00" for a visit on the list's day, "11-24 15:00" for one since the previous dispatch."""
+    at = v.visited_at.astimezone(tz)
+    return f"{at:%H:%M}" if at.date() == day else f"{at:%m-%d %H:%M}"
 
 
 def to_text(d: Dispatch, tz=None, *, skip_empty: bool = False) -> str:

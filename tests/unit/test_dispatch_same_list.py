@@ -100,6 +100,10 @@ def populate(db) -> dict[str, str]:
     out["from_visit"] = raised.ticket.number
     with sessions(db).begin() as s:                 # planned (recorded ahead, as the visits page will allow)
         s.add(Visit(enterprise_id=ent.id, node_id="fengxi", visited_at=bj(11, 25, 15), findings="回访"))
+        # recorded after the fact: yesterday afternoon (after yesterday's list) reaches today's list,
+        # yesterday before 08:30 was yesterday's
+        s.add(Visit(enterprise_id=ent.id, node_id="fengxi", visited_at=bj(11, 24, 15), findings="了解研发情况"))
+        s.add(Visit(enterprise_id=ent.id, node_id="fengxi", visited_at=bj(11, 24, 8), findings="早间走访"))
     return out
 
 
@@ -167,7 +171,7 @@ async def test_scheduler_console_and_cli_give_the_same_list(db_url, tmp_path, mo
     assert fx["awaiting_info"] == [n["paused"]]
     assert fx["new"] == [n["new"]]
     assert fx["weekly"] == [n["weekly"]]
-    assert len(fx["visits"]) == 2
+    assert len(fx["visits"]) == 3                                           # since yesterday's 08:30 list
     assert lists["fengdong"]["new"] == [n["dong"]]
     listed = [x for node in lists.values() for k, _ in dp.SECTIONS for x in node[k]]
     assert len(listed) == len(set(listed))                               # one heading per ticket
@@ -220,7 +224,8 @@ def test_console_lists_at_other_moments(db_url):
     assert fx.overdue[1].deadline == "首次响应"
     # created 08:45: after 08:30 but before 10:00, answered by nobody: 即日办 due today
     assert [t.number for t in fx.due_today] == [n["evening"], n["later"], n["from_visit"]]
-    assert [t.planned for t in fx.visits] == [False, True]
+    assert [t.planned for t in fx.visits] == [False, False, True]
+    assert [dp.visit_time(v, at_ten.date(), CST) for v in fx.visits] == ["11-24 15:00", "08:00", "15:00"]
     assert totals(d) == (5, 3, 2)
     assert dispatch_lists(db_url, {"fengdong"}, at_ten)["fengdong"].new[0].number == n["dong"]
     # after 17:30 the first responses due today are overdue

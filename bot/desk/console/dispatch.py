@@ -51,13 +51,13 @@ def _table(kind: str, label: str, items: list[dp.DispatchTicket], tz) -> str:
 <th>受理时间</th><th>时限</th></tr></thead><tbody>{rows}</tbody></table>"""
 
 
-def _visits(n: dp.NodeDispatch, tz) -> str:
+def _visits(n: dp.NodeDispatch, day, tz) -> str:
     if not n.visits:
         return ""
-    rows = "".join(f"""<tr data-visit="{v.id}"><td>{_e(_dt(v.visited_at, tz, '%H:%M'))} {'计划' if v.planned else '已走访'}</td>
+    rows = "".join(f"""<tr data-visit="{v.id}"><td>{_e(dp.visit_time(v, day, tz))} {'计划' if v.planned else '已走访'}</td>
 <td>{_e(v.enterprise)}</td><td>{_e(v.staff or '—')}</td><td class="pre">{_e(v.findings or '')}</td>
 <td>{''.join(f'<a href="/console/tickets/{_e(x)}">{_e(x)}</a> ' for x in v.tickets)}</td></tr>""" for v in n.visits)
-    return f"""<h4 class="visits">今日入企服务（{len(n.visits)}）</h4>
+    return f"""<h4 class="visits">{dp.VISITS_HEADING}（{len(n.visits)}）</h4>
 <table class="grid dispatch" data-kind="visits"><thead><tr><th>时间</th><th>企业</th><th>走访人</th><th>发现</th><th>需求工单</th></tr></thead>
 <tbody>{rows}</tbody></table>"""
 
@@ -71,7 +71,7 @@ def dispatch_html(d: dp.Dispatch) -> str:
         c = n.counts()
         summary = " · ".join(f"{label.split('（')[0]} {c[kind]}" for kind, label in dp.SECTIONS)
         parts.append(f"""<div class="dispatch-node" data-node="{_e(n.node_id)}"><h3>{_e(n.name)} <small>{_e(summary)} · 入企服务 {c['visits']}</small></h3>
-{''.join(_table(kind, label, items, tz) for kind, label, items in n.sections())}{_visits(n, tz)}
+{''.join(_table(kind, label, items, tz) for kind, label, items in n.sections())}{_visits(n, d.day, tz)}
 <p class="muted">新增工单共 {n.new_count} 件（{since.month}月{since.day}日 {since:%H:%M} 以来受理，每件只列在一个栏目中）。</p></div>""")
     if not parts:
         parts.append('<p class="muted">今日范围内没有需要调度的工单或入企服务。</p>')
