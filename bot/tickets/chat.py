@@ -99,8 +99,16 @@ def opened_message(number: str, node_name: str, first_due: datetime, linked: boo
             "可随时说「我的工单」查看进度。")
 
 
+RESULT_CHARS = 120                  # the result in the ticket list (one chat bubble for several tickets)
+
+
 def ticket_line(index: int, ticket, node_name: str) -> str:
     cat = BY_INTENT.get(ticket.category)
     name = cat.name if cat else ticket.category
-    return (f"{index}. {ticket.number}｜{name}｜{lc.LABELS.get(ticket.status, ticket.status)}\n"
+    line = (f"{index}. {ticket.number}｜{name}｜{lc.LABELS.get(ticket.status, ticket.status)}\n"
             f"   受理节点：{node_name}；下一步：{lc.NEXT_STEP.get(ticket.status, '')}")
+    result = getattr(ticket, "result", None)
+    if result and ticket.status in (lc.RESOLVED, lc.RATED):
+        # 办结 with a result (staff must write one): the enterprise sees what was done, not only "已办结"
+        line += f"\n   办理结果：{result[:RESULT_CHARS]}{'…' if len(result) > RESULT_CHARS else ''}"
+    return line

@@ -212,3 +212,18 @@ def test_the_ticket_a_chat_message_means():
     assert ticket_meant([a, b], "补充信息", only_if_single=True) is None          # unclear which
     assert ticket_meant([b], "补充信息", only_if_single=True) is b
     assert ticket_meant([], "非常满意") is None
+
+
+def test_the_ticket_list_in_the_chat_shows_the_result_of_a_closed_ticket():
+    """「我的工单」: a closed ticket shows what was done (staff must write a result when closing), shortened."""
+    from types import SimpleNamespace
+
+    from bot.tickets import chat
+
+    done = SimpleNamespace(number="QCY-20261125-0001", category="need_debt_financing", status=lc.RESOLVED,
+                           result="已对接长安银行科技贷，额度300万元已获批。" + "后续跟进说明" * 30)
+    line = chat.ticket_line(1, done, "沣西新城服务中心")
+    assert "办理结果：已对接长安银行科技贷" in line and line.endswith("…")
+    assert len(line.split("办理结果：")[1]) == chat.RESULT_CHARS + 1
+    open_ = SimpleNamespace(number="QCY-20261125-0002", category="need_space", status=lc.IN_PROGRESS, result=None)
+    assert "办理结果" not in chat.ticket_line(2, open_, "沣西新城服务中心")
