@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from bot.settings import PROJECT_ROOT
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.sla import default_policy
+from tests.unit.test_scheduler import race
 
 CST = ZoneInfo("Asia/Shanghai")
 SMALL_FIGURES = {"employees": 50, "total_assets": 10_000_000, "taxable_income": 1_000_000,
@@ -270,27 +270,6 @@ def test_an_unsubscribed_contact_is_passed_over_for_a_colleague(db_url, rules, m
 
 
 # ---- the scheduler: exactly once -------------------------------------------------------------------------
-
-def race(n, make, fn) -> list:
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def worker(i):
-        try:
-            sched = make(i)
-            barrier.wait()
-            results.extend(fn(sched))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    return results
-
 
 def test_racing_schedulers_push_once(db_url, rules_dir, tmp_path):
     for i in range(5):
