@@ -19,6 +19,7 @@ from bot.desk.console import privacy
 from bot.desk.console import pushes
 from bot.desk.console import knowledge
 from bot.desk.console import enterprises, visits
+from bot.desk.console import search
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -75,7 +76,6 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     r.add_get("/console/reports", views.reports_page)
     r.add_get("/console/reports/monthly.html", views.monthly_html)
     r.add_get("/console/reports/monthly.xlsx", views.monthly_xlsx)
-    from bot.desk.console import search         # the top bar's search box
     search.setup(app)
     admin.setup(app)
     privacy.setup(app)
