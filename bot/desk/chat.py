@@ -137,23 +137,31 @@ def _authorised(db: str, conversation_id: str, key: Optional[str], idle_days: in
         row = s.execute(select(Conversation.access_key_hash, Conversation.created_at, Conversation.last_user_at)
                         .where(Conversation.id == conversation_id)).first()
     stored = row.access_key_hash if row else None
-    expected = stored or "0" * 64
+    expired = stored is not None and stored.startswith(EXPIRED_MARK)
+    expected = (stored[len(EXPIRED_MARK):] if expired else stored) or "0" * 64
     ok = hmac.compare_digest(_hash(key), expected)
     if not (ok and stored is not None):
         return False
+    if expired:
+        return "expired"
     if idle_days > 0 and max(row.created_at, row.last_user_at or row.created_at) < utcnow() - timedelta(days=idle_days):
-        _forget_key(db, conversation_id, stored)
+        _expire_key(db, conversation_id, stored)
         return "expired"
     return True
 
 
-def _forget_key(db: str, conversation_id: str, stored: Optional[str] = None) -> bool:
-    """No key opens the conversation any more (expiry, 结束会话)."""
+# An expired key opens nothing, but the browser that still holds it keeps hearing *why* (a second tab, or a
+# request that was already on its way, must not turn "expired" into a bare "forbidden"); 结束会话 forgets the
+# key completely instead.
+EXPIRED_MARK = "expired:"
+
+
+def _expire_key(db: str, conversation_id: str, stored: str) -> None:
     with sessions(db).begin() as s:
-        q = update(Conversation).where(Conversation.id == conversation_id, Conversation.access_key_hash.is_not(None))
-        if stored is not None:
-            q = q.where(Conversation.access_key_hash == stored)
-        return s.execute(q.values(access_key_hash=None).execution_options(synchronize_session=False)).rowcount == 1
+        s.execute(update(Conversation)
+                  .where(Conversation.id == conversation_id, Conversation.access_key_hash == stored)
+                  .values(access_key_hash=EXPIRED_MARK + stored)
+                  .execution_options(synchronize_session=False))
 
 
 def _idle_days(app: web.Application) -> int:

@@ -29,6 +29,7 @@ def history_status(stack, cid: str, key: str) -> int:
 
 def test_an_idle_key_expires_and_the_page_starts_a_new_session_with_a_notice(page, stack):
     open_chat(page, stack)
+    page.wait_for_load_state("networkidle")          # the history fetch after connecting has come back
     old = state(page)
     then = utcnow() - timedelta(days=stack.settings.chat_key_idle_days + 1)
     with sessions(stack.settings.effective_database_url).begin() as s:

@@ -54,9 +54,14 @@ async def test_a_key_unused_for_longer_than_the_limit_expires_for_good(desk):
     body = await r.json()
     assert r.status == 403 and body["error"] == "session_expired"
     assert "30 天未使用" in body["message"] and "新的会话" in body["message"]
-    idle_for(desk.db, cid, 0)                                           # even after fresh activity: dead
-    r = await history(b.client, cid, key)
-    assert r.status == 403 and (await r.json())["error"] == "forbidden"
+    idle_for(desk.db, cid, 0)                                           # even after fresh activity: dead,
+    r = await history(b.client, cid, key)                               # and still told why (a second tab,
+    assert r.status == 403 and (await r.json())["error"] == "session_expired"   # a request already on its way)
+    r = await history(b.client, cid, "x" * 43)
+    assert r.status == 403 and (await r.json())["error"] == "forbidden"  # a wrong key learns nothing
+    with read_sessions(desk.db)() as s:
+        stored = s.get(Conversation, cid).access_key_hash
+    assert key not in stored and len(stored.split(":")[-1]) == 64        # still only a hash
     r = await b.client.post("/api/chat/message", headers={"X-Chat-Key": key},
                             json={"conversation_id": cid, "text": "你好"})
     assert r.status == 403
