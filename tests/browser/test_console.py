@@ -66,8 +66,8 @@ def test_live_handover_claim_reply_end(stack, contexts):
     expect(staff).to_have_url(re.compile(r"/console/login\?next="))
     staff.fill('input[name="username"]', username)
     staff.fill('input[name="password"]', PASSWORD)
-    with staff.expect_response(lambda r: "/console/api/queue" in r.url):    # the live stream is up
-        staff.click('button[type="submit"]')
+    staff.click('button[type="submit"]')
+    staff.wait_for_selector("html[data-live=ready]", state="attached")      # the live stream is up
     expect(staff).to_have_url(f"{desk}/console/")
     expect(staff.locator("h1")).to_contain_text("待处理的转人工")
     staff.evaluate("window.__noReload = true")

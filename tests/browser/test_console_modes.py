@@ -246,8 +246,8 @@ def test_desktop_notifications_are_opt_in_and_fire_in_the_background(desk, brows
         sign_in(page, base)
         page.click("label:has(#notify-toggle)")
         expect(page.locator("#notify-toggle")).to_be_checked()
-        with page.expect_response(lambda r: "/console/api/queue" in r.url):
-            page.reload()                                         # the choice is kept, the live stream is up
+        page.reload()
+        page.wait_for_selector("html[data-live=ready]", state="attached")   # this page's live stream is up
         expect(page.locator("#notify-toggle")).to_be_checked()
         other, token = console_session(base, f"li{tag}")
         assert other.post(f"{base}/console/conversations/{cid}/claim",

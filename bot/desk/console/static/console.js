@@ -350,7 +350,8 @@
     var es = new EventSource(url);
     function data(ev) { try { return JSON.parse(ev.data || "{}"); } catch (e) { return {}; } }
     es.addEventListener("ready", function () {
-      refreshQueue(known !== null);      // catch up after a reconnect
+      // catch up after a reconnect; once the first catch-up is in, the page is live (tests wait for this)
+      refreshQueue(known !== null).then(function () { document.documentElement.dataset.live = "ready"; });
       if (conversationId) refreshPane();
     });
     es.addEventListener("handover", function (ev) {
