@@ -43,7 +43,8 @@ from bot.policy import subscription
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.desk.messages import (MAX_TEXT, _claim_for_forward, _get_message, _mode, _other_pending, _pending,
-                               _replies_of, _set_mode, _set_state, _store_inbound, _store_out)
+                               _replies_of, _set_mode, _set_state, _store_inbound, _store_out,
+                               _store_replies_answered)
 from bot.desk.messages import history  # noqa: F401 - part of the gateway's API (web chat, console)
 from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
@@ -342,31 +343,56 @@ async def resume_bot(app: web.Application, conversation_id: str) -> list[dict]:
     return await _store_replies(app, conversation_id, None, replies, push=True)
 
 
-async def _store_replies(app: web.Application, conversation_id: str, reply_to: Optional[int],
-                         replies: list[dict], push: bool) -> list[dict]:
-    db = _db(app)
-    stored: list[dict] = []
-    handover_info = None
+def _bubbles(replies: list[dict]) -> list[tuple[Optional[dict], Optional[str], Optional[dict]]]:
+    """Rasa's replies as (handover marker or None, text, payload), control-only messages kept for their
+    marker; the marker takes effect before the bubble that carries it."""
+    out = []
     for r in replies:
         custom = r.get("custom") if isinstance(r.get("custom"), dict) else None
+        handover_info = None
         if custom and isinstance(custom.get("handover"), dict):
             handover_info = custom["handover"]
             custom = {k: v for k, v in custom.items() if k != "handover"} or None
         payload = {k: v for k, v in (("buttons", r.get("buttons")), ("custom", custom),
                                      ("image", r.get("image"))) if v}
-        if not r.get("text") and not payload:
+        out.append((handover_info, r.get("text"), payload or None))
+    return out
+
+
+async def _store_replies(app: web.Application, conversation_id: str, reply_to: Optional[int],
+                         replies: list[dict], push: bool, answered: bool = False) -> list[dict]:
+    """Store, publish and (push=True) deliver a turn's replies; `answered`: also mark `reply_to` answered.
+    A turn without a handover (nearly all) is stored in one transaction."""
+    db = _db(app)
+    bubbles = _bubbles(replies)
+    if not any(h for h, _, _ in bubbles):
+        shown = [(text, payload) for _, text, payload in bubbles if text or payload]
+        stored, mode, channel = await _run(_store_replies_answered, db, conversation_id, "bot", shown,
+                                           reply_to if answered else None)
+        for msg in stored:
+            _publish(app, msg, mode)
+            if push:
+                await _push(app, channel, msg)
+        return stored
+    stored = []
+    handover_info = None
+    for info, text, payload in bubbles:
+        if info is not None:
+            handover_info = info
+        if not text and not payload:
             continue            # a pure control message (handover marker)
         if handover_info is not None:
             await _switch_to_waiting(app, conversation_id, handover_info)
             handover_info = None
-        msg, mode, channel = await _run(_store_out, db, conversation_id, "bot", r.get("text"),
-                                        payload or None, reply_to)
+        msg, mode, channel = await _run(_store_out, db, conversation_id, "bot", text, payload, reply_to)
         _publish(app, msg, mode)
         if push:
             await _push(app, channel, msg)
         stored.append(msg)
     if handover_info is not None:
         await _switch_to_waiting(app, conversation_id, handover_info)
+    if answered and reply_to is not None:
+        await _run(_set_state, db, reply_to, "answered")
     return stored
 
 
@@ -477,9 +503,7 @@ async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, l
         log.warning("Rasa unavailable for message %s: %s", msg["id"], exc)
         await _run(_set_state, db, msg["id"], "pending")
         return False, []
-    stored = await _store_replies(app, cid, msg["id"], replies, push)
-    await _run(_set_state, db, msg["id"], "answered")
-    return True, stored
+    return True, await _store_replies(app, cid, msg["id"], replies, push, answered=True)
 
 
 def _took(tracker: Any, text: str) -> bool:
@@ -495,8 +519,8 @@ async def _answer_here(app: web.Application, msg: dict, text: str, author: str,
                        payload: Optional[dict] = None) -> dict:
     """The desk answers an inbound message itself (welcome, cancel): store, publish, mark answered."""
     db = _db(app)
-    reply, mode, _ = await _run(_store_out, db, msg["conversation_id"], author, text, payload, msg["id"])
-    await _run(_set_state, db, msg["id"], "answered")
+    (reply,), mode, _ = await _run(_store_replies_answered, db, msg["conversation_id"], author,
+                                   [(text, payload)], msg["id"])
     _publish(app, reply, mode)
     return reply
 

@@ -131,6 +131,28 @@ def _store_out(db: str, conversation_id: str, author: str, text: Optional[str], 
         return message_dict(m), conv.mode, conv.channel
 
 
+def _store_replies_answered(db: str, conversation_id: str, author: str,
+                            replies: list[tuple[Optional[str], Optional[dict]]],
+                            answered: Optional[int]) -> tuple[list[dict], str, str]:
+    """Store a turn's replies and mark the message they answer as answered, in one transaction:
+    one commit (one fsync on SQLite) per bot turn instead of one per bubble, and never a
+    message marked answered without its replies (or replies whose message still looks unanswered)."""
+    with sessions(db).begin() as s:
+        conv = _ensure_conversation(s, conversation_id, "rest")
+        now = utcnow()
+        rows = [Message(conversation_id=conversation_id, direction="out", author=author, text=text,
+                        payload=json.dumps(payload, ensure_ascii=False) if payload else None,
+                        reply_to=answered, state="stored", internal=False, created_at=now)
+                for text, payload in replies]
+        s.add_all(rows)
+        conv.updated_at = now
+        if answered is not None:
+            s.execute(update(Message).where(Message.id == answered).values(state="answered")
+                      .execution_options(synchronize_session=False))
+        s.flush()
+        return [message_dict(m) for m in rows], conv.mode, conv.channel
+
+
 def _claim_for_forward(db: str, message_id: int) -> bool:
     """stored/pending → forwarded; False if another task or desk instance already took it."""
     with sessions(db).begin() as s:
