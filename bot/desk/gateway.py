@@ -44,7 +44,7 @@ from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
 from bot.desk.messages import (MAX_TEXT, _claim_for_forward, _get_message, _mode, _other_pending, _pending,
                                _replies_of, _set_mode, _set_state, _store_inbound, _store_out,
-                               _store_replies_answered)
+                               _store_replies_answered, _turn_state)
 from bot.desk.messages import history  # noqa: F401 - part of the gateway's API (web chat, console)
 from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
@@ -543,7 +543,7 @@ async def _bot_turn(app: web.Application, msg: dict) -> Optional[list[dict]]:
     cid = msg["conversation_id"]
     db = _db(app)
     async with _gw(app).lock(cid):
-        mode, _ = await _run(_mode, db, cid)      # a handover may have happened while we waited
+        mode, earlier = await _run(_turn_state, db, cid, msg["id"])   # a handover may have happened while we waited
         if mode != "bot":
             return None
         wanted = forwarded_text(msg)
@@ -552,8 +552,8 @@ async def _bot_turn(app: web.Application, msg: dict) -> Optional[list[dict]]:
         if wanted == WELCOME_PAYLOAD:              # a user arrives (WeChat 关注): the same welcome as the web chat
             return [await _answer_here(app, msg, WELCOME_TEXT, "bot", welcome_payload())]
         # Earlier messages that failed go first, so Rasa sees the conversation in order.
-        for earlier in await _run(_pending, db, cid, msg["id"]):
-            ok, _ = await _forward(app, earlier, push=True)
+        for first in earlier:
+            ok, _ = await _forward(app, first, push=True)
             if not ok or (await _run(_mode, db, cid))[0] != "bot":
                 break
         else:

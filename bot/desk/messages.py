@@ -216,6 +216,11 @@ def _pending(db: str, conversation_id: Optional[str] = None, before: Optional[in
         return [message_dict(m) for m in s.scalars(q.order_by(Message.id).limit(500))]
 
 
+def _turn_state(db: str, conversation_id: str, message_id: int) -> tuple[str, list[dict]]:
+    """(mode, earlier inbound messages still to forward) in one read: what a bot turn checks first."""
+    return _mode(db, conversation_id)[0], _pending(db, conversation_id, message_id)
+
+
 def history(db: str, conversation_id: str, after: int = 0, limit: int = 200,
             include_internal: bool = False) -> list[dict]:
     """Stored messages after id `after`, oldest first (the chat page hides internal notes)."""
