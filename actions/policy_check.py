@@ -73,7 +73,7 @@ def show_result(dispatcher: CollectingDispatcher, tracker: Tracker, facts: dict,
     fits = pc.fitting(report, focus)
     buttons = [{"title": f"登记{pc.SHORT_NAMES.get(p, p)}需求", "payload": f'/policy_register{{"policy":"{p}"}}'}
                for p in fits[:3]] + [kb_replies.HUMAN_BUTTON]
-    dispatcher.utter_message(text=pc.result_text(report, rules(), focus=focus, dropped=dropped), buttons=buttons)
+    dispatcher.utter_message(text=pc.result_text(report, rules(), focus=focus, dropped=dropped, facts=facts), buttons=buttons)
     events: list = [SlotSet("company_facts", facts), SlotSet(STATE, None), SlotSet(ANSWER, None)]
     enterprise = _enterprise(tracker)
     if enterprise is not None and facts:

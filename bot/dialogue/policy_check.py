@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Optional
 
 from bot.dialogue import speech
@@ -302,6 +302,8 @@ def focus_of(text: str) -> list[str]:
 SELF = re.compile(r"我们|我司|我公司|咱们|咱|本公司|我这|我家|我们这")
 ASKS_OWN_FIT = re.compile(r"能不能|能否|可不可以|够不够|符不符合|算不算|是否符合|适不适用|适用吗|有没有资格|够格"
                           r"|(?:能|可以)[^，。,？?]{0,12}吗")
+# "我们…想评高企" / "我司打算申报科小": the enterprise wants one named policy — its own figures decide, so check.
+WANTS_TO_APPLY = re.compile(r"(?:想|打算|准备|计划|希望)(?:要)?(?:评|申请|申报|认定|报|拿)")
 # A question about a requirement itself ("研发费用占比要达到多少", "需要什么条件"): the knowledge base answers it.
 REQUIREMENT_QUESTION = re.compile(r"要达到多少|达到多少|是多少|多少比例|要求是|什么条件|哪些条件|什么要求|怎么申请|如何申请"
                                   r"|怎么办理|流程|材料|什么意思|有效期|税率")
@@ -315,6 +317,8 @@ def wants_check(text: str) -> bool:
     if REQUIREMENT_QUESTION.search(t) and "体检" not in t:
         return False
     if CHECK_REQUEST.search(t):
+        return True
+    if SELF.search(t) and WANTS_TO_APPLY.search(t) and focus_of(t) and not speech.is_request(text):
         return True
     return bool(SELF.search(t) and ASKS_OWN_FIT.search(t) and (focus_of(t) or re.search(r"政策|优惠|扶持|补贴", t)))
 
@@ -416,17 +420,30 @@ def fitting(report: Report, focus: list[str] = ()) -> list[str]:
     return sorted(ids, key=lambda p: (p not in focus, ids.index(p)))
 
 
-def result_text(report: Report, rules: RuleSet, *, focus: list[str] = (), dropped: list[str] = ()) -> str:
+def result_text(report: Report, rules: RuleSet, *, focus: list[str] = (), dropped: list[str] = (),
+                facts: Optional[dict] = None) -> str:
     """The whole result message: one block per policy (focus first), each with its deciding lines and a short
-    citation; the items left to experts named; a closing line on what it is."""
+    citation; the items left to experts named; a closing line on what it is.
+
+    Asked about one policy ("想评高企"), the others do not bury the answer in a chat bubble: one that fits is
+    still shown in full (good news), one that does not is one line, and those still missing figures are named
+    together in a single line."""
     results = sorted(report.results, key=lambda r: (r.policy not in focus, report.results.index(r)))
-    blocks = []
+    blocks, undecided = [], []
     for r in results:
-        block = render.lines(r, only_deciding=True)
-        rule = rules.get(r.policy)
-        if rule is not None:
-            block.append("  " + short_citation(rule))
+        aside = bool(focus) and r.policy not in focus
+        if aside and r.verdict == "need_more_info":
+            undecided.append(r.name)
+            continue
+        block = render.lines(r, only_deciding=True) if not (aside and r.verdict != "eligible") else [render.headline(r)]
+        if not aside or r.verdict == "eligible":
+            block += _when_eligible(r, facts or {})
+            rule = rules.get(r.policy)
+            if rule is not None:
+                block.append("  " + short_citation(rule))
         blocks.append("\n".join(block))
+    if undecided:
+        blocks.append(f"另外，{'、'.join(undecided)}还需要更多数字才能判断；想一起看看，说「政策体检」即可。")
     for n in report.not_applied:
         blocks.append(f"— {n.name}：{n.reason}")
     head = "政策体检结果（按您提供的数字初步判断，最终以主管部门认定为准）："
@@ -440,6 +457,20 @@ def result_text(report: Report, rules: RuleSet, *, focus: list[str] = (), droppe
     elif report.results:
         tail.append("需要的话可以请服务专员帮您逐项核实。")
     return "\n\n".join([head] + blocks + (["\n".join(tail)] if tail else []))
+
+
+def _when_eligible(r, facts: dict) -> list[str]:
+    """A line saying from when a time condition is met ("满一年之日"), when that is all the date decides."""
+    c = r.check("registered_one_year")
+    registered = facts.get("registered_on")
+    if c is None or c.status != "fail" or not registered:
+        return []
+    try:
+        day = date.fromisoformat(str(registered)[:10])
+    except ValueError:
+        return []
+    due = day + timedelta(days=365)         # the rule's own reading of 一年以上 (365 calendar days)
+    return [f"  注册满一年之日：{due.year}年{due.month}月{due.day}日，之后可按当年的申报通知申请。"]
 
 
 def seed_text(report: Report, facts: dict, policies: list[str], asked_in: str = "") -> str:

@@ -177,6 +177,12 @@ def test_focus_and_check_request():
     assert not pc.wants_check("什么样的企业算小型微利企业")
     assert not pc.wants_check("我们成立五年，营收3000万，想问下我们这种情况申请高企，研发费用占比要达到多少？")
     assert not pc.wants_check("加计扣除和高企15%的税率能同时享受吗")
+    # the enterprise wants one named policy: its own figures decide — unless it asks the window to act
+    assert pc.wants_check("我们公司2025年12月10日注册的，想评高企")
+    assert pc.wants_check("我司打算申报科技型中小企业")
+    assert not pc.wants_check("我们想申请高企，需要什么条件")
+    assert not pc.wants_check("我们想申请高企，帮我登记一下")
+    assert not pc.wants_check("我们想申请人才公寓")
 
 
 def test_skip_words():
@@ -195,7 +201,10 @@ def test_result_shows_the_deciding_numbers_expert_items_and_a_short_citation():
     assert text.index("高新技术企业认定") < text.index("科技型中小企业")
     assert "✓ 高新技术企业认定" in text and "研发费用占比 10%（要求 ≥ 5%）✓" in text
     assert "创新能力评价：需专家评估" in text and "依据：国科发火〔2016〕32号" in text
-    assert "需补充 小型微利企业所得税优惠" in text
+    # asked about 高企, the policies still missing figures are one line, not a block each
+    assert "需补充 小型微利企业所得税优惠" not in text and "小型微利企业" in text.split("\n\n")[-2]
+    assert "说「政策体检」即可" in text
+    assert "需补充 小型微利企业所得税优惠" in pc.result_text(report, RULES, dropped=dropped)   # a full check: all
     assert pc.fitting(report, ["hnte"]) == ["hnte"]
     seed = pc.seed_text(report, facts, ["hnte"], "我们能评高企吗")
     assert "高企认定" in seed and "职工60人" in seed and "我们能评高企吗" in seed
@@ -207,6 +216,18 @@ def test_a_failing_figure_shows_a_cross():
     text = pc.result_text(report, RULES, focus=["hnte"])
     assert "✗ 高新技术企业认定" in text and "科技人员占比 5%（要求 ≥ 10%）✗" in text
     assert pc.fitting(report) == []
+
+
+def test_registered_less_than_a_year_ago_says_from_when():
+    """"我们公司2025年12月10日注册的，想评高企": not yet, and the day it becomes possible (365 days, the rule's
+    reading of 一年以上) — the other policies, still missing figures, in one line."""
+    facts = pc.facts_of("我们公司2025年12月10日注册的，想评高企", today=TODAY)
+    report, _ = pc.evaluate(RULES, facts, TODAY)
+    text = pc.result_text(report, RULES, focus=["hnte"], facts=facts)
+    assert "✗ 高新技术企业认定" in text and "注册成立时间 358天" in text
+    assert "注册满一年之日：2026年12月10日" in text
+    assert text.count("需补充") == 0 and "还需要更多数字才能判断" in text
+    assert len(text) < 400
 
 
 def test_categories_exist_in_the_taxonomy():
