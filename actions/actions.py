@@ -158,6 +158,16 @@ def detail_events(plan_details, tracker: Tracker) -> list:
     return events
 
 
+def _more_figures_after_a_check(tracker: Tracker, text: str) -> bool:
+    """The bot's last message was a 政策体检 result and this one gives figures (no question, no contact)."""
+    last = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), None)
+    if not last or not (last.get("text") or "").startswith(policy_chat.RESULT_HEAD):
+        return False
+    if policy_chat.leaves_contact(text, services.network()) or speech.is_question(text):
+        return False
+    return bool(policy_chat.facts_of(text, services.network()))
+
+
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
     """One message in bot mode, whatever it was classified as: answer, register, hand over (bot.dialogue.turn)."""
     verifying = verification_turn(dispatcher, tracker)     # "验证", a one-time code (actions/tickets.py)
@@ -172,8 +182,10 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         lead = f"{needs.label(intent)}类事项由服务专员直接为您办理。"
         return [SlotSet("ticket_category", intent), SlotSet("ticket_seed", statement)] + hand_over(
             dispatcher, tracker, "staff_only", category=intent, lead=lead)
-    if not text.startswith("/") and policy_chat.starts_check(text, services.network()):
-        # "我们50个人，营收两千万，研发三百万，能评高企吗" caught by a need intent: the 政策体检 answers it.
+    if not text.startswith("/") and (policy_chat.starts_check(text, services.network())
+                                     or _more_figures_after_a_check(tracker, text)):
+        # "我们50个人，营收两千万，研发三百万，能评高企吗" caught by a need intent: the 政策体检 answers it; so do
+        # figures typed right after a check's result ("我们有45个人"): the check goes on with them.
         from actions.policy_check import start_check
 
         return start_check(dispatcher, tracker, text)

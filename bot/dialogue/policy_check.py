@@ -420,6 +420,9 @@ def fitting(report: Report, focus: list[str] = ()) -> list[str]:
     return sorted(ids, key=lambda p: (p not in focus, ids.index(p)))
 
 
+RESULT_HEAD = "政策体检结果"
+
+
 def result_text(report: Report, rules: RuleSet, *, focus: list[str] = (), dropped: list[str] = (),
                 facts: Optional[dict] = None) -> str:
     """The whole result message: one block per policy (focus first), each with its deciding lines and a short
@@ -446,7 +449,7 @@ def result_text(report: Report, rules: RuleSet, *, focus: list[str] = (), droppe
         blocks.append(f"另外，{'、'.join(undecided)}还需要更多数字才能判断；想一起看看，说「政策体检」即可。")
     for n in report.not_applied:
         blocks.append(f"— {n.name}：{n.reason}")
-    head = "政策体检结果（按您提供的数字初步判断，最终以主管部门认定为准）："
+    head = RESULT_HEAD + "（按您提供的数字初步判断，最终以主管部门认定为准）："
     tail = []
     if dropped:
         from bot.policy.profile import LABELS

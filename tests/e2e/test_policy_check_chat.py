@@ -1,7 +1,7 @@
 """政策体检 typed in the desk's web chat, through the real stack (desk → Rasa → action server → database): a whole
 check from "我们能评高企吗" to a ticket in the right category."""
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,3 +54,16 @@ def test_a_whole_check_in_the_web_chat_ends_in_a_ticket(stack):
     tickets = eval_dialogue.conversation_tickets(stack.settings.effective_database_url, chat.cid)
     assert len(tickets) == 1 and tickets[0]["category"] == "need_qualification"
     assert "政策体检" in tickets[0]["description"] and "职工60人" in tickets[0]["description"]
+
+
+def test_wanting_one_policy_is_checked_and_figures_typed_after_the_result_carry_on(stack):
+    """"…注册的，想评高企": the check answers with the day the one-year line is met; figures typed right after
+    the result go on with the check instead of falling to "no answer"."""
+    chat = eval_dialogue.ChatClient(stack.settings.desk_url).open()
+    registered = date.today() - timedelta(days=300)
+    first = texts(chat.send(f"我们公司{registered.year}年{registered.month}月{registered.day}日注册的，想评高企"))
+    assert "✗ 高新技术企业认定" in first and "注册满一年之日" in first, first
+    due = registered + timedelta(days=365)
+    assert f"{due.year}年{due.month}月{due.day}日" in first and "需补充" not in first, first
+    more = texts(chat.send("我们有45个人"))
+    assert "职工45人" in more and "知识库里暂时没有" not in more, more
