@@ -105,6 +105,11 @@ _NEGATIVE = re.compile(r"不|没|无(?!论)|别|否|错|非(?!常)|有误|有问
                        r"|\bincorrect\b|\bdon'?t\b|\bnah\b|\bcancel\b|\bwait\b|等等|等一下|稍等|慢着|先别")
 
 
+# Putting the decision off is no yes, whatever yes-word it starts with: "嗯，我再考虑一下", "好的，晚点再说".
+_DEFERRAL = re.compile(r"再想|想想|想一想|考虑|斟酌|琢磨|商量|请示|回头|晚点|晚些|稍后|改天|过几天|等会|以后再|再说"
+                       r"|\bthink\b|\blater\b|\bhold on\b")
+
+
 def _strip_not_negative(t: str) -> str:
     t = _A_NOT_A.sub(" ", t)
     for w in _NOT_NEGATIVE:
@@ -118,8 +123,8 @@ def _has_negative(t: str) -> bool:
 
 def is_affirmation(text: str) -> bool:
     """Yes, of any length: "确认无误，提交", "对，没问题", "行", "好的提交", "OK", "👌", "嗯对".
-    Not when the message also says no, corrects, cancels, asks something or gives new details
-    ("不对，手机号错了", "好的，手机号改成139…", "可以吗？")."""
+    Not when the message also says no, corrects, cancels, puts the decision off, asks something or gives new
+    details ("不对，手机号错了", "好的，手机号改成139…", "嗯，我再考虑一下", "可以吗？")."""
     raw = text or ""
     if any(e in raw for e in _NO_EMOJI):
         return False
@@ -127,7 +132,7 @@ def is_affirmation(text: str) -> bool:
     found = any(e in raw for e in _YES_EMOJI)
     if not t:
         return found
-    if _has_negative(t) or is_question(raw) or is_cancel(raw) or re.search(r"\d", t):
+    if _has_negative(t) or _DEFERRAL.search(t) or is_question(raw) or is_cancel(raw) or re.search(r"\d", t):
         return False
     if correction(raw) is not None:
         return False

@@ -30,6 +30,9 @@ NOT_AFFIRMATIONS = [
     "等一下", "稍等，我看看", "不是", "不", "no", "❌", "👎", "不行", "有误",
     "我们是软件公司", "高企需要什么条件", "", "   ", "修改手机号",
     "好的，顺便问一下高企有效期多久？",
+    # A yes-word in front of a deferral submitted the ticket: "let me think about it" is no confirmation.
+    "嗯，我再考虑一下", "嗯……我再想想", "好的，我考虑考虑", "好的，我回头问问老板再说", "行，我先跟同事商量一下",
+    "好的，晚点再说", "ok, let me think about it",
 ]
 
 

@@ -179,6 +179,13 @@ async def test_an_unclear_answer_at_the_confirmation_step_is_no_yes(domain):
     assert "请回复「确认」提交登记" in texts(d)[0]
 
 
+async def test_hesitating_at_the_confirmation_step_submits_nothing(domain):
+    """"嗯，我再考虑一下" starts with a yes-word but defers the decision: it must not confirm the registration."""
+    for text in ("嗯，我再考虑一下", "嗯……我再想想", "好的，我回头问问老板再说", "好的，我考虑考虑"):
+        _, slots = await validate(domain, text, "ticket_confirm", slots=FILLED)
+        assert slots.get("ticket_confirm") is None, text
+
+
 # ---- action_ask_ticket_confirm ---------------------------------------------------------------------
 
 async def test_the_confirmation_question_shows_everything_collected(dispatcher, domain):
