@@ -205,6 +205,8 @@ def cue_category(text: str) -> Optional[str]:
 
 
 def _questions(text: str, request: bool) -> list[str]:
+    if not text:
+        return []           # nothing said (a category button first thing): nothing to look up
     parts = speech.question_parts(text)
     if parts:
         return parts[:MAX_QUESTIONS]

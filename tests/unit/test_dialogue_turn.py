@@ -133,6 +133,15 @@ def test_the_previous_topic_is_passed_to_the_knowledge_base():
     assert turn.context_from_slot(None) is None and turn.context_from_slot({"entry_id": None}) is None
 
 
+def test_an_empty_message_asks_the_base_nothing():
+    """A category button with nothing said before it ("/need_space" from the WeChat menu) leaves no text: an empty
+    question put to the base was logged in kb_queries and counted in the monthly figures."""
+    kb = StubKb(UNKNOWN)
+    plan = turn.plan_turn("", "need_space", [], kb=kb)
+    assert kb.asked == [] and plan.asked == []
+    assert plan.register and plan.category == "need_space"
+
+
 @pytest.fixture(scope="module")
 def real_kb():
     return KnowledgeService(ROOT / "knowledge", strict=True, background_reload=False)

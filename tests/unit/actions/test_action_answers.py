@@ -65,7 +65,7 @@ async def test_handle_need_from_a_category_button_uses_what_the_user_said_before
     assert "实验室" in texts(dispatcher)[0]
 
 
-async def test_handle_need_from_a_button_with_nothing_said_before_asks_for_the_need(dispatcher, domain):
+async def test_handle_need_from_a_button_with_nothing_said_before_asks_for_the_need(dispatcher, domain, db):
     """"/need_space" clicked first thing: the category is known, the description must still be asked."""
     from actions.actions import ActionHandleNeed
 
@@ -75,6 +75,8 @@ async def test_handle_need_from_a_button_with_nothing_said_before_asks_for_the_n
     slots = slot_events(events)
     assert slots["ticket_category"] == "need_space" and slots["need_description"] is None
     assert "user_statement" not in slots and followups(events) == ["ticket_form"]
+    # nothing was asked: no empty question in kb_queries (the monthly figures count every row as a question)
+    assert kb_log.questions(db, "unit-sender") == []
 
 
 # ---- action_nlu_fallback ---------------------------------------------------------------------------
