@@ -560,8 +560,11 @@ class ActionSubmitRatingComment(Action):
         comment = tracker.get_slot("rating_comment")
         number = tracker.get_slot("rating_ticket_number")
         if comment and comment != "-" and number:
-            services.tickets().comment_on_rating(number, tracker.sender_id, comment)
-            dispatcher.utter_message(text="您的意见已记录，谢谢！")
+            try:
+                services.tickets().comment_on_rating(number, tracker.sender_id, comment)
+                dispatcher.utter_message(text="您的意见已记录，谢谢！")
+            except TicketError as exc:      # e.g. the sender's verification was revoked since the rating
+                dispatcher.utter_message(text=str(exc))
         else:
             dispatcher.utter_message(text="好的，感谢您的支持！")
         return [SlotSet("rating_ticket_number", None), SlotSet("rating_comment", None)]

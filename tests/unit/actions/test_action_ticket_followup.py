@@ -300,3 +300,24 @@ async def test_no_rating_comment_is_thanked_for_and_records_nothing(dispatcher, 
 
     assert texts(dispatcher) == ["好的，感谢您的支持！"] and events_of(services, t.number) == before
     assert events == [SlotSet("rating_ticket_number", None), SlotSet("rating_comment", None)]
+
+
+async def test_a_rating_comment_on_a_ticket_no_longer_the_senders_is_answered_not_crashed(dispatcher, domain, services):
+    """Verified, the sender rated a colleague's ticket; staff revoked the verification before the comment came.
+    The action raised TicketError: the user got no reply at all and the rating slots stayed set."""
+    from actions.tickets import ActionRateTicket, ActionSubmitRatingComment
+
+    theirs = resolved(services, sender="colleague", mobile="13800001111")
+    open_ticket(services)
+    services.identity().verify_by_staff("unit-sender", "li")
+    rated = await ActionRateTicket().run(CollectingDispatcher(), tracker(f"满意 {theirs.number}", "rate_service"),
+                                         domain)
+    assert slot_events(rated)["rating_ticket_number"] == theirs.number
+    services.identity().revoke("unit-sender")
+
+    slots = {"rating_ticket_number": theirs.number, "rating_comment": "办得挺快"}
+    events = await ActionSubmitRatingComment().run(dispatcher, tracker("办得挺快", slots=slots), domain)
+
+    assert texts(dispatcher) == [f"没有找到您名下的工单 {theirs.number}。"]
+    assert events == [SlotSet("rating_ticket_number", None), SlotSet("rating_comment", None)]
+    assert ("rating_comment", "办得挺快") not in events_of(services, theirs.number)
