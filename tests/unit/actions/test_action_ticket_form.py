@@ -39,9 +39,10 @@ def open_earlier(services, sender="unit-sender"):
 
 async def validate(domain, text, requested, slots=None, events=()):
     """One answer in the form: what the bot said and the slots the validation set."""
+    from actions.tickets import ValidateTicketForm
+
     d = CollectingDispatcher()
-    out = await __import__("actions.tickets", fromlist=["x"]).ValidateTicketForm().run(
-        d, form_tracker(text, FORM, requested, slots=slots, events=events), domain)
+    out = await ValidateTicketForm().run(d, form_tracker(text, FORM, requested, slots=slots, events=events), domain)
     return d, slot_events(out)
 
 
