@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
+from bot.db.conversations import ensure_conversation
 from bot.db.schema import (
     Conversation, Enterprise, Handover, Message, ServiceNode, Staff, Ticket, TicketEvent, utcnow,
 )
@@ -135,18 +134,6 @@ def _event(s: Session, ticket_id: Optional[int], actor: str, action: str, note: 
                       note=note, at=at or utcnow()))
 
 
-def _ensure_conversation(s: Session, conversation_id: str, channel: str, now: datetime) -> Conversation:
-    """The conversation row, created if missing, locked for this transaction (PostgreSQL)."""
-    dialect = s.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
-    s.execute(ins.values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
-              .on_conflict_do_nothing(index_elements=["id"]))
-    conv = s.scalars(select(Conversation).where(Conversation.id == conversation_id)
-                     .with_for_update()).one()
-    s.refresh(conv)
-    return conv
-
-
 def _open_handover(s: Session, conversation_id: str) -> Optional[Handover]:
     return s.scalars(select(Handover).where(Handover.conversation_id == conversation_id,
                                             Handover.ended_at.is_(None))
@@ -245,7 +232,7 @@ def start_handover(db_url: str, conversation_id: str, reason: str, category: Opt
 
     profile = TicketService(db_url, sla=pol, router=rtr).profile(conversation_id)
     with sessions(db_url).begin() as s:
-        conv = _ensure_conversation(s, conversation_id, channel, now)
+        conv = ensure_conversation(s, conversation_id, channel, now, lock=True)
         existing = _open_handover(s, conversation_id)
         if existing is not None:
             node = s.get(ServiceNode, existing.node_id) if existing.node_id else None

@@ -67,6 +67,15 @@ def engine_for(url: str, immediate: bool = False) -> Engine:
     return make_engine(url, immediate)
 
 
+def dialect_insert(s: Session, table):
+    """The INSERT of this session's dialect (PostgreSQL or SQLite), which has on_conflict_do_nothing/-update:
+    the one place that chooses between the two."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
 def sessions(url: str) -> sessionmaker:
     """Sessions for work that writes (SQLite: serialised with BEGIN IMMEDIATE)."""
     return sessionmaker(engine_for(url, True), class_=Session, future=True, expire_on_commit=False)

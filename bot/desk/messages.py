@@ -12,11 +12,10 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import read_sessions, sessions
+from bot.db.conversations import ensure_conversation
 from bot.db.schema import Conversation, Message, utcnow
 from bot.dialogue.options import match_option
 
@@ -42,17 +41,6 @@ def message_dict(m: Message) -> dict[str, Any]:
     if m.internal:
         d["internal"] = True
     return d
-
-
-def _ensure_conversation(s, conversation_id: str, channel: str) -> Conversation:
-    now = utcnow()
-    dialect = s.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
-    s.execute(ins.values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
-              .on_conflict_do_nothing(index_elements=["id"]))
-    conv = s.get(Conversation, conversation_id)
-    s.refresh(conv)
-    return conv
 
 
 def _latest_buttons(s, conversation_id: str) -> list[dict]:
@@ -94,7 +82,7 @@ def _store_inbound(db: str, conversation_id: str, text: str, client_msg_id: Opti
     for attempt in (1, 2):
         try:
             with sessions(db).begin() as s:
-                conv = _ensure_conversation(s, conversation_id, channel)
+                conv = ensure_conversation(s, conversation_id, channel)
                 if client_msg_id:
                     first = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                             Message.client_msg_id == client_msg_id)).first()
@@ -121,7 +109,7 @@ def _store_out(db: str, conversation_id: str, author: str, text: Optional[str], 
                reply_to: Optional[int] = None, internal: bool = False) -> tuple[dict, str, str]:
     """Store an outgoing message; returns (message, mode, channel)."""
     with sessions(db).begin() as s:
-        conv = _ensure_conversation(s, conversation_id, "rest")
+        conv = ensure_conversation(s, conversation_id, "rest")
         m = Message(conversation_id=conversation_id, direction="out", author=author, text=text,
                     payload=json.dumps(payload, ensure_ascii=False) if payload else None,
                     reply_to=reply_to, state="stored", internal=internal, created_at=utcnow())
@@ -138,7 +126,7 @@ def _store_replies_answered(db: str, conversation_id: str, author: str,
     one commit (one fsync on SQLite) per bot turn instead of one per bubble, and never a
     message marked answered without its replies (or replies whose message still looks unanswered)."""
     with sessions(db).begin() as s:
-        conv = _ensure_conversation(s, conversation_id, "rest")
+        conv = ensure_conversation(s, conversation_id, "rest")
         now = utcnow()
         rows = [Message(conversation_id=conversation_id, direction="out", author=author, text=text,
                         payload=json.dumps(payload, ensure_ascii=False) if payload else None,

@@ -20,12 +20,11 @@ from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
 from sqlalchemy import delete, exists, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db import read_sessions, sessions
+from bot.db import dialect_insert, read_sessions, sessions
+from bot.db.conversations import ensure_conversation
 from bot.db.schema import Attachment, Conversation, FileBlob, Handover, Message, Ticket, TicketEvent, utcnow
 from bot.files.sniff import IMAGE, FileRefused, Sniffed
 from bot.tickets import lifecycle as lc
@@ -54,18 +53,9 @@ def file_meta(a: Attachment) -> dict:
     return {"id": a.id, "name": a.name, "kind": a.kind, "mime": a.mime, "size": a.size}
 
 
-def _ensure_conversation(s: Session, conversation_id: str, channel: str, now: datetime) -> Conversation:
-    ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(Conversation)
-    s.execute(ins.values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
-              .on_conflict_do_nothing(index_elements=["id"]))
-    conv = s.get(Conversation, conversation_id)
-    s.refresh(conv)
-    return conv
-
-
 def _put_blob(s: Session, data: bytes, now: datetime) -> str:
     sha = hashlib.sha256(data).hexdigest()
-    ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(FileBlob)
+    ins = dialect_insert(s, FileBlob)
     s.execute(ins.values(sha256=sha, size=len(data), data=data, created_at=now)
               .on_conflict_do_nothing(index_elements=["sha256"]))
     return sha
@@ -126,7 +116,7 @@ def receive(db_url: str, conversation_id: str, data: bytes, name: str, found: Sn
         try:
             with sessions(db_url).begin() as s:
                 now = now or utcnow()
-                conv = _ensure_conversation(s, conversation_id, channel, now)
+                conv = ensure_conversation(s, conversation_id, channel, now)
                 if client_msg_id:
                     first = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
                                                             Message.client_msg_id == client_msg_id)).first()

@@ -32,11 +32,9 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.db import read_sessions
+from bot.db import dialect_insert, read_sessions
 from bot.db.schema import (Contact, Conversation, Enterprise, EnterpriseFigures, Notification, PolicyPush,
                            PolicyPushThrottle, Ticket)
 from bot.policy import subscription
@@ -376,13 +374,9 @@ def preview(db_url: str, rules: RuleSet, matching: Matching, now: datetime, tz=B
 
 # ---- sending ---------------------------------------------------------------------------------------------
 
-def _insert(s: Session, table):
-    return (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-
-
 def _claim_throttle(s: Session, enterprise_id: int, now: datetime) -> bool:
     """Take this week's push of the enterprise: a new row, or the old one moved on if a week has passed."""
-    created = s.execute(_insert(s, PolicyPushThrottle).values(enterprise_id=enterprise_id, last_push_at=now)
+    created = s.execute(dialect_insert(s, PolicyPushThrottle).values(enterprise_id=enterprise_id, last_push_at=now)
                         .on_conflict_do_nothing(index_elements=["enterprise_id"]))
     if created.rowcount == 1:
         return True
@@ -401,7 +395,7 @@ def run(s: Session, rules: RuleSet, matching: Matching, now: datetime, *, sent_b
     for c in p.send:
         t = c.trigger
         body = message(t, c.reason, _category_name(matching.categories.get(t.policy, "")))
-        row = s.execute(_insert(s, PolicyPush).values(
+        row = s.execute(dialect_insert(s, PolicyPush).values(
             enterprise_id=c.enterprise_id, policy_id=t.policy, policy_name=t.name[:128], trigger_key=t.key,
             trigger=t.kind, reason=c.reason, contact_id=c.contact_id, conversation_id=c.conversation_id,
             channel=c.channel, node_id=c.node_id, deadline=t.deadline, body=body, sent_by=sent_by[:128],

@@ -16,10 +16,8 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.db import read_sessions, sessions
+from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import Conversation, PolicyPushOptOut, utcnow
 from bot.text import normalise
 
@@ -64,7 +62,7 @@ def apply(db_url: str, sender_id: str, what: str, channel: Optional[str] = None,
                 return ALREADY_OUT_TEXT
             if channel is None:
                 channel = s.scalar(select(Conversation.channel).where(Conversation.id == sender_id))
-            ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(PolicyPushOptOut)
+            ins = dialect_insert(s, PolicyPushOptOut)
             s.execute(ins.values(sender_id=sender_id, channel=(channel or None), opted_out_at=at)
                       .on_conflict_do_nothing(index_elements=["sender_id"]))
             return UNSUBSCRIBED_TEXT

@@ -15,12 +15,10 @@ from typing import Callable, Optional
 
 from rapidfuzz import fuzz
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.tickets import credit_code
-from bot.db import read_sessions, sessions
+from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import (
     Contact, Conversation, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
 )
@@ -238,8 +236,7 @@ class TicketService:
     def _next_number(self, s: Session, now: datetime) -> str:
         """QCY-YYYYMMDD-NNNN, a per-day counter incremented under the transaction's write lock."""
         day = now.astimezone(self.sla.tz).strftime("%Y%m%d")
-        dialect = s.get_bind().dialect.name
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(TicketSequence)
+        ins = dialect_insert(s, TicketSequence)
         s.execute(ins.values(day=day, last=0).on_conflict_do_nothing(index_elements=["day"]))
         s.execute(update(TicketSequence).where(TicketSequence.day == day)
                   .values(last=TicketSequence.last + 1))

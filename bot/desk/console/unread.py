@@ -11,10 +11,8 @@ from datetime import datetime
 from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.db import read_sessions, sessions
+from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import ConsoleRead, Enterprise, Handover, Message, Ticket, utcnow
 from bot.desk.console.auth import StaffView
 from bot.tickets import lifecycle as lc
@@ -27,7 +25,7 @@ def mark_read(db_url: str, staff_id: int, conversation_id: str, last_message_id:
     with sessions(db_url).begin() as s:
         newest = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id)) or 0
         last = max(0, min(int(last_message_id), newest))
-        ins = (pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert)(ConsoleRead)
+        ins = dialect_insert(s, ConsoleRead)
         s.execute(ins.values(staff_id=staff_id, conversation_id=conversation_id, last_message_id=last, read_at=at)
                   .on_conflict_do_nothing(index_elements=["staff_id", "conversation_id"]))
         s.execute(update(ConsoleRead).where(ConsoleRead.staff_id == staff_id,
