@@ -11,10 +11,9 @@ from bot.settings import Settings
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logmask.install()           # phone and ID numbers never reach the log (bot/logmask.py)
     settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logmask.install()           # phone and ID numbers never reach the log (bot/logmask.py)
     problem = settings.internal_ports_problem()   # scale profile: Rasa / action server open beyond loopback
     if problem:
         print(f"错误：{problem}", file=sys.stderr, flush=True)

@@ -50,14 +50,12 @@ async def _probe_redis(url: str) -> str:
 
 async def _scheduler_ctx(app: web.Application):
     """日调度、周推进、月总结 and the SLA sweep run inside the desk (exactly once across instances)."""
-    import os
-
     from bot.scheduler import run_forever
 
-    if os.environ.get("DESK_SCHEDULER", "1") == "0":
+    settings = app[SETTINGS_KEY]
+    if not settings.desk_scheduler:       # DESK_SCHEDULER=0
         yield
         return
-    settings = app[SETTINGS_KEY]
     stop = asyncio.Event()
     task = asyncio.create_task(run_forever(settings.effective_database_url, stop=stop,
                                            reports_dir=settings.var_dir / "reports",

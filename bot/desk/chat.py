@@ -29,7 +29,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 import weakref
@@ -47,6 +46,7 @@ from bot.db.schema import Conversation, Message, utcnow
 from bot.desk import gateway, ratelimit
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import SETTINGS_KEY
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +63,18 @@ COMMON_HEADERS = {
 
 
 class ChatState:
-    def __init__(self) -> None:
+    def __init__(self, frame_ancestors: str = "'self'") -> None:
         self.sockets: weakref.WeakSet = weakref.WeakSet()
         self.conversation_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # socket → its conversation
-        self.frame_ancestors = frame_ancestors()
+        self.frame_ancestors = frame_ancestors      # checked CSP sources (also the figures page's)
 
 
 CHAT_KEY = web.AppKey("chat", ChatState)
 
 
-def frame_ancestors() -> str:
-    """CSP frame-ancestors from DESK_FRAME_ANCESTORS (space-separated sources), default 'self'."""
-    raw = os.environ.get("DESK_FRAME_ANCESTORS", "").strip()
+def frame_ancestors(settings: Settings) -> str:
+    """CSP frame-ancestors from the DESK_FRAME_ANCESTORS setting (space-separated sources), default 'self'."""
+    raw = settings.frame_ancestors.strip()
     if not raw:
         return "'self'"
     parts = raw.split()
@@ -596,7 +596,7 @@ def setup(app: web.Application) -> None:
     gateway.setup(app)
     ratelimit.setup(app)
     app.middlewares.append(chinese_errors)
-    app[CHAT_KEY] = ChatState()
+    app[CHAT_KEY] = ChatState(frame_ancestors(app[SETTINGS_KEY]))
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", chat_page)
     app.router.add_get("/chat/chat.js", _static("chat.js", "application/javascript; charset=utf-8"))

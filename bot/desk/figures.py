@@ -22,7 +22,7 @@ from typing import Any, Iterable, Optional
 
 from aiohttp import web
 
-from bot.desk.chat import frame_ancestors
+from bot.desk.chat import CHAT_KEY
 from bot.desk.keys import SETTINGS_KEY
 from bot.reports.figures import CACHE_SECONDS, WINDOWS, PublicFigures
 
@@ -152,14 +152,14 @@ def _cache(request: web.Request) -> PublicFigures:
     return cache
 
 
-def _headers(json_api: bool = False) -> dict[str, str]:
+def _headers(request: web.Request, json_api: bool = False) -> dict[str, str]:
     h = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
          "Cache-Control": f"public, max-age={int(CACHE_SECONDS)}"}
     if json_api:
         h["Access-Control-Allow-Origin"] = "*"
         h["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
         return h
-    ancestors = frame_ancestors()
+    ancestors = request.app[CHAT_KEY].frame_ancestors      # DESK_FRAME_ANCESTORS, as the web chat's
     h["Content-Security-Policy"] = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
                                     f"form-action 'none'; frame-ancestors {ancestors}")
     if ancestors == "'self'":
@@ -171,16 +171,16 @@ async def figures_page(request: web.Request) -> web.Response:
     chosen = request.query.get("window", "all")
     if chosen not in WINDOWS:
         return web.Response(status=400, text=f"参数 window 无效：{chosen[:20]!r}，可选 all（累计）、month（本月）、today（今日）。",
-                            content_type="text/plain", charset="utf-8", headers=_headers())
+                            content_type="text/plain", charset="utf-8", headers=_headers(request))
     data = await asyncio.to_thread(_cache(request).get)
     return web.Response(text=page_html(data, chosen), content_type="text/html", charset="utf-8",
-                        headers=_headers())
+                        headers=_headers(request))
 
 
 async def figures_api(request: web.Request) -> web.Response:
     data = await asyncio.to_thread(_cache(request).get)
     return web.Response(text=json.dumps(data, ensure_ascii=False), content_type="application/json",
-                        charset="utf-8", headers=_headers(json_api=True))
+                        charset="utf-8", headers=_headers(request, json_api=True))
 
 
 async def figures_css(request: web.Request) -> web.Response:

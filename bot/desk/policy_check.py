@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from datetime import date, datetime
@@ -41,9 +40,7 @@ PATH = "/api/policy-check"
 MAX_BODY = 16 * 1024
 MAX_DEPTH = 8                      # nesting of the body; the API's own shape needs 3
 RELOAD_CHECK = 2.0                 # seconds between looks at the rule files
-RULE_NAME = "policy_ip"
-RULE_ENV = "RATE_LIMIT_POLICY_IP"
-RULE_DEFAULT = (60, 60)
+RULE_NAME = "policy_ip"           # its limit: Settings.rate_limit_policy_ip (RATE_LIMIT_POLICY_IP)
 UNAVAILABLE = "政策体检暂时不可用（政策规则加载失败），请稍后再试或联系服务专员"
 
 
@@ -160,22 +157,18 @@ async def _read_body(request: web.Request) -> dict:
     return data
 
 
-def _limit_rule(lim: ratelimit.Limiter) -> str:
-    """The policy check's own per-address limit, added to the desk's limiter on first use (a limiter
-    swapped in later, as tests do, gets it too)."""
+def _limit_rule(app: web.Application, lim: ratelimit.Limiter) -> str:
+    """The policy check's own per-address limit, from the app's settings; added to a limiter without it on
+    first use (one swapped in later, as tests do)."""
     if RULE_NAME not in lim.rules:
-        try:
-            lim.rules[RULE_NAME] = ratelimit.parse_rule(RULE_NAME, os.environ.get(RULE_ENV, ""), RULE_DEFAULT)
-        except ValueError as exc:
-            log.error("环境变量 %s：%s（使用默认 %d/%d）", RULE_ENV, exc, *RULE_DEFAULT)
-            lim.rules[RULE_NAME] = ratelimit.Rule(RULE_NAME, *RULE_DEFAULT)
+        lim.rules[RULE_NAME] = ratelimit.rule_from_settings(RULE_NAME, app.get(SETTINGS_KEY))
     return RULE_NAME
 
 
 async def policy_check(request: web.Request) -> web.Response:
     app = request.app
     lim = ratelimit.limiter(app)
-    decision = await lim.hit(_limit_rule(lim), ratelimit.client_address(request))
+    decision = await lim.hit(_limit_rule(app, lim), ratelimit.client_address(request))
     if not decision.allowed:
         raise too_many(decision)
     rules = app[RULES_KEY].get()

@@ -14,10 +14,10 @@ only the limiter is unavailable; the per-account sign-in lockout (in the databas
 protects the console. After a failure Redis is not asked again for a few seconds, so an
 outage costs each request nothing rather than a timeout.
 
-Limits come from the environment as "count/seconds" ("off" or "0" disables one):
-RATE_LIMIT_CHAT, RATE_LIMIT_CHAT_IP, RATE_LIMIT_SESSION_IP, RATE_LIMIT_WECHAT,
-RATE_LIMIT_LOGIN_IP, RATE_LIMIT_FILE_IP (see README "Configuration"). Behind a reverse proxy, set
-DESK_TRUSTED_PROXIES (default: loopback) so the client address is read from X-Forwarded-For.
+Limits come from the app's Settings (bot/settings.py), set in the environment as "count/seconds" ("off" or
+"0" disables one): RATE_LIMIT_CHAT, RATE_LIMIT_CHAT_IP, RATE_LIMIT_SESSION_IP, RATE_LIMIT_WECHAT,
+RATE_LIMIT_LOGIN_IP, RATE_LIMIT_FILE_IP, RATE_LIMIT_POLICY_IP (see README "Configuration"). Behind a reverse
+proxy, set DESK_TRUSTED_PROXIES (default: loopback) so the client address is read from X-Forwarded-For.
 """
 from __future__ import annotations
 
@@ -25,16 +25,15 @@ import asyncio
 import functools
 import ipaddress
 import logging
-import os
 import time
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Mapping
 
 from aiohttp import web
 
 from bot.desk.keys import SETTINGS_KEY
+from bot.settings import DEFAULT_TRUSTED_PROXIES, Settings, parse_rate
 
 log = logging.getLogger(__name__)
 
@@ -57,41 +56,30 @@ class Rule:
         return self.limit <= 0 or self.window <= 0
 
 
-DEFAULTS = {
-    "chat": ("RATE_LIMIT_CHAT", 20, 60),             # web chat messages per conversation
-    "chat_ip": ("RATE_LIMIT_CHAT_IP", 60, 60),       # web chat messages per client address
-    "session_ip": ("RATE_LIMIT_SESSION_IP", 300, 600),  # new web conversations per client address
-    "wechat": ("RATE_LIMIT_WECHAT", 20, 60),         # WeChat / WeCom messages per user
-    "login_ip": ("RATE_LIMIT_LOGIN_IP", 10, 900),    # failed console sign-ins per client address
-    "file_ip": ("RATE_LIMIT_FILE_IP", 60, 3600),     # web chat files per client address (bot/desk/files.py)
+# rule name → the Settings field holding its (count, seconds)
+RULE_SETTINGS = {
+    "chat": "rate_limit_chat",               # web chat messages per conversation
+    "chat_ip": "rate_limit_chat_ip",         # web chat messages per client address
+    "session_ip": "rate_limit_session_ip",   # new web conversations per client address
+    "wechat": "rate_limit_wechat",           # WeChat / WeCom messages per user
+    "login_ip": "rate_limit_login_ip",       # failed console sign-ins per client address
+    "file_ip": "rate_limit_file_ip",         # web chat files per client address (bot/desk/files.py)
+    "policy_ip": "rate_limit_policy_ip",     # POST /api/policy-check per client address (bot/desk/policy_check.py)
 }
 
 
 def parse_rule(name: str, raw: str, default: tuple[int, float]) -> Rule:
     """'20/60' → 20 per 60 s; '' → the default; 'off' or '0' → no limit. ValueError names the problem."""
-    raw = (raw or "").strip().lower()
-    if not raw:
-        return Rule(name, int(default[0]), float(default[1]))
-    if raw in ("off", "0", "none"):
-        return Rule(name, 0, 0.0)
-    count, sep, seconds = raw.partition("/")
-    try:
-        limit, window = int(count), float(seconds) if sep else 60.0
-    except ValueError:
-        raise ValueError(f"限流设置 {raw!r} 无效，应为“次数/秒数”，例如 20/60") from None
-    if limit < 0 or window <= 0:
-        raise ValueError(f"限流设置 {raw!r} 无效，次数和秒数须为正数")
-    return Rule(name, limit, window)
+    return Rule(name, *parse_rate(raw, default))
 
 
-def rules_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Rule]:
-    rules = {}
-    for name, (var, limit, window) in DEFAULTS.items():
-        try:
-            rules[name] = parse_rule(name, env.get(var, ""), (limit, window))
-        except ValueError as exc:
-            raise SystemExit(f"环境变量 {var}：{exc}") from None
-    return rules
+def rule_from_settings(name: str, settings: Settings | None) -> Rule:
+    """The rule `name` as the settings set it (the Settings default for an app without settings)."""
+    return Rule(name, *getattr(settings or Settings(), RULE_SETTINGS[name]))
+
+
+def rules_from_settings(settings: Settings | None) -> dict[str, Rule]:
+    return {name: rule_from_settings(name, settings) for name in RULE_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -225,10 +213,11 @@ class Limiter:
         return await self.backend.hit(rule, key, False)
 
 
-def make_limiter(redis_url: str = "", prefix: str = "yuanshang",
-                 env: Mapping[str, str] = os.environ) -> Limiter:
-    backend = RedisBackend(redis_url, prefix) if redis_url else MemoryBackend()
-    return Limiter(rules_from_env(env), backend)
+def make_limiter(settings: Settings | None = None) -> Limiter:
+    """The limits of `settings`, counted in Redis when they name one (else in this process)."""
+    settings = settings or Settings()
+    backend = RedisBackend(settings.redis_url, settings.redis_prefix) if settings.redis_url else MemoryBackend()
+    return Limiter(rules_from_settings(settings), backend)
 
 
 LIMITER_KEY = web.AppKey("rate_limiter", Limiter)
@@ -237,9 +226,7 @@ LIMITER_KEY = web.AppKey("rate_limiter", Limiter)
 def setup(app: web.Application) -> Limiter:
     """The app's limiter (created once; Redis when the settings name one)."""
     if LIMITER_KEY not in app:
-        settings = app.get(SETTINGS_KEY)
-        app[LIMITER_KEY] = make_limiter(getattr(settings, "redis_url", ""),
-                                        getattr(settings, "redis_prefix", "yuanshang"))
+        app[LIMITER_KEY] = make_limiter(app.get(SETTINGS_KEY))
     return app[LIMITER_KEY]
 
 
@@ -249,12 +236,9 @@ def limiter(app: web.Application) -> Limiter:
 
 # ---- the client's address -------------------------------------------------------------------------
 
-DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8 ::1"     # a reverse proxy on the same host (BIND_HOST=127.0.0.1)
-
-
-def _trusted_proxies() -> list:
-    raw = os.environ.get("DESK_TRUSTED_PROXIES")
-    raw = DEFAULT_TRUSTED_PROXIES if raw is None else raw
+def _trusted_proxies(app: web.Application) -> list:
+    """The networks of the app's DESK_TRUSTED_PROXIES setting (default loopback)."""
+    raw = getattr(app.get(SETTINGS_KEY), "trusted_proxies", DEFAULT_TRUSTED_PROXIES)
     return [] if raw.strip().lower() in ("", "none", "off") else _parse_proxies(raw)
 
 
@@ -286,7 +270,7 @@ def client_address(request: web.Request) -> str:
     without that header is a local tool (health checks, benchmarks): "" = no per-address limit.
     """
     peer = request.remote or ""
-    nets = _trusted_proxies()
+    nets = _trusted_proxies(request.app)
     if not nets or not _trusted(peer, nets):
         return peer[:64]
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]

@@ -11,6 +11,7 @@ which this test does not need). Nothing is written to the repository's knowledge
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import shutil
 import threading
@@ -108,13 +109,12 @@ def login(page, desk, username):
 def test_a_draft_from_an_unanswered_question_is_approved_and_the_action_server_answers_it(system, browser,
                                                                                          monkeypatch):
     settings, kdir = system
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     db = settings.effective_database_url
     assert ANSWER not in ask(settings, QUESTION)                     # logged as unanswered by the action server
     create_staff(db, "kbli", "李明", "centre", "staff", PASSWORD)
     create_staff(db, "kbwang", "王芳", "centre", "lead", PASSWORD)
 
-    with DeskThread(settings) as desk:
+    with DeskThread(dataclasses.replace(settings, desk_scheduler=False)) as desk:
         phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
         wide = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
         try:

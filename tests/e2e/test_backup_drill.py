@@ -11,7 +11,6 @@ desk on them:
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
 import sys
@@ -175,9 +174,9 @@ def _fresh_desk_serves_history(db: str, tracker: str, chats: list, after: dict, 
     from bot.desk.app import create_app
 
     async def check():
-        os.environ["DESK_SCHEDULER"] = "0"
         settings = dataclasses.replace(Settings(), database_url=db, tracker_store_url=tracker,
-                                       var_dir=tmp_path / "fresh", rasa_port=9, actions_port=9, rasa_token="t")
+                                       var_dir=tmp_path / "fresh", rasa_port=9, actions_port=9, rasa_token="t",
+                                       desk_scheduler=False)
         client = TestClient(TestServer(create_app(settings)))
         await client.start_server()
         try:
@@ -192,14 +191,7 @@ def _fresh_desk_serves_history(db: str, tracker: str, chats: list, after: dict, 
         finally:
             await client.close()
 
-    old = os.environ.get("DESK_SCHEDULER")
-    try:
-        asyncio.run(check())
-    finally:
-        if old is None:
-            os.environ.pop("DESK_SCHEDULER", None)
-        else:
-            os.environ["DESK_SCHEDULER"] = old
+    asyncio.run(check())
 
 
 def test_var_of_the_running_stack_is_private(any_stack):

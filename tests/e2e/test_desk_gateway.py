@@ -30,6 +30,7 @@ from bot.desk.app import create_app
 from bot.desk.hub import HUB_KEY
 from bot.network import sync_network
 from bot.runtime.supervisor import free_port
+from tests.settings_env import with_env
 
 pytestmark = pytest.mark.e2e
 
@@ -287,9 +288,8 @@ async def test_wrong_key_is_403_and_nothing_leaks(any_stack):
 
 
 @in_thread
-async def test_page_embed_and_security_headers(any_stack, monkeypatch):
-    monkeypatch.setenv("DESK_FRAME_ANCESTORS", "'self' https://www.example.gov.cn")
-    client = await start_desk(any_stack.settings)
+async def test_page_embed_and_security_headers(any_stack):
+    client = await start_desk(with_env(any_stack.settings, DESK_FRAME_ANCESTORS="'self' https://www.example.gov.cn"))
     try:
         r = await client.get("/")
         assert r.status == 200 and "原上管家" in await r.text()
@@ -305,8 +305,7 @@ async def test_page_embed_and_security_headers(any_stack, monkeypatch):
             assert r.status == 200 and r.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         await client.close()
-    monkeypatch.setenv("DESK_FRAME_ANCESTORS", "evil; script-src *")
-    client = await start_desk(any_stack.settings)
+    client = await start_desk(with_env(any_stack.settings, DESK_FRAME_ANCESTORS="evil; script-src *"))
     try:
         r = await client.get("/")
         assert "frame-ancestors 'self'" in r.headers["Content-Security-Policy"]

@@ -28,6 +28,7 @@ from bot.desk import policy_check
 from bot.desk.app import create_app
 from bot.settings import Settings
 from bot.runtime.supervisor import free_port
+from tests.settings_env import with_env
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -46,13 +47,11 @@ FULL = {"registered_on": "2021-03-01", "employees": 50, "tech_staff": 9,
 
 async def start(db: str, tmp_path, monkeypatch, today: date = TODAY, settings_: Settings | None = None,
                 **env) -> TestClient:
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+    """A desk configured by `settings_` and the environment variables `env` (RATE_LIMIT_POLICY_IP="3/60", …)."""
     closed = free_port()
-    settings_ = settings_ or Settings()
-    app = create_app(dataclasses.replace(settings_, database_url=db, var_dir=tmp_path, rasa_port=closed,
-                                         actions_port=closed, rasa_token="t"))
+    settings_ = dataclasses.replace(settings_ or Settings(), database_url=db, var_dir=tmp_path, rasa_port=closed,
+                                    actions_port=closed, rasa_token="t", desk_scheduler=False)
+    app = create_app(with_env(settings_, **env))
     app[policy_check.TODAY_KEY] = lambda: today
     client = TestClient(TestServer(app))
     await client.start_server()

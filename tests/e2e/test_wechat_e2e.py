@@ -29,6 +29,7 @@ from bot.desk import gateway
 from bot.desk.app import create_app
 from bot.desk.wechat import CHANNELS_KEY
 from bot.desk.wechat import xml as wxml
+from tests.settings_env import with_env
 
 pytestmark = pytest.mark.e2e
 
@@ -73,13 +74,11 @@ async def wx(stack, monkeypatch):
     api_server = TestServer(api.app)
     await api_server.start_server()
     base = str(api_server.make_url("")).rstrip("/")
-    for k, v in {"WECHAT_MP_TOKEN": MP_TOKEN, "WECHAT_MP_AES_KEY": MP_KEY, "WECHAT_MP_APPID": MP_APPID,
-                 "WECHAT_MP_SECRET": "s", "WECHAT_API_BASE": base,
-                 "WECOM_TOKEN": WC_TOKEN, "WECOM_AES_KEY": WC_KEY, "WECOM_CORPID": WC_CORP,
-                 "WECOM_SECRET": "s", "WECOM_AGENT_ID": WC_AGENT, "WECOM_API_BASE": base,
-                 "WECHAT_REPLY_BUDGET": "4.0"}.items():
-        monkeypatch.setenv(k, v)
-    app = create_app(stack.settings)
+    app = create_app(with_env(stack.settings, WECHAT_MP_TOKEN=MP_TOKEN, WECHAT_MP_AES_KEY=MP_KEY,
+                              WECHAT_MP_APPID=MP_APPID, WECHAT_MP_SECRET="s", WECHAT_API_BASE=base,
+                              WECOM_TOKEN=WC_TOKEN, WECOM_AES_KEY=WC_KEY, WECOM_CORPID=WC_CORP,
+                              WECOM_SECRET="s", WECOM_AGENT_ID=WC_AGENT, WECOM_API_BASE=base,
+                              WECHAT_REPLY_BUDGET="4.0"))
     client = TestClient(TestServer(app))
     await client.start_server()
     stack.say("你好", f"warmup-{uuid.uuid4().hex[:6]}")          # the first turn of a fresh model is slow

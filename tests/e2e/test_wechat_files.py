@@ -23,6 +23,7 @@ from bot.desk.files import push_file
 from bot.settings import Settings
 from bot.staff import accounts as cli
 from tests.unit.test_files import PDF, png
+from tests.settings_env import with_env
 from tests.unit.test_signin_admin import PASSWORD, Browser
 from tests.unit.test_wechat_endpoints import (MP_APPID, MP_GH, OPENID, WC_AGENT, WC_CORP, Desk, FakeInbound, Mp,
                                               StandInApi, Work, _ids)
@@ -77,14 +78,13 @@ async def desk(monkeypatch, tmp_path, sqlite_url):
     await api_server.start_server()
     base = str(api_server.make_url("")).rstrip("/")
     from tests.unit.test_wechat_endpoints import MP_KEY, MP_TOKEN, WC_KEY, WC_TOKEN
-    for k, v in {"WECHAT_MP_TOKEN": MP_TOKEN, "WECHAT_MP_AES_KEY": MP_KEY, "WECHAT_MP_APPID": MP_APPID,
-                 "WECHAT_MP_SECRET": "mpsecret", "WECHAT_API_BASE": base, "WECOM_TOKEN": WC_TOKEN,
-                 "WECOM_AES_KEY": WC_KEY, "WECOM_CORPID": WC_CORP, "WECOM_SECRET": "wcsecret",
-                 "WECOM_AGENT_ID": WC_AGENT, "WECOM_API_BASE": base, "WECHAT_REPLY_BUDGET": "4.0",
-                 "DESK_SCHEDULER": "0"}.items():
-        monkeypatch.setenv(k, v)
-    app = create_app(Settings(var_dir=tmp_path, database_url=sqlite_url, rasa_port=9, actions_port=9,
-                              file_max_image_bytes=100_000, file_max_document_bytes=200_000))
+    settings = Settings(var_dir=tmp_path, database_url=sqlite_url, rasa_port=9, actions_port=9,
+                        file_max_image_bytes=100_000, file_max_document_bytes=200_000)
+    app = create_app(with_env(settings, WECHAT_MP_TOKEN=MP_TOKEN, WECHAT_MP_AES_KEY=MP_KEY, WECHAT_MP_APPID=MP_APPID,
+                              WECHAT_MP_SECRET="mpsecret", WECHAT_API_BASE=base, WECOM_TOKEN=WC_TOKEN,
+                              WECOM_AES_KEY=WC_KEY, WECOM_CORPID=WC_CORP, WECOM_SECRET="wcsecret",
+                              WECOM_AGENT_ID=WC_AGENT, WECOM_API_BASE=base, WECHAT_REPLY_BUDGET="4.0",
+                              DESK_SCHEDULER="0"))
     inbound = FakeInbound()
     app[wechat.INBOUND_KEY] = inbound
     client = TestClient(TestServer(app))

@@ -12,10 +12,8 @@ are in Chinese; a message it accepts is stored and read back exactly as sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-import os
 import re
 import threading
 import time
@@ -27,10 +25,11 @@ from aiohttp import web
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.desk import gateway, ratelimit
+from bot.desk import gateway
 from bot.desk.app import create_app
-from bot.settings import Settings
+from bot.settings import RATE_FIELDS, Settings
 from bot.runtime.supervisor import free_port
+from tests.settings_env import with_env
 
 TIMEOUT = 15
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -97,20 +96,6 @@ def assert_sane(r: requests.Response) -> None:
             assert CJK.search(r.text), (r.status_code, r.text[:300])
 
 
-@contextlib.contextmanager
-def env(values: dict):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     from bot.db import migrate
@@ -123,11 +108,10 @@ def desk(tmp_path_factory):
     closed = free_port()
     settings_ = dataclasses.replace(Settings(), database_url=db, var_dir=tmp, rasa_port=closed,
                                     actions_port=closed, rasa_token="t")
-    with env({"WECHAT_MP_TOKEN": MP_TOKEN, "WECHAT_MP_AES_KEY": MP_KEY, "WECHAT_MP_APPID": MP_APPID,
-              "WECHAT_TIMESTAMP_WINDOW": "0", "DESK_SCHEDULER": "0"}):
-        app = create_app(settings_)
     # the limits have their own tests; here every example must reach the handlers
-    app[ratelimit.LIMITER_KEY] = ratelimit.make_limiter(env={v: "off" for v, *_ in ratelimit.DEFAULTS.values()})
+    no_limits = {field.upper(): "off" for field in RATE_FIELDS}     # RATE_LIMIT_CHAT=off, …
+    app = create_app(with_env(settings_, WECHAT_MP_TOKEN=MP_TOKEN, WECHAT_MP_AES_KEY=MP_KEY, WECHAT_MP_APPID=MP_APPID,
+                              WECHAT_TIMESTAMP_WINDOW="0", DESK_SCHEDULER="0", **no_limits))
     app[gateway.GATEWAY_KEY].retry_interval = 3600
     port = free_port()
     loop = asyncio.new_event_loop()

@@ -90,7 +90,6 @@ def test_unknown_variables_and_bad_entries_are_refused():
 
 
 async def test_the_console_offers_the_computed_replies(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     create_staff(db_url, "li", "李明", "fengxi", "staff", PASSWORD)
     with sessions(db_url).begin() as s:
         s.add(Conversation(id="web-canned", channel="web", mode="bot"))
@@ -104,7 +103,7 @@ async def test_the_console_offers_the_computed_replies(db_url, tmp_path, monkeyp
     ho.start_handover(db_url, "web-canned", "request_human", node_id="fengxi", channel="web", now=saturday)
 
     settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t")
+                                   rasa_token="t", desk_scheduler=False)
     app = create_app(settings)
     app[auth.CLOCK_KEY] = lambda: saturday
     client = TestClient(TestServer(app))

@@ -48,9 +48,8 @@ def staff_row(db, username) -> Staff:
 
 
 async def ticket_page(db, tmp_path, monkeypatch, number, username="li") -> str:
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     settings = dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t")
+                                   rasa_token="t", desk_scheduler=False)
     app = create_app(settings)
     client = TestClient(TestServer(app))
     await client.start_server()

@@ -135,8 +135,9 @@ def html_headings(page: str) -> dict:
 
 
 async def console_page(db, tmp_path, username, path="/console/reports") -> str:
+    # desk_scheduler off: the desk's own scheduler would escalate by the real clock
     settings = dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t")
+                                   rasa_token="t", desk_scheduler=False)
     app = create_app(settings)
     app[auth.CLOCK_KEY] = FakeClock(MOMENT)
     client = TestClient(TestServer(app))
@@ -156,7 +157,6 @@ async def console_page(db, tmp_path, username, path="/console/reports") -> str:
 
 
 async def test_scheduler_console_and_cli_give_the_same_list(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")       # the desk's own scheduler would escalate by the real clock
     n = populate(db_url)
     sched = sch.Scheduler(db_url, "inst-a", reports_dir=tmp_path / "reports")
     result = sched.run_job(sch.DAILY, "2026-11-25", MOMENT + timedelta(seconds=20))

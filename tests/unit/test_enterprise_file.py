@@ -70,10 +70,9 @@ def populate(db: str) -> None:
 
 @pytest.fixture
 async def desk(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     populate(db_url)
     settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t")
+                                   rasa_token="t", desk_scheduler=False)
     app = create_app(settings)
     app[auth.CLOCK_KEY] = lambda: MOMENT
     client = TestClient(TestServer(app))

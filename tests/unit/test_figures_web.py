@@ -25,6 +25,7 @@ from bot.reports.figures import PublicFigures
 from bot.settings import Settings
 from bot.staff.accounts import create_staff
 from bot.taxonomy import BY_INTENT
+from tests.settings_env import with_env
 
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 15, 0, tzinfo=CST)
@@ -59,18 +60,23 @@ class FakeClock:
         return MOMENT
 
 
-@pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
-    populate(db_url)
+async def open_desk(db_url, tmp_path, **env) -> TestClient:
+    """A desk on `db_url`, configured as the environment variables `env` say."""
     settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t")
-    app = create_app(settings)
+                                   rasa_token="t", desk_scheduler=False)
+    app = create_app(with_env(settings, **env))
     app[auth.CLOCK_KEY] = FakeClock()
     app[desk_figures.CACHE_KEY] = PublicFigures(db_url, ttl=3600, clock=FakeClock())
     client = TestClient(TestServer(app))
     await client.start_server()
     client.db = db_url
+    return client
+
+
+@pytest.fixture
+async def desk(db_url, tmp_path):
+    populate(db_url)
+    client = await open_desk(db_url, tmp_path)
     yield client
     await client.close()
 
@@ -100,16 +106,19 @@ async def test_public_page_and_json_show_the_figures_and_no_personal_data(desk):
         assert secret not in html and secret not in json.dumps(data, ensure_ascii=False)
 
 
-async def test_public_page_headers_allow_framing_only_by_the_configured_sites(desk, monkeypatch):
+async def test_public_page_headers_allow_framing_only_by_the_configured_sites(desk, tmp_path):
     r = await desk.get("/figures")
     csp = r.headers["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
     assert "style-src 'self'" in csp and r.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert r.headers["Cache-Control"] == "public, max-age=60"
-    monkeypatch.setenv("DESK_FRAME_ANCESTORS", "https://www.example.gov.cn")
-    r = await desk.get("/figures")
-    assert "frame-ancestors https://www.example.gov.cn" in r.headers["Content-Security-Policy"]
-    assert "X-Frame-Options" not in r.headers
+    embeddable = await open_desk(desk.db, tmp_path / "embeddable", DESK_FRAME_ANCESTORS="https://www.example.gov.cn")
+    try:
+        r = await embeddable.get("/figures")
+        assert "frame-ancestors https://www.example.gov.cn" in r.headers["Content-Security-Policy"]
+        assert "X-Frame-Options" not in r.headers
+    finally:
+        await embeddable.close()
     css = await desk.get("/figures.css")
     assert css.status == 200 and "svg.bars" in await css.text()
 

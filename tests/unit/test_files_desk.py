@@ -22,8 +22,8 @@ CN = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture
 async def desk(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_CHAT", "6/60")
-    d = await make_desk(db_url, tmp_path, monkeypatch, file_max_image_bytes=50_000, file_max_document_bytes=100_000)
+    d = await make_desk(db_url, tmp_path, monkeypatch, file_max_image_bytes=50_000, file_max_document_bytes=100_000,
+                        rate_limit_chat=(6, 60.0))
     yield d
     await d.close()
 
@@ -314,8 +314,7 @@ async def test_a_file_for_a_ticket_waiting_for_materials_resumes_it(desk):
 
 
 async def test_a_conversation_has_a_daily_budget_and_an_address_an_hourly_file_count(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_FILE_IP", "4/3600")
-    d = await make_desk(db_url, tmp_path, monkeypatch, file_daily_bytes=2 * len(PDF) + 10)
+    d = await make_desk(db_url, tmp_path, monkeypatch, file_daily_bytes=2 * len(PDF) + 10, rate_limit_file_ip=(4, 3600.0))
     try:
         b = await d.browser()
         via = {"X-Forwarded-For": "198.51.100.7"}            # a client behind the desk's reverse proxy

@@ -30,6 +30,7 @@ from bot.staff.accounts import create_staff
 from bot.runtime.supervisor import free_port
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock
+from tests.settings_env import with_env
 
 PASSWORD = "Qcy-hostile-2026"
 PAYLOADS = [
@@ -86,11 +87,10 @@ class Desk:
 
 
 async def start(db: str, tmp_path, monkeypatch, **env) -> Desk:
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+    """A desk configured as these environment variables (DESK_SCHEDULER="0", RATE_LIMIT_CHAT="3/60", …) say."""
     closed = free_port()
-    app = create_app(dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=closed,
-                                         actions_port=closed, rasa_token="t"))
+    app = create_app(with_env(dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=closed,
+                                                  actions_port=closed, rasa_token="t"), **env))
     clock = Clock(datetime.now(timezone.utc).replace(microsecond=0))
     app[auth.CLOCK_KEY] = clock
     client = TestClient(TestServer(app))
@@ -100,8 +100,7 @@ async def start(db: str, tmp_path, monkeypatch, **env) -> Desk:
 
 @pytest.fixture
 async def desk(sqlite_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
-    d = await start(sqlite_url, tmp_path, monkeypatch)
+    d = await start(sqlite_url, tmp_path, monkeypatch, DESK_SCHEDULER="0")
     yield d
     await d.client.close()
 

@@ -30,9 +30,8 @@ NOW = bj(2027, 3, 1, 9, 30)         # Monday, before the 10:00 run
 
 @pytest.fixture
 async def desk(db_url, rules_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", knowledge_dir=rules_dir)
+                                   rasa_token="t", knowledge_dir=rules_dir, desk_scheduler=False)
     app = create_app(settings)
     app[auth.CLOCK_KEY] = Clock(NOW)
     client = TestClient(TestServer(app))

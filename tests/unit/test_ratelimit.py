@@ -10,23 +10,26 @@ import uuid
 import pytest
 
 from bot.desk import ratelimit
-from bot.desk.ratelimit import Limiter, MemoryBackend, RedisBackend, Rule, parse_rule, rules_from_env
+from bot.desk.keys import SETTINGS_KEY
+from bot.desk.ratelimit import Limiter, MemoryBackend, RedisBackend, Rule, parse_rule, rules_from_settings
+from bot.settings import Settings
 from tests.clock import Clock
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def test_rules_from_env():
+def test_rules_from_the_settings():
     assert parse_rule("chat", "", (20, 60)) == Rule("chat", 20, 60.0)
     assert parse_rule("chat", "5/10", (20, 60)) == Rule("chat", 5, 10.0)
     assert parse_rule("chat", "off", (20, 60)).off and parse_rule("chat", "0", (20, 60)).off
     for bad in ("x/10", "5/0", "-1/10", "5/abc"):
         with pytest.raises(ValueError, match="限流设置"):
             parse_rule("chat", bad, (20, 60))
-    rules = rules_from_env({"RATE_LIMIT_CHAT": "3/30"})
+    rules = rules_from_settings(Settings.from_env({"RATE_LIMIT_CHAT": "3/30", "RATE_LIMIT_POLICY_IP": "off"}))
     assert rules["chat"] == Rule("chat", 3, 30.0) and rules["login_ip"] == Rule("login_ip", 10, 900.0)
+    assert rules["policy_ip"].off
     with pytest.raises(SystemExit, match="RATE_LIMIT_WECHAT"):
-        rules_from_env({"RATE_LIMIT_WECHAT": "lots"})
+        Settings.from_env({"RATE_LIMIT_WECHAT": "lots"})
 
 
 async def test_memory_sliding_window():
@@ -158,21 +161,29 @@ async def test_redis_unanswering_fails_open_within_the_budget():
 
 
 def test_client_address_behind_a_trusted_proxy(monkeypatch):
+    from aiohttp import web
     from aiohttp.test_utils import make_mocked_request
+
+    app = web.Application()
 
     def req(peer, xff=None):
         headers = {"X-Forwarded-For": xff} if xff else {}
-        r = make_mocked_request("GET", "/", headers=headers)
+        r = make_mocked_request("GET", "/", headers=headers, app=app)
         monkeypatch.setattr(type(r), "remote", property(lambda self: peer))
         return r
 
-    monkeypatch.delenv("DESK_TRUSTED_PROXIES", raising=False)        # default: a proxy on this host
+    def trusting(env: dict) -> None:         # a desk whose environment sets DESK_TRUSTED_PROXIES so
+        nonlocal app
+        app = web.Application()
+        app[SETTINGS_KEY] = Settings.from_env(env)
+
+    trusting({})                                                          # default: a proxy on this host
     assert ratelimit.client_address(req("203.0.113.9", "1.2.3.4")) == "203.0.113.9"   # header ignored
     assert ratelimit.client_address(req("127.0.0.1", "198.51.100.7")) == "198.51.100.7"
     assert ratelimit.client_address(req("127.0.0.1")) == ""          # a local tool: no per-address limit
-    monkeypatch.setenv("DESK_TRUSTED_PROXIES", "none")
+    trusting({"DESK_TRUSTED_PROXIES": "none"})
     assert ratelimit.client_address(req("127.0.0.1", "198.51.100.7")) == "127.0.0.1"
-    monkeypatch.setenv("DESK_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+    trusting({"DESK_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})
     assert ratelimit.client_address(req("10.0.0.2", "198.51.100.7")) == "198.51.100.7"
     # a client-supplied first entry cannot pick the address: the nearest untrusted hop counts
     assert ratelimit.client_address(req("10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.5")) == "198.51.100.7"

@@ -88,9 +88,8 @@ class _OtherBrowser:
 
 
 async def make_desk(db_url, tmp_path, monkeypatch, **settings_kw) -> Desk:
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", **settings_kw)
+                                   rasa_token="t", desk_scheduler=False, **settings_kw)
     app = create_app(settings)
     app[auth.CLOCK_KEY] = lambda: datetime.now(timezone.utc)
     return Desk(app, db_url, [])

@@ -60,9 +60,8 @@ async def answer(resp) -> tuple[int, str]:
 
 @pytest.fixture
 async def console(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
     settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9,
-                                   actions_port=9, rasa_token="t")
+                                   actions_port=9, rasa_token="t", desk_scheduler=False)
     app = create_app(settings)
     clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
     app[auth.CLOCK_KEY] = clock

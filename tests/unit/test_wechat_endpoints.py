@@ -27,6 +27,7 @@ from bot.desk.app import create_app
 from bot.desk.hub import HUB_KEY
 from bot.desk.wechat import xml as wxml
 from bot.settings import Settings
+from tests.settings_env import with_env
 
 MP_TOKEN, MP_KEY, MP_APPID, MP_GH = "mptoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx1234567890abcdef", "gh_0123456789ab"
 WC_TOKEN, WC_KEY, WC_CORP, WC_AGENT = "wctoken", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "ww1234567890abcdef", "1000002"
@@ -199,9 +200,8 @@ async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0", **settings) ->
         "WECOM_SECRET": "wcsecret", "WECOM_AGENT_ID": WC_AGENT, "WECOM_API_BASE": base,
         "WECHAT_REPLY_BUDGET": budget,
     }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    app = create_app(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9, **settings))
+    app = create_app(with_env(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9, **settings),
+                              **env))
     inbound = FakeInbound()
     app[wechat.INBOUND_KEY] = inbound
     client = TestClient(TestServer(app))
@@ -234,9 +234,7 @@ async def until(cond, timeout=5.0):
 
 
 # ---- configuration ----------------------------------------------------------------------------
-async def test_unconfigured_channels_answer_404(monkeypatch, tmp_path):
-    for k in ("WECHAT_MP_TOKEN", "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_CORPID"):
-        monkeypatch.delenv(k, raising=False)
+async def test_unconfigured_channels_answer_404(tmp_path):
     client = TestClient(TestServer(create_app(Settings(var_dir=tmp_path))))
     await client.start_server()
     try:
@@ -247,14 +245,21 @@ async def test_unconfigured_channels_answer_404(monkeypatch, tmp_path):
         await client.close()
 
 
+def config_of(env: dict) -> wechat.WeChatConfig:
+    """The channels these variables configure (read into Settings.wechat as the desk reads them)."""
+    return wechat.WeChatConfig.from_settings(Settings.from_env(env).wechat)
+
+
 def test_partial_or_malformed_configuration_is_refused():
     with pytest.raises(ValueError, match="WECOM_CORPID"):
-        wechat.WeChatConfig.from_env({"WECOM_TOKEN": "t", "WECOM_AES_KEY": WC_KEY})
+        config_of({"WECOM_TOKEN": "t", "WECOM_AES_KEY": WC_KEY})
     with pytest.raises(ValueError, match="EncodingAESKey"):
-        wechat.WeChatConfig.from_env({"WECHAT_MP_TOKEN": "t", "WECHAT_MP_AES_KEY": "short", "WECHAT_MP_APPID": "a"})
+        config_of({"WECHAT_MP_TOKEN": "t", "WECHAT_MP_AES_KEY": "short", "WECHAT_MP_APPID": "a"})
     with pytest.raises(ValueError, match="WECHAT_MP_APPID"):
-        wechat.WeChatConfig.from_env({"WECHAT_MP_TOKEN": "t", "WECHAT_MP_AES_KEY": MP_KEY})
-    cfg = wechat.WeChatConfig.from_env({"WECHAT_MP_TOKEN": "t"})
+        config_of({"WECHAT_MP_TOKEN": "t", "WECHAT_MP_AES_KEY": MP_KEY})
+    with pytest.raises(SystemExit, match="WECHAT_REPLY_BUDGET"):
+        config_of({"WECHAT_MP_TOKEN": "t", "WECHAT_REPLY_BUDGET": "soon"})
+    cfg = config_of({"WECHAT_MP_TOKEN": "t"})
     assert cfg.mp and cfg.mp.api_base == "https://api.weixin.qq.com" and cfg.work is None
 
 

@@ -8,7 +8,7 @@ import pytest
 from wechatpy import parse_message
 
 from bot.desk import wechat
-from tests.unit.test_wechat_endpoints import Mp, start_desk, text_xml
+from tests.unit.test_wechat_endpoints import Mp, config_of, start_desk, text_xml
 
 BUTTONS = [{"text": "您想了解哪一项？", "buttons": [
     {"title": "高企认定条件", "payload": "/ask_policy{\"topic\":\"hnte\"}"},
@@ -73,7 +73,7 @@ def test_the_state_is_in_process_without_redis(tmp_path):
     from bot.desk.wechat.state import InProcessState
     from bot.settings import Settings
 
-    cfg = wechat.WeChatConfig.from_env({"WECHAT_MP_TOKEN": "t", "WECHAT_MP_APPID": "wx1"})
+    cfg = config_of({"WECHAT_MP_TOKEN": "t", "WECHAT_MP_APPID": "wx1"})
     app = create_app(dataclasses.replace(Settings(), var_dir=tmp_path))
     ch = wechat.mp.OfficialAccount(app, cfg.mp, cfg)
     assert isinstance(ch.state, InProcessState)

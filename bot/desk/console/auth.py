@@ -30,7 +30,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,8 +76,8 @@ def token_hash(token: str) -> str:
 
 
 def secure_cookies(request: web.Request) -> bool:
-    """Secure cookies when served over https, or when the desk sits behind a TLS proxy (env)."""
-    return request.secure or os.environ.get("CONSOLE_SECURE_COOKIE", "").strip().lower() in ("1", "true", "yes")
+    """Secure cookies when served over https, or when the desk sits behind a TLS proxy (CONSOLE_SECURE_COOKIE)."""
+    return request.secure or getattr(request.app.get(SETTINGS_KEY), "console_secure_cookie", False)
 
 
 def clock_of(app: web.Application) -> Clock:
@@ -108,10 +107,7 @@ def _ip(value: str) -> Optional[str]:
 
 def _trusted_proxies(request: web.Request) -> tuple:
     settings = request.app.get(SETTINGS_KEY)
-    raw = getattr(settings, "trusted_proxies", None)
-    if raw is None:
-        raw = os.environ.get("DESK_TRUSTED_PROXIES", ratelimit.DEFAULT_TRUSTED_PROXIES)
-    return _networks(raw)
+    return _networks(getattr(settings, "trusted_proxies", ratelimit.DEFAULT_TRUSTED_PROXIES))
 
 
 def real_client(request: web.Request) -> tuple[Optional[str], bool]:

@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from bot.desk import gateway
+from bot.desk.keys import SETTINGS_KEY
 from bot.desk.wechat.channel import (CHANNELS_KEY, FILE_SENDERS_KEY, INBOUND_KEY, MEDIA_KEY, Channel, ChannelConfig,
                                      Outcome, Reject, Turn, WeChatConfig, _conversation_fields)
 from bot.desk.wechat.mp import OfficialAccount
@@ -57,7 +58,7 @@ async def _off(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, config: WeChatConfig | None = None) -> None:
     """Register /wechat/mp and /wechat/work; a channel without configuration answers 404."""
-    config = config or WeChatConfig.from_env()
+    config = config or WeChatConfig.from_settings(app[SETTINGS_KEY].wechat)
     channels: dict[str, Channel] = {}
     if config.mp:
         channels[OfficialAccount.name] = OfficialAccount(app, config.mp, config)

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import inspect
 import logging
-import os
 import re
 import time
 import weakref
@@ -25,6 +24,7 @@ from bot.dialogue.options import match_option
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MEDIA_TOO_LARGE, MpApi, WeChatApiError, WorkApi, split_text
 from bot.desk.wechat.crypto import MsgCrypto, aes_key
+from bot.settings import WeChatSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,37 +64,27 @@ class WeChatConfig:
     max_body: int = 48 * 1024
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "WeChatConfig":
-        """Channels with their variables set; ValueError names what is missing or malformed."""
-        def get(name: str) -> str:
-            return (env.get(name) or "").strip()
-
+    def from_settings(cls, ws: WeChatSettings) -> "WeChatConfig":
+        """Channels whose variables are set (Settings.wechat); ValueError names what is missing or malformed."""
         mp = None
-        if get("WECHAT_MP_TOKEN"):
-            mp = ChannelConfig(get("WECHAT_MP_TOKEN"), get("WECHAT_MP_AES_KEY"), get("WECHAT_MP_APPID"),
-                               get("WECHAT_MP_SECRET"), "",
-                               get("WECHAT_API_BASE") or "https://api.weixin.qq.com")
+        if ws.mp_token:
+            mp = ChannelConfig(ws.mp_token, ws.mp_aes_key, ws.mp_appid, ws.mp_secret, "",
+                               ws.api_base or "https://api.weixin.qq.com")
             if mp.aes_key:
                 aes_key(mp.aes_key)
                 if not mp.receive_id:
                     raise ValueError("设置了 WECHAT_MP_AES_KEY（兼容/安全模式）时必须同时设置 WECHAT_MP_APPID")
         work = None
-        wecom = [get("WECOM_TOKEN"), get("WECOM_AES_KEY"), get("WECOM_CORPID")]
+        wecom = [ws.wecom_token, ws.wecom_aes_key, ws.wecom_corpid]
         if any(wecom):
             if not all(wecom):
                 raise ValueError("企业微信需要同时设置 WECOM_TOKEN、WECOM_AES_KEY 和 WECOM_CORPID")
             aes_key(wecom[1])
-            agent = get("WECOM_AGENT_ID")
+            agent = ws.wecom_agent_id
             if agent and not agent.isdigit():
                 raise ValueError(f"WECOM_AGENT_ID 应为数字，实际为 {agent!r}")
-            work = ChannelConfig(*wecom, get("WECOM_SECRET"), agent,
-                                 get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com")
-        try:
-            budget = float(get("WECHAT_REPLY_BUDGET") or 4.0)
-            window = int(get("WECHAT_TIMESTAMP_WINDOW") or 300)
-        except ValueError as exc:
-            raise ValueError(f"WECHAT_REPLY_BUDGET / WECHAT_TIMESTAMP_WINDOW 应为数字：{exc}") from None
-        return cls(mp, work, budget, window)
+            work = ChannelConfig(*wecom, ws.wecom_secret, agent, ws.wecom_api_base or "https://qyapi.weixin.qq.com")
+        return cls(mp, work, ws.reply_budget, ws.timestamp_window)
 
 
 # ---- app keys and the gateway -------------------------------------------------------------
