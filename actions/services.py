@@ -43,4 +43,4 @@ def identity():
     from bot.tickets import sms
     from bot.tickets.identity import IdentityService
 
-    return IdentityService(db_url(), sms=sms.from_env())
+    return IdentityService(db_url(), sms=sms.from_settings(settings().sms))

@@ -877,7 +877,7 @@ def _default_tracker() -> tuple[str, int]:
 def _default_db() -> str:
     from bot.settings import Settings
 
-    return os.environ.get("DATABASE_URL") or Settings.from_env().effective_database_url
+    return Settings.from_env().effective_database_url
 
 
 def main(argv: Optional[list[str]] = None) -> int:

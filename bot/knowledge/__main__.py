@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +26,10 @@ READINGS = {"standalone": "独立问题", "elliptical": "追问（沿用上一�
 
 
 def default_directory() -> Path:
-    env = os.environ.get("KNOWLEDGE_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "knowledge"
+    """KNOWLEDGE_DIR, else the repository's knowledge/ (Settings)."""
+    from bot.settings import Settings
+
+    return Settings.from_env().knowledge_dir
 
 
 def _validate(directory: Path) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -16,8 +15,10 @@ from . import PolicyError, ProfileError, check, load_rules, parse_profile
 
 
 def default_directory() -> Path:
-    env = os.environ.get("KNOWLEDGE_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "knowledge"
+    """KNOWLEDGE_DIR, else the repository's knowledge/ (Settings)."""
+    from bot.settings import Settings
+
+    return Settings.from_env().knowledge_dir
 
 
 def main(argv: list[str] | None = None) -> int:

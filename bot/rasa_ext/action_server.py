@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
-import os
 import sys
 
 from bot import logmask
+from bot.settings import Settings
 
 OPEN_PATHS = frozenset({"/health"})
 
@@ -41,22 +41,23 @@ def create_app(token: str, actions: str = "actions"):
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    settings = settings or Settings.from_env()
     ap = argparse.ArgumentParser(description="启动动作服务器（每次调用都要带 ACTIONS_TOKEN）")
-    ap.add_argument("--port", type=int, default=int(os.environ.get("ACTIONS_PORT") or 5055))
+    ap.add_argument("--port", type=int, default=settings.actions_port)
     ap.add_argument("--actions", default="actions", help="动作所在的 Python 包")
     args = ap.parse_args(argv)
-    token = os.environ.get("ACTIONS_TOKEN", "")
+    token = settings.actions_token
     if not token:
         print("错误：未设置 ACTIONS_TOKEN，动作服务器不接受无凭据的调用，拒绝启动。\n"
               "Error: ACTIONS_TOKEN is not set; the action server refuses to start without it.", file=sys.stderr)
         return 2
-    host = os.environ.get("ACTIONS_BIND") or "127.0.0.1"
+    host = settings.actions_bind
 
     from rasa_sdk import utils
 
     logging.getLogger("matplotlib").setLevel(logging.WARN)
-    utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    utils.configure_colored_logging(settings.log_level)
     utils.update_sanic_log_level()
     logmask.install()
     app = create_app(token, args.actions)

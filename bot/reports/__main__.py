@@ -3,7 +3,6 @@ python -m bot.reports dispatch [--now 2026-11-25T08:30] [--node fengxi] [--db UR
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ def _default_db() -> str:
     from bot.settings import Settings
 
     # DATABASE_URL if set, else sqlite:///<project>/var/yuanshang.db (VAR_DIR honoured), as the services use
-    return os.environ.get("DATABASE_URL") or Settings.from_env().effective_database_url
+    return Settings.from_env().effective_database_url
 
 
 def _missing_sqlite_file(url: str) -> str | None:

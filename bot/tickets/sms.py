@@ -1,6 +1,6 @@
 """Sending one-time codes by SMS: an interface and the Aliyun SMS (dysmsapi) provider, chosen by configuration.
 
-Configuration (environment):
+Configuration (environment, read into Settings.sms by bot/settings.py; docs/identity.md):
   SMS_PROVIDER=aliyun             unset: no SMS; chat verification is then done by staff in the console
   ALIYUN_SMS_ACCESS_KEY_ID, ALIYUN_SMS_ACCESS_KEY_SECRET, ALIYUN_SMS_SIGN_NAME, ALIYUN_SMS_TEMPLATE_CODE
   ALIYUN_SMS_ENDPOINT             default https://dysmsapi.aliyuncs.com/ (tests point it at a local stand-in)
@@ -18,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,7 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping, Optional, Protocol
 
-ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+from bot.settings import SmsSettings
+
+ALIYUN_ENDPOINT = SmsSettings.endpoint
 
 
 class SmsError(RuntimeError):
@@ -94,21 +95,21 @@ class AliyunSms:
             raise SmsError(f"aliyun sms refused: {answer.get('Code')} {answer.get('Message')}")
 
 
-ALIYUN_KEYS = ("ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME",
-               "ALIYUN_SMS_TEMPLATE_CODE")
+# variable → SmsSettings field
+ALIYUN_KEYS = {"ALIYUN_SMS_ACCESS_KEY_ID": "access_key_id", "ALIYUN_SMS_ACCESS_KEY_SECRET": "access_key_secret",
+               "ALIYUN_SMS_SIGN_NAME": "sign_name", "ALIYUN_SMS_TEMPLATE_CODE": "template_code"}
 
 
-def from_env(env: Optional[Mapping[str, str]] = None) -> Optional[SmsSender]:
+def from_settings(settings: SmsSettings) -> Optional[SmsSender]:
     """The configured provider, or None when SMS_PROVIDER is unset; a partial configuration is refused."""
-    env = os.environ if env is None else env
-    provider = (env.get("SMS_PROVIDER") or "").strip().lower()
+    provider = settings.provider.strip().lower()
     if not provider:
         return None
     if provider != "aliyun":
         raise ValueError(f"SMS_PROVIDER={provider!r} is not supported (supported: aliyun)")
-    missing = [k for k in ALIYUN_KEYS if not (env.get(k) or "").strip()]
+    missing = [var for var, name in ALIYUN_KEYS.items() if not getattr(settings, name).strip()]
     if missing:
         raise ValueError(f"SMS_PROVIDER=aliyun needs {', '.join(missing)}")
-    return AliyunSms(env["ALIYUN_SMS_ACCESS_KEY_ID"].strip(), env["ALIYUN_SMS_ACCESS_KEY_SECRET"].strip(),
-                     env["ALIYUN_SMS_SIGN_NAME"].strip(), env["ALIYUN_SMS_TEMPLATE_CODE"].strip(),
-                     endpoint=(env.get("ALIYUN_SMS_ENDPOINT") or ALIYUN_ENDPOINT).strip())
+    return AliyunSms(settings.access_key_id.strip(), settings.access_key_secret.strip(),
+                     settings.sign_name.strip(), settings.template_code.strip(),
+                     endpoint=(settings.endpoint or ALIYUN_ENDPOINT).strip())
