@@ -519,7 +519,15 @@ class ActionRateTicket(Action):
             if named:   # a number that is not (or no longer) the sender's to rate: the same answer either way
                 dispatcher.utter_message(text=f"没有找到您名下待评价的工单 {'、'.join(sorted(named))}。")
                 return []
-            dispatcher.utter_message(text="感谢您的评价！我们会根据您的反馈持续改进服务。")
+            # Nothing of the sender's waits for a rating (not closed yet, or not theirs): say so rather than
+            # thank them for a rating that was not recorded; a complaint still gets a way to a person.
+            score = chat.rating_score(text)
+            if score is not None and score <= 2:
+                dispatcher.utter_message(
+                    text="抱歉没能让您满意。您名下暂时没有待评价的已办结工单；请说说哪里不满意，我帮您登记，"
+                         "也可以直接转人工服务。", buttons=[kb_replies.HUMAN_BUTTON])
+            else:
+                dispatcher.utter_message(text="谢谢您的反馈！您名下暂时没有待评价的已办结工单，工单办结后我会请您评价。")
             return []
         score = chat.rating_score(text)
         if score is None:

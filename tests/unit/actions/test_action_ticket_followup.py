@@ -249,7 +249,17 @@ async def test_rating_with_nothing_to_rate_records_nothing(dispatcher, domain, s
     t = open_ticket(services)                                        # not resolved yet
     events = await ActionRateTicket().run(dispatcher, tracker("非常满意", "rate_service"), domain)
 
-    assert events == [] and texts(dispatcher) == ["感谢您的评价！我们会根据您的反馈持续改进服务。"]
+    assert events == [] and texts(dispatcher) == ["谢谢您的反馈！您名下暂时没有待评价的已办结工单，工单办结后我会请您评价。"]
+    assert services.tickets().get(t.number).status == lc.ACCEPTED
+
+
+async def test_a_complaint_with_nothing_to_rate_gets_a_way_to_a_person(dispatcher, domain, services):
+    from actions.tickets import ActionRateTicket
+
+    t = open_ticket(services)
+    events = await ActionRateTicket().run(dispatcher, tracker("非常不满意", "rate_service"), domain)
+    assert events == [] and "没有待评价" in texts(dispatcher)[0] and "转人工" in texts(dispatcher)[0]
+    assert dispatcher.messages[0]["buttons"][0]["payload"] == "/request_human"
     assert services.tickets().get(t.number).status == lc.ACCEPTED
 
 
