@@ -22,7 +22,7 @@ from bot.knowledge import replies as kb_replies
 from bot.dialogue import speech
 from bot.dialogue.details import Details, extract
 from bot.knowledge import Answer
-from bot.knowledge.service import ANSWER, BEST_GUESS, KbContext, UNKNOWN
+from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, KbContext, UNKNOWN
 from bot.taxonomy import BY_INTENT, is_need
 from bot.text import normalise
 
@@ -297,8 +297,9 @@ def is_answerable(text: str, *, kb, context: Optional[KbContext] = None) -> bool
     not "你们能办什么", which the intent's own reply answers best."""
     if not speech.is_question(text) and not speech.is_followup(text):
         return False
+    # After an answer, a menu of two or more close answers on its topic still beats the capabilities list.
     if context is not None and speech.is_followup(text):
-        return kb.ask(text, context=context).decision in ANSWERED
+        return kb.ask(text, context=context).decision in (*ANSWERED, OPTIONS)
     if CAPABILITY_QUESTION.search(normalise(text)):
         return False
     return kb.ask(text).decision in ANSWERED

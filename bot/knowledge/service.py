@@ -195,6 +195,26 @@ def _by_aspect(options: list[Hit], hits: list[Hit], predicate: str) -> tuple[str
     return BEST_GUESS, [best, *others], [best, *[h for h in hits if h is not best]]
 
 
+def _not_again(hits: list[Hit], context: KbContext, predicate: str) -> list[Hit]:
+    """An elliptical follow-up that asks about something the answer just given does not mention ("要什么材料"
+    after the conditions) is not answered with that same answer again: it leaves the candidates."""
+    if not hits or not context.faq_id or hits[0].faq.id != context.faq_id:
+        return hits
+    asked = {a for a in aspects(normalise(predicate)) if a not in WEAK_ASPECTS and len(a) >= 2}
+    said = normalise(f"{hits[0].faq.question} {hits[0].faq.answer}")
+    if not asked or any(a in said or (a in _TIME_ASPECTS and _DURATION.search(said))
+                        or (a in _MONEY_ASPECTS and _AMOUNT.search(said)) for a in asked):
+        return hits
+    return [h for h in hits if h.faq.id != context.faq_id]
+
+
+# An answer that states a duration answers "多久", one that states an amount answers "多少钱", in whatever words.
+_TIME_ASPECTS = frozenset("多久 多长时间 多少时间 几个月 多少天 多少年 几天 几年 周期 时限 期限 批下来 什么时候 啥时候 何时 多长".split())
+_MONEY_ASPECTS = frozenset("多少钱 费用 收费 花费 金额 额度 补贴 补助 奖励 资助 奖补".split())
+_DURATION = re.compile(r"\d+\s*(?:个)?(?:工作日|自然日|年|月|天|日|周)|[一二三四五六七八九十两半]+(?:个)?(?:工作日|年|月|天|周)")
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?元|[一二三四五六七八九十百千万]+元")
+
+
 def directory_signature(directory: Path) -> tuple:
     """Names, mtimes and sizes of every file under the directory (incl. .reload)."""
     items = []
@@ -360,6 +380,8 @@ class KnowledgeService:
         except Exception:  # noqa: BLE001
             log.exception("知识库检索出错：%r", query[:100])
             return Answer(UNKNOWN, query=query)
+        if reading == ELLIPTICAL and context is not None:
+            hits = _not_again(hits, context, query)
         decision, options = decide(hits, self.answer_threshold, self.answer_margin,
                                    self.unknown_threshold, self.options_margin, self.sure_threshold)
         if decision == OPTIONS and reading in (ELLIPTICAL, NEW_SUBJECT):

@@ -176,3 +176,30 @@ def test_that_kexiao_follow_up_keeps_the_conditions_predicate(service):
     first = service.ask("高企认定要什么条件")
     then = service.ask("那科小呢", context=first.context())
     assert then.reading == NEW_SUBJECT and "条件" in then.faq.question
+
+
+# --------------------------------------------------------------------------- not the same answer again
+
+def _answered(faq_id: str, question: str, answer: str, score: float):
+    from bot.knowledge.model import Faq
+    from bot.knowledge.retriever import Hit
+
+    return Hit(faq=Faq(id=faq_id, question=question, variants=[], answer=answer, entry_id="hnte"), entry=None,
+               score=score)
+
+
+def test_a_followup_about_something_the_last_answer_does_not_say_gets_another_answer():
+    from bot.knowledge.service import _not_again
+
+    conditions = _answered("hnte-conditions", "高企认定需要满足哪些条件？", "注册成立一年以上……科技人员占比不低于10%", 0.8)
+    apply = _answered("hnte-apply", "高企去哪里申请？", "在认定管理工作网注册登记，按要求提交申请材料……", 0.7)
+    context = KbContext(entry_id="hnte", faq_id="hnte-conditions", question="高企认定需要什么条件")
+    assert _not_again([conditions, apply], context, "要什么材料") == [apply]          # 材料: not in the answer
+    assert _not_again([conditions, apply], context, "科技人员占比呢") == [conditions, apply]   # it is: keep
+    assert _not_again([conditions, apply], context, "那呢") == [conditions, apply]      # asks nothing new
+    other = KbContext(entry_id="hnte", faq_id="hnte-apply", question="高企去哪里申请")
+    assert _not_again([conditions, apply], other, "要什么材料") == [conditions, apply]  # top is not the last one
+    # a duration in the answer answers "多久能批下来", whatever its words
+    process = _answered("patent-process", "发明专利申请要走哪些流程？", "受理→初审→公布→实审→授权，一般需要2至3年。", 0.8)
+    after = KbContext(entry_id="patent", faq_id="patent-process", question="发明专利申请要走哪些流程")
+    assert _not_again([process, apply], after, "多久能批下来") == [process, apply]
