@@ -350,9 +350,8 @@ def _work_retention(sched: "Scheduler", s: Session, period: str, now: datetime, 
 def _work_privacy(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
     """个人信息到期清理 (bot.privacy): in the claim's transaction, so it commits with the done mark."""
     from bot.privacy.data import purge
-    from bot.settings import Settings
 
-    result = purge(s, min(now, utcnow()), Settings.from_env().personal_data_retention_days)
+    result = purge(s, min(now, utcnow()), sched._conf().personal_data_retention_days)
     return result.summary(), result
 
 
@@ -568,7 +567,18 @@ class Scheduler:
                  reports_dir: Optional[Path] = None, retry_after: timedelta = RETRY_AFTER,
                  stale_after: timedelta = STALE_AFTER, jobs: Optional[dict[str, Job]] = None,
                  tracker_url: Optional[str] = None, retention_days: Optional[int] = None,
-                 knowledge_dir: Optional[Path] = None, actor: str = ACTOR):
+                 knowledge_dir: Optional[Path] = None, actor: str = ACTOR, settings=None):
+        """`settings`: the process's Settings (the desk passes its own); read from the environment only when
+        a caller (a CLI, a test) gives neither it nor the value."""
+        from bot.settings import Settings
+
+        cfg = settings
+
+        def conf():
+            nonlocal cfg
+            cfg = cfg or Settings.from_env()
+            return cfg
+
         self.db_url = db_url
         self.actor = actor                    # who the pushes are recorded as ("staff:<name>" for 立即推送)
         self.tracker_url = tracker_url        # Rasa's tracker store; None: no 对话记录清理 here
@@ -576,19 +586,14 @@ class Scheduler:
         self.sla = sla or default_policy()
         self.tz = self.sla.tz
         if reports_dir is None:
-            from bot.settings import Settings
-
-            reports_dir = Settings.from_env().var_dir / "reports"
+            reports_dir = conf().var_dir / "reports"
         self.reports_dir = Path(reports_dir)
         if retention_days is None and tracker_url is not None:
-            from bot.settings import Settings
-
-            retention_days = Settings.from_env().tracker_retention_days
+            retention_days = conf().tracker_retention_days
         self.retention_days = retention_days or 0
         if knowledge_dir is None and tracker_url is not None:
-            from bot.settings import Settings
-
-            knowledge_dir = Settings.from_env().knowledge_dir
+            knowledge_dir = conf().knowledge_dir
+        self._conf = conf                     # the personal-data retention is read when the privacy job runs
         self.knowledge_dir = Path(knowledge_dir) if knowledge_dir is not None else None   # None: no 政策推送
         self.retry_after = retry_after
         self.stale_after = stale_after

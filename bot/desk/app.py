@@ -60,7 +60,8 @@ async def _scheduler_ctx(app: web.Application):
     task = asyncio.create_task(run_forever(settings.effective_database_url, stop=stop,
                                            reports_dir=settings.var_dir / "reports",
                                            tracker_url=settings.effective_tracker_store_url,
-                                           retention_days=settings.tracker_retention_days))
+                                           retention_days=settings.tracker_retention_days,
+                                           knowledge_dir=settings.knowledge_dir, settings=settings))
     yield
     stop.set()
     task.cancel()
