@@ -16,7 +16,7 @@ from bot import handover
 from bot.knowledge import log as kb_log
 from bot.knowledge import replies as kb_replies
 from bot.dialogue import needs
-from actions import services
+from actions import services, wording
 from bot.dialogue import speech, turn
 from bot.dialogue import policy_check as policy_chat
 from bot.taxonomy import is_need
@@ -26,8 +26,6 @@ log = logging.getLogger(__name__)
 
 KB_ACTIONS = ("action_handle_need", "action_nlu_fallback", "action_out_of_scope", "action_complain",
               "action_policy_check_start")
-ACK_YES = "好的。请告诉我您想办理或咨询的具体事项。"
-ACK_NO = "好的，没问题。还有其他需要随时告诉我。"
 
 # Build the knowledge index when the action server starts, not on the first question.
 services.knowledge()
@@ -105,9 +103,7 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
             transcript=_transcript(tracker), channel=tracker.get_latest_input_channel() or "rest")
     except Exception:  # noqa: BLE001
         log.exception("handover of %s failed", tracker.sender_id)
-        dispatcher.utter_message(
-            text="抱歉，转接服务专员暂时没有成功，请稍后再说一次「转人工」。您也可以先描述需求，我帮您登记，专员会跟进办理。",
-            buttons=[{"title": "登记需求", "payload": "/open_ticket"}])
+        dispatcher.utter_message(text=wording.HANDOVER_FAILED, buttons=[wording.REGISTER_NEED_BUTTON])
         return []
     if lead:
         dispatcher.utter_message(text=lead)
@@ -179,7 +175,7 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
     statement = user_statement(tracker)
     if is_need(intent) and _staff_only(intent):
         # The window routes this category straight to staff (routing.yml staff_only): no bot handling.
-        lead = f"{needs.label(intent)}类事项由服务专员直接为您办理。"
+        lead = wording.STAFF_ONLY_LEAD.format(label=needs.label(intent))
         return [SlotSet("ticket_category", intent), SlotSet("ticket_seed", statement)] + hand_over(
             dispatcher, tracker, "staff_only", category=intent, lead=lead)
     if not text.startswith("/") and (policy_chat.starts_check(text, services.network())
@@ -217,17 +213,17 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         return events + hand_over(dispatcher, tracker, "complaint", category=plan.category)
     if plan.handover == "request_human":
         return events + hand_over(dispatcher, tracker, "request_human", category=plan.category,
-                                  lead="好的，正在为您转接服务专员。")
+                                  lead=wording.HANDOVER_LEAD)
     if plan.handover == "fallback":
         return events + hand_over(
             dispatcher, tracker, "fallback", category=plan.category,
-            lead="抱歉，我还是没能找到您要的答案。为避免耽误您的时间，已为您转接服务专员。")
+            lead=wording.FALLBACK_HANDOVER_LEAD)
     if plan.register and _staff_only(plan.category):
-        lead = f"{needs.label(plan.category)}类事项由服务专员直接为您办理。"
+        lead = wording.STAFF_ONLY_LEAD.format(label=needs.label(plan.category))
         return events + hand_over(dispatcher, tracker, "staff_only", category=plan.category, lead=lead)
     if plan.register:
         dispatcher.utter_message(text=needs.acknowledge(plan.category) if plan.category
-                                 else "好的，我来帮您登记需求，由服务专员跟进办理（随时说「取消」可退出登记）。")
+                                 else wording.REGISTER_START)
         return events + start_ticket_events(tracker, plan.category, description, prefilled=events)
     if plan.unknown and not plan.replies:
         if intent == "out_of_scope":
@@ -341,14 +337,11 @@ class ActionAffirmDeny(Action):
             except Exception:  # noqa: BLE001
                 log.exception("could not record feedback")
             if helpful:
-                dispatcher.utter_message(text="感谢您的反馈！还有其他问题随时问我。")
+                dispatcher.utter_message(text=wording.FEEDBACK_THANKS)
             else:
-                dispatcher.utter_message(
-                    text="抱歉没能帮到您，您的反馈已记录，我们会改进解答。需要的话可以请服务专员为您详细解答。",
-                    buttons=[kb_replies.HUMAN_BUTTON],
-                )
+                dispatcher.utter_message(text=wording.FEEDBACK_SORRY, buttons=[kb_replies.HUMAN_BUTTON])
             return [SlotSet("kb_query_id", None)]
-        dispatcher.utter_message(text=ACK_YES if helpful else ACK_NO)
+        dispatcher.utter_message(text=wording.ACK_YES if helpful else wording.ACK_NO)
         return []
 
 
@@ -361,7 +354,7 @@ class ActionRequestHuman(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         reason = "complaint" if tracker.get_intent_of_latest_message() == "complain" else "request_human"
-        lead = None if reason == "complaint" else "好的，正在为您转接服务专员。"
+        lead = None if reason == "complaint" else wording.HANDOVER_LEAD
         return hand_over(dispatcher, tracker, reason, lead=lead)
 
 
@@ -381,10 +374,10 @@ class ActionAfterHandover(Action):
         except Exception:  # noqa: BLE001
             log.exception("could not read the handover of %s", tracker.sender_id)
         if not served:
-            dispatcher.utter_message(text="原上管家在这里，有什么可以帮您？")
+            dispatcher.utter_message(text=wording.BOT_IS_BACK)
             return []
         dispatcher.utter_message(
-            text="本次人工服务已结束，原上管家继续为您服务。请为刚才服务专员的服务打个分：",
+            text=wording.HANDOVER_RATING_QUESTION,
             buttons=[{"title": label, "payload": label} for label, _ in RATING_BUTTONS],
         )
         return []
@@ -400,7 +393,7 @@ class ActionRateHandover(Action):
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         score = rating_score(tracker.latest_message.get("text") or "")
         if score is None:
-            dispatcher.utter_message(text="感谢您的反馈！还有其他问题随时告诉我。")
+            dispatcher.utter_message(text=wording.HANDOVER_RATING_NO_SCORE)
             return []
         try:
             h = handover.latest(services.db_url(), tracker.sender_id)
@@ -409,7 +402,7 @@ class ActionRateHandover(Action):
         except Exception:  # noqa: BLE001 - thank the user anyway; staff get the log
             log.exception("could not record the handover rating of %s", tracker.sender_id)
         if score <= 2:
-            dispatcher.utter_message(text="非常抱歉这次人工服务没能让您满意！您的评价已记录，我们会安排负责人跟进改进。")
+            dispatcher.utter_message(text=wording.HANDOVER_RATING_LOW)
         else:
-            dispatcher.utter_message(text="感谢您对服务专员的评价！还有其他问题随时告诉我。")
+            dispatcher.utter_message(text=wording.HANDOVER_RATING_THANKS)
         return []

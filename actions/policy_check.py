@@ -22,7 +22,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
+from actions import services, wording
 from bot.dialogue import policy_check as pc
 from bot.dialogue import speech
 from bot.knowledge import replies as kb_replies
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 STATE = "policy_check_state"
 ANSWER = "policy_answer"
 DONE, CANCELLED, HANDOVER = "done", "cancelled", "handover"
-OFFER_BUTTON = {"title": "按我们的数字做政策体检", "payload": "/policy_check"}
-INTRO = "好的，我来帮您做个政策体检：只问几个关键数字，大概的数就行（不清楚可以说「跳过」，说「取消」可退出）。"
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +69,8 @@ def show_result(dispatcher: CollectingDispatcher, tracker: Tracker, facts: dict,
     focus = state.get("focus") or []
     report, dropped = pc.evaluate(rules(), facts, today())
     fits = pc.fitting(report, focus)
-    buttons = [{"title": f"登记{pc.SHORT_NAMES.get(p, p)}需求", "payload": f'/policy_register{{"policy":"{p}"}}'}
+    buttons = [{"title": wording.CHECK_REGISTER_BUTTON_TITLE.format(name=pc.SHORT_NAMES.get(p, p)),
+                "payload": f'/policy_register{{"policy":"{p}"}}'}
                for p in fits[:3]] + [kb_replies.HUMAN_BUTTON]
     dispatcher.utter_message(text=pc.result_text(report, rules(), focus=focus, dropped=dropped, facts=facts), buttons=buttons)
     events: list = [SlotSet("company_facts", facts), SlotSet(STATE, None), SlotSet(ANSWER, None)]
@@ -112,8 +111,7 @@ class ActionPolicyCheckStart(Action):
         # check is offered.
         events = respond(dispatcher, tracker)
         if pc.facts_of(text, services.network()):
-            dispatcher.utter_message(text="需要的话，我也可以按您说的数字做个政策体检，看看能享受哪些政策、还差什么。",
-                                     buttons=[OFFER_BUTTON])
+            dispatcher.utter_message(text=wording.CHECK_OFFER, buttons=[wording.CHECK_OFFER_BUTTON])
         return events
 
 
@@ -137,7 +135,7 @@ def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -
     if q is None:
         return show_result(dispatcher, tracker, facts, state)
     known = pc.describe(facts)
-    dispatcher.utter_message(text=INTRO + (f"\n已记下：{known}。" if known else ""))
+    dispatcher.utter_message(text=wording.CHECK_INTRO + (wording.CHECK_KNOWN.format(known=known) if known else ""))
     state["asked"], state["question"] = [q.key], q.text
     return [SlotSet("company_facts", facts), SlotSet(STATE, state), SlotSet(ANSWER, None),
             FollowupAction("policy_check_form")]
@@ -181,7 +179,7 @@ class ValidatePolicyCheckForm(FormValidationAction):
             facts = pc.merge(facts, found, expecting=pending, today=today())
         elif pending and not pc.is_skip(text) and not speech.is_none_answer(text) and not state.get("retried"):
             # Not understood: ask the same question once more, in plain words.
-            dispatcher.utter_message(text="抱歉，我没能从这句话里读出数字。大概的数就行，不清楚可以说「跳过」。")
+            dispatcher.utter_message(text=wording.CHECK_NO_NUMBER)
             return {ANSWER: None, STATE: {**state, "retried": True}}
         elif pending:
             skipped.append(pending)
@@ -204,14 +202,14 @@ class ActionPolicyCheckResult(Action):
         answer = tracker.get_slot(ANSWER)
         facts = dict(tracker.get_slot("company_facts") or {})
         if answer == CANCELLED:
-            dispatcher.utter_message(text="好的，已退出政策体检。您说过的数字我先记着，想继续时说「政策体检」就行。")
+            dispatcher.utter_message(text=wording.CHECK_CANCELLED)
             return [SlotSet(STATE, None), SlotSet(ANSWER, None)]
         if answer == HANDOVER:
             from actions.actions import hand_over
 
             return [SlotSet(STATE, None), SlotSet(ANSWER, None)] + hand_over(
                 dispatcher, tracker, "request_human", category="need_policy_consult",
-                lead="好的，正在为您转接服务专员。")
+                lead=wording.HANDOVER_LEAD)
         return show_result(dispatcher, tracker, facts, _state(tracker))
 
 
@@ -233,6 +231,6 @@ class ActionPolicyRegister(Action):
         if seed is None:
             report, _ = pc.evaluate(rules(), facts, today())
             seed = pc.seed_text(report, facts, [policy] if policy else [], "")
-        dispatcher.utter_message(text="好的，我来帮您登记需求，由服务专员跟进办理。随时说「取消」可退出登记。")
+        dispatcher.utter_message(text=wording.REGISTER_START_ON_REQUEST)
         events = [SlotSet("ticket_category", category), SlotSet("user_statement", seed)]
         return events + start_ticket_events(tracker, category, seed)

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.knowledge import replies as kb_replies
 from bot.privacy import notice as privacy_notice
-from actions import services
+from actions import services, wording
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
 from bot.tickets import chat
@@ -34,37 +34,11 @@ WANTS_A_PERSON = re.compile(r"转人工|人工(?:服务|客服)?$|真人|找(?:�
 # "我的工单", "我提交的需求办到哪了", a ticket number: the user asks about their own tickets.
 OWN_TICKETS = re.compile(r"我的|我们的|我(?:们)?(?:提交|报|登记|申请)的|工单号|QCY|办到|到哪|进度|进展|查询|查一下|查下",
                          re.IGNORECASE)
-MOBILE_AGAIN = "这个号码好像不是有效的手机号，请输入11位大陆手机号（以1开头）。"
-EXPECTED = {
-    "need_description": "我需要您用一两句话说明想办理的事，例如「想申请知识产权质押贷款，额度500万左右」。",
-    "enterprise_name": "我需要企业的全称，例如「西安某某科技有限公司」。",
-    "contact_name": "我需要联系人的称呼，例如「李明」或「王经理」。",
-    "contact_mobile": "我需要一个11位的大陆手机号，例如「139 1234 5678」这样的格式。",
-    "ticket_location": "我需要企业所在的新城（沣东、沣西、秦汉、空港、泾河）或园区名称；不在园区请回复「无」。",
-    "ticket_confirm": "请回复「确认」提交；要修改就直接说「手机号改成…」「公司名改成…」。",
-}
 
 
 # "验证", "我要验证身份", "验证企业联系人": the user asks to be verified as a contact of their enterprise.
 VERIFY_REQUEST = re.compile(r"^\s*(?:我要|我想|请|申请|进行|开始)?\s*(?:身份|企业联系人|联系人)?(?:身份)?验证"
                             r"(?:一下|身份|企业联系人(?:身份)?|联系人(?:身份)?)?\s*[。.!！]?\s*$")
-VERIFY_BUTTON = {"title": "验证企业联系人身份", "payload": "验证"}
-SENT = {
-    "sent": "验证码已发送至贵企业登记的手机号 {mobile}，5分钟内有效。请直接回复6位验证码（例如「123456」）。",
-    "staff": "企业联系人身份由服务专员核实确认。您可以输入「转人工」，专员确认后即可查看和办理贵企业的全部工单。",
-    "no_claim": "您还没有在这里登记过企业。登记需求时填写企业名称后，才能验证为该企业的联系人。",
-    "verified": "您已是「{name}」的已验证联系人，可以查看和办理贵企业的全部工单（说「我的工单」即可）。",
-    "wait": "验证码刚刚发送过，请稍等一分钟再试；如已收到，请直接回复6位验证码。",
-    "limit": "今天获取验证码的次数已达上限。请明天再试，或输入「转人工」由服务专员核实确认。",
-    "failed": "验证码暂时没能发送，请稍后再试，或输入「转人工」由服务专员核实确认。",
-}
-CHECKED = {
-    "verified": "验证成功！您已确认为「{name}」的联系人，现在可以查看和办理贵企业的全部工单（说「我的工单」即可）。",
-    "wrong": "验证码不正确，还可以再试{left}次。",
-    "expired": "验证码已过期，请回复「验证」重新获取。",
-    "too_many": "验证码输错次数过多，已失效。请回复「验证」重新获取。",
-    "none": "现在没有待输入的验证码，请回复「验证」获取。",
-}
 
 
 def start_verification(dispatcher: CollectingDispatcher, sender_id: str) -> None:
@@ -72,7 +46,7 @@ def start_verification(dispatcher: CollectingDispatcher, sender_id: str) -> None
     result = ids.send_code(sender_id)
     name = ids.standing(sender_id).enterprise_name or ""
     buttons = [kb_replies.HUMAN_BUTTON] if result.outcome in ("staff", "limit", "failed") else []
-    dispatcher.utter_message(text=SENT[result.outcome].format(mobile=result.masked_mobile, name=name),
+    dispatcher.utter_message(text=wording.SENT[result.outcome].format(mobile=result.masked_mobile, name=name),
                              buttons=buttons)
 
 
@@ -94,7 +68,7 @@ def verification_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> Opt
         return None
     result = ids.check_code(tracker.sender_id, code)
     name = ids.standing(tracker.sender_id).enterprise_name or ""
-    dispatcher.utter_message(text=CHECKED[result.outcome].format(left=result.attempts_left, name=name))
+    dispatcher.utter_message(text=wording.CHECKED[result.outcome].format(left=result.attempts_left, name=name))
     return []
 
 
@@ -144,7 +118,7 @@ class ActionStartTicket(Action):
                 context=tracker.get_slot("kb_context"))
             category, seed = stated or category, text[:2000]
             prefilled.append(SlotSet("user_statement", seed))
-        dispatcher.utter_message(text="好的，我来帮您登记需求，由服务专员跟进办理。随时说「取消」可退出登记。")
+        dispatcher.utter_message(text=wording.REGISTER_START_ON_REQUEST)
         return prefilled + start_ticket_events(tracker, category, seed, prefilled)
 
 
@@ -176,16 +150,15 @@ class ValidateTicketForm(FormValidationAction):
             return False
         replies = kb_replies.render(answer)
         dispatcher.utter_message(text=replies[0].text)
-        dispatcher.utter_message(text="以上是您问题的解答。我们继续刚才的需求登记：")
+        dispatcher.utter_message(text=wording.FORM_RESUME)
         return True
 
     def _miss(self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, again: str) -> Dict[Text, Any]:
         """An answer that did not fit: ask again; the second time say plainly what is expected and offer a person."""
         misses = int(tracker.get_slot("form_misses") or 0) + 1
         if misses >= 2:
-            dispatcher.utter_message(
-                text=f"抱歉，我还是没能识别。{EXPECTED[slot]}\n如果不方便在这里填写，可以请服务专员帮您登记；不办了请说「取消」。",
-                buttons=[kb_replies.HUMAN_BUTTON, {"title": "取消登记", "payload": "取消"}])
+            dispatcher.utter_message(text=wording.STILL_NOT_UNDERSTOOD.format(expected=wording.EXPECTED[slot]),
+                                     buttons=[kb_replies.HUMAN_BUTTON, wording.CANCEL_FORM_BUTTON])
         else:
             dispatcher.utter_message(text=again)
         return {slot: None, "form_misses": misses}
@@ -228,8 +201,7 @@ class ValidateTicketForm(FormValidationAction):
             return {"need_description": None}
         text = (value or "").strip()
         if len(text) < 4 or text.startswith("/"):
-            return self._miss("need_description", dispatcher, tracker,
-                              "请用一两句话描述您的需求，例如「想申请知识产权质押贷款，额度500万左右」。")
+            return self._miss("need_description", dispatcher, tracker, wording.ASK_AGAIN["need_description"])
         slots: Dict[str, Any] = {"need_description": text[:2000], "form_misses": 0}
         if not tracker.get_slot("ticket_category"):
             ranking = tracker.latest_message.get("intent_ranking") or []
@@ -245,8 +217,7 @@ class ValidateTicketForm(FormValidationAction):
             return {"enterprise_name": None}
         name = extract(text, services.network(), expecting="enterprise_name").company or _prefilled(text, tracker)
         if not name or not 2 <= len(name) <= 64 or name.isdigit() or name.startswith("/"):
-            return self._miss("enterprise_name", dispatcher, tracker,
-                              "请告诉我企业的全称，例如「西安某某科技有限公司」。")
+            return self._miss("enterprise_name", dispatcher, tracker, wording.ASK_AGAIN["enterprise_name"])
         return {"enterprise_name": name, "form_misses": 0}
 
     def validate_contact_name(self, value, dispatcher, tracker, domain):
@@ -257,8 +228,7 @@ class ValidateTicketForm(FormValidationAction):
             return {"contact_name": None}
         name = extract(text, services.network(), expecting="contact_name").contact_name or _prefilled(text, tracker)
         if not name or not 1 <= len(name) <= 20 or name.startswith("/"):
-            return self._miss("contact_name", dispatcher, tracker,
-                              "请告诉我联系人的姓名（例如「王经理」或「李明」）。")
+            return self._miss("contact_name", dispatcher, tracker, wording.ASK_AGAIN["contact_name"])
         return {"contact_name": name, "form_misses": 0}
 
     def validate_contact_mobile(self, value, dispatcher, tracker, domain):
@@ -269,7 +239,7 @@ class ValidateTicketForm(FormValidationAction):
         found = extract(value or "", services.network(), expecting="contact_mobile")
         if found.mobile:
             return {"contact_mobile": found.mobile, "form_misses": 0}
-        return self._miss("contact_mobile", dispatcher, tracker, MOBILE_AGAIN)
+        return self._miss("contact_mobile", dispatcher, tracker, wording.ASK_AGAIN["contact_mobile"])
 
     def validate_ticket_location(self, value, dispatcher, tracker, domain):
         if value is None:  # the slot was reset by an action, not answered by the user
@@ -283,9 +253,7 @@ class ValidateTicketForm(FormValidationAction):
             or _prefilled(text, tracker)
         if location:
             return {"ticket_location": location, "form_misses": 0}
-        return self._miss("ticket_location", dispatcher, tracker,
-                          "没有识别出您所在的园区或新城。请告诉我所在新城（沣东、沣西、秦汉、空港、泾河）或园区名称；"
-                          "不在园区请回复「无」。")
+        return self._miss("ticket_location", dispatcher, tracker, wording.ASK_AGAIN["ticket_location"])
 
     def validate_ticket_confirm(self, value, dispatcher, tracker, domain):
         if value is None:  # the slot was reset by an action, not answered by the user
@@ -302,7 +270,7 @@ class ValidateTicketForm(FormValidationAction):
                 code = extract(new_value, services.network()).credit_code
                 if code:
                     return {"credit_code": code, "ticket_confirm": None, "form_misses": 0}
-                dispatcher.utter_message(text="统一社会信用代码应为18位，请核对后再说一次。")
+                dispatcher.utter_message(text=wording.CREDIT_CODE_AGAIN)
                 return {"ticket_confirm": None}
             result = getattr(self, f"validate_{field}")(new_value, dispatcher, tracker, domain)
             return {**result, "ticket_confirm": None}
@@ -318,8 +286,7 @@ class ValidateTicketForm(FormValidationAction):
         if added and added.group(1).strip():                          # "需求再补充一下：…"
             description = f"{tracker.get_slot('need_description') or ''}；{added.group(1).strip()}".strip("；")
             return {"need_description": description[:2000], "ticket_confirm": None, "form_misses": 0}
-        return self._miss("ticket_confirm", dispatcher, tracker,
-                          "请回复「确认」提交登记；要修改请直接说，例如「手机号改成139…」；不办了请说「取消」。")
+        return self._miss("ticket_confirm", dispatcher, tracker, wording.ASK_AGAIN["ticket_confirm"])
 
 
 class ActionAskTicketConfirm(Action):
@@ -353,8 +320,8 @@ class ActionSubmitTicket(Action):
 
                 return resets + hand_over(dispatcher, tracker, "request_human",
                                           category=tracker.get_slot("ticket_category"),
-                                          lead="好的，先不在这里登记了，正在为您转接服务专员。")
-            dispatcher.utter_message(text="好的，已取消本次需求登记。还有其他问题随时找我。")
+                                          lead=wording.FORM_HANDOVER_LEAD)
+            dispatcher.utter_message(text=wording.FORM_CANCELLED)
             return resets
         location = tracker.get_slot("ticket_location") or "无"
         net = services.network()
@@ -377,11 +344,11 @@ class ActionSubmitTicket(Action):
                 policy_level=extract(tracker.get_slot("need_description") or "").policy_level,
             )
         except TicketError as exc:
-            dispatcher.utter_message(text=f"登记没有成功：{exc}")
+            dispatcher.utter_message(text=wording.SUBMIT_REFUSED.format(error=exc))
             return _reset_form()
         except Exception:  # noqa: BLE001 - the user must hear something, staff get the log
             log.exception("ticket could not be opened")
-            dispatcher.utter_message(text="抱歉，系统暂时无法登记，请稍后再试，或输入「转人工」由服务专员为您登记。")
+            dispatcher.utter_message(text=wording.SUBMIT_FAILED)
             return _reset_form()
         t = result.ticket
         dispatcher.utter_message(text=chat.opened_message(t.number, result.node.name,
@@ -409,27 +376,28 @@ class ActionTicketStatus(Action):
         standing = services.identity().standing(tracker.sender_id)
         # Unverified: only its own tickets, and the way to see the enterprise's (nothing says whether it has any).
         offer = None if standing.verified or not standing.enterprise_name else (
-            f"如需查看「{standing.enterprise_name}」的全部工单，请先验证您是该企业的联系人：回复「验证」。")
+            wording.VERIFY_OFFER.format(name=standing.enterprise_name))
         if not rows:
-            dispatcher.utter_message(
-                text="目前还没有查到您登记的工单。您可以直接告诉我想办理的事项，我来帮您登记并跟踪进度。"
-                     + (f"\n{offer}" if offer else ""), buttons=[VERIFY_BUTTON] if offer else [])
+            dispatcher.utter_message(text=wording.NO_TICKETS + (f"\n{offer}" if offer else ""),
+                                     buttons=[wording.VERIFY_BUTTON] if offer else [])
             return []
         wanted = chat.ticket_numbers(tracker.latest_message.get("text") or "")
         if wanted:
             rows = [r for r in rows if r[0].number in wanted] or rows
-        lines = [f"您企业名下最近的工单（共{len(rows)}个）：" if standing.verified
-                 else f"您在这里登记的工单（共{len(rows)}个）："]
+        head = wording.MY_TICKETS_ENTERPRISE if standing.verified else wording.MY_TICKETS_OWN
+        lines = [head.format(count=len(rows))]
         buttons = []
         for i, (t, node) in enumerate(rows, 1):
             lines.append(chat.ticket_line(i, t, node.name))
             if t.status in lc.OPEN_STATES and len(buttons) < 4:
-                buttons.append({"title": f"补充信息 {t.number}", "payload": f"补充工单 {t.number} 的信息"})
+                buttons.append({"title": wording.ADD_INFO_BUTTON_TITLE.format(number=t.number),
+                                "payload": wording.ADD_INFO_PAYLOAD.format(number=t.number)})
             if t.status == lc.RESOLVED and len(buttons) < 4:
-                buttons.append({"title": f"评价 {t.number}", "payload": f"评价工单 {t.number}"})
+                buttons.append({"title": wording.RATE_BUTTON_TITLE.format(number=t.number),
+                                "payload": wording.RATE_PAYLOAD.format(number=t.number)})
         if offer:
             lines.append(offer)
-            buttons.append(VERIFY_BUTTON)
+            buttons.append(wording.VERIFY_BUTTON)
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
 
@@ -444,11 +412,12 @@ class ActionStartAddInfo(Action):
         target = chat.ticket_meant(open_rows, tracker.latest_message.get("text") or "", only_if_single=True)
         if target is None:
             if not open_rows:
-                dispatcher.utter_message(text="没有查到您名下办理中的工单可以补充。如有新需求，直接告诉我即可。")
+                dispatcher.utter_message(text=wording.NO_OPEN_TICKETS)
                 return []
             dispatcher.utter_message(
-                text="请问要补充到哪个工单？",
-                buttons=[{"title": t.number, "payload": f"补充工单 {t.number} 的信息"} for t in open_rows[:5]])
+                text=wording.WHICH_TICKET_TO_ADD,
+                buttons=[{"title": t.number, "payload": wording.ADD_INFO_PAYLOAD.format(number=t.number)}
+                         for t in open_rows[:5]])
             return []
         return [SlotSet("info_ticket_number", target.number), SlotSet("info_text", None),
                 FollowupAction("add_info_form")]
@@ -465,7 +434,7 @@ class ValidateAddInfoForm(FormValidationAction):
         if speech.is_cancel(text):
             return {"info_text": CANCELLED}
         if len(text) < 2 or text.startswith("/"):
-            dispatcher.utter_message(text="请直接输入要补充的内容。")
+            dispatcher.utter_message(text=wording.ADD_INFO_EMPTY)
             return {"info_text": None}
         return {"info_text": text}
 
@@ -477,12 +446,12 @@ class ActionSubmitAddInfo(Action):
     async def run(self, dispatcher, tracker, domain):
         number, text = tracker.get_slot("info_ticket_number"), tracker.get_slot("info_text")
         if text == CANCELLED:
-            dispatcher.utter_message(text="好的，已取消补充。")
+            dispatcher.utter_message(text=wording.ADD_INFO_CANCELLED)
         else:
             try:
                 t = services.tickets().add_info(number, tracker.sender_id, text)
-                dispatcher.utter_message(
-                    text=f"已补充到工单 {t.number}，服务专员会看到。当前状态：{lc.LABELS[t.status]}。")
+                dispatcher.utter_message(text=wording.ADD_INFO_DONE.format(number=t.number,
+                                                                           status=lc.LABELS[t.status]))
             except TicketError as exc:
                 dispatcher.utter_message(text=str(exc))
         return [SlotSet("info_ticket_number", None), SlotSet("info_text", None)]
@@ -510,30 +479,31 @@ class ActionRateTicket(Action):
                 score = chat.rating_score(text)
                 label = next((lbl for lbl, v in chat.RATING_BUTTONS if v == score), None)
                 dispatcher.utter_message(
-                    text="您有几个已办结的工单，请问要评价哪一个？",
-                    buttons=[{"title": f"评价 {t.number}",
-                              "payload": f"{label} {t.number}" if label else f"评价工单 {t.number}"}
+                    text=wording.WHICH_TICKET_TO_RATE,
+                    buttons=[{"title": wording.RATE_BUTTON_TITLE.format(number=t.number),
+                              "payload": wording.RATE_WITH_SCORE_PAYLOAD.format(label=label, number=t.number)
+                              if label else wording.RATE_PAYLOAD.format(number=t.number)}
                              for t in resolved[:5]])
                 return []
             named = chat.ticket_numbers(text)
             if named:   # a number that is not (or no longer) the sender's to rate: the same answer either way
-                dispatcher.utter_message(text=f"没有找到您名下待评价的工单 {'、'.join(sorted(named))}。")
+                dispatcher.utter_message(
+                    text=wording.NOT_RATABLE.format(numbers=wording.NUMBERS_SEPARATOR.join(sorted(named))))
                 return []
             # Nothing of the sender's waits for a rating (not closed yet, or not theirs): say so rather than
             # thank them for a rating that was not recorded; a complaint still gets a way to a person.
             score = chat.rating_score(text)
             if score is not None and score <= 2:
-                dispatcher.utter_message(
-                    text="抱歉没能让您满意。您名下暂时没有待评价的已办结工单；请说说哪里不满意，我帮您登记，"
-                         "也可以直接转人工服务。", buttons=[kb_replies.HUMAN_BUTTON])
+                dispatcher.utter_message(text=wording.NOTHING_TO_RATE_COMPLAINT, buttons=[kb_replies.HUMAN_BUTTON])
             else:
-                dispatcher.utter_message(text="谢谢您的反馈！您名下暂时没有待评价的已办结工单，工单办结后我会请您评价。")
+                dispatcher.utter_message(text=wording.NOTHING_TO_RATE)
             return []
         score = chat.rating_score(text)
         if score is None:
             dispatcher.utter_message(
-                text=f"请为工单 {target.number} 的服务打分：",
-                buttons=[{"title": label, "payload": f"{label} {target.number}"} for label, _ in chat.RATING_BUTTONS])
+                text=wording.ASK_RATING.format(number=target.number),
+                buttons=[{"title": label, "payload": wording.RATE_WITH_SCORE_PAYLOAD.format(label=label, number=target.number)}
+                         for label, _ in chat.RATING_BUTTONS])
             return []
         try:
             svc.rate(target.number, tracker.sender_id, score)
@@ -541,10 +511,9 @@ class ActionRateTicket(Action):
             dispatcher.utter_message(text=str(exc))
             return []
         if score <= 2:
-            dispatcher.utter_message(
-                text=f"非常抱歉这次没能让您满意！工单 {target.number} 已重新进入办理，我们会安排专人回访。")
+            dispatcher.utter_message(text=wording.RATING_LOW.format(number=target.number))
         else:
-            dispatcher.utter_message(text=f"感谢您对工单 {target.number} 的评价！")
+            dispatcher.utter_message(text=wording.RATING_THANKS.format(number=target.number))
         return [SlotSet("rating_ticket_number", target.number), SlotSet("rating_comment", None),
                 FollowupAction("rating_comment_form")]
 
@@ -570,9 +539,9 @@ class ActionSubmitRatingComment(Action):
         if comment and comment != "-" and number:
             try:
                 services.tickets().comment_on_rating(number, tracker.sender_id, comment)
-                dispatcher.utter_message(text="您的意见已记录，谢谢！")
+                dispatcher.utter_message(text=wording.COMMENT_NOTED)
             except TicketError as exc:      # e.g. the sender's verification was revoked since the rating
                 dispatcher.utter_message(text=str(exc))
         else:
-            dispatcher.utter_message(text="好的，感谢您的支持！")
+            dispatcher.utter_message(text=wording.COMMENT_SKIPPED)
         return [SlotSet("rating_ticket_number", None), SlotSet("rating_comment", None)]

@@ -230,7 +230,8 @@ async def test_deny_after_an_answer_records_it_and_offers_a_person(dispatcher, d
 async def test_affirm_and_deny_without_an_answer_before_are_plain_acknowledgements(domain, db):
     from rasa_sdk.executor import CollectingDispatcher
 
-    from actions.actions import ACK_NO, ACK_YES, ActionAffirmDeny
+    from actions.actions import ActionAffirmDeny
+    from actions.wording import ACK_NO, ACK_YES
 
     for text, intent, reply in (("好的", "affirm", ACK_YES), ("不用了", "deny", ACK_NO)):
         d = CollectingDispatcher()

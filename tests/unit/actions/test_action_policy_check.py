@@ -27,11 +27,12 @@ async def answer(domain, text, slots):
 # ---- action_policy_check_start ---------------------------------------------------------------------
 
 async def test_start_asks_the_first_missing_figure(dispatcher, domain):
-    from actions.policy_check import INTRO, ActionPolicyCheckStart
+    from actions.policy_check import ActionPolicyCheckStart
+    from actions.wording import CHECK_INTRO
 
     events = await ActionPolicyCheckStart().run(dispatcher, tracker("我们能评高企吗", "policy_check"), domain)
 
-    assert texts(dispatcher) == [INTRO]
+    assert texts(dispatcher) == [CHECK_INTRO]
     state = slot_events(events)["policy_check_state"]
     assert state["focus"] == ["hnte"] and state["asked"] == ["staff"] and state["asked_in"] == "我们能评高企吗"
     assert events[-2:] == [SlotSet("policy_answer", None), FollowupAction(FORM)]
