@@ -1,7 +1,9 @@
 """Rasa custom actions: a thin layer over the domain core in bot/ (the action server, rasa_sdk).
 
 `actions.actions` / `actions.tickets` read the tracker and render what bot.dialogue plans; `actions.services`
-builds the process-wide service objects once. May import: rasa_sdk, the domain core and the shared kernel.
+builds the process-wide service objects once; `actions.wording` holds every sentence and button title the
+actions send (tests/unit/test_static_checks.py keeps Chinese text out of the other modules).
+May import: rasa_sdk, the domain core and the shared kernel.
 Never rasa (the server), the desk, the Rasa extensions, the scheduler, the runtime or tooling.
 """
 from bot import logmask

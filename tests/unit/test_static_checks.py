@@ -5,6 +5,8 @@
   importing rasa or the desk, the desk importing the runtime, …) or closes an import cycle fails here, with
   the chain that breaks it.
 - `ruff check` (rules in pyproject.toml [tool.ruff.lint]): no syntax errors or undefined names anywhere.
+- Only bot/settings.py reads the environment; what the actions say is in actions/wording.py (no Chinese
+  sentences of their own in the other action modules).
 """
 from __future__ import annotations
 
@@ -84,3 +86,68 @@ def test_only_the_settings_module_reads_the_environment():
         "(from_env, child_env, README \"Configuration\") and pass the Settings object or the value instead")
     for rel in ENV_READERS:
         assert environment_reads((ROOT / rel).read_text(encoding="utf-8")), f"{rel} no longer reads the environment"
+
+
+# ---- the actions' wording in one module (issue 15) -----------------------------------------------
+
+# What the actions say lives in actions/wording.py (the fixed utter_* responses in domain.yml). Outside it, an action
+# module's Chinese string literals may only be docstrings, regular-expression patterns (reading what users type)
+# and these tokens, which are data, not wording:
+ACTION_DATA_TOKENS = {
+    "无": "the ticket_location slot value for 'not in a park' (what users type; bot.tickets.chat.NONE_PHRASES)",
+    "新城": "suffix that makes a new city's name (沣西 → 沣西新城) for the ticket_location slot",
+    "验证码": "looked for in the user's message (a code typed as '验证码是123456')",
+}
+WORDING_MODULE = "actions/wording.py"
+CJK = "\u3400-\u9fff\uf900-\ufaff"
+REGEX_FUNCTIONS = {"compile", "search", "match", "fullmatch", "findall", "finditer", "sub", "subn", "split"}
+
+
+def chinese_literals(source: str) -> list[tuple[int, str]]:
+    """(line, text) of the string literals in `source` (f-string parts included) with a Chinese character, except
+    docstrings, the pattern of a re.* call and ACTION_DATA_TOKENS."""
+    import ast
+    import re
+
+    tree = ast.parse(source)
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+            allowed.add(id(body[0].value))                                   # a docstring
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REGEX_FUNCTIONS
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "re" and node.args):
+            allowed |= {id(n) for n in ast.walk(node.args[0])}               # a pattern
+    cjk = re.compile(f"[{CJK}]")
+    return sorted((n.lineno, n.value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str) and cjk.search(n.value)
+                  and id(n) not in allowed and n.value not in ACTION_DATA_TOKENS)
+
+
+def test_the_wording_check_finds_chinese_literals():
+    source = '''"""模块说明。"""
+import re
+PATTERN = re.compile(r"转人工|真人")
+TITLE = "登记需求"
+def run(d, n):
+    """说明。"""
+    d.utter_message(text="好的。", buttons=[{"title": f"评价 {n}", "payload": "/rate"}])
+    lead = f"{n}类事项由服务专员直接为您办理。"
+    return "无" if re.search("验证码", n) else lead
+'''
+    assert chinese_literals(source) == [(4, "登记需求"), (7, "好的。"), (7, "评价 "), (8, "类事项由服务专员直接为您办理。")]
+
+
+def test_action_modules_say_nothing_outside_the_wording_module():
+    found = {}
+    for path in sorted(ROOT.glob("actions/**/*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel != WORDING_MODULE:
+            literals = chinese_literals(path.read_text(encoding="utf-8"))
+            if literals:
+                found[rel] = literals
+    assert not found, (
+        f"Chinese text in action modules: {found}. Put what the bot says in {WORDING_MODULE} (a constant, or a "
+        "template with str.format placeholders) and refer to it as wording.NAME; data tokens go in ACTION_DATA_TOKENS")
+    assert chinese_literals((ROOT / WORDING_MODULE).read_text(encoding="utf-8")), "the wording module holds no text"
