@@ -18,9 +18,10 @@ test: install           ## the whole test suite (unit + end-to-end against real 
 test-fast: install      ## unit tests only (marker unit; includes the layering check), no servers started
 	$(PY) -m pytest -q -m unit tests/unit
 
-lint: install           ## layering contracts (import-linter) and ruff ([tool.importlinter], [tool.ruff] in pyproject.toml)
+lint: install           ## layering contracts (import-linter), ruff and mypy ([tool.importlinter], [tool.ruff], [tool.mypy] in pyproject.toml)
 	.venv/bin/lint-imports
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 train: install
 	$(PY) -m bot.rasa_ext.training
