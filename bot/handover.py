@@ -236,12 +236,12 @@ def start_handover(db_url: str, conversation_id: str, reason: str, category: Opt
         existing = _open_handover(s, conversation_id)
         if existing is not None:
             node = s.get(ServiceNode, existing.node_id) if existing.node_id else None
-            ticket = s.get(Ticket, existing.ticket_id) if existing.ticket_id else None
+            linked = s.get(Ticket, existing.ticket_id) if existing.ticket_id else None
             name = node.name if node else "综合服务中心"
             text, office = notice_for(name, now, _waiting_ahead(s, existing.node_id, existing.id)
                                       if existing.node_id else 0, pol)
             return HandoverInfo(existing.id, conversation_id, existing.reason, existing.node_id or CENTRE,
-                                name, text, office, ticket.number if ticket else None, created=False)
+                                name, text, office, linked.number if linked else None, created=False)
 
         # The linked ticket: the one named, else the enterprise's latest open ticket.
         ticket: Optional[Ticket] = None

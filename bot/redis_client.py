@@ -7,12 +7,12 @@ event loop (redis.asyncio clients are bound to the loop that created them).
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
+from typing import Any, Optional
 
 CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 3.0
 
-_clients: dict[tuple[str, int], "object"] = {}
+_clients: dict[tuple[str, int], Any] = {}  # redis.asyncio.Redis (redis 4 is untyped)
 
 
 async def isolated(call):

@@ -6,6 +6,7 @@ so this module is the single place that lists them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ BY_INTENT: dict[str, Category] = {c.intent: c for c in CATEGORIES}
 NEED_INTENTS: tuple[str, ...] = tuple(c.intent for c in CATEGORIES)
 
 
-def is_need(intent: str | None) -> bool:
+def is_need(intent: str | None) -> TypeGuard[str]:
     return intent in BY_INTENT
 
 

@@ -199,11 +199,12 @@ class _Parser:
         return None
 
     def day(self, name: str, value: Any) -> Optional[date]:
-        if not isinstance(value, str) or not _DATE.match(value.strip()):
+        m = _DATE.match(value.strip()) if isinstance(value, str) else None
+        if m is None:
             self.bad(name, "应为 YYYY-MM-DD 格式的日期，例如 2020-05-18")
             return None
         try:
-            d = date(*(int(g) for g in _DATE.match(value.strip()).groups()))
+            d = date(*(int(g) for g in m.groups()))
         except ValueError:
             self.bad(name, f"“{value.strip()}”不是有效日期")
             return None

@@ -48,7 +48,7 @@ def normalise_mobile(raw: str) -> str:
     return text
 
 
-def check_conversation_id(raw: str) -> str:
+def check_conversation_id(raw: Optional[str]) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise SelectorError("会话编号不能为空")
     raw = raw.strip()

@@ -23,7 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional
+from typing import Callable, Optional, overload
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -65,6 +65,10 @@ def code_in(text: str) -> Optional[str]:
     return found[0] if len(found) == 1 else None
 
 
+@overload
+def _aware(dt: datetime) -> datetime: ...
+@overload
+def _aware(dt: None) -> None: ...
 def _aware(dt: Optional[datetime]) -> Optional[datetime]:
     return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
 
