@@ -11,7 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The service's own data files (network, routing, SLA, canned replies, password list, jieba lexicon);
@@ -327,7 +327,7 @@ class Settings:
         stops the process with a Chinese message naming the variable (SystemExit)."""
         env = os.environ if env is None else env
         var_dir = Path(env.get("VAR_DIR") or PROJECT_ROOT / "var")
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             rasa_port=_int(env, "RASA_PORT", 5005),
             actions_port=_int(env, "ACTIONS_PORT", 5055),
             desk_port=_int(env, "DESK_PORT", 8080),

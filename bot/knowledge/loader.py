@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypeGuard
 
 import yaml
 
@@ -66,7 +66,7 @@ def _parse_date(value: Any) -> Optional[date]:
     return None
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.strip() != ""
 
 
@@ -147,6 +147,7 @@ def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector,
         window = _load_window(item["window"], file, out, f"{where}.window") \
             if item.get("window") is not None else None
         if len(out.problems) == before:
+            assert isinstance(faq_id, str) and _is_text(question) and _is_text(answer)  # else a problem was reported
             faqs.append(Faq(id=faq_id, question=question.strip(), variants=variants,
                             answer=answer.strip(), entry_id=entry_id, keywords=keywords,
                             next_step=(next_step or "").strip(), window=window))
@@ -253,6 +254,7 @@ def _load_entry(path: Path, file: str, out: _Collector,
 
     if len(out.problems) != before:
         return None
+    assert isinstance(entry_id, str) and isinstance(level, str)  # else a problem was reported
     entry = Entry(id=entry_id, title=data["title"].strip(), issuer=data["issuer"].strip(),
                   doc_number=doc_number.strip(), level=level, categories=categories,
                   effective=effective, expires=expires, source=data["source"].strip(),
@@ -296,6 +298,7 @@ def _load_checks(raw: Any, file: str, out: _Collector) -> list[Check]:
             if fact not in CONFIRMABLE:
                 out.error(file, f"{where}.confirms[{j}]", f"“{fact}” 不可选，可选：{' / '.join(CONFIRMABLE)}")
         if len(out.problems) == before:
+            assert _is_text(url) and on is not None  # else a problem was reported
             checks.append(Check(url=url.strip(), on=on, confirms=tuple(confirms)))
     return checks
 
@@ -336,6 +339,7 @@ def _load_window(raw: Any, file: str, out: _Collector, fld: str = "window") -> O
         out.error(file, fld, "months（往年月份）与 opens/closes（本批日期）只填一种")
     if len(out.problems) != before:
         return None
+    assert _is_text(note)  # else a problem was reported
     return Window(note=note.strip(), months=tuple(months), opens=opens, closes=closes)
 
 

@@ -200,11 +200,11 @@ class Network:
                     if (short != key and len(short) >= _MIN_DERIVED_KEY
                             and not short.startswith(("新城", "新区"))):
                         derived.setdefault(short, set()).add(n.id)
-        keys = dict(explicit)
+        park_keys = dict(explicit)
         for short, owners in derived.items():
-            if short not in keys and len(owners) == 1 and short not in city_keys:
-                keys[short] = next(iter(owners))
-        self._park_keys: list[tuple[str, str]] = sorted(keys.items(), key=lambda kv: -len(kv[0]))
+            if short not in park_keys and len(owners) == 1 and short not in city_keys:
+                park_keys[short] = next(iter(owners))
+        self._park_keys: list[tuple[str, str]] = sorted(park_keys.items(), key=lambda kv: -len(kv[0]))
 
     def _park_scores(self, text: Optional[str]) -> dict[str, int]:
         """Workstation id → length of the longest of its names found in `text`."""

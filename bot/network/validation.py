@@ -91,6 +91,7 @@ def validate(data: Any, source: str) -> list[Node]:
             active = True
         if not ok:
             continue
+        assert isinstance(nid, str) and isinstance(name, str) and isinstance(kind, str)  # what `ok` stands for
         where_of[nid] = where
         nodes.append(Node(id=nid, name=name.strip(), kind=kind, parent=parent, new_city=new_city,
                           park=park, level=level, address=address,
