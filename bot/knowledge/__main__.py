@@ -67,14 +67,16 @@ def _search(directory: Path, question: str, k: int, after: str | None = None) ->
         context = previous.context() or KbContext(question=after)
         print(f"上一问：{after} → {previous.decision} {previous.faq.id if previous.faq else '—'}")
     answer = service.ask(question, k=k, context=context)
-    explained = service.retriever.explain(answer.resolved or question)
+    retriever = service.retriever
+    assert retriever is not None  # strict=True: the base loaded or KnowledgeError was raised
+    explained = retriever.explain(answer.resolved or question)
     print(f"问题：{question}")
     if answer.resolved and answer.resolved != question:
         print(f"按此检索：{answer.resolved}（{READINGS.get(answer.reading, answer.reading)}）")
     print(f"分词：{' / '.join(explained['tokens']) or '（无有效词）'}")
     line = f"判定：{answer.decision}（{DECISIONS[answer.decision]}）"
-    if answer.expired:
-        line += f"  注意：{answer.entry.title} 已于 {answer.entry.expires} 失效"
+    if answer.expired and (entry := answer.entry) is not None:  # expired says there is a top hit
+        line += f"  注意：{entry.title} 已于 {entry.expires} 失效"
     print(line)
     if answer.decision == OPTIONS:
         print("候选：" + "；".join(h.faq.question for h in answer.options))

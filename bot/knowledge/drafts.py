@@ -120,6 +120,14 @@ def get_draft(db: str, draft_id: int) -> Optional[KbDraft]:
         return s.get(KbDraft, draft_id)
 
 
+def _reread(db: str, draft_id: int) -> KbDraft:
+    """The draft as just written (drafts are never deleted; a missing one is the usual error)."""
+    draft = get_draft(db, draft_id)
+    if draft is None:
+        raise EditError("草稿不存在。")
+    return draft
+
+
 def open_drafts(db: str, entry_id: Optional[str] = None) -> list[KbDraft]:
     with read_sessions(db)() as s:
         q = select(KbDraft).where(KbDraft.status.in_(OPEN_STATES))
@@ -213,7 +221,7 @@ def save_draft(db: str, actor: Actor, draft_id: int, content: str, revision: int
                            "您的内容没有保存：请对照下面两份内容合并后再保存。",
                            mine=content, theirs=draft.content, who=draft.updated_by, at=draft.updated_at,
                            revision=draft.revision)
-    return get_draft(db, draft_id)
+    return _reread(db, draft_id)
 
 
 def _bj(at: Optional[datetime]) -> str:
@@ -242,7 +250,7 @@ def submit(db: str, directory: Path, actor: Actor, draft_id: int, revision: int,
                         .values(status=PENDING, submitted_at=now or utcnow()))
         if res.rowcount != 1:
             raise Conflict("提交失败：草稿在您提交前已被修改，请查看最新内容后再提交。", mine="", theirs=draft.content)
-    return get_draft(db, draft_id)
+    return _reread(db, draft_id)
 
 
 def reject(db: str, actor: Actor, draft_id: int, revision: int, comment: str, *,
@@ -264,7 +272,7 @@ def reject(db: str, actor: Actor, draft_id: int, revision: int, comment: str, *,
         draft.status, draft.submitted_at, draft.updated_at = DRAFT, None, now
         s.add(KbReview(draft_id=draft_id, reviewer=actor.username, decision="reject", comment=comment[:2000],
                        revision=revision, at=now))
-    return get_draft(db, draft_id)
+    return _reread(db, draft_id)
 
 
 def withdraw(db: str, actor: Actor, draft_id: int, *, now: Optional[datetime] = None) -> KbDraft:
@@ -278,7 +286,7 @@ def withdraw(db: str, actor: Actor, draft_id: int, *, now: Optional[datetime] = 
         if actor.username != draft.author and not actor.may_approve:
             raise EditError("只有作者或审核人可以撤回草稿。")
         draft.status, draft.updated_at, draft.updated_by = WITHDRAWN, now or utcnow(), actor.username
-    return get_draft(db, draft_id)
+    return _reread(db, draft_id)
 
 
 def rebase(db: str, directory: Path, actor: Actor, draft_id: int, revision: int, *,
@@ -297,7 +305,7 @@ def rebase(db: str, directory: Path, actor: Actor, draft_id: int, revision: int,
                                 updated_at=now or utcnow(), updated_by=actor.username))
         if res.rowcount != 1:
             raise Conflict("草稿在此期间已被修改，请刷新后再试。", mine="", theirs=draft.content)
-    return get_draft(db, draft_id)
+    return _reread(db, draft_id)
 
 
 @dataclass
@@ -346,9 +354,9 @@ def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int
                            at=draft.updated_at, revision=draft.revision)
         current = read_entry_text(directory, draft.entry_id)
         if sha(current) != (draft.base_sha or ""):
-            last = versions(db, draft.entry_id)
-            who = last[0].author if last and last[0].sha == sha(current) else "服务器上的文件修改"
-            when = last[0].created_at if last and last[0].sha == sha(current) else None
+            history = versions(db, draft.entry_id)
+            who = history[0].author if history and history[0].sha == sha(current) else "服务器上的文件修改"
+            when = history[0].created_at if history and history[0].sha == sha(current) else None
             raise Conflict("发布失败：该条目在这份草稿起草之后已有新的版本"
                            + (f"（由 {who} 于 {_bj(when)} 发布）" if when else "（文件已在服务器上被修改）")
                            + "。为避免覆盖新版本，本草稿没有发布：请作者对照下面两份内容合并，"
@@ -388,7 +396,7 @@ def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int
         touch_reload(directory)
         if after_write is not None:
             after_write(path)
-    return Published(get_draft(db, draft_id), version, path, check)
+    return Published(_reread(db, draft_id), version, path, check)
 
 
 __all__ = ["Actor", "Conflict", "EditError", "Invalid", "Published", "DRAFT", "PENDING", "PUBLISHED",

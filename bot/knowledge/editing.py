@@ -424,7 +424,8 @@ def form_field(where: str) -> str:
 
 
 def _own(lines: list[str], file: str) -> tuple[list[str], list[str]]:
-    mine, rest = [], []
+    mine: list[str] = []
+    rest: list[str] = []
     prefix = f"{file}: "
     for line in lines:
         (mine if line.startswith(prefix) else rest).append(line.removeprefix(prefix) if line.startswith(prefix) else line)

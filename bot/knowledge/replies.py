@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Optional
 
-from bot.knowledge import Answer, Entry
+from bot.knowledge import Answer, Entry, Faq
 from bot.knowledge.english import is_mostly_english
 from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN
 from bot.taxonomy import BY_INTENT
@@ -104,7 +104,7 @@ def citation(entry: Entry) -> str:
     line = f"依据：{name}"
     if doc and doc not in name:
         line += f"（{doc}）"
-    if not placeholder_date(entry):
+    if entry.effective is not None and not placeholder_date(entry):
         line += f"，{_date(entry.effective)}起施行"
     return line
 
@@ -268,12 +268,12 @@ def _replaced_text(entry: Entry, today: Optional[date], expired: bool) -> str:
             "由服务专员向主管部门核实现行规定后答复您；也可以直接转人工服务。")
 
 
-def _answer_replies(answer: Answer, today: Optional[date], best_guess: bool) -> list[Reply]:
-    entry, faq = answer.entry, answer.faq
+def _answer_replies(answer: Answer, faq: Faq, today: Optional[date], best_guess: bool) -> list[Reply]:
+    entry = answer.entry
     if entry is not None:
         expired = answer.expired or (today is not None and entry.is_expired(today))
         if expired or entry.superseded_by:
-            return _replaced_replies(answer, today, best_guess, expired)
+            return _replaced_replies(entry, faq, today, best_guess, expired)
     body = layout(faq.answer)
     if best_guess:
         body = BEST_GUESS_PREFIX.format(question=faq.question.rstrip("？?")) + "\n" + body
@@ -296,8 +296,8 @@ def _answer_replies(answer: Answer, today: Optional[date], best_guess: bool) -> 
     return replies
 
 
-def _replaced_replies(answer: Answer, today: Optional[date], best_guess: bool, expired: bool) -> list[Reply]:
-    entry, faq = answer.entry, answer.faq
+def _replaced_replies(entry: Entry, faq: Faq, today: Optional[date], best_guess: bool,
+                      expired: bool) -> list[Reply]:
     text = _replaced_text(entry, today, expired)
     if best_guess:
         text = BEST_GUESS_PREFIX.format(question=faq.question.rstrip("？?")) + "\n" + text
@@ -339,15 +339,15 @@ def render(answer: Answer, today: Optional[date] = None, *, intent: Optional[str
     the need category, named only in the UNKNOWN reply where it tells the
     user who follows up.
     """
-    decision = answer.decision
-    if decision in (ANSWER, BEST_GUESS) and answer.faq is not None:
-        return _answer_replies(answer, today, best_guess=decision == BEST_GUESS)
+    decision, faq = answer.decision, answer.faq
+    if decision in (ANSWER, BEST_GUESS) and faq is not None:
+        return _answer_replies(answer, faq, today, best_guess=decision == BEST_GUESS)
     if decision == OPTIONS:
         distinct = {h.faq.question for h in answer.options}
         if len(distinct) >= 2:
             return _options_replies(answer)
-        if answer.faq is not None:  # never a one-item menu: show it as a best guess
-            return _answer_replies(answer, today, best_guess=True)
+        if faq is not None:  # never a one-item menu: show it as a best guess
+            return _answer_replies(answer, faq, today, best_guess=True)
     return _unknown_replies(answer, intent)
 
 

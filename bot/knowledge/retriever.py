@@ -23,6 +23,7 @@ Why this shape:
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import random
 import re
@@ -30,7 +31,7 @@ import threading
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Literal, Optional, Sequence
 
 import jieba
 import numpy as np
@@ -517,7 +518,6 @@ def _release_free_memory() -> None:
     global _libc
     if _libc is None:
         try:
-            import ctypes
             _libc = ctypes.CDLL("libc.so.6")
             _libc.malloc_trim
         except (OSError, AttributeError):
@@ -526,7 +526,7 @@ def _release_free_memory() -> None:
         _libc.malloc_trim(0)
 
 
-_libc = None
+_libc: Optional[ctypes.CDLL | Literal[False]] = None  # None: not looked up yet; False: no glibc
 
 
 @dataclass
@@ -608,6 +608,7 @@ class Retriever:
         entry = faq.entry
         q = an.analyse(faq.question)
         variants = [an.analyse(v) for v in faq.variants]
+        keywords: list[Analysis]
         if entry is None:
             title, keywords = Analysis([], [], "", frozenset()), []
         else:
@@ -902,8 +903,8 @@ class Retriever:
             for sentence in faq.sentences:
                 for hit in self.search(sentence, k=3):
                     if hit.faq is not faq and hit.components["fuzzy"] >= min_ratio:
-                        key = tuple(sorted((faq.id, hit.faq.id)))
-                        pairs.setdefault(key, (faq, hit.faq, sentence))
+                        first, second = sorted((faq.id, hit.faq.id))
+                        pairs.setdefault((first, second), (faq, hit.faq, sentence))
         return list(pairs.values())
 
     def topic_terms(self, faq: Faq) -> frozenset:
@@ -920,7 +921,7 @@ class Retriever:
                 cache[faq.id] = terms
         return terms
 
-    def topic_terms_of(self, text: str) -> frozenset:
+    def topic_terms_of(self, text: Optional[str]) -> frozenset:
         """The content tokens of a subject as the index reads them (synonyms canonicalised)."""
         return frozenset(self.analyzer.analyse(self.translate(text or "")).tokens)
 

@@ -115,9 +115,10 @@ class Answer:
 
     def context(self) -> Optional[KbContext]:
         """The topic a next message may follow up on (None when nothing was answered)."""
-        if self.decision not in (ANSWER, BEST_GUESS) or not self.hits:
+        top = self.top
+        if self.decision not in (ANSWER, BEST_GUESS) or top is None:
             return None
-        return KbContext(entry_id=self.entry.id if self.entry else None, faq_id=self.faq.id,
+        return KbContext(entry_id=top.entry.id if top.entry else None, faq_id=top.faq.id,
                          question=self.resolved or self.query)
 
 
@@ -263,8 +264,7 @@ class KnowledgeService:
         self._today = today
         self._clock = clock
         self._reload_lock = threading.Lock()
-        self._state: tuple[Optional[KnowledgeBase], Optional[Retriever],
-                           Optional[SubjectLexicon]] = (None, None, None)
+        self._state: Optional[tuple[KnowledgeBase, Retriever, SubjectLexicon]] = None
         self._signature: tuple = ()
         self._failed_signature: Optional[tuple] = None
         self._last_check = clock()
@@ -283,11 +283,11 @@ class KnowledgeService:
 
     @property
     def base(self) -> Optional[KnowledgeBase]:
-        return self._state[0]
+        return self._state[0] if self._state else None
 
     @property
     def retriever(self) -> Optional[Retriever]:
-        return self._state[1]
+        return self._state[1] if self._state else None
 
     def _load(self, signature: tuple) -> None:
         kb = load_base(self.directory)
@@ -372,9 +372,10 @@ class KnowledgeService:
             self._maybe_reload()
         except Exception:  # noqa: BLE001
             log.exception("知识库变更检查失败")
-        kb, retriever, lexicon = self._state
-        if retriever is None or not query.strip():
+        state = self._state
+        if state is None or not query.strip():
             return Answer(UNKNOWN, query=query)
+        kb, retriever, lexicon = state
         try:
             hits, resolved, reading = self._search(kb, retriever, lexicon, query, context)
         except Exception:  # noqa: BLE001
@@ -396,8 +397,8 @@ class KnowledgeService:
         if not context:
             return retriever.search(text, k=SEARCH_K), text, STANDALONE
         entry = kb.entry(context.entry_id) if context.entry_id else None
-        if entry is None and context.faq_id and kb.faq(context.faq_id) is not None:
-            entry = kb.faq(context.faq_id).entry
+        if entry is None and context.faq_id and (faq := kb.faq(context.faq_id)) is not None:
+            entry = faq.entry
         previous = retriever.translate(context.question or "")
         carried = lexicon.find(previous) if previous else None
         if carried is None and entry is not None:
