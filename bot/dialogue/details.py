@@ -592,6 +592,7 @@ _RD = r"研发投入|研发费用|研发支出|研发经费|研发投资|研发�
 
 
 def _find_figures(text: str) -> dict:
+    m: Optional[re.Match[str]]
     t = _prepare_amount_text(text.replace(_MASK, "，"))
     figures: dict[str, Any] = {}
     # persons: R&D staff first, the rest (not preceded by an R&D word) is the headcount
@@ -754,6 +755,7 @@ def share_value(text: str) -> Optional[float]:
     t = _prepare_amount_text(text)
     m = _PERCENT.search(t)
     if m:
+        value: Optional[float]
         if m.group(1):
             value = float(m.group(1))
         else:

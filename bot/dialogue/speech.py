@@ -553,6 +553,7 @@ def correction(text: str) -> Optional[tuple[str, Optional[str]]]:
     t = normalise_aligned(raw)           # same length as raw: positions cut the user's own words
     if not t.strip():
         return None
+    field: Optional[str]
     lead = re.match(r"\s*", t)
     lead = _LEAD_VERB.match(t, lead.end() if lead else 0)
     if lead:
@@ -561,8 +562,8 @@ def correction(text: str) -> Optional[tuple[str, Optional[str]]]:
         if f:
             field = _FIELD_OF[f.group()]
             rest = f.end()
-            while t[rest:rest + 1] in ("/", "、") and _FIELD_RE.match(t, rest + 1):   # "修改所在园区/新城"
-                rest = _FIELD_RE.match(t, rest + 1).end()
+            while t[rest:rest + 1] in ("/", "、") and (more := _FIELD_RE.match(t, rest + 1)):  # "修改所在园区/新城"
+                rest = more.end()
             nxt = _CHANGE.match(t, rest)
             if nxt:
                 rest = nxt.end()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from bot.knowledge import replies as kb_replies
 from bot.dialogue import speech
@@ -99,11 +99,12 @@ def context_from_slot(value: Any) -> Optional[KbContext]:
 
 def context_of(asked: Asked) -> Optional[dict[str, Any]]:
     answer = asked.answer
-    if answer.decision not in ANSWERED or answer.top is None:
+    top = answer.top
+    if answer.decision not in ANSWERED or top is None:
         return None
     question = getattr(answer, "resolved", "") or asked.text     # "那高企呢" → what it was read as
-    return {"entry_id": answer.entry.id, "faq_id": answer.faq.id, "question": question[:200],
-            "category": (answer.entry.categories or [None])[0]}
+    return {"entry_id": top.entry.id, "faq_id": top.faq.id, "question": question[:200],
+            "category": top.entry.categories[0] if top.entry.categories else None}
 
 
 def need_category(intent: Optional[str], ranking: list[dict], asked: list[Asked],
@@ -126,7 +127,7 @@ def need_category(intent: Optional[str], ranking: list[dict], asked: list[Asked]
 
 
 def request_category(text: str, intent: Optional[str], confidence: float, ranking: list[dict], *, kb,
-                     asked: list[Asked] = (), context: Optional[dict] = None,
+                     asked: Sequence[Asked] = (), context: Optional[dict] = None,
                      fallback: Optional[str] = None) -> Optional[str]:
     """The category of what a request asks the window to do.
 
@@ -170,7 +171,7 @@ def category_vote(answer: Answer) -> Optional[str]:
     return best if weight >= VOTE_MIN and weight >= 2 * runner_up else None
 
 
-def need_part(text: str, questions: list[str] = ()) -> str:
+def need_part(text: str, questions: Sequence[str] = ()) -> str:
     """The clauses of a message that state the need: without the question parts already answered, and
     without the clauses that only give contact details, places or figures (what the classifier should
     have read in "我叫李娜，手机…，西安云图…有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下")."""
