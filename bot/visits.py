@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Optional, Sequence
 
 from sqlalchemy import func, select
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Contact, Enterprise, ServiceNode, Staff, Ticket, Visit, VisitParticipant, utcnow
+from bot.db.schema import aware as _aware
 from bot.tickets.service import EnterpriseInput, OpenResult, TicketService
 
 MAX_FINDINGS = 2000
@@ -60,12 +61,6 @@ class NodeVisits:
     visits: int = 0
     enterprises: int = 0
     tickets: int = 0
-
-
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
 
 
 def record_visit(db_url: str, enterprise_id: int, staff_id: Optional[int], node_id: str,
@@ -267,17 +262,17 @@ def list_visits(db_url: str, *, node_id: Optional[str] = None, month: Optional[s
             q = q.where(Visit.enterprise_id == enterprise_id)
         rows = s.execute(q.order_by(Visit.visited_at.desc(), Visit.id.desc())).all()
         numbers: dict[int, list[str]] = defaultdict(list)
-        ids = [v.id for v, *_ in rows]
-        for chunk in range(0, len(ids), 500):
+        visit_ids = [v.id for v, *_ in rows]
+        for chunk in range(0, len(visit_ids), 500):
             for vid, number in s.execute(select(Ticket.visit_id, Ticket.number)
-                                         .where(Ticket.visit_id.in_(ids[chunk:chunk + 500]))
+                                         .where(Ticket.visit_id.in_(visit_ids[chunk:chunk + 500]))
                                          .order_by(Ticket.id)):
                 numbers[vid].append(number)
-        people: dict[int, list[str]] = defaultdict(list)
-        for chunk in range(0, len(ids), 500):
+        people: dict[int, list[tuple[int, str]]] = defaultdict(list)     # visit → (staff id, name)
+        for chunk in range(0, len(visit_ids), 500):
             for vid, sid, name in s.execute(select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
                                             .join(Staff, Staff.id == VisitParticipant.staff_id)
-                                            .where(VisitParticipant.visit_id.in_(ids[chunk:chunk + 500]))
+                                            .where(VisitParticipant.visit_id.in_(visit_ids[chunk:chunk + 500]))
                                             .order_by(VisitParticipant.visit_id, Staff.id)):
                 people[vid].append((sid, name))
         out = []

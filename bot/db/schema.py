@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional, overload
 
 from sqlalchemy import (
     Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint,
@@ -17,6 +17,17 @@ Base: Any = declarative_base()
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
+def aware(dt: Optional[datetime]) -> Optional[datetime]:
+    """A timestamp as UTC-aware: a naive one is UTC (what SQLite gives back), None stays None."""
+    if dt is None or dt.tzinfo is not None:
+        return dt
+    return dt.replace(tzinfo=timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -20,6 +20,7 @@ from bot.db import read_sessions
 from bot.db.schema import (
     Base, ConsoleAudit, Contact, Conversation, Enterprise, EnterpriseFigures, Handover, Rating, Staff, Ticket,
 )
+from bot.db.schema import aware as _aware
 from bot.enterprises.membership import enterprise_nodes, home_node
 from bot.tickets import lifecycle as lc
 
@@ -32,12 +33,6 @@ PUSH_LIMIT = 50
 def audit_tag(enterprise_id: int) -> str:
     """The start of every console_audit detail about this enterprise's file (how its history is found)."""
     return f"{AUDIT_PREFIX}{int(enterprise_id)}] "
-
-
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
 
 
 @dataclass

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from bot.db import dialect_insert, read_sessions
 from bot.db.schema import (Contact, Conversation, Enterprise, EnterpriseFigures, Notification, PolicyPush,
                            PolicyPushThrottle, Ticket)
+from bot.db.schema import aware as _aware
 from bot.policy import subscription
 from bot.policy.model import Rule, RuleSet
 from bot.taxonomy import BY_INTENT
@@ -238,14 +239,6 @@ def buttons_for_notification(db_url: str, notification_id: int, short_names: Map
 def _category_name(category: str) -> str:
     c = BY_INTENT.get(category)
     return c.name if c else ""
-
-
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    from datetime import timezone
-
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
 
 
 def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING,

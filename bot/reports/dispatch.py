@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import read_sessions
 from bot.db.schema import Enterprise, ServiceNode, Staff, Ticket, Visit, VisitParticipant
+from bot.db.schema import aware as _aware
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.sla import SlaPolicy, default_policy
@@ -63,12 +64,6 @@ ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})      # the SLA cloc
 _NODE_KIND_ORDER = {"centre": 0, "new_city": 1, "workstation": 2, "special_window": 3}
 _WEEKDAYS = "一二三四五六日"
 _NUMERALS = "一二三四五六七八九十"
-
-
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
 
 
 def _category_name(category: str) -> str:

@@ -22,14 +22,15 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional, overload
+from datetime import datetime, timedelta
+from typing import Callable, Optional
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Contact, Enterprise, VerificationCode, utcnow
+from bot.db.schema import aware as _aware
 from bot.tickets.sms import SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,6 @@ def code_in(text: str) -> Optional[str]:
 
     found = CODE.findall(normalise(text or "").replace(" ", ""))
     return found[0] if len(found) == 1 else None
-
-
-@overload
-def _aware(dt: datetime) -> datetime: ...
-@overload
-def _aware(dt: None) -> None: ...
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
 
 
 @dataclass

@@ -22,6 +22,7 @@ from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import (
     Contact, Conversation, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
 )
+from bot.db.schema import aware as _aware
 from bot.taxonomy import BY_INTENT
 from bot.text import normalise
 from bot.tickets import lifecycle as lc
@@ -79,13 +80,6 @@ class Profile:
     mobile: Optional[str]
     new_city: Optional[str]
     park: Optional[str]
-
-
-def _aware(dt: Optional[datetime]) -> Optional[datetime]:
-    """SQLite returns naive datetimes; every stored timestamp is UTC."""
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
 
 
 def _json(value) -> Optional[str]:
@@ -411,6 +405,7 @@ class TicketService:
             t.resolution_wsecs = max(0, self.sla.working_seconds_between(_aware(t.created_at), now)
                                      - t.paused_working_seconds)
         if target == lc.CANNOT_HANDLE:
+            assert reason is not None  # check_transition refused 无法办理 without a reason
             t.reason = reason.strip()
         if target == lc.IN_PROGRESS and before in lc.FINAL_STATES:   # reopened (the old result stays in the trail)
             t.resolved_at = None
