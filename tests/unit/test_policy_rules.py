@@ -514,3 +514,11 @@ def test_chat_lines_show_the_deciding_number_against_the_requirement(rules):
                   "  行业 餐饮（要求 不属于烟草制造、住宿餐饮、批发零售、房地产、租赁和商务服务、娱乐业（按所填行业初步判断））✗"]
     slp = lines(report.result("small_low_profit"), only_deciding=True)
     assert slp[0] == "需补充 小型微利企业所得税优惠：还缺资产总额、应纳税所得额" and len(slp) == 3
+
+
+def test_a_policy_not_applied_answers_check_like_a_result_without_that_criterion():
+    # NotApplied mirrors PolicyResult.check, but it has no checks: it read self.checks and raised AttributeError
+    from bot.policy.evaluate import NotApplied
+
+    n = NotApplied("hnte", "高新技术企业认定", "该政策已于2026年1月1日失效", "依据：……")
+    assert n.check("rd_ratio") is None
