@@ -167,13 +167,14 @@ def _window_trigger(rule: Rule, today: date) -> Optional[Trigger]:
     w = rule.window
     if w is None:
         return None
-    if w.opens or w.closes:
+    first_day = w.opens or w.closes     # the first date this year's window names (None: it names none)
+    if first_day is not None:
         start = w.opens
-        end = w.closes or (w.opens + timedelta(days=OPEN_WINDOW_DAYS - 1))
+        end = w.closes or (first_day + timedelta(days=OPEN_WINDOW_DAYS - 1))
         if (start is None or start <= today) and today <= end:
-            anchor = (start or w.closes).isoformat()
+            anchor = first_day.isoformat()
             return Trigger(f"window:{rule.id}:{anchor}", rule.id, rule.name, "window", w.closes, w.note)
-        if (start or w.closes).year == today.year:
+        if first_day.year == today.year:
             return None         # this year's dates are known: the usual months do not apply
     if today.month in w.months:
         first = today.month
@@ -387,6 +388,7 @@ def run(s: Session, rules: RuleSet, matching: Matching, now: datetime, *, sent_b
     done: list[PushRecord] = []
     for c in p.send:
         t = c.trigger
+        assert c.conversation_id is not None  # plan() sends only to a conversation it found
         body = message(t, c.reason, _category_name(matching.categories.get(t.policy, "")))
         row = s.execute(dialect_insert(s, PolicyPush).values(
             enterprise_id=c.enterprise_id, policy_id=t.policy, policy_name=t.name[:128], trigger_key=t.key,

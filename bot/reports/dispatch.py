@@ -332,13 +332,15 @@ def _md_hm(dt: datetime, tz) -> str:
 
 
 def _line_detail(kind: str, t: DispatchTicket, d: Dispatch, tz) -> str:
-    if kind == OVERDUE:
-        return f"{t.deadline} {_md_hm(t.due, tz)} 到期，已超期｜"
-    if kind == DUE_TODAY:
-        return f"{t.deadline} 今日 {t.due.astimezone(tz):%H:%M} 到期｜"
     if kind == AWAITING:
         return f"{_md_hm(t.paused_at, tz)} 起等待企业补充｜" if t.paused_at else "等待企业补充｜"
-    return f"受理于 {_md_hm(t.created_at, tz)}，办结时限 {_md_hm(t.due, tz)}｜"
+    due = t.due
+    assert due is not None  # classify gives a deadline to every list but 待补充
+    if kind == OVERDUE:
+        return f"{t.deadline} {_md_hm(due, tz)} 到期，已超期｜"
+    if kind == DUE_TODAY:
+        return f"{t.deadline} 今日 {due.astimezone(tz):%H:%M} 到期｜"
+    return f"受理于 {_md_hm(t.created_at, tz)}，办结时限 {_md_hm(due, tz)}｜"
 
 
 def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
@@ -376,8 +378,8 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
     if n.empty:
         lines.append("今日没有需要调度的工单。")
     else:
-        where = [(label.split("（")[0], sum(1 for t in items if t.new)) for kind, label, items in n.sections()]
-        where = [f"{label} {k} 件" for label, k in where if k]
+        new_per_list = [(label.split("（")[0], sum(1 for t in items if t.new)) for kind, label, items in n.sections()]
+        where = [f"{label} {k} 件" for label, k in new_per_list if k]
         if n.new_count:
             lines.append(f"新增工单共 {n.new_count} 件" + (f"，分列于：{'、'.join(where)}" if len(where) > 1 else "") + "。")
         lines.append("请及时分派、办理；超期工单将按规定逐级升级督办。")

@@ -222,10 +222,10 @@ def _window_figures(conn: Connection, kind: str, period: Period, now: datetime,
         select(T.category, T.service_content, func.count().label("n"), _count_if(closed_cond).label("closed"))
         .where(_in(T.created_at, start, end), _scoped(T.node_id, node_ids))
         .group_by(T.category, T.service_content)).all()
-    cats = {c.intent: CountItem(c.intent, c.name, content=c.content) for c in CATEGORIES}
-    contents = {name: CountItem(name, name) for name in SERVICE_CONTENTS}
+    cat_items = {c.intent: CountItem(c.intent, c.name, content=c.content) for c in CATEGORIES}
+    content_items = {name: CountItem(name, name) for name in SERVICE_CONTENTS}
     for r in rows:
-        for item in (cats.get(r.category), contents.get(r.service_content)):
+        for item in (cat_items.get(r.category), content_items.get(r.service_content)):
             if item is not None:
                 item.accepted += _int(r.n)
                 item.closed += _int(r.closed)
@@ -244,7 +244,7 @@ def _window_figures(conn: Connection, kind: str, period: Period, now: datetime,
         cannot_handle=sum(n.cannot_handle for n in needs), open=sum(n.open for n in needs),
         enterprises=enterprises, visits=sum(p.visits for p in perf),
         visit_tickets=0, redeemed_amount=(Decimal(_int(fen)) / 100).quantize(Decimal("0.01")),
-        categories=list(cats.values()), contents=list(contents.values()),
+        categories=list(cat_items.values()), contents=list(content_items.values()),
         first_responses=first_responses,
         avg_first_response_hours=(None if not first_responses
                                   else sum(p.first_response_secs for p in perf) / first_responses / 3600),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,7 @@ from bot.db.schema import Handover, KbQuery, Rating, ServiceNode, Ticket, Visit
 from bot.taxonomy import CATEGORIES, SERVICE_CONTENTS
 from bot.tickets.lifecycle import AWAITING_INFO, CANNOT_HANDLE, CLOSED_STATES, OPEN_STATES
 
+BEIJING: tzinfo
 try:
     from zoneinfo import ZoneInfo
 
@@ -290,8 +291,8 @@ class MonthlySummary:
 
     @property
     def overdue_label(self) -> str:
-        if self.month_to_date:
-            a = self.as_of
+        a = self.as_of
+        if self.month_to_date and a is not None:
             return f"截至{a.month}月{a.day}日 {a:%H:%M} 超期在办"
         return "月末超期在办"
 
@@ -594,11 +595,12 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
             satisfaction.satisfied += n
         if score in labels:
             satisfaction.levels[labels[score]] += n
-        p = perf.get(r.node_id or centre)
-        if p is not None:
-            p.ratings += n
-            p.service_ratings += n
-            p.score_sum += score * n
+        served_node = r.node_id or centre
+        served_perf = perf.get(served_node) if served_node is not None else None
+        if served_perf is not None:
+            served_perf.ratings += n
+            served_perf.service_ratings += n
+            served_perf.score_sum += score * n
 
     n_visits = 0
     for r in visited:
