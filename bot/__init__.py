@@ -8,7 +8,8 @@
 - domain core     `bot.dialogue`, `bot.knowledge`, `bot.tickets`, `bot.network`, `bot.handover`, `bot.staff`,
                   `bot.visits`, `bot.policy`, `bot.reports`, `bot.privacy`: import neither rasa / rasa_sdk nor
                   anything above
-- shared kernel   `bot.settings`, `bot.text`, `bot.taxonomy`, `bot.logmask`, `bot.redis_client`, `bot.db`
+- shared kernel   `bot.settings`, `bot.text`, `bot.taxonomy`, `bot.logmask`, `bot.redis_client`, `bot.templating`,
+                  `bot.db`
 
 `actions/` (the Rasa action server) sits beside the desk and uses the core. Data files of the service live in
 bot/service_data/ (not Rasa's training data/ and not the knowledge base knowledge/).

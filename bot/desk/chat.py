@@ -43,7 +43,7 @@ from sqlalchemy import select, update
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Message, utcnow
-from bot.desk import gateway, ratelimit
+from bot.desk import gateway, pages, ratelimit
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import SETTINGS_KEY
 from bot.settings import Settings
@@ -500,11 +500,7 @@ def chinese_error(request: web.Request, status: int, message: Optional[str] = No
                                  dumps=lambda d: json.dumps(d, ensure_ascii=False))
     if request.path.startswith("/wechat/"):
         return web.Response(text=message, status=status, headers=headers)
-    from html import escape
-
-    page = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(message)}</title>'
-            f'</head><body><h1>{escape(message)}</h1><p><a href="/">返回首页</a></p></body></html>')
-    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8", headers=headers)
+    return pages.response("error.html", status=status, headers=headers, message=message)
 
 
 DRAIN_MAX = 1024 * 1024

@@ -1,7 +1,10 @@
-"""HTML of the console pages: plain Python, every dynamic value through `e()` (html.escape).
+"""HTML of the console pages: Jinja2 templates in bot/desk/templates/console/ and the helpers they use.
 
-No template engine and no external assets: one stylesheet and one script served by
-the desk itself, so the Content-Security-Policy can forbid inline scripts entirely.
+The templates are autoescaped (bot.templating): a value is escaped unless a template marks it safe. The
+helpers registered below (dates, labels, the top bar's links) are the templates' globals. No external
+assets: one stylesheet and one script served by the desk itself, so the Content-Security-Policy can forbid
+inline scripts entirely. Pages not yet moved to a template build their markup here with `e()`
+(html.escape) and pass it to `layout()`.
 """
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from typing import Any, Iterable, Optional
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
+
+from bot.desk import pages
 from bot.taxonomy import BY_INTENT, CATEGORIES
 from bot.tickets import history, lifecycle as lc
 
@@ -73,8 +79,8 @@ def status_label(status: Optional[str]) -> str:
     return lc.LABELS.get(status or "", status or "")
 
 
-def csrf_input(staff) -> str:
-    return f'<input type="hidden" name="csrf_token" value="{e(staff.csrf_token)}">'
+def csrf_input(staff) -> Markup:
+    return Markup(f'<input type="hidden" name="csrf_token" value="{e(staff.csrf_token)}">')
 
 
 def qs(**params: Any) -> str:
@@ -97,78 +103,52 @@ def register_nav(key: str, href: str, label: str, roles: Optional[Iterable[str]]
     EXTRA_NAV.append((key, href, label, frozenset(roles) if roles else None))
 
 
+def nav_links(staff) -> tuple:
+    """(key, href, label) of the top bar's links that `staff` may open."""
+    links = NAV + tuple((k, h, lbl) for k, h, lbl, roles in EXTRA_NAV if roles is None or staff.role in roles)
+    return links + ((("admin", "/console/admin/staff", "账号管理"),
+                     ("privacy", "/console/admin/privacy", "个人信息")) if staff.role == "admin" else ())
+
+
+def _node_name(node_id: Optional[str]) -> str:
+    from bot.desk.console.store import node_name
+
+    return node_name(node_id)
+
+
+pages.ENV.globals.update(
+    nav_links=nav_links, node_name=_node_name, csrf_input=csrf_input, role_label=lambda r: ROLE_LABELS.get(r, r),
+    dt=dt, iso=iso, waited=waited, category_label=category_label, status_label=status_label, qs=qs,
+    CHANNEL_LABELS=CHANNEL_LABELS, MODE_LABELS=MODE_LABELS, REASON_LABELS=REASON_LABELS,
+    PRIORITY_LABELS=PRIORITY_LABELS, EVENT_LABELS=EVENT_LABELS, ROLE_LABELS=ROLE_LABELS)
+
+
+def render(template: str, title: str, staff=None, page: str = "", data: dict | None = None,
+           flash: str | None = None, error: str | None = None, **context: Any) -> str:
+    """A console page: `template` (under bot/desk/templates/, extending console/layout.html) with the layout's
+    values (`title`, the signed-in `staff` or None, the nav key `page`, body data-* attributes, messages)."""
+    return pages.render(template, title=title, staff=staff, page=page, data=data or {}, flash=flash, error=error,
+                        **context)
+
+
 def layout(title: str, body: str, staff=None, page: str = "", data: dict | None = None,
            flash: str | None = None, error: str | None = None) -> str:
-    attrs = " ".join(f'data-{e(k)}="{e(v)}"' for k, v in (data or {}).items())
-    head_meta = f'<meta name="csrf-token" content="{e(staff.csrf_token)}">' if staff is not None else ""
-    if staff is not None:
-        on = ' class="on"'
-        links = NAV + tuple((k, h, lbl) for k, h, lbl, roles in EXTRA_NAV if roles is None or staff.role in roles)
-        links = links + ((("admin", "/console/admin/staff", "账号管理"),
-                        ("privacy", "/console/admin/privacy", "个人信息")) if staff.role == "admin" else ())
-        nav = "".join(f'<a href="{href}"{on if key == page else ""}>{label}</a>' for key, href, label in links)
-        from bot.desk.console.store import node_name
-
-        top = f"""<header class="top">
-  <a class="brand" href="/console/">原上管家 · 工作台</a>
-  <nav>{nav}</nav>
-  <form method="get" action="/console/search" class="top-search" role="search"><input type="search" name="q" id="top-search" maxlength="100" placeholder="搜索工单、企业、会话" aria-label="搜索工单、企业、会话"></form>
-  <div class="me"><span>{e(staff.display_name)}</span><small>{e(node_name(staff.node_id))} · {e(ROLE_LABELS.get(staff.role, staff.role))}</small>
-    <label class="sound" title="新转人工时播放提示音"><input type="checkbox" id="sound-toggle"> 提示音</label>
-    <label class="sound" title="页面在后台时，新转人工、转交给您和企业新消息用浏览器通知提醒"><input type="checkbox" id="notify-toggle"> 桌面通知</label>
-    <form method="post" action="/console/logout" class="inline">{csrf_input(staff)}<button type="submit" class="link">退出</button></form>
-  </div>
-</header>"""
-    else:
-        top = '<header class="top"><span class="brand">原上管家 · 工作台</span></header>'
-    notices = ""
-    if flash:
-        notices += f'<div class="flash ok" role="status">{e(flash)}</div>'
-    if error:
-        notices += f'<div class="flash err" role="alert">{e(error)}</div>'
-    return f"""<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-{head_meta}<title>{e(title)} · 原上管家工作台</title>
-<link rel="stylesheet" href="/console/static/console.css">
-</head><body data-page="{e(page)}" {attrs}>
-{top}
-<main>{notices}{body}</main>
-<div id="toasts" aria-live="polite"></div>
-{'<script src="/console/static/console.js" defer></script>' if staff is not None else ''}
-</body></html>"""
+    """The layout around `body`, markup built (and escaped) by the caller."""
+    return render("console/layout.html", title, staff, page, data, flash, error, body=Markup(body))
 
 
 def error_page(title: str, message: str, staff=None, status_hint: str = "") -> str:
-    body = f"""<section class="card narrow"><h1>{e(title)}</h1><p>{e(message)}</p>
-<p><a href="/console/">返回工作台</a></p></section>"""
-    return layout(title, body, staff)
+    return render("console/error.html", title, staff, message=message)
 
 
 # ---- sign-in -------------------------------------------------------------------------------------
 
 def login_page(csrf: str, next_url: str, message: str | None, username: str) -> str:
-    err = f'<div class="flash err" role="alert">{e(message)}</div>' if message else ""
-    body = f"""<section class="card narrow login">
-<h1>工作人员登录</h1>
-{err}
-<form method="post" action="/console/login" autocomplete="on">
-  <input type="hidden" name="csrf_token" value="{e(csrf)}">
-  <input type="hidden" name="next" value="{e(next_url)}">
-  <label>用户名<input name="username" value="{e(username)}" autocomplete="username" required autofocus maxlength="64"></label>
-  <label>密码<input type="password" name="password" autocomplete="current-password" required maxlength="128"></label>
-  <button type="submit" class="primary">登录</button>
-</form>
-<p class="hint">在同一地址连续 5 次输错密码，该账号在此地址将暂停登录 15 分钟，之后每再错 5 次暂停时间加倍。忘记密码请联系管理员重设。</p>
-</section>"""
-    return layout("登录", body)
+    return render("console/login.html", "登录", csrf=csrf, next_url=next_url, message=message, username=username)
 
 
 def logout_page(staff) -> str:
-    body = f"""<section class="card narrow"><h1>退出登录</h1><p>确定要退出工作台吗？</p>
-<form method="post" action="/console/logout">{csrf_input(staff)}<button type="submit" class="primary">退出登录</button></form>
-</section>"""
-    return layout("退出登录", body, staff)
+    return render("console/logout.html", "退出登录", staff)
 
 
 # ---- the queue -----------------------------------------------------------------------------------

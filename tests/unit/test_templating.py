@@ -1,0 +1,87 @@
+"""The HTML templates (bot/templating.py, bot/desk/templates/, bot/reports/templates/): autoescape is on for
+every template, values are escaped as html.escape does, a misspelt name fails the render, and no template
+carries inline script or style (the desk's Content-Security-Policy forbids both)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from jinja2 import UndefinedError
+from markupsafe import Markup
+
+from bot.desk import pages
+from bot.desk.console import templates as t
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_DIRS = [ROOT / "bot" / "desk" / "templates", ROOT / "bot" / "reports" / "templates"]
+HOSTILE = '<script>alert("x")</script>\'&'
+ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27;&amp;"
+
+
+def staff(**kw):
+    base = dict(csrf_token="tok", display_name="李明", node_id="fengxi", role="staff", id=1, is_lead=False)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_values_are_escaped_as_html_escape_does_and_none_prints_nothing():
+    tpl = pages.ENV.from_string("<p title=\"{{ v }}\">{{ v }}|{{ n }}|{{ safe }}</p>")
+    out = tpl.render(v=HOSTILE, n=None, safe=Markup("<b>ok</b>"))
+    assert out == f'<p title="{ESCAPED}">{ESCAPED}||<b>ok</b></p>'
+
+
+def test_a_misspelt_name_fails_the_render():
+    with pytest.raises(UndefinedError):
+        pages.ENV.from_string("{{ no_such_name }}").render()
+
+
+def test_hostile_text_on_console_pages_is_escaped():
+    page = t.layout(HOSTILE, "<p>body built by the caller</p>", staff(display_name=HOSTILE), flash=HOSTILE)
+    assert "<script>" not in page.replace('<script src="/console/static/console.js" defer></script>', "")
+    assert page.count(ESCAPED) == 3                      # title, the signed-in name, the flash
+    page = t.error_page(HOSTILE, HOSTILE)
+    assert "<script>alert" not in page and page.count(ESCAPED) == 3     # <title>, <h1>, the message
+    page = t.login_page('"><script>x</script>', "/console/", HOSTILE, HOSTILE)
+    assert "<script>" not in page and page.count(ESCAPED) == 2
+
+
+def test_the_desk_error_page_escapes_the_message():
+    html = pages.render("error.html", message=HOSTILE)
+    assert "<script>" not in html and html.count(ESCAPED) == 2
+
+
+INLINE = [
+    (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "an inline <script>"),
+    (re.compile(r"<style\b", re.I), "a <style> element"),
+    (re.compile(r"\sstyle=", re.I), "a style attribute"),
+    (re.compile(r"\son[a-z]+=", re.I), "an event-handler attribute"),
+    (re.compile(r"javascript:", re.I), "a javascript: URL"),
+]
+
+
+def test_no_template_has_inline_script_or_style():
+    files = [p for d in TEMPLATE_DIRS if d.is_dir() for p in sorted(d.rglob("*.html"))]
+    assert files
+    found = [f"{p.relative_to(ROOT)}: {what}" for p in files for rx, what in INLINE
+             if rx.search(p.read_text(encoding="utf-8"))]
+    assert not found, found
+
+
+def test_every_template_compiles():
+    for name in pages.ENV.list_templates(extensions=["html"]):
+        pages.ENV.get_template(name)
+
+
+def test_the_desk_error_page_is_html_for_a_browser_and_json_for_the_api():
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.desk import chat
+
+    resp = chat.chinese_error(make_mocked_request("GET", "/nope", headers={"Accept": "text/html"}), 404)
+    assert resp.status == 404 and resp.content_type == "text/html" and resp.charset == "utf-8"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.text == ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>页面不存在</title>'
+                         '</head><body><h1>页面不存在</h1><p><a href="/">返回首页</a></p></body></html>')
+    resp = chat.chinese_error(make_mocked_request("GET", "/api/chat/nope"), 404)
+    assert resp.content_type == "application/json" and "页面不存在" in resp.text
