@@ -1,4 +1,4 @@
-"""The enterprise web chat: the page at /, its session/history API, the WebSocket, the embed snippet.
+"""The enterprise web chat: the page at /, its session/history API, the WebSocket, the embed snippet (static/embed.js).
 
 A browser gets a conversation id and a random key (POST /api/chat/session) and keeps
 both in localStorage; only the key's SHA-256 is stored, and every later request proves
@@ -185,59 +185,27 @@ async def chat_page(request: web.Request) -> web.Response:
                                                            "Content-Type": "text/html; charset=utf-8"})
 
 
-def _static(name: str, ctype: str):
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / name, headers={**COMMON_HEADERS, "Cache-Control": "no-cache",
-                                                        "Content-Type": ctype})
-    return handler
+# The chat page's script and stylesheet: the files in static/chat/, served by aiohttp's static route
+# (add_static in setup) with the headers below; embed.js is a file too (static/embed.js).
+ASSETS = STATIC / "chat"
+ASSET_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
-EMBED_JS = r"""(function () {
-  "use strict";
-  // 原上管家 web chat embed: <script src="https://<desk>/embed.js" async></script>
-  var me = document.currentScript;
-  if (!me || window.__yschatEmbedded) { return; }
-  window.__yschatEmbedded = true;
-  var origin = new URL(me.src, location.href).origin;
-  var label = me.getAttribute("data-label") || "在线咨询";
-  var btn = document.createElement("button");
-  btn.type = "button";
-  btn.textContent = label;
-  btn.setAttribute("aria-label", "打开原上管家在线咨询");
-  var s = btn.style;
-  s.position = "fixed"; s.right = "20px"; s.bottom = "20px"; s.zIndex = "2147483646";
-  s.background = "#07c160"; s.color = "#fff"; s.border = "0"; s.borderRadius = "24px";
-  s.padding = "12px 20px"; s.fontSize = "15px"; s.cursor = "pointer";
-  s.boxShadow = "0 4px 12px rgba(0,0,0,.2)";
-  var frame = null;
-  btn.addEventListener("click", function () {
-    if (!frame) {
-      frame = document.createElement("iframe");
-      frame.src = origin + "/?embed=1";
-      frame.title = "原上管家在线咨询";
-      frame.setAttribute("allow", "clipboard-write");
-      var f = frame.style;
-      f.position = "fixed"; f.right = "20px"; f.bottom = "76px"; f.zIndex = "2147483647";
-      f.width = "380px"; f.height = "620px"; f.maxWidth = "calc(100vw - 40px)";
-      f.maxHeight = "calc(100vh - 96px)"; f.border = "0"; f.borderRadius = "12px";
-      f.boxShadow = "0 8px 24px rgba(0,0,0,.25)"; f.background = "#ededed";
-      document.body.appendChild(frame);
-      btn.textContent = "收起";
-      return;
-    }
-    var hidden = frame.style.display === "none";
-    frame.style.display = hidden ? "block" : "none";
-    btn.textContent = hidden ? "收起" : label;
-  });
-  document.body.appendChild(btn);
-})();
-"""
+async def asset_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the files under /chat/ are revalidated on every load and never sniffed."""
+    if not request.path.startswith("/chat/"):
+        return
+    response.headers.update({**COMMON_HEADERS, "Cache-Control": "no-cache"})
+    ctype = ASSET_TYPES.get(Path(request.path).suffix)
+    if ctype and isinstance(response, web.FileResponse):
+        response.headers["Content-Type"] = ctype
 
 
-async def embed_js(request: web.Request) -> web.Response:
-    return web.Response(text=EMBED_JS, content_type="application/javascript", charset="utf-8",
-                        headers={**COMMON_HEADERS, "Cache-Control": "max-age=300",
-                                 "Cross-Origin-Resource-Policy": "cross-origin"})
+async def embed_js(request: web.Request) -> web.FileResponse:
+    """The snippet a site adds to embed the chat (README): loaded cross-origin, cached for five minutes."""
+    return web.FileResponse(STATIC / "embed.js", headers={
+        **COMMON_HEADERS, "Cache-Control": "max-age=300", "Cross-Origin-Resource-Policy": "cross-origin",
+        "Content-Type": "application/javascript; charset=utf-8"})
 
 
 # ---- API --------------------------------------------------------------------------------------------
@@ -595,8 +563,8 @@ def setup(app: web.Application) -> None:
     app[CHAT_KEY] = ChatState(frame_ancestors(app[SETTINGS_KEY]))
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", chat_page)
-    app.router.add_get("/chat/chat.js", _static("chat.js", "application/javascript; charset=utf-8"))
-    app.router.add_get("/chat/chat.css", _static("chat.css", "text/css; charset=utf-8"))
+    app.router.add_static("/chat", ASSETS)
+    app.on_response_prepare.append(asset_headers)
     app.router.add_get("/embed.js", embed_js)
     app.router.add_post("/api/chat/session", new_session)
     app.router.add_get("/api/chat/history", chat_history)

@@ -142,7 +142,7 @@ async def test_chat_text_is_stored_verbatim_and_escaped_in_the_console(desk):
 
 async def test_the_chat_page_only_ever_sets_text():
     """The page's script shows messages with textContent; the CSP forbids inline script anyway."""
-    js = (Path(__file__).resolve().parents[2] / "bot/desk/static/chat.js").read_text(encoding="utf-8")
+    js = (Path(__file__).resolve().parents[2] / "bot/desk/static/chat/chat.js").read_text(encoding="utf-8")
     assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
     assert "textContent" in js
 

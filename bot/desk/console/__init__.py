@@ -23,16 +23,19 @@ from bot.desk.console import knowledge
 from bot.desk.console import enterprises, visits
 from bot.desk.console import search
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC_DIR = Path(__file__).resolve().parent / "static"       # console.css, console.js: aiohttp's static route
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
-async def static(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    return web.Response(body=(STATIC_DIR / name).read_bytes(), content_type=STATIC_FILES[name], charset="utf-8",
-                        headers={"Cache-Control": "no-cache"})
+async def static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: the console's files are revalidated on every load (the security headers come from
+    auth.security_headers; only console.css is served without a session, auth.PUBLIC_PATHS)."""
+    if not request.path.startswith("/console/static/"):
+        return
+    response.headers["Cache-Control"] = "no-cache"
+    ctype = STATIC_TYPES.get(Path(request.path).suffix)
+    if ctype and isinstance(response, web.FileResponse):
+        response.headers["Content-Type"] = ctype
 
 
 async def root(request: web.Request) -> web.Response:
@@ -44,6 +47,7 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     app[auth.CLOCK_KEY] = clock or utcnow
     app.middlewares.append(auth.console_middleware)
     app.on_response_prepare.append(auth.security_headers)
+    app.on_response_prepare.append(static_headers)
     live.track(app)
     r = app.router
     r.add_get("/console", root)
@@ -51,7 +55,7 @@ def setup(app: web.Application, clock: Optional[Callable] = None) -> None:
     r.add_post("/console/login", auth.login_post)
     r.add_get("/console/logout", auth.logout_get)
     r.add_post("/console/logout", auth.logout_post)
-    r.add_get("/console/static/{name}", static)
+    r.add_static("/console/static", STATIC_DIR)
     r.add_get("/console/", views.queue_page)
     r.add_get("/console/events", live.tracked_events)
     r.add_get("/console/api/queue", views.api_queue)
