@@ -1,17 +1,17 @@
 """The monthly summary as text (CLI), a printable HTML page and an Excel workbook.
 
-The HTML page is self-contained: inline CSS and inline SVG charts, no scripts,
-no fonts or images to fetch, so it can be mailed, archived and printed as is.
-Every piece of text that comes from the database is escaped.
+The HTML page is a Jinja2 template (templates/monthly.html, autoescaped: every piece of text that comes
+from the database is escaped). It is self-contained: the stylesheet (templates/monthly.css) inlined and
+inline SVG charts, no scripts, no fonts or images to fetch, so it can be mailed, archived and printed as is.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from html import escape
 from typing import Any, BinaryIO, Iterable
 
 from bot.reports.monthly import HANDOVER_REASONS, NODE_KINDS, SATISFACTION_LEVELS, MonthlySummary
+from bot.templating import environment
 
 CONTENT_COLOURS = {
     "政策兑现": "#c0392b",
@@ -104,94 +104,23 @@ def to_text(s: MonthlySummary) -> str:
 
 # ---- HTML ------------------------------------------------------------------------------------------
 
-def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+ENV = environment("bot.reports")       # bot/reports/templates/: monthly.html (+ monthly.css, inlined)
+ENV.globals.update(fmt_int=fmt_int, fmt_pct=fmt_pct, fmt_hours=fmt_hours, fmt_score=fmt_score)
 
 
 def _short(label: str, limit: int = 12) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def bar_chart(title: str, items: list[tuple[str, int, str]], unit: str = "件") -> str:
-    """A horizontal bar chart as inline SVG: (label, value, colour) per bar."""
-    if not items:
-        return f'<p class="empty">{_e(title)}：本月无数据</p>'
+def bar_chart(title: str, items: list[tuple[str, int, str]], unit: str = "件") -> dict:
+    """The geometry of a horizontal bar chart (inline SVG, drawn by the template's bar_chart macro):
+    (label, value, colour) per bar."""
     label_w, bar_w, value_w, row_h, pad = 170, 430, 70, 24, 8
-    width = label_w + bar_w + value_w
-    height = pad * 2 + row_h * len(items)
     top = max((v for _, v, _ in items), default=0) or 1
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{_e(title)}" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
-        f"<title>{_e(title)}</title>",
-        f'<line x1="{label_w}" y1="{pad - 2}" x2="{label_w}" y2="{height - pad + 2}" stroke="#999" stroke-width="1"/>',
-    ]
-    for i, (label, value, colour) in enumerate(items):
-        y = pad + i * row_h
-        w = round(bar_w * value / top, 1)
-        parts.append(
-            f'<g><title>{_e(label)}：{value} {unit}</title>'
-            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" font-size="13" fill="#222">{_e(_short(label))}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{w}" height="{row_h - 8}" rx="2" fill="{_e(colour)}"/>'
-            f'<text x="{label_w + w + 6}" y="{y + 16}" font-size="12" fill="#333">{value}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-_CSS = """
-* { box-sizing: border-box; }
-body { font-family: "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC",
-       "WenQuanYi Micro Hei", sans-serif; color: #1c2833; margin: 0 auto; max-width: 1000px; padding: 24px;
-       line-height: 1.5; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-header { border-bottom: 3px solid #1f4e79; margin-bottom: 16px; }
-h1 { font-size: 24px; margin: 0 0 4px; color: #1f4e79; }
-h2 { font-size: 18px; margin: 24px 0 8px; padding-left: 8px; border-left: 4px solid #1f4e79; }
-.meta { color: #566573; font-size: 13px; margin: 0 0 10px; }
-.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; }
-.card { border: 1px solid #d5d8dc; border-radius: 6px; padding: 10px 12px; background: #f8f9f9; }
-.card .k { font-size: 13px; color: #566573; }
-.card .v { font-size: 24px; font-weight: 700; color: #1f4e79; }
-.card .s { font-size: 12px; color: #707b7c; }
-.stats { display: grid; grid-template-columns: repeat(5, 1fr); gap: 10px; margin-top: 10px; font-size: 13px; }
-.stats div { border-top: 2px solid #aeb6bf; padding-top: 4px; }
-.stats b { display: block; font-size: 16px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; margin: 6px 0; }
-th, td { border: 1px solid #d5d8dc; padding: 4px 6px; text-align: right; }
-th { background: #1f4e79; color: #fff; font-weight: 600; text-align: center; }
-td.l { text-align: left; }
-tr:nth-child(even) td { background: #f4f6f7; }
-tfoot td { font-weight: 700; background: #eaecee; }
-.legend { font-size: 12px; color: #444; }
-.legend span { display: inline-block; margin-right: 12px; }
-.legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
-svg.chart { max-width: 100%; height: auto; display: block; margin: 4px 0; font-family: inherit; }
-.empty { color: #707b7c; font-size: 13px; }
-.two { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
-footer { margin-top: 24px; font-size: 12px; color: #707b7c; border-top: 1px solid #d5d8dc; padding-top: 8px; }
-@media print {
-  body { padding: 0; max-width: none; }
-  section { break-inside: avoid; }
-  h2 { break-after: avoid; }
-  @page { size: A4; margin: 14mm; }
-}
-"""
-
-
-def _card(key: str, value: str, sub: str) -> str:
-    return f'<div class="card"><div class="k">{_e(key)}</div><div class="v">{_e(value)}</div><div class="s">{_e(sub)}</div></div>'
-
-
-def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], left: int = 1, foot: Iterable[Any] | None = None) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-
-    def row(cells: Iterable[Any], tag: str = "td") -> str:
-        return "<tr>" + "".join(
-            f'<{tag} class="l">{_e(c)}</{tag}>' if i < left else f"<{tag}>{_e(c)}</{tag}>"
-            for i, c in enumerate(cells)) + "</tr>"
-
-    body = "".join(row(r) for r in rows)
-    tfoot = f"<tfoot>{row(foot)}</tfoot>" if foot is not None else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>{tfoot}</table>"
+    bars = [{"label": label, "short": _short(label), "value": value, "colour": colour, "y": pad + i * row_h,
+             "w": round(bar_w * value / top, 1)} for i, (label, value, colour) in enumerate(items)]
+    return {"title": title, "unit": unit, "bars": bars, "label_w": label_w, "row_h": row_h, "pad": pad,
+            "width": label_w + bar_w + value_w, "height": pad * 2 + row_h * len(items)}
 
 
 def _kind(kind: str) -> str:
@@ -199,28 +128,26 @@ def _kind(kind: str) -> str:
 
 
 def to_html(s: MonthlySummary) -> str:
+    """The printable page (bot/reports/templates/monthly.html), autoescaped: names from the database are text."""
     sat, kb = s.satisfaction, s.knowledge
-    cards = "".join([
-        _card("受理", f"{fmt_int(s.accepted)} 件", f"年度累计服务 {fmt_int(s.ytd_accepted)} 件"),
-        _card("办结", f"{fmt_int(s.closed)} 件", f"无法办理 {fmt_int(s.cannot_handle)} · 在办 {fmt_int(s.open)}"),
-        _card("办结率", fmt_pct(s.completion_rate), "办结 ÷ 受理（本月受理）"),
-        _card("按时办结率", fmt_pct(s.on_time_rate), f"本月办结 {fmt_int(s.resolved)} 件，按时 {fmt_int(s.on_time)} 件"),
-        _card("满意度", fmt_pct(sat.satisfied_share),
-              f"平均 {fmt_score(sat.average)} · 评价 {fmt_int(sat.count)} 条（人工服务 {fmt_int(sat.service_count)}）"),
-        _card("入企服务", f"{fmt_int(s.visits)} 次", f"发现需求 {fmt_int(s.visit_tickets)} 件 · 年度累计 {fmt_int(s.ytd_visits)} 次"),
-        _card("兑现金额", fmt_yuan(s.redeemed_amount), f"本月办结工单兑现，约 {fmt_wan(s.redeemed_amount)}"),
-        _card(s.overdue_label, f"{fmt_int(s.overdue_open)} 件", "仍在办理、未暂停计时且已过办结时限"),
-    ])
-    stats = "".join(f"<div>{_e(k)}<b>{_e(v)}</b></div>" for k, v in [
+    cards = [
+        ("受理", f"{fmt_int(s.accepted)} 件", f"年度累计服务 {fmt_int(s.ytd_accepted)} 件"),
+        ("办结", f"{fmt_int(s.closed)} 件", f"无法办理 {fmt_int(s.cannot_handle)} · 在办 {fmt_int(s.open)}"),
+        ("办结率", fmt_pct(s.completion_rate), "办结 ÷ 受理（本月受理）"),
+        ("按时办结率", fmt_pct(s.on_time_rate), f"本月办结 {fmt_int(s.resolved)} 件，按时 {fmt_int(s.on_time)} 件"),
+        ("满意度", fmt_pct(sat.satisfied_share),
+         f"平均 {fmt_score(sat.average)} · 评价 {fmt_int(sat.count)} 条（人工服务 {fmt_int(sat.service_count)}）"),
+        ("入企服务", f"{fmt_int(s.visits)} 次", f"发现需求 {fmt_int(s.visit_tickets)} 件 · 年度累计 {fmt_int(s.ytd_visits)} 次"),
+        ("兑现金额", fmt_yuan(s.redeemed_amount), f"本月办结工单兑现，约 {fmt_wan(s.redeemed_amount)}"),
+        (s.overdue_label, f"{fmt_int(s.overdue_open)} 件", "仍在办理、未暂停计时且已过办结时限"),
+    ]
+    stats = [
         ("平均首次响应（工作时间）", fmt_hours(s.avg_first_response_hours)),
         ("平均办结用时（工作时间）", fmt_hours(s.avg_resolution_hours)),
         ("转人工", f"{fmt_int(s.handovers.total)} 次"),
         ("知识库解答率", fmt_pct(kb.answer_rate)),
         ("需回访", f"{fmt_int(sat.followups)} 件"),
-    ])
-
-    legend = '<div class="legend">' + "".join(
-        f'<span><i style="background:{colour}"></i>{_e(name)}</span>' for name, colour in CONTENT_COLOURS.items()) + "</div>"
+    ]
     cat_chart = bar_chart("按需求分类的受理件数（19 类）",
                           [(c.name, c.accepted, CONTENT_COLOURS.get(c.content, DEFAULT_COLOUR)) for c in s.categories])
     content_chart = bar_chart("按服务内容的受理件数",
@@ -230,8 +157,6 @@ def to_html(s: MonthlySummary) -> str:
     cat_rows = [(c.content, c.name, c.accepted, c.closed, fmt_pct(c.completion_rate), c.cannot_handle, c.open)
                 for c in s.categories]
     cat_foot = ("合计", "", s.accepted, s.closed, fmt_pct(s.completion_rate), s.cannot_handle, s.open)
-    uncategorised = (f'<p class="empty">另有 {s.uncategorised} 件工单的分类不在 19 类之中，已计入合计。</p>'
-                     if s.uncategorised else "")
     content_rows = [(c.content, c.accepted, c.closed, fmt_pct(c.completion_rate), c.cannot_handle, c.open)
                     for c in s.contents]
     node_rows = [(n.name + ("" if n.active else "（已停用）"), _kind(n.kind), n.accepted, n.closed,
@@ -239,9 +164,6 @@ def to_html(s: MonthlySummary) -> str:
     perf_rows = [(p.name, _kind(p.kind), p.accepted, p.closed, fmt_pct(p.completion_rate), p.resolved,
                   fmt_pct(p.on_time_rate), fmt_hours(p.avg_first_response_hours), fmt_hours(p.avg_resolution_hours),
                   p.ratings, fmt_score(p.satisfaction), p.overdue_open, p.visits) for p in s.performance]
-    perf_table = (_table(["服务节点", "类型", "受理", "办结", "办结率", "当月办结", "按时办结率", "平均首次响应",
-                          "平均办结用时", "评价数", "满意度", s.overdue_label, "入企服务"], perf_rows)
-                  if perf_rows else '<p class="empty">本月没有节点发生服务活动。</p>')
     sat_rows = [(label, score, sat.levels.get(label, 0),
                  fmt_pct(None if not sat.count else sat.levels.get(label, 0) / sat.count))
                 for score, label in SATISFACTION_LEVELS]
@@ -249,73 +171,11 @@ def to_html(s: MonthlySummary) -> str:
     kb_rows = [("提问", fmt_int(kb.questions)), ("直接解答", fmt_int(kb.answered)), ("解答率", fmt_pct(kb.answer_rate)),
                ("收到反馈", fmt_int(kb.feedback)), ("认为有用", fmt_int(kb.helpful)),
                ("有用占比", fmt_pct(kb.helpful_share))]
-
-    title = f"秦创原总窗口 {s.label} 月总结"
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<header>
-<h1>{_e(title)}</h1>
-<p class="meta">统计期间：{_e(_period_text(s))} · 生成时间：{_e(s.generated_at.strftime("%Y-%m-%d %H:%M"))} · 原上管家</p>
-</header>
-<section>
-<h2>本月概览</h2>
-<div class="cards">{cards}</div>
-<div class="stats">{stats}</div>
-</section>
-<section>
-<h2>需求分类（19 类）</h2>
-{legend}
-{cat_chart}
-{_table(["服务内容", "需求分类", "受理", "办结", "办结率", "无法办理", "在办"], cat_rows, left=2, foot=cat_foot)}
-{uncategorised}
-</section>
-<section>
-<h2>服务内容</h2>
-{content_chart}
-{_table(["服务内容", "受理", "办结", "办结率", "无法办理", "在办"], content_rows)}
-</section>
-<section>
-<h2>服务节点</h2>
-{node_chart}
-{_table(["服务节点", "类型", "受理", "办结", "办结率", "无法办理", "在办"], node_rows, left=2)}
-</section>
-<section>
-<h2>绩效评估</h2>
-{perf_table}
-</section>
-<section class="two">
-<div>
-<h2>满意度</h2>
-{_table(["评价等级", "分值", "数量", "占比"], sat_rows)}
-<p class="meta">评价 {fmt_int(sat.count)} 条（其中对人工服务的评价 {fmt_int(sat.service_count)} 条），平均 {_e(fmt_score(sat.average))}，满意（4 分及以上）{fmt_int(sat.satisfied)} 条，满意率 {_e(fmt_pct(sat.satisfied_share))}；需回访 {fmt_int(sat.followups)} 件。</p>
-</div>
-<div>
-<h2>转人工</h2>
-{_table(["原因", "次数"], handover_rows, foot=("合计", s.handovers.total))}
-<h2>知识库</h2>
-{_table(["指标", "数值"], kb_rows)}
-</div>
-</section>
-<section>
-<h2>年度累计</h2>
-{_table(["指标", "数值"], [("服务企业需求（件）", fmt_int(s.ytd_accepted)), ("入企服务（次）", fmt_int(s.ytd_visits))])}
-</section>
-<footer>
-口径说明：受理＝本月新建工单；办结＝其中状态为已办结或已评价的工单（按报表生成时的状态）；办结率＝办结 ÷ 受理；
-按时办结率＝本月办结的工单中在办结时限内办结的比例；响应与办结用时按工作时间计算（不含待补充期间）；
-满意度＝本月收到的评价，4 分及以上为满意；兑现金额＝本月办结工单的兑现金额合计；月末超期在办＝月末仍在办理、未暂停计时（待补充除外）且已过办结时限的工单，
-当月未结束时按生成时刻计（期限未到的不算超期）。
-</footer>
-</body>
-</html>
-"""
+    return ENV.get_template("monthly.html").render(
+        s=s, sat=sat, title=f"秦创原总窗口 {s.label} 月总结", period=_period_text(s), cards=cards, stats=stats,
+        legend=list(CONTENT_COLOURS.items()), cat_chart=cat_chart, content_chart=content_chart, node_chart=node_chart,
+        cat_rows=cat_rows, cat_foot=cat_foot, content_rows=content_rows, node_rows=node_rows, perf_rows=perf_rows,
+        sat_rows=sat_rows, handover_rows=handover_rows, kb_rows=kb_rows)
 
 
 # ---- Excel -----------------------------------------------------------------------------------------
