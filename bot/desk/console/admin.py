@@ -34,37 +34,18 @@ async def _refuse(request: web.Request, staff: StaffView) -> web.Response:
 
 
 def _page(staff: StaffView, rows, pauses: dict, flash: str | None = None, error: str | None = None) -> str:
-    from bot.desk.console.store import node_name
-
-    def actions(r) -> str:
-        name = quote(r.username, safe="")
-        buttons = []
+    def buttons(r) -> list[tuple[str, str, str]]:
+        """(action, label, css class): 停用 / 启用 (never one's own account), 解除登录暂停 when paused."""
+        out = []
         if r.username != staff.username:
-            if r.active:
-                buttons.append(("disable", "停用", "danger"))
-            else:
-                buttons.append(("enable", "启用", ""))
+            out.append(("disable", "停用", "danger") if r.active else ("enable", "启用", ""))
         if pauses.get(r.username):
-            buttons.append(("unlock", "解除登录暂停", ""))
-        return "".join(
-            f'<form method="post" action="/console/admin/staff/{t.e(name)}/{a}" class="inline">'
-            f'{t.csrf_input(staff)}<button type="submit" class="{c}">{label}</button></form>'
-            for a, label, c in buttons)
+            out.append(("unlock", "解除登录暂停", ""))
+        return out
 
-    def state(r) -> str:
-        parts = [] if r.active else ['<strong class="err">已停用</strong>']
-        parts += [f"{t.e(addr)} 暂停登录至 {t.e(t.dt(until, '%m-%d %H:%M'))}" for addr, until in pauses.get(r.username, [])]
-        return "<br>".join(parts) or "正常"
-
-    body_rows = "".join(
-        f"""<tr><td>{t.e(r.username)}</td><td>{t.e(r.display_name)}</td><td>{t.e(t.ROLE_LABELS.get(r.role, r.role))}</td>
-<td>{t.e(node_name(r.node_id))}</td><td>{state(r)}</td><td>{actions(r)}</td></tr>""" for r in rows)
-    body = f"""<section class="card"><h1>账号管理</h1>
-<p class="muted">停用的账号不能登录，已登录的会话立即退出；重新启用后用原密码登录。新建账号和重设密码请在服务器上使用
-<code>python -m bot.staff</code>。</p>
-<table class="grid"><thead><tr><th>用户名</th><th>姓名</th><th>角色</th><th>服务节点</th><th>状态</th><th></th></tr></thead>
-<tbody>{body_rows}</tbody></table></section>"""
-    return t.layout("账号管理", body, staff, page="admin", flash=flash, error=error)
+    accounts_ = [(r, quote(r.username, safe=""), buttons(r), pauses.get(r.username, [])) for r in rows]
+    return t.render("console/admin_staff.html", "账号管理", staff, page="admin", flash=flash, error=error,
+                    accounts=accounts_)
 
 
 async def _render(request: web.Request, staff: StaffView, flash: str | None = None, error: str | None = None,
