@@ -51,36 +51,8 @@ def contact_view(db: str, cid: str) -> ContactView:
 
 
 def page(staff: StaffView, cid: str, cv: ContactView, flash: str | None = None, error: str | None = None) -> str:
-    e = t.e
-    base = f"/console/conversations/{e(quote(cid, safe=''))}"
-    back = f'<p><a href="{base}">← 返回会话</a></p>'
-    if cv.contact is None:
-        body = f'{back}<section class="card"><h1>联系人身份</h1><p class="muted">该会话还没有登记企业，无需确认。</p></section>'
-        return t.layout("联系人身份", body, staff, flash=flash, error=error)
-    c, ent = cv.contact, cv.enterprise
-    if c.verified_at is not None:
-        status = f'<p><span class="badge">已验证</span> {e(t.dt(c.verified_at))}，方式：{e(c.verified_by or "")}</p>'
-        action = f"""<form method="post" action="{base}/unverify-contact">{t.csrf_input(staff)}
-<button type="submit" class="danger" id="unverify-contact">撤销验证</button></form>"""
-    else:
-        status = ('<p><span class="badge wait">未验证</span> 该会话只能查看和办理自己登记的工单；'
-                  '它填写的企业信息只记在工单上，不会改动企业档案。</p>')
-        action = f"""<form method="post" action="{base}/verify-contact">{t.csrf_input(staff)}
-<p class="muted">请先与企业核实（例如回拨企业档案中的联系电话），确认此人是该企业的联系人后再操作。</p>
-<button type="submit" class="primary" id="verify-contact">确认为该企业联系人</button></form>"""
-    record = "".join(f"<dt>{e(k)}</dt><dd>{e(v or '—')}</dd>" for k, v in (
-        ("企业名称", ent.name), ("统一社会信用代码", ent.credit_code), ("新城", ent.new_city), ("园区", ent.park)))
-    stated = "".join(
-        f'<li><a href="/console/tickets/{e(n)}">{e(n)}</a>：'
-        + "；".join(f"{e(STATED_LABELS.get(k, k))} {e(v)}" for k, v in said.items()) + "</li>"
-        for n, said in cv.stated) or '<li class="muted">无</li>'
-    body = f"""{back}<section class="card"><h1>联系人身份</h1>
-<dl class="kv"><dt>联系人</dt><dd>{e(c.name)}</dd><dt>手机</dt><dd>{e(c.mobile or '—')}</dd>
-<dt>所称企业</dt><dd>{e(ent.name)}</dd><dt>该企业已验证的其他联系人</dt><dd>{cv.verified_colleagues} 位</dd></dl>
-{status}{action}</section>
-<section class="card"><h2>企业档案</h2><dl class="kv">{record}</dl></section>
-<section class="card"><h2>用户在工单中填写的企业信息（未写入档案）</h2><ul>{stated}</ul></section>"""
-    return t.layout("联系人身份", body, staff, flash=flash, error=error)
+    return t.render("console/contact.html", "联系人身份", staff, flash=flash, error=error, cv=cv,
+                    path=quote(cid, safe=""), stated_labels=STATED_LABELS)
 
 
 @views._conversation_action
