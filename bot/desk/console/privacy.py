@@ -24,21 +24,10 @@ from bot.privacy.service import run_erase, run_export
 PATH = "/console/admin/privacy"
 
 
-def _form(staff: StaffView, mobile: str = "", conversation: str = "") -> str:
-    return f"""<section class="card"><h1>个人信息导出与删除</h1>
-<p class="muted">按手机号或会话编号（二选一）查找某人的全部信息。导出为 JSON 文件；删除后聊天消息、图片和文件、转人工记录、问答记录、
-通知和对话状态记录不可恢复，工单只保留匿名化的办理记录。每次操作都记入审计。</p>
-<form method="post" action="{PATH}/export">{t.csrf_input(staff)}
-<p><label>手机号 <input name="mobile" value="{t.e(mobile)}" maxlength="20" inputmode="tel"></label>
-<label>或 会话编号 <input name="conversation" value="{t.e(conversation)}" maxlength="128"></label></p>
-<p><button type="submit">导出</button>
-<button type="submit" formaction="{PATH}/erase" class="danger">删除</button>
-<label><input type="checkbox" name="confirm" value="yes"> 我已核实身份，确认删除（不可恢复）</label></p>
-</form></section>"""
-
-
-def _page(staff: StaffView, flash: str | None = None, error: str | None = None, **values) -> str:
-    return t.layout("个人信息", _form(staff, **values), staff, page="privacy", flash=flash, error=error)
+def _page(staff: StaffView, flash: str | None = None, error: str | None = None, mobile: str = "",
+          conversation: str = "") -> str:
+    return t.render("console/privacy.html", "个人信息", staff, page="privacy", flash=flash, error=error, path=PATH,
+                    mobile=mobile, conversation=conversation)
 
 
 def _html(text: str, status: int = 200) -> web.Response:
