@@ -25,7 +25,6 @@ from bot.desk.keys import SETTINGS_KEY
 from bot.policy import PolicyError, load_rules, push
 
 PATH = "/console/pushes"
-e = t.e
 
 
 def _rules(request: web.Request):
@@ -44,64 +43,23 @@ def _deadline(value) -> str:
     return f"{value.month}月{value.day}日" if value else "—"
 
 
-def list_html(records: list[push.PushRecord]) -> str:
-    rows = "".join(
-        f'<tr data-push="{r.id}" data-enterprise="{r.enterprise_id}"><td>{e(t.dt(r.created_at, "%m-%d %H:%M"))}</td>'
-        f'<td class="l">{e(r.enterprise)}</td><td class="l">{e(r.policy_name)}<small>{e(r.trigger_text)}</small></td>'
-        f'<td class="l">{e(r.reason_text)}</td><td>{e(_channel(r.channel))}</td><td>{e(_deadline(r.deadline))}</td>'
-        f'<td>{e(_sender(r.sent_by))}</td><td>{e(r.status_text)}</td>'
-        f'<td class="l wrap"><details><summary>内容</summary>{e(r.body)}</details></td></tr>'
-        for r in records)
-    empty = '<tr><td class="l" colspan="9">暂无推送记录。</td></tr>'
-    return (f'<div class="scroll"><table class="grid pushes"><thead><tr><th>时间</th><th>企业</th><th>政策</th>'
-            f'<th>推送原因</th><th>渠道</th><th>截止</th><th>发送</th><th>状态</th><th>消息</th></tr></thead>'
-            f'<tbody>{rows or empty}</tbody></table></div>')
+def _render(template: str, title: str, staff: StaffView, error: str | None, **context) -> str:
+    return t.render(template, title, staff, page="pushes", error=error, path=PATH, channel=_channel,
+                    deadline=_deadline, sender=_sender, **context)
 
 
 def list_page(staff: StaffView, records: list[push.PushRecord], flash: str | None = None,
               error: str | None = None) -> str:
-    scope = "全区" if staff.all_nodes else "本节点及下属节点"
-    preview = f'<a href="{PATH}/preview">推送预览</a>' if staff.is_lead else ""
-    body = f"""<section class="card"><div class="head"><h1>政策推送 <small>{e(scope)} · 最近 {len(records)} 条</small></h1>
-{preview}</div>
-<p class="muted">有政策开始申报或新政策施行时，按企业已保存的数字或曾登记的同类需求，向企业的聊天渠道发一条提醒；
-每家企业每周最多一条，回复“退订”即停止。</p>
-{list_html(records)}</section>"""
-    return t.layout("政策推送", body, staff, page="pushes", flash=flash, error=error)
-
-
-def _candidate_rows(items: list[push.Candidate], skipped: bool) -> str:
-    out = []
-    for c in items:
-        last = t.dt(c.last_push_at, "%m-%d %H:%M") if c.last_push_at else ""
-        tail = (f'<td class="l">{e(c.skipped_text)}{f"<small>上次 {e(last)}</small>" if last else ""}</td>' if skipped
-                else f'<td>{e(_channel(c.channel))}</td><td class="l">{e(c.contact or c.conversation_id or "")}</td>')
-        out.append(f'<tr data-enterprise="{c.enterprise_id}"><td class="l">{e(c.enterprise)}</td>'
-                   f'<td class="l">{e(c.trigger.name)}<small>{e(c.trigger.label)}'
-                   f'{"，截止" + e(_deadline(c.trigger.deadline)) if c.trigger.deadline else ""}</small></td>'
-                   f'<td class="l">{e(c.reason_text)}</td>{tail}</tr>')
-    return "".join(out)
+    return _render("console/pushes.html", "政策推送", staff, error, flash=flash, records=records,
+                   scope="全区" if staff.all_nodes else "本节点及下属节点")
 
 
 def preview_page(staff: StaffView, plan: push.Plan, *, can_send: bool, send_note: str,
                  error: str | None = None) -> str:
     triggers = "、".join(f"{x.name}（{x.label}{'，截止' + _deadline(x.deadline) if x.deadline else ''}）"
                         for x in plan.triggers) or "无（没有正在申报的政策或新施行的政策）"
-    send_rows = _candidate_rows(plan.send, False) or '<tr><td class="l" colspan="5">没有要通知的企业。</td></tr>'
-    skip_rows = _candidate_rows(plan.skipped, True) or '<tr><td class="l" colspan="4">无。</td></tr>'
-    button = (f'<form method="post" action="{PATH}/send" class="inline">{t.csrf_input(staff)}'
-              f'<button type="submit">立即推送</button></form>') if can_send else ""
-    body = f"""<section class="card"><div class="head"><h1>推送预览 <small>{e(t.dt(plan.now, '%Y-%m-%d %H:%M'))}</small></h1>
-<a href="{PATH}">推送记录</a></div>
-<p>当前可推送的政策：{e(triggers)}</p>
-<h2>将通知的企业 <small>{len(plan.send)} 家</small></h2>
-<div class="scroll"><table class="grid preview-send"><thead><tr><th>企业</th><th>政策</th><th>推送原因</th><th>渠道</th>
-<th>联系人</th></tr></thead><tbody>{send_rows}</tbody></table></div>
-<h2>符合条件但不推送 <small>{len(plan.skipped)} 家</small></h2>
-<div class="scroll"><table class="grid preview-skip"><thead><tr><th>企业</th><th>政策</th><th>推送原因</th><th>不推送的原因</th>
-</tr></thead><tbody>{skip_rows}</tbody></table></div>
-<p class="muted">{e(send_note)}</p>{button}</section>"""
-    return t.layout("推送预览", body, staff, page="pushes", error=error)
+    return _render("console/push_preview.html", "推送预览", staff, error, plan=plan, triggers=triggers,
+                   can_send=can_send, send_note=send_note)
 
 
 # ---- handlers ---------------------------------------------------------------------------------------------
