@@ -28,7 +28,6 @@ from bot.enterprises import file as ef
 from bot.enterprises import profile as pf
 from bot.taxonomy import BY_INTENT, CATEGORIES
 
-e = t.e
 BASE = "/console/visits"
 MAX_NEEDS = 5
 MAX_TEXT = 2000
@@ -75,53 +74,11 @@ def _clean(value, limit: int) -> str:
 # ---- the form ------------------------------------------------------------------------------------
 
 def form_page(staff: StaffView, v: VisitForm, nodes, people, error: Optional[str] = None) -> str:
-    picked = ""
-    if v.enterprise_id:
-        picked = (f'<div class="picked" id="picked">已选择：<b>{e(v.enterprise_label)}</b> '
-                  f'<button type="button" class="link" id="unpick">改选其他企业</button></div>')
-    city_opts = "".join(f'<option value="{c}"{" selected" if c == v.new_city else ""}>{c}新城</option>'
-                        for c in pf.NEW_CITIES)
-    node_opts = "".join(f'<option value="{e(n.id)}"{" selected" if n.id == v.node_id else ""}>{e(n.name)}</option>'
-                        for n in nodes)
-    who = set(v.participants)
-    people_html = "".join(
-        f'<label class="check"><input type="checkbox" name="participants" value="{p.id}"'
-        f'{" checked" if p.id in who else ""}> {e(p.display_name)}</label>' for p in people)
-    cat_opts = [(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES]
-    needs = v.needs + [Need() for _ in range(MAX_NEEDS - len(v.needs))]
-    need_html = ""
-    for i, n in enumerate(needs[:MAX_NEEDS], 1):
-        opts = "".join(f'<option value="{e(val)}"{" selected" if val == n.category else ""}>{e(label)}</option>'
-                       for val, label in cat_opts)
-        need_html += f"""<div class="need" data-need="{i}"><label>需求 {i} 类别<select name="need_category_{i}" id="need-category-{i}">
-<option value="">（选择需求类别）</option>{opts}</select></label>
-<label>需求描述<textarea name="need_text_{i}" id="need-text-{i}" rows="2" maxlength="{MAX_TEXT}" placeholder="企业提出的具体需求">{e(n.description)}</textarea></label></div>"""
-    body = f"""<p><a href="{BASE}">← 入企服务</a></p>
-<section class="card"><h1>登记入企服务</h1>
-<form method="post" action="{BASE}" class="stack visit-form" id="visit-form">{t.csrf_input(staff)}
-<fieldset><legend>企业</legend>
-<input type="hidden" name="enterprise_id" id="enterprise-id" value="{e(v.enterprise_id or '')}">
-{picked}
-<div id="new-enterprise"{' hidden' if v.enterprise_id else ''}>
-<label>企业名称<input name="enterprise_name" id="enterprise-name" value="{e(v.name)}" maxlength="128" autocomplete="off"
- placeholder="输入名称或信用代码搜索已有企业；没有则按所填新建"></label>
-<ul class="suggest" id="enterprise-suggest" role="listbox"></ul>
-<label>统一社会信用代码（选填）<input name="credit_code" value="{e(v.credit_code)}" maxlength="18" autocapitalize="characters"></label>
-<label>所在新城<select name="new_city"><option value="">（未填）</option>{city_opts}</select></label>
-<label>所在园区（选填）<input name="park" value="{e(v.park)}" maxlength="128"></label>
-</div></fieldset>
-<label>走访节点<select name="node_id" id="visit-node">{node_opts}</select></label>
-<div class="row"><label>走访日期<input type="date" name="day" id="visit-day" value="{e(v.day)}" required></label>
-<label>时间<input type="time" name="at" id="visit-time" value="{e(v.at)}" required></label></div>
-<fieldset><legend>走访人员（可多选）</legend>{people_html}</fieldset>
-<label>企业接待人<input name="hosts" value="{e(v.hosts)}" maxlength="128" placeholder="例如：张总（总经理）"></label>
-<label>接待人手机（选填，用于需求工单回访）<input name="mobile" value="{e(v.mobile)}" maxlength="20" inputmode="tel"></label>
-<label>走访发现的情况<textarea name="findings" id="findings" rows="4" maxlength="{MAX_TEXT}">{e(v.findings)}</textarea></label>
-<fieldset id="needs"><legend>企业提出的需求（每条生成一张工单，按规则分派）</legend>{need_html}
-<button type="button" id="add-need" hidden>再加一条需求</button></fieldset>
-<button type="submit" class="primary" id="save-visit">保存走访记录</button>
-</form></section>"""
-    return t.layout("登记入企服务", body, staff, page="visits", error=error)
+    """The form (template console/visit_form.html): always MAX_NEEDS need rows, those not given empty."""
+    needs = (v.needs + [Need() for _ in range(MAX_NEEDS - len(v.needs))])[:MAX_NEEDS]
+    return t.render("console/visit_form.html", "登记入企服务", staff, page="visits", error=error, base=BASE, v=v,
+                    nodes=nodes, people=people, needs=needs, new_cities=pf.NEW_CITIES, max_text=MAX_TEXT,
+                    categories=[(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES])
 
 
 async def new_route(request: web.Request) -> web.Response:
@@ -270,24 +227,9 @@ async def record_route(request: web.Request) -> web.Response:
 # ---- the list ------------------------------------------------------------------------------------
 
 def list_page(staff: StaffView, rows, month: str, node: str, nodes, error: Optional[str] = None) -> str:
-    node_opts = "".join(f'<option value="{e(n.id)}"{" selected" if n.id == node else ""}>{e(n.name)}</option>'
-                        for n in nodes)
-    ents = len({r.enterprise_id for r in rows})
-    tickets = sum(len(r.tickets) for r in rows)
-    body_rows = "".join(f"""<tr data-visit="{r.id}"><td>{e(t.dt(r.visited_at, '%m-%d %H:%M'))}</td>
-<td class="l"><a href="/console/enterprises/{r.enterprise_id}">{e(r.enterprise_name)}</a></td>
-<td>{e(r.node_name)}</td><td>{e(r.who)}</td><td class="l wrap">{e(r.findings or '')}</td>
-<td>{''.join(f'<a href="/console/tickets/{e(n)}">{e(n)}</a> ' for n in r.tickets)}</td></tr>""" for r in rows) \
-        or '<tr class="empty"><td colspan="6">本月暂无入企服务记录。</td></tr>'
-    body = f"""<section class="card"><div class="head"><h1>入企服务 <span class="count">{len(rows)}</span></h1>
-<a href="{BASE}/new" class="button" id="new-visit">登记入企服务</a></div>
-<form method="get" action="{BASE}" class="filters"><label>月份 <input type="month" name="month" value="{e(month)}" required></label>
-<select name="node" aria-label="服务节点"><option value="">全部节点（我的范围）</option>{node_opts}</select>
-<button type="submit">查看</button></form>
-<p>本月走访 <b>{len(rows)}</b> 次，服务企业 <b>{ents}</b> 家，入企发现需求 <b>{tickets}</b> 件。</p>
-<div class="scroll"><table class="grid visits"><thead><tr><th>时间</th><th>企业</th><th>节点</th><th>走访人</th>
-<th>发现的情况</th><th>需求工单</th></tr></thead><tbody>{body_rows}</tbody></table></div></section>"""
-    return t.layout("入企服务", body, staff, page="visits", error=error)
+    return t.render("console/visits.html", "入企服务", staff, page="visits", error=error, base=BASE, rows=rows,
+                    month=month, node=node, nodes=nodes, enterprises=len({r.enterprise_id for r in rows}),
+                    tickets=sum(len(r.tickets) for r in rows))
 
 
 async def list_route(request: web.Request) -> web.Response:
