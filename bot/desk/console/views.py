@@ -712,24 +712,15 @@ async def reports_page(request: web.Request) -> web.Response:
     db, now = db_url(request), now_of(request)
     month = _month(request)
     lists = await run(dp.dispatch_lists, db, staff.node_filter(), now)
-    error = None
-    if not _may_see_reports(staff):
-        monthly = '<p class="muted">月总结面向节点负责人和管理员开放；如需查看请联系本节点负责人。</p>'
-    else:
+    error, summary = None, None
+    if _may_see_reports(staff):
         try:
             parse_month(month)
         except ValueError as exc:
             error, month = str(exc), t.dt(now, "%Y-%m")
-        q = t.qs(month=month)
-        if staff.all_nodes:
-            monthly = f"""<p class="actions"><a href="/console/reports/monthly.html?{t.e(q)}" target="_blank" rel="noopener">在新窗口打开（可打印）</a>
-<a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel</a></p>
-<iframe class="report" src="/console/reports/monthly.html?{t.e(q)}" title="月总结" sandbox=""></iframe>"""
-        else:
+        if not staff.all_nodes:
             summary = await run(monthly_summary, db, month, now)
-            monthly = (f'<p class="actions"><a href="/console/reports/monthly.xlsx?{t.e(q)}">下载 Excel（本节点范围）</a></p>'
-                       + t.scoped_summary_html(summary, set(staff.scope)))
-    return html(t.reports_page(staff, month, monthly, dp.dispatch_html(lists), now, error))
+    return html(t.reports_page(staff, month, dp.dispatch_html(lists), now, _may_see_reports(staff), summary, error))
 
 
 async def monthly_html(request: web.Request) -> web.Response:
