@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Optional
+from types import SimpleNamespace
+from typing import Any, Optional
 from urllib.parse import quote
 
 from aiohttp import web
@@ -30,7 +31,6 @@ from bot.enterprises import listing
 from bot.enterprises import profile as pf
 from bot.taxonomy import BY_INTENT, CATEGORIES
 
-e = t.e
 BASE = "/console/enterprises"
 MAX_Q = 100
 DONE = {"saved": "企业档案已保存，修改已记入档案修改记录。", "unchanged": "没有需要保存的修改。",
@@ -85,44 +85,14 @@ def _nodes_in_scope(staff: StaffView) -> list:
 
 # ---- the list ------------------------------------------------------------------------------------
 
-def _select(name: str, options, current: str, blank: str) -> str:
-    opts = "".join(f'<option value="{e(v)}"{" selected" if v == current else ""}>{e(label)}</option>'
-                   for v, label in options)
-    return f'<select name="{e(name)}" aria-label="{e(blank)}"><option value="">{e(blank)}</option>{opts}</select>'
-
-
 def list_page(staff: StaffView, rows, total: int, page: int, f: listing.Filters, error: str | None = None) -> str:
-    node_opts = [(n.id, n.name) for n in _nodes_in_scope(staff)]
-    cat_opts = [(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES]
-    form = f"""<form method="get" action="{BASE}" class="filters" id="enterprise-filters">
-<input name="q" value="{e(f.q)}" placeholder="企业名称 / 信用代码" maxlength="{MAX_Q}" aria-label="企业名称或信用代码">
-{_select('node', node_opts, f.node, '全部节点（我的范围）')}
-{_select('category', cat_opts, f.category, '全部需求类别')}
-{_select('cert', list(pf.CERTIFICATIONS.items()), f.cert, '全部资质')}
-<label class="check"><input type="checkbox" name="open" value="1"{' checked' if f.open_only else ''}> 有在办工单</label>
-<button type="submit">筛选</button><a href="{BASE}">清除</a></form>"""
-    body_rows = "".join(f"""<tr data-enterprise="{r.id}"><td class="l"><a href="{BASE}/{r.id}">{e(r.name)}</a>
-<small>{e(r.credit_code or '')}</small></td>
-<td>{e(store.node_name(r.home_node))}</td><td>{e(r.industry or '')}</td>
-<td>{e(pf.certs_label(r.certifications))}</td><td>{r.tickets}</td><td>{r.open_tickets}</td><td>{r.visits}</td>
-<td>{e(t.dt(r.last_visit, '%Y-%m-%d'))}</td><td>¥{r.redeemed:,.2f}</td></tr>""" for r in rows) \
-        or '<tr class="empty"><td colspan="9">没有符合条件的企业。</td></tr>'
-    pages = max(1, -(-total // listing.PAGE))
-    nav = ""
-    if pages > 1:
-        prev = f'<a href="{BASE}?{e(t.qs(**f.query(), page=page - 1))}">上一页</a>' if page > 1 else ""
-        nxt = f'<a href="{BASE}?{e(t.qs(**f.query(), page=page + 1))}" id="next-page">下一页</a>' if page < pages else ""
-        nav = f'<div class="pager">{prev}<span>第 {page} / {pages} 页</span>{nxt}</div>'
-    export = f'{BASE}/export.xlsx?{e(t.qs(**f.query()))}'
-    body = f"""<section class="card"><div class="head"><h1>企业档案 <span class="count">{total}</span></h1>
-<span><a href="/console/visits/new" class="button">登记入企服务</a> <a href="{BASE}/new" id="new-enterprise">新建档案</a>
-<a href="{export}" id="export">导出 Excel</a></span></div>
-{form}
-<div class="scroll"><table class="grid enterprises"><thead><tr><th>企业</th><th>属地节点</th><th>行业</th><th>资质</th>
-<th>工单</th><th>在办</th><th>入企服务</th><th>最近走访</th><th>兑现金额</th></tr></thead>
-<tbody>{body_rows}</tbody></table></div>{nav}
-<p class="muted">列出属地（园区或新城）在您服务范围内，或在您范围内的节点有工单、走访记录的企业。</p></section>"""
-    return t.layout("企业档案", body, staff, page="enterprises", error=error)
+    return t.render(
+        "console/enterprises.html", "企业档案", staff, page="enterprises", error=error, base=BASE, rows=rows,
+        total=total, f=f, current=page, pages=max(1, -(-total // listing.PAGE)), max_q=MAX_Q,
+        prev_qs=t.qs(**f.query(), page=page - 1), next_qs=t.qs(**f.query(), page=page + 1), export_qs=t.qs(**f.query()),
+        node_opts=[(n.id, n.name) for n in _nodes_in_scope(staff)],
+        cat_opts=[(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES],
+        cert_opts=list(pf.CERTIFICATIONS.items()), certs_label=pf.certs_label)
 
 
 async def list_route(request: web.Request) -> web.Response:
@@ -177,19 +147,9 @@ async def api_search(request: web.Request) -> web.Response:
 
 # ---- the file ------------------------------------------------------------------------------------
 
-def _kv(pairs) -> str:
-    return "".join(f"<dt>{e(k)}</dt><dd>{v if isinstance(v, Markup) else e(v if v not in (None, '') else '—')}</dd>"
-                   for k, v in pairs)
-
-
-class Markup(str):
-    """Already-escaped HTML for _kv."""
-
-
-def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems: Optional[dict] = None,
-                  action: Optional[str] = None, submit: str = "保存档案") -> str:
+def _profile_form(ent, values: Optional[dict] = None, problems: Optional[dict] = None) -> SimpleNamespace:
+    """What the profile_form macro (console/enterprise_form.html) shows: the submitted values, else the stored."""
     values = values or {}
-    problems = problems or {}
 
     def val(field):
         if field in values:
@@ -199,86 +159,55 @@ def _profile_form(staff: StaffView, ent, values: Optional[dict] = None, problems
             return ""
         return v.isoformat() if hasattr(v, "isoformat") else str(v)
 
-    def row(field, attrs=""):
-        label = pf.FIELDS[field][0]
-        err = f'<span class="err">{e(problems[field])}</span>' if field in problems else ""
-        return f'<label>{e(label)}<input name="{field}" value="{e(val(field))}" {attrs}>{err}</label>'
-
-    city = val("new_city")
-    city_opts = "".join(f'<option value="{c}"{" selected" if c == city else ""}>{c}新城</option>' for c in pf.NEW_CITIES)
-    have = set(values.get("certifications_list", pf.certs_of(ent.certifications)))
-    certs = "".join(f'<label class="check"><input type="checkbox" name="certifications" value="{c}"'
-                    f'{" checked" if c in have else ""}> {e(label)}</label>' for c, label in pf.CERTIFICATIONS.items())
-    cert_err = f'<span class="err">{e(problems["certifications"])}</span>' if "certifications" in problems else ""
-    city_err = f'<span class="err">{e(problems["new_city"])}</span>' if "new_city" in problems else ""
-    notes_err = f'<span class="err">{e(problems["notes"])}</span>' if "notes" in problems else ""
-    return f"""<form method="post" action="{action or f'{BASE}/{ent.id}/profile'}" class="stack profile-form" id="profile-form">{t.csrf_input(staff)}
-<input type="hidden" name="version" value="{e(values.get('version', pf.version(ent)))}">
-{row('name', 'required maxlength="128"')}{row('credit_code', 'maxlength="18" autocapitalize="characters"')}
-<label>所在新城<select name="new_city"><option value="">（未填）</option>{city_opts}</select>{city_err}</label>
-{row('park', 'maxlength="128"')}{row('industry', 'maxlength="64"')}{row('address', 'maxlength="256"')}
-{row('registered_on', 'type="date"')}{row('employees', 'inputmode="numeric" maxlength="9"')}
-{row('tech_staff', 'inputmode="numeric" maxlength="9"')}{row('revenue', 'inputmode="decimal" maxlength="20"')}
-{row('rd_expense', 'inputmode="decimal" maxlength="20"')}
-<fieldset><legend>资质认定</legend>{certs}{cert_err}</fieldset>
-<label class="wide">备注<textarea name="notes" rows="3" maxlength="2000">{e(val('notes'))}</textarea>{notes_err}</label>
-<button type="submit" class="primary" id="save-profile">{e(submit)}</button></form>"""
+    return SimpleNamespace(val=val, problems=problems or {}, version=values.get("version", pf.version(ent)),
+                           have=set(values.get("certifications_list", pf.certs_of(ent.certifications))))
 
 
-def _figures_html(f: ef.EnterpriseFile) -> str:
+def _render(template: str, title: str, staff: StaffView, **context) -> str:
+    return t.render(template, title, staff, page="enterprises", base=BASE, FIELDS=pf.FIELDS,
+                    NEW_CITIES=pf.NEW_CITIES, CERTIFICATIONS=pf.CERTIFICATIONS, **context)
+
+
+def _figures(f: ef.EnterpriseFile) -> list[tuple[str, Any, str]]:
+    """(label, value, "time via") of the figures the enterprise gave in a 政策体检."""
     from bot.policy.profile import LABELS
 
-    if not f.figures:
-        return '<p class="muted">该企业还没有在对话中做过政策体检（或做体检的不是已验证的联系人）。</p>'
     rows = []
-    for key, value in f.figures.items():
+    for key, value in (f.figures or {}).items():
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
         src = f.figure_sources.get(key) if isinstance(f.figure_sources, dict) else None
         via = ""
         if isinstance(src, dict):
             via = f"{(src.get('at') or '')[:16].replace('T', ' ')} {src.get('via') or ''}"
-        rows.append(f"<tr><td class=\"l\">{e(LABELS.get(key, key))}</td><td class=\"l wrap\">{e(shown)}</td>"
-                    f"<td>{e(via)}</td></tr>")
-    return f"""<div class="scroll"><table class="grid"><thead><tr><th>项目</th><th>数值</th><th>来源（时间 · 渠道）</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table></div><p class="muted">最近更新：{e(t.dt(f.figures_updated_at))}</p>"""
+        rows.append((LABELS.get(key, key), shown, via))
+    return rows
 
 
-def _pushes_html(f: ef.EnterpriseFile) -> str:
-    if f.pushes is None:
-        return '<p class="muted" id="pushes-pending">政策推送记录将在政策推送功能上线后显示在这里。</p>'
+def _push_columns(f: ef.EnterpriseFile) -> list[str]:
     if not f.pushes:
-        return '<p class="muted">暂无推送记录。</p>'
+        return []
     known = [c for c in PUSH_COLUMNS if c in f.pushes[0]]
-    cols = known or [c for c in f.pushes[0] if c not in ("id", "enterprise_id")][:6]
-    head = "".join(f"<th>{e(PUSH_COLUMNS.get(c, c))}</th>" for c in cols)
-    def cell(c, v):
-        if hasattr(v, "astimezone"):
-            return t.dt(v)
-        if c == "sent_by" and isinstance(v, str):
-            return "系统定时推送" if v == "system" else f"{v.split(':', 1)[-1]}（立即推送）"
-        if c == "channel":
-            return t.CHANNEL_LABELS.get(v, v)
-        return PUSH_VALUES.get(c, {}).get(v, v)
+    return known or [c for c in f.pushes[0] if c not in ("id", "enterprise_id")][:6]
 
-    body = "".join("<tr>" + "".join(f'<td class="l wrap">{e(cell(c, r[c]))}</td>' for c in cols) + "</tr>"
-                   for r in f.pushes)
-    return f'<div class="scroll"><table class="grid pushes"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+def _push_cell(c: str, v):
+    if hasattr(v, "astimezone"):
+        return t.dt(v)
+    if c == "sent_by" and isinstance(v, str):
+        return "系统定时推送" if v == "system" else f"{v.split(':', 1)[-1]}（立即推送）"
+    if c == "channel":
+        return t.CHANNEL_LABELS.get(v, v)
+    return PUSH_VALUES.get(c, {}).get(v, v)
 
 
 def file_page(staff: StaffView, f: ef.EnterpriseFile, names: dict, flash: str | None = None,
               error: str | None = None, values: Optional[dict] = None, problems: Optional[dict] = None) -> str:
+    """The file (template console/enterprise.html); contacts listed once per name and mobile."""
     ent = f.enterprise
-    certs = "".join(f'<span class="badge cert">{e(pf.CERTIFICATIONS[c])}</span>' for c in pf.certs_of(ent.certifications))
-    sat = f"{f.satisfaction:.2f}" if f.satisfaction is not None else "—"
-    figures = f"""<div class="ent-figs">
-<div class="ent-fig"><div class="k">工单</div><div class="v">{len(f.tickets)} 件</div><div class="s">在办 {f.open_tickets} 件</div></div>
-<div class="ent-fig"><div class="k">入企服务</div><div class="v">{len(f.visits)} 次</div><div class="s">最近 {e(t.dt(f.visits[0].visited_at, '%Y-%m-%d') if f.visits else '—')}</div></div>
-<div class="ent-fig"><div class="k">兑现金额</div><div class="v" id="redeemed">¥{f.redeemed:,.2f}</div><div class="s">已办结工单合计</div></div>
-<div class="ent-fig"><div class="k">满意度</div><div class="v">{sat}</div><div class="s">评价 {len(f.ratings)} 条</div></div></div>"""
-    nodes = "、".join(store.node_name(n) for n in sorted(f.nodes))
-    info = _kv([
+    info = [
         ("统一社会信用代码", ent.credit_code), ("所在新城", f"{ent.new_city}新城" if ent.new_city else None),
-        ("所在园区", ent.park), ("属地节点", store.node_name(f.home_node)), ("服务节点", nodes),
+        ("所在园区", ent.park), ("属地节点", store.node_name(f.home_node)),
+        ("服务节点", "、".join(store.node_name(n) for n in sorted(f.nodes))),
         ("所属行业", ent.industry), ("地址", ent.address),
         ("成立日期", ent.registered_on.isoformat() if ent.registered_on else None),
         ("职工人数", ent.employees), ("科技人员数", ent.tech_staff),
@@ -286,69 +215,19 @@ def file_page(staff: StaffView, f: ef.EnterpriseFile, names: dict, flash: str | 
         ("上年研发投入", pf.display("rd_expense", ent.rd_expense) if ent.rd_expense is not None else None),
         ("资质认定", pf.certs_label(ent.certifications)), ("备注", ent.notes),
         ("建档时间", t.dt(ent.created_at)), ("最近修改", t.dt(ent.updated_at)),
-    ])
+    ]
     seen, contacts = set(), []
     for c in f.contacts:
-        key = (c.name, c.mobile)
-        if key in seen:
-            continue
-        seen.add(key)
-        contacts.append(f"""<tr><td class="l">{e(c.name)}</td><td>{e(c.mobile or '')}</td>
-<td>{e(CONTACT_CHANNELS.get(c.channel or '', c.channel or ''))}</td>
-<td>{'<span class="badge">已验证</span>' if c.verified_at else '<span class="muted">未验证</span>'}</td></tr>""")
-    contacts_html = (f'<div class="scroll"><table class="grid"><thead><tr><th>联系人</th><th>手机</th><th>渠道</th>'
-                     f'<th>身份</th></tr></thead><tbody>{"".join(contacts)}</tbody></table></div>'
-                     if contacts else '<p class="muted">暂无联系人。</p>')
-    tickets = "".join(f"""<tr data-number="{e(tk.number)}"><td><a href="/console/tickets/{e(tk.number)}">{e(tk.number)}</a></td>
-<td class="l">{e(t.category_label(tk.category))}</td>
-<td><span class="badge st-{e(tk.status)}">{e(t.status_label(tk.status))}</span></td>
-<td>{e(store.node_name(tk.node_id))}</td><td>{e(t.CHANNEL_LABELS.get(tk.source_channel, tk.source_channel))}</td>
-<td>{e(t.dt(tk.created_at, '%Y-%m-%d'))}</td><td>{e(t.dt(tk.resolved_at, '%Y-%m-%d'))}</td>
-<td>{'¥' + format(tk.redeemed_amount, ',.2f') if tk.redeemed_amount is not None else ''}</td>
-<td>{e('、'.join(str(r[0]) + ' 分' for r in tk.ratings))}</td></tr>""" for tk in f.tickets)
-    tickets_html = (f"""<div class="scroll"><table class="grid tickets"><thead><tr><th>工单号</th><th>类别</th><th>状态</th>
-<th>受理节点</th><th>来源</th><th>受理</th><th>办结</th><th>兑现金额</th><th>评价</th></tr></thead><tbody>{tickets}</tbody></table></div>"""
-                    if tickets else '<p class="muted">暂无工单。</p>')
-    visits = "".join(f"""<tr data-visit="{v.id}"><td>{e(t.dt(v.visited_at, '%Y-%m-%d %H:%M'))}</td>
-<td>{e(v.node_name)}</td><td>{e(v.who)}</td><td class="l wrap">{e(v.findings or '')}</td>
-<td>{''.join(f'<a href="/console/tickets/{e(n)}">{e(n)}</a> ' for n in v.tickets)}</td></tr>""" for v in f.visits)
-    visits_html = (f"""<div class="scroll"><table class="grid visits"><thead><tr><th>走访时间</th><th>节点</th><th>走访人</th>
-<th>发现的情况</th><th>提出的需求</th></tr></thead><tbody>{visits}</tbody></table></div>"""
-                   if visits else '<p class="muted">暂无入企服务记录。</p>')
-    convs = "".join(f"""<tr><td><a href="/console/conversations/{e(quote(c.id, safe=''))}">{e(c.contact or '会话')}</a></td>
-<td>{e(t.CHANNEL_LABELS.get(c.channel, c.channel))}</td><td>{e(t.MODE_LABELS.get(c.mode, c.mode))}</td>
-<td>{e(t.dt(c.updated_at, '%Y-%m-%d %H:%M'))}</td></tr>""" for c in f.conversations)
-    convs_html = (f"""<div class="scroll"><table class="grid"><thead><tr><th>联系人</th><th>渠道</th><th>状态</th><th>最近消息</th></tr></thead>
-<tbody>{convs}</tbody></table></div>""" if convs else '<p class="muted">暂无会话。</p>')
-    service = "".join(f"<li>{e(t.dt(at))}：人工服务 {score} 分（{e(store.node_name(node))}）</li>" for score, at, node in f.service_ratings)
-    ticket_ratings = "".join(f"<li>{e(t.dt(at))}：工单 {e(tk.number)} {score} 分 {e(comment or '')}</li>"
-                             for tk in f.tickets for score, comment, at in tk.ratings)
-    ratings_html = f"<ul>{ticket_ratings}{service}</ul>" if (service or ticket_ratings) else '<p class="muted">暂无评价。</p>'
-    history = "".join(f"""<tr><td>{e(t.dt(h.at, '%Y-%m-%d %H:%M'))}</td><td>{e(t.actor_label(h.actor, names))}</td>
-<td>{e(ACTION_LABELS.get(h.action, h.action))}</td><td class="l wrap">{e(h.detail)}</td></tr>""" for h in f.history)
-    history_html = (f"""<div class="scroll"><table class="grid audit history"><thead><tr><th>时间</th><th>操作人</th><th>操作</th>
-<th>内容</th></tr></thead><tbody>{history}</tbody></table></div>""" if history else '<p class="muted">暂无修改记录。</p>')
-    open_edit = " open" if problems else ""
-    body = f"""<p><a href="{BASE}">← 企业档案</a></p>
-<section class="card"><div class="head"><h1 id="enterprise-name">{e(ent.name)}</h1>
-<a href="/console/visits/new?enterprise={ent.id}" class="button" id="record-visit">登记入企服务</a></div>
-<p>{certs}</p>{figures}</section>
-<section class="card"><h2>基本信息</h2><dl class="kv" id="profile">{info}</dl>
-<details id="edit-profile"{open_edit}><summary>编辑档案</summary>{_profile_form(staff, ent, values, problems)}</details></section>
-<section class="card"><h2>联系人</h2>{contacts_html}
-<details id="add-contact"><summary>添加联系人</summary>
-<form method="post" action="{BASE}/{ent.id}/contacts" class="stack profile-form" id="contact-form">{t.csrf_input(staff)}
-<label>姓名<input name="contact_name" required maxlength="64"></label>
-<label>手机（选填）<input name="contact_mobile" maxlength="20" inputmode="tel"></label>
-<button type="submit">添加</button></form></details></section>
-<section class="card"><h2>工单 <small>{len(f.tickets)} 件</small></h2>{tickets_html}</section>
-<section class="card"><h2>入企服务 <small>{len(f.visits)} 次</small></h2>{visits_html}</section>
-<section class="card"><h2>会话</h2>{convs_html}</section>
-<section class="card"><h2>政策体检</h2>{_figures_html(f)}</section>
-<section class="card"><h2>政策推送</h2>{_pushes_html(f)}</section>
-<section class="card"><h2>评价</h2>{ratings_html}</section>
-<section class="card"><h2>档案修改记录</h2>{history_html}</section>"""
-    return t.layout(ent.name, body, staff, page="enterprises", flash=flash, error=error)
+        if (c.name, c.mobile) not in seen:
+            seen.add((c.name, c.mobile))
+            contacts.append(c)
+    return _render(
+        "console/enterprise.html", ent.name, staff, flash=flash, error=error, f=f, info=info, contacts=contacts,
+        certs=pf.certs_of(ent.certifications), form=_profile_form(ent, values, problems),
+        figures=_figures(f) if f.figures else [], push_cols=_push_columns(f), push_cell=_push_cell,
+        ticket_ratings=[(tk, score, comment, at) for tk in f.tickets for score, comment, at in tk.ratings],
+        quote=lambda s: quote(s, safe=""), actor_label=lambda actor: t.actor_label(actor, names),
+        CONTACT_CHANNELS=CONTACT_CHANNELS, PUSH_COLUMNS=PUSH_COLUMNS, ACTION_LABELS=ACTION_LABELS)
 
 
 async def _render_file(request: web.Request, staff: StaffView, eid: int, status: int = 200, **kw) -> web.Response:
@@ -425,8 +304,6 @@ async def contact_route(request: web.Request) -> web.Response:
 
 def _blank(staff: StaffView):
     """An empty profile, placed at the staff member's own park or new city by default."""
-    from types import SimpleNamespace
-
     from bot.network import default_network
 
     node = default_network().get(staff.node_id)
@@ -438,11 +315,8 @@ def _blank(staff: StaffView):
 
 def new_page(staff: StaffView, values: Optional[dict] = None, problems: Optional[dict] = None,
              error: Optional[str] = None) -> str:
-    form = _profile_form(staff, _blank(staff), values, problems, action=f"{BASE}/new", submit="建立档案")
-    body = f"""<p><a href="{BASE}">← 企业档案</a></p><section class="card"><h1>新建企业档案</h1>
-<p class="muted">名称或统一社会信用代码已在档案中的企业请直接搜索使用。所在园区或新城须在您的服务范围内，否则建档后您将看不到该档案。</p>
-{form}</section>"""
-    return t.layout("新建企业档案", body, staff, page="enterprises", error=error)
+    return _render("console/enterprise_new.html", "新建企业档案", staff, error=error,
+                   form=_profile_form(_blank(staff), values, problems))
 
 
 async def new_route(request: web.Request) -> web.Response:
