@@ -36,12 +36,35 @@ def test_a_misspelt_name_fails_the_render():
         pages.ENV.from_string("{{ no_such_name }}").render()
 
 
-def test_hostile_text_on_console_pages_is_escaped():
-    page = t.layout(HOSTILE, "<p>body built by the caller</p>", staff(display_name=HOSTILE), flash=HOSTILE)
-    assert "<script>" not in page.replace('<script src="/console/static/console.js" defer></script>', "")
-    assert page.count(ESCAPED) == 3                      # title, the signed-in name, the flash
-    page = t.error_page(HOSTILE, HOSTILE)
-    assert "<script>alert" not in page and page.count(ESCAPED) == 3     # <title>, <h1>, the message
+def without_console_script(page: str) -> str:
+    return page.replace('<script src="/console/static/console.js" defer></script>', "")
+
+
+def test_a_hostile_enterprise_name_is_escaped_on_console_pages():
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 12, 3, 2, 0, tzinfo=timezone.utc)
+    item = SimpleNamespace(id=1, created_at=now, conversation_id="web-1", enterprise_name=HOSTILE, reason="fallback",
+                           category=None, node_id="fengxi", last_user_text=HOSTILE, claimed_by=None, claimed_by_name=None)
+    page = t.queue_page(staff(display_name=HOSTILE), [item], [], [{"id": "web-1", "enterprise": HOSTILE, "channel": "web",
+                                                                   "mode": "bot", "updated_at": now}], now)
+    assert "<script>" not in without_console_script(page)
+    assert page.count(ESCAPED) == 4              # the signed-in name, the enterprise twice, the last message
+    ticket = SimpleNamespace(number="QCY-20261203-0001", status="in_progress", category=None, node_id="fengxi",
+                             description=HOSTILE, result=None, service_content="", assignee_id=None, created_at=now,
+                             first_response_due=now, first_response_at=None, resolution_due=now, resolved_at=None,
+                             reason=None, redeemed_amount=None, followup_required=False, source_channel="web",
+                             priority="normal")
+    enterprise = SimpleNamespace(name=HOSTILE, credit_code=None, new_city=None, park=HOSTILE)
+    tv = SimpleNamespace(ticket=ticket, enterprise=enterprise, contact=None, assignee=None, ratings=[],
+                         handover_conversation=None, events=[], files=None)
+    page = t.ticket_page(staff(), tv, {}, [], [])
+    assert "<script>" not in without_console_script(page) and page.count(ESCAPED) == 3
+
+
+def test_hostile_text_in_the_layout_and_the_sign_in_page_is_escaped():
+    page = t.error_page(HOSTILE, HOSTILE, staff(display_name=HOSTILE))
+    assert "<script>alert" not in page and page.count(ESCAPED) == 4     # <title>, <h1>, the message, the name
     page = t.login_page('"><script>x</script>', "/console/", HOSTILE, HOSTILE)
     assert "<script>" not in page and page.count(ESCAPED) == 2
 

@@ -1,10 +1,11 @@
 """HTML of the console pages: Jinja2 templates in bot/desk/templates/console/ and the helpers they use.
 
-The templates are autoescaped (bot.templating): a value is escaped unless a template marks it safe. The
-helpers registered below (dates, labels, the top bar's links) are the templates' globals. No external
-assets: one stylesheet and one script served by the desk itself, so the Content-Security-Policy can forbid
-inline scripts entirely. Pages not yet moved to a template build their markup here with `e()`
-(html.escape) and pass it to `layout()`.
+Every page extends console/layout.html (top bar, messages, the console's script) and is rendered by
+`render()`. The templates are autoescaped (bot.templating): a value is escaped unless a template marks it
+safe, so no call site has to remember to escape. What needs Python — labels, dates, the ticket transitions
+a member of staff may make, audit value texts — is computed here; the helpers registered below are the
+templates' globals. No external assets: one stylesheet and one script served by the desk itself (static
+files), so the Content-Security-Policy can forbid inline scripts and styles entirely.
 """
 from __future__ import annotations
 
@@ -130,12 +131,6 @@ def render(template: str, title: str, staff=None, page: str = "", data: dict | N
     values (`title`, the signed-in `staff` or None, the nav key `page`, body data-* attributes, messages)."""
     return pages.render(template, title=title, staff=staff, page=page, data=data or {}, flash=flash, error=error,
                         **context)
-
-
-def layout(title: str, body: str, staff=None, page: str = "", data: dict | None = None,
-           flash: str | None = None, error: str | None = None) -> str:
-    """The layout around `body`, markup built (and escaped) by the caller."""
-    return render("console/layout.html", title, staff, page, data, flash, error, body=Markup(body))
 
 
 def error_page(title: str, message: str, staff=None, status_hint: str = "") -> str:
