@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Optional
 
 from aiohttp import web
-from markupsafe import Markup
 
 from bot.desk import figures as fg
 from bot.desk.console import templates as t
@@ -31,26 +30,27 @@ def _diff(now: float, before: float, pct: bool) -> str:
     return f"{abs(now - before) * 100:.1f} 个百分点" if pct else f"{abs(now - before):g}"
 
 
-def _window_cards(w: WindowFigures, show_kb: bool) -> list[Markup]:
+def _window_cards(w: WindowFigures, show_kb: bool) -> list[tuple[str, str, str]]:
+    """(key, value, sub) of the cards of a window (the card macro of templates/figures_macros.html)."""
     cards = [
-        fg.card("受理诉求", f"{w.accepted} 件", f"办结 {w.closed} 件"),
-        fg.card("办结率", fg.pct(w.completion_rate), f"无法办理 {w.cannot_handle} 件"),
-        fg.card("首次响应（中位）", fg.hours(w.p50_first_response_hours),
+        ("受理诉求", f"{w.accepted} 件", f"办结 {w.closed} 件"),
+        ("办结率", fg.pct(w.completion_rate), f"无法办理 {w.cannot_handle} 件"),
+        ("首次响应（中位）", fg.hours(w.p50_first_response_hours),
                 f"平均 {fg.hours(w.avg_first_response_hours)}，{w.first_responses} 件"),
-        fg.card("办结用时（中位）", fg.hours(w.p50_resolution_hours),
+        ("办结用时（中位）", fg.hours(w.p50_resolution_hours),
                 f"平均 {fg.hours(w.avg_resolution_hours)}，{w.resolved} 件"),
-        fg.card("满意度", _score(w.satisfaction), f"评价 {w.ratings} 条，其中人工服务 {w.service_ratings} 条"),
-        fg.card("入企服务", f"{w.visits} 次", f"服务企业 {w.enterprises} 家"),
-        fg.card("兑现金额", fg.yuan(w.redeemed_amount), f"按时办结率 {fg.pct(w.on_time_rate)}"),
+        ("满意度", _score(w.satisfaction), f"评价 {w.ratings} 条，其中人工服务 {w.service_ratings} 条"),
+        ("入企服务", f"{w.visits} 次", f"服务企业 {w.enterprises} 家"),
+        ("兑现金额", fg.yuan(w.redeemed_amount), f"按时办结率 {fg.pct(w.on_time_rate)}"),
     ]
     if show_kb:
-        cards.append(fg.card("知识库", f"解答 {w.kb_answered} 个", f"提问 {w.kb_questions} 个，未解答 {w.kb_unanswered} 个，"
+        cards.append(("知识库", f"解答 {w.kb_answered} 个", f"提问 {w.kb_questions} 个，未解答 {w.kb_unanswered} 个，"
                                                                 f"没帮助 {w.kb_not_helpful} 条"))
-    return [Markup(c) for c in cards]          # bot/desk/figures.py escapes what it puts in a card
+    return cards
 
 
 def page(staff: StaffView, d: Dashboard, sc: Optional[Scorecard], month: str, error: Optional[str]) -> str:
-    """The page (template console/dashboard.html); figures.py draws the cards and charts, escaped there."""
+    """The page (template console/dashboard.html); the cards and charts are the public figures page's macros."""
     show_kb = not d.scoped
     m = d.month
     cats = [{"name": c.name, "accepted": c.accepted, "content": c.content} for c in m.categories]
@@ -60,9 +60,9 @@ def page(staff: StaffView, d: Dashboard, sc: Optional[Scorecard], month: str, er
         scope=None if staff.all_nodes else set(staff.scope), scope_note="全区" if not d.scoped else "本节点及下属节点",
         overdue_now=sum(n.overdue for n in d.nodes), open_now=sum(n.open for n in d.nodes),
         today_cards=_window_cards(d.today, show_kb), month_cards=_window_cards(m, show_kb),
-        overdue_chart=Markup(fg.bar_chart("各节点超期在办", [(n.name, n.overdue, "#b42318") for n in d.nodes if n.overdue])),
-        legend=Markup(fg.legend()), category_chart=Markup(fg.category_chart("本月按需求分类受理诉求", cats)),
-        content_chart=Markup(fg.content_chart("本月按服务内容受理诉求", contents)),
+        overdue_chart=fg.bar_chart("各节点超期在办", [(n.name, n.overdue, "#b42318") for n in d.nodes if n.overdue]),
+        colours=fg.CONTENT_COLOURS, category_chart=fg.category_chart("本月按需求分类受理诉求", cats),
+        content_chart=fg.content_chart("本月按服务内容受理诉求", contents),
         NODE_KINDS=NODE_KINDS, pct=fg.pct, score=_score, diff=_diff)
 
 
