@@ -28,6 +28,7 @@ async def client(db_url, tmp_path, monkeypatch):
 @pytest.mark.parametrize("path,ctype,file", [
     ("/chat/chat.js", "application/javascript; charset=utf-8", "static/chat/chat.js"),
     ("/chat/chat.css", "text/css; charset=utf-8", "static/chat/chat.css"),
+    ("/chat/privacy.css", "text/css; charset=utf-8", "static/chat/privacy.css"),
     ("/console/static/console.css", "text/css; charset=utf-8", "console/static/console.css"),
 ])
 async def test_static_files_keep_their_urls_types_and_headers(client, path, ctype, file):
@@ -55,6 +56,16 @@ async def test_embed_js_is_the_file_served_cross_origin(client):
     assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "no-referrer"
     body = await r.read()
     assert body == (DESK / "static" / "embed.js").read_bytes() and b"/?embed=1" in body
+
+
+async def test_the_public_pages_load_their_styles_from_files(client):
+    for path, css in (("/privacy", "/chat/privacy.css"), ("/figures", "/figures.css")):
+        r = await client.get(path)
+        page, csp = await r.text(), r.headers["Content-Security-Policy"]
+        assert r.status == 200 and f'<link rel="stylesheet" href="{css}">' in page, path
+        assert "<style" not in page and " style=" not in page and "<script" not in page, path
+        assert "style-src 'self'" in csp and "unsafe-inline" not in csp and "script-src" not in csp, path
+        assert (await client.get(css)).status == 200
 
 
 @pytest.mark.parametrize("path", ["/chat/chat.html", "/chat/", "/chat/../static/chat.html", "/chat/embed.js",
