@@ -9,25 +9,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Iterator, Optional
+from bot.problems import ProblemsError
 
 LEVELS = ("国家", "省", "市", "区", "窗口")
 # Header facts a checked source can confirm (see knowledge/README.md, "checked").
 CONFIRMABLE = ("doc_number", "effective", "expires", "window", "figures")
 
 
-class KnowledgeError(Exception):
+class KnowledgeError(ProblemsError):
     """The knowledge base failed validation.
 
     `problems` holds every problem as "<file>: <field>: <problem>" so that
     staff can fix all of them in one pass instead of one per run.
     """
 
-    def __init__(self, problems: list[str] | str):
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems: list[str] = list(problems)
-        header = f"知识库校验未通过，共 {len(self.problems)} 个问题："
-        super().__init__("\n".join([header, *("  " + p for p in self.problems)]))
+    TITLE = "知识库校验未通过"
 
 
 @dataclass(eq=False)

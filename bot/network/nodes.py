@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from bot.text import normalise
+from bot.problems import ProblemsError
 
 CENTRE = "centre"
 NEW_CITY = "new_city"
@@ -34,15 +35,10 @@ _MIN_DERIVED_KEY = 3
 _NON_WORD = re.compile(r"[\W_]+")
 
 
-class NetworkError(Exception):
+class NetworkError(ProblemsError):
     """network.yml failed validation; `problems` lists every problem found."""
 
-    def __init__(self, problems: list[str] | str):
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems: list[str] = list(problems)
-        header = f"服务网络配置校验未通过，共 {len(self.problems)} 个问题："
-        super().__init__("\n".join([header, *("  " + p for p in self.problems)]))
+    TITLE = "服务网络配置校验未通过"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import yaml
 from bot.network import Network, Node, default_network, match_key
 from bot.settings import SERVICE_DATA_DIR
 from bot.taxonomy import BY_INTENT
+from bot.problems import ProblemsError
 
 ROUTING_FILE = SERVICE_DATA_DIR / "routing.yml"
 
@@ -42,15 +43,10 @@ RULE_FIELDS = ("name", "when", "to", "note")
 CONDITIONS = ("category", "new_city", "park", "policy_level")
 
 
-class RoutingError(Exception):
+class RoutingError(ProblemsError):
     """routing.yml failed validation; `problems` lists every problem found."""
 
-    def __init__(self, problems: list[str] | str):
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems: list[str] = list(problems)
-        header = f"分派规则校验未通过，共 {len(self.problems)} 个问题："
-        super().__init__("\n".join([header, *("  " + p for p in self.problems)]))
+    TITLE = "分派规则校验未通过"
 
 
 @dataclass(frozen=True)

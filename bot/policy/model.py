@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 from typing import Optional, Union
+from bot.problems import ProblemsError
 
 VERDICTS = ("eligible", "not_eligible", "need_more_info")
 
@@ -18,12 +19,10 @@ OPS = (">=", ">", "<=", "<", "contains_any", "not_contains_any")
 UNITS = ("percent", "yuan", "count", "days", "people", "score", "text")
 
 
-class PolicyError(Exception):
+class PolicyError(ProblemsError):
     """Broken rule files: every problem as "<file>: <field>: <problem>"."""
 
-    def __init__(self, problems: list[str] | str):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("政策规则校验失败：\n" + "\n".join(f"  - {p}" for p in self.problems))
+    TITLE = "政策规则校验失败"
 
 
 @dataclass(frozen=True)
