@@ -31,7 +31,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.desk import chat, gateway, ratelimit
 from bot.desk.hub import HUB_KEY
-from bot.desk.keys import SETTINGS_KEY
+from bot.desk.keys import SETTINGS_KEY, db_url
 from bot.desk.messages import _get_message, _store_out, message_dict
 from bot.desk.wechat.channel import FILE_SENDERS_KEY, MEDIA_KEY
 from bot.files import FileRefused, Limits, Sniffed, check
@@ -52,10 +52,6 @@ FileSender = Callable[[web.Application, str, bytes, str, str], Awaitable[bool]]
 
 def limits(app: web.Application) -> Limits:
     return Limits.of(app[SETTINGS_KEY])
-
-
-def _db(app: web.Application) -> str:
-    return app[SETTINGS_KEY].effective_database_url
 
 
 async def _run(fn, *args, **kwargs):
@@ -116,7 +112,7 @@ def _message(db: str, message_id: int) -> dict:
 async def receive_file(app: web.Application, conversation_id: str, data: bytes, name: str, found: Sniffed,
                        channel: str, client_msg_id: Optional[str] = None) -> tuple[dict, list[dict], bool]:
     """Store a checked file from the enterprise, tell screens and staff, answer: (message, replies, duplicate)."""
-    db = _db(app)
+    db = db_url(app)
     stored = await _run(file_store.receive, db, conversation_id, data, name, found, channel, client_msg_id,
                         daily_bytes=limits(app).daily_bytes)
     msg = await _run(_message, db, stored.message_id)
@@ -176,7 +172,7 @@ class ChannelFiles:
     @staticmethod
     async def note_failure(app: web.Application, conversation_id: str, text: str) -> None:
         """An internal note for staff in an existing conversation (a file that could not be fetched)."""
-        if await _run(_exists, _db(app), conversation_id):
+        if await _run(_exists, db_url(app), conversation_id):
             await gateway.send_to_user(app, conversation_id, text, "system", internal=True)
 
 
@@ -269,7 +265,7 @@ async def chat_download(request: web.Request) -> web.Response:
     cid = request.query.get("conversation_id", "")
     await chat._check(request, cid, request.headers.get("X-Chat-Key"))
     fid = _file_id(request)
-    row, data = await _run(file_store.get, _db(request.app), fid) if fid is not None else (None, None)
+    row, data = await _run(file_store.get, db_url(request.app), fid) if fid is not None else (None, None)
     if row is None or data is None or row.conversation_id != cid:
         raise chat.json_error(web.HTTPNotFound, "not_found", NOT_FOUND)
     return file_response(row, data)
@@ -280,7 +276,7 @@ async def chat_download(request: web.Request) -> web.Response:
 async def _staff_may_see(request: web.Request, staff, row: file_store.FileRow) -> bool:
     from bot.desk.console import store
 
-    db = _db(request.app)
+    db = db_url(request.app)
     exists, node = await _run(store.conversation_node, db, row.conversation_id)
     if exists and staff.sees(node):
         return True
@@ -305,12 +301,12 @@ async def console_download(request: web.Request) -> web.Response:
 
     staff = current_staff(request)
     fid = _file_id(request)
-    row, _ = await _run(file_store.get, _db(request.app), fid, False) if fid is not None else (None, None)
+    row, _ = await _run(file_store.get, db_url(request.app), fid, False) if fid is not None else (None, None)
     if row is None:
         return views.not_found(request, staff, "该文件")
     if not await _staff_may_see(request, staff, row):
         return await views.denied(request, staff, "该文件", conversation_id=row.conversation_id)
-    _, data = await _run(file_store.get, _db(request.app), row.id)
+    _, data = await _run(file_store.get, db_url(request.app), row.id)
     if data is None:
         return views.not_found(request, staff, "该文件")
     if request.query.get("dl") == "1":
@@ -337,7 +333,7 @@ async def console_send(request: web.Request) -> web.Response:
         name, found = checked(data, raw_name, lim)
     except FileRefused as exc:
         return await views._failed(request, staff, cid, exc.message, exc.status)
-    db = _db(app)
+    db = db_url(app)
     stored = await _run(file_store.send, db, cid, data, name, found, staff.actor)
     msg = await _run(_message, db, stored.message_id)
     gateway._publish(app, msg, stored.mode)

@@ -41,7 +41,7 @@ from bot.db import read_sessions
 from bot.db.schema import Handover, Message, ServiceNode, utcnow
 from bot.policy import subscription
 from bot.desk.hub import HUB_KEY
-from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
+from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY, db_url
 from bot.desk.messages import (MAX_TEXT, _claim_for_forward, _get_message, _mode, _other_pending, _pending,
                                _replies_of, _set_mode, _set_state, _store_inbound, _store_out,
                                _store_replies_answered, _turn_state)
@@ -220,15 +220,6 @@ def _client(app: web.Application) -> aiohttp.ClientSession:
     return app[CLIENT_KEY]
 
 
-def _db(app: web.Application) -> str:
-    return _settings(app).effective_database_url
-
-
-def db_url(app: web.Application) -> str:
-    """The service database of this desk."""
-    return _db(app)
-
-
 def _gw(app: web.Application) -> Gateway:
     return app[GATEWAY_KEY]
 
@@ -363,7 +354,7 @@ async def _store_replies(app: web.Application, conversation_id: str, reply_to: O
                          replies: list[dict], push: bool, answered: bool = False) -> list[dict]:
     """Store, publish and (push=True) deliver a turn's replies; `answered`: also mark `reply_to` answered.
     A turn without a handover (nearly all) is stored in one transaction."""
-    db = _db(app)
+    db = db_url(app)
     bubbles = _bubbles(replies)
     if not any(h for h, _, _ in bubbles):
         shown = [(text, payload) for _, text, payload in bubbles if text or payload]
@@ -398,7 +389,7 @@ async def _store_replies(app: web.Application, conversation_id: str, reply_to: O
 
 async def _switch_to_waiting(app: web.Application, conversation_id: str, info: dict) -> None:
     """The bot handed over (the action already recorded it): make sure the desk agrees, tell staff."""
-    await _run(_set_mode, _db(app), conversation_id, "waiting", "bot")
+    await _run(_set_mode, db_url(app), conversation_id, "waiting", "bot")
     app[HUB_KEY].publish("console", {"type": "handover", "action": "created",
                                      "conversation_id": conversation_id, "handover": info})
     app[HUB_KEY].publish(f"conversation:{conversation_id}", {"type": "mode", "mode": "waiting"})
@@ -447,7 +438,7 @@ async def store_inbound(app: web.Application, conversation_id: str, text: str,
         choice = None
     else:
         choice = {"title": str(choice.get("title") or "")[:100], "payload": choice["payload"][:MAX_TEXT]}
-    msg, dup, mode, _ = await _run(_store_inbound, _db(app), conversation_id, text, client_msg_id,
+    msg, dup, mode, _ = await _run(_store_inbound, db_url(app), conversation_id, text, client_msg_id,
                                    channel, title if isinstance(title, str) else None, choice)
     if not dup:
         hub = app[HUB_KEY]
@@ -456,11 +447,11 @@ async def store_inbound(app: web.Application, conversation_id: str, text: str,
 
 
 async def stored_replies(app: web.Application, message_id: int) -> list[dict]:
-    return await _run(_replies_of, _db(app), message_id)
+    return await _run(_replies_of, db_url(app), message_id)
 
 
 async def _to_staff(app: web.Application, msg: dict) -> None:
-    await _run(_set_state, _db(app), msg["id"], "forwarded")
+    await _run(_set_state, db_url(app), msg["id"], "forwarded")
     msg = {**msg, "state": "forwarded"}
     app[HUB_KEY].publish("console", {"type": "user_message", "conversation_id": msg["conversation_id"],
                                      "message": msg})
@@ -477,7 +468,7 @@ def forwarded_text(msg: dict) -> str:
 
 async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, list[dict]]:
     """Send one stored inbound message to Rasa; store and deliver the replies. (ok, replies)."""
-    db, cid = _db(app), msg["conversation_id"]
+    db, cid = db_url(app), msg["conversation_id"]
     if not await _run(_claim_for_forward, db, msg["id"]):
         return True, await _run(_replies_of, db, msg["id"])
     app[HUB_KEY].publish(f"conversation:{cid}", {"type": "typing"})
@@ -518,7 +509,7 @@ def _took(tracker: Any, text: str) -> bool:
 async def _answer_here(app: web.Application, msg: dict, text: str, author: str,
                        payload: Optional[dict] = None) -> dict:
     """The desk answers an inbound message itself (welcome, cancel): store, publish, mark answered."""
-    db = _db(app)
+    db = db_url(app)
     (reply,), mode, _ = await _run(_store_replies_answered, db, msg["conversation_id"], author,
                                    [(text, payload)], msg["id"])
     _publish(app, reply, mode)
@@ -529,7 +520,7 @@ async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[di
     """Route a stored inbound message by the conversation's mode; returns the replies to it."""
     command = subscription.command(forwarded_text(msg))
     if command is not None:     # 退订 / 订阅 of the policy reminders: answered here in every mode, never by Rasa
-        confirm = await _run(subscription.apply, _db(app), msg["conversation_id"], command)
+        confirm = await _run(subscription.apply, db_url(app), msg["conversation_id"], command)
         return [await _answer_here(app, msg, confirm, "system")]
     if mode == "bot":
         replies = await _bot_turn(app, msg)
@@ -541,7 +532,7 @@ async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[di
 async def _bot_turn(app: web.Application, msg: dict) -> Optional[list[dict]]:
     """Rasa answers (after earlier pending messages); None if the conversation is not in bot mode."""
     cid = msg["conversation_id"]
-    db = _db(app)
+    db = db_url(app)
     async with _gw(app).lock(cid):
         mode, earlier = await _run(_turn_state, db, cid, msg["id"])   # a handover may have happened while we waited
         if mode != "bot":
@@ -588,7 +579,7 @@ async def _with_staff(app: web.Application, msg: dict) -> list[dict]:
     """Waiting or staff mode: a cancel ends a waiting handover; anything else reaches staff, and
     while nobody has claimed the conversation yet the user gets an acknowledgement at once."""
     cid = msg["conversation_id"]
-    db = _db(app)
+    db = db_url(app)
     cancel, explicit = wants_cancel(msg)
     if cancel:
         async with _gw(app).lock(cid):
@@ -609,7 +600,7 @@ async def _with_staff(app: web.Application, msg: dict) -> list[dict]:
 async def _cancel_waiting(app: web.Application, msg: dict) -> Optional[list[dict]]:
     """End an unclaimed handover at the user's request (recorded as the user's), resume Rasa, say so.
     None when there is nothing to cancel (already claimed by staff, or no open handover)."""
-    db, cid = _db(app), msg["conversation_id"]
+    db, cid = db_url(app), msg["conversation_id"]
     h = await _run(ho.open_for, db, cid)
     if h is None or h.claimed_by is not None or (await _run(_mode, db, cid))[0] != "waiting":
         return None
@@ -646,7 +637,7 @@ def _full_ack_due(db: str, conversation_id: str, now) -> Optional[tuple[str, int
 async def _waiting_ack(app: web.Application, msg: dict) -> dict:
     """"Received" at once while the user waits for staff: the expected wait (office-hours aware, from
     bot.handover.notice_for) and the way back to the bot, at most every ACK_FULL_EVERY; short otherwise."""
-    db, cid = _db(app), msg["conversation_id"]
+    db, cid = db_url(app), msg["conversation_id"]
     now = utcnow()
     due = await _run(_full_ack_due, db, cid, now)
     if due is None:
@@ -684,18 +675,18 @@ async def send_to_user(app: web.Application, conversation_id: str, text: str, au
     if not (isinstance(text, str) and text.strip()) and not buttons:
         raise InboundError("消息不能为空", "empty")
     payload = {"buttons": buttons} if buttons else None
-    msg, mode, channel = await _run(_store_out, _db(app), conversation_id, author, text, payload, None, internal)
+    msg, mode, channel = await _run(_store_out, db_url(app), conversation_id, author, text, payload, None, internal)
     _publish(app, msg, mode)
     if not internal:
         await _push(app, channel, msg)
-    return await _run(_get_message, _db(app), msg["id"])
+    return await _run(_get_message, db_url(app), msg["id"])
 
 
 # ---- retrying after an outage --------------------------------------------------------------------
 
 async def retry_pending(app: web.Application) -> int:
     """Re-forward pending messages in order (or hand them to staff); returns how many were handled."""
-    db = _db(app)
+    db = db_url(app)
     pending = await _run(_pending, db)
     _gw(app).has_pending = bool(pending)
     if not pending:
@@ -770,7 +761,7 @@ def _handover_event(action: str, h) -> dict:
 
 async def claim_handover(app: web.Application, handover_id: int, staff) -> Any:
     """Staff claims a waiting conversation (raises HandoverError if someone else was first)."""
-    h = await _run(ho.claim, _db(app), handover_id, staff)
+    h = await _run(ho.claim, db_url(app), handover_id, staff)
     app[HUB_KEY].publish("console", _handover_event("claimed", h))
     publish_mode(app, h.conversation_id, "staff")
     await send_to_user(app, h.conversation_id, f"服务专员{staff.display_name}已接入，正在为您服务。", "system")
@@ -779,7 +770,7 @@ async def claim_handover(app: web.Application, handover_id: int, staff) -> Any:
 
 async def transfer_handover(app: web.Application, handover_id: int, node_id: Optional[str] = None,
                             staff_id: Optional[int] = None, actor: Any = "system") -> Any:
-    h = await _run(ho.transfer, _db(app), handover_id, node_id, staff_id, actor)
+    h = await _run(ho.transfer, db_url(app), handover_id, node_id, staff_id, actor)
     app[HUB_KEY].publish("console", _handover_event("transferred", h))
     publish_mode(app, h.conversation_id, "staff" if h.claimed_by else "waiting")
     await send_to_user(app, h.conversation_id, "您的对话已转交给其他服务专员，请稍候。", "system")
@@ -788,7 +779,7 @@ async def transfer_handover(app: web.Application, handover_id: int, node_id: Opt
 
 async def end_handover(app: web.Application, handover_id: int, actor: Any = "system") -> Any:
     """Staff are done: record it, resume the bot (it greets the user back and asks for a rating)."""
-    h = await _run(ho.end, _db(app), handover_id, actor)
+    h = await _run(ho.end, db_url(app), handover_id, actor)
     app[HUB_KEY].publish("console", _handover_event("ended", h))
     publish_mode(app, h.conversation_id, "bot")
     async with _gw(app).lock(h.conversation_id):
@@ -799,7 +790,7 @@ async def end_handover(app: web.Application, handover_id: int, actor: Any = "sys
 async def take_over(app: web.Application, conversation_id: str, staff) -> Any:
     """Staff take over a conversation the bot is handling: pause Rasa, claim at once."""
     async with _gw(app).lock(conversation_id):
-        h = await _run(ho.takeover, _db(app), conversation_id, staff)
+        h = await _run(ho.takeover, db_url(app), conversation_id, staff)
         await pause_bot(app, conversation_id)
     app[HUB_KEY].publish("console", _handover_event("claimed", h))
     publish_mode(app, conversation_id, "staff")

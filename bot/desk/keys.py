@@ -11,3 +11,9 @@ from bot.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 CLIENT_KEY = web.AppKey("http_client", aiohttp.ClientSession)
+
+
+def db_url(where: "web.Application | web.Request") -> str:
+    """The service database of this desk (from its settings), for an app or a request: the one such helper."""
+    app = where.app if isinstance(where, web.Request) else where
+    return app[SETTINGS_KEY].effective_database_url

@@ -17,14 +17,10 @@ from aiohttp import web
 from bot.staff import accounts
 from bot.desk.console import templates as t
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
-from bot.desk.keys import SETTINGS_KEY
+from bot.desk.keys import SETTINGS_KEY, db_url
 
 DONE = {"disable": "账号已停用，该账号已登录的会话均已退出。", "enable": "账号已重新启用。",
         "unlock": "已解除该账号在所有地址的登录暂停。"}
-
-
-def _db(request: web.Request) -> str:
-    return request.app[SETTINGS_KEY].effective_database_url
 
 
 async def _refuse(request: web.Request, staff: StaffView) -> web.Response:
@@ -50,7 +46,7 @@ def _page(staff: StaffView, rows, pauses: dict, flash: str | None = None, error:
 
 async def _render(request: web.Request, staff: StaffView, flash: str | None = None, error: str | None = None,
                   status: int = 200) -> web.Response:
-    db, now = _db(request), clock_of(request.app)()
+    db, now = db_url(request), clock_of(request.app)()
 
     def load():
         rows = accounts.list_staff(db)
@@ -78,7 +74,7 @@ async def staff_action(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     if action == "disable" and username == staff.username:
         return await _render(request, staff, error="不能停用自己的账号。", status=400)
-    db, ip = _db(request), client_ip(request)
+    db, ip = db_url(request), client_ip(request)
     try:
         if action == "unlock":
             await asyncio.to_thread(accounts.unlock, db, username, staff.actor, ip)

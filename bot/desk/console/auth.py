@@ -43,7 +43,7 @@ from bot.staff import throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
-from bot.desk.keys import SETTINGS_KEY
+from bot.desk.keys import SETTINGS_KEY, db_url
 from bot.staff.accounts import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
 
 log = logging.getLogger(__name__)
@@ -403,10 +403,6 @@ def csrf_failure(request: web.Request) -> web.Response:
 
 # ---- middleware and security headers -------------------------------------------------------------
 
-def _db_url(request: web.Request) -> str:
-    return request.app[SETTINGS_KEY].effective_database_url
-
-
 def _login_redirect(request: web.Request) -> web.HTTPFound:
     target = request.path_qs if request.method == "GET" else "/console/"
     return web.HTTPFound(f"/console/login?next={quote(target, safe='')}")
@@ -422,7 +418,7 @@ async def console_middleware(request: web.Request, handler):
         return await handler(request)
     now = clock_of(request.app)()
     token = request.cookies.get(COOKIE, "")
-    staff = await asyncio.to_thread(load_session, _db_url(request), token, now) if token else None
+    staff = await asyncio.to_thread(load_session, db_url(request), token, now) if token else None
     if staff is None:
         if _is_api(path):
             return web.json_response({"error": "unauthorized", "message": "请先登录"}, status=401)
@@ -476,7 +472,7 @@ def _login_page(request: web.Request, message: str | None = None, username: str 
 async def login_get(request: web.Request) -> web.Response:
     now = clock_of(request.app)()
     token = request.cookies.get(COOKIE)
-    if token and await asyncio.to_thread(load_session, _db_url(request), token, now):
+    if token and await asyncio.to_thread(load_session, db_url(request), token, now):
         raise web.HTTPFound(_safe_next(request.query.get("next")))
     return _login_page(request)
 
@@ -495,7 +491,7 @@ async def login_post(request: web.Request) -> web.Response:
     rule = ratelimit.limiter(request.app).rules["login_ip"]
     address_rule = (0, 0.0) if rule.off else (rule.limit, rule.window)
     try:
-        result = await asyncio.to_thread(login, _db_url(request), username, password, now, ip,
+        result = await asyncio.to_thread(login, db_url(request), username, password, now, ip,
                                          limit_address=limit_address or "", address_rule=address_rule)
     except Throttled as exc:
         resp = _login_page(request, str(exc), normalise_username(username)[:64], status=429)
@@ -520,7 +516,7 @@ async def logout_get(request: web.Request) -> web.Response:
 
 async def logout_post(request: web.Request) -> web.Response:
     staff = current_staff(request)
-    db = _db_url(request)
+    db = db_url(request)
     await asyncio.to_thread(end_session, db, staff.session_id)
     await asyncio.to_thread(write_audit, db, staff.actor, "logout", ip=client_ip(request),
                             at=clock_of(request.app)())

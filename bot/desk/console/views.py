@@ -26,7 +26,7 @@ from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console import unread as ur
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
-from bot.desk.keys import SETTINGS_KEY
+from bot.desk.keys import SETTINGS_KEY, db_url
 from bot.settings import SERVICE_DATA_DIR
 from bot.tickets import history, lifecycle as lc
 
@@ -51,10 +51,6 @@ DONE = {
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-
-def db_url(request: web.Request) -> str:
-    return request.app[SETTINGS_KEY].effective_database_url
-
 
 async def run(fn, *args, **kwargs):
     return await asyncio.to_thread(fn, *args, **kwargs)
