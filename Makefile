@@ -4,7 +4,7 @@ Q ?= 高企认定需要什么条件
 
 MONTH ?= $(shell date -d "$$(date +%Y-%m-01) -1 day" +%Y-%m)
 
-.PHONY: install run test test-fast lint train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report dispatch demo staff scheduler-status retention clean bench-load eval-dialogue
+.PHONY: install run test test-fast lint train eval eval-cv bench bench-kb kb-validate kb-search kb-reload report dispatch demo staff scheduler-status retention clean bench-load eval-dialogue format
 
 install:
 	@scripts/bootstrap.sh
@@ -21,7 +21,11 @@ test-fast: install      ## unit tests only (marker unit; includes the layering c
 lint: install           ## layering contracts (import-linter), ruff and mypy ([tool.importlinter], [tool.ruff], [tool.mypy] in pyproject.toml)
 	.venv/bin/lint-imports
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+
+format: install         ## lay the code out the one way (ruff format; `make lint` and the tests check it)
+	.venv/bin/ruff format .
 
 train: install
 	$(PY) -m bot.rasa_ext.training

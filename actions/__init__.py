@@ -6,6 +6,7 @@ actions send (tests/unit/test_static_checks.py keeps Chinese text out of the oth
 May import: rasa_sdk, the domain core and the shared kernel.
 Never rasa (the server), the desk, the Rasa extensions, the scheduler, the runtime or tooling.
 """
+
 from bot import logmask
 
 # rasa_sdk configures its own log handlers; the record factory masks phone and ID numbers

@@ -1,4 +1,5 @@
 """Custom actions. Each one reads the tracker, calls bot/ and renders replies."""
+
 from __future__ import annotations
 
 import abc
@@ -24,8 +25,13 @@ from bot.tickets.chat import RATING_BUTTONS, rating_score
 
 log = logging.getLogger(__name__)
 
-KB_ACTIONS = ("action_handle_need", "action_nlu_fallback", "action_out_of_scope", "action_complain",
-              "action_policy_check_start")
+KB_ACTIONS = (
+    "action_handle_need",
+    "action_nlu_fallback",
+    "action_out_of_scope",
+    "action_complain",
+    "action_policy_check_start",
+)
 
 # Build the knowledge index when the action server starts, not on the first question.
 services.knowledge()
@@ -50,7 +56,7 @@ def _utter(dispatcher: CollectingDispatcher, replies: list[kb_replies.Reply]) ->
 
 # ---- handover to staff ---------------------------------------------------------------------------
 
-RATE_WITHIN = timedelta(minutes=30)   # the after-handover rating is asked only right after staff served
+RATE_WITHIN = timedelta(minutes=30)  # the after-handover rating is asked only right after staff served
 
 
 def _staff_only(intent: Optional[str]) -> bool:
@@ -84,14 +90,24 @@ def _transcript(tracker: Tracker, limit: int = 100) -> list[dict]:
         if kind not in ("user", "bot") or not e.get("text"):
             continue
         at = e.get("timestamp")
-        out.append({"at": datetime.fromtimestamp(at, timezone.utc).isoformat() if at else None,
-                    "direction": "in" if kind == "user" else "out",
-                    "author": "user" if kind == "user" else "bot", "text": e.get("text")})
+        out.append(
+            {
+                "at": datetime.fromtimestamp(at, timezone.utc).isoformat() if at else None,
+                "direction": "in" if kind == "user" else "out",
+                "author": "user" if kind == "user" else "bot",
+                "text": e.get("text"),
+            }
+        )
     return out[-limit:]
 
 
-def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
-              category: Optional[str] = None, lead: Optional[str] = None) -> list:
+def hand_over(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    category: Optional[str] = None,
+    lead: Optional[str] = None,
+) -> list:
     """Record the handover, tell the user who answers and when, pause the bot.
 
     The custom message tells the desk at once that the conversation now waits for staff.
@@ -99,8 +115,13 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
     """
     try:
         info = handover.start_handover(
-            services.db_url(), tracker.sender_id, reason, category=category or _latest_need(tracker),
-            transcript=_transcript(tracker), channel=tracker.get_latest_input_channel() or "rest")
+            services.db_url(),
+            tracker.sender_id,
+            reason,
+            category=category or _latest_need(tracker),
+            transcript=_transcript(tracker),
+            channel=tracker.get_latest_input_channel() or "rest",
+        )
     except Exception:  # noqa: BLE001
         log.exception("handover of %s failed", tracker.sender_id)
         dispatcher.utter_message(text=wording.HANDOVER_FAILED, buttons=[wording.REGISTER_NEED_BUTTON])
@@ -108,8 +129,11 @@ def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str,
     if lead:
         dispatcher.utter_message(text=lead)
     dispatcher.utter_message(text=info.notice)
-    dispatcher.utter_message(json_message={"handover": {
-        "id": info.id, "node": info.node_id, "node_name": info.node_name, "reason": info.reason}})
+    dispatcher.utter_message(
+        json_message={
+            "handover": {"id": info.id, "node": info.node_id, "node_name": info.node_name, "reason": info.reason}
+        }
+    )
     # The bot stops here without predicting action_listen; log it ourselves so that, once the desk
     # resumes the conversation, the next user turn (EXTERNAL_handover_ended) matches the rules.
     return [ConversationPaused(), ActionExecuted("action_listen")]
@@ -166,7 +190,7 @@ def _more_figures_after_a_check(tracker: Tracker, text: str) -> bool:
 
 def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
     """One message in bot mode, whatever it was classified as: answer, register, hand over (bot.dialogue.turn)."""
-    verifying = verification_turn(dispatcher, tracker)     # "验证", a one-time code (actions/tickets.py)
+    verifying = verification_turn(dispatcher, tracker)  # "验证", a one-time code (actions/tickets.py)
     if verifying is not None:
         return verifying
     intent = tracker.get_intent_of_latest_message()
@@ -177,9 +201,11 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         # The window routes this category straight to staff (routing.yml staff_only): no bot handling.
         lead = wording.STAFF_ONLY_LEAD.format(label=needs.label(intent))
         return [SlotSet("ticket_category", intent), SlotSet("ticket_seed", statement)] + hand_over(
-            dispatcher, tracker, "staff_only", category=intent, lead=lead)
-    if not text.startswith("/") and (policy_chat.starts_check(text, services.network())
-                                     or _more_figures_after_a_check(tracker, text)):
+            dispatcher, tracker, "staff_only", category=intent, lead=lead
+        )
+    if not text.startswith("/") and (
+        policy_chat.starts_check(text, services.network()) or _more_figures_after_a_check(tracker, text)
+    ):
         # "我们50个人，营收两千万，研发三百万，能评高企吗" caught by a need intent: the 政策体检 answers it; so do
         # figures typed right after a check's result ("我们有45个人"): the check goes on with them.
         from actions.policy_check import start_check
@@ -189,12 +215,17 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         # A category button ("/need_space"): the need is what the user said before it.
         text = statement or ""
     plan = turn.plan_turn(
-        text, intent, ranking, kb=services.knowledge(), network=services.network(),
+        text,
+        intent,
+        ranking,
+        kb=services.knowledge(),
+        network=services.network(),
         context=turn.context_from_slot(tracker.get_slot("kb_context")),
         previous_unknown=bool(tracker.get_slot("kb_unknown")),
         last_category=tracker.get_slot("ticket_category"),
         confidence=float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0),
-        topic=tracker.get_slot("kb_context"))
+        topic=tracker.get_slot("kb_context"),
+    )
     qid = _log_questions(tracker, plan, intent)
     events: list = detail_events(plan.details, tracker)
     if plan.context:
@@ -212,18 +243,18 @@ def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
         dispatcher.utter_message(response="utter_complain_ack")
         return events + hand_over(dispatcher, tracker, "complaint", category=plan.category)
     if plan.handover == "request_human":
-        return events + hand_over(dispatcher, tracker, "request_human", category=plan.category,
-                                  lead=wording.HANDOVER_LEAD)
+        return events + hand_over(
+            dispatcher, tracker, "request_human", category=plan.category, lead=wording.HANDOVER_LEAD
+        )
     if plan.handover == "fallback":
         return events + hand_over(
-            dispatcher, tracker, "fallback", category=plan.category,
-            lead=wording.FALLBACK_HANDOVER_LEAD)
+            dispatcher, tracker, "fallback", category=plan.category, lead=wording.FALLBACK_HANDOVER_LEAD
+        )
     if plan.register and _staff_only(plan.category):
         lead = wording.STAFF_ONLY_LEAD.format(label=needs.label(plan.category))
         return events + hand_over(dispatcher, tracker, "staff_only", category=plan.category, lead=lead)
     if plan.register:
-        dispatcher.utter_message(text=needs.acknowledge(plan.category) if plan.category
-                                 else wording.REGISTER_START)
+        dispatcher.utter_message(text=needs.acknowledge(plan.category) if plan.category else wording.REGISTER_START)
         return events + start_ticket_events(tracker, plan.category, description, prefilled=events)
     if plan.unknown and not plan.replies:
         if intent == "out_of_scope":
@@ -240,9 +271,13 @@ def _log_questions(tracker: Tracker, plan, intent: Optional[str]) -> Optional[in
         top = asked.answer.top
         try:
             row = kb_log.record_question(
-                services.db_url(), conversation_id=tracker.sender_id, text=asked.text,
-                decision=asked.answer.decision, category=intent if is_need(intent) else plan.category,
-                faq_id=top.faq.id if top else None, entry_id=top.entry.id if top else None,
+                services.db_url(),
+                conversation_id=tracker.sender_id,
+                text=asked.text,
+                decision=asked.answer.decision,
+                category=intent if is_need(intent) else plan.category,
+                faq_id=top.faq.id if top else None,
+                entry_id=top.entry.id if top else None,
                 score=round(top.score, 4) if top else None,
                 channel=tracker.get_latest_input_channel() or "rest",
             )
@@ -259,11 +294,11 @@ class _Respond(Action, metaclass=abc.ABCMeta):
     action server registers only its subclasses."""
 
     @abc.abstractmethod
-    def name(self) -> Text:
-        ...
+    def name(self) -> Text: ...
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         return respond(dispatcher, tracker)
 
 
@@ -282,7 +317,7 @@ class ActionNluFallback(_Respond):
 
 
 class ActionOutOfScope(_Respond):
-    """"Out of scope" by the classifier — but "你们窗口周末上班吗" is a question the knowledge base answers."""
+    """ "Out of scope" by the classifier — but "你们窗口周末上班吗" is a question the knowledge base answers."""
 
     def name(self) -> Text:
         return "action_out_of_scope"
@@ -297,36 +332,41 @@ class ActionComplain(_Respond):
 
 
 class ActionCapabilities(Action):
-    """"你们能办什么" gets the five service contents — but "要什么材料" after an answer, or "你们的服务中心都在哪",
+    """ "你们能办什么" gets the five service contents — but "要什么材料" after an answer, or "你们的服务中心都在哪",
     are questions the knowledge base answers (the classifier often calls short questions "capabilities")."""
 
     def name(self) -> Text:
         return "action_capabilities"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         text = tracker.latest_message.get("text") or ""
         if not text.startswith("/") and turn.is_answerable(
-                text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))):
+            text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))
+        ):
             return respond(dispatcher, tracker)
         dispatcher.utter_message(response="utter_capabilities")
         return []
 
 
 class ActionAffirmDeny(Action):
-    """"是/好的" or "不是/没帮助": feedback on the answer just given, else a plain acknowledgement."""
+    """ "是/好的" or "不是/没帮助": feedback on the answer just given, else a plain acknowledgement."""
 
     def name(self) -> Text:
         return "action_affirm_deny"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         verifying = verification_turn(dispatcher, tracker)
         if verifying is not None:
             return verifying
         text = tracker.latest_message.get("text") or ""
-        if not from_button(tracker) and (speech.asks_what(text) or (
-                not speech.is_affirmation(text) and not speech.is_negation(text) and speech.is_followup(text))):
+        if not from_button(tracker) and (
+            speech.asks_what(text)
+            or (not speech.is_affirmation(text) and not speech.is_negation(text) and speech.is_followup(text))
+        ):
             # "那税率呢" taken for a yes, "哪些行业不行？" for a no: a follow-up question, not feedback
             return respond(dispatcher, tracker)
         helpful = tracker.get_intent_of_latest_message() == "affirm"
@@ -351,8 +391,9 @@ class ActionRequestHuman(Action):
     def name(self) -> Text:
         return "action_request_human"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         reason = "complaint" if tracker.get_intent_of_latest_message() == "complain" else "request_human"
         lead = None if reason == "complaint" else wording.HANDOVER_LEAD
         return hand_over(dispatcher, tracker, reason, lead=lead)
@@ -364,13 +405,18 @@ class ActionAfterHandover(Action):
     def name(self) -> Text:
         return "action_after_handover"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         served = False
         try:
             h = handover.latest(services.db_url(), tracker.sender_id)
-            served = (h is not None and h.ended_at is not None and h.claimed_by is not None
-                      and datetime.now(timezone.utc) - h.ended_at < RATE_WITHIN)
+            served = (
+                h is not None
+                and h.ended_at is not None
+                and h.claimed_by is not None
+                and datetime.now(timezone.utc) - h.ended_at < RATE_WITHIN
+            )
         except Exception:  # noqa: BLE001
             log.exception("could not read the handover of %s", tracker.sender_id)
         if not served:
@@ -389,8 +435,9 @@ class ActionRateHandover(Action):
     def name(self) -> Text:
         return "action_rate_handover"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         score = rating_score(tracker.latest_message.get("text") or "")
         if score is None:
             dispatcher.utter_message(text=wording.HANDOVER_RATING_NO_SCORE)

@@ -11,6 +11,7 @@ Flow (a Rasa form, like the ticket form in actions/tickets.py):
   enterprise (一企一档) when it is known, and offers to register a need for the policies that fit;
 - `action_policy_register` (a result button) starts the ticket form with the policy's category.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,10 +70,16 @@ def show_result(dispatcher: CollectingDispatcher, tracker: Tracker, facts: dict,
     focus = state.get("focus") or []
     report, dropped = pc.evaluate(rules(), facts, today())
     fits = pc.fitting(report, focus)
-    buttons = [{"title": wording.CHECK_REGISTER_BUTTON_TITLE.format(name=pc.SHORT_NAMES.get(p, p)),
-                "payload": f'/policy_register{{"policy":"{p}"}}'}
-               for p in fits[:3]] + [kb_replies.HUMAN_BUTTON]
-    dispatcher.utter_message(text=pc.result_text(report, rules(), focus=focus, dropped=dropped, facts=facts), buttons=buttons)
+    buttons = [
+        {
+            "title": wording.CHECK_REGISTER_BUTTON_TITLE.format(name=pc.SHORT_NAMES.get(p, p)),
+            "payload": f'/policy_register{{"policy":"{p}"}}',
+        }
+        for p in fits[:3]
+    ] + [kb_replies.HUMAN_BUTTON]
+    dispatcher.utter_message(
+        text=pc.result_text(report, rules(), focus=focus, dropped=dropped, facts=facts), buttons=buttons
+    )
     events: list = [SlotSet("company_facts", facts), SlotSet(STATE, None), SlotSet(ANSWER, None)]
     enterprise = _enterprise(tracker)
     if enterprise is not None and facts:
@@ -83,13 +90,16 @@ def show_result(dispatcher: CollectingDispatcher, tracker: Tracker, facts: dict,
             log.exception("could not save the figures of enterprise %s", enterprise)
     if fits:
         seed = pc.seed_text(report, facts, fits[:1], state.get("asked_in") or "")
-        events += [SlotSet("ticket_category", pc.POLICY_CATEGORY[fits[0]]), SlotSet("ticket_seed", seed),
-                   SlotSet("user_statement", seed)]
+        events += [
+            SlotSet("ticket_category", pc.POLICY_CATEGORY[fits[0]]),
+            SlotSet("ticket_seed", seed),
+            SlotSet("user_statement", seed),
+        ]
     return events
 
 
 class ActionPolicyCheckStart(Action):
-    """"政策体检" / "能评高企吗" / figures: start the check (or answer at once when nothing is missing)."""
+    """ "政策体检" / "能评高企吗" / figures: start the check (or answer at once when nothing is missing)."""
 
     def name(self) -> Text:
         return "action_policy_check_start"
@@ -137,8 +147,12 @@ def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -
     known = pc.describe(facts)
     dispatcher.utter_message(text=wording.CHECK_INTRO + (wording.CHECK_KNOWN.format(known=known) if known else ""))
     state["asked"], state["question"] = [q.key], q.text
-    return [SlotSet("company_facts", facts), SlotSet(STATE, state), SlotSet(ANSWER, None),
-            FollowupAction("policy_check_form")]
+    return [
+        SlotSet("company_facts", facts),
+        SlotSet(STATE, state),
+        SlotSet(ANSWER, None),
+        FollowupAction("policy_check_form"),
+    ]
 
 
 class ActionAskPolicyAnswer(Action):
@@ -184,8 +198,7 @@ class ValidatePolicyCheckForm(FormValidationAction):
         elif pending:
             skipped.append(pending)
         report, _ = pc.evaluate(rules(), facts, today())
-        q = pc.next_question(report, facts, focus=state.get("focus") or [], asked=asked, skipped=skipped,
-                             today=today())
+        q = pc.next_question(report, facts, focus=state.get("focus") or [], asked=asked, skipped=skipped, today=today())
         if q is None:
             return {ANSWER: DONE, "company_facts": facts, STATE: {**state, "skipped": skipped, "retried": False}}
         state = {**state, "asked": asked + [q.key], "question": q.text, "skipped": skipped, "retried": False}
@@ -208,8 +221,8 @@ class ActionPolicyCheckResult(Action):
             from actions.actions import hand_over
 
             return [SlotSet(STATE, None), SlotSet(ANSWER, None)] + hand_over(
-                dispatcher, tracker, "request_human", category="need_policy_consult",
-                lead=wording.HANDOVER_LEAD)
+                dispatcher, tracker, "request_human", category="need_policy_consult", lead=wording.HANDOVER_LEAD
+            )
         return show_result(dispatcher, tracker, facts, _state(tracker))
 
 
@@ -222,10 +235,10 @@ class ActionPolicyRegister(Action):
     async def run(self, dispatcher, tracker, domain):
         from actions.tickets import start_ticket_events
 
-        policy = next((e.get("value") for e in tracker.latest_message.get("entities") or []
-                       if e.get("entity") == "policy"), None)
-        category = pc.POLICY_CATEGORY.get(policy or "") or tracker.get_slot("ticket_category") \
-            or "need_policy_consult"
+        policy = next(
+            (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "policy"), None
+        )
+        category = pc.POLICY_CATEGORY.get(policy or "") or tracker.get_slot("ticket_category") or "need_policy_consult"
         facts = dict(tracker.get_slot("company_facts") or {})
         seed = tracker.get_slot("ticket_seed") if policy is None else None
         if seed is None:

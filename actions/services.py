@@ -1,4 +1,5 @@
 """Process-wide service objects for the action server (built once, on first use)."""
+
 from __future__ import annotations
 
 from functools import lru_cache

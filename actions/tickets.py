@@ -1,4 +1,5 @@
 """Ticket actions: the registration form, 我的工单, adding information and rating."""
+
 from __future__ import annotations
 
 import logging
@@ -22,23 +23,34 @@ from bot.tickets.service import EnterpriseInput, TicketError
 
 log = logging.getLogger(__name__)
 
-FORM_SLOTS = ["need_description", "enterprise_name", "contact_name", "contact_mobile",
-              "ticket_location", "ticket_confirm"]
+FORM_SLOTS = [
+    "need_description",
+    "enterprise_name",
+    "contact_name",
+    "contact_mobile",
+    "ticket_location",
+    "ticket_confirm",
+]
 CANCELLED = "cancelled"
 PERSONAL_SLOTS = ("enterprise_name", "contact_name", "contact_mobile")
-HANDOVER = "handover"          # "转人工" in the middle of the form: stop it and hand over
-BARE_COMMAND_CHARS = 14        # "帮我登记一下需求" and the like name no need of their own
+HANDOVER = "handover"  # "转人工" in the middle of the form: stop it and hand over
+BARE_COMMAND_CHARS = 14  # "帮我登记一下需求" and the like name no need of their own
 YES_WITH_DETAIL = re.compile(r"^\s*(?:对|是的?|没错|嗯|确认|好的?|OK|ok)[，,。！!\s]*")
-ADD_TO_DESCRIPTION = re.compile(r"^(?:需求|描述|情况)?(?:再|还要|还想)?补充(?:一下|说明|几句|一点)?[:：,，]\s*(.+)$", re.S)
+ADD_TO_DESCRIPTION = re.compile(
+    r"^(?:需求|描述|情况)?(?:再|还要|还想)?补充(?:一下|说明|几句|一点)?[:：,，]\s*(.+)$", re.S
+)
 WANTS_A_PERSON = re.compile(r"转人工|人工(?:服务|客服)?$|真人|找(?:个|一下)?(?:人|客服|专员)|客服")
 # "我的工单", "我提交的需求办到哪了", a ticket number: the user asks about their own tickets.
-OWN_TICKETS = re.compile(r"我的|我们的|我(?:们)?(?:提交|报|登记|申请)的|工单号|QCY|办到|到哪|进度|进展|查询|查一下|查下",
-                         re.IGNORECASE)
+OWN_TICKETS = re.compile(
+    r"我的|我们的|我(?:们)?(?:提交|报|登记|申请)的|工单号|QCY|办到|到哪|进度|进展|查询|查一下|查下", re.IGNORECASE
+)
 
 
 # "验证", "我要验证身份", "验证企业联系人": the user asks to be verified as a contact of their enterprise.
-VERIFY_REQUEST = re.compile(r"^\s*(?:我要|我想|请|申请|进行|开始)?\s*(?:身份|企业联系人|联系人)?(?:身份)?验证"
-                            r"(?:一下|身份|企业联系人(?:身份)?|联系人(?:身份)?)?\s*[。.!！]?\s*$")
+VERIFY_REQUEST = re.compile(
+    r"^\s*(?:我要|我想|请|申请|进行|开始)?\s*(?:身份|企业联系人|联系人)?(?:身份)?验证"
+    r"(?:一下|身份|企业联系人(?:身份)?|联系人(?:身份)?)?\s*[。.!！]?\s*$"
+)
 
 
 def start_verification(dispatcher: CollectingDispatcher, sender_id: str) -> None:
@@ -46,12 +58,13 @@ def start_verification(dispatcher: CollectingDispatcher, sender_id: str) -> None
     result = ids.send_code(sender_id)
     name = ids.standing(sender_id).enterprise_name or ""
     buttons = [kb_replies.HUMAN_BUTTON] if result.outcome in ("staff", "limit", "failed") else []
-    dispatcher.utter_message(text=wording.SENT[result.outcome].format(mobile=result.masked_mobile, name=name),
-                             buttons=buttons)
+    dispatcher.utter_message(
+        text=wording.SENT[result.outcome].format(mobile=result.masked_mobile, name=name), buttons=buttons
+    )
 
 
 def verification_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[list]:
-    """"验证" starts verification; a 6-digit code typed while one is pending ("验证码是123456", "123456") is
+    """ "验证" starts verification; a 6-digit code typed while one is pending ("验证码是123456", "123456") is
     checked. None: the message is about something else (whatever intent the NLU gave it, these texts mean
     verification; no new intent is needed)."""
     text = (tracker.latest_message.get("text") or "").strip()
@@ -78,27 +91,36 @@ def profile_slots(sender_id: str) -> list[SlotSet]:
     if p is None:
         return []
     location = p.park or (f"{p.new_city}新城" if p.new_city else "无")
-    events = [SlotSet("enterprise_name", p.enterprise_name), SlotSet("contact_name", p.contact_name),
-              SlotSet("ticket_location", location)]
+    events = [
+        SlotSet("enterprise_name", p.enterprise_name),
+        SlotSet("contact_name", p.contact_name),
+        SlotSet("ticket_location", location),
+    ]
     if p.mobile:
         events.append(SlotSet("contact_mobile", p.mobile))
     return events
 
 
-def start_ticket_events(tracker: Tracker, category: Optional[str], description: Optional[str],
-                        prefilled: Optional[list] = None) -> list:
+def start_ticket_events(
+    tracker: Tracker, category: Optional[str], description: Optional[str], prefilled: Optional[list] = None
+) -> list:
     """Events that start the registration form: what the user already said (this turn's `prefilled` slot
     events, earlier slots) is kept, and a returning sender's profile fills what is still missing."""
     known = {e["name"]: e["value"] for e in (prefilled or []) if e.get("event") == "slot" and e.get("value")}
-    events = [SlotSet("ticket_category", category), SlotSet("ticket_confirm", None),
-              SlotSet("need_description", description), SlotSet("form_misses", 0)]
-    events += [e for e in profile_slots(tracker.sender_id)
-               if not tracker.get_slot(e["name"]) and e["name"] not in known]
+    events = [
+        SlotSet("ticket_category", category),
+        SlotSet("ticket_confirm", None),
+        SlotSet("need_description", description),
+        SlotSet("form_misses", 0),
+    ]
+    events += [
+        e for e in profile_slots(tracker.sender_id) if not tracker.get_slot(e["name"]) and e["name"] not in known
+    ]
     return events + [FollowupAction("ticket_form")]
 
 
 class ActionStartTicket(Action):
-    """"帮我登记需求": start the form for the need discussed last (or the one this message states)."""
+    """ "帮我登记需求": start the form for the need discussed last (or the one this message states)."""
 
     def name(self) -> Text:
         return "action_start_ticket"
@@ -114,8 +136,13 @@ class ActionStartTicket(Action):
         if details is not None and len(text) > BARE_COMMAND_CHARS:
             # "请安排专员对接一下融资需求": the message itself states the need.
             stated = turn.request_category(
-                text, None, 0.0, tracker.latest_message.get("intent_ranking") or [], kb=services.knowledge(),
-                context=tracker.get_slot("kb_context"))
+                text,
+                None,
+                0.0,
+                tracker.latest_message.get("intent_ranking") or [],
+                kb=services.knowledge(),
+                context=tracker.get_slot("kb_context"),
+            )
             category, seed = stated or category, text[:2000]
             prefilled.append(SlotSet("user_statement", seed))
         dispatcher.utter_message(text=wording.REGISTER_START_ON_REQUEST)
@@ -157,14 +184,16 @@ class ValidateTicketForm(FormValidationAction):
         """An answer that did not fit: ask again; the second time say plainly what is expected and offer a person."""
         misses = int(tracker.get_slot("form_misses") or 0) + 1
         if misses >= 2:
-            dispatcher.utter_message(text=wording.STILL_NOT_UNDERSTOOD.format(expected=wording.EXPECTED[slot]),
-                                     buttons=[kb_replies.HUMAN_BUTTON, wording.CANCEL_FORM_BUTTON])
+            dispatcher.utter_message(
+                text=wording.STILL_NOT_UNDERSTOOD.format(expected=wording.EXPECTED[slot]),
+                buttons=[kb_replies.HUMAN_BUTTON, wording.CANCEL_FORM_BUTTON],
+            )
         else:
             dispatcher.utter_message(text=again)
         return {slot: None, "form_misses": misses}
 
     async def run(self, dispatcher, tracker, domain):
-        """"取消" / "转人工" at any step; details given on the way are kept (never asked again)."""
+        """ "取消" / "转人工" at any step; details given on the way are kept (never asked again)."""
         text = tracker.latest_message.get("text") or ""
         requested = tracker.get_slot("requested_slot")
         if requested and speech.is_cancel(text):
@@ -188,7 +217,7 @@ class ValidateTicketForm(FormValidationAction):
         after = {s: tracker.get_slot(s) for s in FORM_SLOTS}
         after.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e["name"] in after})
         if not after["need_description"] or after["need_description"] == "-" or after["ticket_confirm"]:
-            return      # still on the need itself, or the form is ending (cancelled / handed over / confirmed)
+            return  # still on the need itself, or the form is ending (cancelled / handed over / confirmed)
         if privacy_notice.notice_shown(e.get("text") for e in tracker.events if e.get("event") == "bot"):
             return
         asking = any(not after[s] for s in PERSONAL_SLOTS)
@@ -205,8 +234,9 @@ class ValidateTicketForm(FormValidationAction):
         slots: Dict[str, Any] = {"need_description": text[:2000], "form_misses": 0}
         if not tracker.get_slot("ticket_category"):
             ranking = tracker.latest_message.get("intent_ranking") or []
-            slots["ticket_category"] = turn.need_category(
-                tracker.get_intent_of_latest_message(), ranking, [], None) or "need_policy_consult"
+            slots["ticket_category"] = (
+                turn.need_category(tracker.get_intent_of_latest_message(), ranking, [], None) or "need_policy_consult"
+            )
         return slots
 
     def validate_enterprise_name(self, value, dispatcher, tracker, domain):
@@ -249,8 +279,9 @@ class ValidateTicketForm(FormValidationAction):
             return {"ticket_location": "无", "form_misses": 0}
         if self._digression(text, dispatcher, tracker):
             return {"ticket_location": None}
-        location = extract(text, services.network(), expecting="ticket_location").as_slots().get("ticket_location") \
-            or _prefilled(text, tracker)
+        location = extract(text, services.network(), expecting="ticket_location").as_slots().get(
+            "ticket_location"
+        ) or _prefilled(text, tracker)
         if location:
             return {"ticket_location": location, "form_misses": 0}
         return self._miss("ticket_location", dispatcher, tracker, wording.ASK_AGAIN["ticket_location"])
@@ -262,7 +293,7 @@ class ValidateTicketForm(FormValidationAction):
         fix = speech.correction(text)
         if fix is not None:
             field, new_value = fix
-            if new_value is None:           # "修改手机号": ask that field again
+            if new_value is None:  # "修改手机号": ask that field again
                 return {field: None, "ticket_confirm": None, "form_misses": 0}
             if field == "need_description":
                 return {"need_description": new_value[:2000], "ticket_confirm": None, "form_misses": 0}
@@ -279,11 +310,11 @@ class ValidateTicketForm(FormValidationAction):
         # Details typed without a change verb ("手机号是13912345678", "我们在沣西") correct the summary too.
         found = extract(text, services.network()).as_slots()
         if found and all(tracker.get_slot(k) == v for k, v in found.items()) and YES_WITH_DETAIL.match(text):
-            return {"ticket_confirm": "yes", "form_misses": 0}      # "对，就是沣西": a yes that repeats a detail
+            return {"ticket_confirm": "yes", "form_misses": 0}  # "对，就是沣西": a yes that repeats a detail
         if found:
             return {**found, "ticket_confirm": None, "form_misses": 0}
         added = ADD_TO_DESCRIPTION.match(text)
-        if added and added.group(1).strip():                          # "需求再补充一下：…"
+        if added and added.group(1).strip():  # "需求再补充一下：…"
             description = f"{tracker.get_slot('need_description') or ''}；{added.group(1).strip()}".strip("；")
             return {"need_description": description[:2000], "ticket_confirm": None, "form_misses": 0}
         return self._miss("ticket_confirm", dispatcher, tracker, wording.ASK_AGAIN["ticket_confirm"])
@@ -302,8 +333,10 @@ class ActionAskTicketConfirm(Action):
 
 
 def _reset_form() -> list[SlotSet]:
-    return [SlotSet(s, None) for s in ("need_description", "ticket_confirm", "ticket_category", "ticket_seed",
-                                       "user_statement")] + [SlotSet("form_misses", 0)]
+    return [
+        SlotSet(s, None)
+        for s in ("need_description", "ticket_confirm", "ticket_category", "ticket_seed", "user_statement")
+    ] + [SlotSet("form_misses", 0)]
 
 
 class ActionSubmitTicket(Action):
@@ -313,29 +346,39 @@ class ActionSubmitTicket(Action):
     async def run(self, dispatcher, tracker, domain):
         if tracker.get_slot("ticket_confirm") in (CANCELLED, HANDOVER):
             resets = [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet("form_misses", 0)]
-            resets += [SlotSet("ticket_category", None), SlotSet("ticket_seed", None)] \
-                + profile_slots(tracker.sender_id)
+            resets += [SlotSet("ticket_category", None), SlotSet("ticket_seed", None)] + profile_slots(
+                tracker.sender_id
+            )
             if tracker.get_slot("ticket_confirm") == HANDOVER:
                 from actions.actions import hand_over
 
-                return resets + hand_over(dispatcher, tracker, "request_human",
-                                          category=tracker.get_slot("ticket_category"),
-                                          lead=wording.FORM_HANDOVER_LEAD)
+                return resets + hand_over(
+                    dispatcher,
+                    tracker,
+                    "request_human",
+                    category=tracker.get_slot("ticket_category"),
+                    lead=wording.FORM_HANDOVER_LEAD,
+                )
             dispatcher.utter_message(text=wording.FORM_CANCELLED)
             return resets
         location = tracker.get_slot("ticket_location") or "无"
         net = services.network()
         park = None if speech.is_none_answer(location) else net.find_park(location)
-        city = None if speech.is_none_answer(location) else (net.find_new_city(location) or
-                                                     (net.new_city_of(park.id) if park else None))
+        city = (
+            None
+            if speech.is_none_answer(location)
+            else (net.find_new_city(location) or (net.new_city_of(park.id) if park else None))
+        )
         try:
             result = services.tickets().open_ticket(
                 category=tracker.get_slot("ticket_category") or "need_policy_consult",
                 description=tracker.get_slot("need_description") or "",
-                enterprise=EnterpriseInput(name=tracker.get_slot("enterprise_name"),
-                                           credit_code=tracker.get_slot("credit_code") or None,
-                                           new_city=city.new_city if city else None,
-                                           park=park.park if park else None),
+                enterprise=EnterpriseInput(
+                    name=tracker.get_slot("enterprise_name"),
+                    credit_code=tracker.get_slot("credit_code") or None,
+                    new_city=city.new_city if city else None,
+                    park=park.park if park else None,
+                ),
                 contact_name=tracker.get_slot("contact_name"),
                 mobile=tracker.get_slot("contact_mobile"),
                 sender_id=tracker.sender_id,
@@ -351,8 +394,9 @@ class ActionSubmitTicket(Action):
             dispatcher.utter_message(text=wording.SUBMIT_FAILED)
             return _reset_form()
         t = result.ticket
-        dispatcher.utter_message(text=chat.opened_message(t.number, result.node.name,
-                                                          chat.local(t.first_response_due), result.linked))
+        dispatcher.utter_message(
+            text=chat.opened_message(t.number, result.node.name, chat.local(t.first_response_due), result.linked)
+        )
         return _reset_form() + [SlotSet("last_ticket_number", t.number)]
 
 
@@ -367,19 +411,29 @@ class ActionTicketStatus(Action):
         if handled is not None:
             return handled
         text = tracker.latest_message.get("text") or ""
-        if not text.startswith("/") and not OWN_TICKETS.search(text) and turn.is_answerable(
-                text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))):
-            from actions.actions import respond    # "提交了需求多久有人回复" asks about the service, not a ticket
+        if (
+            not text.startswith("/")
+            and not OWN_TICKETS.search(text)
+            and turn.is_answerable(
+                text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))
+            )
+        ):
+            from actions.actions import respond  # "提交了需求多久有人回复" asks about the service, not a ticket
 
             return respond(dispatcher, tracker)
         rows = services.tickets().tickets_for_sender(tracker.sender_id)
         standing = services.identity().standing(tracker.sender_id)
         # Unverified: only its own tickets, and the way to see the enterprise's (nothing says whether it has any).
-        offer = None if standing.verified or not standing.enterprise_name else (
-            wording.VERIFY_OFFER.format(name=standing.enterprise_name))
+        offer = (
+            None
+            if standing.verified or not standing.enterprise_name
+            else (wording.VERIFY_OFFER.format(name=standing.enterprise_name))
+        )
         if not rows:
-            dispatcher.utter_message(text=wording.NO_TICKETS + (f"\n{offer}" if offer else ""),
-                                     buttons=[wording.VERIFY_BUTTON] if offer else [])
+            dispatcher.utter_message(
+                text=wording.NO_TICKETS + (f"\n{offer}" if offer else ""),
+                buttons=[wording.VERIFY_BUTTON] if offer else [],
+            )
             return []
         wanted = chat.ticket_numbers(tracker.latest_message.get("text") or "")
         if wanted:
@@ -390,11 +444,19 @@ class ActionTicketStatus(Action):
         for i, (t, node) in enumerate(rows, 1):
             lines.append(chat.ticket_line(i, t, node.name))
             if t.status in lc.OPEN_STATES and len(buttons) < 4:
-                buttons.append({"title": wording.ADD_INFO_BUTTON_TITLE.format(number=t.number),
-                                "payload": wording.ADD_INFO_PAYLOAD.format(number=t.number)})
+                buttons.append(
+                    {
+                        "title": wording.ADD_INFO_BUTTON_TITLE.format(number=t.number),
+                        "payload": wording.ADD_INFO_PAYLOAD.format(number=t.number),
+                    }
+                )
             if t.status == lc.RESOLVED and len(buttons) < 4:
-                buttons.append({"title": wording.RATE_BUTTON_TITLE.format(number=t.number),
-                                "payload": wording.RATE_PAYLOAD.format(number=t.number)})
+                buttons.append(
+                    {
+                        "title": wording.RATE_BUTTON_TITLE.format(number=t.number),
+                        "payload": wording.RATE_PAYLOAD.format(number=t.number),
+                    }
+                )
         if offer:
             lines.append(offer)
             buttons.append(wording.VERIFY_BUTTON)
@@ -416,11 +478,17 @@ class ActionStartAddInfo(Action):
                 return []
             dispatcher.utter_message(
                 text=wording.WHICH_TICKET_TO_ADD,
-                buttons=[{"title": t.number, "payload": wording.ADD_INFO_PAYLOAD.format(number=t.number)}
-                         for t in open_rows[:5]])
+                buttons=[
+                    {"title": t.number, "payload": wording.ADD_INFO_PAYLOAD.format(number=t.number)}
+                    for t in open_rows[:5]
+                ],
+            )
             return []
-        return [SlotSet("info_ticket_number", target.number), SlotSet("info_text", None),
-                FollowupAction("add_info_form")]
+        return [
+            SlotSet("info_ticket_number", target.number),
+            SlotSet("info_text", None),
+            FollowupAction("add_info_form"),
+        ]
 
 
 class ValidateAddInfoForm(FormValidationAction):
@@ -450,8 +518,7 @@ class ActionSubmitAddInfo(Action):
         else:
             try:
                 t = services.tickets().add_info(number, tracker.sender_id, text)
-                dispatcher.utter_message(text=wording.ADD_INFO_DONE.format(number=t.number,
-                                                                           status=lc.LABELS[t.status]))
+                dispatcher.utter_message(text=wording.ADD_INFO_DONE.format(number=t.number, status=lc.LABELS[t.status]))
             except TicketError as exc:
                 dispatcher.utter_message(text=str(exc))
         return [SlotSet("info_ticket_number", None), SlotSet("info_text", None)]
@@ -480,15 +547,22 @@ class ActionRateTicket(Action):
                 label = next((lbl for lbl, v in chat.RATING_BUTTONS if v == score), None)
                 dispatcher.utter_message(
                     text=wording.WHICH_TICKET_TO_RATE,
-                    buttons=[{"title": wording.RATE_BUTTON_TITLE.format(number=t.number),
-                              "payload": wording.RATE_WITH_SCORE_PAYLOAD.format(label=label, number=t.number)
-                              if label else wording.RATE_PAYLOAD.format(number=t.number)}
-                             for t in resolved[:5]])
+                    buttons=[
+                        {
+                            "title": wording.RATE_BUTTON_TITLE.format(number=t.number),
+                            "payload": wording.RATE_WITH_SCORE_PAYLOAD.format(label=label, number=t.number)
+                            if label
+                            else wording.RATE_PAYLOAD.format(number=t.number),
+                        }
+                        for t in resolved[:5]
+                    ],
+                )
                 return []
             named = chat.ticket_numbers(text)
-            if named:   # a number that is not (or no longer) the sender's to rate: the same answer either way
+            if named:  # a number that is not (or no longer) the sender's to rate: the same answer either way
                 dispatcher.utter_message(
-                    text=wording.NOT_RATABLE.format(numbers=wording.NUMBERS_SEPARATOR.join(sorted(named))))
+                    text=wording.NOT_RATABLE.format(numbers=wording.NUMBERS_SEPARATOR.join(sorted(named)))
+                )
                 return []
             # Nothing of the sender's waits for a rating (not closed yet, or not theirs): say so rather than
             # thank them for a rating that was not recorded; a complaint still gets a way to a person.
@@ -502,8 +576,14 @@ class ActionRateTicket(Action):
         if score is None:
             dispatcher.utter_message(
                 text=wording.ASK_RATING.format(number=target.number),
-                buttons=[{"title": label, "payload": wording.RATE_WITH_SCORE_PAYLOAD.format(label=label, number=target.number)}
-                         for label, _ in chat.RATING_BUTTONS])
+                buttons=[
+                    {
+                        "title": label,
+                        "payload": wording.RATE_WITH_SCORE_PAYLOAD.format(label=label, number=target.number),
+                    }
+                    for label, _ in chat.RATING_BUTTONS
+                ],
+            )
             return []
         try:
             svc.rate(target.number, tracker.sender_id, score)
@@ -514,8 +594,11 @@ class ActionRateTicket(Action):
             dispatcher.utter_message(text=wording.RATING_LOW.format(number=target.number))
         else:
             dispatcher.utter_message(text=wording.RATING_THANKS.format(number=target.number))
-        return [SlotSet("rating_ticket_number", target.number), SlotSet("rating_comment", None),
-                FollowupAction("rating_comment_form")]
+        return [
+            SlotSet("rating_ticket_number", target.number),
+            SlotSet("rating_comment", None),
+            FollowupAction("rating_comment_form"),
+        ]
 
 
 class ValidateRatingCommentForm(FormValidationAction):
@@ -540,7 +623,7 @@ class ActionSubmitRatingComment(Action):
             try:
                 services.tickets().comment_on_rating(number, tracker.sender_id, comment)
                 dispatcher.utter_message(text=wording.COMMENT_NOTED)
-            except TicketError as exc:      # e.g. the sender's verification was revoked since the rating
+            except TicketError as exc:  # e.g. the sender's verification was revoked since the rating
                 dispatcher.utter_message(text=str(exc))
         else:
             dispatcher.utter_message(text=wording.COMMENT_SKIPPED)

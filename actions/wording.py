@@ -13,6 +13,7 @@ parts known only at run time. Changing a word here changes what users read: the 
 evaluation assert on exact texts. tests/unit/test_static_checks.py fails when an action module gets a
 user-facing Chinese literal of its own.
 """
+
 from __future__ import annotations
 
 # ---- general: acknowledgements and feedback on an answer ------------------------------------------------
@@ -27,7 +28,9 @@ FEEDBACK_SORRY = "抱歉没能帮到您，您的反馈已记录，我们会改�
 # ---- handover to staff --------------------------------------------------------------------------------
 
 # The handover could not be recorded: the bot keeps answering and offers to register the need.
-HANDOVER_FAILED = "抱歉，转接服务专员暂时没有成功，请稍后再说一次「转人工」。您也可以先描述需求，我帮您登记，专员会跟进办理。"
+HANDOVER_FAILED = (
+    "抱歉，转接服务专员暂时没有成功，请稍后再说一次「转人工」。您也可以先描述需求，我帮您登记，专员会跟进办理。"
+)
 REGISTER_NEED_BUTTON = {"title": "登记需求", "payload": "/open_ticket"}
 # Said before the handover notice when the user asked for a person.
 HANDOVER_LEAD = "好的，正在为您转接服务专员。"
@@ -57,8 +60,10 @@ ASK_AGAIN = {
     "enterprise_name": "请告诉我企业的全称，例如「西安某某科技有限公司」。",
     "contact_name": "请告诉我联系人的姓名（例如「王经理」或「李明」）。",
     "contact_mobile": "这个号码好像不是有效的手机号，请输入11位大陆手机号（以1开头）。",
-    "ticket_location": ("没有识别出您所在的园区或新城。请告诉我所在新城（沣东、沣西、秦汉、空港、泾河）或园区名称；"
-                        "不在园区请回复「无」。"),
+    "ticket_location": (
+        "没有识别出您所在的园区或新城。请告诉我所在新城（沣东、沣西、秦汉、空港、泾河）或园区名称；"
+        "不在园区请回复「无」。"
+    ),
     "ticket_confirm": "请回复「确认」提交登记；要修改请直接说，例如「手机号改成139…」；不办了请说「取消」。",
 }
 # Second miss: say plainly what is expected ({expected}, one of EXPECTED) and offer a person or cancelling.
@@ -70,7 +75,9 @@ EXPECTED = {
     "ticket_location": "我需要企业所在的新城（沣东、沣西、秦汉、空港、泾河）或园区名称；不在园区请回复「无」。",
     "ticket_confirm": "请回复「确认」提交；要修改就直接说「手机号改成…」「公司名改成…」。",
 }
-STILL_NOT_UNDERSTOOD = "抱歉，我还是没能识别。{expected}\n如果不方便在这里填写，可以请服务专员帮您登记；不办了请说「取消」。"
+STILL_NOT_UNDERSTOOD = (
+    "抱歉，我还是没能识别。{expected}\n如果不方便在这里填写，可以请服务专员帮您登记；不办了请说「取消」。"
+)
 CANCEL_FORM_BUTTON = {"title": "取消登记", "payload": "取消"}
 # A corrected credit code that is not 18 characters long.
 CREDIT_CODE_AGAIN = "统一社会信用代码应为18位，请核对后再说一次。"
@@ -134,7 +141,9 @@ RATE_WITH_SCORE_PAYLOAD = "{label} {number}"
 NOT_RATABLE = "没有找到您名下待评价的工单 {numbers}。"
 NUMBERS_SEPARATOR = "、"
 # Nothing waits for a rating: a complaint gets the way to a person, anything else a plain answer.
-NOTHING_TO_RATE_COMPLAINT = "抱歉没能让您满意。您名下暂时没有待评价的已办结工单；请说说哪里不满意，我帮您登记，也可以直接转人工服务。"
+NOTHING_TO_RATE_COMPLAINT = (
+    "抱歉没能让您满意。您名下暂时没有待评价的已办结工单；请说说哪里不满意，我帮您登记，也可以直接转人工服务。"
+)
 NOTHING_TO_RATE = "谢谢您的反馈！您名下暂时没有待评价的已办结工单，工单办结后我会请您评价。"
 # The rating question (buttons: bot.tickets.chat.RATING_BUTTONS, payload RATE_WITH_SCORE_PAYLOAD).
 ASK_RATING = "请为工单 {number} 的服务打分："

@@ -14,6 +14,7 @@ to the console (cookie + CSRF, like a browser), then measures with real clients:
 Everything runs on one machine (the three services and this client share its cores),
 so the figures are an upper bound for a dedicated server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,8 @@ from bot.rasa_ext.training import ensure_model  # noqa: E402
 # Intents whose held-out texts are answered in one turn (no form, no handover); every text
 # is still probed once on a fresh conversation and dropped if it starts a form or pauses the bot.
 TURN_INTENTS = ("greet", "thank", "ask_capabilities", "bot_challenge", "goodbye", "need_policy_consult")
-CONVERSATIONS = 8            # turns rotate over this many conversations (chat rate limit: 20 per 10 s each)
-QUIET = 0.25                 # seconds without another bot message = the turn's last reply has arrived
+CONVERSATIONS = 8  # turns rotate over this many conversations (chat rate limit: 20 per 10 s each)
+QUIET = 0.25  # seconds without another bot message = the turn's last reply has arrived
 TIMEOUT = 30.0
 USERNAME = "bench.centre"
 PASSWORD = "Bench-latency-2026"
@@ -59,6 +60,7 @@ HANDOVER_TEXT = "转人工"
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
+
 
 def heldout(intents: tuple[str, ...]) -> list[str]:
     data = yaml.safe_load((ROOT / "tests/eval/nlu_heldout.yml").read_text(encoding="utf-8"))
@@ -94,7 +96,7 @@ class Console:
     def __init__(self, desk: str, http: aiohttp.ClientSession):
         self.desk, self.http = desk, http
         self.csrf = ""
-        self.handovers: dict[str, tuple[float, dict]] = {}     # conversation id → (arrival, data)
+        self.handovers: dict[str, tuple[float, dict]] = {}  # conversation id → (arrival, data)
         self.waiters: dict[str, asyncio.Future] = {}
         self.ready = asyncio.Event()
         self.task: Optional[asyncio.Task] = None
@@ -103,9 +105,11 @@ class Console:
         async with self.http.get(f"{self.desk}/console/login") as r:
             page = await r.text()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        async with self.http.post(f"{self.desk}/console/login", allow_redirects=False,
-                                  data={"username": username, "password": password, "csrf_token": token,
-                                        "next": "/console/"}) as r:
+        async with self.http.post(
+            f"{self.desk}/console/login",
+            allow_redirects=False,
+            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
+        ) as r:
             if r.status != 302:
                 raise RuntimeError(f"console login failed: HTTP {r.status}")
         async with self.http.get(f"{self.desk}/console/") as r:
@@ -115,8 +119,9 @@ class Console:
         self.csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
 
     async def _stream(self) -> None:
-        async with self.http.get(f"{self.desk}/console/events",
-                                 timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as r:
+        async with self.http.get(
+            f"{self.desk}/console/events", timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+        ) as r:
             if r.status != 200:
                 raise RuntimeError(f"console events: HTTP {r.status}")
             event, data = None, None
@@ -142,10 +147,11 @@ class Console:
 
     async def start_stream(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._stream())
-        done, _ = await asyncio.wait({self.task, asyncio.ensure_future(self.ready.wait())},
-                                     timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {self.task, asyncio.ensure_future(self.ready.wait())}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
         if self.task in done:
-            self.task.result()            # raises what went wrong
+            self.task.result()  # raises what went wrong
         if not self.ready.is_set():
             raise RuntimeError("console event stream did not start")
 
@@ -156,8 +162,9 @@ class Console:
         return await asyncio.wait_for(fut, TIMEOUT)
 
     async def post(self, path: str, data: dict) -> dict:
-        async with self.http.post(f"{self.desk}{path}", data=data,
-                                  headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"}) as r:
+        async with self.http.post(
+            f"{self.desk}{path}", data=data, headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"}
+        ) as r:
             body = await r.json(content_type=None)
             if r.status != 200 or not body.get("ok"):
                 raise RuntimeError(f"POST {path}: HTTP {r.status} {body}")
@@ -179,8 +186,9 @@ class Chat:
                 raise RuntimeError(f"/api/chat/session: HTTP {r.status} {await r.text()}")
             s = await r.json()
         self.cid = s["conversation_id"]
-        self.ws = await self.http.ws_connect(f"{self.desk}/ws/chat?conversation_id={self.cid}",
-                                             protocols=("yschat", f"key.{s['key']}"), heartbeat=None)
+        self.ws = await self.http.ws_connect(
+            f"{self.desk}/ws/chat?conversation_id={self.cid}", protocols=("yschat", f"key.{s['key']}"), heartbeat=None
+        )
         return self
 
     async def send(self, text: str) -> float:
@@ -221,8 +229,11 @@ class Chat:
             elif ev.get("type") == "message" and ev["message"]["author"] == "bot":
                 first = at
                 break
-            elif ev.get("type") == "message" and ev["message"]["author"] == "system" \
-                    and (ev["message"]["text"] or "").startswith("已收到"):     # acknowledged for staff
+            elif (
+                ev.get("type") == "message"
+                and ev["message"]["author"] == "system"
+                and (ev["message"]["text"] or "").startswith("已收到")
+            ):  # acknowledged for staff
                 self.handed_over = True
                 raise HandedOver(self.cid)
         last, count = first, 1
@@ -249,8 +260,9 @@ class HandedOver(Exception):
 
 async def rest_turn(http: aiohttp.ClientSession, s: Settings, sender: str, text: str) -> tuple[float, list]:
     t0 = now()
-    async with http.post(s.desk_channel_url, headers=s.desk_channel_headers,
-                         json={"sender": sender, "message": text}) as r:
+    async with http.post(
+        s.desk_channel_url, headers=s.desk_channel_headers, json={"sender": sender, "message": text}
+    ) as r:
         r.raise_for_status()
         body = await r.json(content_type=None)
     return now() - t0, body
@@ -262,8 +274,7 @@ async def one_turn_texts(http: aiohttp.ClientSession, s: Settings, candidates: l
     for i, text in enumerate(candidates):
         sender = f"probe-{i}"
         _, replies = await rest_turn(http, s, sender, text)
-        async with http.get(f"{s.rasa_url}/conversations/{sender}/tracker",
-                            params={"token": s.rasa_token}) as r:
+        async with http.get(f"{s.rasa_url}/conversations/{sender}/tracker", params={"token": s.rasa_token}) as r:
             tracker = await r.json(content_type=None)
         loop = (tracker.get("active_loop") or {}).get("name")
         handover = any(isinstance(m.get("custom"), dict) and "handover" in m["custom"] for m in replies)
@@ -274,12 +285,15 @@ async def one_turn_texts(http: aiohttp.ClientSession, s: Settings, candidates: l
 
 # ---- the measurements --------------------------------------------------------------------------------
 
+
 async def measure(s: Settings, n: int) -> dict:
-    jar = aiohttp.CookieJar(unsafe=True)           # cookies from 127.0.0.1
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies from 127.0.0.1
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as staff_http, \
-            aiohttp.ClientSession(timeout=timeout) as user_http, \
-            aiohttp.ClientSession(timeout=timeout) as rasa_http:
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as staff_http,
+        aiohttp.ClientSession(timeout=timeout) as user_http,
+        aiohttp.ClientSession(timeout=timeout) as rasa_http,
+    ):
         load_before = os.getloadavg()[0]
         console = Console(s.desk_url, staff_http)
         await console.login(USERNAME, PASSWORD)
@@ -296,7 +310,7 @@ async def measure(s: Settings, n: int) -> dict:
 
         async def new_chat() -> Chat:
             chat = await Chat(s.desk_url, user_http).open()
-            await chat.bot_turn("你好")            # session start is not part of a turn
+            await chat.bot_turn("你好")  # session start is not part of a turn
             return chat
 
         async def new_sender(k: int) -> None:
@@ -323,7 +337,7 @@ async def measure(s: Settings, n: int) -> dict:
                         if first is not None:
                             desk_first.append(first * 1000)
                             desk_last.append(last * 1000)
-                        if chats[k].handed_over:     # two misses in a row: the bot handed over; go on afresh
+                        if chats[k].handed_over:  # two misses in a row: the bot handed over; go on afresh
                             handed_over += 1
                             await chats[k].close()
                             chats[k] = await new_chat()
@@ -341,7 +355,7 @@ async def measure(s: Settings, n: int) -> dict:
         for j in range(n):
             chat = await Chat(s.desk_url, user_http).open()
             try:
-                await chat.bot_turn("你好")        # a conversation under way, not a session start
+                await chat.bot_turn("你好")  # a conversation under way, not a session start
                 t0 = await chat.send(HANDOVER_TEXT)
                 at_user, _ = await chat.wait_message(lambda m: m["author"] == "bot")
                 at_console, data = await console.handover_for(chat.cid)
@@ -353,11 +367,12 @@ async def measure(s: Settings, n: int) -> dict:
                 reply = f"您好，我是服务专员，第{j + 1}号咨询已收到，请问具体是哪方面的问题？"
                 t0 = now()
                 post = asyncio.get_running_loop().create_task(
-                    console.post(f"/console/conversations/{chat.cid}/reply",
-                                 {"handover_id": str(hid), "text": reply}))
+                    console.post(f"/console/conversations/{chat.cid}/reply", {"handover_id": str(hid), "text": reply})
+                )
                 try:
                     at_screen, _ = await chat.wait_message(
-                        lambda m: m["author"] == f"staff:{USERNAME}" and m["text"] == reply)
+                        lambda m: m["author"] == f"staff:{USERNAME}" and m["text"] == reply
+                    )
                 finally:
                     await post
                 posted = now()
@@ -368,17 +383,27 @@ async def measure(s: Settings, n: int) -> dict:
         if console.task is not None:
             console.task.cancel()
             await asyncio.gather(console.task, return_exceptions=True)
-        return {"texts": len(texts), "candidates": len(candidates), "handed_over": handed_over,
-                "desk_first": desk_first,
-                "desk_last": desk_last, "rest": rest, "notice_user": notice_user,
-                "notice_console": notice_console, "reply_screen": reply_screen, "reply_post": reply_post,
-                "load": (load_before, os.getloadavg()[0])}
+        return {
+            "texts": len(texts),
+            "candidates": len(candidates),
+            "handed_over": handed_over,
+            "desk_first": desk_first,
+            "desk_last": desk_last,
+            "rest": rest,
+            "notice_user": notice_user,
+            "notice_console": notice_console,
+            "reply_screen": reply_screen,
+            "reply_post": reply_post,
+            "load": (load_before, os.getloadavg()[0]),
+        }
 
 
 # ---- main ------------------------------------------------------------------------------------------
 
+
 def report(r: dict, n: int, model: str, startup: float) -> None:
     W = 58
+
     def row(label: str, values: list[float]) -> str:
         p50, p95 = summary(values)
         return f"  {pad(label, W)}{p50:>9.1f}{p95:>9.1f}"
@@ -386,13 +411,24 @@ def report(r: dict, n: int, model: str, startup: float) -> None:
     dp50, dp95 = summary(r["desk_first"])
     rp50, rp95 = summary(r["rest"])
     lp50, lp95 = summary(r["desk_last"])
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor() or "?")
+    cpu = next(
+        (
+            l.split(":", 1)[1].strip()
+            for l in Path("/proc/cpuinfo").read_text().splitlines()
+            if l.startswith("model name")
+        ),
+        platform.processor() or "?",
+    )
     print(f"原上管家 服务台时延 / desk latency — model {model}, n={n} each, sequential, one client")
-    print(f"启动 startup (spawn → all three healthy): {startup:.1f} s; "
-          f"turn texts: {r['texts']} of {r['candidates']} held-out examples answered in one turn"
-          + (f"; {r['handed_over']} desk conversation(s) handed over (misses in a row) and replaced"
-             if r["handed_over"] else ""))
+    print(
+        f"启动 startup (spawn → all three healthy): {startup:.1f} s; "
+        f"turn texts: {r['texts']} of {r['candidates']} held-out examples answered in one turn"
+        + (
+            f"; {r['handed_over']} desk conversation(s) handed over (misses in a row) and replaced"
+            if r["handed_over"]
+            else ""
+        )
+    )
     print(f"  {pad('测量 measurement', W)}{'p50 ms':>9}{'p95 ms':>9}")
     print("  1 对话轮次 turn (same texts, interleaved)")
     print(row("Rasa 服务台渠道直连 POST /webhooks/desk/webhook", r["rest"]))
@@ -406,12 +442,16 @@ def report(r: dict, n: int, model: str, startup: float) -> None:
     print("  3 人工回复 staff reply (after claim via console API)")
     print(row("回复 POST → 用户 WebSocket 收到 user's screen", r["reply_screen"]))
     print(row("回复 POST → POST 返回 response", r["reply_post"]))
-    print(f"机器 machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, SQLite; "
-          "action server, Rasa, desk and this client share these cores, so figures are upper bounds; "
-          f"load average (1 min) {r['load'][0]:.2f} before, {r['load'][1]:.2f} after.")
-    print("说明 note: desk overhead = 存库、转发、发布 (store, forward to Rasa, store replies, publish); "
-          "“last reply” waits for the turn's last bot message (measured; "
-          f"{QUIET * 1000:.0f} ms quiet ends a turn, not counted).")
+    print(
+        f"机器 machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, SQLite; "
+        "action server, Rasa, desk and this client share these cores, so figures are upper bounds; "
+        f"load average (1 min) {r['load'][0]:.2f} before, {r['load'][1]:.2f} after."
+    )
+    print(
+        "说明 note: desk overhead = 存库、转发、发布 (store, forward to Rasa, store replies, publish); "
+        "“last reply” waits for the turn's last bot message (measured; "
+        f"{QUIET * 1000:.0f} ms quiet ends a turn, not counted)."
+    )
 
 
 def main() -> int:
@@ -427,7 +467,7 @@ def main() -> int:
     s = local_settings(var, token="bench")
     db = s.effective_database_url
     migrate(db)
-    sync_network(db)          # the staff account belongs to the node "centre": the network first
+    sync_network(db)  # the staff account belongs to the node "centre": the network first
     create_staff(db, USERNAME, "基准测试", "centre", "staff", PASSWORD)
     ok = False
     t0 = time.perf_counter()

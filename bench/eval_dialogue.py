@@ -23,6 +23,7 @@ success (share of scenarios whose every expectation holds), the same by tag, the
 turns to a ticket, and every failure with its transcript. The exit code is 0 whenever the evaluation ran
 (failures are measurements); non-zero only when the system could not be started or reached.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,16 +53,22 @@ os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 from sqlalchemy import select  # noqa: E402
 
 from bot.db import read_sessions  # noqa: E402
-from bot.db.schema import (Contact, Conversation, Enterprise, Handover, Rating, Ticket,  # noqa: E402
-                           TicketEvent)
+from bot.db.schema import (
+    Contact,
+    Conversation,
+    Enterprise,
+    Handover,
+    Rating,
+    Ticket,  # noqa: E402
+    TicketEvent,
+)
 
 SCENARIOS = ROOT / "tests/eval/dialogue_scenarios.yml"
-EXPECT_KEYS = {"facts", "ticket", "no_ticket", "handover", "max_turns_to_ticket", "not_contains", "rating",
-               "answered"}
+EXPECT_KEYS = {"facts", "ticket", "no_ticket", "handover", "max_turns_to_ticket", "not_contains", "rating", "answered"}
 TICKET_KEYS = {"category", "node", "mobile", "company", "description_contains"}
 STAFF_STEPS = {"resolve", "end"}
-TURN_TIMEOUT = 60.0          # seconds for one chat turn (the desk answers once the bot has)
-ASYNC_WAIT = 12.0            # seconds to wait for a message pushed after a staff step (notifier: every 5 s)
+TURN_TIMEOUT = 60.0  # seconds for one chat turn (the desk answers once the bot has)
+ASYNC_WAIT = 12.0  # seconds to wait for a message pushed after a staff step (notifier: every 5 s)
 STAFF_USERNAME = "eval.dialogue"
 
 
@@ -71,12 +78,13 @@ class StackError(RuntimeError):
 
 # ---- scenarios ------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class Scenario:
     id: str
     description: str
     tags: list[str]
-    turns: list[Any]            # str (the user types it) or {"staff": "resolve" | "end"}
+    turns: list[Any]  # str (the user types it) or {"staff": "resolve" | "end"}
     expect: dict[str, Any]
 
     @property
@@ -97,8 +105,9 @@ def _validate(raw: dict, where: str) -> Scenario:
     if not isinstance(turns, list) or not 1 <= len(turns) <= 12:
         raise ValueError(f"{sid}: turns must be a list of 1–12 items")
     for t in turns:
-        ok = (isinstance(t, str) and t.strip()) or (isinstance(t, dict) and set(t) == {"staff"}
-                                                    and t["staff"] in STAFF_STEPS)
+        ok = (isinstance(t, str) and t.strip()) or (
+            isinstance(t, dict) and set(t) == {"staff"} and t["staff"] in STAFF_STEPS
+        )
         if not ok:
             raise ValueError(f"{sid}: a turn must be text or {{staff: resolve|end}}, not {t!r}")
     expect = raw.get("expect") or {}
@@ -122,8 +131,9 @@ def _validate(raw: dict, where: str) -> Scenario:
     return Scenario(sid, str(raw.get("description") or ""), tags, turns, expect)
 
 
-def load_scenarios(path: Path = SCENARIOS, only: Optional[list[str]] = None,
-                   tag: Optional[str] = None) -> list[Scenario]:
+def load_scenarios(
+    path: Path = SCENARIOS, only: Optional[list[str]] = None, tag: Optional[str] = None
+) -> list[Scenario]:
     """The scenarios of the file (validated), optionally only some ids or one tag, in file order."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     scenarios = [_validate(raw, f"{path} #{i + 1}") for i, raw in enumerate(data.get("scenarios") or [])]
@@ -143,6 +153,7 @@ def load_scenarios(path: Path = SCENARIOS, only: Optional[list[str]] = None,
 
 # ---- the web chat, as a client ---------------------------------------------------------------------
 
+
 class ChatClient:
     """One web chat conversation: the session key, one POST per turn, the stored history."""
 
@@ -151,7 +162,7 @@ class ChatClient:
         self.http = http or requests.Session()
         self.cid = ""
         self.key = ""
-        self.seen = 0                       # highest message id read from the history
+        self.seen = 0  # highest message id read from the history
 
     def open(self) -> "ChatClient":
         r = self._request("POST", "/api/chat/session", json={})
@@ -165,7 +176,7 @@ class ChatClient:
                 r = self.http.request(method, f"{self.desk}{path}", timeout=TURN_TIMEOUT, **kw)
             except requests.RequestException as exc:
                 raise StackError(f"the desk at {self.desk} cannot be reached: {exc}") from exc
-            if r.status_code == 429:         # rate limited: wait as told, like the browser's outbox
+            if r.status_code == 429:  # rate limited: wait as told, like the browser's outbox
                 time.sleep(min(30.0, float(r.headers.get("Retry-After") or 2)))
                 continue
             if r.status_code >= 500:
@@ -176,16 +187,24 @@ class ChatClient:
 
     def send(self, text: str) -> list[dict]:
         """One turn; returns the replies the desk gave to it."""
-        r = self._request("POST", "/api/chat/message", headers={"X-Chat-Key": self.key},
-                          json={"conversation_id": self.cid, "text": text, "client_msg_id": uuid.uuid4().hex})
+        r = self._request(
+            "POST",
+            "/api/chat/message",
+            headers={"X-Chat-Key": self.key},
+            json={"conversation_id": self.cid, "text": text, "client_msg_id": uuid.uuid4().hex},
+        )
         return r.json().get("replies") or []
 
     def new_messages(self) -> list[dict]:
         """Everything stored in the conversation since the last call (what the chat page shows)."""
         out: list[dict] = []
         while True:
-            r = self._request("GET", "/api/chat/history", headers={"X-Chat-Key": self.key},
-                              params={"conversation_id": self.cid, "after": self.seen})
+            r = self._request(
+                "GET",
+                "/api/chat/history",
+                headers={"X-Chat-Key": self.key},
+                params={"conversation_id": self.cid, "after": self.seen},
+            )
             data = r.json()
             for m in data.get("messages") or []:
                 self.seen = max(self.seen, int(m["id"]))
@@ -194,8 +213,12 @@ class ChatClient:
                 return out
 
     def mode(self) -> str:
-        r = self._request("GET", "/api/chat/history", headers={"X-Chat-Key": self.key},
-                          params={"conversation_id": self.cid, "after": 2 ** 62})
+        r = self._request(
+            "GET",
+            "/api/chat/history",
+            headers={"X-Chat-Key": self.key},
+            params={"conversation_id": self.cid, "after": 2**62},
+        )
         return r.json().get("mode") or "bot"
 
 
@@ -226,9 +249,12 @@ class StaffConsole:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         if token is None:
             raise StackError("console login page has no CSRF token")
-        r = self.http.post(f"{self.desk}/console/login", allow_redirects=False, timeout=30,
-                           data={"username": self.username, "password": password,
-                                 "csrf_token": token.group(1), "next": "/console/"})
+        r = self.http.post(
+            f"{self.desk}/console/login",
+            allow_redirects=False,
+            timeout=30,
+            data={"username": self.username, "password": password, "csrf_token": token.group(1), "next": "/console/"},
+        )
         if r.status_code != 302:
             raise StackError(f"console login failed: HTTP {r.status_code}")
         page = self.http.get(f"{self.desk}/console/", timeout=30).text
@@ -240,8 +266,12 @@ class StaffConsole:
 
     def _post(self, path: str, data: dict) -> Optional[str]:
         """None when done, else the console's message (a failed staff step)."""
-        r = self.http.post(f"{self.desk}{path}", data=data, timeout=30,
-                           headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"})
+        r = self.http.post(
+            f"{self.desk}{path}",
+            data=data,
+            timeout=30,
+            headers={"X-CSRF-Token": self.csrf, "Accept": "application/json"},
+        )
         try:
             body = r.json()
         except ValueError:
@@ -257,8 +287,10 @@ class StaffConsole:
                 if not tickets:
                     return "no ticket in this conversation to resolve"
                 # 办结 as staff do it: a result the enterprise is told, then the confirmation step
-                return self._post(f"/console/tickets/{tickets[-1]['number']}/close",
-                                  {"result": "已为贵企业办理完毕，相关材料已按要求提交。", "confirm": "1"})
+                return self._post(
+                    f"/console/tickets/{tickets[-1]['number']}/close",
+                    {"result": "已为贵企业办理完毕，相关材料已按要求提交。", "confirm": "1"},
+                )
             if action == "end":
                 quoted = requests.utils.quote(cid, safe="")
                 why = self._post(f"/console/conversations/{quoted}/claim", {})
@@ -267,6 +299,7 @@ class StaffConsole:
 
 
 # ---- the outcome in the service database ----------------------------------------------------------
+
 
 def _digits(text: Optional[str]) -> str:
     t = unicodedata.normalize("NFKC", text or "")
@@ -282,22 +315,50 @@ def conversation_tickets(db_url: str, cid: str) -> list[dict]:
     """Tickets opened in the conversation, or open ones it added its need to (oldest first)."""
     with read_sessions(db_url)() as s:
         ids = set(s.scalars(select(Ticket.id).where(Ticket.conversation_id == cid)))
-        ids |= set(s.scalars(select(TicketEvent.ticket_id).where(TicketEvent.actor == f"user:{cid}",
-                                                                 TicketEvent.action.in_(("created", "add_info")))))
+        ids |= set(
+            s.scalars(
+                select(TicketEvent.ticket_id).where(
+                    TicketEvent.actor == f"user:{cid}", TicketEvent.action.in_(("created", "add_info"))
+                )
+            )
+        )
         if not ids:
             return []
         rows = s.execute(
-            select(Ticket.id, Ticket.number, Ticket.category, Ticket.node_id, Ticket.description, Ticket.status,
-                   Ticket.conversation_id, Enterprise.name, Contact.mobile, Contact.name)
+            select(
+                Ticket.id,
+                Ticket.number,
+                Ticket.category,
+                Ticket.node_id,
+                Ticket.description,
+                Ticket.status,
+                Ticket.conversation_id,
+                Enterprise.name,
+                Contact.mobile,
+                Contact.name,
+            )
             .join(Enterprise, Ticket.enterprise_id == Enterprise.id)
             .outerjoin(Contact, Ticket.contact_id == Contact.id)
-            .where(Ticket.id.in_(ids)).order_by(Ticket.id)).all()
+            .where(Ticket.id.in_(ids))
+            .order_by(Ticket.id)
+        ).all()
         out = []
         for tid, number, category, node, description, status, conv, company, mobile, contact in rows:
             scores = list(s.scalars(select(Rating.score).where(Rating.ticket_id == tid).order_by(Rating.id)))
-            out.append({"number": number, "category": category, "node": node, "company": company,
-                        "mobile": mobile, "contact": contact, "description": description,
-                        "status": status, "linked": conv != cid, "ratings": scores})
+            out.append(
+                {
+                    "number": number,
+                    "category": category,
+                    "node": node,
+                    "company": company,
+                    "mobile": mobile,
+                    "contact": contact,
+                    "description": description,
+                    "status": status,
+                    "linked": conv != cid,
+                    "ratings": scores,
+                }
+            )
         return out
 
 
@@ -305,17 +366,26 @@ def conversation_handovers(db_url: str, cid: str) -> tuple[list[dict], str]:
     with read_sessions(db_url)() as s:
         rows = s.scalars(select(Handover).where(Handover.conversation_id == cid).order_by(Handover.id)).all()
         conv = s.get(Conversation, cid)
-        handovers = [{"id": h.id, "reason": h.reason, "node": h.node_id, "ended": h.ended_at is not None,
-                      "claimed": h.claimed_by is not None} for h in rows]
+        handovers = [
+            {
+                "id": h.id,
+                "reason": h.reason,
+                "node": h.node_id,
+                "ended": h.ended_at is not None,
+                "claimed": h.claimed_by is not None,
+            }
+            for h in rows
+        ]
         return handovers, (conv.mode if conv else "bot")
 
 
 # ---- playing and checking -------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class Line:
-    step: int                  # index into scenario.turns the line belongs to
-    who: str                   # user / bot / system / staff / step
+    step: int  # index into scenario.turns the line belongs to
+    who: str  # user / bot / system / staff / step
     text: str
     buttons: list[str] = dataclasses.field(default_factory=list)
 
@@ -328,7 +398,7 @@ class Result:
     tickets: list[dict] = dataclasses.field(default_factory=list)
     handovers: list[dict] = dataclasses.field(default_factory=list)
     mode: str = "bot"
-    ticket_turn: Optional[int] = None       # user turn (1-based) after which a ticket first existed
+    ticket_turn: Optional[int] = None  # user turn (1-based) after which a ticket first existed
     failures: list[str] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
@@ -362,13 +432,18 @@ def _record(result: Result, step: int, messages: list[dict]) -> None:
             continue
         who = _who(m)
         if who == "user":
-            continue                    # the runner logs what it typed itself
+            continue  # the runner logs what it typed itself
         buttons = [b.get("title") or "" for b in (m.get("buttons") or []) if isinstance(b, dict)]
         result.lines.append(Line(step, who, m.get("text") or "", buttons))
 
 
-def play(desk: str, db_url: str, scenario: Scenario, console: Optional[StaffConsole] = None,
-         http: Optional[requests.Session] = None) -> Result:
+def play(
+    desk: str,
+    db_url: str,
+    scenario: Scenario,
+    console: Optional[StaffConsole] = None,
+    http: Optional[requests.Session] = None,
+) -> Result:
     """Play one scenario in a fresh conversation, read the outcome, check every expectation."""
     t0 = time.monotonic()
     result = Result(scenario)
@@ -397,7 +472,7 @@ def play(desk: str, db_url: str, scenario: Scenario, console: Optional[StaffCons
             result.lines.append(Line(step, "step", f"（工作人员操作失败：{why}）"))
             result.failures.append(f"staff step {action} failed: {why}")
             continue
-        deadline = time.monotonic() + ASYNC_WAIT     # a pushed message (rating request, bot's return)
+        deadline = time.monotonic() + ASYNC_WAIT  # a pushed message (rating request, bot's return)
         got: list[dict] = []
         while time.monotonic() < deadline:
             got = [m for m in chat.new_messages() if m.get("direction") == "out"]
@@ -426,18 +501,22 @@ def check(scenario: Scenario, r: Result) -> list[str]:
             fails.append(f"not_contains: a reply contains {bad!r}")
     if e.get("answered", True):
         for step, turn in enumerate(scenario.turns):
-            if isinstance(turn, str) and not any(l.step == step and l.who in ("bot", "system", "staff")
-                                                 for l in r.lines):
+            if isinstance(turn, str) and not any(
+                l.step == step and l.who in ("bot", "system", "staff") for l in r.lines
+            ):
                 fails.append(f"answered: no reply to user turn {turn!r}")
     n = len(r.tickets)
     if e.get("no_ticket") and n:
-        fails.append(f"no_ticket: {n} ticket(s) opened: "
-                     + "; ".join(f"{t['number']} {t['category']}" for t in r.tickets))
+        fails.append(
+            f"no_ticket: {n} ticket(s) opened: " + "; ".join(f"{t['number']} {t['category']}" for t in r.tickets)
+        )
     want = e.get("ticket")
     if want:
         if n != 1:
-            fails.append(f"ticket: expected exactly one ticket, found {n}"
-                         + ("" if not n else ": " + "; ".join(f"{t['number']} {t['category']}" for t in r.tickets)))
+            fails.append(
+                f"ticket: expected exactly one ticket, found {n}"
+                + ("" if not n else ": " + "; ".join(f"{t['number']} {t['category']}" for t in r.tickets))
+            )
         if n >= 1:
             t = r.tickets[-1]
             if t["category"] != want["category"]:
@@ -448,18 +527,20 @@ def check(scenario: Scenario, r: Result) -> list[str]:
                 fails.append(f"ticket.mobile: {t['mobile']} (expected {want['mobile']})")
             if want.get("company") and _norm(t["company"]) != _norm(want["company"]):
                 fails.append(f"ticket.company: {t['company']!r} (expected {want['company']!r})")
-            if want.get("description_contains") and \
-                    _norm(want["description_contains"]) not in _norm(t["description"]):
-                fails.append(f"ticket.description does not contain {want['description_contains']!r}: "
-                             f"{t['description'][:120]!r}")
+            if want.get("description_contains") and _norm(want["description_contains"]) not in _norm(t["description"]):
+                fails.append(
+                    f"ticket.description does not contain {want['description_contains']!r}: {t['description'][:120]!r}"
+                )
     limit = e.get("max_turns_to_ticket")
     if limit is not None and (r.ticket_turn is None or r.ticket_turn > limit):
         fails.append(f"max_turns_to_ticket: ticket after turn {r.ticket_turn} (at most {limit})")
     if "handover" in e:
         open_now = r.mode in ("waiting", "staff") or any(not h["ended"] for h in r.handovers)
         if e["handover"] and not open_now:
-            fails.append(f"handover: the conversation is not with staff at the end (mode {r.mode}, "
-                         f"{len(r.handovers)} handover(s))")
+            fails.append(
+                f"handover: the conversation is not with staff at the end (mode {r.mode}, "
+                f"{len(r.handovers)} handover(s))"
+            )
         if not e["handover"] and r.handovers:
             fails.append("handover: handed to staff (" + ", ".join(h["reason"] for h in r.handovers) + ")")
     if "rating" in e:
@@ -471,8 +552,8 @@ def check(scenario: Scenario, r: Result) -> list[str]:
 
 # ---- running all and reporting --------------------------------------------------------------------
 
-def run_all(desk: str, db_url: str, scenarios: list[Scenario], jobs: int = 2,
-            progress=None) -> list[Result]:
+
+def run_all(desk: str, db_url: str, scenarios: list[Scenario], jobs: int = 2, progress=None) -> list[Result]:
     """Play the scenarios (several at once with jobs > 1); results in scenario order."""
     console = StaffConsole(desk, db_url) if any(s.staff_steps for s in scenarios) else None
     local = threading.local()
@@ -500,10 +581,12 @@ def summary(results: list[Result]) -> dict:
     expected_tickets = sum("ticket" in r.scenario.expect for r in results)
     passed = sum(r.passed for r in results)
     return {
-        "scenarios": len(results), "passed": passed,
+        "scenarios": len(results),
+        "passed": passed,
         "task_success": round(passed / len(results), 4) if results else 0.0,
         "by_tag": {t: {"n": n, "passed": p, "rate": round(p / n, 4)} for t, (n, p) in sorted(tags.items())},
-        "tickets_expected": expected_tickets, "tickets_reached": len(turns),
+        "tickets_expected": expected_tickets,
+        "tickets_reached": len(turns),
         "mean_turns_to_ticket": round(sum(turns) / len(turns), 2) if turns else None,
         "failed": [r.scenario.id for r in results if not r.passed],
     }
@@ -522,17 +605,24 @@ def transcript(r: Result) -> str:
 
 def format_failure(r: Result) -> str:
     s = r.scenario
-    lines = [f"=== {s.id}  [{', '.join(s.tags)}]  conversation {r.conversation_id}",
-             f"    {s.description}"]
+    lines = [f"=== {s.id}  [{', '.join(s.tags)}]  conversation {r.conversation_id}", f"    {s.description}"]
     lines += [f"  ✗ {f}" for f in r.failures]
     lines.append(transcript(r))
     if r.tickets:
-        lines.append("  tickets: " + "; ".join(
-            f"{t['number']} {t['category']} @{t['node']} {t['company']} {t['mobile']}"
-            + (" (linked)" if t["linked"] else "") for t in r.tickets))
+        lines.append(
+            "  tickets: "
+            + "; ".join(
+                f"{t['number']} {t['category']} @{t['node']} {t['company']} {t['mobile']}"
+                + (" (linked)" if t["linked"] else "")
+                for t in r.tickets
+            )
+        )
     if r.handovers:
-        lines.append("  handovers: " + "; ".join(f"#{h['id']} {h['reason']}" + (" ended" if h["ended"] else "")
-                                                  for h in r.handovers) + f"; mode {r.mode}")
+        lines.append(
+            "  handovers: "
+            + "; ".join(f"#{h['id']} {h['reason']}" + (" ended" if h["ended"] else "") for h in r.handovers)
+            + f"; mode {r.mode}"
+        )
     return "\n".join(lines)
 
 
@@ -550,22 +640,39 @@ def report(results: list[Result]) -> str:
     out.append("")
     out.append(f"task success: {sm['passed']}/{sm['scenarios']} = {100 * sm['task_success']:.1f} %")
     mt = sm["mean_turns_to_ticket"]
-    out.append(f"tickets reached: {sm['tickets_reached']}/{sm['tickets_expected']} scenarios that expect one; "
-               f"mean user turns to the ticket: {mt if mt is not None else '—'}")
+    out.append(
+        f"tickets reached: {sm['tickets_reached']}/{sm['tickets_expected']} scenarios that expect one; "
+        f"mean user turns to the ticket: {mt if mt is not None else '—'}"
+    )
     if sm["failed"]:
         out.append("failed: " + ", ".join(sm["failed"]))
     return "\n".join(out)
 
 
 def to_json(results: list[Result]) -> dict:
-    return {"summary": summary(results), "results": [
-        {"id": r.scenario.id, "tags": r.scenario.tags, "passed": r.passed, "failures": r.failures,
-         "conversation_id": r.conversation_id, "ticket_turn": r.ticket_turn, "tickets": r.tickets,
-         "handovers": r.handovers, "mode": r.mode, "seconds": round(r.seconds, 2),
-         "transcript": [dataclasses.asdict(l) for l in r.lines]} for r in results]}
+    return {
+        "summary": summary(results),
+        "results": [
+            {
+                "id": r.scenario.id,
+                "tags": r.scenario.tags,
+                "passed": r.passed,
+                "failures": r.failures,
+                "conversation_id": r.conversation_id,
+                "ticket_turn": r.ticket_turn,
+                "tickets": r.tickets,
+                "handovers": r.handovers,
+                "mode": r.mode,
+                "seconds": round(r.seconds, 2),
+                "transcript": [dataclasses.asdict(l) for l in r.lines],
+            }
+            for r in results
+        ],
+    }
 
 
 # ---- the system under test -------------------------------------------------------------------------
+
 
 def start_stack(var_dir: Path):
     """The whole stack on free ports with its own SQLite database (the model trained if needed)."""
@@ -630,8 +737,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"({time.monotonic() - t0:.0f} s)")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(to_json(results), ensure_ascii=False, indent=1, default=str),
-                                 encoding="utf-8")
+            args.json.write_text(
+                json.dumps(to_json(results), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+            )
         return 0
     except StackError as exc:
         print(f"cannot run: {exc}", file=sys.stderr)

@@ -43,6 +43,7 @@ reused unchanged for TEST.
 
 Independent of Rasa: only bot.knowledge (jieba, rapidfuzz, numpy) is imported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,7 +67,7 @@ from bot.knowledge import KnowledgeService, load_base  # noqa: E402
 
 SETS = {"dev": ROOT / "tests" / "eval" / "kb_dev.yml", "test": ROOT / "tests" / "eval" / "kb_test.yml"}
 FOLLOWUPS = ROOT / "tests" / "eval" / "kb_followups.yml"
-FIT_SEED = 20261202      # the DEV fit/check split for --fit
+FIT_SEED = 20261202  # the DEV fit/check split for --fit
 KNOWLEDGE = ROOT / "knowledge"
 TOP_K = 10
 BASE_K1, BASE_B = 1.5, 0.75
@@ -85,9 +86,9 @@ class Question:
 
 @dataclass
 class Outcome:
-    ranked: list[str]     # FAQ ids, best first (up to TOP_K)
-    decision: str         # "answer" | "best_guess" | "options" | "unknown"
-    shown: tuple[str, ...] = ()   # FAQ ids shown: the answer (+ alternatives) or the options
+    ranked: list[str]  # FAQ ids, best first (up to TOP_K)
+    decision: str  # "answer" | "best_guess" | "options" | "unknown"
+    shown: tuple[str, ...] = ()  # FAQ ids shown: the answer (+ alternatives) or the options
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -102,6 +103,7 @@ def load_questions(path: Path) -> list[Question]:
 
 
 # --------------------------------------------------------------------------- metrics
+
 
 def metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict:
     ans = [(q, o) for q, o in zip(questions, outcomes) if q.answerable]
@@ -134,8 +136,7 @@ def metrics(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> dict:
         "mrr": share(sum(1 / r for r in ranks if r), na),
         "na_prec": share(sum(not q.answerable for q in declined), len(declined)),
         "na_rec": share(sum(o.decision == "unknown" for _, o in nulls), len(nulls)),
-        "ans_prec": share(sum(bool(o.ranked) and o.ranked[0] in q.gold for q, o in answered),
-                          len(answered)),
+        "ans_prec": share(sum(bool(o.ranked) and o.ranked[0] in q.gold for q, o in answered), len(answered)),
         "answer": share(decisions["answer"], n),
         "best_guess": share(decisions["best_guess"], n),
         "options": share(decisions["options"], n),
@@ -157,13 +158,13 @@ def f1(p: float, r: float) -> float:
 
 # --------------------------------------------------------------------------- our system
 
+
 class Ours:
     name = "ours"
 
     def __init__(self, directory: Path):
         started = time.perf_counter()
-        self.service = KnowledgeService(directory, strict=True, background_reload=False,
-                                        check_interval=1e9)
+        self.service = KnowledgeService(directory, strict=True, background_reload=False, check_interval=1e9)
         self.build_s = time.perf_counter() - started
 
     def run(self, questions: Sequence[Question]) -> list[Outcome]:
@@ -182,6 +183,7 @@ def outcome_of(a) -> Outcome:
 
 
 # --------------------------------------------------------------------------- baseline
+
 
 class Bm25Baseline:
     """Plain jieba (default dictionary) + Okapi BM25 over question + variants per FAQ."""
@@ -232,9 +234,14 @@ class Bm25Baseline:
         return [self.scores(q.q) for q in questions]
 
     def outcomes(self, raw: list[list[tuple[float, str]]], threshold: float) -> list[Outcome]:
-        return [Outcome([fid for _, fid in r],
-                        "answer" if r and r[0][0] >= threshold else "unknown",
-                        tuple(fid for _, fid in r[:1])) for r in raw]
+        return [
+            Outcome(
+                [fid for _, fid in r],
+                "answer" if r and r[0][0] >= threshold else "unknown",
+                tuple(fid for _, fid in r[:1]),
+            )
+            for r in raw
+        ]
 
     def choose_threshold(self, questions: Sequence[Question]) -> float:
         """The no-answer threshold that maximises no-answer F1 on these (DEV) questions."""
@@ -257,17 +264,35 @@ class Bm25Baseline:
 
 # --------------------------------------------------------------------------- report
 
-COLUMNS = [("n", "n", "{:d}"), ("answerable", "ans", "{:d}"), ("top1", "top-1", "{:.3f}"),
-           ("top3", "top-3", "{:.3f}"), ("mrr", "MRR", "{:.3f}"), ("na_prec", "NA-P", "{:.3f}"),
-           ("na_rec", "NA-R", "{:.3f}"), ("ans_prec", "ans-P", "{:.3f}"),
-           ("answer", "%ans", "{:.2f}"), ("best_guess", "%bg", "{:.2f}"), ("options", "%opt", "{:.2f}"),
-           ("unknown", "%unk", "{:.2f}")]
-POLICY_COLUMNS = [("n", "n", "{:d}"), ("answer", "%ans", "{:.2f}"), ("ans_prec", "P", "{:.3f}"),
-                  ("best_guess", "%bg", "{:.2f}"), ("bg_prec", "P", "{:.3f}"),
-                  ("options", "%opt", "{:.2f}"), ("opt_prec", "P1st", "{:.3f}"), ("opt_any", "Pany", "{:.3f}"),
-                  ("unknown", "%unk", "{:.2f}"), ("na_prec", "P", "{:.3f}"),
-                  ("key_fact", "KEY", "{:.3f}"), ("null_safe", "NULLOK", "{:.3f}"),
-                  ("conf_wrong", "CONFWR", "{:.3f}")]
+COLUMNS = [
+    ("n", "n", "{:d}"),
+    ("answerable", "ans", "{:d}"),
+    ("top1", "top-1", "{:.3f}"),
+    ("top3", "top-3", "{:.3f}"),
+    ("mrr", "MRR", "{:.3f}"),
+    ("na_prec", "NA-P", "{:.3f}"),
+    ("na_rec", "NA-R", "{:.3f}"),
+    ("ans_prec", "ans-P", "{:.3f}"),
+    ("answer", "%ans", "{:.2f}"),
+    ("best_guess", "%bg", "{:.2f}"),
+    ("options", "%opt", "{:.2f}"),
+    ("unknown", "%unk", "{:.2f}"),
+]
+POLICY_COLUMNS = [
+    ("n", "n", "{:d}"),
+    ("answer", "%ans", "{:.2f}"),
+    ("ans_prec", "P", "{:.3f}"),
+    ("best_guess", "%bg", "{:.2f}"),
+    ("bg_prec", "P", "{:.3f}"),
+    ("options", "%opt", "{:.2f}"),
+    ("opt_prec", "P1st", "{:.3f}"),
+    ("opt_any", "Pany", "{:.3f}"),
+    ("unknown", "%unk", "{:.2f}"),
+    ("na_prec", "P", "{:.3f}"),
+    ("key_fact", "KEY", "{:.3f}"),
+    ("null_safe", "NULLOK", "{:.3f}"),
+    ("conf_wrong", "CONFWR", "{:.3f}"),
+]
 
 
 def fmt(value, spec: str) -> str:
@@ -293,6 +318,7 @@ def verbatim(questions: Sequence[Question], kb) -> list[bool]:
 
     def key(text: str) -> str:
         return re.sub(r"[\W_]+", "", normalise(text))
+
     sentences = {key(s) for faq in kb.faqs.values() for s in faq.sentences}
     return [key(q.q) in sentences for q in questions]
 
@@ -305,14 +331,18 @@ def print_errors(questions: Sequence[Question], outcomes: Sequence[Outcome]) -> 
     print("\nDEV misses (ours): decision, gold, ranked top-3")
     for q, o in zip(questions, outcomes):
         top = o.ranked[0] if o.ranked else None
-        wrong = (q.answerable and top not in q.gold) or (not q.answerable and o.decision != "unknown") \
+        wrong = (
+            (q.answerable and top not in q.gold)
+            or (not q.answerable and o.decision != "unknown")
             or (q.answerable and o.decision == "unknown")
+        )
         if wrong:
             gold = "/".join(sorted(q.gold)) or "null"
             print(f"  [{o.decision[:3]}] {q.q}\n        gold={gold}  got={o.ranked[:3]}")
 
 
 # --------------------------------------------------------------------------- reply policy fit
+
 
 def split_dev(questions: Sequence[Question], seed: int = FIT_SEED) -> tuple[list[Question], list[Question]]:
     """DEV cut into a fit half and a check half by a fixed seed (same halves every run)."""
@@ -351,10 +381,18 @@ def fit_policy(questions: Sequence[Question], hit_lists: Sequence[list], max_con
 
     rows = [(q, distinct(h)) for q, h in zip(questions, hit_lists)]
     n = len(rows)
-    tops = [(q, h[0].score if h else 0.0, (h[0].faq.id in q.gold) if h else False,
-             h[0].score - (h[1].score if len(h) > 1 else 0.0) if h else 0.0, h) for q, h in rows]
+    tops = [
+        (
+            q,
+            h[0].score if h else 0.0,
+            (h[0].faq.id in q.gold) if h else False,
+            h[0].score - (h[1].score if len(h) > 1 else 0.0) if h else 0.0,
+            h,
+        )
+        for q, h in rows
+    ]
     best_key, ties = None, []
-    sures = [*_grid(0.80, 0.95, 0.05), 1.01]      # 1.01: no near-certain rule
+    sures = [*_grid(0.80, 0.95, 0.05), 1.01]  # 1.01: no near-certain rule
     for tu in _grid(0.05, 0.40, 0.01):
         served = 0.0
         for q, s1, ok, _, _ in tops:
@@ -388,8 +426,13 @@ def fit_policy(questions: Sequence[Question], hit_lists: Sequence[list], max_con
                             best_key, ties = key, [(tu, ta, ma, mo, sure)]
                         elif key == best_key:
                             ties.append((tu, ta, ma, mo, sure))
-    safe = (min(t[0] for t in ties), max(t[1] for t in ties), max(t[2] for t in ties),
-            sorted(t[3] for t in ties)[len(ties) // 2], max(t[4] for t in ties))
+    safe = (
+        min(t[0] for t in ties),
+        max(t[1] for t in ties),
+        max(t[2] for t in ties),
+        sorted(t[3] for t in ties)[len(ties) // 2],
+        max(t[4] for t in ties),
+    )
     scale = (0.35, 0.45, 0.5, 0.2, 0.21)  # grid widths: distances in comparable units
     chosen = min(ties, key=lambda t: sum(abs(a - b) / w for a, b, w in zip(t, safe, scale)))
     # the figures of the chosen setting, through the real decide()
@@ -416,17 +459,22 @@ def run_fit(ours: "Ours") -> None:
     fit, check = split_dev(dev)
     fit_hits, check_hits = ours.hits(fit), ours.hits(check)
     params, key, n_ties = fit_policy(fit, fit_hits)
-    current = (svc.UNKNOWN_THRESHOLD, svc.ANSWER_THRESHOLD, svc.ANSWER_MARGIN, svc.OPTIONS_MARGIN,
-               svc.SURE_THRESHOLD)
+    current = (svc.UNKNOWN_THRESHOLD, svc.ANSWER_THRESHOLD, svc.ANSWER_MARGIN, svc.OPTIONS_MARGIN, svc.SURE_THRESHOLD)
     print(f"DEV split by seed {FIT_SEED}: fit {len(fit)} questions, check {len(check)}")
-    print(f"fitted: UNKNOWN_THRESHOLD={params[0]} ANSWER_THRESHOLD={params[1]} ANSWER_MARGIN={params[2]} "
-          f"OPTIONS_MARGIN={params[3]} SURE_THRESHOLD={params[4]}  (value {key:.2f} on {len(fit)} questions; {n_ties} tying settings)")
-    print(f"in service.py: UNKNOWN_THRESHOLD={current[0]} ANSWER_THRESHOLD={current[1]} "
-          f"ANSWER_MARGIN={current[2]} OPTIONS_MARGIN={current[3]} SURE_THRESHOLD={current[4]}\n")
+    print(
+        f"fitted: UNKNOWN_THRESHOLD={params[0]} ANSWER_THRESHOLD={params[1]} ANSWER_MARGIN={params[2]} "
+        f"OPTIONS_MARGIN={params[3]} SURE_THRESHOLD={params[4]}  (value {key:.2f} on {len(fit)} questions; {n_ties} tying settings)"
+    )
+    print(
+        f"in service.py: UNKNOWN_THRESHOLD={current[0]} ANSWER_THRESHOLD={current[1]} "
+        f"ANSWER_MARGIN={current[2]} OPTIONS_MARGIN={current[3]} SURE_THRESHOLD={current[4]}\n"
+    )
     swapped, _, _ = fit_policy(check, check_hits)
-    print(f"stability: the same fit on the check half instead gives UNKNOWN_THRESHOLD={swapped[0]} "
-          f"ANSWER_THRESHOLD={swapped[1]} ANSWER_MARGIN={swapped[2]} OPTIONS_MARGIN={swapped[3]} "
-          f"SURE_THRESHOLD={swapped[4]}\n")
+    print(
+        f"stability: the same fit on the check half instead gives UNKNOWN_THRESHOLD={swapped[0]} "
+        f"ANSWER_THRESHOLD={swapped[1]} ANSWER_MARGIN={swapped[2]} OPTIONS_MARGIN={swapped[3]} "
+        f"SURE_THRESHOLD={swapped[4]}\n"
+    )
     rows = []
     for label, p in (("fitted", params), ("service", current)):
         rows.append(("dev-fit", label, metrics(fit, policy_outcomes(fit_hits, p))))
@@ -435,6 +483,7 @@ def run_fit(ours: "Ours") -> None:
 
 
 # --------------------------------------------------------------------------- follow-ups
+
 
 @dataclass
 class Pair:
@@ -480,10 +529,15 @@ def run_followups(ours: "Ours", pairs: Sequence[Pair], show_errors: bool = False
     if show_errors:
         for p, a in misses:
             got = a.options[0].faq.id if a.options else None
-            print(f"  miss [{p.kind}] {p.first} → {p.then}: read as {a.reading} «{a.resolved}» "
-                  f"→ {a.decision} {got}; gold {sorted(p.gold)}")
-    return {"n": len(total), "with": sum(a for a, _ in total) / len(total),
-            "without": sum(b for _, b in total) / len(total)}
+            print(
+                f"  miss [{p.kind}] {p.first} → {p.then}: read as {a.reading} «{a.resolved}» "
+                f"→ {a.decision} {got}; gold {sorted(p.gold)}"
+            )
+    return {
+        "n": len(total),
+        "with": sum(a for a, _ in total) / len(total),
+        "without": sum(b for _, b in total) / len(total),
+    }
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -491,8 +545,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--set", choices=("dev", "test", "both"), default="both")
     parser.add_argument("--dir", type=Path, default=KNOWLEDGE, help="knowledge directory")
     parser.add_argument("--errors", action="store_true", help="list DEV and follow-up misses (never TEST)")
-    parser.add_argument("--fit", action="store_true",
-                        help="re-fit the reply policy on half of DEV and print both halves (TEST untouched)")
+    parser.add_argument(
+        "--fit",
+        action="store_true",
+        help="re-fit the reply policy on half of DEV and print both halves (TEST untouched)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -511,11 +568,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     kb = ours.service.base
     print(f"knowledge base: {kb.summary()}")
     print(f"ours: {ours.service.retriever.calibration.describe()}  (built in {ours.build_s:.1f} s)")
-    print(f"baseline: jieba default dict + BM25 k1={BASE_K1} b={BASE_B}; "
-          f"no-answer threshold (top BM25 score, chosen on DEV by no-answer F1) = {threshold:.3f}")
-    print("columns: top-1/top-3/MRR over answerable; NA-P/NA-R = no-answer precision/recall; "
-          "ans-P = precision of direct answers; %ans/%bg/%opt/%unk = share of each decision "
-          "(answer / best guess / options / unknown)\n")
+    print(
+        f"baseline: jieba default dict + BM25 k1={BASE_K1} b={BASE_B}; "
+        f"no-answer threshold (top BM25 score, chosen on DEV by no-answer F1) = {threshold:.3f}"
+    )
+    print(
+        "columns: top-1/top-3/MRR over answerable; NA-P/NA-R = no-answer precision/recall; "
+        "ans-P = precision of direct answers; %ans/%bg/%opt/%unk = share of each decision "
+        "(answer / best guess / options / unknown)\n"
+    )
     rows = []
     dev_outcomes = None
     for name in names:
@@ -529,9 +590,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         rows.append((f"{name}-new", "ours", metrics(new, ours.run(new))))
         rows.append((f"{name}-new", "baseline", metrics(new, base.run(new))))
     print_table(rows)
-    print("\nreply policy (ours): share of each decision and its precision (P1st/Pany: first/any option right); "
-          "KEY = key fact shown (answerable), NULLOK = uncovered questions not answered directly, "
-          "CONFWR = share of all questions answered directly and wrongly")
+    print(
+        "\nreply policy (ours): share of each decision and its precision (P1st/Pany: first/any option right); "
+        "KEY = key fact shown (answerable), NULLOK = uncovered questions not answered directly, "
+        "CONFWR = share of all questions answered directly and wrongly"
+    )
     policy_rows = [(name, "ours", m) for name, system, m in rows if system == "ours"]
     print_table(policy_rows, POLICY_COLUMNS)
     print()
@@ -539,8 +602,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
     for name in names:
         qs = questions[name]
-        print(f"{name}: {verbatim_count(qs, kb)} of {len(qs)} questions appear verbatim among the "
-              "base's questions/variants (after normalisation)")
+        print(
+            f"{name}: {verbatim_count(qs, kb)} of {len(qs)} questions appear verbatim among the "
+            "base's questions/variants (after normalisation)"
+        )
     if args.errors and dev_outcomes is not None:
         print_errors(questions["dev"], dev_outcomes)
     return 0

@@ -31,6 +31,7 @@ paraphrases of synthetic FAQs written with templates the generator does not
 use, perturbed real questions (typos, fillers, added context), short keyword
 queries, and out-of-base or off-topic messages. No evaluation-set question is used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,56 +54,143 @@ WARMUP = 30
 REPEATS = 3  # each query's latency is the median of 3 runs (robust to a busy machine)
 TARGET_P95_MS_AT_10K = 5.0
 
-REGIONS = ["西咸新区", "沣东新城", "沣西新城", "秦汉新城", "空港新城", "泾河新城", "西安市", "陕西省",
-           "西安高新区", "能源金贸区", "西部科技创新港", "咸阳市", "宝鸡市", "渭南市", "杨凌示范区"]
+REGIONS = [
+    "西咸新区",
+    "沣东新城",
+    "沣西新城",
+    "秦汉新城",
+    "空港新城",
+    "泾河新城",
+    "西安市",
+    "陕西省",
+    "西安高新区",
+    "能源金贸区",
+    "西部科技创新港",
+    "咸阳市",
+    "宝鸡市",
+    "渭南市",
+    "杨凌示范区",
+]
 # What a synthetic policy is about, next to its subject term: 高新技术企业 + 培育计划.
-PROGRAMS = ["专项资金", "培育计划", "奖励办法", "扶持政策", "认定管理", "补贴", "贷款贴息", "示范项目",
-            "入库评价", "创新券", "配套资助", "绩效评价", "专项行动", "试点", "提升工程", "首次认定奖励",
-            "研发投入补助", "场地补贴", "人才奖励", "服务平台建设"]
-DEPARTMENTS = ["科技局", "财政局", "税务局", "人社局", "市场监管局", "发改委", "工信局", "商务局",
-               "知识产权局", "行政审批服务局", "金融办", "教育局"]
+PROGRAMS = [
+    "专项资金",
+    "培育计划",
+    "奖励办法",
+    "扶持政策",
+    "认定管理",
+    "补贴",
+    "贷款贴息",
+    "示范项目",
+    "入库评价",
+    "创新券",
+    "配套资助",
+    "绩效评价",
+    "专项行动",
+    "试点",
+    "提升工程",
+    "首次认定奖励",
+    "研发投入补助",
+    "场地补贴",
+    "人才奖励",
+    "服务平台建设",
+]
+DEPARTMENTS = [
+    "科技局",
+    "财政局",
+    "税务局",
+    "人社局",
+    "市场监管局",
+    "发改委",
+    "工信局",
+    "商务局",
+    "知识产权局",
+    "行政审批服务局",
+    "金融办",
+    "教育局",
+]
 ASPECTS = {
     # aspect: (question templates, variant templates, answer clause)
-    "条件": (["{r}{t}需要满足哪些条件？", "申请{t}有什么条件？"],
-             ["{t}的门槛是什么", "什么样的企业能申请{a}", "{a}申报要具备啥条件", "{y}年{t}的申请要求有哪些",
-              "{r}的{a}对企业有什么要求", "我们公司够不够{t}的条件"],
-             "需要在{r}依法注册、经营状况良好，且近三年无严重失信记录；具体指标以{d}发布的{y}年度通知为准"),
-    "材料": (["申请{r}{t}要准备哪些材料？", "{t}申报材料清单是什么？"],
-             ["{a}要交什么资料", "办{t}需要提供哪些证明", "{y}年{a}的申报材料有哪些", "{t}材料怎么准备",
-              "{r}{a}申请表在哪下载"],
-             "一般包括申请表、营业执照、近一年财务报表、相关证明材料复印件，以{d}当年的申报指南为准"),
-    "流程": (["{r}{t}的办理流程是怎样的？", "{t}怎么申请？"],
-             ["{a}怎么办理", "{t}的流程是啥", "{y}年{a}在哪个系统申报", "办{t}要走哪些步骤",
-              "{r}{a}去哪里办"],
-             "企业先在线填报，再由{d}受理审核，审核通过后公示，公示无异议的按程序办理"),
-    "标准": (["{r}{t}的补贴标准是多少？", "{t}最高能拿多少资金？"],
-             ["{a}能补多少钱", "{t}的奖励标准是什么", "{y}年{a}的支持额度多少", "{t}补贴怎么算",
-              "{r}{a}给多少奖补"],
-             "按企业实际投入的一定比例给予支持，单个企业有年度上限，金额以{d}公布的{y}年度标准为准"),
-    "时间": (["{y}年{r}{t}什么时候申报？", "{t}的申报截止时间是什么时候？"],
-             ["{a}啥时候开始报", "{t}几月份申报", "{y}年{a}截止日期", "{t}错过申报期还能补吗",
-              "{r}{a}一年报几次"],
-             "一般每年集中申报一次，具体时间以{d}发布的{y}年度申报通知为准，逾期不予受理"),
-    "部门": (["{r}{t}由哪个部门受理？", "{t}找哪个部门办？"],
-             ["{a}归哪个单位管", "{t}受理窗口在哪", "{r}{a}找谁咨询", "{t}的主管部门是哪个",
-              "{y}年{a}去哪个部门交材料"],
-             "由{r}{d}受理，也可以在秦创原综合服务中心的政策兑现专窗提交"),
-    "兑现": (["{r}{t}资金怎么兑现？", "{t}的奖补资金多久到账？"],
-             ["{a}的钱什么时候到", "{t}补贴怎么领", "{y}年{a}兑现进度怎么查", "{t}资金拨付要多久",
-              "{r}{a}到账了没有去哪查"],
-             "公示结束后由{d}按批次拨付，一般在三个月内到账，可凭受理编号查询进度"),
-    "有效期": (["{r}{t}的有效期是多久？", "{t}到期以后怎么办？"],
-               ["{a}管几年", "{t}过期了怎么续", "{y}年认定的{a}什么时候到期", "{t}到期要重新申请吗",
-                "{r}{a}有效期内变更怎么处理"],
-               "有效期一般为三年，期满需要重新申请，有效期内发生重大变化的应在三个月内向{d}报告"),
-    "叠加": (["{t}能和其他政策同时享受吗？", "{r}{t}可以叠加享受吗？"],
-             ["{a}和别的补贴冲突吗", "拿了{t}还能申请其他奖励吗", "{y}年{a}能重复享受吗", "{t}能不能叠加",
-              "{r}{a}和市级政策可以一起拿吗"],
-             "同一事项按就高不重复原则执行，不同事项可以分别申报，以{d}的解释为准"),
-    "对象": (["{r}{t}面向哪些企业？", "哪些企业可以享受{t}？"],
-             ["{a}针对什么企业", "{t}适用哪些行业", "个体户能申请{a}吗", "外地企业能享受{r}{t}吗",
-              "{y}年新注册的企业能报{a}吗"],
-             "面向在{r}注册、依法纳税的科技型企业，重点支持秦创原平台上的原上企业"),
+    "条件": (
+        ["{r}{t}需要满足哪些条件？", "申请{t}有什么条件？"],
+        [
+            "{t}的门槛是什么",
+            "什么样的企业能申请{a}",
+            "{a}申报要具备啥条件",
+            "{y}年{t}的申请要求有哪些",
+            "{r}的{a}对企业有什么要求",
+            "我们公司够不够{t}的条件",
+        ],
+        "需要在{r}依法注册、经营状况良好，且近三年无严重失信记录；具体指标以{d}发布的{y}年度通知为准",
+    ),
+    "材料": (
+        ["申请{r}{t}要准备哪些材料？", "{t}申报材料清单是什么？"],
+        [
+            "{a}要交什么资料",
+            "办{t}需要提供哪些证明",
+            "{y}年{a}的申报材料有哪些",
+            "{t}材料怎么准备",
+            "{r}{a}申请表在哪下载",
+        ],
+        "一般包括申请表、营业执照、近一年财务报表、相关证明材料复印件，以{d}当年的申报指南为准",
+    ),
+    "流程": (
+        ["{r}{t}的办理流程是怎样的？", "{t}怎么申请？"],
+        ["{a}怎么办理", "{t}的流程是啥", "{y}年{a}在哪个系统申报", "办{t}要走哪些步骤", "{r}{a}去哪里办"],
+        "企业先在线填报，再由{d}受理审核，审核通过后公示，公示无异议的按程序办理",
+    ),
+    "标准": (
+        ["{r}{t}的补贴标准是多少？", "{t}最高能拿多少资金？"],
+        ["{a}能补多少钱", "{t}的奖励标准是什么", "{y}年{a}的支持额度多少", "{t}补贴怎么算", "{r}{a}给多少奖补"],
+        "按企业实际投入的一定比例给予支持，单个企业有年度上限，金额以{d}公布的{y}年度标准为准",
+    ),
+    "时间": (
+        ["{y}年{r}{t}什么时候申报？", "{t}的申报截止时间是什么时候？"],
+        ["{a}啥时候开始报", "{t}几月份申报", "{y}年{a}截止日期", "{t}错过申报期还能补吗", "{r}{a}一年报几次"],
+        "一般每年集中申报一次，具体时间以{d}发布的{y}年度申报通知为准，逾期不予受理",
+    ),
+    "部门": (
+        ["{r}{t}由哪个部门受理？", "{t}找哪个部门办？"],
+        ["{a}归哪个单位管", "{t}受理窗口在哪", "{r}{a}找谁咨询", "{t}的主管部门是哪个", "{y}年{a}去哪个部门交材料"],
+        "由{r}{d}受理，也可以在秦创原综合服务中心的政策兑现专窗提交",
+    ),
+    "兑现": (
+        ["{r}{t}资金怎么兑现？", "{t}的奖补资金多久到账？"],
+        ["{a}的钱什么时候到", "{t}补贴怎么领", "{y}年{a}兑现进度怎么查", "{t}资金拨付要多久", "{r}{a}到账了没有去哪查"],
+        "公示结束后由{d}按批次拨付，一般在三个月内到账，可凭受理编号查询进度",
+    ),
+    "有效期": (
+        ["{r}{t}的有效期是多久？", "{t}到期以后怎么办？"],
+        [
+            "{a}管几年",
+            "{t}过期了怎么续",
+            "{y}年认定的{a}什么时候到期",
+            "{t}到期要重新申请吗",
+            "{r}{a}有效期内变更怎么处理",
+        ],
+        "有效期一般为三年，期满需要重新申请，有效期内发生重大变化的应在三个月内向{d}报告",
+    ),
+    "叠加": (
+        ["{t}能和其他政策同时享受吗？", "{r}{t}可以叠加享受吗？"],
+        [
+            "{a}和别的补贴冲突吗",
+            "拿了{t}还能申请其他奖励吗",
+            "{y}年{a}能重复享受吗",
+            "{t}能不能叠加",
+            "{r}{a}和市级政策可以一起拿吗",
+        ],
+        "同一事项按就高不重复原则执行，不同事项可以分别申报，以{d}的解释为准",
+    ),
+    "对象": (
+        ["{r}{t}面向哪些企业？", "哪些企业可以享受{t}？"],
+        [
+            "{a}针对什么企业",
+            "{t}适用哪些行业",
+            "个体户能申请{a}吗",
+            "外地企业能享受{r}{t}吗",
+            "{y}年新注册的企业能报{a}吗",
+        ],
+        "面向在{r}注册、依法纳税的科技型企业，重点支持秦创原平台上的原上企业",
+    ),
 }
 # Paraphrase templates the generator never uses, per aspect (queries only).
 QUERY_TEMPLATES = {
@@ -117,11 +205,31 @@ QUERY_TEMPLATES = {
     "叠加": ["{a}和其他补贴能一起拿吗", "{r}{a}跟省里的能叠加不", "享受了{a}还能报别的吗"],
     "对象": ["我们小公司能申请{a}吗", "{r}{a}外地企业能报吗", "{a}哪些企业能享受"],
 }
-CONTEXT = ["我们是做新材料的，", "我们公司刚成立两年，", "我们在沣西有个研发中心，", "老板让我问一下，",
-           "我们是原上企业，", "我们做工业软件，", "公司去年营收三千万，"]
-OFF_TOPIC = ["今天天气怎么样", "附近有什么好吃的", "帮我订一张去北京的机票", "你会唱歌吗", "兵马俑门票多少钱",
-             "周末去哪玩比较好", "推荐一本好看的小说", "手机屏幕碎了去哪修", "怎么做红烧肉", "明天会下雨吗",
-             "深圳南山区对新认定的企业奖励多少", "上海浦东人才落户政策是什么", "美股怎么开户", "个人房贷利率多少"]
+CONTEXT = [
+    "我们是做新材料的，",
+    "我们公司刚成立两年，",
+    "我们在沣西有个研发中心，",
+    "老板让我问一下，",
+    "我们是原上企业，",
+    "我们做工业软件，",
+    "公司去年营收三千万，",
+]
+OFF_TOPIC = [
+    "今天天气怎么样",
+    "附近有什么好吃的",
+    "帮我订一张去北京的机票",
+    "你会唱歌吗",
+    "兵马俑门票多少钱",
+    "周末去哪玩比较好",
+    "推荐一本好看的小说",
+    "手机屏幕碎了去哪修",
+    "怎么做红烧肉",
+    "明天会下雨吗",
+    "深圳南山区对新认定的企业奖励多少",
+    "上海浦东人才落户政策是什么",
+    "美股怎么开户",
+    "个人房贷利率多少",
+]
 FILLERS = ("请问", "你好，", "想问一下", "麻烦问下", "您好，请问")
 
 
@@ -151,15 +259,15 @@ def perturb(text: str, rng: random.Random, chars: list[str]) -> str:
     n = len(text)
     if kind == 0 and n >= 4:
         i = rng.randrange(n)
-        return text[:i] + rng.choice(chars) + text[i + 1:]
+        return text[:i] + rng.choice(chars) + text[i + 1 :]
     if kind == 1 and n >= 5:
         i = rng.randrange(n)
-        return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1 :]
     if kind == 2:
         return rng.choice(CONTEXT) + text
     if kind == 3 and n >= 4:
         i = rng.randrange(n - 1)
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     return rng.choice(FILLERS) + text
 
 
@@ -198,26 +306,40 @@ def synth_entries(target_faqs: int, existing: int, seed: int):
             alias = rng.choice(aliases) if aliases and rng.random() < 0.6 else subject
 
             def fill(with_region: bool) -> dict:
-                return dict(t=subject + program, a=alias + program, r=region if with_region else "",
-                            y=year, d=region + dept)
+                return dict(
+                    t=subject + program, a=alias + program, r=region if with_region else "", y=year, d=region + dept
+                )
+
             variants = [v.format(**fill(rng.random() < 0.5)) for v in rng.sample(vts, 4)]
-            faqs.append({
-                "id": f"{eid}-{j}",
-                "question": rng.choice(qts).format(**fill(True)),
-                "variants": variants,
-                "answer": (f"根据《{region}{year}年{subject}{program}实施细则》，"
-                           f"{ans.format(**fill(True))}。如需帮助，可在原上管家提交需求，窗口安排专人对接；"
-                           f"也可致电{region}{dept}咨询。"),
-                "_aspect": aspect, "_alias": alias + program, "_region": region,
-            })
+            faqs.append(
+                {
+                    "id": f"{eid}-{j}",
+                    "question": rng.choice(qts).format(**fill(True)),
+                    "variants": variants,
+                    "answer": (
+                        f"根据《{region}{year}年{subject}{program}实施细则》，"
+                        f"{ans.format(**fill(True))}。如需帮助，可在原上管家提交需求，窗口安排专人对接；"
+                        f"也可致电{region}{dept}咨询。"
+                    ),
+                    "_aspect": aspect,
+                    "_alias": alias + program,
+                    "_region": region,
+                }
+            )
         made += len(faqs)
         entry = {
-            "id": eid, "title": f"{region}{year}年{subject}{program}", "issuer": region + dept,
+            "id": eid,
+            "title": f"{region}{year}年{subject}{program}",
+            "issuer": region + dept,
             "doc_number": f"{region[:2]}{dept[:2]}发〔{year}〕{rng.randint(1, 99)}号",
             "level": "区" if region.endswith(("新城", "新区", "高新区", "金贸区")) else "市",
-            "categories": [rng.choice(["need_policy_consult", "need_subsidy_redemption",
-                                       "need_qualification", "need_project_application"])],
-            "effective": date(year, rng.randint(1, 12), 1), "expires": None,
+            "categories": [
+                rng.choice(
+                    ["need_policy_consult", "need_subsidy_redemption", "need_qualification", "need_project_application"]
+                )
+            ],
+            "effective": date(year, rng.randint(1, 12), 1),
+            "expires": None,
             "source": f"《{region}{year}年{subject}{program}实施细则》",
             "keywords": [subject + program, *(a + program for a in aliases[:2])],
             "faq": faqs,
@@ -228,11 +350,20 @@ def synth_entries(target_faqs: int, existing: int, seed: int):
 def entry_yaml(e: dict) -> str:
     def q(s: str) -> str:
         return json.dumps(s, ensure_ascii=False)  # JSON strings are valid YAML scalars
-    lines = [f"id: {e['id']}", f"title: {q(e['title'])}", f"issuer: {q(e['issuer'])}",
-             f"doc_number: {q(e['doc_number'])}", f"level: {e['level']}",
-             f"categories: [{', '.join(e['categories'])}]", f"effective: {e['effective'].isoformat()}",
-             "expires: null", f"source: {q(e['source'])}",
-             f"keywords: [{', '.join(q(k) for k in e['keywords'])}]", "faq:"]
+
+    lines = [
+        f"id: {e['id']}",
+        f"title: {q(e['title'])}",
+        f"issuer: {q(e['issuer'])}",
+        f"doc_number: {q(e['doc_number'])}",
+        f"level: {e['level']}",
+        f"categories: [{', '.join(e['categories'])}]",
+        f"effective: {e['effective'].isoformat()}",
+        "expires: null",
+        f"source: {q(e['source'])}",
+        f"keywords: [{', '.join(q(k) for k in e['keywords'])}]",
+        "faq:",
+    ]
     for f in e["faq"]:
         lines += [f"  - id: {f['id']}", f"    question: {q(f['question'])}", "    variants:"]
         lines += [f"      - {q(v)}" for v in f["variants"]]
@@ -245,11 +376,23 @@ def build_objects(raw: list[dict], real_kb):
 
     entries = dict(real_kb.entries)
     for e in raw:
-        faqs = [Faq(id=f["id"], question=f["question"], variants=list(f["variants"]),
-                    answer=f["answer"], entry_id=e["id"]) for f in e["faq"]]
-        entry = Entry(id=e["id"], title=e["title"], issuer=e["issuer"], doc_number=e["doc_number"],
-                      level=e["level"], categories=e["categories"], effective=e["effective"],
-                      expires=None, source=e["source"], keywords=e["keywords"], faqs=faqs)
+        faqs = [
+            Faq(id=f["id"], question=f["question"], variants=list(f["variants"]), answer=f["answer"], entry_id=e["id"])
+            for f in e["faq"]
+        ]
+        entry = Entry(
+            id=e["id"],
+            title=e["title"],
+            issuer=e["issuer"],
+            doc_number=e["doc_number"],
+            level=e["level"],
+            categories=e["categories"],
+            effective=e["effective"],
+            expires=None,
+            source=e["source"],
+            keywords=e["keywords"],
+            faqs=faqs,
+        )
         for f in faqs:
             f.entry = entry
         entries[e["id"]] = entry
@@ -264,19 +407,19 @@ def make_queries(raw: list[dict], real_kb, seed: int) -> list[str]:
     out: list[str] = []
     while len(out) < N_QUERIES:
         kind = rng.random()
-        if kind < 0.40 and synth:       # unseen paraphrase of a synthetic FAQ
+        if kind < 0.40 and synth:  # unseen paraphrase of a synthetic FAQ
             e, f = rng.choice(synth)
             tmpl = rng.choice(QUERY_TEMPLATES[f["_aspect"]])
             region = f["_region"] if rng.random() < 0.5 else ""
             out.append(tmpl.format(a=f["_alias"], r=region, y=e["effective"].year))
-        elif kind < 0.70:               # a real question, mistyped, padded or with context
+        elif kind < 0.70:  # a real question, mistyped, padded or with context
             f = rng.choice(real)
             out.append(perturb(rng.choice(f.sentences), rng, chars))
-        elif kind < 0.85:               # a few keywords
+        elif kind < 0.85:  # a few keywords
             f = rng.choice(real)
             words = [k for k in (f.keywords or (f.entry.keywords if f.entry else [])) if k] or [f.question[:6]]
             out.append(rng.choice(words) + rng.choice(["", "补贴", "怎么办", "条件", "材料", "多少钱"]))
-        else:                           # out of base / off topic
+        else:  # out of base / off topic
             out.append(rng.choice(OFF_TOPIC))
     return out
 
@@ -381,13 +524,28 @@ def measure(size: int, yaml_max: int, calibration_cap: int, seed: int) -> dict:
     if tmp is not None:
         tmp.cleanup()
     return {
-        "size": size, "faqs": n_faqs, "entries": len(kb.entries), "via": via,
-        "gen_s": gen_s, "write_s": write_s, "load_s": load_s, "build_s": build_s, "cal_s": cal_s,
-        "total_s": total_s, "build_cpu": build_cpu, "cal_cpu": cal_cpu, "cal_capped": capped, "cal_queries": retriever.calibration.queries,
+        "size": size,
+        "faqs": n_faqs,
+        "entries": len(kb.entries),
+        "via": via,
+        "gen_s": gen_s,
+        "write_s": write_s,
+        "load_s": load_s,
+        "build_s": build_s,
+        "cal_s": cal_s,
+        "total_s": total_s,
+        "build_cpu": build_cpu,
+        "cal_cpu": cal_cpu,
+        "cal_capped": capped,
+        "cal_queries": retriever.calibration.queries,
         "cal_top1": retriever.calibration.top1,
-        "rss_base": rss_base - rss0, "rss_index": rss_index - rss_base,
-        "p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
-        "p99": float(np.percentile(ms, 99)), "max": float(ms.max()), "n_queries": len(queries),
+        "rss_base": rss_base - rss0,
+        "rss_index": rss_index - rss_base,
+        "p50": float(np.percentile(ms, 50)),
+        "p95": float(np.percentile(ms, 95)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+        "n_queries": len(queries),
         "decisions": decisions,
     }
 
@@ -395,21 +553,28 @@ def measure(size: int, yaml_max: int, calibration_cap: int, seed: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    parser.add_argument("--yaml-max", type=int, default=10_000,
-                        help="largest size written as YAML files and loaded with load_base")
-    parser.add_argument("--calibration-cap", type=int, default=0,
-                        help="cap on leave-one-out calibration queries (0: the retriever's own cap)")
-    parser.add_argument("--cap-at", type=int, default=100_000,
-                        help="sizes ≥ this use --big-calibration-cap")
-    parser.add_argument("--big-calibration-cap", type=int, default=0,
-                        help="calibration cap for the largest sizes (0: same as the others)")
+    parser.add_argument(
+        "--yaml-max", type=int, default=10_000, help="largest size written as YAML files and loaded with load_base"
+    )
+    parser.add_argument(
+        "--calibration-cap",
+        type=int,
+        default=0,
+        help="cap on leave-one-out calibration queries (0: the retriever's own cap)",
+    )
+    parser.add_argument("--cap-at", type=int, default=100_000, help="sizes ≥ this use --big-calibration-cap")
+    parser.add_argument(
+        "--big-calibration-cap",
+        type=int,
+        default=0,
+        help="calibration cap for the largest sizes (0: same as the others)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size, print JSON
     args = parser.parse_args(argv)
 
     if args.one:
-        cap = args.big_calibration_cap if args.big_calibration_cap and args.one >= args.cap_at \
-            else args.calibration_cap
+        cap = args.big_calibration_cap if args.big_calibration_cap and args.one >= args.cap_at else args.calibration_cap
         print("RESULT " + json.dumps(measure(args.one, args.yaml_max, cap, args.seed)))
         return 0
 
@@ -418,51 +583,80 @@ def main(argv=None) -> int:
     results = []
     started = time.perf_counter()
     for size in args.sizes:
-        cmd = [sys.executable, __file__, "--one", str(size), "--yaml-max", str(args.yaml_max),
-               "--calibration-cap", str(args.calibration_cap), "--cap-at", str(args.cap_at),
-               "--big-calibration-cap", str(args.big_calibration_cap), "--seed", str(args.seed)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                              env={**os.environ, "PYTHONHASHSEED": "0"})
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(size),
+            "--yaml-max",
+            str(args.yaml_max),
+            "--calibration-cap",
+            str(args.calibration_cap),
+            "--cap-at",
+            str(args.cap_at),
+            "--big-calibration-cap",
+            str(args.big_calibration_cap),
+            "--seed",
+            str(args.seed),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
         line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
         if proc.returncode != 0 or line is None:
             print(f"size {size}: failed\n{proc.stderr[-3000:]}")
             return 1
         r = json.loads(line[7:])
         results.append(r)
-        print(f"  done {size:,} FAQs in {r['gen_s'] + r['write_s'] + r['load_s'] + r['total_s']:.1f} s",
-              file=sys.stderr)
+        print(
+            f"  done {size:,} FAQs in {r['gen_s'] + r['write_s'] + r['load_s'] + r['total_s']:.1f} s", file=sys.stderr
+        )
 
-    print(f"KB scale benchmark (real base + synthetic FAQs; {N_QUERIES} queries per size, "
-          f"{WARMUP} warm-up; latency = retriever.search(k=5) + decision, median of {REPEATS} runs "
-          f"per query; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    head = (f"{'FAQs':>8} {'entries':>8} {'source':>7} {'load s':>7} {'index s':>12} {'calib s':>12} "
-            f"{'calib q':>8} {'RSS base':>9} {'RSS idx':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
+    print(
+        f"KB scale benchmark (real base + synthetic FAQs; {N_QUERIES} queries per size, "
+        f"{WARMUP} warm-up; latency = retriever.search(k=5) + decision, median of {REPEATS} runs "
+        f"per query; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
+    head = (
+        f"{'FAQs':>8} {'entries':>8} {'source':>7} {'load s':>7} {'index s':>12} {'calib s':>12} "
+        f"{'calib q':>8} {'RSS base':>9} {'RSS idx':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
         idx = f"{r['build_s']:.1f} ({r['build_cpu']:.1f})"
         cal = f"{r['cal_s']:.1f} ({r['cal_cpu']:.1f})" + ("*" if r["cal_capped"] else "")
-        print(f"{r['faqs']:>8,} {r['entries']:>8,} {r['via']:>7} {r['write_s'] + r['load_s']:>7.1f} "
-              f"{idx:>12} {cal:>12} {r['cal_queries']:>8,} {r['rss_base']:>8.0f}M "
-              f"{r['rss_index']:>7.0f}M {r['p50']:>7.2f} {r['p95']:>7.2f} {r['p99']:>7.2f}")
-    print("source: yaml = entry files written to a temp dir and parsed by load_base (load s includes "
-          "writing them); objects = KnowledgeBase built directly in memory (20,000+ files would "
-          "measure the disk, not the retriever).")
-    print("index s / calib s: wall (CPU) seconds of the two phases of Retriever(kb) — index build, then the self-check "
-          "logistic fit (calib q = its self-check queries; leave-one-out queries are capped at "
-          f"{R.MAX_CALIBRATION_QUERIES} by the retriever, * = capped lower for this run).")
-    print("RSS (MB): growth of the process for the base objects, then for the retriever (index + "
-          "calibration, after the build's garbage is released).")
+        print(
+            f"{r['faqs']:>8,} {r['entries']:>8,} {r['via']:>7} {r['write_s'] + r['load_s']:>7.1f} "
+            f"{idx:>12} {cal:>12} {r['cal_queries']:>8,} {r['rss_base']:>8.0f}M "
+            f"{r['rss_index']:>7.0f}M {r['p50']:>7.2f} {r['p95']:>7.2f} {r['p99']:>7.2f}"
+        )
+    print(
+        "source: yaml = entry files written to a temp dir and parsed by load_base (load s includes "
+        "writing them); objects = KnowledgeBase built directly in memory (20,000+ files would "
+        "measure the disk, not the retriever)."
+    )
+    print(
+        "index s / calib s: wall (CPU) seconds of the two phases of Retriever(kb) — index build, then the self-check "
+        "logistic fit (calib q = its self-check queries; leave-one-out queries are capped at "
+        f"{R.MAX_CALIBRATION_QUERIES} by the retriever, * = capped lower for this run)."
+    )
+    print(
+        "RSS (MB): growth of the process for the base objects, then for the retriever (index + "
+        "calibration, after the build's garbage is released)."
+    )
     for r in results:
         d = r["decisions"]
-        print(f"  {r['faqs']:,}: decisions answer {d['answer']} / best guess {d['best_guess']} / "
-              f"options {d['options']} / unknown {d['unknown']}; self-check top-1 {r['cal_top1']:.1%}; "
-              f"max latency {r['max']:.1f} ms")
+        print(
+            f"  {r['faqs']:,}: decisions answer {d['answer']} / best guess {d['best_guess']} / "
+            f"options {d['options']} / unknown {d['unknown']}; self-check top-1 {r['cal_top1']:.1%}; "
+            f"max latency {r['max']:.1f} ms"
+        )
     at10k = [r for r in results if r["size"] == 10_000]
     if at10k:
         ok = at10k[0]["p95"] <= TARGET_P95_MS_AT_10K
-        print(f"aim p95 ≤ {TARGET_P95_MS_AT_10K:.0f} ms at 10,000 FAQs: {'met' if ok else 'NOT met'} "
-              f"({at10k[0]['p95']:.2f} ms)")
+        print(
+            f"aim p95 ≤ {TARGET_P95_MS_AT_10K:.0f} ms at 10,000 FAQs: {'met' if ok else 'NOT met'} "
+            f"({at10k[0]['p95']:.2f} ms)"
+        )
     print(f"total {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -26,6 +26,7 @@ enterprise then clicks, so one miss does not spoil the database checks of the wh
 Simulated enterprises come from distinct addresses (X-Forwarded-For; the started desks trust
 the local proxy), as real ones would — the per-address rate limit is not what is measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,7 @@ from bot.settings import Settings  # noqa: E402
 
 # ---- typed variants: the same conversations, typed instead of clicked --------------------------------
 
-TYPED_CONFIRM = ("确认无误，提交", "{number}", "确认提交")   # at the summary: free words, the number, the words
+TYPED_CONFIRM = ("确认无误，提交", "{number}", "确认提交")  # at the summary: free words, the number, the words
 
 
 class TypingClient(loadlib.ChatClient):
@@ -66,8 +67,8 @@ class TypingClient(loadlib.ChatClient):
     def __init__(self, http, desks, ent: loadlib.Enterprise):
         super().__init__(http, desks, ent)
         self.buttons: list[dict] = []
-        self.transcript.typed = Counter()            # kind → typed turns
-        self.transcript.typed_miss = Counter()       # kind → typed turns that did not do what a click does
+        self.transcript.typed = Counter()  # kind → typed turns
+        self.transcript.typed_miss = Counter()  # kind → typed turns that did not do what a click does
 
     def _typed(self, kind: str, text: str, title: Optional[str]) -> Optional[str]:
         choices = [b for b in self.buttons if b.get("payload")]
@@ -77,7 +78,7 @@ class TypingClient(loadlib.ChatClient):
             typed = TYPED_CONFIRM[variant]
             return typed.format(number=number) if "{number}" not in typed or number else "确认提交"
         if title is None:
-            return None                              # already typed by the script
+            return None  # already typed by the script
         if number is not None and variant != 2:
             return number
         return title
@@ -93,12 +94,12 @@ class TypingClient(loadlib.ChatClient):
                 self.transcript.typed_miss[kind] += 1
                 self.buttons = [b for r in turn.replies for b in (r.get("buttons") or [])] or self.buttons
                 if kind == "form:ticket_confirm":
-                    text, title = "确认提交", "确认提交"       # the button
+                    text, title = "确认提交", "确认提交"  # the button
                 turn = await super().say(kind, text, title)
         if kind == "form:contact_mobile" and text.startswith("手机号是"):
             self.transcript.typed[kind] += 1
             if turn.error is None and loadlib.asked_slot(turn.replies) == "contact_mobile":
-                self.transcript.typed_miss[kind] += 1     # "手机号是139…" not understood: the bare number
+                self.transcript.typed_miss[kind] += 1  # "手机号是139…" not understood: the bare number
                 turn = await super().say(kind, self.ent.mobile)
         self.buttons = [b for r in turn.replies for b in (r.get("buttons") or [])]
         return turn
@@ -130,7 +131,7 @@ def typed_enterprises(ents: list, share: float) -> list:
     return out
 
 
-TYPING: set[int] = set()        # indexes of the enterprises that type (typed_enterprises fills it)
+TYPING: set[int] = set()  # indexes of the enterprises that type (typed_enterprises fills it)
 _CLICKING = loadlib.ChatClient
 
 
@@ -167,13 +168,19 @@ def warm_up(desks: list[str]) -> None:
     """One question per desk, so the first measured turns do not pay for lazy loading."""
     for d in desks:
         s = requests.post(f"{d}/api/chat/session", timeout=30).json()
-        requests.post(f"{d}/api/chat/message", headers={"X-Chat-Key": s["key"]}, timeout=120,
-                      json={"conversation_id": s["conversation_id"], "text": "高企认定需要什么条件",
-                            "client_msg_id": f"warmup-{time.time_ns()}"})
+        requests.post(
+            f"{d}/api/chat/message",
+            headers={"X-Chat-Key": s["key"]},
+            timeout=120,
+            json={
+                "conversation_id": s["conversation_id"],
+                "text": "高企认定需要什么条件",
+                "client_msg_id": f"warmup-{time.time_ns()}",
+            },
+        )
 
 
-def report(profile: str, args, result: loadlib.RunResult, checks: list[loadlib.Check],
-           extra: str = "") -> dict:
+def report(profile: str, args, result: loadlib.RunResult, checks: list[loadlib.Check], extra: str = "") -> dict:
     s = loadlib.summary(result)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(s["errors_by_kind"].items())) or "none"
     print(f"\n== profile {profile}{extra}")
@@ -182,8 +189,10 @@ def report(profile: str, args, result: loadlib.RunResult, checks: list[loadlib.C
     print(f"wall time          {s['wall_s']:.1f} s")
     print(f"turns              {s['turns']}  ({s['turns'] / max(1, s['enterprises']):.1f} per enterprise)")
     print(f"throughput         {s['throughput']:.2f} turns/s")
-    print(f"turn latency       p50 {s['p50']:.0f} ms   p95 {s['p95']:.0f} ms   p99 {s['p99']:.0f} ms   "
-          f"mean {s['mean']:.0f} ms")
+    print(
+        f"turn latency       p50 {s['p50']:.0f} ms   p95 {s['p95']:.0f} ms   p99 {s['p99']:.0f} ms   "
+        f"mean {s['mean']:.0f} ms"
+    )
     print(f"errors             {s['errors']}  ({kinds})")
     print(f"429 retries        {s['rate_limited_retries']}")
     print(f"clarifications     {s['clarified']}  (need not understood at first; the enterprise clicked its category)")
@@ -196,15 +205,19 @@ def report(profile: str, args, result: loadlib.RunResult, checks: list[loadlib.C
     return s
 
 
-def run_against(desks: list[str], db_url: str, args, profile: str, extra: str = "",
-                rasa: tuple[str, str] | None = None) -> dict:
+def run_against(
+    desks: list[str], db_url: str, args, profile: str, extra: str = "", rasa: tuple[str, str] | None = None
+) -> dict:
     """Play the enterprises against `desks`; check `db_url`. `rasa` = (url, token) for the preflight."""
-    ents = typed_enterprises(loadlib.enterprises(args.enterprises, args.seed, loadlib.enterprise_names(db_url)),
-                             args.typed_share)
+    ents = typed_enterprises(
+        loadlib.enterprises(args.enterprises, args.seed, loadlib.enterprise_names(db_url)), args.typed_share
+    )
     if rasa is not None:
         ok, bad = preflight(*rasa, ents)
-        print(f"{profile}: scripted needs the model classifies as scripted: {ok}/{len(ents)}"
-              + "".join(f"\n  NLU: {b}" for b in bad[:5]))
+        print(
+            f"{profile}: scripted needs the model classifies as scripted: {ok}/{len(ents)}"
+            + "".join(f"\n  NLU: {b}" for b in bad[:5])
+        )
     warm_up(desks)
     result = asyncio.run(loadlib.run(desks, ents, args.concurrency, args.think_time))
     checks = loadlib.check(db_url, result.transcripts, since=result.started_at)
@@ -219,9 +232,14 @@ def run_embedded(args, model: Path, var: Path) -> dict:
     inst = start_instance(settings, model)
     try:
         print(f"\nembedded: 1 instance up in {time.perf_counter() - started:.0f} s")
-        return run_against([settings.desk_url], settings.effective_database_url, args, "embedded",
-                           " (1 instance: action server + Rasa + desk; SQLite; no Redis)",
-                           (settings.rasa_url, settings.rasa_token))
+        return run_against(
+            [settings.desk_url],
+            settings.effective_database_url,
+            args,
+            "embedded",
+            " (1 instance: action server + Rasa + desk; SQLite; no Redis)",
+            (settings.rasa_url, settings.rasa_token),
+        )
     finally:
         inst.stop()
 
@@ -234,9 +252,14 @@ def run_scale(args, model: Path, var: Path) -> dict:
     try:
         print(f"\nscale: 2 instances up in {time.perf_counter() - started:.0f} s")
         first = cluster[0].settings
-        return run_against([inst.settings.desk_url for inst in cluster.instances], cluster.database_url, args,
-                           "scale", " (2 instances; PostgreSQL service DB + tracker store; Redis; turns alternate desks)",
-                           (first.rasa_url, first.rasa_token))
+        return run_against(
+            [inst.settings.desk_url for inst in cluster.instances],
+            cluster.database_url,
+            args,
+            "scale",
+            " (2 instances; PostgreSQL service DB + tracker store; Redis; turns alternate desks)",
+            (first.rasa_url, first.rasa_token),
+        )
     finally:
         cluster.stop()
         drop_cluster_databases(cluster)
@@ -247,31 +270,56 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", choices=("embedded", "scale", "both"), default="both")
     ap.add_argument("--enterprises", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=20, help="enterprises talking at once (default 20)")
-    ap.add_argument("--think-time", type=float, default=0.0,
-                    help="mean seconds an enterprise waits between turns (0.5–1.5 × this; default 0)")
-    ap.add_argument("--seed", type=int, default=None,
-                    help="which enterprises and wordings (default 2026 on the fresh databases this script "
-                         "starts; a new one per run against --desk-url, whose database keeps earlier runs)")
-    ap.add_argument("--typed-share", type=float, default=0.5,
-                    help="share of the enterprises that type numbers / option words instead of clicking (0–1)")
-    ap.add_argument("--desk-url", action="append", default=[],
-                    help="talk to running desk(s) instead of starting the system (repeat for several)")
+    ap.add_argument(
+        "--think-time",
+        type=float,
+        default=0.0,
+        help="mean seconds an enterprise waits between turns (0.5–1.5 × this; default 0)",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="which enterprises and wordings (default 2026 on the fresh databases this script "
+        "starts; a new one per run against --desk-url, whose database keeps earlier runs)",
+    )
+    ap.add_argument(
+        "--typed-share",
+        type=float,
+        default=0.5,
+        help="share of the enterprises that type numbers / option words instead of clicking (0–1)",
+    )
+    ap.add_argument(
+        "--desk-url",
+        action="append",
+        default=[],
+        help="talk to running desk(s) instead of starting the system (repeat for several)",
+    )
     ap.add_argument("--database-url", default="", help="with --desk-url: their service database (for the checks)")
     args = ap.parse_args(argv)
     if not 0 <= args.typed_share <= 1:
         ap.error("--typed-share must be between 0 and 1")
-    loadlib.ChatClient = script_client      # loadlib.run builds each enterprise's client by this name
+    loadlib.ChatClient = script_client  # loadlib.run builds each enterprise's client by this name
     if args.seed is None:
-        args.seed = time.time_ns() % 10 ** 9 if args.desk_url else 2026
+        args.seed = time.time_ns() % 10**9 if args.desk_url else 2026
 
-    print(f"bench/load.py  {datetime.datetime.now().isoformat(timespec='minutes')}  "
-          f"{os.cpu_count()} CPUs  enterprises {args.enterprises}  concurrency {args.concurrency}  "
-          f"think time {args.think_time:g} s  seed {args.seed}")
+    print(
+        f"bench/load.py  {datetime.datetime.now().isoformat(timespec='minutes')}  "
+        f"{os.cpu_count()} CPUs  enterprises {args.enterprises}  concurrency {args.concurrency}  "
+        f"think time {args.think_time:g} s  seed {args.seed}"
+    )
     results = []
     if args.desk_url:
         db = args.database_url or Settings.from_env().effective_database_url
-        results.append(run_against([u.rstrip("/") for u in args.desk_url], db, args, "running",
-                                   f" ({len(args.desk_url)} desk(s) at {', '.join(args.desk_url)})"))
+        results.append(
+            run_against(
+                [u.rstrip("/") for u in args.desk_url],
+                db,
+                args,
+                "running",
+                f" ({len(args.desk_url)} desk(s) at {', '.join(args.desk_url)})",
+            )
+        )
     else:
         from bot.rasa_ext.training import ensure_model
 
@@ -284,12 +332,16 @@ def main(argv=None) -> int:
                 run = run_embedded if p == "embedded" else run_scale
                 results.append(run(args, model, Path(tmp)))
 
-    print("\n| profile | enterprises | concurrency | wall s | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | checks |")
+    print(
+        "\n| profile | enterprises | concurrency | wall s | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | checks |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in results:
-        print(f"| {s['profile']} | {s['enterprises']} | {s['concurrency']} | {s['wall_s']:.0f} | {s['turns']} | "
-              f"{s['throughput']:.2f} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} | {s['errors']} | "
-              f"{'PASS' if s['checks_ok'] else 'FAIL'} |")
+        print(
+            f"| {s['profile']} | {s['enterprises']} | {s['concurrency']} | {s['wall_s']:.0f} | {s['turns']} | "
+            f"{s['throughput']:.2f} | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} | {s['errors']} | "
+            f"{'PASS' if s['checks_ok'] else 'FAIL'} |"
+        )
     return 0 if all(s["checks_ok"] for s in results) else 1
 
 

@@ -17,6 +17,7 @@ an inbound message of its conversation and answered; exactly one ticket per scri
 need (category, enterprise, code in the description, contact mobile); one handover per
 conversation, linked to that ticket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,8 @@ import aiohttp
 from bot.tickets.credit_code import generate as generate_credit_code
 
 TURNS = 10
-HTTP_TIMEOUT = 90.0          # one turn, end to end (Rasa saturated: seconds, not minutes)
-BUSY_WAIT = 90.0             # after the busy notice: how long to wait for the real answer
+HTTP_TIMEOUT = 90.0  # one turn, end to end (Rasa saturated: seconds, not minutes)
+BUSY_WAIT = 90.0  # after the busy notice: how long to wait for the real answer
 MAX_429_RETRIES = 5
 
 # ---- what enterprises say -------------------------------------------------------------------------
@@ -45,17 +46,37 @@ MAX_429_RETRIES = 5
 # bench/load.py re-checks before each run (`preflight`).
 
 QUESTIONS = (
-    "高企认定需要什么条件", "高新技术企业认定有哪些硬性要求？", "申请高企对研发费用占比有什么要求",
-    "研发费用加计扣除比例是多少", "研发费用加计扣除怎么申报享受", "人才公寓怎么申请", "人才公寓申请需要什么条件",
-    "科技型中小企业评价有什么条件", "专精特新中小企业怎么认定", "创业担保贷款额度最多多少", "小微企业有哪些税收优惠",
-    "瞪羚企业认定标准是什么", "知识产权质押融资怎么办理", "外籍人才来华工作许可怎么办", "企业技术中心认定需要什么条件",
-    "高校毕业生见习补贴怎么申请", "首台套重大技术装备有什么支持政策", "设备器具一次性税前扣除是什么政策",
-    "公司跨区迁址需要办理哪些手续", "环评类别怎么判断", "施工许可证怎么办理", "北交所上市需要什么条件",
-    "技术先进型服务企业有什么优惠", "吸纳就业社保补贴申请条件是什么", "创业培训有补贴吗", "高企认定后每年还要报什么材料",
-    "新公司注册需要准备哪些材料", "政府引导基金怎么申请投资",
+    "高企认定需要什么条件",
+    "高新技术企业认定有哪些硬性要求？",
+    "申请高企对研发费用占比有什么要求",
+    "研发费用加计扣除比例是多少",
+    "研发费用加计扣除怎么申报享受",
+    "人才公寓怎么申请",
+    "人才公寓申请需要什么条件",
+    "科技型中小企业评价有什么条件",
+    "专精特新中小企业怎么认定",
+    "创业担保贷款额度最多多少",
+    "小微企业有哪些税收优惠",
+    "瞪羚企业认定标准是什么",
+    "知识产权质押融资怎么办理",
+    "外籍人才来华工作许可怎么办",
+    "企业技术中心认定需要什么条件",
+    "高校毕业生见习补贴怎么申请",
+    "首台套重大技术装备有什么支持政策",
+    "设备器具一次性税前扣除是什么政策",
+    "公司跨区迁址需要办理哪些手续",
+    "环评类别怎么判断",
+    "施工许可证怎么办理",
+    "北交所上市需要什么条件",
+    "技术先进型服务企业有什么优惠",
+    "吸纳就业社保补贴申请条件是什么",
+    "创业培训有补贴吗",
+    "高企认定后每年还要报什么材料",
+    "新公司注册需要准备哪些材料",
+    "政府引导基金怎么申请投资",
 )
 
-NEEDS = (   # (what the enterprise needs, the category the ticket must get)
+NEEDS = (  # (what the enterprise needs, the category the ticket must get)
     ("我们想在沣西找一个500平米左右的实验室场地", "need_space"),
     ("想申请知识产权质押贷款，额度500万左右", "need_debt_financing"),
     ("想找投资机构做A轮融资，大概3000万", "need_equity_investment"),
@@ -69,22 +90,97 @@ NEEDS = (   # (what the enterprise needs, the category the ticket must get)
     ("想申请认定高层次人才", "need_talent_recognition"),
 )
 
-INTROS = ("我们是{name}，统一社会信用代码{code}，", "您好，我司{name}（信用代码{code}），",
-          "{name}，统一社会信用代码：{code}。", "你好，我们公司叫{name}，社会信用代码{code}，")
-OPEN_TICKET = (("/open_ticket", "登记需求，专员跟进"), ("帮我登记一下需求", None), ("麻烦登记一下，让工作人员联系我", None),
-               ("/open_ticket", "登记需求，专员跟进"), ("请安排专员对接", None))
+INTROS = (
+    "我们是{name}，统一社会信用代码{code}，",
+    "您好，我司{name}（信用代码{code}），",
+    "{name}，统一社会信用代码：{code}。",
+    "你好，我们公司叫{name}，社会信用代码{code}，",
+)
+OPEN_TICKET = (
+    ("/open_ticket", "登记需求，专员跟进"),
+    ("帮我登记一下需求", None),
+    ("麻烦登记一下，让工作人员联系我", None),
+    ("/open_ticket", "登记需求，专员跟进"),
+    ("请安排专员对接", None),
+)
 CONFIRM = (("确认提交", "确认提交"), ("确认", None), ("没问题", None), ("确认提交", "确认提交"))
 STATUS = ("我的工单", "查一下我的工单", "我提交的需求办到哪了", "看看我的工单", "帮我查一下工单进度")
 HANDOVER = ("转人工", "人工服务", "我要找人工", "帮我转人工", "找你们工作人员")
-CONTACTS = ("王经理", "李明", "张女士", "刘工", "陈总", "赵磊", "孙小姐", "周建国", "吴主任", "郑丽", "杨先生", "黄海",
-            "何经理", "马晓东", "林女士", "高工")
-LOCATIONS = (("沣西新城", "沣西"), ("沣东新城", "沣东"), ("秦汉新城", "秦汉"), ("空港新城", "空港"), ("泾河新城", "泾河"),
-             ("西部云谷", "沣西"), ("秦汉新城生物医药产业园", "秦汉"), ("空港新城综合保税区", "空港"),
-             ("泾河新城地理信息产业园", "泾河"), ("沣东自贸产业园", "沣东"), ("无", None))
-NAME_HEADS = ("秦创", "长安", "丝路", "曲江", "渭水", "华岳", "终南", "灞河", "雁塔", "未央", "汉唐", "大秦", "关中", "骊山",
-              "云峰", "启明", "星河", "睿达", "恒通", "博远", "中科", "凌云", "宏图", "嘉禾")
-NAME_MIDS = ("智芯", "光电", "微纳", "数联", "云图", "新材", "生科", "航宇", "精工", "储能", "医疗", "信安", "环保", "农科",
-             "动力", "软件")
+CONTACTS = (
+    "王经理",
+    "李明",
+    "张女士",
+    "刘工",
+    "陈总",
+    "赵磊",
+    "孙小姐",
+    "周建国",
+    "吴主任",
+    "郑丽",
+    "杨先生",
+    "黄海",
+    "何经理",
+    "马晓东",
+    "林女士",
+    "高工",
+)
+LOCATIONS = (
+    ("沣西新城", "沣西"),
+    ("沣东新城", "沣东"),
+    ("秦汉新城", "秦汉"),
+    ("空港新城", "空港"),
+    ("泾河新城", "泾河"),
+    ("西部云谷", "沣西"),
+    ("秦汉新城生物医药产业园", "秦汉"),
+    ("空港新城综合保税区", "空港"),
+    ("泾河新城地理信息产业园", "泾河"),
+    ("沣东自贸产业园", "沣东"),
+    ("无", None),
+)
+NAME_HEADS = (
+    "秦创",
+    "长安",
+    "丝路",
+    "曲江",
+    "渭水",
+    "华岳",
+    "终南",
+    "灞河",
+    "雁塔",
+    "未央",
+    "汉唐",
+    "大秦",
+    "关中",
+    "骊山",
+    "云峰",
+    "启明",
+    "星河",
+    "睿达",
+    "恒通",
+    "博远",
+    "中科",
+    "凌云",
+    "宏图",
+    "嘉禾",
+)
+NAME_MIDS = (
+    "智芯",
+    "光电",
+    "微纳",
+    "数联",
+    "云图",
+    "新材",
+    "生科",
+    "航宇",
+    "精工",
+    "储能",
+    "医疗",
+    "信安",
+    "环保",
+    "农科",
+    "动力",
+    "软件",
+)
 NAME_TAILS = ("科技有限公司", "技术有限公司", "智能科技有限公司", "信息技术有限公司", "股份有限公司")
 MOBILE_PREFIXES = ("139", "138", "137", "136", "135", "158", "159", "186", "187", "188", "199", "177", "152", "181")
 
@@ -96,18 +192,18 @@ class Enterprise:
     index: int
     name: str
     credit_code: str
-    mobile: str                  # canonical 11 digits (what the ticket must hold)
-    mobile_typed: str            # as the user types it
+    mobile: str  # canonical 11 digits (what the ticket must hold)
+    mobile_typed: str  # as the user types it
     contact: str
     location: str
     questions: tuple[str, str]
-    need: str                    # the message that states the need (with name and code)
+    need: str  # the message that states the need (with name and code)
     category: str
     open_ticket: tuple[str, Optional[str]]
     confirm: tuple[str, Optional[str]]
     status: str
     handover: str
-    address: str                 # X-Forwarded-For: each enterprise from its own network
+    address: str  # X-Forwarded-For: each enterprise from its own network
 
 
 def enterprises(n: int, seed: int = 2026, taken: frozenset = frozenset()) -> list[Enterprise]:
@@ -130,25 +226,45 @@ def enterprises(n: int, seed: int = 2026, taken: frozenset = frozenset()) -> lis
         while code in codes:
             code = generate_credit_code(rng)
         codes.add(code)
-        mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10 ** 8):08d}"
+        mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
         while mobile in mobiles:
-            mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10 ** 8):08d}"
+            mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
         mobiles.add(mobile)
-        typed = rng.choice((mobile, f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}", f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}", f"+86 {mobile}"))
+        typed = rng.choice(
+            (
+                mobile,
+                f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}",
+                f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}",
+                f"+86 {mobile}",
+            )
+        )
         need, category = NEEDS[i % len(NEEDS)] if i < len(NEEDS) else rng.choice(NEEDS)
         q1, q2 = rng.sample(QUESTIONS, 2)
-        out.append(Enterprise(
-            index=i, name=name, credit_code=code, mobile=mobile, mobile_typed=typed,
-            contact=rng.choice(CONTACTS), location=rng.choice(LOCATIONS)[0], questions=(q1, q2),
-            need=rng.choice(INTROS).format(name=name, code=code) + need, category=category,
-            open_ticket=rng.choice(OPEN_TICKET), confirm=rng.choice(CONFIRM), status=rng.choice(STATUS),
-            handover=rng.choice(HANDOVER), address=f"10.{20 + i // 65536}.{i // 256 % 256}.{i % 256 + 1}"))
+        out.append(
+            Enterprise(
+                index=i,
+                name=name,
+                credit_code=code,
+                mobile=mobile,
+                mobile_typed=typed,
+                contact=rng.choice(CONTACTS),
+                location=rng.choice(LOCATIONS)[0],
+                questions=(q1, q2),
+                need=rng.choice(INTROS).format(name=name, code=code) + need,
+                category=category,
+                open_ticket=rng.choice(OPEN_TICKET),
+                confirm=rng.choice(CONFIRM),
+                status=rng.choice(STATUS),
+                handover=rng.choice(HANDOVER),
+                address=f"10.{20 + i // 65536}.{i // 256 % 256}.{i % 256 + 1}",
+            )
+        )
     return out
 
 
 # ---- what the bot says: which form field it asks for, and whether the script is on track -----------
 
-SLOT_PROMPTS = (   # (field, a phrase only that prompt contains) — domain.yml utter_ask_*, action_ask_ticket_confirm
+SLOT_PROMPTS = (  # (field, a phrase only that prompt contains) — domain.yml utter_ask_*, action_ask_ticket_confirm
     ("ticket_confirm", "请确认需求登记信息"),
     ("enterprise_name", "企业全称"),
     ("contact_name", "请问怎么称呼"),
@@ -159,7 +275,9 @@ SLOT_PROMPTS = (   # (field, a phrase only that prompt contains) — domain.yml 
 TICKET_NUMBER = re.compile(r"工单号\s*(QCY-\d{8}-\d{4,})")
 BUSY = "系统繁忙"
 FALLBACK_HINTS = ("没太理解", "暂时没能处理好")
-HANDOVER_NOTICE = re.compile(r"服务专员（.+?）将在约\d+分钟内回复您|现在是非工作时间，服务专员将于")   # bot.handover.notice_for
+HANDOVER_NOTICE = re.compile(
+    r"服务专员（.+?）将在约\d+分钟内回复您|现在是非工作时间，服务专员将于"
+)  # bot.handover.notice_for
 
 
 def joined(replies: Sequence[dict]) -> str:
@@ -182,13 +300,14 @@ def payloads(replies: Sequence[dict]) -> list[str]:
 
 # ---- one client: HTTP to the desks ----------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class Turn:
-    kind: str                    # question / need / open / form:<slot> / status / handover
+    kind: str  # question / need / open / form:<slot> / status / handover
     text: str
     client_msg_id: str
     desk: int
-    latency: float = 0.0         # seconds, the HTTP exchange (including waits after a 429)
+    latency: float = 0.0  # seconds, the HTTP exchange (including waits after a 429)
     replies: list = dataclasses.field(default_factory=list)
     error: Optional[str] = None
     rate_limited: int = 0
@@ -201,8 +320,8 @@ class Transcript:
     key: str = ""
     turns: list[Turn] = dataclasses.field(default_factory=list)
     ticket_number: Optional[str] = None
-    clarified: int = 0                    # the need was not understood at first; a category button was clicked
-    failed: Optional[str] = None          # the conversation could not go on (why)
+    clarified: int = 0  # the need was not understood at first; a category button was clicked
+    failed: Optional[str] = None  # the conversation could not go on (why)
 
 
 class ChatClient:
@@ -241,8 +360,7 @@ class ChatClient:
         started = time.perf_counter()
         try:
             for attempt in range(MAX_429_RETRIES + 1):
-                async with self.http.post(self.desks[turn.desk] + "/api/chat/message", json=body,
-                                          headers=headers) as r:
+                async with self.http.post(self.desks[turn.desk] + "/api/chat/message", json=body, headers=headers) as r:
                     if r.status == 429 and attempt < MAX_429_RETRIES:
                         turn.rate_limited += 1
                         await asyncio.sleep(_retry_after(r))
@@ -262,7 +380,7 @@ class ChatClient:
             turn.latency = time.perf_counter() - started
         turn.replies = list(data.get("replies") or [])
         if any(BUSY in (m.get("text") or "") for m in turn.replies):
-            turn.error = "busy_notice"          # the desk gave up waiting for Rasa: wait for the real answer
+            turn.error = "busy_notice"  # the desk gave up waiting for Rasa: wait for the real answer
             turn.replies = await self._later_replies(data["message"]["id"])
         elif not turn.replies:
             turn.error = "no_reply"
@@ -274,17 +392,21 @@ class ChatClient:
         deadline = time.monotonic() + BUSY_WAIT
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
-            async with self.http.get(self.desks[0] + "/api/chat/history",
-                                     params={"conversation_id": t.conversation_id, "after": str(after_id)},
-                                     headers={**self.headers, "X-Chat-Key": t.key}) as r:
+            async with self.http.get(
+                self.desks[0] + "/api/chat/history",
+                params={"conversation_id": t.conversation_id, "after": str(after_id)},
+                headers={**self.headers, "X-Chat-Key": t.key},
+            ) as r:
                 if r.status != 200:
                     continue
                 got = [m for m in (await r.json()).get("messages", []) if m.get("author") == "bot"]
             if got:
-                await asyncio.sleep(1.0)       # the rest of a multi-message answer
-                async with self.http.get(self.desks[0] + "/api/chat/history",
-                                         params={"conversation_id": t.conversation_id, "after": str(after_id)},
-                                         headers={**self.headers, "X-Chat-Key": t.key}) as r:
+                await asyncio.sleep(1.0)  # the rest of a multi-message answer
+                async with self.http.get(
+                    self.desks[0] + "/api/chat/history",
+                    params={"conversation_id": t.conversation_id, "after": str(after_id)},
+                    headers={**self.headers, "X-Chat-Key": t.key},
+                ) as r:
                     return [m for m in (await r.json()).get("messages", []) if m.get("author") == "bot"]
         return []
 
@@ -346,13 +468,18 @@ async def converse(client: ChatClient, think_time: float = 0.0, rng: Optional[ra
         slot = asked_slot(turn.replies)
         if turn.error is None and slot is None:
             _off_track(turn, "form_not_started")
-    answers = {"enterprise_name": (ent.name, None), "contact_name": (ent.contact, None),
-               "contact_mobile": (ent.mobile_typed, None), "ticket_location": (ent.location, None),
-               "need_description": (ent.need, None), "ticket_confirm": ent.confirm}
+    answers = {
+        "enterprise_name": (ent.name, None),
+        "contact_name": (ent.contact, None),
+        "contact_mobile": (ent.mobile_typed, None),
+        "ticket_location": (ent.location, None),
+        "need_description": (ent.need, None),
+        "ticket_confirm": ent.confirm,
+    }
     asked: Counter = Counter()
     while slot is not None:
         asked[slot] += 1
-        if asked[slot] > 2:                       # the bot keeps asking the same thing: off track
+        if asked[slot] > 2:  # the bot keeps asking the same thing: off track
             _off_track(turn, f"slot_repeated:{slot}")
             break
         await pause()
@@ -384,30 +511,40 @@ async def converse(client: ChatClient, think_time: float = 0.0, rng: Optional[ra
 
 # ---- the run --------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass
 class RunResult:
     transcripts: list[Transcript]
     wall: float
     concurrency: int
-    started_at: Optional[datetime.datetime] = None     # UTC, for `check(since=…)`
+    started_at: Optional[datetime.datetime] = None  # UTC, for `check(since=…)`
 
     @property
     def turns(self) -> list[Turn]:
         return [turn for t in self.transcripts for turn in t.turns]
 
     def errors(self) -> Counter:
-        c = Counter(turn.error.split(":")[0] if not turn.error.startswith("off_track") else turn.error
-                    for turn in self.turns if turn.error)
+        c = Counter(
+            turn.error.split(":")[0] if not turn.error.startswith("off_track") else turn.error
+            for turn in self.turns
+            if turn.error
+        )
         c.update(f"conversation_failed:{t.failed.split(':')[0]}" for t in self.transcripts if t.failed)
         return c
 
 
-async def run(desks: Sequence[str], ents: Sequence[Enterprise], concurrency: int = 20,
-              think_time: float = 0.0, timeout: float = HTTP_TIMEOUT) -> RunResult:
+async def run(
+    desks: Sequence[str],
+    ents: Sequence[Enterprise],
+    concurrency: int = 20,
+    think_time: float = 0.0,
+    timeout: float = HTTP_TIMEOUT,
+) -> RunResult:
     """All enterprises, at most `concurrency` talking at once; each conversation in order."""
     sem = asyncio.Semaphore(concurrency)
     conn = aiohttp.TCPConnector(limit=max(10, concurrency * 2))
     async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+
         async def one(ent: Enterprise) -> Transcript:
             async with sem:
                 client = ChatClient(http, desks, ent)
@@ -437,9 +574,14 @@ def summary(result: RunResult) -> dict:
     turns = result.turns
     lat = [t.latency * 1000 for t in turns if t.error is None or t.error.startswith("off_track")]
     return {
-        "enterprises": len(result.transcripts), "concurrency": result.concurrency, "wall_s": result.wall,
-        "turns": len(turns), "throughput": len(turns) / result.wall if result.wall else 0.0,
-        "p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
+        "enterprises": len(result.transcripts),
+        "concurrency": result.concurrency,
+        "wall_s": result.wall,
+        "turns": len(turns),
+        "throughput": len(turns) / result.wall if result.wall else 0.0,
+        "p50": percentile(lat, 50),
+        "p95": percentile(lat, 95),
+        "p99": percentile(lat, 99),
         "mean": statistics.fmean(lat) if lat else float("nan"),
         "errors": sum(1 for t in turns if t.error) + sum(1 for t in result.transcripts if t.failed),
         "errors_by_kind": dict(result.errors()),
@@ -450,6 +592,7 @@ def summary(result: RunResult) -> dict:
 
 
 # ---- checks against the service database ----------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Check:
@@ -487,21 +630,29 @@ def check(db_url: str, transcripts: Sequence[Transcript], since=None, show: int 
     handovers: dict[str, list] = {cid: [] for cid in ids}
     with read_sessions(db_url)() as s:
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for m in s.scalars(select(Message).where(Message.conversation_id.in_(chunk),
-                                                     Message.direction == "in")):
+            chunk = ids[i : i + 500]
+            for m in s.scalars(select(Message).where(Message.conversation_id.in_(chunk), Message.direction == "in")):
                 inbound[m.conversation_id].append(m)
-            for reply_to, n in s.execute(select(Message.reply_to, func.count())
-                                         .where(Message.conversation_id.in_(chunk), Message.direction == "out",
-                                                Message.reply_to.is_not(None))
-                                         .group_by(Message.reply_to)):
+            for reply_to, n in s.execute(
+                select(Message.reply_to, func.count())
+                .where(Message.conversation_id.in_(chunk), Message.direction == "out", Message.reply_to.is_not(None))
+                .group_by(Message.reply_to)
+            ):
                 replies_to[reply_to] = n
-            for row in s.execute(select(Ticket.id, Ticket.number, Ticket.category, Ticket.description,
-                                        Ticket.conversation_id, EntRow.name.label("enterprise"),
-                                        Contact.mobile)
-                                 .join(EntRow, Ticket.enterprise_id == EntRow.id)
-                                 .join(Contact, Ticket.contact_id == Contact.id, isouter=True)
-                                 .where(Ticket.conversation_id.in_(chunk))):
+            for row in s.execute(
+                select(
+                    Ticket.id,
+                    Ticket.number,
+                    Ticket.category,
+                    Ticket.description,
+                    Ticket.conversation_id,
+                    EntRow.name.label("enterprise"),
+                    Contact.mobile,
+                )
+                .join(EntRow, Ticket.enterprise_id == EntRow.id)
+                .join(Contact, Ticket.contact_id == Contact.id, isouter=True)
+                .where(Ticket.conversation_id.in_(chunk))
+            ):
                 tickets[row.conversation_id].append(row)
             for h in s.scalars(select(Handover).where(Handover.conversation_id.in_(chunk))):
                 handovers[h.conversation_id].append(h)
@@ -551,21 +702,36 @@ def check(db_url: str, transcripts: Sequence[Transcript], since=None, show: int 
             problems.append(f"{ent.name}: {len(rows)} tickets")
             continue
         tk = rows[0]
-        wrong = [what for what, bad in (
-            ("category", tk.category != ent.category), ("enterprise", tk.enterprise != ent.name),
-            ("credit code", ent.credit_code not in (tk.description or "")), ("mobile", tk.mobile != ent.mobile),
-            ("number", t.ticket_number is not None and tk.number != t.ticket_number)) if bad]
+        wrong = [
+            what
+            for what, bad in (
+                ("category", tk.category != ent.category),
+                ("enterprise", tk.enterprise != ent.name),
+                ("credit code", ent.credit_code not in (tk.description or "")),
+                ("mobile", tk.mobile != ent.mobile),
+                ("number", t.ticket_number is not None and tk.number != t.ticket_number),
+            )
+            if bad
+        ]
         if wrong:
             problems.append(f"{ent.name}: wrong {', '.join(wrong)} ({tk.number} {tk.category})")
-    with read_sessions(db_url)() as s:      # a duplicate filed under another conversation counts too
+    with read_sessions(db_url)() as s:  # a duplicate filed under another conversation counts too
         names = sorted({t.enterprise.name for t in convs})
         per_name = Counter()
         for i in range(0, len(names), 500):
-            per_name.update(dict(s.execute(select(EntRow.name, func.count(Ticket.id))
-                                           .join(Ticket, Ticket.enterprise_id == EntRow.id)
-                                           .where(EntRow.name.in_(names[i:i + 500]),
-                                                  Ticket.created_at >= since if since is not None else true())
-                                           .group_by(EntRow.name)).all()))
+            per_name.update(
+                dict(
+                    s.execute(
+                        select(EntRow.name, func.count(Ticket.id))
+                        .join(Ticket, Ticket.enterprise_id == EntRow.id)
+                        .where(
+                            EntRow.name.in_(names[i : i + 500]),
+                            Ticket.created_at >= since if since is not None else true(),
+                        )
+                        .group_by(EntRow.name)
+                    ).all()
+                )
+            )
     problems += [f"{name}: {n} tickets for the enterprise" for name, n in sorted(per_name.items()) if n > 1]
     out.append(result("exactly one ticket per scripted need", problems, len(convs)))
 

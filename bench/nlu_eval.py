@@ -7,6 +7,7 @@ from which config.yml's FallbackClassifier threshold is chosen.
     make eval                 # trains the model first if data/config changed
     python bench/nlu_eval.py --heldout tests/eval/nlu_heldout.yml
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,7 +57,7 @@ def print_report(title: str, gold, pred) -> dict:
     print(f"accuracy {rep['accuracy']:.3f}   macro-F1 {rep['macro_f1']:.3f}   (n={len(gold)})")
     needs = [rep["per_intent"][i] for i in NEED_INTENTS if i in rep["per_intent"]]
     if needs:
-        print(f"need categories: macro-F1 {sum(needs)/len(needs):.3f}, lowest {min(needs):.3f}")
+        print(f"need categories: macro-F1 {sum(needs) / len(needs):.3f}, lowest {min(needs):.3f}")
     return rep
 
 
@@ -91,7 +92,7 @@ def threshold_table(gold, scored) -> None:
         kept = [(g, p) for g, (p, c) in zip(gold, scored) if c >= th]
         acc = sum(g == p for g, p in kept) / len(kept) if kept else 0.0
         wrong = sum(g != p for g, p in kept)
-        print(f"  {th:.2f}: kept {len(kept)/len(gold):.3f}  acc {acc:.3f}  wrong-kept {wrong}")
+        print(f"  {th:.2f}: kept {len(kept) / len(gold):.3f}  acc {acc:.3f}  wrong-kept {wrong}")
 
 
 def main() -> int:
@@ -109,8 +110,9 @@ def main() -> int:
     test = load_examples(Path(args.heldout))
     seen = {normalise(t) for t, _ in train}
     leaked = [t for t, _ in test if normalise(t) in seen]
-    print(f"training examples {len(train)}, held-out examples {len(test)}, "
-          f"held-out texts also in training: {len(leaked)}")
+    print(
+        f"training examples {len(train)}, held-out examples {len(test)}, held-out texts also in training: {len(leaked)}"
+    )
     if leaked:
         print("  leaked:", leaked[:10])
 
@@ -119,6 +121,7 @@ def main() -> int:
     else:
         from bot.settings import Settings
         from bot.rasa_ext.training import ensure_model
+
         model = ensure_model(Settings.from_env().model_dir)
 
     gold = [i for _, i in test]
@@ -131,10 +134,14 @@ def main() -> int:
     # Short keyword messages ("高企认定") written independently can coincide with training lines;
     # the same figures without them show how the models do on wording they never saw.
     fresh = [i for i, (t, _) in enumerate(test) if normalise(t) not in seen]
-    print_report(f"Rasa pipeline, held-out texts not in training (n={len(fresh)})",
-                 [gold[i] for i in fresh], [ours[i] for i in fresh])
-    print_report(f"Baseline, held-out texts not in training (n={len(fresh)})",
-                 [gold[i] for i in fresh], [base[i] for i in fresh])
+    print_report(
+        f"Rasa pipeline, held-out texts not in training (n={len(fresh)})",
+        [gold[i] for i in fresh],
+        [ours[i] for i in fresh],
+    )
+    print_report(
+        f"Baseline, held-out texts not in training (n={len(fresh)})", [gold[i] for i in fresh], [base[i] for i in fresh]
+    )
 
     print("\nper-intent F1 (pipeline / baseline):")
     for lab in sorted(rep["per_intent"], key=lambda k: rep["per_intent"][k]):

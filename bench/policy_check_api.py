@@ -12,6 +12,7 @@ tool). Prints p50 / p95 / p99 / max latency, throughput and status counts.
 
 Client and desk share this machine's cores, so the figures are an upper bound for a server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,23 +37,45 @@ sys.path.insert(0, str(ROOT))
 
 PATH = "/api/policy-check"
 BODIES = [
-    {"registered_on": "2021-03-01", "employees": 50, "tech_staff": 9,
-     "revenue": [15_000_000, 18_000_000, 20_000_000], "rd_expense": [1_000_000, 1_500_000, 3_000_000],
-     "rd_domestic_share": 1, "hightech_revenue_share": 0.8, "total_assets": 30_000_000,
-     "taxable_income": 1_500_000, "ip": {"invention_patents": 1, "software_copyrights": 5},
-     "industry": "软件和信息技术服务业"},
+    {
+        "registered_on": "2021-03-01",
+        "employees": 50,
+        "tech_staff": 9,
+        "revenue": [15_000_000, 18_000_000, 20_000_000],
+        "rd_expense": [1_000_000, 1_500_000, 3_000_000],
+        "rd_domestic_share": 1,
+        "hightech_revenue_share": 0.8,
+        "total_assets": 30_000_000,
+        "taxable_income": 1_500_000,
+        "ip": {"invention_patents": 1, "software_copyrights": 5},
+        "industry": "软件和信息技术服务业",
+    },
     {"employees": 60, "tech_staff": 9, "revenue": [15_000_000], "rd_expense": [2_000_000]},
-    {"registered_on": "2025-06-01", "employees": 12, "tech_staff": 6, "revenue": [3_000_000],
-     "rd_expense": [600_000], "ip": {"software_copyrights": 2}, "industry": "集成电路设计"},
-    {"registered_on": "2010-01-01", "employees": 800, "tech_staff": 120,
-     "revenue": [300_000_000, 320_000_000, 350_000_000], "rd_expense": [9_000_000, 10_000_000, 11_000_000],
-     "total_assets": 500_000_000, "taxable_income": 20_000_000, "industry": "批发和零售业"},
+    {
+        "registered_on": "2025-06-01",
+        "employees": 12,
+        "tech_staff": 6,
+        "revenue": [3_000_000],
+        "rd_expense": [600_000],
+        "ip": {"software_copyrights": 2},
+        "industry": "集成电路设计",
+    },
+    {
+        "registered_on": "2010-01-01",
+        "employees": 800,
+        "tech_staff": 120,
+        "revenue": [300_000_000, 320_000_000, 350_000_000],
+        "rd_expense": [9_000_000, 10_000_000, 11_000_000],
+        "total_assets": 500_000_000,
+        "taxable_income": 20_000_000,
+        "industry": "批发和零售业",
+    },
     {"employees": 50},
     {"taxable_income": 2_000_000, "employees": 80, "total_assets": 30_000_000},
     {"revenue": [1, 2], "rd_expense": [1, 2], "ip": {"utility_models": 3}},
     {"registered_on": "2024-05-01", "revenue": [20_000_000, 30_000_000], "rd_expense": [1_000_000, 1_500_000]},
     {"hightech_revenue_share": 0.7, "rd_domestic_share": 0.9, "employees": 200, "tech_staff": 30},
-    {"employees": -1},                                     # bad request: 400
+    {"employees": -1},  # bad request: 400
 ]
 
 
@@ -63,8 +86,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def desk_process(var_dir: Path, database_url: Optional[str] = None, timeout: float = 60.0,
-                 **env: str) -> Iterator[str]:
+def desk_process(var_dir: Path, database_url: Optional[str] = None, timeout: float = 60.0, **env: str) -> Iterator[str]:
     """`python -m bot.desk` on a free port, Rasa and the action server on a closed port; yields its base
     URL and stops it (SIGTERM, then SIGKILL) afterwards. Without `database_url`, a fresh migrated SQLite
     database in `var_dir`."""
@@ -77,19 +99,33 @@ def desk_process(var_dir: Path, database_url: Optional[str] = None, timeout: flo
         migrate(database_url)
         sync_network(database_url)
     port, closed = _free_port(), _free_port()
-    child_env = {**os.environ, "DESK_PORT": str(port), "RASA_PORT": str(closed), "ACTIONS_PORT": str(closed),
-                 "RASA_TOKEN": "bench", "VAR_DIR": str(var_dir), "DATABASE_URL": database_url,
-                 "DESK_SCHEDULER": "0", "LOG_LEVEL": "WARNING", "REDIS_URL": "", "BIND_HOST": "127.0.0.1", **env}
+    child_env = {
+        **os.environ,
+        "DESK_PORT": str(port),
+        "RASA_PORT": str(closed),
+        "ACTIONS_PORT": str(closed),
+        "RASA_TOKEN": "bench",
+        "VAR_DIR": str(var_dir),
+        "DATABASE_URL": database_url,
+        "DESK_SCHEDULER": "0",
+        "LOG_LEVEL": "WARNING",
+        "REDIS_URL": "",
+        "BIND_HOST": "127.0.0.1",
+        **env,
+    }
     log = open(var_dir / f"desk-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.desk"], cwd=ROOT, env=child_env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.desk"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"desk exited with {proc.returncode}: "
-                                   + (var_dir / f"desk-{port}.log").read_text(errors="replace")[-2000:])
+                raise RuntimeError(
+                    f"desk exited with {proc.returncode}: "
+                    + (var_dir / f"desk-{port}.log").read_text(errors="replace")[-2000:]
+                )
             try:
                 if requests.post(base + PATH, json={}, timeout=2).status_code == 200:
                     break
@@ -133,11 +169,12 @@ async def load(base: str, total: int, concurrency: int) -> tuple[list[float], Co
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+
         async def one(body: dict) -> None:
             async with session.post(base + PATH, json=body) as resp:
                 await resp.read()
 
-        await asyncio.gather(*(one(b) for b in BODIES * 10))     # warm-up, connections opened
+        await asyncio.gather(*(one(b) for b in BODIES * 10))  # warm-up, connections opened
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
@@ -153,12 +190,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         with desk_process(Path(tmp)) as base:
             latencies, statuses, elapsed = asyncio.run(load(base, args.n, args.c))
     ms = [x * 1000 for x in latencies]
-    print(f"POST {PATH}: {len(ms)} requests, {args.c} in flight, one desk process "
-          f"({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPU cores shared "
-          f"with the client)")
+    print(
+        f"POST {PATH}: {len(ms)} requests, {args.c} in flight, one desk process "
+        f"({platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPU cores shared "
+        f"with the client)"
+    )
     print(f"  status: {dict(sorted(statuses.items()))}")
-    print(f"  latency ms: p50 {statistics.median(ms):.1f}  p95 {percentile(ms, 95):.1f}  "
-          f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}")
+    print(
+        f"  latency ms: p50 {statistics.median(ms):.1f}  p95 {percentile(ms, 95):.1f}  "
+        f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}"
+    )
     print(f"  throughput: {len(ms) / elapsed:.0f} requests/s")
     return 0 if set(statuses) <= {200, 400} else 1
 

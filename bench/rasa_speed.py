@@ -5,6 +5,7 @@
 Starts the same processes as `make run` on free ports, then measures
 sequential requests with messages from the held-out set (real Chinese text).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,9 @@ def main() -> int:
         turn = []
         for i, t in enumerate(texts):
             a = time.perf_counter()
-            http.post(s.desk_channel_url, headers=s.desk_channel_headers,
-                      json={"sender": f"bench-{i % 20}", "message": t}).raise_for_status()
+            http.post(
+                s.desk_channel_url, headers=s.desk_channel_headers, json={"sender": f"bench-{i % 20}", "message": t}
+            ).raise_for_status()
             turn.append((time.perf_counter() - a) * 1000)
         rasa_pid = inst.supervisor.children[1].proc.pid
         print(f"model {model.name}; {args.n} sequential requests each")

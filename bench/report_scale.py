@@ -16,6 +16,7 @@ It prints the generation time, the database size and the report's figures (to_te
 SQLite is left without ANALYZE statistics, as a deployment has them; bot.tooling.demo ANALYZEs the
 PostgreSQL tables after loading, as autovacuum would soon do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,15 @@ def run(label: str, url: str, args, size_of) -> dict:
     migrate(url)
     sync_network(url)
     t_setup = time.perf_counter() - t0
-    result = generate(url, enterprises=args.enterprises, year=args.year, tickets=args.tickets, seed=args.seed,
-                      now=args.now, progress=_log)
+    result = generate(
+        url,
+        enterprises=args.enterprises,
+        year=args.year,
+        tickets=args.tickets,
+        seed=args.seed,
+        now=args.now,
+        progress=_log,
+    )
     print(f"迁移并同步服务网络：{_ms(t_setup)}")
     print(f"生成数据：{result.seconds:,.1f} s（{result.tickets / result.seconds:,.0f} 件工单/秒）")
     print(f"  {result.summary()}")
@@ -89,17 +97,29 @@ def run(label: str, url: str, args, size_of) -> dict:
         to_xlsx(summary, buf)
         xlsx_times.append(time.perf_counter() - t)
     t_html, t_xlsx = min(html_times), min(xlsx_times)
-    print(f"monthly_summary({args.month})：最短 {_ms(min(times))}，中位 {_ms(statistics.median(times))}"
-          f"（{RUNS} 次：{'、'.join(_ms(x) for x in times)}）")
-    print(f"渲染（{RUNS} 次取最短）：HTML {_ms(t_html)}（{_size(len(html.encode('utf-8')))}），"
-          f"xlsx {_ms(t_xlsx)}（{_size(len(buf.getvalue()))}；首次 {_ms(xlsx_times[0])}，含加载 openpyxl）")
+    print(
+        f"monthly_summary({args.month})：最短 {_ms(min(times))}，中位 {_ms(statistics.median(times))}"
+        f"（{RUNS} 次：{'、'.join(_ms(x) for x in times)}）"
+    )
+    print(
+        f"渲染（{RUNS} 次取最短）：HTML {_ms(t_html)}（{_size(len(html.encode('utf-8')))}），"
+        f"xlsx {_ms(t_xlsx)}（{_size(len(buf.getvalue()))}；首次 {_ms(xlsx_times[0])}，含加载 openpyxl）"
+    )
     print()
     report = to_text(summary)
-    if not args.full_text:      # the headline figures; the per-category and per-node tables with --full-text
+    if not args.full_text:  # the headline figures; the per-category and per-node tables with --full-text
         report = report.split("\n按需求分类")[0]
     print(report)
-    return {"label": label, "generate": result.seconds, "size": size_of(), "min": min(times),
-            "median": statistics.median(times), "html": t_html, "xlsx": t_xlsx, "tickets": result.tickets}
+    return {
+        "label": label,
+        "generate": result.seconds,
+        "size": size_of(),
+        "min": min(times),
+        "median": statistics.median(times),
+        "html": t_html,
+        "xlsx": t_xlsx,
+        "tickets": result.tickets,
+    }
 
 
 def sqlite_case(args) -> dict:
@@ -168,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tickets", type=int, default=1_000_000, help="工单数（默认 1,000,000）")
     p.add_argument("--enterprises", type=int, default=None, help="企业数（默认 工单数/50，至少 500）")
     p.add_argument("--year", type=int, default=2026)
-    p.add_argument("--now", type=_parse_now, default=datetime(2026, 11, 25, 12, 0, tzinfo=timezone(timedelta(hours=8))),
-                   help="生成数据时的“现在”（默认 2026-11-25 12:00 北京时间，保证每次数据相同）")
+    p.add_argument(
+        "--now",
+        type=_parse_now,
+        default=datetime(2026, 11, 25, 12, 0, tzinfo=timezone(timedelta(hours=8))),
+        help="生成数据时的“现在”（默认 2026-11-25 12:00 北京时间，保证每次数据相同）",
+    )
     p.add_argument("--month", default="2026-10", help="统计月份（默认 2026-10）")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--pg", action="store_true", help="另在一个新建的 PostgreSQL 数据库上运行（结束后删除）")
@@ -184,18 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.enterprises = args.enterprises or max(500, args.tickets // 50)
 
-    print(f"月总结压测：{args.tickets:,} 件工单，{args.enterprises:,} 家企业，{args.year} 年 1 月 1 日至 "
-          f"{args.now.astimezone(timezone(timedelta(hours=8))):%Y-%m-%d %H:%M}，统计月份 {args.month}，"
-          f"Python {sys.version.split()[0]}，{os.cpu_count()} 核")
+    print(
+        f"月总结压测：{args.tickets:,} 件工单，{args.enterprises:,} 家企业，{args.year} 年 1 月 1 日至 "
+        f"{args.now.astimezone(timezone(timedelta(hours=8))):%Y-%m-%d %H:%M}，统计月份 {args.month}，"
+        f"Python {sys.version.split()[0]}，{os.cpu_count()} 核"
+    )
     results = [sqlite_case(args)]
     if args.pg:
         results.append(pg_case(args))
 
     print("\n=== 汇总 ===")
     for r in results:
-        print(f"{r['label']}：生成 {r['generate']:,.1f} s，大小 {r['size'].split('（')[0]}，"
-              f"monthly_summary 最短 {_ms(r['min'])} / 中位 {_ms(r['median'])}，"
-              f"HTML {_ms(r['html'])}，xlsx {_ms(r['xlsx'])}")
+        print(
+            f"{r['label']}：生成 {r['generate']:,.1f} s，大小 {r['size'].split('（')[0]}，"
+            f"monthly_summary 最短 {_ms(r['min'])} / 中位 {_ms(r['median'])}，"
+            f"HTML {_ms(r['html'])}，xlsx {_ms(r['xlsx'])}"
+        )
     return 0
 
 

@@ -14,6 +14,7 @@ the same HTTP exchange), the share of callbacks answered within WeChat's 5 secon
 (passive or "success" — no retry), the share answered passively, how many replies missed
 the budget and how many customer-service sends reached the stand-in for them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,12 @@ from bot.tooling.stack import local_settings, start_instance  # noqa: E402
 from bot.runtime.supervisor import free_port  # noqa: E402
 from bot.rasa_ext.training import ensure_model  # noqa: E402
 
-TOKEN, AES_KEY, APPID, GH = "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench000000001", "gh_bench00000001"
+TOKEN, AES_KEY, APPID, GH = (
+    "benchtoken",
+    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "wxbench000000001",
+    "gh_bench00000001",
+)
 DEADLINE = 5.0
 BUDGET = float(os.environ.get("WECHAT_REPLY_BUDGET") or 4.0)
 
@@ -86,36 +92,47 @@ class StandIn:
 
 def build(peer: WeChatCrypto, openid: str, text: str) -> tuple[dict, bytes]:
     ts, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
-    inner = (f"<xml><ToUserName><![CDATA[{GH}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-             f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-             f"<Content><![CDATA[{text}]]></Content><MsgId>{uuid.uuid4().int % 10**19}</MsgId></xml>")
+    inner = (
+        f"<xml><ToUserName><![CDATA[{GH}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{uuid.uuid4().int % 10**19}</MsgId></xml>"
+    )
     env = wxml.parse(peer.encrypt_message(inner, nonce, ts))
     signer = WeChatSigner()
     signer.add_data(TOKEN, ts, nonce)
-    params = {"signature": signer.signature, "timestamp": ts, "nonce": nonce, "openid": openid,
-              "encrypt_type": "aes", "msg_signature": env["MsgSignature"]}
+    params = {
+        "signature": signer.signature,
+        "timestamp": ts,
+        "nonce": nonce,
+        "openid": openid,
+        "encrypt_type": "aes",
+        "msg_signature": env["MsgSignature"],
+    }
     body = f"<xml><ToUserName><![CDATA[{GH}]]></ToUserName><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"
     return params, body.encode()
 
 
-async def user(http: aiohttp.ClientSession, url: str, peer: WeChatCrypto, texts: list[str],
-               results: list[tuple[float, str]]) -> None:
+async def user(
+    http: aiohttp.ClientSession, url: str, peer: WeChatCrypto, texts: list[str], results: list[tuple[float, str]]
+) -> None:
     openid = "oBench" + uuid.uuid4().hex[:22]
     for text in texts:
         params, body = build(peer, openid, text)
         t0 = time.perf_counter()
         try:
-            async with http.post(url, params=params, data=body,
-                                 timeout=aiohttp.ClientTimeout(total=DEADLINE)) as resp:
+            async with http.post(url, params=params, data=body, timeout=aiohttp.ClientTimeout(total=DEADLINE)) as resp:
                 answer = await resp.text()
-                kind = "passive" if resp.status == 200 and "<Encrypt>" in answer else \
-                    ("success" if resp.status == 200 and answer == "success" else f"http{resp.status}")
+                kind = (
+                    "passive"
+                    if resp.status == 200 and "<Encrypt>" in answer
+                    else ("success" if resp.status == 200 and answer == "success" else f"http{resp.status}")
+                )
         except asyncio.TimeoutError:
-            kind = "timeout"                  # WeChat would hang up here and retry
+            kind = "timeout"  # WeChat would hang up here and retry
         except aiohttp.ClientError as exc:
             kind = type(exc).__name__
         results.append((time.perf_counter() - t0, kind))
-        await asyncio.sleep(random.uniform(0.2, 1.0))       # a person reads, then types again
+        await asyncio.sleep(random.uniform(0.2, 1.0))  # a person reads, then types again
 
 
 async def level(url: str, users: int, per_user: int, corpus: list[str], stand_in: StandIn) -> dict:
@@ -125,25 +142,32 @@ async def level(url: str, users: int, per_user: int, corpus: list[str], stand_in
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as http:
         started = time.perf_counter()
-        await asyncio.gather(*(user(http, url, peer, random.sample(corpus, per_user), results)
-                               for _ in range(users)))
+        await asyncio.gather(*(user(http, url, peer, random.sample(corpus, per_user), results) for _ in range(users)))
         wall = time.perf_counter() - started
     # "success" at the budget = the reply follows through the customer-service API;
     # a quick "success" = nothing to say now (the conversation is waiting for staff)
     deferred = sum(1 for t, k in results if k == "success" and t >= BUDGET - 0.1)
     quiet = sum(1 for t, k in results if k == "success" and t < BUDGET - 0.1)
-    for _ in range(60):                                     # late replies still on their way
+    for _ in range(60):  # late replies still on their way
         if stand_in.sends - sends_before >= deferred:
             break
         await asyncio.sleep(0.5)
     passive = [t for t, k in results if k == "passive"]
     in_time = [t for t, k in results if k in ("passive", "success") and t <= DEADLINE]
-    return {"users": users, "requests": len(results), "wall": wall,
-            "p50": statistics.median(passive) * 1000 if passive else float("nan"),
-            "p95": pct(passive, 95) * 1000, "all_p95": pct([t for t, _ in results], 95) * 1000,
-            "in_time": len(in_time) / len(results), "passive": len(passive) / len(results),
-            "deferred": deferred, "quiet": quiet, "pushed": stand_in.sends - sends_before,
-            "errors": sum(1 for _, k in results if k not in ("passive", "success"))}
+    return {
+        "users": users,
+        "requests": len(results),
+        "wall": wall,
+        "p50": statistics.median(passive) * 1000 if passive else float("nan"),
+        "p95": pct(passive, 95) * 1000,
+        "all_p95": pct([t for t, _ in results], 95) * 1000,
+        "in_time": len(in_time) / len(results),
+        "passive": len(passive) / len(results),
+        "deferred": deferred,
+        "quiet": quiet,
+        "pushed": stand_in.sends - sends_before,
+        "errors": sum(1 for _, k in results if k not in ("passive", "success")),
+    }
 
 
 async def run(settings: Settings, levels: list[int], per_user: int, stand_in: StandIn) -> list[dict]:
@@ -175,8 +199,13 @@ def main() -> int:
     var = Path(tempfile.mkdtemp(prefix="bench-wechat-"))
     loop = asyncio.new_event_loop()
     stand_in, runner, api_port = loop.run_until_complete(serve_stand_in())
-    os.environ.update(WECHAT_MP_TOKEN=TOKEN, WECHAT_MP_AES_KEY=AES_KEY, WECHAT_MP_APPID=APPID,
-                      WECHAT_MP_SECRET="bench", WECHAT_API_BASE=f"http://127.0.0.1:{api_port}")
+    os.environ.update(
+        WECHAT_MP_TOKEN=TOKEN,
+        WECHAT_MP_AES_KEY=AES_KEY,
+        WECHAT_MP_APPID=APPID,
+        WECHAT_MP_SECRET="bench",
+        WECHAT_API_BASE=f"http://127.0.0.1:{api_port}",
+    )
     inst = start_instance(local_settings(var, token="bench"), model)
     s = inst.settings
     try:
@@ -185,15 +214,21 @@ def main() -> int:
         inst.stop()
         loop.run_until_complete(runner.cleanup())
         loop.close()
-    print(f"model {model.name}; {os.cpu_count()} CPUs; safe mode (AES); {args.messages} messages per user, "
-          f"0.2–1 s between a user's messages; reply budget {BUDGET} s")
-    print("users  requests  msg/s  passive p50  passive p95  all p95   ≤5 s answered  passive  deferred→CS sent"
-          "  to staff  errors")
+    print(
+        f"model {model.name}; {os.cpu_count()} CPUs; safe mode (AES); {args.messages} messages per user, "
+        f"0.2–1 s between a user's messages; reply budget {BUDGET} s"
+    )
+    print(
+        "users  requests  msg/s  passive p50  passive p95  all p95   ≤5 s answered  passive  deferred→CS sent"
+        "  to staff  errors"
+    )
     for r in rows:
-        print(f"{r['users']:>5}  {r['requests']:>8}  {r['requests'] / r['wall']:>5.1f}"
-              f"  {r['p50']:>8.0f} ms  {r['p95']:>8.0f} ms  {r['all_p95']:>6.0f} ms"
-              f"  {r['in_time']:>12.1%}  {r['passive']:>7.1%}  {r['deferred']:>8} → {r['pushed']:<6}"
-              f"  {r['quiet']:>8}  {r['errors']:>6}")
+        print(
+            f"{r['users']:>5}  {r['requests']:>8}  {r['requests'] / r['wall']:>5.1f}"
+            f"  {r['p50']:>8.0f} ms  {r['p95']:>8.0f} ms  {r['all_p95']:>6.0f} ms"
+            f"  {r['in_time']:>12.1%}  {r['passive']:>7.1%}  {r['deferred']:>8} → {r['pushed']:<6}"
+            f"  {r['quiet']:>8}  {r['errors']:>6}"
+        )
     return 0
 
 

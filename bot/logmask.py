@@ -18,6 +18,7 @@ What is masked (ASCII and full-width digits, with the spaces or dashes people ty
   quoted or not) → every character ``*``
 Unified social credit codes (enterprises, public) and ticket numbers are left alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,17 +30,24 @@ _SEP = r"[-\s]?"
 
 # Patterns run on the text with full-width digits mapped to ASCII (same length, same offsets).
 _ID = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}" + _SEP + r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-    + _SEP + r"\d{3}[0-9Xx](?![0-9A-Za-z])", re.ASCII)
-_MOBILE = re.compile(r"(?<![0-9])(?:(?:\+|00)?86[-\s]?)?(?P<n>1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4})(?![0-9])",
-                     re.ASCII)
+    r"(?<![0-9A-Za-z])[1-9]\d{5}"
+    + _SEP
+    + r"(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+    + _SEP
+    + r"\d{3}[0-9Xx](?![0-9A-Za-z])",
+    re.ASCII,
+)
+_MOBILE = re.compile(
+    r"(?<![0-9])(?:(?:\+|00)?86[-\s]?)?(?P<n>1[3-9]\d" + _SEP + r"\d{4}" + _SEP + r"\d{4})(?![0-9])", re.ASCII
+)
 _LANDLINE = re.compile(r"(?<![0-9])(?:\(0\d{2,3}\)\s?|0\d{2,3}[-\s])(?P<n>\d{7,8})(?![0-9])", re.ASCII)
 
 
 _CHAT_KEY = re.compile(r"(?<![A-Za-z0-9_])(key\.)([A-Za-z0-9_\-]{8,})")
 _NAMED_SECRET = re.compile(
     r"(?i)((?:x-chat-key|authorization|access[_-]?token|token|secret|password|passwd|csrf[_-]?token)"
-    r"['\"]?\s*[:=]\s*['\"]?(?:bearer\s+|basic\s+)?)([A-Za-z0-9_\-.~+/=%]{6,})")
+    r"['\"]?\s*[:=]\s*['\"]?(?:bearer\s+|basic\s+)?)([A-Za-z0-9_\-.~+/=%]{6,})"
+)
 
 
 def mask_secrets(text: str) -> str:
@@ -54,7 +62,7 @@ def mask_secrets(text: str) -> str:
 def _mask_span(out: list[str], ascii_text: str, start: int, end: int, head: int, tail: int) -> None:
     """Replace the digits of [start, end) by '*', keeping `head` leading and `tail` trailing ones."""
     positions = [i for i in range(start, end) if ascii_text[i] in "0123456789Xx"]
-    for i in positions[head:len(positions) - tail]:
+    for i in positions[head : len(positions) - tail]:
         out[i] = "*"
 
 
@@ -94,7 +102,7 @@ def _mask_record(record: logging.LogRecord) -> logging.LogRecord:
     if record.stack_info:
         record.stack_info = mask(record.stack_info)
     for name, value in record.__dict__.items():
-        if name not in _STANDARD and isinstance(value, str):     # `extra=` fields (Sanic's access log)
+        if name not in _STANDARD and isinstance(value, str):  # `extra=` fields (Sanic's access log)
             record.__dict__[name] = mask(value)
     return record
 

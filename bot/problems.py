@@ -2,6 +2,7 @@
 rules) are checked whole, and one run lists all that is wrong — "<file>: <field>: <problem>" per line — instead of
 stopping at the first. One exception shape for all of them, so callers (start-up checks, `validate` commands,
 the console's editor) read `problems` the same way."""
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Every Redis call fails within a couple of seconds when Redis is down, so a user 
 staff member gets a clear error instead of a hanging request. One client per URL and
 event loop (redis.asyncio clients are bound to the loop that created them).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,9 +41,13 @@ def redis_for(url: str):
     key = (url, id(asyncio.get_running_loop()))
     client = _clients.get(key)
     if client is None:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT,
-                                         socket_timeout=SOCKET_TIMEOUT, health_check_interval=15,
-                                         decode_responses=True)
+        client = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=SOCKET_TIMEOUT,
+            health_check_interval=15,
+            decode_responses=True,
+        )
         _clients[key] = client
     return client
 
@@ -51,8 +56,9 @@ def sync_redis_for(url: str):
     """A blocking client (CLI tools, the scheduler's checks), same timeouts."""
     import redis
 
-    return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
-                                decode_responses=True)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT, decode_responses=True
+    )
 
 
 async def close_all(url: Optional[str] = None) -> None:

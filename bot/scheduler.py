@@ -43,6 +43,7 @@ current period only (a fresh installation does not send last week's dispatch lis
     python -m bot.scheduler run-once [--now 2026-11-25T09:00] [--db URL] [--tracker URL]
     python -m bot.scheduler status [--now …] [--db URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,30 +75,37 @@ DAILY, WEEKLY, MONTHLY, SLA_SWEEP = "daily_dispatch", "weekly_push", "monthly_su
 RETENTION = "tracker_retention"
 PRIVACY = "personal_data_retention"
 POLICY_PUSH = "policy_push"
-JOB_LABELS = {DAILY: "日调度", WEEKLY: "周推进", MONTHLY: "月总结", SLA_SWEEP: "时限巡检", RETENTION: "对话记录清理",
-              PRIVACY: "个人信息到期清理", POLICY_PUSH: "政策推送"}
+JOB_LABELS = {
+    DAILY: "日调度",
+    WEEKLY: "周推进",
+    MONTHLY: "月总结",
+    SLA_SWEEP: "时限巡检",
+    RETENTION: "对话记录清理",
+    PRIVACY: "个人信息到期清理",
+    POLICY_PUSH: "政策推送",
+}
 
 DAILY_AT = dispatch.DISPATCH_AT
 WEEKLY_AT = time(9, 0)
 MONTHLY_AT = time(8, 0)
-RETENTION_AT = time(3, 30)            # quiet hours: deletes on the tracker store
-POLICY_PUSH_AT = time(10, 0)          # 政策推送: office hours, after the morning's dispatch
+RETENTION_AT = time(3, 30)  # quiet hours: deletes on the tracker store
+POLICY_PUSH_AT = time(10, 0)  # 政策推送: office hours, after the morning's dispatch
 DAILY_CATCH_UP_DAYS = 7
 WEEKLY_CATCH_UP_WEEKS = 4
 MONTHLY_CATCH_UP_MONTHS = 2
 
-PUSH_AGE = dispatch.WEEKLY_AGE       # 周推进: tickets open longer than this (本周推进 in the list)
-PUSH_INTERVAL = timedelta(days=7)     # … and not pushed within this
-PUSH_SLACK = timedelta(days=1)        # a push at Mon 09:00:40 must not block next Mon 09:00:10
+PUSH_AGE = dispatch.WEEKLY_AGE  # 周推进: tickets open longer than this (本周推进 in the list)
+PUSH_INTERVAL = timedelta(days=7)  # … and not pushed within this
+PUSH_SLACK = timedelta(days=1)  # a push at Mon 09:00:40 must not block next Mon 09:00:10
 
-RETRY_AFTER = timedelta(minutes=5)    # a failed run is retried by the first tick after this
-STALE_AFTER = timedelta(hours=1)      # a run still "running" after this is presumed dead
-SLA_INTERVAL = 300                    # seconds between SLA sweeps in run_forever
+RETRY_AFTER = timedelta(minutes=5)  # a failed run is retried by the first tick after this
+STALE_AFTER = timedelta(hours=1)  # a run still "running" after this is presumed dead
+SLA_INTERVAL = 300  # seconds between SLA sweeps in run_forever
 
 ACTOR = "system"
 RUNNING, DONE, FAILED = "running", "done", "failed"
 STATUS_LABELS = {RUNNING: "执行中", DONE: "已完成", FAILED: "失败"}
-ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})    # the SLA clock runs
+ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})  # the SLA clock runs
 
 
 def default_instance() -> str:
@@ -127,6 +135,7 @@ def _category_name(category: str) -> str:
 
 
 # ---- periods ----------------------------------------------------------------------------------------
+
 
 def iso_week(d: date) -> str:
     y, w, _ = d.isocalendar()
@@ -159,11 +168,11 @@ class Job:
 
     name: str
     label: str
-    due_at: Callable[["Scheduler", str], datetime]               # when a period becomes due
-    candidates: Callable[["Scheduler", datetime], list[str]]     # periods in the catch-up window
-    current: Callable[["Scheduler", datetime], str]              # the period of `now`
+    due_at: Callable[["Scheduler", str], datetime]  # when a period becomes due
+    candidates: Callable[["Scheduler", datetime], list[str]]  # periods in the catch-up window
+    current: Callable[["Scheduler", datetime], str]  # the period of `now`
     work: Callable[["Scheduler", Session, str, datetime, Any], tuple[str, Any]]
-    prepare: Optional[Callable[["Scheduler", str, datetime], Any]] = None   # outside the transaction
+    prepare: Optional[Callable[["Scheduler", str, datetime], Any]] = None  # outside the transaction
 
 
 def _daily_due(sched: "Scheduler", period: str) -> datetime:
@@ -186,7 +195,7 @@ def _weekly_due(sched: "Scheduler", period: str) -> datetime:
         d = monday + timedelta(days=i)
         if sched.sla.is_working_day(d):
             return sched.at(d, WEEKLY_AT)
-    return sched.at(monday, WEEKLY_AT)        # a week without a working day: Monday anyway
+    return sched.at(monday, WEEKLY_AT)  # a week without a working day: Monday anyway
 
 
 def _weekly_candidates(sched: "Scheduler", now: datetime) -> list[str]:
@@ -208,18 +217,27 @@ def _monthly_candidates(sched: "Scheduler", now: datetime) -> list[str]:
 
 # ---- 日调度: the dispatch lists (bot/reports/dispatch.py: the rules, shared with console and CLI) ----
 
+
 def _work_daily(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
     day = date.fromisoformat(period)
     catch_up = day != sched.local_date(now)
     lists = dispatch_lists(s, day, sched.sla, catch_up=catch_up)
     for dl in lists.nodes:
-        s.add(Notification(kind="dispatch_list", recipient=f"node:{dl.node_id}",
-                           body=dispatch.node_text(dl, lists, sched.tz), created_at=now))
+        s.add(
+            Notification(
+                kind="dispatch_list",
+                recipient=f"node:{dl.node_id}",
+                body=dispatch.node_text(dl, lists, sched.tz),
+                created_at=now,
+            )
+        )
     n = lists.totals()
-    out = (f"已向 {len(lists.nodes)} 个服务节点发送{'补发的' if catch_up else ''}日调度清单："
-           f"已超期 {n.get(dispatch.OVERDUE, 0)} 件，今日到期 {n.get(dispatch.DUE_TODAY, 0)} 件，"
-           f"待补充 {n.get(dispatch.AWAITING, 0)} 件，新增 {n.get('new_total', 0)} 件，"
-           f"本周推进 {n.get(dispatch.WEEKLY, 0)} 件，入企服务 {n.get('visits', 0)} 次")
+    out = (
+        f"已向 {len(lists.nodes)} 个服务节点发送{'补发的' if catch_up else ''}日调度清单："
+        f"已超期 {n.get(dispatch.OVERDUE, 0)} 件，今日到期 {n.get(dispatch.DUE_TODAY, 0)} 件，"
+        f"待补充 {n.get(dispatch.AWAITING, 0)} 件，新增 {n.get('new_total', 0)} 件，"
+        f"本周推进 {n.get(dispatch.WEEKLY, 0)} 件，入企服务 {n.get('visits', 0)} 次"
+    )
     return out, lists
 
 
@@ -229,6 +247,7 @@ def dispatch_lists(s: Session, day: date, sla: SlaPolicy, catch_up: bool = False
 
 
 # ---- 周推进: progress messages to the enterprise ----------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ProgressPush:
@@ -240,8 +259,10 @@ class ProgressPush:
 def progress_message(number: str, category: str, status: str, node_name: str) -> str:
     label = lc.LABELS.get(status, status)
     step = lc.NEXT_STEP.get(status, "服务专员正在办理")
-    return (f"您的工单 {number}（{_category_name(category)}）目前状态：{label}，由{node_name}办理，"
-            f"下一步：{step}。如有新的情况或材料，可直接回复本消息，我们会及时跟进。")
+    return (
+        f"您的工单 {number}（{_category_name(category)}）目前状态：{label}，由{node_name}办理，"
+        f"下一步：{step}。如有新的情况或材料，可直接回复本消息，我们会及时跟进。"
+    )
 
 
 def weekly_push(s: Session, now: datetime) -> list[ProgressPush]:
@@ -251,8 +272,19 @@ def weekly_push(s: Session, now: datetime) -> list[ProgressPush]:
     T = Ticket
     not_recent = or_(T.last_progress_push.is_(None), T.last_progress_push < push_cutoff)
     rows = s.execute(
-        select(T.id, T.number, T.category, T.status, T.node_id, T.conversation_id, T.last_progress_push,
-               ServiceNode.name, Contact.name, Contact.mobile, Enterprise.name)
+        select(
+            T.id,
+            T.number,
+            T.category,
+            T.status,
+            T.node_id,
+            T.conversation_id,
+            T.last_progress_push,
+            ServiceNode.name,
+            Contact.name,
+            Contact.mobile,
+            Enterprise.name,
+        )
         .join(ServiceNode, ServiceNode.id == T.node_id)
         .join(Enterprise, Enterprise.id == T.enterprise_id)
         .outerjoin(Contact, Contact.id == T.contact_id)
@@ -263,20 +295,32 @@ def weekly_push(s: Session, now: datetime) -> list[ProgressPush]:
     for t in rows:
         node_name, contact_name, mobile, ent_name = tuple(t)[7:]
         claimed = s.execute(
-            update(T).where(T.id == t.id, not_recent).values(last_progress_push=now)
-            .execution_options(synchronize_session=False))
+            update(T)
+            .where(T.id == t.id, not_recent)
+            .values(last_progress_push=now)
+            .execution_options(synchronize_session=False)
+        )
         if claimed.rowcount != 1:
             continue
         body = progress_message(t.number, t.category, t.status, node_name)
         if t.conversation_id:
             recipient = f"sender:{t.conversation_id}"
-        else:   # raised on a visit or by staff: no chat to write to, the node tells the enterprise
+        else:  # raised on a visit or by staff: no chat to write to, the node tells the enterprise
             recipient = f"node:{t.node_id}"
             who = "、".join(x for x in (ent_name, contact_name, mobile) if x)
-            body = (f"【周推进】工单 {t.number} 没有在线会话，请电话或上门告知企业（{who}）：\n" + body)
+            body = f"【周推进】工单 {t.number} 没有在线会话，请电话或上门告知企业（{who}）：\n" + body
         s.add(Notification(kind="progress", recipient=recipient, ticket_id=t.id, body=body, created_at=now))
-        TicketService._event(s, t, ACTOR, "progress_push", field="last_progress_push",
-                             before=_aware(t.last_progress_push), after=now, note=body, at=now)
+        TicketService._event(
+            s,
+            t,
+            ACTOR,
+            "progress_push",
+            field="last_progress_push",
+            before=_aware(t.last_progress_push),
+            after=now,
+            note=body,
+            at=now,
+        )
         pushes.append(ProgressPush(t.number, recipient, body))
     return pushes
 
@@ -287,6 +331,7 @@ def _work_weekly(sched: "Scheduler", s: Session, period: str, now: datetime, _pr
 
 
 # ---- 月总结 -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MonthlyFiles:
@@ -308,7 +353,7 @@ def _prepare_monthly(sched: "Scheduler", period: str, now: datetime) -> MonthlyF
     try:
         tmp_html.write_text(to_html(summary), encoding="utf-8")
         to_xlsx(summary, str(tmp_xlsx))
-        os.replace(tmp_html, html)        # readers never see half a file
+        os.replace(tmp_html, html)  # readers never see half a file
         os.replace(tmp_xlsx, xlsx)
     finally:
         for p in (tmp_html, tmp_xlsx):
@@ -317,14 +362,14 @@ def _prepare_monthly(sched: "Scheduler", period: str, now: datetime) -> MonthlyF
     return MonthlyFiles(period, html, xlsx, headline)
 
 
-def _work_monthly(sched: "Scheduler", s: Session, period: str, now: datetime,
-                  files: MonthlyFiles) -> tuple[str, Any]:
-    body = (f"【月总结】{files.headline}\n\n完整报表：{files.html}（网页，可打印）、{files.xlsx}（Excel）")
+def _work_monthly(sched: "Scheduler", s: Session, period: str, now: datetime, files: MonthlyFiles) -> tuple[str, Any]:
+    body = f"【月总结】{files.headline}\n\n完整报表：{files.html}（网页，可打印）、{files.xlsx}（Excel）"
     s.add(Notification(kind="monthly_summary", recipient="node:centre", body=body, created_at=now))
     return f"已生成 {period} 月总结：{files.html.name}、{files.xlsx.name}", files
 
 
 # ---- 对话记录清理: Rasa tracker events past the retention period --------------------------------------
+
 
 def _retention_due(sched: "Scheduler", period: str) -> datetime:
     return sched.at(date.fromisoformat(period), RETENTION_AT)
@@ -357,13 +402,17 @@ def _work_privacy(sched: "Scheduler", s: Session, period: str, now: datetime, _p
 
 # ---- 政策推送: reminders to enterprises that qualify for a policy now open (bot/policy/push.py) ----------
 
+
 def policy_matching():
     """The chat's facts → verdicts and the policies' need categories (bot.dialogue), for bot.policy.push."""
     from bot.dialogue import policy_check as pc
     from bot.policy.push import Matching
 
-    return Matching(evaluate=lambda rules, facts, today: pc.evaluate(rules, facts, today)[0],
-                    categories=dict(pc.POLICY_CATEGORY), short_names=dict(pc.SHORT_NAMES))
+    return Matching(
+        evaluate=lambda rules, facts, today: pc.evaluate(rules, facts, today)[0],
+        categories=dict(pc.POLICY_CATEGORY),
+        short_names=dict(pc.SHORT_NAMES),
+    )
 
 
 def _policy_push_due(sched: "Scheduler", period: str) -> datetime:
@@ -393,27 +442,67 @@ def _work_policy_push(sched: "Scheduler", s: Session, period: str, now: datetime
 
 
 JOBS: dict[str, Job] = {
-    DAILY: Job(DAILY, JOB_LABELS[DAILY], _daily_due, _daily_candidates,
-               lambda sc, now: sc.local_date(now).isoformat(), _work_daily),
-    WEEKLY: Job(WEEKLY, JOB_LABELS[WEEKLY], _weekly_due, _weekly_candidates,
-                lambda sc, now: iso_week(sc.local_date(now)), _work_weekly),
-    MONTHLY: Job(MONTHLY, JOB_LABELS[MONTHLY], _monthly_due, _monthly_candidates,
-                 lambda sc, now: months_back(sc.local_date(now), 1), _work_monthly, _prepare_monthly),
-    RETENTION: Job(RETENTION, JOB_LABELS[RETENTION], _retention_due, _retention_candidates,
-                   lambda sc, now: sc.local_date(now).isoformat(), _work_retention, _prepare_retention),
-    PRIVACY: Job(PRIVACY, JOB_LABELS[PRIVACY], _retention_due, _retention_candidates,
-                 lambda sc, now: sc.local_date(now).isoformat(), _work_privacy),
-    POLICY_PUSH: Job(POLICY_PUSH, JOB_LABELS[POLICY_PUSH], _policy_push_due, _policy_push_candidates,
-                     lambda sc, now: sc.local_date(now).isoformat(), _work_policy_push, _prepare_policy_push),
+    DAILY: Job(
+        DAILY,
+        JOB_LABELS[DAILY],
+        _daily_due,
+        _daily_candidates,
+        lambda sc, now: sc.local_date(now).isoformat(),
+        _work_daily,
+    ),
+    WEEKLY: Job(
+        WEEKLY,
+        JOB_LABELS[WEEKLY],
+        _weekly_due,
+        _weekly_candidates,
+        lambda sc, now: iso_week(sc.local_date(now)),
+        _work_weekly,
+    ),
+    MONTHLY: Job(
+        MONTHLY,
+        JOB_LABELS[MONTHLY],
+        _monthly_due,
+        _monthly_candidates,
+        lambda sc, now: months_back(sc.local_date(now), 1),
+        _work_monthly,
+        _prepare_monthly,
+    ),
+    RETENTION: Job(
+        RETENTION,
+        JOB_LABELS[RETENTION],
+        _retention_due,
+        _retention_candidates,
+        lambda sc, now: sc.local_date(now).isoformat(),
+        _work_retention,
+        _prepare_retention,
+    ),
+    PRIVACY: Job(
+        PRIVACY,
+        JOB_LABELS[PRIVACY],
+        _retention_due,
+        _retention_candidates,
+        lambda sc, now: sc.local_date(now).isoformat(),
+        _work_privacy,
+    ),
+    POLICY_PUSH: Job(
+        POLICY_PUSH,
+        JOB_LABELS[POLICY_PUSH],
+        _policy_push_due,
+        _policy_push_candidates,
+        lambda sc, now: sc.local_date(now).isoformat(),
+        _work_policy_push,
+        _prepare_policy_push,
+    ),
 }
 
 
 # ---- the SLA sweep ------------------------------------------------------------------------------------
 
+
 @dataclass
 class SweepResult:
     warned: list[str] = field(default_factory=list)
-    escalated: list[tuple[str, str, str]] = field(default_factory=list)    # (number, from node, to node)
+    escalated: list[tuple[str, str, str]] = field(default_factory=list)  # (number, from node, to node)
 
     def summary(self) -> str:
         return f"超期预警 {len(self.warned)} 件，升级督办 {len(self.escalated)} 件"
@@ -437,8 +526,9 @@ def escalation_moment(sla: SlaPolicy, due: datetime, level: int, step_seconds: O
     return sla.add_working_seconds(due, level * step) if level else due.astimezone(sla.tz)
 
 
-def sla_sweep(db_url: str, now: datetime, *, sla: Optional[SlaPolicy] = None,
-              step_seconds: Optional[int] = None) -> SweepResult:
+def sla_sweep(
+    db_url: str, now: datetime, *, sla: Optional[SlaPolicy] = None, step_seconds: Optional[int] = None
+) -> SweepResult:
     """Warn before a breach, escalate after it. Idempotent: safe on every instance at once.
 
     - warning: open, not paused, warned_at unset and now ≥ warning_due(resolution_due) → a
@@ -460,19 +550,37 @@ def sla_sweep(db_url: str, now: datetime, *, sla: Optional[SlaPolicy] = None,
     with sessions(db_url).begin() as s:
         nodes = {n.id: n for n in s.scalars(select(ServiceNode))}
         rows = s.execute(
-            select(T.id, T.number, T.category, T.status, T.node_id, T.resolution_due, T.warned_at,
-                   T.escalation_level, Enterprise.name.label("enterprise"))
+            select(
+                T.id,
+                T.number,
+                T.category,
+                T.status,
+                T.node_id,
+                T.resolution_due,
+                T.warned_at,
+                T.escalation_level,
+                Enterprise.name.label("enterprise"),
+            )
             .join(Enterprise, Enterprise.id == T.enterprise_id)
-            .where(T.status.in_(active),
-                   or_(and_(T.warned_at.is_(None), T.resolution_due <= horizon), T.resolution_due <= now))
+            .where(
+                T.status.in_(active),
+                or_(and_(T.warned_at.is_(None), T.resolution_due <= horizon), T.resolution_due <= now),
+            )
             .order_by(T.id)
         ).all()
         # each level gets a full step to act, also when the sweep catches up after downtime
         escalated_ids = [t.id for t in rows if t.escalation_level]
-        last_escalated = dict(s.execute(
-            select(TicketEvent.ticket_id, func.max(TicketEvent.at))
-            .where(TicketEvent.ticket_id.in_(escalated_ids), TicketEvent.action == "escalate")
-            .group_by(TicketEvent.ticket_id)).all()) if escalated_ids else {}
+        last_escalated = (
+            dict(
+                s.execute(
+                    select(TicketEvent.ticket_id, func.max(TicketEvent.at))
+                    .where(TicketEvent.ticket_id.in_(escalated_ids), TicketEvent.action == "escalate")
+                    .group_by(TicketEvent.ticket_id)
+                ).all()
+            )
+            if escalated_ids
+            else {}
+        )
         for t in rows:
             ent_name = t.enterprise
             due = _aware(t.resolution_due)
@@ -481,20 +589,29 @@ def sla_sweep(db_url: str, now: datetime, *, sla: Optional[SlaPolicy] = None,
             what = f"工单 {t.number}（{_category_name(t.category)}，{ent_name}）"
             if t.warned_at is None and now >= sla.warning_due(due):
                 done = s.execute(
-                    update(T).where(T.id == t.id, T.warned_at.is_(None), T.status.in_(active))
-                    .values(warned_at=now).execution_options(synchronize_session=False))
+                    update(T)
+                    .where(T.id == t.id, T.warned_at.is_(None), T.status.in_(active))
+                    .values(warned_at=now)
+                    .execution_options(synchronize_session=False)
+                )
                 if done.rowcount == 1:
                     if now >= due:
-                        body = (f"【超期预警】{what}已于 {_md_hm(due, tz)} 超过办结时限，"
-                                f"当前状态：{lc.LABELS.get(t.status, t.status)}，请立即办理。")
+                        body = (
+                            f"【超期预警】{what}已于 {_md_hm(due, tz)} 超过办结时限，"
+                            f"当前状态：{lc.LABELS.get(t.status, t.status)}，请立即办理。"
+                        )
                     else:
-                        body = (f"【超期预警】{what}将于 {_md_hm(due, tz)} 到期"
-                                f"（剩余不足 {sla.warning_before_hours:g} 个工作小时），"
-                                f"当前状态：{lc.LABELS.get(t.status, t.status)}，请抓紧办理。")
-                    s.add(Notification(kind="sla_warning", recipient=f"node:{t.node_id}", ticket_id=t.id,
-                                       body=body, created_at=now))
-                    TicketService._event(s, t, ACTOR, "sla_warning", field="warned_at", after=now,
-                                         note=body, at=now)
+                        body = (
+                            f"【超期预警】{what}将于 {_md_hm(due, tz)} 到期"
+                            f"（剩余不足 {sla.warning_before_hours:g} 个工作小时），"
+                            f"当前状态：{lc.LABELS.get(t.status, t.status)}，请抓紧办理。"
+                        )
+                    s.add(
+                        Notification(
+                            kind="sla_warning", recipient=f"node:{t.node_id}", ticket_id=t.id, body=body, created_at=now
+                        )
+                    )
+                    TicketService._event(s, t, ACTOR, "sla_warning", field="warned_at", after=now, note=body, at=now)
                     result.warned.append(t.number)
             if now < due:
                 continue
@@ -508,26 +625,36 @@ def sla_sweep(db_url: str, now: datetime, *, sla: Optional[SlaPolicy] = None,
             if now < moment:
                 continue
             moved = s.execute(
-                update(T).where(T.id == t.id, T.node_id == t.node_id,
-                                T.escalation_level == t.escalation_level, T.status.in_(active))
+                update(T)
+                .where(
+                    T.id == t.id, T.node_id == t.node_id, T.escalation_level == t.escalation_level, T.status.in_(active)
+                )
                 .values(node_id=target.id, escalation_level=t.escalation_level + 1, updated_at=now)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             if moved.rowcount != 1:
                 continue
             level = t.escalation_level + 1
             note = f"超过办结时限（{_md_hm(due, tz)}），由{node_name}升级至{target.name}督办（第{level}次升级）"
-            TicketService._event(s, t, ACTOR, "escalate", field="node_id", before=t.node_id, after=target.id,
-                                 note=note, at=now)
-            body = (f"【超期升级】{what}已超过办结时限（{_md_hm(due, tz)}），"
-                    f"由{node_name}升级至本节点督办，当前状态：{lc.LABELS.get(t.status, t.status)}。"
-                    f"请尽快协调办理，并在工作台更新进展。")
-            s.add(Notification(kind="escalation", recipient=f"node:{target.id}", ticket_id=t.id,
-                               body=body, created_at=now))
+            TicketService._event(
+                s, t, ACTOR, "escalate", field="node_id", before=t.node_id, after=target.id, note=note, at=now
+            )
+            body = (
+                f"【超期升级】{what}已超过办结时限（{_md_hm(due, tz)}），"
+                f"由{node_name}升级至本节点督办，当前状态：{lc.LABELS.get(t.status, t.status)}。"
+                f"请尽快协调办理，并在工作台更新进展。"
+            )
+            s.add(
+                Notification(
+                    kind="escalation", recipient=f"node:{target.id}", ticket_id=t.id, body=body, created_at=now
+                )
+            )
             result.escalated.append((t.number, t.node_id, target.id))
     return result
 
 
 # ---- claiming and running -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -544,7 +671,7 @@ class Claim:
 class RunResult:
     job: str
     period: str
-    status: str                 # done / failed / skipped
+    status: str  # done / failed / skipped
     output: str = ""
     data: Any = None
 
@@ -563,11 +690,22 @@ class LostClaim(RuntimeError):
 
 
 class Scheduler:
-    def __init__(self, db_url: str, instance: Optional[str] = None, *, sla: Optional[SlaPolicy] = None,
-                 reports_dir: Optional[Path] = None, retry_after: timedelta = RETRY_AFTER,
-                 stale_after: timedelta = STALE_AFTER, jobs: Optional[dict[str, Job]] = None,
-                 tracker_url: Optional[str] = None, retention_days: Optional[int] = None,
-                 knowledge_dir: Optional[Path] = None, actor: str = ACTOR, settings=None):
+    def __init__(
+        self,
+        db_url: str,
+        instance: Optional[str] = None,
+        *,
+        sla: Optional[SlaPolicy] = None,
+        reports_dir: Optional[Path] = None,
+        retry_after: timedelta = RETRY_AFTER,
+        stale_after: timedelta = STALE_AFTER,
+        jobs: Optional[dict[str, Job]] = None,
+        tracker_url: Optional[str] = None,
+        retention_days: Optional[int] = None,
+        knowledge_dir: Optional[Path] = None,
+        actor: str = ACTOR,
+        settings=None,
+    ):
         """`settings`: the process's Settings (the desk passes its own); read from the environment only when
         a caller (a CLI, a test) gives neither it nor the value."""
         from bot.settings import Settings
@@ -580,8 +718,8 @@ class Scheduler:
             return cfg
 
         self.db_url = db_url
-        self.actor = actor                    # who the pushes are recorded as ("staff:<name>" for 立即推送)
-        self.tracker_url = tracker_url        # Rasa's tracker store; None: no 对话记录清理 here
+        self.actor = actor  # who the pushes are recorded as ("staff:<name>" for 立即推送)
+        self.tracker_url = tracker_url  # Rasa's tracker store; None: no 对话记录清理 here
         self.instance = (instance or default_instance())[:64]
         self.sla = sla or default_policy()
         self.tz = self.sla.tz
@@ -593,8 +731,8 @@ class Scheduler:
         self.retention_days = retention_days or 0
         if knowledge_dir is None and tracker_url is not None:
             knowledge_dir = conf().knowledge_dir
-        self._conf = conf                     # the personal-data retention is read when the privacy job runs
-        self.knowledge_dir = Path(knowledge_dir) if knowledge_dir is not None else None   # None: no 政策推送
+        self._conf = conf  # the personal-data retention is read when the privacy job runs
+        self.knowledge_dir = Path(knowledge_dir) if knowledge_dir is not None else None  # None: no 政策推送
         self.retry_after = retry_after
         self.stale_after = stale_after
         self._jobs = jobs
@@ -604,7 +742,7 @@ class Scheduler:
         jobs = self._jobs if self._jobs is not None else JOBS
         if self.knowledge_dir is None:  # 政策推送 needs the policy rules
             jobs = {name: job for name, job in jobs.items() if name != POLICY_PUSH}
-        if self.tracker_url is None:    # the data-lifecycle jobs run where the real stores are given
+        if self.tracker_url is None:  # the data-lifecycle jobs run where the real stores are given
             return {name: job for name, job in jobs.items() if name not in (RETENTION, PRIVACY)}
         return jobs
 
@@ -627,15 +765,21 @@ class Scheduler:
                 run_id = run.id
             return Claim(run_id, job, period, self.instance, now)
         except IntegrityError:
-            pass            # another instance has (or had) it
+            pass  # another instance has (or had) it
         with sessions(self.db_url).begin() as s:
             taken = s.execute(
                 update(JobRun)
-                .where(JobRun.job == job, JobRun.period == period,
-                       or_(and_(JobRun.status == FAILED, JobRun.finished_at <= now - self.retry_after),
-                           and_(JobRun.status == RUNNING, JobRun.started_at <= now - self.stale_after)))
+                .where(
+                    JobRun.job == job,
+                    JobRun.period == period,
+                    or_(
+                        and_(JobRun.status == FAILED, JobRun.finished_at <= now - self.retry_after),
+                        and_(JobRun.status == RUNNING, JobRun.started_at <= now - self.stale_after),
+                    ),
+                )
                 .values(status=RUNNING, instance=self.instance, started_at=now, finished_at=None)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             if taken.rowcount != 1:
                 return None
             run_id = s.scalar(select(JobRun.id).where(JobRun.job == job, JobRun.period == period))
@@ -643,8 +787,12 @@ class Scheduler:
         return Claim(run_id, job, period, self.instance, now)
 
     def _held(self, c: Claim):
-        return and_(JobRun.id == c.id, JobRun.status == RUNNING, JobRun.instance == c.instance,
-                    JobRun.started_at == c.started_at)
+        return and_(
+            JobRun.id == c.id,
+            JobRun.status == RUNNING,
+            JobRun.instance == c.instance,
+            JobRun.started_at == c.started_at,
+        )
 
     def execute(self, job: Job, c: Claim, now: datetime) -> RunResult:
         """Run a claimed job; its writes and the done mark commit together or not at all."""
@@ -652,9 +800,12 @@ class Scheduler:
             prepared = job.prepare(self, c.period, now) if job.prepare else None
             with sessions(self.db_url).begin() as s:
                 output, data = job.work(self, s, c.period, now, prepared)
-                marked = s.execute(update(JobRun).where(self._held(c))
-                                   .values(status=DONE, finished_at=now, output=output)
-                                   .execution_options(synchronize_session=False))
+                marked = s.execute(
+                    update(JobRun)
+                    .where(self._held(c))
+                    .values(status=DONE, finished_at=now, output=output)
+                    .execution_options(synchronize_session=False)
+                )
                 if marked.rowcount != 1:
                     raise LostClaim(f"{job.name} {c.period} 已被其他实例接手")
             log.info("定时任务 %s %s 完成：%s", job.name, c.period, output)
@@ -662,15 +813,18 @@ class Scheduler:
         except LostClaim as exc:
             log.warning("%s", exc)
             return RunResult(job.name, c.period, "skipped", str(exc))
-        except Exception as exc:    # noqa: BLE001 - a failing job must not stop the others
+        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the others
             log.exception("定时任务 %s %s 失败", job.name, c.period)
             error = f"{exc.__class__.__name__}: {exc}"[:2000]
             try:
                 with sessions(self.db_url).begin() as s:
-                    s.execute(update(JobRun).where(self._held(c))
-                              .values(status=FAILED, finished_at=now, output=error)
-                              .execution_options(synchronize_session=False))
-            except Exception:       # noqa: BLE001 - left "running": taken over once stale
+                    s.execute(
+                        update(JobRun)
+                        .where(self._held(c))
+                        .values(status=FAILED, finished_at=now, output=error)
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:  # noqa: BLE001 - left "running": taken over once stale
                 log.exception("无法记录定时任务 %s %s 的失败状态", job.name, c.period)
             return RunResult(job.name, c.period, FAILED, error)
 
@@ -688,14 +842,18 @@ class Scheduler:
                 candidates = [p for p in candidates if p >= first]
             if not candidates:
                 return []
-            runs = {r.period: r for r in s.scalars(
-                select(JobRun).where(JobRun.job == job.name, JobRun.period.in_(candidates)))}
+            runs = {
+                r.period: r
+                for r in s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.period.in_(candidates)))
+            }
         out = []
         for p in candidates:
             r = runs.get(p)
-            if r is None \
-                    or (r.status == FAILED and _aware(r.finished_at) <= now - self.retry_after) \
-                    or (r.status == RUNNING and _aware(r.started_at) <= now - self.stale_after):
+            if (
+                r is None
+                or (r.status == FAILED and _aware(r.finished_at) <= now - self.retry_after)
+                or (r.status == RUNNING and _aware(r.started_at) <= now - self.stale_after)
+            ):
                 out.append(p)
         return out
 
@@ -719,7 +877,7 @@ class Scheduler:
             try:
                 swept = sla_sweep(self.db_url, now, sla=self.sla)
                 results.append(RunResult(SLA_SWEEP, "", DONE, swept.summary(), swept))
-            except Exception as exc:    # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001
                 log.exception("时限巡检失败")
                 results.append(RunResult(SLA_SWEEP, "", FAILED, f"{exc.__class__.__name__}: {exc}"[:2000]))
         return results
@@ -727,21 +885,31 @@ class Scheduler:
 
 # ---- module-level API ------------------------------------------------------------------------------------
 
-def claim(db_url: str, job: str, period: str, instance: Optional[str] = None,
-          now: Optional[datetime] = None, **kw) -> Optional[Claim]:
+
+def claim(
+    db_url: str, job: str, period: str, instance: Optional[str] = None, now: Optional[datetime] = None, **kw
+) -> Optional[Claim]:
     """Claim (job, period) for `instance`; None if another instance has it (or it is done)."""
     return Scheduler(db_url, instance, **kw).claim(job, period, now or utcnow())
 
 
-def run_due(db_url: str, now: Optional[datetime] = None, instance: Optional[str] = None, *,
-            sweep: bool = True, **kw) -> list[RunResult]:
+def run_due(
+    db_url: str, now: Optional[datetime] = None, instance: Optional[str] = None, *, sweep: bool = True, **kw
+) -> list[RunResult]:
     """One scheduler tick: every due job period not yet done, then the SLA sweep."""
     return Scheduler(db_url, instance, **kw).run_due(now or utcnow(), sweep=sweep)
 
 
-async def run_forever(db_url: str, instance: Optional[str] = None, interval: float = 60, *,
-                      sla_interval: float = SLA_INTERVAL, stop: Optional[asyncio.Event] = None,
-                      clock: Callable[[], datetime] = utcnow, **kw) -> None:
+async def run_forever(
+    db_url: str,
+    instance: Optional[str] = None,
+    interval: float = 60,
+    *,
+    sla_interval: float = SLA_INTERVAL,
+    stop: Optional[asyncio.Event] = None,
+    clock: Callable[[], datetime] = utcnow,
+    **kw,
+) -> None:
     """The desk's scheduler loop: a tick every `interval` seconds (SLA sweep every `sla_interval`).
 
     Safe to run on every instance; the database decides who runs what. Returns when `stop` is set
@@ -760,7 +928,7 @@ async def run_forever(db_url: str, instance: Optional[str] = None, interval: flo
             for r in results:
                 if r.job != SLA_SWEEP or r.status != DONE or r.data.warned or r.data.escalated:
                     log.info("%s", r.describe())
-        except Exception:       # noqa: BLE001 - database down: try again next tick
+        except Exception:  # noqa: BLE001 - database down: try again next tick
             log.exception("定时任务检查失败，%s 秒后重试", interval)
         if stop is None:
             await asyncio.sleep(interval)
@@ -773,8 +941,10 @@ async def run_forever(db_url: str, instance: Optional[str] = None, interval: flo
 
 # ---- status ---------------------------------------------------------------------------------------------
 
-def status_text(db_url: str, now: Optional[datetime] = None, *, recent: int = 10,
-                sla: Optional[SlaPolicy] = None) -> str:
+
+def status_text(
+    db_url: str, now: Optional[datetime] = None, *, recent: int = 10, sla: Optional[SlaPolicy] = None
+) -> str:
     """A Chinese status report: per job the last run and what is pending, recent runs, SLA figures."""
     now = _check_now(now or utcnow())
     sched = Scheduler(db_url, "status", sla=sla, reports_dir=Path("."))
@@ -783,10 +953,15 @@ def status_text(db_url: str, now: Optional[datetime] = None, *, recent: int = 10
     lines = [f"定时任务状态（北京时间 {loc:%Y-%m-%d %H:%M}）"]
     with read_sessions(db_url)() as s:
         for job in JOBS.values():
-            last_done = s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.status == DONE)
-                                  .order_by(JobRun.period.desc()).limit(1)).first()
-            failed = s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.status == FAILED)
-                               .order_by(JobRun.period)).all()
+            last_done = s.scalars(
+                select(JobRun)
+                .where(JobRun.job == job.name, JobRun.status == DONE)
+                .order_by(JobRun.period.desc())
+                .limit(1)
+            ).first()
+            failed = s.scalars(
+                select(JobRun).where(JobRun.job == job.name, JobRun.status == FAILED).order_by(JobRun.period)
+            ).all()
             running = s.scalars(select(JobRun).where(JobRun.job == job.name, JobRun.status == RUNNING)).all()
             if last_done:
                 done_at = _aware(last_done.finished_at).astimezone(tz)
@@ -797,10 +972,13 @@ def status_text(db_url: str, now: Optional[datetime] = None, *, recent: int = 10
             pending = sched.pending(job, now)
             lines.append("  待执行：" + ("、".join(pending) if pending else "无"))
             for r in running:
-                lines.append(f"  执行中：{r.period}（实例 {r.instance}，"
-                             f"{_aware(r.started_at).astimezone(tz):%m-%d %H:%M} 开始）")
+                lines.append(
+                    f"  执行中：{r.period}（实例 {r.instance}，{_aware(r.started_at).astimezone(tz):%m-%d %H:%M} 开始）"
+                )
             for r in failed:
-                lines.append(f"  失败待重试：{r.period}（{(r.output or '').splitlines()[0][:120] if r.output else '无详情'}）")
+                lines.append(
+                    f"  失败待重试：{r.period}（{(r.output or '').splitlines()[0][:120] if r.output else '无详情'}）"
+                )
             nxt = _next_due(sched, job, now)
             if nxt is not None:
                 lines.append(f"  下次：{nxt.astimezone(tz):%Y-%m-%d %H:%M}")
@@ -808,20 +986,28 @@ def status_text(db_url: str, now: Optional[datetime] = None, *, recent: int = 10
         lines.append(f"最近 {recent} 条运行记录：" if runs else "最近运行记录：无")
         for r in runs:
             started = _aware(r.started_at).astimezone(tz)
-            lines.append(f"  {started:%Y-%m-%d %H:%M}  {JOB_LABELS.get(r.job, r.job)} {r.period}  "
-                         f"{STATUS_LABELS.get(r.status, r.status)}  {r.instance}  {(r.output or '')[:80]}")
+            lines.append(
+                f"  {started:%Y-%m-%d %H:%M}  {JOB_LABELS.get(r.job, r.job)} {r.period}  "
+                f"{STATUS_LABELS.get(r.status, r.status)}  {r.instance}  {(r.output or '')[:80]}"
+            )
         T = Ticket
         open_active = s.scalar(select(func.count()).select_from(T).where(T.status.in_(sorted(ACTIVE_OPEN))))
         paused = s.scalar(select(func.count()).select_from(T).where(T.status == lc.AWAITING_INFO))
-        overdue = s.scalar(select(func.count()).select_from(T)
-                           .where(T.status.in_(sorted(ACTIVE_OPEN)), T.resolution_due < now))
-        warned = s.scalar(select(func.count()).select_from(T)
-                          .where(T.status.in_(sorted(ACTIVE_OPEN)), T.warned_at.isnot(None),
-                                 T.resolution_due >= now))
-        escalated = s.scalar(select(func.count()).select_from(T)
-                             .where(T.status.in_(sorted(lc.OPEN_STATES)), T.escalation_level > 0))
-    lines.append(f"时限巡检：在办 {open_active} 件（另有待补充 {paused} 件暂停计时），已预警未超期 {warned} 件，"
-                 f"已超期 {overdue} 件，已升级督办 {escalated} 件")
+        overdue = s.scalar(
+            select(func.count()).select_from(T).where(T.status.in_(sorted(ACTIVE_OPEN)), T.resolution_due < now)
+        )
+        warned = s.scalar(
+            select(func.count())
+            .select_from(T)
+            .where(T.status.in_(sorted(ACTIVE_OPEN)), T.warned_at.isnot(None), T.resolution_due >= now)
+        )
+        escalated = s.scalar(
+            select(func.count()).select_from(T).where(T.status.in_(sorted(lc.OPEN_STATES)), T.escalation_level > 0)
+        )
+    lines.append(
+        f"时限巡检：在办 {open_active} 件（另有待补充 {paused} 件暂停计时），已预警未超期 {warned} 件，"
+        f"已超期 {overdue} 件，已升级督办 {escalated} 件"
+    )
     return "\n".join(lines)
 
 
@@ -862,6 +1048,7 @@ def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
 
 # ---- command line ----------------------------------------------------------------------------------------
 
+
 def _parse_now(text: Optional[str], tz) -> datetime:
     if not text:
         return utcnow()
@@ -886,7 +1073,9 @@ def _default_db() -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.scheduler", description="原上管家定时任务（日调度、周推进、月总结、时限巡检、对话记录清理）")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.scheduler", description="原上管家定时任务（日调度、周推进、月总结、时限巡检、对话记录清理）"
+    )
     sub = parser.add_subparsers(dest="command", metavar="命令")
     once = sub.add_parser("run-once", help="执行一次：补齐所有到期未执行的任务，并做一次时限巡检")
     status = sub.add_parser("status", help="查看定时任务的执行情况")
@@ -896,8 +1085,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     once.add_argument("--instance", default=None, help="实例名（默认 主机名:进程号）")
     once.add_argument("--reports-dir", type=Path, default=None, help="月总结文件目录（默认 var/reports）")
     once.add_argument("--no-sla", action="store_true", help="不做时限巡检")
-    once.add_argument("--tracker", default=None,
-                      help="Rasa 对话记录库 URL，供对话记录清理使用（默认取 TRACKER_STORE_URL，否则 var/rasa_tracker.db）")
+    once.add_argument(
+        "--tracker",
+        default=None,
+        help="Rasa 对话记录库 URL，供对话记录清理使用（默认取 TRACKER_STORE_URL，否则 var/rasa_tracker.db）",
+    )
     args = parser.parse_args(argv)
     if args.command not in ("run-once", "status"):
         parser.print_help(sys.stderr)
@@ -916,9 +1108,16 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(status_text(db_url, now))
             return 0
         tracker_url, retention_days = _default_tracker()
-        results = run_due(db_url, now, args.instance, sweep=not args.no_sla, reports_dir=args.reports_dir,
-                          tracker_url=args.tracker or tracker_url, retention_days=retention_days)
-    except Exception as exc:    # noqa: BLE001
+        results = run_due(
+            db_url,
+            now,
+            args.instance,
+            sweep=not args.no_sla,
+            reports_dir=args.reports_dir,
+            tracker_url=args.tracker or tracker_url,
+            retention_days=retention_days,
+        )
+    except Exception as exc:  # noqa: BLE001
         print(f"错误：{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 1
     loc = now.astimezone(tz)

@@ -5,6 +5,7 @@ else receives the Settings object (the desk holds it under SETTINGS_KEY; the act
 and the command lines build their own). tests/unit/test_static_checks.py fails when another module reads
 os.environ / os.getenv (launch code that hands an environment to child processes excepted).
 """
+
 from __future__ import annotations
 
 import os
@@ -69,7 +70,7 @@ def _log_level(env: Mapping[str, str]) -> str:
     return raw
 
 
-Rate = tuple[int, float]    # at most `count` events per `seconds` (count 0 = no limit), see bot/desk/ratelimit.py
+Rate = tuple[int, float]  # at most `count` events per `seconds` (count 0 = no limit), see bot/desk/ratelimit.py
 
 
 def parse_rate(raw: str, default: Rate) -> Rate:
@@ -134,71 +135,96 @@ class WeChatSettings:
     and WeCom" / docs/wechat.md. Whether a channel is complete (AES key, AppID, corp id) is checked by
     bot.desk.wechat.channel.WeChatConfig.from_settings, which names the missing variable."""
 
-    mp_token: str = field(default="", repr=False)       # WECHAT_MP_TOKEN: turns /wechat/mp on
-    mp_aes_key: str = field(default="", repr=False)     # WECHAT_MP_AES_KEY
-    mp_appid: str = ""                                  # WECHAT_MP_APPID
-    mp_secret: str = field(default="", repr=False)      # WECHAT_MP_SECRET
-    api_base: str = "https://api.weixin.qq.com"         # WECHAT_API_BASE
-    wecom_token: str = field(default="", repr=False)    # WECOM_TOKEN (+ WECOM_AES_KEY + WECOM_CORPID: /wechat/work)
+    mp_token: str = field(default="", repr=False)  # WECHAT_MP_TOKEN: turns /wechat/mp on
+    mp_aes_key: str = field(default="", repr=False)  # WECHAT_MP_AES_KEY
+    mp_appid: str = ""  # WECHAT_MP_APPID
+    mp_secret: str = field(default="", repr=False)  # WECHAT_MP_SECRET
+    api_base: str = "https://api.weixin.qq.com"  # WECHAT_API_BASE
+    wecom_token: str = field(default="", repr=False)  # WECOM_TOKEN (+ WECOM_AES_KEY + WECOM_CORPID: /wechat/work)
     wecom_aes_key: str = field(default="", repr=False)  # WECOM_AES_KEY
-    wecom_corpid: str = ""                              # WECOM_CORPID
-    wecom_secret: str = field(default="", repr=False)   # WECOM_SECRET
-    wecom_agent_id: str = ""                            # WECOM_AGENT_ID
-    wecom_api_base: str = "https://qyapi.weixin.qq.com" # WECOM_API_BASE
-    reply_budget: float = 4.0        # WECHAT_REPLY_BUDGET: seconds before answering "success" and pushing instead
-    timestamp_window: int = 300      # WECHAT_TIMESTAMP_WINDOW: seconds a callback's timestamp may be off
+    wecom_corpid: str = ""  # WECOM_CORPID
+    wecom_secret: str = field(default="", repr=False)  # WECOM_SECRET
+    wecom_agent_id: str = ""  # WECOM_AGENT_ID
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"  # WECOM_API_BASE
+    reply_budget: float = 4.0  # WECHAT_REPLY_BUDGET: seconds before answering "success" and pushing instead
+    timestamp_window: int = 300  # WECHAT_TIMESTAMP_WINDOW: seconds a callback's timestamp may be off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "WeChatSettings":
         def get(name: str) -> str:
             return (env.get(name) or "").strip()
 
-        return cls(mp_token=get("WECHAT_MP_TOKEN"), mp_aes_key=get("WECHAT_MP_AES_KEY"),
-                   mp_appid=get("WECHAT_MP_APPID"), mp_secret=get("WECHAT_MP_SECRET"),
-                   api_base=get("WECHAT_API_BASE") or cls.api_base,
-                   wecom_token=get("WECOM_TOKEN"), wecom_aes_key=get("WECOM_AES_KEY"),
-                   wecom_corpid=get("WECOM_CORPID"), wecom_secret=get("WECOM_SECRET"),
-                   wecom_agent_id=get("WECOM_AGENT_ID"), wecom_api_base=get("WECOM_API_BASE") or cls.wecom_api_base,
-                   reply_budget=_float(env, "WECHAT_REPLY_BUDGET", cls.reply_budget),
-                   timestamp_window=_int(env, "WECHAT_TIMESTAMP_WINDOW", cls.timestamp_window))
+        return cls(
+            mp_token=get("WECHAT_MP_TOKEN"),
+            mp_aes_key=get("WECHAT_MP_AES_KEY"),
+            mp_appid=get("WECHAT_MP_APPID"),
+            mp_secret=get("WECHAT_MP_SECRET"),
+            api_base=get("WECHAT_API_BASE") or cls.api_base,
+            wecom_token=get("WECOM_TOKEN"),
+            wecom_aes_key=get("WECOM_AES_KEY"),
+            wecom_corpid=get("WECOM_CORPID"),
+            wecom_secret=get("WECOM_SECRET"),
+            wecom_agent_id=get("WECOM_AGENT_ID"),
+            wecom_api_base=get("WECOM_API_BASE") or cls.wecom_api_base,
+            reply_budget=_float(env, "WECHAT_REPLY_BUDGET", cls.reply_budget),
+            timestamp_window=_int(env, "WECHAT_TIMESTAMP_WINDOW", cls.timestamp_window),
+        )
 
     def env(self) -> dict[str, str]:
-        return {"WECHAT_MP_TOKEN": self.mp_token, "WECHAT_MP_AES_KEY": self.mp_aes_key,
-                "WECHAT_MP_APPID": self.mp_appid, "WECHAT_MP_SECRET": self.mp_secret, "WECHAT_API_BASE": self.api_base,
-                "WECOM_TOKEN": self.wecom_token, "WECOM_AES_KEY": self.wecom_aes_key,
-                "WECOM_CORPID": self.wecom_corpid, "WECOM_SECRET": self.wecom_secret,
-                "WECOM_AGENT_ID": self.wecom_agent_id, "WECOM_API_BASE": self.wecom_api_base,
-                "WECHAT_REPLY_BUDGET": f"{self.reply_budget:g}", "WECHAT_TIMESTAMP_WINDOW": str(self.timestamp_window)}
+        return {
+            "WECHAT_MP_TOKEN": self.mp_token,
+            "WECHAT_MP_AES_KEY": self.mp_aes_key,
+            "WECHAT_MP_APPID": self.mp_appid,
+            "WECHAT_MP_SECRET": self.mp_secret,
+            "WECHAT_API_BASE": self.api_base,
+            "WECOM_TOKEN": self.wecom_token,
+            "WECOM_AES_KEY": self.wecom_aes_key,
+            "WECOM_CORPID": self.wecom_corpid,
+            "WECOM_SECRET": self.wecom_secret,
+            "WECOM_AGENT_ID": self.wecom_agent_id,
+            "WECOM_API_BASE": self.wecom_api_base,
+            "WECHAT_REPLY_BUDGET": f"{self.reply_budget:g}",
+            "WECHAT_TIMESTAMP_WINDOW": str(self.timestamp_window),
+        }
 
 
 @dataclass(frozen=True)
 class SmsSettings:
     """One-time codes by SMS (bot/tickets/sms.py, docs/identity.md); provider "" = no SMS (staff confirm)."""
 
-    provider: str = ""                                      # SMS_PROVIDER: "" or "aliyun"
-    access_key_id: str = field(default="", repr=False)      # ALIYUN_SMS_ACCESS_KEY_ID
+    provider: str = ""  # SMS_PROVIDER: "" or "aliyun"
+    access_key_id: str = field(default="", repr=False)  # ALIYUN_SMS_ACCESS_KEY_ID
     access_key_secret: str = field(default="", repr=False)  # ALIYUN_SMS_ACCESS_KEY_SECRET
-    sign_name: str = ""                                     # ALIYUN_SMS_SIGN_NAME
-    template_code: str = ""                                 # ALIYUN_SMS_TEMPLATE_CODE
-    endpoint: str = "https://dysmsapi.aliyuncs.com/"        # ALIYUN_SMS_ENDPOINT
+    sign_name: str = ""  # ALIYUN_SMS_SIGN_NAME
+    template_code: str = ""  # ALIYUN_SMS_TEMPLATE_CODE
+    endpoint: str = "https://dysmsapi.aliyuncs.com/"  # ALIYUN_SMS_ENDPOINT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "SmsSettings":
         def get(name: str) -> str:
             return (env.get(name) or "").strip()
 
-        return cls(provider=get("SMS_PROVIDER").lower(), access_key_id=get("ALIYUN_SMS_ACCESS_KEY_ID"),
-                   access_key_secret=get("ALIYUN_SMS_ACCESS_KEY_SECRET"), sign_name=get("ALIYUN_SMS_SIGN_NAME"),
-                   template_code=get("ALIYUN_SMS_TEMPLATE_CODE"),
-                   endpoint=get("ALIYUN_SMS_ENDPOINT") or cls.endpoint)
+        return cls(
+            provider=get("SMS_PROVIDER").lower(),
+            access_key_id=get("ALIYUN_SMS_ACCESS_KEY_ID"),
+            access_key_secret=get("ALIYUN_SMS_ACCESS_KEY_SECRET"),
+            sign_name=get("ALIYUN_SMS_SIGN_NAME"),
+            template_code=get("ALIYUN_SMS_TEMPLATE_CODE"),
+            endpoint=get("ALIYUN_SMS_ENDPOINT") or cls.endpoint,
+        )
 
     def env(self) -> dict[str, str]:
-        return {"SMS_PROVIDER": self.provider, "ALIYUN_SMS_ACCESS_KEY_ID": self.access_key_id,
-                "ALIYUN_SMS_ACCESS_KEY_SECRET": self.access_key_secret, "ALIYUN_SMS_SIGN_NAME": self.sign_name,
-                "ALIYUN_SMS_TEMPLATE_CODE": self.template_code, "ALIYUN_SMS_ENDPOINT": self.endpoint}
+        return {
+            "SMS_PROVIDER": self.provider,
+            "ALIYUN_SMS_ACCESS_KEY_ID": self.access_key_id,
+            "ALIYUN_SMS_ACCESS_KEY_SECRET": self.access_key_secret,
+            "ALIYUN_SMS_SIGN_NAME": self.sign_name,
+            "ALIYUN_SMS_TEMPLATE_CODE": self.template_code,
+            "ALIYUN_SMS_ENDPOINT": self.endpoint,
+        }
 
 
-DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8 ::1"     # a reverse proxy on the same host (BIND_HOST=127.0.0.1)
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8 ::1"  # a reverse proxy on the same host (BIND_HOST=127.0.0.1)
 
 
 @dataclass(frozen=True)
@@ -215,14 +241,14 @@ class Settings:
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     database_url: str = ""
     # Scale profile (docs/deploy.md): empty = embedded defaults on one machine.
-    tracker_store_url: str = ""       # Rasa's tracker store; "" = SQLite file var/rasa_tracker.db
-    redis_url: str = ""               # lock store, hub bridge, rate limits, WeChat caches; "" = in-process
-    redis_prefix: str = "yuanshang"   # namespace of every Redis key and channel
-    tracker_retention_days: int = 180 # Rasa tracker events older than this are deleted (0 = keep)
+    tracker_store_url: str = ""  # Rasa's tracker store; "" = SQLite file var/rasa_tracker.db
+    redis_url: str = ""  # lock store, hub bridge, rate limits, WeChat caches; "" = in-process
+    redis_prefix: str = "yuanshang"  # namespace of every Redis key and channel
+    tracker_retention_days: int = 180  # Rasa tracker events older than this are deleted (0 = keep)
     # Personal data (bot.privacy): chat messages, transcripts, question logs, notifications are deleted and
     # contacts/tickets anonymised this many days after the last activity (0 = keep). PERSONAL_DATA_RETENTION_DAYS.
     personal_data_retention_days: int = 1095
-    chat_key_idle_days: int = 30      # a web chat key unused this long expires (CHAT_KEY_IDLE_DAYS, 0 = never)
+    chat_key_idle_days: int = 30  # a web chat key unused this long expires (CHAT_KEY_IDLE_DAYS, 0 = never)
     # Reverse proxies whose X-Forwarded-For / X-Real-IP name the client (addresses or networks,
     # space or comma separated; "none" = trust no header). DESK_TRUSTED_PROXIES, default loopback.
     trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
@@ -237,23 +263,23 @@ class Settings:
     # FILE_MAX_IMAGE_MB / FILE_MAX_DOCUMENT_MB.
     file_max_image_bytes: int = 10 * 1024 * 1024
     file_max_document_bytes: int = 20 * 1024 * 1024
-    file_daily_bytes: int = 200 * 1024 * 1024     # what one conversation may send in 24 hours (FILE_DAILY_MB, 0 = no cap)
+    file_daily_bytes: int = 200 * 1024 * 1024  # what one conversation may send in 24 hours (FILE_DAILY_MB, 0 = no cap)
     # The desk: sites that may embed the web chat and /figures (CSP frame-ancestors sources, space separated;
     # DESK_FRAME_ANCESTORS, checked by bot/desk/chat.py: an invalid source means 'self'), the console cookie
     # marked Secure behind a TLS proxy (CONSOLE_SECURE_COOKIE), the scheduler loop in this desk (DESK_SCHEDULER).
     frame_ancestors: str = "'self'"
     console_secure_cookie: bool = False
     desk_scheduler: bool = True
-    log_level: str = "INFO"           # the desk's and the action server's (LOG_LEVEL)
+    log_level: str = "INFO"  # the desk's and the action server's (LOG_LEVEL)
     # Per-sender limits of the desk (bot/desk/ratelimit.py), (count, seconds), count 0 = no limit;
     # RATE_LIMIT_CHAT, _CHAT_IP, _SESSION_IP, _WECHAT, _LOGIN_IP, _FILE_IP, _POLICY_IP as "count/seconds" or "off".
-    rate_limit_chat: Rate = (20, 60.0)             # web chat messages per conversation
-    rate_limit_chat_ip: Rate = (60, 60.0)          # web chat messages per client address
-    rate_limit_session_ip: Rate = (300, 600.0)     # new web conversations per client address
-    rate_limit_wechat: Rate = (20, 60.0)           # WeChat / WeCom messages per user
-    rate_limit_login_ip: Rate = (10, 900.0)        # failed console sign-ins per client address
-    rate_limit_file_ip: Rate = (60, 3600.0)        # web chat files per client address
-    rate_limit_policy_ip: Rate = (60, 60.0)        # POST /api/policy-check per client address
+    rate_limit_chat: Rate = (20, 60.0)  # web chat messages per conversation
+    rate_limit_chat_ip: Rate = (60, 60.0)  # web chat messages per client address
+    rate_limit_session_ip: Rate = (300, 600.0)  # new web conversations per client address
+    rate_limit_wechat: Rate = (20, 60.0)  # WeChat / WeCom messages per user
+    rate_limit_login_ip: Rate = (10, 900.0)  # failed console sign-ins per client address
+    rate_limit_file_ip: Rate = (60, 3600.0)  # web chat files per client address
+    rate_limit_policy_ip: Rate = (60, 60.0)  # POST /api/policy-check per client address
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
 
@@ -275,9 +301,12 @@ class Settings:
 
     def with_generated_secrets(self) -> "Settings":
         """These settings with a random channel secret / action-server token where none is configured."""
-        return replace(self, rasa_channel_secret=self.rasa_channel_secret or secrets.token_urlsafe(32),
-                       actions_token=self.actions_token or secrets.token_urlsafe(32),
-                       rasa_token=self.rasa_token or secrets.token_urlsafe(24))
+        return replace(
+            self,
+            rasa_channel_secret=self.rasa_channel_secret or secrets.token_urlsafe(32),
+            actions_token=self.actions_token or secrets.token_urlsafe(32),
+            rasa_token=self.rasa_token or secrets.token_urlsafe(24),
+        )
 
     def internal_ports_problem(self) -> str | None:
         """Why these settings must not start (Chinese + English), or None: in the scale profile (REDIS_URL or a
@@ -286,18 +315,25 @@ class Settings:
         start would lock the desks of the other hosts out of Rasa's HTTP API)."""
         if not (self.redis_url or self.tracker_store_url.startswith("postgres")):
             return None
-        missing = [f"{name}（{what} 监听 {bind}）" for name, what, bind, value in (
-            ("RASA_CHANNEL_SECRET", "Rasa，RASA_BIND", self.rasa_bind, self.rasa_channel_secret),
-            ("RASA_TOKEN", "Rasa HTTP API，RASA_BIND", self.rasa_bind, self.rasa_token),
-            ("ACTIONS_TOKEN", "动作服务器，ACTIONS_BIND", self.actions_bind, self.actions_token))
-            if bind not in LOOPBACK and not value]
+        missing = [
+            f"{name}（{what} 监听 {bind}）"
+            for name, what, bind, value in (
+                ("RASA_CHANNEL_SECRET", "Rasa，RASA_BIND", self.rasa_bind, self.rasa_channel_secret),
+                ("RASA_TOKEN", "Rasa HTTP API，RASA_BIND", self.rasa_bind, self.rasa_token),
+                ("ACTIONS_TOKEN", "动作服务器，ACTIONS_BIND", self.actions_bind, self.actions_token),
+            )
+            if bind not in LOOPBACK and not value
+        ]
         if not missing:
             return None
-        return ("扩容模式下 Rasa 或动作服务器监听在本机以外的地址，却没有配置访问凭据，拒绝启动："
-                + "、".join(missing) + "。请在环境中设置这些变量（所有主机同一个随机长字符串，"
-                "例如 openssl rand -base64 32），或让它们只监听 127.0.0.1。\n"
-                "Refusing to start: in the scale profile Rasa or the action server would listen beyond loopback "
-                "without credentials; set RASA_CHANNEL_SECRET, RASA_TOKEN / ACTIONS_TOKEN or bind them to 127.0.0.1.")
+        return (
+            "扩容模式下 Rasa 或动作服务器监听在本机以外的地址，却没有配置访问凭据，拒绝启动："
+            + "、".join(missing)
+            + "。请在环境中设置这些变量（所有主机同一个随机长字符串，"
+            "例如 openssl rand -base64 32），或让它们只监听 127.0.0.1。\n"
+            "Refusing to start: in the scale profile Rasa or the action server would listen beyond loopback "
+            "without credentials; set RASA_CHANNEL_SECRET, RASA_TOKEN / ACTIONS_TOKEN or bind them to 127.0.0.1."
+        )
 
     @property
     def desk_url(self) -> str:
@@ -402,5 +438,12 @@ class Settings:
         return env
 
 
-RATE_FIELDS = ("rate_limit_chat", "rate_limit_chat_ip", "rate_limit_session_ip", "rate_limit_wechat",
-               "rate_limit_login_ip", "rate_limit_file_ip", "rate_limit_policy_ip")
+RATE_FIELDS = (
+    "rate_limit_chat",
+    "rate_limit_chat_ip",
+    "rate_limit_session_ip",
+    "rate_limit_wechat",
+    "rate_limit_login_ip",
+    "rate_limit_file_ip",
+    "rate_limit_policy_ip",
+)

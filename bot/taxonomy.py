@@ -3,6 +3,7 @@
 Intent ids are fixed (tests, reports and the knowledge base depend on them),
 so this module is the single place that lists them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,18 @@ CATEGORIES: tuple[Category, ...] = (
 )
 
 META_INTENTS = (
-    "greet", "goodbye", "thank", "affirm", "deny", "ask_ticket_status", "request_human",
-    "complain", "rate_service", "bot_challenge", "ask_capabilities", "out_of_scope",
+    "greet",
+    "goodbye",
+    "thank",
+    "affirm",
+    "deny",
+    "ask_ticket_status",
+    "request_human",
+    "complain",
+    "rate_service",
+    "bot_challenge",
+    "ask_capabilities",
+    "out_of_scope",
 )
 
 BY_INTENT: dict[str, Category] = {c.intent: c for c in CATEGORIES}

@@ -7,6 +7,7 @@ so pages print exactly as before (quotes as &quot; and &#x27;, None as nothing);
 already marked safe (markupsafe.Markup) pass unchanged. StrictUndefined: a misspelt name fails the render
 instead of printing nothing. Templates live in a `templates/` folder inside the package that renders them.
 """
+
 from __future__ import annotations
 
 from html import escape
@@ -27,5 +28,12 @@ def _escape(value: Any) -> Any:
 
 def environment(package: str, folder: str = "templates") -> Environment:
     """An Environment over `<package>/<folder>/*.html`: autoescape on, strict about undefined names."""
-    return Environment(loader=PackageLoader(package, folder), autoescape=True, undefined=StrictUndefined,
-                       finalize=_escape, trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    return Environment(
+        loader=PackageLoader(package, folder),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_escape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )

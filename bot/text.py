@@ -10,6 +10,7 @@ character, so token offsets computed on the normalised text still point
 into the user's original message (Rasa entity spans rely on that).
 `normalise` additionally collapses whitespace for free-text comparison.
 """
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@ summary counts visits per node and the tickets raised from them (入企发现需
     raise_ticket_from_visit(db_url, v.id, "need_debt_financing", "想申请知识产权质押贷款")
     list_visits(db_url, node_id="fengxi", month="2026-11", include_subtree=True)
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -26,7 +27,7 @@ from bot.tickets.service import EnterpriseInput, OpenResult, TicketService
 
 MAX_FINDINGS = 2000
 MAX_HOSTS = 128
-FUTURE_TOLERANCE = timedelta(hours=1)      # clocks differ a little; a visit is recorded after it happened
+FUTURE_TOLERANCE = timedelta(hours=1)  # clocks differ a little; a visit is recorded after it happened
 CHANNEL = "visit"
 
 
@@ -45,9 +46,9 @@ class VisitRow:
     staff_id: Optional[int]
     staff_name: Optional[str]
     findings: Optional[str]
-    tickets: tuple[str, ...] = ()            # numbers of the tickets raised from this visit
-    participants: tuple[str, ...] = ()       # display names of everyone who went (the first is staff_name)
-    hosts: Optional[str] = None              # the enterprise's people met
+    tickets: tuple[str, ...] = ()  # numbers of the tickets raised from this visit
+    participants: tuple[str, ...] = ()  # display names of everyone who went (the first is staff_name)
+    hosts: Optional[str] = None  # the enterprise's people met
 
     @property
     def who(self) -> str:
@@ -63,10 +64,19 @@ class NodeVisits:
     tickets: int = 0
 
 
-def record_visit(db_url: str, enterprise_id: int, staff_id: Optional[int], node_id: str,
-                 visited_at: datetime, findings: Optional[str] = None, *,
-                 participants: Sequence[int] = (), recorded_by: Optional[int] = None,
-                 hosts: Optional[str] = None, clock: Callable[[], datetime] = utcnow) -> Visit:
+def record_visit(
+    db_url: str,
+    enterprise_id: int,
+    staff_id: Optional[int],
+    node_id: str,
+    visited_at: datetime,
+    findings: Optional[str] = None,
+    *,
+    participants: Sequence[int] = (),
+    recorded_by: Optional[int] = None,
+    hosts: Optional[str] = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Visit:
     """Record an on-site visit. Refuses unknown enterprises/staff, unknown or closed nodes,
     times without a zone and visits in the future.
 
@@ -98,9 +108,16 @@ def record_visit(db_url: str, enterprise_id: int, staff_id: Optional[int], node_
             if staff is None or not staff.active:
                 raise VisitError(f"工作人员（编号 {pid}）不存在或已停用。")
         hosts = (hosts or "").strip()[:MAX_HOSTS] or None
-        visit = Visit(enterprise_id=enterprise_id, staff_id=staff_id, node_id=node_id,
-                      visited_at=visited_at, findings=findings, created_at=clock(),
-                      recorded_by=recorded_by, hosts=hosts)
+        visit = Visit(
+            enterprise_id=enterprise_id,
+            staff_id=staff_id,
+            node_id=node_id,
+            visited_at=visited_at,
+            findings=findings,
+            created_at=clock(),
+            recorded_by=recorded_by,
+            hosts=hosts,
+        )
         s.add(visit)
         s.flush()
         for pid in people:
@@ -109,11 +126,20 @@ def record_visit(db_url: str, enterprise_id: int, staff_id: Optional[int], node_
         return visit
 
 
-def raise_ticket_from_visit(db_url: str, visit_id: int, category: str, description: str, *,
-                            contact_name: Optional[str] = None, mobile: Optional[str] = None,
-                            sender_id: Optional[str] = None, priority: str = "normal",
-                            policy_level: Optional[str] = None, actor: Optional[str] = None,
-                            service: Optional[TicketService] = None) -> OpenResult:
+def raise_ticket_from_visit(
+    db_url: str,
+    visit_id: int,
+    category: str,
+    description: str,
+    *,
+    contact_name: Optional[str] = None,
+    mobile: Optional[str] = None,
+    sender_id: Optional[str] = None,
+    priority: str = "normal",
+    policy_level: Optional[str] = None,
+    actor: Optional[str] = None,
+    service: Optional[TicketService] = None,
+) -> OpenResult:
     """Open a ticket for a need found on a visit (channel ``visit``, ``visit_id`` set).
 
     Routing, deadlines, duplicate linking and the audit trail are the ticket service's: a
@@ -129,27 +155,45 @@ def raise_ticket_from_visit(db_url: str, visit_id: int, category: str, descripti
         staff = s.get(Staff, visit.staff_id) if visit.staff_id else None
         node = s.get(ServiceNode, visit.node_id)
         if contact_name is None:
-            contact = s.scalars(select(Contact).where(Contact.enterprise_id == ent.id)
-                                .order_by(Contact.id.desc())).first()
+            contact = s.scalars(
+                select(Contact).where(Contact.enterprise_id == ent.id).order_by(Contact.id.desc())
+            ).first()
             if contact is not None:
                 contact_name = contact.name
                 mobile = mobile or contact.mobile
     svc = service or TicketService(db_url)
     actor = actor or (f"staff:{staff.username}" if staff else "system")
     result = svc.open_ticket(
-        category=category, description=description,
-        enterprise=EnterpriseInput(name=ent.name, credit_code=ent.credit_code, new_city=ent.new_city,
-                                   park=ent.park),
-        contact_name=contact_name or "入企走访", mobile=mobile, sender_id=sender_id, channel=CHANNEL,
-        conversation_id=sender_id, priority=priority, policy_level=policy_level, visit_id=visit.id,
-        actor=actor)
+        category=category,
+        description=description,
+        enterprise=EnterpriseInput(name=ent.name, credit_code=ent.credit_code, new_city=ent.new_city, park=ent.park),
+        contact_name=contact_name or "入企走访",
+        mobile=mobile,
+        sender_id=sender_id,
+        channel=CHANNEL,
+        conversation_id=sender_id,
+        priority=priority,
+        policy_level=policy_level,
+        visit_id=visit.id,
+        actor=actor,
+    )
     visited = _aware(visit.visited_at).astimezone(svc.sla.tz)
-    note = (f"入企服务发现：{visited.month}月{visited.day}日 {node.name if node else visit.node_id}"
-            f"{'（' + staff.display_name + '）' if staff else ''}走访，走访记录编号 {visit.id}")
+    note = (
+        f"入企服务发现：{visited.month}月{visited.day}日 {node.name if node else visit.node_id}"
+        f"{'（' + staff.display_name + '）' if staff else ''}走访，走访记录编号 {visit.id}"
+    )
     with sessions(db_url).begin() as s:
         ticket = s.get(Ticket, result.ticket.id)
-        TicketService._event(s, ticket, actor, "visit", field="visit_id",
-                             after=visit.id if not result.linked else None, note=note, at=svc.clock())
+        TicketService._event(
+            s,
+            ticket,
+            actor,
+            "visit",
+            field="visit_id",
+            after=visit.id if not result.linked else None,
+            note=note,
+            at=svc.clock(),
+        )
         if not result.linked:
             _reuse_contact(s, ticket)
     return result
@@ -174,8 +218,10 @@ def _same_enterprise_for_tickets(db_url: str, visit_id: int) -> None:
         if found is None:
             ent.name = key
         elif found.id != ent.id:
-            raise VisitError(f"另有一家名为“{key}”的企业档案（编号 {found.id}）：请先在企业档案中补充统一社会信用代码，"
-                             "以免需求记到另一家企业名下。")
+            raise VisitError(
+                f"另有一家名为“{key}”的企业档案（编号 {found.id}）：请先在企业档案中补充统一社会信用代码，"
+                "以免需求记到另一家企业名下。"
+            )
 
 
 def _reuse_contact(s, ticket: Ticket) -> None:
@@ -189,9 +235,18 @@ def _reuse_contact(s, ticket: Ticket) -> None:
     if new is None or new.sender_id is not None:
         return
     same_mobile = Contact.mobile.is_(None) if new.mobile is None else Contact.mobile == new.mobile
-    older = s.scalars(select(Contact).where(Contact.enterprise_id == new.enterprise_id, Contact.id < new.id,
-                                            Contact.sender_id.is_(None), Contact.name == new.name, same_mobile)
-                      .order_by(Contact.id).limit(1)).first()
+    older = s.scalars(
+        select(Contact)
+        .where(
+            Contact.enterprise_id == new.enterprise_id,
+            Contact.id < new.id,
+            Contact.sender_id.is_(None),
+            Contact.name == new.name,
+            same_mobile,
+        )
+        .order_by(Contact.id)
+        .limit(1)
+    ).first()
     if older is None:
         return
     ticket.contact_id = older.id
@@ -199,8 +254,14 @@ def _reuse_contact(s, ticket: Ticket) -> None:
     s.delete(new)
 
 
-def visit_enterprise(db_url: str, *, name: str, credit_code: Optional[str] = None,
-                     new_city: Optional[str] = None, park: Optional[str] = None) -> tuple[int, bool]:
+def visit_enterprise(
+    db_url: str,
+    *,
+    name: str,
+    credit_code: Optional[str] = None,
+    new_city: Optional[str] = None,
+    park: Optional[str] = None,
+) -> tuple[int, bool]:
     """(enterprise id, created) for a visit entered by name: the enterprise with this credit code, else the
     one with exactly this name, else a new one with the place given. An existing record is not changed
     here (its file is edited on its own page, audited)."""
@@ -239,17 +300,25 @@ def _month_range(month: str) -> tuple[datetime, datetime]:
     return p.start_utc, p.end_utc
 
 
-def list_visits(db_url: str, *, node_id: Optional[str] = None, month: Optional[str] = None,
-                include_subtree: bool = False, enterprise_id: Optional[int] = None,
-                node_ids: Optional[set] = None) -> list[VisitRow]:
+def list_visits(
+    db_url: str,
+    *,
+    node_id: Optional[str] = None,
+    month: Optional[str] = None,
+    include_subtree: bool = False,
+    enterprise_id: Optional[int] = None,
+    node_ids: Optional[set] = None,
+) -> list[VisitRow]:
     """Visits, newest first: of one node (or its whole subtree), of the nodes `node_ids` (a member of
     staff's scope), of one calendar month (Beijing time, "2026-11"), of one enterprise; each with the
     tickets raised from it and everyone who went."""
     with read_sessions(db_url)() as s:
-        q = (select(Visit, Enterprise.name, ServiceNode.name, Staff.display_name)
-             .join(Enterprise, Enterprise.id == Visit.enterprise_id)
-             .join(ServiceNode, ServiceNode.id == Visit.node_id)
-             .outerjoin(Staff, Staff.id == Visit.staff_id))
+        q = (
+            select(Visit, Enterprise.name, ServiceNode.name, Staff.display_name)
+            .join(Enterprise, Enterprise.id == Visit.enterprise_id)
+            .join(ServiceNode, ServiceNode.id == Visit.node_id)
+            .outerjoin(Staff, Staff.id == Visit.staff_id)
+        )
         if node_id is not None:
             ids = _subtree(s, node_id) if include_subtree else {node_id}
             q = q.where(Visit.node_id.in_(sorted(ids)))
@@ -264,22 +333,40 @@ def list_visits(db_url: str, *, node_id: Optional[str] = None, month: Optional[s
         numbers: dict[int, list[str]] = defaultdict(list)
         visit_ids = [v.id for v, *_ in rows]
         for chunk in range(0, len(visit_ids), 500):
-            for vid, number in s.execute(select(Ticket.visit_id, Ticket.number)
-                                         .where(Ticket.visit_id.in_(visit_ids[chunk:chunk + 500]))
-                                         .order_by(Ticket.id)):
+            for vid, number in s.execute(
+                select(Ticket.visit_id, Ticket.number)
+                .where(Ticket.visit_id.in_(visit_ids[chunk : chunk + 500]))
+                .order_by(Ticket.id)
+            ):
                 numbers[vid].append(number)
-        people: dict[int, list[tuple[int, str]]] = defaultdict(list)     # visit → (staff id, name)
+        people: dict[int, list[tuple[int, str]]] = defaultdict(list)  # visit → (staff id, name)
         for chunk in range(0, len(visit_ids), 500):
-            for vid, sid, name in s.execute(select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
-                                            .join(Staff, Staff.id == VisitParticipant.staff_id)
-                                            .where(VisitParticipant.visit_id.in_(visit_ids[chunk:chunk + 500]))
-                                            .order_by(VisitParticipant.visit_id, Staff.id)):
+            for vid, sid, name in s.execute(
+                select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
+                .join(Staff, Staff.id == VisitParticipant.staff_id)
+                .where(VisitParticipant.visit_id.in_(visit_ids[chunk : chunk + 500]))
+                .order_by(VisitParticipant.visit_id, Staff.id)
+            ):
                 people[vid].append((sid, name))
         out = []
         for v, ent, node, staff in rows:
-            went = sorted(people[v.id], key=lambda p: (p[0] != v.staff_id, p[0]))     # the lead visitor first
-            out.append(VisitRow(v.id, _aware(v.visited_at), v.enterprise_id, ent, v.node_id, node, v.staff_id,
-                                staff, v.findings, tuple(numbers[v.id]), tuple(n for _, n in went), v.hosts))
+            went = sorted(people[v.id], key=lambda p: (p[0] != v.staff_id, p[0]))  # the lead visitor first
+            out.append(
+                VisitRow(
+                    v.id,
+                    _aware(v.visited_at),
+                    v.enterprise_id,
+                    ent,
+                    v.node_id,
+                    node,
+                    v.staff_id,
+                    staff,
+                    v.findings,
+                    tuple(numbers[v.id]),
+                    tuple(n for _, n in went),
+                    v.hosts,
+                )
+            )
         return out
 
 
@@ -289,17 +376,20 @@ def visits_by_node(db_url: str, month: str) -> list[NodeVisits]:
     with read_sessions(db_url)() as s:
         out: dict[str, NodeVisits] = {}
         for node_id, node_name, n, ents in s.execute(
-                select(Visit.node_id, ServiceNode.name, func.count(Visit.id),
-                       func.count(func.distinct(Visit.enterprise_id)))
-                .join(ServiceNode, ServiceNode.id == Visit.node_id)
-                .where(Visit.visited_at >= start, Visit.visited_at < end)
-                .group_by(Visit.node_id, ServiceNode.name)):
+            select(
+                Visit.node_id, ServiceNode.name, func.count(Visit.id), func.count(func.distinct(Visit.enterprise_id))
+            )
+            .join(ServiceNode, ServiceNode.id == Visit.node_id)
+            .where(Visit.visited_at >= start, Visit.visited_at < end)
+            .group_by(Visit.node_id, ServiceNode.name)
+        ):
             out[node_id] = NodeVisits(node_id, node_name, visits=n, enterprises=ents)
         for node_id, n in s.execute(
-                select(Visit.node_id, func.count(Ticket.id))
-                .join(Ticket, Ticket.visit_id == Visit.id)
-                .where(Visit.visited_at >= start, Visit.visited_at < end)
-                .group_by(Visit.node_id)):
+            select(Visit.node_id, func.count(Ticket.id))
+            .join(Ticket, Ticket.visit_id == Visit.id)
+            .where(Visit.visited_at >= start, Visit.visited_at < end)
+            .group_by(Visit.node_id)
+        ):
             out[node_id].tickets = n
     return sorted(out.values(), key=lambda x: (-x.visits, x.node_id))
 
@@ -321,5 +411,13 @@ def _subtree(s, node_id: str) -> set[str]:
     return out
 
 
-__all__ = ["VisitError", "VisitRow", "NodeVisits", "record_visit", "raise_ticket_from_visit", "visit_enterprise",
-           "list_visits", "visits_by_node"]
+__all__ = [
+    "VisitError",
+    "VisitRow",
+    "NodeVisits",
+    "record_visit",
+    "raise_ticket_from_visit",
+    "visit_enterprise",
+    "list_visits",
+    "visits_by_node",
+]

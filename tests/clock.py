@@ -1,5 +1,6 @@
 """One settable clock for the code that takes a `clock` (a callable returning "now"): schedulers, SLA,
 sign-in throttling, the console, rate limits. Tests move it instead of sleeping."""
+
 from __future__ import annotations
 
 from datetime import timedelta

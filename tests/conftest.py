@@ -12,10 +12,11 @@ import pytest
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-PROBE_TIMEOUT = 2          # seconds; an absent service costs every test at most this, once per session
+PROBE_TIMEOUT = 2  # seconds; an absent service costs every test at most this, once per session
 
 
 # ---- shared services: skip on a laptop without them, fail in CI --------------------------------------
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
@@ -36,7 +37,7 @@ def _where(url: str) -> str:
     return f"{u.hostname or '127.0.0.1'}:{u.port or ''}".rstrip(":")
 
 
-_probes: dict[str, str | None] = {}     # service -> None (reachable) or why not; once per session
+_probes: dict[str, str | None] = {}  # service -> None (reachable) or why not; once per session
 
 
 def _probe(service: str, url: str, check) -> None:
@@ -59,6 +60,7 @@ def require_postgresql() -> None:
         import psycopg2
 
         psycopg2.connect(PG_ADMIN, connect_timeout=PROBE_TIMEOUT).close()
+
     _probe("PostgreSQL", PG_ADMIN, check)
 
 
@@ -66,8 +68,8 @@ def require_redis() -> None:
     def check():
         import redis
 
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=PROBE_TIMEOUT,
-                             socket_timeout=PROBE_TIMEOUT).ping()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT).ping()
+
     _probe("Redis", REDIS_URL, check)
 
 
@@ -88,10 +90,12 @@ class PrivateRedis:
         import socket
         import time
 
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:           # listening before the test goes on
+        while time.monotonic() < deadline:  # listening before the test goes on
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
@@ -136,7 +140,7 @@ def _prepare(url: str) -> None:
     migrate(url)
     sync_network(url)
     for immediate in (False, True):
-        engine_for(url, immediate).dispose()     # no connection may stay open on a template
+        engine_for(url, immediate).dispose()  # no connection may stay open on a template
 
 
 def _sqlite_template() -> str:
@@ -256,11 +260,18 @@ def redis_url():
     finally:
         delete_redis_prefix(space.url, space.prefix)
 
+
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.tooling.stack import (Instance, create_pg_database, drop_pg_database, local_settings, scaled_settings,
-    start_instance)
+from bot.tooling.stack import (
+    Instance,
+    create_pg_database,
+    drop_pg_database,
+    local_settings,
+    scaled_settings,
+    start_instance,
+)
 from bot.rasa_ext.training import ensure_model
 
 # ---- the running system: action server, Rasa server and desk on free ports ----------------------
@@ -323,8 +334,7 @@ def pg_stack(tmp_path_factory, model_file) -> Stack:
     try:
         migrate(db)
         sync_network(db)
-        settings = scaled_settings(tmp_path_factory.mktemp("var-pg"), db, tracker, REDIS_URL, prefix,
-                                   token="e2e-token")
+        settings = scaled_settings(tmp_path_factory.mktemp("var-pg"), db, tracker, REDIS_URL, prefix, token="e2e-token")
         try:
             inst = start_instance(settings, model_file, prepare_db=False)
         except RuntimeError as exc:
@@ -355,7 +365,7 @@ def pytest_runtest_teardown(item, nextitem):
             _pg_stack_state["release"]()
 
 
-FOLDER_MARKERS = ("unit", "e2e", "scale", "browser")     # tests/<folder>/ → pytest.mark.<folder>
+FOLDER_MARKERS = ("unit", "e2e", "scale", "browser")  # tests/<folder>/ → pytest.mark.<folder>
 
 
 def pytest_collection_modifyitems(config, items):

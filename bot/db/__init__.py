@@ -4,6 +4,7 @@ SQLite (WAL, foreign keys, busy timeout) on one machine, PostgreSQL when the
 system scales out; the same SQLAlchemy 2.0-style code runs on 1.4 (pinned by
 Rasa) and on both databases. Schema changes go through Alembic only.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ def private_file(path: Path) -> None:
     for extra in ("-wal", "-shm"):
         try:
             os.chmod(path.with_name(path.name + extra), 0o600)
-        except FileNotFoundError:   # absent, or SQLite removed it meanwhile (the last connection closed)
+        except FileNotFoundError:  # absent, or SQLite removed it meanwhile (the last connection closed)
             pass
 
 

@@ -5,6 +5,7 @@ a file arriving from WeChat), so creation is an INSERT … ON CONFLICT DO NOTHIN
 SQLite and PostgreSQL alike. `lock=True` also holds the row for the rest of the transaction (SELECT … FOR
 UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers) — for callers that decide on the
 conversation's mode, as a handover does."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,13 +18,16 @@ from bot.db import dialect_insert
 from bot.db.schema import Conversation, utcnow
 
 
-def ensure_conversation(s: Session, conversation_id: str, channel: str, now: Optional[datetime] = None,
-                        *, lock: bool = False) -> Conversation:
+def ensure_conversation(
+    s: Session, conversation_id: str, channel: str, now: Optional[datetime] = None, *, lock: bool = False
+) -> Conversation:
     """The conversation row, created (bot mode, this channel) if missing; locked for the transaction if asked."""
     now = now or utcnow()
-    s.execute(dialect_insert(s, Conversation)
-              .values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
-              .on_conflict_do_nothing(index_elements=["id"]))
+    s.execute(
+        dialect_insert(s, Conversation)
+        .values(id=conversation_id, channel=channel, mode="bot", created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
     if lock:
         conv = s.scalars(select(Conversation).where(Conversation.id == conversation_id).with_for_update()).one()
     else:

@@ -1,11 +1,23 @@
 """Tables of the service database (SQLAlchemy Core/ORM, 1.4 and 2.0 compatible)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Optional, overload
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
@@ -60,12 +72,12 @@ class KbQuery(Base):
     conversation_id = Column(String(128), nullable=False, index=True)
     channel = Column(String(32), nullable=False, default="rest")
     text = Column(Text, nullable=False)
-    category = Column(String(64), nullable=True)       # NLU intent (need category) if any
-    decision = Column(String(16), nullable=False)      # answer / best_guess / options / unknown
-    faq_id = Column(String(128), nullable=True)        # top hit
+    category = Column(String(64), nullable=True)  # NLU intent (need category) if any
+    decision = Column(String(16), nullable=False)  # answer / best_guess / options / unknown
+    faq_id = Column(String(128), nullable=True)  # top hit
     entry_id = Column(String(128), nullable=True)
     score = Column(Float, nullable=True)
-    helpful = Column(Boolean, nullable=True)           # the user's feedback, None until given
+    helpful = Column(Boolean, nullable=True)  # the user's feedback, None until given
     feedback_at = Column(UTCDateTime, nullable=True)
 
 
@@ -87,14 +99,14 @@ class KbDraft(Base):
     content = Column(Text, nullable=False)
     revision = Column(Integer, nullable=False, default=1)
     base_sha = Column(String(64), nullable=False, default="")
-    base_content = Column(Text, nullable=True)                  # the published text the draft started from
-    author = Column(String(64), nullable=False)                 # staff username
-    editors = Column(Text, nullable=False, default="")          # every username that saved it, space-separated
+    base_content = Column(Text, nullable=True)  # the published text the draft started from
+    author = Column(String(64), nullable=False)  # staff username
+    editors = Column(Text, nullable=False, default="")  # every username that saved it, space-separated
     updated_by = Column(String(64), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     submitted_at = Column(UTCDateTime, nullable=True)
-    origin = Column(Text, nullable=True)                        # e.g. the unanswered questions it answers
+    origin = Column(Text, nullable=True)  # e.g. the unanswered questions it answers
     published_version = Column(Integer, nullable=True)
 
 
@@ -109,7 +121,7 @@ class KbVersion(Base):
     version = Column(Integer, nullable=False)
     content = Column(Text, nullable=False)
     sha = Column(String(64), nullable=False)
-    author = Column(String(64), nullable=False)                 # the draft's author; "file" for a text found on disk
+    author = Column(String(64), nullable=False)  # the draft's author; "file" for a text found on disk
     approved_by = Column(String(64), nullable=True)
     draft_id = Column(Integer, ForeignKey("kb_drafts.id"), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -124,26 +136,27 @@ class KbReview(Base):
     id = Column(Integer, primary_key=True)
     draft_id = Column(Integer, ForeignKey("kb_drafts.id"), nullable=False, index=True)
     reviewer = Column(String(64), nullable=False)
-    decision = Column(String(16), nullable=False)               # approve / reject
+    decision = Column(String(16), nullable=False)  # approve / reject
     comment = Column(Text, nullable=True)
-    revision = Column(Integer, nullable=False)                  # the draft revision reviewed
+    revision = Column(Integer, nullable=False)  # the draft revision reviewed
     at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 # ---- the service network (1+5+N), staff, enterprises -------------------------------------------
+
 
 class ServiceNode(Base):
     """One node of the 1+5+N network, or a province/city/district policy special window."""
 
     __tablename__ = "service_nodes"
 
-    id = Column(String(64), primary_key=True)                  # stable code, e.g. "fengxi", "fengxi-ws-xixian-hq"
+    id = Column(String(64), primary_key=True)  # stable code, e.g. "fengxi", "fengxi-ws-xixian-hq"
     name = Column(String(128), nullable=False)
-    kind = Column(String(16), nullable=False)                  # centre / new_city / workstation / special_window
+    kind = Column(String(16), nullable=False)  # centre / new_city / workstation / special_window
     parent_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
-    new_city = Column(String(16), nullable=True)               # 沣东/沣西/秦汉/空港/泾河 for new-city centres and their workstations
-    park = Column(String(128), nullable=True)                  # the park a workstation serves
-    level = Column(String(8), nullable=True)                   # 省/市/区 for special windows
+    new_city = Column(String(16), nullable=True)  # 沣东/沣西/秦汉/空港/泾河 for new-city centres and their workstations
+    park = Column(String(128), nullable=True)  # the park a workstation serves
+    level = Column(String(8), nullable=True)  # 省/市/区 for special windows
     address = Column(String(256), nullable=True)
     active = Column(Boolean, nullable=False, default=True)
 
@@ -168,22 +181,22 @@ class Enterprise(Base):
 
     id = Column(Integer, primary_key=True)
     name = Column(String(128), nullable=False, index=True)
-    credit_code = Column(String(18), nullable=True, unique=True)   # 统一社会信用代码, check digit validated
+    credit_code = Column(String(18), nullable=True, unique=True)  # 统一社会信用代码, check digit validated
     new_city = Column(String(16), nullable=True)
     park = Column(String(128), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     # 一企一档 profile kept by staff (bot/enterprises/profile.py); the policy check's own figures stay in
     # enterprise_figures, as the chat gave them.
-    industry = Column(String(64), nullable=True)                    # 所属行业
+    industry = Column(String(64), nullable=True)  # 所属行业
     address = Column(String(256), nullable=True)
-    registered_on = Column(Date, nullable=True)                     # 成立日期
-    employees = Column(Integer, nullable=True)                      # 职工人数
-    tech_staff = Column(Integer, nullable=True)                     # 科技人员数
-    revenue = Column(Numeric(16, 2), nullable=True)                 # 上年营业收入, yuan
-    rd_expense = Column(Numeric(16, 2), nullable=True)              # 上年研发投入, yuan
-    certifications = Column(String(256), nullable=True)             # ",hightech,tech_sme," (bot/enterprises)
+    registered_on = Column(Date, nullable=True)  # 成立日期
+    employees = Column(Integer, nullable=True)  # 职工人数
+    tech_staff = Column(Integer, nullable=True)  # 科技人员数
+    revenue = Column(Numeric(16, 2), nullable=True)  # 上年营业收入, yuan
+    rd_expense = Column(Numeric(16, 2), nullable=True)  # 上年研发投入, yuan
+    certifications = Column(String(256), nullable=True)  # ",hightech,tech_sme," (bot/enterprises)
     notes = Column(Text, nullable=True)
-    updated_at = Column(UTCDateTime, nullable=True)                 # last profile change by staff
+    updated_at = Column(UTCDateTime, nullable=True)  # last profile change by staff
 
 
 class Contact(Base):
@@ -201,7 +214,7 @@ class Contact(Base):
     # A chat identity is a verified contact of its enterprise only after staff confirmed it or it entered a
     # one-time code sent to a mobile on file (bot/tickets/identity.py); until then it sees its own tickets only.
     verified_at = Column(UTCDateTime, nullable=True)
-    verified_by = Column(String(128), nullable=True)    # "staff:<username>" / "sms:<masked mobile>"
+    verified_by = Column(String(128), nullable=True)  # "staff:<username>" / "sms:<masked mobile>"
 
 
 class VerificationCode(Base):
@@ -225,14 +238,15 @@ class VerificationCode(Base):
 
 # ---- tickets and their audit trail ---------------------------------------------------------------
 
+
 class Ticket(Base):
     __tablename__ = "tickets"
 
     id = Column(Integer, primary_key=True)
-    number = Column(String(32), nullable=False, unique=True)        # QCY-20261125-0007
+    number = Column(String(32), nullable=False, unique=True)  # QCY-20261125-0007
     enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
     contact_id = Column(Integer, ForeignKey("contacts.id"), nullable=True)
-    category = Column(String(64), nullable=False, index=True)       # need intent id
+    category = Column(String(64), nullable=False, index=True)  # need intent id
     service_content = Column(String(16), nullable=False)
     node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=False, index=True)
     assignee_id = Column(Integer, ForeignKey("staff.id"), nullable=True)
@@ -247,18 +261,18 @@ class Ticket(Base):
     first_response_at = Column(UTCDateTime, nullable=True)
     resolution_due = Column(UTCDateTime, nullable=False)
     resolved_at = Column(UTCDateTime, nullable=True, index=True)  # 已办结 (latest)
-    paused_at = Column(UTCDateTime, nullable=True)               # in 待补充 since
+    paused_at = Column(UTCDateTime, nullable=True)  # in 待补充 since
     paused_working_seconds = Column(Integer, nullable=False, default=0)
-    first_response_wsecs = Column(Integer, nullable=True)   # working seconds to first response (set once)
-    resolution_wsecs = Column(Integer, nullable=True)       # working seconds to resolution, pauses excluded
-    warned_at = Column(UTCDateTime, nullable=True)               # pre-breach warning sent
+    first_response_wsecs = Column(Integer, nullable=True)  # working seconds to first response (set once)
+    resolution_wsecs = Column(Integer, nullable=True)  # working seconds to resolution, pauses excluded
+    warned_at = Column(UTCDateTime, nullable=True)  # pre-breach warning sent
     escalation_level = Column(Integer, nullable=False, default=0)
-    followup_required = Column(Boolean, nullable=False, default=False)       # 回访
-    reason = Column(Text, nullable=True)                                     # 无法办理 reason
-    result = Column(Text, nullable=True)                                     # 办结: the result told the enterprise
-    redeemed_amount = Column(Numeric(14, 2), nullable=True)                  # 政策兑现: yuan redeemed
-    stated = Column(Text, nullable=True)      # JSON: enterprise details as an unverified user stated them
-    last_progress_push = Column(UTCDateTime, nullable=True)      # 周推进
+    followup_required = Column(Boolean, nullable=False, default=False)  # 回访
+    reason = Column(Text, nullable=True)  # 无法办理 reason
+    result = Column(Text, nullable=True)  # 办结: the result told the enterprise
+    redeemed_amount = Column(Numeric(14, 2), nullable=True)  # 政策兑现: yuan redeemed
+    stated = Column(Text, nullable=True)  # JSON: enterprise details as an unverified user stated them
+    last_progress_push = Column(UTCDateTime, nullable=True)  # 周推进
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
@@ -270,8 +284,8 @@ class TicketEvent(Base):
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
     at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
-    actor = Column(String(128), nullable=False)      # "user:<sender>", "staff:<username>", "system"
-    action = Column(String(32), nullable=False)      # created / status / assign / note / add_info / escalate / …
+    actor = Column(String(128), nullable=False)  # "user:<sender>", "staff:<username>", "system"
+    action = Column(String(32), nullable=False)  # created / status / assign / note / add_info / escalate / …
     field = Column(String(32), nullable=True)
     before = Column(Text, nullable=True)
     after = Column(Text, nullable=True)
@@ -283,7 +297,7 @@ class Rating(Base):
 
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
-    score = Column(Integer, nullable=False)          # 5 非常满意 … 1 非常不满意
+    score = Column(Integer, nullable=False)  # 5 非常满意 … 1 非常不满意
     comment = Column(Text, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
@@ -300,8 +314,8 @@ class Visit(Base):
     visited_at = Column(UTCDateTime, nullable=False, index=True)
     findings = Column(Text, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
-    recorded_by = Column(Integer, ForeignKey("staff.id"), nullable=True)   # who entered it (console)
-    hosts = Column(String(128), nullable=True)                             # the enterprise's people met
+    recorded_by = Column(Integer, ForeignKey("staff.id"), nullable=True)  # who entered it (console)
+    hosts = Column(String(128), nullable=True)  # the enterprise's people met
 
 
 class VisitParticipant(Base):
@@ -318,7 +332,7 @@ class TicketSequence(Base):
 
     __tablename__ = "ticket_sequences"
 
-    day = Column(String(8), primary_key=True)        # 20261125
+    day = Column(String(8), primary_key=True)  # 20261125
     last = Column(Integer, nullable=False, default=0)
 
 
@@ -329,8 +343,8 @@ class JobRun(Base):
     __table_args__ = (UniqueConstraint("job", "period", name="uq_job_runs_job_period"),)
 
     id = Column(Integer, primary_key=True)
-    job = Column(String(32), nullable=False)         # daily_dispatch / weekly_push / monthly_summary
-    period = Column(String(16), nullable=False)      # 2026-11-25 / 2026-W48 / 2026-11
+    job = Column(String(32), nullable=False)  # daily_dispatch / weekly_push / monthly_summary
+    period = Column(String(16), nullable=False)  # 2026-11-25 / 2026-W48 / 2026-11
     instance = Column(String(64), nullable=False)
     started_at = Column(UTCDateTime, nullable=False, default=utcnow)
     finished_at = Column(UTCDateTime, nullable=True)
@@ -345,7 +359,7 @@ class Notification(Base):
 
     id = Column(Integer, primary_key=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
-    kind = Column(String(32), nullable=False)        # dispatch_list / progress / rating_request / sla_warning / escalation
+    kind = Column(String(32), nullable=False)  # dispatch_list / progress / rating_request / sla_warning / escalation
     recipient = Column(String(128), nullable=False)  # "node:<id>" or "sender:<conversation id>"
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True, index=True)
     body = Column(Text, nullable=False)
@@ -359,7 +373,7 @@ class Handover(Base):
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(128), nullable=False, index=True)
-    reason = Column(String(32), nullable=False)        # request_human / fallback / complaint / staff_only / staff_takeover
+    reason = Column(String(32), nullable=False)  # request_human / fallback / complaint / staff_only / staff_takeover
     category = Column(String(64), nullable=True)
     node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
@@ -368,13 +382,14 @@ class Handover(Base):
     claimed_by = Column(Integer, ForeignKey("staff.id"), nullable=True)
     claimed_at = Column(UTCDateTime, nullable=True)
     ended_at = Column(UTCDateTime, nullable=True)
-    transcript = Column(Text, nullable=True)          # JSON snapshot of the conversation at handover
-    profile = Column(Text, nullable=True)             # JSON snapshot of the enterprise profile
-    rating = Column(Integer, nullable=True)           # the user's rating of the staff service, 5 … 1
+    transcript = Column(Text, nullable=True)  # JSON snapshot of the conversation at handover
+    profile = Column(Text, nullable=True)  # JSON snapshot of the enterprise profile
+    rating = Column(Integer, nullable=True)  # the user's rating of the staff service, 5 … 1
     rated_at = Column(UTCDateTime, nullable=True, index=True)
 
 
 # ---- the desk: conversations, messages, staff sessions -----------------------------------------
+
 
 class Conversation(Base):
     """One enterprise conversation on one channel; its id is the Rasa sender id."""
@@ -382,9 +397,9 @@ class Conversation(Base):
     __tablename__ = "conversations"
 
     id = Column(String(128), primary_key=True)
-    channel = Column(String(32), nullable=False)                 # web / wechat_mp / wecom / rest
-    mode = Column(String(16), nullable=False, default="bot")    # bot / waiting / staff
-    access_key_hash = Column(String(128), nullable=True)        # web chat: hash of the browser's secret key
+    channel = Column(String(32), nullable=False)  # web / wechat_mp / wecom / rest
+    mode = Column(String(16), nullable=False, default="bot")  # bot / waiting / staff
+    access_key_hash = Column(String(128), nullable=True)  # web chat: hash of the browser's secret key
     external_user = Column(String(128), nullable=True, index=True)  # WeChat openid / WeCom userid
     enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=True)
     node_id = Column(String(64), ForeignKey("service_nodes.id"), nullable=True, index=True)
@@ -402,21 +417,21 @@ class Message(Base):
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(128), ForeignKey("conversations.id"), nullable=False, index=True)
-    direction = Column(String(4), nullable=False)               # in / out
-    author = Column(String(96), nullable=False)                 # user / bot / staff:<username> / system
+    direction = Column(String(4), nullable=False)  # in / out
+    author = Column(String(96), nullable=False)  # user / bot / staff:<username> / system
     text = Column(Text, nullable=True)
-    payload = Column(Text, nullable=True)                       # JSON: buttons, custom data
-    client_msg_id = Column(String(64), nullable=True)           # idempotency key from the client
+    payload = Column(Text, nullable=True)  # JSON: buttons, custom data
+    client_msg_id = Column(String(64), nullable=True)  # idempotency key from the client
     reply_to = Column(Integer, ForeignKey("messages.id"), nullable=True)
     state = Column(String(16), nullable=False, default="stored")  # in: stored / forwarded / answered / pending
-    internal = Column(Boolean, nullable=False, default=False)   # staff-only note, never shown to the user
+    internal = Column(Boolean, nullable=False, default=False)  # staff-only note, never shown to the user
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
 
 class StaffSession(Base):
     __tablename__ = "staff_sessions"
 
-    id = Column(String(128), primary_key=True)                  # SHA-256 of the cookie value
+    id = Column(String(128), primary_key=True)  # SHA-256 of the cookie value
     staff_id = Column(Integer, ForeignKey("staff.id"), nullable=False, index=True)
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -436,8 +451,8 @@ class ConsoleAudit(Base):
 
     id = Column(Integer, primary_key=True)
     at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
-    actor = Column(String(128), nullable=False, index=True)      # "staff:<username>" (or the name tried at login)
-    action = Column(String(32), nullable=False)                 # login / login_failed / claim / reply / note / transfer / end / …
+    actor = Column(String(128), nullable=False, index=True)  # "staff:<username>" (or the name tried at login)
+    action = Column(String(32), nullable=False)  # login / login_failed / claim / reply / note / transfer / end / …
     conversation_id = Column(String(128), nullable=True, index=True)
     handover_id = Column(Integer, ForeignKey("handovers.id"), nullable=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True)
@@ -468,11 +483,11 @@ class LoginThrottle(Base):
     __tablename__ = "login_throttle"
 
     key = Column(String(200), primary_key=True)
-    kind = Column(String(8), nullable=False)                    # pair / acct / addr
-    username = Column(String(64), nullable=True, index=True)    # for unlocking an account's rows
-    failures = Column(Integer, nullable=False, default=0)       # attempts counted in the window (pending ones too)
-    last_at = Column(UTCDateTime, nullable=True)                # when the last counted attempt began
-    next_at = Column(UTCDateTime, nullable=True)                # no attempt before this (growing delays)
+    kind = Column(String(8), nullable=False)  # pair / acct / addr
+    username = Column(String(64), nullable=True, index=True)  # for unlocking an account's rows
+    failures = Column(Integer, nullable=False, default=0)  # attempts counted in the window (pending ones too)
+    last_at = Column(UTCDateTime, nullable=True)  # when the last counted attempt began
+    next_at = Column(UTCDateTime, nullable=True)  # no attempt before this (growing delays)
 
 
 class EnterpriseFigures(Base):
@@ -492,6 +507,7 @@ class EnterpriseFigures(Base):
 
 # ---- 政策推送: proactive policy reminders (bot/policy/push.py) --------------------------------------
 
+
 class PolicyPush(Base):
     """One proactive message to one enterprise about one policy (an application window opening, a new policy).
 
@@ -507,17 +523,17 @@ class PolicyPush(Base):
     enterprise_id = Column(Integer, ForeignKey("enterprises.id"), nullable=False, index=True)
     policy_id = Column(String(64), nullable=False)
     policy_name = Column(String(128), nullable=False)
-    trigger_key = Column(String(96), nullable=False)     # window:hnte:2027-05-01 / window:tsme:2027-06 / new:x:2026-12-01
-    trigger = Column(String(16), nullable=False)         # window / new
-    reason = Column(String(16), nullable=False)          # profile (saved figures qualify) / need (past need category)
+    trigger_key = Column(String(96), nullable=False)  # window:hnte:2027-05-01 / window:tsme:2027-06 / new:x:2026-12-01
+    trigger = Column(String(16), nullable=False)  # window / new
+    reason = Column(String(16), nullable=False)  # profile (saved figures qualify) / need (past need category)
     contact_id = Column(Integer, ForeignKey("contacts.id"), nullable=True)
     conversation_id = Column(String(128), nullable=False, index=True)
     channel = Column(String(32), nullable=True)
-    node_id = Column(String(64), nullable=True, index=True)     # for console scoping (None: the centre)
+    node_id = Column(String(64), nullable=True, index=True)  # for console scoping (None: the centre)
     notification_id = Column(Integer, nullable=True)
     deadline = Column(Date, nullable=True)
     body = Column(Text, nullable=False)
-    sent_by = Column(String(128), nullable=False)        # "system" (the scheduled run) / "staff:<username>" (立即推送)
+    sent_by = Column(String(128), nullable=False)  # "system" (the scheduled run) / "staff:<username>" (立即推送)
     job_period = Column(String(16), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
 
@@ -543,6 +559,7 @@ class PolicyPushOptOut(Base):
 
 # ---- files sent in conversations (bot/files) ----------------------------------------------------
 
+
 class FileBlob(Base):
     """The bytes of a file, once per content (SHA-256): in the database, so every desk instance of the scale
     profile serves it, backups hold it, and an erasure removes it in the same transaction as its rows."""
@@ -564,11 +581,11 @@ class Attachment(Base):
     conversation_id = Column(String(128), nullable=False, index=True)
     message_id = Column(Integer, ForeignKey("messages.id"), nullable=True, index=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id"), nullable=True, index=True)
-    sender = Column(String(96), nullable=False)                  # user / staff:<username>
-    channel = Column(String(32), nullable=False)                 # web / wechat_mp / wecom / console
-    name = Column(String(128), nullable=False)                   # the original name, sanitised
-    kind = Column(String(16), nullable=False)                    # image / document
-    mime = Column(String(128), nullable=False)                   # from the content (magic bytes), not the client
+    sender = Column(String(96), nullable=False)  # user / staff:<username>
+    channel = Column(String(32), nullable=False)  # web / wechat_mp / wecom / console
+    name = Column(String(128), nullable=False)  # the original name, sanitised
+    kind = Column(String(16), nullable=False)  # image / document
+    mime = Column(String(128), nullable=False)  # from the content (magic bytes), not the client
     size = Column(Integer, nullable=False)
     sha256 = Column(String(64), ForeignKey("file_blobs.sha256"), nullable=False, index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

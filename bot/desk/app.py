@@ -1,4 +1,5 @@
 """aiohttp application of the desk."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,15 +54,21 @@ async def _scheduler_ctx(app: web.Application):
     from bot.scheduler import run_forever
 
     settings = app[SETTINGS_KEY]
-    if not settings.desk_scheduler:       # DESK_SCHEDULER=0
+    if not settings.desk_scheduler:  # DESK_SCHEDULER=0
         yield
         return
     stop = asyncio.Event()
-    task = asyncio.create_task(run_forever(settings.effective_database_url, stop=stop,
-                                           reports_dir=settings.var_dir / "reports",
-                                           tracker_url=settings.effective_tracker_store_url,
-                                           retention_days=settings.tracker_retention_days,
-                                           knowledge_dir=settings.knowledge_dir, settings=settings))
+    task = asyncio.create_task(
+        run_forever(
+            settings.effective_database_url,
+            stop=stop,
+            reports_dir=settings.var_dir / "reports",
+            tracker_url=settings.effective_tracker_store_url,
+            retention_days=settings.tracker_retention_days,
+            knowledge_dir=settings.knowledge_dir,
+            settings=settings,
+        )
+    )
     yield
     stop.set()
     task.cancel()

@@ -22,6 +22,7 @@ WebSocket protocol (JSON):
            {"type": "mode", "mode": "bot|waiting|staff"}
            {"type": "error", "message": "<Chinese>", "code", "client_msg_id"?}
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,7 +55,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 WS_PROTOCOL = "yschat"
 KEY_PREFIX = "key."
 FORBIDDEN = "无权访问该会话"
-_ANCESTOR = re.compile(r"^(?:'self'|'none'|\*|(?:https?|wss?):|(?:(?:https?)://)?(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?)$")
+_ANCESTOR = re.compile(
+    r"^(?:'self'|'none'|\*|(?:https?|wss?):|(?:(?:https?)://)?(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?)$"
+)
 
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -65,8 +68,8 @@ COMMON_HEADERS = {
 class ChatState:
     def __init__(self, frame_ancestors: str = "'self'") -> None:
         self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.conversation_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # socket → its conversation
-        self.frame_ancestors = frame_ancestors      # checked CSP sources (also the figures page's)
+        self.conversation_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # socket → its conversation
+        self.frame_ancestors = frame_ancestors  # checked CSP sources (also the figures page's)
 
 
 CHAT_KEY = web.AppKey("chat", ChatState)
@@ -87,9 +90,11 @@ def frame_ancestors(settings: Settings) -> str:
 
 def _page_headers(request: web.Request) -> dict[str, str]:
     ancestors = request.app[CHAT_KEY].frame_ancestors
-    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-           "connect-src 'self'; base-uri 'none'; form-action 'none'; "
-           f"frame-ancestors {ancestors}")
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
     headers = {**COMMON_HEADERS, "Content-Security-Policy": csp, "Cache-Control": "no-cache"}
     if ancestors == "'self'":
         headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -98,13 +103,17 @@ def _page_headers(request: web.Request) -> dict[str, str]:
 
 def json_error(exc_class, code: str, message: str, headers: Optional[dict] = None) -> web.HTTPException:
     """An HTTP error of the chat API: JSON with a Chinese message."""
-    return exc_class(text=json.dumps({"error": code, "message": message}, ensure_ascii=False),
-                     content_type="application/json", headers={**COMMON_HEADERS, **(headers or {})})
+    return exc_class(
+        text=json.dumps({"error": code, "message": message}, ensure_ascii=False),
+        content_type="application/json",
+        headers={**COMMON_HEADERS, **(headers or {})},
+    )
 
 
 def too_many(decision: ratelimit.Decision) -> web.HTTPException:
-    return json_error(web.HTTPTooManyRequests, "rate_limited", ratelimit.TOO_MANY,
-                      {"Retry-After": decision.retry_after_header})
+    return json_error(
+        web.HTTPTooManyRequests, "rate_limited", ratelimit.TOO_MANY, {"Retry-After": decision.retry_after_header}
+    )
 
 
 def _hash(key: str) -> str:
@@ -134,11 +143,14 @@ def _authorised(db: str, conversation_id: str, key: Optional[str], idle_days: in
     if not _plain(conversation_id) or not _plain(key):
         return False
     with read_sessions(db)() as s:
-        row = s.execute(select(Conversation.access_key_hash, Conversation.created_at, Conversation.last_user_at)
-                        .where(Conversation.id == conversation_id)).first()
+        row = s.execute(
+            select(Conversation.access_key_hash, Conversation.created_at, Conversation.last_user_at).where(
+                Conversation.id == conversation_id
+            )
+        ).first()
     stored = row.access_key_hash if row else None
     expired = stored is not None and stored.startswith(EXPIRED_MARK)
-    expected = (stored[len(EXPIRED_MARK):] if expired else stored) or "0" * 64
+    expected = (stored[len(EXPIRED_MARK) :] if expired else stored) or "0" * 64
     ok = hmac.compare_digest(_hash(key), expected)
     if not (ok and stored is not None):
         return False
@@ -158,10 +170,12 @@ EXPIRED_MARK = "expired:"
 
 def _expire_key(db: str, conversation_id: str, stored: str) -> None:
     with sessions(db).begin() as s:
-        s.execute(update(Conversation)
-                  .where(Conversation.id == conversation_id, Conversation.access_key_hash == stored)
-                  .values(access_key_hash=EXPIRED_MARK + stored)
-                  .execution_options(synchronize_session=False))
+        s.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.access_key_hash == stored)
+            .values(access_key_hash=EXPIRED_MARK + stored)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _idle_days(app: web.Application) -> int:
@@ -180,9 +194,11 @@ async def _check(request: web.Request, conversation_id: str, key: Optional[str])
 
 # ---- pages and files ------------------------------------------------------------------------------
 
+
 async def chat_page(request: web.Request) -> web.Response:
-    return web.FileResponse(STATIC / "chat.html", headers={**_page_headers(request),
-                                                           "Content-Type": "text/html; charset=utf-8"})
+    return web.FileResponse(
+        STATIC / "chat.html", headers={**_page_headers(request), "Content-Type": "text/html; charset=utf-8"}
+    )
 
 
 # The chat page's script and stylesheet: the files in static/chat/, served by aiohttp's static route
@@ -203,12 +219,19 @@ async def asset_headers(request: web.Request, response: web.StreamResponse) -> N
 
 async def embed_js(request: web.Request) -> web.FileResponse:
     """The snippet a site adds to embed the chat (README): loaded cross-origin, cached for five minutes."""
-    return web.FileResponse(STATIC / "embed.js", headers={
-        **COMMON_HEADERS, "Cache-Control": "max-age=300", "Cross-Origin-Resource-Policy": "cross-origin",
-        "Content-Type": "application/javascript; charset=utf-8"})
+    return web.FileResponse(
+        STATIC / "embed.js",
+        headers={
+            **COMMON_HEADERS,
+            "Cache-Control": "max-age=300",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Content-Type": "application/javascript; charset=utf-8",
+        },
+    )
 
 
 # ---- API --------------------------------------------------------------------------------------------
+
 
 def _new_conversation(db: str) -> tuple[str, str]:
     """A new conversation with the bot's welcome already in it (one transaction), so the page
@@ -218,9 +241,17 @@ def _new_conversation(db: str) -> tuple[str, str]:
     with sessions(db).begin() as s:
         s.add(Conversation(id=cid, channel="web", mode="bot", access_key_hash=_hash(key)))
         s.flush()
-        s.add(Message(conversation_id=cid, direction="out", author="bot", text=gateway.WELCOME_TEXT,
-                      payload=json.dumps(gateway.welcome_payload(), ensure_ascii=False), state="stored",
-                      created_at=utcnow()))
+        s.add(
+            Message(
+                conversation_id=cid,
+                direction="out",
+                author="bot",
+                text=gateway.WELCOME_TEXT,
+                payload=json.dumps(gateway.welcome_payload(), ensure_ascii=False),
+                state="stored",
+                created_at=utcnow(),
+            )
+        )
     return cid, key
 
 
@@ -229,8 +260,9 @@ async def new_session(request: web.Request) -> web.Response:
     if not decision.allowed:
         raise too_many(decision)
     cid, key = await asyncio.to_thread(_new_conversation, gateway.db_url(request.app))
-    return web.json_response({"conversation_id": cid, "key": key},
-                             headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
+    return web.json_response(
+        {"conversation_id": cid, "key": key}, headers={**COMMON_HEADERS, "Cache-Control": "no-store"}
+    )
 
 
 def _mode_of(db: str, cid: str) -> str:
@@ -243,16 +275,17 @@ async def chat_history(request: web.Request) -> web.Response:
     cid = request.query.get("conversation_id", "")
     await _check(request, cid, request.headers.get("X-Chat-Key"))
     try:
-        after = min(max(0, int(request.query.get("after", "0"))), 2 ** 62)
+        after = min(max(0, int(request.query.get("after", "0"))), 2**62)
     except ValueError:
         raise json_error(web.HTTPBadRequest, "bad_request", "参数 after 应为整数") from None
     db = gateway.db_url(request.app)
     limit = 200
     messages = await asyncio.to_thread(gateway.history, db, cid, after, limit + 1)
     mode = await asyncio.to_thread(_mode_of, db, cid)
-    return web.json_response({"conversation_id": cid, "mode": mode, "messages": messages[:limit],
-                              "more": len(messages) > limit},
-                             headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
+    return web.json_response(
+        {"conversation_id": cid, "mode": mode, "messages": messages[:limit], "more": len(messages) > limit},
+        headers={**COMMON_HEADERS, "Cache-Control": "no-store"},
+    )
 
 
 async def allow_message(app: web.Application, conversation_id: str, address: str) -> ratelimit.Decision:
@@ -262,8 +295,7 @@ async def allow_message(app: web.Application, conversation_id: str, address: str
     if decision.allowed:
         decision = await lim.hit("chat_ip", address)
     if not decision.allowed:
-        log.info("web chat message refused by the rate limit (conversation %s, address %s)",
-                 conversation_id, address)
+        log.info("web chat message refused by the rate limit (conversation %s, address %s)", conversation_id, address)
     return decision
 
 
@@ -299,10 +331,11 @@ async def post_message(request: web.Request) -> web.Response:
         raise json_error(web.HTTPBadRequest, exc.code, exc.message) from None
     if dup:
         replies = await gateway.stored_replies(app, msg["id"])
-    else:   # shielded: a client hanging up must not cut the turn in half
+    else:  # shielded: a client hanging up must not cut the turn in half
         replies = await asyncio.shield(app[gateway.GATEWAY_KEY].spawn(gateway.process_inbound(app, msg, mode)))
-    return web.json_response({"message": msg, "replies": replies, "duplicate": dup},
-                             headers={**COMMON_HEADERS, "Cache-Control": "no-store"})
+    return web.json_response(
+        {"message": msg, "replies": replies, "duplicate": dup}, headers={**COMMON_HEADERS, "Cache-Control": "no-store"}
+    )
 
 
 async def end_session(request: web.Request) -> web.Response:
@@ -316,25 +349,43 @@ async def end_session(request: web.Request) -> web.Response:
 
     def forget() -> None:
         with sessions(db).begin() as s:
-            s.execute(update(Conversation).where(Conversation.id == cid).values(access_key_hash=None)
-                      .execution_options(synchronize_session=False))
-            s.add(Message(conversation_id=cid, direction="out", author="system", text="用户已结束会话",
-                          internal=True, state="stored", created_at=utcnow()))
+            s.execute(
+                update(Conversation)
+                .where(Conversation.id == cid)
+                .values(access_key_hash=None)
+                .execution_options(synchronize_session=False)
+            )
+            s.add(
+                Message(
+                    conversation_id=cid,
+                    direction="out",
+                    author="system",
+                    text="用户已结束会话",
+                    internal=True,
+                    state="stored",
+                    created_at=utcnow(),
+                )
+            )
 
     await asyncio.to_thread(forget)
     state = request.app[CHAT_KEY]
-    await asyncio.gather(*(ws.close(code=4403, message=b"session ended")
-                           for ws, c in list(state.conversation_of.items()) if c == cid), return_exceptions=True)
+    await asyncio.gather(
+        *(ws.close(code=4403, message=b"session ended") for ws, c in list(state.conversation_of.items()) if c == cid),
+        return_exceptions=True,
+    )
     log.info("web chat session ended by the user (conversation %s)", cid)
-    return web.json_response({"ended": True, "message": ENDED}, headers={**COMMON_HEADERS, "Cache-Control": "no-store"},
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    return web.json_response(
+        {"ended": True, "message": ENDED},
+        headers={**COMMON_HEADERS, "Cache-Control": "no-store"},
+        dumps=lambda d: json.dumps(d, ensure_ascii=False),
+    )
 
 
 def _key_from_protocols(header: Optional[str]) -> Optional[str]:
     for p in (header or "").split(","):
         p = p.strip()
         if p.startswith(KEY_PREFIX):
-            return p[len(KEY_PREFIX):]
+            return p[len(KEY_PREFIX) :]
     return None
 
 
@@ -372,8 +423,14 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
                 continue
             except Exception:  # noqa: BLE001 - the client keeps the message and resends it
                 log.exception("could not store a web chat message")
-                await send({"type": "error", "message": "系统繁忙，消息暂未发出，将自动重试",
-                            "code": "server_error", "client_msg_id": cmid})
+                await send(
+                    {
+                        "type": "error",
+                        "message": "系统繁忙，消息暂未发出，将自动重试",
+                        "code": "server_error",
+                        "client_msg_id": cmid,
+                    }
+                )
                 continue
             await send({"type": "ack", "client_msg_id": cmid, "id": msg["id"]})
             if dup:
@@ -384,8 +441,7 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
                 app[gateway.GATEWAY_KEY].spawn(gateway.process_inbound(app, msg, mode))
 
     with app[HUB_KEY].subscribe(f"conversation:{cid}") as q:
-        tasks = [asyncio.get_running_loop().create_task(pump(q)),
-                 asyncio.get_running_loop().create_task(worker())]
+        tasks = [asyncio.get_running_loop().create_task(pump(q)), asyncio.get_running_loop().create_task(worker())]
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -416,13 +472,19 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
                 try:
                     gateway.validate(text, cmid)
                 except gateway.InboundError as exc:
-                    await send({"type": "error", "message": exc.message, "code": exc.code,
-                                "client_msg_id": cmid})
+                    await send({"type": "error", "message": exc.message, "code": exc.code, "client_msg_id": cmid})
                     continue
                 decision = await allow_message(app, cid, address)
                 if not decision.allowed:
-                    await send({"type": "error", "message": ratelimit.TOO_MANY, "code": "rate_limited",
-                                "retry_after": decision.retry_after, "client_msg_id": cmid})
+                    await send(
+                        {
+                            "type": "error",
+                            "message": ratelimit.TOO_MANY,
+                            "code": "rate_limited",
+                            "retry_after": decision.retry_after,
+                            "client_msg_id": cmid,
+                        }
+                    )
                     continue
                 inbox.put_nowait((text, cmid, title if isinstance(title, str) else None))
         finally:
@@ -435,28 +497,40 @@ async def chat_ws(request: web.Request) -> web.WebSocketResponse:
 
 async def _close_sockets(app: web.Application) -> None:
     """All at once: each close waits for the peer's answer (up to 10 s for a dead one)."""
-    await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in list(app[CHAT_KEY].sockets)),
-                         return_exceptions=True)
+    await asyncio.gather(
+        *(ws.close(code=1001, message=b"server shutdown") for ws in list(app[CHAT_KEY].sockets)), return_exceptions=True
+    )
 
 
 # ---- errors in Chinese -----------------------------------------------------------------------------
 
 ERROR_TEXTS = {
-    400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面不存在", 405: "不支持该请求方法",
-    408: "请求超时", 411: "请求缺少长度信息", 413: "请求内容过大", 414: "请求地址过长",
-    415: "不支持该内容类型", 429: ratelimit.TOO_MANY, 500: "系统内部错误，请稍后再试",
+    400: "请求格式不正确",
+    401: "请先登录",
+    403: "无权访问",
+    404: "页面不存在",
+    405: "不支持该请求方法",
+    408: "请求超时",
+    411: "请求缺少长度信息",
+    413: "请求内容过大",
+    414: "请求地址过长",
+    415: "不支持该内容类型",
+    429: ratelimit.TOO_MANY,
+    500: "系统内部错误，请稍后再试",
 }
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _KEEP_HEADERS = ("Allow", "Retry-After", "Location", "WWW-Authenticate")
 
 
 def _wants_json(request: web.Request) -> bool:
-    return (request.path.startswith(("/api/", "/console/api/"))
-            or "application/json" in request.headers.get("Accept", ""))
+    return request.path.startswith(("/api/", "/console/api/")) or "application/json" in request.headers.get(
+        "Accept", ""
+    )
 
 
-def chinese_error(request: web.Request, status: int, message: Optional[str] = None,
-                  headers: Optional[dict] = None) -> web.Response:
+def chinese_error(
+    request: web.Request, status: int, message: Optional[str] = None, headers: Optional[dict] = None
+) -> web.Response:
     """An error answer in Chinese: JSON for API clients, a small HTML page for browsers."""
     message = message or ERROR_TEXTS.get(status) or f"请求无法处理（错误 {status}）"
     headers = {**COMMON_HEADERS, **(headers or {})}
@@ -464,8 +538,12 @@ def chinese_error(request: web.Request, status: int, message: Optional[str] = No
         limit = (body_limit(request) or 64 * 1024) // 1024
         message = f"{message}（最多 {limit} KB）"
     if _wants_json(request):
-        return web.json_response({"error": f"http_{status}", "message": message}, status=status, headers=headers,
-                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
+        return web.json_response(
+            {"error": f"http_{status}", "message": message},
+            status=status,
+            headers=headers,
+            dumps=lambda d: json.dumps(d, ensure_ascii=False),
+        )
     if request.path.startswith("/wechat/"):
         return web.Response(text=message, status=status, headers=headers)
     return pages.response("error.html", status=status, headers=headers, message=message)
@@ -478,6 +556,7 @@ DRAIN_SECONDS = 5.0
 async def _drain(request: web.Request) -> bool:
     """Read and discard an over-long body (up to 1 MB, 5 s) before answering 413: a client still
     sending would otherwise get a connection reset instead of the answer. False: cut off."""
+
     async def read() -> bool:
         left = DRAIN_MAX
         while left > 0:
@@ -505,15 +584,15 @@ async def chinese_errors(request: web.Request, handler):
     """aiohttp's own error answers ("404: Not Found", body too large…) become Chinese; an
     unexpected exception is logged and answered with a Chinese 500 instead of a bare one."""
     limit = body_limit(request)
-    if limit > getattr(request.app, "_client_max_size", 0):     # an upload route: its form may be that large
+    if limit > getattr(request.app, "_client_max_size", 0):  # an upload route: its form may be that large
         request = request.clone(client_max_size=limit)
-    if limit and (request.content_length or 0) > limit:       # refused by its length, read or not
+    if limit and (request.content_length or 0) > limit:  # refused by its length, read or not
         drained = await _drain(request)
         resp = chinese_error(request, 413)
         if not drained:
             resp.force_close()
         return resp
-    if "\x00" in request.path_qs or "%00" in request.raw_path:   # no database can look that up
+    if "\x00" in request.path_qs or "%00" in request.raw_path:  # no database can look that up
         return chinese_error(request, 400)
     try:
         if not await _console_form_readable(request):
@@ -526,9 +605,9 @@ async def chinese_errors(request: web.Request, handler):
         return chinese_error(request, exc.status, headers=kept)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
-    except UnicodeDecodeError:     # a form or body that is not UTF-8 (aiohttp decodes multipart strictly)
+    except UnicodeDecodeError:  # a form or body that is not UTF-8 (aiohttp decodes multipart strictly)
         return chinese_error(request, 400, "请求内容编码不正确（应为 UTF-8）")
-    except HttpProcessingError as exc:   # a malformed multipart body surfaces from request.post()
+    except HttpProcessingError as exc:  # a malformed multipart body surfaces from request.post()
         return chinese_error(request, exc.code if 400 <= (exc.code or 0) < 500 else 400)
     except Exception:  # noqa: BLE001 - answered, and logged with the traceback
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -12,6 +12,7 @@ figures_macros.html, shared with the console's 数据看板; no CDN, no chart li
     GET /figures?window=all|month|today    the charts show that window (default: all)
     GET /api/figures                       {"generated_at", "windows": {"today", "month", "all"}}
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,12 +29,18 @@ from bot.reports.figures import CACHE_SECONDS, WINDOWS, PublicFigures
 
 CSS_FILE = Path(__file__).resolve().parent / "static" / "figures.css"
 CACHE_KEY = web.AppKey("public_figures", object)
-CONTENT_COLOURS = {"政策兑现": "#c0392b", "人才服务": "#2471a3", "科技金融": "#b9770e", "科技政务": "#148f77",
-                   "协同赋能": "#7d3c98"}
+CONTENT_COLOURS = {
+    "政策兑现": "#c0392b",
+    "人才服务": "#2471a3",
+    "科技金融": "#b9770e",
+    "科技政务": "#148f77",
+    "协同赋能": "#7d3c98",
+}
 DEFAULT_COLOUR = "#566573"
 
 
 # ---- charts and numbers, shared with the console dashboard -----------------------------------------
+
 
 def pct(rate: Optional[float]) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
@@ -59,41 +66,76 @@ def bar_chart(title: str, items: Iterable[tuple[str, int, str]], unit: str = "�
     items = list(items)
     label_w, bar_w, value_w, row_h, pad = 140, 282, 58, 28, 6
     top = max((v for _, v, _ in items), default=0) or 1
-    bars = [{"label": label, "short": label if len(label) <= 8 else label[:7] + "…", "value": value,
-             "colour": colour, "y": pad + i * row_h, "w": round(bar_w * value / top, 1)}
-            for i, (label, value, colour) in enumerate(items)]
-    return {"title": title, "unit": unit, "bars": bars, "label_w": label_w, "row_h": row_h, "pad": pad,
-            "width": label_w + bar_w + value_w, "height": pad * 2 + row_h * len(items)}
+    bars = [
+        {
+            "label": label,
+            "short": label if len(label) <= 8 else label[:7] + "…",
+            "value": value,
+            "colour": colour,
+            "y": pad + i * row_h,
+            "w": round(bar_w * value / top, 1),
+        }
+        for i, (label, value, colour) in enumerate(items)
+    ]
+    return {
+        "title": title,
+        "unit": unit,
+        "bars": bars,
+        "label_w": label_w,
+        "row_h": row_h,
+        "pad": pad,
+        "width": label_w + bar_w + value_w,
+        "height": pad * 2 + row_h * len(items),
+    }
 
 
 def category_chart(title: str, categories: Iterable[dict]) -> dict:
-    return bar_chart(title, [(c["name"], c["accepted"], CONTENT_COLOURS.get(c["content"], DEFAULT_COLOUR))
-                             for c in categories])
+    return bar_chart(
+        title, [(c["name"], c["accepted"], CONTENT_COLOURS.get(c["content"], DEFAULT_COLOUR)) for c in categories]
+    )
 
 
 def content_chart(title: str, contents: Iterable[dict]) -> dict:
-    return bar_chart(title, [(c["name"], c["accepted"], CONTENT_COLOURS.get(c["name"], DEFAULT_COLOUR))
-                             for c in contents])
+    return bar_chart(
+        title, [(c["name"], c["accepted"], CONTENT_COLOURS.get(c["name"], DEFAULT_COLOUR)) for c in contents]
+    )
 
 
 # ---- the public page ---------------------------------------------------------------------------------
 
+
 def page_html(figures: dict, chosen: str) -> str:
     """The page (templates/figures.html) with the charts of the `chosen` window."""
     w = figures["windows"]
-    rows = [("服务总量（件次）", "services", str), ("服务企业（家）", "enterprises", str), ("受理诉求（件）", "accepted", str),
-            ("办结（件）", "closed", str), ("办结率", "completion_rate", pct), ("入企服务（次）", "visits", str),
-            ("兑现金额", "redeemed_amount", yuan)]
-    cards = [("服务企业", f'{w["all"]["enterprises"]} 家', f'本月 {w["month"]["enterprises"]} 家'),
-             ("受理诉求", f'{w["all"]["accepted"]} 件', f'今日 {w["today"]["accepted"]} 件'),
-             ("入企服务", f'{w["all"]["visits"]} 次', f'本月 {w["month"]["visits"]} 次'),
-             ("办结率", pct(w["all"]["completion_rate"]), f'本月 {pct(w["month"]["completion_rate"])}'),
-             ("兑现金额", yuan(w["all"]["redeemed_amount"]), f'本月 {yuan(w["month"]["redeemed_amount"])}')]
+    rows = [
+        ("服务总量（件次）", "services", str),
+        ("服务企业（家）", "enterprises", str),
+        ("受理诉求（件）", "accepted", str),
+        ("办结（件）", "closed", str),
+        ("办结率", "completion_rate", pct),
+        ("入企服务（次）", "visits", str),
+        ("兑现金额", "redeemed_amount", yuan),
+    ]
+    cards = [
+        ("服务企业", f"{w['all']['enterprises']} 家", f"本月 {w['month']['enterprises']} 家"),
+        ("受理诉求", f"{w['all']['accepted']} 件", f"今日 {w['today']['accepted']} 件"),
+        ("入企服务", f"{w['all']['visits']} 次", f"本月 {w['month']['visits']} 次"),
+        ("办结率", pct(w["all"]["completion_rate"]), f"本月 {pct(w['month']['completion_rate'])}"),
+        ("兑现金额", yuan(w["all"]["redeemed_amount"]), f"本月 {yuan(w['month']['redeemed_amount'])}"),
+    ]
     sel = w[chosen]
-    return pages.render("figures.html", w=w, rows=rows, cards=cards, chosen=chosen, windows=WINDOWS,
-                        colours=CONTENT_COLOURS, generated=figures["generated_at"].replace("T", " ")[:16],
-                        category_chart=category_chart("按需求分类受理诉求", sel["categories"]),
-                        content_chart=content_chart("按服务内容受理诉求", sel["contents"]))
+    return pages.render(
+        "figures.html",
+        w=w,
+        rows=rows,
+        cards=cards,
+        chosen=chosen,
+        windows=WINDOWS,
+        colours=CONTENT_COLOURS,
+        generated=figures["generated_at"].replace("T", " ")[:16],
+        category_chart=category_chart("按需求分类受理诉求", sel["categories"]),
+        content_chart=content_chart("按服务内容受理诉求", sel["contents"]),
+    )
 
 
 def _cache(request: web.Request) -> PublicFigures:
@@ -105,15 +147,20 @@ def _cache(request: web.Request) -> PublicFigures:
 
 
 def _headers(request: web.Request, json_api: bool = False) -> dict[str, str]:
-    h = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-         "Cache-Control": f"public, max-age={int(CACHE_SECONDS)}"}
+    h = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": f"public, max-age={int(CACHE_SECONDS)}",
+    }
     if json_api:
         h["Access-Control-Allow-Origin"] = "*"
         h["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
         return h
-    ancestors = request.app[CHAT_KEY].frame_ancestors      # DESK_FRAME_ANCESTORS, as the web chat's
-    h["Content-Security-Policy"] = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                                    f"form-action 'none'; frame-ancestors {ancestors}")
+    ancestors = request.app[CHAT_KEY].frame_ancestors  # DESK_FRAME_ANCESTORS, as the web chat's
+    h["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
+        f"form-action 'none'; frame-ancestors {ancestors}"
+    )
     if ancestors == "'self'":
         h["X-Frame-Options"] = "SAMEORIGIN"
     return h
@@ -122,22 +169,36 @@ def _headers(request: web.Request, json_api: bool = False) -> dict[str, str]:
 async def figures_page(request: web.Request) -> web.Response:
     chosen = request.query.get("window", "all")
     if chosen not in WINDOWS:
-        return web.Response(status=400, text=f"参数 window 无效：{chosen[:20]!r}，可选 all（累计）、month（本月）、today（今日）。",
-                            content_type="text/plain", charset="utf-8", headers=_headers(request))
+        return web.Response(
+            status=400,
+            text=f"参数 window 无效：{chosen[:20]!r}，可选 all（累计）、month（本月）、today（今日）。",
+            content_type="text/plain",
+            charset="utf-8",
+            headers=_headers(request),
+        )
     data = await asyncio.to_thread(_cache(request).get)
-    return web.Response(text=page_html(data, chosen), content_type="text/html", charset="utf-8",
-                        headers=_headers(request))
+    return web.Response(
+        text=page_html(data, chosen), content_type="text/html", charset="utf-8", headers=_headers(request)
+    )
 
 
 async def figures_api(request: web.Request) -> web.Response:
     data = await asyncio.to_thread(_cache(request).get)
-    return web.Response(text=json.dumps(data, ensure_ascii=False), content_type="application/json",
-                        charset="utf-8", headers=_headers(request, json_api=True))
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False),
+        content_type="application/json",
+        charset="utf-8",
+        headers=_headers(request, json_api=True),
+    )
 
 
 async def figures_css(request: web.Request) -> web.Response:
-    return web.Response(body=CSS_FILE.read_bytes(), content_type="text/css", charset="utf-8",
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        body=CSS_FILE.read_bytes(),
+        content_type="text/css",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def setup(app: web.Application) -> None:

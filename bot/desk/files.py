@@ -18,6 +18,7 @@ Every file is served as a download (Content-Disposition: attachment) with the ty
 content, nosniff and a sandboxing CSP, never cached, and only from these checked routes: there is no
 public URL for a file.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,7 @@ from bot.files.sniff import IMAGE
 
 log = logging.getLogger(__name__)
 
-FORM_OVERHEAD = 64 * 1024            # multipart headers and the small fields around the file
+FORM_OVERHEAD = 64 * 1024  # multipart headers and the small fields around the file
 HANDOVER_PAYLOAD = "/request_human"
 NOT_FOUND = "文件不存在或无权查看"
 
@@ -60,12 +61,14 @@ async def _run(fn, *args, **kwargs):
 
 # ---- receiving a file (web chat and WeChat) ----------------------------------------------------------
 
+
 def what(kind: str) -> str:
     return "图片" if kind == IMAGE else "文件"
 
 
-def reply_for(stored: file_store.Stored, kind: str, name: str,
-              resumed: bool = False) -> tuple[Optional[str], Optional[dict], str]:
+def reply_for(
+    stored: file_store.Stored, kind: str, name: str, resumed: bool = False
+) -> tuple[Optional[str], Optional[dict], str]:
     """(text, payload, author) of the answer to a received file; no text: nothing to say (staff have the
     conversation and see the file themselves).
 
@@ -78,13 +81,23 @@ def reply_for(stored: file_store.Stored, kind: str, name: str,
     if stored.mode == "waiting":
         return f"已收到您发送的{w}「{name}」，已转给服务专员。", None, "system"
     if stored.ticket_number and resumed:
-        return (f"已收到您发送的{w}「{name}」，已附到您的工单 {stored.ticket_number}，工单已恢复办理，服务专员会尽快查看。",
-                None, "bot")
+        return (
+            f"已收到您发送的{w}「{name}」，已附到您的工单 {stored.ticket_number}，工单已恢复办理，服务专员会尽快查看。",
+            None,
+            "bot",
+        )
     if stored.ticket_number:
-        return (f"已收到您发送的{w}「{name}」，已附到您的工单 {stored.ticket_number}，服务专员办理时会查看。",
-                None, "bot")
-    return (f"已收到您发送的{w}「{name}」。原上管家暂时无法查看文件内容；如需服务专员查看，请点「转人工」，"
-            "专员接入后即可看到您发送的文件。", {"buttons": [{"title": "转人工", "payload": HANDOVER_PAYLOAD}]}, "bot")
+        return (
+            f"已收到您发送的{w}「{name}」，已附到您的工单 {stored.ticket_number}，服务专员办理时会查看。",
+            None,
+            "bot",
+        )
+    return (
+        f"已收到您发送的{w}「{name}」。原上管家暂时无法查看文件内容；如需服务专员查看，请点「转人工」，"
+        "专员接入后即可看到您发送的文件。",
+        {"buttons": [{"title": "转人工", "payload": HANDOVER_PAYLOAD}]},
+        "bot",
+    )
 
 
 def _resume_if_waiting(db: str, number: str, conversation_id: str, kind: str, name: str) -> bool:
@@ -109,12 +122,28 @@ def _message(db: str, message_id: int) -> dict:
     return message_dict(_get_message(db, message_id))
 
 
-async def receive_file(app: web.Application, conversation_id: str, data: bytes, name: str, found: Sniffed,
-                       channel: str, client_msg_id: Optional[str] = None) -> tuple[dict, list[dict], bool]:
+async def receive_file(
+    app: web.Application,
+    conversation_id: str,
+    data: bytes,
+    name: str,
+    found: Sniffed,
+    channel: str,
+    client_msg_id: Optional[str] = None,
+) -> tuple[dict, list[dict], bool]:
     """Store a checked file from the enterprise, tell screens and staff, answer: (message, replies, duplicate)."""
     db = db_url(app)
-    stored = await _run(file_store.receive, db, conversation_id, data, name, found, channel, client_msg_id,
-                        daily_bytes=limits(app).daily_bytes)
+    stored = await _run(
+        file_store.receive,
+        db,
+        conversation_id,
+        data,
+        name,
+        found,
+        channel,
+        client_msg_id,
+        daily_bytes=limits(app).daily_bytes,
+    )
     msg = await _run(_message, db, stored.message_id)
     if stored.duplicate:
         return msg, await gateway.stored_replies(app, msg["id"]), True
@@ -122,10 +151,19 @@ async def receive_file(app: web.Application, conversation_id: str, data: bytes, 
     hub.publish(f"conversation:{conversation_id}", {"type": "message", "message": msg})
     if stored.mode != "bot":
         hub.publish("console", {"type": "user_message", "conversation_id": conversation_id, "message": msg})
-    log.info("file received in %s: %s, %s, %d bytes%s", conversation_id, found.mime, channel, len(data),
-             f", attached to {stored.ticket_number}" if stored.ticket_number else "")
-    resumed = await _run(_resume_if_waiting, db, stored.ticket_number, conversation_id, found.kind, name) \
-        if stored.ticket_number else False
+    log.info(
+        "file received in %s: %s, %s, %d bytes%s",
+        conversation_id,
+        found.mime,
+        channel,
+        len(data),
+        f", attached to {stored.ticket_number}" if stored.ticket_number else "",
+    )
+    resumed = (
+        await _run(_resume_if_waiting, db, stored.ticket_number, conversation_id, found.kind, name)
+        if stored.ticket_number
+        else False
+    )
     text, payload, author = reply_for(stored, found.kind, name, resumed)
     if text is None:
         return msg, [], False
@@ -157,9 +195,17 @@ class ChannelFiles:
     checked and stored like a web chat upload; FileRefused (a ValueError with a Chinese `message`)
     is answered to the user by the channel."""
 
-    async def __call__(self, app: web.Application, conversation_id: str, data: bytes, name: str, kind: str,
-                       channel: str, client_msg_id: Optional[str] = None) -> list[dict]:
-        if kind == "image":      # WeChat names a photo itself ("xxx.jpg" for any format): the content decides
+    async def __call__(
+        self,
+        app: web.Application,
+        conversation_id: str,
+        data: bytes,
+        name: str,
+        kind: str,
+        channel: str,
+        client_msg_id: Optional[str] = None,
+    ) -> list[dict]:
+        if kind == "image":  # WeChat names a photo itself ("xxx.jpg" for any format): the content decides
             name = name.rsplit(".", 1)[0] if "." in name else name
         safe, found = checked(data, name, limits(app), "图片" if kind == "image" else "文件")
         _msg, replies, _dup = await receive_file(app, conversation_id, data, safe, found, channel, client_msg_id)
@@ -219,10 +265,10 @@ def _client_id(value) -> Optional[str]:
 async def chat_upload(request: web.Request) -> web.Response:
     app = request.app
     cid = request.query.get("conversation_id", "")
-    await chat._check(request, cid, request.headers.get("X-Chat-Key"))       # before reading the body
+    await chat._check(request, cid, request.headers.get("X-Chat-Key"))  # before reading the body
     address = ratelimit.client_address(request)
     decision = await chat.allow_message(app, cid, address)
-    if decision.allowed:          # files also per address and hour: each one is stored in the database
+    if decision.allowed:  # files also per address and hour: each one is stored in the database
         decision = await ratelimit.limiter(app).hit("file_ip", address)
     if not decision.allowed:
         raise chat.too_many(decision)
@@ -235,15 +281,20 @@ async def chat_upload(request: web.Request) -> web.Response:
     except FileRefused as exc:
         log.info("web chat file refused (%s, conversation %s): %s", exc.code, cid, exc.message)
         return refusal(exc)
-    return web.json_response({"message": msg, "replies": replies, "duplicate": dup},
-                             headers={**chat.COMMON_HEADERS, "Cache-Control": "no-store"})
+    return web.json_response(
+        {"message": msg, "replies": replies, "duplicate": dup},
+        headers={**chat.COMMON_HEADERS, "Cache-Control": "no-store"},
+    )
 
 
 def refusal(exc: FileRefused) -> web.Response:
     """The chat API's JSON error for a refused file (400 / 413 / 415, a Chinese message)."""
-    return web.json_response({"error": exc.code, "message": exc.message}, status=exc.status,
-                             headers={**chat.COMMON_HEADERS, "Cache-Control": "no-store"},
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    return web.json_response(
+        {"error": exc.code, "message": exc.message},
+        status=exc.status,
+        headers={**chat.COMMON_HEADERS, "Cache-Control": "no-store"},
+        dumps=lambda d: json.dumps(d, ensure_ascii=False),
+    )
 
 
 def _file_id(request: web.Request) -> Optional[int]:
@@ -255,10 +306,18 @@ def file_response(row: file_store.FileRow, data: bytes) -> web.Response:
     """Always a download of the type found from the content: never rendered as a page, never cached."""
     ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in row.name) or "file"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.name, safe='')}"
-    return web.Response(body=data, headers={
-        "Content-Type": row.mime, "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox", "Cache-Control": "private, no-store",
-        "Cross-Origin-Resource-Policy": "same-origin", "Referrer-Policy": "no-referrer"})
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": row.mime,
+            "Content-Disposition": disposition,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+            "Cross-Origin-Resource-Policy": "same-origin",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 async def chat_download(request: web.Request) -> web.Response:
@@ -272,6 +331,7 @@ async def chat_download(request: web.Request) -> web.Response:
 
 
 # ---- the console ---------------------------------------------------------------------------------
+
 
 async def _staff_may_see(request: web.Request, staff, row: file_store.FileRow) -> bool:
     from bot.desk.console import store
@@ -310,8 +370,14 @@ async def console_download(request: web.Request) -> web.Response:
     if data is None:
         return views.not_found(request, staff, "该文件")
     if request.query.get("dl") == "1":
-        await views.audit(request, staff, "file_download", conversation_id=row.conversation_id,
-                          ticket_id=row.ticket_id, detail=f"#{row.id} {row.name}")
+        await views.audit(
+            request,
+            staff,
+            "file_download",
+            conversation_id=row.conversation_id,
+            ticket_id=row.ticket_id,
+            detail=f"#{row.id} {row.name}",
+        )
     return file_response(row, data)
 
 
@@ -329,7 +395,9 @@ async def console_send(request: web.Request) -> web.Response:
         form, data, raw_name = await _form_file(request, lim)
         h = await views._open_handover(request, cid, form)
         if h is None or h.claimed_by != staff.id:
-            return await views._failed(request, staff, cid, "请先接单再向企业发送文件（同一时间只能由一位工作人员接待）。")
+            return await views._failed(
+                request, staff, cid, "请先接单再向企业发送文件（同一时间只能由一位工作人员接待）。"
+            )
         name, found = checked(data, raw_name, lim)
     except FileRefused as exc:
         return await views._failed(request, staff, cid, exc.message, exc.status)
@@ -338,16 +406,25 @@ async def console_send(request: web.Request) -> web.Response:
     msg = await _run(_message, db, stored.message_id)
     gateway._publish(app, msg, stored.mode)
     delivered = await push_file(app, stored.channel, cid, data, name, found.kind)
-    await views.audit(request, staff, "file_send", conversation_id=cid, handover_id=h.id,
-                      detail=f"#{stored.file.get('id')} {name}（{found.mime}，{len(data)} 字节）"
-                             + ("" if delivered else "；未能送达渠道"))
-    if not delivered:      # stored and shown in the conversation; the channel's note says why it did not go out
-        return await views._failed(request, staff, cid, "文件已保存在会话中，但未能送达企业（原因见会话中的内部备注）。", 502)
+    await views.audit(
+        request,
+        staff,
+        "file_send",
+        conversation_id=cid,
+        handover_id=h.id,
+        detail=f"#{stored.file.get('id')} {name}（{found.mime}，{len(data)} 字节）"
+        + ("" if delivered else "；未能送达渠道"),
+    )
+    if not delivered:  # stored and shown in the conversation; the channel's note says why it did not go out
+        return await views._failed(
+            request, staff, cid, "文件已保存在会话中，但未能送达企业（原因见会话中的内部备注）。", 502
+        )
     return views._done(request, cid, "replied", {"message_id": stored.message_id, "file": stored.file})
 
 
-async def push_file(app: web.Application, channel: str, conversation_id: str, data: bytes, name: str,
-                    kind: str) -> bool:
+async def push_file(
+    app: web.Application, channel: str, conversation_id: str, data: bytes, name: str, kind: str
+) -> bool:
     """Deliver a staff file on a channel that needs an API call (WeChat); the web chat has it already."""
     sender = app.get(FILE_SENDERS_KEY, {}).get(channel)
     if sender is None:
@@ -366,7 +443,8 @@ def setup(app: web.Application) -> None:
     def sized(handler):
         async def route(request: web.Request) -> web.StreamResponse:
             return await handler(request)
-        route.body_limit = body            # read by bot.desk.chat.body_limit: larger than the app's 64 KB
+
+        route.body_limit = body  # read by bot.desk.chat.body_limit: larger than the app's 64 KB
         route.__name__ = handler.__name__
         return route
 

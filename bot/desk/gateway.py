@@ -20,6 +20,7 @@ is awaited as ``sender(app, conversation_id, text, buttons)`` for messages that 
 the direct answer to a ``handle_inbound`` call (staff replies, replies after an outage,
 the bot's return after a handover).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,9 +43,21 @@ from bot.db.schema import Handover, Message, ServiceNode, utcnow
 from bot.policy import subscription
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY, db_url
-from bot.desk.messages import (MAX_TEXT, _claim_for_forward, _get_message, _mode, _other_pending, _pending,
-                               _replies_of, _set_mode, _set_state, _store_inbound, _store_out,
-                               _store_replies_answered, _turn_state)
+from bot.desk.messages import (
+    MAX_TEXT,
+    _claim_for_forward,
+    _get_message,
+    _mode,
+    _other_pending,
+    _pending,
+    _replies_of,
+    _set_mode,
+    _set_state,
+    _store_inbound,
+    _store_out,
+    _store_replies_answered,
+    _turn_state,
+)
 from bot.desk.messages import history  # noqa: F401 - part of the gateway's API (web chat, console)
 from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
@@ -52,31 +65,49 @@ from bot.text import normalise
 log = logging.getLogger(__name__)
 
 RASA_TIMEOUT = 15.0
-RETRY_INTERVAL = 3.0                   # while this desk knows of pending messages
-FULL_SCAN_INTERVAL = 60.0              # otherwise (orphans, other instances' messages)
+RETRY_INTERVAL = 3.0  # while this desk knows of pending messages
+FULL_SCAN_INTERVAL = 60.0  # otherwise (orphans, other instances' messages)
 BUSY_NOTICE = "系统繁忙，您的消息已收到，我们会尽快回复（稍后回复）"
 HANDOVER_ENDED_INTENT = "EXTERNAL_handover_ended"
-CLIENT_ID = re.compile(r"^[\x21-\x7e]+$")      # printable ASCII: UUIDs, WeChat MsgIds, "user:time:kind"
-TURN_LOCK_TTL_MS = 30_000               # a desk's hold on a conversation's turn, renewed while held
-TURN_LOCK_POLL = 0.05                   # seconds between tries while another desk has the turn
+CLIENT_ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII: UUIDs, WeChat MsgIds, "user:time:kind"
+TURN_LOCK_TTL_MS = 30_000  # a desk's hold on a conversation's turn, renewed while held
+TURN_LOCK_POLL = 0.05  # seconds between tries while another desk has the turn
 _RELEASE_TURN = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-_EXTEND_TURN = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
-                "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0")
+_EXTEND_TURN = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
 
 # ---- what the desk itself says (the one place for this wording) -----------------------------------
 
-WELCOME_TEXT = ("您好！我是秦创原总窗口的智能助手「原上管家」，可以为您：\n"
-                "· 解答科技政策问题（高企认定、研发费用加计扣除、人才和融资政策等）\n"
-                "· 登记企业需求，转给服务专员跟进办理\n"
-                "· 查询工单进度，办结后请您评价\n"
-                "· 需要时转接人工服务\n"
-                "请直接输入您的问题，或从下面的常见问题开始：")
+WELCOME_TEXT = (
+    "您好！我是秦创原总窗口的智能助手「原上管家」，可以为您：\n"
+    "· 解答科技政策问题（高企认定、研发费用加计扣除、人才和融资政策等）\n"
+    "· 登记企业需求，转给服务专员跟进办理\n"
+    "· 查询工单进度，办结后请您评价\n"
+    "· 需要时转接人工服务\n"
+    "请直接输入您的问题，或从下面的常见问题开始："
+)
 WELCOME_QUESTIONS = ("高企认定需要什么条件", "研发费用加计扣除怎么享受", "我想登记一个需求", "查询我的工单")
-WELCOME_PAYLOAD = "/greet"             # what a channel sends when a user arrives (WeChat 关注): answered here
-CANCEL_HANDOVER = "/cancel_handover"   # the waiting user takes the request for a person back (the desk's, not Rasa's)
+WELCOME_PAYLOAD = "/greet"  # what a channel sends when a user arrives (WeChat 关注): answered here
+CANCEL_HANDOVER = "/cancel_handover"  # the waiting user takes the request for a person back (the desk's, not Rasa's)
 CANCEL_BUTTON = {"title": "取消转人工", "payload": CANCEL_HANDOVER}
-CANCEL_WORDS = frozenset({"取消", "不用了", "取消转人工", "取消人工", "不转人工了", "不用转人工", "不用转人工了",
-                          "不用人工了", "不需要人工了", "不需要人工", "不找人工了", "算了不用了", "取消吧"})
+CANCEL_WORDS = frozenset(
+    {
+        "取消",
+        "不用了",
+        "取消转人工",
+        "取消人工",
+        "不转人工了",
+        "不用转人工",
+        "不用转人工了",
+        "不用人工了",
+        "不需要人工了",
+        "不需要人工",
+        "不找人工了",
+        "算了不用了",
+        "取消吧",
+    }
+)
 CANCELLED_TEXT = "已取消转人工，原上管家继续为您服务。请直接输入您的问题；需要时说「转人工」即可再次联系服务专员。"
 NOTHING_TO_CANCEL = "当前没有等待中的转人工请求，原上管家正在为您服务。"
 ALREADY_WITH_STAFF = "服务专员已接入，正在为您服务；如不再需要人工服务，直接告诉专员即可。"
@@ -89,6 +120,7 @@ def welcome_payload() -> dict:
     """The welcome as a stored message's payload: suggested questions as buttons (payload = the
     question, so a click goes through the NLU exactly like typing it)."""
     return {"buttons": [{"title": q, "payload": q} for q in WELCOME_QUESTIONS]}
+
 
 ChannelSender = Callable[[web.Application, str, str, Optional[list]], Awaitable[Any]]
 _CHANNEL_SENDERS: dict[str, ChannelSender] = {}
@@ -110,6 +142,7 @@ def register_channel_sender(channel: str, sender: ChannelSender) -> None:
 
 # ---- per-app state --------------------------------------------------------------------------------
 
+
 class Gateway:
     def __init__(self, redis_url: str = "", redis_prefix: str = "yuanshang") -> None:
         self._locks: dict[str, list] = {}
@@ -118,8 +151,8 @@ class Gateway:
         self.retry_interval = RETRY_INTERVAL
         self.full_scan_interval = FULL_SCAN_INTERVAL
         self.rasa_timeout = RASA_TIMEOUT
-        self.has_pending = True            # unknown at start: look once
-        self.redis_url = redis_url         # "" = one desk: the in-process lock is enough
+        self.has_pending = True  # unknown at start: look once
+        self.redis_url = redis_url  # "" = one desk: the in-process lock is enough
         self.redis_prefix = redis_prefix
 
     @asynccontextmanager
@@ -231,6 +264,7 @@ async def _run(fn, *args, **kwargs):
 
 # ---- publishing -----------------------------------------------------------------------------------
 
+
 def _publish(app: web.Application, message: dict, mode: str) -> None:
     hub = app[HUB_KEY]
     cid = message["conversation_id"]
@@ -259,6 +293,7 @@ async def _push(app: web.Application, channel: str, message: dict) -> None:
 
 # ---- Rasa -----------------------------------------------------------------------------------------
 
+
 class RasaUnavailable(Exception):
     pass
 
@@ -266,9 +301,12 @@ class RasaUnavailable(Exception):
 async def _rasa_post(app: web.Application, conversation_id: str, text: str) -> list[dict]:
     st = _settings(app)
     try:
-        async with _client(app).post(st.desk_channel_url, headers=st.desk_channel_headers,
-                                     json={"sender": conversation_id, "message": text},
-                                     timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout)) as resp:
+        async with _client(app).post(
+            st.desk_channel_url,
+            headers=st.desk_channel_headers,
+            json={"sender": conversation_id, "message": text},
+            timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout),
+        ) as resp:
             if resp.status != 200:
                 raise RasaUnavailable(f"HTTP {resp.status}")
             data = await resp.json(content_type=None)
@@ -300,8 +338,13 @@ async def _rasa_api(app: web.Application, method: str, path: str, body: Optional
     st = _settings(app)
     url = f"{st.rasa_url}{path}"
     try:
-        async with _client(app).request(method, url, params={"token": st.rasa_token}, json=body,
-                                        timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout)) as resp:
+        async with _client(app).request(
+            method,
+            url,
+            params={"token": st.rasa_token},
+            json=body,
+            timeout=aiohttp.ClientTimeout(total=_gw(app).rasa_timeout),
+        ) as resp:
             if resp.status != 200:
                 raise RasaUnavailable(f"{path}: HTTP {resp.status}")
             return await resp.json(content_type=None)
@@ -312,8 +355,9 @@ async def _rasa_api(app: web.Application, method: str, path: str, body: Optional
 async def pause_bot(app: web.Application, conversation_id: str) -> bool:
     """Pause Rasa for the conversation (staff take over); False if Rasa could not be told."""
     try:
-        await _rasa_api(app, "POST", f"/conversations/{quote(conversation_id, safe='')}/tracker/events",
-                        {"event": "pause"})
+        await _rasa_api(
+            app, "POST", f"/conversations/{quote(conversation_id, safe='')}/tracker/events", {"event": "pause"}
+        )
         return True
     except RasaUnavailable:
         log.warning("could not pause Rasa for %s", conversation_id, exc_info=True)
@@ -325,8 +369,9 @@ async def resume_bot(app: web.Application, conversation_id: str) -> list[dict]:
     cid = quote(conversation_id, safe="")
     try:
         await _rasa_api(app, "POST", f"/conversations/{cid}/tracker/events", {"event": "resume"})
-        result = await _rasa_api(app, "POST", f"/conversations/{cid}/trigger_intent",
-                                 {"name": HANDOVER_ENDED_INTENT, "entities": {}})
+        result = await _rasa_api(
+            app, "POST", f"/conversations/{cid}/trigger_intent", {"name": HANDOVER_ENDED_INTENT, "entities": {}}
+        )
     except RasaUnavailable:
         log.warning("could not resume Rasa for %s", conversation_id, exc_info=True)
         return []
@@ -344,22 +389,28 @@ def _bubbles(replies: list[dict]) -> list[tuple[Optional[dict], Optional[str], O
         if custom and isinstance(custom.get("handover"), dict):
             handover_info = custom["handover"]
             custom = {k: v for k, v in custom.items() if k != "handover"} or None
-        payload = {k: v for k, v in (("buttons", r.get("buttons")), ("custom", custom),
-                                     ("image", r.get("image"))) if v}
+        payload = {k: v for k, v in (("buttons", r.get("buttons")), ("custom", custom), ("image", r.get("image"))) if v}
         out.append((handover_info, r.get("text"), payload or None))
     return out
 
 
-async def _store_replies(app: web.Application, conversation_id: str, reply_to: Optional[int],
-                         replies: list[dict], push: bool, answered: bool = False) -> list[dict]:
+async def _store_replies(
+    app: web.Application,
+    conversation_id: str,
+    reply_to: Optional[int],
+    replies: list[dict],
+    push: bool,
+    answered: bool = False,
+) -> list[dict]:
     """Store, publish and (push=True) deliver a turn's replies; `answered`: also mark `reply_to` answered.
     A turn without a handover (nearly all) is stored in one transaction."""
     db = db_url(app)
     bubbles = _bubbles(replies)
     if not any(h for h, _, _ in bubbles):
         shown = [(text, payload) for _, text, payload in bubbles if text or payload]
-        stored, mode, channel = await _run(_store_replies_answered, db, conversation_id, "bot", shown,
-                                           reply_to if answered else None)
+        stored, mode, channel = await _run(
+            _store_replies_answered, db, conversation_id, "bot", shown, reply_to if answered else None
+        )
         for msg in stored:
             _publish(app, msg, mode)
             if push:
@@ -371,7 +422,7 @@ async def _store_replies(app: web.Application, conversation_id: str, reply_to: O
         if info is not None:
             handover_info = info
         if not text and not payload:
-            continue            # a pure control message (handover marker)
+            continue  # a pure control message (handover marker)
         if handover_info is not None:
             await _switch_to_waiting(app, conversation_id, handover_info)
             handover_info = None
@@ -390,18 +441,20 @@ async def _store_replies(app: web.Application, conversation_id: str, reply_to: O
 async def _switch_to_waiting(app: web.Application, conversation_id: str, info: dict) -> None:
     """The bot handed over (the action already recorded it): make sure the desk agrees, tell staff."""
     await _run(_set_mode, db_url(app), conversation_id, "waiting", "bot")
-    app[HUB_KEY].publish("console", {"type": "handover", "action": "created",
-                                     "conversation_id": conversation_id, "handover": info})
+    app[HUB_KEY].publish(
+        "console", {"type": "handover", "action": "created", "conversation_id": conversation_id, "handover": info}
+    )
     app[HUB_KEY].publish(f"conversation:{conversation_id}", {"type": "mode", "mode": "waiting"})
 
 
 # ---- the turn ------------------------------------------------------------------------------------
 
+
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")
         return True
-    except UnicodeEncodeError:      # a lone surrogate ("\ud800" in JSON)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON)
         return False
 
 
@@ -413,21 +466,31 @@ def validate(text: Any, client_msg_id: Any = None) -> Optional[str]:
         raise InboundError("消息不能为空", "empty")
     if len(text) > MAX_TEXT:
         raise InboundError(f"消息过长（最多{MAX_TEXT}字）", "too_long")
-    if "\x00" in text or not _encodable(text):       # neither PostgreSQL nor UTF-8 can store these
+    if "\x00" in text or not _encodable(text):  # neither PostgreSQL nor UTF-8 can store these
         raise InboundError("消息包含无法识别的字符，请删除后重新发送", "bad_text")
     if client_msg_id is None:
         return None
-    if not isinstance(client_msg_id, str) or not client_msg_id or len(client_msg_id) > 512 \
-            or not CLIENT_ID.match(client_msg_id):
+    if (
+        not isinstance(client_msg_id, str)
+        or not client_msg_id
+        or len(client_msg_id) > 512
+        or not CLIENT_ID.match(client_msg_id)
+    ):
         raise InboundError("消息编号无效", "bad_request")
     if len(client_msg_id) > 64:
         client_msg_id = "h-" + hashlib.sha256(client_msg_id.encode()).hexdigest()[:62]
     return client_msg_id
 
 
-async def store_inbound(app: web.Application, conversation_id: str, text: str,
-                        client_msg_id: Optional[str] = None, channel: str = "web",
-                        title: Optional[str] = None, choice: Optional[dict] = None) -> tuple[dict, bool, str]:
+async def store_inbound(
+    app: web.Application,
+    conversation_id: str,
+    text: str,
+    client_msg_id: Optional[str] = None,
+    channel: str = "web",
+    title: Optional[str] = None,
+    choice: Optional[dict] = None,
+) -> tuple[dict, bool, str]:
     """Store (or find the earlier copy of) an inbound message: (message, duplicate?, mode).
 
     `title`: the label of a clicked button (`text` is then its payload). `choice`: the button a
@@ -438,8 +501,16 @@ async def store_inbound(app: web.Application, conversation_id: str, text: str,
         choice = None
     else:
         choice = {"title": str(choice.get("title") or "")[:100], "payload": choice["payload"][:MAX_TEXT]}
-    msg, dup, mode, _ = await _run(_store_inbound, db_url(app), conversation_id, text, client_msg_id,
-                                   channel, title if isinstance(title, str) else None, choice)
+    msg, dup, mode, _ = await _run(
+        _store_inbound,
+        db_url(app),
+        conversation_id,
+        text,
+        client_msg_id,
+        channel,
+        title if isinstance(title, str) else None,
+        choice,
+    )
     if not dup:
         hub = app[HUB_KEY]
         hub.publish(f"conversation:{conversation_id}", {"type": "message", "message": msg})
@@ -453,8 +524,7 @@ async def stored_replies(app: web.Application, message_id: int) -> list[dict]:
 async def _to_staff(app: web.Application, msg: dict) -> None:
     await _run(_set_state, db_url(app), msg["id"], "forwarded")
     msg = {**msg, "state": "forwarded"}
-    app[HUB_KEY].publish("console", {"type": "user_message", "conversation_id": msg["conversation_id"],
-                                     "message": msg})
+    app[HUB_KEY].publish("console", {"type": "user_message", "conversation_id": msg["conversation_id"], "message": msg})
 
 
 def forwarded_text(msg: dict) -> str:
@@ -479,12 +549,12 @@ async def _forward(app: web.Application, msg: dict, push: bool) -> tuple[bool, l
             # Rasa answers nothing when the action server is down (the action's events are lost).
             if not await _actions_ready(app):
                 raise RasaUnavailable("action server down")
-            tracker = await _rasa_api(app, "GET", f"/conversations/{quote(cid, safe='')}/tracker",
-                                      None)
+            tracker = await _rasa_api(app, "GET", f"/conversations/{quote(cid, safe='')}/tracker", None)
             if (tracker or {}).get("paused") and await _run(ho.open_for, db, cid) is None:
                 # Rasa still paused after a handover ended (resume was lost): resume and ask again.
-                await _rasa_api(app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events",
-                                {"event": "resume"})
+                await _rasa_api(
+                    app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events", {"event": "resume"}
+                )
                 replies = await _rasa_post(app, cid, text)
             elif not _took(tracker, text):
                 # Rasa's REST channel answers 200 [] when it could not process the message at all
@@ -506,12 +576,12 @@ def _took(tracker: Any, text: str) -> bool:
     return False
 
 
-async def _answer_here(app: web.Application, msg: dict, text: str, author: str,
-                       payload: Optional[dict] = None) -> dict:
+async def _answer_here(app: web.Application, msg: dict, text: str, author: str, payload: Optional[dict] = None) -> dict:
     """The desk answers an inbound message itself (welcome, cancel): store, publish, mark answered."""
     db = db_url(app)
-    (reply,), mode, _ = await _run(_store_replies_answered, db, msg["conversation_id"], author,
-                                   [(text, payload)], msg["id"])
+    (reply,), mode, _ = await _run(
+        _store_replies_answered, db, msg["conversation_id"], author, [(text, payload)], msg["id"]
+    )
     _publish(app, reply, mode)
     return reply
 
@@ -519,7 +589,7 @@ async def _answer_here(app: web.Application, msg: dict, text: str, author: str,
 async def process_inbound(app: web.Application, msg: dict, mode: str) -> list[dict]:
     """Route a stored inbound message by the conversation's mode; returns the replies to it."""
     command = subscription.command(forwarded_text(msg))
-    if command is not None:     # 退订 / 订阅 of the policy reminders: answered here in every mode, never by Rasa
+    if command is not None:  # 退订 / 订阅 of the policy reminders: answered here in every mode, never by Rasa
         confirm = await _run(subscription.apply, db_url(app), msg["conversation_id"], command)
         return [await _answer_here(app, msg, confirm, "system")]
     if mode == "bot":
@@ -534,13 +604,13 @@ async def _bot_turn(app: web.Application, msg: dict) -> Optional[list[dict]]:
     cid = msg["conversation_id"]
     db = db_url(app)
     async with _gw(app).lock(cid):
-        mode, earlier = await _run(_turn_state, db, cid, msg["id"])   # a handover may have happened while we waited
+        mode, earlier = await _run(_turn_state, db, cid, msg["id"])  # a handover may have happened while we waited
         if mode != "bot":
             return None
         wanted = forwarded_text(msg)
-        if wanted == CANCEL_HANDOVER:              # an old 取消转人工 button, clicked after the handover ended
+        if wanted == CANCEL_HANDOVER:  # an old 取消转人工 button, clicked after the handover ended
             return [await _answer_here(app, msg, NOTHING_TO_CANCEL, "system")]
-        if wanted == WELCOME_PAYLOAD:              # a user arrives (WeChat 关注): the same welcome as the web chat
+        if wanted == WELCOME_PAYLOAD:  # a user arrives (WeChat 关注): the same welcome as the web chat
             return [await _answer_here(app, msg, WELCOME_TEXT, "bot", welcome_payload())]
         # Earlier messages that failed go first, so Rasa sees the conversation in order.
         for first in earlier:
@@ -557,7 +627,7 @@ async def _bot_turn(app: web.Application, msg: dict) -> Optional[list[dict]]:
         _gw(app).has_pending = True
         _gw(app).wake.set()
         if await _run(_other_pending, db, cid, msg["id"]):
-            return []          # the user was already told during this outage
+            return []  # the user was already told during this outage
         notice, mode, _ = await _run(_store_out, db, cid, "system", BUSY_NOTICE, None, msg["id"])
         _publish(app, notice, mode)
         return [notice]
@@ -604,14 +674,14 @@ async def _cancel_waiting(app: web.Application, msg: dict) -> Optional[list[dict
     h = await _run(ho.open_for, db, cid)
     if h is None or h.claimed_by is not None or (await _run(_mode, db, cid))[0] != "waiting":
         return None
-    h = await _run(ho.end, db, h.id, f"user:{cid}")       # the audit trail names the user
+    h = await _run(ho.end, db, h.id, f"user:{cid}")  # the audit trail names the user
     note, mode, _ = await _run(_store_out, db, cid, "system", "用户已取消转人工，对话回到机器人。", None, None, True)
-    _publish(app, note, "waiting")             # staff see it in the conversation (internal)
+    _publish(app, note, "waiting")  # staff see it in the conversation (internal)
     app[HUB_KEY].publish("console", {**_handover_event("ended", h), "cancelled_by": "user"})
     publish_mode(app, cid, "bot")
     try:
         await _rasa_api(app, "POST", f"/conversations/{quote(cid, safe='')}/tracker/events", {"event": "resume"})
-    except RasaUnavailable:    # the next turn finds Rasa still paused with no open handover and resumes it
+    except RasaUnavailable:  # the next turn finds Rasa still paused with no open handover and resumes it
         log.warning("could not resume Rasa for %s after the user cancelled the handover", cid)
     return [await _answer_here(app, msg, CANCELLED_TEXT, "system")]
 
@@ -620,13 +690,24 @@ def _full_ack_due(db: str, conversation_id: str, now) -> Optional[tuple[str, int
     """(node name, conversations ahead in its queue) when the full acknowledgement is due; None if
     one was sent within ACK_FULL_EVERY (then the short one) or nothing is waiting any more."""
     with read_sessions(db)() as s:
-        recent = s.scalar(select(Message.id).where(
-            Message.conversation_id == conversation_id, Message.direction == "out", Message.author == "system",
-            Message.created_at >= now - ACK_FULL_EVERY, Message.payload.like('%"waiting_ack": "full"%')).limit(1))
+        recent = s.scalar(
+            select(Message.id)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.direction == "out",
+                Message.author == "system",
+                Message.created_at >= now - ACK_FULL_EVERY,
+                Message.payload.like('%"waiting_ack": "full"%'),
+            )
+            .limit(1)
+        )
         if recent is not None:
             return None
-        h = s.scalars(select(Handover).where(Handover.conversation_id == conversation_id,
-                                             Handover.ended_at.is_(None)).order_by(Handover.id.desc())).first()
+        h = s.scalars(
+            select(Handover)
+            .where(Handover.conversation_id == conversation_id, Handover.ended_at.is_(None))
+            .order_by(Handover.id.desc())
+        ).first()
         if h is None:
             return None
         node = s.get(ServiceNode, h.node_id) if h.node_id else None
@@ -635,7 +716,7 @@ def _full_ack_due(db: str, conversation_id: str, now) -> Optional[tuple[str, int
 
 
 async def _waiting_ack(app: web.Application, msg: dict) -> dict:
-    """"Received" at once while the user waits for staff: the expected wait (office-hours aware, from
+    """ "Received" at once while the user waits for staff: the expected wait (office-hours aware, from
     bot.handover.notice_for) and the way back to the bot, at most every ACK_FULL_EVERY; short otherwise."""
     db, cid = db_url(app), msg["conversation_id"]
     now = utcnow()
@@ -651,11 +732,16 @@ async def _waiting_ack(app: web.Application, msg: dict) -> dict:
     return reply
 
 
-async def handle_inbound(app: web.Application, conversation_id: str, text: str,
-                         client_msg_id: Optional[str] = None, channel: str = "web",
-                         title: Optional[str] = None,
-                         on_stored: Optional[Callable[[dict, bool], Awaitable[None]]] = None,
-                         choice: Optional[dict] = None) -> list[dict]:
+async def handle_inbound(
+    app: web.Application,
+    conversation_id: str,
+    text: str,
+    client_msg_id: Optional[str] = None,
+    channel: str = "web",
+    title: Optional[str] = None,
+    on_stored: Optional[Callable[[dict, bool], Awaitable[None]]] = None,
+    choice: Optional[dict] = None,
+) -> list[dict]:
     """One inbound message, end to end: store first, then bot or staff; returns the replies.
 
     A repeat of a client message id returns the replies stored for the first copy
@@ -669,8 +755,14 @@ async def handle_inbound(app: web.Application, conversation_id: str, text: str,
     return await process_inbound(app, msg, mode)
 
 
-async def send_to_user(app: web.Application, conversation_id: str, text: str, author: str,
-                       buttons: Optional[list[dict]] = None, internal: bool = False) -> Message:
+async def send_to_user(
+    app: web.Application,
+    conversation_id: str,
+    text: str,
+    author: str,
+    buttons: Optional[list[dict]] = None,
+    internal: bool = False,
+) -> Message:
     """A staff reply (or internal note, or system notice): store, publish, push to the channel."""
     if not (isinstance(text, str) and text.strip()) and not buttons:
         raise InboundError("消息不能为空", "empty")
@@ -683,6 +775,7 @@ async def send_to_user(app: web.Application, conversation_id: str, text: str, au
 
 
 # ---- retrying after an outage --------------------------------------------------------------------
+
 
 async def retry_pending(app: web.Application) -> int:
     """Re-forward pending messages in order (or hand them to staff); returns how many were handled."""
@@ -701,7 +794,7 @@ async def retry_pending(app: web.Application) -> int:
             for m in msgs:
                 mode, channel = await _run(_mode, db, cid)
                 if mode != "bot":
-                    await _to_staff(app, m)            # staff answer it now; no Rasa needed
+                    await _to_staff(app, m)  # staff answer it now; no Rasa needed
                     handled += 1
                     continue
                 if ready is None:
@@ -754,9 +847,14 @@ async def _retry_ctx(app: web.Application):
 
 # ---- handover operations for the console (core in bot/handover.py, plus Rasa and live updates) ----
 
+
 def _handover_event(action: str, h) -> dict:
-    return {"type": "handover", "action": action, "conversation_id": h.conversation_id,
-            "handover": {"id": h.id, "node": h.node_id, "reason": h.reason, "claimed_by": h.claimed_by}}
+    return {
+        "type": "handover",
+        "action": action,
+        "conversation_id": h.conversation_id,
+        "handover": {"id": h.id, "node": h.node_id, "reason": h.reason, "claimed_by": h.claimed_by},
+    }
 
 
 async def claim_handover(app: web.Application, handover_id: int, staff) -> Any:
@@ -768,8 +866,13 @@ async def claim_handover(app: web.Application, handover_id: int, staff) -> Any:
     return h
 
 
-async def transfer_handover(app: web.Application, handover_id: int, node_id: Optional[str] = None,
-                            staff_id: Optional[int] = None, actor: Any = "system") -> Any:
+async def transfer_handover(
+    app: web.Application,
+    handover_id: int,
+    node_id: Optional[str] = None,
+    staff_id: Optional[int] = None,
+    actor: Any = "system",
+) -> Any:
     h = await _run(ho.transfer, db_url(app), handover_id, node_id, staff_id, actor)
     app[HUB_KEY].publish("console", _handover_event("transferred", h))
     publish_mode(app, h.conversation_id, "staff" if h.claimed_by else "waiting")
@@ -796,7 +899,7 @@ async def take_over(app: web.Application, conversation_id: str, staff) -> Any:
     publish_mode(app, conversation_id, "staff")
     await send_to_user(app, conversation_id, f"服务专员{staff.display_name}已接入，正在为您服务。", "system")
     _gw(app).has_pending = True
-    _gw(app).wake.set()           # messages pending from an outage now go to staff
+    _gw(app).wake.set()  # messages pending from an outage now go to staff
     return h
 
 

@@ -7,6 +7,7 @@ One desk instance delivers to its own subscribers; with REDIS_URL set, every
 publish is also relayed through Redis pub/sub (bot/desk/hub_bridge.py), so a
 staff reply sent on one desk reaches a user whose chat is open on another.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,7 @@ QUEUE_SIZE = 1000
 class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[asyncio.Queue]] = defaultdict(set)
-        self.relay: Optional[Callable[[str, dict[str, Any]], None]] = None   # set by the Redis bridge
+        self.relay: Optional[Callable[[str, dict[str, Any]], None]] = None  # set by the Redis bridge
 
     def publish(self, topic: str, event: dict[str, Any]) -> int:
         """Deliver to this desk's subscribers of `topic` (and relay to other desks, if bridged);

@@ -6,6 +6,7 @@ own subscribers. Events are relayed in publish order by one sender task. Redis i
 path only: the messages themselves are in the database, and screens reload history by id
 when they reconnect, so an event lost while Redis is down costs freshness, not data.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,14 +36,14 @@ class HubBridge:
         self.instance = uuid.uuid4().hex
         self.outbox: asyncio.Queue = asyncio.Queue(OUTBOX_SIZE)
         self.dropped = 0
-        self.connected = asyncio.Event()       # the listener is subscribed (tests wait for it)
-        self.lost = False                      # the listener lost Redis since it last subscribed
+        self.connected = asyncio.Event()  # the listener is subscribed (tests wait for it)
+        self.lost = False  # the listener lost Redis since it last subscribed
 
     def relay(self, topic: str, event: dict[str, Any]) -> None:
         try:
             self.outbox.put_nowait((topic, event))
         except asyncio.QueueFull:
-            self.dropped += 1           # Redis has been away a long time; screens catch up on reconnect
+            self.dropped += 1  # Redis has been away a long time; screens catch up on reconnect
 
     async def send_forever(self) -> None:
         while True:

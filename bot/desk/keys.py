@@ -2,6 +2,7 @@
 
 A module of its own so that feature modules need not import bot.desk.app (which imports them all).
 """
+
 from __future__ import annotations
 
 import aiohttp

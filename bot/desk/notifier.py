@@ -6,6 +6,7 @@ gateway, so web chat and WeChat users get them the same way. A row is claimed
 with a conditional UPDATE (one desk instance sends it) and released again if
 the send fails, so nothing is lost and nothing is sent twice.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,17 +31,28 @@ def _claim_batch(db_url: str) -> list[dict]:
     out = []
     with sessions(db_url).begin() as s:
         rows = s.execute(
-            select(Notification, Ticket.number).outerjoin(Ticket, Notification.ticket_id == Ticket.id)
+            select(Notification, Ticket.number)
+            .outerjoin(Ticket, Notification.ticket_id == Ticket.id)
             .where(Notification.delivered_at.is_(None), Notification.recipient.like("sender:%"))
-            .order_by(Notification.id).limit(BATCH)
+            .order_by(Notification.id)
+            .limit(BATCH)
         ).all()
         for n, number in rows:
-            res = s.execute(update(Notification).where(Notification.id == n.id,
-                                                       Notification.delivered_at.is_(None))
-                            .values(delivered_at=now))
+            res = s.execute(
+                update(Notification)
+                .where(Notification.id == n.id, Notification.delivered_at.is_(None))
+                .values(delivered_at=now)
+            )
             if res.rowcount == 1:
-                out.append({"id": n.id, "kind": n.kind, "conversation_id": n.recipient[len("sender:"):],
-                            "body": n.body, "number": number})
+                out.append(
+                    {
+                        "id": n.id,
+                        "kind": n.kind,
+                        "conversation_id": n.recipient[len("sender:") :],
+                        "body": n.body,
+                        "number": number,
+                    }
+                )
     return out
 
 
@@ -75,7 +87,7 @@ async def deliver_pending(app: web.Application) -> int:
     for item in items:
         try:
             buttons = buttons_for(item)
-            if item["kind"] == "policy_push":      # 政策推送: 登记需求 and 退订 (bot/policy/push.py)
+            if item["kind"] == "policy_push":  # 政策推送: 登记需求 and 退订 (bot/policy/push.py)
                 buttons = await asyncio.to_thread(_policy_buttons, db_url, item["id"])
             await send_to_user(app, item["conversation_id"], item["body"], "system", buttons=buttons)
             sent += 1

@@ -4,6 +4,7 @@ One Environment for the whole desk (bot.templating: autoescape, StrictUndefined)
 formatting helpers (dates, labels) to it from bot.desk.console.templates. Pages load their stylesheet
 and script from the desk's static files, never inline, so the Content-Security-Policy stays strict.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -22,5 +23,6 @@ def render(name: str, **context: Any) -> str:
 
 def response(name: str, *, status: int = 200, headers: Optional[dict] = None, **context: Any) -> web.Response:
     """The template as an HTML answer (UTF-8)."""
-    return web.Response(text=render(name, **context), status=status, content_type="text/html", charset="utf-8",
-                        headers=headers)
+    return web.Response(
+        text=render(name, **context), status=status, content_type="text/html", charset="utf-8", headers=headers
+    )

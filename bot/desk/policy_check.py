@@ -15,6 +15,7 @@ validate. Nothing is stored: the figures live only for the request, and only the
 The rules are read from KNOWLEDGE_DIR/policies and re-read when a file there changes (checked at
 most every RELOAD_CHECK seconds); a broken edit keeps the last good rules and is logged.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,9 @@ log = logging.getLogger(__name__)
 
 PATH = "/api/policy-check"
 MAX_BODY = 16 * 1024
-MAX_DEPTH = 8                      # nesting of the body; the API's own shape needs 3
-RELOAD_CHECK = 2.0                 # seconds between looks at the rule files
-RULE_NAME = "policy_ip"           # its limit: Settings.rate_limit_policy_ip (RATE_LIMIT_POLICY_IP)
+MAX_DEPTH = 8  # nesting of the body; the API's own shape needs 3
+RELOAD_CHECK = 2.0  # seconds between looks at the rule files
+RULE_NAME = "policy_ip"  # its limit: Settings.rate_limit_policy_ip (RATE_LIMIT_POLICY_IP)
 UNAVAILABLE = "政策体检暂时不可用（政策规则加载失败），请稍后再试或联系服务专员"
 
 
@@ -68,8 +69,13 @@ class Rules:
 
     def _signature(self) -> tuple:
         try:
-            return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                                for p in self._folder().iterdir() if p.suffix in (".yml", ".yaml")))
+            return tuple(
+                sorted(
+                    (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                    for p in self._folder().iterdir()
+                    if p.suffix in (".yml", ".yaml")
+                )
+            )
         except OSError:
             return ()
 
@@ -94,19 +100,25 @@ class Rules:
 
 
 RULES_KEY = web.AppKey("policy_rules", Rules)
-TODAY_KEY = web.AppKey("policy_today", Callable)   # injectable clock (tests)
+TODAY_KEY = web.AppKey("policy_today", Callable)  # injectable clock (tests)
 
 
 def _error(status_class, code: str, message: str, fields: Optional[list] = None) -> web.HTTPException:
     body = {"error": code, "message": message, "fields": fields or []}
-    return status_class(text=json.dumps(body, ensure_ascii=False), content_type="application/json",
-                        headers=COMMON_HEADERS)
+    return status_class(
+        text=json.dumps(body, ensure_ascii=False), content_type="application/json", headers=COMMON_HEADERS
+    )
 
 
 def _too_large(size: int) -> web.HTTPException:
     body = {"error": "too_large", "message": f"请求内容过大（最多 {MAX_BODY // 1024} KB）", "fields": ["(body)"]}
-    return web.HTTPRequestEntityTooLarge(MAX_BODY, size, text=json.dumps(body, ensure_ascii=False),
-                                         content_type="application/json", headers=COMMON_HEADERS)
+    return web.HTTPRequestEntityTooLarge(
+        MAX_BODY,
+        size,
+        text=json.dumps(body, ensure_ascii=False),
+        content_type="application/json",
+        headers=COMMON_HEADERS,
+    )
 
 
 def _reject_constant(name: str):
@@ -127,12 +139,16 @@ def _depth(value, limit: int, level: int = 1) -> bool:
 async def _read_body(request: web.Request) -> dict:
     ctype = request.content_type or ""
     if request.headers.get("Content-Type") and ctype != "application/json" and not ctype.endswith("+json"):
-        raise _error(web.HTTPBadRequest, "bad_content_type",
-                     f"请求内容应为 JSON（Content-Type: application/json），收到的是 {ctype[:60]}", ["(body)"])
+        raise _error(
+            web.HTTPBadRequest,
+            "bad_content_type",
+            f"请求内容应为 JSON（Content-Type: application/json），收到的是 {ctype[:60]}",
+            ["(body)"],
+        )
     if (request.content_length or 0) > MAX_BODY:
         raise _too_large(request.content_length)
     chunks, size = [], 0
-    while True:                     # a chunked body has no length: read until the end or the limit
+    while True:  # a chunked body has no length: read until the end or the limit
         chunk = await request.content.read(MAX_BODY + 1 - size)
         if not chunk:
             break
@@ -142,8 +158,7 @@ async def _read_body(request: web.Request) -> dict:
             raise _too_large(size)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise _error(web.HTTPBadRequest, "bad_json", "请求内容为空，应为 JSON 对象，例如 {\"employees\": 60}",
-                     ["(body)"])
+        raise _error(web.HTTPBadRequest, "bad_json", '请求内容为空，应为 JSON 对象，例如 {"employees": 60}', ["(body)"])
     try:
         data = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
     except UnicodeDecodeError:
@@ -151,7 +166,7 @@ async def _read_body(request: web.Request) -> dict:
     except (ValueError, RecursionError):
         raise _error(web.HTTPBadRequest, "bad_json", "请求内容不是有效的 JSON", ["(body)"]) from None
     if not isinstance(data, dict):
-        raise _error(web.HTTPBadRequest, "bad_json", "请求内容应为 JSON 对象，例如 {\"employees\": 60}", ["(body)"])
+        raise _error(web.HTTPBadRequest, "bad_json", '请求内容应为 JSON 对象，例如 {"employees": 60}', ["(body)"])
     if not _depth(data, MAX_DEPTH):
         raise _error(web.HTTPBadRequest, "bad_json", "请求内容嵌套过深", ["(body)"])
     return data
@@ -181,10 +196,16 @@ async def policy_check(request: web.Request) -> web.Response:
     except ProfileError as exc:
         raise _error(web.HTTPBadRequest, "invalid_field", exc.message, exc.fields) from None
     report = check(rules, profile, today)
-    log.info("policy check: %d figures given, verdicts %s", len(profile.given()),
-             ", ".join(f"{r.policy}={r.verdict}" for r in report.results))
-    return web.json_response(report.to_json(), headers={**COMMON_HEADERS, "Cache-Control": "no-store"},
-                             dumps=lambda d: json.dumps(d, ensure_ascii=False))
+    log.info(
+        "policy check: %d figures given, verdicts %s",
+        len(profile.given()),
+        ", ".join(f"{r.policy}={r.verdict}" for r in report.results),
+    )
+    return web.json_response(
+        report.to_json(),
+        headers={**COMMON_HEADERS, "Cache-Control": "no-store"},
+        dumps=lambda d: json.dumps(d, ensure_ascii=False),
+    )
 
 
 def setup(app: web.Application) -> None:

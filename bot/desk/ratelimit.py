@@ -19,6 +19,7 @@ Limits come from the app's Settings (bot/settings.py), set in the environment as
 RATE_LIMIT_LOGIN_IP, RATE_LIMIT_FILE_IP, RATE_LIMIT_POLICY_IP (see README "Configuration"). Behind a reverse
 proxy, set DESK_TRUSTED_PROXIES (default: loopback) so the client address is read from X-Forwarded-For.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,9 +38,9 @@ from bot.settings import DEFAULT_TRUSTED_PROXIES, Settings, parse_rate
 
 log = logging.getLogger(__name__)
 
-REDIS_BUDGET = 1.0          # seconds one limiter call may wait for Redis before failing open
-REDIS_COOLDOWN = 5.0        # after a Redis failure, fail open without asking for this long
-MAX_KEYS = 100_000          # in-process: keys remembered at most (oldest dropped first)
+REDIS_BUDGET = 1.0  # seconds one limiter call may wait for Redis before failing open
+REDIS_COOLDOWN = 5.0  # after a Redis failure, fail open without asking for this long
+MAX_KEYS = 100_000  # in-process: keys remembered at most (oldest dropped first)
 TOO_MANY = "发送太频繁，请稍后再试"
 
 
@@ -58,13 +59,13 @@ class Rule:
 
 # rule name → the Settings field holding its (count, seconds)
 RULE_SETTINGS = {
-    "chat": "rate_limit_chat",               # web chat messages per conversation
-    "chat_ip": "rate_limit_chat_ip",         # web chat messages per client address
-    "session_ip": "rate_limit_session_ip",   # new web conversations per client address
-    "wechat": "rate_limit_wechat",           # WeChat / WeCom messages per user
-    "login_ip": "rate_limit_login_ip",       # failed console sign-ins per client address
-    "file_ip": "rate_limit_file_ip",         # web chat files per client address (bot/desk/files.py)
-    "policy_ip": "rate_limit_policy_ip",     # POST /api/policy-check per client address (bot/desk/policy_check.py)
+    "chat": "rate_limit_chat",  # web chat messages per conversation
+    "chat_ip": "rate_limit_chat_ip",  # web chat messages per client address
+    "session_ip": "rate_limit_session_ip",  # new web conversations per client address
+    "wechat": "rate_limit_wechat",  # WeChat / WeCom messages per user
+    "login_ip": "rate_limit_login_ip",  # failed console sign-ins per client address
+    "file_ip": "rate_limit_file_ip",  # web chat files per client address (bot/desk/files.py)
+    "policy_ip": "rate_limit_policy_ip",  # POST /api/policy-check per client address (bot/desk/policy_check.py)
 }
 
 
@@ -85,7 +86,7 @@ def rules_from_settings(settings: Settings | None) -> dict[str, Rule]:
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    retry_after: float = 0.0      # seconds until the next event would be allowed (when refused)
+    retry_after: float = 0.0  # seconds until the next event would be allowed (when refused)
 
     @property
     def retry_after_header(self) -> str:
@@ -96,6 +97,7 @@ ALLOW = Decision(True)
 
 
 # ---- backends -------------------------------------------------------------------------------------
+
 
 class MemoryBackend:
     """Sliding window log per key in this process."""
@@ -154,8 +156,7 @@ return {1, 0}
 class RedisBackend:
     """Sliding window log per key in Redis (shared by every desk instance); fails open."""
 
-    def __init__(self, url: str, prefix: str, budget: float = REDIS_BUDGET,
-                 cooldown: float = REDIS_COOLDOWN) -> None:
+    def __init__(self, url: str, prefix: str, budget: float = REDIS_BUDGET, cooldown: float = REDIS_COOLDOWN) -> None:
         self.url, self.prefix = url, prefix
         self.budget, self.cooldown = budget, cooldown
         self._down_until = 0.0
@@ -170,9 +171,17 @@ class RedisBackend:
         try:
             client = redis_for(self.url)
             allowed, retry_ms = await asyncio.wait_for(
-                client.eval(_SCRIPT, 1, f"{self.prefix}:rl:{rule.name}:{key}", int(rule.window * 1000),
-                            rule.limit, "1" if count else "0", uuid.uuid4().hex),
-                self.budget)
+                client.eval(
+                    _SCRIPT,
+                    1,
+                    f"{self.prefix}:rl:{rule.name}:{key}",
+                    int(rule.window * 1000),
+                    rule.limit,
+                    "1" if count else "0",
+                    uuid.uuid4().hex,
+                ),
+                self.budget,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any Redis trouble: fail open (module docstring)
@@ -186,11 +195,16 @@ class RedisBackend:
         self._down_until = now + self.cooldown
         if now - self._warned_at >= 60:
             self._warned_at = now
-            log.warning("限流用的 Redis 不可用（%s: %s），暂不限流（放行），%d 秒后重试",
-                        type(exc).__name__, exc, int(self.cooldown))
+            log.warning(
+                "限流用的 Redis 不可用（%s: %s），暂不限流（放行），%d 秒后重试",
+                type(exc).__name__,
+                exc,
+                int(self.cooldown),
+            )
 
 
 # ---- the limiter of an app ------------------------------------------------------------------------
+
 
 class Limiter:
     """The desk's limits and the backend that counts them."""
@@ -235,6 +249,7 @@ def limiter(app: web.Application) -> Limiter:
 
 
 # ---- the client's address -------------------------------------------------------------------------
+
 
 def _trusted_proxies(app: web.Application) -> list:
     """The networks of the app's DESK_TRUSTED_PROXIES setting (default loopback)."""

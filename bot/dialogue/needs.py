@@ -3,6 +3,7 @@
 Kept out of the Rasa actions so the wording can be tested and reused by the
 desk (e.g. the console shows the same category label).
 """
+
 from __future__ import annotations
 
 from bot.taxonomy import BY_INTENT, Category, is_need

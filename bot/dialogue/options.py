@@ -10,6 +10,7 @@ not ask to go, a missed match only lets the text go to the NLU as typed. So a lo
 never matches, a negation ("不要确认提交") never matches, and a fuzzy match must be close and
 clearly better than the runner-up.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,20 +21,20 @@ from rapidfuzz import fuzz
 
 from bot.text import normalise
 
-MAX_LEN = 20              # longer messages are free text, never an option
-FUZZY_MAX_LEN = 12        # fuzzy matching only for short texts
-FUZZY_MIN_TITLE = 4       # … against titles of at least this many characters ("满意" vs "很满意" is not a typo)
-FUZZY_SCORE = 75.0        # rapidfuzz ratio (0–100) a fuzzy match needs
-FUZZY_MARGIN = 8.0        # … and by how much it must beat the next option
-CONTAIN_SLACK = 6         # "我选确认提交吧": the title plus at most this many other characters
+MAX_LEN = 20  # longer messages are free text, never an option
+FUZZY_MAX_LEN = 12  # fuzzy matching only for short texts
+FUZZY_MIN_TITLE = 4  # … against titles of at least this many characters ("满意" vs "很满意" is not a typo)
+FUZZY_SCORE = 75.0  # rapidfuzz ratio (0–100) a fuzzy match needs
+FUZZY_MARGIN = 8.0  # … and by how much it must beat the next option
+CONTAIN_SLACK = 6  # "我选确认提交吧": the title plus at most this many other characters
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _NUMBER = re.compile(
-    r"^(?:我?选(?:择)?|选第|第|no\.?|#)?"          # 选2 / 选择2 / 第2 / 选第2 / No.2 / #2
+    r"^(?:我?选(?:择)?|选第|第|no\.?|#)?"  # 选2 / 选择2 / 第2 / 选第2 / No.2 / #2
     r"(\d{1,2}|[一二两三四五六七八九十])"
     r"(?:个|项|条|号|种|个选项|项吧|个吧|吧)?$"
 )
-_DROP = re.compile(r"[\s\W_]+", re.UNICODE)           # spaces and punctuation (after normalise)
+_DROP = re.compile(r"[\s\W_]+", re.UNICODE)  # spaces and punctuation (after normalise)
 _NEGATION = re.compile(r"[不没别勿甭]|取消|无需|不用|不要")
 # What may surround an option's words when it is typed inside a sentence ("好的，确认提交吧"):
 # politeness and choosing words only. Anything else ("很满意", "比较满意") changes the meaning.
@@ -57,7 +58,7 @@ def option_number(text: str) -> Optional[int]:
     if raw.isdigit():
         return int(raw)
     if t != raw and not t.startswith(("第", "选", "我选")):
-        return None             # "一个", "两项": a quantity, not a choice
+        return None  # "一个", "两项": a quantity, not a choice
     return _CN_DIGITS[raw]
 
 
@@ -65,8 +66,13 @@ def choosable(buttons: Optional[list]) -> list[dict]:
     """Buttons a message can pick, in the order they are numbered (link-only buttons are not)."""
     out = []
     for b in buttons or []:
-        if isinstance(b, dict) and isinstance(b.get("title"), str) and b["title"].strip() \
-                and isinstance(b.get("payload"), str) and b["payload"].strip():
+        if (
+            isinstance(b, dict)
+            and isinstance(b.get("title"), str)
+            and b["title"].strip()
+            and isinstance(b.get("payload"), str)
+            and b["payload"].strip()
+        ):
             out.append(b)
     return out
 
@@ -119,8 +125,9 @@ def match_option(text: str, buttons: list[dict]) -> Optional[dict]:
 
     if len(msg) > FUZZY_MAX_LEN or _negated(msg, ""):
         return None
-    scored = sorted(((fuzz.ratio(msg, t), i) for i, (t, _) in enumerate(titles) if len(t) >= FUZZY_MIN_TITLE),
-                    reverse=True)
+    scored = sorted(
+        ((fuzz.ratio(msg, t), i) for i, (t, _) in enumerate(titles) if len(t) >= FUZZY_MIN_TITLE), reverse=True
+    )
     if not scored or scored[0][0] < FUZZY_SCORE:
         return None
     if len(scored) > 1 and scored[0][0] - scored[1][0] < FUZZY_MARGIN:

@@ -11,6 +11,7 @@ A thin layer over bot.policy (which holds every rule and verdict): this module o
 
 No Rasa here (domain core): actions/policy_check.py is the adapter.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,75 +26,127 @@ from bot.policy import render
 from bot.policy.profile import IP_KINDS
 from bot.text import normalise
 
-MAX_QUESTIONS = 5            # questions in one check; after that the result shows what is still 需补充
-PROFILE_KEYS = ("employees", "tech_staff", "revenue", "rd_expense", "revenue_years", "rd_expense_years",
-                "founded_year", "years_since_founding", "registered_on", "invention_patents", "utility_models",
-                "software_copyrights", "ip_none", "total_assets", "taxable_income", "rd_domestic_share",
-                "hightech_revenue_share", "industry")
+MAX_QUESTIONS = 5  # questions in one check; after that the result shows what is still 需补充
+PROFILE_KEYS = (
+    "employees",
+    "tech_staff",
+    "revenue",
+    "rd_expense",
+    "revenue_years",
+    "rd_expense_years",
+    "founded_year",
+    "years_since_founding",
+    "registered_on",
+    "invention_patents",
+    "utility_models",
+    "software_copyrights",
+    "ip_none",
+    "total_assets",
+    "taxable_income",
+    "rd_domestic_share",
+    "hightech_revenue_share",
+    "industry",
+)
 
 # Which need category a registration for a fitting policy goes to (bot/taxonomy.py). The taxonomy has no tax
 # category: the two tax preferences are claimed in the enterprise's own tax filing, so help with them is
 # 政策咨询 (适用政策、申报资格); 资质认定 is the category for 高企 / 科小.
-POLICY_CATEGORY = {"hnte": "need_qualification", "tsme": "need_qualification",
-                   "small_low_profit": "need_policy_consult", "rd_super_deduction": "need_policy_consult"}
-SHORT_NAMES = {"hnte": "高企认定", "tsme": "科小评价", "small_low_profit": "小微企业所得税优惠",
-               "rd_super_deduction": "研发费用加计扣除"}
+POLICY_CATEGORY = {
+    "hnte": "need_qualification",
+    "tsme": "need_qualification",
+    "small_low_profit": "need_policy_consult",
+    "rd_super_deduction": "need_policy_consult",
+}
+SHORT_NAMES = {
+    "hnte": "高企认定",
+    "tsme": "科小评价",
+    "small_low_profit": "小微企业所得税优惠",
+    "rd_super_deduction": "研发费用加计扣除",
+}
 
 # What a message asks about (the check then asks only for that policy's figures).
-FOCUS = (("hnte", re.compile(r"高企|高新技术企业|高新企业|评高新|认定高新|高新认定")),
-         ("tsme", re.compile(r"科小|科技型中小|科技中小")),
-         ("small_low_profit", re.compile(r"小微|小型微利|小规模.*所得税")),
-         ("rd_super_deduction", re.compile(r"加计扣除|加计")))
+FOCUS = (
+    ("hnte", re.compile(r"高企|高新技术企业|高新企业|评高新|认定高新|高新认定")),
+    ("tsme", re.compile(r"科小|科技型中小|科技中小")),
+    ("small_low_profit", re.compile(r"小微|小型微利|小规模.*所得税")),
+    ("rd_super_deduction", re.compile(r"加计扣除|加计")),
+)
 
 # "政策体检", "能享受哪些政策", "能评高企吗": a check is asked for (used with the classifier's intent).
-CHECK_REQUEST = re.compile(r"体检|政策匹配|匹配(?:一下)?(?:适合的)?政策|(?:能|可以|可)(?:享受|申请|申报|拿|用)(?:到)?(?:哪些|什么|啥)(?:政策|优惠|补贴)"
-                           r"|符合(?:哪些|什么)(?:政策|条件)|(?:能|可以|够)(?:不能)?(?:评|申请|申报|认定|拿)(?:上)?(?:高企|高新|科小|小微)"
-                           r"|(?:够不够|符不符合|能不能评|够格|有没有资格|能否评)")
+CHECK_REQUEST = re.compile(
+    r"体检|政策匹配|匹配(?:一下)?(?:适合的)?政策|(?:能|可以|可)(?:享受|申请|申报|拿|用)(?:到)?(?:哪些|什么|啥)(?:政策|优惠|补贴)"
+    r"|符合(?:哪些|什么)(?:政策|条件)|(?:能|可以|够)(?:不能)?(?:评|申请|申报|认定|拿)(?:上)?(?:高企|高新|科小|小微)"
+    r"|(?:够不够|符不符合|能不能评|够格|有没有资格|能否评)"
+)
 
-SKIP = re.compile(r"不清楚|不知道|不太清楚|不确定|跳过|不方便|说不好|记不清|没统计|没有统计|算了|下一个|先不说|不想说|保密")
+SKIP = re.compile(
+    r"不清楚|不知道|不太清楚|不确定|跳过|不方便|说不好|记不清|没统计|没有统计|算了|下一个|先不说|不想说|保密"
+)
 
 
 @dataclass(frozen=True)
 class Question:
     key: str
-    fields: tuple[str, ...]       # bot.policy input fields it answers
+    fields: tuple[str, ...]  # bot.policy input fields it answers
     text: str
 
 
 QUESTIONS = (
-    Question("staff", ("employees", "tech_staff"),
-             "公司现在一共有多少人？其中研发（科技）人员有多少？例如「60人，其中研发9个」"),
+    Question(
+        "staff",
+        ("employees", "tech_staff"),
+        "公司现在一共有多少人？其中研发（科技）人员有多少？例如「60人，其中研发9个」",
+    ),
     Question("founded", ("registered_on",), "公司是哪一年注册成立的？例如「2019年」或「成立三年」"),
-    Question("money", ("revenue", "rd_expense"),
-             "去年的营业收入和研发费用大概各是多少？例如「营收1500万，研发200万」"),
+    Question("money", ("revenue", "rd_expense"), "去年的营业收入和研发费用大概各是多少？例如「营收1500万，研发200万」"),
     # After the money on a tie. Asked only when the year leaves the 1-year line of 高企 open (registered last year, or "成立一年多").
-    Question("founded_date", ("registered_on",),
-             "高企要求注册成立满一年，差几天结论就不同：营业执照上的成立日期是哪天？例如「2025年3月15日」"),
+    Question(
+        "founded_date",
+        ("registered_on",),
+        "高企要求注册成立满一年，差几天结论就不同：营业执照上的成立日期是哪天？例如「2025年3月15日」",
+    ),
     Question("ip", ("ip",), "公司现在有哪些已授权的知识产权？例如「5个发明专利、3个软著」；没有就说「没有」"),
-    Question("history", ("revenue", "rd_expense"),
-             "高企看近三个会计年度的研发费用占比：前年和大前年的营收、研发费用大概各多少？"
-             "例如「前年营收1200万研发90万，大前年营收800万研发60万」"),
+    Question(
+        "history",
+        ("revenue", "rd_expense"),
+        "高企看近三个会计年度的研发费用占比：前年和大前年的营收、研发费用大概各多少？"
+        "例如「前年营收1200万研发90万，大前年营收800万研发60万」",
+    ),
     Question("assets", ("total_assets",), "公司的资产总额大概多少？例如「资产总额3000万」"),
-    Question("taxable", ("taxable_income",),
-             "去年的应纳税所得额（大致接近利润总额）是多少？亏损或没有利润可以说「没有」"),
-    Question("shares", ("rd_domestic_share", "hightech_revenue_share"),
-             "还有两个比例：研发费用里在境内发生的占多少，高新技术产品（服务）收入占总收入多少？"
-             "例如「研发都在国内，高新收入占80%」"),
+    Question(
+        "taxable", ("taxable_income",), "去年的应纳税所得额（大致接近利润总额）是多少？亏损或没有利润可以说「没有」"
+    ),
+    Question(
+        "shares",
+        ("rd_domestic_share", "hightech_revenue_share"),
+        "还有两个比例：研发费用里在境内发生的占多少，高新技术产品（服务）收入占总收入多少？"
+        "例如「研发都在国内，高新收入占80%」",
+    ),
     Question("industry", ("industry",), "公司属于什么行业？例如「软件和信息技术服务」「医疗器械制造」"),
 )
 BY_KEY = {q.key: q for q in QUESTIONS}
-STAFF_PART = {False: "其中研发（科技）人员大概有多少？例如「研发9个」",
-              True: "公司现在一共有多少人（职工总数）？例如「60人」"}
-MONEY_PART = {False: "去年的研发费用大概多少？例如「研发200万」",
-              True: "去年的营业收入大概多少？例如「营收1500万」"}
-MONEY_3_YEARS = ("高企看近三个会计年度：{years}每年的营业收入和研发费用大概各多少？"
-                 "例如「{y1}年营收800万研发60万，{y2}年营收1200万研发90万，{y3}年营收1500万研发200万」")
+STAFF_PART = {
+    False: "其中研发（科技）人员大概有多少？例如「研发9个」",
+    True: "公司现在一共有多少人（职工总数）？例如「60人」",
+}
+MONEY_PART = {False: "去年的研发费用大概多少？例如「研发200万」", True: "去年的营业收入大概多少？例如「营收1500万」"}
+MONEY_3_YEARS = (
+    "高企看近三个会计年度：{years}每年的营业收入和研发费用大概各多少？"
+    "例如「{y1}年营收800万研发60万，{y2}年营收1200万研发90万，{y3}年营收1500万研发200万」"
+)
 
 
 # ---- the figures ---------------------------------------------------------------------------------------
 
-def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today: Optional[date] = None,
-             known: Optional[dict] = None) -> dict:
+
+def facts_of(
+    text: str,
+    network=None,
+    *,
+    expecting: Optional[str] = None,
+    today: Optional[date] = None,
+    known: Optional[dict] = None,
+) -> dict:
     """The figures in one message (details.extract), plus the bare answers that mean something only because
     `expecting` (a Question key) was just asked: "60，9", "2019", "没有", "80%". `known`: the facts so far (a bare
     "9个" after "其中研发人员有多少" is the R&D staff, not the headcount)."""
@@ -110,8 +163,10 @@ def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today:
         for key, value in zip(missing, counts):
             found.setdefault(key, value)
     elif expecting in ("money", "history"):
-        amounts = [parse_amount(n + ("万" if re.fullmatch(r"\d+(?:\.\d+)?", n) and "万" in t else "")) for n in
-                   re.findall(r"[\d.零〇一二两三四五六七八九十百千]+(?:万|亿)", t)]
+        amounts = [
+            parse_amount(n + ("万" if re.fullmatch(r"\d+(?:\.\d+)?", n) and "万" in t else ""))
+            for n in re.findall(r"[\d.零〇一二两三四五六七八九十百千]+(?:万|亿)", t)
+        ]
         amounts = [a for a in amounts if a is not None]
         if expecting == "money":
             missing = [k for k in ("revenue", "rd_expense") if known.get(k) is None]
@@ -168,13 +223,18 @@ def facts_of(text: str, network=None, *, expecting: Optional[str] = None, today:
 
 
 def _answers(key: str) -> tuple[str, ...]:
-    return {"staff": ("employees", "tech_staff"), "money": ("revenue", "rd_expense"),
-            "history": ("revenue_years", "rd_expense_years"),
-            "founded": ("founded_year", "years_since_founding", "registered_on"),
-            "founded_date": ("registered_on",),
-            "ip": ("invention_patents", "utility_models", "software_copyrights", "ip_none"),
-            "assets": ("total_assets",), "taxable": ("taxable_income",),
-            "shares": ("rd_domestic_share", "hightech_revenue_share"), "industry": ("industry",)}[key]
+    return {
+        "staff": ("employees", "tech_staff"),
+        "money": ("revenue", "rd_expense"),
+        "history": ("revenue_years", "rd_expense_years"),
+        "founded": ("founded_year", "years_since_founding", "registered_on"),
+        "founded_date": ("registered_on",),
+        "ip": ("invention_patents", "utility_models", "software_copyrights", "ip_none"),
+        "assets": ("total_assets",),
+        "taxable": ("taxable_income",),
+        "shares": ("rd_domestic_share", "hightech_revenue_share"),
+        "industry": ("industry",),
+    }[key]
 
 
 def merge(old: Optional[dict], new: dict, *, expecting: Optional[str] = None, today: Optional[date] = None) -> dict:
@@ -184,7 +244,7 @@ def merge(old: Optional[dict], new: dict, *, expecting: Optional[str] = None, to
     for key in ("revenue", "rd_expense"):
         years = dict(facts.get(f"{key}_years") or {})
         if key in facts and not years:
-            years[str(today.year - 1)] = facts[key]        # a figure without a year is last year's
+            years[str(today.year - 1)] = facts[key]  # a figure without a year is last year's
         if f"{key}_years" in new:
             years.update(new[f"{key}_years"])
         elif key in new:
@@ -200,9 +260,12 @@ def merge(old: Optional[dict], new: dict, *, expecting: Optional[str] = None, to
     if "years_since_founding" in new:
         facts.pop("founded_year", None)
         facts.pop("registered_on", None)
-    if "founded_year" in new and "registered_on" not in new and str(facts.get("registered_on", ""))[:4] != str(
-            new["founded_year"]):
-        facts.pop("registered_on", None)       # a corrected year makes the earlier exact day wrong
+    if (
+        "founded_year" in new
+        and "registered_on" not in new
+        and str(facts.get("registered_on", ""))[:4] != str(new["founded_year"])
+    ):
+        facts.pop("registered_on", None)  # a corrected year makes the earlier exact day wrong
     if new.get("ip_none"):
         for kind in ("invention_patents", "utility_models", "software_copyrights"):
             facts.pop(kind, None)
@@ -254,8 +317,7 @@ def profile_input(facts: dict, today: Optional[date] = None) -> dict:
     if facts.get("ip_none"):
         data["ip"] = {k: 0 for k in IP_KINDS}
     elif any(facts.get(k) is not None for k in ("invention_patents", "utility_models", "software_copyrights")):
-        data["ip"] = {k: int(facts.get(k) or 0) for k in ("invention_patents", "utility_models",
-                                                          "software_copyrights")}
+        data["ip"] = {k: int(facts.get(k) or 0) for k in ("invention_patents", "utility_models", "software_copyrights")}
     for key in ("total_assets", "taxable_income", "rd_domestic_share", "hightech_revenue_share"):
         if facts.get(key) is not None:
             data[key] = facts[key]
@@ -265,7 +327,7 @@ def profile_input(facts: dict, today: Optional[date] = None) -> dict:
 
 
 def near_one_year(years: float) -> bool:
-    """"成立一年" / "一年多" / "一年半": the rough age cannot tell which side of 高企's 1-year line it is."""
+    """ "成立一年" / "一年多" / "一年半": the rough age cannot tell which side of 高企's 1-year line it is."""
     return 0.5 < years < 2
 
 
@@ -293,6 +355,7 @@ def profile_of(facts: dict, today: Optional[date] = None) -> tuple[Profile, list
 
 # ---- what to ask ---------------------------------------------------------------------------------------
 
+
 def focus_of(text: str) -> list[str]:
     """The policies a message names ("能评高企吗" → ["hnte"]); empty: all."""
     t = normalise(text or "")
@@ -300,13 +363,17 @@ def focus_of(text: str) -> list[str]:
 
 
 SELF = re.compile(r"我们|我司|我公司|咱们|咱|本公司|我这|我家|我们这")
-ASKS_OWN_FIT = re.compile(r"能不能|能否|可不可以|够不够|符不符合|算不算|是否符合|适不适用|适用吗|有没有资格|够格"
-                          r"|(?:能|可以)[^，。,？?]{0,12}吗")
+ASKS_OWN_FIT = re.compile(
+    r"能不能|能否|可不可以|够不够|符不符合|算不算|是否符合|适不适用|适用吗|有没有资格|够格"
+    r"|(?:能|可以)[^，。,？?]{0,12}吗"
+)
 # "我们…想评高企" / "我司打算申报科小": the enterprise wants one named policy — its own figures decide, so check.
 WANTS_TO_APPLY = re.compile(r"(?:想|打算|准备|计划|希望)(?:要)?(?:评|申请|申报|认定|报|拿)")
 # A question about a requirement itself ("研发费用占比要达到多少", "需要什么条件"): the knowledge base answers it.
-REQUIREMENT_QUESTION = re.compile(r"要达到多少|达到多少|是多少|多少比例|要求是|什么条件|哪些条件|什么要求|怎么申请|如何申请"
-                                  r"|怎么办理|流程|材料|什么意思|有效期|税率")
+REQUIREMENT_QUESTION = re.compile(
+    r"要达到多少|达到多少|是多少|多少比例|要求是|什么条件|哪些条件|什么要求|怎么申请|如何申请"
+    r"|怎么办理|流程|材料|什么意思|有效期|税率"
+)
 
 
 def wants_check(text: str) -> bool:
@@ -328,12 +395,23 @@ def _needs_history(report: Report, facts: dict) -> bool:
     if hnte is None or hnte.verdict != "need_more_info":
         return False
     c = hnte.check("rd_ratio")
-    return (c is not None and c.status == "missing" and facts.get("revenue") is not None
-            and facts.get("rd_expense") is not None)
+    return (
+        c is not None
+        and c.status == "missing"
+        and facts.get("revenue") is not None
+        and facts.get("rd_expense") is not None
+    )
 
 
-def next_question(report: Report, facts: dict, *, focus: list[str] = (), asked: list[str] = (),
-                  skipped: list[str] = (), today: Optional[date] = None) -> Optional[Question]:
+def next_question(
+    report: Report,
+    facts: dict,
+    *,
+    focus: list[str] = (),
+    asked: list[str] = (),
+    skipped: list[str] = (),
+    today: Optional[date] = None,
+) -> Optional[Question]:
     """The question that decides the most still-undecided policies (those in `focus` when given), never one
     asked already; None when nothing undecided depends on a figure or MAX_QUESTIONS were asked."""
     if len(asked) >= MAX_QUESTIONS:
@@ -348,24 +426,33 @@ def next_question(report: Report, facts: dict, *, focus: list[str] = (), asked: 
         elif q.key == "money" and facts.get("revenue") is not None and facts.get("rd_expense") is not None:
             weight = 0
         elif q.key in ("founded", "founded_date") and (q.key == "founded") == founding_known(facts):
-            weight = 0      # the year is asked first; the exact day only when the year leaves the line open
+            weight = 0  # the year is asked first; the exact day only when the year leaves the line open
         else:
             weight = sum(1 for r in open_ if set(q.fields) & set(r.missing))
         if weight > best_weight:
             best, best_weight = q, weight
-    if best is not None and best.key == "staff" and (facts.get("employees") is None) != (facts.get("tech_staff") is None):
+    if (
+        best is not None
+        and best.key == "staff"
+        and (facts.get("employees") is None) != (facts.get("tech_staff") is None)
+    ):
         best = Question("staff", best.fields, STAFF_PART[facts.get("employees") is None])
-    elif best is not None and best.key == "money" and (facts.get("revenue") is None) != (facts.get("rd_expense") is None):
+    elif (
+        best is not None and best.key == "money" and (facts.get("revenue") is None) != (facts.get("rd_expense") is None)
+    ):
         best = Question("money", best.fields, MONEY_PART[facts.get("revenue") is None])
     if best is not None and best.key == "money" and _hnte_open(report, focus) and _years_to_ask(facts, today) > 1:
         n = _years_to_ask(facts, today)
         y = (today or date.today()).year
         years = [y - n + i for i in range(n)]
         first = [y - 3, y - 2, y - 1][-n:]
-        text = MONEY_3_YEARS.format(years="、".join(f"{v}年" for v in years), y1=first[0],
-                                    y2=first[min(1, n - 1)], y3=first[-1])
+        text = MONEY_3_YEARS.format(
+            years="、".join(f"{v}年" for v in years), y1=first[0], y2=first[min(1, n - 1)], y3=first[-1]
+        )
         if n == 2:
-            text = re.sub(r"，\d{4}年营收1500万研发200万」", "」", text.replace("营收800万研发60万，", "营收1200万研发90万，", 1))
+            text = re.sub(
+                r"，\d{4}年营收1500万研发200万」", "」", text.replace("营收800万研发60万，", "营收1200万研发90万，", 1)
+            )
             text = re.sub(rf"{first[1]}年营收1200万研发90万」", f"{first[1]}年营收1500万研发200万」", text)
         best = Question("money", best.fields, text)
     return best
@@ -409,6 +496,7 @@ def is_skip(text: str) -> bool:
 
 # ---- the reply -----------------------------------------------------------------------------------------
 
+
 def short_citation(rule) -> str:
     numbers = [d.doc_number for d in rule.documents if d.doc_number]
     return "依据：" + ("、".join(numbers[:2]) if numbers else f"《{rule.documents[0].title}》")
@@ -423,8 +511,9 @@ def fitting(report: Report, focus: list[str] = ()) -> list[str]:
 RESULT_HEAD = "政策体检结果"
 
 
-def result_text(report: Report, rules: RuleSet, *, focus: list[str] = (), dropped: list[str] = (),
-                facts: Optional[dict] = None) -> str:
+def result_text(
+    report: Report, rules: RuleSet, *, focus: list[str] = (), dropped: list[str] = (), facts: Optional[dict] = None
+) -> str:
     """The whole result message: one block per policy (focus first), each with its deciding lines and a short
     citation; the items left to experts named; a closing line on what it is.
 
@@ -472,7 +561,7 @@ def _when_eligible(r, facts: dict) -> list[str]:
         day = date.fromisoformat(str(registered)[:10])
     except ValueError:
         return []
-    due = day + timedelta(days=365)         # the rule's own reading of 一年以上 (365 calendar days)
+    due = day + timedelta(days=365)  # the rule's own reading of 一年以上 (365 calendar days)
     return [f"  注册满一年之日：{due.year}年{due.month}月{due.day}日，之后可按当年的申报通知申请。"]
 
 
@@ -513,8 +602,10 @@ def describe(facts: dict) -> str:
         parts.append(f"{int(facts['founded_year'])}年成立")
     elif facts.get("years_since_founding") is not None:
         parts.append(f"成立{facts['years_since_founding']:g}年")
-    ip = [(facts.get(k), n) for k, n in (("invention_patents", "发明专利"), ("utility_models", "实用新型"),
-                                         ("software_copyrights", "软著"))]
+    ip = [
+        (facts.get(k), n)
+        for k, n in (("invention_patents", "发明专利"), ("utility_models", "实用新型"), ("software_copyrights", "软著"))
+    ]
     if facts.get("ip_none"):
         parts.append("暂无知识产权")
     elif any(n is not None for n, _ in ip):

@@ -12,6 +12,7 @@ The rules it implements (design.md §6):
 - a plain statement of a need that the knowledge base cannot answer is registered (that is what the user came for);
 - details the user gave (company, name, mobile, credit code, location, company figures) are kept.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,23 +27,35 @@ from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, KbContext, UNKNOW
 from bot.taxonomy import BY_INTENT, is_need
 from bot.text import normalise
 
-MAX_QUESTIONS = 2            # question parts answered in one turn ("…另外…还有…")
-RANKING_MIN = 0.10           # an NLU need category this likely may name the need of a request
-KB_CATEGORY_MIN = 0.20       # a knowledge-base hit this likely may name it otherwise
+MAX_QUESTIONS = 2  # question parts answered in one turn ("…另外…还有…")
+RANKING_MIN = 0.10  # an NLU need category this likely may name the need of a request
+KB_CATEGORY_MIN = 0.20  # a knowledge-base hit this likely may name it otherwise
 OUT_OF_SCOPE_NEED_MIN = 0.20  # a request the classifier called out of scope needs a need category this likely
-SURE_INTENT = 0.80           # below this the knowledge base may name a request's category instead,
-VOTE_HITS = 5                # … by the main categories of its top hits (category_vote)
-VOTE_MIN = 0.08              # … which must carry at least this much score
-BARE_REQUEST_CHARS = 10      # a need part this short ("帮我们登记一下") names no subject to vote on
+SURE_INTENT = 0.80  # below this the knowledge base may name a request's category instead,
+VOTE_HITS = 5  # … by the main categories of its top hits (category_vote)
+VOTE_MIN = 0.08  # … which must carry at least this much score
+BARE_REQUEST_CHARS = 10  # a need part this short ("帮我们登记一下") names no subject to vote on
 # "那帮我们办一下吧", "那就登记吧", "好的，麻烦安排一下": a request about whatever was just answered.
 ELLIPTICAL_REQUEST = re.compile(r"^(?:那|那就|那么|好的?|行|可以|嗯)[，,\s]*.{0,6}(?:帮|麻烦|请|登记|办|安排|对接)")
 # Clauses that carry no need: greetings, bare field names ("联系人：胡杨" is cut at the colon).
-NOISE_CLAUSE = re.compile(r"(?:你好|您好|hi|hello|联系人|联系方式|联系电话|手机号?|电话|姓名|微信|两件事|有两件事|谢谢)[呀啊哈]?")
+NOISE_CLAUSE = re.compile(
+    r"(?:你好|您好|hi|hello|联系人|联系方式|联系电话|手机号?|电话|姓名|微信|两件事|有两件事|谢谢)[呀啊哈]?"
+)
 CUES = (
-    ("need_subsidy_redemption", re.compile(r"(?:补贴|奖补|奖励|资金|补助|扶持)[^，。]{0,8}(?:没到账|未到账|没有到账|还没到|到账|拨付|催办|兑现)"
-                                           r"|(?:催办|兑现)[^，。]{0,6}(?:补贴|奖补|奖励|资金|补助)")),
-    ("need_business_registration", re.compile(r"迁移登记|迁入登记|迁址|变更登记|注销登记|企业开办|(?:新)?注册(?:一家|一个|个)?(?:新)?公司"
-                                              r"|办(?:理)?营业执照|设立登记")),
+    (
+        "need_subsidy_redemption",
+        re.compile(
+            r"(?:补贴|奖补|奖励|资金|补助|扶持)[^，。]{0,8}(?:没到账|未到账|没有到账|还没到|到账|拨付|催办|兑现)"
+            r"|(?:催办|兑现)[^，。]{0,6}(?:补贴|奖补|奖励|资金|补助)"
+        ),
+    ),
+    (
+        "need_business_registration",
+        re.compile(
+            r"迁移登记|迁入登记|迁址|变更登记|注销登记|企业开办|(?:新)?注册(?:一家|一个|个)?(?:新)?公司"
+            r"|办(?:理)?营业执照|设立登记"
+        ),
+    ),
 )
 ANSWERED = (ANSWER, BEST_GUESS)
 REGISTER_PAYLOAD = "/open_ticket"
@@ -76,12 +89,12 @@ class TurnPlan:
 
     replies: list[kb_replies.Reply] = field(default_factory=list)
     asked: list[Asked] = field(default_factory=list)
-    register: bool = False                 # start the registration form
-    category: Optional[str] = None         # the need category (for the form or the handover)
-    description: Optional[str] = None      # the user's own words for the ticket
-    handover: Optional[str] = None         # a handover reason ("fallback", "complaint", "request_human")
-    unknown: bool = False                  # nothing relevant was found (two in a row → a person)
-    context: Optional[dict[str, Any]] = None   # the topic to carry into the next turn (kb_context slot)
+    register: bool = False  # start the registration form
+    category: Optional[str] = None  # the need category (for the form or the handover)
+    description: Optional[str] = None  # the user's own words for the ticket
+    handover: Optional[str] = None  # a handover reason ("fallback", "complaint", "request_human")
+    unknown: bool = False  # nothing relevant was found (two in a row → a person)
+    context: Optional[dict[str, Any]] = None  # the topic to carry into the next turn (kb_context slot)
     details: Details = field(default_factory=Details)
 
     @property
@@ -93,8 +106,7 @@ def context_from_slot(value: Any) -> Optional[KbContext]:
     """The kb_context slot (a dict) as the knowledge service's context object."""
     if not isinstance(value, dict) or not value.get("entry_id"):
         return None
-    return KbContext(entry_id=value.get("entry_id"), faq_id=value.get("faq_id"),
-                     question=value.get("question"))
+    return KbContext(entry_id=value.get("entry_id"), faq_id=value.get("faq_id"), question=value.get("question"))
 
 
 def context_of(asked: Asked) -> Optional[dict[str, Any]]:
@@ -102,13 +114,18 @@ def context_of(asked: Asked) -> Optional[dict[str, Any]]:
     top = answer.top
     if answer.decision not in ANSWERED or top is None:
         return None
-    question = getattr(answer, "resolved", "") or asked.text     # "那高企呢" → what it was read as
-    return {"entry_id": top.entry.id, "faq_id": top.faq.id, "question": question[:200],
-            "category": top.entry.categories[0] if top.entry.categories else None}
+    question = getattr(answer, "resolved", "") or asked.text  # "那高企呢" → what it was read as
+    return {
+        "entry_id": top.entry.id,
+        "faq_id": top.faq.id,
+        "question": question[:200],
+        "category": top.entry.categories[0] if top.entry.categories else None,
+    }
 
 
-def need_category(intent: Optional[str], ranking: list[dict], asked: list[Asked],
-                  fallback: Optional[str] = None) -> Optional[str]:
+def need_category(
+    intent: Optional[str], ranking: list[dict], asked: list[Asked], fallback: Optional[str] = None
+) -> Optional[str]:
     """The category a need belongs to: the classifier's need intent, else its likeliest need category,
     else the category of the best knowledge-base hit, else `fallback` (e.g. the category discussed last)."""
     if is_need(intent):
@@ -126,9 +143,17 @@ def need_category(intent: Optional[str], ranking: list[dict], asked: list[Asked]
     return fallback if is_need(fallback) else None
 
 
-def request_category(text: str, intent: Optional[str], confidence: float, ranking: list[dict], *, kb,
-                     asked: Sequence[Asked] = (), context: Optional[dict] = None,
-                     fallback: Optional[str] = None) -> Optional[str]:
+def request_category(
+    text: str,
+    intent: Optional[str],
+    confidence: float,
+    ranking: list[dict],
+    *,
+    kb,
+    asked: Sequence[Asked] = (),
+    context: Optional[dict] = None,
+    fallback: Optional[str] = None,
+) -> Optional[str]:
     """The category of what a request asks the window to do.
 
     - "那帮我们办一下吧" right after an answer: the topic just answered;
@@ -179,8 +204,12 @@ def need_part(text: str, questions: Sequence[str] = ()) -> str:
     for c in speech.clauses(text):
         if any(c == q or c in q for q in questions):
             continue
-        if re.search(r"\d", c) or extract(c).as_slots() or NOISE_CLAUSE.fullmatch(c) \
-                or extract(c, expecting="contact_name").contact_name == c:
+        if (
+            re.search(r"\d", c)
+            or extract(c).as_slots()
+            or NOISE_CLAUSE.fullmatch(c)
+            or extract(c, expecting="contact_name").contact_name == c
+        ):
             continue
         keep.append(c)
     return "，".join(keep)
@@ -207,19 +236,28 @@ def cue_category(text: str) -> Optional[str]:
 
 def _questions(text: str, request: bool) -> list[str]:
     if not text:
-        return []           # nothing said (a category button first thing): nothing to look up
+        return []  # nothing said (a category button first thing): nothing to look up
     parts = speech.question_parts(text)
     if parts:
         return parts[:MAX_QUESTIONS]
     if request:
-        return []           # "请安排一下…": nothing to look up, only to register
-    return [text]           # a statement ("高企认定", "想申请人才公寓") is looked up as it is
+        return []  # "请安排一下…": nothing to look up, only to register
+    return [text]  # a statement ("高企认定", "想申请人才公寓") is looked up as it is
 
 
-def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, network=None,
-              context: Optional[KbContext] = None, previous_unknown: bool = False,
-              last_category: Optional[str] = None, confidence: float = 1.0,
-              topic: Optional[dict] = None) -> TurnPlan:
+def plan_turn(
+    text: str,
+    intent: Optional[str],
+    ranking: list[dict],
+    *,
+    kb,
+    network=None,
+    context: Optional[KbContext] = None,
+    previous_unknown: bool = False,
+    last_category: Optional[str] = None,
+    confidence: float = 1.0,
+    topic: Optional[dict] = None,
+) -> TurnPlan:
     """Decide what to do with one message (see the module docstring).
 
     kb: a KnowledgeService; context: the topic of the previous answer (for "那有效期多久");
@@ -242,22 +280,23 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
         return plan
 
     if request and intent == "out_of_scope" and not _named_need(text, ranking, plan.asked, kb):
-        request = False             # "帮我订一张火车票": a request, but for nothing the window does
+        request = False  # "帮我订一张火车票": a request, but for nothing the window does
     if request:
         # Answer what was asked (confident answers only), then register the need.
         for a in answered:
             if a.answer.decision == ANSWER:
                 plan.replies += _without(kb_replies.render(a.answer), REGISTER_PAYLOAD, *FEEDBACK_PAYLOADS)
         plan.register = True
-        plan.category = request_category(text, intent, confidence, ranking, kb=kb, asked=plan.asked,
-                                         context=topic, fallback=last_category)
+        plan.category = request_category(
+            text, intent, confidence, ranking, kb=kb, asked=plan.asked, context=topic, fallback=last_category
+        )
         plan.description = text
         return plan
 
     if answered:
         for i, a in enumerate(answered):
             replies = kb_replies.render(a.answer)
-            if i < len(answered) - 1:       # one feedback question, after the last answer
+            if i < len(answered) - 1:  # one feedback question, after the last answer
                 replies = _without(replies, REGISTER_PAYLOAD, *FEEDBACK_PAYLOADS)
             plan.replies += replies
         plan.category = need_category(intent, ranking, plan.asked, last_category)
@@ -276,12 +315,12 @@ def plan_turn(text: str, intent: Optional[str], ranking: list[dict], *, kb, netw
     plan.category = need_category(intent, ranking, plan.asked, None)
     plan.description = text
     if is_need(intent) and not speech.is_question(text):
-        plan.register = True        # a stated need the base cannot answer: register it for staff
+        plan.register = True  # a stated need the base cannot answer: register it for staff
         return plan
-    if previous_unknown and intent != "out_of_scope":     # chit-chat twice is no reason to call a person
+    if previous_unknown and intent != "out_of_scope":  # chit-chat twice is no reason to call a person
         plan.handover = "fallback"
         return plan
-    if first is not None and intent != "out_of_scope":     # out of scope: the actions say what we do instead
+    if first is not None and intent != "out_of_scope":  # out of scope: the actions say what we do instead
         plan.replies += kb_replies.render(first, intent=intent)
     return plan
 
@@ -306,7 +345,9 @@ def is_answerable(text: str, *, kb, context: Optional[KbContext] = None) -> bool
     return kb.ask(text).decision in ANSWERED
 
 
-CAPABILITY_QUESTION = re.compile(r"能办|能做|可以办|可以做|能帮|能干|会什么|服务内容|业务范围|功能|办哪些|做哪些|管哪些")
+CAPABILITY_QUESTION = re.compile(
+    r"能办|能做|可以办|可以做|能帮|能干|会什么|服务内容|业务范围|功能|办哪些|做哪些|管哪些"
+)
 
 
 def label(category: Optional[str]) -> str:

@@ -6,6 +6,7 @@ the policy-check figures the chat saved (enterprise_figures, with when and where
 staff-service ratings of its handovers; policy pushes (see `pushes`); and the history of changes made to the
 file in the console (console_audit rows whose detail starts with `audit_tag(id)`).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,16 @@ from sqlalchemy import func, or_, select
 
 from bot.db import read_sessions
 from bot.db.schema import (
-    Base, ConsoleAudit, Contact, Conversation, Enterprise, EnterpriseFigures, Handover, Rating, Staff, Ticket,
+    Base,
+    ConsoleAudit,
+    Contact,
+    Conversation,
+    Enterprise,
+    EnterpriseFigures,
+    Handover,
+    Rating,
+    Staff,
+    Ticket,
 )
 from bot.db.schema import aware as _aware
 from bot.enterprises.membership import enterprise_nodes, home_node
@@ -79,13 +89,13 @@ class EnterpriseFile:
     nodes: set[str]
     contacts: list[Contact]
     tickets: list[TicketLine]
-    visits: list                              # bot.visits.VisitRow
+    visits: list  # bot.visits.VisitRow
     conversations: list[ConversationLine]
     figures: dict
     figure_sources: dict
     figures_updated_at: Optional[datetime]
-    service_ratings: list[tuple[int, datetime, Optional[str]]]   # (score, when, node)
-    pushes: Optional[list[dict]]             # None: the window has no push records (yet)
+    service_ratings: list[tuple[int, datetime, Optional[str]]]  # (score, when, node)
+    pushes: Optional[list[dict]]  # None: the window has no push records (yet)
     history: list[HistoryLine]
 
     @property
@@ -139,40 +149,90 @@ def load(db_url: str, enterprise_id: int) -> Optional[EnterpriseFile]:
             return None
         s.expunge(ent)
         nodes = enterprise_nodes(s, [enterprise_id]).get(enterprise_id, set())
-        contacts = list(s.scalars(select(Contact).where(Contact.enterprise_id == enterprise_id)
-                                  .order_by(Contact.verified_at.is_(None), Contact.id.desc())))
+        contacts = list(
+            s.scalars(
+                select(Contact)
+                .where(Contact.enterprise_id == enterprise_id)
+                .order_by(Contact.verified_at.is_(None), Contact.id.desc())
+            )
+        )
         for c in contacts:
             s.expunge(c)
-        rows = list(s.scalars(select(Ticket).where(Ticket.enterprise_id == enterprise_id)
-                              .order_by(Ticket.created_at.desc(), Ticket.id.desc())))
+        rows = list(
+            s.scalars(
+                select(Ticket)
+                .where(Ticket.enterprise_id == enterprise_id)
+                .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            )
+        )
         ratings: dict[int, list] = {}
         if rows:
             for r in s.scalars(select(Rating).where(Rating.ticket_id.in_([t.id for t in rows])).order_by(Rating.id)):
                 ratings.setdefault(r.ticket_id, []).append((r.score, r.comment, _aware(r.created_at)))
-        tickets = [TicketLine(t.number, t.category, t.status, t.node_id, t.source_channel, t.description,
-                              _aware(t.created_at), _aware(t.resolved_at), _aware(t.resolution_due),
-                              t.redeemed_amount, t.visit_id, ratings.get(t.id, [])) for t in rows]
+        tickets = [
+            TicketLine(
+                t.number,
+                t.category,
+                t.status,
+                t.node_id,
+                t.source_channel,
+                t.description,
+                _aware(t.created_at),
+                _aware(t.resolved_at),
+                _aware(t.resolution_due),
+                t.redeemed_amount,
+                t.visit_id,
+                ratings.get(t.id, []),
+            )
+            for t in rows
+        ]
         senders = [c.sender_id for c in contacts if c.sender_id]
         names = {c.sender_id: c.name for c in contacts if c.sender_id}
-        conv_q = select(Conversation).where(or_(Conversation.enterprise_id == enterprise_id,
-                                                Conversation.id.in_(senders or [""])))
-        conversations = [ConversationLine(c.id, c.channel, c.mode, _aware(c.updated_at), names.get(c.id))
-                         for c in s.scalars(conv_q.order_by(Conversation.updated_at.desc()).limit(CONVERSATION_LIMIT))]
+        conv_q = select(Conversation).where(
+            or_(Conversation.enterprise_id == enterprise_id, Conversation.id.in_(senders or [""]))
+        )
+        conversations = [
+            ConversationLine(c.id, c.channel, c.mode, _aware(c.updated_at), names.get(c.id))
+            for c in s.scalars(conv_q.order_by(Conversation.updated_at.desc()).limit(CONVERSATION_LIMIT))
+        ]
         fig = s.get(EnterpriseFigures, enterprise_id)
         figures = json.loads(fig.figures or "{}") if fig is not None else {}
         sources = json.loads(fig.sources or "{}") if fig is not None else {}
-        service = [(h.rating, _aware(h.rated_at), h.node_id) for h in s.scalars(
-            select(Handover).where(Handover.enterprise_id == enterprise_id, Handover.rating.is_not(None))
-            .order_by(Handover.rated_at.desc()))]
+        service = [
+            (h.rating, _aware(h.rated_at), h.node_id)
+            for h in s.scalars(
+                select(Handover)
+                .where(Handover.enterprise_id == enterprise_id, Handover.rating.is_not(None))
+                .order_by(Handover.rated_at.desc())
+            )
+        ]
         push_rows = pushes(s, enterprise_id)
-        history = [HistoryLine(_aware(a.at), a.actor, a.action, (a.detail or "")[len(audit_tag(enterprise_id)):])
-                   for a in s.scalars(select(ConsoleAudit)
-                                      .where(ConsoleAudit.detail.like(audit_tag(enterprise_id) + "%"))
-                                      .order_by(ConsoleAudit.id.desc()).limit(HISTORY_LIMIT))]
+        history = [
+            HistoryLine(_aware(a.at), a.actor, a.action, (a.detail or "")[len(audit_tag(enterprise_id)) :])
+            for a in s.scalars(
+                select(ConsoleAudit)
+                .where(ConsoleAudit.detail.like(audit_tag(enterprise_id) + "%"))
+                .order_by(ConsoleAudit.id.desc())
+                .limit(HISTORY_LIMIT)
+            )
+        ]
         home = home_node(ent.new_city, ent.park)
     visits = list_visits(db_url, enterprise_id=enterprise_id)
-    return EnterpriseFile(ent, home, nodes, contacts, tickets, visits, conversations, figures, sources,
-                          _aware(fig.updated_at) if fig is not None else None, service, push_rows, history)
+    return EnterpriseFile(
+        ent,
+        home,
+        nodes,
+        contacts,
+        tickets,
+        visits,
+        conversations,
+        figures,
+        sources,
+        _aware(fig.updated_at) if fig is not None else None,
+        service,
+        push_rows,
+        history,
+    )
 
 
 def nodes_of(db_url: str, enterprise_id: int) -> Optional[set[str]]:
@@ -196,5 +256,15 @@ def count(db_url: str) -> int:
         return int(s.scalar(select(func.count()).select_from(Enterprise)) or 0)
 
 
-__all__ = ["EnterpriseFile", "TicketLine", "ConversationLine", "HistoryLine", "audit_tag", "load", "nodes_of",
-           "push_table", "pushes", "staff_names"]
+__all__ = [
+    "EnterpriseFile",
+    "TicketLine",
+    "ConversationLine",
+    "HistoryLine",
+    "audit_tag",
+    "load",
+    "nodes_of",
+    "push_table",
+    "pushes",
+    "staff_names",
+]

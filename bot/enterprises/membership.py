@@ -1,8 +1,9 @@
 """Which service nodes an enterprise belongs to (the rule is in the package docstring), in bulk.
 
-    nodes = enterprise_nodes(session, [3, 4])      # {3: {"fengxi-ws-xinxi", "fengdong"}, 4: {"centre"}}
-    visible(nodes[3], staff_scope)                 # any of them in the scope (None: sees everything)
+nodes = enterprise_nodes(session, [3, 4])      # {3: {"fengxi-ws-xinxi", "fengdong"}, 4: {"centre"}}
+visible(nodes[3], staff_scope)                 # any of them in the scope (None: sees everything)
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -40,16 +41,19 @@ def enterprise_nodes(s, enterprise_ids: Iterable[int]) -> dict[int, set[str]]:
     ids = sorted(set(enterprise_ids))
     out: dict[int, set[str]] = defaultdict(set)
     for i in range(0, len(ids), CHUNK):
-        part = ids[i:i + CHUNK]
-        for eid, city, park in s.execute(select(Enterprise.id, Enterprise.new_city, Enterprise.park)
-                                         .where(Enterprise.id.in_(part))):
+        part = ids[i : i + CHUNK]
+        for eid, city, park in s.execute(
+            select(Enterprise.id, Enterprise.new_city, Enterprise.park).where(Enterprise.id.in_(part))
+        ):
             out[eid].add(home_node(city, park))
-        for eid, node in s.execute(select(Ticket.enterprise_id, Ticket.node_id).distinct()
-                                   .where(Ticket.enterprise_id.in_(part))):
+        for eid, node in s.execute(
+            select(Ticket.enterprise_id, Ticket.node_id).distinct().where(Ticket.enterprise_id.in_(part))
+        ):
             if eid in out:
                 out[eid].add(node)
-        for eid, node in s.execute(select(Visit.enterprise_id, Visit.node_id).distinct()
-                                   .where(Visit.enterprise_id.in_(part))):
+        for eid, node in s.execute(
+            select(Visit.enterprise_id, Visit.node_id).distinct().where(Visit.enterprise_id.in_(part))
+        ):
             if eid in out:
                 out[eid].add(node)
     return dict(out)

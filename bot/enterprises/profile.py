@@ -5,6 +5,7 @@ Chinese message per bad field (nothing is saved when any field is bad), `apply_e
 ones and returns them as (label, before, after) so the console can audit exactly what changed.
 Certifications are stored as ",code,code," so a list filter is one LIKE; `CERTIFICATIONS` names them.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "certifications": ("资质认定", "certs"),
     "notes": ("备注", "text:2000"),
 }
-MAX_PEOPLE = 10 ** 7
+MAX_PEOPLE = 10**7
 MAX_YUAN = Decimal(10) ** 13
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -96,8 +97,9 @@ def _clean(raw: Any) -> str:
     return _CONTROL.sub("", raw if isinstance(raw, str) else "").strip()
 
 
-def parse_form(form: Mapping[str, Any], certifications: Iterable[str] = (), *,
-               today: Optional[date] = None) -> dict[str, Any]:
+def parse_form(
+    form: Mapping[str, Any], certifications: Iterable[str] = (), *, today: Optional[date] = None
+) -> dict[str, Any]:
     """Typed values of the editable fields present in `form` (certifications given separately, as the codes
     ticked). Empty strings clear a field, except the name. Raises ProfileError naming every bad field."""
     today = today or date.today()
@@ -212,8 +214,14 @@ def version(ent: Enterprise) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def apply_edit(db_url: str, enterprise_id: int, values: Mapping[str, Any], *,
-               expected_version: Optional[str] = None, clock: Callable[[], datetime] = utcnow) -> list[Change]:
+def apply_edit(
+    db_url: str,
+    enterprise_id: int,
+    values: Mapping[str, Any],
+    *,
+    expected_version: Optional[str] = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[Change]:
     """Save the values that differ from the stored ones; returns what changed (empty: nothing saved).
 
     A credit code or name already held by another enterprise is refused (ProfileError): two files for one
@@ -228,8 +236,9 @@ def apply_edit(db_url: str, enterprise_id: int, values: Mapping[str, Any], *,
             raise StaleEdit("档案在您打开后已被他人修改，请查看最新内容后重新编辑。")
         code = values.get("credit_code")
         if code and code != ent.credit_code:
-            other = s.scalar(select(Enterprise.name).where(Enterprise.credit_code == code,
-                                                           Enterprise.id != enterprise_id))
+            other = s.scalar(
+                select(Enterprise.name).where(Enterprise.credit_code == code, Enterprise.id != enterprise_id)
+            )
             if other is not None:
                 raise ProfileError({"credit_code": f"统一社会信用代码 {code} 已登记在“{other}”名下"})
         name = values.get("name")
@@ -250,12 +259,28 @@ def apply_edit(db_url: str, enterprise_id: int, values: Mapping[str, Any], *,
         return changes
 
 
-__all__ = ["CERTIFICATIONS", "FIELDS", "NEW_CITIES", "ProfileError", "StaleEdit", "Change", "version", "add_contact",
-           "create_enterprise", "certs_of", "certs_value", "certs_label", "display", "parse_form", "apply_edit"]
+__all__ = [
+    "CERTIFICATIONS",
+    "FIELDS",
+    "NEW_CITIES",
+    "ProfileError",
+    "StaleEdit",
+    "Change",
+    "version",
+    "add_contact",
+    "create_enterprise",
+    "certs_of",
+    "certs_value",
+    "certs_label",
+    "display",
+    "parse_form",
+    "apply_edit",
+]
 
 
-def add_contact(db_url: str, enterprise_id: int, name: str, mobile: Optional[str], *,
-                clock: Callable[[], datetime] = utcnow):
+def add_contact(
+    db_url: str, enterprise_id: int, name: str, mobile: Optional[str], *, clock: Callable[[], datetime] = utcnow
+):
     """A contact person staff add to the file (no chat identity: it verifies nobody's chat). Refuses an empty
     name, a malformed mobile and a person already on file with the same name and mobile (ProfileError)."""
     from bot.db.schema import Contact
@@ -283,8 +308,7 @@ def add_contact(db_url: str, enterprise_id: int, name: str, mobile: Optional[str
         return c.id, name, mobile
 
 
-def create_enterprise(db_url: str, values: Mapping[str, Any], *,
-                      clock: Callable[[], datetime] = utcnow) -> int:
+def create_enterprise(db_url: str, values: Mapping[str, Any], *, clock: Callable[[], datetime] = utcnow) -> int:
     """A new file from parsed values (`parse_form`). An enterprise with the same credit code or name already on
     file is refused, naming it (ProfileError): the existing file is the one to use."""
     with sessions(db_url).begin() as s:

@@ -6,6 +6,7 @@ safe to store and show; `store` keeps files in the service database (table `atta
 sent, and `file_blobs`, the bytes once per SHA-256) and attaches them to the conversation's open ticket.
 The desk's routes are in bot/desk/files.py; docs/files.md describes the behaviour and the rules.
 """
+
 from bot.files.sniff import FileRefused, Limits, Sniffed, check, sniff
 
 __all__ = ["FileRefused", "Limits", "Sniffed", "check", "sniff"]

@@ -5,6 +5,7 @@ reach the file system. It still goes into HTML, a Content-Disposition header and
 control and bidirectional-override characters (which can disguise "exe.pdf" as "fdp.exe"), characters
 Windows refuses and leading dots are removed, and the length is bounded keeping the extension.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ def sanitise(raw: object, fallback: str = "文件") -> str:
     """`raw` as a plain file name (no directories, no control characters), at most MAX_NAME characters."""
     name = raw if isinstance(raw, str) else ""
     name = unicodedata.normalize("NFC", name)
-    name = re.split(r"[/\\]", name)[-1]                       # "../../etc/passwd" → "passwd"
+    name = re.split(r"[/\\]", name)[-1]  # "../../etc/passwd" → "passwd"
     name = "".join(ch for ch in name if ch not in _BIDI and unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
     name = _FORBIDDEN.sub("_", name)
     name = re.sub(r"\s+", " ", name).strip().lstrip(".").strip()
@@ -28,7 +29,7 @@ def sanitise(raw: object, fallback: str = "文件") -> str:
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
         if dot and 0 < len(ext) <= 10:
-            name = stem[:MAX_NAME - len(ext) - 1].rstrip() + "." + ext
+            name = stem[: MAX_NAME - len(ext) - 1].rstrip() + "." + ext
         else:
             name = name[:MAX_NAME]
     return name

@@ -7,6 +7,7 @@ Office files with macros. The type comes from the content only; a name whose ext
 else ("合同.pdf" holding a PNG or a program) is refused rather than trusted or silently renamed, so what
 staff open is what the sender said it was. Sizes are limited per kind (bot.settings: FILE_MAX_*_MB).
 """
+
 from __future__ import annotations
 
 import io
@@ -19,24 +20,32 @@ IMAGE, DOCUMENT = "image", "document"
 
 # extension → (kind, mime) of what the service accepts
 ACCEPTED = {
-    "jpg": (IMAGE, "image/jpeg"), "png": (IMAGE, "image/png"), "gif": (IMAGE, "image/gif"),
-    "webp": (IMAGE, "image/webp"), "pdf": (DOCUMENT, "application/pdf"),
+    "jpg": (IMAGE, "image/jpeg"),
+    "png": (IMAGE, "image/png"),
+    "gif": (IMAGE, "image/gif"),
+    "webp": (IMAGE, "image/webp"),
+    "pdf": (DOCUMENT, "application/pdf"),
     "docx": (DOCUMENT, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     "xlsx": (DOCUMENT, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "pptx": (DOCUMENT, "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
-    "doc": (DOCUMENT, "application/msword"), "xls": (DOCUMENT, "application/vnd.ms-excel"),
+    "doc": (DOCUMENT, "application/msword"),
+    "xls": (DOCUMENT, "application/vnd.ms-excel"),
     "ppt": (DOCUMENT, "application/vnd.ms-powerpoint"),
 }
-SAME = {"jpeg": "jpg", "jpe": "jpg"}      # extensions that name the same type
+SAME = {"jpeg": "jpg", "jpe": "jpg"}  # extensions that name the same type
 ACCEPT_ATTR = ".jpg,.jpeg,.png,.gif,.webp,.pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx"
 ALLOWED_TEXT = "图片（JPG、PNG、GIF、WebP）、PDF、Word、Excel、PowerPoint"
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OOXML = {"word/": "docx", "xl/": "xlsx", "ppt/": "pptx"}
 _MACROS = ("vbaproject.bin", "vbadata.xml", "activex")
-_DANGER = (                                 # recognised only to say clearly why it is refused
-    (b"MZ", "可执行程序"), (b"\x7fELF", "可执行程序"), (b"#!", "脚本"), (b"\xca\xfe\xba\xbe", "可执行程序"),
-    (b"\xcf\xfa\xed\xfe", "可执行程序"), (b"\xfe\xed\xfa\xcf", "可执行程序"),
+_DANGER = (  # recognised only to say clearly why it is refused
+    (b"MZ", "可执行程序"),
+    (b"\x7fELF", "可执行程序"),
+    (b"#!", "脚本"),
+    (b"\xca\xfe\xba\xbe", "可执行程序"),
+    (b"\xcf\xfa\xed\xfe", "可执行程序"),
+    (b"\xfe\xed\xfa\xcf", "可执行程序"),
 )
 
 
@@ -52,13 +61,15 @@ class FileRefused(ValueError):
 class Limits:
     image_bytes: int = 10 * 1024 * 1024
     document_bytes: int = 20 * 1024 * 1024
-    daily_bytes: int = 200 * 1024 * 1024     # per conversation and 24 hours (the database holds the files)
+    daily_bytes: int = 200 * 1024 * 1024  # per conversation and 24 hours (the database holds the files)
 
     @classmethod
     def of(cls, settings) -> "Limits":
-        return cls(getattr(settings, "file_max_image_bytes", cls.image_bytes),
-                   getattr(settings, "file_max_document_bytes", cls.document_bytes),
-                   getattr(settings, "file_daily_bytes", cls.daily_bytes))
+        return cls(
+            getattr(settings, "file_max_image_bytes", cls.image_bytes),
+            getattr(settings, "file_max_document_bytes", cls.document_bytes),
+            getattr(settings, "file_daily_bytes", cls.daily_bytes),
+        )
 
     @property
     def largest(self) -> int:
@@ -70,8 +81,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class Sniffed:
-    ext: str          # canonical extension of the detected type
-    kind: str         # image / document
+    ext: str  # canonical extension of the detected type
+    kind: str  # image / document
     mime: str
 
 
@@ -99,8 +110,9 @@ def _ooxml(data: bytes) -> str:
 
 def _looks_like_markup(head: bytes) -> bool:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return text.startswith((b"<", b"<?xml")) or b"<svg" in text[:512] or b"<html" in text[:512] \
-        or b"<script" in text[:512]
+    return (
+        text.startswith((b"<", b"<?xml")) or b"<svg" in text[:512] or b"<html" in text[:512] or b"<script" in text[:512]
+    )
 
 
 def sniff(data: bytes, name: str = "") -> Sniffed:
@@ -122,8 +134,10 @@ def sniff(data: bytes, name: str = "") -> Sniffed:
     elif head.startswith(OLE2):
         given = SAME.get(extension(name), extension(name))
         if given not in ("doc", "xls", "ppt"):
-            raise FileRefused("无法确认该 Office 文件的类型，请使用 .doc、.xls 或 .ppt 扩展名，"
-                              "或另存为 .docx / .xlsx 后再发送", "unknown_office")
+            raise FileRefused(
+                "无法确认该 Office 文件的类型，请使用 .doc、.xls 或 .ppt 扩展名，或另存为 .docx / .xlsx 后再发送",
+                "unknown_office",
+            )
         ext = given
     else:
         for magic, what in _DANGER:
@@ -147,8 +161,10 @@ def check(data: bytes, name: str, limits: Limits = Limits()) -> Sniffed:
     given = extension(name)
     given = SAME.get(given, given)
     if given and given != found.ext:
-        raise FileRefused(f"文件内容与扩展名不符（名为 .{given}，内容是 {found.ext.upper()}），"
-                          "为安全起见未接收，请发送原始文件", "mismatch")
+        raise FileRefused(
+            f"文件内容与扩展名不符（名为 .{given}，内容是 {found.ext.upper()}），为安全起见未接收，请发送原始文件",
+            "mismatch",
+        )
     limit = limits.for_kind(found.kind)
     if len(data) > limit:
         label = "图片" if found.kind == IMAGE else "文档"

@@ -10,6 +10,7 @@ handover's, else its newest ticket not yet closed) the file is attached to it: a
 a ticket event "attachment" naming the file. A resend with the same client message id returns the first
 copy (nothing stored twice).
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,11 +38,11 @@ class Stored:
     """What storing a file produced: the chat message, the file's metadata, where it went."""
 
     message_id: int
-    file: dict                      # {"id", "name", "kind", "mime", "size"}: the message payload's "file"
+    file: dict  # {"id", "name", "kind", "mime", "size"}: the message payload's "file"
     duplicate: bool
-    mode: str                       # the conversation's mode (bot / waiting / staff)
+    mode: str  # the conversation's mode (bot / waiting / staff)
     channel: str
-    ticket_number: Optional[str]    # the ticket it was attached to, if any
+    ticket_number: Optional[str]  # the ticket it was attached to, if any
 
 
 def label(kind: str, name: str) -> str:
@@ -56,40 +57,69 @@ def file_meta(a: Attachment) -> dict:
 def _put_blob(s: Session, data: bytes, now: datetime) -> str:
     sha = hashlib.sha256(data).hexdigest()
     ins = dialect_insert(s, FileBlob)
-    s.execute(ins.values(sha256=sha, size=len(data), data=data, created_at=now)
-              .on_conflict_do_nothing(index_elements=["sha256"]))
+    s.execute(
+        ins.values(sha256=sha, size=len(data), data=data, created_at=now).on_conflict_do_nothing(
+            index_elements=["sha256"]
+        )
+    )
     return sha
 
 
 def open_ticket(s: Session, conversation_id: str) -> Optional[Ticket]:
     """The ticket a file of this conversation belongs to: the open handover's ticket, else the newest
     ticket of the conversation that is not closed; None when there is none."""
-    h = s.scalars(select(Handover).where(Handover.conversation_id == conversation_id, Handover.ended_at.is_(None))
-                  .order_by(Handover.id.desc()).limit(1)).first()
+    h = s.scalars(
+        select(Handover)
+        .where(Handover.conversation_id == conversation_id, Handover.ended_at.is_(None))
+        .order_by(Handover.id.desc())
+        .limit(1)
+    ).first()
     if h is not None and h.ticket_id is not None:
         t = s.get(Ticket, h.ticket_id)
         if t is not None and t.status not in lc.FINAL_STATES:
             return t
-    return s.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id,
-                                          Ticket.status.not_in(tuple(lc.FINAL_STATES)))
-                     .order_by(Ticket.id.desc()).limit(1)).first()
+    return s.scalars(
+        select(Ticket)
+        .where(Ticket.conversation_id == conversation_id, Ticket.status.not_in(tuple(lc.FINAL_STATES)))
+        .order_by(Ticket.id.desc())
+        .limit(1)
+    ).first()
 
 
 def _attach(s: Session, a: Attachment, ticket: Optional[Ticket], actor: str, now: datetime) -> Optional[str]:
     if ticket is None:
         return None
     a.ticket_id = ticket.id
-    s.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor[:128], action="attachment", field="file",
-                      after=a.name, note=f"附件 #{a.id}（{a.mime}，{a.size} 字节）"))
+    s.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            actor=actor[:128],
+            action="attachment",
+            field="file",
+            after=a.name,
+            note=f"附件 #{a.id}（{a.mime}，{a.size} 字节）",
+        )
+    )
     ticket.updated_at = now
     return ticket.number
 
 
-def _add(s: Session, conversation_id: str, data: bytes, name: str, found: Sniffed, sender: str, channel: str,
-         now: datetime) -> Attachment:
+def _add(
+    s: Session, conversation_id: str, data: bytes, name: str, found: Sniffed, sender: str, channel: str, now: datetime
+) -> Attachment:
     sha = _put_blob(s, data, now)
-    a = Attachment(conversation_id=conversation_id, sender=sender[:96], channel=channel[:32], name=name,
-                   kind=found.kind, mime=found.mime, size=len(data), sha256=sha, created_at=now)
+    a = Attachment(
+        conversation_id=conversation_id,
+        sender=sender[:96],
+        channel=channel[:32],
+        name=name,
+        kind=found.kind,
+        mime=found.mime,
+        size=len(data),
+        sha256=sha,
+        created_at=now,
+    )
     s.add(a)
     s.flush()
     return a
@@ -100,16 +130,36 @@ def _within_budget(s: Session, conversation_id: str, size: int, daily_bytes: int
     rate limits alone would let a conversation store gigabytes an hour."""
     if daily_bytes <= 0:
         return
-    used = s.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(
-        Attachment.conversation_id == conversation_id, Attachment.sender == "user",
-        Attachment.created_at >= now - timedelta(days=1))) or 0
+    used = (
+        s.scalar(
+            select(func.coalesce(func.sum(Attachment.size), 0)).where(
+                Attachment.conversation_id == conversation_id,
+                Attachment.sender == "user",
+                Attachment.created_at >= now - timedelta(days=1),
+            )
+        )
+        or 0
+    )
     if used + size > daily_bytes:
-        raise FileRefused(f"今天发送的文件已达上限（{daily_bytes // (1024 * 1024)} MB），请明天再发送；"
-                          "如急需提交材料，请联系服务专员", "daily_limit", 429)
+        raise FileRefused(
+            f"今天发送的文件已达上限（{daily_bytes // (1024 * 1024)} MB），请明天再发送；"
+            "如急需提交材料，请联系服务专员",
+            "daily_limit",
+            429,
+        )
 
 
-def receive(db_url: str, conversation_id: str, data: bytes, name: str, found: Sniffed, channel: str,
-            client_msg_id: Optional[str] = None, now: Optional[datetime] = None, daily_bytes: int = 0) -> Stored:
+def receive(
+    db_url: str,
+    conversation_id: str,
+    data: bytes,
+    name: str,
+    found: Sniffed,
+    channel: str,
+    client_msg_id: Optional[str] = None,
+    now: Optional[datetime] = None,
+    daily_bytes: int = 0,
+) -> Stored:
     """A file from the enterprise (already checked: bot.files.sniff.check), stored with its chat message;
     FileRefused (429) beyond `daily_bytes` sent by the conversation in 24 hours (0: no cap)."""
     for attempt in (1, 2):
@@ -118,34 +168,56 @@ def receive(db_url: str, conversation_id: str, data: bytes, name: str, found: Sn
                 now = now or utcnow()
                 conv = ensure_conversation(s, conversation_id, channel, now)
                 if client_msg_id:
-                    first = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
-                                                            Message.client_msg_id == client_msg_id)).first()
+                    first = s.scalars(
+                        select(Message).where(
+                            Message.conversation_id == conversation_id, Message.client_msg_id == client_msg_id
+                        )
+                    ).first()
                     if first is not None:
                         a = s.scalars(select(Attachment).where(Attachment.message_id == first.id)).first()
                         ticket = s.get(Ticket, a.ticket_id) if a is not None and a.ticket_id else None
-                        return Stored(first.id, file_meta(a) if a is not None else {}, True, conv.mode,
-                                      conv.channel, ticket.number if ticket else None)
+                        return Stored(
+                            first.id,
+                            file_meta(a) if a is not None else {},
+                            True,
+                            conv.mode,
+                            conv.channel,
+                            ticket.number if ticket else None,
+                        )
                 _within_budget(s, conversation_id, len(data), daily_bytes, now)
                 a = _add(s, conversation_id, data, name, found, "user", channel, now)
                 number = _attach(s, a, open_ticket(s, conversation_id), f"user:{conversation_id}", now)
                 meta = file_meta(a)
-                m = Message(conversation_id=conversation_id, direction="in", author="user",
-                            text=label(found.kind, name), payload=json.dumps({"file": meta}, ensure_ascii=False),
-                            client_msg_id=client_msg_id, created_at=now,
-                            state="answered" if conv.mode == "bot" else "forwarded")
+                m = Message(
+                    conversation_id=conversation_id,
+                    direction="in",
+                    author="user",
+                    text=label(found.kind, name),
+                    payload=json.dumps({"file": meta}, ensure_ascii=False),
+                    client_msg_id=client_msg_id,
+                    created_at=now,
+                    state="answered" if conv.mode == "bot" else "forwarded",
+                )
                 s.add(m)
                 s.flush()
                 a.message_id = m.id
                 conv.last_user_at = conv.updated_at = now
                 return Stored(m.id, meta, False, conv.mode, conv.channel, number)
         except IntegrityError:
-            if attempt == 2:      # the same client id stored concurrently: the second pass finds it
+            if attempt == 2:  # the same client id stored concurrently: the second pass finds it
                 raise
     raise AssertionError("unreachable")
 
 
-def send(db_url: str, conversation_id: str, data: bytes, name: str, found: Sniffed, author: str,
-         now: Optional[datetime] = None) -> Stored:
+def send(
+    db_url: str,
+    conversation_id: str,
+    data: bytes,
+    name: str,
+    found: Sniffed,
+    author: str,
+    now: Optional[datetime] = None,
+) -> Stored:
     """A file from staff to the enterprise: stored as an outgoing message, attached to the open ticket."""
     with sessions(db_url).begin() as s:
         now = now or utcnow()
@@ -155,8 +227,15 @@ def send(db_url: str, conversation_id: str, data: bytes, name: str, found: Sniff
         a = _add(s, conversation_id, data, name, found, author, "console", now)
         number = _attach(s, a, open_ticket(s, conversation_id), author, now)
         meta = file_meta(a)
-        m = Message(conversation_id=conversation_id, direction="out", author=author, text=label(found.kind, name),
-                    payload=json.dumps({"file": meta}, ensure_ascii=False), state="stored", created_at=now)
+        m = Message(
+            conversation_id=conversation_id,
+            direction="out",
+            author=author,
+            text=label(found.kind, name),
+            payload=json.dumps({"file": meta}, ensure_ascii=False),
+            state="stored",
+            created_at=now,
+        )
         s.add(m)
         s.flush()
         a.message_id = m.id
@@ -180,8 +259,19 @@ class FileRow:
 
 
 def _row(a: Attachment) -> FileRow:
-    return FileRow(a.id, a.conversation_id, a.message_id, a.ticket_id, a.sender, a.name, a.kind, a.mime, a.size,
-                   a.sha256, a.created_at)
+    return FileRow(
+        a.id,
+        a.conversation_id,
+        a.message_id,
+        a.ticket_id,
+        a.sender,
+        a.name,
+        a.kind,
+        a.mime,
+        a.size,
+        a.sha256,
+        a.created_at,
+    )
 
 
 def get(db_url: str, attachment_id: int, with_data: bool = True) -> tuple[Optional[FileRow], Optional[bytes]]:
@@ -196,16 +286,19 @@ def get(db_url: str, attachment_id: int, with_data: bool = True) -> tuple[Option
 
 def for_ticket(db_url: str, ticket_id: int) -> list[FileRow]:
     with read_sessions(db_url)() as s:
-        return [_row(a) for a in s.scalars(select(Attachment).where(Attachment.ticket_id == ticket_id)
-                                           .order_by(Attachment.id))]
+        return [
+            _row(a)
+            for a in s.scalars(select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id))
+        ]
 
 
 # ---- personal data (bot.privacy) -----------------------------------------------------------------
 
+
 def _chunks(values: Iterable, size: int = CHUNK):
     items = sorted(values, key=str)
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def _of(s: Session, conversation_ids: Iterable[str], ticket_ids: Iterable[int]) -> list[Attachment]:
@@ -222,10 +315,22 @@ def export(s: Session, conversation_ids: Iterable[str], ticket_ids: Iterable[int
     out = []
     for a in _of(s, conversation_ids, ticket_ids):
         data = s.scalar(select(FileBlob.data).where(FileBlob.sha256 == a.sha256))
-        out.append({"id": a.id, "conversation_id": a.conversation_id, "ticket_id": a.ticket_id, "sender": a.sender,
-                    "channel": a.channel, "name": a.name, "kind": a.kind, "mime": a.mime, "size": a.size,
-                    "sha256": a.sha256, "created_at": a.created_at.isoformat() if a.created_at else None,
-                    "content_base64": base64.b64encode(bytes(data)).decode("ascii") if data is not None else None})
+        out.append(
+            {
+                "id": a.id,
+                "conversation_id": a.conversation_id,
+                "ticket_id": a.ticket_id,
+                "sender": a.sender,
+                "channel": a.channel,
+                "name": a.name,
+                "kind": a.kind,
+                "mime": a.mime,
+                "size": a.size,
+                "sha256": a.sha256,
+                "created_at": a.created_at.isoformat() if a.created_at else None,
+                "content_base64": base64.b64encode(bytes(data)).decode("ascii") if data is not None else None,
+            }
+        )
     return out
 
 
@@ -239,7 +344,9 @@ def erase(s: Session, conversation_ids: Iterable[str], ticket_ids: Iterable[int]
     for chunk in _chunks([a.id for a in rows]):
         s.execute(delete(Attachment).where(Attachment.id.in_(chunk)).execution_options(synchronize_session=False))
     for chunk in _chunks(shas):
-        s.execute(delete(FileBlob).where(FileBlob.sha256.in_(chunk),
-                                         ~exists().where(Attachment.sha256 == FileBlob.sha256))
-                  .execution_options(synchronize_session=False))
+        s.execute(
+            delete(FileBlob)
+            .where(FileBlob.sha256.in_(chunk), ~exists().where(Attachment.sha256 == FileBlob.sha256))
+            .execution_options(synchronize_session=False)
+        )
     return len(rows)

@@ -6,6 +6,7 @@ record of questions and feedback (`log`, table kb_queries). May import: the shar
 bot.taxonomy, bot.settings, bot.db). Never rasa / rasa_sdk, the desk, the Rasa extensions, the scheduler, the
 runtime or tooling — so actions, the desk, the CLI and tests share it.
 """
+
 from .followup import KbContext
 from .loader import load_base
 from .model import Entry, Faq, KnowledgeBase, KnowledgeError
@@ -13,7 +14,18 @@ from .retriever import Hit, Retriever
 from .service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN, Answer, KnowledgeService
 
 __all__ = [
-    "load_base", "KnowledgeBase", "Entry", "Faq", "KnowledgeError",
-    "Retriever", "Hit", "KnowledgeService", "Answer", "KbContext",
-    "ANSWER", "BEST_GUESS", "OPTIONS", "UNKNOWN",
+    "load_base",
+    "KnowledgeBase",
+    "Entry",
+    "Faq",
+    "KnowledgeError",
+    "Retriever",
+    "Hit",
+    "KnowledgeService",
+    "Answer",
+    "KbContext",
+    "ANSWER",
+    "BEST_GUESS",
+    "OPTIONS",
+    "UNKNOWN",
 ]

@@ -1,10 +1,11 @@
 """Command line for staff and developers (wrapped by make kb-validate / kb-search / kb-reload).
 
-    python -m bot.knowledge validate [dir]     # files (loader.py) and content (audit.py)
-    python -m bot.knowledge search "高企有什么优惠" [-k 5] [--dir DIR]
-    python -m bot.knowledge search "那高企呢" --after "科技型中小企业怎么评价"
-    python -m bot.knowledge reload [dir]
+python -m bot.knowledge validate [dir]     # files (loader.py) and content (audit.py)
+python -m bot.knowledge search "高企有什么优惠" [-k 5] [--dir DIR]
+python -m bot.knowledge search "那高企呢" --after "科技型中小企业怎么评价"
+python -m bot.knowledge reload [dir]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,17 @@ from .retriever import FEATURES, Retriever
 from .followup import KbContext
 from .service import ANSWER, BEST_GUESS, OPTIONS, RELOAD_MARKER, UNKNOWN, KnowledgeService
 
-DECISIONS = {ANSWER: "直接回答", BEST_GUESS: "给出最可能的答案（注明是推测）并附备选",
-             OPTIONS: "几条同样可能，请用户选择", UNKNOWN: "知识库里没有相关内容（登记需求或转人工）"}
-READINGS = {"standalone": "独立问题", "elliptical": "追问（沿用上一个话题）",
-            "new_subject": "追问（换主题，沿用上一问的问法）"}
+DECISIONS = {
+    ANSWER: "直接回答",
+    BEST_GUESS: "给出最可能的答案（注明是推测）并附备选",
+    OPTIONS: "几条同样可能，请用户选择",
+    UNKNOWN: "知识库里没有相关内容（登记需求或转人工）",
+}
+READINGS = {
+    "standalone": "独立问题",
+    "elliptical": "追问（沿用上一个话题）",
+    "new_subject": "追问（换主题，沿用上一问的问法）",
+}
 
 
 def default_directory() -> Path:
@@ -49,8 +57,7 @@ def _validate(directory: Path) -> int:
     for warning in [*kb.warnings, *content.warnings]:
         print(f"提示：{warning}")
     for first, second, sentence in retriever.near_duplicates():
-        print(f"提示：{first.id} 与 {second.id} 的问法几乎相同（“{sentence}”），"
-              "检索难以区分，建议合并或改写")
+        print(f"提示：{first.id} 与 {second.id} 的问法几乎相同（“{sentence}”），检索难以区分，建议合并或改写")
     print(retriever.calibration.describe())
     return 0
 

@@ -19,6 +19,7 @@ what the entries say (knowledge/README.md, "Content checklist", lists them):
 Warnings (printed, not failing): a review older than REVIEW_AFTER_DAYS, an expired entry
 without `superseded_by`, an unverified non-1-January effective date (not shown in replies).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,44 @@ REVIEW_AFTER_DAYS = 365
 MAX_BUBBLE_CHARS = 300  # answer + next step: what fits one chat bubble on a phone without scrolling far
 
 # What a document name ends with (after a trailing edition note such as （2020年修正））.
-DOC_SUFFIXES = ("办法", "条例", "法", "规定", "通知", "公告", "意见", "规则", "指引", "标准", "目录", "名录",
-                "细则", "方案", "决定", "指南", "措施", "条约", "公约", "批复", "函", "纲要", "规划", "计划",
-                "清单", "领域", "范围", "证书", "证", "报", "决议", "解释", "令", "文件", "导则", "要点")
+DOC_SUFFIXES = (
+    "办法",
+    "条例",
+    "法",
+    "规定",
+    "通知",
+    "公告",
+    "意见",
+    "规则",
+    "指引",
+    "标准",
+    "目录",
+    "名录",
+    "细则",
+    "方案",
+    "决定",
+    "指南",
+    "措施",
+    "条约",
+    "公约",
+    "批复",
+    "函",
+    "纲要",
+    "规划",
+    "计划",
+    "清单",
+    "领域",
+    "范围",
+    "证书",
+    "证",
+    "报",
+    "决议",
+    "解释",
+    "令",
+    "文件",
+    "导则",
+    "要点",
+)
 _BOOK = re.compile(r"《([^《》]+)》")
 _EDITION = re.compile(r"[（(][^（）()]*[）)]$")
 # A 文号 or an announcement number: 国科发火〔2016〕32号, 公告2023年第7号, 国务院令第746号, 主席令第五十五号.
@@ -46,7 +82,8 @@ _WHERE_TO_CHECK = re.compile(r"以.{1,40}为准|秦创原总窗口|见.{2,30}")
 NEXT_STEP_WHERE = re.compile(
     r"系统|平台|网站|官网|网上|窗口|专窗|服务中心|工作站|服务站|新城|12366|热线|电话|税务|"
     r"厅|局|部门|管委会|中心|机构|交易所|银行|券商|律所|事务所|载体|孵化器|这里|此处|登记需求|提交需求|专员|"
-    r"转人工|我的工单|工作人员")
+    r"转人工|我的工单|工作人员"
+)
 NEXT_STEP_PREFIX = "下一步："
 # Wording that is not standard Chinese, with what to write instead.
 NONSTANDARD = {"当个工作日": "当天（工作日）"}
@@ -98,8 +135,12 @@ def _check_books(entry: Entry, fld: str, text: str, out: AuditResult) -> None:
         if is_document_name(name):
             continue
         if near_title(name, entry.title):
-            out.error(entry, fld, f"《{name}》是条目自己的标题，不是文件名：写出文件的正式名称，"
-                                  "或去掉书名号并说明以哪个部门的现行文件为准")
+            out.error(
+                entry,
+                fld,
+                f"《{name}》是条目自己的标题，不是文件名：写出文件的正式名称，"
+                "或去掉书名号并说明以哪个部门的现行文件为准",
+            )
         else:
             out.error(entry, fld, f"《{name}》不像文件名（应以 办法/条例/通知/公告 等结尾）：核实正式名称")
 
@@ -127,17 +168,21 @@ def audit(kb: KnowledgeBase, today: Optional[date] = None) -> AuditResult:
         if entry.level == "窗口" and entry.effective is not None:
             out.error(entry, "effective", "窗口服务事项没有生效日期，请写 null（复核日期写在 reviewed_on）")
         elif is_placeholder(entry):
-            out.error(entry, "effective", f"{entry.effective} 是 1 月 1 日，像是只知道年份的占位日期："
-                                          "核实后在 checked 中注明 confirms: [effective]，否则写 null")
+            out.error(
+                entry,
+                "effective",
+                f"{entry.effective} 是 1 月 1 日，像是只知道年份的占位日期："
+                "核实后在 checked 中注明 confirms: [effective]，否则写 null",
+            )
         elif entry.effective is not None and not entry.verified("effective"):
             out.warn(entry, "effective", f"{entry.effective} 未经 checked 来源核实，回答中不显示该日期")
         if entry.expires is not None and not entry.verified("expires"):
             out.error(entry, "expires", f"{entry.expires} 未核实：在 checked 中注明 confirms: [expires]")
-        windows = [("window", entry.window)] + [(f"faq[{i}]({f.id}).window", f.window)
-                                                for i, f in enumerate(entry.faqs)]
+        windows = [("window", entry.window)] + [
+            (f"faq[{i}]({f.id}).window", f.window) for i, f in enumerate(entry.faqs)
+        ]
         for fld, window in windows:
-            if window is not None and (window.months or window.opens or window.closes) \
-                    and not entry.verified("window"):
+            if window is not None and (window.months or window.opens or window.closes) and not entry.verified("window"):
                 out.error(entry, fld, "申报月份或日期未核实：在 checked 中注明 confirms: [window]，否则只写 note")
         if entry.is_expired(today) and not entry.superseded_by:
             out.warn(entry, "superseded_by", f"已于 {entry.expires} 到期：写明接替的条目，或删除本条")
@@ -153,14 +198,23 @@ def audit(kb: KnowledgeBase, today: Optional[date] = None) -> AuditResult:
                         out.error(entry, f"{where}.{fld}", f"“{wrong}”不是规范用语，请写“{right}”")
             step = faq.next
             if len(faq.answer) + len(step) > MAX_BUBBLE_CHARS:
-                out.error(entry, f"{where}.answer", f"答案加下一步共 {len(faq.answer) + len(step)} 字，"
-                                                    f"超过一个聊天气泡的 {MAX_BUBBLE_CHARS} 字：拆成两个问答或删繁就简")
+                out.error(
+                    entry,
+                    f"{where}.answer",
+                    f"答案加下一步共 {len(faq.answer) + len(step)} 字，"
+                    f"超过一个聊天气泡的 {MAX_BUBBLE_CHARS} 字：拆成两个问答或删繁就简",
+                )
             if not step:
-                out.error(entry, f"{where}.next_step", "缺少下一步：写明去哪里办（系统/部门/节点）、准备什么，"
-                                                       "或请企业在这里登记需求")
+                out.error(
+                    entry,
+                    f"{where}.next_step",
+                    "缺少下一步：写明去哪里办（系统/部门/节点）、准备什么，或请企业在这里登记需求",
+                )
                 continue
             if not NEXT_STEP_WHERE.search(step):
-                out.error(entry, f"{where}.next_step", f"“{step}” 没有说明去哪里办（系统、部门、节点、热线或在这里登记）")
+                out.error(
+                    entry, f"{where}.next_step", f"“{step}” 没有说明去哪里办（系统、部门、节点、热线或在这里登记）"
+                )
             last = _last_sentence(faq.answer)
             if last and (last in step or _plain(last) == _plain(_last_sentence(step))):
                 out.error(entry, f"{where}.answer", "答案结尾重复了下一步的内容：从答案中删去这句")

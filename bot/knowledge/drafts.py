@@ -14,6 +14,7 @@ Why the rules are what they are:
   same checks as `make kb-reload`, then touches knowledge/.reload, which the running services watch
   (bot/knowledge/service.py) — no restart; the text before and after goes into kb_versions.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,13 +38,13 @@ from .service import RELOAD_MARKER
 DRAFT, PENDING, PUBLISHED, WITHDRAWN = "draft", "pending", "published", "withdrawn"
 OPEN_STATES = (DRAFT, PENDING)
 STATUS_LABELS = {DRAFT: "草稿", PENDING: "待审核", PUBLISHED: "已发布", WITHDRAWN: "已撤回"}
-EDIT_ROLES = frozenset({"staff", "lead", "admin"})      # may write and submit drafts
-APPROVE_ROLES = frozenset({"lead", "admin"})            # may approve and publish (with the whole network in scope)
-FILE_AUTHOR = "file"                                     # kb_versions.author of a text found on disk
+EDIT_ROLES = frozenset({"staff", "lead", "admin"})  # may write and submit drafts
+APPROVE_ROLES = frozenset({"lead", "admin"})  # may approve and publish (with the whole network in scope)
+FILE_AUTHOR = "file"  # kb_versions.author of a text found on disk
 MAX_CONTENT = 200_000
 
 _publish_lock = threading.Lock()
-LOCK_FILE = ".publish.lock"     # in the knowledge directory: desks sharing it publish one at a time
+LOCK_FILE = ".publish.lock"  # in the knowledge directory: desks sharing it publish one at a time
 
 
 @contextlib.contextmanager
@@ -67,8 +68,9 @@ class Conflict(EditError):
     """The text changed under the editor: `theirs` is the text saved or published meanwhile, `mine` the
     text that was to be saved; `who`/`at` say who changed it and when."""
 
-    def __init__(self, message: str, mine: str, theirs: str, who: str = "", at: Optional[datetime] = None,
-                 revision: int = 0):
+    def __init__(
+        self, message: str, mine: str, theirs: str, who: str = "", at: Optional[datetime] = None, revision: int = 0
+    ):
         super().__init__(message)
         self.mine, self.theirs, self.who, self.at, self.revision = mine, theirs, who, at, revision
 
@@ -115,6 +117,7 @@ def approval_refusal(draft: KbDraft, actor: Actor) -> Optional[str]:
 
 # ---- reads -------------------------------------------------------------------------------------------
 
+
 def get_draft(db: str, draft_id: int) -> Optional[KbDraft]:
     with read_sessions(db)() as s:
         return s.get(KbDraft, draft_id)
@@ -138,8 +141,14 @@ def open_drafts(db: str, entry_id: Optional[str] = None) -> list[KbDraft]:
 
 def recent_drafts(db: str, limit: int = 30) -> list[KbDraft]:
     with read_sessions(db)() as s:
-        return list(s.scalars(select(KbDraft).where(KbDraft.status.in_((PUBLISHED, WITHDRAWN)))
-                              .order_by(KbDraft.updated_at.desc(), KbDraft.id.desc()).limit(limit)))
+        return list(
+            s.scalars(
+                select(KbDraft)
+                .where(KbDraft.status.in_((PUBLISHED, WITHDRAWN)))
+                .order_by(KbDraft.updated_at.desc(), KbDraft.id.desc())
+                .limit(limit)
+            )
+        )
 
 
 def reviews(db: str, draft_id: int) -> list[KbReview]:
@@ -149,8 +158,9 @@ def reviews(db: str, draft_id: int) -> list[KbReview]:
 
 def versions(db: str, entry_id: str) -> list[KbVersion]:
     with read_sessions(db)() as s:
-        return list(s.scalars(select(KbVersion).where(KbVersion.entry_id == entry_id)
-                              .order_by(KbVersion.version.desc())))
+        return list(
+            s.scalars(select(KbVersion).where(KbVersion.entry_id == entry_id).order_by(KbVersion.version.desc()))
+        )
 
 
 def get_version(db: str, version_id: int) -> Optional[KbVersion]:
@@ -159,6 +169,7 @@ def get_version(db: str, version_id: int) -> Optional[KbVersion]:
 
 
 # ---- writes ------------------------------------------------------------------------------------------
+
 
 def _require_editor(actor: Actor) -> None:
     if not actor.may_edit:
@@ -172,8 +183,17 @@ def _content(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def start_draft(db: str, directory: Path, actor: Actor, entry_id: str, content: Optional[str] = None, *,
-                new: bool = False, origin: Optional[str] = None, now: Optional[datetime] = None) -> KbDraft:
+def start_draft(
+    db: str,
+    directory: Path,
+    actor: Actor,
+    entry_id: str,
+    content: Optional[str] = None,
+    *,
+    new: bool = False,
+    origin: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> KbDraft:
     """A draft of an existing entry (its published text, unless `content` is given) or of a new one."""
     _require_editor(actor)
     entry_id = (entry_id or "").strip()
@@ -186,17 +206,29 @@ def start_draft(db: str, directory: Path, actor: Actor, entry_id: str, content: 
         raise EditError(f"没有条目 “{entry_id}”。")
     now = now or utcnow()
     with sessions(db).begin() as s:
-        draft = KbDraft(entry_id=entry_id, is_new=new, status=DRAFT, content=_content(content or published or ""),
-                        revision=1, base_sha=sha(published), base_content=published, author=actor.username,
-                        editors=actor.username, updated_by=actor.username, created_at=now, updated_at=now,
-                        origin=origin)
+        draft = KbDraft(
+            entry_id=entry_id,
+            is_new=new,
+            status=DRAFT,
+            content=_content(content or published or ""),
+            revision=1,
+            base_sha=sha(published),
+            base_content=published,
+            author=actor.username,
+            editors=actor.username,
+            updated_by=actor.username,
+            created_at=now,
+            updated_at=now,
+            origin=origin,
+        )
         s.add(draft)
         s.flush()
         return draft
 
 
-def save_draft(db: str, actor: Actor, draft_id: int, content: str, revision: int, *,
-               now: Optional[datetime] = None) -> KbDraft:
+def save_draft(
+    db: str, actor: Actor, draft_id: int, content: str, revision: int, *, now: Optional[datetime] = None
+) -> KbDraft:
     """Save a new text on the revision the editor started from; Conflict when someone saved meanwhile.
 
     A pending draft that is edited goes back to 草稿: the reviewer approves what they saw."""
@@ -210,17 +242,31 @@ def save_draft(db: str, actor: Actor, draft_id: int, content: str, revision: int
         if draft.status not in OPEN_STATES:
             raise EditError(f"该草稿已{STATUS_LABELS.get(draft.status, draft.status)}，不能再修改。")
         editors = " ".join(sorted(editors_of(draft) | {actor.username}))
-        res = s.execute(update(KbDraft).where(KbDraft.id == draft_id, KbDraft.revision == revision,
-                                              KbDraft.status.in_(OPEN_STATES))
-                        .values(content=content, revision=KbDraft.revision + 1, updated_by=actor.username,
-                                updated_at=now, editors=editors, status=DRAFT, submitted_at=None))
+        res = s.execute(
+            update(KbDraft)
+            .where(KbDraft.id == draft_id, KbDraft.revision == revision, KbDraft.status.in_(OPEN_STATES))
+            .values(
+                content=content,
+                revision=KbDraft.revision + 1,
+                updated_by=actor.username,
+                updated_at=now,
+                editors=editors,
+                status=DRAFT,
+                submitted_at=None,
+            )
+        )
         if res.rowcount != 1:
             s.refresh(draft)
-            raise Conflict(f"保存失败：在您编辑期间，{draft.updated_by} 已于 {_bj(draft.updated_at)} 保存了这份草稿"
-                           f"（第 {draft.revision} 版，您是在第 {revision} 版上修改的）。为避免覆盖对方的修改，"
-                           "您的内容没有保存：请对照下面两份内容合并后再保存。",
-                           mine=content, theirs=draft.content, who=draft.updated_by, at=draft.updated_at,
-                           revision=draft.revision)
+            raise Conflict(
+                f"保存失败：在您编辑期间，{draft.updated_by} 已于 {_bj(draft.updated_at)} 保存了这份草稿"
+                f"（第 {draft.revision} 版，您是在第 {revision} 版上修改的）。为避免覆盖对方的修改，"
+                "您的内容没有保存：请对照下面两份内容合并后再保存。",
+                mine=content,
+                theirs=draft.content,
+                who=draft.updated_by,
+                at=draft.updated_at,
+                revision=draft.revision,
+            )
     return _reread(db, draft_id)
 
 
@@ -232,8 +278,16 @@ def _bj(at: Optional[datetime]) -> str:
     return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
 
 
-def submit(db: str, directory: Path, actor: Actor, draft_id: int, revision: int, *,
-           today: Optional[date] = None, now: Optional[datetime] = None) -> KbDraft:
+def submit(
+    db: str,
+    directory: Path,
+    actor: Actor,
+    draft_id: int,
+    revision: int,
+    *,
+    today: Optional[date] = None,
+    now: Optional[datetime] = None,
+) -> KbDraft:
     """草稿 → 待审核, only when the text passes the checks (a reviewer never sees a broken file)."""
     _require_editor(actor)
     draft = get_draft(db, draft_id)
@@ -245,16 +299,19 @@ def submit(db: str, directory: Path, actor: Actor, draft_id: int, revision: int,
     if not check.ok:
         raise Invalid(check)
     with sessions(db).begin() as s:
-        res = s.execute(update(KbDraft).where(KbDraft.id == draft_id, KbDraft.revision == revision,
-                                              KbDraft.status == DRAFT)
-                        .values(status=PENDING, submitted_at=now or utcnow()))
+        res = s.execute(
+            update(KbDraft)
+            .where(KbDraft.id == draft_id, KbDraft.revision == revision, KbDraft.status == DRAFT)
+            .values(status=PENDING, submitted_at=now or utcnow())
+        )
         if res.rowcount != 1:
             raise Conflict("提交失败：草稿在您提交前已被修改，请查看最新内容后再提交。", mine="", theirs=draft.content)
     return _reread(db, draft_id)
 
 
-def reject(db: str, actor: Actor, draft_id: int, revision: int, comment: str, *,
-           now: Optional[datetime] = None) -> KbDraft:
+def reject(
+    db: str, actor: Actor, draft_id: int, revision: int, comment: str, *, now: Optional[datetime] = None
+) -> KbDraft:
     """Send a pending draft back to 草稿 with the reviewer's comment (required)."""
     comment = (comment or "").strip()
     if not comment:
@@ -270,8 +327,16 @@ def reject(db: str, actor: Actor, draft_id: int, revision: int, comment: str, *,
         if draft.revision != revision:
             raise Conflict("草稿在您审核期间已被修改，请查看最新内容后再审核。", mine="", theirs=draft.content)
         draft.status, draft.submitted_at, draft.updated_at = DRAFT, None, now
-        s.add(KbReview(draft_id=draft_id, reviewer=actor.username, decision="reject", comment=comment[:2000],
-                       revision=revision, at=now))
+        s.add(
+            KbReview(
+                draft_id=draft_id,
+                reviewer=actor.username,
+                decision="reject",
+                comment=comment[:2000],
+                revision=revision,
+                at=now,
+            )
+        )
     return _reread(db, draft_id)
 
 
@@ -289,8 +354,9 @@ def withdraw(db: str, actor: Actor, draft_id: int, *, now: Optional[datetime] = 
     return _reread(db, draft_id)
 
 
-def rebase(db: str, directory: Path, actor: Actor, draft_id: int, revision: int, *,
-           now: Optional[datetime] = None) -> KbDraft:
+def rebase(
+    db: str, directory: Path, actor: Actor, draft_id: int, revision: int, *, now: Optional[datetime] = None
+) -> KbDraft:
     """After a conflict on publishing: the editor has merged the newer published text into the draft;
     the draft is now based on it (and goes back to 草稿 for review)."""
     _require_editor(actor)
@@ -299,10 +365,20 @@ def rebase(db: str, directory: Path, actor: Actor, draft_id: int, revision: int,
         raise EditError("草稿不存在或已结束。")
     published = read_entry_text(directory, draft.entry_id)
     with sessions(db).begin() as s:
-        res = s.execute(update(KbDraft).where(KbDraft.id == draft_id, KbDraft.revision == revision)
-                        .values(base_sha=sha(published), base_content=published, is_new=published is None,
-                                revision=KbDraft.revision + 1, status=DRAFT, submitted_at=None,
-                                updated_at=now or utcnow(), updated_by=actor.username))
+        res = s.execute(
+            update(KbDraft)
+            .where(KbDraft.id == draft_id, KbDraft.revision == revision)
+            .values(
+                base_sha=sha(published),
+                base_content=published,
+                is_new=published is None,
+                revision=KbDraft.revision + 1,
+                status=DRAFT,
+                submitted_at=None,
+                updated_at=now or utcnow(),
+                updated_by=actor.username,
+            )
+        )
         if res.rowcount != 1:
             raise Conflict("草稿在此期间已被修改，请刷新后再试。", mine="", theirs=draft.content)
     return _reread(db, draft_id)
@@ -318,15 +394,16 @@ class Published:
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # a dot file: the loader skips it
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a dot file: the loader skips it
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
 def touch_reload(directory: Path) -> None:
     """What `make kb-reload` does: the running services reload at their next question (service.py)."""
-    (Path(directory) / RELOAD_MARKER).write_text(datetime.now().isoformat(timespec="microseconds") + "\n",
-                                                 encoding="utf-8")
+    (Path(directory) / RELOAD_MARKER).write_text(
+        datetime.now().isoformat(timespec="microseconds") + "\n", encoding="utf-8"
+    )
 
 
 def stale_base(directory: Path, draft: KbDraft) -> Optional[str]:
@@ -335,9 +412,18 @@ def stale_base(directory: Path, draft: KbDraft) -> Optional[str]:
     return None if sha(current) == (draft.base_sha or "") else (current if current is not None else "")
 
 
-def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int, comment: str = "", *,
-            today: Optional[date] = None, now: Optional[datetime] = None,
-            after_write: Optional[Callable[[Path], None]] = None) -> Published:
+def approve(
+    db: str,
+    directory: Path,
+    actor: Actor,
+    draft_id: int,
+    revision: int,
+    comment: str = "",
+    *,
+    today: Optional[date] = None,
+    now: Optional[datetime] = None,
+    after_write: Optional[Callable[[Path], None]] = None,
+) -> Published:
     """Approve a pending draft and publish it: write the file, record the version, notify the services."""
     directory = Path(directory)
     now = now or utcnow()
@@ -349,19 +435,29 @@ def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int
         if refusal:
             raise EditError(refusal)
         if draft.revision != revision:
-            raise Conflict(f"草稿在您审核期间已被 {draft.updated_by} 修改（现为第 {draft.revision} 版），"
-                           "请查看最新内容后再审核。", mine="", theirs=draft.content, who=draft.updated_by,
-                           at=draft.updated_at, revision=draft.revision)
+            raise Conflict(
+                f"草稿在您审核期间已被 {draft.updated_by} 修改（现为第 {draft.revision} 版），请查看最新内容后再审核。",
+                mine="",
+                theirs=draft.content,
+                who=draft.updated_by,
+                at=draft.updated_at,
+                revision=draft.revision,
+            )
         current = read_entry_text(directory, draft.entry_id)
         if sha(current) != (draft.base_sha or ""):
             history = versions(db, draft.entry_id)
             who = history[0].author if history and history[0].sha == sha(current) else "服务器上的文件修改"
             when = history[0].created_at if history and history[0].sha == sha(current) else None
-            raise Conflict("发布失败：该条目在这份草稿起草之后已有新的版本"
-                           + (f"（由 {who} 于 {_bj(when)} 发布）" if when else "（文件已在服务器上被修改）")
-                           + "。为避免覆盖新版本，本草稿没有发布：请作者对照下面两份内容合并，"
-                             "点“已合并，基于最新版本”后重新提交审核。",
-                           mine=draft.content, theirs=current or "", who=who, at=when)
+            raise Conflict(
+                "发布失败：该条目在这份草稿起草之后已有新的版本"
+                + (f"（由 {who} 于 {_bj(when)} 发布）" if when else "（文件已在服务器上被修改）")
+                + "。为避免覆盖新版本，本草稿没有发布：请作者对照下面两份内容合并，"
+                "点“已合并，基于最新版本”后重新提交审核。",
+                mine=draft.content,
+                theirs=current or "",
+                who=who,
+                at=when,
+            )
         check = check_text(directory, draft.entry_id, draft.content, today)
         if not check.ok:
             raise Invalid(check)
@@ -370,25 +466,58 @@ def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int
         try:
             with sessions(db).begin() as s:
                 last = s.scalar(select(func.max(KbVersion.version)).where(KbVersion.entry_id == draft.entry_id)) or 0
-                if current is not None and (last == 0 or s.scalar(
-                        select(KbVersion.sha).where(KbVersion.entry_id == draft.entry_id,
-                                                    KbVersion.version == last)) != sha(current)):
-                    last += 1       # the text published before the console kept versions (or edited by hand)
-                    s.add(KbVersion(entry_id=draft.entry_id, version=last, content=current, sha=sha(current),
-                                    author=FILE_AUTHOR, created_at=now, note="发布前的文件内容"))
+                if current is not None and (
+                    last == 0
+                    or s.scalar(
+                        select(KbVersion.sha).where(KbVersion.entry_id == draft.entry_id, KbVersion.version == last)
+                    )
+                    != sha(current)
+                ):
+                    last += 1  # the text published before the console kept versions (or edited by hand)
+                    s.add(
+                        KbVersion(
+                            entry_id=draft.entry_id,
+                            version=last,
+                            content=current,
+                            sha=sha(current),
+                            author=FILE_AUTHOR,
+                            created_at=now,
+                            note="发布前的文件内容",
+                        )
+                    )
                 version = last + 1
-                s.add(KbVersion(entry_id=draft.entry_id, version=version, content=draft.content,
-                                sha=sha(draft.content), author=draft.author, approved_by=actor.username,
-                                draft_id=draft.id, created_at=now, note=(comment or "").strip()[:2000] or None))
-                s.add(KbReview(draft_id=draft.id, reviewer=actor.username, decision="approve",
-                               comment=(comment or "").strip()[:2000] or None, revision=revision, at=now))
-                res = s.execute(update(KbDraft).where(KbDraft.id == draft.id, KbDraft.revision == revision,
-                                                      KbDraft.status == PENDING)
-                                .values(status=PUBLISHED, published_version=version, updated_at=now))
+                s.add(
+                    KbVersion(
+                        entry_id=draft.entry_id,
+                        version=version,
+                        content=draft.content,
+                        sha=sha(draft.content),
+                        author=draft.author,
+                        approved_by=actor.username,
+                        draft_id=draft.id,
+                        created_at=now,
+                        note=(comment or "").strip()[:2000] or None,
+                    )
+                )
+                s.add(
+                    KbReview(
+                        draft_id=draft.id,
+                        reviewer=actor.username,
+                        decision="approve",
+                        comment=(comment or "").strip()[:2000] or None,
+                        revision=revision,
+                        at=now,
+                    )
+                )
+                res = s.execute(
+                    update(KbDraft)
+                    .where(KbDraft.id == draft.id, KbDraft.revision == revision, KbDraft.status == PENDING)
+                    .values(status=PUBLISHED, published_version=version, updated_at=now)
+                )
                 if res.rowcount != 1:
                     raise Conflict("草稿在发布时被修改，已取消发布，请刷新后再审核。", mine="", theirs="")
         except BaseException:
-            if current is None:          # put the published text back: the file and the history agree
+            if current is None:  # put the published text back: the file and the history agree
                 path.unlink(missing_ok=True)
             else:
                 _write_atomic(path, current)
@@ -399,7 +528,34 @@ def approve(db: str, directory: Path, actor: Actor, draft_id: int, revision: int
     return Published(_reread(db, draft_id), version, path, check)
 
 
-__all__ = ["Actor", "Conflict", "EditError", "Invalid", "Published", "DRAFT", "PENDING", "PUBLISHED",
-           "WITHDRAWN", "STATUS_LABELS", "EDIT_ROLES", "APPROVE_ROLES", "approval_refusal", "editors_of",
-           "get_draft", "open_drafts", "recent_drafts", "reviews", "versions", "get_version", "start_draft",
-           "save_draft", "submit", "reject", "withdraw", "rebase", "approve", "stale_base", "touch_reload"]
+__all__ = [
+    "Actor",
+    "Conflict",
+    "EditError",
+    "Invalid",
+    "Published",
+    "DRAFT",
+    "PENDING",
+    "PUBLISHED",
+    "WITHDRAWN",
+    "STATUS_LABELS",
+    "EDIT_ROLES",
+    "APPROVE_ROLES",
+    "approval_refusal",
+    "editors_of",
+    "get_draft",
+    "open_drafts",
+    "recent_drafts",
+    "reviews",
+    "versions",
+    "get_version",
+    "start_draft",
+    "save_draft",
+    "submit",
+    "reject",
+    "withdraw",
+    "rebase",
+    "approve",
+    "stale_base",
+    "touch_reload",
+]

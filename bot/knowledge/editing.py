@@ -8,6 +8,7 @@ published one, are knowledge-base rules that the CLI and tests use too. The chec
 of audit.py, run on a temporary copy of the base with the edited file in place, so cross-file rules
 (FAQ ids unique across the base, superseded_by naming an existing entry) hold as well.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,10 +28,25 @@ from .loader import DATE_PATTERN, ENTRIES_DIR, ID_PATTERN, SYNONYMS_FILE, _safe_
 from .english import ENGLISH_FILE
 from .model import CONFIRMABLE, LEVELS, Entry, KnowledgeBase, KnowledgeError
 
-HEADER_FIELDS = ("id", "title", "issuer", "doc_number", "level", "categories", "effective", "expires",
-                 "reviewed_on", "checked", "superseded_by", "window", "source", "keywords", "next_step")
+HEADER_FIELDS = (
+    "id",
+    "title",
+    "issuer",
+    "doc_number",
+    "level",
+    "categories",
+    "effective",
+    "expires",
+    "reviewed_on",
+    "checked",
+    "superseded_by",
+    "window",
+    "source",
+    "keywords",
+    "next_step",
+)
 FAQ_KEYS = ("id", "question", "variants", "keywords", "answer", "next_step", "window")
-EXPIRING_DAYS = 30          # an entry whose policy ends within this many days is listed as expiring
+EXPIRING_DAYS = 30  # an entry whose policy ends within this many days is listed as expiring
 MAX_FAQS = 40
 _LIST_SPLIT = re.compile(r"[,，、;；\n]+")
 
@@ -56,6 +72,7 @@ def read_entry_text(directory: Path, entry_id: str) -> Optional[str]:
 
 
 # ---- file text <-> fields --------------------------------------------------------------------------
+
 
 def split_header(text: str) -> tuple[str, str]:
     """(the leading comment block without '# ', the rest): the sources note staff keep at the top."""
@@ -97,10 +114,12 @@ def _join(values: Any, sep: str = "、") -> str:
 
 def _window_fields(window: Any, prefix: str) -> dict[str, str]:
     w = window if isinstance(window, dict) else {}
-    return {f"{prefix}window_note": _text(w.get("note")),
-            f"{prefix}window_months": _join(w.get("months"), ", "),
-            f"{prefix}window_opens": _text(w.get("opens")),
-            f"{prefix}window_closes": _text(w.get("closes"))}
+    return {
+        f"{prefix}window_note": _text(w.get("note")),
+        f"{prefix}window_months": _join(w.get("months"), ", "),
+        f"{prefix}window_opens": _text(w.get("opens")),
+        f"{prefix}window_closes": _text(w.get("closes")),
+    }
 
 
 def _checked_lines(checked: Any) -> str:
@@ -128,19 +147,34 @@ class EntryForm:
 
 
 def blank_faq() -> dict[str, str]:
-    return {"id": "", "question": "", "variants": "", "keywords": "", "answer": "", "next_step": "",
-            **_window_fields(None, "")}
+    return {
+        "id": "",
+        "question": "",
+        "variants": "",
+        "keywords": "",
+        "answer": "",
+        "next_step": "",
+        **_window_fields(None, ""),
+    }
 
 
 def form_from_data(data: Mapping[str, Any], comment: str = "") -> EntryForm:
     fields = {
-        "id": _text(data.get("id")), "title": _text(data.get("title")), "issuer": _text(data.get("issuer")),
-        "doc_number": _text(data.get("doc_number")), "level": _text(data.get("level")),
-        "effective": _text(data.get("effective")), "expires": _text(data.get("expires")),
-        "reviewed_on": _text(data.get("reviewed_on")), "source": _text(data.get("source")),
-        "keywords": _join(data.get("keywords")), "next_step": _text(data.get("next_step")),
-        "superseded_by": _text(data.get("superseded_by")), "checked": _checked_lines(data.get("checked")),
-        "comment": comment, **_window_fields(data.get("window"), ""),
+        "id": _text(data.get("id")),
+        "title": _text(data.get("title")),
+        "issuer": _text(data.get("issuer")),
+        "doc_number": _text(data.get("doc_number")),
+        "level": _text(data.get("level")),
+        "effective": _text(data.get("effective")),
+        "expires": _text(data.get("expires")),
+        "reviewed_on": _text(data.get("reviewed_on")),
+        "source": _text(data.get("source")),
+        "keywords": _join(data.get("keywords")),
+        "next_step": _text(data.get("next_step")),
+        "superseded_by": _text(data.get("superseded_by")),
+        "checked": _checked_lines(data.get("checked")),
+        "comment": comment,
+        **_window_fields(data.get("window"), ""),
     }
     cats = data.get("categories")
     categories = [_text(c) for c in cats] if isinstance(cats, list) else []
@@ -149,10 +183,17 @@ def form_from_data(data: Mapping[str, Any], comment: str = "") -> EntryForm:
         if not isinstance(item, dict):
             continue
         variants = item.get("variants")
-        faqs.append({"id": _text(item.get("id")), "question": _text(item.get("question")),
-                     "variants": "\n".join(_text(v) for v in variants) if isinstance(variants, list) else _text(variants),
-                     "keywords": _join(item.get("keywords")), "answer": _text(item.get("answer")).strip(),
-                     "next_step": _text(item.get("next_step")), **_window_fields(item.get("window"), "")})
+        faqs.append(
+            {
+                "id": _text(item.get("id")),
+                "question": _text(item.get("question")),
+                "variants": "\n".join(_text(v) for v in variants) if isinstance(variants, list) else _text(variants),
+                "keywords": _join(item.get("keywords")),
+                "answer": _text(item.get("answer")).strip(),
+                "next_step": _text(item.get("next_step")),
+                **_window_fields(item.get("window"), ""),
+            }
+        )
     return EntryForm(fields, categories, faqs)
 
 
@@ -164,13 +205,31 @@ def form_from_text(text: str) -> EntryForm:
 def form_from_post(post: Mapping[str, Any], getall=None) -> EntryForm:
     """The form as posted: header fields by name, categories (repeated), FAQs as faq-<i>-<field>;
     a FAQ whose "remove" box is ticked is left out."""
+
     def one(name: str) -> str:
         value = post.get(name, "")
         return str(value).replace("\r\n", "\n").replace("\x00", "").strip() if value is not None else ""
 
-    names = ("id", "title", "issuer", "doc_number", "level", "effective", "expires", "reviewed_on", "source",
-             "keywords", "next_step", "superseded_by", "checked", "comment",
-             "window_note", "window_months", "window_opens", "window_closes")
+    names = (
+        "id",
+        "title",
+        "issuer",
+        "doc_number",
+        "level",
+        "effective",
+        "expires",
+        "reviewed_on",
+        "source",
+        "keywords",
+        "next_step",
+        "superseded_by",
+        "checked",
+        "comment",
+        "window_note",
+        "window_months",
+        "window_opens",
+        "window_closes",
+    )
     fields = {n: one(n) for n in names}
     categories = [str(c) for c in (getall("categories") if getall else post.get("categories", []) or [])]
     try:
@@ -249,10 +308,14 @@ def data_from_form(form: EntryForm) -> tuple[dict, str]:
     """(the entry mapping in the file's field order, the header comment) from the form."""
     f = form.fields
     data: dict[str, Any] = {
-        "id": f.get("id", "").strip(), "title": f.get("title", ""), "issuer": f.get("issuer", ""),
-        "doc_number": f.get("doc_number", ""), "level": f.get("level", ""),
+        "id": f.get("id", "").strip(),
+        "title": f.get("title", ""),
+        "issuer": f.get("issuer", ""),
+        "doc_number": f.get("doc_number", ""),
+        "level": f.get("level", ""),
         "categories": list(dict.fromkeys(c for c in form.categories if c)),
-        "effective": _date_or_text(f.get("effective", "")), "expires": _date_or_text(f.get("expires", "")),
+        "effective": _date_or_text(f.get("effective", "")),
+        "expires": _date_or_text(f.get("expires", "")),
     }
     if f.get("reviewed_on"):
         data["reviewed_on"] = _date_or_text(f["reviewed_on"])
@@ -272,8 +335,11 @@ def data_from_form(form: EntryForm) -> tuple[dict, str]:
         data["next_step"] = f["next_step"]
     faqs = []
     for q in form.faqs:
-        item: dict[str, Any] = {"id": q.get("id", "").strip(), "question": q.get("question", ""),
-                                "variants": _lines(q.get("variants", ""))}
+        item: dict[str, Any] = {
+            "id": q.get("id", "").strip(),
+            "question": q.get("question", ""),
+            "variants": _lines(q.get("variants", "")),
+        }
         kw = _items(q.get("keywords", ""))
         if kw:
             item["keywords"] = kw
@@ -289,6 +355,7 @@ def data_from_form(form: EntryForm) -> tuple[dict, str]:
 
 
 # ---- the YAML writer: the layout of the hand-written files (knowledge/README.md) ----------------------
+
 
 def _scalar(value: Any) -> str:
     if value is None:
@@ -371,6 +438,7 @@ def text_from_form(form: EntryForm) -> str:
 
 # ---- validation on a copy of the base ---------------------------------------------------------------
 
+
 @dataclass
 class Check:
     """What `make kb-validate` says about the base with this entry's text in place.
@@ -428,7 +496,9 @@ def _own(lines: list[str], file: str) -> tuple[list[str], list[str]]:
     rest: list[str] = []
     prefix = f"{file}: "
     for line in lines:
-        (mine if line.startswith(prefix) else rest).append(line.removeprefix(prefix) if line.startswith(prefix) else line)
+        (mine if line.startswith(prefix) else rest).append(
+            line.removeprefix(prefix) if line.startswith(prefix) else line
+        )
     return mine, rest
 
 
@@ -468,6 +538,7 @@ def check_text(directory: Path, entry_id: str, text: str, today: Optional[date] 
 
 # ---- preview and matching ------------------------------------------------------------------------------
 
+
 @dataclass
 class Bubble:
     text: str
@@ -479,8 +550,8 @@ class FaqPreview:
     faq_id: str
     question: str
     bubbles: list[Bubble]
-    decision: str               # what the chat decides for the FAQ's own question on the edited base
-    picks_itself: bool          # the question finds this FAQ first
+    decision: str  # what the chat decides for the FAQ's own question on the edited base
+    picks_itself: bool  # the question finds this FAQ first
 
 
 def preview(service, entry: Entry, today: Optional[date] = None) -> list[FaqPreview]:
@@ -494,23 +565,23 @@ def preview(service, entry: Entry, today: Optional[date] = None) -> list[FaqPrev
         answer = service.ask(faq.question)
         bubbles = [Bubble(r.text, [b.get("title", "") for b in r.buttons]) for r in render(answer, today)]
         top = answer.faq
-        out.append(FaqPreview(faq.id, faq.question, bubbles, answer.decision,
-                              top is not None and top.id == faq.id))
+        out.append(FaqPreview(faq.id, faq.question, bubbles, answer.decision, top is not None and top.id == faq.id))
     return out
 
 
 @dataclass
 class Match:
-    text: str                   # the question as asked, numbers masked
+    text: str  # the question as asked, numbers masked
     times: int
-    faq_id: str                 # the FAQ of this entry it would now get
-    decision: str               # answer / best_guess / options (this entry among the choices)
-    before: str                 # what it got when asked: "unknown", "answer:<faq id>", …
+    faq_id: str  # the FAQ of this entry it would now get
+    decision: str  # answer / best_guess / options (this entry among the choices)
+    before: str  # what it got when asked: "unknown", "answer:<faq id>", …
     not_helpful: int = 0
 
 
-def matching_questions(service, entry_id: str, questions: Iterable[tuple[str, int, str, int]],
-                       limit: int = 50) -> list[Match]:
+def matching_questions(
+    service, entry_id: str, questions: Iterable[tuple[str, int, str, int]], limit: int = 50
+) -> list[Match]:
     """The logged questions that the edited base would answer from this entry.
 
     questions: (text, times asked, what it got then, times marked 没帮助), most recent first. A question
@@ -555,8 +626,13 @@ class CandidateServices:
                 copy = Path(tmp)
                 _copy_base(Path(directory), copy, entry_id)
                 (copy / ENTRIES_DIR / f"{entry_id}.yml").write_text(text, encoding="utf-8")
-                service = KnowledgeService(copy, strict=True, background_reload=False,
-                                           check_interval=1e12, today=(lambda: today) if today else date.today)
+                service = KnowledgeService(
+                    copy,
+                    strict=True,
+                    background_reload=False,
+                    check_interval=1e12,
+                    today=(lambda: today) if today else date.today,
+                )
             with self._lock:
                 self._items[key] = service
                 while len(self._items) > self.size:
@@ -566,18 +642,23 @@ class CandidateServices:
 
 # ---- entries to review ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Flag:
     entry_id: str
     title: str
     reasons: list[str]
-    severity: int               # 2: expired / never reviewed, 1: review overdue / expiring soon
+    severity: int  # 2: expired / never reviewed, 1: review overdue / expiring soon
     reviewed_on: Optional[date]
     expires: Optional[date]
 
 
-def flags(kb: KnowledgeBase, today: Optional[date] = None, review_after: int = REVIEW_AFTER_DAYS,
-          expiring_days: int = EXPIRING_DAYS) -> list[Flag]:
+def flags(
+    kb: KnowledgeBase,
+    today: Optional[date] = None,
+    review_after: int = REVIEW_AFTER_DAYS,
+    expiring_days: int = EXPIRING_DAYS,
+) -> list[Flag]:
     """Entries past their review date or policy expiry, or expiring soon, worst first."""
     today = today or date.today()
     out = []
@@ -587,13 +668,17 @@ def flags(kb: KnowledgeBase, today: Optional[date] = None, review_after: int = R
             reasons.append("没有复核日期")
             severity = 2
         elif (today - entry.reviewed_on).days > review_after:
-            reasons.append(f"复核已超过 {review_after} 天（上次 {entry.reviewed_on}，应于 "
-                           f"{entry.reviewed_on + timedelta(days=review_after)} 前复核）")
+            reasons.append(
+                f"复核已超过 {review_after} 天（上次 {entry.reviewed_on}，应于 "
+                f"{entry.reviewed_on + timedelta(days=review_after)} 前复核）"
+            )
             severity = max(severity, 1)
         if entry.expires is not None:
             if entry.is_expired(today):
-                reasons.append(f"政策已于 {entry.expires} 到期" + ("，已写明接替条目" if entry.superseded_by
-                                                                   else "，未写明接替条目"))
+                reasons.append(
+                    f"政策已于 {entry.expires} 到期"
+                    + ("，已写明接替条目" if entry.superseded_by else "，未写明接替条目")
+                )
                 severity = max(severity, 1 if entry.superseded_by else 2)
             elif (entry.expires - today).days <= expiring_days:
                 reasons.append(f"政策将于 {entry.expires} 到期（{(entry.expires - today).days} 天后）")
@@ -604,16 +689,16 @@ def flags(kb: KnowledgeBase, today: Optional[date] = None, review_after: int = R
     return out
 
 
-def new_entry_form(entry_id: str = "", question: str = "", variants: Iterable[str] = (),
-                   today: Optional[date] = None) -> EntryForm:
+def new_entry_form(
+    entry_id: str = "", question: str = "", variants: Iterable[str] = (), today: Optional[date] = None
+) -> EntryForm:
     """A blank entry for the form (optionally started from a group of unanswered questions)."""
     faq = blank_faq()
     faq["question"] = question
     faq["variants"] = "\n".join(v for v in variants if v and v != question)
     if entry_id:
         faq["id"] = f"{entry_id}-"
-    fields = {"id": entry_id, "level": "窗口", "doc_number": "",
-              "reviewed_on": (today or date.today()).isoformat()}
+    fields = {"id": entry_id, "level": "窗口", "doc_number": "", "reviewed_on": (today or date.today()).isoformat()}
     return EntryForm(fields, [], [faq])
 
 
@@ -628,7 +713,31 @@ def text_with_faq(text: str, question: str, variants: Iterable[str] = ()) -> str
     return text_from_form(form)
 
 
-__all__ = ["EntryForm", "Check", "Flag", "FaqPreview", "Match", "CandidateServices", "LEVELS", "CONFIRMABLE",
-           "sha", "read_entry_text", "entry_path", "parse_text", "form_from_text", "form_from_data",
-           "form_from_post", "data_from_form", "dump_entry", "text_from_form", "check_text", "form_field",
-           "preview", "matching_questions", "flags", "new_entry_form", "text_with_faq", "blank_faq"]
+__all__ = [
+    "EntryForm",
+    "Check",
+    "Flag",
+    "FaqPreview",
+    "Match",
+    "CandidateServices",
+    "LEVELS",
+    "CONFIRMABLE",
+    "sha",
+    "read_entry_text",
+    "entry_path",
+    "parse_text",
+    "form_from_text",
+    "form_from_data",
+    "form_from_post",
+    "data_from_form",
+    "dump_entry",
+    "text_from_form",
+    "check_text",
+    "form_field",
+    "preview",
+    "matching_questions",
+    "flags",
+    "new_entry_form",
+    "text_with_faq",
+    "blank_faq",
+]

@@ -13,6 +13,7 @@ the index itself knows (keywords such as IPO, PCT, CMA, "work permit") is kept
 next to its translation so that exact keyword matches still count. English
 function words ("we", "does", "the") are dropped: they are not evidence.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,8 @@ _SEP = re.compile(r"[\s\-]+")
 
 # Words that say nothing about the topic. Question words are NOT here: they are
 # in the table (how long → 多久, where → 哪里) because they tell sibling FAQs apart.
-FUNCTION_WORDS = frozenset("""
+FUNCTION_WORDS = frozenset(
+    """
 a an the this that these those there here it its it's is are was were be been being am
 i me my mine we us our ours you your yours he she him her his they them their
 do does did doing done can could would should will shall may might must
@@ -39,7 +41,8 @@ have has had having make makes made know tell let please hi hello hey thanks tha
 company companies firm business enterprise enterprises our startup startups corporation
 kind sort type sorts types thing things stuff way ways question questions ask asking
 ok okay yes yeah sure well now currently today
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -78,7 +81,7 @@ class PhraseTable:
         pos = 0
         if self._pattern is not None:
             for m in self._pattern.finditer(low):
-                out.append(_strip_function_words(low[pos:m.start()], known))
+                out.append(_strip_function_words(low[pos : m.start()], known))
                 zh = self._norm.get(_squash(m.group(1)), "")
                 words = _WORD.findall(m.group(1))
                 keep = m.group(1) if words and all(known(w) for w in words) else ""
@@ -101,6 +104,7 @@ def _strip_function_words(segment: str, known: Callable[[str], bool]) -> str:
         if word in FUNCTION_WORDS:
             return " "
         return word
+
     return _WORD.sub(repl, segment)
 
 

@@ -21,6 +21,7 @@ synonym terms) or, failing that, what is left of the message once markers,
 question words and predicate words are taken out. Pure functions over plain
 strings, so they are unit-tested without an index.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,20 +57,25 @@ class KbContext:
 class Reading:
     """How a message is read against the context, and what to retrieve with."""
 
-    kind: str                      # STANDALONE / ELLIPTICAL / NEW_SUBJECT
-    query: str                     # the text to look up
+    kind: str  # STANDALONE / ELLIPTICAL / NEW_SUBJECT
+    query: str  # the text to look up
     subject: Optional[str] = None  # the new subject (NEW_SUBJECT) or the carried one (ELLIPTICAL)
-    body: str = ""                 # the message without punctuation and follow-up markers
+    body: str = ""  # the message without punctuation and follow-up markers
 
 
 # Words that open or close a follow-up fragment ("那…呢", "…的话呢", "换成…").
-_LEAD = re.compile(r"^(?:那么|那如果是|那要是|那如果|如果是|要是|换成|换作|换做|还有|另外|那|对了|顺便问一下|再问一下|再问下|请问)+")
-_TRAIL = re.compile(r"(?:的话呢|的话|的呢|呢|怎么样|咋样|也一样吗|也行吗|也可以吗|也能吗|也有吗|也是吗|吗|啊|呀|吧|嘛)+$")
+_LEAD = re.compile(
+    r"^(?:那么|那如果是|那要是|那如果|如果是|要是|换成|换作|换做|还有|另外|那|对了|顺便问一下|再问一下|再问下|请问)+"
+)
+_TRAIL = re.compile(
+    r"(?:的话呢|的话|的呢|呢|怎么样|咋样|也一样吗|也行吗|也可以吗|也能吗|也有吗|也是吗|吗|啊|呀|吧|嘛)+$"
+)
 _PUNCT = re.compile(r"[\s，,。.？?！!、；;：:~～…\"'“”‘’（）()【】\[\]]+")
 
 # What is asked (the predicate): kept from the previous question for "那X呢";
 # a message made only of these (and fillers) states no subject.
-ASPECT_WORDS = tuple("""
+ASPECT_WORDS = tuple(
+    """
 税收优惠 有效期 有效期限 保护期 保护期限 有效年限 多长时间 多少时间 什么时候 啥时候 截止时间 批下来 怎么申请 怎么申报 怎么办理 怎么认定 怎么评价
 哪个部门 什么部门 哪个窗口 多少钱 能不能 可不可以 会不会 是不是 有没有 怎么办 怎么弄 怎么搞 几个月 多少天 多少年
 条件 门槛 要求 标准 资格 够格 符合 材料 资料 文件 证明 手续 流程 步骤 程序 环节 期限 多久 几天 几年 周期 时限 时间
@@ -79,21 +85,26 @@ ASPECT_WORDS = tuple("""
 享受 适用 申领 报名 参加 获得 查询 进度 联系 电话 地址 咨询 对接 帮忙 协助 多长 续 查 拿 补
 税率 税 钱 批 办 评 领 交 咋 能 要 得 去 找 带 算 报 用 做
 行业 领域 范围 对象 适用对象 哪类 哪些人 不行 不能 不可以 不适用 不符合 排除 除外 例外 限制 禁止 谁
-""".split())
+""".split()
+)
 _ASPECT_SET = frozenset(ASPECT_WORDS)
 # Modal and light verbs: part of a predicate, but alone they ask nothing
 # ("可以", "要", "能吗" are acknowledgements as often as questions).
-WEAK_ASPECTS = frozenset("""
+WEAK_ASPECTS = frozenset(
+    """
 可以 能 要 得 需要 是不是 有没有 会不会 能不能 可不可以 去 用 做 算 带 找 拿 补 查 续 通过 下来
-""".split())
+""".split()
+)
 
 # Words that carry neither subject nor predicate.
-FILLER_WORDS = tuple("""
+FILLER_WORDS = tuple(
+    """
 我们公司 我们企业 咱们公司 我们这种 这种情况 我们 咱们 你们 公司 企业 单位 这种 这个 那个 这样 那样 情况 一般 大概
 大约 最快 最长 以后 之后 一下 请问 想问 知道 了解 的话 还是 还有 就是 现在 目前 已经 具体 的 了 呢 吧 啊 呀 么 吗
 嘛 我 你 您 这 那 是 有 没 还 也 都 就 在 给 来 弄 搞 想 问 下 个 些 后 前 会 让 被 把 对 从 和 跟 与 或 及 什么 啥
 哪些 哪个 几 多 可 能够
-""".split())
+""".split()
+)
 
 _STRIP_WORDS = tuple(sorted(set(ASPECT_WORDS) | set(FILLER_WORDS), key=len, reverse=True))
 _STRIP = re.compile("|".join(re.escape(w) for w in _STRIP_WORDS))
@@ -109,11 +120,11 @@ def _body(text: str) -> tuple[str, bool]:
     """The message without punctuation and follow-up markers; and whether a marker was there."""
     t = _PUNCT.sub("", _norm(text))
     lead = _LEAD.match(t)
-    core = t[lead.end():] if lead else t
+    core = t[lead.end() :] if lead else t
     trail = _TRAIL.search(core)
     # "吗/啊/吧" alone close any question; only the follow-up tails count as a marker
     marker = bool(lead) or bool(trail and re.search(r"呢|的话|怎么样|咋样|也", trail.group(0)))
-    core = core[:trail.start()] if trail else core
+    core = core[: trail.start()] if trail else core
     return core, marker
 
 
@@ -187,15 +198,16 @@ def predicate_of(question: str, lexicon: SubjectLexicon) -> str:
     """The previous question without its subject ("科技型中小企业怎么评价" → "怎么评价")."""
     body = _PUNCT.sub("", _norm(question))
     lead = _LEAD.match(body)
-    body = re.sub(r"(?:的话呢|的话|的呢|呢)+$", "", body[lead.end():] if lead else body)
+    body = re.sub(r"(?:的话呢|的话|的呢|呢)+$", "", body[lead.end() :] if lead else body)
     subject = lexicon.find(body)
     if subject:
         return body.replace(subject, "", 1)
     return "".join(aspects(body))
 
 
-def read(text: str, context: Optional[KbContext], lexicon: SubjectLexicon,
-         context_subject: Optional[str] = None) -> Reading:
+def read(
+    text: str, context: Optional[KbContext], lexicon: SubjectLexicon, context_subject: Optional[str] = None
+) -> Reading:
     """Decide how to read `text` given the previous topic (see the module docstring).
 
     context_subject: the previous topic's subject when the caller knows it
@@ -214,7 +226,7 @@ def read(text: str, context: Optional[KbContext], lexicon: SubjectLexicon,
     previous = context.question or ""
     carried = context_subject or (lexicon.find(previous) if previous else None) or subject_of(previous, lexicon)
     if subject is None:
-        if not carried or not asks_something(body):   # "好的", "可以", "嗯": nothing is asked
+        if not carried or not asks_something(body):  # "好的", "可以", "嗯": nothing is asked
             return Reading(STANDALONE, raw)
         return Reading(ELLIPTICAL, f"{carried} {body}".strip(), carried, body)
     if not asked and marker and previous:

@@ -7,6 +7,7 @@ and by character similarity (rapidfuzz) — a greedy clustering, most asked firs
 list an editor reads. Texts are masked (mobile and ID numbers, bot.logmask) before they are shown.
 The recent questions for a draft's "what it would now answer" come from here too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ from bot.db import read_sessions
 from bot.db.schema import KbQuery, utcnow
 
 ANSWERED = ("answer", "best_guess")
-DAYS = 90                   # how far back the lists look
-MAX_ROWS = 5000             # distinct texts read at most (the most recent)
-SIMILAR = 0.5               # shared content terms (Jaccard) that put two questions in one group
-FUZZY = 72                  # or character similarity (rapidfuzz ratio, 0-100)
+DAYS = 90  # how far back the lists look
+MAX_ROWS = 5000  # distinct texts read at most (the most recent)
+SIMILAR = 0.5  # shared content terms (Jaccard) that put two questions in one group
+FUZZY = 72  # or character similarity (rapidfuzz ratio, 0-100)
 DECISION_LABELS = {"answer": "已解答", "best_guess": "猜测解答", "options": "给出选项", "unknown": "未解答"}
 
 
@@ -33,7 +34,7 @@ class Asked:
     unanswered: int
     not_helpful: int
     last: datetime
-    faq_id: Optional[str] = None        # for 没帮助: the answer that did not help
+    faq_id: Optional[str] = None  # for 没帮助: the answer that did not help
 
     @property
     def times(self) -> int:
@@ -90,10 +91,18 @@ def open_questions(db: str, now: Optional[datetime] = None, days: int = DAYS) ->
     unhelpful = and_(K.decision.in_(ANSWERED), K.helpful == false())
     with read_sessions(db)() as s:
         rows = s.execute(
-            select(K.text, _count_if(unanswered).label("u"), _count_if(unhelpful).label("b"), func.max(K.asked_at).label("last"),
-                   func.max(K.faq_id).label("faq"))
+            select(
+                K.text,
+                _count_if(unanswered).label("u"),
+                _count_if(unhelpful).label("b"),
+                func.max(K.asked_at).label("last"),
+                func.max(K.faq_id).label("faq"),
+            )
             .where(K.asked_at >= now - timedelta(days=days), or_(unanswered, unhelpful))
-            .group_by(K.text).order_by(func.max(K.asked_at).desc()).limit(MAX_ROWS)).all()
+            .group_by(K.text)
+            .order_by(func.max(K.asked_at).desc())
+            .limit(MAX_ROWS)
+        ).all()
     merged: dict[str, Asked] = {}
     for r in rows:
         text = mask((r.text or "").strip())
@@ -110,19 +119,28 @@ def open_questions(db: str, now: Optional[datetime] = None, days: int = DAYS) ->
     return sorted(merged.values(), key=lambda a: (-a.times, -a.last.timestamp()))
 
 
-def recent_questions(db: str, now: Optional[datetime] = None, days: int = DAYS,
-                     limit: int = 400) -> list[tuple[str, int, str, int]]:
+def recent_questions(
+    db: str, now: Optional[datetime] = None, days: int = DAYS, limit: int = 400
+) -> list[tuple[str, int, str, int]]:
     """Distinct questions of the last `days` (most recent first): (text, times, what they got, 没帮助 count),
     to find which of them a draft would now answer."""
     now = now or utcnow()
     K = KbQuery
     with read_sessions(db)() as s:
         rows = s.execute(
-            select(K.text, func.count().label("n"), func.max(K.asked_at).label("last"),
-                   func.max(K.decision).label("decision"), func.max(K.faq_id).label("faq"),
-                   _count_if(K.helpful == false()).label("bad"))
+            select(
+                K.text,
+                func.count().label("n"),
+                func.max(K.asked_at).label("last"),
+                func.max(K.decision).label("decision"),
+                func.max(K.faq_id).label("faq"),
+                _count_if(K.helpful == false()).label("bad"),
+            )
             .where(K.asked_at >= now - timedelta(days=days))
-            .group_by(K.text).order_by(func.max(K.asked_at).desc()).limit(limit)).all()
+            .group_by(K.text)
+            .order_by(func.max(K.asked_at).desc())
+            .limit(limit)
+        ).all()
     out = []
     for r in rows:
         if not (r.text or "").strip():
@@ -142,8 +160,7 @@ def _terms(analyzer, text: str) -> frozenset:
     return frozenset(analyzer.analyse(text).terms)
 
 
-def group_questions(asked: list[Asked], analyzer=None, similar: float = SIMILAR,
-                    fuzzy: int = FUZZY) -> list[Group]:
+def group_questions(asked: list[Asked], analyzer=None, similar: float = SIMILAR, fuzzy: int = FUZZY) -> list[Group]:
     """Greedy clustering, most asked first: a question joins the first group whose lead shares enough
     content terms with it or reads nearly the same, else starts a group. Groups sorted by times asked."""
     groups: list[Group] = []

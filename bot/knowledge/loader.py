@@ -4,6 +4,7 @@ Staff edit these YAML files by hand, so the loader collects every problem
 before failing: one run of `make kb-validate` shows all of them, each as
 "<file>: <field>: <problem>".
 """
+
 from __future__ import annotations
 
 import re
@@ -22,12 +23,10 @@ ENTRIES_DIR = "entries"
 SYNONYMS_FILE = "synonyms.yml"
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-REQUIRED_FIELDS = ("id", "title", "issuer", "doc_number", "level", "categories",
-                   "effective", "source", "faq")
+REQUIRED_FIELDS = ("id", "title", "issuer", "doc_number", "level", "categories", "effective", "source", "faq")
 # reviewed_on is required by the content checks (bot/knowledge/audit.py, `validate`), not here:
 # the running service keeps answering from an entry whose review date is missing.
-OPTIONAL_FIELDS = ("keywords", "expires", "reviewed_on", "checked", "window", "superseded_by",
-                   "next_step")
+OPTIONAL_FIELDS = ("keywords", "expires", "reviewed_on", "checked", "window", "superseded_by", "next_step")
 FAQ_FIELDS = ("id", "question", "variants", "answer")
 FAQ_OPTIONAL_FIELDS = ("keywords", "next_step", "window")  # FAQ-specific terms, next step, window
 WINDOW_FIELDS = ("note", "months", "opens", "closes")
@@ -42,8 +41,7 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     that cannot be tied to a field, so dates are parsed per field below."""
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp",
-                        lambda loader, node: loader.construct_scalar(node))
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 
 def _safe_load(text: str) -> Any:
@@ -104,8 +102,7 @@ def _text_list(value: Any, file: str, fld: str, out: _Collector, *, minimum: int
     return items
 
 
-def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector,
-               seen_faq_ids: dict[str, str]) -> list[Faq]:
+def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector, seen_faq_ids: dict[str, str]) -> list[Faq]:
     if not isinstance(raw, list) or not raw:
         out.error(file, "faq", "应为非空列表（至少一个问答）")
         return []
@@ -138,24 +135,32 @@ def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector,
         answer = item.get("answer")
         if "answer" in item and not _is_text(answer):
             out.error(file, f"{where}.answer", "应为非空文本")
-        variants = _text_list(item.get("variants"), file, f"{where}.variants", out, minimum=1) \
-            if "variants" in item else []
+        variants = (
+            _text_list(item.get("variants"), file, f"{where}.variants", out, minimum=1) if "variants" in item else []
+        )
         keywords = _text_list(item.get("keywords"), file, f"{where}.keywords", out, minimum=0)
         next_step = item.get("next_step")
         if "next_step" in item and not _is_text(next_step):
             out.error(file, f"{where}.next_step", "应为非空文本（下一步：去哪里办、准备什么）")
-        window = _load_window(item["window"], file, out, f"{where}.window") \
-            if item.get("window") is not None else None
+        window = _load_window(item["window"], file, out, f"{where}.window") if item.get("window") is not None else None
         if len(out.problems) == before:
             assert isinstance(faq_id, str) and _is_text(question) and _is_text(answer)  # else a problem was reported
-            faqs.append(Faq(id=faq_id, question=question.strip(), variants=variants,
-                            answer=answer.strip(), entry_id=entry_id, keywords=keywords,
-                            next_step=(next_step or "").strip(), window=window))
+            faqs.append(
+                Faq(
+                    id=faq_id,
+                    question=question.strip(),
+                    variants=variants,
+                    answer=answer.strip(),
+                    entry_id=entry_id,
+                    keywords=keywords,
+                    next_step=(next_step or "").strip(),
+                    window=window,
+                )
+            )
     return faqs
 
 
-def _load_entry(path: Path, file: str, out: _Collector,
-                seen_faq_ids: dict[str, str]) -> Optional[Entry]:
+def _load_entry(path: Path, file: str, out: _Collector, seen_faq_ids: dict[str, str]) -> Optional[Entry]:
     try:
         data = _safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -198,7 +203,7 @@ def _load_entry(path: Path, file: str, out: _Collector,
     elif isinstance(doc_number, (int, float)) and not isinstance(doc_number, bool):
         doc_number = str(doc_number)
     elif not isinstance(doc_number, str):
-        out.error(file, "doc_number", "应为文本（没有文号时写 \"\"）")
+        out.error(file, "doc_number", '应为文本（没有文号时写 ""）')
 
     level = data.get("level")
     if "level" in data and level not in LEVELS:
@@ -220,8 +225,7 @@ def _load_entry(path: Path, file: str, out: _Collector,
     if "effective" in data and data["effective"] is not None:
         effective = _parse_date(data["effective"])
         if effective is None:
-            out.error(file, "effective",
-                      f"“{data['effective']}” 不是有效日期（格式 YYYY-MM-DD；没有或未核实写 null）")
+            out.error(file, "effective", f"“{data['effective']}” 不是有效日期（格式 YYYY-MM-DD；没有或未核实写 null）")
     if "expires" in data and data["expires"] is not None:
         expires = _parse_date(data["expires"])
         if expires is None:
@@ -249,18 +253,34 @@ def _load_entry(path: Path, file: str, out: _Collector,
     if "next_step" in data and not _is_text(next_step):
         out.error(file, "next_step", "应为非空文本（下一步：去哪里办、准备什么）")
 
-    faqs = _load_faqs(data.get("faq"), entry_id if isinstance(entry_id, str) else path.stem,
-                      file, out, seen_faq_ids) if "faq" in data else []
+    faqs = (
+        _load_faqs(data.get("faq"), entry_id if isinstance(entry_id, str) else path.stem, file, out, seen_faq_ids)
+        if "faq" in data
+        else []
+    )
 
     if len(out.problems) != before:
         return None
     assert isinstance(entry_id, str) and isinstance(level, str)  # else a problem was reported
-    entry = Entry(id=entry_id, title=data["title"].strip(), issuer=data["issuer"].strip(),
-                  doc_number=doc_number.strip(), level=level, categories=categories,
-                  effective=effective, expires=expires, source=data["source"].strip(),
-                  keywords=keywords, faqs=faqs, path=str(path), reviewed_on=reviewed_on,
-                  checked=checked, window=window, superseded_by=superseded_by,
-                  next_step=(next_step or "").strip())
+    entry = Entry(
+        id=entry_id,
+        title=data["title"].strip(),
+        issuer=data["issuer"].strip(),
+        doc_number=doc_number.strip(),
+        level=level,
+        categories=categories,
+        effective=effective,
+        expires=expires,
+        source=data["source"].strip(),
+        keywords=keywords,
+        faqs=faqs,
+        path=str(path),
+        reviewed_on=reviewed_on,
+        checked=checked,
+        window=window,
+        superseded_by=superseded_by,
+        next_step=(next_step or "").strip(),
+    )
     for faq in faqs:
         faq.entry = entry
     return entry
@@ -441,5 +461,6 @@ def load_base(directory: str | Path) -> KnowledgeBase:
         raise KnowledgeError(out.problems)
     if not entries:
         out.warn(ENTRIES_DIR, "(目录)", "没有任何条目")
-    return KnowledgeBase(directory=directory, entries=entries, synonyms=synonyms,
-                         english=english, warnings=out.warnings)
+    return KnowledgeBase(
+        directory=directory, entries=entries, synonyms=synonyms, english=english, warnings=out.warnings
+    )

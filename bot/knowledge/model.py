@@ -3,6 +3,7 @@
 They carry no behaviour beyond small conveniences so that actions, reports and
 tests can use them without importing the retriever (jieba, rapidfuzz).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -114,17 +115,17 @@ class Entry:
     doc_number: str
     level: str
     categories: list[str]
-    effective: Optional[date]   # None: no single dated document, or the date is not verified
+    effective: Optional[date]  # None: no single dated document, or the date is not verified
     expires: Optional[date]
     source: str
     keywords: list[str] = field(default_factory=list)
     faqs: list[Faq] = field(default_factory=list)
     path: str = ""
-    reviewed_on: Optional[date] = None        # last content review against the sources
+    reviewed_on: Optional[date] = None  # last content review against the sources
     checked: list[Check] = field(default_factory=list)
     window: Optional[Window] = None
-    superseded_by: str = ""                    # id of the entry that replaces this one
-    next_step: str = ""                        # default next step for the entry's FAQs
+    superseded_by: str = ""  # id of the entry that replaces this one
+    next_step: str = ""  # default next step for the entry's FAQs
     successor: Optional["Entry"] = field(default=None, repr=False)  # resolved superseded_by
 
     def verified(self, fact: str) -> bool:

@@ -18,6 +18,7 @@ ANSWER and BEST_GUESS end with "您可能还想问" (≤ 2 buttons whose payload
 FAQ's canonical question, so a click asks it) and the feedback question with
 有帮助 / 没帮助 and the registration button.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,12 +42,16 @@ MAX_BUTTON_TITLE = 28
 MAX_ALTERNATIVES = 2
 ALTERNATIVES_TEXT = "您可能还想问："
 OPTIONS_TEXT = "您想了解的是下面哪一项？（回复序号即可）"
-UNKNOWN_TEXT = ("这个问题知识库里暂时没有确切答案，为避免误导您，我先不随意回答。"
-                "您可以登记需求，由专员跟进解答；也可以直接转人工服务。")
+UNKNOWN_TEXT = (
+    "这个问题知识库里暂时没有确切答案，为避免误导您，我先不随意回答。"
+    "您可以登记需求，由专员跟进解答；也可以直接转人工服务。"
+)
 BEST_GUESS_PREFIX = "我理解您问的是「{question}」："
 ENGLISH_LEAD = "Here is what our policy knowledge base says (in Chinese):"
-ENGLISH_UNKNOWN = ("Sorry, there is no reliable answer to this in our knowledge base yet. "
-                   "You can register your request for a specialist, or talk to our staff.")
+ENGLISH_UNKNOWN = (
+    "Sorry, there is no reliable answer to this in our knowledge base yet. "
+    "You can register your request for a specialist, or talk to our staff."
+)
 WINDOW_SOURCE = "来源：秦创原总窗口"
 NEXT_STEP_PREFIX = "下一步："
 MAX_CITATION_NAME = 48
@@ -70,6 +75,7 @@ def _title(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- citation
+
 
 def placeholder_date(entry: Entry) -> bool:
     """The effective date is not to be shown: there is none, or no checked source confirms it
@@ -128,7 +134,7 @@ def _items_by_markers(text: str, starts: list[tuple[int, int, str]]) -> Optional
     """Lay out text whose list items begin at the given (start, end, label) markers."""
     if len(starts) < 2:
         return None
-    intro = text[:starts[0][0]].strip()
+    intro = text[: starts[0][0]].strip()
     items = []
     for k, (s, e, label) in enumerate(starts):
         stop = starts[k + 1][0] if k + 1 < len(starts) else len(text)
@@ -138,7 +144,7 @@ def _items_by_markers(text: str, starts: list[tuple[int, int, str]]) -> Optional
     cut = last.find("。")
     trailer = ""
     if cut >= 0:
-        trailer = last[cut + 1:].strip()
+        trailer = last[cut + 1 :].strip()
         items[-1] = (label, last[:cut])
     block = "\n".join(f"{label} {body.strip().rstrip(_TAIL_PUNCT).strip()}" for label, body in items)
     head = f"{intro}\n{block}" if intro else block
@@ -190,7 +196,7 @@ def _split_intro(text: str) -> tuple[str, str]:
     """("主要条件包括：", "在中国境内…") from the first item of an enumeration."""
     k = max(text.rfind("："), text.rfind(":"))
     if 0 < k < len(text) - 1:
-        return text[:k + 1].strip(), text[k + 1:].strip()
+        return text[: k + 1].strip(), text[k + 1 :].strip()
     return "", text
 
 
@@ -238,6 +244,7 @@ def layout(text: str) -> str:
 
 # --------------------------------------------------------------------------- replies
 
+
 def _alternatives(answer: Answer) -> list[dict]:
     top = answer.faq
     seen = {top.question} if top else set()
@@ -264,8 +271,10 @@ def _replaced_text(entry: Entry, today: Optional[date], expired: bool) -> str:
     successor = entry.successor
     if successor is not None and not successor.is_expired(today):
         return f"{head}\n\n现行规定见「{successor.title}」（{citation(successor).removeprefix('依据：')}）。"
-    return (f"{head}\n\n目前知识库里没有核实过的接续政策。为避免误导您，请登记需求，"
-            "由服务专员向主管部门核实现行规定后答复您；也可以直接转人工服务。")
+    return (
+        f"{head}\n\n目前知识库里没有核实过的接续政策。为避免误导您，请登记需求，"
+        "由服务专员向主管部门核实现行规定后答复您；也可以直接转人工服务。"
+    )
 
 
 def _answer_replies(answer: Answer, faq: Faq, today: Optional[date], best_guess: bool) -> list[Reply]:
@@ -296,18 +305,20 @@ def _answer_replies(answer: Answer, faq: Faq, today: Optional[date], best_guess:
     return replies
 
 
-def _replaced_replies(entry: Entry, faq: Faq, today: Optional[date], best_guess: bool,
-                      expired: bool) -> list[Reply]:
+def _replaced_replies(entry: Entry, faq: Faq, today: Optional[date], best_guess: bool, expired: bool) -> list[Reply]:
     text = _replaced_text(entry, today, expired)
     if best_guess:
         text = BEST_GUESS_PREFIX.format(question=faq.question.rstrip("？?")) + "\n" + text
     successor = entry.successor
     if successor is not None and not successor.is_expired(today) and successor.faqs:
         first = successor.faqs[0]
-        text += "\n\n" + _next_step(f"点下面的问题查看现行规定；{first.next}" if first.next
-                                      else "点下面的问题查看现行规定。")
-        return [Reply(text, [{"title": _title(first.question), "payload": first.question}]),
-                Reply(FEEDBACK_QUESTION, [*FEEDBACK_BUTTONS, REGISTER_BUTTON])]
+        text += "\n\n" + _next_step(
+            f"点下面的问题查看现行规定；{first.next}" if first.next else "点下面的问题查看现行规定。"
+        )
+        return [
+            Reply(text, [{"title": _title(first.question), "payload": first.question}]),
+            Reply(FEEDBACK_QUESTION, [*FEEDBACK_BUTTONS, REGISTER_BUTTON]),
+        ]
     text += "\n\n" + _next_step("点“登记需求，专员跟进”，或转人工服务。")
     return [Reply(text, [REGISTER_BUTTON, HUMAN_BUTTON])]
 
@@ -353,6 +364,7 @@ def render(answer: Answer, today: Optional[date] = None, *, intent: Optional[str
 
 # Thin wrappers kept for callers of the former API.
 
+
 def render_answer(answer: Answer, intent: Optional[str] = None, today: Optional[date] = None) -> list[Reply]:
     return render(answer, today, intent=intent)
 
@@ -365,5 +377,17 @@ def render_unknown(intent: Optional[str] = None) -> list[Reply]:
     return _unknown_replies(None, intent)
 
 
-__all__ = ["Reply", "render", "render_answer", "render_options", "render_unknown", "citation", "layout",
-           "FEEDBACK_QUESTION", "FEEDBACK_BUTTONS", "HUMAN_BUTTON", "REGISTER_BUTTON", "UNKNOWN"]
+__all__ = [
+    "Reply",
+    "render",
+    "render_answer",
+    "render_options",
+    "render_unknown",
+    "citation",
+    "layout",
+    "FEEDBACK_QUESTION",
+    "FEEDBACK_BUTTONS",
+    "HUMAN_BUTTON",
+    "REGISTER_BUTTON",
+    "UNKNOWN",
+]

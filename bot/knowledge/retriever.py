@@ -21,6 +21,7 @@ Why this shape:
   fuzzy scoring runs on a capped candidate set. A query costs a few
   milliseconds at 10,000 FAQs and the index stays small at 100,000.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -55,25 +56,24 @@ B = 0.75
 # FAQs and cannot tell siblings apart, so they count less; the answer is long
 # and only hints at the topic, but it is often the only thing that separates
 # sibling FAQs (+4 points of leave-one-out top-1 on the seed base at 0.6).
-FIELD_WEIGHTS = {"question": 1.5, "variants": 1.0, "faq_keywords": 1.0,
-                 "title": 0.5, "keywords": 0.5, "answer": 0.6}
+FIELD_WEIGHTS = {"question": 1.5, "variants": 1.0, "faq_keywords": 1.0, "title": 0.5, "keywords": 0.5, "answer": 0.6}
 FIELDS = tuple(FIELD_WEIGHTS)
 
 # Coverage only counts what the question side states: answers are long and
 # share generic words with almost any message.
 COVERAGE_FIELDS = ("question", "variants", "faq_keywords", "title", "keywords")
 
-BM25_CANDIDATES = 50     # top FAQs by BM25 that get fuzzy scoring
-BIGRAM_CANDIDATES = 30   # plus top FAQs by bigram overlap (catches typos BM25 misses)
-MAX_QUERY_CHARS = 2000   # longer input is truncated before analysis
-MAX_FUZZY_CHARS = 200    # fuzzy matching cost grows with length; questions are short
+BM25_CANDIDATES = 50  # top FAQs by BM25 that get fuzzy scoring
+BIGRAM_CANDIDATES = 30  # plus top FAQs by bigram overlap (catches typos BM25 misses)
+MAX_QUERY_CHARS = 2000  # longer input is truncated before analysis
+MAX_FUZZY_CHARS = 200  # fuzzy matching cost grows with length; questions are short
 MAX_QUERY_TERMS = 128
-MAX_SUBWORD_TOKEN = 16   # tokens longer than this are not scanned for sub-words
+MAX_SUBWORD_TOKEN = 16  # tokens longer than this are not scanned for sub-words
 MAX_CALIBRATION_QUERIES = 1500
 CALIBRATION_CANDIDATES = (15, 10)  # top by BM25, top by bigrams, per self-check query
 NEGATIVES_PER_QUERY = 5  # hard negatives per leave-one-out query (≈ the hits a user sees)
-ABSENT_QUERY_SHARE = 0.25     # leave-one-FAQ-out queries per leave-one-variant-out query
-PERTURBED_QUERY_SHARE = 0.5   # perturbed-variant queries per leave-one-variant-out query
+ABSENT_QUERY_SHARE = 0.25  # leave-one-FAQ-out queries per leave-one-variant-out query
+PERTURBED_QUERY_SHARE = 0.5  # perturbed-variant queries per leave-one-variant-out query
 # Held-out (variant or FAQ) queries also asked padded with the asker's situation.
 # A trade-off, read off the self-check (fresh held-out queries, 216-FAQ base):
 # share 0 / 0.25 / 0.5 hands over 60 / 43 / 35 % of padded paraphrases, but also
@@ -81,17 +81,43 @@ PERTURBED_QUERY_SHARE = 0.5   # perturbed-variant queries per leave-one-variant-
 # and hands over 92 / 88 / 83 % of topic-swapped ones; 0.25 takes most of the
 # gain for a third of the cost.
 PADDED_QUERY_SHARE = 0.25
-FOREIGN_QUERY_SHARE = 0.25    # topic-swapped queries per leave-one-variant-out query
+FOREIGN_QUERY_SHARE = 0.25  # topic-swapped queries per leave-one-variant-out query
 _FILLERS = ("请问", "你好，", "想问一下", "麻烦问下", "您好，请问")
 # How enterprises pad a question with their own situation. Only used to make
 # calibration queries look like real messages; the words are deliberately
 # generic (industries, head count, revenue) and mostly unknown to the base.
-_PAD_PREFIXES = ("我们是做{i}的，", "我们公司主要做{i}，", "我们是一家{i}企业，", "我们{i}行业的，",
-                 "我们公司{n}人，", "我们去年营收{n}万，", "我们是{i}方向的初创公司，")
+_PAD_PREFIXES = (
+    "我们是做{i}的，",
+    "我们公司主要做{i}，",
+    "我们是一家{i}企业，",
+    "我们{i}行业的，",
+    "我们公司{n}人，",
+    "我们去年营收{n}万，",
+    "我们是{i}方向的初创公司，",
+)
 _PAD_SUFFIXES = ("，我们是做{i}的", "，我们公司{n}人", "，我们去年营收{n}万", "，我们做{i}")
-_INDUSTRIES = ("新材料", "生物医药", "集成电路", "人工智能", "新能源汽车", "航空航天", "智能制造",
-               "工业软件", "医疗器械", "环保设备", "农业科技", "电子信息", "增材制造", "精密仪器",
-               "文化创意", "物联网", "储能", "机器人", "卫星导航", "食品加工")
+_INDUSTRIES = (
+    "新材料",
+    "生物医药",
+    "集成电路",
+    "人工智能",
+    "新能源汽车",
+    "航空航天",
+    "智能制造",
+    "工业软件",
+    "医疗器械",
+    "环保设备",
+    "农业科技",
+    "电子信息",
+    "增材制造",
+    "精密仪器",
+    "文化创意",
+    "物联网",
+    "储能",
+    "机器人",
+    "卫星导航",
+    "食品加工",
+)
 
 # coverage: share of the query's idf mass found in the FAQ's question-side fields
 # bm25:     BM25F score divided by its upper bound for this query
@@ -114,7 +140,7 @@ _INDUSTRIES = ("新材料", "生物医药", "集成电路", "人工智能", "新
 # (they were negative given the product), so only fuzzy⁴ and the product
 # carried the score. Gating every feature keeps them all usable.
 FEATURES = ("coverage", "bm25", "bigram", "fuzzy", "exact", "overlap", "rel")
-EVIDENCE = FEATURES[:-1]   # the features that carry a weight (each times rel)
+EVIDENCE = FEATURES[:-1]  # the features that carry a weight (each times rel)
 # Prior for the calibration, used as-is when the base is too small to fit and as
 # the centre of the L2 penalty otherwise. Chosen by hand so that a near-exact
 # question scores ≈ 0.99, half the words matching ≈ 0.1, unrelated < 0.01.
@@ -157,11 +183,11 @@ _DROP_CHARS = str.maketrans("", "", "“”‘’\"'《》〈〉「」『』【�
 _WORDLIKE = re.compile(r"\w")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # jieba's own block pattern (jieba.re_han_default): it cuts each such run separately
-_JIEBA_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
-BUILD_DOC_CACHE = 1_000       # per-FAQ statistics kept from the build for the calibration
-MAX_DOC_CACHE = 5_000         # … and re-analysed ones kept during it (all dropped after)
-MAX_CUT_CACHE = 20_000        # blocks cached while answering (≈ 6 MB)
-BUILD_CUT_CACHE = 300_000     # while indexing: answers share many clauses; dropped afterwards
+_JIEBA_BLOCK = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
+BUILD_DOC_CACHE = 1_000  # per-FAQ statistics kept from the build for the calibration
+MAX_DOC_CACHE = 5_000  # … and re-analysed ones kept during it (all dropped after)
+MAX_CUT_CACHE = 20_000  # blocks cached while answering (≈ 6 MB)
+BUILD_CUT_CACHE = 300_000  # while indexing: answers share many clauses; dropped afterwards
 _ALL_CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 FOREIGN_MIN_FREQ = 500  # jieba dictionary frequency: ordinary, not obscure, words
 _foreign_cache: Optional[tuple] = None
@@ -246,9 +272,9 @@ def clean_text(text: str) -> str:
 class Analysis:
     """A text as the retriever sees it."""
 
-    tokens: list[str]        # content tokens after synonym canonicalisation
-    terms: list[str]         # tokens + dictionary sub-words (what BM25 matches), with repeats
-    compact: str             # tokens joined: what fuzzy and bigram matching compare
+    tokens: list[str]  # content tokens after synonym canonicalisation
+    terms: list[str]  # tokens + dictionary sub-words (what BM25 matches), with repeats
+    compact: str  # tokens joined: what fuzzy and bigram matching compare
     bigrams: frozenset[str]
 
 
@@ -322,7 +348,7 @@ class Analyzer:
             parts, i, n = [], 0, len(token)
             while i < n:
                 for size in range(min(self._max_term, n - i), 1, -1):
-                    piece = token[i:i + size]
+                    piece = token[i : i + size]
                     # only Chinese pieces: "pe" must not fire inside "hope"
                     if piece in self.canon and size < n and _CJK.search(piece):
                         parts.append(self.canon[piece])
@@ -382,10 +408,11 @@ class Analyzer:
 def bigrams_of(compact: str) -> frozenset[str]:
     if len(compact) < 2:
         return frozenset([compact]) if compact else frozenset()
-    return frozenset(compact[i:i + 2] for i in range(len(compact) - 1))
+    return frozenset(compact[i : i + 2] for i in range(len(compact) - 1))
 
 
 # --------------------------------------------------------------------------- results
+
 
 @dataclass
 class Hit:
@@ -406,11 +433,11 @@ class Calibration:
 
     weights: np.ndarray
     bias: float
-    source: str = "prior"        # "fitted" or "prior" (base too small to fit)
-    queries: int = 0             # self-supervised queries used for the fit
+    source: str = "prior"  # "fitted" or "prior" (base too small to fit)
+    queries: int = 0  # self-supervised queries used for the fit
     positives: int = 0
     negatives: int = 0
-    top1: float = float("nan")   # share of held-out variants whose own FAQ ranks first
+    top1: float = float("nan")  # share of held-out variants whose own FAQ ranks first
 
     def logit(self, features: np.ndarray) -> np.ndarray:
         """Logits for rows of FEATURES (the evidence columns gated by the last, rel)."""
@@ -420,8 +447,10 @@ class Calibration:
         ws = "，".join(f"{n}={w:.2f}" for n, w in zip(EVIDENCE, self.weights)) + "（均乘以 rel）"
         if self.source != "fitted":
             return f"校准：使用先验参数（样本不足）；{ws}，偏置={self.bias:.2f}"
-        return (f"校准：{self.queries} 条自检问题，正例 {self.positives}、负例 {self.negatives}；"
-                f"留一 Top-1 命中率 {self.top1:.1%}；{ws}，偏置={self.bias:.2f}")
+        return (
+            f"校准：{self.queries} 条自检问题，正例 {self.positives}、负例 {self.negatives}；"
+            f"留一 Top-1 命中率 {self.top1:.1%}；{ws}，偏置={self.bias:.2f}"
+        )
 
 
 def gate(features: np.ndarray) -> np.ndarray:
@@ -433,8 +462,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, prior_w: np.ndarray, prior_b: float,
-                 l2_w: float = L2_WEIGHTS, l2_b: float = L2_BIAS) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    X: np.ndarray, y: np.ndarray, prior_w: np.ndarray, prior_b: float, l2_w: float = L2_WEIGHTS, l2_b: float = L2_BIAS
+) -> tuple[np.ndarray, float]:
     """Platt-style logistic fit (damped Newton), L2-shrunk towards the prior.
 
     Feature weights are kept ≥ 0 (a better match must never lower the score):
@@ -488,13 +518,13 @@ def _perturb(text: str, rng: random.Random, chars: Sequence[str]) -> str:
     n = len(text)
     if kind == 0 and n >= 4 and chars:  # one wrong character (typo / wrong homophone)
         i = rng.randrange(n)
-        return text[:i] + rng.choice(chars) + text[i + 1:]
+        return text[:i] + rng.choice(chars) + text[i + 1 :]
     if kind == 1 and n >= 5:  # one character missing
         i = rng.randrange(n)
-        return text[:i] + text[i + 1:]
+        return text[:i] + text[i + 1 :]
     if kind == 2 and n >= 4:  # two neighbours swapped
         i = rng.randrange(n - 1)
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     return rng.choice(_FILLERS) + text + rng.choice(("？", "呢？", "啊", ""))
 
 
@@ -507,6 +537,7 @@ def _pad(text: str, rng: random.Random) -> str:
 
 
 # --------------------------------------------------------------------------- index
+
 
 def _release_free_memory() -> None:
     """Hand memory freed after a build back to the OS (glibc only; a no-op elsewhere).
@@ -537,16 +568,16 @@ class _Doc:
     field_lens: dict[str, int]
     variant_terms: list[Counter]
     variant_bigrams: list[frozenset]
-    bigram_counts: Counter            # in how many of the FAQ's texts each bigram occurs
-    compacts: list[str]               # question + variants, analysed
-    sentence_terms: list[list[str]]   # question + variants: their distinct terms
+    bigram_counts: Counter  # in how many of the FAQ's texts each bigram occurs
+    compacts: list[str]  # question + variants, analysed
+    sentence_terms: list[list[str]]  # question + variants: their distinct terms
 
 
 @dataclass
 class _Query:
     analysis: Analysis
     terms: list[str]
-    ids: np.ndarray           # term ids in the index, -1 for words the base does not use
+    ids: np.ndarray  # term ids in the index, -1 for words the base does not use
     idf: np.ndarray
     idf_sum: float
     bigrams: list[str]
@@ -654,10 +685,10 @@ class Retriever:
         vocab: dict[str, int] = {}
         bvocab: dict[str, int] = {}
         # One row per (FAQ, field, term): compact typed arrays, not Python objects.
-        r_key, r_cnt = array("q"), array("f")      # key = faq * nf + field
+        r_key, r_cnt = array("q"), array("f")  # key = faq * nf + field
         r_term = array("i")
-        b_faq, b_gram = array("i"), array("i")     # (FAQ, bigram) pairs, distinct
-        s_term, s_len = array("i"), array("i")     # sentence → its distinct terms
+        b_faq, b_gram = array("i"), array("i")  # (FAQ, bigram) pairs, distinct
+        s_term, s_len = array("i"), array("i")  # sentence → its distinct terms
         sent_compacts: list[str] = []
         sent_offsets = [0]
         for i, faq in enumerate(self.faqs):
@@ -695,7 +726,7 @@ class Retriever:
         norm = 1 - B + B * lens / avg
         tf_part = weights[field_of] * cnt / norm[faq_of, field_of]
         covered = np.isin(field_of, [FIELDS.index(f) for f in COVERAGE_FIELDS]).astype(np.float64)
-        pair = term * max(n, 1) + faq_of                          # (term, FAQ)
+        pair = term * max(n, 1) + faq_of  # (term, FAQ)
         upair, inverse = np.unique(pair, return_inverse=True)
         tf = np.bincount(inverse, weights=tf_part)
         asked = np.bincount(inverse, weights=covered) > 0
@@ -704,13 +735,12 @@ class Retriever:
         self._idf = self._idf_of(self._df)
         self._p_ptr = np.zeros(v + 1, dtype=np.int64)
         np.cumsum(self._df, out=self._p_ptr[1:])
-        self._p_doc = (upair % max(n, 1)).astype(np.int32)       # upair is sorted by term
+        self._p_doc = (upair % max(n, 1)).astype(np.int32)  # upair is sorted by term
         self._p_imp = (self._idf[p_term] * tf * (K1 + 1) / (tf + K1)).astype(np.float32)
         self._p_asked = asked
         del key, term, cnt, faq_of, field_of, tf_part, covered, pair, upair, inverse, tf, asked, p_term
 
-        bkey = np.frombuffer(b_gram, dtype=np.int32).astype(np.int64) * max(n, 1) \
-            + np.frombuffer(b_faq, dtype=np.int32)
+        bkey = np.frombuffer(b_gram, dtype=np.int32).astype(np.int64) * max(n, 1) + np.frombuffer(b_faq, dtype=np.int32)
         self._b_ptr, self._b_doc, _ = _csr(bkey, nb, max(n, 1))
         self._bdf = np.diff(self._b_ptr)
         self._bidf = self._idf_of(self._bdf)
@@ -741,8 +771,7 @@ class Retriever:
         n = len(self.faqs)
         return np.log(1 + (n - np.asarray(df, dtype=np.float64) + 0.5) / (np.asarray(df) + 0.5))
 
-    def _query(self, text: str, held_out: Optional[tuple[int, Optional[int]]] = None
-               ) -> Optional[_Query]:
+    def _query(self, text: str, held_out: Optional[tuple[int, Optional[int]]] = None) -> Optional[_Query]:
         """Analyse a query and weight its terms by idf.
 
         held_out=(faq, variant) computes idf as if that variant were not in the
@@ -767,9 +796,9 @@ class Retriever:
                 gone_bigrams = set(d.bigram_counts)
             else:
                 own = d.variant_terms[v]
-                gone = {t for t in own
-                        if all(c[t] == (own[t] if f == "variants" else 0)
-                               for f, c in d.field_counts.items())}
+                gone = {
+                    t for t in own if all(c[t] == (own[t] if f == "variants" else 0) for f, c in d.field_counts.items())
+                }
                 gone_bigrams = {g for g in d.variant_bigrams[v] if d.bigram_counts[g] == 1}
             df = df - np.array([t in gone for t in terms], dtype=np.int64)
             bdf = bdf - np.array([g in gone_bigrams for g in bigrams], dtype=np.int64)
@@ -778,8 +807,7 @@ class Retriever:
         # _idf_of(0) is the idf of an unknown word
         idf = self._idf_of(df)
         bidf = self._idf_of(bdf)
-        return _Query(a, terms, ids, idf, float(idf.sum()), bigrams, bids, bidf,
-                      float(bidf.sum()) or 1.0, compact)
+        return _Query(a, terms, ids, idf, float(idf.sum()), bigrams, bids, bidf, float(bidf.sum()) or 1.0, compact)
 
     def _accumulate(self, q: _Query) -> tuple[np.ndarray, np.ndarray]:
         """BM25 and matched-bigram mass for every FAQ, via the query terms' postings only."""
@@ -795,7 +823,7 @@ class Retriever:
         bptr, bdocs = self._b_ptr, self._b_doc
         for g, w in zip(q.bigram_ids.tolist(), q.bidf.tolist()):
             if g >= 0:
-                big[bdocs[bptr[g]:bptr[g + 1]]] += w
+                big[bdocs[bptr[g] : bptr[g + 1]]] += w
         return bm, big
 
     def _coverage(self, q: _Query, cands: np.ndarray) -> np.ndarray:
@@ -812,13 +840,15 @@ class Retriever:
             cov[(docs[pos] == cands) & asked[pos]] += w
         return cov
 
-    def _candidates(self, bm: np.ndarray, big: np.ndarray, k_bm: int = BM25_CANDIDATES,
-                    k_big: int = BIGRAM_CANDIDATES) -> np.ndarray:
+    def _candidates(
+        self, bm: np.ndarray, big: np.ndarray, k_bm: int = BM25_CANDIDATES, k_big: int = BIGRAM_CANDIDATES
+    ) -> np.ndarray:
         def top(arr: np.ndarray, k: int) -> np.ndarray:
             nz = np.flatnonzero(arr > 0)
             if len(nz) > k:
                 nz = nz[np.argpartition(-arr[nz], k - 1)[:k]]
             return nz
+
         return np.union1d(top(bm, k_bm), top(big, k_big))
 
     def _ratios(self, q: _Query, sentences: np.ndarray) -> np.ndarray:
@@ -837,8 +867,7 @@ class Retriever:
         mass = self._s_mass[sentences]
         return np.divide(matched, mass, out=np.zeros(len(sentences)), where=mass > 0)
 
-    def _features(self, q: _Query, cands: np.ndarray, bm: np.ndarray,
-                  big: np.ndarray) -> np.ndarray:
+    def _features(self, q: _Query, cands: np.ndarray, bm: np.ndarray, big: np.ndarray) -> np.ndarray:
         """All features but `rel` for the candidate FAQs (rows follow `cands`)."""
         if len(cands) == 0:
             return np.zeros((0, len(FEATURES) - 1))
@@ -848,14 +877,16 @@ class Retriever:
         bounds = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
         fuzzy = np.maximum.reduceat(self._ratios(q, sentences), bounds)
         overlap = np.maximum.reduceat(self._overlaps(q, sentences), bounds)
-        X = np.column_stack([
-            self._coverage(q, cands) / q.idf_sum,
-            bm[cands].astype(np.float64) / (q.idf_sum * (K1 + 1)),
-            big[cands].astype(np.float64) / q.bidf_sum,
-            fuzzy,
-            fuzzy ** 4,
-            overlap,
-        ])
+        X = np.column_stack(
+            [
+                self._coverage(q, cands) / q.idf_sum,
+                bm[cands].astype(np.float64) / (q.idf_sum * (K1 + 1)),
+                big[cands].astype(np.float64) / q.bidf_sum,
+                fuzzy,
+                fuzzy**4,
+                overlap,
+            ]
+        )
         return np.clip(X, 0.0, 1.0, out=X)  # shares: only rounding can push them past 1
 
     @staticmethod
@@ -885,7 +916,7 @@ class Retriever:
         X = self._with_rel(self._features(q, cands, bm, big))
         logits = self.calibration.logit(X)
         scores = _sigmoid(logits)
-        order = np.lexsort((-bm[cands], -scores))[:max(k, 0)]
+        order = np.lexsort((-bm[cands], -scores))[: max(k, 0)]
         hits = []
         for j in order:
             faq = self.faqs[cands[j]]
@@ -965,17 +996,22 @@ class Retriever:
         rest = np.array([j for j in range(start, end) if j != start + 1 + v], dtype=np.int64)
         fuzzy = self._ratios(q, rest).max()
         overlap = self._overlaps(q, rest).max()
-        return np.array([cov / q.idf_sum, bm / (q.idf_sum * (K1 + 1)), big / q.bidf_sum,
-                         fuzzy, fuzzy ** 4, overlap])
+        return np.array([cov / q.idf_sum, bm / (q.idf_sum * (K1 + 1)), big / q.bidf_sum, fuzzy, fuzzy**4, overlap])
 
     def _foreign_words(self) -> list[str]:
         """Common dictionary words the base never uses: replacement topics for _swap_topic."""
         global _foreign_cache
         tk = self.analyzer.tk
         if _foreign_cache is None or _foreign_cache[0] is not _base():
-            words = [w for w, f in tk.FREQ.items()
-                     if f >= FOREIGN_MIN_FREQ and 2 <= len(w) <= 4 and _ALL_CJK.match(w)
-                     and w not in tk.user_word_tag_tab and w not in STOP_WORDS]
+            words = [
+                w
+                for w, f in tk.FREQ.items()
+                if f >= FOREIGN_MIN_FREQ
+                and 2 <= len(w) <= 4
+                and _ALL_CJK.match(w)
+                and w not in tk.user_word_tag_tab
+                and w not in STOP_WORDS
+            ]
             _foreign_cache = (_base(), sorted(words))
         return [w for w in _foreign_cache[1] if w not in self._vocab and w not in self.analyzer.canon]
 
@@ -991,6 +1027,7 @@ class Retriever:
         def weight(tok: str) -> float:
             tid = self._vocab.get(an.canonical_surface(tok), -1)
             return float(self._idf[tid]) if tid >= 0 else unknown
+
         mass = {k: weight(tokens[k]) for k in content}
         total, target, done = sum(mass.values()), rng.uniform(0.4, 0.9), 0.0
         for k in sorted(content, key=lambda k: -mass[k]):
@@ -1031,15 +1068,21 @@ class Retriever:
         limit = int(len(loo) * ABSENT_QUERY_SHARE)
         if len(absent) > limit:
             absent = rng.sample(absent, limit)
-        chars = sorted({c for i, _ in loo for text in self.faqs[i].sentences for c in text
-                        if _CJK.match(c)})
-        perturbed = [(i, v, _perturb(self.faqs[i].variants[v], rng, chars))
-                     for i, v in rng.sample(loo, int(len(loo) * PERTURBED_QUERY_SHARE))]
-        jobs = ([("loo", i, v, self.faqs[i].variants[v]) for i, v in loo]
-                + [("absent", i, -1, self.faqs[i].question) for i, _ in absent]
-                + [("perturbed", i, v, text) for i, v, text in perturbed])
-        jobs += [(kind, i, v, _pad(text, rng)) for kind, i, v, text in jobs
-                 if kind != "perturbed" and rng.random() < PADDED_QUERY_SHARE]
+        chars = sorted({c for i, _ in loo for text in self.faqs[i].sentences for c in text if _CJK.match(c)})
+        perturbed = [
+            (i, v, _perturb(self.faqs[i].variants[v], rng, chars))
+            for i, v in rng.sample(loo, int(len(loo) * PERTURBED_QUERY_SHARE))
+        ]
+        jobs = (
+            [("loo", i, v, self.faqs[i].variants[v]) for i, v in loo]
+            + [("absent", i, -1, self.faqs[i].question) for i, _ in absent]
+            + [("perturbed", i, v, text) for i, v, text in perturbed]
+        )
+        jobs += [
+            (kind, i, v, _pad(text, rng))
+            for kind, i, v, text in jobs
+            if kind != "perturbed" and rng.random() < PADDED_QUERY_SHARE
+        ]
         words = self._foreign_words()
         if words:
             for i, v in rng.sample(loo, int(len(loo) * FOREIGN_QUERY_SHARE)):

@@ -4,6 +4,7 @@ Staff edit knowledge/ while the action server runs; the service notices
 changes (at most one directory scan per second) and swaps in the new base
 only if it validates, so a typo in one file never takes answers offline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,17 @@ from typing import Callable, Optional
 
 from bot.text import normalise
 
-from .followup import (ELLIPTICAL, MAX_FOLLOWUP_CHARS, NEW_SUBJECT, STANDALONE, WEAK_ASPECTS, KbContext,
-                       SubjectLexicon, aspects, asks_something)
+from .followup import (
+    ELLIPTICAL,
+    MAX_FOLLOWUP_CHARS,
+    NEW_SUBJECT,
+    STANDALONE,
+    WEAK_ASPECTS,
+    KbContext,
+    SubjectLexicon,
+    aspects,
+    asks_something,
+)
 from .followup import read as read_followup
 from .loader import load_base
 from .model import Entry, Faq, KnowledgeBase
@@ -55,11 +65,11 @@ ANSWER_MARGIN = 0.3
 SURE_THRESHOLD = 0.85
 UNKNOWN_THRESHOLD = 0.18
 OPTIONS_MARGIN = 0.04
-RELATED_MIN = 0.2        # a runner-up shown as "您可能还想问" scores at least this (or shares the entry)
+RELATED_MIN = 0.2  # a runner-up shown as "您可能还想问" scores at least this (or shares the entry)
 MAX_OPTIONS = 3
 MAX_ALTERNATIVES = 2
-SEARCH_K = 10            # hits retrieved per question (what decide() and follow-ups look at)
-PREFER_MARGIN = 0.2      # a follow-up prefers the topic's FAQ when it scores within this of the best
+SEARCH_K = 10  # hits retrieved per question (what decide() and follow-ups look at)
+PREFER_MARGIN = 0.2  # a follow-up prefers the topic's FAQ when it scores within this of the best
 CHECK_INTERVAL = 1.0  # seconds between directory scans
 RELOAD_MARKER = ".reload"  # touched by `python -m bot.knowledge reload`
 
@@ -118,8 +128,9 @@ class Answer:
         top = self.top
         if self.decision not in (ANSWER, BEST_GUESS) or top is None:
             return None
-        return KbContext(entry_id=top.entry.id if top.entry else None, faq_id=top.faq.id,
-                         question=self.resolved or self.query)
+        return KbContext(
+            entry_id=top.entry.id if top.entry else None, faq_id=top.faq.id, question=self.resolved or self.query
+        )
 
 
 def _question_key(hit: Hit) -> str:
@@ -139,10 +150,14 @@ def distinct(hits: list[Hit]) -> list[Hit]:
     return out
 
 
-def decide(hits: list[Hit], answer_threshold: float = ANSWER_THRESHOLD,
-           answer_margin: float = ANSWER_MARGIN, unknown_threshold: float = UNKNOWN_THRESHOLD,
-           options_margin: float = OPTIONS_MARGIN,
-           sure_threshold: float = SURE_THRESHOLD) -> tuple[str, list[Hit]]:
+def decide(
+    hits: list[Hit],
+    answer_threshold: float = ANSWER_THRESHOLD,
+    answer_margin: float = ANSWER_MARGIN,
+    unknown_threshold: float = UNKNOWN_THRESHOLD,
+    options_margin: float = OPTIONS_MARGIN,
+    sure_threshold: float = SURE_THRESHOLD,
+) -> tuple[str, list[Hit]]:
     """The decision and what to show, from ranked hits (see the constants above)."""
     hits = distinct(hits)
     if not hits or hits[0].score < unknown_threshold:
@@ -159,9 +174,12 @@ def decide(hits: list[Hit], answer_threshold: float = ANSWER_THRESHOLD,
     else:
         decision = BEST_GUESS
     same_entry = top.entry.id if top.entry is not None else None
-    related = [h for h in rest
-               if h.score >= max(RELATED_MIN, unknown_threshold)
-               or (same_entry and h.entry is not None and h.entry.id == same_entry)]
+    related = [
+        h
+        for h in rest
+        if h.score >= max(RELATED_MIN, unknown_threshold)
+        or (same_entry and h.entry is not None and h.entry.id == same_entry)
+    ]
     return decision, [top, *related[:MAX_ALTERNATIVES]]
 
 
@@ -172,7 +190,7 @@ def prefer(hits: list[Hit], wanted: Callable[[Hit], bool], margin: float = PREFE
     for i, h in enumerate(hits[1:], 1):
         if wanted(h):
             if hits[0].score - h.score <= margin:
-                return [h, *hits[:i], *hits[i + 1:]]
+                return [h, *hits[:i], *hits[i + 1 :]]
             break
     return hits
 
@@ -203,16 +221,22 @@ def _not_again(hits: list[Hit], context: KbContext, predicate: str) -> list[Hit]
         return hits
     asked = {a for a in aspects(normalise(predicate)) if a not in WEAK_ASPECTS and len(a) >= 2}
     said = normalise(f"{hits[0].faq.question} {hits[0].faq.answer}")
-    if not asked or any(a in said or (a in _TIME_ASPECTS and _DURATION.search(said))
-                        or (a in _MONEY_ASPECTS and _AMOUNT.search(said)) for a in asked):
+    if not asked or any(
+        a in said or (a in _TIME_ASPECTS and _DURATION.search(said)) or (a in _MONEY_ASPECTS and _AMOUNT.search(said))
+        for a in asked
+    ):
         return hits
     return [h for h in hits if h.faq.id != context.faq_id]
 
 
 # An answer that states a duration answers "多久", one that states an amount answers "多少钱", in whatever words.
-_TIME_ASPECTS = frozenset("多久 多长时间 多少时间 几个月 多少天 多少年 几天 几年 周期 时限 期限 批下来 什么时候 啥时候 何时 多长".split())
+_TIME_ASPECTS = frozenset(
+    "多久 多长时间 多少时间 几个月 多少天 多少年 几天 几年 周期 时限 期限 批下来 什么时候 啥时候 何时 多长".split()
+)
 _MONEY_ASPECTS = frozenset("多少钱 费用 收费 花费 金额 额度 补贴 补助 奖励 资助 奖补".split())
-_DURATION = re.compile(r"\d+\s*(?:个)?(?:工作日|自然日|年|月|天|日|周)|[一二三四五六七八九十两半]+(?:个)?(?:工作日|年|月|天|周)")
+_DURATION = re.compile(
+    r"\d+\s*(?:个)?(?:工作日|自然日|年|月|天|日|周)|[一二三四五六七八九十两半]+(?:个)?(?:工作日|年|月|天|周)"
+)
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?元|[一二三四五六七八九十百千万]+元")
 
 
@@ -234,15 +258,21 @@ def directory_signature(directory: Path) -> tuple:
 class KnowledgeService:
     """Thread-safe question answering over a knowledge directory with hot reload."""
 
-    def __init__(self, directory: str | Path, answer_threshold: float = ANSWER_THRESHOLD,
-                 answer_margin: float = ANSWER_MARGIN,
-                 unknown_threshold: float = UNKNOWN_THRESHOLD,
-                 options_margin: float = OPTIONS_MARGIN,
-                 sure_threshold: float = SURE_THRESHOLD, *,
-                 check_interval: float = CHECK_INTERVAL,
-                 today: Callable[[], date] = date.today,
-                 clock: Callable[[], float] = time.monotonic,
-                 strict: bool = False, background_reload: bool = True):
+    def __init__(
+        self,
+        directory: str | Path,
+        answer_threshold: float = ANSWER_THRESHOLD,
+        answer_margin: float = ANSWER_MARGIN,
+        unknown_threshold: float = UNKNOWN_THRESHOLD,
+        options_margin: float = OPTIONS_MARGIN,
+        sure_threshold: float = SURE_THRESHOLD,
+        *,
+        check_interval: float = CHECK_INTERVAL,
+        today: Callable[[], date] = date.today,
+        clock: Callable[[], float] = time.monotonic,
+        strict: bool = False,
+        background_reload: bool = True,
+    ):
         """Load the base now.
 
         With strict=False (the default for servers) an invalid base at start-up
@@ -350,8 +380,9 @@ class KnowledgeService:
             if signature is None:
                 return
             if self.background_reload:
-                self._thread = threading.Thread(target=self._reload_to, args=(signature,),
-                                                name="knowledge-reload", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._reload_to, args=(signature,), name="knowledge-reload", daemon=True
+                )
                 self._thread.start()
             else:
                 self._reload_to(signature)
@@ -383,15 +414,22 @@ class KnowledgeService:
             return Answer(UNKNOWN, query=query)
         if reading == ELLIPTICAL and context is not None:
             hits = _not_again(hits, context, query)
-        decision, options = decide(hits, self.answer_threshold, self.answer_margin,
-                                   self.unknown_threshold, self.options_margin, self.sure_threshold)
+        decision, options = decide(
+            hits,
+            self.answer_threshold,
+            self.answer_margin,
+            self.unknown_threshold,
+            self.options_margin,
+            self.sure_threshold,
+        )
         if decision == OPTIONS and reading in (ELLIPTICAL, NEW_SUBJECT):
             decision, options, hits = _by_aspect(options, hits, query if reading == ELLIPTICAL else resolved)
         expired = bool(hits) and hits[0].entry is not None and hits[0].entry.is_expired(self._today())
-        return Answer(decision, hits[:max(k, 1)], options, expired, query, resolved, reading)
+        return Answer(decision, hits[: max(k, 1)], options, expired, query, resolved, reading)
 
-    def _search(self, kb: KnowledgeBase, retriever: Retriever, lexicon: SubjectLexicon,
-                query: str, context: Optional[KbContext]) -> tuple[list[Hit], str, str]:
+    def _search(
+        self, kb: KnowledgeBase, retriever: Retriever, lexicon: SubjectLexicon, query: str, context: Optional[KbContext]
+    ) -> tuple[list[Hit], str, str]:
         """Ranked hits, the text looked up, and the reading (standalone / follow-up)."""
         text = retriever.translate(query)
         if not context:
@@ -405,8 +443,9 @@ class KnowledgeService:
             # the entry's title names its topic; its keyword list covers all its FAQs, so its
             # first topic term may be another FAQ's (subsidy-claim-process lists 对公账户)
             carried = lexicon.find(entry.title) or entry.title
-        reading = read_followup(text, KbContext(context.entry_id, context.faq_id, previous),
-                                lexicon, context_subject=carried)
+        reading = read_followup(
+            text, KbContext(context.entry_id, context.faq_id, previous), lexicon, context_subject=carried
+        )
         in_topic = (lambda h: h.entry is not None and h.entry.id == entry.id) if entry else (lambda h: False)
         if reading.kind == ELLIPTICAL:
             hits = prefer(retriever.search(reading.query, k=SEARCH_K), in_topic)
@@ -421,9 +460,14 @@ class KnowledgeService:
         hits = retriever.search(text, k=SEARCH_K)
         # A short message that names no known topic and finds nothing sure on
         # its own ("我们刚成立半年能报吗") is tried against the previous topic too.
-        if (carried and entry is not None and lexicon.find(text) is None
-                and len(text) <= MAX_FOLLOWUP_CHARS and asks_something(text)
-                and (not hits or hits[0].score < self.answer_threshold)):
+        if (
+            carried
+            and entry is not None
+            and lexicon.find(text) is None
+            and len(text) <= MAX_FOLLOWUP_CHARS
+            and asks_something(text)
+            and (not hits or hits[0].score < self.answer_threshold)
+        ):
             joined = f"{carried} {text}"
             alt = prefer(retriever.search(joined, k=SEARCH_K), in_topic)
             if alt and alt[0].score > (hits[0].score if hits else 0.0):

@@ -8,11 +8,37 @@ rasa_sdk, the desk, the Rasa extensions, the scheduler, the runtime or tooling.
 
     from bot.network import default_network, sync_network
 """
+
 from bot.network.model import NETWORK_FILE, Network, default_network, load_network
-from bot.network.nodes import (CENTRE, KIND_LABELS, KINDS, LEVELS, NEW_CITY, SPECIAL_WINDOW, WORKSTATION, NetworkError,
-                               Node, match_key)
+from bot.network.nodes import (
+    CENTRE,
+    KIND_LABELS,
+    KINDS,
+    LEVELS,
+    NEW_CITY,
+    SPECIAL_WINDOW,
+    WORKSTATION,
+    NetworkError,
+    Node,
+    match_key,
+)
 from bot.network.sync import SyncResult, sync_network
 
-__all__ = ["CENTRE", "KIND_LABELS", "KINDS", "LEVELS", "NETWORK_FILE", "NEW_CITY", "SPECIAL_WINDOW", "WORKSTATION",
-           "Network", "NetworkError", "Node", "SyncResult", "default_network", "load_network", "match_key",
-           "sync_network"]
+__all__ = [
+    "CENTRE",
+    "KIND_LABELS",
+    "KINDS",
+    "LEVELS",
+    "NETWORK_FILE",
+    "NEW_CITY",
+    "SPECIAL_WINDOW",
+    "WORKSTATION",
+    "Network",
+    "NetworkError",
+    "Node",
+    "SyncResult",
+    "default_network",
+    "load_network",
+    "match_key",
+    "sync_network",
+]

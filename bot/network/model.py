@@ -13,6 +13,7 @@ answers the tree questions the rest of the system asks:
 - routing: `find_park(text)` / `find_new_city(text)` recognise a location typed
   by a user ("沣西", "灃西新城", "西部科技创新港", …).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -21,8 +22,17 @@ from typing import Any, Iterable, Iterator, Optional
 
 import yaml
 
-from bot.network.nodes import (CENTRE, NEW_CITY, SPECIAL_WINDOW, WORKSTATION, _MIN_DERIVED_KEY, NetworkError, Node,
-                               _strip_affixes, match_key)
+from bot.network.nodes import (
+    CENTRE,
+    NEW_CITY,
+    SPECIAL_WINDOW,
+    WORKSTATION,
+    _MIN_DERIVED_KEY,
+    NetworkError,
+    Node,
+    _strip_affixes,
+    match_key,
+)
 from bot.network.validation import validate
 from bot.settings import SERVICE_DATA_DIR
 
@@ -184,7 +194,8 @@ class Network:
             self._city_exact[n.id] = {k for k in keys if k}
         city_keys = sorted({k for ks in self._city_exact.values() for k in ks}, key=len, reverse=True)
         self._city_keys: list[tuple[str, str]] = sorted(
-            ((k, nid) for nid, ks in self._city_exact.items() for k in ks), key=lambda kv: -len(kv[0]))
+            ((k, nid) for nid, ks in self._city_exact.items() for k in ks), key=lambda kv: -len(kv[0])
+        )
 
         # Park keys: explicit ones (park, name, aliases) and derived shorter forms; a derived
         # form shared by two workstations is ambiguous and dropped.
@@ -197,8 +208,7 @@ class Network:
                     continue
                 explicit.setdefault(key, n.id)
                 for short in _strip_affixes(key, city_keys):
-                    if (short != key and len(short) >= _MIN_DERIVED_KEY
-                            and not short.startswith(("新城", "新区"))):
+                    if short != key and len(short) >= _MIN_DERIVED_KEY and not short.startswith(("新城", "新区")):
                         derived.setdefault(short, set()).add(n.id)
         park_keys = dict(explicit)
         for short, owners in derived.items():

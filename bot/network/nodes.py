@@ -1,4 +1,5 @@
 """Nodes of the 1+5+N network: kinds, levels, the node record and the form names are compared in."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,12 @@ NEW_CITY = "new_city"
 WORKSTATION = "workstation"
 SPECIAL_WINDOW = "special_window"
 KINDS = (CENTRE, NEW_CITY, WORKSTATION, SPECIAL_WINDOW)
-KIND_LABELS = {CENTRE: "综合服务中心", NEW_CITY: "新城服务中心", WORKSTATION: "园区工作站",
-               SPECIAL_WINDOW: "政策兑现专窗"}
+KIND_LABELS = {
+    CENTRE: "综合服务中心",
+    NEW_CITY: "新城服务中心",
+    WORKSTATION: "园区工作站",
+    SPECIAL_WINDOW: "政策兑现专窗",
+}
 LEVELS = ("省", "市", "区")
 
 # Which kinds of node may be the parent of which.
@@ -47,9 +52,9 @@ class Node:
     name: str
     kind: str
     parent: Optional[str] = None
-    new_city: Optional[str] = None      # short name: 沣东 / 沣西 / 秦汉 / 空港 / 泾河
+    new_city: Optional[str] = None  # short name: 沣东 / 沣西 / 秦汉 / 空港 / 泾河
     park: Optional[str] = None
-    level: Optional[str] = None         # 省 / 市 / 区 for special windows
+    level: Optional[str] = None  # 省 / 市 / 区 for special windows
     address: Optional[str] = None
     aliases: tuple[str, ...] = ()
     active: bool = True
@@ -76,7 +81,7 @@ def _strip_affixes(key: str, city_keys: Iterable[str]) -> set[str]:
             for prefix in (*_REGION_PREFIXES, *city_keys):
                 p = match_key(prefix)
                 if p and k.startswith(p) and len(k) > len(p):
-                    new = k[len(p):]
+                    new = k[len(p) :]
                     if new not in out:
                         out.add(new)
                         changed = True

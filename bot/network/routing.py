@@ -10,6 +10,7 @@ routing.yml for the rule format.
     router.route("need_space", park="西部科技创新港")              # → fengxi-ws-chuangxingang
     router.route("need_training", new_city="沣东新城")             # → fengdong
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,10 +34,28 @@ KNOWN, UNKNOWN = "known", "unknown"
 
 POLICY_LEVELS = ("国家", "省", "市", "区")
 _LEVEL_SYNONYMS = {
-    "国家": "国家", "国家级": "国家", "中央": "国家", "national": "国家",
-    "省": "省", "省级": "省", "陕西省": "省", "陕西": "省", "province": "省", "provincial": "省",
-    "市": "市", "市级": "市", "西安市": "市", "city": "市", "municipal": "市",
-    "区": "区", "区级": "区", "新区": "区", "西咸新区": "区", "西咸": "区", "新区级": "区", "district": "区",
+    "国家": "国家",
+    "国家级": "国家",
+    "中央": "国家",
+    "national": "国家",
+    "省": "省",
+    "省级": "省",
+    "陕西省": "省",
+    "陕西": "省",
+    "province": "省",
+    "provincial": "省",
+    "市": "市",
+    "市级": "市",
+    "西安市": "市",
+    "city": "市",
+    "municipal": "市",
+    "区": "区",
+    "区级": "区",
+    "新区": "区",
+    "西咸新区": "区",
+    "西咸": "区",
+    "新区级": "区",
+    "district": "区",
 }
 
 RULE_FIELDS = ("name", "when", "to", "note")
@@ -52,7 +71,7 @@ class RoutingError(ProblemsError):
 @dataclass(frozen=True)
 class RouteResult:
     node_id: str
-    rule: str                              # name of the rule that decided
+    rule: str  # name of the rule that decided
     redirected_from: Optional[str] = None  # the rule's target, when it was inactive
 
 
@@ -69,7 +88,8 @@ def normalise_level(level: Optional[str]) -> Optional[str]:
 @dataclass(frozen=True)
 class Condition:
     """known / unknown / one of `values` (canonical: intent ids, new-city names, workstation ids, levels)."""
-    mode: str                       # known / unknown / any_of
+
+    mode: str  # known / unknown / any_of
     values: frozenset[str] = frozenset()
 
     def holds(self, value: Optional[str]) -> bool:
@@ -83,9 +103,9 @@ class Condition:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    conditions: tuple[tuple[str, Condition], ...]   # (field, condition)
-    target: Optional[str] = None                    # node id or a dynamic target
-    by_level: tuple[tuple[str, str], ...] = ()      # (level, node id)
+    conditions: tuple[tuple[str, Condition], ...]  # (field, condition)
+    target: Optional[str] = None  # node id or a dynamic target
+    by_level: tuple[tuple[str, str], ...] = ()  # (level, node id)
     otherwise: Optional[str] = None
 
     @property
@@ -106,8 +126,7 @@ class Rule:
 
 
 class Router:
-    def __init__(self, rules: tuple[Rule, ...], staff_only: frozenset[str], network: Network,
-                 source: str = ""):
+    def __init__(self, rules: tuple[Rule, ...], staff_only: frozenset[str], network: Network, source: str = ""):
         self.rules = rules
         self.staff_only = staff_only
         self.network = network
@@ -140,8 +159,9 @@ class Router:
         """Whether needs of this category go straight to staff (no bot handling)."""
         return category in self.staff_only
 
-    def resolve_location(self, new_city: Optional[str] = None,
-                         park: Optional[str] = None) -> tuple[Optional[Node], Optional[Node]]:
+    def resolve_location(
+        self, new_city: Optional[str] = None, park: Optional[str] = None
+    ) -> tuple[Optional[Node], Optional[Node]]:
         """(new-city centre, workstation) for the location an enterprise gave, either may be None.
 
         The park is more specific: without a new city it implies one; when both are
@@ -161,8 +181,13 @@ class Router:
                 park_node = same_city[0] if len(same_city) == 1 else None
         return city_node, park_node
 
-    def route(self, category: Optional[str], new_city: Optional[str] = None, park: Optional[str] = None,
-              policy_level: Optional[str] = None) -> RouteResult:
+    def route(
+        self,
+        category: Optional[str],
+        new_city: Optional[str] = None,
+        park: Optional[str] = None,
+        policy_level: Optional[str] = None,
+    ) -> RouteResult:
         """The node that handles a need of `category` from an enterprise at this location.
 
         `new_city` and `park` may be free text ("沣西新城", "西部科技创新港") or node ids;
@@ -196,6 +221,7 @@ class Router:
 
 
 # ---- validation ---------------------------------------------------------------------------------
+
 
 def _validate(data: Any, network: Network, source: str) -> tuple[tuple[Rule, ...], frozenset[str]]:
     problems: list[str] = []
@@ -285,8 +311,11 @@ def _validate(data: Any, network: Network, source: str) -> tuple[tuple[Rule, ...
                 for level, node_id in table.items():
                     canon = normalise_level(str(level))
                     if canon not in POLICY_LEVELS:
-                        err(where, f"to.by_policy_level.{level}",
-                            f"未知的政策级别，应为 {' / '.join(POLICY_LEVELS)} 之一")
+                        err(
+                            where,
+                            f"to.by_policy_level.{level}",
+                            f"未知的政策级别，应为 {' / '.join(POLICY_LEVELS)} 之一",
+                        )
                     elif node_ref(where, f"to.by_policy_level.{level}", node_id):
                         by_level.append((canon, node_id))
             if "otherwise" in to:
@@ -294,17 +323,22 @@ def _validate(data: Any, network: Network, source: str) -> tuple[tuple[Rule, ...
         else:
             err(where, "to", "应为节点编号或 by_policy_level 映射")
 
-        rule = Rule(name=name, conditions=tuple(conditions), target=target, by_level=tuple(by_level),
-                    otherwise=otherwise)
+        rule = Rule(
+            name=name, conditions=tuple(conditions), target=target, by_level=tuple(by_level), otherwise=otherwise
+        )
         fixed = (rule.target is not None and rule.target not in DYNAMIC_TARGETS) or (
-            bool(rule.by_level) and rule.otherwise is not None)
+            bool(rule.by_level) and rule.otherwise is not None
+        )
         if rule.unconditional and fixed and catch_all_at is None:
             catch_all_at = where
         rules.append(rule)
 
     if catch_all_at is None:
-        err(f"rules[{len(raw_rules) - 1}]", "when",
-            "最后一条规则应没有 when 并指向固定节点（如 to: centre），保证每个需求都有承办节点")
+        err(
+            f"rules[{len(raw_rules) - 1}]",
+            "when",
+            "最后一条规则应没有 when 并指向固定节点（如 to: centre），保证每个需求都有承办节点",
+        )
     if problems:
         raise RoutingError(problems)
     return tuple(rules), frozenset(staff_only)

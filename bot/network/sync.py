@@ -1,4 +1,5 @@
 """The network's copy in the database: `sync_network` upserts network.yml into service_nodes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,14 +21,22 @@ class SyncResult:
         return bool(self.created or self.updated or self.deactivated)
 
     def summary(self) -> str:
-        return (f"服务网络同步：新增 {len(self.created)}，更新 {len(self.updated)}，"
-                f"停用 {len(self.deactivated)}，未变 {self.unchanged}")
+        return (
+            f"服务网络同步：新增 {len(self.created)}，更新 {len(self.updated)}，"
+            f"停用 {len(self.deactivated)}，未变 {self.unchanged}"
+        )
 
 
 def _values(node: Node) -> dict[str, Any]:
     return {
-        "name": node.name, "kind": node.kind, "parent_id": node.parent, "new_city": node.new_city,
-        "park": node.park, "level": node.level, "address": node.address, "active": node.active,
+        "name": node.name,
+        "kind": node.kind,
+        "parent_id": node.parent,
+        "new_city": node.new_city,
+        "park": node.park,
+        "level": node.level,
+        "address": node.address,
+        "active": node.active,
     }
 
 
@@ -55,7 +64,7 @@ def _sync(session, network: Network) -> SyncResult:
         session.flush()
     for node_id, row in existing.items():
         if node_id not in network and row.active:
-            row.active = False          # removed from the file: keep the row (tickets point at it)
+            row.active = False  # removed from the file: keep the row (tickets point at it)
             result.deactivated.append(node_id)
     session.flush()
     return result

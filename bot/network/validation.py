@@ -1,11 +1,25 @@
 """Validation of network.yml: every problem reported as "<file>: <where>: <field>: <problem>", all at once."""
+
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any, Optional
 
-from bot.network.nodes import (ALLOWED_PARENTS, CENTRE, FIELDS, ID_PATTERN, KIND_LABELS, KINDS, LEVELS, NEW_CITY,
-                               SPECIAL_WINDOW, WORKSTATION, NetworkError, Node, match_key)
+from bot.network.nodes import (
+    ALLOWED_PARENTS,
+    CENTRE,
+    FIELDS,
+    ID_PATTERN,
+    KIND_LABELS,
+    KINDS,
+    LEVELS,
+    NEW_CITY,
+    SPECIAL_WINDOW,
+    WORKSTATION,
+    NetworkError,
+    Node,
+    match_key,
+)
 
 
 def validate(data: Any, source: str) -> list[Node]:
@@ -27,7 +41,7 @@ def validate(data: Any, source: str) -> list[Node]:
 
     nodes: list[Node] = []
     where_of: dict[str, str] = {}
-    bad_level: set[Any] = set()     # reported already: no second "level missing"
+    bad_level: set[Any] = set()  # reported already: no second "level missing"
     for i, raw in enumerate(raw_nodes):
         where = f"nodes[{i}]"
         if not isinstance(raw, dict):
@@ -93,9 +107,20 @@ def validate(data: Any, source: str) -> list[Node]:
             continue
         assert isinstance(nid, str) and isinstance(name, str) and isinstance(kind, str)  # what `ok` stands for
         where_of[nid] = where
-        nodes.append(Node(id=nid, name=name.strip(), kind=kind, parent=parent, new_city=new_city,
-                          park=park, level=level, address=address,
-                          aliases=tuple(a.strip() for a in aliases), active=active))
+        nodes.append(
+            Node(
+                id=nid,
+                name=name.strip(),
+                kind=kind,
+                parent=parent,
+                new_city=new_city,
+                park=park,
+                level=level,
+                address=address,
+                aliases=tuple(a.strip() for a in aliases),
+                active=active,
+            )
+        )
 
     by_id = {n.id: n for n in nodes}
 
@@ -114,8 +139,12 @@ def validate(data: Any, source: str) -> list[Node]:
                 err(where, "parent", "综合服务中心是根节点，不能有上级")
             continue
         if n.parent is None:
-            err(where, "parent", f"缺少上级节点（{KIND_LABELS.get(n.kind, n.kind)}应挂在"
-                                 f"{' 或 '.join(KIND_LABELS[k] for k in ALLOWED_PARENTS.get(n.kind, ()))}下）")
+            err(
+                where,
+                "parent",
+                f"缺少上级节点（{KIND_LABELS.get(n.kind, n.kind)}应挂在"
+                f"{' 或 '.join(KIND_LABELS[k] for k in ALLOWED_PARENTS.get(n.kind, ()))}下）",
+            )
             continue
         parent = by_id.get(n.parent)
         if parent is None:
@@ -124,8 +153,7 @@ def validate(data: Any, source: str) -> list[Node]:
             err(where, "parent", "不能以自己为上级")
         elif parent.kind not in ALLOWED_PARENTS.get(n.kind, ()):
             allowed = " 或 ".join(KIND_LABELS[k] for k in ALLOWED_PARENTS.get(n.kind, ()))
-            err(where, "parent", f"{KIND_LABELS[n.kind]}的上级应为{allowed}，"
-                                 f"“{n.parent}”是{KIND_LABELS[parent.kind]}")
+            err(where, "parent", f"{KIND_LABELS[n.kind]}的上级应为{allowed}，“{n.parent}”是{KIND_LABELS[parent.kind]}")
 
     # Cycles (reported once each, starting from the smallest id in the cycle).
     reported: set[frozenset[str]] = set()
@@ -136,7 +164,7 @@ def validate(data: Any, source: str) -> list[Node]:
             path.append(current.id)
             current = by_id.get(current.parent) if current.parent else None
         if current is not None:  # walked back into the path: a cycle
-            cycle = path[path.index(current.id):]
+            cycle = path[path.index(current.id) :]
             members = frozenset(cycle)
             if members not in reported:
                 reported.add(members)

@@ -14,10 +14,25 @@ can be tested without starting a server.
     profile = parse_profile({"employees": 50, "tech_staff": 9, "revenue": [2e7]}, today)
     report = check(rules, profile, today)      # .results: one PolicyResult per policy
 """
+
 from .evaluate import CheckResult, NotApplied, PolicyResult, Report, check, evaluate_rule
 from .loader import load_rules
 from .model import PolicyError, Rule, RuleSet
 from .profile import IpCounts, Profile, ProfileError, parse_profile
 
-__all__ = ["CheckResult", "IpCounts", "NotApplied", "PolicyError", "PolicyResult", "Profile", "ProfileError",
-           "Report", "Rule", "RuleSet", "check", "evaluate_rule", "load_rules", "parse_profile"]
+__all__ = [
+    "CheckResult",
+    "IpCounts",
+    "NotApplied",
+    "PolicyError",
+    "PolicyResult",
+    "Profile",
+    "ProfileError",
+    "Report",
+    "Rule",
+    "RuleSet",
+    "check",
+    "evaluate_rule",
+    "load_rules",
+    "parse_profile",
+]

@@ -1,8 +1,9 @@
 """Command line: validate the rule files, or check a profile given as JSON.
 
-    python -m bot.policy validate [dir]
-    python -m bot.policy check '{"employees": 60, "tech_staff": 9, "revenue": [15000000]}' [--today 2026-12-03]
+python -m bot.policy validate [dir]
+python -m bot.policy check '{"employees": 60, "tech_staff": 9, "revenue": [15000000]}' [--today 2026-12-03]
 """
+
 from __future__ import annotations
 
 import argparse

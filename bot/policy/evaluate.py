@@ -12,6 +12,7 @@ A group of criteria is one check: all_of fails when a member fails; any_of passe
 passes, fails only when every member fails, and otherwise (a member left to people or missing a
 figure) needs more information.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,21 +32,20 @@ OP_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
 @dataclass
 class CheckResult:
-    criterion: str                     # the condition in the document's words
-    label: str                         # short name for one chat line
+    criterion: str  # the condition in the document's words
+    label: str  # short name for one chat line
     required: str
     value: Optional[str]
     passed: Optional[bool]
-    status: str                        # pass / fail / missing / expert / review / info
-    missing: tuple[str, ...] = ()      # input fields that would decide it
+    status: str  # pass / fail / missing / expert / review / info
+    missing: tuple[str, ...] = ()  # input fields that would decide it
     verified: bool = True
-    id: str = ""                       # the criterion's id in the rule file
-    figure: str = ""                   # the deciding number alone ("13.33%"), for one chat line
-    target: str = ""                   # the threshold alone ("≥ 5%")
+    id: str = ""  # the criterion's id in the rule file
+    figure: str = ""  # the deciding number alone ("13.33%"), for one chat line
+    target: str = ""  # the threshold alone ("≥ 5%")
 
     def to_json(self) -> dict:
-        return {"criterion": self.criterion, "required": self.required, "value": self.value,
-                "pass": self.passed}
+        return {"criterion": self.criterion, "required": self.required, "value": self.value, "pass": self.passed}
 
 
 @dataclass
@@ -56,16 +56,21 @@ class PolicyResult:
     checks: list[CheckResult]
     citation: str
     next_step: str
-    missing: list[str] = field(default_factory=list)   # input fields to ask for, in FIELDS order
-    verified: bool = True                              # False: route the conclusion to staff
+    missing: list[str] = field(default_factory=list)  # input fields to ask for, in FIELDS order
+    verified: bool = True  # False: route the conclusion to staff
 
     def check(self, criterion_id: str) -> Optional[CheckResult]:
         return next((c for c in self.checks if c.id == criterion_id), None)
 
     def to_json(self) -> dict:
-        return {"policy": self.policy, "name": self.name, "verdict": self.verdict,
-                "checks": [c.to_json() for c in self.checks], "citation": self.citation,
-                "next_step": self.next_step}
+        return {
+            "policy": self.policy,
+            "name": self.name,
+            "verdict": self.verdict,
+            "checks": [c.to_json() for c in self.checks],
+            "citation": self.citation,
+            "next_step": self.next_step,
+        }
 
 
 @dataclass
@@ -76,7 +81,7 @@ class NotApplied:
     citation: str
 
     def check(self, criterion_id: str) -> Optional[CheckResult]:
-        return None     # a policy out of force is not evaluated: no criterion was checked
+        return None  # a policy out of force is not evaluated: no criterion was checked
 
     def to_json(self) -> dict:
         return {"policy": self.policy, "name": self.name, "reason": self.reason, "citation": self.citation}
@@ -126,8 +131,11 @@ def _threshold(c: Criterion, p: Profile, today: date):
     if th.by:
         basis = _metric(th.by, p, today)
         tier = next((t for t in th.tiers if t.up_to is None or basis.value <= t.up_to), th.tiers[-1])
-        return tier.value, f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}（{tier.text}）", \
-            f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}"
+        return (
+            tier.value,
+            f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}（{tier.text}）",
+            f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}",
+        )
     if c.op in ("contains_any", "not_contains_any"):
         text = c.required or ("不属于：" if c.op == "not_contains_any" else "属于：") + "、".join(th.value)
         return th.value, text, text
@@ -176,23 +184,30 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
     if fields:
         ordered = tuple(f for f in FIELDS if f in fields)
         # the metric's own note ("需近3个会计年度…") unless the threshold's basis adds other fields
-        note = notes[0] if len(notes) == 1 and set(ordered) == set(first) else \
-            "需补充" + "、".join(LABELS[f] for f in ordered)
+        note = (
+            notes[0]
+            if len(notes) == 1 and set(ordered) == set(first)
+            else "需补充" + "、".join(LABELS[f] for f in ordered)
+        )
         if c.kind == INFO:
             return CheckResult(**base, required=c.required or c.note, value=note, passed=None, status=INFO)
-        return CheckResult(**base, required=required, value=note, passed=None, status=MISSING, missing=ordered,
-                           target=short)
+        return CheckResult(
+            **base, required=required, value=note, passed=None, status=MISSING, missing=ordered, target=short
+        )
     if undecidable:
-        return CheckResult(**base, required=required, value=f"{undecidable}，{EXPERT_TEXT}", passed=None,
-                           status=EXPERT)
+        return CheckResult(**base, required=required, value=f"{undecidable}，{EXPERT_TEXT}", passed=None, status=EXPERT)
     outcome = _compare(got.value, c.op, target)
     shown = got.shown or show(got.value, c.unit)
     base.update(figure=_figure(got, c.unit), target=short)
     if c.kind == INFO:
-        return CheckResult(**base, required=required if c.required else c.note,
-                           value=(c.when_true if outcome else c.when_false).replace("{value}", shown),
-                           passed=None, status=INFO)
-    if outcome is None:   # an interval across the threshold: the missing part decides
+        return CheckResult(
+            **base,
+            required=required if c.required else c.note,
+            value=(c.when_true if outcome else c.when_false).replace("{value}", shown),
+            passed=None,
+            status=INFO,
+        )
+    if outcome is None:  # an interval across the threshold: the missing part decides
         return CheckResult(**base, required=required, value=shown, passed=None, status=MISSING)
     return CheckResult(**base, required=required, value=shown, passed=outcome, status=PASS if outcome else FAIL)
 
@@ -207,7 +222,7 @@ def _combine(kind: str, statuses: list[str]) -> str:
         return PASS
     if all(s == FAIL for s in statuses):
         return FAIL
-    return MISSING      # any_of: undecided members leave the whole group undecided
+    return MISSING  # any_of: undecided members leave the whole group undecided
 
 
 def _mark(status: str) -> str:
@@ -217,6 +232,7 @@ def _mark(status: str) -> str:
 @dataclass
 class _Node:
     """A group member as rendered inside its group's one line."""
+
     result: CheckResult
     value: str
     required: str
@@ -239,10 +255,17 @@ def _evaluate(c: Criterion, p: Profile, today: date) -> Optional[_Node]:
         status = _combine(kind, [m.result.status for m in members])
         required, value = _render(kind, members)
         missing = tuple(dict.fromkeys(f for m in members for f in m.result.missing))
-        r = CheckResult(criterion=c.text, label=c.label, required=c.required or required, value=value,
-                        passed={PASS: True, FAIL: False}.get(status), status=status,
-                        missing=missing if status == MISSING else (),
-                        verified=c.verified and all(m.result.verified for m in members), id=c.id)
+        r = CheckResult(
+            criterion=c.text,
+            label=c.label,
+            required=c.required or required,
+            value=value,
+            passed={PASS: True, FAIL: False}.get(status),
+            status=status,
+            missing=missing if status == MISSING else (),
+            verified=c.verified and all(m.result.verified for m in members),
+            id=c.id,
+        )
         node = _Node(r, value, c.required or required)
     if not c.verified and r.value is not None and not r.value.endswith(UNVERIFIED_TEXT):
         r.value += UNVERIFIED_TEXT
@@ -275,12 +298,19 @@ def evaluate_rule(rule: Rule, p: Profile, today: date) -> PolicyResult:
     verified = rule.verified and all(c.verified for c in checks)
     if not verified:
         step += " 注意：这条规则有内容尚未核对原文，结论仅供参考，请在这里登记需求，由服务专员为您核实。"
-    return PolicyResult(policy=rule.id, name=rule.name, verdict=verdict, checks=checks, citation=rule.citation,
-                        next_step=step, missing=missing, verified=verified)
+    return PolicyResult(
+        policy=rule.id,
+        name=rule.name,
+        verdict=verdict,
+        checks=checks,
+        citation=rule.citation,
+        next_step=step,
+        missing=missing,
+        verified=verified,
+    )
 
 
-def check(rules: RuleSet, p: Profile, today: Optional[date] = None,
-          policies: Optional[list[str]] = None) -> Report:
+def check(rules: RuleSet, p: Profile, today: Optional[date] = None, policies: Optional[list[str]] = None) -> Report:
     """Every rule in force on `today` (default: today) against the profile; others reported as not applied."""
     today = today or date.today()
     report = Report(results=[])
@@ -288,11 +318,13 @@ def check(rules: RuleSet, p: Profile, today: Optional[date] = None,
         if policies is not None and rule.id not in policies:
             continue
         if rule.is_expired(today):
-            report.not_applied.append(NotApplied(rule.id, rule.name, f"该政策已于{_cn(rule.expires)}到期，不再适用",
-                                                 rule.citation))
+            report.not_applied.append(
+                NotApplied(rule.id, rule.name, f"该政策已于{_cn(rule.expires)}到期，不再适用", rule.citation)
+            )
         elif rule.effective > today:
-            report.not_applied.append(NotApplied(rule.id, rule.name, f"该政策自{_cn(rule.effective)}起施行，目前尚未生效",
-                                                 rule.citation))
+            report.not_applied.append(
+                NotApplied(rule.id, rule.name, f"该政策自{_cn(rule.effective)}起施行，目前尚未生效", rule.citation)
+            )
         else:
             report.results.append(evaluate_rule(rule, p, today))
     return report

@@ -4,6 +4,7 @@ Staff edit these files by hand, so every problem is collected before failing, ea
 "<file>: <field>: <problem>" (field paths like criteria[3].value.tiers[1].up_to), and a
 set with any problem is refused as a whole: a half-loaded rule would give wrong verdicts.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,21 +18,64 @@ from typing import Any, Optional
 import yaml
 
 from .metrics import METRICS
-from .model import (KINDS, OPS, UNITS, Criterion, Document, NextSteps, PolicyError, Rule, RuleSet,
-                    Threshold, Tier, Window)
+from .model import (
+    KINDS,
+    OPS,
+    UNITS,
+    Criterion,
+    Document,
+    NextSteps,
+    PolicyError,
+    Rule,
+    RuleSet,
+    Threshold,
+    Tier,
+    Window,
+)
 
 POLICIES_DIR = "policies"
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 DATE_PATTERN = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 URL_PATTERN = re.compile(r"^https?://\S+$")
 
-RULE_FIELDS = ("id", "name", "version", "issuer", "documents", "effective", "expires", "reviewed_on",
-               "sources", "verified", "verification", "application_window", "next_step", "criteria")
+RULE_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "issuer",
+    "documents",
+    "effective",
+    "expires",
+    "reviewed_on",
+    "sources",
+    "verified",
+    "verification",
+    "application_window",
+    "next_step",
+    "criteria",
+)
 DOCUMENT_FIELDS = ("title", "doc_number", "url")
 WINDOW_FIELDS = ("note", "months", "opens", "closes", "source")
 NEXT_STEP_FIELDS = ("eligible", "not_eligible", "need_more_info")
-CRITERION_FIELDS = ("id", "text", "label", "kind", "metric", "op", "value", "unit", "required", "note",
-                    "when_true", "when_false", "all_of", "any_of", "expires", "verified", "verification")
+CRITERION_FIELDS = (
+    "id",
+    "text",
+    "label",
+    "kind",
+    "metric",
+    "op",
+    "value",
+    "unit",
+    "required",
+    "note",
+    "when_true",
+    "when_false",
+    "all_of",
+    "any_of",
+    "expires",
+    "verified",
+    "verification",
+)
 TEXT_OPS = ("contains_any", "not_contains_any")
 
 
@@ -181,10 +225,16 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
         verified = False
     verification = f.text(raw, "verification", f"{where_named}.", required=not verified)
     groups = {k: raw[k] for k in ("all_of", "any_of") if k in raw}
-    common = dict(id=cid if isinstance(cid, str) else "", text=text, label=lab, expires=expires,
-                  verified=verified, verification=verification,
-                  note=f.text(raw, "note", f"{where_named}.", required=False),
-                  required=f.text(raw, "required", f"{where_named}.", required=False))
+    common = dict(
+        id=cid if isinstance(cid, str) else "",
+        text=text,
+        label=lab,
+        expires=expires,
+        verified=verified,
+        verification=verification,
+        note=f.text(raw, "note", f"{where_named}.", required=False),
+        required=f.text(raw, "required", f"{where_named}.", required=False),
+    )
     if groups:
         if len(groups) > 1:
             f.error(where_named, "all_of 和 any_of 只能选一个")
@@ -195,8 +245,11 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
         if not isinstance(members_raw, list) or len(members_raw) < 2:
             f.error(f"{where_named}.{key}", "应为至少两个条件的列表")
             return None
-        members = tuple(m for m in (_criterion(f, m, f"{where_named}.{key}[{i}]", seen)
-                                    for i, m in enumerate(members_raw)) if m is not None)
+        members = tuple(
+            m
+            for m in (_criterion(f, m, f"{where_named}.{key}[{i}]", seen) for i, m in enumerate(members_raw))
+            if m is not None
+        )
         if len(f.out) != before:
             return None
         return Criterion(**common, **{key: members})
@@ -235,8 +288,16 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
                 f.error(f"{where_named}.{bad}", "只用于 info 类条件")
     if len(f.out) != before:
         return None
-    return Criterion(**common, kind=kind, metric=metric, op=op, threshold=threshold, unit=unit,
-                     when_true=when_true, when_false=when_false)
+    return Criterion(
+        **common,
+        kind=kind,
+        metric=metric,
+        op=op,
+        threshold=threshold,
+        unit=unit,
+        when_true=when_true,
+        when_false=when_false,
+    )
 
 
 def _window(f: _File, raw: Any) -> Optional[Window]:
@@ -248,8 +309,9 @@ def _window(f: _File, raw: Any) -> Optional[Window]:
     months: tuple[int, ...] = ()
     if raw.get("months") is not None:
         m = raw["months"]
-        if not isinstance(m, list) or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 12
-                                               for x in m):
+        if not isinstance(m, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 12 for x in m
+        ):
             f.error("application_window.months", "应为 1–12 的月份列表")
         else:
             months = tuple(m)
@@ -272,8 +334,10 @@ def _load_rule(path: Path, out: list[str], seen_ids: dict[str, str]) -> Optional
         return None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        f.error(f"第 {mark.line + 1} 行" if mark is not None else "(文件)",
-                f"YAML 语法错误：{getattr(exc, 'problem', None) or exc}")
+        f.error(
+            f"第 {mark.line + 1} 行" if mark is not None else "(文件)",
+            f"YAML 语法错误：{getattr(exc, 'problem', None) or exc}",
+        )
         return None
     if not isinstance(data, dict):
         f.error("(文件)", "内容应为一个映射（id: …, name: … 等字段）")
@@ -314,9 +378,9 @@ def _load_rule(path: Path, out: list[str], seen_ids: dict[str, str]) -> Optional
                     f.error(f"documents[{i}].title", "不要带书名号《》，引用时会自动加上")
                 number = d.get("doc_number")
                 if "doc_number" not in d:
-                    f.error(f"documents[{i}].doc_number", "缺少必填字段（没有文号时写 \"\"）")
+                    f.error(f"documents[{i}].doc_number", '缺少必填字段（没有文号时写 ""）')
                 elif not isinstance(number, str):
-                    f.error(f"documents[{i}].doc_number", "应为文本（没有文号时写 \"\"）")
+                    f.error(f"documents[{i}].doc_number", '应为文本（没有文号时写 ""）')
                 url = d.get("url", "")
                 if url and (not isinstance(url, str) or not URL_PATTERN.match(url)):
                     f.error(f"documents[{i}].url", "应为 http(s):// 开头的网址")
@@ -364,10 +428,23 @@ def _load_rule(path: Path, out: list[str], seen_ids: dict[str, str]) -> Optional
                     criteria.append(crit)
     if len(out) != before:
         return None
-    return Rule(id=rid, name=name, version=version, issuer=issuer, documents=tuple(documents),
-                effective=effective, expires=expires, reviewed_on=reviewed_on, sources=tuple(sources),
-                verified=verified, verification=verification, window=window, next_step=next_step,
-                criteria=tuple(criteria), path=str(path))
+    return Rule(
+        id=rid,
+        name=name,
+        version=version,
+        issuer=issuer,
+        documents=tuple(documents),
+        effective=effective,
+        expires=expires,
+        reviewed_on=reviewed_on,
+        sources=tuple(sources),
+        verified=verified,
+        verification=verification,
+        window=window,
+        next_step=next_step,
+        criteria=tuple(criteria),
+        path=str(path),
+    )
 
 
 def load_rules(directory: Path) -> RuleSet:

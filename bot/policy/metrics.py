@@ -12,6 +12,7 @@ A score that depends on figures the API does not carry (the 科技型中小企�
 scored on cost instead of revenue) is an Interval: the lowest and highest score the missing
 part allows. A threshold decides it only when both ends agree.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,6 +55,7 @@ class Value:
 
 # ---- formatting ------------------------------------------------------------------------------------
 
+
 def _trim(d: Decimal) -> str:
     text = format(d, "f")
     if "." in text:
@@ -88,7 +90,7 @@ def show(value: Union[Number, str], unit: str) -> str:
     return _show_number(value, unit)
 
 
-@functools.lru_cache(maxsize=4096)      # thresholds and common figures repeat on every request
+@functools.lru_cache(maxsize=4096)  # thresholds and common figures repeat on every request
 def _show_number(value: Number, unit: str) -> str:
     if unit == "percent":
         return percent(Fraction(value))
@@ -106,6 +108,7 @@ def _show_number(value: Number, unit: str) -> str:
 
 
 # ---- metrics ---------------------------------------------------------------------------------------
+
 
 def _need(profile: Profile, *names: str) -> None:
     missing = tuple(n for n in names if getattr(profile, n) is None)
@@ -156,8 +159,9 @@ def hnte_rd_ratio(p: Profile, today: date) -> Value:
     needed = accounting_years_needed(p, today)
     if needed is None:
         if given < 3:
-            raise Missing(("registered_on",),
-                          f"只提供了{given}年数据：需近三个会计年度的数据，成立不满三年的请补充注册成立日期")
+            raise Missing(
+                ("registered_on",), f"只提供了{given}年数据：需近三个会计年度的数据，成立不满三年的请补充注册成立日期"
+            )
         needed = 3
     if needed == 0:
         raise Undecidable("成立当年尚无完整会计年度的数据，无法计算")
@@ -167,14 +171,26 @@ def hnte_rd_ratio(p: Profile, today: date) -> Value:
     if rev == 0:
         raise Undecidable(f"近{needed}年销售收入合计为0，占比无法计算")
     ratio = Fraction(rd) / Fraction(rev)
-    return Value(ratio, f"{percent(ratio)}（近{needed}年研发费用{money(Fraction(rd))} / 销售收入{money(Fraction(rev))}）")
+    return Value(
+        ratio, f"{percent(ratio)}（近{needed}年研发费用{money(Fraction(rd))} / 销售收入{money(Fraction(rev))}）"
+    )
 
 
 # 科技型中小企业评价办法 第七条 (score bands, lower bound of each band included)
-TSME_TECH_BANDS = ((Fraction(30, 100), 20), (Fraction(25, 100), 16), (Fraction(20, 100), 12),
-                   (Fraction(15, 100), 8), (Fraction(10, 100), 4))
-TSME_RD_BANDS = ((Fraction(6, 100), 50), (Fraction(5, 100), 40), (Fraction(4, 100), 30),
-                 (Fraction(3, 100), 20), (Fraction(2, 100), 10))
+TSME_TECH_BANDS = (
+    (Fraction(30, 100), 20),
+    (Fraction(25, 100), 16),
+    (Fraction(20, 100), 12),
+    (Fraction(15, 100), 8),
+    (Fraction(10, 100), 4),
+)
+TSME_RD_BANDS = (
+    (Fraction(6, 100), 50),
+    (Fraction(5, 100), 40),
+    (Fraction(4, 100), 30),
+    (Fraction(3, 100), 20),
+    (Fraction(2, 100), 10),
+)
 TSME_RD_MAX = 50
 TSME_II_BANDS = ((4, 24), (3, 18), (2, 12), (1, 6))
 TSME_I_SCORE = 30
@@ -198,8 +214,7 @@ def tsme_score(p: Profile, today: date) -> Value:
     rev, rd = p.revenue[-1], p.rd_expense[-1]
     rd_score = _band(Fraction(rd) / Fraction(rev), TSME_RD_BANDS) if rev else 0
     ip = p.ip
-    ip_lo = TSME_I_SCORE if ip.invention_patents else _band(ip.utility_models + ip.software_copyrights,
-                                                             TSME_II_BANDS)
+    ip_lo = TSME_I_SCORE if ip.invention_patents else _band(ip.utility_models + ip.software_copyrights, TSME_II_BANDS)
     ip_hi = max(ip_lo, TSME_I_SCORE if ip.other else ip_lo)
     lo = tech + rd_score + ip_lo
     hi = tech + TSME_RD_MAX + ip_hi
@@ -209,14 +224,16 @@ def tsme_score(p: Profile, today: date) -> Value:
     unknown = ["研发投入如按研发费用占成本费用比例评分可能更高"]
     if ip_hi > ip_lo:
         unknown.append("“其他知识产权”如属Ⅰ类可得30分")
-    return Value(Interval(Fraction(lo), Fraction(hi)),
-                 f"按现有数据至少{lo}分、至多{hi}分（{parts}；{'，'.join(unknown)}）")
+    return Value(
+        Interval(Fraction(lo), Fraction(hi)), f"按现有数据至少{lo}分、至多{hi}分（{parts}；{'，'.join(unknown)}）"
+    )
 
 
 def _field(name: str) -> Callable[[Profile, date], Value]:
     def metric(p: Profile, today: date) -> Value:
         _need(p, name)
         return Value(getattr(p, name), "")
+
     return metric
 
 
@@ -228,9 +245,18 @@ METRICS: dict[str, Callable[[Profile, date], Value]] = {
     "last_year_rd_expense": last_year_rd_expense,
     "hnte_rd_ratio": hnte_rd_ratio,
     "tsme_score": tsme_score,
-    **{name: _field(name) for name in ("employees", "tech_staff", "rd_domestic_share",
-                                       "hightech_revenue_share", "total_assets", "taxable_income",
-                                       "industry")},
+    **{
+        name: _field(name)
+        for name in (
+            "employees",
+            "tech_staff",
+            "rd_domestic_share",
+            "hightech_revenue_share",
+            "total_assets",
+            "taxable_income",
+            "industry",
+        )
+    },
 }
 
 # The input fields each metric reads (for "which figures does this policy need").

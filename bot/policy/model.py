@@ -1,4 +1,5 @@
 """Rules as data: one policy, its documents, dates and criteria (loaded from knowledge/policies/)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,8 +28,8 @@ class PolicyError(ProblemsError):
 
 @dataclass(frozen=True)
 class Document:
-    title: str                 # without 《》
-    doc_number: str            # 文号, "" when the document has none
+    title: str  # without 《》
+    doc_number: str  # 文号, "" when the document has none
     url: str = ""
 
     def cite(self) -> str:
@@ -68,20 +69,20 @@ class Threshold:
 @dataclass(frozen=True)
 class Criterion:
     id: str
-    text: str                              # the condition in the document's words
-    label: str                             # short name for one chat line ("研发费用占比")
+    text: str  # the condition in the document's words
+    label: str  # short name for one chat line ("研发费用占比")
     kind: str = "check"
-    metric: str = ""                       # a named figure (bot.policy.metrics) or an input field
+    metric: str = ""  # a named figure (bot.policy.metrics) or an input field
     op: str = ""
     threshold: Optional[Threshold] = None
     unit: str = "text"
-    required: str = ""                     # how the requirement is shown; generated when empty
-    note: str = ""                         # shown with an expert / review / info item
-    when_true: str = ""                    # info items: the value shown when the test holds
+    required: str = ""  # how the requirement is shown; generated when empty
+    note: str = ""  # shown with an expert / review / info item
+    when_true: str = ""  # info items: the value shown when the test holds
     when_false: str = ""
     all_of: tuple["Criterion", ...] = ()
     any_of: tuple["Criterion", ...] = ()
-    expires: Optional[date] = None         # a criterion with its own end date (the 120 % rate)
+    expires: Optional[date] = None  # a criterion with its own end date (the 120 % rate)
     verified: bool = True
     verification: str = ""
 

@@ -18,6 +18,7 @@ names the field (both its API name and its Chinese label), so the HTTP API can a
 Numbers are kept as exact fractions (a float such as 0.05 is read as the decimal it
 was written as), so "R&D exactly 5 %" compares equal to 5 % and not to 4.9999…%.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,10 +29,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Mapping, Optional
 
-MAX_AMOUNT = 10 ** 13          # yuan: 10万亿元, far above any single enterprise's figures
-MAX_PEOPLE = 10 ** 7           # employees / tech staff
-MAX_IP_COUNT = 10 ** 6         # patents, copyrights… of one kind
-MAX_YEARS = 3                  # revenue / rd_expense: the last three accounting years at most
+MAX_AMOUNT = 10**13  # yuan: 10万亿元, far above any single enterprise's figures
+MAX_PEOPLE = 10**7  # employees / tech staff
+MAX_IP_COUNT = 10**6  # patents, copyrights… of one kind
+MAX_YEARS = 3  # revenue / rd_expense: the last three accounting years at most
 MAX_INDUSTRY_CHARS = 100
 EARLIEST_REGISTRATION = date(1900, 1, 1)
 
@@ -56,8 +57,19 @@ LABELS = {
     "ip.other": "其他知识产权数",
 }
 
-FIELDS = ("registered_on", "employees", "tech_staff", "revenue", "rd_expense", "rd_domestic_share",
-          "hightech_revenue_share", "total_assets", "taxable_income", "ip", "industry")
+FIELDS = (
+    "registered_on",
+    "employees",
+    "tech_staff",
+    "revenue",
+    "rd_expense",
+    "rd_domestic_share",
+    "hightech_revenue_share",
+    "total_assets",
+    "taxable_income",
+    "ip",
+    "industry",
+)
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -99,8 +111,12 @@ class IpCounts:
         return self.invention_patents + self.utility_models + self.software_copyrights + self.other
 
     def describe(self) -> str:
-        parts = [(self.invention_patents, "发明专利"), (self.utility_models, "实用新型专利"),
-                 (self.software_copyrights, "软件著作权"), (self.other, "其他知识产权")]
+        parts = [
+            (self.invention_patents, "发明专利"),
+            (self.utility_models, "实用新型专利"),
+            (self.software_copyrights, "软件著作权"),
+            (self.other, "其他知识产权"),
+        ]
         shown = [f"{name}{n}件" for n, name in parts if n]
         return "、".join(shown) if shown else "无知识产权"
 
@@ -112,12 +128,12 @@ class Profile:
     registered_on: Optional[date] = None
     employees: Optional[int] = None
     tech_staff: Optional[int] = None
-    revenue: Optional[tuple[Fraction, ...]] = None       # yuan per accounting year, oldest first
-    rd_expense: Optional[tuple[Fraction, ...]] = None    # same years as revenue
-    rd_domestic_share: Optional[Fraction] = None         # 0–1
-    hightech_revenue_share: Optional[Fraction] = None    # 0–1
-    total_assets: Optional[Fraction] = None              # yuan
-    taxable_income: Optional[Fraction] = None            # yuan
+    revenue: Optional[tuple[Fraction, ...]] = None  # yuan per accounting year, oldest first
+    rd_expense: Optional[tuple[Fraction, ...]] = None  # same years as revenue
+    rd_domestic_share: Optional[Fraction] = None  # 0–1
+    hightech_revenue_share: Optional[Fraction] = None  # 0–1
+    total_assets: Optional[Fraction] = None  # yuan
+    taxable_income: Optional[Fraction] = None  # yuan
     ip: Optional[IpCounts] = None
     industry: Optional[str] = None
 
@@ -128,12 +144,13 @@ class Profile:
 def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:      # a lone surrogate from a JSON "\\ud800" escape
+    except UnicodeEncodeError:  # a lone surrogate from a JSON "\\ud800" escape
         return False
     return True
 
 
 # ---- parsing ---------------------------------------------------------------------------------------
+
 
 def _number(value: Any) -> Optional[Fraction]:
     """A JSON number as an exact fraction; None when it is not a finite number (bools are not)."""
@@ -237,15 +254,20 @@ class _Parser:
 
     def ip(self, value: Any) -> Optional[IpCounts]:
         if not isinstance(value, dict):
-            self.bad("ip", "应为对象，例如 {\"invention_patents\": 1, \"software_copyrights\": 5}")
+            self.bad("ip", '应为对象，例如 {"invention_patents": 1, "software_copyrights": 5}')
             return None
         before = len(self.problems)
         counts = {}
         for key, item in value.items():
             if key not in IP_KINDS:
                 key = str(key)[:40].encode("utf-8", "replace").decode("utf-8")
-                self.problems.append((f"ip.{key}", f"ip.{key}：未知的知识产权类别，可用的有 "
-                                                    + "、".join(f"{k}（{LABELS['ip.' + k]}）" for k in IP_KINDS)))
+                self.problems.append(
+                    (
+                        f"ip.{key}",
+                        f"ip.{key}：未知的知识产权类别，可用的有 "
+                        + "、".join(f"{k}（{LABELS['ip.' + k]}）" for k in IP_KINDS),
+                    )
+                )
                 continue
             name = f"ip.{key}"
             n = _number(item)
@@ -282,7 +304,7 @@ def parse_profile(data: Any, today: Optional[date] = None) -> Profile:
     """Validate plain data (a JSON object) into a Profile; raises ProfileError naming each bad field."""
     today = today or date.today()
     if not isinstance(data, Mapping):
-        raise ProfileError([("(body)", "请求内容应为 JSON 对象，例如 {\"employees\": 60}")])
+        raise ProfileError([("(body)", '请求内容应为 JSON 对象，例如 {"employees": 60}')])
     p = _Parser(today)
     unknown = [k for k in data if k not in FIELDS]
     for key in unknown:
@@ -311,13 +333,16 @@ def parse_profile(data: Any, today: Optional[date] = None) -> Profile:
             values[name] = p.industry(raw)
     rev, rd = values.get("revenue"), values.get("rd_expense")
     if rev is not None and rd is not None and len(rev) != len(rd):
-        p.problems.append(("rd_expense", f"{label('rd_expense')}与{label('revenue')}的年数应相同"
-                                         f"（同样按年份从早到晚），现在分别是{len(rd)}年和{len(rev)}年"))
+        p.problems.append(
+            (
+                "rd_expense",
+                f"{label('rd_expense')}与{label('revenue')}的年数应相同"
+                f"（同样按年份从早到晚），现在分别是{len(rd)}年和{len(rev)}年",
+            )
+        )
     emp, tech = values.get("employees"), values.get("tech_staff")
     if emp is not None and tech is not None and tech > emp:
         p.problems.append(("tech_staff", f"{label('tech_staff')}（{tech}人）不能超过{label('employees')}（{emp}人）"))
     if p.problems:
         raise ProfileError(p.problems)
     return Profile(**{k: v for k, v in values.items() if v is not None})
-
-

@@ -22,6 +22,7 @@ UPDATE and (enterprise, trigger) is unique, so even two runs at once cannot push
 This module is domain core: no Rasa, no desk. The chat's facts → verdict conversion lives in bot.dialogue,
 which imports bot.policy, so it comes in as `Matching` (bot/scheduler.py builds it).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,18 +36,26 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import dialect_insert, read_sessions
-from bot.db.schema import (Contact, Conversation, Enterprise, EnterpriseFigures, Notification, PolicyPush,
-                           PolicyPushThrottle, Ticket)
+from bot.db.schema import (
+    Contact,
+    Conversation,
+    Enterprise,
+    EnterpriseFigures,
+    Notification,
+    PolicyPush,
+    PolicyPushThrottle,
+    Ticket,
+)
 from bot.db.schema import aware as _aware
 from bot.policy import subscription
 from bot.policy.model import Rule, RuleSet
 from bot.taxonomy import BY_INTENT
 
-KIND = "policy_push"                       # Notification.kind
-THROTTLE = timedelta(days=7)               # at most one push per enterprise in this
-NEW_POLICY_DAYS = 30                       # a policy effective within this many days is "new"
-OPEN_WINDOW_DAYS = 30                      # a window with an opening day but no deadline is announced this long
-NEED_LOOKBACK = timedelta(days=730)        # past needs (tickets) that still count
+KIND = "policy_push"  # Notification.kind
+THROTTLE = timedelta(days=7)  # at most one push per enterprise in this
+NEW_POLICY_DAYS = 30  # a policy effective within this many days is "new"
+OPEN_WINDOW_DAYS = 30  # a window with an opening day but no deadline is announced this long
+NEED_LOOKBACK = timedelta(days=730)  # past needs (tickets) that still count
 BEIJING = ZoneInfo("Asia/Shanghai")
 REGISTER_PAYLOAD = '/policy_register{{"policy":"{policy}"}}'
 UNSUBSCRIBE_BUTTON = {"title": "退订提醒", "payload": "退订"}
@@ -71,12 +80,12 @@ class Matching:
 
 @dataclass(frozen=True)
 class Trigger:
-    key: str                    # unique per occasion: window:hnte:2027-05-01 / window:tsme:2027-06 / new:x:2026-12-01
+    key: str  # unique per occasion: window:hnte:2027-05-01 / window:tsme:2027-06 / new:x:2026-12-01
     policy: str
     name: str
-    kind: str                   # window / new
+    kind: str  # window / new
     deadline: Optional[date]
-    note: str                   # where the dates are announced (the rule's window note)
+    note: str  # where the dates are announced (the rule's window note)
     effective: Optional[date] = None
 
     @property
@@ -91,13 +100,13 @@ class Candidate:
     enterprise_id: int
     enterprise: str
     trigger: Trigger
-    reason: str                 # profile / need
+    reason: str  # profile / need
     conversation_id: Optional[str] = None
     contact_id: Optional[int] = None
     contact: str = ""
     channel: Optional[str] = None
     node_id: Optional[str] = None
-    skipped: str = ""           # "" (will be sent) / throttled / opted_out / no_channel
+    skipped: str = ""  # "" (will be sent) / throttled / opted_out / no_channel
     last_push_at: Optional[datetime] = None
 
     @property
@@ -120,8 +129,12 @@ class Plan:
         """Only the enterprises whose node is in `nodes` (None: all; unrouted ones belong to the centre)."""
         if nodes is None:
             return self
-        return Plan(self.now, self.triggers, [c for c in self.send if c.node_id in nodes],
-                    [c for c in self.skipped if c.node_id in nodes])
+        return Plan(
+            self.now,
+            self.triggers,
+            [c for c in self.send if c.node_id in nodes],
+            [c for c in self.skipped if c.node_id in nodes],
+        )
 
 
 @dataclass(frozen=True)
@@ -144,7 +157,7 @@ class PushRecord:
     body: str
     sent_by: str
     delivered_at: Optional[datetime]
-    notification_kept: bool = True      # False once retention removed the notification that carried it
+    notification_kept: bool = True  # False once retention removed the notification that carried it
 
     @property
     def status_text(self) -> str:
@@ -163,11 +176,12 @@ class PushRecord:
 
 # ---- what triggers a reminder ------------------------------------------------------------------------
 
+
 def _window_trigger(rule: Rule, today: date) -> Optional[Trigger]:
     w = rule.window
     if w is None:
         return None
-    first_day = w.opens or w.closes     # the first date this year's window names (None: it names none)
+    first_day = w.opens or w.closes  # the first date this year's window names (None: it names none)
     if first_day is not None:
         start = w.opens
         end = w.closes or (first_day + timedelta(days=OPEN_WINDOW_DAYS - 1))
@@ -175,7 +189,7 @@ def _window_trigger(rule: Rule, today: date) -> Optional[Trigger]:
             anchor = first_day.isoformat()
             return Trigger(f"window:{rule.id}:{anchor}", rule.id, rule.name, "window", w.closes, w.note)
         if first_day.year == today.year:
-            return None         # this year's dates are known: the usual months do not apply
+            return None  # this year's dates are known: the usual months do not apply
     if today.month in w.months:
         first = today.month
         while first - 1 in w.months:
@@ -194,12 +208,22 @@ def triggers(rules: RuleSet, today: date) -> list[Trigger]:
         if t is not None:
             out.append(t)
         if rule.effective <= today < rule.effective + timedelta(days=NEW_POLICY_DAYS):
-            out.append(Trigger(f"new:{rule.id}:{rule.effective.isoformat()}", rule.id, rule.name, "new", None,
-                               rule.window.note if rule.window else "", rule.effective))
+            out.append(
+                Trigger(
+                    f"new:{rule.id}:{rule.effective.isoformat()}",
+                    rule.id,
+                    rule.name,
+                    "new",
+                    None,
+                    rule.window.note if rule.window else "",
+                    rule.effective,
+                )
+            )
     return sorted(out, key=lambda t: (t.deadline is None, t.deadline or date.max, t.kind != "window", t.key))
 
 
 # ---- the message -----------------------------------------------------------------------------------------
+
 
 def _md(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
@@ -208,8 +232,11 @@ def _md(d: date) -> str:
 def message(trigger: Trigger, reason: str, category: str = "") -> str:
     """The reminder: what opened, until when, why this enterprise, what to do; short (one chat bubble)."""
     if trigger.kind == "new":
-        head = f"【新政策】{trigger.name}自{_md(trigger.effective)}起施行。" if trigger.effective \
+        head = (
+            f"【新政策】{trigger.name}自{_md(trigger.effective)}起施行。"
+            if trigger.effective
             else f"【新政策】{trigger.name}。"
+        )
     elif trigger.deadline:
         head = f"【政策提醒】{trigger.name}正在受理，截止{_md(trigger.deadline)}。"
     else:
@@ -224,8 +251,10 @@ def message(trigger: Trigger, reason: str, category: str = "") -> str:
 def buttons(policy_id: str, short_names: Mapping[str, str] = {}) -> list[dict]:
     """登记需求 (the policy_register payload the chat's result buttons use) and 退订."""
     short = short_names.get(policy_id, "")
-    return [{"title": f"登记{short}需求" if short else "登记需求", "payload": REGISTER_PAYLOAD.format(policy=policy_id)},
-            dict(UNSUBSCRIBE_BUTTON)]
+    return [
+        {"title": f"登记{short}需求" if short else "登记需求", "payload": REGISTER_PAYLOAD.format(policy=policy_id)},
+        dict(UNSUBSCRIBE_BUTTON),
+    ]
 
 
 def buttons_for_notification(db_url: str, notification_id: int, short_names: Mapping[str, str] = {}) -> Optional[list]:
@@ -237,13 +266,20 @@ def buttons_for_notification(db_url: str, notification_id: int, short_names: Map
 
 # ---- who gets it -----------------------------------------------------------------------------------------
 
+
 def _category_name(category: str) -> str:
     c = BY_INTENT.get(category)
     return c.name if c else ""
 
 
-def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING,
-         enterprises: Optional[Iterable[int]] = None) -> Plan:
+def plan(
+    s: Session,
+    rules: RuleSet,
+    matching: Matching,
+    now: datetime,
+    tz=BEIJING,
+    enterprises: Optional[Iterable[int]] = None,
+) -> Plan:
     """Who a run at `now` would notify (and who qualifies but is skipped, with why), read in session `s`;
     `enterprises` limits it to those ids (None: every enterprise)."""
     today = now.astimezone(tz).date()
@@ -259,15 +295,17 @@ def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJI
         try:
             facts = json.loads(row.figures or "{}")
             report = matching.evaluate(rules, facts, today)
-        except Exception:   # noqa: BLE001 - one enterprise's odd figures must not stop the run
+        except Exception:  # noqa: BLE001 - one enterprise's odd figures must not stop the run
             continue
         verdicts[row.enterprise_id] = {r.policy: r.verdict for r in report.results}
 
     needs: dict[int, dict[str, list[tuple[Optional[int], Optional[str]]]]] = defaultdict(lambda: defaultdict(list))
     if categories:
-        for t in s.execute(select(Ticket.enterprise_id, Ticket.category, Ticket.contact_id, Ticket.conversation_id)
-                           .where(Ticket.category.in_(sorted(categories)),
-                                  Ticket.created_at >= now - NEED_LOOKBACK)):
+        for t in s.execute(
+            select(Ticket.enterprise_id, Ticket.category, Ticket.contact_id, Ticket.conversation_id).where(
+                Ticket.category.in_(sorted(categories)), Ticket.created_at >= now - NEED_LOOKBACK
+            )
+        ):
             needs[t.enterprise_id][t.category].append((t.contact_id, t.conversation_id))
 
     pushed = set()
@@ -278,9 +316,13 @@ def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJI
     if not enterprise_ids:
         return result
     for chunk in _chunks(enterprise_ids):
-        pushed |= set(s.execute(select(PolicyPush.enterprise_id, PolicyPush.trigger_key)
-                                .where(PolicyPush.enterprise_id.in_(chunk),
-                                       PolicyPush.trigger_key.in_([t.key for t in active]))).all())
+        pushed |= set(
+            s.execute(
+                select(PolicyPush.enterprise_id, PolicyPush.trigger_key).where(
+                    PolicyPush.enterprise_id.in_(chunk), PolicyPush.trigger_key.in_([t.key for t in active])
+                )
+            ).all()
+        )
 
     chosen: dict[int, tuple[Trigger, str]] = {}
     for eid in enterprise_ids:
@@ -304,23 +346,50 @@ def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJI
     names, throttled, contacts, ticket_nodes = {}, {}, defaultdict(list), {}
     for chunk in _chunks(ids):
         names.update(dict(s.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(chunk))).all()))
-        throttled.update(dict(s.execute(select(PolicyPushThrottle.enterprise_id, PolicyPushThrottle.last_push_at)
-                                        .where(PolicyPushThrottle.enterprise_id.in_(chunk))).all()))
-        for c in s.execute(select(Contact.id, Contact.enterprise_id, Contact.name, Contact.sender_id,
-                                  Contact.verified_at, Conversation.channel, Conversation.node_id,
-                                  Conversation.last_user_at, Conversation.updated_at)
-                           .join(Conversation, Conversation.id == Contact.sender_id)
-                           .where(Contact.enterprise_id.in_(chunk), Contact.sender_id.isnot(None))):
+        throttled.update(
+            dict(
+                s.execute(
+                    select(PolicyPushThrottle.enterprise_id, PolicyPushThrottle.last_push_at).where(
+                        PolicyPushThrottle.enterprise_id.in_(chunk)
+                    )
+                ).all()
+            )
+        )
+        for c in s.execute(
+            select(
+                Contact.id,
+                Contact.enterprise_id,
+                Contact.name,
+                Contact.sender_id,
+                Contact.verified_at,
+                Conversation.channel,
+                Conversation.node_id,
+                Conversation.last_user_at,
+                Conversation.updated_at,
+            )
+            .join(Conversation, Conversation.id == Contact.sender_id)
+            .where(Contact.enterprise_id.in_(chunk), Contact.sender_id.isnot(None))
+        ):
             contacts[c.enterprise_id].append(c)
-        for eid, node in s.execute(select(Ticket.enterprise_id, Ticket.node_id).where(Ticket.enterprise_id.in_(chunk))
-                                   .order_by(Ticket.created_at, Ticket.id)):
-            ticket_nodes[eid] = node            # the latest ticket's node wins
+        for eid, node in s.execute(
+            select(Ticket.enterprise_id, Ticket.node_id)
+            .where(Ticket.enterprise_id.in_(chunk))
+            .order_by(Ticket.created_at, Ticket.id)
+        ):
+            ticket_nodes[eid] = node  # the latest ticket's node wins
     # a past need raised without a contact row: its own conversation
     need_convs = {cid for eid in ids for lst in needs.get(eid, {}).values() for _, cid in lst if cid}
     conv_rows = {}
     for chunk in _chunks(sorted(need_convs)):
-        for c in s.execute(select(Conversation.id, Conversation.channel, Conversation.node_id, Conversation.last_user_at,
-                                  Conversation.updated_at).where(Conversation.id.in_(chunk))):
+        for c in s.execute(
+            select(
+                Conversation.id,
+                Conversation.channel,
+                Conversation.node_id,
+                Conversation.last_user_at,
+                Conversation.updated_at,
+            ).where(Conversation.id.in_(chunk))
+        ):
             conv_rows[c.id] = c
     all_senders = {c.sender_id for lst in contacts.values() for c in lst} | set(conv_rows)
     out = subscription.opted_out(s, all_senders)
@@ -335,10 +404,12 @@ def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJI
         own = needs.get(eid, {}).get(matching.categories.get(t.policy, ""), []) if reason == "need" else []
         own_contacts = {c for c, _ in own if c}
         own_convs = {cid for _, cid in own if cid}
-        options = []    # (recency, conversation id, contact id, contact name, channel, node)
+        options = []  # (recency, conversation id, contact id, contact name, channel, node)
         for c in contacts.get(eid, []):
             if c.verified_at is not None or c.id in own_contacts or c.sender_id in own_convs:
-                options.append((_aware(c.last_user_at or c.updated_at), c.sender_id, c.id, c.name, c.channel, c.node_id))
+                options.append(
+                    (_aware(c.last_user_at or c.updated_at), c.sender_id, c.id, c.name, c.channel, c.node_id)
+                )
         known = {o[1] for o in options}
         for cid in own_convs - known:
             c = conv_rows.get(cid)
@@ -349,18 +420,32 @@ def plan(s: Session, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJI
             result.skipped.append(replace(base, skipped="opted_out" if options else "no_channel"))
             continue
         best = max(reachable, key=lambda o: (o[0] is not None, o[0] or now, o[1]))
-        result.send.append(replace(base, conversation_id=best[1], contact_id=best[2], contact=best[3] or "",
-                                   channel=best[4], node_id=base.node_id or best[5]))
+        result.send.append(
+            replace(
+                base,
+                conversation_id=best[1],
+                contact_id=best[2],
+                contact=best[3] or "",
+                channel=best[4],
+                node_id=base.node_id or best[5],
+            )
+        )
     return result
 
 
 def _chunks(items: list, size: int = 500) -> Iterable[list]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
-def preview(db_url: str, rules: RuleSet, matching: Matching, now: datetime, tz=BEIJING,
-            enterprises: Optional[Iterable[int]] = None) -> Plan:
+def preview(
+    db_url: str,
+    rules: RuleSet,
+    matching: Matching,
+    now: datetime,
+    tz=BEIJING,
+    enterprises: Optional[Iterable[int]] = None,
+) -> Plan:
     """What the next run would do, without sending (the console's 推送预览)."""
     with read_sessions(db_url)() as s:
         return plan(s, rules, matching, now, tz, enterprises)
@@ -368,21 +453,36 @@ def preview(db_url: str, rules: RuleSet, matching: Matching, now: datetime, tz=B
 
 # ---- sending ---------------------------------------------------------------------------------------------
 
+
 def _claim_throttle(s: Session, enterprise_id: int, now: datetime) -> bool:
     """Take this week's push of the enterprise: a new row, or the old one moved on if a week has passed."""
-    created = s.execute(dialect_insert(s, PolicyPushThrottle).values(enterprise_id=enterprise_id, last_push_at=now)
-                        .on_conflict_do_nothing(index_elements=["enterprise_id"]))
+    created = s.execute(
+        dialect_insert(s, PolicyPushThrottle)
+        .values(enterprise_id=enterprise_id, last_push_at=now)
+        .on_conflict_do_nothing(index_elements=["enterprise_id"])
+    )
     if created.rowcount == 1:
         return True
-    moved = s.execute(update(PolicyPushThrottle)
-                      .where(PolicyPushThrottle.enterprise_id == enterprise_id,
-                             PolicyPushThrottle.last_push_at <= now - THROTTLE)
-                      .values(last_push_at=now).execution_options(synchronize_session=False))
+    moved = s.execute(
+        update(PolicyPushThrottle)
+        .where(PolicyPushThrottle.enterprise_id == enterprise_id, PolicyPushThrottle.last_push_at <= now - THROTTLE)
+        .values(last_push_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return moved.rowcount == 1
 
 
-def run(s: Session, rules: RuleSet, matching: Matching, now: datetime, *, sent_by: str = "system",
-        period: Optional[str] = None, tz=BEIJING, enterprises: Optional[Iterable[int]] = None) -> list[PushRecord]:
+def run(
+    s: Session,
+    rules: RuleSet,
+    matching: Matching,
+    now: datetime,
+    *,
+    sent_by: str = "system",
+    period: Optional[str] = None,
+    tz=BEIJING,
+    enterprises: Optional[Iterable[int]] = None,
+) -> list[PushRecord]:
     """Plan and push, in the caller's transaction (commit or roll back with it). Returns what was pushed."""
     p = plan(s, rules, matching, now, tz, enterprises)
     done: list[PushRecord] = []
@@ -390,42 +490,103 @@ def run(s: Session, rules: RuleSet, matching: Matching, now: datetime, *, sent_b
         t = c.trigger
         assert c.conversation_id is not None  # plan() sends only to a conversation it found
         body = message(t, c.reason, _category_name(matching.categories.get(t.policy, "")))
-        row = s.execute(dialect_insert(s, PolicyPush).values(
-            enterprise_id=c.enterprise_id, policy_id=t.policy, policy_name=t.name[:128], trigger_key=t.key,
-            trigger=t.kind, reason=c.reason, contact_id=c.contact_id, conversation_id=c.conversation_id,
-            channel=c.channel, node_id=c.node_id, deadline=t.deadline, body=body, sent_by=sent_by[:128],
-            job_period=period, created_at=now).on_conflict_do_nothing())
+        row = s.execute(
+            dialect_insert(s, PolicyPush)
+            .values(
+                enterprise_id=c.enterprise_id,
+                policy_id=t.policy,
+                policy_name=t.name[:128],
+                trigger_key=t.key,
+                trigger=t.kind,
+                reason=c.reason,
+                contact_id=c.contact_id,
+                conversation_id=c.conversation_id,
+                channel=c.channel,
+                node_id=c.node_id,
+                deadline=t.deadline,
+                body=body,
+                sent_by=sent_by[:128],
+                job_period=period,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
         if row.rowcount != 1:
-            continue                      # this trigger already reached the enterprise (another run)
-        push_id = s.scalar(select(PolicyPush.id).where(PolicyPush.enterprise_id == c.enterprise_id,
-                                                       PolicyPush.trigger_key == t.key))
+            continue  # this trigger already reached the enterprise (another run)
+        push_id = s.scalar(
+            select(PolicyPush.id).where(PolicyPush.enterprise_id == c.enterprise_id, PolicyPush.trigger_key == t.key)
+        )
         if not _claim_throttle(s, c.enterprise_id, now):
             s.execute(PolicyPush.__table__.delete().where(PolicyPush.id == push_id))
-            continue                      # pushed within the week meanwhile
+            continue  # pushed within the week meanwhile
         n = Notification(kind=KIND, recipient=f"sender:{c.conversation_id}", body=body, created_at=now)
         s.add(n)
         s.flush()
-        s.execute(update(PolicyPush).where(PolicyPush.id == push_id).values(notification_id=n.id)
-                  .execution_options(synchronize_session=False))
-        done.append(PushRecord(push_id, now, c.enterprise_id, c.enterprise, t.policy, t.name, t.kind, t.key,
-                               c.reason, c.conversation_id, c.channel, c.node_id, t.deadline, body, sent_by, None))
+        s.execute(
+            update(PolicyPush)
+            .where(PolicyPush.id == push_id)
+            .values(notification_id=n.id)
+            .execution_options(synchronize_session=False)
+        )
+        done.append(
+            PushRecord(
+                push_id,
+                now,
+                c.enterprise_id,
+                c.enterprise,
+                t.policy,
+                t.name,
+                t.kind,
+                t.key,
+                c.reason,
+                c.conversation_id,
+                c.channel,
+                c.node_id,
+                t.deadline,
+                body,
+                sent_by,
+                None,
+            )
+        )
     return done
 
 
 # ---- what was pushed -------------------------------------------------------------------------------------
 
+
 def _records(s: Session, where, limit: Optional[int]) -> list[PushRecord]:
-    q = (select(PolicyPush, Enterprise.name, Notification.delivered_at, Notification.id)
-         .join(Enterprise, Enterprise.id == PolicyPush.enterprise_id)
-         .outerjoin(Notification, Notification.id == PolicyPush.notification_id)
-         .where(*where).order_by(PolicyPush.created_at.desc(), PolicyPush.id.desc()))
+    q = (
+        select(PolicyPush, Enterprise.name, Notification.delivered_at, Notification.id)
+        .join(Enterprise, Enterprise.id == PolicyPush.enterprise_id)
+        .outerjoin(Notification, Notification.id == PolicyPush.notification_id)
+        .where(*where)
+        .order_by(PolicyPush.created_at.desc(), PolicyPush.id.desc())
+    )
     if limit:
         q = q.limit(limit)
     out = []
     for p, name, delivered, notification in s.execute(q):
-        out.append(PushRecord(p.id, _aware(p.created_at), p.enterprise_id, name, p.policy_id, p.policy_name,
-                              p.trigger, p.trigger_key, p.reason, p.conversation_id, p.channel, p.node_id,
-                              p.deadline, p.body, p.sent_by, _aware(delivered), notification is not None))
+        out.append(
+            PushRecord(
+                p.id,
+                _aware(p.created_at),
+                p.enterprise_id,
+                name,
+                p.policy_id,
+                p.policy_name,
+                p.trigger,
+                p.trigger_key,
+                p.reason,
+                p.conversation_id,
+                p.channel,
+                p.node_id,
+                p.deadline,
+                p.body,
+                p.sent_by,
+                _aware(delivered),
+                notification is not None,
+            )
+        )
     return out
 
 

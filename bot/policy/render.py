@@ -1,9 +1,10 @@
 """Plain-text lines of a policy check, for the chat and messages (no markup: every channel shows text).
 
-    ✓ 高新技术企业认定：按您的数字，可以量化的条件都满足
-      研发费用占比 10.37%（要求 ≥ 5%）✓
-      创新能力评价：需专家评估
+✓ 高新技术企业认定：按您的数字，可以量化的条件都满足
+  研发费用占比 10.37%（要求 ≥ 5%）✓
+  创新能力评价：需专家评估
 """
+
 from __future__ import annotations
 
 from .evaluate import EXPERT, FAIL, INFO, MISSING, PASS, REVIEW, CheckResult, PolicyResult

@@ -9,6 +9,7 @@ full-width → half-width, case, punctuation).
 The choice belongs to the person (the chat identity), not to the whole enterprise: a colleague who did not
 unsubscribe still gets the enterprise's reminders.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,9 @@ from bot.db.schema import Conversation, PolicyPushOptOut, utcnow
 from bot.text import normalise
 
 UNSUBSCRIBE, SUBSCRIBE = "unsubscribe", "subscribe"
-UNSUBSCRIBE_WORDS = frozenset({"退订", "取消订阅", "td", "退订提醒", "退订政策提醒", "退订推送", "取消推送",
-                               "不要推送", "别再推送", "不再接收"})
+UNSUBSCRIBE_WORDS = frozenset(
+    {"退订", "取消订阅", "td", "退订提醒", "退订政策提醒", "退订推送", "取消推送", "不要推送", "别再推送", "不再接收"}
+)
 SUBSCRIBE_WORDS = frozenset({"订阅", "重新订阅", "恢复订阅", "订阅提醒", "订阅政策提醒", "恢复推送", "开启推送"})
 
 UNSUBSCRIBED_TEXT = "已退订政策提醒，今后不再向您推送。需要时回复“订阅”即可恢复。"
@@ -51,8 +53,7 @@ def is_opted_out(db_url: str, sender_id: str) -> bool:
         return s.get(PolicyPushOptOut, sender_id) is not None
 
 
-def apply(db_url: str, sender_id: str, what: str, channel: Optional[str] = None,
-          at: Optional[datetime] = None) -> str:
+def apply(db_url: str, sender_id: str, what: str, channel: Optional[str] = None, at: Optional[datetime] = None) -> str:
     """Record 退订 / 订阅 for the chat identity; returns the confirmation to send (Chinese)."""
     at = at or utcnow()
     with sessions(db_url).begin() as s:
@@ -63,8 +64,11 @@ def apply(db_url: str, sender_id: str, what: str, channel: Optional[str] = None,
             if channel is None:
                 channel = s.scalar(select(Conversation.channel).where(Conversation.id == sender_id))
             ins = dialect_insert(s, PolicyPushOptOut)
-            s.execute(ins.values(sender_id=sender_id, channel=(channel or None), opted_out_at=at)
-                      .on_conflict_do_nothing(index_elements=["sender_id"]))
+            s.execute(
+                ins.values(sender_id=sender_id, channel=(channel or None), opted_out_at=at).on_conflict_do_nothing(
+                    index_elements=["sender_id"]
+                )
+            )
             return UNSUBSCRIBED_TEXT
         if what == SUBSCRIBE:
             if not present:
@@ -81,5 +85,7 @@ def opted_out(s, sender_ids) -> set[str]:
         return set()
     out: set[str] = set()
     for i in range(0, len(ids), 500):
-        out |= set(s.scalars(select(PolicyPushOptOut.sender_id).where(PolicyPushOptOut.sender_id.in_(ids[i:i + 500]))))
+        out |= set(
+            s.scalars(select(PolicyPushOptOut.sender_id).where(PolicyPushOptOut.sender_id.in_(ids[i : i + 500])))
+        )
     return out

@@ -10,6 +10,7 @@ handover transcripts, question logs, notifications to the conversation and Rasa'
 tickets keep their record with the personal fields anonymised. Database from --db / DATABASE_URL /
 var/yuanshang.db, tracker store from --tracker / TRACKER_STORE_URL / var/rasa_tracker.db.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         p.add_argument("--db", default=None, help="数据库 URL（默认 DATABASE_URL，否则 var/yuanshang.db）")
     exp.add_argument("--out", type=Path, default=None, help="写入文件（权限 0600），默认输出到屏幕")
     era.add_argument("--yes", action="store_true", help="确认删除（不可恢复）")
-    era.add_argument("--tracker", default=None, help="Rasa 对话记录库 URL（默认 TRACKER_STORE_URL，否则 var/rasa_tracker.db）")
+    era.add_argument(
+        "--tracker", default=None, help="Rasa 对话记录库 URL（默认 TRACKER_STORE_URL，否则 var/rasa_tracker.db）"
+    )
     ret.add_argument("--days", type=int, default=None, help="保存天数（默认 PERSONAL_DATA_RETENTION_DAYS，3 年）")
     ret.add_argument("--now", default=None, help="按此时间计算（ISO 格式，带时区或按 UTC）")
     args = ap.parse_args(argv)
@@ -73,8 +76,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             if not args.yes:
                 print("删除不可恢复：请确认后加 --yes 再执行。", file=sys.stderr)
                 return 2
-            done = run_erase(db_url, mobile=args.mobile, conversation=args.conversation,
-                             tracker_url=args.tracker or settings.effective_tracker_store_url, actor=_actor())
+            done = run_erase(
+                db_url,
+                mobile=args.mobile,
+                conversation=args.conversation,
+                tracker_url=args.tracker or settings.effective_tracker_store_url,
+                actor=_actor(),
+            )
             print(f"已删除：{done.summary()}；对话记录事件 {done.tracker_events} 条")
             return 0
         now = None

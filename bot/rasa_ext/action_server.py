@@ -6,6 +6,7 @@ bot/rasa_ext/endpoints.py), compared in constant time; otherwise 401 with a shor
 ``/health`` is open (the launcher and the desk's health check call it). It listens on ACTIONS_BIND
 (default 127.0.0.1); without ACTIONS_TOKEN it does not start.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ def create_app(token: str, actions: str = "actions"):
     from rasa_sdk.endpoint import create_app as sdk_app
     from sanic import response
 
-    app = sdk_app(actions, cors_origins=None)   # no browser calls it: no CORS
+    app = sdk_app(actions, cors_origins=None)  # no browser calls it: no CORS
     expected = token.encode("utf-8")
 
     @app.middleware("request")
@@ -49,8 +50,11 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     args = ap.parse_args(argv)
     token = settings.actions_token
     if not token:
-        print("错误：未设置 ACTIONS_TOKEN，动作服务器不接受无凭据的调用，拒绝启动。\n"
-              "Error: ACTIONS_TOKEN is not set; the action server refuses to start without it.", file=sys.stderr)
+        print(
+            "错误：未设置 ACTIONS_TOKEN，动作服务器不接受无凭据的调用，拒绝启动。\n"
+            "Error: ACTIONS_TOKEN is not set; the action server refuses to start without it.",
+            file=sys.stderr,
+        )
         return 2
     host = settings.actions_bind
 

@@ -9,6 +9,7 @@ environment (``secret: ${RASA_CHANNEL_SECRET}``; the launcher generates one per 
 The body and reply are the REST channel's (``{"sender", "message"}`` → list of bot messages). Messages keep
 Rasa's input channel name "rest", as before (the actions store it on handovers and tickets).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -29,8 +30,10 @@ class DeskInput(RestInput):
 
     def __init__(self, secret: str) -> None:
         if not secret:
-            raise ValueError("desk 渠道缺少共享密钥（credentials.yml 的 secret，环境变量 RASA_CHANNEL_SECRET）"
-                             " / the desk channel needs a secret (RASA_CHANNEL_SECRET)")
+            raise ValueError(
+                "desk 渠道缺少共享密钥（credentials.yml 的 secret，环境变量 RASA_CHANNEL_SECRET）"
+                " / the desk channel needs a secret (RASA_CHANNEL_SECRET)"
+            )
         self._secret = secret.encode("utf-8")
 
     @classmethod

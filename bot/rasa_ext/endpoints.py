@@ -8,6 +8,7 @@ the endpoints file for the profile in use:
 
 Usage: python -m bot.rasa_ext.endpoints [--out FILE]   (prints the YAML for the environment)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,11 +46,15 @@ def tracker_store(url: str) -> dict[str, Any]:
     db = parts.path.lstrip("/")
     if not db:
         raise ConfigError("TRACKER_STORE_URL 缺少数据库名（例如 postgresql://rasa@127.0.0.1:5432/rasa）")
-    store: dict[str, Any] = {"type": TRACKER_STORE_CLASS, "dialect": "postgresql",
-                             "url": parts.hostname or "127.0.0.1",
-                             "port": parts.port or 5432, "db": unquote(db),
-                             # Rasa creates the database through this one when it is missing.
-                             "login_db": parse_qs(parts.query).get("login_db", ["postgres"])[0]}
+    store: dict[str, Any] = {
+        "type": TRACKER_STORE_CLASS,
+        "dialect": "postgresql",
+        "url": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "db": unquote(db),
+        # Rasa creates the database through this one when it is missing.
+        "login_db": parse_qs(parts.query).get("login_db", ["postgres"])[0],
+    }
     if parts.username:
         store["username"] = unquote(parts.username)
     if parts.password:
@@ -65,10 +70,14 @@ def lock_store(redis_url: str, prefix: str) -> dict[str, Any]:
     path = parts.path.lstrip("/")
     if path and not path.isdigit():
         raise ConfigError(f"REDIS_URL 的库号应为数字，实际为 {path!r}")
-    store: dict[str, Any] = {"type": "redis", "url": parts.hostname or "127.0.0.1", "port": parts.port or 6379,
-                             "db": int(path or 0),
-                             # Rasa requires an alphanumeric prefix.
-                             "key_prefix": "".join(ch for ch in prefix if ch.isalnum()) or "yuanshang"}
+    store: dict[str, Any] = {
+        "type": "redis",
+        "url": parts.hostname or "127.0.0.1",
+        "port": parts.port or 6379,
+        "db": int(path or 0),
+        # Rasa requires an alphanumeric prefix.
+        "key_prefix": "".join(ch for ch in prefix if ch.isalnum()) or "yuanshang",
+    }
     if parts.password:
         store["password"] = unquote(parts.password)
     if parts.username:
@@ -95,8 +104,10 @@ def render(settings: Settings) -> dict[str, Any]:
 
 def write(settings: Settings, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ("# Written by bot.rasa_ext.endpoints from the environment — edit the environment, not this file.\n"
-            + yaml.safe_dump(render(settings), allow_unicode=True, sort_keys=False))
+    text = (
+        "# Written by bot.rasa_ext.endpoints from the environment — edit the environment, not this file.\n"
+        + yaml.safe_dump(render(settings), allow_unicode=True, sort_keys=False)
+    )
     path.write_text(text, encoding="utf-8")
     return path
 

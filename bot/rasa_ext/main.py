@@ -5,6 +5,7 @@ masked like every other process's logs (bot/logmask.py). The launcher starts Ras
 
 It also compiles the action server's response schema once (see `compile_action_response_schema`).
 """
+
 from __future__ import annotations
 
 import sys

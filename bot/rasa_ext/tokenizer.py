@@ -7,6 +7,7 @@ which pollute features and break entity tagging. Here every message is run
 through `bot.text.normalise_aligned` (length-preserving, so token offsets
 still index the original text) and blank/punctuation-only tokens are dropped.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -30,16 +31,10 @@ def tokenize_text(text: str) -> List[Token]:
     import jieba
 
     norm = normalise_aligned(text or "")
-    return [
-        Token(word, start)
-        for word, start, _end in jieba.tokenize(norm)
-        if not _is_noise(word)
-    ]
+    return [Token(word, start) for word, start, _end in jieba.tokenize(norm) if not _is_noise(word)]
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
 class NormalisingJiebaTokenizer(JiebaTokenizer):
     """JiebaTokenizer + shared normalisation + no whitespace/punctuation tokens."""
 

@@ -13,6 +13,7 @@ message, and docs/deploy.md names PostgreSQL for installations that need more.
 
 Loaded by Rasa from endpoints (type: bot.rasa_ext.tracker_store.ResilientSQLTrackerStore).
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -36,5 +37,5 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")     # the retention job writes to the same file
+    cur.execute("PRAGMA busy_timeout=30000")  # the retention job writes to the same file
     cur.close()

@@ -4,6 +4,7 @@ The model file is named after a fingerprint of everything that shapes it
 (config, domain, training data, jieba dictionary, custom NLU components and
 the Rasa version), so "is there a model for these inputs?" is a file lookup.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -14,7 +15,14 @@ from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot/service_data/lexicon", "bot/rasa_ext/tokenizer.py", "bot/text.py")
+MODEL_INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "bot/service_data/lexicon",
+    "bot/rasa_ext/tokenizer.py",
+    "bot/text.py",
+)
 
 
 def _files(root: Path) -> list[Path]:
@@ -66,21 +74,30 @@ def ensure_model(model_dir: Path, root: Path = PROJECT_ROOT, log=print) -> Path:
 
 def _prune(model_dir: Path, keep: Path, newest: int = 3) -> None:
     """Keep the new model and the few newest others (a 60 MB file per data change adds up)."""
-    old = sorted((p for p in model_dir.glob("yuanshang-*.tar.gz") if p != keep),
-                 key=lambda p: p.stat().st_mtime, reverse=True)
-    for p in old[newest - 1:]:
+    old = sorted(
+        (p for p in model_dir.glob("yuanshang-*.tar.gz") if p != keep), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for p in old[newest - 1 :]:
         p.unlink(missing_ok=True)
 
 
 def _train(target: Path, model_dir: Path, root: Path, log) -> Path:
     log(f"训练数据或配置有变化，开始训练模型 → {target.name}（首次约需几分钟）…")
     cmd = [
-        sys.executable, "-m", "rasa", "train",
-        "--config", str(root / "config.yml"),
-        "--domain", str(root / "domain.yml"),
-        "--data", str(root / "data"),
-        "--out", str(model_dir),
-        "--fixed-model-name", target.name[: -len(".tar.gz")],
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        str(root / "config.yml"),
+        "--domain",
+        str(root / "domain.yml"),
+        "--data",
+        str(root / "data"),
+        "--out",
+        str(model_dir),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
     ]
     subprocess.run(cmd, cwd=root, check=True)
     if not target.exists():

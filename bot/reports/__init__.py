@@ -8,6 +8,7 @@ scheduler (which imports this package), the runtime or tooling.
 
 Command line: ``python -m bot.reports monthly --month 2026-11 [--db URL] [--html F] [--xlsx F]``.
 """
+
 from bot.reports.monthly import MonthlySummary, parse_month
 from bot.reports.scorecard import monthly_summary  # the monthly summary with its 绩效评分
 from bot.reports.render import to_html, to_text, to_xlsx

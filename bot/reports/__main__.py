@@ -1,5 +1,6 @@
 """python -m bot.reports monthly --month 2026-11 [--db URL] [--html out.html] [--xlsx out.xlsx]
 python -m bot.reports dispatch [--now 2026-11-25T08:30] [--node fengxi] [--db URL] [--json]"""
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     monthly.add_argument("--db", default=None, help="数据库 URL（默认取环境变量 DATABASE_URL，否则 var/yuanshang.db）")
     monthly.add_argument("--html", type=Path, default=None, help="另存为可打印的 HTML 页面")
     monthly.add_argument("--xlsx", type=Path, default=None, help="另存为 Excel 工作簿")
-    disp = sub.add_parser("dispatch", help="日调度清单", description="某一时刻各服务节点的日调度清单（与 08:30 定时发送、工作台显示的相同）")
-    disp.add_argument("--now", default=None, help="清单时刻（ISO 格式，不带时区按北京时间），默认当前时间；定时任务用当天 08:30")
+    disp = sub.add_parser(
+        "dispatch",
+        help="日调度清单",
+        description="某一时刻各服务节点的日调度清单（与 08:30 定时发送、工作台显示的相同）",
+    )
+    disp.add_argument(
+        "--now", default=None, help="清单时刻（ISO 格式，不带时区按北京时间），默认当前时间；定时任务用当天 08:30"
+    )
     disp.add_argument("--node", action="append", default=None, help="只看某个服务节点（可重复）")
     disp.add_argument("--db", default=None, help="数据库 URL（默认取环境变量 DATABASE_URL，否则 var/yuanshang.db）")
     disp.add_argument("--json", action="store_true", help="输出 JSON")
@@ -56,8 +63,10 @@ def _dispatch(args) -> int:
         try:
             now = datetime.fromisoformat(args.now.strip())
         except ValueError:
-            print(f"错误：--now 的格式不正确：{args.now!r}，应为 ISO 时间，例如 2026-11-25T08:30（北京时间）",
-                  file=sys.stderr)
+            print(
+                f"错误：--now 的格式不正确：{args.now!r}，应为 ISO 时间，例如 2026-11-25T08:30（北京时间）",
+                file=sys.stderr,
+            )
             return 2
         now = now.replace(tzinfo=tz) if now.tzinfo is None else now
     else:
@@ -70,8 +79,11 @@ def _dispatch(args) -> int:
     try:
         d = dispatch(db_url, now, node_ids=args.node)
     except SQLAlchemyError as exc:
-        print(f"错误：无法从数据库读取工单（{db_url.split('@')[-1]}）。"
-              f"详情：{exc.__class__.__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(
+            f"错误：无法从数据库读取工单（{db_url.split('@')[-1]}）。"
+            f"详情：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
         return 1
     if args.node:
         unknown = sorted(set(args.node) - {n.node_id for n in d.nodes})
@@ -110,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = monthly_summary(db_url, args.month)
     except SQLAlchemyError as exc:
-        print(f"错误：无法从数据库读取统计数据（{db_url.split('@')[-1]}）。"
-              f"请确认数据库地址正确并已完成迁移。\n详情：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
-              file=sys.stderr)
+        print(
+            f"错误：无法从数据库读取统计数据（{db_url.split('@')[-1]}）。"
+            f"请确认数据库地址正确并已完成迁移。\n详情：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
         return 1
 
     print(to_text(summary))

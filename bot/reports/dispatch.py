@@ -27,6 +27,7 @@ local (Beijing) day ``D``:
 
 Nothing here imports the desk or Rasa.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -44,11 +45,11 @@ from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.sla import SlaPolicy, default_policy
 
-DISPATCH_AT = time(8, 30)               # the scheduler sends the day's list at this local time
-WEEKLY_AGE = timedelta(days=7)          # 本周推进 / 周推进: tickets open at least this long
-LIST_LIMIT = 50                         # lines per section in the text (the data has all)
+DISPATCH_AT = time(8, 30)  # the scheduler sends the day's list at this local time
+WEEKLY_AGE = timedelta(days=7)  # 本周推进 / 周推进: tickets open at least this long
+LIST_LIMIT = 50  # lines per section in the text (the data has all)
 VISITS_HEADING = "入企服务（上次调度以来及今日计划）"
-FINDINGS_CHARS = 40                     # a visit's findings, shortened in the text
+FINDINGS_CHARS = 40  # a visit's findings, shortened in the text
 
 OVERDUE, DUE_TODAY, AWAITING, NEW, WEEKLY = "overdue", "due_today", "awaiting_info", "new", "weekly"
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -60,7 +61,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 SECTION_LABELS = dict(SECTIONS)
 FIRST_RESPONSE, RESOLUTION = "首次响应", "办结"
-ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})      # the SLA clock runs
+ACTIVE_OPEN = frozenset(lc.OPEN_STATES - {lc.AWAITING_INFO})  # the SLA clock runs
 _NODE_KIND_ORDER = {"centre": 0, "new_city": 1, "workstation": 2, "special_window": 3}
 _WEEKDAYS = "一二三四五六日"
 _NUMERALS = "一二三四五六七八九十"
@@ -80,11 +81,11 @@ class DispatchTicket:
     status: str
     status_label: str
     node_id: str
-    assignee: Optional[str]           # display name of the staff member in charge
+    assignee: Optional[str]  # display name of the staff member in charge
     created_at: datetime
-    deadline: Optional[str]           # 首次响应 / 办结: the deadline the line is about (None: none runs)
+    deadline: Optional[str]  # 首次响应 / 办结: the deadline the line is about (None: none runs)
     due: Optional[datetime]
-    new: bool                         # created since the previous dispatch moment
+    new: bool  # created since the previous dispatch moment
     paused_at: Optional[datetime] = None
 
     def key(self) -> tuple:
@@ -97,10 +98,10 @@ class DispatchVisit:
     visited_at: datetime
     node_id: str
     enterprise: str
-    staff: Optional[str]              # everyone who went, "王专员、李专员" (the lead visitor first)
+    staff: Optional[str]  # everyone who went, "王专员、李专员" (the lead visitor first)
     findings: Optional[str]
     tickets: tuple[str, ...]
-    planned: bool                     # at or after the list's moment
+    planned: bool  # at or after the list's moment
 
 
 @dataclass
@@ -134,17 +135,20 @@ class NodeDispatch:
         return not (self.tickets or self.visits)
 
     def counts(self) -> dict[str, int]:
-        return {**{kind: len(self.section(kind)) for kind, _ in SECTIONS},
-                "new_total": self.new_count, "visits": len(self.visits)}
+        return {
+            **{kind: len(self.section(kind)) for kind, _ in SECTIONS},
+            "new_total": self.new_count,
+            "visits": len(self.visits),
+        }
 
 
 @dataclass
 class Dispatch:
     """The dispatch lists of one moment: one per node, in network order."""
 
-    moment: datetime                  # local time
+    moment: datetime  # local time
     day: date
-    since: datetime                   # the previous dispatch moment: new = created in [since, moment)
+    since: datetime  # the previous dispatch moment: new = created in [since, moment)
     nodes: list[NodeDispatch]
     catch_up: bool = False
 
@@ -169,23 +173,47 @@ class Dispatch:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly, for the command line and for comparing lists."""
+
         def ticket(t: DispatchTicket) -> dict:
-            return {"number": t.number, "category": t.category_name, "enterprise": t.enterprise,
-                    "status": t.status_label, "assignee": t.assignee, "deadline": t.deadline,
-                    "due": t.due.isoformat() if t.due else None, "new": t.new}
+            return {
+                "number": t.number,
+                "category": t.category_name,
+                "enterprise": t.enterprise,
+                "status": t.status_label,
+                "assignee": t.assignee,
+                "deadline": t.deadline,
+                "due": t.due.isoformat() if t.due else None,
+                "new": t.new,
+            }
 
         return {
-            "moment": self.moment.isoformat(), "day": self.day.isoformat(), "since": self.since.isoformat(),
-            "nodes": [{
-                "node_id": n.node_id, "name": n.name,
-                **{kind: [ticket(t) for t in n.section(kind)] for kind, _ in SECTIONS},
-                "visits": [{"id": v.id, "at": v.visited_at.isoformat(), "enterprise": v.enterprise,
-                            "staff": v.staff, "planned": v.planned, "tickets": list(v.tickets)} for v in n.visits],
-            } for n in self.nodes],
+            "moment": self.moment.isoformat(),
+            "day": self.day.isoformat(),
+            "since": self.since.isoformat(),
+            "nodes": [
+                {
+                    "node_id": n.node_id,
+                    "name": n.name,
+                    **{kind: [ticket(t) for t in n.section(kind)] for kind, _ in SECTIONS},
+                    "visits": [
+                        {
+                            "id": v.id,
+                            "at": v.visited_at.isoformat(),
+                            "enterprise": v.enterprise,
+                            "staff": v.staff,
+                            "planned": v.planned,
+                            "tickets": list(v.tickets),
+                        }
+                        for v in n.visits
+                    ],
+                }
+                for n in self.nodes
+            ],
         }
 
 
 # ---- the rules -------------------------------------------------------------------------------------
+
 
 def previous_dispatch_moment(day: date, sla: SlaPolicy) -> datetime:
     """08:30 of the working day before `day`: where the window of new tickets starts."""
@@ -205,8 +233,9 @@ def _deadlines(t) -> list[tuple[str, datetime]]:
     return out
 
 
-def classify(t, moment: datetime, since: datetime, day_end: datetime) -> tuple[Optional[str], Optional[str],
-                                                                              Optional[datetime]]:
+def classify(
+    t, moment: datetime, since: datetime, day_end: datetime
+) -> tuple[Optional[str], Optional[str], Optional[datetime]]:
     """(heading, deadline kind, due) of an open ticket; heading None: not listed."""
     created = _aware(t.created_at)
     if t.status in ACTIVE_OPEN:
@@ -236,8 +265,14 @@ def _check_moment(moment: datetime) -> None:
         raise ValueError(f"需要带时区的时间，收到的是：{moment!r}")
 
 
-def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
-          node_ids: Optional[Iterable[str]] = None, catch_up: bool = False) -> Dispatch:
+def build(
+    s: Session,
+    moment: datetime,
+    *,
+    sla: Optional[SlaPolicy] = None,
+    node_ids: Optional[Iterable[str]] = None,
+    catch_up: bool = False,
+) -> Dispatch:
     """The dispatch lists at `moment` for `node_ids` (None: every node; active nodes are always
     listed, inactive ones when they hold something)."""
     _check_moment(moment)
@@ -250,37 +285,68 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
     day_end = day_start + timedelta(days=1)
     scope = None if node_ids is None else sorted(set(node_ids))
     T = Ticket
-    q = (select(T.number, T.category, T.status, T.node_id, T.created_at, T.first_response_due,
-                T.first_response_at, T.resolution_due, T.paused_at, Enterprise.name.label("enterprise"),
-                Staff.display_name.label("assignee"))
-         .join(Enterprise, Enterprise.id == T.enterprise_id)
-         .outerjoin(Staff, Staff.id == T.assignee_id)
-         .where(T.status.in_(sorted(lc.OPEN_STATES)), T.created_at < moment,
-                or_(T.status == lc.AWAITING_INFO, T.created_at >= since, T.created_at <= moment - WEEKLY_AGE,
-                    T.resolution_due < day_end,
-                    and_(T.first_response_at.is_(None), T.first_response_due < day_end))))
+    q = (
+        select(
+            T.number,
+            T.category,
+            T.status,
+            T.node_id,
+            T.created_at,
+            T.first_response_due,
+            T.first_response_at,
+            T.resolution_due,
+            T.paused_at,
+            Enterprise.name.label("enterprise"),
+            Staff.display_name.label("assignee"),
+        )
+        .join(Enterprise, Enterprise.id == T.enterprise_id)
+        .outerjoin(Staff, Staff.id == T.assignee_id)
+        .where(
+            T.status.in_(sorted(lc.OPEN_STATES)),
+            T.created_at < moment,
+            or_(
+                T.status == lc.AWAITING_INFO,
+                T.created_at >= since,
+                T.created_at <= moment - WEEKLY_AGE,
+                T.resolution_due < day_end,
+                and_(T.first_response_at.is_(None), T.first_response_due < day_end),
+            ),
+        )
+    )
     if scope is not None:
         q = q.where(T.node_id.in_(scope))
     rows = s.execute(q.order_by(T.number)).all()
 
-    vq = (select(Visit.id, Visit.visited_at, Visit.node_id, Visit.findings, Enterprise.name, Staff.display_name,
-                 Visit.staff_id)
-          .join(Enterprise, Enterprise.id == Visit.enterprise_id)
-          .outerjoin(Staff, Staff.id == Visit.staff_id)
-          .where(Visit.visited_at >= since, Visit.visited_at < day_end))
+    vq = (
+        select(
+            Visit.id,
+            Visit.visited_at,
+            Visit.node_id,
+            Visit.findings,
+            Enterprise.name,
+            Staff.display_name,
+            Visit.staff_id,
+        )
+        .join(Enterprise, Enterprise.id == Visit.enterprise_id)
+        .outerjoin(Staff, Staff.id == Visit.staff_id)
+        .where(Visit.visited_at >= since, Visit.visited_at < day_end)
+    )
     if scope is not None:
         vq = vq.where(Visit.node_id.in_(scope))
     visit_rows = s.execute(vq.order_by(Visit.visited_at, Visit.id)).all()
     raised: dict[int, list[str]] = defaultdict(list)
-    went: dict[int, list[tuple[int, str]]] = defaultdict(list)     # everyone who went (visit_participants)
+    went: dict[int, list[tuple[int, str]]] = defaultdict(list)  # everyone who went (visit_participants)
     if visit_rows:
-        for vid, number in s.execute(select(T.visit_id, T.number)
-                                     .where(T.visit_id.in_([v.id for v in visit_rows])).order_by(T.id)):
+        for vid, number in s.execute(
+            select(T.visit_id, T.number).where(T.visit_id.in_([v.id for v in visit_rows])).order_by(T.id)
+        ):
             raised[vid].append(number)
-        for vid, sid, name in s.execute(select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
-                                        .join(Staff, Staff.id == VisitParticipant.staff_id)
-                                        .where(VisitParticipant.visit_id.in_([v.id for v in visit_rows]))
-                                        .order_by(Staff.id)):
+        for vid, sid, name in s.execute(
+            select(VisitParticipant.visit_id, Staff.id, Staff.display_name)
+            .join(Staff, Staff.id == VisitParticipant.staff_id)
+            .where(VisitParticipant.visit_id.in_([v.id for v in visit_rows]))
+            .order_by(Staff.id)
+        ):
             went[vid].append((sid, name))
 
     held = {r.node_id for r in rows} | {v.node_id for v in visit_rows}
@@ -289,7 +355,7 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
         nq = nq.where(ServiceNode.id.in_(scope))
     nodes = sorted(s.scalars(nq), key=lambda n: (_NODE_KIND_ORDER.get(n.kind, 9), n.parent_id or "", n.id))
     lists = {n.id: NodeDispatch(n.id, n.name) for n in nodes}
-    for nid in sorted(held - set(lists)):           # a node missing from the table: keep its tickets
+    for nid in sorted(held - set(lists)):  # a node missing from the table: keep its tickets
         lists[nid] = NodeDispatch(nid, nid)
 
     for r in rows:
@@ -297,16 +363,30 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
         if heading is None:
             continue
         created = _aware(r.created_at)
-        lists[r.node_id].section(heading).append(DispatchTicket(
-            r.number, r.category, _category_name(r.category), r.enterprise, r.status,
-            lc.LABELS.get(r.status, r.status), r.node_id, r.assignee, created, kind,
-            due.astimezone(tz) if due else None, since <= created < moment, _aware(r.paused_at)))
+        lists[r.node_id].section(heading).append(
+            DispatchTicket(
+                r.number,
+                r.category,
+                _category_name(r.category),
+                r.enterprise,
+                r.status,
+                lc.LABELS.get(r.status, r.status),
+                r.node_id,
+                r.assignee,
+                created,
+                kind,
+                due.astimezone(tz) if due else None,
+                since <= created < moment,
+                _aware(r.paused_at),
+            )
+        )
     for v in visit_rows:
         at = _aware(v.visited_at).astimezone(tz)
-        people = sorted(went[v.id], key=lambda p: (p[0] != v.staff_id, p[0]))      # the lead visitor first
+        people = sorted(went[v.id], key=lambda p: (p[0] != v.staff_id, p[0]))  # the lead visitor first
         who = "、".join(name for _, name in people) or v[5]
-        lists[v.node_id].visits.append(DispatchVisit(v.id, at, v.node_id, v[4], who, v.findings,
-                                                     tuple(raised[v.id]), at >= moment))
+        lists[v.node_id].visits.append(
+            DispatchVisit(v.id, at, v.node_id, v[4], who, v.findings, tuple(raised[v.id]), at >= moment)
+        )
     far = datetime.max.replace(tzinfo=timezone.utc)
     for nd in lists.values():
         nd.overdue.sort(key=lambda t: (t.due, t.number))
@@ -317,14 +397,16 @@ def build(s: Session, moment: datetime, *, sla: Optional[SlaPolicy] = None,
     return Dispatch(moment, day, since, list(lists.values()), catch_up)
 
 
-def dispatch(db_url: str, moment: datetime, *, node_ids: Optional[Iterable[str]] = None,
-             sla: Optional[SlaPolicy] = None) -> Dispatch:
+def dispatch(
+    db_url: str, moment: datetime, *, node_ids: Optional[Iterable[str]] = None, sla: Optional[SlaPolicy] = None
+) -> Dispatch:
     """:func:`build` in its own read-only session."""
     with read_sessions(db_url)() as s:
         return build(s, moment, sla=sla, node_ids=node_ids)
 
 
 # ---- as text (the scheduler's notification, the command line) -------------------------------------
+
 
 def _md_hm(dt: datetime, tz) -> str:
     loc = dt.astimezone(tz)
@@ -358,8 +440,10 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
         for j, t in enumerate(items[:LIST_LIMIT], 1):
             mark = "〔新〕" if t.new and kind != NEW else ""
             who = f"｜承办人：{t.assignee}" if t.assignee else ""
-            lines.append(f"  {j}. {mark}{t.number} {t.category_name}｜{t.enterprise}｜"
-                         f"{_line_detail(kind, t, d, tz)}{t.status_label}{who}")
+            lines.append(
+                f"  {j}. {mark}{t.number} {t.category_name}｜{t.enterprise}｜"
+                f"{_line_detail(kind, t, d, tz)}{t.status_label}{who}"
+            )
         if len(items) > LIST_LIMIT:
             lines.append(f"  ……另有 {len(items) - LIST_LIMIT} 件，请在工作台查看")
     lines.append(f"{_NUMERALS[len(SECTIONS)]}、{VISITS_HEADING}：{len(n.visits)} 次")
@@ -381,13 +465,15 @@ def node_text(n: NodeDispatch, d: Dispatch, tz=None) -> str:
         new_per_list = [(label.split("（")[0], sum(1 for t in items if t.new)) for kind, label, items in n.sections()]
         where = [f"{label} {k} 件" for label, k in new_per_list if k]
         if n.new_count:
-            lines.append(f"新增工单共 {n.new_count} 件" + (f"，分列于：{'、'.join(where)}" if len(where) > 1 else "") + "。")
+            lines.append(
+                f"新增工单共 {n.new_count} 件" + (f"，分列于：{'、'.join(where)}" if len(where) > 1 else "") + "。"
+            )
         lines.append("请及时分派、办理；超期工单将按规定逐级升级督办。")
     return "\n".join(lines)
 
 
 def visit_time(v: "DispatchVisit", day: date, tz) -> str:
-    """"15:00" for a visit on the list's day, "11-24 15:00" for one since the previous dispatch."""
+    """ "15:00" for a visit on the list's day, "11-24 15:00" for one since the previous dispatch."""
     at = v.visited_at.astimezone(tz)
     return f"{at:%H:%M}" if at.date() == day else f"{at:%m-%d %H:%M}"
 
@@ -404,7 +490,24 @@ def to_text(d: Dispatch, tz=None, *, skip_empty: bool = False) -> str:
 
 
 __all__ = [
-    "DISPATCH_AT", "WEEKLY_AGE", "SECTIONS", "SECTION_LABELS", "OVERDUE", "DUE_TODAY", "AWAITING", "NEW", "WEEKLY",
-    "DispatchTicket", "DispatchVisit", "NodeDispatch", "Dispatch", "build", "dispatch", "classify",
-    "dispatch_moment", "previous_dispatch_moment", "node_text", "to_text",
+    "DISPATCH_AT",
+    "WEEKLY_AGE",
+    "SECTIONS",
+    "SECTION_LABELS",
+    "OVERDUE",
+    "DUE_TODAY",
+    "AWAITING",
+    "NEW",
+    "WEEKLY",
+    "DispatchTicket",
+    "DispatchVisit",
+    "NodeDispatch",
+    "Dispatch",
+    "build",
+    "dispatch",
+    "classify",
+    "dispatch_moment",
+    "previous_dispatch_moment",
+    "node_text",
+    "to_text",
 ]

@@ -25,6 +25,7 @@ Definitions (design.md §3):
   future is never overdue. The same meaning as 已超期 in the dispatch list (docs/dispatch.md).
 - 兑现金额: SUM(redeemed_amount) of tickets resolved in the month, exact to the fen.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,11 @@ except Exception:  # pragma: no cover - no tz database: China has kept UTC+8 wit
     BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 SATISFACTION_LEVELS: tuple[tuple[int, str], ...] = (
-    (5, "非常满意"), (4, "满意"), (3, "一般"), (2, "不满意"), (1, "非常不满意"),
+    (5, "非常满意"),
+    (4, "满意"),
+    (3, "一般"),
+    (2, "不满意"),
+    (1, "非常不满意"),
 )
 SATISFIED_MIN_SCORE = 4
 
@@ -75,14 +80,15 @@ _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 # ---- the period ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Period:
-    month: str                 # "2026-11"
+    month: str  # "2026-11"
     year: int
     number: int
-    start: datetime            # first instant of the month, Beijing time
-    end: datetime              # first instant of the next month, Beijing time (exclusive)
-    year_start: datetime       # 1 January of the year, Beijing time
+    start: datetime  # first instant of the month, Beijing time
+    end: datetime  # first instant of the next month, Beijing time (exclusive)
+    year_start: datetime  # 1 January of the year, Beijing time
 
     @property
     def start_utc(self) -> datetime:
@@ -118,6 +124,7 @@ def parse_month(month: str) -> Period:
 
 
 # ---- the figures -----------------------------------------------------------------------------------
+
 
 def _rate(part: int | None, whole: int | None) -> float | None:
     return None if not whole else (part or 0) / whole
@@ -176,16 +183,16 @@ class NodePerformance:
     kind: str
     accepted: int = 0
     closed: int = 0
-    resolved: int = 0                 # resolved_at in the month
+    resolved: int = 0  # resolved_at in the month
     on_time: int = 0
     first_responses: int = 0
     first_response_secs: int = 0
     resolutions_timed: int = 0
     resolution_secs: int = 0
-    ratings: int = 0                  # ticket and staff-service ratings
+    ratings: int = 0  # ticket and staff-service ratings
     score_sum: int = 0
-    service_ratings: int = 0          # of which staff-service ratings
-    overdue_open: int = 0             # open, not paused, resolution_due before min(month end, as_of)
+    service_ratings: int = 0  # of which staff-service ratings
+    overdue_open: int = 0  # open, not paused, resolution_due before min(month end, as_of)
     visits: int = 0
 
     @property
@@ -210,18 +217,17 @@ class NodePerformance:
 
     @property
     def has_activity(self) -> bool:
-        return any((self.accepted, self.resolved, self.first_responses, self.ratings,
-                    self.overdue_open, self.visits))
+        return any((self.accepted, self.resolved, self.first_responses, self.ratings, self.overdue_open, self.visits))
 
 
 @dataclass
 class Satisfaction:
     count: int = 0
     score_sum: int = 0
-    satisfied: int = 0                                   # score ≥ 4
+    satisfied: int = 0  # score ≥ 4
     levels: dict[str, int] = field(default_factory=lambda: {label: 0 for _, label in SATISFACTION_LEVELS})
-    followups: int = 0                                   # tickets rated in the month flagged for 回访
-    service_count: int = 0                               # of `count`: ratings of the staff service
+    followups: int = 0  # tickets rated in the month flagged for 回访
+    service_count: int = 0  # of `count`: ratings of the staff service
 
     @property
     def average(self) -> float | None:
@@ -257,32 +263,32 @@ class KnowledgeBase:
 @dataclass
 class MonthlySummary:
     month: str
-    period_start: datetime               # Beijing time
-    period_end: datetime                 # exclusive
+    period_start: datetime  # Beijing time
+    period_end: datetime  # exclusive
     generated_at: datetime
-    needs: NeedCounts                    # accepted / closed / cannot_handle / open
-    resolved: int                        # resolved_at in the month (any creation month)
+    needs: NeedCounts  # accepted / closed / cannot_handle / open
+    resolved: int  # resolved_at in the month (any creation month)
     on_time: int
-    first_responses: int                 # with first_response_at in the month and working seconds
+    first_responses: int  # with first_response_at in the month and working seconds
     first_response_secs: int
     resolutions_timed: int
     resolution_secs: int
     overdue_open: int
     redeemed_amount: Decimal
     visits: int
-    visit_tickets: int                   # 入企发现需求: tickets raised on the month's visits (by visit date)
+    visit_tickets: int  # 入企发现需求: tickets raised on the month's visits (by visit date)
     satisfaction: Satisfaction
     handovers: Handovers
     knowledge: KnowledgeBase
-    categories: list[CategoryFigures]    # the 19, taxonomy order, zeros included
-    contents: list[ContentFigures]       # the 5, taxonomy order
-    nodes: list[NodeNeeds]               # active nodes (zeros included) + inactive nodes with tickets
-    performance: list[NodePerformance]   # active nodes with any activity
-    uncategorised: int                   # tickets of the month whose category is not one of the 19
-    ytd_accepted: int                    # 1 January … end of the month
+    categories: list[CategoryFigures]  # the 19, taxonomy order, zeros included
+    contents: list[ContentFigures]  # the 5, taxonomy order
+    nodes: list[NodeNeeds]  # active nodes (zeros included) + inactive nodes with tickets
+    performance: list[NodePerformance]  # active nodes with any activity
+    uncategorised: int  # tickets of the month whose category is not one of the 19
+    ytd_accepted: int  # 1 January … end of the month
     ytd_visits: int
-    as_of: datetime | None = None        # Beijing time the figures were taken; None: after the month
-    scorecard: Any = None                # 绩效评分 (bot.reports.scorecard.Scorecard), set by bot.reports.monthly_summary
+    as_of: datetime | None = None  # Beijing time the figures were taken; None: after the month
+    scorecard: Any = None  # 绩效评分 (bot.reports.scorecard.Scorecard), set by bot.reports.monthly_summary
 
     @property
     def month_to_date(self) -> bool:
@@ -337,8 +343,13 @@ class MonthlySummary:
         """JSON-friendly: datetimes as ISO 8601 (Beijing), money as a string with two decimals."""
 
         def counts(c: NeedCounts) -> dict[str, Any]:
-            return {"accepted": c.accepted, "closed": c.closed, "completion_rate": c.completion_rate,
-                    "cannot_handle": c.cannot_handle, "open": c.open}
+            return {
+                "accepted": c.accepted,
+                "closed": c.closed,
+                "completion_rate": c.completion_rate,
+                "cannot_handle": c.cannot_handle,
+                "open": c.open,
+            }
 
         return {
             "month": self.month,
@@ -370,23 +381,40 @@ class MonthlySummary:
             },
             "handovers": {"total": self.handovers.total, "by_reason": dict(self.handovers.by_reason)},
             "knowledge": {
-                "questions": self.knowledge.questions, "answered": self.knowledge.answered,
-                "answer_rate": self.knowledge.answer_rate, "feedback": self.knowledge.feedback,
-                "helpful": self.knowledge.helpful, "helpful_share": self.knowledge.helpful_share,
+                "questions": self.knowledge.questions,
+                "answered": self.knowledge.answered,
+                "answer_rate": self.knowledge.answer_rate,
+                "feedback": self.knowledge.feedback,
+                "helpful": self.knowledge.helpful,
+                "helpful_share": self.knowledge.helpful_share,
             },
-            "categories": [{"intent": c.intent, "name": c.name, "content": c.content, **counts(c)}
-                           for c in self.categories],
+            "categories": [
+                {"intent": c.intent, "name": c.name, "content": c.content, **counts(c)} for c in self.categories
+            ],
             "contents": [{"content": c.content, **counts(c)} for c in self.contents],
-            "nodes": [{"node_id": n.node_id, "name": n.name, "kind": n.kind, "active": n.active, **counts(n)}
-                      for n in self.nodes],
+            "nodes": [
+                {"node_id": n.node_id, "name": n.name, "kind": n.kind, "active": n.active, **counts(n)}
+                for n in self.nodes
+            ],
             "performance": [
-                {"node_id": p.node_id, "name": p.name, "kind": p.kind, "accepted": p.accepted,
-                 "closed": p.closed, "completion_rate": p.completion_rate, "resolved": p.resolved,
-                 "on_time": p.on_time, "on_time_rate": p.on_time_rate,
-                 "avg_first_response_hours": p.avg_first_response_hours,
-                 "avg_resolution_hours": p.avg_resolution_hours, "ratings": p.ratings,
-                 "service_ratings": p.service_ratings,
-                 "satisfaction": p.satisfaction, "overdue_open": p.overdue_open, "visits": p.visits}
+                {
+                    "node_id": p.node_id,
+                    "name": p.name,
+                    "kind": p.kind,
+                    "accepted": p.accepted,
+                    "closed": p.closed,
+                    "completion_rate": p.completion_rate,
+                    "resolved": p.resolved,
+                    "on_time": p.on_time,
+                    "on_time_rate": p.on_time_rate,
+                    "avg_first_response_hours": p.avg_first_response_hours,
+                    "avg_resolution_hours": p.avg_resolution_hours,
+                    "ratings": p.ratings,
+                    "service_ratings": p.service_ratings,
+                    "satisfaction": p.satisfaction,
+                    "overdue_open": p.overdue_open,
+                    "visits": p.visits,
+                }
                 for p in self.performance
             ],
             "uncategorised": self.uncategorised,
@@ -396,6 +424,7 @@ class MonthlySummary:
 
 
 # ---- the queries -----------------------------------------------------------------------------------
+
 
 def _count_if(cond) -> Any:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
@@ -435,32 +464,40 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
     # 1. tickets created in the month, by category × service content × node, with where they stand now
     closed_cond = and_(T.status.in_(sorted(CLOSED_STATES)), T.resolved_at.isnot(None))
     created = conn.execute(
-        select(T.category, T.service_content, T.node_id,
-               func.count().label("accepted"),
-               _count_if(closed_cond).label("closed"),
-               _count_if(T.status == CANNOT_HANDLE).label("cannot"),
-               _count_if(T.status.in_(sorted(OPEN_STATES))).label("open"))
+        select(
+            T.category,
+            T.service_content,
+            T.node_id,
+            func.count().label("accepted"),
+            _count_if(closed_cond).label("closed"),
+            _count_if(T.status == CANNOT_HANDLE).label("cannot"),
+            _count_if(T.status.in_(sorted(OPEN_STATES))).label("open"),
+        )
         .where(_in(T.created_at, start, end))
         .group_by(T.category, T.service_content, T.node_id)
     ).all()
 
     # 2. tickets resolved in the month, by node: on time, working seconds, money (exact, in fen)
     resolved = conn.execute(
-        select(node,
-               func.count().label("resolved"),
-               _count_if(T.resolved_at <= T.resolution_due).label("on_time"),
-               func.count(T.resolution_wsecs).label("timed"),
-               func.coalesce(func.sum(T.resolution_wsecs), 0).label("secs"),
-               func.coalesce(func.sum(cast(func.round(T.redeemed_amount * 100), BigInteger)), 0).label("fen"))
+        select(
+            node,
+            func.count().label("resolved"),
+            _count_if(T.resolved_at <= T.resolution_due).label("on_time"),
+            func.count(T.resolution_wsecs).label("timed"),
+            func.coalesce(func.sum(T.resolution_wsecs), 0).label("secs"),
+            func.coalesce(func.sum(cast(func.round(T.redeemed_amount * 100), BigInteger)), 0).label("fen"),
+        )
         .where(_in(T.resolved_at, start, end))
         .group_by(node)
     ).all()
 
     # 3. first responses in the month, by node
     responded = conn.execute(
-        select(node,
-               func.count(T.first_response_wsecs).label("n"),
-               func.coalesce(func.sum(T.first_response_wsecs), 0).label("secs"))
+        select(
+            node,
+            func.count(T.first_response_wsecs).label("n"),
+            func.coalesce(func.sum(T.first_response_wsecs), 0).label("secs"),
+        )
         .where(_in(T.first_response_at, start, end))
         .group_by(node)
     ).all()
@@ -475,14 +512,14 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
     # 5. ratings given in the month, by node and score
     rated = conn.execute(
         select(node, Rating.score, func.count().label("n"))
-        .select_from(Rating).join(T, T.id == Rating.ticket_id)
+        .select_from(Rating)
+        .join(T, T.id == Rating.ticket_id)
         .where(_in(Rating.created_at, start, end))
         .group_by(node, Rating.score)
     ).all()
     rated_in_month = select(Rating.ticket_id).where(_in(Rating.created_at, start, end))
     followups = conn.execute(
-        select(func.count()).select_from(T)
-        .where(T.followup_required == true(), T.id.in_(rated_in_month))
+        select(func.count()).select_from(T).where(T.followup_required == true(), T.id.in_(rated_in_month))
     ).scalar_one()
 
     # 5b. ratings of the staff service given in the month, by the handover's node and score
@@ -495,12 +532,12 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
     # 6. visits in the month, by node, and the needs raised on them: counted with the visit's month even when
     #    its tickets were entered days later (a visit on 30 November recorded on 2 December is November's)
     visited = conn.execute(
-        select(Visit.node_id, func.count().label("n"))
-        .where(_in(Visit.visited_at, start, end))
-        .group_by(Visit.node_id)
+        select(Visit.node_id, func.count().label("n")).where(_in(Visit.visited_at, start, end)).group_by(Visit.node_id)
     ).all()
     visit_tickets = conn.execute(
-        select(func.count(T.id)).select_from(T).join(Visit, Visit.id == T.visit_id)
+        select(func.count(T.id))
+        .select_from(T)
+        .join(Visit, Visit.id == T.visit_id)
         .where(_in(Visit.visited_at, start, end))
     ).scalar_one()
 
@@ -511,11 +548,12 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         .group_by(Handover.reason)
     ).all()
     kb = conn.execute(
-        select(func.count().label("questions"),
-               _count_if(KbQuery.decision.in_(("answer", "best_guess"))).label("answered"),  # an answer was shown
-               func.count(KbQuery.helpful).label("feedback"),
-               _count_if(KbQuery.helpful == true()).label("helpful"))
-        .where(_in(KbQuery.asked_at, start, end))
+        select(
+            func.count().label("questions"),
+            _count_if(KbQuery.decision.in_(("answer", "best_guess"))).label("answered"),  # an answer was shown
+            func.count(KbQuery.helpful).label("feedback"),
+            _count_if(KbQuery.helpful == true()).label("helpful"),
+        ).where(_in(KbQuery.asked_at, start, end))
     ).one()
     ytd_accepted = conn.execute(
         select(func.count()).select_from(T).where(_in(T.created_at, period.year_start_utc, end))
@@ -532,9 +570,11 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
     contents = {name: ContentFigures(content=name) for name in SERVICE_CONTENTS}
     node_info = {r.id: r for r in node_rows}
     node_needs: dict[str, NodeNeeds] = {
-        r.id: NodeNeeds(node_id=r.id, name=r.name, kind=r.kind, active=bool(r.active)) for r in node_rows}
+        r.id: NodeNeeds(node_id=r.id, name=r.name, kind=r.kind, active=bool(r.active)) for r in node_rows
+    }
     perf: dict[str, NodePerformance] = {
-        r.id: NodePerformance(node_id=r.id, name=r.name, kind=r.kind) for r in node_rows}
+        r.id: NodePerformance(node_id=r.id, name=r.name, kind=r.kind) for r in node_rows
+    }
     uncategorised = 0
     for r in created:
         figs = (_int(r.accepted), _int(r.closed), _int(r.cannot), _int(r.open))
@@ -615,8 +655,9 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         return _node_order(item.kind, item.node_id)
 
     nodes = sorted((n for n in node_needs.values() if n.active or n.accepted), key=network_order)
-    performance = sorted((p for p in perf.values() if node_info[p.node_id].active and p.has_activity),
-                         key=network_order)
+    performance = sorted(
+        (p for p in perf.values() if node_info[p.node_id].active and p.has_activity), key=network_order
+    )
 
     return MonthlySummary(
         month=period.month,
@@ -636,8 +677,12 @@ def _compute(conn: Connection, period: Period, as_of: datetime | None = None) ->
         visit_tickets=_int(visit_tickets),
         satisfaction=satisfaction,
         handovers=Handovers(total=sum(by_reason.values()), by_reason=by_reason),
-        knowledge=KnowledgeBase(questions=_int(kb.questions), answered=_int(kb.answered),
-                                feedback=_int(kb.feedback), helpful=_int(kb.helpful)),
+        knowledge=KnowledgeBase(
+            questions=_int(kb.questions),
+            answered=_int(kb.answered),
+            feedback=_int(kb.feedback),
+            helpful=_int(kb.helpful),
+        ),
         categories=list(categories.values()),
         contents=list(contents.values()),
         nodes=nodes,
@@ -667,7 +712,20 @@ def monthly_summary(db_url: str, month: str, now: datetime | None = None) -> Mon
 
 
 __all__ = [
-    "MonthlySummary", "NeedCounts", "CategoryFigures", "ContentFigures", "NodeNeeds", "NodePerformance",
-    "Satisfaction", "Handovers", "KnowledgeBase", "Period", "parse_month", "monthly_summary",
-    "SATISFACTION_LEVELS", "HANDOVER_REASONS", "NODE_KINDS", "BEIJING",
+    "MonthlySummary",
+    "NeedCounts",
+    "CategoryFigures",
+    "ContentFigures",
+    "NodeNeeds",
+    "NodePerformance",
+    "Satisfaction",
+    "Handovers",
+    "KnowledgeBase",
+    "Period",
+    "parse_month",
+    "monthly_summary",
+    "SATISFACTION_LEVELS",
+    "HANDOVER_REASONS",
+    "NODE_KINDS",
+    "BEIJING",
 ]

@@ -19,6 +19,7 @@ The standard's angles, per active node, each as "part of whole" so months compar
 
 The cut-off is the month end, or `now` while the month is running (as in the monthly summary).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -78,12 +79,35 @@ class NodeScore:
 
     @property
     def has_activity(self) -> bool:
-        return any((self.accepted, self.responded, self.resolved, self.push_due, self.ratings, self.visits,
-                    self.unanswered, self.overdue_open))
+        return any(
+            (
+                self.accepted,
+                self.responded,
+                self.resolved,
+                self.push_due,
+                self.ratings,
+                self.visits,
+                self.unanswered,
+                self.overdue_open,
+            )
+        )
 
     def add(self, other: "NodeScore") -> None:
-        for name in ("accepted", "responded", "responded_in_time", "resolved", "on_time", "push_due", "pushed",
-                     "ratings", "score_sum", "service_ratings", "visits", "unanswered", "overdue_open"):
+        for name in (
+            "accepted",
+            "responded",
+            "responded_in_time",
+            "resolved",
+            "on_time",
+            "push_due",
+            "pushed",
+            "ratings",
+            "score_sum",
+            "service_ratings",
+            "visits",
+            "unanswered",
+            "overdue_open",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -115,8 +139,9 @@ class Scorecard:
         return [r for r in self.rows if scope is None or r.node_id in scope]
 
 
-def _scores(conn: Connection, period: Period, as_of: Optional[datetime],
-            summary: Optional[MonthlySummary] = None) -> tuple[dict[str, NodeScore], dict[str, Any]]:
+def _scores(
+    conn: Connection, period: Period, as_of: Optional[datetime], summary: Optional[MonthlySummary] = None
+) -> tuple[dict[str, NodeScore], dict[str, Any]]:
     """Every node's score for the month (active or not), and the node rows."""
     summary = summary or _compute(conn, period, as_of)
     start, end = period.start_utc, period.end_utc
@@ -124,8 +149,10 @@ def _scores(conn: Connection, period: Period, as_of: Optional[datetime],
     T = Ticket
     from bot.db.schema import ServiceNode
 
-    nodes = {r.id: r for r in conn.execute(
-        select(ServiceNode.id, ServiceNode.name, ServiceNode.kind, ServiceNode.active)).all()}
+    nodes = {
+        r.id: r
+        for r in conn.execute(select(ServiceNode.id, ServiceNode.name, ServiceNode.kind, ServiceNode.active)).all()
+    }
     scores = {nid: NodeScore(nid, r.name, r.kind) for nid, r in nodes.items()}
 
     for n in summary.nodes:
@@ -137,24 +164,36 @@ def _scores(conn: Connection, period: Period, as_of: Optional[datetime],
         s.visits, s.overdue_open = p.visits, p.overdue_open
 
     for r in conn.execute(
-            select(T.node_id, func.count().label("n"), _count_if(T.first_response_at <= T.first_response_due).label("ok"))
-            .where(_in(T.first_response_at, start, end)).group_by(T.node_id)).all():
+        select(T.node_id, func.count().label("n"), _count_if(T.first_response_at <= T.first_response_due).label("ok"))
+        .where(_in(T.first_response_at, start, end))
+        .group_by(T.node_id)
+    ).all():
         scores[r.node_id].responded, scores[r.node_id].responded_in_time = _int(r.n), _int(r.ok)
 
-    pushed = exists().where(TicketEvent.ticket_id == T.id, TicketEvent.action == "progress_push",
-                            TicketEvent.at > cutoff - PUSH_WINDOW, TicketEvent.at <= cutoff)
+    pushed = exists().where(
+        TicketEvent.ticket_id == T.id,
+        TicketEvent.action == "progress_push",
+        TicketEvent.at > cutoff - PUSH_WINDOW,
+        TicketEvent.at <= cutoff,
+    )
     open_then = or_(T.status.in_(sorted(OPEN_STATES)), T.resolved_at > cutoff)
     for r in conn.execute(
-            select(T.node_id, func.count().label("n"), _count_if(pushed).label("pushed"))
-            .where(T.created_at <= cutoff - WEEKLY_AGE, open_then).group_by(T.node_id)).all():
+        select(T.node_id, func.count().label("n"), _count_if(pushed).label("pushed"))
+        .where(T.created_at <= cutoff - WEEKLY_AGE, open_then)
+        .group_by(T.node_id)
+    ).all():
         scores[r.node_id].push_due, scores[r.node_id].pushed = _int(r.n), _int(r.pushed)
 
     for r in conn.execute(
-            select(T.node_id, func.count().label("n"))
-            .where(T.status.in_(sorted(OPEN_STATES - {AWAITING_INFO})), T.created_at < cutoff,
-                   or_(T.first_response_at.is_(None), T.first_response_at >= cutoff),
-                   T.first_response_due < cutoff)
-            .group_by(T.node_id)).all():
+        select(T.node_id, func.count().label("n"))
+        .where(
+            T.status.in_(sorted(OPEN_STATES - {AWAITING_INFO})),
+            T.created_at < cutoff,
+            or_(T.first_response_at.is_(None), T.first_response_at >= cutoff),
+            T.first_response_due < cutoff,
+        )
+        .group_by(T.node_id)
+    ).all():
         scores[r.node_id].unanswered = _int(r.n)
     return scores, nodes
 
@@ -164,14 +203,17 @@ def previous_month(month: str) -> str:
     return f"{p.year - 1:04d}-12" if p.number == 1 else f"{p.year:04d}-{p.number - 1:02d}"
 
 
-def compute_scorecard(conn: Connection, period: Period, as_of: Optional[datetime] = None,
-                      current: Optional[MonthlySummary] = None) -> Scorecard:
+def compute_scorecard(
+    conn: Connection, period: Period, as_of: Optional[datetime] = None, current: Optional[MonthlySummary] = None
+) -> Scorecard:
     prev = parse_month(previous_month(period.month))
     now_scores, nodes = _scores(conn, period, as_of, current)
     prev_scores, _ = _scores(conn, prev, as_of)
-    rows = [ScoreRow(nid, r.name, r.kind, now_scores[nid], prev_scores[nid])
-            for nid, r in nodes.items()
-            if r.active and (now_scores[nid].has_activity or prev_scores[nid].has_activity)]
+    rows = [
+        ScoreRow(nid, r.name, r.kind, now_scores[nid], prev_scores[nid])
+        for nid, r in nodes.items()
+        if r.active and (now_scores[nid].has_activity or prev_scores[nid].has_activity)
+    ]
     rows.sort(key=lambda r: _node_order(r.kind, r.node_id))
     return Scorecard(period.month, period.label, prev.month, prev.label, rows)
 
@@ -197,5 +239,13 @@ def monthly_summary(db_url: str, month: str, now: Optional[datetime] = None) -> 
     return _snapshot(db_url, work)
 
 
-__all__ = ["NodeScore", "ScoreRow", "Scorecard", "compute_scorecard", "previous_month", "scorecard", "monthly_summary",
-           "PUSH_WINDOW"]
+__all__ = [
+    "NodeScore",
+    "ScoreRow",
+    "Scorecard",
+    "compute_scorecard",
+    "previous_month",
+    "scorecard",
+    "monthly_summary",
+    "PUSH_WINDOW",
+]

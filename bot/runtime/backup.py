@@ -9,6 +9,7 @@ Each backup directory is 0700, its files 0600, with a manifest.json (what, when,
 A restore refuses to overwrite a database that already has tables unless given --yes. Databases from
 --db/--tracker, else DATABASE_URL/TRACKER_STORE_URL, else var/yuanshang.db and var/rasa_tracker.db.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,7 +87,7 @@ def backup_one(url: str, dest: Path, name: str) -> Optional[Path]:
         src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         dst = sqlite3.connect(out)
         try:
-            src.backup(dst)            # online backup API: consistent while others write
+            src.backup(dst)  # online backup API: consistent while others write
         finally:
             dst.close()
             src.close()
@@ -107,8 +108,11 @@ def backup(db_url: str, tracker_url: str, dest: Path) -> dict:
     for name, url in zip(NAMES, (db_url, tracker_url)):
         out = backup_one(url, dest, name)
         if out is not None:
-            manifest["files"][name] = {"file": out.name, "sha256": _sha256(out),
-                                       "kind": "sqlite" if out.suffix == ".db" else "pg_dump"}
+            manifest["files"][name] = {
+                "file": out.name,
+                "sha256": _sha256(out),
+                "kind": "sqlite" if out.suffix == ".db" else "pg_dump",
+            }
     mf = dest / "manifest.json"
     fd = os.open(mf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -148,8 +152,19 @@ def restore_one(entry: dict, src_dir: Path, url: str, overwrite: bool = False) -
         return
     if path is not None:
         raise BackupError("pg_dump 备份只能恢复到 PostgreSQL 数据库")
-    _run([_pg_tool("pg_restore"), "--no-owner", "--no-acl", "--clean", "--if-exists", "--exit-on-error",
-          "-d", libpq_url(url), str(src)])
+    _run(
+        [
+            _pg_tool("pg_restore"),
+            "--no-owner",
+            "--no-acl",
+            "--clean",
+            "--if-exists",
+            "--exit-on-error",
+            "-d",
+            libpq_url(url),
+            str(src),
+        ]
+    )
 
 
 def restore(src_dir: Path, db_url: str, tracker_url: str, overwrite: bool = False) -> list[str]:
@@ -176,7 +191,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     r.add_argument("--yes", action="store_true", help="目标数据库已有数据时仍然覆盖")
     for p in (b, r):
         p.add_argument("--db", default=None, help="服务数据库 URL（默认 DATABASE_URL，否则 var/yuanshang.db）")
-        p.add_argument("--tracker", default=None, help="Rasa 对话记录库 URL（默认 TRACKER_STORE_URL，否则 var/rasa_tracker.db）")
+        p.add_argument(
+            "--tracker", default=None, help="Rasa 对话记录库 URL（默认 TRACKER_STORE_URL，否则 var/rasa_tracker.db）"
+        )
     args = ap.parse_args(argv)
     if args.command is None:
         ap.print_help(sys.stderr)

@@ -2,6 +2,7 @@
 
 Usage: python -m bot.runtime.launcher
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,20 +32,41 @@ def child_specs(settings: Settings, model: str, only: tuple[str, ...] = ROLES) -
         ChildSpec(
             "动作服务器 (action server)",
             [py, "-m", "bot.rasa_ext.action_server", "--actions", "actions", "--port", str(settings.actions_port)],
-            health_url=f"{settings.actions_url}/health", env=env, cwd=root,
+            health_url=f"{settings.actions_url}/health",
+            env=env,
+            cwd=root,
         ),
         ChildSpec(
             "Rasa 服务器",
-            [py, "-m", "bot.rasa_ext.main", "run", "--model", model, "--enable-api",
-             "--auth-token", settings.rasa_token, "--port", str(settings.rasa_port),
-             "--interface", settings.rasa_bind,
-             "--endpoints", str(endpoints), "--credentials", "credentials.yml"],
-            health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}", env=env, cwd=root,
+            [
+                py,
+                "-m",
+                "bot.rasa_ext.main",
+                "run",
+                "--model",
+                model,
+                "--enable-api",
+                "--auth-token",
+                settings.rasa_token,
+                "--port",
+                str(settings.rasa_port),
+                "--interface",
+                settings.rasa_bind,
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+            ],
+            health_url=f"{settings.rasa_url}/status?token={settings.rasa_token}",
+            env=env,
+            cwd=root,
         ),
         ChildSpec(
             "服务台 (desk)",
             [py, "-m", "bot.desk"],
-            health_url=f"{settings.desk_url}/healthz", env=env, cwd=root,
+            health_url=f"{settings.desk_url}/healthz",
+            env=env,
+            cwd=root,
         ),
     ]
     return [spec for role, spec in zip(ROLES, specs) if role in only]
@@ -60,8 +82,12 @@ def _roles(value: str) -> tuple[str, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="启动原上管家全部服务（按需训练模型）")
-    ap.add_argument("--only", type=_roles, default=ROLES,
-                    help="只启动其中几个：actions,rasa,desk（扩容部署时每台主机可不同，见 docs/deploy.md）")
+    ap.add_argument(
+        "--only",
+        type=_roles,
+        default=ROLES,
+        help="只启动其中几个：actions,rasa,desk（扩容部署时每台主机可不同，见 docs/deploy.md）",
+    )
     args = ap.parse_args(argv)
 
     try:
@@ -76,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     except rasa_endpoints.ConfigError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    settings.prepare_var_dir()         # 0700, files 0600, umask 077 for the children too
+    settings.prepare_var_dir()  # 0700, files 0600, umask 077 for the children too
     migrate(settings.effective_database_url)
     sync_network(settings.effective_database_url)
     model = ensure_model(settings.model_dir) if "rasa" in args.only else ""

@@ -4,6 +4,7 @@
 the others are stopped (a half-running system answers users wrongly), and
 Ctrl-C / SIGTERM stops every child before the launcher exits.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,7 @@ class ChildDied(RuntimeError):
 
 
 class Supervisor:
-    def __init__(self, specs: Sequence[ChildSpec], log: Callable[[str], None] = print,
-                 stop_timeout: float = 10.0):
+    def __init__(self, specs: Sequence[ChildSpec], log: Callable[[str], None] = print, stop_timeout: float = 10.0):
         self.specs = list(specs)
         self.children: list[Child] = []
         self.log = log
@@ -74,9 +74,14 @@ class Supervisor:
         """Start one child in its own session (so a stop reaches its whole process group)."""
         out = open(spec.log_file, "ab") if spec.log_file else None  # noqa: SIM115
         try:
-            return subprocess.Popen(list(spec.argv), env=spec.env, cwd=spec.cwd,
-                                    stdout=out, stderr=subprocess.STDOUT if out else None,
-                                    start_new_session=True)
+            return subprocess.Popen(
+                list(spec.argv),
+                env=spec.env,
+                cwd=spec.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+            )
         finally:
             if out:
                 out.close()

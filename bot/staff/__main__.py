@@ -1,4 +1,5 @@
 """python -m bot.staff create/passwd/list/unlock/disable/enable — see bot/staff/accounts.py."""
+
 import sys
 
 from bot.staff.accounts import main

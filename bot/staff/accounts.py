@@ -13,6 +13,7 @@ all digits, not the username, not on the bundled list of common passwords
 mostly one character. A disabled account cannot sign in and its open sessions end. This module needs no web framework, so the
 CLI works on a machine where only the database is reachable.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ COMMON_PASSWORDS = SERVICE_DATA_DIR / "common_passwords.txt.gz"
 _TRAILING = re.compile(r"[\W\d_]+$")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 
-HASHER = PasswordHasher()       # argon2id, library defaults (time 3, memory 64 MiB, 4 lanes)
+HASHER = PasswordHasher()  # argon2id, library defaults (time 3, memory 64 MiB, 4 lanes)
 
 
 class StaffError(ValueError):
@@ -49,6 +50,7 @@ class StaffError(ValueError):
 
 
 # ---- passwords ----------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset:
@@ -121,6 +123,7 @@ def needs_rehash(password_hash: str) -> bool:
 
 # ---- accounts -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StaffInfo:
     id: int
@@ -134,8 +137,9 @@ class StaffInfo:
 
 
 def _info(s: Staff) -> StaffInfo:
-    return StaffInfo(s.id, s.username, s.display_name, s.node_id, s.role, bool(s.active),
-                     s.failed_logins or 0, s.locked_until)
+    return StaffInfo(
+        s.id, s.username, s.display_name, s.node_id, s.role, bool(s.active), s.failed_logins or 0, s.locked_until
+    )
 
 
 def normalise_username(username: str) -> str:
@@ -151,8 +155,7 @@ def _validate_node(node_id: str) -> None:
         raise StaffError(f"服务网络中没有节点“{node_id}”。节点编号见 bot/service_data/network.yml，例如：{known}")
 
 
-def create_staff(db_url: str, username: str, display_name: str, node_id: str, role: str,
-                 password: str) -> StaffInfo:
+def create_staff(db_url: str, username: str, display_name: str, node_id: str, role: str, password: str) -> StaffInfo:
     username = normalise_username(username)
     if not USERNAME.match(username):
         raise StaffError("用户名应为 2–32 位小写字母、数字或 . _ -，并以字母或数字开头。")
@@ -169,8 +172,15 @@ def create_staff(db_url: str, username: str, display_name: str, node_id: str, ro
             raise StaffError(f"数据库中还没有节点“{node_id}”，请先启动一次系统（make run）以同步服务网络。")
         if s.scalars(select(Staff).where(Staff.username == username)).first() is not None:
             raise StaffError(f"用户名“{username}”已存在。")
-        staff = Staff(username=username, display_name=display_name, node_id=node_id, role=role,
-                      password_hash=password_hash, active=True, failed_logins=0)
+        staff = Staff(
+            username=username,
+            display_name=display_name,
+            node_id=node_id,
+            role=role,
+            password_hash=password_hash,
+            active=True,
+            failed_logins=0,
+        )
         s.add(staff)
         s.flush()
         _audit(s, "staff_create", username, f"{role} @ {node_id}")
@@ -185,10 +195,18 @@ def _operator() -> str:
         return "cli"
 
 
-def _audit(s, action: str, username: str, detail: str | None = None, actor: str | None = None,
-           ip: str | None = None) -> None:
-    s.add(ConsoleAudit(at=utcnow(), actor=(actor or _operator())[:128], action=action, ip=ip,
-                       detail=f"{username}" + (f"：{detail}" if detail else "")))
+def _audit(
+    s, action: str, username: str, detail: str | None = None, actor: str | None = None, ip: str | None = None
+) -> None:
+    s.add(
+        ConsoleAudit(
+            at=utcnow(),
+            actor=(actor or _operator())[:128],
+            action=action,
+            ip=ip,
+            detail=f"{username}" + (f"：{detail}" if detail else ""),
+        )
+    )
 
 
 def _get(s, username: str) -> Staff:
@@ -225,8 +243,7 @@ def unlock(db_url: str, username: str, actor: str | None = None, ip: str | None 
         return _info(staff)
 
 
-def set_active(db_url: str, username: str, active: bool, actor: str | None = None,
-               ip: str | None = None) -> StaffInfo:
+def set_active(db_url: str, username: str, active: bool, actor: str | None = None, ip: str | None = None) -> StaffInfo:
     """Disable (no sign-in; every open session ends at once) or enable an account again."""
     with sessions(db_url).begin() as s:
         staff = _get(s, username)
@@ -234,8 +251,14 @@ def set_active(db_url: str, username: str, active: bool, actor: str | None = Non
         ended = 0
         if not active:
             ended = s.execute(delete(StaffSession).where(StaffSession.staff_id == staff.id)).rowcount or 0
-        _audit(s, "staff_enable" if active else "staff_disable", staff.username,
-               None if active else f"结束会话 {ended} 个", actor, ip)
+        _audit(
+            s,
+            "staff_enable" if active else "staff_disable",
+            staff.username,
+            None if active else f"结束会话 {ended} 个",
+            actor,
+            ip,
+        )
         return _info(staff)
 
 
@@ -257,6 +280,7 @@ def list_staff(db_url: str, node_id: Optional[str] = None) -> list[StaffInfo]:
 
 # ---- command line -------------------------------------------------------------------------------
 
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline()
@@ -276,7 +300,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--username", required=True, help="登录用户名（小写字母、数字）")
     c.add_argument("--name", required=True, help="姓名")
     c.add_argument("--node", required=True, help="所属服务节点编号，如 fengxi、centre")
-    c.add_argument("--role", default="staff", choices=ROLES, help="角色：staff 工作人员 / lead 节点负责人 / admin 管理员")
+    c.add_argument(
+        "--role", default="staff", choices=ROLES, help="角色：staff 工作人员 / lead 节点负责人 / admin 管理员"
+    )
     c.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（一行）")
     w = sub.add_parser("passwd", help="重设密码（并使该账号已登录的会话失效）")
     w.add_argument("--username", required=True)
@@ -313,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     db_url = args.db or _default_db()
     try:
         if args.command == "create":
-            _validate_node(args.node)           # before asking for a password
+            _validate_node(args.node)  # before asking for a password
             password = _read_password(args.password_stdin)
             info = create_staff(db_url, args.username, args.name, args.node, args.role, password)
             print(f"已创建账号 {info.username}（{info.display_name}，{ROLE_LABELS[info.role]}，节点 {info.node_id}）。")
@@ -339,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                 pauses = paused(db_url, r.username)
                 if pauses:
                     state = (state + " " if state else "") + "、".join(
-                        f"{addr} 暂停登录至 {_fmt_time(until)}" for addr, until in pauses)
+                        f"{addr} 暂停登录至 {_fmt_time(until)}" for addr, until in pauses
+                    )
                 print(f"{r.username:<16}{r.display_name:<10}{ROLE_LABELS.get(r.role, r.role):<8}{r.node_id:<28}{state}")
     except StaffError as exc:
         print(f"错误：{exc}", file=sys.stderr)
@@ -351,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         from sqlalchemy.exc import SQLAlchemyError
 
         if isinstance(exc, SQLAlchemyError):
-            print(f"错误：无法访问数据库（{db_url.split('@')[-1]}），请确认地址正确并已完成迁移。"
-                  f"\n详情：{exc.__class__.__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            print(
+                f"错误：无法访问数据库（{db_url.split('@')[-1]}），请确认地址正确并已完成迁移。"
+                f"\n详情：{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+                file=sys.stderr,
+            )
             return 1
         raise
     return 0

@@ -22,6 +22,7 @@ its pair and account counters and gives its address count back.
 Usernames are counted whether or not the account exists, so the answers (and the pauses)
 are the same for unknown usernames as for wrong passwords.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,17 +34,17 @@ from sqlalchemy import delete, exists, or_, select, update
 from bot.db import sessions
 from bot.db.schema import ConsoleAudit, LoginThrottle
 
-PAIR_MAX = 5                                  # failures of one account from one address before a pause
-PAIR_PAUSE = timedelta(minutes=15)            # ... the first pause; it doubles with each further round
+PAIR_MAX = 5  # failures of one account from one address before a pause
+PAIR_PAUSE = timedelta(minutes=15)  # ... the first pause; it doubles with each further round
 PAIR_PAUSE_MAX = timedelta(hours=24)
-PAIR_WINDOW = timedelta(hours=24)             # the pair's count is forgotten after this long idle
-PAIR_DELAY_FROM = 3                           # within a round, from this failure on: 2, 4, … seconds
-ACCOUNT_DELAY_FROM = 10                       # failures of one account (all addresses) before delays
+PAIR_WINDOW = timedelta(hours=24)  # the pair's count is forgotten after this long idle
+PAIR_DELAY_FROM = 3  # within a round, from this failure on: 2, 4, … seconds
+ACCOUNT_DELAY_FROM = 10  # failures of one account (all addresses) before delays
 ACCOUNT_WINDOW = timedelta(hours=1)
-ACCOUNT_DELAY_MAX = 60                        # seconds
-KNOWN_ADDRESS_DAYS = 90                       # a successful sign-in from an address makes it known
-DEFAULT_ADDRESS_RULE = (10, 900.0)            # RATE_LIMIT_LOGIN_IP
-STALE_AFTER = timedelta(days=2)               # rows idle this long (and past every window) are removed
+ACCOUNT_DELAY_MAX = 60  # seconds
+KNOWN_ADDRESS_DAYS = 90  # a successful sign-in from an address makes it known
+DEFAULT_ADDRESS_RULE = (10, 900.0)  # RATE_LIMIT_LOGIN_IP
+STALE_AFTER = timedelta(days=2)  # rows idle this long (and past every window) are removed
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class Counter:
     key: str
     kind: str
     username: Optional[str]
-    limit: Optional[int]           # attempts allowed in the window (None: no hard limit)
-    window: timedelta              # the count starts afresh after this long without an attempt
+    limit: Optional[int]  # attempts allowed in the window (None: no hard limit)
+    window: timedelta  # the count starts afresh after this long without an attempt
 
     def delay(self, failures: int) -> float:
         """Seconds the next attempt must wait after `failures` counted attempts."""
@@ -71,12 +72,12 @@ class Attempt:
     """The outcome of counting one attempt."""
 
     allowed: bool
-    reason: str = ""               # when refused: "pair" (paused), "delay", "address"
-    retry_after: float = 0.0       # seconds until an attempt may be made
+    reason: str = ""  # when refused: "pair" (paused), "delay", "address"
+    retry_after: float = 0.0  # seconds until an attempt may be made
     until: Optional[datetime] = None
-    failures: int = 0              # the pair's count including this attempt (when allowed)
-    keys: tuple = ()               # the counters this attempt was counted on
-    stale_before: Optional[datetime] = None   # rows idle since before this can go (tidied on success)
+    failures: int = 0  # the pair's count including this attempt (when allowed)
+    keys: tuple = ()  # the counters this attempt was counted on
+    stale_before: Optional[datetime] = None  # rows idle since before this can go (tidied on success)
 
 
 def pair_pause(failures: int) -> timedelta:
@@ -97,8 +98,13 @@ def address_key(address: str) -> str:
     return f"addr:{address}"
 
 
-def counters(username: str, address: str, limit_address: str, known_address: bool,
-             address_rule: tuple[int, float] = DEFAULT_ADDRESS_RULE) -> list[Counter]:
+def counters(
+    username: str,
+    address: str,
+    limit_address: str,
+    known_address: bool,
+    address_rule: tuple[int, float] = DEFAULT_ADDRESS_RULE,
+) -> list[Counter]:
     """The counters of one attempt, in key order (the order rows are locked in)."""
     out = [Counter(pair_key(username, address), "pair", username, None, PAIR_WINDOW)]
     if not known_address:
@@ -114,9 +120,18 @@ def known_address(s, username: str, address: str, now: datetime) -> bool:
     if not address:
         return False
     since = now - timedelta(days=KNOWN_ADDRESS_DAYS)
-    return bool(s.scalar(select(exists().where(
-        ConsoleAudit.actor == f"staff:{username}", ConsoleAudit.action == "login",
-        ConsoleAudit.ip == address, ConsoleAudit.at >= since))))
+    return bool(
+        s.scalar(
+            select(
+                exists().where(
+                    ConsoleAudit.actor == f"staff:{username}",
+                    ConsoleAudit.action == "login",
+                    ConsoleAudit.ip == address,
+                    ConsoleAudit.at >= since,
+                )
+            )
+        )
+    )
 
 
 def _insert_missing(s, counter: Counter) -> None:
@@ -139,8 +154,15 @@ def _refusal(counter: Counter, row: LoginThrottle, now: datetime) -> Optional[At
     return None
 
 
-def count_attempt(db_url: str, username: str, address: str, now: datetime, *, limit_address: str | None = None,
-                  address_rule: tuple[int, float] = DEFAULT_ADDRESS_RULE) -> Attempt:
+def count_attempt(
+    db_url: str,
+    username: str,
+    address: str,
+    now: datetime,
+    *,
+    limit_address: str | None = None,
+    address_rule: tuple[int, float] = DEFAULT_ADDRESS_RULE,
+) -> Attempt:
     """Count one sign-in attempt before its password is checked; refused attempts are not counted.
 
     `address` is the client's address (pair counter); `limit_address` the key of the
@@ -151,10 +173,9 @@ def count_attempt(db_url: str, username: str, address: str, now: datetime, *, li
         known = known_address(s, username, address, now)
         todo = counters(username, address, limit_address, known, address_rule)
         rows = []
-        for c in todo:                     # in key order: no two attempts wait for each other in a cycle
+        for c in todo:  # in key order: no two attempts wait for each other in a cycle
             _insert_missing(s, c)
-            row = s.execute(select(LoginThrottle).where(LoginThrottle.key == c.key)
-                            .with_for_update()).scalar_one()
+            row = s.execute(select(LoginThrottle).where(LoginThrottle.key == c.key).with_for_update()).scalar_one()
             rows.append((c, row))
         refusals = [r for r in (_refusal(c, row, now) for c, row in rows) if r is not None]
         if refusals:
@@ -172,8 +193,7 @@ def count_attempt(db_url: str, username: str, address: str, now: datetime, *, li
             if c.kind == "pair":
                 pair_failures = row.failures
         longest = max([STALE_AFTER] + [c.window for c in todo])
-        return Attempt(True, failures=pair_failures, keys=tuple(c.key for c, _ in rows),
-                       stale_before=now - longest)
+        return Attempt(True, failures=pair_failures, keys=tuple(c.key for c, _ in rows), stale_before=now - longest)
 
 
 def succeeded(db_url: str, attempt: Attempt) -> None:
@@ -182,23 +202,33 @@ def succeeded(db_url: str, attempt: Attempt) -> None:
     with sessions(db_url).begin() as s:
         # the rows are locked in key order, as count_attempt does: a sign-in and a parallel attempt
         # of the same account and address cannot wait for each other
-        s.execute(select(LoginThrottle.key).where(LoginThrottle.key.in_(attempt.keys))
-                  .order_by(LoginThrottle.key).with_for_update()).all()
+        s.execute(
+            select(LoginThrottle.key)
+            .where(LoginThrottle.key.in_(attempt.keys))
+            .order_by(LoginThrottle.key)
+            .with_for_update()
+        ).all()
         mine = [k for k in attempt.keys if not k.startswith("addr:")]
         if mine:
             s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(mine)))
         for k in attempt.keys:
             if k.startswith("addr:"):
-                s.execute(update(LoginThrottle).where(LoginThrottle.key == k, LoginThrottle.failures > 0)
-                          .values(failures=LoginThrottle.failures - 1))
+                s.execute(
+                    update(LoginThrottle)
+                    .where(LoginThrottle.key == k, LoginThrottle.failures > 0)
+                    .values(failures=LoginThrottle.failures - 1)
+                )
     if attempt.stale_before is not None:
         with sessions(db_url).begin() as s:
             # rows an attempt holds right now are skipped (PostgreSQL; SQLite runs one writer at a time)
-            idle = (select(LoginThrottle.key)
-                    .where(or_(LoginThrottle.last_at < attempt.stale_before, LoginThrottle.last_at.is_(None)))
-                    .with_for_update(skip_locked=True))
-            s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(idle))
-                      .execution_options(synchronize_session=False))
+            idle = (
+                select(LoginThrottle.key)
+                .where(or_(LoginThrottle.last_at < attempt.stale_before, LoginThrottle.last_at.is_(None)))
+                .with_for_update(skip_locked=True)
+            )
+            s.execute(
+                delete(LoginThrottle).where(LoginThrottle.key.in_(idle)).execution_options(synchronize_session=False)
+            )
 
 
 def clear_account(s, username: str) -> int:
@@ -208,7 +238,9 @@ def clear_account(s, username: str) -> int:
 
 def paused_addresses(s, username: str, now: datetime) -> list[tuple[str, datetime]]:
     """(address, until) of the pairs of `username` paused at `now`."""
-    rows = s.scalars(select(LoginThrottle).where(LoginThrottle.username == username,
-                                                 LoginThrottle.kind == "pair"))
-    return [(r.key.split("@", 1)[-1], r.next_at) for r in rows
-            if r.failures and r.failures % PAIR_MAX == 0 and r.next_at is not None and r.next_at > now]
+    rows = s.scalars(select(LoginThrottle).where(LoginThrottle.username == username, LoginThrottle.kind == "pair"))
+    return [
+        (r.key.split("@", 1)[-1], r.next_at)
+        for r in rows
+        if r.failures and r.failures % PAIR_MAX == 0 and r.next_at is not None and r.next_at > now
+    ]

@@ -19,6 +19,7 @@ otherwise be wrong), the others everywhere.
 
 An unknown variable or a malformed entry is refused when the file is read, naming the entry.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,8 +72,10 @@ def parse(data) -> list[CannedReply]:
         seen.add(rid)
         unknown = [v for v in _VAR.findall(text) if v not in VARIABLES]
         if unknown or text.count("{") != text.count("}"):
-            raise CannedError(f"常用回复「{rid}」使用了未知的变量：{'、'.join(unknown) or '括号不成对'}；"
-                              f"可用的变量：{'、'.join('{' + v + '}' for v in VARIABLES)}")
+            raise CannedError(
+                f"常用回复「{rid}」使用了未知的变量：{'、'.join(unknown) or '括号不成对'}；"
+                f"可用的变量：{'、'.join('{' + v + '}' for v in VARIABLES)}"
+            )
         out.append(CannedReply(rid, title, text))
     return out
 
@@ -113,9 +116,16 @@ def next_office_start(now: datetime, sla: SlaPolicy) -> datetime:
     return sla.add_working_seconds(now, 1) - timedelta(seconds=1)
 
 
-def render(text: str, *, now: datetime, sla: Optional[SlaPolicy] = None, enterprise: Optional[str] = None,
-           first_response_due: Optional[datetime] = None, ticket_number: Optional[str] = None,
-           resolution_due: Optional[datetime] = None) -> str:
+def render(
+    text: str,
+    *,
+    now: datetime,
+    sla: Optional[SlaPolicy] = None,
+    enterprise: Optional[str] = None,
+    first_response_due: Optional[datetime] = None,
+    ticket_number: Optional[str] = None,
+    resolution_due: Optional[datetime] = None,
+) -> str:
     """`text` with its variables filled in for a reply sent at `now`."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"需要带时区的当前时间，收到的是：{now!r}")
@@ -140,21 +150,52 @@ def render(text: str, *, now: datetime, sla: Optional[SlaPolicy] = None, enterpr
     return _VAR.sub(value, text)
 
 
-def offered(now: datetime, *, enterprise: Optional[str] = None, first_response_due: Optional[datetime] = None,
-            ticket_number: Optional[str] = None, resolution_due: Optional[datetime] = None,
-            sla: Optional[SlaPolicy] = None, path: Path = CANNED_FILE) -> list[dict]:
+def offered(
+    now: datetime,
+    *,
+    enterprise: Optional[str] = None,
+    first_response_due: Optional[datetime] = None,
+    ticket_number: Optional[str] = None,
+    resolution_due: Optional[datetime] = None,
+    sla: Optional[SlaPolicy] = None,
+    path: Path = CANNED_FILE,
+) -> list[dict]:
     """The replies as the console offers them: {"id", "title", "text"} with the variables filled in (those that
     need a ticket only with one)."""
     if resolution_due is not None and (resolution_due.tzinfo is None or resolution_due.utcoffset() is None):
         from datetime import timezone
 
-        resolution_due = resolution_due.replace(tzinfo=timezone.utc)      # SQLite hands back naive UTC
+        resolution_due = resolution_due.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
     have_ticket = bool(ticket_number)
-    return [{"id": r.id, "title": r.title,
-             "text": render(r.text, now=now, sla=sla, enterprise=enterprise, first_response_due=first_response_due,
-                            ticket_number=ticket_number, resolution_due=resolution_due)}
-            for r in load(path) if have_ticket or not r.needs_ticket]
+    return [
+        {
+            "id": r.id,
+            "title": r.title,
+            "text": render(
+                r.text,
+                now=now,
+                sla=sla,
+                enterprise=enterprise,
+                first_response_due=first_response_due,
+                ticket_number=ticket_number,
+                resolution_due=resolution_due,
+            ),
+        }
+        for r in load(path)
+        if have_ticket or not r.needs_ticket
+    ]
 
 
-__all__ = ["CANNED_FILE", "VARIABLES", "CannedError", "CannedReply", "parse", "load", "render", "offered",
-           "day_phrase", "answer_due", "next_office_start"]
+__all__ = [
+    "CANNED_FILE",
+    "VARIABLES",
+    "CannedError",
+    "CannedReply",
+    "parse",
+    "load",
+    "render",
+    "offered",
+    "day_phrase",
+    "answer_due",
+    "next_office_start",
+]

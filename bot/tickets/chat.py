@@ -1,4 +1,5 @@
 """Chat-side wording and parsing for tickets (no Rasa): what users type, what they read."""
+
 from __future__ import annotations
 
 import re
@@ -24,11 +25,41 @@ FIELD_LABELS = {
 }
 
 RATING_WORDS = [  # longest first: "非常不满意" must not read as "满意"
-    ("非常不满意", 1), ("很不满意", 1), ("太差", 1), ("一星", 1), ("1星", 1), ("1分", 1), ("差评", 1),
-    ("不太满意", 2), ("不满意", 2), ("两星", 2), ("二星", 2), ("2星", 2), ("2分", 2), ("不咋地", 2),
-    ("一般", 3), ("还行", 3), ("三星", 3), ("3星", 3), ("3分", 3),
-    ("非常满意", 5), ("很满意", 5), ("五星", 5), ("5星", 5), ("5分", 5), ("满分", 5), ("10分", 5), ("⭐⭐⭐⭐⭐", 5),
-    ("基本满意", 4), ("比较满意", 4), ("四星", 4), ("4星", 4), ("4分", 4), ("满意", 4), ("好评", 4), ("不错", 4),
+    ("非常不满意", 1),
+    ("很不满意", 1),
+    ("太差", 1),
+    ("一星", 1),
+    ("1星", 1),
+    ("1分", 1),
+    ("差评", 1),
+    ("不太满意", 2),
+    ("不满意", 2),
+    ("两星", 2),
+    ("二星", 2),
+    ("2星", 2),
+    ("2分", 2),
+    ("不咋地", 2),
+    ("一般", 3),
+    ("还行", 3),
+    ("三星", 3),
+    ("3星", 3),
+    ("3分", 3),
+    ("非常满意", 5),
+    ("很满意", 5),
+    ("五星", 5),
+    ("5星", 5),
+    ("5分", 5),
+    ("满分", 5),
+    ("10分", 5),
+    ("⭐⭐⭐⭐⭐", 5),
+    ("基本满意", 4),
+    ("比较满意", 4),
+    ("四星", 4),
+    ("4星", 4),
+    ("4分", 4),
+    ("满意", 4),
+    ("好评", 4),
+    ("不错", 4),
 ]
 RATING_BUTTONS = [("非常满意", 5), ("满意", 4), ("一般", 3), ("不满意", 2), ("非常不满意", 1)]
 
@@ -60,6 +91,7 @@ def rating_score(text: str) -> Optional[int]:
 def local(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         from datetime import timezone
+
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(TZ)
 
@@ -86,27 +118,35 @@ def summary(slots: dict) -> str:
 
 
 def confirm_buttons() -> list[dict]:
-    return [{"title": "确认提交", "payload": "确认提交"}] + [
-        {"title": f"修改{label}", "payload": f"修改{label}"} for label in FIELD_LABELS.values()
-    ] + [{"title": "取消", "payload": "取消"}]
+    return (
+        [{"title": "确认提交", "payload": "确认提交"}]
+        + [{"title": f"修改{label}", "payload": f"修改{label}"} for label in FIELD_LABELS.values()]
+        + [{"title": "取消", "payload": "取消"}]
+    )
 
 
 def opened_message(number: str, node_name: str, first_due: datetime, linked: bool) -> str:
     if linked:
-        return (f"您7天内已就同类事项提交过工单 {number}（由{node_name}办理中），"
-                f"这次的内容已补充到该工单，不再重复登记。可随时说「我的工单」查看进度。")
-    return (f"已为您登记需求，工单号 {number}。\n由「{node_name}」受理，服务专员将于 {when(first_due)} 前首次回复您。"
-            "可随时说「我的工单」查看进度。")
+        return (
+            f"您7天内已就同类事项提交过工单 {number}（由{node_name}办理中），"
+            f"这次的内容已补充到该工单，不再重复登记。可随时说「我的工单」查看进度。"
+        )
+    return (
+        f"已为您登记需求，工单号 {number}。\n由「{node_name}」受理，服务专员将于 {when(first_due)} 前首次回复您。"
+        "可随时说「我的工单」查看进度。"
+    )
 
 
-RESULT_CHARS = 120                  # the result in the ticket list (one chat bubble for several tickets)
+RESULT_CHARS = 120  # the result in the ticket list (one chat bubble for several tickets)
 
 
 def ticket_line(index: int, ticket, node_name: str) -> str:
     cat = BY_INTENT.get(ticket.category)
     name = cat.name if cat else ticket.category
-    line = (f"{index}. {ticket.number}｜{name}｜{lc.LABELS.get(ticket.status, ticket.status)}\n"
-            f"   受理节点：{node_name}；下一步：{lc.NEXT_STEP.get(ticket.status, '')}")
+    line = (
+        f"{index}. {ticket.number}｜{name}｜{lc.LABELS.get(ticket.status, ticket.status)}\n"
+        f"   受理节点：{node_name}；下一步：{lc.NEXT_STEP.get(ticket.status, '')}"
+    )
     result = getattr(ticket, "result", None)
     if result and ticket.status in (lc.RESOLVED, lc.RATED):
         # 办结 with a result (staff must write one): the enterprise sees what was done, not only "已办结"

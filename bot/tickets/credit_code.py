@@ -13,6 +13,7 @@ with full-width characters, lower case and spaces; `validate` normalises those
 before checking and returns the canonical form, or raises InvalidCreditCode
 whose message (Chinese, shown to the user) says what is wrong.
 """
+
 from __future__ import annotations
 
 import random
@@ -20,8 +21,16 @@ import unicodedata
 from typing import Optional
 
 __all__ = [
-    "CHARSET", "InvalidCreditCode", "normalise", "validate", "is_valid", "check_digit",
-    "org_check_digit", "describe", "generate", "AUTHORITIES",
+    "CHARSET",
+    "InvalidCreditCode",
+    "normalise",
+    "validate",
+    "is_valid",
+    "check_digit",
+    "org_check_digit",
+    "describe",
+    "generate",
+    "AUTHORITIES",
 ]
 
 LENGTH = 18
@@ -41,8 +50,17 @@ ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 AUTHORITIES: dict[str, tuple[str, dict[str, str]]] = {
     "1": ("机构编制", {"1": "机关", "2": "事业单位", "3": "中央编办直接管理机构编制的群众团体", "9": "其他"}),
     "2": ("外交", {"1": "外国常驻新闻机构", "9": "其他"}),
-    "3": ("司法行政", {"1": "律师执业机构", "2": "公证处", "3": "基层法律服务所", "4": "司法鉴定机构",
-                   "5": "仲裁委员会", "9": "其他"}),
+    "3": (
+        "司法行政",
+        {
+            "1": "律师执业机构",
+            "2": "公证处",
+            "3": "基层法律服务所",
+            "4": "司法鉴定机构",
+            "5": "仲裁委员会",
+            "9": "其他",
+        },
+    ),
     "4": ("文化", {"1": "外国在华文化中心", "9": "其他"}),
     "5": ("民政", {"1": "社会团体", "2": "民办非企业单位", "3": "基金会", "9": "其他"}),
     "6": ("旅游", {"1": "外国旅游部门常驻代表机构", "2": "港澳台地区旅游部门常驻内地（大陆）代表机构", "9": "其他"}),
@@ -56,11 +74,45 @@ AUTHORITIES: dict[str, tuple[str, dict[str, str]]] = {
 
 # First two digits of a GB/T 2260 division code: provinces, plus 10 for
 # authorities at national level (e.g. 100000).
-_PROVINCES = frozenset({
-    "10", "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65",
-    "71", "81", "82",
-})
+_PROVINCES = frozenset(
+    {
+        "10",
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    }
+)
 
 # Characters people type by mistake for a valid one (the standard leaves them out for that reason).
 _LOOKALIKE = {"I": "1", "O": "0", "Z": "2", "S": "5", "V": "U"}
@@ -76,8 +128,7 @@ class InvalidCreditCode(ValueError):
     org_type / division / org_check / check; `position` is 1-based where it applies.
     """
 
-    def __init__(self, message: str, reason: str, position: Optional[int] = None,
-                 code: str = ""):
+    def __init__(self, message: str, reason: str, position: Optional[int] = None, code: str = ""):
         super().__init__(message)
         self.message = message
         self.reason = reason
@@ -132,42 +183,54 @@ def validate(code: str, *, check_structure: bool = True) -> str:
                 hint = "统一社会信用代码不使用字母 I、O、Z、S、V"
             else:
                 hint = "统一社会信用代码只由数字和大写字母组成"
-            raise InvalidCreditCode(f"第{i}位的“{ch}”不是有效字符：{hint}，请核对。", "charset",
-                                    position=i, code=norm)
+            raise InvalidCreditCode(f"第{i}位的“{ch}”不是有效字符：{hint}，请核对。", "charset", position=i, code=norm)
 
     if len(norm) != LENGTH:
         raise InvalidCreditCode(
-            f"统一社会信用代码应为18位，您输入的是{len(norm)}位，请核对是否有漏填或多填。", "length", code=norm)
+            f"统一社会信用代码应为18位，您输入的是{len(norm)}位，请核对是否有漏填或多填。", "length", code=norm
+        )
 
     if check_structure:
         authority = AUTHORITIES.get(norm[0])
         if authority is None:
             raise InvalidCreditCode(
                 f"第1位（登记管理部门代码）“{norm[0]}”无效，常见的是 9（企业、个体工商户）、1（机关事业单位）、5（社会组织）。",
-                "authority", position=1, code=norm)
+                "authority",
+                position=1,
+                code=norm,
+            )
         name, types = authority
         if norm[1] not in types:
             allowed = "、".join(types)
             raise InvalidCreditCode(
                 f"第2位（机构类别代码）“{norm[1]}”与登记管理部门“{name}”不匹配，应为 {allowed} 之一。",
-                "org_type", position=2, code=norm)
+                "org_type",
+                position=2,
+                code=norm,
+            )
 
     division = norm[2:8]
     if not division.isdigit() or (check_structure and division[:2] not in _PROVINCES):
         raise InvalidCreditCode(
-            f"第3-8位（登记机关行政区划码）“{division}”无效，应为6位行政区划数字。", "division",
-            position=3, code=norm)
+            f"第3-8位（登记机关行政区划码）“{division}”无效，应为6位行政区划数字。", "division", position=3, code=norm
+        )
 
     org = norm[8:17]
     if org_check_digit(org[:8]) != org[8]:
         raise InvalidCreditCode(
-            "第17位（组织机构代码的校验位）不正确，请核对第9-17位是否有输错或前后颠倒的字符。", "org_check",
-            position=17, code=norm)
+            "第17位（组织机构代码的校验位）不正确，请核对第9-17位是否有输错或前后颠倒的字符。",
+            "org_check",
+            position=17,
+            code=norm,
+        )
 
     if check_digit(norm[:17]) != norm[17]:
         raise InvalidCreditCode(
-            "第18位校验码不正确，代码中可能有输错或前后颠倒的字符，请对照营业执照核对。", "check",
-            position=18, code=norm)
+            "第18位校验码不正确，代码中可能有输错或前后颠倒的字符，请对照营业执照核对。",
+            "check",
+            position=18,
+            code=norm,
+        )
     return norm
 
 
@@ -199,8 +262,9 @@ DEMO_DIVISIONS = ("610000", "610100", "610112", "610116", "610118", "610400", "6
 _BODY_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
-def generate(rng: Optional[random.Random] = None, *, authority: str = "9", org_type: str = "1",
-             division: Optional[str] = None) -> str:
+def generate(
+    rng: Optional[random.Random] = None, *, authority: str = "9", org_type: str = "1", division: Optional[str] = None
+) -> str:
     """A random valid code for demo and test data (default: an enterprise in Shaanxi).
 
     Bodies look like those issued since 2015 ("MA" + 6 characters) or older

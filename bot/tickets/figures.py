@@ -3,6 +3,7 @@
 Only a *verified* contact's chat (contacts.verified_at, issue 16) writes or reads an enterprise's figures: a
 chat identity that merely typed a company name must neither change the enterprise's record nor see its figures.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ def load(db_url: str, enterprise_id: int) -> tuple[dict, dict]:
         return json.loads(row.figures or "{}"), json.loads(row.sources or "{}")
 
 
-def save(db_url: str, enterprise_id: int, figures: dict, *, via: str, by: str,
-         at: Optional[datetime] = None) -> dict:
+def save(db_url: str, enterprise_id: int, figures: dict, *, via: str, by: str, at: Optional[datetime] = None) -> dict:
     """Merge `figures` into the enterprise's saved ones; each figure whose value changed (or is new) gets
     {"at", "via", "by"} in sources. Returns the saved figures."""
     at = at or datetime.now(timezone.utc)

@@ -6,6 +6,7 @@ shown in the console's history goes through :func:`value_text`, which turns each
 name, a label or a Beijing time; an id that no longer resolves is said to be one
 ("已删除的工作人员（编号 7）"), never shown bare.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,42 @@ from bot.tickets import lifecycle as lc
 TZ = ZoneInfo("Asia/Shanghai")
 
 ACTION_LABELS = {
-    "created": "受理", "status": "状态变更", "assign": "指派", "transfer": "转派", "note": "内部备注",
-    "reply": "回复企业", "add_info": "企业补充信息", "rating": "评价", "rating_comment": "评价留言",
-    "followup": "需回访", "escalate": "超期升级", "redeemed_amount": "兑现金额", "warning": "超期预警",
-    "sla_warning": "超期预警", "progress_push": "周推进", "visit": "入企服务",
-    "handover_claim": "人工接单", "handover_transfer": "人工转交", "handover_end": "结束人工服务",
-    "handover_rating": "人工服务评价", "takeover": "主动接管", "handover_note": "会话内部备注", "handover": "转人工",
-    "reclassify": "重新分类", "sla": "时限重算", "attachment": "附件",
+    "created": "受理",
+    "status": "状态变更",
+    "assign": "指派",
+    "transfer": "转派",
+    "note": "内部备注",
+    "reply": "回复企业",
+    "add_info": "企业补充信息",
+    "rating": "评价",
+    "rating_comment": "评价留言",
+    "followup": "需回访",
+    "escalate": "超期升级",
+    "redeemed_amount": "兑现金额",
+    "warning": "超期预警",
+    "sla_warning": "超期预警",
+    "progress_push": "周推进",
+    "visit": "入企服务",
+    "handover_claim": "人工接单",
+    "handover_transfer": "人工转交",
+    "handover_end": "结束人工服务",
+    "handover_rating": "人工服务评价",
+    "takeover": "主动接管",
+    "handover_note": "会话内部备注",
+    "handover": "转人工",
+    "reclassify": "重新分类",
+    "sla": "时限重算",
+    "attachment": "附件",
 }
-FIELD_LABELS = {"node_id": "节点", "claimed_by": "接待专员", "assignee_id": "承办人", "status": "状态",
-                "category": "类别", "resolution_due": "办结时限", "file": "文件"}
+FIELD_LABELS = {
+    "node_id": "节点",
+    "claimed_by": "接待专员",
+    "assignee_id": "承办人",
+    "status": "状态",
+    "category": "类别",
+    "resolution_due": "办结时限",
+    "file": "文件",
+}
 STAFF_FIELDS = frozenset({"claimed_by", "assignee_id", "staff_id"})
 NODE_FIELDS = frozenset({"node_id"})
 TIME_FIELDS = frozenset({"warned_at", "last_progress_push", "resolved_at", "first_response_at", "resolution_due"})
@@ -73,8 +100,13 @@ def _node_name(node_id: str) -> Optional[str]:
     return node.name if node is not None else None
 
 
-def value_text(raw: Optional[str], field: Optional[str] = None, *, staff: Mapping[int, str] = {},
-               node_name: Callable[[str], Optional[str]] = _node_name) -> str:
+def value_text(
+    raw: Optional[str],
+    field: Optional[str] = None,
+    *,
+    staff: Mapping[int, str] = {},
+    node_name: Callable[[str], Optional[str]] = _node_name,
+) -> str:
     """A stored event value (JSON text) for people, read by its field."""
     return _plain(_load(raw), field, staff, node_name)
 

@@ -14,6 +14,7 @@ Codes: 6 digits from `secrets`, stored as a salted SHA-256 only, valid 5 minutes
 (the attempt counter and the use are single conditional UPDATEs, so parallel guesses all count and a code
 is accepted once), compared with hmac.compare_digest. Sends are limited per identity and per mobile.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,10 +38,10 @@ log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
-RESEND_GAP = timedelta(seconds=60)           # one code a minute per identity and per mobile
+RESEND_GAP = timedelta(seconds=60)  # one code a minute per identity and per mobile
 SENDS_PER_IDENTITY_PER_DAY = 5
 SENDS_PER_MOBILE_PER_DAY = 10
-KEEP_CODES = timedelta(days=2)               # rows (a mobile, a sender id) are needed for the daily limits only
+KEEP_CODES = timedelta(days=2)  # rows (a mobile, a sender id) are needed for the daily limits only
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
@@ -78,19 +79,22 @@ class Standing:
 
 @dataclass
 class SendResult:
-    outcome: str                 # sent / staff (no provider or no mobile on file) / no_claim / verified / wait / limit / failed
+    outcome: str  # sent / staff (no provider or no mobile on file) / no_claim / verified / wait / limit / failed
     masked_mobile: Optional[str] = None
 
 
 @dataclass
 class CheckResult:
-    outcome: str                 # verified / wrong / expired / too_many / none
+    outcome: str  # verified / wrong / expired / too_many / none
     attempts_left: int = 0
 
 
 def standing_in(s: Session, sender_id: str) -> Standing:
-    row = s.execute(select(Contact, Enterprise).join(Enterprise, Contact.enterprise_id == Enterprise.id)
-                    .where(Contact.sender_id == sender_id)).first()
+    row = s.execute(
+        select(Contact, Enterprise)
+        .join(Enterprise, Contact.enterprise_id == Enterprise.id)
+        .where(Contact.sender_id == sender_id)
+    ).first()
     if row is None:
         return Standing(None, None, None, False)
     c, e = row
@@ -98,8 +102,13 @@ def standing_in(s: Session, sender_id: str) -> Standing:
 
 
 class IdentityService:
-    def __init__(self, db_url: str, sms: Optional[SmsSender] = None, clock: Callable[[], datetime] = utcnow,
-                 make_code: Callable[[], str] = lambda: f"{secrets.randbelow(10 ** 6):06d}"):
+    def __init__(
+        self,
+        db_url: str,
+        sms: Optional[SmsSender] = None,
+        clock: Callable[[], datetime] = utcnow,
+        make_code: Callable[[], str] = lambda: f"{secrets.randbelow(10**6):06d}",
+    ):
         self.db_url = db_url
         self.sms = sms
         self.clock = clock
@@ -136,9 +145,16 @@ class IdentityService:
     @staticmethod
     def _mobiles_on_file(s: Session, enterprise_id: int, sender_id: str) -> list[str]:
         """Mobiles of the enterprise's verified contacts, most recently verified first."""
-        rows = s.execute(select(Contact.mobile).where(
-            Contact.enterprise_id == enterprise_id, Contact.verified_at.is_not(None), Contact.mobile.is_not(None),
-            Contact.sender_id.is_distinct_from(sender_id)).order_by(Contact.verified_at.desc())).all()
+        rows = s.execute(
+            select(Contact.mobile)
+            .where(
+                Contact.enterprise_id == enterprise_id,
+                Contact.verified_at.is_not(None),
+                Contact.mobile.is_not(None),
+                Contact.sender_id.is_distinct_from(sender_id),
+            )
+            .order_by(Contact.verified_at.desc())
+        ).all()
         seen: list[str] = []
         for (m,) in rows:
             if m not in seen:
@@ -146,8 +162,11 @@ class IdentityService:
         return seen
 
     def _sends_since(self, s: Session, column, value: str, since: datetime) -> tuple[int, Optional[datetime]]:
-        count, last = s.execute(select(func.count(VerificationCode.id), func.max(VerificationCode.created_at))
-                                .where(column == value, VerificationCode.created_at >= since)).one()
+        count, last = s.execute(
+            select(func.count(VerificationCode.id), func.max(VerificationCode.created_at)).where(
+                column == value, VerificationCode.created_at >= since
+            )
+        ).one()
         return int(count or 0), _aware(last)
 
     def send_code(self, sender_id: str) -> SendResult:
@@ -165,8 +184,10 @@ class IdentityService:
                 return SendResult("staff")
             mobile = c.mobile if c.mobile in mobiles else mobiles[0]
             day = now - timedelta(days=1)
-            for column, value, per_day in ((VerificationCode.sender_id, sender_id, SENDS_PER_IDENTITY_PER_DAY),
-                                           (VerificationCode.mobile, mobile, SENDS_PER_MOBILE_PER_DAY)):
+            for column, value, per_day in (
+                (VerificationCode.sender_id, sender_id, SENDS_PER_IDENTITY_PER_DAY),
+                (VerificationCode.mobile, mobile, SENDS_PER_MOBILE_PER_DAY),
+            ):
                 count, last = self._sends_since(s, column, value, day)
                 if count >= per_day:
                     return SendResult("limit", mask_mobile(mobile))
@@ -174,18 +195,33 @@ class IdentityService:
                     return SendResult("wait", mask_mobile(mobile))
             code = self.make_code()
             # Earlier codes of this identity stop working when a new one is sent.
-            s.execute(update(VerificationCode).where(VerificationCode.sender_id == sender_id,
-                                                     VerificationCode.used_at.is_(None)).values(used_at=now))
-            s.add(VerificationCode(sender_id=sender_id, enterprise_id=c.enterprise_id, mobile=mobile,
-                                   code_hash=hash_code(code), created_at=now, expires_at=now + CODE_TTL, attempts=0))
+            s.execute(
+                update(VerificationCode)
+                .where(VerificationCode.sender_id == sender_id, VerificationCode.used_at.is_(None))
+                .values(used_at=now)
+            )
+            s.add(
+                VerificationCode(
+                    sender_id=sender_id,
+                    enterprise_id=c.enterprise_id,
+                    mobile=mobile,
+                    code_hash=hash_code(code),
+                    created_at=now,
+                    expires_at=now + CODE_TTL,
+                    attempts=0,
+                )
+            )
             s.flush()
             try:
                 self.sms.send_code(mobile, code)
             except SmsError:
                 log.exception("verification code could not be sent")
                 # the row stays (it counts against the limits) but can never be used
-                s.execute(update(VerificationCode).where(VerificationCode.sender_id == sender_id,
-                                                         VerificationCode.used_at.is_(None)).values(used_at=now))
+                s.execute(
+                    update(VerificationCode)
+                    .where(VerificationCode.sender_id == sender_id, VerificationCode.used_at.is_(None))
+                    .values(used_at=now)
+                )
                 return SendResult("failed", mask_mobile(mobile))
             return SendResult("sent", mask_mobile(mobile))
 
@@ -193,23 +229,43 @@ class IdentityService:
         """A code was sent to this identity and can still be entered."""
         now = self.clock()
         with read_sessions(self.db_url)() as s:
-            return s.scalar(select(VerificationCode.id).where(
-                VerificationCode.sender_id == sender_id, VerificationCode.used_at.is_(None),
-                VerificationCode.expires_at > now, VerificationCode.attempts < MAX_ATTEMPTS).limit(1)) is not None
+            return (
+                s.scalar(
+                    select(VerificationCode.id)
+                    .where(
+                        VerificationCode.sender_id == sender_id,
+                        VerificationCode.used_at.is_(None),
+                        VerificationCode.expires_at > now,
+                        VerificationCode.attempts < MAX_ATTEMPTS,
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
 
     def check_code(self, sender_id: str, code: str) -> CheckResult:
         now = self.clock()
         with sessions(self.db_url).begin() as s:
-            row = s.scalars(select(VerificationCode).where(VerificationCode.sender_id == sender_id)
-                            .order_by(VerificationCode.id.desc()).limit(1)).first()
+            row = s.scalars(
+                select(VerificationCode)
+                .where(VerificationCode.sender_id == sender_id)
+                .order_by(VerificationCode.id.desc())
+                .limit(1)
+            ).first()
             if row is None or row.used_at is not None:
                 return CheckResult("none")
             if _aware(row.expires_at) <= now:
                 return CheckResult("expired")
             # Count the attempt first, atomically: parallel guesses cannot share one attempt.
-            counted = s.execute(update(VerificationCode).where(
-                VerificationCode.id == row.id, VerificationCode.used_at.is_(None),
-                VerificationCode.attempts < MAX_ATTEMPTS).values(attempts=VerificationCode.attempts + 1))
+            counted = s.execute(
+                update(VerificationCode)
+                .where(
+                    VerificationCode.id == row.id,
+                    VerificationCode.used_at.is_(None),
+                    VerificationCode.attempts < MAX_ATTEMPTS,
+                )
+                .values(attempts=VerificationCode.attempts + 1)
+            )
             if counted.rowcount != 1:
                 return CheckResult("too_many")
             s.refresh(row)
@@ -219,12 +275,15 @@ class IdentityService:
                     row.used_at = now
                     return CheckResult("too_many")
                 return CheckResult("wrong", left)
-            used = s.execute(update(VerificationCode).where(VerificationCode.id == row.id,
-                                                            VerificationCode.used_at.is_(None)).values(used_at=now))
+            used = s.execute(
+                update(VerificationCode)
+                .where(VerificationCode.id == row.id, VerificationCode.used_at.is_(None))
+                .values(used_at=now)
+            )
             if used.rowcount != 1:
                 return CheckResult("none")
             c = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
             if c is None or c.enterprise_id != row.enterprise_id:
-                return CheckResult("none")       # the identity claimed another enterprise since
+                return CheckResult("none")  # the identity claimed another enterprise since
             c.verified_at, c.verified_by = now, f"sms:{mask_mobile(row.mobile)}"
             return CheckResult("verified")

@@ -13,6 +13,7 @@ Every change the enterprise should know about (办理中, 待补充 with what is
 无法办理 with the reason) is told on its channel (``service.status_notice``); 待补充 and 无法办理 from the
 console need their text (``TEXT_REQUIRED``).
 """
+
 from __future__ import annotations
 
 ACCEPTED = "accepted"
@@ -34,7 +35,7 @@ LABELS = {
 }
 
 OPEN_STATES = frozenset({ACCEPTED, ASSIGNED, IN_PROGRESS, AWAITING_INFO})
-CLOSED_STATES = frozenset({RESOLVED, RATED})      # counted as 办结
+CLOSED_STATES = frozenset({RESOLVED, RATED})  # counted as 办结
 FINAL_STATES = frozenset({RESOLVED, RATED, CANNOT_HANDLE})
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -42,9 +43,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ASSIGNED: frozenset({ASSIGNED, IN_PROGRESS, AWAITING_INFO, RESOLVED, CANNOT_HANDLE}),
     IN_PROGRESS: frozenset({AWAITING_INFO, RESOLVED, CANNOT_HANDLE, ASSIGNED}),
     AWAITING_INFO: frozenset({IN_PROGRESS, RESOLVED, CANNOT_HANDLE}),
-    RESOLVED: frozenset({RATED, IN_PROGRESS}),           # reopen → 办理中
-    RATED: frozenset({IN_PROGRESS}),                     # unsatisfied rating reopens
-    CANNOT_HANDLE: frozenset({IN_PROGRESS}),             # reopen
+    RESOLVED: frozenset({RATED, IN_PROGRESS}),  # reopen → 办理中
+    RATED: frozenset({IN_PROGRESS}),  # unsatisfied rating reopens
+    CANNOT_HANDLE: frozenset({IN_PROGRESS}),  # reopen
 }
 
 NEXT_STEP = {
@@ -73,7 +74,6 @@ def check_transition(current: str, target: str, reason: str | None = None) -> No
         raise IllegalTransition(f"未知的目标状态：{target}")
     if target not in TRANSITIONS[current]:
         allowed = "、".join(LABELS[s] for s in sorted(TRANSITIONS[current], key=list(LABELS).index))
-        raise IllegalTransition(
-            f"工单当前为「{LABELS[current]}」，不能改为「{LABELS[target]}」；可改为：{allowed}")
+        raise IllegalTransition(f"工单当前为「{LABELS[current]}」，不能改为「{LABELS[target]}」；可改为：{allowed}")
     if target == CANNOT_HANDLE and not (reason and reason.strip()):
         raise IllegalTransition("标记为「无法办理」时必须填写原因")

@@ -4,6 +4,7 @@ All writes go through `TicketService`; it is the only place that knows how
 a status change moves deadlines (即日办 first response, per-category
 resolution, the clock paused while 待补充) and what gets recorded.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,16 @@ from sqlalchemy.orm import Session
 from bot.tickets import credit_code
 from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import (
-    Contact, Conversation, Enterprise, Notification, Rating, ServiceNode, Ticket, TicketEvent, TicketSequence, utcnow,
+    Contact,
+    Conversation,
+    Enterprise,
+    Notification,
+    Rating,
+    ServiceNode,
+    Ticket,
+    TicketEvent,
+    TicketSequence,
+    utcnow,
 )
 from bot.db.schema import aware as _aware
 from bot.taxonomy import BY_INTENT
@@ -29,10 +39,10 @@ from bot.tickets import lifecycle as lc
 from bot.tickets.sla import SlaPolicy
 
 DUPLICATE_WINDOW = timedelta(days=7)
-SIMILARITY_THRESHOLD = 50      # rapidfuzz token-set ratio on normalised descriptions
+SIMILARITY_THRESHOLD = 50  # rapidfuzz token-set ratio on normalised descriptions
 MAX_DESCRIPTION = 2000
 RATING_LABELS = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
-UNSATISFIED = 2                # ratings at or below reopen the ticket and flag a follow-up (回访)
+UNSATISFIED = 2  # ratings at or below reopen the ticket and flag a follow-up (回访)
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -67,7 +77,7 @@ class EnterpriseInput:
 class OpenResult:
     ticket: Ticket
     node: ServiceNode
-    linked: bool            # True: a similar open need existed; this request was added to it
+    linked: bool  # True: a similar open need existed; this request was added to it
 
 
 @dataclass
@@ -99,27 +109,35 @@ def _due_day(moment: Optional[datetime], sla: SlaPolicy) -> str:
     return f"{d.month}月{d.day}日（星期{'一二三四五六日'[d.weekday()]}）"
 
 
-def status_notice(t: Ticket, before: str, target: str, actor: str, reason: Optional[str],
-                  sla: SlaPolicy) -> tuple[str, Optional[str]]:
+def status_notice(
+    t: Ticket, before: str, target: str, actor: str, reason: Optional[str], sla: SlaPolicy
+) -> tuple[str, Optional[str]]:
     """(notification kind, text for the enterprise) of a status change, or (kind, None) when it is not told:
     办理中 (first start, resumed or reopened by staff), 待补充 (with what is needed), 办结 (with the result and the
     rating request), 无法办理 (with the reason). Concise, one message each."""
     name = BY_INTENT[t.category].name if t.category in BY_INTENT else t.category
     head = f"您的工单 {t.number}（{name}）"
-    if target == lc.RESOLVED:          # told even when the enterprise's own action closed it: it asks for a rating
+    if target == lc.RESOLVED:  # told even when the enterprise's own action closed it: it asks for a rating
         result = (t.result or "").strip()
-        return "rating_request", (f"{head}已办结。" + (f"办理结果：{result}\n" if result else "")
-                                  + "请为本次服务打分，您的评价会帮助我们改进：")
+        return "rating_request", (
+            f"{head}已办结。"
+            + (f"办理结果：{result}\n" if result else "")
+            + "请为本次服务打分，您的评价会帮助我们改进："
+        )
     if actor.startswith("user:"):
         return "status", None
     what = (reason or "").strip()
     if target == lc.AWAITING_INFO:
         needed = f"需要您补充：{what}" if what else "需要您补充材料或信息"
-        return "status_awaiting_info", (f"{head}{needed}。可直接在对话中回复文字、发送图片或文件，或说明材料内容；"
-                                        "补充后继续办理，办结时限相应顺延。")
+        return "status_awaiting_info", (
+            f"{head}{needed}。可直接在对话中回复文字、发送图片或文件，或说明材料内容；"
+            "补充后继续办理，办结时限相应顺延。"
+        )
     if target == lc.CANNOT_HANDLE:
-        return "status", (f"很抱歉，{head}暂无法办理。原因：{what or '请咨询服务窗口'}。"
-                          "如有疑问，可在对话中说明情况，我们会重新核实。")
+        return "status", (
+            f"很抱歉，{head}暂无法办理。原因：{what or '请咨询服务窗口'}。"
+            "如有疑问，可在对话中说明情况，我们会重新核实。"
+        )
     if target == lc.IN_PROGRESS:
         if before in lc.FINAL_STATES:
             return "status", f"{head}已重新办理，服务专员会尽快与您联系。"
@@ -130,8 +148,9 @@ def status_notice(t: Ticket, before: str, target: str, actor: str, reason: Optio
 
 
 class TicketService:
-    def __init__(self, db_url: str, sla: Optional[SlaPolicy] = None, router=None,
-                 clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, db_url: str, sla: Optional[SlaPolicy] = None, router=None, clock: Callable[[], datetime] = utcnow
+    ):
         from bot.network.routing import Router  # data-driven routing rules
 
         self.db_url = db_url
@@ -142,10 +161,30 @@ class TicketService:
     # ---- audit ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _event(s: Session, ticket: Ticket, actor: str, action: str, *, field: str | None = None,
-               before=None, after=None, note: str | None = None, at: datetime | None = None) -> None:
-        s.add(TicketEvent(ticket_id=ticket.id, actor=actor, action=action, field=field,
-                          before=_json(before), after=_json(after), note=note, at=at or utcnow()))
+    def _event(
+        s: Session,
+        ticket: Ticket,
+        actor: str,
+        action: str,
+        *,
+        field: str | None = None,
+        before=None,
+        after=None,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        s.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                actor=actor,
+                action=action,
+                field=field,
+                before=_json(before),
+                after=_json(after),
+                note=note,
+                at=at or utcnow(),
+            )
+        )
 
     # ---- enterprises and returning users -------------------------------------------------------
 
@@ -154,7 +193,8 @@ class TicketService:
         (never the enterprise's stored location)."""
         with read_sessions(self.db_url)() as s:
             row = s.execute(
-                select(Contact, Enterprise).join(Enterprise, Contact.enterprise_id == Enterprise.id)
+                select(Contact, Enterprise)
+                .join(Enterprise, Contact.enterprise_id == Enterprise.id)
                 .where(Contact.sender_id == sender_id)
             ).first()
             if row is None:
@@ -162,8 +202,12 @@ class TicketService:
             c, e = row
             if c.verified_at is not None:
                 return Profile(e.id, e.name, c.name, c.mobile, e.new_city, e.park)
-            stated = s.scalar(select(Ticket.stated).where(Ticket.contact_id == c.id, Ticket.stated.is_not(None))
-                              .order_by(Ticket.id.desc()).limit(1))
+            stated = s.scalar(
+                select(Ticket.stated)
+                .where(Ticket.contact_id == c.id, Ticket.stated.is_not(None))
+                .order_by(Ticket.id.desc())
+                .limit(1)
+            )
             said = json.loads(stated) if stated else {}
             return Profile(e.id, said.get("name") or e.name, c.name, c.mobile, said.get("new_city"), said.get("park"))
 
@@ -207,17 +251,19 @@ class TicketService:
             found.park = ent.park
         return found
 
-    def _upsert_contact(self, s: Session, enterprise: Enterprise, sender_id: str | None, name: str,
-                        mobile: str | None, channel: str) -> Contact:
+    def _upsert_contact(
+        self, s: Session, enterprise: Enterprise, sender_id: str | None, name: str, mobile: str | None, channel: str
+    ) -> Contact:
         contact = None
         if sender_id:
             contact = s.scalars(select(Contact).where(Contact.sender_id == sender_id)).first()
         if contact is None:
-            contact = Contact(enterprise_id=enterprise.id, name=name[:64], mobile=mobile,
-                              sender_id=sender_id, channel=channel)
+            contact = Contact(
+                enterprise_id=enterprise.id, name=name[:64], mobile=mobile, sender_id=sender_id, channel=channel
+            )
             s.add(contact)
         else:
-            if contact.enterprise_id != enterprise.id:     # claims another enterprise: not verified for it
+            if contact.enterprise_id != enterprise.id:  # claims another enterprise: not verified for it
                 contact.verified_at = contact.verified_by = None
             contact.enterprise_id, contact.name = enterprise.id, name[:64]
             if mobile:
@@ -232,27 +278,37 @@ class TicketService:
         day = now.astimezone(self.sla.tz).strftime("%Y%m%d")
         ins = dialect_insert(s, TicketSequence)
         s.execute(ins.values(day=day, last=0).on_conflict_do_nothing(index_elements=["day"]))
-        s.execute(update(TicketSequence).where(TicketSequence.day == day)
-                  .values(last=TicketSequence.last + 1))
+        s.execute(update(TicketSequence).where(TicketSequence.day == day).values(last=TicketSequence.last + 1))
         last = s.scalar(select(TicketSequence.last).where(TicketSequence.day == day))
         return f"QCY-{day}-{last:04d}"
 
     # ---- opening -------------------------------------------------------------------------------
 
-    def _similar_open(self, s: Session, enterprise_id: int, category: str, description: str,
-                      now: datetime, own_contact: Optional[Contact] = None) -> Optional[Ticket]:
+    def _similar_open(
+        self,
+        s: Session,
+        enterprise_id: int,
+        category: str,
+        description: str,
+        now: datetime,
+        own_contact: Optional[Contact] = None,
+    ) -> Optional[Ticket]:
         """A similar open need of the enterprise (`own_contact` given: of that unverified contact only)."""
         query = select(Ticket).where(
-            Ticket.enterprise_id == enterprise_id, Ticket.category == category,
-            Ticket.status.in_(lc.OPEN_STATES), Ticket.created_at >= now - DUPLICATE_WINDOW,
+            Ticket.enterprise_id == enterprise_id,
+            Ticket.category == category,
+            Ticket.status.in_(lc.OPEN_STATES),
+            Ticket.created_at >= now - DUPLICATE_WINDOW,
         )
         if own_contact is not None:
             query = query.where(self._own_clause(own_contact))
         candidates = s.scalars(query.order_by(Ticket.created_at.desc())).all()
         text = normalise(description)
         for t in candidates:
-            if fuzz.token_set_ratio(text, normalise(t.description)) >= SIMILARITY_THRESHOLD \
-                    or fuzz.partial_ratio(text, normalise(t.description)) >= 80:
+            if (
+                fuzz.token_set_ratio(text, normalise(t.description)) >= SIMILARITY_THRESHOLD
+                or fuzz.partial_ratio(text, normalise(t.description)) >= 80
+            ):
                 return t
         return None
 
@@ -265,11 +321,22 @@ class TicketService:
         real = s.scalar(select(Conversation.channel).where(Conversation.id == conversation_id))
         return real or channel
 
-    def open_ticket(self, *, category: str, description: str, enterprise: EnterpriseInput,
-                    contact_name: str, mobile: str | None, sender_id: str | None,
-                    channel: str = "web", conversation_id: str | None = None,
-                    priority: str = "normal", policy_level: str | None = None,
-                    visit_id: int | None = None, actor: str | None = None) -> OpenResult:
+    def open_ticket(
+        self,
+        *,
+        category: str,
+        description: str,
+        enterprise: EnterpriseInput,
+        contact_name: str,
+        mobile: str | None,
+        sender_id: str | None,
+        channel: str = "web",
+        conversation_id: str | None = None,
+        priority: str = "normal",
+        policy_level: str | None = None,
+        visit_id: int | None = None,
+        actor: str | None = None,
+    ) -> OpenResult:
         if category not in BY_INTENT:
             raise TicketError(f"未知的需求类别：{category}")
         description = (description or "").strip()
@@ -290,8 +357,12 @@ class TicketService:
                     ent = self._upsert_enterprise(s, enterprise)
                 elif found is not None:
                     ent = found
-                    stated = {"name": normalise(enterprise.name)[:128], "credit_code": enterprise.credit_code,
-                              "new_city": enterprise.new_city, "park": enterprise.park}
+                    stated = {
+                        "name": normalise(enterprise.name)[:128],
+                        "credit_code": enterprise.credit_code,
+                        "new_city": enterprise.new_city,
+                        "park": enterprise.park,
+                    }
                 else:
                     ent = self._upsert_enterprise(s, enterprise)
             else:
@@ -299,10 +370,15 @@ class TicketService:
             contact = self._upsert_contact(s, ent, sender_id, contact_name or "未留名", mobile, channel)
             verified = not sender_id or contact.verified_at is not None
             if not verified and stated is None:
-                stated = {"name": ent.name, "credit_code": enterprise.credit_code,
-                          "new_city": enterprise.new_city, "park": enterprise.park}
-            existing = self._similar_open(s, ent.id, category, description, now,
-                                          own_contact=None if verified else contact)
+                stated = {
+                    "name": ent.name,
+                    "credit_code": enterprise.credit_code,
+                    "new_city": enterprise.new_city,
+                    "park": enterprise.park,
+                }
+            existing = self._similar_open(
+                s, ent.id, category, description, now, own_contact=None if verified else contact
+            )
             if existing is not None:
                 self._event(s, existing, actor, "add_info", note=description, at=now)
                 existing.updated_at = now
@@ -315,19 +391,35 @@ class TicketService:
             if node is None:
                 raise TicketError(f"服务节点 {route.node_id} 不存在，请先同步服务网络数据")
             ticket = Ticket(
-                number=self._next_number(s, now), enterprise_id=ent.id, contact_id=contact.id,
-                category=category, service_content=BY_INTENT[category].content, node_id=node.id,
-                status=lc.ACCEPTED, priority=priority, description=description,
-                source_channel=channel, conversation_id=conversation_id or sender_id, visit_id=visit_id,
-                created_at=now, updated_at=now,
+                number=self._next_number(s, now),
+                enterprise_id=ent.id,
+                contact_id=contact.id,
+                category=category,
+                service_content=BY_INTENT[category].content,
+                node_id=node.id,
+                status=lc.ACCEPTED,
+                priority=priority,
+                description=description,
+                source_channel=channel,
+                conversation_id=conversation_id or sender_id,
+                visit_id=visit_id,
+                created_at=now,
+                updated_at=now,
                 first_response_due=self.sla.first_response_due(now),
                 resolution_due=self.sla.resolution_due(now, category),
                 stated=_json({k: v for k, v in stated.items() if v}) if stated else None,
             )
             s.add(ticket)
             s.flush()
-            self._event(s, ticket, actor, "created", after=lc.ACCEPTED,
-                        note=f"路由规则：{route.rule}；受理节点：{node.name}", at=now)
+            self._event(
+                s,
+                ticket,
+                actor,
+                "created",
+                after=lc.ACCEPTED,
+                note=f"路由规则：{route.rule}；受理节点：{node.name}",
+                at=now,
+            )
             return OpenResult(ticket, node, linked=False)
 
     # ---- reading -------------------------------------------------------------------------------
@@ -359,8 +451,11 @@ class TicketService:
             if visible is None:
                 return []
             rows = s.execute(
-                select(Ticket, ServiceNode).join(ServiceNode, Ticket.node_id == ServiceNode.id)
-                .where(visible).order_by(Ticket.created_at.desc()).limit(limit)
+                select(Ticket, ServiceNode)
+                .join(ServiceNode, Ticket.node_id == ServiceNode.id)
+                .where(visible)
+                .order_by(Ticket.created_at.desc())
+                .limit(limit)
             ).all()
             return [(t, n) for t, n in rows]
 
@@ -369,14 +464,12 @@ class TicketService:
             t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
             if t is None:
                 return []
-            return list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
-                                  .order_by(TicketEvent.id)))
+            return list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)))
 
     def _own_ticket(self, s: Session, number: str, sender_id: str) -> Ticket:
         """The ticket, if the sender may act on it; one answer for "no such ticket" and "not yours"."""
         visible = self._visible(s, sender_id)
-        t = None if visible is None else \
-            s.scalars(select(Ticket).where(Ticket.number == number, visible)).first()
+        t = None if visible is None else s.scalars(select(Ticket).where(Ticket.number == number, visible)).first()
         if t is None:
             raise TicketError(f"没有找到您名下的工单 {number}。")
         return t
@@ -388,26 +481,27 @@ class TicketService:
             t.first_response_at = now
             t.first_response_wsecs = self.sla.working_seconds_between(_aware(t.created_at), now)
 
-    def _apply(self, s: Session, t: Ticket, target: str, actor: str, now: datetime,
-               reason: str | None = None) -> None:
+    def _apply(self, s: Session, t: Ticket, target: str, actor: str, now: datetime, reason: str | None = None) -> None:
         lc.check_transition(t.status, target, reason)
         before = t.status
         if before == lc.AWAITING_INFO and t.paused_at is not None:
             paused = self.sla.working_seconds_between(_aware(t.paused_at), now)
             t.paused_working_seconds += paused
-            t.resolution_due = self.sla.add_working_seconds(_aware(t.resolution_due), paused) \
-                if paused else t.resolution_due
+            t.resolution_due = (
+                self.sla.add_working_seconds(_aware(t.resolution_due), paused) if paused else t.resolution_due
+            )
             t.paused_at = None
         if target == lc.AWAITING_INFO:
             t.paused_at = now
         if target == lc.RESOLVED:
             t.resolved_at = now
-            t.resolution_wsecs = max(0, self.sla.working_seconds_between(_aware(t.created_at), now)
-                                     - t.paused_working_seconds)
+            t.resolution_wsecs = max(
+                0, self.sla.working_seconds_between(_aware(t.created_at), now) - t.paused_working_seconds
+            )
         if target == lc.CANNOT_HANDLE:
             assert reason is not None  # check_transition refused 无法办理 without a reason
             t.reason = reason.strip()
-        if target == lc.IN_PROGRESS and before in lc.FINAL_STATES:   # reopened (the old result stays in the trail)
+        if target == lc.IN_PROGRESS and before in lc.FINAL_STATES:  # reopened (the old result stays in the trail)
             t.resolved_at = None
             t.resolution_wsecs = None
             t.result = None
@@ -418,8 +512,9 @@ class TicketService:
         self._event(s, t, actor, "status", field="status", before=before, after=target, note=reason, at=now)
         self._tell_enterprise(s, t, before, target, actor, now, reason)
 
-    def _tell_enterprise(self, s: Session, t: Ticket, before: str, target: str, actor: str, now: datetime,
-                         reason: str | None) -> None:
+    def _tell_enterprise(
+        self, s: Session, t: Ticket, before: str, target: str, actor: str, now: datetime, reason: str | None
+    ) -> None:
         """The status changes an enterprise should know about, as a Notification to its conversation (the desk's
         notifier delivers it on the conversation's channel: web chat, WeChat, WeCom). Changes the enterprise made
         itself (a rating, added information) are answered in the chat already; internal steps (已分派) are not told."""
@@ -427,11 +522,15 @@ class TicketService:
             return
         kind, body = status_notice(t, before, target, actor, reason, self.sla)
         if body:
-            s.add(Notification(kind=kind, recipient=f"sender:{t.conversation_id}", ticket_id=t.id, body=body,
-                               created_at=now))
+            s.add(
+                Notification(
+                    kind=kind, recipient=f"sender:{t.conversation_id}", ticket_id=t.id, body=body, created_at=now
+                )
+            )
 
-    def transition(self, number: str, target: str, actor: str, reason: str | None = None,
-                   redeemed_amount: Decimal | None = None) -> Ticket:
+    def transition(
+        self, number: str, target: str, actor: str, reason: str | None = None, redeemed_amount: Decimal | None = None
+    ) -> Ticket:
         now = self.clock()
         with sessions(self.db_url).begin() as s:
             t = s.scalars(select(Ticket).where(Ticket.number == number)).first()
@@ -449,12 +548,20 @@ class TicketService:
         amount = Decimal(amount)
         if amount < 0 or amount >= Decimal("1e12"):
             raise TicketError("兑现金额应为 0 到 1 万亿元之间的数。")
-        self._event(s, t, actor, "redeemed_amount", field="redeemed_amount",
-                    before=t.redeemed_amount, after=amount, at=now)
+        self._event(
+            s, t, actor, "redeemed_amount", field="redeemed_amount", before=t.redeemed_amount, after=amount, at=now
+        )
         t.redeemed_amount = amount
 
-    def close(self, number: str, actor: str, result: str, *, closer_id: int | None = None,
-              redeemed_amount: Decimal | None = None) -> Ticket:
+    def close(
+        self,
+        number: str,
+        actor: str,
+        result: str,
+        *,
+        closer_id: int | None = None,
+        redeemed_amount: Decimal | None = None,
+    ) -> Ticket:
         """办结 by staff (lifecycle.py, "Closing"): the result is required and told to the enterprise with the rating
         request; a ticket nobody has taken yet gets the member of staff closing it as its 承办人 first
         (已受理 → 已分派 → 已办结, each step in the trail), so every closed ticket says who handled it."""
@@ -478,8 +585,9 @@ class TicketService:
             self._redeemed(s, t, actor, now, redeemed_amount)
             return t
 
-    def reclassify(self, number: str, actor: str, category: str, node_id: str | None = None,
-                   reason: str | None = None) -> tuple[Ticket, Optional[str]]:
+    def reclassify(
+        self, number: str, actor: str, category: str, node_id: str | None = None, reason: str | None = None
+    ) -> tuple[Ticket, Optional[str]]:
         """Change an open ticket's category (and with it its service content and 办结时限, recomputed by the SLA
         rules from its acceptance, pauses kept) and/or its node — without `node_id` a new category is routed again
         by the routing rules. Every change is a TicketEvent; a ticket moved to another node is announced to that
@@ -493,43 +601,63 @@ class TicketService:
             if t is None:
                 raise TicketError(f"工单 {number} 不存在")
             if t.status not in lc.OPEN_STATES:
-                raise TicketError(f"工单当前为「{lc.LABELS[t.status]}」，办理中的工单才能重新分类；如需调整请先重新办理。")
+                raise TicketError(
+                    f"工单当前为「{lc.LABELS[t.status]}」，办理中的工单才能重新分类；如需调整请先重新办理。"
+                )
             target_node = node_id
             recategorised = category != t.category
             if recategorised:
                 if target_node is None:
                     ent = s.get(Enterprise, t.enterprise_id)
-                    target_node = self.router.route(category, new_city=ent.new_city if ent else None,
-                                                    park=ent.park if ent else None).node_id
-                self._event(s, t, actor, "reclassify", field="category", before=t.category, after=category,
-                            note=reason, at=now)
+                    target_node = self.router.route(
+                        category, new_city=ent.new_city if ent else None, park=ent.park if ent else None
+                    ).node_id
+                self._event(
+                    s, t, actor, "reclassify", field="category", before=t.category, after=category, note=reason, at=now
+                )
                 t.category, t.service_content = category, BY_INTENT[category].content
                 due = self.sla.resolution_due(_aware(t.created_at), category)
                 if t.paused_working_seconds:
                     due = self.sla.add_working_seconds(due, t.paused_working_seconds)
                 old_due = _aware(t.resolution_due)
                 if due != old_due:
-                    self._event(s, t, "system", "sla", field="resolution_due", before=old_due, after=due,
-                                note=f"按「{BY_INTENT[category].name}」的办结时限重新计算", at=now)
+                    self._event(
+                        s,
+                        t,
+                        "system",
+                        "sla",
+                        field="resolution_due",
+                        before=old_due,
+                        after=due,
+                        note=f"按「{BY_INTENT[category].name}」的办结时限重新计算",
+                        at=now,
+                    )
                     t.resolution_due = due
                     if due > old_due:
-                        t.warned_at = None          # the pre-breach warning belongs to the old deadline
+                        t.warned_at = None  # the pre-breach warning belongs to the old deadline
             left = None
             if target_node and target_node != t.node_id:
                 node = s.get(ServiceNode, target_node)
                 if node is None:
                     raise TicketError(f"服务节点 {target_node} 不存在")
-                self._event(s, t, actor, "transfer", field="node_id", before=t.node_id, after=target_node,
-                            note=reason, at=now)
+                self._event(
+                    s, t, actor, "transfer", field="node_id", before=t.node_id, after=target_node, note=reason, at=now
+                )
                 left, t.node_id = t.node_id, target_node
                 if t.assignee_id is not None:
                     self._event(s, t, actor, "assign", field="assignee_id", before=t.assignee_id, after=None, at=now)
                     t.assignee_id = None
                 name = BY_INTENT[t.category].name
-                s.add(Notification(kind="ticket_transfer", recipient=f"node:{target_node}", ticket_id=t.id,
-                                   created_at=now,
-                                   body=f"工单 {t.number}（{name}）已转由{node.name}办理，请及时指派承办人。"
-                                        + (f"说明：{reason}" if reason else "")))
+                s.add(
+                    Notification(
+                        kind="ticket_transfer",
+                        recipient=f"node:{target_node}",
+                        ticket_id=t.id,
+                        created_at=now,
+                        body=f"工单 {t.number}（{name}）已转由{node.name}办理，请及时指派承办人。"
+                        + (f"说明：{reason}" if reason else ""),
+                    )
+                )
             if not recategorised and left is None:
                 raise TicketError("类别和受理节点都没有变化。")
             t.updated_at = now
@@ -547,8 +675,7 @@ class TicketService:
                 self._event(s, t, actor, "transfer", field="node_id", before=t.node_id, after=node_id, at=now)
                 t.node_id = node_id
             if assignee_id != t.assignee_id:
-                self._event(s, t, actor, "assign", field="assignee_id", before=t.assignee_id,
-                            after=assignee_id, at=now)
+                self._event(s, t, actor, "assign", field="assignee_id", before=t.assignee_id, after=assignee_id, at=now)
                 t.assignee_id = assignee_id
             if t.status == lc.ACCEPTED:
                 self._apply(s, t, lc.ASSIGNED, actor, now)
@@ -577,7 +704,9 @@ class TicketService:
         with sessions(self.db_url).begin() as s:
             t = self._own_ticket(s, number, sender_id)
             if t.status not in lc.OPEN_STATES:
-                raise TicketError(f"工单 {number} 已{lc.LABELS[t.status]}，不能再补充信息。如需继续办理请说明情况，我们会为您重新受理。")
+                raise TicketError(
+                    f"工单 {number} 已{lc.LABELS[t.status]}，不能再补充信息。如需继续办理请说明情况，我们会为您重新受理。"
+                )
             self._event(s, t, f"user:{sender_id}", "add_info", note=text[:MAX_DESCRIPTION], at=now)
             if t.status == lc.AWAITING_INFO:
                 self._apply(s, t, lc.IN_PROGRESS, f"user:{sender_id}", now)
@@ -589,8 +718,7 @@ class TicketService:
         now = self.clock()
         with sessions(self.db_url).begin() as s:
             t = self._own_ticket(s, number, sender_id)
-            rating = s.scalars(select(Rating).where(Rating.ticket_id == t.id)
-                               .order_by(Rating.id.desc())).first()
+            rating = s.scalars(select(Rating).where(Rating.ticket_id == t.id).order_by(Rating.id.desc())).first()
             if rating is None:
                 raise TicketError(f"工单 {number} 还没有评价。")
             rating.comment = comment[:500]

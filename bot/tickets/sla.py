@@ -24,6 +24,7 @@ chinese-calendar knows (plus configured overrides); outside it Mon–Fri are cou
 arithmetically. Counting the working days between two dates and finding the n-th
 working day after a date are therefore O(1) and O(log n), whatever the span.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,7 @@ END_OF_WORKING_DAY = "end_of_working_day"
 FIRST_RESPONSE_MODES = (END_OF_WORKING_DAY,)
 DEFAULT_KEY = "default"
 
-_US = 1_000_000                      # microseconds per second
+_US = 1_000_000  # microseconds per second
 _DAY_US = 86_400 * _US
 _TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -63,6 +64,7 @@ class SlaConfigError(ValueError):
 # ---------------------------------------------------------------------------
 # Working-day calendar
 # ---------------------------------------------------------------------------
+
 
 def _weekdays_before(ordinal: int) -> int:
     """Mon–Fri days in [date.fromordinal(1), date.fromordinal(ordinal)).
@@ -98,8 +100,9 @@ def _cc_supports(year: int) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _build_table(first_year: int, last_year: int, cc_first: int, cc_last: int,
-                 extra_holidays: frozenset, extra_workdays: frozenset) -> tuple[int, array, bytearray]:
+def _build_table(
+    first_year: int, last_year: int, cc_first: int, cc_last: int, extra_holidays: frozenset, extra_workdays: frozenset
+) -> tuple[int, array, bytearray]:
     """Prefix counts of working days for [first_year-01-01, (last_year+1)-01-01).
 
     Returns (start ordinal, cum, flags) with cum[i] = working days in [start, start + i)
@@ -146,9 +149,10 @@ class WorkCalendar:
         first = min([self.cc_first, *override_years])
         last = max([self.cc_last, *override_years])
         self._start, self._cum, self._flags = _build_table(
-            first, last, self.cc_first, self.cc_last, self.extra_holidays, self.extra_workdays)
-        self._end = self._start + len(self._flags)          # first ordinal past the table
-        self._base = _weekdays_before(self._start)           # rank of the table's first day
+            first, last, self.cc_first, self.cc_last, self.extra_holidays, self.extra_workdays
+        )
+        self._end = self._start + len(self._flags)  # first ordinal past the table
+        self._base = _weekdays_before(self._start)  # rank of the table's first day
         self._table_total = self._cum[-1]
         self._warned: set[int] = set()
         self._lock = threading.Lock()
@@ -160,7 +164,10 @@ class WorkCalendar:
 
     def _warn_gap(self, year: int) -> None:
         self._warned.add(year)
-        log.warning("chinese_calendar 没有 %s 年的法定节假日安排，sla.yml 的 calendar 也未补充，该年按周一至周五为工作日计算", year)
+        log.warning(
+            "chinese_calendar 没有 %s 年的法定节假日安排，sla.yml 的 calendar 也未补充，该年按周一至周五为工作日计算",
+            year,
+        )
 
     # -- fallback warning -------------------------------------------------
     def _warn_unknown(self, year: int) -> None:
@@ -173,7 +180,10 @@ class WorkCalendar:
         log.warning(
             "chinese_calendar 没有 %s 年的法定节假日安排（已知 %s–%s 年），该年按周一至周五为工作日计算；"
             "请升级 chinese-calendar 或在 sla.yml 的 calendar 中补充当年安排",
-            year, self.cc_first, self.cc_last)
+            year,
+            self.cc_first,
+            self.cc_last,
+        )
 
     # -- rank: number of working days before an ordinal -------------------
     def rank(self, ordinal: int) -> int:
@@ -185,8 +195,7 @@ class WorkCalendar:
         if ordinal <= self._end:
             return self._base + self._cum[ordinal - self._start]
         self._warn_unknown(date.fromordinal(ordinal - 1).year)
-        return (self._base + self._table_total
-                + _weekdays_before(ordinal) - _weekdays_before(self._end))
+        return self._base + self._table_total + _weekdays_before(ordinal) - _weekdays_before(self._end)
 
     def is_working_ordinal(self, ordinal: int) -> bool:
         if self._start <= ordinal < self._end:
@@ -236,13 +245,14 @@ class WorkCalendar:
 # Config parsing helpers
 # ---------------------------------------------------------------------------
 
+
 def _parse_time(value: Any, field: str) -> int:
     """'HH:MM' or 'HH:MM:SS' → microseconds since midnight."""
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads unquoted 09:00 as a sexagesimal integer (540): refuse, quoting is needed.
-        raise SlaConfigError(f"sla.yml 字段 {field}：时间请加引号写成 \"HH:MM\"，实际为 {value!r}")
+        raise SlaConfigError(f'sla.yml 字段 {field}：时间请加引号写成 "HH:MM"，实际为 {value!r}')
     if not isinstance(value, str):
-        raise SlaConfigError(f"sla.yml 字段 {field}：时间应为 \"HH:MM\" 格式的字符串，实际为 {value!r}")
+        raise SlaConfigError(f'sla.yml 字段 {field}：时间应为 "HH:MM" 格式的字符串，实际为 {value!r}')
     m = _TIME_RE.match(value.strip())
     if not m:
         raise SlaConfigError(f"sla.yml 字段 {field}：时间格式应为 HH:MM，实际为 {value!r}")
@@ -273,22 +283,27 @@ def _number(value: Any) -> bool:
 # Policy
 # ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OfficeInterval:
-    start_us: int   # microseconds since local midnight
+    start_us: int  # microseconds since local midnight
     end_us: int
 
 
 class SlaPolicy:
     """Deadlines of the window, loaded from bot/service_data/sla.yml."""
 
-    def __init__(self, *, timezone: str = "Asia/Shanghai",
-                 office_hours: Iterable[tuple[Any, Any]] = (("09:00", "12:00"), ("13:30", "17:30")),
-                 first_response: str = END_OF_WORKING_DAY,
-                 resolution_working_days: Mapping[str, int],
-                 warning_before_hours: float = 4,
-                 extra_holidays: Iterable[Any] = (),
-                 extra_workdays: Iterable[Any] = ()):
+    def __init__(
+        self,
+        *,
+        timezone: str = "Asia/Shanghai",
+        office_hours: Iterable[tuple[Any, Any]] = (("09:00", "12:00"), ("13:30", "17:30")),
+        first_response: str = END_OF_WORKING_DAY,
+        resolution_working_days: Mapping[str, int],
+        warning_before_hours: float = 4,
+        extra_holidays: Iterable[Any] = (),
+        extra_workdays: Iterable[Any] = (),
+    ):
         # -- timezone
         if not isinstance(timezone, str) or not timezone.strip():
             raise SlaConfigError(f"sla.yml 字段 timezone：应为时区名称（如 Asia/Shanghai），实际为 {timezone!r}")
@@ -300,7 +315,9 @@ class SlaPolicy:
 
         # -- office hours
         if isinstance(office_hours, (str, bytes)) or not isinstance(office_hours, Iterable):
-            raise SlaConfigError("sla.yml 字段 office_hours：应为时间段列表，如 [[\"09:00\", \"12:00\"], [\"13:30\", \"17:30\"]]")
+            raise SlaConfigError(
+                'sla.yml 字段 office_hours：应为时间段列表，如 [["09:00", "12:00"], ["13:30", "17:30"]]'
+            )
         intervals: list[OfficeInterval] = []
         for i, pair in enumerate(office_hours):
             field = f"office_hours[{i}]"
@@ -312,7 +329,8 @@ class SlaPolicy:
                 raise SlaConfigError(f"sla.yml 字段 {field}：结束时间 {pair[1]} 应晚于开始时间 {pair[0]}")
             if intervals and start < intervals[-1].end_us:
                 raise SlaConfigError(
-                    f"sla.yml 字段 {field}：时间段应按时间先后排列且互不重叠，{pair[0]} 早于上一段的结束时间")
+                    f"sla.yml 字段 {field}：时间段应按时间先后排列且互不重叠，{pair[0]} 早于上一段的结束时间"
+                )
             intervals.append(OfficeInterval(start, end))
         if not intervals:
             raise SlaConfigError("sla.yml 字段 office_hours：至少需要一个办公时间段")
@@ -323,15 +341,16 @@ class SlaPolicy:
         for iv in intervals:
             before.append(acc)
             acc += iv.end_us - iv.start_us
-        self._worked_before = tuple(before)     # working µs before each interval starts
-        self._day_us = acc                     # working µs in one working day
+        self._worked_before = tuple(before)  # working µs before each interval starts
+        self._day_us = acc  # working µs in one working day
         self._day_start_us = intervals[0].start_us
         self._day_end_us = intervals[-1].end_us
 
         # -- first response
         if first_response not in FIRST_RESPONSE_MODES:
             raise SlaConfigError(
-                f"sla.yml 字段 first_response：目前只支持 {END_OF_WORKING_DAY}（即日办），实际为 {first_response!r}")
+                f"sla.yml 字段 first_response：目前只支持 {END_OF_WORKING_DAY}（即日办），实际为 {first_response!r}"
+            )
         self.first_response = first_response
 
         # -- resolution days per category
@@ -341,20 +360,24 @@ class SlaPolicy:
         for key, value in resolution_working_days.items():
             field = f"resolution_working_days.{key}"
             if key != DEFAULT_KEY and key not in NEED_INTENTS:
-                raise SlaConfigError(f"sla.yml 字段 {field}：未知的需求类别 {key!r}（应为 19 类需求的 intent id 或 default）")
+                raise SlaConfigError(
+                    f"sla.yml 字段 {field}：未知的需求类别 {key!r}（应为 19 类需求的 intent id 或 default）"
+                )
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise SlaConfigError(f"sla.yml 字段 {field}：工作日数应为正整数，实际为 {value!r}")
             days[key] = value
         missing = [c for c in NEED_INTENTS if c not in days]
         if missing and DEFAULT_KEY not in days:
             raise SlaConfigError(
-                "sla.yml 字段 resolution_working_days：缺少 " + "、".join(missing) + "，且没有 default")
+                "sla.yml 字段 resolution_working_days：缺少 " + "、".join(missing) + "，且没有 default"
+            )
         self.resolution_working_days: dict[str, int] = days
 
         # -- warning
         if not _number(warning_before_hours) or warning_before_hours < 0:
             raise SlaConfigError(
-                f"sla.yml 字段 warning_before_hours：应为不小于 0 的数（工作小时），实际为 {warning_before_hours!r}")
+                f"sla.yml 字段 warning_before_hours：应为不小于 0 的数（工作小时），实际为 {warning_before_hours!r}"
+            )
         self.warning_before_hours = warning_before_hours
 
         # -- calendar overrides
@@ -363,7 +386,10 @@ class SlaPolicy:
         both = sorted(set(holidays) & set(workdays))
         if both:
             raise SlaConfigError(
-                "sla.yml 字段 calendar：日期 " + "、".join(d.isoformat() for d in both) + " 同时出现在 extra_holidays 和 extra_workdays 中")
+                "sla.yml 字段 calendar：日期 "
+                + "、".join(d.isoformat() for d in both)
+                + " 同时出现在 extra_holidays 和 extra_workdays 中"
+            )
         self.calendar = WorkCalendar(holidays, workdays)
 
     @staticmethod
@@ -379,8 +405,14 @@ class SlaPolicy:
     def from_dict(cls, data: Any) -> "SlaPolicy":
         if not isinstance(data, Mapping):
             raise SlaConfigError("sla.yml 的内容应为一个映射（键: 值）")
-        known = {"timezone", "office_hours", "first_response", "resolution_working_days",
-                 "warning_before_hours", "calendar"}
+        known = {
+            "timezone",
+            "office_hours",
+            "first_response",
+            "resolution_working_days",
+            "warning_before_hours",
+            "calendar",
+        }
         unknown = sorted(set(data) - known, key=str)
         if unknown:
             raise SlaConfigError("sla.yml 中有未知字段：" + "、".join(map(str, unknown)))
@@ -581,6 +613,11 @@ def default_policy() -> SlaPolicy:
 
 
 __all__ = [
-    "SlaPolicy", "SlaConfigError", "WorkCalendar", "OfficeInterval", "default_policy",
-    "DEFAULT_PATH", "END_OF_WORKING_DAY",
+    "SlaPolicy",
+    "SlaConfigError",
+    "WorkCalendar",
+    "OfficeInterval",
+    "default_policy",
+    "DEFAULT_PATH",
+    "END_OF_WORKING_DAY",
 ]

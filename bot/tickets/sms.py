@@ -12,6 +12,7 @@ sorted by name, each name and value percent-encoded (RFC 3986: space %20, '*' %2
 Signature = Base64(HMAC-SHA1(AccessKeySecret + "&", StringToSign)). The template must have a ${code}
 variable; the answer is JSON with Code "OK" on success.
 """
+
 from __future__ import annotations
 
 import base64
@@ -67,12 +68,19 @@ class AliyunSms:
     def params(self, mobile: str, code: str, now: Optional[datetime] = None, nonce: Optional[str] = None) -> dict:
         now = now or datetime.now(timezone.utc)
         params = {
-            "AccessKeyId": self.access_key_id, "Action": "SendSms", "Format": "JSON",
-            "PhoneNumbers": mobile, "RegionId": "cn-hangzhou", "SignName": self.sign_name,
-            "SignatureMethod": "HMAC-SHA1", "SignatureNonce": nonce or uuid.uuid4().hex,
-            "SignatureVersion": "1.0", "TemplateCode": self.template_code,
+            "AccessKeyId": self.access_key_id,
+            "Action": "SendSms",
+            "Format": "JSON",
+            "PhoneNumbers": mobile,
+            "RegionId": "cn-hangzhou",
+            "SignName": self.sign_name,
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": nonce or uuid.uuid4().hex,
+            "SignatureVersion": "1.0",
+            "TemplateCode": self.template_code,
             "TemplateParam": json.dumps({"code": code}, separators=(",", ":")),
-            "Timestamp": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "Version": "2017-05-25",
+            "Timestamp": now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": "2017-05-25",
         }
         params["Signature"] = aliyun_signature(params, self.access_key_secret)
         return params
@@ -96,8 +104,12 @@ class AliyunSms:
 
 
 # variable → SmsSettings field
-ALIYUN_KEYS = {"ALIYUN_SMS_ACCESS_KEY_ID": "access_key_id", "ALIYUN_SMS_ACCESS_KEY_SECRET": "access_key_secret",
-               "ALIYUN_SMS_SIGN_NAME": "sign_name", "ALIYUN_SMS_TEMPLATE_CODE": "template_code"}
+ALIYUN_KEYS = {
+    "ALIYUN_SMS_ACCESS_KEY_ID": "access_key_id",
+    "ALIYUN_SMS_ACCESS_KEY_SECRET": "access_key_secret",
+    "ALIYUN_SMS_SIGN_NAME": "sign_name",
+    "ALIYUN_SMS_TEMPLATE_CODE": "template_code",
+}
 
 
 def from_settings(settings: SmsSettings) -> Optional[SmsSender]:
@@ -110,6 +122,10 @@ def from_settings(settings: SmsSettings) -> Optional[SmsSender]:
     missing = [var for var, name in ALIYUN_KEYS.items() if not getattr(settings, name).strip()]
     if missing:
         raise ValueError(f"SMS_PROVIDER=aliyun needs {', '.join(missing)}")
-    return AliyunSms(settings.access_key_id.strip(), settings.access_key_secret.strip(),
-                     settings.sign_name.strip(), settings.template_code.strip(),
-                     endpoint=(settings.endpoint or ALIYUN_ENDPOINT).strip())
+    return AliyunSms(
+        settings.access_key_id.strip(),
+        settings.access_key_secret.strip(),
+        settings.sign_name.strip(),
+        settings.template_code.strip(),
+        endpoint=(settings.endpoint or ALIYUN_ENDPOINT).strip(),
+    )

@@ -5,6 +5,7 @@ Settings and returns a handle that can stop or restart each process. `local_sett
 makes throw-away settings on free ports; `scaled_settings` points an instance at shared
 PostgreSQL + Redis (the scale profile of docs/deploy.md).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,15 @@ STARTUP_TIMEOUT = 300.0
 def local_settings(var_dir: Path, token: str = "local-token", **overrides) -> Settings:
     """Settings on free ports with every file under `var_dir` (the embedded profile by default)."""
     base = dataclasses.replace(Settings.from_env(), database_url="", tracker_store_url="", redis_url="")
-    return dataclasses.replace(base, rasa_port=free_port(), actions_port=free_port(), desk_port=free_port(),
-                               rasa_token=token, var_dir=var_dir, **overrides).with_generated_secrets()
+    return dataclasses.replace(
+        base,
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        desk_port=free_port(),
+        rasa_token=token,
+        var_dir=var_dir,
+        **overrides,
+    ).with_generated_secrets()
 
 
 @dataclasses.dataclass
@@ -44,20 +52,29 @@ class Instance:
 
     # ---- talking to it --------------------------------------------------------------------------
     def say(self, text: str, sender: str = "e2e-user") -> list[dict]:
-        r = requests.post(self.settings.desk_channel_url, headers=self.settings.desk_channel_headers,
-                          json={"sender": sender, "message": text}, timeout=30)
+        r = requests.post(
+            self.settings.desk_channel_url,
+            headers=self.settings.desk_channel_headers,
+            json={"sender": sender, "message": text},
+            timeout=30,
+        )
         r.raise_for_status()
         return r.json()
 
     def parse(self, text: str) -> dict:
-        r = requests.post(f"{self.settings.rasa_url}/model/parse",
-                          params={"token": self.settings.rasa_token}, json={"text": text}, timeout=30)
+        r = requests.post(
+            f"{self.settings.rasa_url}/model/parse",
+            params={"token": self.settings.rasa_token},
+            json={"text": text},
+            timeout=30,
+        )
         r.raise_for_status()
         return r.json()
 
     def logs(self, tail: int = 3000) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}"
-                         for p in sorted(self.log_dir.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in sorted(self.log_dir.glob("*.log"))
+        )
 
     # ---- controlling it -------------------------------------------------------------------------
     def _child(self, role: str):
@@ -96,10 +113,15 @@ class Instance:
         self.supervisor.stop()
 
 
-def start_instance(settings: Settings, model: Optional[Path], roles: tuple[str, ...] = ROLES,
-                   prepare_db: bool = True, timeout: float = STARTUP_TIMEOUT) -> Instance:
+def start_instance(
+    settings: Settings,
+    model: Optional[Path],
+    roles: tuple[str, ...] = ROLES,
+    prepare_db: bool = True,
+    timeout: float = STARTUP_TIMEOUT,
+) -> Instance:
     """Migrate the service database (unless told not to), start the processes, wait until healthy."""
-    settings.prepare_var_dir()         # 0700, files 0600, umask 077 for the children too
+    settings.prepare_var_dir()  # 0700, files 0600, umask 077 for the children too
     if prepare_db:
         migrate(settings.effective_database_url)
         sync_network(settings.effective_database_url)
@@ -155,11 +177,25 @@ def drop_pg_database(url: str, admin_url: str = PG_ADMIN_URL) -> None:
     _admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
-def scaled_settings(var_dir: Path, database_url: str, tracker_store_url: str, redis_url: str,
-                    redis_prefix: str, token: str = "scale-token", **overrides) -> Settings:
+def scaled_settings(
+    var_dir: Path,
+    database_url: str,
+    tracker_store_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    token: str = "scale-token",
+    **overrides,
+) -> Settings:
     """Settings of one instance of the scale profile on free ports (all instances share the stores)."""
-    return local_settings(var_dir, token=token, database_url=database_url, tracker_store_url=tracker_store_url,
-                          redis_url=redis_url, redis_prefix=redis_prefix, **overrides)
+    return local_settings(
+        var_dir,
+        token=token,
+        database_url=database_url,
+        tracker_store_url=tracker_store_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        **overrides,
+    )
 
 
 @dataclasses.dataclass
@@ -183,8 +219,14 @@ class Cluster:
             inst.stop()
 
 
-def start_cluster(var_dir: Path, model: Path, n: int = 2, redis_url: str = REDIS_DEFAULT_URL,
-                  admin_url: str = PG_ADMIN_URL, token: str = "scale-token") -> Cluster:
+def start_cluster(
+    var_dir: Path,
+    model: Path,
+    n: int = 2,
+    redis_url: str = REDIS_DEFAULT_URL,
+    admin_url: str = PG_ADMIN_URL,
+    token: str = "scale-token",
+) -> Cluster:
     """n instances (action server + Rasa + desk each) on fresh PostgreSQL databases and a fresh
     Redis key prefix, started one after another (the databases are prepared once, first).
     The caller drops the databases with `drop_cluster_databases`."""

@@ -2,6 +2,7 @@
 PDF from the web chat, is offered 转人工 and takes it; staff see the file in the console conversation and
 download it; staff send an image back, which appears in the enterprise's chat; the enterprise downloads
 its own file. No page scrolls sideways at 390 px."""
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,7 @@ def test_pdf_from_the_phone_chat_reaches_staff_and_an_image_comes_back(stack, co
     user.set_input_files("#file", str(pdf))
     mine = user.locator(".row.out .file-card", has_text="营业执照.pdf")
     expect(mine).to_have_count(1)
-    expect(mine).to_contain_text("点击下载", timeout=10_000)          # stored: it has an id now
+    expect(mine).to_contain_text("点击下载", timeout=10_000)  # stored: it has an id now
     expect(user.locator("#rows")).to_contain_text("如需服务专员查看，请点「转人工」")
     assert user.evaluate(NO_OVERFLOW)
     with read_sessions(db)() as s:
@@ -89,8 +90,14 @@ def test_pdf_from_the_phone_chat_reaches_staff_and_an_image_comes_back(stack, co
     assert got.value.suggested_filename == "营业执照.pdf"
     assert Path(got.value.path()).read_bytes() == PDF
     with read_sessions(db)() as s:
-        assert s.scalars(select(ConsoleAudit).where(ConsoleAudit.actor == f"staff:{username}",
-                                                    ConsoleAudit.action == "file_download")).first() is not None
+        assert (
+            s.scalars(
+                select(ConsoleAudit).where(
+                    ConsoleAudit.actor == f"staff:{username}", ConsoleAudit.action == "file_download"
+                )
+            ).first()
+            is not None
+        )
 
     # ---- staff claim and send an image back; it shows in the enterprise's chat
     expect(staff.locator("#file-send")).to_be_disabled()
@@ -102,8 +109,10 @@ def test_pdf_from_the_phone_chat_reaches_staff_and_an_image_comes_back(stack, co
     expect(staff.locator("#messages .msg.staff img.file-thumb")).to_be_visible()
     back = user.locator(".row.in img.file-img")
     expect(back).to_have_attribute("src", re.compile(r"^blob:"), timeout=10_000)
-    user.wait_for_function("() => { const i = document.querySelector('.row.in img.file-img');"
-                           " return i && i.complete && i.naturalWidth === 24; }")
+    user.wait_for_function(
+        "() => { const i = document.querySelector('.row.in img.file-img');"
+        " return i && i.complete && i.naturalWidth === 24; }"
+    )
     assert user.evaluate(NO_OVERFLOW)
 
     # ---- while staff hold the conversation, the enterprise's next file appears in the console live

@@ -1,4 +1,5 @@
 """Chat keys expire after inactivity and 结束会话 forgets the key — in a real browser against the running stack."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,20 +24,26 @@ def state(page) -> dict:
 
 
 def history_status(stack, cid: str, key: str) -> int:
-    return requests.get(f"{stack.settings.desk_url}/api/chat/history", params={"conversation_id": cid},
-                        headers={"X-Chat-Key": key}, timeout=30).status_code
+    return requests.get(
+        f"{stack.settings.desk_url}/api/chat/history",
+        params={"conversation_id": cid},
+        headers={"X-Chat-Key": key},
+        timeout=30,
+    ).status_code
 
 
 def test_an_idle_key_expires_and_the_page_starts_a_new_session_with_a_notice(page, stack):
     open_chat(page, stack)
-    page.wait_for_load_state("networkidle")          # the history fetch after connecting has come back
+    page.wait_for_load_state("networkidle")  # the history fetch after connecting has come back
     old = state(page)
     then = utcnow() - timedelta(days=stack.settings.chat_key_idle_days + 1)
     with sessions(stack.settings.effective_database_url).begin() as s:
         s.execute(update(Conversation).where(Conversation.id == old["cid"]).values(created_at=then, last_user_at=then))
     page.reload()
-    page.wait_for_function("(old) => window.__yschat && window.__yschat.state.connected === true "
-                           "&& window.__yschat.state.cid !== old", arg=old["cid"])
+    page.wait_for_function(
+        "(old) => window.__yschat && window.__yschat.state.connected === true && window.__yschat.state.cid !== old",
+        arg=old["cid"],
+    )
     notice = page.locator("#notice")
     assert "天未使用" in notice.inner_text() and "新的会话" in notice.inner_text()
     assert history_status(stack, old["cid"], old["key"]) == 403
@@ -52,8 +59,11 @@ def test_end_session_forgets_the_key_on_this_device_and_on_the_server(page, stac
     assert page.locator("#end").inner_text() == "结束会话"
     page.on("dialog", lambda d: d.accept())
     page.click("#end")
-    page.wait_for_function("(old) => window.__yschat.state.cid && window.__yschat.state.cid !== old "
-                           "&& window.__yschat.state.connected === true", arg=old["cid"])
+    page.wait_for_function(
+        "(old) => window.__yschat.state.cid && window.__yschat.state.cid !== old "
+        "&& window.__yschat.state.connected === true",
+        arg=old["cid"],
+    )
     assert "会话已结束" in page.locator("#notice").inner_text()
     assert history_status(stack, old["cid"], old["key"]) == 403
     stored = page.evaluate("localStorage.getItem('yschat.v1.session')")
@@ -86,4 +96,4 @@ def test_the_ticket_form_tells_the_privacy_notice_once_with_a_link(page, stack):
     page.fill("#input", "西安云图生物科技有限公司")
     page.press("#input", "Enter")
     page.locator(".row.in .bubble", has_text="怎么称呼").first.wait_for(timeout=20000)
-    assert page.locator(".row.in .bubble", has_text="隐私说明").count() == 1        # not repeated
+    assert page.locator(".row.in .bubble", has_text="隐私说明").count() == 1  # not repeated

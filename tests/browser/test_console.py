@@ -6,6 +6,7 @@ on the enterprise's screen within a second), see the enterprise's next message l
 an internal note the enterprise never sees, and end the handover: Rasa is resumed and the
 bot asks the enterprise for a rating.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ NOTE = "企业此前咨询过住房补贴，已告知需社保缴纳满6个月"
 
 
 def tracker(settings, cid: str) -> dict:
-    r = requests.get(f"{settings.rasa_url}/conversations/{cid}/tracker",
-                     params={"token": settings.rasa_token}, timeout=10)
+    r = requests.get(
+        f"{settings.rasa_url}/conversations/{cid}/tracker", params={"token": settings.rasa_token}, timeout=10
+    )
     r.raise_for_status()
     return r.json()
 
@@ -67,7 +69,7 @@ def test_live_handover_claim_reply_end(stack, contexts):
     staff.fill('input[name="username"]', username)
     staff.fill('input[name="password"]', PASSWORD)
     staff.click('button[type="submit"]')
-    staff.wait_for_selector("html[data-live=ready]", state="attached")      # the live stream is up
+    staff.wait_for_selector("html[data-live=ready]", state="attached")  # the live stream is up
     expect(staff).to_have_url(f"{desk}/console/")
     expect(staff.locator("h1")).to_contain_text("待处理的转人工")
     staff.evaluate("window.__noReload = true")
@@ -99,13 +101,16 @@ def test_live_handover_claim_reply_end(stack, contexts):
     expect(user.locator("#rows")).to_contain_text("李明已接入", timeout=5_000)
 
     # ---- reply: on the enterprise's screen within a second
-    user.evaluate("""(text) => {
+    user.evaluate(
+        """(text) => {
         window.__seenAt = null;
         const rows = document.getElementById('rows');
         new MutationObserver(() => {
             if (window.__seenAt === null && rows.textContent.includes(text)) window.__seenAt = Date.now();
         }).observe(rows, {childList: true, subtree: true, characterData: true});
-    }""", REPLY)
+    }""",
+        REPLY,
+    )
     staff.fill("#reply-text", REPLY)
     sent_at = staff.evaluate("Date.now()")
     staff.click("#send")
@@ -125,7 +130,7 @@ def test_live_handover_claim_reply_end(stack, contexts):
     assert staff.evaluate("window.__pwned") is None
 
     # ---- an internal note: a mode of its own (the 内部备注 tab); staff see it, the enterprise never does
-    expect(staff.locator("#note")).to_be_hidden()                 # in 回复企业 mode only the reply button
+    expect(staff.locator("#note")).to_be_hidden()  # in 回复企业 mode only the reply button
     staff.click("label.mode.note")
     expect(staff.locator("#send")).to_be_hidden()
     staff.fill("#reply-text", NOTE)
@@ -143,12 +148,19 @@ def test_live_handover_claim_reply_end(stack, contexts):
     assert NOTE not in user.locator("#rows").inner_text()
     t = tracker(stack.settings, cid)
     assert t["paused"] is False
-    assert any(e.get("event") == "user" and (e.get("parse_data") or {}).get("intent", {}).get("name")
-               == "EXTERNAL_handover_ended" for e in t["events"])
+    assert any(
+        e.get("event") == "user"
+        and (e.get("parse_data") or {}).get("intent", {}).get("name") == "EXTERNAL_handover_ended"
+        for e in t["events"]
+    )
     with read_sessions(db)() as s:
         h = s.scalars(select(Handover).where(Handover.conversation_id == cid)).one()
-        actions = [a.action for a in s.scalars(select(ConsoleAudit).where(ConsoleAudit.actor == f"staff:{username}")
-                                               .order_by(ConsoleAudit.id))]
+        actions = [
+            a.action
+            for a in s.scalars(
+                select(ConsoleAudit).where(ConsoleAudit.actor == f"staff:{username}").order_by(ConsoleAudit.id)
+            )
+        ]
     assert h.ended_at is not None and h.claimed_by is not None
     assert actions == ["login", "claim", "reply", "note", "end"]
 

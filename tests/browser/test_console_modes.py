@@ -8,6 +8,7 @@ the result then reaches the enterprise's chat (the desk's notifier). The ticket 
 deadline recomputed), and the top-bar search finds it — never 沣东's ticket. No page scrolls sideways.
 The desk runs as its own process without Rasa (bench/policy_check_api.desk_process).
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,9 @@ def desk(tmp_path_factory):
 
 
 def history(base: str, cid: str, key: str) -> list[dict]:
-    r = requests.get(f"{base}/api/chat/history", params={"conversation_id": cid}, headers={"X-Chat-Key": key},
-                     timeout=10)
+    r = requests.get(
+        f"{base}/api/chat/history", params={"conversation_id": cid}, headers={"X-Chat-Key": key}, timeout=10
+    )
     r.raise_for_status()
     return r.json()["messages"]
 
@@ -64,14 +66,26 @@ def setup_case(base: str, db: str, tag: str):
     s = requests.post(f"{base}/api/chat/session", json={}, timeout=10).json()
     cid, key = s["conversation_id"], s["key"]
     svc = TicketService(db)
-    ticket = svc.open_ticket(category="need_recruitment", description=f"招聘十名焊工 {tag}",
-                             enterprise=EnterpriseInput(name=f"西咸模式测试{tag}有限公司", new_city="沣西"),
-                             contact_name="王经理", mobile="13912345678", sender_id=cid, channel="web",
-                             conversation_id=cid).ticket
-    other = svc.open_ticket(category="need_recruitment", description=f"招聘十名焊工 {tag} 沣东",
-                            enterprise=EnterpriseInput(name=f"沣东模式测试{tag}有限公司", new_city="沣东"),
-                            contact_name="李经理", mobile="13912345679", sender_id=f"fd-{tag}", channel="web",
-                            conversation_id=f"fd-{tag}").ticket
+    ticket = svc.open_ticket(
+        category="need_recruitment",
+        description=f"招聘十名焊工 {tag}",
+        enterprise=EnterpriseInput(name=f"西咸模式测试{tag}有限公司", new_city="沣西"),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id=cid,
+        channel="web",
+        conversation_id=cid,
+    ).ticket
+    other = svc.open_ticket(
+        category="need_recruitment",
+        description=f"招聘十名焊工 {tag} 沣东",
+        enterprise=EnterpriseInput(name=f"沣东模式测试{tag}有限公司", new_city="沣东"),
+        contact_name="李经理",
+        mobile="13912345679",
+        sender_id=f"fd-{tag}",
+        channel="web",
+        conversation_id=f"fd-{tag}",
+    ).ticket
     ho.start_handover(db, cid, "request_human", node_id="fengxi", channel="web")
     return cid, key, ticket, other
 
@@ -133,7 +147,7 @@ def test_modes_close_reclassify_and_search(desk, browser, width):
         page.fill("#reply-text", NOTE)
         page.press("#reply-text", "Control+Enter")
         expect(page.locator("#messages .msg.note").last).to_contain_text(NOTE)
-        expect(composer).to_have_class(re.compile(r"note-mode"))          # stays in the mode chosen
+        expect(composer).to_have_class(re.compile(r"note-mode"))  # stays in the mode chosen
         said = chat_texts(base, cid, key)
         assert REPLY in said and NOTE not in said
 
@@ -145,11 +159,11 @@ def test_modes_close_reclassify_and_search(desk, browser, width):
         expect(page.locator("h1")).to_contain_text(f"确认办结 {ticket.number}")
         expect(page.locator("#close-preview")).to_contain_text(f"办理结果：{RESULT}")
         no_sideways(page)
-        assert RESULT not in chat_texts(base, cid, key)                       # nothing sent before 确认
+        assert RESULT not in chat_texts(base, cid, key)  # nothing sent before 确认
         page.click("#close-confirm")
         expect(page).to_have_url(re.compile(rf"/console/conversations/{re.escape(cid)}\?done=closed"))
         expect(page.locator(".flash.ok")).to_contain_text("已办结")
-        deadline = time.monotonic() + 20                                       # the notifier runs every 5 s
+        deadline = time.monotonic() + 20  # the notifier runs every 5 s
         while RESULT not in chat_texts(base, cid, key) and time.monotonic() < deadline:
             time.sleep(0.5)
         said = chat_texts(base, cid, key)
@@ -159,10 +173,20 @@ def test_modes_close_reclassify_and_search(desk, browser, width):
         # ---- reclassify a fresh ticket of the same conversation; the trail says it in words
         from bot.tickets.service import EnterpriseInput, TicketService
 
-        again = TicketService(db).open_ticket(
-            category="need_recruitment", description=f"另需组织一次安全培训 {tag}",
-            enterprise=EnterpriseInput(name=f"西咸模式测试{tag}有限公司", new_city="沣西"), contact_name="王经理",
-            mobile="13912345678", sender_id=cid, channel="web", conversation_id=cid).ticket
+        again = (
+            TicketService(db)
+            .open_ticket(
+                category="need_recruitment",
+                description=f"另需组织一次安全培训 {tag}",
+                enterprise=EnterpriseInput(name=f"西咸模式测试{tag}有限公司", new_city="沣西"),
+                contact_name="王经理",
+                mobile="13912345678",
+                sender_id=cid,
+                channel="web",
+                conversation_id=cid,
+            )
+            .ticket
+        )
         page.goto(f"{base}/console/tickets/{again.number}")
         page.select_option('#reclassify-form select[name="category"]', "need_training")
         page.fill('#reclassify-form input[name="reason"]', "实际是培训需求")
@@ -207,8 +231,12 @@ def console_session(base: str, username: str) -> tuple[requests.Session, str]:
     s = requests.Session()
     page = s.get(f"{base}/console/login", timeout=10).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = s.post(f"{base}/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
-                                              "next": "/console/"}, allow_redirects=False, timeout=10)
+    r = s.post(
+        f"{base}/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert r.status_code == 302
     meta = s.get(f"{base}/console/tickets", timeout=10).text
     return s, re.search(r'<meta name="csrf-token" content="([^"]+)"', meta).group(1)
@@ -247,20 +275,24 @@ def test_desktop_notifications_are_opt_in_and_fire_in_the_background(desk, brows
         page.click("label:has(#notify-toggle)")
         expect(page.locator("#notify-toggle")).to_be_checked()
         page.reload()
-        page.wait_for_selector("html[data-live=ready]", state="attached")   # this page's live stream is up
+        page.wait_for_selector("html[data-live=ready]", state="attached")  # this page's live stream is up
         expect(page.locator("#notify-toggle")).to_be_checked()
         other, token = console_session(base, f"li{tag}")
-        assert other.post(f"{base}/console/conversations/{cid}/claim",
-                          data={"handover_id": info.id, "csrf_token": token}, timeout=10).status_code in (200, 303)
+        assert other.post(
+            f"{base}/console/conversations/{cid}/claim", data={"handover_id": info.id, "csrf_token": token}, timeout=10
+        ).status_code in (200, 303)
         from bot.db import read_sessions
         from bot.db.schema import Staff
         from sqlalchemy import select
 
         with read_sessions(db)() as rs:
             wang_id = rs.scalar(select(Staff.id).where(Staff.username == "wang"))
-        r = other.post(f"{base}/console/conversations/{cid}/transfer",
-                       data={"handover_id": info.id, "staff_id": wang_id, "csrf_token": token},
-                       allow_redirects=False, timeout=10)
+        r = other.post(
+            f"{base}/console/conversations/{cid}/transfer",
+            data={"handover_id": info.id, "staff_id": wang_id, "csrf_token": token},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert r.status_code in (200, 303), r.text
         page.wait_for_function("() => window.__notes.some(n => n[0] === '会话已转交给您')", timeout=15_000)
     finally:

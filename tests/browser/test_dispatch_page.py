@@ -2,6 +2,7 @@
 under the heading the shared rules (bot/reports/dispatch.py) give it at this moment; on a 390 px
 phone the list scrolls sideways instead of squeezing its columns to one character per line.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,10 +32,19 @@ def test_dispatch_page_lists_a_new_ticket_once(stack, browser, width):
     tag = uuid.uuid4().hex[:6]
     username = f"dp{tag}"
     create_staff(db, username, "调度员", "fengxi", "staff", PASSWORD)
-    ticket = TicketService(db).open_ticket(
-        category="need_recruitment", description=f"招聘二十名操作工 {tag}",
-        enterprise=EnterpriseInput(name=f"西咸调度测试{tag}有限公司", new_city="沣西"), contact_name="王经理",
-        mobile="13912345678", sender_id=f"dispatch-{tag}", channel="web").ticket
+    ticket = (
+        TicketService(db)
+        .open_ticket(
+            category="need_recruitment",
+            description=f"招聘二十名操作工 {tag}",
+            enterprise=EnterpriseInput(name=f"西咸调度测试{tag}有限公司", new_city="沣西"),
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=f"dispatch-{tag}",
+            channel="web",
+        )
+        .ticket
+    )
     before = heading_of(db, ticket.number)
 
     ctx = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
@@ -51,15 +61,15 @@ def test_dispatch_page_lists_a_new_ticket_once(stack, browser, width):
         expect(rows).to_have_count(1)
         after = heading_of(db, ticket.number)
         kind = rows.first.locator("xpath=ancestor::table[1]").get_attribute("data-kind")
-        assert kind in {before, after}, (kind, before, after)       # (before/after: a 17:30 or midnight edge)
+        assert kind in {before, after}, (kind, before, after)  # (before/after: a 17:30 or midnight edge)
         expect(rows.first).to_contain_text(f"西咸调度测试{tag}有限公司")
         node = page.locator('.dispatch-node[data-node="fengxi"]')
         expect(node.locator("h3")).to_contain_text("沣西新城服务中心")
-        assert page.locator('.dispatch-node[data-node="fengdong"]').count() == 0     # another node's list
+        assert page.locator('.dispatch-node[data-node="fengdong"]').count() == 0  # another node's list
         cell = rows.first.locator("td").nth(1)
-        assert cell.bounding_box()["width"] >= 60                                      # not one character wide
+        assert cell.bounding_box()["width"] >= 60  # not one character wide
         if width == 390:
             scroll = node.evaluate("el => [el.scrollWidth, el.clientWidth]")
-            assert scroll[0] > scroll[1]                                               # scrolls sideways
+            assert scroll[0] > scroll[1]  # scrolls sideways
     finally:
         ctx.close()

@@ -3,6 +3,7 @@ enterprise list (only the enterprises of their node), the file of one, edits its
 in the file's change history), exports the list (their enterprises only) and is refused another node's file.
 The desk runs as its own process (no Rasa needed) on a SQLite database (tests/unit/test_enterprise_file.py).
 """
+
 from __future__ import annotations
 
 import io
@@ -93,8 +94,9 @@ def test_list_file_edit_export(desk, browser, width):
         expect(history).to_contain_text("工作站专员")
         with read_sessions(db)() as s:
             assert s.get(Enterprise, 1).industry == "光电子器件"
-            assert s.scalars(select(ConsoleAudit.actor).where(ConsoleAudit.action == "enterprise_edit")).all() \
-                == ["staff:xinxi_staff"]
+            assert s.scalars(select(ConsoleAudit.actor).where(ConsoleAudit.action == "enterprise_edit")).all() == [
+                "staff:xinxi_staff"
+            ]
 
         # a wrong value: nothing saved, the field named, the form kept open with what was typed
         page.click("#edit-profile summary") if not page.locator("#edit-profile").get_attribute("open") else None

@@ -2,6 +2,7 @@
 the console dashboard of 沣西's lead render their figures and SVG charts, and the page body never scrolls
 sideways. The desk runs as its own process (no Rasa needed) on a SQLite database with four tickets.
 """
+
 from __future__ import annotations
 
 import re

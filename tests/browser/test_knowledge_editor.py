@@ -8,6 +8,7 @@ The action server runs as its own process (bot.tooling.stack, KNOWLEDGE_DIR = a 
 runs in this process on the same database and knowledge directory (its health check would wait for Rasa,
 which this test does not need). Nothing is written to the repository's knowledge/.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,14 +37,26 @@ ANSWER = "单位食堂对内供餐，需按规定取得食品经营许可，办�
 def ask(settings, text: str) -> str:
     """One question through the action server, as Rasa would call it after a fallback."""
     ranking = [{"name": "nlu_fallback", "confidence": 0.4}]
-    payload = {"next_action": "action_nlu_fallback", "sender_id": f"kb-e2e-{uuid.uuid4().hex[:8]}",
-               "tracker": {"sender_id": "x", "slots": {}, "events": [
-                   {"event": "user", "text": text, "parse_data": {"intent": ranking[0], "intent_ranking": ranking}}],
-                   "latest_message": {"text": text, "intent": ranking[0], "intent_ranking": ranking},
-                   "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"},
-               "domain": {}}
-    r = requests.post(f"{settings.actions_url}/webhook", params={"token": settings.actions_token}, json=payload,
-                      timeout=120)
+    payload = {
+        "next_action": "action_nlu_fallback",
+        "sender_id": f"kb-e2e-{uuid.uuid4().hex[:8]}",
+        "tracker": {
+            "sender_id": "x",
+            "slots": {},
+            "events": [
+                {"event": "user", "text": text, "parse_data": {"intent": ranking[0], "intent_ranking": ranking}}
+            ],
+            "latest_message": {"text": text, "intent": ranking[0], "intent_ranking": ranking},
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+        "domain": {},
+    }
+    r = requests.post(
+        f"{settings.actions_url}/webhook", params={"token": settings.actions_token}, json=payload, timeout=120
+    )
     r.raise_for_status()
     return "\n".join(m.get("text") or "" for m in r.json()["responses"])
 
@@ -106,11 +119,10 @@ def login(page, desk, username):
     expect(page).to_have_url(re.compile(r"/console/$"))
 
 
-def test_a_draft_from_an_unanswered_question_is_approved_and_the_action_server_answers_it(system, browser,
-                                                                                         monkeypatch):
+def test_a_draft_from_an_unanswered_question_is_approved_and_the_action_server_answers_it(system, browser, monkeypatch):
     settings, kdir = system
     db = settings.effective_database_url
-    assert ANSWER not in ask(settings, QUESTION)                     # logged as unanswered by the action server
+    assert ANSWER not in ask(settings, QUESTION)  # logged as unanswered by the action server
     create_staff(db, "kbli", "李明", "centre", "staff", PASSWORD)
     create_staff(db, "kbwang", "王芳", "centre", "lead", PASSWORD)
 
@@ -119,7 +131,7 @@ def test_a_draft_from_an_unanswered_question_is_approved_and_the_action_server_a
         wide = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
         try:
             for ctx in (phone, wide):
-                ctx.set_default_timeout(90_000)      # a draft's preview fits a retriever: seconds on a busy machine
+                ctx.set_default_timeout(90_000)  # a draft's preview fits a retriever: seconds on a busy machine
             page = phone.new_page()
             login(page, desk, "kbli")
             page.click('header nav a[href="/console/knowledge"]')
@@ -132,7 +144,7 @@ def test_a_draft_from_an_unanswered_question_is_approved_and_the_action_server_a
             expect(page).to_have_url(re.compile(r"/console/knowledge/drafts/\d+$"))
             expect(page.locator('textarea[name="faq-0-variants"]')).to_have_value("")
             expect(page.locator('input[name="faq-0-question"]')).to_have_value(QUESTION)
-            expect(page.locator(".kb-check")).to_contain_text("校验未通过")        # the blank fields are named
+            expect(page.locator(".kb-check")).to_contain_text("校验未通过")  # the blank fields are named
 
             page.fill('input[name="title"]', "单位食堂食品经营许可")
             page.fill('input[name="issuer"]', "秦创原总窗口")
@@ -146,14 +158,14 @@ def test_a_draft_from_an_unanswered_question_is_approved_and_the_action_server_a
             expect(page.locator(".flash.ok").first).to_contain_text("草稿已保存")
             expect(page.locator(".kb-check")).to_contain_text("校验通过")
             bubble = page.locator(".kb-preview .msg.bot .text").first
-            expect(bubble).to_contain_text(ANSWER)                                 # as the chat will show it
+            expect(bubble).to_contain_text(ANSWER)  # as the chat will show it
             expect(bubble).to_contain_text("下一步：可以在这里登记需求")
-            expect(page.locator(".kb-matches")).to_contain_text(QUESTION)          # the logged question it answers
+            expect(page.locator(".kb-matches")).to_contain_text(QUESTION)  # the logged question it answers
             width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390 + 2, width                                         # no sideways page at 390 px
+            assert width <= 390 + 2, width  # no sideways page at 390 px
             page.click("#kb-submit")
             expect(page.locator(".flash.ok").first).to_contain_text("已提交审核")
-            expect(page.locator("#kb-no-approve")).to_be_visible()                 # plain staff: no approve button
+            expect(page.locator("#kb-no-approve")).to_be_visible()  # plain staff: no approve button
             draft_url = page.url.split("?")[0]
 
             review = wide.new_page()

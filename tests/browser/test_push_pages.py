@@ -2,6 +2,7 @@
 scoped to the member of staff's nodes, the managers' preview (refused to node staff in Chinese), and no page
 wider than the screen — the tables scroll inside their box.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,12 @@ def fixture_rules(tmp_path, opens):
     shutil.copy(PROJECT_ROOT / "knowledge" / "policies" / "small_low_profit.yml", d / "small_low_profit.yml")
     path = d / "small_low_profit.yml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["application_window"] = {"note": data["application_window"]["note"], "opens": opens.isoformat(),
-                                  "closes": (opens + timedelta(days=30)).isoformat(), "source": "测试通知（测试〔2026〕1号）"}
+    data["application_window"] = {
+        "note": data["application_window"]["note"],
+        "opens": opens.isoformat(),
+        "closes": (opens + timedelta(days=30)).isoformat(),
+        "source": "测试通知（测试〔2026〕1号）",
+    }
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return load_rules(tmp_path / "knowledge")
 
@@ -56,11 +61,23 @@ def enterprise_at(db, name, node, tag) -> int:
         s.add(Conversation(id=sender, channel="web", mode="bot", node_id=node))
         s.add(Contact(enterprise_id=e.id, name="王经理", sender_id=sender, channel="web", verified_at=now))
         s.add(EnterpriseFigures(enterprise_id=e.id, figures=json.dumps(FIGURES), sources="{}"))
-        s.add(Ticket(number=f"QCY-PUSH-{tag}-{node}", enterprise_id=e.id, category="need_recruitment",
-                     service_content=BY_INTENT["need_recruitment"].content, node_id=node, status=lc.RESOLVED,
-                     description="测试", source_channel="web", created_at=now, updated_at=now,
-                     first_response_due=default_policy().first_response_due(now), resolution_due=now + timedelta(days=5),
-                     resolved_at=now))
+        s.add(
+            Ticket(
+                number=f"QCY-PUSH-{tag}-{node}",
+                enterprise_id=e.id,
+                category="need_recruitment",
+                service_content=BY_INTENT["need_recruitment"].content,
+                node_id=node,
+                status=lc.RESOLVED,
+                description="测试",
+                source_channel="web",
+                created_at=now,
+                updated_at=now,
+                first_response_due=default_policy().first_response_due(now),
+                resolution_due=now + timedelta(days=5),
+                resolved_at=now,
+            )
+        )
         return e.id
 
 

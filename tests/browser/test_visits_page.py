@@ -3,6 +3,7 @@ of its name, ticks who went, writes what was found, raises two needs (the second
 saves — and lands on the enterprise's file, where the visit and the two tickets it raised are listed; the
 tickets were opened by the ticket service (channel 入企服务, routed to the park's workstation).
 """
+
 from __future__ import annotations
 
 import re
@@ -70,7 +71,7 @@ def test_record_a_visit_on_a_phone(desk, browser):
 
         page.goto(f"{base}/console/visits")
         expect(page.locator(f'table.visits tr[data-visit="{visit.id}"]')).to_contain_text("沣西甲光电科技有限公司")
-        scroll, client = page.evaluate(NO_OVERFLOW)                 # the wide table scrolls in its own box
+        scroll, client = page.evaluate(NO_OVERFLOW)  # the wide table scrolls in its own box
         assert scroll <= client, (scroll, client)
     finally:
         ctx.close()

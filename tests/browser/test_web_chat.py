@@ -1,4 +1,5 @@
 """The enterprise chat page in a real browser (Debian's Chromium) against the running stack."""
+
 from __future__ import annotations
 
 import functools
@@ -26,8 +27,11 @@ def cid_of(page) -> str:
 
 def inbound(stack, cid: str) -> list[Message]:
     with read_sessions(stack.settings.effective_database_url)() as s:
-        return list(s.scalars(select(Message).where(Message.conversation_id == cid, Message.direction == "in")
-                              .order_by(Message.id)))
+        return list(
+            s.scalars(
+                select(Message).where(Message.conversation_id == cid, Message.direction == "in").order_by(Message.id)
+            )
+        )
 
 
 def say(page, text: str) -> None:
@@ -43,19 +47,21 @@ def bot_reply_containing(page, text: str):
 
 def test_conversation_buttons_and_history_after_reload(page, stack):
     open_chat(page, stack)
-    page.locator(".row.in").first.wait_for()                      # the welcome, before anything is typed
+    page.locator(".row.in").first.wait_for()  # the welcome, before anything is typed
     say(page, "你好")
     page.wait_for_function("() => document.querySelectorAll('#rows .row.in').length >= 2", timeout=20000)
     bot_reply_containing(page, "原上管家")
     assert page.locator(".row.out .bubble", has_text="你好").count() == 1
-    assert page.locator(".row.out").first.evaluate("e => getComputedStyle(e.querySelector('.bubble')).backgroundColor") \
-        == "rgb(149, 236, 105)"                                   # the green outgoing bubble
-    assert page.locator(".time").count() >= 1                     # a timestamp line
+    assert (
+        page.locator(".row.out").first.evaluate("e => getComputedStyle(e.querySelector('.bubble')).backgroundColor")
+        == "rgb(149, 236, 105)"
+    )  # the green outgoing bubble
+    assert page.locator(".time").count() >= 1  # a timestamp line
     buttons = page.locator(".row.in .quick button")
     assert buttons.count() >= 2
     page.locator(".row.in .quick button", has_text="我能办哪些事").first.click()
     bot_reply_containing(page, "五大类")
-    assert page.locator(".row.out .bubble", has_text="我能办哪些事").count() == 1   # the label, not "/ask_capabilities"
+    assert page.locator(".row.out .bubble", has_text="我能办哪些事").count() == 1  # the label, not "/ask_capabilities"
     page.wait_for_function("() => document.querySelectorAll('#rows .row.pending').length === 0")
     before = page.evaluate("Array.from(document.querySelectorAll('#rows .row')).map(r => r.dataset.id)")
     assert len(before) == len(set(before)) >= 4
@@ -65,7 +71,7 @@ def test_conversation_buttons_and_history_after_reload(page, stack):
     page.wait_for_function(f"() => document.querySelectorAll('#rows .row').length >= {len(before)}")
     page.wait_for_timeout(500)
     after = page.evaluate("Array.from(document.querySelectorAll('#rows .row')).map(r => r.dataset.id)")
-    assert after == before                                        # same history, each message once
+    assert after == before  # same history, each message once
 
 
 def test_message_typed_offline_is_sent_exactly_once(page, stack):
@@ -82,11 +88,12 @@ def test_message_typed_offline_is_sent_exactly_once(page, stack):
 
     page.context.set_offline(False)
     page.wait_for_function("() => document.querySelectorAll('#rows .row.out.pending').length === 0", timeout=30000)
-    page.wait_for_function("() => document.querySelectorAll('#rows .row.in').length >= 2",
-                           timeout=20000)                         # the bot answered it (after the welcome)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rows .row.in').length >= 2", timeout=20000
+    )  # the bot answered it (after the welcome)
     page.wait_for_timeout(1500)
     rows = inbound(stack, cid)
-    assert [m.text for m in rows] == ["离线时写的一条消息"]         # exactly once on the server
+    assert [m.text for m in rows] == ["离线时写的一条消息"]  # exactly once on the server
     assert page.locator(".row.out .bubble", has_text="离线时写的一条消息").count() == 1
     assert page.evaluate(f"JSON.parse(localStorage.getItem('yschat.v1.outbox.{cid}')).length") == 0
 
@@ -105,7 +112,7 @@ def test_enter_while_composing_chinese_does_not_send(page, stack):
     assert page.locator("#rows .row.out").count() == 0
     assert page.input_value("#input") == "高企认定"
     assert inbound(stack, cid) == []
-    page.press("#input", "Enter")                                 # a real Enter after composing sends
+    page.press("#input", "Enter")  # a real Enter after composing sends
     page.locator(".row.out .bubble", has_text="高企认定").wait_for()
     assert page.input_value("#input") == ""
 
@@ -135,7 +142,7 @@ def test_markup_is_shown_as_text_and_never_runs(page, stack):
     bubble.wait_for()
     page.wait_for_function("() => document.querySelectorAll('#rows .row.pending').length === 0")
     page.locator(".row.in").first.wait_for(timeout=20000)
-    page.reload()                                                 # and again from history
+    page.reload()  # and again from history
     page.wait_for_function("() => document.querySelectorAll('#rows .row.out').length === 1")
     page.wait_for_timeout(500)
     assert page.locator(".row.out .bubble").first.text_content() == evil
@@ -146,12 +153,15 @@ def test_markup_is_shown_as_text_and_never_runs(page, stack):
 def test_other_conversations_history_is_forbidden(page, stack):
     other = requests.post(stack.settings.desk_url + "/api/chat/session", timeout=10).json()
     open_chat(page, stack)
-    status = page.evaluate("""async (other) => {
+    status = page.evaluate(
+        """async (other) => {
         const st = window.__yschat.state;
         const r = await fetch('/api/chat/history?conversation_id=' + encodeURIComponent(other),
                               {headers: {'X-Chat-Key': st.key}});
         return r.status;
-    }""", other["conversation_id"])
+    }""",
+        other["conversation_id"],
+    )
     assert status == 403
     own = page.evaluate("""async () => {
         const st = window.__yschat.state;
@@ -167,7 +177,9 @@ def test_embed_snippet_adds_a_chat_button_with_an_iframe(page, stack, tmp_path):
     desk = stack.settings.desk_url
     (tmp_path / "index.html").write_text(
         f'<!doctype html><html><head><meta charset="utf-8"></head><body><h1>园区官网</h1>'
-        f'<script src="{desk}/embed.js"></script></body></html>', encoding="utf-8")
+        f'<script src="{desk}/embed.js"></script></body></html>',
+        encoding="utf-8",
+    )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,5 +1,6 @@
 """The web chat page in Chromium: the welcome on opening, typed answers to buttons, rating requests
 as grey notices with their buttons, multi-line answers — on a phone (390 px) and a desktop (1440 px)."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def rows_in(page) -> int:
 
 def no_horizontal_scroll(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert page.evaluate("(() => { const l = document.getElementById('log'); return l.scrollWidth <= l.clientWidth; })()")
+    assert page.evaluate(
+        "(() => { const l = document.getElementById('log'); return l.scrollWidth <= l.clientWidth; })()"
+    )
 
 
 def test_the_welcome_and_its_questions_show_before_anything_is_typed(sized_page, stack):
@@ -42,7 +45,7 @@ def test_the_welcome_and_its_questions_show_before_anything_is_typed(sized_page,
     welcome.wait_for()
     assert "原上管家" in welcome.locator(".bubble").inner_text()
     assert welcome.locator(".quick button").all_inner_texts() == list(gateway.WELCOME_QUESTIONS)
-    assert inbound(stack, cid_of(page)) == []                      # nothing sent: the page shows the stored welcome
+    assert inbound(stack, cid_of(page)) == []  # nothing sent: the page shows the stored welcome
     # the welcome's lines are lines: its bubble is several lines tall
     line = float(welcome.locator(".bubble").evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
     assert welcome.locator(".bubble").bounding_box()["height"] > 4 * line
@@ -57,7 +60,7 @@ def test_typing_a_number_answers_the_buttons_like_a_click(sized_page, stack):
     page.wait_for_function("() => document.querySelectorAll('#rows .row.in').length >= 2", timeout=30000)
     cid = cid_of(page)
     [m] = inbound(stack, cid)
-    assert m.text == "2"                                            # what the user typed is what was stored
+    assert m.text == "2"  # what the user typed is what was stored
     assert json.loads(m.payload)["choice"]["payload"] == gateway.WELCOME_QUESTIONS[1]
     assert page.locator(".row.out .bubble").last.inner_text() == "2"
     no_horizontal_scroll(page)
@@ -70,13 +73,19 @@ def test_a_rating_request_shows_its_buttons_and_typing_the_words_rates_that_tick
     db = stack.settings.effective_database_url
     svc = TicketService(db)
     ent = EnterpriseInput(name=f"西安浏览器评价{uuid.uuid4().hex[:6]}科技有限公司")
-    number = svc.open_ticket(category="need_space", description="想在沣西找一个实验室场地", enterprise=ent,
-                             contact_name="王经理", mobile="13912345678", sender_id=cid,
-                             conversation_id=cid).ticket.number
+    number = svc.open_ticket(
+        category="need_space",
+        description="想在沣西找一个实验室场地",
+        enterprise=ent,
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id=cid,
+        conversation_id=cid,
+    ).ticket.number
     svc.transition(number, lc.RESOLVED, "staff:e2e")
 
     notice = page.locator(".row.system", has_text=number)
-    notice.wait_for(timeout=30000)                                   # delivered by the desk's notifier
+    notice.wait_for(timeout=30000)  # delivered by the desk's notifier
     assert notice.locator(".quick button").all_inner_texts() == ["非常满意", "满意", "一般", "不满意", "非常不满意"]
     assert notice.locator(".sys").evaluate("e => getComputedStyle(e).backgroundColor") != "rgb(255, 255, 255)"
     no_horizontal_scroll(page)
@@ -86,10 +95,12 @@ def test_a_rating_request_shows_its_buttons_and_typing_the_words_rates_that_tick
     say(page, "非常满意")
     page.locator(".row.in .bubble", has_text=f"感谢您对工单 {number} 的评价").wait_for(timeout=30000)
     with read_sessions(db)() as s:
-        score = s.scalar(select(Rating.score).join(Ticket, Rating.ticket_id == Ticket.id)
-                         .where(Ticket.number == number))
-        typed = s.scalars(select(Message).where(Message.conversation_id == cid, Message.direction == "in")
-                          .order_by(Message.id.desc())).first()
+        score = s.scalar(
+            select(Rating.score).join(Ticket, Rating.ticket_id == Ticket.id).where(Ticket.number == number)
+        )
+        typed = s.scalars(
+            select(Message).where(Message.conversation_id == cid, Message.direction == "in").order_by(Message.id.desc())
+        ).first()
     assert score == 5
     assert typed.text == "非常满意" and json.loads(typed.payload)["choice"]["payload"] == f"非常满意 {number}"
 
@@ -110,4 +121,4 @@ def test_clicking_a_button_on_a_grey_notice_sends_it(page, stack):
     n = rows_in(page)
     say(page, "你好")
     page.wait_for_function(f"() => document.querySelectorAll('#rows .row.in').length > {n}", timeout=30000)
-    assert page.locator(".row.out .bubble", has_text="取消转人工").count() == 1     # the label, not the payload
+    assert page.locator(".row.out .bubble", has_text="取消转人工").count() == 1  # the label, not the payload

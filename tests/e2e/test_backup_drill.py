@@ -8,6 +8,7 @@ desk on them:
 - the backup taken afterwards holds exactly every ticket, message and audit row, and the restored desk
   serves every conversation's history to its key.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,8 +56,13 @@ def tracker_senders(url: str) -> set:
 
 
 def run_backup(dest: Path, db: str, tracker: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot.runtime.backup", "backup", "--to", str(dest), "--db", db,
-                           "--tracker", tracker], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.runtime.backup", "backup", "--to", str(dest), "--db", db, "--tracker", tracker],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (dest.stat().st_mode & 0o777) == 0o700
     for f in dest.iterdir():
@@ -87,12 +93,22 @@ class Target:
 
 def restore(src: Path, target: Target) -> tuple[str, str]:
     db, tracker = target.new(), target.new()
-    proc = subprocess.run([sys.executable, "-m", "bot.runtime.backup", "restore", "--from", str(src), "--db", db,
-                           "--tracker", tracker], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.runtime.backup", "restore", "--from", str(src), "--db", db, "--tracker", tracker],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    again = subprocess.run([sys.executable, "-m", "bot.runtime.backup", "restore", "--from", str(src), "--db", db,
-                            "--tracker", tracker], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 1 and "已有数据" in again.stderr          # never over a live database by accident
+    again = subprocess.run(
+        [sys.executable, "-m", "bot.runtime.backup", "restore", "--from", str(src), "--db", db, "--tracker", tracker],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 1 and "已有数据" in again.stderr  # never over a live database by accident
     return db, tracker
 
 
@@ -101,9 +117,12 @@ def chat(desk_url: str, sessions_out: list, errors: list, n: int) -> None:
         s = requests.post(f"{desk_url}/api/chat/session", timeout=30).json()
         sessions_out.append(s)
         for q in QUESTIONS[:n]:
-            r = requests.post(f"{desk_url}/api/chat/message", headers={"X-Chat-Key": s["key"]},
-                              json={"conversation_id": s["conversation_id"], "text": q,
-                                    "client_msg_id": str(uuid.uuid4())}, timeout=120)
+            r = requests.post(
+                f"{desk_url}/api/chat/message",
+                headers={"X-Chat-Key": s["key"]},
+                json={"conversation_id": s["conversation_id"], "text": q, "client_msg_id": str(uuid.uuid4())},
+                timeout=120,
+            )
             assert r.status_code == 200, r.text
     except Exception as exc:  # noqa: BLE001 - reported by the test
         errors.append(exc)
@@ -114,15 +133,19 @@ def test_backup_while_chatting_then_restore_into_a_fresh_instance(any_stack, tmp
     db, tracker = st.effective_database_url, st.effective_tracker_store_url
     kind = "sqlite" if db.startswith("sqlite") else "postgresql"
     tag = uuid.uuid4().hex[:6]
-    with sessions(db).begin() as s:                 # tickets with events and ratings, as the drill's fixture
+    with sessions(db).begin() as s:  # tickets with events and ratings, as the drill's fixture
         for i in range(3):
             person(s, f"drill{tag}{i}", f"1391234{i:04d}", datetime.now(timezone.utc) - timedelta(days=1))
-    for i in range(3):                              # audit rows through the real console (failed sign-ins)
+    for i in range(3):  # audit rows through the real console (failed sign-ins)
         browser = requests.Session()
         page = browser.get(f"{st.desk_url}/console/login", timeout=30).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        browser.post(f"{st.desk_url}/console/login", data={"username": f"nobody{tag}{i}", "password": "x" * 12,
-                                                          "csrf_token": token}, timeout=60, allow_redirects=False)
+        browser.post(
+            f"{st.desk_url}/console/login",
+            data={"username": f"nobody{tag}{i}", "password": "x" * 12, "csrf_token": token},
+            timeout=60,
+            allow_redirects=False,
+        )
     with read_sessions(db)() as s:
         assert s.scalars(select(ConsoleAudit).where(ConsoleAudit.actor.like(f"%nobody{tag}%"))).first() is not None
     # conversations running while the first backup is taken
@@ -139,7 +162,7 @@ def test_backup_while_chatting_then_restore_into_a_fresh_instance(any_stack, tmp
     after = rows(db)
     quiet = tmp_path / "after"
     run_backup(quiet, db, tracker)
-    later = rows(db)           # the desk may still store (e.g. a retried reply) while the backup runs
+    later = rows(db)  # the desk may still store (e.g. a retried reply) while the backup runs
 
     target = Target(kind, tmp_path)
     try:
@@ -174,15 +197,23 @@ def _fresh_desk_serves_history(db: str, tracker: str, chats: list, after: dict, 
     from bot.desk.app import create_app
 
     async def check():
-        settings = dataclasses.replace(Settings(), database_url=db, tracker_store_url=tracker,
-                                       var_dir=tmp_path / "fresh", rasa_port=9, actions_port=9, rasa_token="t",
-                                       desk_scheduler=False)
+        settings = dataclasses.replace(
+            Settings(),
+            database_url=db,
+            tracker_store_url=tracker,
+            var_dir=tmp_path / "fresh",
+            rasa_port=9,
+            actions_port=9,
+            rasa_token="t",
+            desk_scheduler=False,
+        )
         client = TestClient(TestServer(create_app(settings)))
         await client.start_server()
         try:
             for c in chats:
-                r = await client.get(f"/api/chat/history?conversation_id={c['conversation_id']}",
-                                     headers={"X-Chat-Key": c["key"]})
+                r = await client.get(
+                    f"/api/chat/history?conversation_id={c['conversation_id']}", headers={"X-Chat-Key": c["key"]}
+                )
                 assert r.status == 200
                 texts = [m["text"] for m in (await r.json())["messages"]]
                 assert [q for q in QUESTIONS if q in texts] == QUESTIONS

@@ -1,4 +1,5 @@
 """Chinese conversations through the real Rasa REST channel and HTTP API."""
+
 import uuid
 
 import pytest
@@ -24,35 +25,44 @@ def test_greeting_says_what_the_assistant_can_do(stack):
     assert any(r.get("buttons") for r in replies)
 
 
-@pytest.mark.parametrize("message, intent", [
-    ("我们公司想申请知识产权质押贷款，找哪家银行", "need_debt_financing"),
-    ("发明专利申请流程是怎样的", "need_intellectual_property"),
-    ("去年的研发补贴什么时候到账啊", "need_subsidy_redemption"),
-    ("人才公寓怎么申请？", "need_talent_living"),
-    ("我们准备上科创板，需要辅导", "need_listing"),
-    ("高新技術企業認定要準備什麼", "need_qualification"),
-    ("想找个 law firm 帮我们看合同", "need_professional_services"),
-])
+@pytest.mark.parametrize(
+    "message, intent",
+    [
+        ("我们公司想申请知识产权质押贷款，找哪家银行", "need_debt_financing"),
+        ("发明专利申请流程是怎样的", "need_intellectual_property"),
+        ("去年的研发补贴什么时候到账啊", "need_subsidy_redemption"),
+        ("人才公寓怎么申请？", "need_talent_living"),
+        ("我们准备上科创板，需要辅导", "need_listing"),
+        ("高新技術企業認定要準備什麼", "need_qualification"),
+        ("想找个 law firm 帮我们看合同", "need_professional_services"),
+    ],
+)
 def test_a_need_is_answered_or_registered_under_its_category(stack, message, intent):
     """Whatever the reply (answer, best guess, registration), it is not the fallback, and the category the
     conversation is about — the one a ticket or a handover would carry — is the need's own."""
     who = new_sender()
     body = texts(stack.say(message, who))
     assert body.strip() and "没太理解" not in body, body
-    tracker = requests.get(f"{stack.settings.rasa_url}/conversations/{who}/tracker",
-                           params={"token": stack.settings.rasa_token}, timeout=10).json()
+    tracker = requests.get(
+        f"{stack.settings.rasa_url}/conversations/{who}/tracker",
+        params={"token": stack.settings.rasa_token},
+        timeout=10,
+    ).json()
     assert tracker["slots"]["ticket_category"] == intent
 
 
-@pytest.mark.parametrize("message, intent", [
-    ("你是机器人吗", "bot_challenge"),
-    ("转人工", "request_human"),
-    ("谢谢啦！", "thank"),
-    ("我提交的需求办到哪一步了", "ask_ticket_status"),
-    ("今天西安天气怎么样", "out_of_scope"),
-    ("專精特新小巨人怎麼認定", "need_qualification"),
-    ("HR问一下社保补贴怎么领", "need_recruitment"),
-])
+@pytest.mark.parametrize(
+    "message, intent",
+    [
+        ("你是机器人吗", "bot_challenge"),
+        ("转人工", "request_human"),
+        ("谢谢啦！", "thank"),
+        ("我提交的需求办到哪一步了", "ask_ticket_status"),
+        ("今天西安天气怎么样", "out_of_scope"),
+        ("專精特新小巨人怎麼認定", "need_qualification"),
+        ("HR问一下社保补贴怎么领", "need_recruitment"),
+    ],
+)
 def test_model_parse_intents(stack, message, intent):
     assert stack.parse(message)["intent"]["name"] == intent
 
@@ -66,7 +76,7 @@ def test_http_api_requires_the_token(stack):
 def test_out_of_scope_is_polite_and_says_what_it_can_do(stack):
     body = texts(stack.say("帮我订一张去北京的火车票", new_sender()))
     assert "抱歉" in body and "政策" in body
-    assert "企业全称" not in body      # "帮我…" out of scope is no request to register
+    assert "企业全称" not in body  # "帮我…" out of scope is no request to register
 
 
 def test_two_misses_in_a_row_offer_a_person_then_hand_over(stack):
@@ -78,8 +88,11 @@ def test_two_misses_in_a_row_offer_a_person_then_hand_over(stack):
     second = stack.say("/nlu_fallback", sender)
     assert "服务专员" in texts(second)
     assert any((r.get("custom") or {}).get("handover") for r in second), second
-    tracker = requests.get(f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
-                           params={"token": stack.settings.rasa_token}, timeout=10).json()
+    tracker = requests.get(
+        f"{stack.settings.rasa_url}/conversations/{sender}/tracker",
+        params={"token": stack.settings.rasa_token},
+        timeout=10,
+    ).json()
     assert tracker["paused"] is True
 
 
@@ -88,16 +101,25 @@ def _run(stack, action, text, ranking):
         "next_action": action,
         "sender_id": new_sender(),
         "tracker": {
-            "sender_id": "x", "slots": {}, "events": [
+            "sender_id": "x",
+            "slots": {},
+            "events": [
                 {"event": "user", "text": text, "parse_data": {"intent": ranking[0], "intent_ranking": ranking}},
             ],
             "latest_message": {"text": text, "intent": ranking[0], "intent_ranking": ranking},
-            "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
         },
         "domain": {},
     }
-    r = requests.post(f"{stack.settings.actions_url}/webhook", params={"token": stack.settings.actions_token},
-                      json=payload, timeout=10)
+    r = requests.post(
+        f"{stack.settings.actions_url}/webhook",
+        params={"token": stack.settings.actions_token},
+        json=payload,
+        timeout=10,
+    )
     r.raise_for_status()
     return r.json()
 

@@ -7,6 +7,7 @@
 - while waiting for staff every message is acknowledged (wait, office hours), and the user can
   take the request back (button, number or words): the bot answers again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +23,7 @@ from bot.db.schema import Handover, Message, Rating, Ticket
 from bot.desk import gateway
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
-from tests.e2e.test_desk_gateway import (conversation, db_of, desk_for, in_thread, rows, session, tracker,
-                                         user_events)
+from tests.e2e.test_desk_gateway import conversation, db_of, desk_for, in_thread, rows, session, tracker, user_events
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,7 @@ def stored(db: str, cid: str, client_msg_id: str) -> Message:
 
 # ---- welcome ---------------------------------------------------------------------------------------
 
+
 @in_thread
 async def test_a_new_web_chat_starts_with_the_welcome_and_suggested_questions(stack):
     async with desk_for(stack.settings) as desk:
@@ -59,8 +60,7 @@ async def test_a_new_web_chat_starts_with_the_welcome_and_suggested_questions(st
         welcome = messages[0]
         assert welcome["author"] == "bot" and welcome["direction"] == "out"
         assert welcome["text"] == gateway.WELCOME_TEXT and "原上管家" in welcome["text"]
-        assert [(b["title"], b["payload"]) for b in welcome["buttons"]] == \
-            [(q, q) for q in gateway.WELCOME_QUESTIONS]
+        assert [(b["title"], b["payload"]) for b in welcome["buttons"]] == [(q, q) for q in gateway.WELCOME_QUESTIONS]
         assert 3 <= len(welcome["buttons"]) <= 4
         # A suggested question typed by its number goes through the NLU like the question itself.
         await gateway.handle_inbound(desk.server.app, cid, "1", "w-1")
@@ -77,20 +77,22 @@ async def test_wechat_follow_gets_the_same_welcome_numbered(stack):
 
     async with desk_for(stack.settings) as desk:
         app, cid = desk.server.app, f"wxmp:oDC{uuid.uuid4().hex[:20]}"
-        replies = await gateway.handle_inbound(app, cid, gateway.WELCOME_PAYLOAD, f"{cid}:1:subscribe",
-                                               channel="wechat_mp", title="（关注）")
+        replies = await gateway.handle_inbound(
+            app, cid, gateway.WELCOME_PAYLOAD, f"{cid}:1:subscribe", channel="wechat_mp", title="（关注）"
+        )
         assert [(r["author"], r["text"]) for r in replies] == [("bot", gateway.WELCOME_TEXT)]
         body, options = Channel._render_one(replies[0]["text"], replies[0]["buttons"])
         assert body.startswith(gateway.WELCOME_TEXT)
         for i, q in enumerate(gateway.WELCOME_QUESTIONS, 1):
             assert f"\n{i}. {q}" in body
         assert options == [(q, q) for q in gateway.WELCOME_QUESTIONS]
-        assert user_events(stack.settings, cid) == []                   # the desk answered, not Rasa
+        assert user_events(stack.settings, cid) == []  # the desk answered, not Rasa
         await gateway.handle_inbound(app, cid, "３", f"{cid}:2", channel="wechat_mp")
         assert user_events(stack.settings, cid) == [gateway.WELCOME_QUESTIONS[2]]
 
 
 # ---- typed = clicked -------------------------------------------------------------------------------
+
 
 @in_thread
 async def test_typed_number_or_words_answer_the_latest_buttons(stack):
@@ -105,8 +107,10 @@ async def test_typed_number_or_words_answer_the_latest_buttons(stack):
         await gateway.handle_inbound(app, cid, "2", "t-2")
         assert user_events(stack.settings, cid)[-1] == second["payload"]
         m = stored(db, cid, "t-2")
-        assert m.text == "2" and json.loads(m.payload)["choice"] == {"title": second["title"],
-                                                                     "payload": second["payload"]}
+        assert m.text == "2" and json.loads(m.payload)["choice"] == {
+            "title": second["title"],
+            "payload": second["payload"],
+        }
 
         # The option's words, typed (traditional characters, full-width punctuation), do the same.
         greeting = await gateway.handle_inbound(app, cid, "你好", "t-3")
@@ -136,7 +140,7 @@ async def test_typed_confirmation_words_submit_the_ticket_form(stack):
         await say("我们想在沣西找一个500平米左右的实验室场地", 1)
         for n, text in enumerate(["/open_ticket", "西安启明芯片科技有限公司", "王经理"], 2):
             await say(text, n)
-        summary = await say("13912345678", 5)      # 沣西 was in the first message: not asked again
+        summary = await say("13912345678", 5)  # 沣西 was in the first message: not asked again
         if "请确认需求登记信息" not in texts(summary):
             summary = await say("沣西新城", 6)
         buttons = [b for b in last_buttons(summary) if b.get("payload")]
@@ -148,6 +152,7 @@ async def test_typed_confirmation_words_submit_the_ticket_form(stack):
 
 
 # ---- rating requests ------------------------------------------------------------------------------
+
 
 async def _wait(cond, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
@@ -167,12 +172,24 @@ async def test_typing_the_rating_words_rates_the_ticket_the_request_named(stack)
         await gateway.handle_inbound(app, cid, "你好", "r-0")
         svc = TicketService(db)
         ent = EnterpriseInput(name=f"西安评价测试{uuid.uuid4().hex[:6]}科技有限公司")
-        older = svc.open_ticket(category="need_space", description="想在沣西找一个实验室场地", enterprise=ent,
-                                contact_name="王经理", mobile="13912345678", sender_id=cid,
-                                conversation_id=cid).ticket.number
-        newer = svc.open_ticket(category="need_talent_living", description="想给员工申请人才公寓", enterprise=ent,
-                                contact_name="王经理", mobile="13912345678", sender_id=cid,
-                                conversation_id=cid).ticket.number
+        older = svc.open_ticket(
+            category="need_space",
+            description="想在沣西找一个实验室场地",
+            enterprise=ent,
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=cid,
+            conversation_id=cid,
+        ).ticket.number
+        newer = svc.open_ticket(
+            category="need_talent_living",
+            description="想给员工申请人才公寓",
+            enterprise=ent,
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=cid,
+            conversation_id=cid,
+        ).ticket.number
         # The newer ticket is resolved first, then the older one: the latest request names the older.
         svc.transition(newer, lc.RESOLVED, "staff:e2e")
         svc.transition(older, lc.RESOLVED, "staff:e2e")
@@ -183,20 +200,31 @@ async def test_typing_the_rating_words_rates_the_ticket_the_request_named(stack)
 
         delivered = await _wait(requests_delivered)
         assert older in delivered[-1].text
-        assert [b["title"] for b in json.loads(delivered[-1].payload)["buttons"]] == \
-            ["非常满意", "满意", "一般", "不满意", "非常不满意"]
+        assert [b["title"] for b in json.loads(delivered[-1].payload)["buttons"]] == [
+            "非常满意",
+            "满意",
+            "一般",
+            "不满意",
+            "非常不满意",
+        ]
 
         replies = await gateway.handle_inbound(app, cid, "非常满意", "r-1")
         assert user_events(stack.settings, cid)[-1] == f"非常满意 {older}"
         assert older in texts(replies), texts(replies)
         with read_sessions(db)() as s:
-            scores = dict(s.execute(select(Ticket.number, Rating.score).join(Rating, Rating.ticket_id == Ticket.id)
-                                    .where(Ticket.number.in_([older, newer]))).all())
+            scores = dict(
+                s.execute(
+                    select(Ticket.number, Rating.score)
+                    .join(Rating, Rating.ticket_id == Ticket.id)
+                    .where(Ticket.number.in_([older, newer]))
+                ).all()
+            )
         assert scores == {older: 5}
         assert stored(db, cid, "r-1").text == "非常满意"
 
 
 # ---- waiting for staff: acknowledged, and cancellable -----------------------------------------------
+
 
 async def _hand_over(app, cid: str) -> list[dict]:
     replies = await gateway.handle_inbound(app, cid, "转人工", f"{cid}-h")
@@ -228,15 +256,15 @@ async def test_waiting_messages_are_acknowledged_and_the_handover_can_be_cancell
         # The next one within ten minutes: the short acknowledgement only.
         again = await gateway.handle_inbound(app, cid, "是关于复审的", "c-2")
         assert [r["text"] for r in again] == [gateway.ACK_SHORT] and not again[0]["buttons"]
-        assert user_events(stack.settings, cid) == events_before          # Rasa saw none of them
-        assert stored(db, cid, "c-1").state == "forwarded"                 # … staff did
+        assert user_events(stack.settings, cid) == events_before  # Rasa saw none of them
+        assert stored(db, cid, "c-1").state == "forwarded"  # … staff did
 
         # Take it back.
         if how == "words":
             done = await gateway.handle_inbound(app, cid, "不用了", "c-3")
         elif how == "button":
             done = await gateway.handle_inbound(app, cid, gateway.CANCEL_HANDOVER, "c-3", title="取消转人工")
-        else:     # a number answers the latest buttons: ten minutes later the full acknowledgement (with
+        else:  # a number answers the latest buttons: ten minutes later the full acknowledgement (with
             # the button) comes again, and "1" picks 取消转人工
             await _wait_short_ack_window_passed(db, cid)
             full = await gateway.handle_inbound(app, cid, "还在吗", "c-2b")

@@ -6,6 +6,7 @@ test runs on both profiles (`any_stack`: SQLite embedded, PostgreSQL + Redis sca
 Each test body runs in its own thread and event loop (`in_thread`): Playwright's sync API,
 used by the browser tests of the same session, keeps an event loop on the main thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,10 @@ pytestmark = pytest.mark.e2e
 
 # ---- helpers ---------------------------------------------------------------------------------------
 
+
 def in_thread(fn):
     """Run an async test in a fresh event loop on a worker thread (fixtures resolved as usual)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         outcome: dict = {}
@@ -81,8 +84,9 @@ def conversation(db: str, cid: str) -> Conversation:
 
 
 def tracker(settings, cid: str) -> dict:
-    r = requests.get(f"{settings.rasa_url}/conversations/{cid}/tracker",
-                     params={"token": settings.rasa_token}, timeout=10)
+    r = requests.get(
+        f"{settings.rasa_url}/conversations/{cid}/tracker", params={"token": settings.rasa_token}, timeout=10
+    )
     r.raise_for_status()
     return r.json()
 
@@ -159,6 +163,7 @@ def fresh_db(any_stack, tmp_path, request):
 
 # ---- store first, then forward ------------------------------------------------------------------
 
+
 @in_thread
 async def test_inbound_is_stored_before_it_is_forwarded(any_stack):
     """A proxy in front of the real Rasa looks into the database when the message arrives."""
@@ -169,8 +174,11 @@ async def test_inbound_is_stored_before_it_is_forwarded(any_stack):
         body = await request.json()
         seen.append([(m.text, m.state) for m in rows(db, body["sender"], direction="in")])
         async with aiohttp.ClientSession() as c:
-            async with c.post(any_stack.settings.desk_channel_url, json=body,
-                              headers={DESK_CHANNEL_HEADER: request.headers.get(DESK_CHANNEL_HEADER, "")}) as r:
+            async with c.post(
+                any_stack.settings.desk_channel_url,
+                json=body,
+                headers={DESK_CHANNEL_HEADER: request.headers.get(DESK_CHANNEL_HEADER, "")},
+            ) as r:
                 return web.json_response(await r.json())
 
     proxy = web.Application()
@@ -181,7 +189,7 @@ async def test_inbound_is_stored_before_it_is_forwarded(any_stack):
     try:
         cid = cid_()
         replies = await gateway.handle_inbound(client.server.app, cid, "你好", "first-1")
-        assert seen == [[("你好", "forwarded")]]          # stored (and claimed) before Rasa saw it
+        assert seen == [[("你好", "forwarded")]]  # stored (and claimed) before Rasa saw it
         assert replies and "原上管家" in replies[0]["text"]
         inbound = rows(db, cid, direction="in")
         assert [(m.text, m.state, m.client_msg_id) for m in inbound] == [("你好", "answered", "first-1")]
@@ -205,15 +213,15 @@ async def test_duplicate_client_message_id_is_answered_once(any_stack):
             first = await receive_until(ws, is_bot_message)
             ack = next(m for m in first if m["type"] == "ack")
             assert ack["client_msg_id"] == "dup-1"
-            await asyncio.sleep(0.5)                         # let every reply of the first be stored
-            replies = rows(db, cid, direction="out", reply_to=ack["id"])     # (not the welcome)
+            await asyncio.sleep(0.5)  # let every reply of the first be stored
+            replies = rows(db, cid, direction="out", reply_to=ack["id"])  # (not the welcome)
             # The repeat (a resend after a lost ack) gets the same id and the stored replies, no new turn.
             await ws.send_json({"type": "send", "text": "你好", "client_msg_id": "dup-1"})
             again = await receive_until(ws, lambda m: m["type"] == "ack")
             assert again[-1]["id"] == ack["id"]
             again += await receive_until(ws, lambda m: is_bot_message(m) and m["message"]["id"] == replies[-1].id)
             assert len(rows(db, cid, direction="in")) == 1
-            assert len(rows(db, cid, direction="out")) == len(replies) + 1     # + the welcome
+            assert len(rows(db, cid, direction="out")) == len(replies) + 1  # + the welcome
             assert user_events(any_stack.settings, cid) == ["你好"]
             # The same through the Python API: the stored replies of the first copy.
             same = await gateway.handle_inbound(app, cid, "你好", "dup-1")
@@ -281,10 +289,10 @@ async def test_wrong_key_is_403_and_nothing_leaks(any_stack):
         assert exc.value.status == 403
         r = await desk.get(f"/api/chat/history?conversation_id={cid}", headers={"X-Chat-Key": key})
         assert r.status == 200
-        assert [m["text"] for m in (await r.json())["messages"]] == [gateway.WELCOME_TEXT]   # only the welcome
+        assert [m["text"] for m in (await r.json())["messages"]] == [gateway.WELCOME_TEXT]  # only the welcome
         with read_sessions(gateway.db_url(desk.server.app))() as s:
             stored = s.get(Conversation, cid).access_key_hash
-        assert stored != key and len(stored) == 64           # only the SHA-256 is kept
+        assert stored != key and len(stored) == 64  # only the SHA-256 is kept
 
 
 @in_thread
@@ -316,6 +324,7 @@ async def test_page_embed_and_security_headers(any_stack):
 
 
 # ---- handover ------------------------------------------------------------------------------------
+
 
 @in_thread
 async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(any_stack):
@@ -371,7 +380,8 @@ async def test_request_human_pauses_the_bot_and_later_messages_go_to_staff(any_s
                 note = await gateway.send_to_user(app, cid, "内部备注：企业为高企", "staff:x", internal=True)
                 await gateway.end_handover(app, h.id, f"staff:{staff.username}")
                 back = await receive_until(
-                    ws, lambda m: is_bot_message(m) and "人工服务已结束" in (m["message"]["text"] or ""))
+                    ws, lambda m: is_bot_message(m) and "人工服务已结束" in (m["message"]["text"] or "")
+                )
                 rating = back[-1]["message"]
                 assert [b["payload"] for b in rating["buttons"]] == ["非常满意", "满意", "一般", "不满意", "非常不满意"]
                 assert all(m["message"]["id"] != note.id for m in back if m.get("type") == "message")
@@ -411,6 +421,7 @@ def test_complaint_hands_over_with_reason_complaint(any_stack):
 
 # ---- outages -------------------------------------------------------------------------------------
 
+
 @in_thread
 async def test_rasa_down_then_back_nothing_is_lost(any_stack, fresh_db):
     down = dataclasses.replace(any_stack.settings, rasa_port=free_port(), database_url=fresh_db)
@@ -426,9 +437,11 @@ async def test_rasa_down_then_back_nothing_is_lost(any_stack, fresh_db):
             assert any(e["type"] == "message" and e["message"]["text"] == gateway.BUSY_NOTICE for e in published)
             # A second message during the outage is kept too, without a second notice.
             assert await gateway.handle_inbound(app, cid, "谢谢", "out-2", channel="rest") == []
-        assert [(m.text, m.state) for m in rows(fresh_db, cid, direction="in")] == [("你好", "pending"),
-                                                                                   ("谢谢", "pending")]
-        assert await gateway.retry_pending(app) == 0            # Rasa still down: nothing changes
+        assert [(m.text, m.state) for m in rows(fresh_db, cid, direction="in")] == [
+            ("你好", "pending"),
+            ("谢谢", "pending"),
+        ]
+        assert await gateway.retry_pending(app) == 0  # Rasa still down: nothing changes
     finally:
         await client.close()
 
@@ -444,9 +457,9 @@ async def test_rasa_down_then_back_nothing_is_lost(any_stack, fresh_db):
         greet = rows(fresh_db, cid, reply_to=inbound[0].id, author="bot")
         thanks = rows(fresh_db, cid, reply_to=inbound[1].id, author="bot")
         assert greet and "原上管家" in greet[0].text and thanks
-        assert greet[0].id < thanks[0].id                          # answered in order
+        assert greet[0].id < thanks[0].id  # answered in order
         assert any(e["type"] == "message" and e["message"]["id"] == greet[0].id for e in events)
-        assert user_events(any_stack.settings, cid) == ["你好", "谢谢"]   # each reached Rasa once
+        assert user_events(any_stack.settings, cid) == ["你好", "谢谢"]  # each reached Rasa once
     finally:
         await client.close()
 
@@ -463,7 +476,7 @@ async def test_pending_messages_go_to_staff_if_a_handover_happens_meanwhile(any_
         assert rows(fresh_db, cid, direction="in")[0].state == "pending"
         with app[HUB_KEY].subscribe("console") as console:
             ho.start_handover(fresh_db, cid, "staff_takeover")
-            await gateway.retry_pending(app)          # (the background round may get there first)
+            await gateway.retry_pending(app)  # (the background round may get there first)
             event = await asyncio.wait_for(console.get(), 5)
             while event["type"] != "user_message":
                 event = await asyncio.wait_for(console.get(), 5)
@@ -481,14 +494,15 @@ async def test_rasa_failures_are_pending_not_dropped(any_stack, fresh_db, failur
             return web.Response(status=500, text="boom")
         if failure == "timeout":
             await asyncio.sleep(5)
-        return web.json_response([])                       # what Rasa says when the action failed
+        return web.json_response([])  # what Rasa says when the action failed
 
     fake = web.Application()
     fake.router.add_post(DESK_CHANNEL_PATH, webhook)
     server = TestServer(fake, host="127.0.0.1")
     await server.start_server()
-    settings = dataclasses.replace(any_stack.settings, rasa_port=server.port, actions_port=free_port(),
-                                   database_url=fresh_db)
+    settings = dataclasses.replace(
+        any_stack.settings, rasa_port=server.port, actions_port=free_port(), database_url=fresh_db
+    )
     client = await start_desk(settings, retry_interval=60)
     client.server.app[gateway.GATEWAY_KEY].rasa_timeout = 1.0
     try:

@@ -10,6 +10,7 @@ The scenario file's own shape is checked too (without the stack): the coverage t
 all 19 need categories, all five new cities, park workstations, about a dozen fast scenarios — and node ids
 that exist in the service network.
 """
+
 import sys
 from pathlib import Path
 
@@ -45,20 +46,57 @@ def test_scenario_file_covers_what_the_evaluation_promises():
 
 def test_the_checker_notices_what_it_is_there_for():
     """A fabricated outcome: each expectation that does not hold is reported, the ones that do are not."""
-    s = eval_dialogue.Scenario("x", "", [], ["问题", "确认"], {
-        "facts": [["15%"], ["三年", "3年"]], "not_contains": ["没太理解"], "handover": False,
-        "ticket": {"category": "need_listing", "node": "fengxi", "mobile": "13900002222",
-                   "company": "西安甲乙科技有限公司", "description_contains": "股改"},
-        "max_turns_to_ticket": 1, "rating": 5})
-    r = eval_dialogue.Result(s, lines=[
-        eval_dialogue.Line(0, "user", "问题"), eval_dialogue.Line(0, "bot", "税率为１５％，抱歉没太理解", ["转人工"]),
-        eval_dialogue.Line(1, "user", "确认")])
-    r.tickets = [{"number": "QCY-1", "category": "need_listing", "node": "fengdong", "company": "西安甲乙科技有限公司 ",
-                  "mobile": "+86 139 0000 2222", "description": "想做股改", "linked": False, "ratings": [4]}]
+    s = eval_dialogue.Scenario(
+        "x",
+        "",
+        [],
+        ["问题", "确认"],
+        {
+            "facts": [["15%"], ["三年", "3年"]],
+            "not_contains": ["没太理解"],
+            "handover": False,
+            "ticket": {
+                "category": "need_listing",
+                "node": "fengxi",
+                "mobile": "13900002222",
+                "company": "西安甲乙科技有限公司",
+                "description_contains": "股改",
+            },
+            "max_turns_to_ticket": 1,
+            "rating": 5,
+        },
+    )
+    r = eval_dialogue.Result(
+        s,
+        lines=[
+            eval_dialogue.Line(0, "user", "问题"),
+            eval_dialogue.Line(0, "bot", "税率为１５％，抱歉没太理解", ["转人工"]),
+            eval_dialogue.Line(1, "user", "确认"),
+        ],
+    )
+    r.tickets = [
+        {
+            "number": "QCY-1",
+            "category": "need_listing",
+            "node": "fengdong",
+            "company": "西安甲乙科技有限公司 ",
+            "mobile": "+86 139 0000 2222",
+            "description": "想做股改",
+            "linked": False,
+            "ratings": [4],
+        }
+    ]
     r.handovers, r.ticket_turn = [{"id": 1, "reason": "fallback", "ended": False}], 2
     failures = "\n".join(eval_dialogue.check(s, r))
-    for expected in ("三年", "没太理解", "no reply to user turn '确认'", "ticket.node", "max_turns_to_ticket",
-                     "handover", "rating"):
+    for expected in (
+        "三年",
+        "没太理解",
+        "no reply to user turn '确认'",
+        "ticket.node",
+        "max_turns_to_ticket",
+        "handover",
+        "rating",
+    ):
         assert expected in failures
     for holds in ("['15%']", "ticket.mobile", "ticket.company", "ticket.category", "description"):
         assert holds not in failures
@@ -73,7 +111,6 @@ def console(stack):
 @pytest.mark.e2e
 @pytest.mark.parametrize("scenario", FAST, ids=[s.id for s in FAST])
 def test_fast_scenario(stack, console, scenario):
-    result = eval_dialogue.play(stack.settings.desk_url, stack.settings.effective_database_url, scenario,
-                                console)
-    if not result.passed:     # the transcript and what did not hold, without the Result's repr
+    result = eval_dialogue.play(stack.settings.desk_url, stack.settings.effective_database_url, scenario, console)
+    if not result.passed:  # the transcript and what did not hold, without the Result's repr
         pytest.fail("\n" + eval_dialogue.format_failure(result), pytrace=False)

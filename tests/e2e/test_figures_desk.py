@@ -2,6 +2,7 @@
 tickets made five hours ago at four nodes (tests/unit/test_figures_web.py's), on SQLite and PostgreSQL.
 The public output holds the counts and no name, mobile, enterprise name or ticket text.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Policy answers in the conversation: cited, recorded, with feedback stored."""
+
 import uuid
 
 import pytest
@@ -52,14 +53,26 @@ def _run_action(any_stack, action, text, intent, sender):
     top = {"name": intent, "confidence": 0.9}
     parse = {"intent": top, "intent_ranking": [top], "text": text}
     payload = {
-        "next_action": action, "sender_id": sender, "domain": {},
-        "tracker": {"sender_id": sender, "slots": {}, "latest_message": parse,
-                    "events": [{"event": "user", "text": text, "parse_data": parse}],
-                    "paused": False, "followup_action": None, "active_loop": {},
-                    "latest_action_name": "action_listen"},
+        "next_action": action,
+        "sender_id": sender,
+        "domain": {},
+        "tracker": {
+            "sender_id": sender,
+            "slots": {},
+            "latest_message": parse,
+            "events": [{"event": "user", "text": text, "parse_data": parse}],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
     }
-    r = requests.post(f"{any_stack.settings.actions_url}/webhook", params={"token": any_stack.settings.actions_token},
-                      json=payload, timeout=10)
+    r = requests.post(
+        f"{any_stack.settings.actions_url}/webhook",
+        params={"token": any_stack.settings.actions_token},
+        json=payload,
+        timeout=10,
+    )
     r.raise_for_status()
     return r.json()
 
@@ -70,6 +83,7 @@ def test_need_without_a_confident_answer_names_the_category_and_starts_registrat
     text = result["responses"][0]["text"]
     assert "「场地入驻」" in text and "「科技政务」" in text and "登记" in text
     assert {"event": "followup", "name": "ticket_form"}.items() <= next(
-        e for e in result["events"] if e["event"] == "followup").items()
+        e for e in result["events"] if e["event"] == "followup"
+    ).items()
     rows = kb_log.questions(any_stack.settings.effective_database_url, sender)
     assert [r.decision for r in rows] == ["unknown"]

@@ -5,6 +5,7 @@ checks must pass. Then the checks must notice what they are there for: a message
 from the database, a duplicated ticket, a message left pending (on a copy of the database,
 so the shared test system is not disturbed).
 """
+
 import asyncio
 import sqlite3
 import sys
@@ -39,7 +40,7 @@ def _copy(db_url: str, dest: Path) -> str:
 
 def test_three_enterprises_pass_the_checks_and_the_checks_can_fail(stack, tmp_path):
     db = stack.settings.effective_database_url
-    ents = loadlib.enterprises(3, seed=time.time_ns() % 10 ** 9, taken=loadlib.enterprise_names(db))
+    ents = loadlib.enterprises(3, seed=time.time_ns() % 10**9, taken=loadlib.enterprise_names(db))
     result = asyncio.run(loadlib.run([stack.settings.desk_url], ents, concurrency=3))
 
     s = loadlib.summary(result)
@@ -48,23 +49,32 @@ def test_three_enterprises_pass_the_checks_and_the_checks_can_fail(stack, tmp_pa
     assert s["tickets_seen"] == 3
     checks = loadlib.check(db, result.transcripts, since=result.started_at)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
-    assert [c.name for c in checks][:4] == ["every message stored exactly once", "every message answered",
-                                            "exactly one ticket per scripted need", "one handover per conversation"]
+    assert [c.name for c in checks][:4] == [
+        "every message stored exactly once",
+        "every message answered",
+        "exactly one ticket per scripted need",
+        "one handover per conversation",
+    ]
 
     # The checker notices a lost message, a duplicated ticket and a message left pending.
     copy = _copy(db, tmp_path / "copy.db")
     victim, dup_of, stuck = result.transcripts
     with sessions(copy).begin() as s:
-        lost = s.scalars(select(Message).where(Message.conversation_id == victim.conversation_id,
-                                               Message.client_msg_id == victim.turns[3].client_msg_id)).one()
+        lost = s.scalars(
+            select(Message).where(
+                Message.conversation_id == victim.conversation_id,
+                Message.client_msg_id == victim.turns[3].client_msg_id,
+            )
+        ).one()
         for reply in s.scalars(select(Message).where(Message.reply_to == lost.id)):
             reply.reply_to = None
         s.delete(lost)
         cols = [c for c in Ticket.__table__.columns if c.key not in ("id", "redeemed_amount")]
         row = s.execute(select(*cols).where(Ticket.conversation_id == dup_of.conversation_id)).one()._asdict()
         s.execute(insert(Ticket).values({**row, "number": row["number"] + "-dup"}))
-        m = s.scalars(select(Message).where(Message.conversation_id == stuck.conversation_id,
-                                            Message.direction == "in")).first()
+        m = s.scalars(
+            select(Message).where(Message.conversation_id == stuck.conversation_id, Message.direction == "in")
+        ).first()
         m.state = "pending"
     by_name = {c.name: c for c in loadlib.check(copy, result.transcripts, since=result.started_at)}
     assert not by_name["every message stored exactly once"].ok
@@ -84,7 +94,8 @@ def test_typed_variants_stay_on_track_and_pass_the_checks(stack, monkeypatch):
 
     db = stack.settings.effective_database_url
     ents = load.typed_enterprises(
-        loadlib.enterprises(3, seed=time.time_ns() % 10 ** 9, taken=loadlib.enterprise_names(db)), 1.0)
+        loadlib.enterprises(3, seed=time.time_ns() % 10**9, taken=loadlib.enterprise_names(db)), 1.0
+    )
     assert load.TYPING == {0, 1, 2} and all(e.mobile_typed.startswith("手机号是") for e in ents)
     monkeypatch.setattr(loadlib, "ChatClient", load.script_client)
     result = asyncio.run(loadlib.run([stack.settings.desk_url], ents, concurrency=3))
@@ -96,7 +107,7 @@ def test_typed_variants_stay_on_track_and_pass_the_checks(stack, monkeypatch):
     typed = sum((t.typed for t in result.transcripts), Counter())
     missed = sum((t.typed_miss for t in result.transcripts), Counter())
     assert typed["form:ticket_confirm"] == 3 and typed["form:contact_mobile"] == 3
-    assert not {k: v for k, v in missed.items() if k in ("open", "clarify")}, missed   # numbers / words: the desk's
+    assert not {k: v for k, v in missed.items() if k in ("open", "clarify")}, missed  # numbers / words: the desk's
     # what was typed is what was stored (checked above: "stored with its text"), e.g. a bare number
     assert any(turn.text.isdigit() or turn.text.startswith("手机号是") for t in result.transcripts for turn in t.turns)
     print("typed misses:", load.typed_summary(result))

@@ -6,6 +6,7 @@ carrying a phone number is requested (the desk's access log records URLs); then 
 of the stack is searched for the raw numbers. The masked form must be there (so the lines were
 written and masked, not simply absent).
 """
+
 from __future__ import annotations
 
 import time
@@ -23,14 +24,14 @@ def test_personal_numbers_are_masked_in_every_log_file(stack):
     session = requests.post(f"{desk}/api/chat/session", timeout=10).json()
     cid, key = session["conversation_id"], session["key"]
     text = f"你好，我的手机号是{MOBILE}，身份证号{ID_NUMBER}，座机{LANDLINE}，想申请人才公寓"
-    r = requests.post(f"{desk}/api/chat/message", json={"conversation_id": cid, "text": text},
-                      headers={"X-Chat-Key": key}, timeout=60)
+    r = requests.post(
+        f"{desk}/api/chat/message", json={"conversation_id": cid, "text": text}, headers={"X-Chat-Key": key}, timeout=60
+    )
     assert r.status_code == 200, r.text
-    assert r.json()["message"]["text"] == text                 # stored as typed; only logs are masked
+    assert r.json()["message"]["text"] == text  # stored as typed; only logs are masked
     assert r.json()["replies"], "the bot answered"
     # a search URL with the number (what staff type when looking for an enterprise's tickets)
-    requests.get(f"{desk}/console/tickets", params={"q": MOBILE, "id": ID_NUMBER}, timeout=10,
-                 allow_redirects=False)
+    requests.get(f"{desk}/console/tickets", params={"q": MOBILE, "id": ID_NUMBER}, timeout=10, allow_redirects=False)
 
     logs = sorted(stack.log_dir.glob("*.log"))
     assert {p.name.split("-")[0] for p in logs} >= {"actions", "rasa", "desk"}

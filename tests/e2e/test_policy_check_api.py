@@ -7,6 +7,7 @@ with Rasa on a closed port, in-process (aiohttp test server on a real port, so t
 desk's clock), and once as `python -m bot.desk` in its own process (bench/policy_check_api.py's
 `desk_process`, the same desk the benchmark measures).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,19 +39,35 @@ pytestmark = pytest.mark.e2e
 
 URL = "/api/policy-check"
 TODAY = date(2026, 12, 3)
-FULL = {"registered_on": "2021-03-01", "employees": 50, "tech_staff": 9,
-        "revenue": [15_000_000, 18_000_000, 20_000_000], "rd_expense": [1_000_000, 1_500_000, 3_000_000],
-        "rd_domestic_share": 1, "hightech_revenue_share": 0.8, "total_assets": 30_000_000,
-        "taxable_income": 1_500_000, "ip": {"invention_patents": 1, "software_copyrights": 5},
-        "industry": "软件和信息技术服务业"}
+FULL = {
+    "registered_on": "2021-03-01",
+    "employees": 50,
+    "tech_staff": 9,
+    "revenue": [15_000_000, 18_000_000, 20_000_000],
+    "rd_expense": [1_000_000, 1_500_000, 3_000_000],
+    "rd_domestic_share": 1,
+    "hightech_revenue_share": 0.8,
+    "total_assets": 30_000_000,
+    "taxable_income": 1_500_000,
+    "ip": {"invention_patents": 1, "software_copyrights": 5},
+    "industry": "软件和信息技术服务业",
+}
 
 
-async def start(db: str, tmp_path, monkeypatch, today: date = TODAY, settings_: Settings | None = None,
-                **env) -> TestClient:
+async def start(
+    db: str, tmp_path, monkeypatch, today: date = TODAY, settings_: Settings | None = None, **env
+) -> TestClient:
     """A desk configured by `settings_` and the environment variables `env` (RATE_LIMIT_POLICY_IP="3/60", …)."""
     closed = free_port()
-    settings_ = dataclasses.replace(settings_ or Settings(), database_url=db, var_dir=tmp_path, rasa_port=closed,
-                                    actions_port=closed, rasa_token="t", desk_scheduler=False)
+    settings_ = dataclasses.replace(
+        settings_ or Settings(),
+        database_url=db,
+        var_dir=tmp_path,
+        rasa_port=closed,
+        actions_port=closed,
+        rasa_token="t",
+        desk_scheduler=False,
+    )
     app = create_app(with_env(settings_, **env))
     app[policy_check.TODAY_KEY] = lambda: today
     client = TestClient(TestServer(app))
@@ -85,6 +102,7 @@ def has_chinese(text: str) -> bool:
 
 # ---- answers -------------------------------------------------------------------------------------------
 
+
 async def test_full_figures_get_one_result_per_policy_in_the_issue_shape_and_nothing_is_stored(desk, sqlite_url):
     before = counts(sqlite_url)
     r = await post(desk, FULL)
@@ -116,8 +134,11 @@ async def test_the_issue_example_needs_the_missing_figures(desk):
     assert hnte["verdict"] == "need_more_info"
     assert hnte["next_step"].startswith("请补充：注册成立日期、科技人员数、")
     # with the registration date (2025): one accounting year is the whole period, 15 % ≥ 5 %
-    body = await (await post(desk, {"employees": 50, "revenue": [20_000_000], "rd_expense": [3_000_000],
-                                    "registered_on": "2025-03-01"})).json()
+    body = await (
+        await post(
+            desk, {"employees": 50, "revenue": [20_000_000], "rd_expense": [3_000_000], "registered_on": "2025-03-01"}
+        )
+    ).json()
     hnte = next(x for x in body["results"] if x["policy"] == "hnte")
     rd = next(c for c in hnte["checks"] if "研究开发费用总额" in c["criterion"])
     assert rd["value"].startswith("15%（近1年") and rd["pass"] is True
@@ -135,37 +156,46 @@ async def test_an_expired_policy_is_reported_as_not_applied(sqlite_url, tmp_path
     finally:
         await client.close()
     assert "small_low_profit" not in {x["policy"] for x in body["results"]}
-    assert body["not_applied"] == [{"policy": "small_low_profit", "name": "小型微利企业所得税优惠",
-                                    "reason": "该政策已于2027年12月31日到期，不再适用",
-                                    "citation": "《财政部 税务总局关于进一步支持小微企业和个体工商户发展有关税费政策的公告》"
-                                                "（财政部 税务总局公告2023年第12号）"}]
+    assert body["not_applied"] == [
+        {
+            "policy": "small_low_profit",
+            "name": "小型微利企业所得税优惠",
+            "reason": "该政策已于2027年12月31日到期，不再适用",
+            "citation": "《财政部 税务总局关于进一步支持小微企业和个体工商户发展有关税费政策的公告》"
+            "（财政部 税务总局公告2023年第12号）",
+        }
+    ]
 
 
 # ---- bad requests ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, code, field, words", [
-    ("{not json", "bad_json", "(body)", "请求内容不是有效的 JSON"),
-    ("", "bad_json", "(body)", "请求内容为空"),
-    ("[1, 2]", "bad_json", "(body)", "请求内容应为 JSON 对象"),
-    ('"employees"', "bad_json", "(body)", "请求内容应为 JSON 对象"),
-    ('{"employees": NaN}', "bad_json", "(body)", "不是有效的 JSON"),
-    ('{"employees": Infinity}', "bad_json", "(body)", "不是有效的 JSON"),
-    ('{"ip": ' + "[" * 50 + "]" * 50 + "}", "bad_json", "(body)", "嵌套过深"),
-    ('{"employees": true}', "invalid_field", "employees", "employees（职工总数）应为整数"),
-    ('{"employees": -5}', "invalid_field", "employees", "应不少于1"),
-    ('{"tech_staff": 3.5}', "invalid_field", "tech_staff", "tech_staff（科技人员数）应为整数"),
-    ('{"registered_on": "2026-12-04"}', "invalid_field", "registered_on", "不能晚于今天"),
-    ('{"registered_on": "2026-2-30"}', "invalid_field", "registered_on", "应为 YYYY-MM-DD 格式"),
-    ('{"revenue": [1, 2], "rd_expense": [1, 2, 3]}', "invalid_field", "rd_expense", "年数应相同"),
-    ('{"revenue": [1, 2, 3, 4]}', "invalid_field", "revenue", "最多填最近3个会计年度"),
-    ('{"revenue": [1e400]}', "invalid_field", "revenue[0]", "数值过大"),
-    ('{"total_assets": -0.01}', "invalid_field", "total_assets", "total_assets（资产总额）不能为负数"),
-    ('{"rd_domestic_share": 1.5}', "invalid_field", "rd_domestic_share", "不能大于 1"),
-    ('{"ip": {"patents": 3}}', "invalid_field", "ip.patents", "未知的知识产权类别"),
-    ('{"industry": "\\ud800"}', "invalid_field", "industry", "含有无效字符"),
-    ('{"employes": 60}', "invalid_field", "employes", "未知字段“employes”"),
-    ('{"employees": 1' + "0" * 5000 + "}", "bad_json", "(body)", "不是有效的 JSON"),
-])
+
+@pytest.mark.parametrize(
+    "raw, code, field, words",
+    [
+        ("{not json", "bad_json", "(body)", "请求内容不是有效的 JSON"),
+        ("", "bad_json", "(body)", "请求内容为空"),
+        ("[1, 2]", "bad_json", "(body)", "请求内容应为 JSON 对象"),
+        ('"employees"', "bad_json", "(body)", "请求内容应为 JSON 对象"),
+        ('{"employees": NaN}', "bad_json", "(body)", "不是有效的 JSON"),
+        ('{"employees": Infinity}', "bad_json", "(body)", "不是有效的 JSON"),
+        ('{"ip": ' + "[" * 50 + "]" * 50 + "}", "bad_json", "(body)", "嵌套过深"),
+        ('{"employees": true}', "invalid_field", "employees", "employees（职工总数）应为整数"),
+        ('{"employees": -5}', "invalid_field", "employees", "应不少于1"),
+        ('{"tech_staff": 3.5}', "invalid_field", "tech_staff", "tech_staff（科技人员数）应为整数"),
+        ('{"registered_on": "2026-12-04"}', "invalid_field", "registered_on", "不能晚于今天"),
+        ('{"registered_on": "2026-2-30"}', "invalid_field", "registered_on", "应为 YYYY-MM-DD 格式"),
+        ('{"revenue": [1, 2], "rd_expense": [1, 2, 3]}', "invalid_field", "rd_expense", "年数应相同"),
+        ('{"revenue": [1, 2, 3, 4]}', "invalid_field", "revenue", "最多填最近3个会计年度"),
+        ('{"revenue": [1e400]}', "invalid_field", "revenue[0]", "数值过大"),
+        ('{"total_assets": -0.01}', "invalid_field", "total_assets", "total_assets（资产总额）不能为负数"),
+        ('{"rd_domestic_share": 1.5}', "invalid_field", "rd_domestic_share", "不能大于 1"),
+        ('{"ip": {"patents": 3}}', "invalid_field", "ip.patents", "未知的知识产权类别"),
+        ('{"industry": "\\ud800"}', "invalid_field", "industry", "含有无效字符"),
+        ('{"employes": 60}', "invalid_field", "employes", "未知字段“employes”"),
+        ('{"employees": 1' + "0" * 5000 + "}", "bad_json", "(body)", "不是有效的 JSON"),
+    ],
+)
 async def test_bad_input_gets_400_naming_the_field_in_chinese(desk, raw, code, field, words):
     r = await post(desk, raw=raw)
     assert r.status == 400, await r.text()
@@ -179,9 +209,9 @@ async def test_wrong_content_type_method_and_size(desk):
     assert "Content-Type: application/json" in (await r.json())["message"]
     r = await desk.post(URL, data=b"\xff\xfe{}", headers={"Content-Type": "application/json"})
     assert r.status == 400 and "UTF-8" in (await r.json())["message"]
-    r = await post(desk, raw='{"industry": "' + "软" * 7000 + '"}')          # ~21 KB > 16 KB
+    r = await post(desk, raw='{"industry": "' + "软" * 7000 + '"}')  # ~21 KB > 16 KB
     assert r.status == 413 and (await r.json())["message"] == "请求内容过大（最多 16 KB）"
-    r = await post(desk, raw="{" + " " * 70_000 + "}")                       # over the desk's 64 KB
+    r = await post(desk, raw="{" + " " * 70_000 + "}")  # over the desk's 64 KB
     assert r.status == 413 and has_chinese((await r.json())["message"])
     r = await desk.get(URL)
     assert r.status == 405 and (await r.json())["message"] == "不支持该请求方法"
@@ -192,11 +222,12 @@ async def test_hostile_text_is_answered_as_data_and_the_database_is_untouched(de
         r = await post(desk, {"rd_expense": [1], "industry": text})
         assert r.status == 200 and r.headers["X-Content-Type-Options"] == "nosniff"
         rd = next(x for x in (await r.json())["results"] if x["policy"] == "rd_super_deduction")
-        assert any(text in (c["value"] or "") for c in rd["checks"])            # echoed as JSON text only
+        assert any(text in (c["value"] or "") for c in rd["checks"])  # echoed as JSON text only
     assert counts(sqlite_url) == (0, 0, 0)
 
 
 # ---- rate limit --------------------------------------------------------------------------------------------
+
 
 async def test_rate_limit_per_client_address(sqlite_url, tmp_path, monkeypatch):
     client = await start(sqlite_url, tmp_path, monkeypatch, RATE_LIMIT_POLICY_IP="3/60")
@@ -206,7 +237,7 @@ async def test_rate_limit_per_client_address(sqlite_url, tmp_path, monkeypatch):
         r = await post(client, {}, ip="203.0.113.7")
         assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
         assert (await r.json())["message"] == "发送太频繁，请稍后再试"
-        assert (await post(client, {}, ip="203.0.113.8")).status == 200       # another address
+        assert (await post(client, {}, ip="203.0.113.8")).status == 200  # another address
         # a local tool without X-Forwarded-For has no per-address limit (as for the web chat)
         assert all([(await post(client, {})).status == 200 for _ in range(5)])
     finally:
@@ -230,24 +261,28 @@ async def test_rate_limit_is_shared_by_desks_through_redis(sqlite_url, tmp_path,
 
 # ---- the desk as its own process ------------------------------------------------------------------------
 
+
 def test_the_desk_process_answers_the_policy_check(sqlite_url, tmp_path):
     with desk_process(tmp_path, sqlite_url) as base:
         r = requests.post(base + URL, json=FULL, timeout=10)
         assert r.status_code == 200
         verdicts = {x["policy"]: x["verdict"] for x in r.json()["results"]}
         assert verdicts["hnte"] == verdicts["tsme"] == verdicts["rd_super_deduction"] == "eligible"
-        r = requests.post(base + URL, data=b'{"employees": -1}', headers={"Content-Type": "application/json"},
-                          timeout=10)
+        r = requests.post(
+            base + URL, data=b'{"employees": -1}', headers={"Content-Type": "application/json"}, timeout=10
+        )
         assert r.status_code == 400 and r.json()["fields"] == ["employees"]
 
 
 # ---- the rule files behind the running desk --------------------------------------------------------------
 
+
 async def test_broken_rules_at_start_answer_503_in_chinese(sqlite_url, tmp_path, monkeypatch):
     empty = tmp_path / "knowledge"
     empty.mkdir()
-    client = await start(sqlite_url, tmp_path, monkeypatch,
-                         settings_=dataclasses.replace(Settings(), knowledge_dir=empty))
+    client = await start(
+        sqlite_url, tmp_path, monkeypatch, settings_=dataclasses.replace(Settings(), knowledge_dir=empty)
+    )
     try:
         r = await post(client, {})
         assert r.status == 503 and (await r.json())["error"] == "rules_unavailable"
@@ -265,9 +300,9 @@ def test_rules_are_reread_when_a_file_changes_and_a_broken_edit_keeps_the_last_g
     path = folder / "small_low_profit.yml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("version: 1", "version: 2"), encoding="utf-8")
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))        # a new mtime even on coarse clocks
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new mtime even on coarse clocks
     assert rules.get().get("small_low_profit").version == 2
     path.write_text(text.replace("version: 1", "version: two"), encoding="utf-8")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
-    assert rules.get().get("small_low_profit").version == 2               # the last good set stays
+    assert rules.get().get("small_low_profit").version == 2  # the last good set stays
     assert "small_low_profit.yml: version: 应为正整数" in rules.error

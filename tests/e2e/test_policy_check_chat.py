@@ -1,5 +1,6 @@
 """政策体检 typed in the desk's web chat, through the real stack (desk → Rasa → action server → database): a whole
 check from "我们能评高企吗" to a ticket in the right category."""
+
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,8 +27,10 @@ def test_a_whole_check_in_the_web_chat_ends_in_a_ticket(stack):
     second = texts(chat.send("60人，其中研发9个，2019年成立，有5个发明专利"))
     y = date.today().year
     assert "营业收入和研发费用" in second and f"{y - 3}年" in second, second
-    result = chat.send(f"{y - 3}年营收800万研发60万，{y - 2}年营收1200万研发90万，去年营收一千五百万，研发两百万，"
-                       "研发都在国内，高新收入占80%")
+    result = chat.send(
+        f"{y - 3}年营收800万研发60万，{y - 2}年营收1200万研发90万，去年营收一千五百万，研发两百万，"
+        "研发都在国内，高新收入占80%"
+    )
     body = texts(result)
     assert "✓ 高新技术企业认定" in body, body
     assert "研发费用占比 10%（要求 ≥ 5%）✓" in body and "科技人员占比 15%（要求 ≥ 10%）✓" in body
@@ -39,8 +42,12 @@ def test_a_whole_check_in_the_web_chat_ends_in_a_ticket(stack):
     assert any(b["payload"] == "/request_human" for b in buttons)
 
     # "帮我登记" typed: the ticket form starts with the category of the policy that fits
-    answers = {"企业全称": "西安体检测试智能科技有限公司", "怎么称呼": "王经理", "手机号": "13912345678",
-               "新城或园区": "沣西新城"}
+    answers = {
+        "企业全称": "西安体检测试智能科技有限公司",
+        "怎么称呼": "王经理",
+        "手机号": "13912345678",
+        "新城或园区": "沣西新城",
+    }
     reply = texts(chat.send("帮我登记"))
     for _ in range(6):
         if "请确认需求登记信息" in reply:
@@ -57,7 +64,7 @@ def test_a_whole_check_in_the_web_chat_ends_in_a_ticket(stack):
 
 
 def test_wanting_one_policy_is_checked_and_figures_typed_after_the_result_carry_on(stack):
-    """"…注册的，想评高企": the check answers with the day the one-year line is met; figures typed right after
+    """ "…注册的，想评高企": the check answers with the day the one-year line is met; figures typed right after
     the result go on with the check instead of falling to "no answer"."""
     chat = eval_dialogue.ChatClient(stack.settings.desk_url).open()
     registered = date.today() - timedelta(days=300)

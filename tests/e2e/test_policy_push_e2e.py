@@ -5,6 +5,7 @@ category, "退订" typed in the chat stops the next reminder and "订阅" brings
 The application window is a fixture rule file in a tmp dir (opening today): the real rule files carry only dates
 read in published notices.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,12 @@ def rules_with_window(tmp_path, opens):
     shutil.copy(PROJECT_ROOT / "knowledge" / "policies" / "small_low_profit.yml", d / "small_low_profit.yml")
     path = d / "small_low_profit.yml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["application_window"] = {"note": data["application_window"]["note"], "opens": opens.isoformat(),
-                                  "closes": (opens + timedelta(days=30)).isoformat(), "source": "测试通知（测试〔2026〕1号）"}
+    data["application_window"] = {
+        "note": data["application_window"]["note"],
+        "opens": opens.isoformat(),
+        "closes": (opens + timedelta(days=30)).isoformat(),
+        "source": "测试通知（测试〔2026〕1号）",
+    }
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return load_rules(tmp_path / "knowledge")
 
@@ -58,8 +63,12 @@ class Chat:
         return r.json()["replies"]
 
     def history(self) -> list[dict]:
-        r = requests.get(f"{self.desk}/api/chat/history", params={"conversation_id": self.cid},
-                         headers={"X-Chat-Key": self.key}, timeout=30)
+        r = requests.get(
+            f"{self.desk}/api/chat/history",
+            params={"conversation_id": self.cid},
+            headers={"X-Chat-Key": self.key},
+            timeout=30,
+        )
         return r.json()["messages"]
 
     def reminders(self) -> list[dict]:
@@ -82,8 +91,11 @@ def test_reminder_in_web_chat_button_and_unsubscribe(stack, tmp_path):
         ent = Enterprise(name=f"推送测试{chat.cid[-6:]}有限公司")
         s.add(ent)
         s.flush()
-        s.add(Contact(enterprise_id=ent.id, name="王经理", sender_id=chat.cid, channel="web",
-                      verified_at=datetime.now(CST)))
+        s.add(
+            Contact(
+                enterprise_id=ent.id, name="王经理", sender_id=chat.cid, channel="web", verified_at=datetime.now(CST)
+            )
+        )
         s.add(EnterpriseFigures(enterprise_id=ent.id, figures=json.dumps(FIGURES), sources="{}"))
         eid = ent.id
     now = datetime.now(CST)
@@ -93,7 +105,7 @@ def test_reminder_in_web_chat_button_and_unsubscribe(stack, tmp_path):
     with sessions(db).begin() as s:
         sent = push.run(s, rules, matching, now, enterprises=[eid])
     assert [r.enterprise_id for r in sent if r.enterprise_id == eid] == [eid]
-    [reminder] = chat.wait_reminders(1)                     # delivered by the desk's notifier
+    [reminder] = chat.wait_reminders(1)  # delivered by the desk's notifier
     assert "截止" in reminder["text"] and "退订" in reminder["text"]
     register, unsubscribe = reminder["buttons"]
     assert register["payload"] == '/policy_register{"policy":"small_low_profit"}' and unsubscribe["payload"] == "退订"
@@ -107,19 +119,24 @@ def test_reminder_in_web_chat_button_and_unsubscribe(stack, tmp_path):
     replies = chat.send("退订")
     assert [r["text"] for r in replies] == [subscription.UNSUBSCRIBED_TEXT]
     with sessions(db).begin() as s:
-        s.execute(update(PolicyPushThrottle).where(PolicyPushThrottle.enterprise_id == eid)
-                  .values(last_push_at=now - timedelta(days=8)))
-    later = rules_with_window(tmp_path, now.date() - timedelta(days=1))      # another call: a new occasion
+        s.execute(
+            update(PolicyPushThrottle)
+            .where(PolicyPushThrottle.enterprise_id == eid)
+            .values(last_push_at=now - timedelta(days=8))
+        )
+    later = rules_with_window(tmp_path, now.date() - timedelta(days=1))  # another call: a new occasion
     plan = push.preview(db, later, matching, now, enterprises=[eid])
     assert [(c.enterprise_id, c.skipped) for c in plan.skipped if c.enterprise_id == eid] == [(eid, "opted_out")]
     with sessions(db).begin() as s:
         assert [r for r in push.run(s, later, matching, now, enterprises=[eid]) if r.enterprise_id == eid] == []
-    time.sleep(6)                                            # one notifier round: nothing arrives
+    time.sleep(6)  # one notifier round: nothing arrives
     assert len(chat.reminders()) == 1
 
     # 订阅: the reminders come back
     assert [r["text"] for r in chat.send("订阅")] == [subscription.SUBSCRIBED_TEXT]
     with sessions(db).begin() as s:
-        assert [r.enterprise_id for r in push.run(s, later, matching, now, enterprises=[eid]) if r.enterprise_id == eid] == [eid]
+        assert [
+            r.enterprise_id for r in push.run(s, later, matching, now, enterprises=[eid]) if r.enterprise_id == eid
+        ] == [eid]
     assert len(chat.wait_reminders(2)) == 2
     assert [p.policy_id for p in push.pushes_for_enterprise(db, eid)] == ["small_low_profit", "small_low_profit"]

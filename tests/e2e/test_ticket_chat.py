@@ -1,5 +1,6 @@
 """Opening, tracking and rating tickets in the chat, through the real Rasa and action servers
 (on both profiles: `any_stack`)."""
+
 import uuid
 
 import pytest
@@ -29,8 +30,9 @@ def _wait_for_system_message(any_stack, conversation_id, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with read_sessions(any_stack.settings.effective_database_url)() as s:
-            m = s.scalars(select(Message).where(Message.conversation_id == conversation_id,
-                                                Message.author == "system")).first()
+            m = s.scalars(
+                select(Message).where(Message.conversation_id == conversation_id, Message.author == "system")
+            ).first()
         if m is not None:
             return m
         time.sleep(0.5)
@@ -47,7 +49,7 @@ def register(any_stack, who, first_message="我们想在沣西找一个500平米
     assert "手机号" in bad and "12345" not in bad
     summary = any_stack.say("139-1234-5678", who)
     if "园区" in texts(summary) and "请确认需求登记信息" not in texts(summary):
-        summary = any_stack.say("沣西新城", who)     # the location was not in the first message
+        summary = any_stack.say("沣西新城", who)  # the location was not in the first message
     body = texts(summary)
     assert "请确认需求登记信息" in body and "13912345678" in body and "西安光启芯科技有限公司" in body
     return summary
@@ -123,8 +125,12 @@ def test_closing_and_rating_with_comment_and_unsatisfied_reopen(any_stack):
 def test_details_given_up_front_and_a_typed_confirmation_open_the_ticket(any_stack):
     """The issue's transcript: everything in one message, then "确认无误，提交" typed — no question asked twice."""
     who = sender()
-    summary = texts(any_stack.say("我叫李娜，手机 138 0000 1234，西安云帆生物科技有限公司，在空港新城，"
-                                  "需要找律所做股权架构梳理，请安排一下", who))
+    summary = texts(
+        any_stack.say(
+            "我叫李娜，手机 138 0000 1234，西安云帆生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下",
+            who,
+        )
+    )
     assert "请确认需求登记信息" in summary, summary
     assert "李娜" in summary and "13800001234" in summary and "西安云帆生物科技有限公司" in summary
     assert "超出了我的服务范围" not in summary

@@ -3,6 +3,7 @@
 PostgreSQL and Redis are part of the scale profile: on a laptop without them these tests
 skip with the reason; under CI (CI=true) that is a failure (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,7 @@ def cluster(tmp_path_factory, model_file):
     require_postgresql()
     require_redis()
     try:
-        c = start_cluster(tmp_path_factory.mktemp("cluster"), model_file, n=2, redis_url=REDIS_URL,
-                          admin_url=PG_ADMIN)
+        c = start_cluster(tmp_path_factory.mktemp("cluster"), model_file, n=2, redis_url=REDIS_URL, admin_url=PG_ADMIN)
     except RuntimeError as exc:
         pytest.fail(str(exc))
     yield c

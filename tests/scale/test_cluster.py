@@ -4,6 +4,7 @@ Each instance is a real action server + Rasa server + desk (bot.tooling.stack.st
 talks to Rasa i. The conversation state lives in PostgreSQL (tickets, messages, Rasa's
 tracker) and Redis (Rasa's conversation locks, the desks' live-update bridge).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.e2e
 
 # ---- a web chat user and a staff member, as their browsers would talk --------------------------------
 
+
 class WebUser:
     def __init__(self, desk_url: str):
         r = requests.post(f"{desk_url}/api/chat/session", timeout=10)
@@ -44,10 +46,12 @@ class WebUser:
     def send(self, inst, text: str) -> str:
         """Post one message to `inst`'s desk; the replies' texts joined."""
         self.sent += 1
-        r = requests.post(f"{inst.settings.desk_url}/api/chat/message",
-                          json={"conversation_id": self.cid, "text": text,
-                                "client_msg_id": f"{self.cid}-{self.sent}"},
-                          headers={"X-Chat-Key": self.key}, timeout=60)
+        r = requests.post(
+            f"{inst.settings.desk_url}/api/chat/message",
+            json={"conversation_id": self.cid, "text": text, "client_msg_id": f"{self.cid}-{self.sent}"},
+            headers={"X-Chat-Key": self.key},
+            timeout=60,
+        )
         assert r.status_code == 200, (r.status_code, r.text)
         return "\n".join(m.get("text") or "" for m in r.json()["replies"])
 
@@ -59,17 +63,26 @@ class Staff:
         self.http = requests.Session()
         page = self.http.get(f"{desk_url}/console/login", timeout=10)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = self.http.post(f"{desk_url}/console/login", allow_redirects=False, timeout=10,
-                           data={"username": self.username, "password": "Scale-test-pass-2026!",
-                                 "csrf_token": token, "next": "/console/"})
+        r = self.http.post(
+            f"{desk_url}/console/login",
+            allow_redirects=False,
+            timeout=10,
+            data={
+                "username": self.username,
+                "password": "Scale-test-pass-2026!",
+                "csrf_token": token,
+                "next": "/console/",
+            },
+        )
         assert r.status_code in (302, 303), r.text
 
     def post(self, desk_url: str, path: str, **data) -> requests.Response:
         page = self.http.get(f"{desk_url}/console/tickets", timeout=10)
         assert page.status_code == 200, page.status_code
         data["csrf_token"] = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
-        return self.http.post(f"{desk_url}{path}", data=data, headers={"Accept": "application/json"},
-                              allow_redirects=False, timeout=30)
+        return self.http.post(
+            f"{desk_url}{path}", data=data, headers={"Accept": "application/json"}, allow_redirects=False, timeout=30
+        )
 
 
 class Listener:
@@ -112,8 +125,9 @@ class Listener:
 
 
 def tracker(inst, cid: str) -> dict:
-    r = requests.get(f"{inst.settings.rasa_url}/conversations/{cid}/tracker",
-                     params={"token": inst.settings.rasa_token}, timeout=10)
+    r = requests.get(
+        f"{inst.settings.rasa_url}/conversations/{cid}/tracker", params={"token": inst.settings.rasa_token}, timeout=10
+    )
     r.raise_for_status()
     return r.json()
 
@@ -125,11 +139,12 @@ def rows(db: str, stmt):
 
 # ---- tests --------------------------------------------------------------------------------------------
 
+
 def test_a_form_started_on_one_instance_finishes_on_the_other(cluster):
     a, b = cluster[0], cluster[1]
     user = WebUser(a.settings.desk_url)
     turns = [
-        (a, "我们想找一个500平米左右的实验室场地", None),          # no place: the form asks it
+        (a, "我们想找一个500平米左右的实验室场地", None),  # no place: the form asks it
         (b, "/open_ticket", "企业全称"),
         (a, "西安光启芯科技有限公司", "请问怎么称呼"),
         (b, "王经理", "手机号"),
@@ -147,13 +162,17 @@ def test_a_form_started_on_one_instance_finishes_on_the_other(cluster):
     ta, tb = tracker(a, user.cid), tracker(b, user.cid)
     assert len(ta["events"]) == len(tb["events"]) and ta["slots"] == tb["slots"]
     assert ta["active_loop"] in ({}, None) or not ta["active_loop"].get("name")
-    assert "13912345678" in json.dumps(ta["events"], ensure_ascii=False)   # the form's answer, on both
+    assert "13912345678" in json.dumps(ta["events"], ensure_ascii=False)  # the form's answer, on both
     # Exactly one ticket, and every message stored once and answered.
     db = cluster.database_url
     tickets = rows(db, select(Ticket.number, Ticket.node_id).where(Ticket.conversation_id == user.cid))
     assert len(tickets) == 1 and tickets[0].node_id == "fengxi"
-    inbound = rows(db, select(Message.client_msg_id, Message.state)
-                   .where(Message.conversation_id == user.cid, Message.direction == "in"))
+    inbound = rows(
+        db,
+        select(Message.client_msg_id, Message.state).where(
+            Message.conversation_id == user.cid, Message.direction == "in"
+        ),
+    )
     assert len(inbound) == len(turns) and all(m.state == "answered" for m in inbound), inbound
     assert len({m.client_msg_id for m in inbound}) == len(turns)
 
@@ -165,13 +184,23 @@ def answered_in_the_end(db: str, cid: str, timeout: float = 90.0) -> list:
     the desks' retry loop forwards it again within seconds; wait for that instead of
     mistaking it for a loss. Raises if one is still unanswered after `timeout`.
     """
-    inbound = (select(Message.id, Message.text, Message.state)
-               .where(Message.conversation_id == cid, Message.direction == "in").order_by(Message.id))
+    inbound = (
+        select(Message.id, Message.text, Message.state)
+        .where(Message.conversation_id == cid, Message.direction == "in")
+        .order_by(Message.id)
+    )
     deadline = time.monotonic() + timeout
     while True:
         msgs = rows(db, inbound)
-        answered = {r.reply_to for r in rows(db, select(Message.reply_to).where(
-            Message.conversation_id == cid, Message.direction == "out", Message.author == "bot"))}
+        answered = {
+            r.reply_to
+            for r in rows(
+                db,
+                select(Message.reply_to).where(
+                    Message.conversation_id == cid, Message.direction == "out", Message.author == "bot"
+                ),
+            )
+        }
         if all(m.state == "answered" and m.id in answered for m in msgs):
             return msgs
         if time.monotonic() > deadline:
@@ -196,7 +225,7 @@ def test_simultaneous_messages_on_two_instances_are_taken_one_at_a_time(cluster)
     for _ in range(rounds):
         with ThreadPoolExecutor(2) as pool:
             replies = list(pool.map(lambda args: user.send(*args), [(a, pair[0]), (b, pair[1])]))
-        assert all(replies), replies           # an answer, or the busy notice for a message kept pending
+        assert all(replies), replies  # an answer, or the busy notice for a message kept pending
     # Nothing lost: every message answered by the bot (after a retry if it was kept pending) ...
     inbound = answered_in_the_end(cluster.database_url, user.cid)
     assert [m.text for m in inbound].count(pair[0]) == rounds and len(inbound) == 1 + 2 * rounds, inbound
@@ -205,7 +234,7 @@ def test_simultaneous_messages_on_two_instances_are_taken_one_at_a_time(cluster)
     users = [e["text"] for e in events if e["event"] == "user"]
     assert users[0] == "你好" and len(users) == 1 + 2 * rounds, users
     for i in range(rounds):
-        assert sorted(users[1 + 2 * i:3 + 2 * i]) == sorted(pair), users
+        assert sorted(users[1 + 2 * i : 3 + 2 * i]) == sorted(pair), users
     # Each user turn is followed by its own bot turn before the next user message (no interleaving).
     kinds = [e["event"] for e in events if e["event"] in ("user", "bot")]
     seq = "".join("u" if k == "user" else "b" for k in kinds)
@@ -228,11 +257,16 @@ def test_live_updates_and_staff_cross_instances(cluster):
         # The console session is in the database: the same cookie works on either desk.
         r = staff.post(a.settings.desk_url, f"/console/conversations/{user.cid}/claim", handover_id=h.id)
         assert r.status_code in (200, 303), r.text
-        r = staff.post(b.settings.desk_url, f"/console/conversations/{user.cid}/reply", handover_id=h.id,
-                       text="您好，我是李明，人才公寓的申请材料我发给您。")
+        r = staff.post(
+            b.settings.desk_url,
+            f"/console/conversations/{user.cid}/reply",
+            handover_id=h.id,
+            text="您好，我是李明，人才公寓的申请材料我发给您。",
+        )
         assert r.status_code in (200, 303), r.text
-        staff_msg = screen.wait_for(lambda e: e.get("type") == "message"
-                                    and "人才公寓的申请材料" in (e["message"].get("text") or ""))
+        staff_msg = screen.wait_for(
+            lambda e: e.get("type") == "message" and "人才公寓的申请材料" in (e["message"].get("text") or "")
+        )
         assert staff_msg["message"]["author"].startswith("staff")
         # The user answers on desk A: it goes to staff, not to Rasa.
         assert user.send(a, "好的，谢谢") == ""
@@ -248,7 +282,7 @@ def test_scheduled_jobs_run_once_across_instances(cluster):
     """Both desks run the scheduler; two more instances race for the same due jobs: one run each."""
     db = cluster.database_url
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:      # the desks' schedulers tick at start-up
+    while time.monotonic() < deadline:  # the desks' schedulers tick at start-up
         if rows(db, select(JobRun.id).where(JobRun.job == "daily_dispatch")):
             break
         time.sleep(1)
@@ -262,8 +296,16 @@ def test_scheduled_jobs_run_once_across_instances(cluster):
         day += timedelta(days=1)
     month = (day.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     cmd = [sys.executable, "-m", "bot.scheduler", "run-once", "--now", f"{day.isoformat()}T09:30", "--db", db]
-    procs = [subprocess.Popen(cmd + ["--instance", f"racer-{i}"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd + ["--instance", f"racer-{i}"],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     runs = rows(db, select(JobRun.job, JobRun.period, JobRun.instance, JobRun.status))
@@ -275,7 +317,10 @@ def test_scheduled_jobs_run_once_across_instances(cluster):
     lists = rows(db, select(Notification.recipient, Notification.body).where(Notification.kind == "dispatch_list"))
     per_day_node = Counter((n.recipient, re.search(r"\d{1,2}月\d{1,2}日", n.body).group(0)) for n in lists)
     assert lists and max(per_day_node.values()) == 1, per_day_node
-    monthly = rows(db, select(func.count()).select_from(Notification)
-                   .where(Notification.kind == "monthly_summary",
-                          Notification.body.contains(f"{int(month[5:])}月")))
+    monthly = rows(
+        db,
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.kind == "monthly_summary", Notification.body.contains(f"{int(month[5:])}月")),
+    )
     assert monthly[0][0] == 1

@@ -4,6 +4,7 @@ Each test owns the processes it breaks (they are not the shared `stack` or `clus
 What the user sees is read the way a chat page would: the desk's HTTP answer, then the
 stored conversation history.
 """
+
 from __future__ import annotations
 
 import os
@@ -62,14 +63,13 @@ def test_action_server_crash_keeps_the_need_and_answers_it_when_back(instance):
     try:
         need = "我们公司想申请高新技术企业认定，需要满足什么条件"
         reply = user.send(instance, need)
-        assert reply == BUSY_NOTICE                     # told at once, in Chinese, that it was received
+        assert reply == BUSY_NOTICE  # told at once, in Chinese, that it was received
         (m,) = [m for m in history(db, user.cid) if m.text == need]
-        assert m.state in ("pending", "forwarded")      # kept; not answered while actions are down
+        assert m.state in ("pending", "forwarded")  # kept; not answered while actions are down
     finally:
         instance.restart("actions")
-    replies = wait_answered(db, user.cid, need)         # the desk re-sends it on its own
-    assert any("高新技术企业" in (r.text or "") or "高企" in (r.text or "") for r in replies), \
-        [r.text for r in replies]
+    replies = wait_answered(db, user.cid, need)  # the desk re-sends it on its own
+    assert any("高新技术企业" in (r.text or "") or "高企" in (r.text or "") for r in replies), [r.text for r in replies]
     # The conversation goes on normally, and nothing was answered twice.
     assert user.send(instance, "我的工单")
     inbound = [m for m in history(db, user.cid) if m.direction == "in"]
@@ -83,7 +83,7 @@ def test_rasa_restart_keeps_the_conversation_mid_form(instance):
     user.send(instance, "想申请创业担保贷款，需要专员对接")
     assert "企业全称" in user.send(instance, "/open_ticket")
     assert "请问怎么称呼" in user.send(instance, "西安秦岭芯材料科技有限公司")
-    instance.restart("rasa")                            # the tracker is in Rasa's SQL store
+    instance.restart("rasa")  # the tracker is in Rasa's SQL store
     assert "手机号" in user.send(instance, "张工")
     assert "园区" in user.send(instance, "13700001234")
     assert "请确认需求登记信息" in user.send(instance, "沣东新城")
@@ -93,6 +93,7 @@ def test_rasa_restart_keeps_the_conversation_mid_form(instance):
 
 
 # ---- the scale profile: PostgreSQL restarted, Redis gone ------------------------------------------------
+
 
 def _pg_cluster() -> list[str]:
     versions = os.listdir("/etc/postgresql") if os.path.isdir("/etc/postgresql") else []
@@ -106,8 +107,9 @@ def pg_instance(tmp_path, model_file):
     tag = uuid.uuid4().hex[:8]
     db = create_pg_database(f"ys_fault_{tag}", PG_ADMIN)
     tracker = create_pg_database(f"ys_fault_tr_{tag}", PG_ADMIN)
-    inst = start_instance(scaled_settings(tmp_path, db, tracker, REDIS_URL, f"ysfault{tag}",
-                                          token="fault-token"), model_file)
+    inst = start_instance(
+        scaled_settings(tmp_path, db, tracker, REDIS_URL, f"ysfault{tag}", token="fault-token"), model_file
+    )
     yield inst
     inst.stop()
     drop_pg_database(db, PG_ADMIN)
@@ -126,12 +128,11 @@ def test_postgresql_restart_is_survived(pg_instance):
     user = WebUser(inst.settings.desk_url)
     user.send(inst, "想申请创业担保贷款，需要专员对接")
     assert "企业全称" in user.send(inst, "/open_ticket")
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *_pg_cluster(), "restart"], check=True,
-                   timeout=120)
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *_pg_cluster(), "restart"], check=True, timeout=120)
     # Every pooled connection of the desk, Rasa and the action server is now dead.
     text = "西安秦岭芯材料科技有限公司"
     reply = user.send(inst, text)
-    if "请问怎么称呼" not in reply:                      # at most one busy notice, then the answer
+    if "请问怎么称呼" not in reply:  # at most one busy notice, then the answer
         assert reply == BUSY_NOTICE, reply
         assert any("请问怎么称呼" in (r.text or "") for r in wait_answered(db, user.cid, text))
     assert "手机号" in user.send(inst, "张工")
@@ -149,8 +150,9 @@ def test_redis_down_gives_a_clear_answer_not_a_hang(tmp_path, model_file, privat
     tracker = create_pg_database(f"ys_redis_tr_{tag}", PG_ADMIN)
     inst = None
     try:
-        inst = start_instance(scaled_settings(tmp_path, db, tracker, private_redis.url, "ysredis",
-                                              token="fault-token"), model_file)
+        inst = start_instance(
+            scaled_settings(tmp_path, db, tracker, private_redis.url, "ysredis", token="fault-token"), model_file
+        )
         user = WebUser(inst.settings.desk_url)
         assert user.send(inst, "你好")
         private_redis.stop()
@@ -158,12 +160,12 @@ def test_redis_down_gives_a_clear_answer_not_a_hang(tmp_path, model_file, privat
         started = time.monotonic()
         text = "人才公寓怎么申请"
         reply = user.send(inst, text)
-        assert time.monotonic() - started < 20          # an answer, not a hang
+        assert time.monotonic() - started < 20  # an answer, not a hang
         assert reply == BUSY_NOTICE
         health = requests.get(f"{inst.settings.desk_url}/healthz", timeout=10)
         assert health.status_code == 503 and "不可达" in health.json()["redis"]
 
-        private_redis.start()                           # Redis is back: the message is answered
+        private_redis.start()  # Redis is back: the message is answered
         assert wait_answered(db, user.cid, text)
         assert requests.get(f"{inst.settings.desk_url}/healthz", timeout=10).status_code == 200
     finally:

@@ -1,6 +1,7 @@
 """The chat side of identity before access (issue 16), actions called directly as in test_actions.py: a second
 chat claiming the same company sees, rates and completes none of the first's tickets; "验证" sends a code to
 the mobile on file and the typed code verifies; without an SMS provider the chat says staff verify."""
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -34,7 +35,7 @@ def fresh_services(tmp_path, monkeypatch):
         cached.cache_clear()
     yield
     for cached in (services.settings, services.tickets, services.identity):
-        getattr(cached, "cache_clear", lambda: None)()    # identity may be the test's own (sms fixture)
+        getattr(cached, "cache_clear", lambda: None)()  # identity may be the test's own (sms fixture)
 
 
 @pytest.fixture
@@ -46,23 +47,38 @@ def sms(monkeypatch):
 
 
 def tracker(sender, text, intent="nlu_fallback"):
-    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9},
-             "intent_ranking": [{"name": intent, "confidence": 0.9}]}
-    return Tracker(sender, {}, parse, [{"event": "user", "text": text, "parse_data": parse}],
-                   False, None, {}, "action_listen")
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "intent_ranking": [{"name": intent, "confidence": 0.9}],
+    }
+    return Tracker(
+        sender, {}, parse, [{"event": "user", "text": text, "parse_data": parse}], False, None, {}, "action_listen"
+    )
 
 
 async def run(action, t):
     from actions import actions as _  # noqa: F401 - registers the action module
+
     d = CollectingDispatcher()
     events = await action.run(d, t, {})
     return "\n".join(m.get("text") or "" for m in d.messages), d.messages, events
 
 
 def open_for(sender, mobile, description="想申请知识产权质押贷款，额度500万"):
-    return services.tickets().open_ticket(
-        category="need_debt_financing", description=description, enterprise=EnterpriseInput(name=COMPANY),
-        contact_name="王经理", mobile=mobile, sender_id=sender, channel="web").ticket
+    return (
+        services.tickets()
+        .open_ticket(
+            category="need_debt_financing",
+            description=description,
+            enterprise=EnterpriseInput(name=COMPANY),
+            contact_name="王经理",
+            mobile=mobile,
+            sender_id=sender,
+            channel="web",
+        )
+        .ticket
+    )
 
 
 async def test_a_second_chat_sees_rates_and_completes_none_of_the_first_chats_tickets(sms):
@@ -78,9 +94,10 @@ async def test_a_second_chat_sees_rates_and_completes_none_of_the_first_chats_ti
     assert body == f"没有找到您名下待评价的工单 {first.number}。"
     assert services.tickets().get(first.number).status == lc.RESOLVED
     assert not services.tickets().get(first.number).followup_required
-    body, messages, events = await run(ActionStartAddInfo(), tracker("chat-b", f"补充工单 {first.number} 的信息",
-                                                                      "add_ticket_info"))
-    assert all(e.get("value") != first.number for e in events)      # no add-info form for it
+    body, messages, events = await run(
+        ActionStartAddInfo(), tracker("chat-b", f"补充工单 {first.number} 的信息", "add_ticket_info")
+    )
+    assert all(e.get("value") != first.number for e in events)  # no add-info form for it
     assert first.number not in body + str(messages)
 
 
@@ -101,7 +118,7 @@ async def test_verify_by_code_typed_in_the_chat(sms):
     assert "验证成功" in body and COMPANY in body
     body, _, _ = await run(ActionTicketStatus(), tracker("chat-b", "我的工单", "ask_ticket_status"))
     assert first.number in body and "回复「验证」" not in body
-    body, _, _ = await run(ActionNluFallback(), tracker("chat-b", code))        # replay: nothing pending any more
+    body, _, _ = await run(ActionNluFallback(), tracker("chat-b", code))  # replay: nothing pending any more
     assert "验证成功" not in body
 
 

@@ -5,6 +5,7 @@ Sign-in (argon2, lockout with a fixed clock, constant work for unknown users), s
 reachable without a session, node scoping (403 for another node's conversation and ticket,
 also on the live event stream), escaped user text, and the audit trail of staff actions.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,12 +42,14 @@ class Console:
     app: object
 
     async def login(self, username: str, password: str = PASSWORD, follow: bool = False):
-        self.client.session.cookie_jar.clear()          # a fresh browser
+        self.client.session.cookie_jar.clear()  # a fresh browser
         page = await self.client.get("/console/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        return await self.client.post("/console/login", data={"username": username, "password": password,
-                                                               "csrf_token": token, "next": "/console/"},
-                                      allow_redirects=follow)
+        return await self.client.post(
+            "/console/login",
+            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
+            allow_redirects=follow,
+        )
 
     async def csrf(self) -> str:
         resp = await self.client.get("/console/tickets")
@@ -65,8 +68,9 @@ class Console:
 
 @pytest.fixture
 async def console(db_url, tmp_path):
-    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9,
-                                   actions_port=9, rasa_token="t")
+    settings = dataclasses.replace(
+        Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t"
+    )
     app = create_app(settings)
     clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
     app[auth.CLOCK_KEY] = clock
@@ -91,10 +95,19 @@ def audit_rows(db, action=None):
 
 
 def open_ticket(db, sender, new_city, description="想申请人才公寓，请问需要什么材料", name="西安星火光电科技有限公司"):
-    return TicketService(db).open_ticket(
-        category="need_talent_living", description=description,
-        enterprise=EnterpriseInput(name=name, new_city=new_city), contact_name="王经理",
-        mobile="13912345678", sender_id=sender, channel="web").ticket
+    return (
+        TicketService(db)
+        .open_ticket(
+            category="need_talent_living",
+            description=description,
+            enterprise=EnterpriseInput(name=name, new_city=new_city),
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=sender,
+            channel="web",
+        )
+        .ticket
+    )
 
 
 def handover_at(db, cid, node, text="你好，我要找人工"):
@@ -107,6 +120,7 @@ def handover_at(db, cid, node, text="你好，我要找人工"):
 
 # ---- sign-in --------------------------------------------------------------------------------------
 
+
 async def test_login_ok_and_bad(console):
     staff(console.db, "li", "fengxi", name="李明")
     bad = await console.login("li", "wrong-password-1")
@@ -114,11 +128,11 @@ async def test_login_ok_and_bad(console):
     unknown = await console.login("nobody", "wrong-password-1")
     assert unknown.status == 401 and "用户名或密码错误" in await unknown.text()
 
-    ok = await console.login("LI ")            # usernames are case- and space-insensitive
+    ok = await console.login("LI ")  # usernames are case- and space-insensitive
     assert ok.status == 302 and ok.headers["Location"] == "/console/"
     cookie = ok.cookies[auth.COOKIE]
     assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["path"] == "/console"
-    assert len(cookie.value) >= 43                       # 32 random bytes, urlsafe base64
+    assert len(cookie.value) >= 43  # 32 random bytes, urlsafe base64
     with read_sessions(console.db)() as s:
         rows = list(s.scalars(select(StaffSession)))
     assert [r.id for r in rows] == [hashlib.sha256(cookie.value.encode()).hexdigest()]
@@ -144,11 +158,13 @@ async def test_unknown_user_costs_a_password_check(console, monkeypatch):
 async def test_login_needs_the_form_token(console):
     staff(console.db, "li", "fengxi")
     await console.client.get("/console/login")
-    resp = await console.client.post("/console/login", data={"username": "li", "password": PASSWORD},
-                                     allow_redirects=False)
+    resp = await console.client.post(
+        "/console/login", data={"username": "li", "password": PASSWORD}, allow_redirects=False
+    )
     assert resp.status == 403 and auth.COOKIE not in resp.cookies
-    resp = await console.client.post("/console/login", data={"username": "li", "password": PASSWORD,
-                                                             "csrf_token": "forged"}, allow_redirects=False)
+    resp = await console.client.post(
+        "/console/login", data={"username": "li", "password": PASSWORD, "csrf_token": "forged"}, allow_redirects=False
+    )
     assert resp.status == 403
 
 
@@ -158,7 +174,7 @@ async def test_lockout_after_five_failures_and_unlock_after_fifteen_minutes(cons
         r = await console.login("li", f"bad-password-{i}")
         text = await r.text()
         assert r.status == 401 and "用户名或密码错误" in text and "已暂停登录" not in text
-        if i == 2:                                      # from the 3rd failure on: growing delays
+        if i == 2:  # from the 3rd failure on: growing delays
             quick = await console.login("li")
             assert quick.status == 429 and "请 2 秒后再试" in await quick.text()
             assert quick.headers["Retry-After"] == "2"
@@ -168,7 +184,7 @@ async def test_lockout_after_five_failures_and_unlock_after_fifteen_minutes(cons
     text = await r.text()
     assert r.status == 401 and "已暂停登录 15 分钟" in text
     console.clock.advance(minutes=14)
-    r = await console.login("li")                       # right password, still paused
+    r = await console.login("li")  # right password, still paused
     assert r.status == 429 and "已暂停登录" in await r.text()
     console.clock.advance(minutes=1, seconds=1)
     r = await console.login("li")
@@ -199,13 +215,16 @@ async def test_session_expires_after_eight_hours_and_on_logout(console):
 
 # ---- nothing without a session, CSRF on every write -------------------------------------------------
 
+
 def _console_routes(app):
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if path and auth.is_console_path(path) and route.method in ("GET", "POST"):
-            yield route.method, path.replace("{cid}", "web-x").replace("{number}", "QCY-1").replace(
-                "{name}", "console.js")
+            yield (
+                route.method,
+                path.replace("{cid}", "web-x").replace("{number}", "QCY-1").replace("{name}", "console.js"),
+            )
 
 
 async def test_nothing_of_the_console_without_login(console):
@@ -236,8 +255,11 @@ async def test_writes_without_the_csrf_token_fail(console):
     ok = await console.post(f"/console/tickets/{t.number}/note", {"text": "已电话联系企业"})
     assert ok.status == 200 and (await ok.json())["ok"]
     token = await console.csrf()
-    ok = await console.client.post(f"/console/tickets/{t.number}/note", data={"text": "第二条"},
-                                   headers={"X-CSRF-Token": token, "Accept": "application/json"})
+    ok = await console.client.post(
+        f"/console/tickets/{t.number}/note",
+        data={"text": "第二条"},
+        headers={"X-CSRF-Token": token, "Accept": "application/json"},
+    )
     assert ok.status == 200
     notes = [e.note for e in TicketService(console.db).events(t.number) if e.action == "note"]
     assert notes == ["已电话联系企业", "第二条"]
@@ -245,24 +267,33 @@ async def test_writes_without_the_csrf_token_fail(console):
 
 # ---- scope ------------------------------------------------------------------------------------------
 
+
 async def test_staff_of_one_node_get_403_for_another_nodes_conversation_and_ticket(console):
-    staff(console.db, "ws", "fengxi-ws-xinxi")          # a workstation of 沣西
-    staff(console.db, "fx", "fengxi")                   # the 沣西 new-city centre
-    staff(console.db, "boss", "centre")                 # the comprehensive centre
+    staff(console.db, "ws", "fengxi-ws-xinxi")  # a workstation of 沣西
+    staff(console.db, "fx", "fengxi")  # the 沣西 new-city centre
+    staff(console.db, "boss", "centre")  # the comprehensive centre
     handover_at(console.db, "web-dong", "fengdong")
     handover_at(console.db, "web-ws", "fengxi-ws-xinxi")
     t = open_ticket(console.db, "web-dong", "沣东")
     assert t.node_id == "fengdong"
 
     await console.login("ws")
-    for path in ("/console/conversations/web-dong", "/console/api/conversations/web-dong",
-                 "/console/events?conversation=web-dong", f"/console/tickets/{t.number}",
-                 "/console/tickets?node=fengdong"):
+    for path in (
+        "/console/conversations/web-dong",
+        "/console/api/conversations/web-dong",
+        "/console/events?conversation=web-dong",
+        f"/console/tickets/{t.number}",
+        "/console/tickets?node=fengdong",
+    ):
         assert (await console.client.get(path, allow_redirects=False)).status == 403, path
-    for path, data in ((f"/console/conversations/web-dong/claim", {}), ("/console/conversations/web-dong/reply", {"text": "hi"}),
-                       ("/console/conversations/web-dong/end", {}), ("/console/conversations/web-dong/takeover", {}),
-                       (f"/console/tickets/{t.number}/status", {"target": "in_progress"}),
-                       (f"/console/tickets/{t.number}/note", {"text": "x"})):
+    for path, data in (
+        (f"/console/conversations/web-dong/claim", {}),
+        ("/console/conversations/web-dong/reply", {"text": "hi"}),
+        ("/console/conversations/web-dong/end", {}),
+        ("/console/conversations/web-dong/takeover", {}),
+        (f"/console/tickets/{t.number}/status", {"target": "in_progress"}),
+        (f"/console/tickets/{t.number}/note", {"text": "x"}),
+    ):
         assert (await console.post(path, data)).status == 403, path
     assert (await console.client.get("/console/conversations/web-ws")).status == 200
     queue = await (await console.client.get("/console/api/queue")).json()
@@ -270,12 +301,12 @@ async def test_staff_of_one_node_get_403_for_another_nodes_conversation_and_tick
     tickets = await (await console.client.get("/console/tickets")).text()
     assert t.number not in tickets
     assert audit_rows(console.db, "denied")
-    assert await ho_status(console.db, "web-dong") == (None, None)      # nothing happened to it
+    assert await ho_status(console.db, "web-dong") == (None, None)  # nothing happened to it
 
-    await console.login("fx")                   # the new-city centre sees its workstations too
+    await console.login("fx")  # the new-city centre sees its workstations too
     assert (await console.client.get("/console/conversations/web-ws")).status == 200
     assert (await console.client.get("/console/conversations/web-dong")).status == 403
-    await console.login("boss")                 # the comprehensive centre sees everything
+    await console.login("boss")  # the comprehensive centre sees everything
     assert (await console.client.get("/console/conversations/web-dong")).status == 200
     assert (await console.client.get(f"/console/tickets/{t.number}")).status == 200
 
@@ -303,29 +334,56 @@ async def test_event_stream_only_carries_events_in_scope(console):
 
     assert (await next_event())[0] == "ready"
     hub = console.app[HUB_KEY]
-    hub.publish("console", {"type": "handover", "action": "created", "conversation_id": "web-dong",
-                            "handover": {"id": 1, "node": "fengdong", "reason": "request_human"}})
+    hub.publish(
+        "console",
+        {
+            "type": "handover",
+            "action": "created",
+            "conversation_id": "web-dong",
+            "handover": {"id": 1, "node": "fengdong", "reason": "request_human"},
+        },
+    )
     hub.publish("console", {"type": "user_message", "conversation_id": "web-dong", "message": {"text": "秘密"}})
-    hub.publish("console", {"type": "handover", "action": "created", "conversation_id": "web-ws",
-                            "handover": {"id": 2, "node": "fengxi-ws-xinxi", "reason": "request_human"}})
+    hub.publish(
+        "console",
+        {
+            "type": "handover",
+            "action": "created",
+            "conversation_id": "web-ws",
+            "handover": {"id": 2, "node": "fengxi-ws-xinxi", "reason": "request_human"},
+        },
+    )
     name, data = await next_event()
-    assert name == "handover" and data["conversation_id"] == "web-ws"     # the fengdong ones never arrive
+    assert name == "handover" and data["conversation_id"] == "web-ws"  # the fengdong ones never arrive
     resp.close()
 
 
 # ---- escaping -----------------------------------------------------------------------------------------
+
 
 async def test_user_text_is_escaped_in_every_page(console):
     staff(console.db, "boss", "centre", role="admin")
     t = open_ticket(console.db, "web-x", "沣西", description=f"我们的需求：{XSS}", name=f"恶意企业{XSS}")
     handover_at(console.db, "web-x", "fengxi", text=XSS)
     with sessions(console.db).begin() as s:
-        s.add(Message(conversation_id="web-x", direction="out", author="bot", text=XSS,
-                      payload=json.dumps({"buttons": [{"title": XSS, "payload": "/greet"}]})))
+        s.add(
+            Message(
+                conversation_id="web-x",
+                direction="out",
+                author="bot",
+                text=XSS,
+                payload=json.dumps({"buttons": [{"title": XSS, "payload": "/greet"}]}),
+            )
+        )
     TicketService(console.db).note(t.number, "user:web-x", XSS, internal=False)
     await console.login("boss")
-    for path in ("/console/", "/console/conversations/web-x", f"/console/tickets/{t.number}",
-                 "/console/tickets", "/console/reports"):
+    for path in (
+        "/console/",
+        "/console/conversations/web-x",
+        f"/console/tickets/{t.number}",
+        "/console/tickets",
+        "/console/reports",
+    ):
         r = await console.client.get(path)
         html = await r.text()
         assert r.status == 200, path
@@ -334,10 +392,11 @@ async def test_user_text_is_escaped_in_every_page(console):
     page = await (await console.client.get("/console/conversations/web-x")).text()
     assert "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in page
     api = await (await console.client.get("/console/api/conversations/web-x")).json()
-    assert any(m["text"] == XSS for m in api["messages"])      # JSON carries the raw text; the page uses textContent
+    assert any(m["text"] == XSS for m in api["messages"])  # JSON carries the raw text; the page uses textContent
 
 
 # ---- staff actions: claim, reply, note, end — with the audit trail ------------------------------------
+
 
 async def test_claim_reply_note_end_are_audited(console):
     li = staff(console.db, "li", "fengxi", name="李明")
@@ -361,13 +420,15 @@ async def test_claim_reply_note_end_are_audited(console):
     r = await console.post("/console/conversations/web-a/note", {"text": "企业已提交材料，待核验"})
     assert r.status == 200
     with read_sessions(console.db)() as s:
-        msgs = [(m.author, m.text, m.internal) for m in s.scalars(
-            select(Message).where(Message.conversation_id == "web-a").order_by(Message.id))]
+        msgs = [
+            (m.author, m.text, m.internal)
+            for m in s.scalars(select(Message).where(Message.conversation_id == "web-a").order_by(Message.id))
+        ]
     assert ("staff:wang", "您好，我是王芳", False) in msgs
     assert ("staff:wang", "企业已提交材料，待核验", True) in msgs
 
     r = await console.post("/console/conversations/web-a/end", {"handover_id": info.id})
-    assert r.status == 200          # Rasa is not running here: the handover ends all the same
+    assert r.status == 200  # Rasa is not running here: the handover ends all the same
     h = ho.get(console.db, info.id)
     assert h.ended_at is not None
     with read_sessions(console.db)() as s:
@@ -387,10 +448,12 @@ async def test_ticket_status_actions_follow_the_lifecycle(console):
     await console.login("li")
     page = await (await console.client.get(f"/console/tickets/{t.number}")).text()
     assert f'action="/console/tickets/{t.number}/close"' in page and 'value="rated"' not in page
-    assert 'name="target" value="resolved"' not in page          # 办结 needs a result and a confirmation
+    assert 'name="target" value="resolved"' not in page  # 办结 needs a result and a confirmation
     r = await console.post(f"/console/tickets/{t.number}/status", {"target": "cannot_handle"})
     assert r.status == 400 and "原因" in (await r.json())["message"]
-    r = await console.post(f"/console/tickets/{t.number}/status", {"target": "cannot_handle", "reason": "不属于本窗口职能"})
+    r = await console.post(
+        f"/console/tickets/{t.number}/status", {"target": "cannot_handle", "reason": "不属于本窗口职能"}
+    )
     assert r.status == 200
     assert TicketService(console.db).get(t.number).status == "cannot_handle"
     r = await console.post(f"/console/tickets/{t.number}/status", {"target": "resolved"})
@@ -405,15 +468,19 @@ async def test_transfer_rules_by_role(console):
     staff(console.db, "lead", "fengxi", role="lead")
     info = handover_at(console.db, "web-tr", "fengxi-ws-xinxi")
     await console.login("ws")
-    r = await console.post("/console/conversations/web-tr/transfer", {"handover_id": info.id, "node_id": "fengxi-ws-yungu"})
-    assert r.status == 403                       # staff: own node or the node above only
+    r = await console.post(
+        "/console/conversations/web-tr/transfer", {"handover_id": info.id, "node_id": "fengxi-ws-yungu"}
+    )
+    assert r.status == 403  # staff: own node or the node above only
     r = await console.post("/console/conversations/web-tr/transfer", {"handover_id": info.id, "node_id": "fengxi"})
     assert r.status == 200 and (await r.json())["left_scope"]
     assert ho.open_for(console.db, "web-tr").node_id == "fengxi"
     await console.login("lead")
     r = await console.post("/console/conversations/web-tr/transfer", {"handover_id": info.id, "node_id": "fengdong"})
-    assert r.status == 403                       # a lead transfers within their scope (and upwards)
-    r = await console.post("/console/conversations/web-tr/transfer", {"handover_id": info.id, "node_id": "fengxi-ws-yungu"})
+    assert r.status == 403  # a lead transfers within their scope (and upwards)
+    r = await console.post(
+        "/console/conversations/web-tr/transfer", {"handover_id": info.id, "node_id": "fengxi-ws-yungu"}
+    )
     assert r.status == 200
     assert len(audit_rows(console.db, "transfer")) == 2
 
@@ -450,11 +517,14 @@ async def test_return_to_cannot_render_another_nodes_conversation(console):
     handover_at(console.db, "web-dong", "fengdong", text="沣东企业的秘密需求")
     own = open_ticket(console.db, "web-own", "沣西")
     from bot.db.schema import Ticket
-    with sessions(console.db).begin() as s:         # the ticket belongs to the workstation
+
+    with sessions(console.db).begin() as s:  # the ticket belongs to the workstation
         s.scalars(select(Ticket).where(Ticket.number == own.number)).one().node_id = "fengxi-ws-xinxi"
     await console.login("ws")
-    r = await console.post(f"/console/tickets/{own.number}/status",
-                           {"target": "rated", "return_to": "/console/conversations/web-dong"}, json_reply=False)
+    r = await console.post(
+        f"/console/tickets/{own.number}/status",
+        {"target": "rated", "return_to": "/console/conversations/web-dong"},
+        json_reply=False,
+    )
     page = await r.text()
     assert r.status == 400 and "沣东企业的秘密需求" not in page and own.number in page
-

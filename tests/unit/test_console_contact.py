@@ -1,5 +1,6 @@
 """Console: staff confirm a chat identity as a contact of its enterprise ("确认为该企业联系人") — scoped to the
 conversation's node, CSRF-protected, audited; afterwards the chat sees the enterprise's tickets. Both databases."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,15 +21,23 @@ async def desk(db_url, tmp_path, monkeypatch):
 
 
 def open_for(db, sender, new_city, description):
-    return TicketService(db).open_ticket(
-        category="need_debt_financing", description=description,
-        enterprise=EnterpriseInput(name=COMPANY, new_city=new_city), contact_name="王经理",
-        mobile="13912345678", sender_id=sender).ticket
+    return (
+        TicketService(db)
+        .open_ticket(
+            category="need_debt_financing",
+            description=description,
+            enterprise=EnterpriseInput(name=COMPANY, new_city=new_city),
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=sender,
+        )
+        .ticket
+    )
 
 
 async def test_staff_confirm_a_contact_and_the_chat_then_sees_the_enterprises_tickets(desk):
     first = open_for(desk.db, "chat-a", "沣西", "想申请知识产权质押贷款，额度500万")
-    mine = open_for(desk.db, "chat-b", "沣东", "人才公寓怎么申请")          # routed to 沣东 by what it stated
+    mine = open_for(desk.db, "chat-b", "沣东", "人才公寓怎么申请")  # routed to 沣东 by what it stated
     cli.create_staff(desk.db, "li", "李明", "fengdong", "staff", PASSWORD)
     cli.create_staff(desk.db, "wang", "王芳", "fengxi", "staff", PASSWORD)
     li, wang = await desk.browser(), await desk.browser()
@@ -39,11 +48,11 @@ async def test_staff_confirm_a_contact_and_the_chat_then_sees_the_enterprises_ti
     page = await li.client.get("/console/conversations/chat-b/contact")
     text = await page.text()
     assert page.status == 200 and "未验证" in text and "确认为该企业联系人" in text
-    assert "沣东" in text and "未写入档案" in text                        # what it stated, shown as such
+    assert "沣东" in text and "未写入档案" in text  # what it stated, shown as such
 
     assert (await li.post("/console/conversations/chat-b/verify-contact", token=False)).status in (400, 403)
-    assert not IdentityService(desk.db).standing("chat-b").verified     # no CSRF token: nothing done
-    refused = await wang.post("/console/conversations/chat-b/verify-contact")   # another node's conversation
+    assert not IdentityService(desk.db).standing("chat-b").verified  # no CSRF token: nothing done
+    refused = await wang.post("/console/conversations/chat-b/verify-contact")  # another node's conversation
     assert refused.status == 403 and not IdentityService(desk.db).standing("chat-b").verified
 
     done = await li.post("/console/conversations/chat-b/verify-contact")
@@ -80,5 +89,5 @@ async def test_odd_conversation_ids_get_not_found_never_an_error(desk, cid):
     b = await desk.browser()
     await b.login("boss")
     page = await b.client.get(f"/console/conversations/{cid}/contact")
-    assert page.status in (400, 404) and "<script>alert" not in await page.text()     # %00: refused as bad input
+    assert page.status in (400, 404) and "<script>alert" not in await page.text()  # %00: refused as bad input
     assert (await b.post(f"/console/conversations/{cid}/verify-contact")).status in (400, 404)

@@ -1,6 +1,7 @@
 """The console's search (issue 13 item 5): tickets by number, enterprise and text, enterprises by name and credit
 code, conversations by message text — never outside the staff member's node scope; LIKE wildcards typed by staff
 are taken literally. Core module and the /console/search page, both databases."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,25 +14,39 @@ from bot.tickets import search as core
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
 
-XIXIAN = "西咸搜索光电科技有限公司"        # 沣西
-FENGDONG = "沣东搜索生物医药有限公司"       # 沣东
+XIXIAN = "西咸搜索光电科技有限公司"  # 沣西
+FENGDONG = "沣东搜索生物医药有限公司"  # 沣东
 CODE = "91440300708461136T"
 
 
 def seed(db):
     svc = TicketService(db)
-    a = svc.open_ticket(category="need_recruitment", description="招聘二十名光学检测员，100%到岗",
-                        enterprise=EnterpriseInput(name=XIXIAN, new_city="沣西"), contact_name="王经理",
-                        mobile="13912345678", sender_id="web-search-a", channel="web",
-                        conversation_id="web-search-a").ticket
-    b = svc.open_ticket(category="need_recruitment", description="招聘生物检测员 五名",
-                        enterprise=EnterpriseInput(name=FENGDONG, new_city="沣东"), contact_name="李经理",
-                        mobile="13912345679", sender_id="web-search-b", channel="web",
-                        conversation_id="web-search-b").ticket
+    a = svc.open_ticket(
+        category="need_recruitment",
+        description="招聘二十名光学检测员，100%到岗",
+        enterprise=EnterpriseInput(name=XIXIAN, new_city="沣西"),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id="web-search-a",
+        channel="web",
+        conversation_id="web-search-a",
+    ).ticket
+    b = svc.open_ticket(
+        category="need_recruitment",
+        description="招聘生物检测员 五名",
+        enterprise=EnterpriseInput(name=FENGDONG, new_city="沣东"),
+        contact_name="李经理",
+        mobile="13912345679",
+        sender_id="web-search-b",
+        channel="web",
+        conversation_id="web-search-b",
+    ).ticket
     with sessions(db).begin() as s:
-        for cid, node, text in (("web-search-a", "fengxi", "请问检测员的社保怎么交"),
-                                ("web-search-b", "fengdong", "检测员的公寓还有吗"),
-                                ("web-search-c", None, "检测员 无节点的会话")):
+        for cid, node, text in (
+            ("web-search-a", "fengxi", "请问检测员的社保怎么交"),
+            ("web-search-b", "fengdong", "检测员的公寓还有吗"),
+            ("web-search-c", None, "检测员 无节点的会话"),
+        ):
             s.add(Conversation(id=cid, channel="web", mode="bot", node_id=node))
             s.flush()
             s.add(Message(conversation_id=cid, direction="in", author="user", text=text))
@@ -51,8 +66,13 @@ def test_core_search_scopes_every_kind(db_url):
     # by number (any case) and by credit code
     assert [h.number for h in core.search(db_url, a.number.lower(), {"fengxi"}).tickets] == [a.number]
     TicketService(db_url).open_ticket(
-        category="need_recruitment", description="招聘", contact_name="王经理", mobile=None, sender_id=None,
-        enterprise=EnterpriseInput(name=XIXIAN, credit_code=CODE, new_city="沣西"))
+        category="need_recruitment",
+        description="招聘",
+        contact_name="王经理",
+        mobile=None,
+        sender_id=None,
+        enterprise=EnterpriseInput(name=XIXIAN, credit_code=CODE, new_city="沣西"),
+    )
     assert [h.name for h in core.search(db_url, CODE[-6:], {"fengxi"}).enterprises] == [XIXIAN]
     assert core.search(db_url, CODE[-6:], {"fengdong"}).enterprises == []
     # a handover to 沣东 moves the conversation (and its enterprise) into 沣东's scope while it is open
@@ -64,7 +84,7 @@ def test_core_search_scopes_every_kind(db_url):
 def test_wildcards_are_literal_and_snippets_cut_around_the_match(db_url):
     a, _ = seed(db_url)
     assert [h.number for h in core.search(db_url, "100%", None).tickets] == [a.number]
-    assert core.search(db_url, "%", {"fengdong"}).tickets == []           # not "everything"
+    assert core.search(db_url, "%", {"fengdong"}).tickets == []  # not "everything"
     assert core.search(db_url, "_", None).tickets == []
     assert core.like_pattern("a%b_c\\") == "%a\\%b\\_c\\\\%"
     assert core.search(db_url, "   ", None).empty

@@ -1,5 +1,6 @@
 """The console's 我的 page, read marks and unread counts, and the reply / internal note modes (issue 13 item 8):
 each scoped to the staff member's node, CSRF-protected; a text sent in one mode never goes out in the other."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -14,8 +15,10 @@ from tests.unit.test_signin_admin import PASSWORD, make_desk
 
 def stored(db, cid) -> list[tuple[str, bool]]:
     with read_sessions(db)() as s:
-        return [(m.text, m.internal) for m in s.scalars(select(Message).where(Message.conversation_id == cid)
-                                                         .order_by(Message.id))]
+        return [
+            (m.text, m.internal)
+            for m in s.scalars(select(Message).where(Message.conversation_id == cid).order_by(Message.id))
+        ]
 
 
 def say(db, cid, text):
@@ -30,10 +33,17 @@ async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
         s.add(Conversation(id="web-mine", channel="web", mode="bot", node_id="fengxi"))
         s.add(Conversation(id="web-other", channel="web", mode="bot", node_id="fengdong"))
     svc = TicketService(db_url)
-    t = svc.open_ticket(category="need_recruitment", description="招聘五名焊工", contact_name="王经理",
-                        mobile="13912345678", sender_id="web-mine", channel="web", conversation_id="web-mine",
-                        enterprise=EnterpriseInput(name="西咸我的测试有限公司", new_city="沣西")).ticket
-    say(db_url, "web-mine", "机器人接待时问过的问题")                      # before the handover: not news
+    t = svc.open_ticket(
+        category="need_recruitment",
+        description="招聘五名焊工",
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id="web-mine",
+        channel="web",
+        conversation_id="web-mine",
+        enterprise=EnterpriseInput(name="西咸我的测试有限公司", new_city="沣西"),
+    ).ticket
+    say(db_url, "web-mine", "机器人接待时问过的问题")  # before the handover: not news
     ho.start_handover(db_url, "web-mine", "request_human", node_id="fengxi", channel="web")
     ho.start_handover(db_url, "web-other", "request_human", node_id="fengdong", channel="web")
     desk = await make_desk(db_url, tmp_path, monkeypatch)
@@ -47,20 +57,24 @@ async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
         say(db_url, "web-mine", "焊工要有证吗")
         say(db_url, "web-mine", "我们下周要人")
         q = await (await w.client.get("/console/api/queue")).json()
-        assert q["items"][0]["unread"] == 2 and q["waiting"] == 2            # claimed: its unread messages count
-        assert (await w.client.get("/console/conversations/web-mine")).status == 200      # opening reads them
+        assert q["items"][0]["unread"] == 2 and q["waiting"] == 2  # claimed: its unread messages count
+        assert (await w.client.get("/console/conversations/web-mine")).status == 200  # opening reads them
         q = await (await w.client.get("/console/api/queue")).json()
         assert q["items"][0]["unread"] == 0 and q["waiting"] == 0
         say(db_url, "web-mine", "还在吗")
         newest = stored_ids(db_url, "web-mine")[-1]
-        r = await w.client.post("/console/api/conversations/web-mine/read", json={"last_id": newest},
-                                headers={"X-CSRF-Token": await w.csrf()})
+        r = await w.client.post(
+            "/console/api/conversations/web-mine/read",
+            json={"last_id": newest},
+            headers={"X-CSRF-Token": await w.csrf()},
+        )
         assert r.status == 200 and (await (await w.client.get("/console/api/queue")).json())["waiting"] == 0
-        r = await w.client.post("/console/api/conversations/web-other/read", json={"last_id": 1},
-                                headers={"X-CSRF-Token": await w.csrf()})
-        assert r.status == 403                                                # another node's conversation
+        r = await w.client.post(
+            "/console/api/conversations/web-other/read", json={"last_id": 1}, headers={"X-CSRF-Token": await w.csrf()}
+        )
+        assert r.status == 403  # another node's conversation
         r = await w.client.post("/console/api/conversations/web-mine/read", json={"last_id": 1})
-        assert r.status in (400, 403)                                         # no CSRF token
+        assert r.status in (400, 403)  # no CSRF token
 
         # modes: the route must match the composer's mode
         before = stored(db_url, "web-mine")
@@ -69,13 +83,17 @@ async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
         r = await w.post("/console/conversations/web-mine/note", {"text": "您好，需要焊工证", "mode": "reply"})
         assert r.status == 400
         assert stored(db_url, "web-mine") == before
-        assert (await w.post("/console/conversations/web-mine/note", {"text": "企业资质待核", "mode": "note"})).status == 303
-        assert (await w.post("/console/conversations/web-mine/reply", {"text": "您好，需要焊工证", "mode": "reply"})).status == 303
+        assert (
+            await w.post("/console/conversations/web-mine/note", {"text": "企业资质待核", "mode": "note"})
+        ).status == 303
+        assert (
+            await w.post("/console/conversations/web-mine/reply", {"text": "您好，需要焊工证", "mode": "reply"})
+        ).status == 303
         assert stored(db_url, "web-mine")[-2:] == [("企业资质待核", True), ("您好，需要焊工证", False)]
         page = await (await w.client.get("/console/conversations/web-mine")).text()
-        assert 'value="reply" id="mode-reply" checked' in page and 'class="composer"' in page   # claimed: reply
+        assert 'value="reply" id="mode-reply" checked' in page and 'class="composer"' in page  # claimed: reply
         other = await (await z.client.get("/console/conversations/web-other")).text()
-        assert 'value="note" id="mode-note" checked' in other and 'class="composer note-mode"' in other   # not claimed
+        assert 'value="note" id="mode-note" checked' in other and 'class="composer note-mode"' in other  # not claimed
 
         # 我的: the conversation I serve and the ticket I took
         assert t.number not in await (await w.client.get("/console/mine")).text()

@@ -1,12 +1,22 @@
 """统一社会信用代码 (GB 32100-2015) validation, checked against an independent computation."""
+
 from __future__ import annotations
 
 import random
 
 import pytest
 
-from bot.tickets.credit_code import (CHARSET, InvalidCreditCode, check_digit, describe, generate, is_valid,
-    normalise, org_check_digit, validate)
+from bot.tickets.credit_code import (
+    CHARSET,
+    InvalidCreditCode,
+    check_digit,
+    describe,
+    generate,
+    is_valid,
+    normalise,
+    org_check_digit,
+    validate,
+)
 
 # Published codes of well-known enterprises (business-licence data): both check
 # digits are verified below by the module AND by an independent computation.
@@ -34,6 +44,7 @@ def independent_check(code: str) -> bool:
 
 def test_weights_are_powers_of_three():
     from bot.tickets.credit_code import WEIGHTS
+
     assert WEIGHTS == tuple(pow(3, i, 31) for i in range(17))
     assert CHARSET == "0123456789ABCDEFGHJKLMNPQRTUWXY" and len(CHARSET) == 31
 
@@ -76,7 +87,7 @@ def test_every_single_character_error_is_rejected():
         for ch in CHARSET:
             if ch == code[i]:
                 continue
-            corrupted = code[:i] + ch + code[i + 1:]
+            corrupted = code[:i] + ch + code[i + 1 :]
             assert not is_valid(corrupted), corrupted
             assert not independent_check(corrupted) or not is_valid(corrupted)
 
@@ -85,18 +96,21 @@ def test_adjacent_transpositions_are_rejected():
     for code in REAL_CODES:
         for i in range(17):
             if code[i] != code[i + 1]:
-                swapped = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+                swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
                 assert not is_valid(swapped), swapped
 
 
-@pytest.mark.parametrize("raw", [
-    "９１４４０３００１９２２０３８２１６",          # full-width digits
-    "９１４４０３００７０８４６１１３６Ｔ",          # full-width letter
-    "91440300708461136t",                              # lower case
-    " 9144 0300 7084 6113 6T ",                        # spaces
-    "914403007084\u300061136T",                        # ideographic space
-    "91440300708461136T\u200b",                        # zero-width space pasted along
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "９１４４０３００１９２２０３８２１６",  # full-width digits
+        "９１４４０３００７０８４６１１３６Ｔ",  # full-width letter
+        "91440300708461136t",  # lower case
+        " 9144 0300 7084 6113 6T ",  # spaces
+        "914403007084\u300061136T",  # ideographic space
+        "91440300708461136T\u200b",  # zero-width space pasted along
+    ],
+)
 def test_normalised_input_accepted(raw):
     assert validate(raw) in REAL_CODES
 
@@ -106,22 +120,25 @@ def test_normalise():
     assert normalise("") == ""
 
 
-@pytest.mark.parametrize("raw, reason, fragment", [
-    ("", "empty", "请填写"),
-    ("   ", "empty", "请填写"),
-    ("91440300708461136", "length", "应为18位，您输入的是17位"),
-    ("91440300708461136TT", "length", "19位"),
-    ("91440300708461136O", "charset", "第18位的“O”"),
-    ("9144030070846I136T", "charset", "可能是“1”"),
-    ("91440300-08461136T", "charset", "第9位"),
-    ("914403007084611３6甲", "charset", "只由数字和大写字母组成"),
-    ("X1440300708461136T", "authority", "第1位"),
-    ("94440300708461136T", "org_type", "第2位"),
-    ("914A0300708461136T", "division", "第3-8位"),
-    ("91990300708461136T", "division", "行政区划"),
-    ("91440300708461137T", "org_check", "第17位"),
-    ("91440300708461136U", "check", "第18位校验码不正确"),
-])
+@pytest.mark.parametrize(
+    "raw, reason, fragment",
+    [
+        ("", "empty", "请填写"),
+        ("   ", "empty", "请填写"),
+        ("91440300708461136", "length", "应为18位，您输入的是17位"),
+        ("91440300708461136TT", "length", "19位"),
+        ("91440300708461136O", "charset", "第18位的“O”"),
+        ("9144030070846I136T", "charset", "可能是“1”"),
+        ("91440300-08461136T", "charset", "第9位"),
+        ("914403007084611３6甲", "charset", "只由数字和大写字母组成"),
+        ("X1440300708461136T", "authority", "第1位"),
+        ("94440300708461136T", "org_type", "第2位"),
+        ("914A0300708461136T", "division", "第3-8位"),
+        ("91990300708461136T", "division", "行政区划"),
+        ("91440300708461137T", "org_check", "第17位"),
+        ("91440300708461136U", "check", "第18位校验码不正确"),
+    ],
+)
 def test_errors_say_what_is_wrong(raw, reason, fragment):
     with pytest.raises(InvalidCreditCode) as info:
         validate(raw)
@@ -150,8 +167,13 @@ def test_structure_can_be_relaxed():
 
 def test_describe():
     parts = describe("９１４４０３００１９２２０３８２１６")
-    assert parts == {"code": "914403001922038216", "authority": "工商（市场监管）", "org_type": "企业",
-                     "division": "440300", "org_code": "19220382-1"}
+    assert parts == {
+        "code": "914403001922038216",
+        "authority": "工商（市场监管）",
+        "org_type": "企业",
+        "division": "440300",
+        "org_code": "19220382-1",
+    }
 
 
 def test_generate_produces_valid_distinct_deterministic_codes():
@@ -159,7 +181,7 @@ def test_generate_produces_valid_distinct_deterministic_codes():
     codes = [generate(rng) for _ in range(500)]
     assert all(is_valid(c) and independent_check(c) for c in codes)
     assert len(set(codes)) == 500
-    assert all(c.startswith("91") and c[2:4] == "61" for c in codes)   # enterprises in Shaanxi
+    assert all(c.startswith("91") and c[2:4] == "61" for c in codes)  # enterprises in Shaanxi
     assert any(c[8:10] == "MA" for c in codes) and any(c[8:16].isdigit() for c in codes)
     assert [generate(random.Random(7)) for _ in range(3)] == [generate(random.Random(7)) for _ in range(3)]
     assert is_valid(generate())

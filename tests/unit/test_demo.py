@@ -1,4 +1,5 @@
 """Demo data (bot.tooling.demo): a small year of tickets checked for integrity, SLA consistency and continuity."""
+
 from __future__ import annotations
 
 import io
@@ -13,7 +14,16 @@ from bot.tooling import demo
 from bot.tickets.credit_code import is_valid
 from bot.db import engine_for
 from bot.db.schema import (
-    Contact, Enterprise, Handover, KbQuery, Rating, ServiceNode, Staff, Ticket, TicketEvent, TicketSequence,
+    Contact,
+    Enterprise,
+    Handover,
+    KbQuery,
+    Rating,
+    ServiceNode,
+    Staff,
+    Ticket,
+    TicketEvent,
+    TicketSequence,
     Visit,
 )
 from bot.network import default_network
@@ -25,7 +35,7 @@ from bot.tickets.service import EnterpriseInput, TicketService
 from bot.tickets.sla import SlaPolicy
 
 CST = timezone(timedelta(hours=8))
-NOW = datetime(2026, 11, 25, 14, 0, tzinfo=CST)          # a Wednesday afternoon
+NOW = datetime(2026, 11, 25, 14, 0, tzinfo=CST)  # a Wednesday afternoon
 NUMBER = re.compile(r"^QCY-(\d{8})-(\d{4,})$")
 
 
@@ -49,25 +59,50 @@ def test_counts_and_referential_integrity(demo_db):
     url, result = demo_db
     assert result.tickets == 200 and result.enterprises == 40 and result.events_mode == "full"
     with engine_for(url).connect() as conn:
-        if url.startswith("sqlite"):        # PostgreSQL checks foreign keys on every insert
+        if url.startswith("sqlite"):  # PostgreSQL checks foreign keys on every insert
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
-        for model, n in ((Ticket, result.tickets), (Enterprise, result.enterprises), (Contact, result.contacts),
-                         (Visit, result.visits), (TicketEvent, result.events), (Rating, result.ratings),
-                         (Handover, result.handovers), (KbQuery, result.kb_queries)):
+        for model, n in (
+            (Ticket, result.tickets),
+            (Enterprise, result.enterprises),
+            (Contact, result.contacts),
+            (Visit, result.visits),
+            (TicketEvent, result.events),
+            (Rating, result.ratings),
+            (Handover, result.handovers),
+            (KbQuery, result.kb_queries),
+        ):
             assert conn.scalar(select(text("count(*)")).select_from(model.__table__)) == n, model.__tablename__
         # contacts belong to the ticket's enterprise; a visit ticket's visit is to the same enterprise
-        assert conn.scalar(text(
-            "SELECT count(*) FROM tickets t JOIN contacts c ON c.id = t.contact_id "
-            "WHERE c.enterprise_id != t.enterprise_id")) == 0
-        assert conn.scalar(text(
-            "SELECT count(*) FROM tickets t JOIN visits v ON v.id = t.visit_id "
-            "WHERE v.enterprise_id != t.enterprise_id OR t.created_at < v.visited_at")) == 0
+        assert (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM tickets t JOIN contacts c ON c.id = t.contact_id "
+                    "WHERE c.enterprise_id != t.enterprise_id"
+                )
+            )
+            == 0
+        )
+        assert (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM tickets t JOIN visits v ON v.id = t.visit_id "
+                    "WHERE v.enterprise_id != t.enterprise_id OR t.created_at < v.visited_at"
+                )
+            )
+            == 0
+        )
         assert conn.scalar(text("SELECT count(*) FROM tickets WHERE visit_id IS NOT NULL")) >= 1
         assert conn.scalar(text("SELECT count(*) FROM tickets WHERE contact_id IS NULL")) == 0
         # handovers tied to a ticket agree with it
-        assert conn.scalar(text(
-            "SELECT count(*) FROM handovers h JOIN tickets t ON t.id = h.ticket_id "
-            "WHERE h.enterprise_id != t.enterprise_id OR h.node_id != t.node_id")) == 0
+        assert (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM handovers h JOIN tickets t ON t.id = h.ticket_id "
+                    "WHERE h.enterprise_id != t.enterprise_id OR h.node_id != t.node_id"
+                )
+            )
+            == 0
+        )
         # demo staff: three per active node, unable to log in
         staff = conn.execute(select(Staff)).all()
         nodes = conn.execute(select(ServiceNode).where(ServiceNode.active.is_(True))).all()
@@ -131,8 +166,10 @@ def test_statuses_and_timestamps_agree_with_the_sla(demo_db):
         assert (t.resolution_wsecs is not None) == (t.resolved_at is not None)
         if t.resolved_at is not None:
             assert t.created_at < t.resolved_at <= NOW
-            assert t.resolution_wsecs == sla.working_seconds_between(t.created_at, t.resolved_at) \
-                - t.paused_working_seconds
+            assert (
+                t.resolution_wsecs
+                == sla.working_seconds_between(t.created_at, t.resolved_at) - t.paused_working_seconds
+            )
         # first response: by staff, with the assignee; precomputed working seconds
         assert (t.first_response_at is not None) == (t.assignee_id is not None) == (t.status != lc.ACCEPTED)
         assert (t.first_response_wsecs is not None) == (t.first_response_at is not None)
@@ -141,8 +178,9 @@ def test_statuses_and_timestamps_agree_with_the_sla(demo_db):
             assert t.first_response_wsecs == sla.working_seconds_between(t.created_at, t.first_response_at)
         assert (t.paused_at is not None) == (t.status == lc.AWAITING_INFO)
         assert (t.reason is not None) == (t.status == lc.CANNOT_HANDLE)
-        assert t.redeemed_amount is None or (t.service_content == "政策兑现"
-                                             and 10_000 <= t.redeemed_amount <= 2_000_000)
+        assert t.redeemed_amount is None or (
+            t.service_content == "政策兑现" and 10_000 <= t.redeemed_amount <= 2_000_000
+        )
         assert t.followup_required == (t.id in low_ratings)
         assert t.created_at <= t.updated_at <= NOW
     # realistic outcomes: older tickets are nearly all done, first responses mostly the same day
@@ -195,9 +233,14 @@ def test_a_real_ticket_opened_afterwards_continues_the_numbers(demo_db):
     n = int(NUMBER.match(last.number).group(2))
     max_id = max(t.id for t in rows(url, Ticket))
     svc = TicketService(url, clock=lambda: day.replace(hour=16, minute=0))
-    res = svc.open_ticket(category="need_space", description="需要300平米研发办公场地",
-                          enterprise=EnterpriseInput(name="西安新来的光电科技有限公司", new_city="沣西"),
-                          contact_name="王经理", mobile="13912345678", sender_id="wx-after-demo")
+    res = svc.open_ticket(
+        category="need_space",
+        description="需要300平米研发办公场地",
+        enterprise=EnterpriseInput(name="西安新来的光电科技有限公司", new_city="沣西"),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id="wx-after-demo",
+    )
     assert res.ticket.number == f"QCY-{day:%Y%m%d}-{n + 1:04d}"
     assert res.ticket.id == max_id + 1
 
@@ -211,7 +254,7 @@ def test_a_second_run_adds_without_collisions(demo_db):
     per_day = Counter(NUMBER.match(t.number).group(1) for t in tickets)
     seqs = {s.day: s.last for s in rows(url, TicketSequence)}
     assert seqs == dict(per_day)
-    assert second.staff == 0                                    # demo staff reused
+    assert second.staff == 0  # demo staff reused
     assert len(rows(url, Enterprise)) == 50
 
 
@@ -246,8 +289,11 @@ def test_same_seed_same_data(tmp_path):
 
 def test_monthly_summary_runs_on_it(demo_db):
     url, _ = demo_db
-    october = [t for t in rows(url, Ticket)
-               if datetime(2026, 10, 1, tzinfo=CST) <= t.created_at < datetime(2026, 11, 1, tzinfo=CST)]
+    october = [
+        t
+        for t in rows(url, Ticket)
+        if datetime(2026, 10, 1, tzinfo=CST) <= t.created_at < datetime(2026, 11, 1, tzinfo=CST)
+    ]
     s = monthly_summary(url, "2026-10")
     assert s.accepted == len(october) > 0
     assert s.closed == sum(t.status in lc.CLOSED_STATES for t in october)
@@ -261,8 +307,22 @@ def test_monthly_summary_runs_on_it(demo_db):
 
 def test_cli(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    code = demo.main(["--db", url, "--enterprises", "8", "--year", "2026", "--tickets", "30", "--seed", "2",
-                      "--now", "2026-06-30T12:00"])
+    code = demo.main(
+        [
+            "--db",
+            url,
+            "--enterprises",
+            "8",
+            "--year",
+            "2026",
+            "--tickets",
+            "30",
+            "--seed",
+            "2",
+            "--now",
+            "2026-06-30T12:00",
+        ]
+    )
     assert code == 0
     assert "工单 30 件" in capsys.readouterr().out
     assert "最终状态" in demo._parser().format_help()
@@ -278,8 +338,13 @@ def test_postgresql_ids_and_numbers_continue(pg_url):
     assert max_id == result.tickets
     day = last.created_at.astimezone(CST)
     svc = TicketService(pg_url, clock=lambda: day.replace(hour=16, minute=0))
-    res = svc.open_ticket(category="need_training", description="想报名创业培训课程",
-                          enterprise=EnterpriseInput(name="西安新来的软件技术有限公司"),
-                          contact_name="李老师", mobile="13712345678", sender_id="wx-after-demo-pg")
+    res = svc.open_ticket(
+        category="need_training",
+        description="想报名创业培训课程",
+        enterprise=EnterpriseInput(name="西安新来的软件技术有限公司"),
+        contact_name="李老师",
+        mobile="13712345678",
+        sender_id="wx-after-demo-pg",
+    )
     assert res.ticket.id == max_id + 1
     assert res.ticket.number == f"QCY-{day:%Y%m%d}-{int(NUMBER.match(last.number).group(2)) + 1:04d}"

@@ -9,6 +9,7 @@ Properties, for arbitrary JSON, bytes, text, query strings and forms on every pu
 endpoint: the desk never answers 5xx, always answers within the timeout, and its errors
 are in Chinese; a message it accepts is stored and read back exactly as sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,14 +38,30 @@ MP_TOKEN, MP_KEY, MP_APPID = "fuzztoken", "abcdefghijklmnopqrstuvwxyz0123456789A
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SPECIAL = [
-    "你好", "😀👍🏻🇨🇳", "a\x00b", "\x00", "   ", "\u200b\u200d", "\u202eevil", "高新技術企業認定怎麼辦",
-    "１３８１２３４５６７８", "'; DROP TABLE messages; --", "<script>alert(1)</script>", "\r\n\r\nX-Injected: 1",
-    "\ud800", "x\udfffy", "字" * 2000, "字" * 2001, "%s%n%x{0}{{}}", "../../etc/passwd", "\\u0000",
+    "你好",
+    "😀👍🏻🇨🇳",
+    "a\x00b",
+    "\x00",
+    "   ",
+    "\u200b\u200d",
+    "\u202eevil",
+    "高新技術企業認定怎麼辦",
+    "１３８１２３４５６７８",
+    "'; DROP TABLE messages; --",
+    "<script>alert(1)</script>",
+    "\r\n\r\nX-Injected: 1",
+    "\ud800",
+    "x\udfffy",
+    "字" * 2000,
+    "字" * 2001,
+    "%s%n%x{0}{{}}",
+    "../../etc/passwd",
+    "\\u0000",
 ]
 texts = st.one_of(
     st.sampled_from(SPECIAL),
     st.text(max_size=60),
-    st.text(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=8),   # surrogates around
+    st.text(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=8),  # surrogates around
     st.builds(lambda s, n: s * n, st.text(min_size=1, max_size=4), st.integers(400, 700)),
 )
 short_texts = st.sampled_from(SPECIAL[:14]) | st.text(max_size=20)
@@ -53,13 +70,33 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(short_texts, inner, max_size=4),
     max_leaves=10,
 )
-query_params = st.dictionaries(st.sampled_from(["conversation_id", "after", "key", "x", "signature", "timestamp",
-                                                "nonce", "echostr", "encrypt_type", "msg_signature", "openid",
-                                                "next", "q", "page"]) | st.text(max_size=10),
-                               short_texts | st.integers().map(str), max_size=5)
+query_params = st.dictionaries(
+    st.sampled_from(
+        [
+            "conversation_id",
+            "after",
+            "key",
+            "x",
+            "signature",
+            "timestamp",
+            "nonce",
+            "echostr",
+            "encrypt_type",
+            "msg_signature",
+            "openid",
+            "next",
+            "q",
+            "page",
+        ]
+    )
+    | st.text(max_size=10),
+    short_texts | st.integers().map(str),
+    max_size=5,
+)
 
 
 # ---- the desk under test ------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class Desk:
@@ -82,8 +119,9 @@ def qs(params: dict) -> str:
     """A query string, sending lone surrogates as the raw (invalid UTF-8) bytes an attacker could send."""
     from urllib.parse import urlencode
 
-    return "?" + urlencode({k.encode("utf-8", "surrogatepass"): v.encode("utf-8", "surrogatepass")
-                            for k, v in params.items()})
+    return "?" + urlencode(
+        {k.encode("utf-8", "surrogatepass"): v.encode("utf-8", "surrogatepass") for k, v in params.items()}
+    )
 
 
 def assert_sane(r: requests.Response) -> None:
@@ -106,12 +144,22 @@ def desk(tmp_path_factory):
     migrate(db)
     sync_network(db)
     closed = free_port()
-    settings_ = dataclasses.replace(Settings(), database_url=db, var_dir=tmp, rasa_port=closed,
-                                    actions_port=closed, rasa_token="t")
+    settings_ = dataclasses.replace(
+        Settings(), database_url=db, var_dir=tmp, rasa_port=closed, actions_port=closed, rasa_token="t"
+    )
     # the limits have their own tests; here every example must reach the handlers
-    no_limits = {field.upper(): "off" for field in RATE_FIELDS}     # RATE_LIMIT_CHAT=off, …
-    app = create_app(with_env(settings_, WECHAT_MP_TOKEN=MP_TOKEN, WECHAT_MP_AES_KEY=MP_KEY, WECHAT_MP_APPID=MP_APPID,
-                              WECHAT_TIMESTAMP_WINDOW="0", DESK_SCHEDULER="0", **no_limits))
+    no_limits = {field.upper(): "off" for field in RATE_FIELDS}  # RATE_LIMIT_CHAT=off, …
+    app = create_app(
+        with_env(
+            settings_,
+            WECHAT_MP_TOKEN=MP_TOKEN,
+            WECHAT_MP_AES_KEY=MP_KEY,
+            WECHAT_MP_APPID=MP_APPID,
+            WECHAT_TIMESTAMP_WINDOW="0",
+            DESK_SCHEDULER="0",
+            **no_limits,
+        )
+    )
     app[gateway.GATEWAY_KEY].retry_interval = 3600
     port = free_port()
     loop = asyncio.new_event_loop()
@@ -139,6 +187,7 @@ def conversation(desk):
 
 # ---- web chat ----------------------------------------------------------------------------------
 
+
 def acceptable(text) -> bool:
     if not isinstance(text, str) or not text.strip() or len(text) > gateway.MAX_TEXT or "\x00" in text:
         return False
@@ -154,18 +203,23 @@ def acceptable(text) -> bool:
 def test_a_message_is_stored_exactly_or_refused_in_chinese(desk, conversation, text, title):
     cid, key = conversation
     body = json.dumps({"conversation_id": cid, "text": text, "title": title}, ensure_ascii=True)
-    r = desk.request("POST", "/api/chat/message", data=body.encode(), headers={"X-Chat-Key": key,
-                                                                               "Content-Type": "application/json"})
+    r = desk.request(
+        "POST", "/api/chat/message", data=body.encode(), headers={"X-Chat-Key": key, "Content-Type": "application/json"}
+    )
     assert_sane(r)
-    text = json.loads(body)["text"]              # what the desk received ("\ud800\udc00" in JSON is one character)
+    text = json.loads(body)["text"]  # what the desk received ("\ud800\udc00" in JSON is one character)
     if not acceptable(text):
         assert r.status_code == 400
         return
     assert r.status_code == 200, r.text[:300]
     sent = r.json()["message"]
     assert sent["text"] == text and sent["direction"] == "in"
-    history = desk.request("GET", "/api/chat/history", params={"conversation_id": cid, "after": sent["id"] - 1},
-                           headers={"X-Chat-Key": key})
+    history = desk.request(
+        "GET",
+        "/api/chat/history",
+        params={"conversation_id": cid, "after": sent["id"] - 1},
+        headers={"X-Chat-Key": key},
+    )
     assert history.status_code == 200
     stored = history.json()["messages"][0]
     assert stored["id"] == sent["id"] and stored["text"] == text
@@ -186,25 +240,39 @@ def test_arbitrary_json_to_the_message_endpoint(desk, conversation, body, with_k
 
 
 @FUZZ
-@given(body=st.binary(max_size=2000), path=st.sampled_from(["/api/chat/message", "/api/chat/session"]),
-       ctype=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded",
-                              "multipart/form-data; boundary=x", "application/octet-stream"]))
+@given(
+    body=st.binary(max_size=2000),
+    path=st.sampled_from(["/api/chat/message", "/api/chat/session"]),
+    ctype=st.sampled_from(
+        [
+            "application/json",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/octet-stream",
+        ]
+    ),
+)
 def test_arbitrary_bytes_to_the_chat_api(desk, conversation, body, path, ctype):
     r = desk.request("POST", path, data=body, headers={"X-Chat-Key": conversation[1], "Content-Type": ctype})
     assert_sane(r)
 
 
 @FUZZ
-@given(params=query_params, key=st.none() | st.text(st.characters(min_codepoint=0x21, max_codepoint=0xFF,
-                                                                  blacklist_categories=["Cc", "Zs"]), max_size=80))
+@given(
+    params=query_params,
+    key=st.none()
+    | st.text(st.characters(min_codepoint=0x21, max_codepoint=0xFF, blacklist_categories=["Cc", "Zs"]), max_size=80),
+)
 def test_history_with_arbitrary_query(desk, conversation, params, key):
     cid, real_key = conversation
     headers = {"X-Chat-Key": key.encode("latin-1").decode("latin-1")} if key is not None else {}
     r = desk.request("GET", "/api/chat/history" + qs(params), headers=headers)
     assert_sane(r)
-    assert r.status_code in (400, 403)                     # never someone's messages without the key
-    r = desk.request("GET", "/api/chat/history" + qs({**params, "conversation_id": cid}),
-                     headers={"X-Chat-Key": real_key})
+    assert r.status_code in (400, 403)  # never someone's messages without the key
+    r = desk.request(
+        "GET", "/api/chat/history" + qs({**params, "conversation_id": cid}), headers={"X-Chat-Key": real_key}
+    )
     assert_sane(r)
 
 
@@ -217,6 +285,7 @@ def test_arbitrary_paths_and_methods(desk, path, method):
 
 # ---- WeChat ------------------------------------------------------------------------------------
 
+
 def _sign(*parts: str) -> str:
     import hashlib
 
@@ -224,13 +293,16 @@ def _sign(*parts: str) -> str:
 
 
 @FUZZ
-@given(params=query_params, body=st.binary(max_size=3000) | texts.map(lambda t: t.encode("utf-8", "replace")),
-       method=st.sampled_from(["GET", "POST"]))
+@given(
+    params=query_params,
+    body=st.binary(max_size=3000) | texts.map(lambda t: t.encode("utf-8", "replace")),
+    method=st.sampled_from(["GET", "POST"]),
+)
 def test_wechat_callback_with_arbitrary_query_and_body(desk, params, body, method):
     r = desk.request(method, "/wechat/mp" + qs(params), data=body)
     assert_sane(r)
     if method == "POST":
-        assert r.status_code >= 400                   # nothing unsigned is accepted
+        assert r.status_code >= 400  # nothing unsigned is accepted
 
 
 @FUZZ
@@ -239,10 +311,12 @@ def test_signed_wechat_messages_with_arbitrary_content(desk, content, user, kind
     """Correctly signed (plain mode) but arbitrary: answered 200 (a reply or "success") or a Chinese 4xx."""
     ts, nonce = str(int(time.time())), f"n{time.monotonic_ns()}"
     safe = content.encode("utf-8", "replace").decode("utf-8").replace("]]>", "")
-    xml = (f"<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[{user.replace(']]>', '')}]]>"
-           f"</FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>"
-           f"<Content><![CDATA[{safe}]]></Content><Event><![CDATA[{safe[:20]}]]></Event>"
-           f"<MsgId>{time.monotonic_ns()}</MsgId></xml>")
+    xml = (
+        f"<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[{user.replace(']]>', '')}]]>"
+        f"</FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>"
+        f"<Content><![CDATA[{safe}]]></Content><Event><![CDATA[{safe[:20]}]]></Event>"
+        f"<MsgId>{time.monotonic_ns()}</MsgId></xml>"
+    )
     params = {"signature": _sign(MP_TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
     r = desk.request("POST", "/wechat/mp", params=params, data=xml.encode("utf-8", "replace"))
     assert_sane(r)
@@ -251,32 +325,44 @@ def test_signed_wechat_messages_with_arbitrary_content(desk, content, user, kind
 
 # ---- console -----------------------------------------------------------------------------------
 
+
 @FUZZ
-@given(form=st.dictionaries(st.sampled_from(["username", "password", "csrf_token", "next"]) | st.text(max_size=8),
-                            texts, max_size=5),
-       multipart=st.booleans())
-@example(form={";": "你好"}, multipart=True)     # a part without a name: aiohttp asserts (was a 500)
-@example(form={"password": "密" * 30000}, multipart=True)   # over 64 KB: a Chinese 413, not aiohttp's English one
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["username", "password", "csrf_token", "next"]) | st.text(max_size=8), texts, max_size=5
+    ),
+    multipart=st.booleans(),
+)
+@example(form={";": "你好"}, multipart=True)  # a part without a name: aiohttp asserts (was a 500)
+@example(form={"password": "密" * 30000}, multipart=True)  # over 64 KB: a Chinese 413, not aiohttp's English one
 def test_console_login_with_arbitrary_forms(desk, form, multipart):
     s = requests.Session()
     page = s.get(desk.url + "/console/login", timeout=TIMEOUT)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    form = {k: v.encode("utf-8", "surrogatepass") for k, v in {"csrf_token": token, **form}.items()
-            if k.encode("utf-8", "replace")}
+    form = {
+        k: v.encode("utf-8", "surrogatepass")
+        for k, v in {"csrf_token": token, **form}.items()
+        if k.encode("utf-8", "replace")
+    }
     if multipart:
-        r = s.post(desk.url + "/console/login", files={k: (None, v) for k, v in form.items()},
-                   timeout=TIMEOUT, allow_redirects=False)
+        r = s.post(
+            desk.url + "/console/login",
+            files={k: (None, v) for k, v in form.items()},
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
     else:
         r = s.post(desk.url + "/console/login", data=form, timeout=TIMEOUT, allow_redirects=False)
     assert_sane(r)
-    assert r.status_code in (400, 401, 403, 413, 429)   # never signed in (413: form over 64 KB, 429: throttled)
+    assert r.status_code in (400, 401, 403, 413, 429)  # never signed in (413: form over 64 KB, 429: throttled)
 
 
 @FUZZ
 @given(path=st.text(max_size=30), params=query_params)
 def test_console_without_a_session_never_shows_data(desk, path, params):
-    r = desk.request("GET", "/console/" + requests.utils.quote(path.encode("utf-8", "surrogatepass"), safe="/")
-                     + qs(params))
+    r = desk.request(
+        "GET", "/console/" + requests.utils.quote(path.encode("utf-8", "surrogatepass"), safe="/") + qs(params)
+    )
     assert_sane(r)
     assert r.status_code in (302, 400, 401, 404)
     if r.status_code == 302:

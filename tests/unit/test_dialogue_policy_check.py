@@ -1,5 +1,6 @@
 """政策体检 in the chat, without Rasa: figures typed naturally → bot.policy's input, what to ask next, the reply
 (bot/dialogue/policy_check.py over the real rules in knowledge/policies)."""
+
 from datetime import date
 from pathlib import Path
 
@@ -15,32 +16,36 @@ RULES = load_rules(Path(__file__).resolve().parents[2] / "knowledge")
 
 # ---- figures typed naturally --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,expected", [
-    ("营收一千五百万", {"revenue": 1.5e7}),
-    ("研发大概两百万", {"rd_expense": 2e6}),
-    ("60人，其中研发9个", {"employees": 60, "tech_staff": 9}),
-    ("成立三年", {"years_since_founding": 3}),
-    ("有5个发明专利", {"invention_patents": 5}),
-    ("营收１５００万，研发２００万", {"revenue": 1.5e7, "rd_expense": 2e6}),          # full-width digits
-    ("年收入2.3亿", {"revenue": 2.3e8}),
-    ("营业收入1.2亿元", {"revenue": 1.2e8}),
-    ("销售额三千五百万", {"revenue": 3.5e7}),
-    ("营收两个亿", {"revenue": 2e8}),
-    ("研发投入一千万", {"rd_expense": 1e7}),
-    ("研发费用1,500万元", {"rd_expense": 1.5e7}),
-    ("营收八百五十万", {"revenue": 8.5e6}),
-    ("員工８０人", {"employees": 80}),
-    ("资产总额3000万", {"total_assets": 3e7}),
-    ("总资产1.2亿", {"total_assets": 1.2e8}),
-    ("应纳税所得额200万", {"taxable_income": 2e6}),
-    ("利润大概一百五十万", {"taxable_income": 1.5e6}),
-    ("高新技术产品收入占80%", {"hightech_revenue_share": 0.8}),
-    ("研发都在国内", {"rd_domestic_share": 1.0}),
-    ("境内研发占百分之九十五", {"rd_domestic_share": 0.95}),
-    ("我们属于软件和信息技术服务行业", {"industry": "软件和信息技术服务"}),
-    ("没有知识产权", {"ip_none": True}),
-    ("我们有几百万营收", {}),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("营收一千五百万", {"revenue": 1.5e7}),
+        ("研发大概两百万", {"rd_expense": 2e6}),
+        ("60人，其中研发9个", {"employees": 60, "tech_staff": 9}),
+        ("成立三年", {"years_since_founding": 3}),
+        ("有5个发明专利", {"invention_patents": 5}),
+        ("营收１５００万，研发２００万", {"revenue": 1.5e7, "rd_expense": 2e6}),  # full-width digits
+        ("年收入2.3亿", {"revenue": 2.3e8}),
+        ("营业收入1.2亿元", {"revenue": 1.2e8}),
+        ("销售额三千五百万", {"revenue": 3.5e7}),
+        ("营收两个亿", {"revenue": 2e8}),
+        ("研发投入一千万", {"rd_expense": 1e7}),
+        ("研发费用1,500万元", {"rd_expense": 1.5e7}),
+        ("营收八百五十万", {"revenue": 8.5e6}),
+        ("員工８０人", {"employees": 80}),
+        ("资产总额3000万", {"total_assets": 3e7}),
+        ("总资产1.2亿", {"total_assets": 1.2e8}),
+        ("应纳税所得额200万", {"taxable_income": 2e6}),
+        ("利润大概一百五十万", {"taxable_income": 1.5e6}),
+        ("高新技术产品收入占80%", {"hightech_revenue_share": 0.8}),
+        ("研发都在国内", {"rd_domestic_share": 1.0}),
+        ("境内研发占百分之九十五", {"rd_domestic_share": 0.95}),
+        ("我们属于软件和信息技术服务行业", {"industry": "软件和信息技术服务"}),
+        ("没有知识产权", {"ip_none": True}),
+        ("我们有几百万营收", {}),
+    ],
+)
 def test_figures_typed_naturally(text, expected):
     assert extract(text).figures == expected
 
@@ -57,24 +62,28 @@ def test_named_years_with_revenue_and_rd():
     assert f["rd_expense_years"] == {"2024": 3e6, "2023": 1.5e6}
 
 
-@pytest.mark.parametrize("text,share", [("80%", 0.8), ("百分之八十", 0.8), ("八成", 0.8), ("0.85", 0.85),
-                                        ("６０％", 0.6), ("没有", None)])
+@pytest.mark.parametrize(
+    "text,share", [("80%", 0.8), ("百分之八十", 0.8), ("八成", 0.8), ("0.85", 0.85), ("６０％", 0.6), ("没有", None)]
+)
 def test_shares(text, share):
     assert share_value(text) == share
 
 
-@pytest.mark.parametrize("expecting,text,expected", [
-    ("staff", "60，9", {"employees": 60, "tech_staff": 9}),
-    ("staff", "一共四十五个", {"employees": 45}),
-    ("founded", "2019年", {"founded_year": 2019}),
-    ("founded", "两年半", {"years_since_founding": 2.5}),
-    ("ip", "没有", {"ip_none": True}),
-    ("taxable", "亏损", {"taxable_income": 0.0}),
-    ("assets", "大概两千万", {"total_assets": 2e7}),
-    ("shares", "90%，70%", {"rd_domestic_share": 0.9, "hightech_revenue_share": 0.7}),
-    ("industry", "医疗器械制造", {"industry": "医疗器械制造"}),
-    ("money", "1500万，200万", {"revenue": 1.5e7, "rd_expense": 2e6}),
-])
+@pytest.mark.parametrize(
+    "expecting,text,expected",
+    [
+        ("staff", "60，9", {"employees": 60, "tech_staff": 9}),
+        ("staff", "一共四十五个", {"employees": 45}),
+        ("founded", "2019年", {"founded_year": 2019}),
+        ("founded", "两年半", {"years_since_founding": 2.5}),
+        ("ip", "没有", {"ip_none": True}),
+        ("taxable", "亏损", {"taxable_income": 0.0}),
+        ("assets", "大概两千万", {"total_assets": 2e7}),
+        ("shares", "90%，70%", {"rd_domestic_share": 0.9, "hightech_revenue_share": 0.7}),
+        ("industry", "医疗器械制造", {"industry": "医疗器械制造"}),
+        ("money", "1500万，200万", {"revenue": 1.5e7, "rd_expense": 2e6}),
+    ],
+)
 def test_bare_answers_to_the_question_just_asked(expecting, text, expected):
     assert pc.facts_of(text, expecting=expecting, today=TODAY) == expected
 
@@ -83,7 +92,7 @@ def test_a_bare_answer_fills_what_is_still_missing_and_skip_words_mean_nothing()
     assert pc.facts_of("9个", expecting="staff", known={"employees": 50}, today=TODAY) == {"tech_staff": 9}
     assert pc.facts_of("300万", expecting="money", known={"revenue": 2e7}, today=TODAY) == {"rd_expense": 3e6}
     for skip in ("跳过", "不清楚", "不知道"):
-        assert pc.facts_of(skip, expecting="ip", today=TODAY) == {}          # not "no IP"
+        assert pc.facts_of(skip, expecting="ip", today=TODAY) == {}  # not "no IP"
         assert pc.facts_of(skip, expecting="taxable", today=TODAY) == {}
     assert pc.facts_of("没有统计", expecting="taxable", today=TODAY) == {}
 
@@ -100,11 +109,18 @@ def test_a_bare_number_means_nothing_without_the_question():
 
 
 def test_facts_become_the_api_input():
-    facts = pc.merge({}, extract("员工60人，其中研发9个，营收1500万，研发200万，2019年成立，有5个发明专利").figures,
-                     today=TODAY)
+    facts = pc.merge(
+        {}, extract("员工60人，其中研发9个，营收1500万，研发200万，2019年成立，有5个发明专利").figures, today=TODAY
+    )
     data = pc.profile_input(facts, TODAY)
-    assert data == {"employees": 60, "tech_staff": 9, "registered_on": "2019-01-01", "revenue": [1.5e7],
-                    "rd_expense": [2e6], "ip": {"invention_patents": 5, "utility_models": 0, "software_copyrights": 0}}
+    assert data == {
+        "employees": 60,
+        "tech_staff": 9,
+        "registered_on": "2019-01-01",
+        "revenue": [1.5e7],
+        "rd_expense": [2e6],
+        "ip": {"invention_patents": 5, "utility_models": 0, "software_copyrights": 0},
+    }
 
 
 def test_contradicting_figures_are_left_out_and_named():
@@ -116,18 +132,22 @@ def test_contradicting_figures_are_left_out_and_named():
 
 def test_later_answers_add_years():
     facts = pc.merge({}, {"revenue": 1.5e7, "rd_expense": 2e6}, today=TODAY)
-    facts = pc.merge(facts, pc.facts_of("前年营收1200万研发90万，大前年营收800万研发60万", expecting="history",
-                                        today=TODAY), expecting="history", today=TODAY)
+    facts = pc.merge(
+        facts,
+        pc.facts_of("前年营收1200万研发90万，大前年营收800万研发60万", expecting="history", today=TODAY),
+        expecting="history",
+        today=TODAY,
+    )
     data = pc.profile_input(facts, TODAY)
     assert data["revenue"] == [8e6, 1.2e7, 1.5e7] and data["rd_expense"] == [6e5, 9e5, 2e6]
 
 
 # ---- what to ask next ---------------------------------------------------------------------------------
 
+
 def ask(facts, focus=(), asked=(), skipped=()):
     report, _ = pc.evaluate(RULES, facts, TODAY)
-    return pc.next_question(report, facts, focus=list(focus), asked=list(asked), skipped=list(skipped),
-                            today=TODAY)
+    return pc.next_question(report, facts, focus=list(focus), asked=list(asked), skipped=list(skipped), today=TODAY)
 
 
 def test_nothing_known_asks_the_figure_most_policies_need_first():
@@ -158,10 +178,16 @@ def test_skipped_and_asked_questions_are_not_repeated_and_there_is_a_limit():
 
 
 def test_everything_decided_asks_nothing():
-    facts = {"employees": 60, "tech_staff": 9, "years_since_founding": 3, "invention_patents": 5,
-             "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
-             "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
-             "rd_domestic_share": 1.0, "hightech_revenue_share": 0.8}
+    facts = {
+        "employees": 60,
+        "tech_staff": 9,
+        "years_since_founding": 3,
+        "invention_patents": 5,
+        "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
+        "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
+        "rd_domestic_share": 1.0,
+        "hightech_revenue_share": 0.8,
+    }
     assert ask(facts, focus=["hnte"]) is None
 
 
@@ -191,11 +217,18 @@ def test_skip_words():
 
 # ---- the reply ------------------------------------------------------------------------------------------
 
+
 def test_result_shows_the_deciding_numbers_expert_items_and_a_short_citation():
-    facts = {"employees": 60, "tech_staff": 9, "years_since_founding": 3, "invention_patents": 5,
-             "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
-             "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
-             "rd_domestic_share": 1.0, "hightech_revenue_share": 0.8}
+    facts = {
+        "employees": 60,
+        "tech_staff": 9,
+        "years_since_founding": 3,
+        "invention_patents": 5,
+        "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
+        "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
+        "rd_domestic_share": 1.0,
+        "hightech_revenue_share": 0.8,
+    }
     report, dropped = pc.evaluate(RULES, facts, TODAY)
     text = pc.result_text(report, RULES, focus=["hnte"], dropped=dropped)
     assert text.index("高新技术企业认定") < text.index("科技型中小企业")
@@ -204,7 +237,7 @@ def test_result_shows_the_deciding_numbers_expert_items_and_a_short_citation():
     # asked about 高企, the policies still missing figures are one line, not a block each
     assert "需补充 小型微利企业所得税优惠" not in text and "小型微利企业" in text.split("\n\n")[-2]
     assert "说「政策体检」即可" in text
-    assert "需补充 小型微利企业所得税优惠" in pc.result_text(report, RULES, dropped=dropped)   # a full check: all
+    assert "需补充 小型微利企业所得税优惠" in pc.result_text(report, RULES, dropped=dropped)  # a full check: all
     assert pc.fitting(report, ["hnte"]) == ["hnte"]
     seed = pc.seed_text(report, facts, ["hnte"], "我们能评高企吗")
     assert "高企认定" in seed and "职工60人" in seed and "我们能评高企吗" in seed
@@ -219,7 +252,7 @@ def test_a_failing_figure_shows_a_cross():
 
 
 def test_registered_less_than_a_year_ago_says_from_when():
-    """"我们公司2025年12月10日注册的，想评高企": not yet, and the day it becomes possible (365 days, the rule's
+    """ "我们公司2025年12月10日注册的，想评高企": not yet, and the day it becomes possible (365 days, the rule's
     reading of 一年以上) — the other policies, still missing figures, in one line."""
     facts = pc.facts_of("我们公司2025年12月10日注册的，想评高企", today=TODAY)
     report, _ = pc.evaluate(RULES, facts, TODAY)
@@ -239,22 +272,32 @@ def test_categories_exist_in_the_taxonomy():
 
 # ---- the 1-year registration line of 高企 (issue 12: "the 1-year registration line") -------------------
 
-@pytest.mark.parametrize("text,expected", [
-    ("我们2025年3月15日注册的", {"registered_on": "2025-03-15", "founded_year": 2025}),
-    ("成立日期是2025-03-15", {"registered_on": "2025-03-15", "founded_year": 2025}),
-    ("2024.12.1成立", {"registered_on": "2024-12-01", "founded_year": 2024}),
-    ("会议定在2025年3月15日", {}),                     # a date without a founding word is not a registration
-    ("2025年2月30日注册的", {}),                       # no such day: nothing taken, the check asks
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("我们2025年3月15日注册的", {"registered_on": "2025-03-15", "founded_year": 2025}),
+        ("成立日期是2025-03-15", {"registered_on": "2025-03-15", "founded_year": 2025}),
+        ("2024.12.1成立", {"registered_on": "2024-12-01", "founded_year": 2024}),
+        ("会议定在2025年3月15日", {}),  # a date without a founding word is not a registration
+        ("2025年2月30日注册的", {}),  # no such day: nothing taken, the check asks
+    ],
+)
 def test_a_registration_date_typed_naturally(text, expected):
     assert extract(text).figures == expected
 
 
 def test_a_registration_last_year_asks_the_exact_day_and_the_answer_decides():
-    facts = {"employees": 60, "tech_staff": 9, "founded_year": 2025, "invention_patents": 5,
-             "revenue": 1.5e7, "rd_expense": 2e6}
+    facts = {
+        "employees": 60,
+        "tech_staff": 9,
+        "founded_year": 2025,
+        "invention_patents": 5,
+        "revenue": 1.5e7,
+        "rd_expense": 2e6,
+    }
     report, _ = pc.evaluate(RULES, facts, TODAY)
-    assert "registered_on" in report.result("hnte").missing          # 2025: either side of 2025-12-03
+    assert "registered_on" in report.result("hnte").missing  # 2025: either side of 2025-12-03
     q = ask(facts, focus=["hnte"], asked=["founded"])
     assert q.key == "founded_date" and "成立日期" in q.text
     # one day short of a year, then exactly a year (the rule's line: ≥ 365 days)
@@ -273,10 +316,12 @@ def test_a_rough_age_near_the_line_is_not_guessed_but_a_clear_one_is():
     assert "registered_on" not in pc.profile_input({"years_since_founding": 1.5}, TODAY)
     assert "registered_on" not in pc.profile_input({"founded_year": 2025}, TODAY)
     assert pc.profile_input({"years_since_founding": 3}, TODAY)["registered_on"] < "2024-01-01"
-    assert pc.profile_input({"founded_year": 2026}, TODAY)["registered_on"] == "2026-12-03"   # this year: < 1 year
-    assert ask({"employees": 60, "tech_staff": 9, "years_since_founding": 1.5}, focus=["hnte"],
-               asked=["money"]).key == "founded_date"
-    assert ask({"employees": 60, "tech_staff": 9}, focus=["hnte"]).key == "founded"   # the year comes first
+    assert pc.profile_input({"founded_year": 2026}, TODAY)["registered_on"] == "2026-12-03"  # this year: < 1 year
+    assert (
+        ask({"employees": 60, "tech_staff": 9, "years_since_founding": 1.5}, focus=["hnte"], asked=["money"]).key
+        == "founded_date"
+    )
+    assert ask({"employees": 60, "tech_staff": 9}, focus=["hnte"]).key == "founded"  # the year comes first
 
 
 def test_a_future_or_impossible_day_is_not_taken():

@@ -3,6 +3,7 @@
 Most cases use a stand-in knowledge base that returns a chosen decision, so that the rules of the turn are tested
 on their own; the last ones use the real knowledge base in knowledge/.
 """
+
 from datetime import date
 from pathlib import Path
 
@@ -17,8 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _hit(faq_id: str, category: str, score: float, answer: str = "答复内容。") -> Hit:
-    entry = Entry(id=f"e-{faq_id}", title="某政策", issuer="某部门", doc_number="", level="窗口",
-                  categories=[category], effective=date(2020, 1, 1), expires=None, source="窗口")
+    entry = Entry(
+        id=f"e-{faq_id}",
+        title="某政策",
+        issuer="某部门",
+        doc_number="",
+        level="窗口",
+        categories=[category],
+        effective=date(2020, 1, 1),
+        expires=None,
+        source="窗口",
+    )
     faq = Faq(id=faq_id, question=f"{faq_id}的问题？", variants=["x"], answer=answer, entry_id=entry.id, entry=entry)
     entry.faqs.append(faq)
     return Hit(faq=faq, entry=entry, score=score)
@@ -68,8 +78,9 @@ def test_a_stated_need_the_base_cannot_answer_is_registered():
 
 def test_a_request_registers_after_answering_its_question_part():
     kb = StubKb(ANSWER, category="need_debt_financing", answer="知识产权质押贷款可以申请贴息。")
-    plan = turn.plan_turn("知识产权质押贷款有贴息吗？另外请安排专员帮我们对接一下银行", "need_debt_financing", [],
-                          kb=kb)
+    plan = turn.plan_turn(
+        "知识产权质押贷款有贴息吗？另外请安排专员帮我们对接一下银行", "need_debt_financing", [], kb=kb
+    )
     assert plan.register and plan.category == "need_debt_financing"
     assert "贴息" in texts(plan)
     # No feedback question or registration button in the middle of a registration.
@@ -77,8 +88,7 @@ def test_a_request_registers_after_answering_its_question_part():
 
 
 def test_details_given_up_front_are_kept_and_the_request_names_its_category():
-    ranking = [{"name": "out_of_scope", "confidence": 0.5},
-               {"name": "need_professional_services", "confidence": 0.3}]
+    ranking = [{"name": "out_of_scope", "confidence": 0.5}, {"name": "need_professional_services", "confidence": 0.3}]
     text = "我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下"
     plan = turn.plan_turn(text, "out_of_scope", ranking, kb=StubKb(UNKNOWN), network=load_network())
     assert plan.register and plan.category == "need_professional_services"
@@ -91,19 +101,27 @@ def test_details_given_up_front_are_kept_and_the_request_names_its_category():
 def test_a_complaint_goes_to_a_person_unless_it_is_an_answered_question():
     plan = turn.plan_turn("你们效率太低了，我要投诉", "complain", [], kb=StubKb(UNKNOWN))
     assert plan.handover == "complaint"
-    plan = turn.plan_turn("听说你们有个即日办，具体是什么意思", "complain", [],
-                          kb=StubKb(ANSWER, answer="即日办：需求当天受理。"))
+    plan = turn.plan_turn(
+        "听说你们有个即日办，具体是什么意思", "complain", [], kb=StubKb(ANSWER, answer="即日办：需求当天受理。")
+    )
     assert plan.handover is None and "当天受理" in texts(plan)
 
 
 def test_asking_for_a_person_just_under_the_fallback_threshold_is_handed_over():
-    ranking = [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "request_human", "confidence": 0.535},
-               {"name": "bot_challenge", "confidence": 0.416}]
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.55},
+        {"name": "request_human", "confidence": 0.535},
+        {"name": "bot_challenge", "confidence": 0.416},
+    ]
     plan = turn.plan_turn("找个真人聊聊，机器人说不清楚", "nlu_fallback", ranking, kb=StubKb(UNKNOWN))
     assert plan.handover == "request_human" and not plan.register
     # the words alone are not enough: the classifier must lean that way too
-    elsewhere = [{"name": "nlu_fallback", "confidence": 0.55}, {"name": "need_space", "confidence": 0.3},
-                 {"name": "need_training", "confidence": 0.2}, {"name": "request_human", "confidence": 0.1}]
+    elsewhere = [
+        {"name": "nlu_fallback", "confidence": 0.55},
+        {"name": "need_space", "confidence": 0.3},
+        {"name": "need_training", "confidence": 0.2},
+        {"name": "request_human", "confidence": 0.1},
+    ]
     assert turn.plan_turn("找个真人聊聊", "nlu_fallback", elsewhere, kb=StubKb(UNKNOWN)).handover is None
     # nor are words that only look alike ("人工智能", "找人才")
     for text in ("人工智能企业有什么补贴", "怎么找人才公寓"):
@@ -167,20 +185,38 @@ def test_a_request_for_something_the_window_does_not_do_is_not_registered():
     assert again.handover is None
 
 
-@pytest.mark.parametrize("text, intent, confidence, topic, expected", [
-    # The classifier was misled by the names and numbers around the need.
-    ("我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下",
-     "need_tech_transfer", 0.5, None, "need_professional_services"),
-    # One question and one request: the request's own category.
-    ("你好，我们是西安芯动微电子有限公司，成立4年。两件事：一是想问高企认定研发费用占比要求是多少，"
-     "二是想申请知识产权质押贷款，额度1000万左右，麻烦安排银行对接。联系人：胡杨，手机：13669001234",
-     "need_qualification", 0.9, None, "need_debt_financing"),
-    # "那帮我们办一下吧" right after an answer about 高企.
-    ("那帮我们办一下吧，想要申报辅导", "need_project_application", 0.9, {"category": "need_qualification"},
-     "need_qualification"),
-    # A sure classifier on a plain request is left alone.
-    ("请帮忙对接一下招聘会，我们想招20个应届生", "need_recruitment", 0.95, None, "need_recruitment"),
-])
+@pytest.mark.parametrize(
+    "text, intent, confidence, topic, expected",
+    [
+        # The classifier was misled by the names and numbers around the need.
+        (
+            "我叫李娜，手机 138 0000 1234，西安云图生物科技有限公司，在空港新城，需要找律所做股权架构梳理，请安排一下",
+            "need_tech_transfer",
+            0.5,
+            None,
+            "need_professional_services",
+        ),
+        # One question and one request: the request's own category.
+        (
+            "你好，我们是西安芯动微电子有限公司，成立4年。两件事：一是想问高企认定研发费用占比要求是多少，"
+            "二是想申请知识产权质押贷款，额度1000万左右，麻烦安排银行对接。联系人：胡杨，手机：13669001234",
+            "need_qualification",
+            0.9,
+            None,
+            "need_debt_financing",
+        ),
+        # "那帮我们办一下吧" right after an answer about 高企.
+        (
+            "那帮我们办一下吧，想要申报辅导",
+            "need_project_application",
+            0.9,
+            {"category": "need_qualification"},
+            "need_qualification",
+        ),
+        # A sure classifier on a plain request is left alone.
+        ("请帮忙对接一下招聘会，我们想招20个应届生", "need_recruitment", 0.95, None, "need_recruitment"),
+    ],
+)
 def test_the_category_of_a_request(real_kb, text, intent, confidence, topic, expected):
     plan = turn.plan_turn(text, intent, [], kb=real_kb, confidence=confidence, topic=topic)
     assert plan.register and plan.category == expected
@@ -193,18 +229,27 @@ def test_need_part_drops_contact_details_and_answered_questions():
 
 
 def test_questions_caught_by_meta_intents_are_recognised(real_kb):
-    ctx = turn.context_from_slot(turn.plan_turn("营业执照怎么办", "need_business_registration", [],
-                                                kb=real_kb).context)
+    ctx = turn.context_from_slot(turn.plan_turn("营业执照怎么办", "need_business_registration", [], kb=real_kb).context)
     assert turn.is_answerable("要什么材料", kb=real_kb, context=ctx)
     assert not turn.is_answerable("你们能帮我办什么", kb=real_kb)
 
 
-@pytest.mark.parametrize("text, intent, expected", [
-    ("我們公司省級的科技獎勵資金一直沒到賬，想請窗口幫忙催辦一下。聯繫人趙敏，手機18629001122", "need_project_application",
-     "need_subsidy_redemption"),
-    ("公司想从咸阳迁到沣东新城，需要办迁移登记，帮我们安排帮办。联系人冯云", "need_permits", "need_business_registration"),
-    ("怎么申请补贴项目，帮我们登记一下", "need_project_application", "need_project_application"),
-])
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        (
+            "我們公司省級的科技獎勵資金一直沒到賬，想請窗口幫忙催辦一下。聯繫人趙敏，手機18629001122",
+            "need_project_application",
+            "need_subsidy_redemption",
+        ),
+        (
+            "公司想从咸阳迁到沣东新城，需要办迁移登记，帮我们安排帮办。联系人冯云",
+            "need_permits",
+            "need_business_registration",
+        ),
+        ("怎么申请补贴项目，帮我们登记一下", "need_project_application", "need_project_application"),
+    ],
+)
 def test_unmistakable_words_and_bare_requests(real_kb, text, intent, expected):
     plan = turn.plan_turn(text, intent, [], kb=real_kb, confidence=0.9)
     assert plan.register and plan.category == expected

@@ -2,6 +2,7 @@
 
 Real database (SQLite and PostgreSQL), real console (aiohttp test client on create_app).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,10 +37,20 @@ def web_conversation(db, cid):
 
 def open_from_chat(db, cid, channel="rest"):
     """As the action server does: Rasa's REST channel is all it sees of the desk's web chat."""
-    return TicketService(db).open_ticket(
-        category="need_talent_living", description="想申请人才公寓，请问需要什么材料",
-        enterprise=EnterpriseInput(name="西安星火光电科技有限公司", new_city="沣西"), contact_name="王经理",
-        mobile="13912345678", sender_id=cid, channel=channel, conversation_id=cid).ticket
+    return (
+        TicketService(db)
+        .open_ticket(
+            category="need_talent_living",
+            description="想申请人才公寓，请问需要什么材料",
+            enterprise=EnterpriseInput(name="西安星火光电科技有限公司", new_city="沣西"),
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=cid,
+            channel=channel,
+            conversation_id=cid,
+        )
+        .ticket
+    )
 
 
 def staff_row(db, username) -> Staff:
@@ -48,17 +59,20 @@ def staff_row(db, username) -> Staff:
 
 
 async def ticket_page(db, tmp_path, monkeypatch, number, username="li") -> str:
-    settings = dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", desk_scheduler=False)
+    settings = dataclasses.replace(
+        Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t", desk_scheduler=False
+    )
     app = create_app(settings)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
         page = await client.get("/console/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        r = await client.post("/console/login", data={"username": username, "password": PASSWORD,
-                                                       "csrf_token": token, "next": "/console/"},
-                              allow_redirects=False)
+        r = await client.post(
+            "/console/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+            allow_redirects=False,
+        )
         assert r.status == 302, await r.text()
         r = await client.get(f"/console/tickets/{number}")
         assert r.status == 200
@@ -78,37 +92,43 @@ async def test_history_shows_names_and_the_web_chat_channel(db_url, tmp_path, mo
     create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
     web_conversation(db_url, "web-hist")
     t = open_from_chat(db_url, "web-hist")
-    assert t.source_channel == "web"                         # the conversation's channel, not "rest"
+    assert t.source_channel == "web"  # the conversation's channel, not "rest"
     info = ho.start_handover(db_url, "web-hist", "request_human", node_id="fengxi", channel="web")
     ho.claim(db_url, info.id, staff_row(db_url, "li"))
     ho.transfer(db_url, info.id, staff_id=staff_row(db_url, "wang").id, actor=staff_row(db_url, "li"))
     svc = TicketService(db_url)
     svc.assign(t.number, None, staff_row(db_url, "wang").id, "staff:li")
     svc.assign(t.number, "fengxi-ws-xinxi", None, "staff:li")
-    with sessions(db_url).begin() as s:                      # an id whose staff row is gone
+    with sessions(db_url).begin() as s:  # an id whose staff row is gone
         tid = s.scalar(select(Ticket.id).where(Ticket.number == t.number))
-        s.add(TicketEvent(ticket_id=tid, actor="system", action="assign", field="assignee_id",
-                          before='99999', after=str(li.id)))
+        s.add(
+            TicketEvent(
+                ticket_id=tid, actor="system", action="assign", field="assignee_id", before="99999", after=str(li.id)
+            )
+        )
 
     page = await ticket_page(db_url, tmp_path, monkeypatch, t.number)
     assert "<dt>来源渠道</dt><dd>网页聊天</dd>" in page
     rows = history_rows(page)
     # e.g. "|2026-12-03 10:02:38||李明（工作人员）| |人工接单| |无 → 李明| |李明 接手对话|"
     assert any("|人工接单|" in r and "|无 → 李明|" in r for r in rows), rows
-    assert not any(re.search(r"→ \d+\|", r) for r in rows), rows          # no bare staff id anywhere
+    assert not any(re.search(r"→ \d+\|", r) for r in rows), rows  # no bare staff id anywhere
     transfer = next(r for r in rows if "|人工转交|" in r)
     assert "节点：沣西新城服务中心，接待专员：李明 → 节点：沣西新城服务中心，接待专员：王芳" in transfer
     assigned = [r.split("|指派|")[1] for r in rows if "|指派|" in r]
     assert [a.split("|")[1] for a in assigned] == ["无 → 王芳", "王芳 → 无", "已删除的工作人员（编号 99999） → 李明"]
     assert any("|转派|" in r and "沣西新城服务中心 → 沣西新城信息产业园工作站" in r for r in rows)
 
+
 def test_value_text_reads_values_by_field():
     staff = {7: "李明"}
     assert history.value_text("7", "claimed_by", staff=staff) == "李明"
     assert history.value_text("7", "assignee_id", staff=staff) == "李明"
     assert history.value_text("8", "assignee_id", staff=staff) == "已删除的工作人员（编号 8）"
-    assert history.value_text('{"node_id": "fengxi", "claimed_by": null}', None, staff=staff) == \
-        "节点：沣西新城服务中心，接待专员：无"
+    assert (
+        history.value_text('{"node_id": "fengxi", "claimed_by": null}', None, staff=staff)
+        == "节点：沣西新城服务中心，接待专员：无"
+    )
     assert history.value_text('"in_progress"', "status") == "办理中"
     assert history.value_text('"2026-11-25T02:00:00+00:00"', "warned_at") == "2026-11-25 10:00"
     assert history.value_text("4", "handover_rating") == "满意（4 分）"
@@ -120,7 +140,7 @@ def test_a_staff_service_rating_is_kept_without_a_ticket(db_url):
     web_conversation(db_url, "web-rate")
     info = ho.start_handover(db_url, "web-rate", "request_human", node_id="fengxi", channel="web")
     at = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
-    assert ho.rate(db_url, info.id, 2, "user:web-rate", now=at) is False      # no ticket trail to put it on
+    assert ho.rate(db_url, info.id, 2, "user:web-rate", now=at) is False  # no ticket trail to put it on
     with read_sessions(db_url)() as s:
         h = s.get(Handover, info.id)
         assert (h.rating, h.rated_at) == (2, at)
@@ -134,16 +154,20 @@ def test_the_migration_gives_old_desk_tickets_their_conversation_channel(tmp_pat
         conn.exec_driver_sql("INSERT INTO service_nodes (id, name, kind, active) VALUES ('qcy', '中心', 'centre', 1)")
         conn.exec_driver_sql("INSERT INTO enterprises (id, name, created_at) VALUES (1, '企业', '2026-11-20 02:00:00')")
         for cid, channel in (("web-1", "web"), ("wx-1", "wechat_mp")):
-            conn.exec_driver_sql(f"INSERT INTO conversations (id, channel, mode, created_at, updated_at) "
-                                 f"VALUES ('{cid}', '{channel}', 'bot', '2026-11-20 02:00:00', '2026-11-20 02:00:00')")
-        for i, (cid, channel) in enumerate([("web-1", "rest"), ("wx-1", "rest"), ("api-1", "rest"),
-                                            ("web-1", "visit")], 1):
+            conn.exec_driver_sql(
+                f"INSERT INTO conversations (id, channel, mode, created_at, updated_at) "
+                f"VALUES ('{cid}', '{channel}', 'bot', '2026-11-20 02:00:00', '2026-11-20 02:00:00')"
+            )
+        for i, (cid, channel) in enumerate(
+            [("web-1", "rest"), ("wx-1", "rest"), ("api-1", "rest"), ("web-1", "visit")], 1
+        ):
             conn.exec_driver_sql(
                 "INSERT INTO tickets (id, number, enterprise_id, category, service_content, node_id, status, priority, "
                 "description, source_channel, conversation_id, created_at, first_response_due, resolution_due, "
                 "paused_working_seconds, escalation_level, followup_required, updated_at) VALUES "
                 f"({i}, 'QCY-{i}', 1, 'need_space', '科技政务', 'qcy', 'accepted', 'normal', '需求', '{channel}', '{cid}', "
-                "'2026-11-20 02:00:00', '2026-11-20 09:30:00', '2026-11-30 09:30:00', 0, 0, 0, '2026-11-20 02:00:00')")
+                "'2026-11-20 02:00:00', '2026-11-20 09:30:00', '2026-11-30 09:30:00', 0, 0, 0, '2026-11-20 02:00:00')"
+            )
     migrate(url)
     with engine_for(url).connect() as conn:
         rows = conn.execute(select(Ticket.number, Ticket.source_channel).order_by(Ticket.id)).all()

@@ -4,6 +4,7 @@ The fixture is built through the ticket service (real deadlines from bot/service
 PostgreSQL; the moment is Wednesday 2026-11-25 08:30 Beijing time, so the previous dispatch moment is
 Tuesday 11-24 08:30. Rules: docs/dispatch.md.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,7 +33,7 @@ from bot.visits import raise_ticket_from_visit, record_visit
 from tests.clock import Clock as FakeClock
 
 CST = ZoneInfo("Asia/Shanghai")
-MOMENT = datetime(2026, 11, 25, 8, 30, tzinfo=CST)          # Wednesday, the scheduler's moment
+MOMENT = datetime(2026, 11, 25, 8, 30, tzinfo=CST)  # Wednesday, the scheduler's moment
 PASSWORD = "Qcy-dispatch-2026"
 
 
@@ -42,9 +43,15 @@ def bj(mo, d, h, mi=0) -> datetime:
 
 def open_at(db, when, sender, description, new_city="沣西", category="need_recruitment", name=None):
     svc = TicketService(db, clock=lambda: when)
-    return svc.open_ticket(category=category, description=description,
-                           enterprise=EnterpriseInput(name=name or f"企业{sender}", new_city=new_city),
-                           contact_name="王经理", mobile="13912345678", sender_id=sender, channel="web").ticket
+    return svc.open_ticket(
+        category=category,
+        description=description,
+        enterprise=EnterpriseInput(name=name or f"企业{sender}", new_city=new_city),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id=sender,
+        channel="web",
+    ).ticket
 
 
 def step(db, when, number, target, actor="staff:li"):
@@ -93,12 +100,14 @@ def populate(db) -> dict[str, str]:
 
     with read_sessions(db)() as s:
         ent = s.scalars(select(Enterprise).where(Enterprise.name == "企业s-new")).one()
-    v = record_visit(db, ent.id, None, "fengxi", bj(11, 25, 8, 0), "了解到企业想申请贷款贴息",
-                     clock=lambda: bj(11, 25, 8, 10))
-    raised = raise_ticket_from_visit(db, v.id, "need_debt_financing", "申请科技贷款贴息",
-                                     service=TicketService(db, clock=lambda: bj(11, 25, 8, 10)))
+    v = record_visit(
+        db, ent.id, None, "fengxi", bj(11, 25, 8, 0), "了解到企业想申请贷款贴息", clock=lambda: bj(11, 25, 8, 10)
+    )
+    raised = raise_ticket_from_visit(
+        db, v.id, "need_debt_financing", "申请科技贷款贴息", service=TicketService(db, clock=lambda: bj(11, 25, 8, 10))
+    )
     out["from_visit"] = raised.ticket.number
-    with sessions(db).begin() as s:                 # planned (recorded ahead, as the visits page will allow)
+    with sessions(db).begin() as s:  # planned (recorded ahead, as the visits page will allow)
         s.add(Visit(enterprise_id=ent.id, node_id="fengxi", visited_at=bj(11, 25, 15), findings="回访"))
         # recorded after the fact: yesterday afternoon (after yesterday's list) reaches today's list,
         # yesterday before 08:30 was yesterday's
@@ -108,15 +117,24 @@ def populate(db) -> dict[str, str]:
 
 
 def cli(db, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot.reports", "dispatch", "--db", db, *args],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.reports", "dispatch", "--db", db, *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=120,
+    )
 
 
 def headings(d: dict) -> dict:
     """node → heading → ticket numbers (+ visits), from Dispatch.to_dict()."""
-    return {n["node_id"]: {**{k: [t["number"] for t in n[k]] for k, _ in dp.SECTIONS},
-                           "visits": [v["id"] for v in n["visits"]]}
-            for n in d["nodes"]}
+    return {
+        n["node_id"]: {
+            **{k: [t["number"] for t in n[k]] for k, _ in dp.SECTIONS},
+            "visits": [v["id"] for v in n["visits"]],
+        }
+        for n in d["nodes"]
+    }
 
 
 def html_headings(page: str) -> dict:
@@ -136,8 +154,9 @@ def html_headings(page: str) -> dict:
 
 async def console_page(db, tmp_path, username, path="/console/reports") -> str:
     # desk_scheduler off: the desk's own scheduler would escalate by the real clock
-    settings = dataclasses.replace(Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", desk_scheduler=False)
+    settings = dataclasses.replace(
+        Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t", desk_scheduler=False
+    )
     app = create_app(settings)
     app[auth.CLOCK_KEY] = FakeClock(MOMENT)
     client = TestClient(TestServer(app))
@@ -145,9 +164,11 @@ async def console_page(db, tmp_path, username, path="/console/reports") -> str:
     try:
         page = await client.get("/console/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        r = await client.post("/console/login", data={"username": username, "password": PASSWORD,
-                                                       "csrf_token": token, "next": "/console/"},
-                              allow_redirects=False)
+        r = await client.post(
+            "/console/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+            allow_redirects=False,
+        )
         assert r.status == 302, await r.text()
         r = await client.get(path)
         assert r.status == 200
@@ -167,14 +188,14 @@ async def test_scheduler_console_and_cli_give_the_same_list(db_url, tmp_path, mo
     # the rules, on this fixture
     fx = lists["fengxi"]
     assert fx["overdue"] == [n["overdue"], n["silent"]]
-    assert fx["due_today"] == [n["evening"], n["from_visit"]]      # new, and 即日办 due today
+    assert fx["due_today"] == [n["evening"], n["from_visit"]]  # new, and 即日办 due today
     assert fx["awaiting_info"] == [n["paused"]]
     assert fx["new"] == [n["new"]]
     assert fx["weekly"] == [n["weekly"]]
-    assert len(fx["visits"]) == 3                                           # since yesterday's 08:30 list
+    assert len(fx["visits"]) == 3  # since yesterday's 08:30 list
     assert lists["fengdong"]["new"] == [n["dong"]]
     listed = [x for node in lists.values() for k, _ in dp.SECTIONS for x in node[k]]
-    assert len(listed) == len(set(listed))                               # one heading per ticket
+    assert len(listed) == len(set(listed))  # one heading per ticket
     assert not {n["closed"], n["later"], n["quiet"]} & set(listed)
     fx_obj = result.data["fengxi"]
     assert fx_obj.new_count == 4 and [t.new for t in fx_obj.due_today] == [True, True]
@@ -186,13 +207,17 @@ async def test_scheduler_console_and_cli_give_the_same_list(db_url, tmp_path, mo
     text = cli(db_url, "--now", "2026-11-25T08:30", "--node", "fengxi")
     assert text.returncode == 0, text.stderr
     with read_sessions(db_url)() as s:
-        body = s.scalars(select(Notification.body).where(Notification.kind == "dispatch_list",
-                                                         Notification.recipient == "node:fengxi")).one()
+        body = s.scalars(
+            select(Notification.body).where(
+                Notification.kind == "dispatch_list", Notification.recipient == "node:fengxi"
+            )
+        ).one()
     assert text.stdout.strip() == body.strip()
 
     # the console at the same moment: the admin sees every node, 沣西's staff their node
-    assert {k: v for k, v in html_headings(await console_page(db_url, tmp_path, "admin")).items()} == \
-        {k: v for k, v in lists.items() if any(v.values())}
+    assert {k: v for k, v in html_headings(await console_page(db_url, tmp_path, "admin")).items()} == {
+        k: v for k, v in lists.items() if any(v.values())
+    }
     mine = html_headings(await console_page(db_url, tmp_path, "li"))
     assert mine == {"fengxi": lists["fengxi"]}
     queue = await console_page(db_url, tmp_path, "li", "/console/")

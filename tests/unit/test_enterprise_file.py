@@ -5,6 +5,7 @@ Three enterprises: 甲 at 沣西's 信息 park (home node the xinxi workstation)
 transfer; 乙 of 沣东 with no ticket; 丙 with no place (the centre) and a ticket at 沣西. Staff of xinxi see
 甲 only; 沣东 staff see 甲 (its ticket is theirs) and 乙; 沣西's lead sees 甲 and 丙; the centre sees all.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,33 +36,62 @@ JIA, YI, BING = "沣西甲光电科技有限公司", "沣东乙材料有限公�
 
 def _ticket(conn, tid: int, eid: int, node: str, category: str, status: str = "accepted", amount=None):
     created = MOMENT - timedelta(days=3)
-    conn.execute(insert(Ticket).values(
-        id=tid, number=f"QCY-20261122-{tid:04d}", enterprise_id=eid, contact_id=None, category=category,
-        service_content=BY_INTENT[category].content, node_id=node, status=status,
-        description=f"需求描述{tid}", source_channel="web", created_at=created,
-        first_response_due=created + timedelta(hours=2), resolution_due=created + timedelta(days=5),
-        resolved_at=created + timedelta(days=1) if status == "resolved" else None, redeemed_amount=amount,
-        paused_working_seconds=0, escalation_level=0, priority="normal", updated_at=created))
+    conn.execute(
+        insert(Ticket).values(
+            id=tid,
+            number=f"QCY-20261122-{tid:04d}",
+            enterprise_id=eid,
+            contact_id=None,
+            category=category,
+            service_content=BY_INTENT[category].content,
+            node_id=node,
+            status=status,
+            description=f"需求描述{tid}",
+            source_channel="web",
+            created_at=created,
+            first_response_due=created + timedelta(hours=2),
+            resolution_due=created + timedelta(days=5),
+            resolved_at=created + timedelta(days=1) if status == "resolved" else None,
+            redeemed_amount=amount,
+            paused_working_seconds=0,
+            escalation_level=0,
+            priority="normal",
+            updated_at=created,
+        )
+    )
 
 
 def populate(db: str) -> None:
     with engine_for(db).begin() as conn:
-        conn.execute(insert(Enterprise).values(id=1, name=JIA, credit_code=None,
-                                               new_city="沣西", park="信息产业园", created_at=MOMENT,
-                                               certifications=",hightech,", industry="光电", employees=60))
-        conn.execute(insert(Enterprise).values(id=2, name=YI, new_city="沣东", created_at=MOMENT,
-                                               certifications=",tech_sme,"))
+        conn.execute(
+            insert(Enterprise).values(
+                id=1,
+                name=JIA,
+                credit_code=None,
+                new_city="沣西",
+                park="信息产业园",
+                created_at=MOMENT,
+                certifications=",hightech,",
+                industry="光电",
+                employees=60,
+            )
+        )
+        conn.execute(
+            insert(Enterprise).values(id=2, name=YI, new_city="沣东", created_at=MOMENT, certifications=",tech_sme,")
+        )
         conn.execute(insert(Enterprise).values(id=3, name=BING, created_at=MOMENT))
-        conn.execute(insert(Contact).values(id=1, enterprise_id=1, name="李春梅", mobile="13811112222",
-                                            created_at=MOMENT))
+        conn.execute(
+            insert(Contact).values(id=1, enterprise_id=1, name="李春梅", mobile="13811112222", created_at=MOMENT)
+        )
         _ticket(conn, 1, 1, "fengdong", "need_space", "resolved", Decimal("120000.50"))
         _ticket(conn, 2, 1, "fengxi-ws-xinxi", "need_recruitment")
         _ticket(conn, 3, 3, "fengxi", "need_equity_investment")
         conn.execute(insert(Rating).values(ticket_id=1, score=5, created_at=MOMENT))
-        if conn.dialect.name == "postgresql":       # rows inserted with explicit ids: move the sequences on
+        if conn.dialect.name == "postgresql":  # rows inserted with explicit ids: move the sequences on
             for table in ("enterprises", "contacts", "tickets"):
-                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))")
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
     create_staff(db, "centre_lead", "中心负责人", "centre", "lead", PASSWORD)
     create_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead", PASSWORD)
     create_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi", "staff", PASSWORD)
@@ -71,8 +101,15 @@ def populate(db: str) -> None:
 @pytest.fixture
 async def desk(db_url, tmp_path, monkeypatch):
     populate(db_url)
-    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", desk_scheduler=False)
+    settings = dataclasses.replace(
+        Settings(),
+        database_url=db_url,
+        var_dir=tmp_path,
+        rasa_port=9,
+        actions_port=9,
+        rasa_token="t",
+        desk_scheduler=False,
+    )
     app = create_app(settings)
     app[auth.CLOCK_KEY] = lambda: MOMENT
     client = TestClient(TestServer(app))
@@ -85,8 +122,11 @@ async def desk(db_url, tmp_path, monkeypatch):
 async def sign_in(client, username: str) -> str:
     page = await client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-    r = await client.post("/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
-                                                   "next": "/console/"}, allow_redirects=False)
+    r = await client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+        allow_redirects=False,
+    )
     assert r.status == 302, await r.text()
     home = await (await client.get("/console/")).text()
     return re.search(r'name="csrf-token" content="([^"]+)"', home).group(1)
@@ -97,6 +137,7 @@ def listed(html: str) -> set[int]:
 
 
 # ---- membership ------------------------------------------------------------------------------------
+
 
 def test_home_node_is_the_park_else_the_new_city_else_the_centre():
     assert membership.home_node("沣西", "信息产业园") == "fengxi-ws-xinxi"
@@ -114,8 +155,11 @@ def test_enterprise_nodes_add_ticket_nodes(sqlite_url):
 
 # ---- the list ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("user, expected", [("centre_lead", {1, 2, 3}), ("fengxi_lead", {1, 3}),
-                                            ("xinxi_staff", {1}), ("fengdong_staff", {1, 2})])
+
+@pytest.mark.parametrize(
+    "user, expected",
+    [("centre_lead", {1, 2, 3}), ("fengxi_lead", {1, 3}), ("xinxi_staff", {1}), ("fengdong_staff", {1, 2})],
+)
 async def test_list_shows_the_enterprises_of_the_scope(desk, user, expected):
     await sign_in(desk, user)
     r = await desk.get("/console/enterprises")
@@ -151,8 +195,9 @@ async def test_list_refuses_a_node_outside_the_scope(desk):
 async def test_list_pages(desk):
     with engine_for(desk.db).begin() as conn:
         for i in range(10, 70):
-            conn.execute(insert(Enterprise).values(id=i, name=f"分页测试{i:03d}有限公司", new_city="沣东",
-                                                   created_at=MOMENT))
+            conn.execute(
+                insert(Enterprise).values(id=i, name=f"分页测试{i:03d}有限公司", new_city="沣东", created_at=MOMENT)
+            )
     await sign_in(desk, "fengdong_staff")
     first = await (await desk.get("/console/enterprises")).text()
     second = await (await desk.get("/console/enterprises?page=2")).text()
@@ -163,6 +208,7 @@ async def test_list_pages(desk):
 
 # ---- the export --------------------------------------------------------------------------------------
 
+
 async def _sheet(resp) -> list[tuple]:
     from openpyxl import load_workbook
 
@@ -172,8 +218,9 @@ async def _sheet(resp) -> list[tuple]:
     return list(wb.active.iter_rows(values_only=True))
 
 
-@pytest.mark.parametrize("user, expected", [("centre_lead", {JIA, YI, BING}), ("xinxi_staff", {JIA}),
-                                            ("fengdong_staff", {JIA, YI})])
+@pytest.mark.parametrize(
+    "user, expected", [("centre_lead", {JIA, YI, BING}), ("xinxi_staff", {JIA}), ("fengdong_staff", {JIA, YI})]
+)
 async def test_export_is_scoped_and_audited(desk, user, expected):
     await sign_in(desk, user)
     rows = await _sheet(await desk.get("/console/enterprises/export.xlsx"))
@@ -200,6 +247,7 @@ async def test_export_refuses_a_node_outside_the_scope(desk):
 
 # ---- the file page -----------------------------------------------------------------------------------
 
+
 async def test_file_shows_profile_tickets_contacts_amount_and_ratings(desk):
     await sign_in(desk, "xinxi_staff")
     r = await desk.get("/console/enterprises/1")
@@ -212,8 +260,9 @@ async def test_file_shows_profile_tickets_contacts_amount_and_ratings(desk):
     assert "政策推送" in html
 
 
-@pytest.mark.parametrize("user, eid", [("xinxi_staff", 2), ("xinxi_staff", 3), ("fengdong_staff", 3),
-                                       ("fengxi_lead", 2)])
+@pytest.mark.parametrize(
+    "user, eid", [("xinxi_staff", 2), ("xinxi_staff", 3), ("fengdong_staff", 3), ("fengxi_lead", 2)]
+)
 async def test_file_of_another_node_is_refused_and_audited(desk, user, eid):
     token = await sign_in(desk, user)
     r = await desk.get(f"/console/enterprises/{eid}")
@@ -233,18 +282,23 @@ async def test_file_of_another_node_is_refused_and_audited(desk, user, eid):
 
 async def test_staff_add_a_contact_audited_with_the_mobile_masked(desk):
     token = await sign_in(desk, "xinxi_staff")
-    r = await desk.post("/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "王财务",
-                                                                 "contact_mobile": "139 0000 1234"},
-                        allow_redirects=False)
+    r = await desk.post(
+        "/console/enterprises/1/contacts",
+        data={"csrf_token": token, "contact_name": "王财务", "contact_mobile": "139 0000 1234"},
+        allow_redirects=False,
+    )
     assert r.status == 303 and r.headers["Location"].endswith("?done=contact")
     page = await (await desk.get("/console/enterprises/1")).text()
     assert "王财务" in page and "13900001234" in page and "工作台录入" in page
     assert "添加联系人：王财务 139****1234" in page
-    r = await desk.post("/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "王财务",
-                                                                 "contact_mobile": "13900001234"})
+    r = await desk.post(
+        "/console/enterprises/1/contacts",
+        data={"csrf_token": token, "contact_name": "王财务", "contact_mobile": "13900001234"},
+    )
     assert r.status == 400 and "已在档案中" in await r.text()
-    r = await desk.post("/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "赵",
-                                                                 "contact_mobile": "12"})
+    r = await desk.post(
+        "/console/enterprises/1/contacts", data={"csrf_token": token, "contact_name": "赵", "contact_mobile": "12"}
+    )
     html = await r.text()
     assert r.status == 400 and "联系人姓名应为 2–64 个字" in html and "手机号格式不正确" in html
     with read_sessions(desk.db)() as s:
@@ -260,15 +314,34 @@ async def test_unknown_enterprise_is_a_chinese_404(desk):
     assert r.status == 404 and "没有找到该企业档案" in await r.text()
 
 
-FORM = {"name": JIA, "credit_code": "", "new_city": "沣西", "park": "信息产业园", "industry": "光电",
-        "address": "", "registered_on": "", "employees": "60", "tech_staff": "", "revenue": "", "rd_expense": "",
-        "notes": ""}
+FORM = {
+    "name": JIA,
+    "credit_code": "",
+    "new_city": "沣西",
+    "park": "信息产业园",
+    "industry": "光电",
+    "address": "",
+    "registered_on": "",
+    "employees": "60",
+    "tech_staff": "",
+    "revenue": "",
+    "rd_expense": "",
+    "notes": "",
+}
 
 
 async def test_profile_edit_is_saved_and_audited_and_shown(desk):
     token = await sign_in(desk, "xinxi_staff")
-    form = {**FORM, "csrf_token": token, "industry": "光电子器件", "employees": "75", "tech_staff": "20",
-            "revenue": "12,500,000", "registered_on": "2018-05-20", "certifications": ["hightech", "specialized"]}
+    form = {
+        **FORM,
+        "csrf_token": token,
+        "industry": "光电子器件",
+        "employees": "75",
+        "tech_staff": "20",
+        "revenue": "12,500,000",
+        "registered_on": "2018-05-20",
+        "certifications": ["hightech", "specialized"],
+    }
     data = [(k, v) for k, vs in form.items() for v in (vs if isinstance(vs, list) else [vs])]
     r = await desk.post("/console/enterprises/1/profile", data=data, allow_redirects=False)
     assert r.status == 303 and r.headers["Location"].endswith("?done=saved")
@@ -291,8 +364,10 @@ async def test_profile_edit_is_saved_and_audited_and_shown(desk):
 
 async def test_profile_edit_refuses_bad_values_naming_them(desk):
     token = await sign_in(desk, "xinxi_staff")
-    r = await desk.post("/console/enterprises/1/profile", data={
-        **FORM, "csrf_token": token, "credit_code": "91610000XXXXXXXXXX", "employees": "-3", "tech_staff": "10"})
+    r = await desk.post(
+        "/console/enterprises/1/profile",
+        data={**FORM, "csrf_token": token, "credit_code": "91610000XXXXXXXXXX", "employees": "-3", "tech_staff": "10"},
+    )
     html = await r.text()
     assert r.status == 400 and "档案未保存" in html and "职工人数应为不小于 0 的整数" in html
     with read_sessions(desk.db)() as s:
@@ -326,16 +401,29 @@ async def test_search_api_is_scoped(desk):
 
 # ---- profile parsing -----------------------------------------------------------------------------------
 
+
 def test_parse_form_types_and_problems():
     from datetime import date
 
-    values = pf.parse_form({"name": "  甲公司  ", "employees": "1,200", "revenue": "3000000.456元",
-                            "new_city": "沣西新城", "registered_on": "2020-01-02"}, ["tech_sme"], today=date(2026, 12, 3))
+    values = pf.parse_form(
+        {
+            "name": "  甲公司  ",
+            "employees": "1,200",
+            "revenue": "3000000.456元",
+            "new_city": "沣西新城",
+            "registered_on": "2020-01-02",
+        },
+        ["tech_sme"],
+        today=date(2026, 12, 3),
+    )
     assert values["name"] == "甲公司" and values["employees"] == 1200 and values["revenue"] == Decimal("3000000.46")
     assert values["new_city"] == "沣西" and values["certifications"] == ",tech_sme,"
     with pytest.raises(pf.ProfileError) as err:
-        pf.parse_form({"name": "", "employees": "10", "tech_staff": "11", "registered_on": "2027-01-01",
-                       "new_city": "雁塔"}, ["nope"], today=date(2026, 12, 3))
+        pf.parse_form(
+            {"name": "", "employees": "10", "tech_staff": "11", "registered_on": "2027-01-01", "new_city": "雁塔"},
+            ["nope"],
+            today=date(2026, 12, 3),
+        )
     assert set(err.value.problems) == {"name", "tech_staff", "registered_on", "new_city", "certifications"}
 
 
@@ -345,10 +433,22 @@ async def test_file_lists_the_policy_pushes(desk):
 
     assert push_table() is PolicyPush.__table__
     with engine_for(desk.db).begin() as conn:
-        conn.execute(insert(PolicyPush).values(
-            enterprise_id=1, policy_id="hnte", policy_name="高新技术企业认定", trigger_key="window:hnte:2027-05-01",
-            trigger="window", reason="profile", conversation_id="web-abc", channel="web", node_id="fengxi-ws-xinxi",
-            body="高企认定申报将于5月开始", sent_by="system", created_at=MOMENT))
+        conn.execute(
+            insert(PolicyPush).values(
+                enterprise_id=1,
+                policy_id="hnte",
+                policy_name="高新技术企业认定",
+                trigger_key="window:hnte:2027-05-01",
+                trigger="window",
+                reason="profile",
+                conversation_id="web-abc",
+                channel="web",
+                node_id="fengxi-ws-xinxi",
+                body="高企认定申报将于5月开始",
+                sent_by="system",
+                created_at=MOMENT,
+            )
+        )
     await sign_in(desk, "xinxi_staff")
     html = await (await desk.get("/console/enterprises/1")).text()
     assert "高新技术企业认定" in html and "推送时间" in html and "pushes-pending" not in html
@@ -362,7 +462,7 @@ async def test_a_concurrent_profile_edit_is_detected_not_lost(desk):
     first = {**FORM, "csrf_token": token, "version": seen, "industry": "激光器件"}
     r = await desk.post("/console/enterprises/1/profile", data=first, allow_redirects=False)
     assert r.status == 303
-    second = {**FORM, "csrf_token": token, "version": seen, "industry": "光学镜头"}     # opened before the first save
+    second = {**FORM, "csrf_token": token, "version": seen, "industry": "光学镜头"}  # opened before the first save
     r = await desk.post("/console/enterprises/1/profile", data=second)
     html = await r.text()
     assert r.status == 409 and "已被他人修改" in html and "激光器件" in html
@@ -373,9 +473,15 @@ async def test_a_concurrent_profile_edit_is_detected_not_lost(desk):
 async def test_a_new_file_is_created_in_the_scope_only(desk):
     token = await sign_in(desk, "xinxi_staff")
     page = await (await desk.get("/console/enterprises/new")).text()
-    assert "新建企业档案" in page and 'value="沣西新城信息产业园"' in page    # placed at the staff member's park
-    new = {**FORM, "csrf_token": token, "name": "沣西新建档案测试有限公司", "industry": "软件", "employees": "12",
-           "certifications": "tech_sme"}
+    assert "新建企业档案" in page and 'value="沣西新城信息产业园"' in page  # placed at the staff member's park
+    new = {
+        **FORM,
+        "csrf_token": token,
+        "name": "沣西新建档案测试有限公司",
+        "industry": "软件",
+        "employees": "12",
+        "certifications": "tech_sme",
+    }
     r = await desk.post("/console/enterprises/new", data=new, allow_redirects=False)
     assert r.status == 303, await r.text()
     eid = int(re.search(r"/console/enterprises/(\d+)\?done=created", r.headers["Location"]).group(1))
@@ -386,8 +492,9 @@ async def test_a_new_file_is_created_in_the_scope_only(desk):
     assert audit == [f"[enterprise:{eid}] 新建企业档案：沣西新建档案测试有限公司（属地 沣西新城信息产业园工作站）"]
     assert eid in listed(await (await desk.get("/console/enterprises")).text())
     # another node's place: refused, nothing created; a name already on file: refused
-    r = await desk.post("/console/enterprises/new", data={**new, "name": "沣东别处有限公司", "new_city": "沣东",
-                                                          "park": ""})
+    r = await desk.post(
+        "/console/enterprises/new", data={**new, "name": "沣东别处有限公司", "new_city": "沣东", "park": ""}
+    )
     assert r.status == 400 and "不在您的服务范围内" in await r.text()
     r = await desk.post("/console/enterprises/new", data={**new, "name": JIA})
     assert r.status == 400 and "已有名为" in await r.text()

@@ -5,6 +5,7 @@ never reach the public figures), a staff-service rating at 沣西 on 11-20, tick
 deadline, and two 周推进 events (ticket 4 on 11-30, inside the last 8 days of the month; ticket 8 on 11-20,
 outside). The moment is 2026-11-30 23:59:30 Beijing time (15:59:30Z), so "today" is 30 November.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,19 +35,43 @@ ENTERPRISE_NAMES = ("西咸光子科技有限公司", "秦汉智造有限公司"
 def populate_figures(url: str) -> None:
     populate(url)
     with engine_for(url).begin() as conn:
-        conn.execute(insert(Contact).values(id=1, enterprise_id=1, name=CONTACT_NAME, mobile=CONTACT_MOBILE,
-                                            created_at=utc("2026-01-01 00:00")))
+        conn.execute(
+            insert(Contact).values(
+                id=1, enterprise_id=1, name=CONTACT_NAME, mobile=CONTACT_MOBILE, created_at=utc("2026-01-01 00:00")
+            )
+        )
         conn.execute(update(Ticket).where(Ticket.id.in_([1, 4])).values(contact_id=1))
-        conn.execute(insert(Handover).values(conversation_id="c7", reason="request_human", node_id="fengxi",
-                                             created_at=utc("2026-11-20 01:00"), rating=5,
-                                             rated_at=utc("2026-11-20 02:00")))
+        conn.execute(
+            insert(Handover).values(
+                conversation_id="c7",
+                reason="request_human",
+                node_id="fengxi",
+                created_at=utc("2026-11-20 01:00"),
+                rating=5,
+                rated_at=utc("2026-11-20 02:00"),
+            )
+        )
         conn.execute(update(Ticket).where(Ticket.id == 1).values(first_response_due=utc("2026-11-02 09:00")))
-        conn.execute(insert(TicketEvent), [
-            dict(ticket_id=4, at=utc("2026-11-30 01:00"), actor="system", action="progress_push"),
-            dict(ticket_id=8, at=utc("2026-11-20 02:00"), actor="system", action="progress_push")])
-        conn.execute(insert(KbQuery), [
-            dict(id=n, asked_at=utc(at), conversation_id=f"kb{n}", text=f"我的电话{CONTACT_MOBILE}怎么申请", decision="unknown")
-            for n, at in ((9, "2026-11-08 02:00"), (10, "2026-11-09 02:00"))])
+        conn.execute(
+            insert(TicketEvent),
+            [
+                dict(ticket_id=4, at=utc("2026-11-30 01:00"), actor="system", action="progress_push"),
+                dict(ticket_id=8, at=utc("2026-11-20 02:00"), actor="system", action="progress_push"),
+            ],
+        )
+        conn.execute(
+            insert(KbQuery),
+            [
+                dict(
+                    id=n,
+                    asked_at=utc(at),
+                    conversation_id=f"kb{n}",
+                    text=f"我的电话{CONTACT_MOBILE}怎么申请",
+                    decision="unknown",
+                )
+                for n, at in ((9, "2026-11-08 02:00"), (10, "2026-11-09 02:00"))
+            ],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +111,32 @@ def test_public_figures_by_hand(db):
     f = public_figures(db, NOW)
     today, month, total = (f["windows"][k] for k in ("today", "month", "all"))
     # today (11-30 Beijing): ticket 12 (created 23:59 Beijing, enterprise 1), no visit, nothing resolved
-    assert (today["accepted"], today["closed"], today["visits"], today["enterprises"], today["services"]) == (1, 0, 0, 1, 1)
+    assert (today["accepted"], today["closed"], today["visits"], today["enterprises"], today["services"]) == (
+        1,
+        0,
+        0,
+        1,
+        1,
+    )
     assert today["redeemed_amount"] == "0.00" and today["completion_rate"] == 0.0
     # this month: the monthly summary's 11 accepted, 5 closed, 2 visits, ¥210000.75; enterprises 1 and 2
-    assert (month["accepted"], month["closed"], month["visits"], month["enterprises"], month["services"]) == (11, 5, 2, 2, 13)
+    assert (month["accepted"], month["closed"], month["visits"], month["enterprises"], month["services"]) == (
+        11,
+        5,
+        2,
+        2,
+        13,
+    )
     assert month["completion_rate"] == round(5 / 11, 4) and month["redeemed_amount"] == "210000.75"
     # all time (until 12-01 00:00 Beijing): every ticket but 13 = 17; closed: 1,2,3,7,9,10,14,16,17,18 = 10
     # (15 was reopened); visits 1,2,4,5 = 4 (3 is 12-01); redeemed: 2, 3, 10, 14 = 240000.75 (7 is 12-02)
-    assert (total["accepted"], total["closed"], total["visits"], total["enterprises"], total["services"]) == (17, 10, 4, 2, 21)
+    assert (total["accepted"], total["closed"], total["visits"], total["enterprises"], total["services"]) == (
+        17,
+        10,
+        4,
+        2,
+        21,
+    )
     assert total["redeemed_amount"] == "240000.75" and total["completion_rate"] == round(10 / 17, 4)
     cats = {c["intent"]: c["accepted"] for c in total["categories"]}
     assert len(cats) == 19
@@ -118,10 +161,14 @@ def test_dashboard_month_equals_the_monthly_summary(db):
     assert (m.visits, m.redeemed_amount, m.resolved, m.on_time) == (s.visits, s.redeemed_amount, s.resolved, s.on_time)
     assert m.avg_first_response_hours == s.avg_first_response_hours
     assert m.avg_resolution_hours == s.avg_resolution_hours
-    assert (m.ratings, m.service_ratings, m.satisfaction) == (s.satisfaction.count, s.satisfaction.service_count,
-                                                              s.satisfaction.average)
-    assert [(c.key, c.accepted, c.closed) for c in m.categories] == [(c.intent, c.accepted, c.closed)
-                                                                     for c in s.categories]
+    assert (m.ratings, m.service_ratings, m.satisfaction) == (
+        s.satisfaction.count,
+        s.satisfaction.service_count,
+        s.satisfaction.average,
+    )
+    assert [(c.key, c.accepted, c.closed) for c in m.categories] == [
+        (c.intent, c.accepted, c.closed) for c in s.categories
+    ]
     assert (m.kb_questions, m.kb_answered) == (s.knowledge.questions, s.knowledge.answered)
     # the figures themselves, by hand: ratings 6 of the fixture + the staff-service 5 = 7, sum 28
     assert (m.ratings, m.service_ratings) == (7, 1) and m.satisfaction == pytest.approx(4.0)
@@ -134,7 +181,11 @@ def test_dashboard_month_equals_the_monthly_summary(db):
     # what to write next: the added question twice (its mobile masked), then 5 (unknown, 11-06), 4 (options,
     # 11-05) and 2 (answered, marked 没帮助); 1, 3, 6 were answered and not marked unhelpful
     assert [(q.text, q.asked, q.not_helpful) for q in d.questions] == [
-        ("我的电话139****4321怎么申请", 2, 0), ("问题5", 1, 0), ("问题4", 1, 0), ("问题2", 0, 1)]
+        ("我的电话139****4321怎么申请", 2, 0),
+        ("问题5", 1, 0),
+        ("问题4", 1, 0),
+        ("问题2", 0, 1),
+    ]
     assert d.questions[0].last_asked.isoformat() == "2026-11-09T10:00:00+08:00"
     # open / overdue now: 4 (due 11-20), 11 (10-30) at 沣西; 8, 15 at the workstation; 5 is paused; 13's
     # deadline is 12-01 00:00 Beijing, still ahead
@@ -149,14 +200,14 @@ def test_dashboard_of_a_new_city_centre_is_its_nodes_only(db):
     s = monthly_summary(db, "2026-11", NOW)
     m = d.month
     needs = [n for n in s.nodes if n.node_id in scope]
-    assert m.accepted == sum(n.accepted for n in needs) == 6          # 3, 4, 5 + 7, 8, 15
-    assert m.closed == sum(n.closed for n in needs) == 2              # 3, 7
+    assert m.accepted == sum(n.accepted for n in needs) == 6  # 3, 4, 5 + 7, 8, 15
+    assert m.closed == sum(n.closed for n in needs) == 2  # 3, 7
     assert m.visits == 2 and m.redeemed_amount == Decimal("80000.25")  # V1, V2; ticket 3
     # ratings at 沣西: 2 (t10), 3 and 4 (t3) and the staff-service 5 → 4 ratings, 3.5
     assert (m.ratings, m.service_ratings, m.satisfaction) == (4, 1, 3.5)
     # first responses 600,1800,2400,3600,7200,86400 → (2400+3600)/2 = 3000 s
     assert m.p50_first_response_hours == pytest.approx(3000 / H)
-    assert m.kb_questions is None and d.questions == []     # questions carry no node: not shown to a node
+    assert m.kb_questions is None and d.questions == []  # questions carry no node: not shown to a node
     assert {n.node_id for n in d.nodes} == scope
     by = {c.key: c.accepted for c in m.categories}
     assert by["need_debt_financing"] == 1 and by["need_policy_consult"] == 0 and sum(by.values()) == 6
@@ -176,7 +227,7 @@ def test_scorecard_by_hand(db):
     sc = scorecard(db, "2026-11", NOW)
     assert (sc.month, sc.previous_month, sc.previous_label) == ("2026-11", "2026-10", "2026年10月")
     rows = {r.node_id: r for r in sc.rows}
-    assert list(rows) == ["qcy", "fengxi", "ws-evil"]              # konggang: no activity; old: inactive
+    assert list(rows) == ["qcy", "fengxi", "ws-evil"]  # konggang: no activity; old: inactive
     q, f, w = rows["qcy"].current, rows["fengxi"].current, rows["ws-evil"].current
     # 即日办: first responses in M at qcy: 1 (by its deadline), 2, 6 (late) → 1/3; elsewhere all late
     assert (q.responded_in_time, q.responded) == (1, 3)
@@ -222,6 +273,6 @@ def test_monthly_xlsx_has_the_scorecard_sheet(sqlite_db, tmp_path):
 def test_a_day_later_today_is_december(sqlite_db):
     # a moment a day later moves "today" and keeps November in "all"
     f = public_figures(sqlite_db, NOW + timedelta(days=1))
-    assert f["windows"]["today"]["accepted"] == 1          # ticket 13, 12-01 00:00 Beijing
+    assert f["windows"]["today"]["accepted"] == 1  # ticket 13, 12-01 00:00 Beijing
     assert f["windows"]["month"]["accepted"] == 1
     assert f["windows"]["all"]["accepted"] == 18

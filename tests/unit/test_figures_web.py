@@ -4,6 +4,7 @@ Four tickets on 2026-11-25 (Beijing) at four nodes of the real service network: 
 new-city centre, one of its workstations (新兴 … xinxi) and 沣东. Node scoping: the centre's lead sees all
 four, 沣西's lead 沣西 and its workstations, the workstation's staff only their node.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,25 +32,44 @@ CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 15, 0, tzinfo=CST)
 PASSWORD = "Figures-web-2026"
 SECRETS = ("李春梅", "13811112222", "沣西测试光电有限公司", "需要对接天使投资")
-NODES = {"centre": "need_policy_consult", "fengxi": "need_equity_investment",
-         "fengxi-ws-xinxi": "need_recruitment", "fengdong": "need_space"}
+NODES = {
+    "centre": "need_policy_consult",
+    "fengxi": "need_equity_investment",
+    "fengxi-ws-xinxi": "need_recruitment",
+    "fengdong": "need_space",
+}
 
 
 def populate(db: str, moment: datetime = MOMENT) -> None:
     """The four tickets, created five hours before `moment` (the browser tests use the real clock)."""
     with engine_for(db).begin() as conn:
         conn.execute(insert(Enterprise).values(id=1, name=SECRETS[2], created_at=moment))
-        conn.execute(insert(Contact).values(id=1, enterprise_id=1, name=SECRETS[0], mobile=SECRETS[1],
-                                            created_at=moment))
+        conn.execute(
+            insert(Contact).values(id=1, enterprise_id=1, name=SECRETS[0], mobile=SECRETS[1], created_at=moment)
+        )
         for i, (node, category) in enumerate(NODES.items(), start=1):
             created = moment - timedelta(hours=5)
-            conn.execute(insert(Ticket).values(
-                id=i, number=f"QCY-20261125-{i:04d}", enterprise_id=1, contact_id=1, category=category,
-                service_content=BY_INTENT[category].content, node_id=node, status="accepted",
-                description=f"{SECRETS[3]}（{i}）", source_channel="web", created_at=created,
-                first_response_due=created + timedelta(hours=2),
-                resolution_due=created + (timedelta(hours=1) if node == "fengxi" else timedelta(days=5)),
-                paused_working_seconds=0, escalation_level=0, priority="normal", updated_at=created))
+            conn.execute(
+                insert(Ticket).values(
+                    id=i,
+                    number=f"QCY-20261125-{i:04d}",
+                    enterprise_id=1,
+                    contact_id=1,
+                    category=category,
+                    service_content=BY_INTENT[category].content,
+                    node_id=node,
+                    status="accepted",
+                    description=f"{SECRETS[3]}（{i}）",
+                    source_channel="web",
+                    created_at=created,
+                    first_response_due=created + timedelta(hours=2),
+                    resolution_due=created + (timedelta(hours=1) if node == "fengxi" else timedelta(days=5)),
+                    paused_working_seconds=0,
+                    escalation_level=0,
+                    priority="normal",
+                    updated_at=created,
+                )
+            )
     create_staff(db, "centre_lead", "中心负责人", "centre", "lead", PASSWORD)
     create_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead", PASSWORD)
     create_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi", "staff", PASSWORD)
@@ -62,8 +82,15 @@ class FakeClock:
 
 async def open_desk(db_url, tmp_path, **env) -> TestClient:
     """A desk on `db_url`, configured as the environment variables `env` say."""
-    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", desk_scheduler=False)
+    settings = dataclasses.replace(
+        Settings(),
+        database_url=db_url,
+        var_dir=tmp_path,
+        rasa_port=9,
+        actions_port=9,
+        rasa_token="t",
+        desk_scheduler=False,
+    )
     app = create_app(with_env(settings, **env))
     app[auth.CLOCK_KEY] = FakeClock()
     app[desk_figures.CACHE_KEY] = PublicFigures(db_url, ttl=3600, clock=FakeClock())
@@ -84,12 +111,16 @@ async def desk(db_url, tmp_path):
 async def sign_in(client, username: str) -> None:
     page = await client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-    r = await client.post("/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
-                                                   "next": "/console/"}, allow_redirects=False)
+    r = await client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+        allow_redirects=False,
+    )
     assert r.status == 302, await r.text()
 
 
 # ---- the public page ------------------------------------------------------------------------------
+
 
 async def test_public_page_and_json_show_the_figures_and_no_personal_data(desk):
     r = await desk.get("/api/figures")
@@ -133,16 +164,16 @@ async def test_public_page_refuses_an_unknown_window_naming_the_parameter(desk):
 async def test_public_figures_are_cached(desk):
     first = await (await desk.get("/api/figures")).json()
     with engine_for(desk.db).begin() as conn:
-        conn.execute(Ticket.__table__.update().where(Ticket.id == 1).values(status="resolved",
-                                                                            resolved_at=MOMENT))
+        conn.execute(Ticket.__table__.update().where(Ticket.id == 1).values(status="resolved", resolved_at=MOMENT))
     again = await (await desk.get("/api/figures")).json()
-    assert again == first                        # the cached figures, not a new computation
+    assert again == first  # the cached figures, not a new computation
     desk.server.app[desk_figures.CACHE_KEY].ttl = 0
     fresh = await (await desk.get("/api/figures")).json()
     assert fresh["windows"]["all"]["closed"] == 1
 
 
 # ---- the console dashboard ------------------------------------------------------------------------
+
 
 def today_accepted(html: str) -> int:
     block = re.search(r'data-window="today">(.*?)</div></div>', html, re.S).group(1)
@@ -159,12 +190,19 @@ async def test_dashboard_needs_a_sign_in(desk):
     assert r.status == 302 and r.headers["Location"].startswith("/console/login")
 
 
-@pytest.mark.parametrize("username, accepted, nodes, scorecard", [
-    ("centre_lead", 4, {"centre", "fengxi", "fengxi-ws-xinxi", "fengdong"}, {"centre", "fengxi", "fengxi-ws-xinxi",
-                                                                             "fengdong"}),
-    ("fengxi_lead", 2, {"fengxi", "fengxi-ws-xinxi"}, {"fengxi", "fengxi-ws-xinxi"}),
-    ("xinxi_staff", 1, {"fengxi-ws-xinxi"}, None),
-])
+@pytest.mark.parametrize(
+    "username, accepted, nodes, scorecard",
+    [
+        (
+            "centre_lead",
+            4,
+            {"centre", "fengxi", "fengxi-ws-xinxi", "fengdong"},
+            {"centre", "fengxi", "fengxi-ws-xinxi", "fengdong"},
+        ),
+        ("fengxi_lead", 2, {"fengxi", "fengxi-ws-xinxi"}, {"fengxi", "fengxi-ws-xinxi"}),
+        ("xinxi_staff", 1, {"fengxi-ws-xinxi"}, None),
+    ],
+)
 async def test_dashboard_is_limited_to_the_staff_members_nodes(desk, username, accepted, nodes, scorecard):
     await sign_in(desk, username)
     r = await desk.get("/console/dashboard?month=2026-11")
@@ -178,10 +216,10 @@ async def test_dashboard_is_limited_to_the_staff_members_nodes(desk, username, a
         assert "绩效评分面向节点负责人和管理员开放" in html and 'class="grid scorecard"' not in html
     else:
         assert node_rows(html, "scorecard") == scorecard
-    page = html.split("</header>", 1)[-1]                       # the top bar may link the 知识库 editor
-    assert ("知识库" in page) == (username == "centre_lead")     # questions have no node
+    page = html.split("</header>", 1)[-1]  # the top bar may link the 知识库 editor
+    assert ("知识库" in page) == (username == "centre_lead")  # questions have no node
     assert ('class="grid questions"' in html) == (username == "centre_lead")
-    assert ('href="/console/knowledge/gaps"' in page) == (username == "centre_lead")    # editors write the answer
+    assert ('href="/console/knowledge/gaps"' in page) == (username == "centre_lead")  # editors write the answer
     for secret in SECRETS:
         assert secret not in html
 
@@ -190,7 +228,7 @@ async def test_dashboard_overdue_now_and_a_bad_month(desk):
     await sign_in(desk, "fengxi_lead")
     html = await (await desk.get("/console/dashboard")).text()
     row = re.search(r'<tr data-node="fengxi">.*?</tr>', html, re.S).group(0)
-    assert re.findall(r"<td>(\d+)</td>", row) == ["1", "1"]            # 在办 1, 超期 1 (due an hour after it came)
+    assert re.findall(r"<td>(\d+)</td>", row) == ["1", "1"]  # 在办 1, 超期 1 (due an hour after it came)
     r = await desk.get("/console/dashboard?month=2026-13")
     assert r.status == 400 and "月份" in await r.text()
 

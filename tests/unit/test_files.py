@@ -1,5 +1,6 @@
 """bot.files: what a file is (by content), whether it is accepted, its safe name; stored with its chat message,
 attached to the open ticket, deduplicated; exported and erased with the person's data (bot.privacy)."""
+
 from __future__ import annotations
 
 import base64
@@ -28,20 +29,30 @@ from bot.tickets.service import EnterpriseInput, TicketService
 
 # ---- sample files (built here: real formats, no binary fixtures) ----------------------------------------
 
+
 def png(width: int = 2, height: int = 2) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
     raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
-GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00" \
-      b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00"
+    b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
 WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
 
 
@@ -65,36 +76,55 @@ def plain_zip() -> bytes:
 
 # ---- what a file is -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data,name,ext,kind", [
-    (JPEG, "营业执照.jpg", "jpg", "image"), (JPEG, "照片.JPEG", "jpg", "image"), (png(), "截图.png", "png", "image"),
-    (GIF, "a.gif", "gif", "image"), (WEBP, "a.webp", "webp", "image"), (PDF, "营业执照.pdf", "pdf", "document"),
-    (office("word"), "申请书.docx", "docx", "document"), (office("xl"), "报表.xlsx", "xlsx", "document"),
-    (office("ppt"), "路演.pptx", "pptx", "document"), (OLE2, "旧版.doc", "doc", "document"),
-    (OLE2, "旧表.xls", "xls", "document"), (PDF, "没有扩展名", "pdf", "document"),
-])
+
+@pytest.mark.parametrize(
+    "data,name,ext,kind",
+    [
+        (JPEG, "营业执照.jpg", "jpg", "image"),
+        (JPEG, "照片.JPEG", "jpg", "image"),
+        (png(), "截图.png", "png", "image"),
+        (GIF, "a.gif", "gif", "image"),
+        (WEBP, "a.webp", "webp", "image"),
+        (PDF, "营业执照.pdf", "pdf", "document"),
+        (office("word"), "申请书.docx", "docx", "document"),
+        (office("xl"), "报表.xlsx", "xlsx", "document"),
+        (office("ppt"), "路演.pptx", "pptx", "document"),
+        (OLE2, "旧版.doc", "doc", "document"),
+        (OLE2, "旧表.xls", "xls", "document"),
+        (PDF, "没有扩展名", "pdf", "document"),
+    ],
+)
 def test_accepted_types_are_recognised_by_content(data, name, ext, kind):
     found = check(data, name)
     assert (found.ext, found.kind) == (ext, kind)
     assert found.mime.startswith("image/" if kind == "image" else "application/")
 
 
-@pytest.mark.parametrize("data,name,code,status", [
-    (b"", "空.pdf", "empty", 400),
-    (png(), "合同.pdf", "mismatch", 415),                               # a PNG calling itself a PDF
-    (b"MZ\x90\x00\x03" + b"\x00" * 100, "发票.pdf", "dangerous", 415),   # a Windows program named .pdf
-    (b"MZ\x90\x00\x03" + b"\x00" * 100, "setup.exe", "dangerous", 415),
-    (b"\x7fELF\x02\x01\x01" + b"\x00" * 50, "a.pdf", "dangerous", 415),
-    (b"#!/bin/sh\nrm -rf /\n", "run.sh", "dangerous", 415),
-    (b"<!doctype html><script>alert(1)</script>", "page.html", "markup", 415),
-    (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg", "markup", 415),
-    (b"\xef\xbb\xbf  <svg onload=alert(1)>", "logo.png", "markup", 415),
-    (plain_zip(), "材料.zip", "archive", 415),
-    (office("word", content_types=False), "a.docx", "archive", 415),
-    (office("word", {"word/vbaProject.bin": b"\x00"}), "宏.docm", "macro", 415),
-    (b"PK\x03\x04garbage-not-a-zip", "a.docx", "corrupt", 415),
-    (OLE2, "installer.msi", "unknown_office", 415),                 # OLE2 is also an installer container
-    (b"just some text", "说明.txt", "unsupported", 415),
-])
+@pytest.mark.parametrize(
+    "data,name,code,status",
+    [
+        (b"", "空.pdf", "empty", 400),
+        (png(), "合同.pdf", "mismatch", 415),  # a PNG calling itself a PDF
+        (b"MZ\x90\x00\x03" + b"\x00" * 100, "发票.pdf", "dangerous", 415),  # a Windows program named .pdf
+        (b"MZ\x90\x00\x03" + b"\x00" * 100, "setup.exe", "dangerous", 415),
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 50, "a.pdf", "dangerous", 415),
+        (b"#!/bin/sh\nrm -rf /\n", "run.sh", "dangerous", 415),
+        (b"<!doctype html><script>alert(1)</script>", "page.html", "markup", 415),
+        (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+            "logo.svg",
+            "markup",
+            415,
+        ),
+        (b"\xef\xbb\xbf  <svg onload=alert(1)>", "logo.png", "markup", 415),
+        (plain_zip(), "材料.zip", "archive", 415),
+        (office("word", content_types=False), "a.docx", "archive", 415),
+        (office("word", {"word/vbaProject.bin": b"\x00"}), "宏.docm", "macro", 415),
+        (b"PK\x03\x04garbage-not-a-zip", "a.docx", "corrupt", 415),
+        (OLE2, "installer.msi", "unknown_office", 415),  # OLE2 is also an installer container
+        (b"just some text", "说明.txt", "unsupported", 415),
+    ],
+)
 def test_hostile_or_unsupported_files_are_refused_with_chinese_reasons(data, name, code, status):
     with pytest.raises(FileRefused) as err:
         check(data, name)
@@ -108,18 +138,29 @@ def test_size_limits_per_kind():
     with pytest.raises(FileRefused) as err:
         check(big_png, "大图.png", lim)
     assert err.value.status == 413 and "图片过大" in err.value.message
-    assert check(PDF + b"%" * 2000, "a.pdf", lim).ext == "pdf"           # a document may be larger
+    assert check(PDF + b"%" * 2000, "a.pdf", lim).ext == "pdf"  # a document may be larger
     with pytest.raises(FileRefused) as err:
         check(PDF + b"%" * 4000, "a.pdf", lim)
     assert err.value.status == 413
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("../../etc/passwd", "passwd"), ("..\\..\\windows\\system32\\a.pdf", "a.pdf"), ("/abs/path/营业执照.pdf", "营业执照.pdf"),
-    ("report\u202efdp.exe", "reportfdp.exe"), ("a\x00b.pdf", "ab.pdf"), ("a\nb\r.pdf", "ab.pdf"),
-    ("...", "文件"), ("", "文件"), (None, "文件"), (".hidden.pdf", "hidden.pdf"), ('a<b>:"|?*.pdf', "a_b______.pdf"),
-    ("  合同   扫描件 .pdf ", "合同 扫描件 .pdf"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\system32\\a.pdf", "a.pdf"),
+        ("/abs/path/营业执照.pdf", "营业执照.pdf"),
+        ("report\u202efdp.exe", "reportfdp.exe"),
+        ("a\x00b.pdf", "ab.pdf"),
+        ("a\nb\r.pdf", "ab.pdf"),
+        ("...", "文件"),
+        ("", "文件"),
+        (None, "文件"),
+        (".hidden.pdf", "hidden.pdf"),
+        ('a<b>:"|?*.pdf', "a_b______.pdf"),
+        ("  合同   扫描件 .pdf ", "合同 扫描件 .pdf"),
+    ],
+)
 def test_names_are_made_safe(raw, expected):
     assert sanitise(raw) == expected
 
@@ -136,10 +177,20 @@ def test_sniff_ignores_the_name_for_images():
 
 # ---- stored with the conversation and its ticket ------------------------------------------------------
 
+
 def open_ticket(db, sender):
-    return TicketService(db).open_ticket(category="need_debt_financing", description="想申请知识产权质押贷款",
-                                         enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city="沣西"),
-                                         contact_name="王经理", mobile="13912345678", sender_id=sender).ticket
+    return (
+        TicketService(db)
+        .open_ticket(
+            category="need_debt_financing",
+            description="想申请知识产权质押贷款",
+            enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city="沣西"),
+            contact_name="王经理",
+            mobile="13912345678",
+            sender_id=sender,
+        )
+        .ticket
+    )
 
 
 def conversation(db, cid, channel="web"):
@@ -156,10 +207,15 @@ def test_a_received_file_is_a_chat_message_that_never_goes_to_rasa(db_url):
         m = s.get(Message, got.message_id)
         a = s.scalars(select(Attachment)).one()
         assert (m.direction, m.author, m.text, m.state) == ("in", "user", "[文件] 营业执照.pdf", "answered")
-        assert json.loads(m.payload)["file"] == {"id": a.id, "name": "营业执照.pdf", "kind": "document",
-                                                  "mime": "application/pdf", "size": len(PDF)}
+        assert json.loads(m.payload)["file"] == {
+            "id": a.id,
+            "name": "营业执照.pdf",
+            "kind": "document",
+            "mime": "application/pdf",
+            "size": len(PDF),
+        }
         assert (a.message_id, a.sha256, a.sender) == (m.id, hashlib.sha256(PDF).hexdigest(), "user")
-    again = store.receive(db_url, "web-f1", PDF, "营业执照.pdf", found, "web", "c-1")     # a resend
+    again = store.receive(db_url, "web-f1", PDF, "营业执照.pdf", found, "web", "c-1")  # a resend
     assert again.duplicate and again.message_id == got.message_id and again.file == got.file
     row, data = store.get(db_url, got.file["id"])
     assert data == PDF and row.conversation_id == "web-f1"
@@ -169,13 +225,16 @@ def test_files_attach_to_the_open_ticket_and_share_their_bytes(db_url):
     t = open_ticket(db_url, "web-f2")
     found = check(png(), "a.png")
     first = store.receive(db_url, "web-f2", png(), "a.png", found, "web")
-    second = store.receive(db_url, "web-f2", png(), "b.png", found, "web")      # same content, other name
+    second = store.receive(db_url, "web-f2", png(), "b.png", found, "web")  # same content, other name
     assert first.ticket_number == second.ticket_number == t.number
     with read_sessions(db_url)() as s:
-        events = list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id,
-                                                          TicketEvent.action == "attachment")))
-        assert [(e.actor, e.field, e.after) for e in events] == [("user:web-f2", "file", "a.png"),
-                                                                ("user:web-f2", "file", "b.png")]
+        events = list(
+            s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.action == "attachment"))
+        )
+        assert [(e.actor, e.field, e.after) for e in events] == [
+            ("user:web-f2", "file", "a.png"),
+            ("user:web-f2", "file", "b.png"),
+        ]
         assert s.scalar(select(func.count()).select_from(FileBlob)) == 1
     assert [r.name for r in store.for_ticket(db_url, t.id)] == ["a.png", "b.png"]
 
@@ -196,11 +255,12 @@ def test_staff_files_are_outgoing_messages(db_url):
 
 # ---- personal data: export and erase include files ------------------------------------------------------
 
+
 def test_export_and_erase_include_the_files_and_their_bytes(db_url):
     t = open_ticket(db_url, "web-p1")
     store.receive(db_url, "web-p1", PDF, "身份证.pdf", check(PDF, "身份证.pdf"), "web")
     conversation(db_url, "web-other")
-    store.receive(db_url, "web-other", PDF, "别人的.pdf", check(PDF, "别人的.pdf"), "web")    # same bytes, other person
+    store.receive(db_url, "web-other", PDF, "别人的.pdf", check(PDF, "别人的.pdf"), "web")  # same bytes, other person
     store.receive(db_url, "web-other", png(), "别人的图.png", check(png(), "a.png"), "web")
 
     out = run_export(db_url, mobile="13912345678")
@@ -211,11 +271,11 @@ def test_export_and_erase_include_the_files_and_their_bytes(db_url):
     assert done.files == 1 and "文件 1 个" in done.summary()
     with read_sessions(db_url)() as s:
         assert [a.name for a in s.scalars(select(Attachment).order_by(Attachment.id))] == ["别人的.pdf", "别人的图.png"]
-        assert s.scalar(select(func.count()).select_from(FileBlob)) == 2        # the shared bytes stay
+        assert s.scalar(select(func.count()).select_from(FileBlob)) == 2  # the shared bytes stay
     run_erase(db_url, conversation="web-other")
     with read_sessions(db_url)() as s:
         assert s.scalar(select(func.count()).select_from(Attachment)) == 0
-        assert s.scalar(select(func.count()).select_from(FileBlob)) == 0          # nothing left behind
+        assert s.scalar(select(func.count()).select_from(FileBlob)) == 0  # nothing left behind
 
 
 def test_retention_ages_out_files_with_their_conversation(db_url):
@@ -236,8 +296,21 @@ def test_retention_ages_out_files_with_their_conversation(db_url):
 
 # ---- any input: accepted or refused with a 4xx reason, never an exception; names always plain -----------
 
-MAGIC = st.sampled_from([b"", b"%PDF-", b"PK\x03\x04", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF",
-                         OLE2[:8], b"MZ", b"<svg", b"\xef\xbb\xbf<html>"])
+MAGIC = st.sampled_from(
+    [
+        b"",
+        b"%PDF-",
+        b"PK\x03\x04",
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF89a",
+        b"RIFF",
+        OLE2[:8],
+        b"MZ",
+        b"<svg",
+        b"\xef\xbb\xbf<html>",
+    ]
+)
 
 
 @hsettings(max_examples=300, deadline=None)

@@ -1,4 +1,5 @@
 """Handover core on a real database: start (idempotent, node, ticket, notice), claim race, transfer, end."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from bot.db.schema import Conversation, Handover, Message, Staff
 from bot.tickets.service import EnterpriseInput, TicketService
 
 CST = timezone(timedelta(hours=8))
-WED_10 = datetime(2026, 11, 25, 10, 0, tzinfo=CST)      # a Wednesday, office hours
+WED_10 = datetime(2026, 11, 25, 10, 0, tzinfo=CST)  # a Wednesday, office hours
 
 
 @pytest.fixture
@@ -31,9 +32,15 @@ def add_staff(db, username, name, node="centre"):
 
 def open_ticket(db, sender, new_city="沣西", category="need_space"):
     svc = TicketService(db, clock=lambda: WED_10)
-    return svc.open_ticket(category=category, description="想在沣西找500平米实验室",
-                           enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city=new_city),
-                           contact_name="王经理", mobile="13912345678", sender_id=sender, channel="web").ticket
+    return svc.open_ticket(
+        category=category,
+        description="想在沣西找500平米实验室",
+        enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city=new_city),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id=sender,
+        channel="web",
+    ).ticket
 
 
 def conv(db, cid):
@@ -43,8 +50,9 @@ def conv(db, cid):
 
 def test_start_records_everything_and_is_idempotent(db):
     t = open_ticket(db, "web-a")
-    info = ho.start_handover(db, "web-a", "request_human", now=WED_10,
-                             transcript=[{"direction": "in", "author": "user", "text": "转人工"}])
+    info = ho.start_handover(
+        db, "web-a", "request_human", now=WED_10, transcript=[{"direction": "in", "author": "user", "text": "转人工"}]
+    )
     assert info.created and info.node_id == "fengxi" and "沣西" in info.node_name
     assert info.ticket_number == t.number and info.in_office_hours
     assert info.notice.startswith(f"服务专员（{info.node_name}）将在约5分钟内回复您")
@@ -69,25 +77,32 @@ def test_transcript_comes_from_stored_messages_when_there_are_any(db):
     with sessions(db).begin() as s:
         s.add(Conversation(id="web-m", channel="web"))
         s.flush()
-        s.add_all([Message(conversation_id="web-m", direction="in", author="user", text="你好"),
-                   Message(conversation_id="web-m", direction="out", author="bot", text="您好！"),
-                   Message(conversation_id="web-m", direction="out", author="staff:x", text="内部", internal=True)])
+        s.add_all(
+            [
+                Message(conversation_id="web-m", direction="in", author="user", text="你好"),
+                Message(conversation_id="web-m", direction="out", author="bot", text="您好！"),
+                Message(conversation_id="web-m", direction="out", author="staff:x", text="内部", internal=True),
+            ]
+        )
     info = ho.start_handover(db, "web-m", "complaint", now=WED_10, transcript=[{"text": "ignored"}])
-    assert info.node_id == "centre"                      # unknown enterprise → the centre
+    assert info.node_id == "centre"  # unknown enterprise → the centre
     with read_sessions(db)() as s:
         tr = json.loads(s.get(Handover, info.id).transcript)
     assert [m["text"] for m in tr] == ["你好", "您好！"]
-    assert conv(db, "web-m").channel == "web"    # existing row kept
+    assert conv(db, "web-m").channel == "web"  # existing row kept
 
 
-@pytest.mark.parametrize("now, expected", [
-    (datetime(2026, 11, 25, 19, 0, tzinfo=CST), "明天(11月26日) 09:00"),
-    (datetime(2026, 11, 25, 12, 30, tzinfo=CST), "今天(11月25日) 13:30"),
-    (datetime(2026, 11, 27, 18, 0, tzinfo=CST), "周一(11月30日) 09:00"),
-    (datetime(2026, 11, 28, 10, 0, tzinfo=CST), "后天(11月30日) 09:00"),   # Saturday
-    (datetime(2026, 11, 25, 7, 0, tzinfo=CST), "今天(11月25日) 09:00"),
-    (datetime(2026, 9, 30, 18, 0, tzinfo=CST), "10月8日 09:00"),          # National Day holiday (Oct 1-7)
-])
+@pytest.mark.parametrize(
+    "now, expected",
+    [
+        (datetime(2026, 11, 25, 19, 0, tzinfo=CST), "明天(11月26日) 09:00"),
+        (datetime(2026, 11, 25, 12, 30, tzinfo=CST), "今天(11月25日) 13:30"),
+        (datetime(2026, 11, 27, 18, 0, tzinfo=CST), "周一(11月30日) 09:00"),
+        (datetime(2026, 11, 28, 10, 0, tzinfo=CST), "后天(11月30日) 09:00"),  # Saturday
+        (datetime(2026, 11, 25, 7, 0, tzinfo=CST), "今天(11月25日) 09:00"),
+        (datetime(2026, 9, 30, 18, 0, tzinfo=CST), "10月8日 09:00"),  # National Day holiday (Oct 1-7)
+    ],
+)
 def test_notice_outside_office_hours_says_when(db, now, expected):
     info = ho.start_handover(db, f"web-{now:%m%d%H}", "request_human", now=now)
     assert not info.in_office_hours
@@ -100,7 +115,7 @@ def test_notice_in_office_hours_grows_with_the_queue(db):
     for i in range(2, 5):
         info = ho.start_handover(db, f"q-{i}", "request_human", now=WED_10)
     assert info.notice.startswith("服务专员（")
-    assert "约15分钟" in info.notice                      # 3 ahead: 5 + 3×3 = 14 → 15
+    assert "约15分钟" in info.notice  # 3 ahead: 5 + 3×3 = 14 → 15
 
 
 def test_claim_race_has_exactly_one_winner(db):
@@ -161,14 +176,18 @@ def test_transfer_to_node_then_to_staff_and_end(db):
     c = conv(db, "tr-1")
     assert c.mode == "bot" and c.assigned_staff_id is None
     assert ho.open_handovers(db) == []
-    assert ho.end(db, info.id, carol).ended_at == done.ended_at     # idempotent
+    assert ho.end(db, info.id, carol).ended_at == done.ended_at  # idempotent
     with pytest.raises(ho.HandoverError):
         ho.claim(db, info.id, alice)
 
     actions = [(e.action, e.actor) for e in TicketService(db).events(t.number)]
-    assert actions[-5:] == [("handover", "user:tr-1"), ("handover_claim", "staff:alice"),
-                            ("handover_transfer", "staff:alice"), ("handover_transfer", "staff:alice"),
-                            ("handover_end", "staff:carol")]
+    assert actions[-5:] == [
+        ("handover", "user:tr-1"),
+        ("handover_claim", "staff:alice"),
+        ("handover_transfer", "staff:alice"),
+        ("handover_transfer", "staff:alice"),
+        ("handover_end", "staff:carol"),
+    ]
     # A new request after the end is a new handover.
     assert ho.start_handover(db, "tr-1", "request_human", now=WED_10).id != info.id
 
@@ -179,7 +198,7 @@ def test_queue_rows_have_waiting_times(db):
     alice = add_staff(db, "alice", "张丽")
     ho.claim(db, a.id, alice, now=WED_10 + timedelta(minutes=2))
     rows = ho.open_handovers(db, None, now=WED_10 + timedelta(minutes=10))
-    assert [r.id for r in rows] == [b.id, a.id]            # unclaimed first
+    assert [r.id for r in rows] == [b.id, a.id]  # unclaimed first
     assert rows[0].waiting_seconds == 300 and rows[0].reason_label == "机器人无法理解"
     assert rows[1].waiting_seconds == 120 and rows[1].claimed_by_name == "张丽"
     assert rows[1].open_seconds == 600
@@ -241,6 +260,6 @@ def test_rating_of_the_staff_service_goes_on_the_linked_ticket(db):
     last = TicketService(db).events(t.number)[-1]
     assert (last.action, last.actor, last.after) == ("handover_rating", "user:rate-1", "5")
     other = ho.start_handover(db, "rate-2", "request_human", now=WED_10)
-    assert ho.rate(db, other.id, 2, "user:rate-2") is False        # no ticket to keep it on
+    assert ho.rate(db, other.id, 2, "user:rate-2") is False  # no ticket to keep it on
     with pytest.raises(ho.HandoverError):
         ho.rate(db, info.id, 7, "user:rate-1")

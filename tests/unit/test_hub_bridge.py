@@ -1,4 +1,5 @@
 """The desks' hub relayed through a real Redis server (a private one, so it can be stopped)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,15 +27,15 @@ async def test_events_cross_desks_and_a_lost_redis_makes_screens_resync(private_
         with hubs[0].subscribe("conversation:c1") as screen, hubs[1].subscribe("conversation:c1") as own:
             assert hubs[1].publish("conversation:c1", {"type": "message", "n": 1}) == 1
             assert await next_event(screen) == {"type": "message", "n": 1}
-            assert await next_event(own) == {"type": "message", "n": 1}      # once: not echoed back
+            assert await next_event(own) == {"type": "message", "n": 1}  # once: not echoed back
             await asyncio.sleep(0.3)
             assert own.empty()
 
-            stop()                                       # Redis gone: desk B's event cannot reach desk A
+            stop()  # Redis gone: desk B's event cannot reach desk A
             await asyncio.sleep(1.5)
             hubs[1].publish("conversation:c1", {"type": "message", "n": 2})
             await asyncio.sleep(1.0)
-            start()                                      # back, empty: what was missed must be reloaded
+            start()  # back, empty: what was missed must be reloaded
             events = [await next_event(screen, 15)]
             while events[-1] != {"type": "resync"}:
                 events.append(await next_event(screen, 15))

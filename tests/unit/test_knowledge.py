@@ -3,6 +3,7 @@
 Runs on the small fixture base in tests/unit/fixtures/kb (not on knowledge/,
 which staff edit), so results do not move when real entries change.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,13 +15,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.knowledge import (Answer, Entry, Faq, Hit, KnowledgeBase, KnowledgeError,
-                           KnowledgeService, Retriever, load_base)
+from bot.knowledge import Answer, Entry, Faq, Hit, KnowledgeBase, KnowledgeError, KnowledgeService, Retriever, load_base
 from bot.knowledge.__main__ import main as cli
 from bot.knowledge.retriever import FEATURES, MAX_QUERY_CHARS, Analyzer, fit_logistic
-from bot.knowledge.service import (ANSWER, ANSWER_MARGIN, ANSWER_THRESHOLD, BEST_GUESS, OPTIONS,
-                                   OPTIONS_MARGIN, SURE_THRESHOLD, UNKNOWN, UNKNOWN_THRESHOLD, decide,
-                                   directory_signature)
+from bot.knowledge.service import (
+    ANSWER,
+    ANSWER_MARGIN,
+    ANSWER_THRESHOLD,
+    BEST_GUESS,
+    OPTIONS,
+    OPTIONS_MARGIN,
+    SURE_THRESHOLD,
+    UNKNOWN,
+    UNKNOWN_THRESHOLD,
+    decide,
+    directory_signature,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kb"
 
@@ -48,6 +58,7 @@ faq:
 
 # --------------------------------------------------------------------------- helpers
 
+
 @pytest.fixture(scope="module")
 def kb() -> KnowledgeBase:
     return load_base(FIXTURE)
@@ -60,8 +71,7 @@ def retriever(kb) -> Retriever:
 
 @pytest.fixture(scope="module")
 def service() -> KnowledgeService:
-    return KnowledgeService(FIXTURE, strict=True, background_reload=False,
-                            today=lambda: date(2024, 6, 1))
+    return KnowledgeService(FIXTURE, strict=True, background_reload=False, today=lambda: date(2024, 6, 1))
 
 
 @pytest.fixture
@@ -95,6 +105,7 @@ def top_id(retriever: Retriever, text: str) -> str:
 
 # --------------------------------------------------------------------------- loading
 
+
 def test_fixture_loads_with_back_references(kb):
     assert len(kb) == 7
     assert len(kb.faqs) == 13
@@ -118,34 +129,50 @@ def test_expiry_is_inclusive_of_the_last_day(kb):
     assert entry.is_effective(date(2021, 6, 1)) and not entry.is_effective(date(2020, 6, 1))
 
 
-@pytest.mark.parametrize("old, new, field", [
-    ("source: 知识产权保护中心快速预审服务指南（以国家知识产权局现行规定为准）\n", "", "source"),  # missing
-    ("level: 国家", "level: 全国", "level"),                                           # bad level
-    ("[need_intellectual_property]", "[need_patents]", "categories[0]"),               # unknown category
-    ("effective: 2020-03-01", "effective: 2020-13-45", "effective"),                   # bad date
-    ("expires: null", "expires: 2019-12-31", "expires"),                               # expires < effective
-    ("id: ip-fast\n", "id: ip-fast-track\n", "id"),                                    # id ≠ file name
-    ("id: ip-fast\n", "id: IP_Fast\n", "id"),                                          # id not lowercase
-    ("      - 快速预审要什么条件\n      - 专利预审多久能授权\n", "", "faq[0](ip-fast-how).variants"),
-    ("    answer: 企业", "    answr: 企业", "faq[0](ip-fast-how).answer"),            # missing answer
-    ("categories: [need_intellectual_property]", "categories: []", "categories"),
-    ("reviewed_on: 2026-12-01", "reviewed_on: 2026-12-41", "reviewed_on"),              # bad date
-    ("reviewed_on: 2026-12-01", "reviewed_on: 2999-01-01", "reviewed_on"),              # in the future
-    ("    next_step: 向", "    next_step: ''\n    x: 向", "faq[0](ip-fast-how).next_step"),  # empty
-    ("expires: null\n", "expires: null\nsuperseded_by: No_Such\n", "superseded_by"),   # not an id
-    ("expires: null\n", "expires: null\nsuperseded_by: no-such-entry\n", "superseded_by"),  # unknown
-    ("expires: null\n", "expires: null\nwindow: 每年3月\n", "window"),                 # not a mapping
-    ("expires: null\n", "expires: null\nwindow:\n  months: [3]\n", "window.note"),     # where announced
-    ("expires: null\n", "expires: null\nwindow:\n  note: 通知\n  months: [13]\n", "window.months[0]"),
-    ("expires: null\n", "expires: null\nwindow:\n  note: 通知\n  opens: 2026-05-01\n  closes: 2026-04-01\n",
-     "window.closes"),
-    ("expires: null\n", "expires: null\nchecked:\n  - url: www.example.gov.cn\n    date: 2026-12-01\n",
-     "checked[0].url"),
-    ("expires: null\n", "expires: null\nchecked:\n  - url: https://example.gov.cn/a\n    on: 2026-12-01\n",
-     "checked[0].True"),                                                                   # YAML 1.1: on = true
-    ("expires: null\n", "expires: null\nchecked:\n  - url: https://example.gov.cn/a\n    date: 2026-12-01\n"
-     "    confirms: [everything]\n", "checked[0].confirms[0]"),
-])
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ("source: 知识产权保护中心快速预审服务指南（以国家知识产权局现行规定为准）\n", "", "source"),  # missing
+        ("level: 国家", "level: 全国", "level"),  # bad level
+        ("[need_intellectual_property]", "[need_patents]", "categories[0]"),  # unknown category
+        ("effective: 2020-03-01", "effective: 2020-13-45", "effective"),  # bad date
+        ("expires: null", "expires: 2019-12-31", "expires"),  # expires < effective
+        ("id: ip-fast\n", "id: ip-fast-track\n", "id"),  # id ≠ file name
+        ("id: ip-fast\n", "id: IP_Fast\n", "id"),  # id not lowercase
+        ("      - 快速预审要什么条件\n      - 专利预审多久能授权\n", "", "faq[0](ip-fast-how).variants"),
+        ("    answer: 企业", "    answr: 企业", "faq[0](ip-fast-how).answer"),  # missing answer
+        ("categories: [need_intellectual_property]", "categories: []", "categories"),
+        ("reviewed_on: 2026-12-01", "reviewed_on: 2026-12-41", "reviewed_on"),  # bad date
+        ("reviewed_on: 2026-12-01", "reviewed_on: 2999-01-01", "reviewed_on"),  # in the future
+        ("    next_step: 向", "    next_step: ''\n    x: 向", "faq[0](ip-fast-how).next_step"),  # empty
+        ("expires: null\n", "expires: null\nsuperseded_by: No_Such\n", "superseded_by"),  # not an id
+        ("expires: null\n", "expires: null\nsuperseded_by: no-such-entry\n", "superseded_by"),  # unknown
+        ("expires: null\n", "expires: null\nwindow: 每年3月\n", "window"),  # not a mapping
+        ("expires: null\n", "expires: null\nwindow:\n  months: [3]\n", "window.note"),  # where announced
+        ("expires: null\n", "expires: null\nwindow:\n  note: 通知\n  months: [13]\n", "window.months[0]"),
+        (
+            "expires: null\n",
+            "expires: null\nwindow:\n  note: 通知\n  opens: 2026-05-01\n  closes: 2026-04-01\n",
+            "window.closes",
+        ),
+        (
+            "expires: null\n",
+            "expires: null\nchecked:\n  - url: www.example.gov.cn\n    date: 2026-12-01\n",
+            "checked[0].url",
+        ),
+        (
+            "expires: null\n",
+            "expires: null\nchecked:\n  - url: https://example.gov.cn/a\n    on: 2026-12-01\n",
+            "checked[0].True",
+        ),  # YAML 1.1: on = true
+        (
+            "expires: null\n",
+            "expires: null\nchecked:\n  - url: https://example.gov.cn/a\n    date: 2026-12-01\n"
+            "    confirms: [everything]\n",
+            "checked[0].confirms[0]",
+        ),
+    ],
+)
 def test_validation_error_names_file_and_field(kbdir, old, new, field):
     text = VALID_ENTRY.format(id="ip-fast")
     assert old in text
@@ -155,10 +182,16 @@ def test_validation_error_names_file_and_field(kbdir, old, new, field):
 
 
 def test_new_fields_load_with_successor_window_and_next_step(kbdir):
-    text = VALID_ENTRY.format(id="ip-fast").replace("effective: 2020-03-01", "effective: null").replace(
-        "expires: null\n", "expires: 2021-12-31\nsuperseded_by: hnte\nnext_step: 在这里登记需求。\n"
-        "checked:\n  - url: https://example.gov.cn/a\n    date: 2026-12-01\n    confirms: [expires, window]\n"
-        "window:\n  note: 省知识产权局当年通知\n  months: [3, 4]\n")
+    text = (
+        VALID_ENTRY.format(id="ip-fast")
+        .replace("effective: 2020-03-01", "effective: null")
+        .replace(
+            "expires: null\n",
+            "expires: 2021-12-31\nsuperseded_by: hnte\nnext_step: 在这里登记需求。\n"
+            "checked:\n  - url: https://example.gov.cn/a\n    date: 2026-12-01\n    confirms: [expires, window]\n"
+            "window:\n  note: 省知识产权局当年通知\n  months: [3, 4]\n",
+        )
+    )
     write_entry(kbdir, "ip-fast", text)
     kb = load_base(kbdir)
     entry = kb.entry("ip-fast")
@@ -167,9 +200,9 @@ def test_new_fields_load_with_successor_window_and_next_step(kbdir):
     assert entry.verified("expires") and not entry.verified("effective")
     assert entry.window.months == (3, 4) and entry.window.note == "省知识产权局当年通知"
     faq = kb.faq("ip-fast-how")
-    assert faq.next == "向所在地知识产权保护中心申请备案，也可以在这里登记需求。"   # the FAQ's own
+    assert faq.next == "向所在地知识产权保护中心申请备案，也可以在这里登记需求。"  # the FAQ's own
     assert faq.application_window is entry.window
-    assert kb.faq("hnte-tax").next == "可在这里登记需求，由服务专员跟进。"          # the entry's
+    assert kb.faq("hnte-tax").next == "可在这里登记需求，由服务专员跟进。"  # the entry's
 
 
 def test_duplicate_faq_id_names_both_files(kbdir):
@@ -183,17 +216,23 @@ def test_duplicate_faq_id_names_both_files(kbdir):
 
 
 def test_every_problem_is_listed_at_once(kbdir):
-    text = (VALID_ENTRY.format(id="ip-fast")
-            .replace("level: 国家", "level: 省级")
-            .replace("effective: 2020-03-01", "effective: 昨天")
-            .replace("[need_intellectual_property]", "[need_ip, greet]"))
+    text = (
+        VALID_ENTRY.format(id="ip-fast")
+        .replace("level: 国家", "level: 省级")
+        .replace("effective: 2020-03-01", "effective: 昨天")
+        .replace("[need_intellectual_property]", "[need_ip, greet]")
+    )
     write_entry(kbdir, "ip-fast", text)
     write_entry(kbdir, "broken", "id: broken\ntitle: [未闭合\n")
     write_entry(kbdir, "not-a-mapping", "- 只是一个列表\n")
     problems = problems_of(kbdir)
     fields = {p.split(": ")[0] + ": " + p.split(": ")[1] for p in problems}
-    assert {"entries/ip-fast.yml: level", "entries/ip-fast.yml: effective",
-            "entries/ip-fast.yml: categories[0]", "entries/ip-fast.yml: categories[1]"} <= fields
+    assert {
+        "entries/ip-fast.yml: level",
+        "entries/ip-fast.yml: effective",
+        "entries/ip-fast.yml: categories[0]",
+        "entries/ip-fast.yml: categories[1]",
+    } <= fields
     assert any(p.startswith("entries/broken.yml: ") and "YAML" in p for p in problems)
     assert any(p.startswith("entries/not-a-mapping.yml: ") for p in problems)
 
@@ -207,9 +246,11 @@ def test_synonym_term_in_two_groups_is_rejected(kbdir):
 
 
 def test_unknown_fields_warn_and_faq_keywords_are_accepted(kbdir):
-    text = VALID_ENTRY.format(id="ip-fast").replace(
-        "faq:\n", "notes: 内部备注\nfaq:\n").replace(
-        "    answer:", "    keywords: [预审备案]\n    answer:")
+    text = (
+        VALID_ENTRY.format(id="ip-fast")
+        .replace("faq:\n", "notes: 内部备注\nfaq:\n")
+        .replace("    answer:", "    keywords: [预审备案]\n    answer:")
+    )
     write_entry(kbdir, "ip-fast", text)
     (kbdir / "entries" / "draft.yaml").write_text("id: draft\n", encoding="utf-8")
     kb = load_base(kbdir)
@@ -224,6 +265,7 @@ def test_missing_entries_directory(tmp_path):
 
 
 # --------------------------------------------------------------------------- retrieval
+
 
 def test_synonym_abbreviation_finds_full_term_entry(retriever):
     hits = retriever.search("高企有什么税收优惠")
@@ -257,40 +299,55 @@ def test_question_words_are_kept_and_colloquial_forms_canonical(retriever):
     assert analyse("补贴啥时候到账").tokens == analyse("补贴什么时候到账").tokens
 
 
-@pytest.mark.parametrize("text", [
-    "高新技术企业认定需要满足哪些条件？研发费用占比3%-5%，A+B类人才#1",
-    "  hello world 高企-认定 a.b_c 12.5% ＃＄ é中文\r\n第二行\t制表 ",
-    "我们公司120人，去年营收3000万（含税），想申请“小巨人”",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "高新技术企业认定需要满足哪些条件？研发费用占比3%-5%，A+B类人才#1",
+        "  hello world 高企-认定 a.b_c 12.5% ＃＄ é中文\r\n第二行\t制表 ",
+        "我们公司120人，去年营收3000万（含税），想申请“小巨人”",
+    ],
+)
 def test_block_cache_segments_exactly_like_jieba(retriever, text):
     analyzer = retriever.analyzer
     assert analyzer._cut(text) == analyzer.tk.lcut(text, HMM=False)
     assert analyzer._cut(text) == analyzer.tk.lcut(text, HMM=False)  # from the cache
 
 
-@pytest.mark.parametrize("text", [
-    "高新技术企业认定需要满足哪些条件？", "高新技術企業認定需要什麼條件？", "ＩＰ質押：專利可以拿去銀行貸款嗎",
-    "  Ｈｅｌｌｏ\u3000世界 😀 ", "乾隆年间的著作", "研发费用《加计扣除》（2023）",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "高新技术企业认定需要满足哪些条件？",
+        "高新技術企業認定需要什麼條件？",
+        "ＩＰ質押：專利可以拿去銀行貸款嗎",
+        "  Ｈｅｌｌｏ\u3000世界 😀 ",
+        "乾隆年间的著作",
+        "研发费用《加计扣除》（2023）",
+    ],
+)
 def test_fast_normalisation_equals_the_shared_normaliser(text):
     from bot.knowledge.retriever import _DROP_CHARS, clean_text
     from bot.text import normalise
+
     assert clean_text(text) == normalise(text).translate(_DROP_CHARS)
 
 
 def test_private_tokenizer_leaves_global_jieba_alone(retriever):
     import jieba
+
     assert retriever.analyzer.tk is not jieba.dt
     assert "知产质押" in retriever.analyzer.tk.FREQ
     assert not jieba.dt.FREQ.get("知产质押")
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("高薪技术企业认定条件", "hnte-conditions"),        # 新 → 薪
-    ("研发费用架计扣除比例是多少", "rd-ratio"),          # 加 → 架
-    ("科技型中小企业评价要满组什么条件", "tech-sme-conditions"),  # 足 → 组
-    ("人材公寓怎么申请", "apartment-apply"),             # 才 → 材
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("高薪技术企业认定条件", "hnte-conditions"),  # 新 → 薪
+        ("研发费用架计扣除比例是多少", "rd-ratio"),  # 加 → 架
+        ("科技型中小企业评价要满组什么条件", "tech-sme-conditions"),  # 足 → 组
+        ("人材公寓怎么申请", "apartment-apply"),  # 才 → 材
+    ],
+)
 def test_typos_still_match(retriever, query, expected):
     assert top_id(retriever, query) == expected
 
@@ -301,18 +358,21 @@ def test_traditional_and_full_width_input(retriever):
     assert top_id(retriever, "ＩＰ質押：專利可以拿去銀行貸款嗎") == "ip-pledge-what"
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("认定高新技术企业需要满足哪些条件？", "hnte-conditions"),
-    ("高企的所得税税率是多少", "hnte-tax"),
-    ("科小申报去哪个系统", "tech-sme-platform"),
-    ("研发费用加计扣除怎么申报", "rd-claim"),
-    ("加计扣除按多少比例扣", "rd-ratio"),
-    ("员工能申请人才公寓吗", "apartment-apply"),
-    ("用专利抵押能贷款吗", "ip-pledge-what"),
-    ("窗口咨询电话是多少", "window-hotline"),
-    ("秦创原综合服务中心地址在哪", "window-address"),
-    ("在孵企业房租能减免吗", "rent-relief-2021-how"),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("认定高新技术企业需要满足哪些条件？", "hnte-conditions"),
+        ("高企的所得税税率是多少", "hnte-tax"),
+        ("科小申报去哪个系统", "tech-sme-platform"),
+        ("研发费用加计扣除怎么申报", "rd-claim"),
+        ("加计扣除按多少比例扣", "rd-ratio"),
+        ("员工能申请人才公寓吗", "apartment-apply"),
+        ("用专利抵押能贷款吗", "ip-pledge-what"),
+        ("窗口咨询电话是多少", "window-hotline"),
+        ("秦创原综合服务中心地址在哪", "window-address"),
+        ("在孵企业房租能减免吗", "rent-relief-2021-how"),
+    ],
+)
 def test_ranking_puts_the_right_faq_first(retriever, query, expected):
     assert top_id(retriever, query) == expected
 
@@ -347,8 +407,7 @@ def test_leave_one_out_features_match_a_base_without_that_variant(kb, kbdir):
     i = next(n for n, f in enumerate(full.faqs) if f.id == "apartment-rent")
     held_out = full.faqs[i].variants[0]
     path = kbdir / "entries" / "talent-apartment.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace(f"      - {held_out}\n", ""),
-                    encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace(f"      - {held_out}\n", ""), encoding="utf-8")
     reduced = Retriever(load_base(kbdir), calibrate=False)
     q_full = full._query(held_out, held_out=(i, 0))
     simulated = full._features_without_variant(q_full, i, 0)
@@ -363,6 +422,7 @@ def test_leave_one_out_features_match_a_base_without_that_variant(kb, kbdir):
 
 
 # --------------------------------------------------------------------------- calibration
+
 
 def test_calibration_is_fitted_on_the_base_and_monotone(retriever):
     cal = retriever.calibration
@@ -417,13 +477,28 @@ def test_fit_logistic_keeps_weights_non_negative():
 
 # --------------------------------------------------------------------------- service decisions
 
+
 def _hits(*scores: float, entry: str = "e") -> list[Hit]:
     """Synthetic hits: one distinct FAQ per score, all of one entry."""
-    e = Entry(id=entry, title="t", issuer="i", doc_number="", level="国家", categories=["x"],
-              effective=date(2020, 1, 1), expires=None, source="s")
-    return [Hit(faq=Faq(id=f"{entry}-{n}", question=f"问题{entry}{n}", variants=["v"], answer="a",
-                        entry_id=entry, entry=e), entry=e, score=s)
-            for n, s in enumerate(scores)]
+    e = Entry(
+        id=entry,
+        title="t",
+        issuer="i",
+        doc_number="",
+        level="国家",
+        categories=["x"],
+        effective=date(2020, 1, 1),
+        expires=None,
+        source="s",
+    )
+    return [
+        Hit(
+            faq=Faq(id=f"{entry}-{n}", question=f"问题{entry}{n}", variants=["v"], answer="a", entry_id=entry, entry=e),
+            entry=e,
+            score=s,
+        )
+        for n, s in enumerate(scores)
+    ]
 
 
 def test_decide_nothing_relevant_is_unknown():
@@ -448,7 +523,7 @@ def test_decide_good_score_without_a_clear_lead_is_a_best_guess_not_a_menu():
 
 def test_decide_near_certain_answers_even_with_a_sibling_behind():
     top = SURE_THRESHOLD + 0.05
-    hits = _hits(top, top - ANSWER_MARGIN + 0.1)      # an exact match; a sibling FAQ shares words
+    hits = _hits(top, top - ANSWER_MARGIN + 0.1)  # an exact match; a sibling FAQ shares words
     assert decide(hits)[0] == ANSWER
     # but two near-certain FAQs side by side are a genuine choice
     assert decide(_hits(top, top - OPTIONS_MARGIN / 2))[0] == OPTIONS
@@ -470,8 +545,11 @@ def test_decide_offers_options_only_for_genuinely_close_candidates():
 
 def test_decide_never_offers_the_same_faq_or_question_twice():
     a, b = _hits(0.6, 0.2, entry="a"), _hits(0.59, entry="b")
-    twin = Hit(faq=Faq(id="dup", question=a[0].faq.question, variants=["v"], answer="x", entry_id="z"),
-               entry=a[0].entry, score=0.595)
+    twin = Hit(
+        faq=Faq(id="dup", question=a[0].faq.question, variants=["v"], answer="x", entry_id="z"),
+        entry=a[0].entry,
+        score=0.595,
+    )
     decision, options = decide([a[0], a[0], twin, *b, a[1]])
     assert decision == OPTIONS
     assert [h.faq.id for h in options] == [a[0].faq.id, b[0].faq.id]
@@ -506,9 +584,15 @@ def test_a_bare_topic_gets_its_best_faq_with_siblings_to_pick_from(service):
     assert {h.faq.id for h in answer.options} >= {"hnte-conditions", "hnte-tax"}
 
 
-@pytest.mark.parametrize("text", [
-    "今天天气怎么样", "帮我订一张去北京的机票", "附近有什么好吃的", "你会唱歌吗",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天天气怎么样",
+        "帮我订一张去北京的机票",
+        "附近有什么好吃的",
+        "你会唱歌吗",
+    ],
+)
 def test_unknown_question_gets_unknown(service, text):
     answer = service.ask(text)
     assert answer.decision == "unknown"
@@ -522,7 +606,9 @@ def test_empty_or_noise_input_never_raises(service, text):
 
 
 def test_huge_input_is_truncated_not_fatal(service):
-    noise = "".join(random.Random(0).choice("的一是在不了有和人这中大为上个国我以要他时来用们生到") for _ in range(50_000))
+    noise = "".join(
+        random.Random(0).choice("的一是在不了有和人这中大为上个国我以要他时来用们生到") for _ in range(50_000)
+    )
     started = time.perf_counter()
     answer = service.ask(noise + "高企有什么税收优惠")
     assert time.perf_counter() - started < 2.0
@@ -533,6 +619,7 @@ def test_huge_input_is_truncated_not_fatal(service):
 
 
 # --------------------------------------------------------------------------- hot reload
+
 
 def _service(kbdir: Path, **kwargs) -> KnowledgeService:
     kwargs.setdefault("background_reload", False)
@@ -606,6 +693,7 @@ def test_reload_marker_changes_the_signature(kbdir, capsys):
 
 # --------------------------------------------------------------------------- CLI
 
+
 def test_cli_validate_ok(capsys):
     assert cli(["validate", str(FIXTURE)]) == 0
     out = capsys.readouterr().out
@@ -613,16 +701,22 @@ def test_cli_validate_ok(capsys):
 
 
 def test_cli_validate_flags_near_duplicate_questions(kbdir, capsys):
-    write_entry(kbdir, "ip-fast", VALID_ENTRY.format(id="ip-fast")
-                .replace("快速预审要什么条件", "人才公寓的租金是多少"))
+    write_entry(
+        kbdir, "ip-fast", VALID_ENTRY.format(id="ip-fast").replace("快速预审要什么条件", "人才公寓的租金是多少")
+    )
     assert cli(["validate", str(kbdir)]) == 0
     out = capsys.readouterr().out
     assert "提示：" in out and "apartment-rent" in out and "ip-fast-how" in out
 
 
 def test_cli_validate_lists_every_problem(kbdir, capsys):
-    write_entry(kbdir, "ip-fast", VALID_ENTRY.format(id="ip-fast")
-                .replace("level: 国家", "level: 乡").replace("expires: null", "expires: 2000-01-01"))
+    write_entry(
+        kbdir,
+        "ip-fast",
+        VALID_ENTRY.format(id="ip-fast")
+        .replace("level: 国家", "level: 乡")
+        .replace("expires: null", "expires: 2000-01-01"),
+    )
     assert cli(["validate", str(kbdir)]) == 1
     out = capsys.readouterr().out
     assert "entries/ip-fast.yml: level:" in out and "entries/ip-fast.yml: expires:" in out
@@ -644,22 +738,74 @@ def test_cli_search_prints_a_table(capsys):
 
 # --------------------------------------------------------------------------- speed
 
+
 def test_query_latency_on_a_large_synthetic_base(tmp_path):
     """p95 well under 5 ms with thousands of FAQs (the postings keep work per query small)."""
     rng = random.Random(7)
-    vocab = ["企业", "认定", "补贴", "申报", "条件", "材料", "流程", "税收", "优惠", "人才", "公寓", "贷款",
-             "专利", "商标", "融资", "孵化", "场地", "租金", "培训", "招聘", "项目", "资金", "平台", "审批",
-             "备案", "登记", "变更", "技术", "合同", "成果", "转化", "高校", "合作", "市场", "展会", "法律"]
-    faqs = [Faq(id=f"f{n}", question="".join(rng.sample(vocab, 4)) + str(n),
-                variants=["".join(rng.sample(vocab, 4)) for _ in range(3)],
-                answer="".join(rng.sample(vocab, 12)), entry_id=f"e{n // 5}")
-            for n in range(3000)]
+    vocab = [
+        "企业",
+        "认定",
+        "补贴",
+        "申报",
+        "条件",
+        "材料",
+        "流程",
+        "税收",
+        "优惠",
+        "人才",
+        "公寓",
+        "贷款",
+        "专利",
+        "商标",
+        "融资",
+        "孵化",
+        "场地",
+        "租金",
+        "培训",
+        "招聘",
+        "项目",
+        "资金",
+        "平台",
+        "审批",
+        "备案",
+        "登记",
+        "变更",
+        "技术",
+        "合同",
+        "成果",
+        "转化",
+        "高校",
+        "合作",
+        "市场",
+        "展会",
+        "法律",
+    ]
+    faqs = [
+        Faq(
+            id=f"f{n}",
+            question="".join(rng.sample(vocab, 4)) + str(n),
+            variants=["".join(rng.sample(vocab, 4)) for _ in range(3)],
+            answer="".join(rng.sample(vocab, 12)),
+            entry_id=f"e{n // 5}",
+        )
+        for n in range(3000)
+    ]
     entries = {}
     for faq in faqs:
-        entry = entries.setdefault(faq.entry_id, Entry(
-            id=faq.entry_id, title="".join(rng.sample(vocab, 3)), issuer="测试", doc_number="",
-            level="国家", categories=["need_policy_consult"], effective=date(2020, 1, 1),
-            expires=None, source="测试"))
+        entry = entries.setdefault(
+            faq.entry_id,
+            Entry(
+                id=faq.entry_id,
+                title="".join(rng.sample(vocab, 3)),
+                issuer="测试",
+                doc_number="",
+                level="国家",
+                categories=["need_policy_consult"],
+                effective=date(2020, 1, 1),
+                expires=None,
+                source="测试",
+            ),
+        )
         entry.faqs.append(faq)
         faq.entry = entry
     big = Retriever(KnowledgeBase(directory=tmp_path, entries=entries), calibrate=False)
@@ -680,6 +826,7 @@ def test_query_latency_on_a_large_synthetic_base(tmp_path):
 
 # --------------------------------------------------------------------------- the question log, on both databases
 
+
 def test_questions_and_feedback_are_logged_per_conversation(service, db_url):
     """What actions._ask_kb stores for each question, and the user's feedback on it (bot.knowledge.log)."""
     from bot.knowledge import log as kb_log
@@ -687,23 +834,36 @@ def test_questions_and_feedback_are_logged_per_conversation(service, db_url):
     answer = service.ask("高新技术企业认定要满足哪些条件")
     top = answer.top
     assert top is not None
-    qid = kb_log.record_question(db_url, conversation_id="wx-kb-1", text="高新技术企业认定要满足哪些条件",
-                                 decision=answer.decision, category="need_policy_consult", faq_id=top.faq.id,
-                                 entry_id=top.entry.id, score=round(top.score, 4), channel="wechat")
-    long_id = kb_log.record_question(db_url, conversation_id="wx-kb-1", text="专" * (kb_log.MAX_TEXT + 50),
-                                     decision="unknown")
+    qid = kb_log.record_question(
+        db_url,
+        conversation_id="wx-kb-1",
+        text="高新技术企业认定要满足哪些条件",
+        decision=answer.decision,
+        category="need_policy_consult",
+        faq_id=top.faq.id,
+        entry_id=top.entry.id,
+        score=round(top.score, 4),
+        channel="wechat",
+    )
+    long_id = kb_log.record_question(
+        db_url, conversation_id="wx-kb-1", text="专" * (kb_log.MAX_TEXT + 50), decision="unknown"
+    )
     other = kb_log.record_question(db_url, conversation_id="wx-kb-2", text="你好", decision="unknown")
     rows = kb_log.questions(db_url, "wx-kb-1")
     assert [r.id for r in rows] == [qid, long_id] and qid < long_id
     first = rows[0]
     assert (first.text, first.decision, first.faq_id, first.channel) == (
-        "高新技术企业认定要满足哪些条件", answer.decision, top.faq.id, "wechat")
+        "高新技术企业认定要满足哪些条件",
+        answer.decision,
+        top.faq.id,
+        "wechat",
+    )
     assert first.score == pytest.approx(round(top.score, 4)) and first.helpful is None
     assert first.asked_at.tzinfo is not None and first.feedback_at is None
     assert len(rows[1].text) == kb_log.MAX_TEXT
 
     assert kb_log.record_feedback(db_url, qid, "wx-kb-1", helpful=True)
-    assert not kb_log.record_feedback(db_url, other, "wx-kb-1", helpful=False)     # not this conversation's
+    assert not kb_log.record_feedback(db_url, other, "wx-kb-1", helpful=False)  # not this conversation's
     assert not kb_log.record_feedback(db_url, 10**9, "wx-kb-1", helpful=False)
     first = kb_log.questions(db_url, "wx-kb-1")[0]
     assert first.helpful is True and first.feedback_at >= first.asked_at

@@ -2,6 +2,7 @@
 trip on every real entry, validation naming the broken field, drafts with revision checks, four-eyes
 approval, publishing to a temporary copy of knowledge/ with history and reload, flags and question groups.
 Every test writes to a copy of the knowledge directory, never to the repository's knowledge/."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,7 @@ TODAY = date(2026, 12, 3)
 AUTHOR = dr.Actor("li", "staff", False)
 EDITOR = dr.Actor("zhao", "staff", True)
 LEAD = dr.Actor("wang", "lead", True)
-NODE_LEAD = dr.Actor("chen", "lead", False)          # a lead of a workstation: not the whole network
+NODE_LEAD = dr.Actor("chen", "lead", False)  # a lead of a workstation: not the whole network
 ADMIN = dr.Actor("boss", "admin", True)
 
 
@@ -43,9 +44,13 @@ def kdir(base_copy, tmp_path) -> Path:
 
 
 def _norm(entry):
-    d = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry) if f.name not in ("faqs", "path", "successor")}
-    d["faqs"] = [{k: getattr(q, k) for k in ("id", "question", "variants", "answer", "keywords", "next_step", "window")}
-                 for q in entry.faqs]
+    d = {
+        f.name: getattr(entry, f.name) for f in dataclasses.fields(entry) if f.name not in ("faqs", "path", "successor")
+    }
+    d["faqs"] = [
+        {k: getattr(q, k) for k in ("id", "question", "variants", "answer", "keywords", "next_step", "window")}
+        for q in entry.faqs
+    ]
     return d
 
 
@@ -69,15 +74,31 @@ def test_every_real_entry_survives_the_form_round_trip_unchanged(tmp_path):
 
 
 def _form(entry_id="talent-housing-subsidy", **over) -> ed.EntryForm:
-    fields = {"id": entry_id, "title": "人才住房补贴", "issuer": "秦创原总窗口", "doc_number": "", "level": "窗口",
-              "effective": "", "expires": "", "reviewed_on": "2026-12-01",
-              "source": "以西咸新区人才工作主管部门当年通知为准", "keywords": "人才住房、住房补贴",
-              "next_step": "", "superseded_by": "", "checked": "", "comment": "No source read yet."}
+    fields = {
+        "id": entry_id,
+        "title": "人才住房补贴",
+        "issuer": "秦创原总窗口",
+        "doc_number": "",
+        "level": "窗口",
+        "effective": "",
+        "expires": "",
+        "reviewed_on": "2026-12-01",
+        "source": "以西咸新区人才工作主管部门当年通知为准",
+        "keywords": "人才住房、住房补贴",
+        "next_step": "",
+        "superseded_by": "",
+        "checked": "",
+        "comment": "No source read yet.",
+    }
     fields.update({k: v for k, v in over.items() if k in fields})
-    faq = {**ed.blank_faq(), "id": f"{entry_id}-how", "question": "人才住房补贴怎么申请？",
-           "variants": "人才住房补贴去哪申请\n人才买房补贴怎么领\n人才租房补贴在哪办",
-           "answer": over.get("answer", "人才住房补贴由西咸新区人才工作主管部门按当年通知受理，条件和标准以通知为准。"),
-           "next_step": over.get("faq_next", "可以在这里登记需求，由服务专员帮您核实当年的申请条件。")}
+    faq = {
+        **ed.blank_faq(),
+        "id": f"{entry_id}-how",
+        "question": "人才住房补贴怎么申请？",
+        "variants": "人才住房补贴去哪申请\n人才买房补贴怎么领\n人才租房补贴在哪办",
+        "answer": over.get("answer", "人才住房补贴由西咸新区人才工作主管部门按当年通知受理，条件和标准以通知为准。"),
+        "next_step": over.get("faq_next", "可以在这里登记需求，由服务专员帮您核实当年的申请条件。"),
+    }
     return ed.EntryForm(fields, over.get("categories", ["need_talent_living"]), [faq])
 
 
@@ -105,8 +126,10 @@ def test_a_new_entry_from_the_form_validates_and_a_broken_field_is_named(kdir):
     # another file failing only the content checks is shown but does not hold this entry up;
     # another file that does not load does (the running services would keep the old base)
     other = kdir / "entries" / "window-about.yml"
-    other.write_text(other.read_text(encoding="utf-8").replace("reviewed_on:", "reviewed_on: null\nx_reviewed_on:", 1),
-                     encoding="utf-8")
+    other.write_text(
+        other.read_text(encoding="utf-8").replace("reviewed_on:", "reviewed_on: null\nx_reviewed_on:", 1),
+        encoding="utf-8",
+    )
     check = ed.check_text(kdir, "talent-housing-subsidy", ed.text_from_form(_form()), TODAY)
     assert check.ok and any(line.startswith("entries/window-about.yml: reviewed_on") for line in check.elsewhere)
     other.write_text("id: window-about\ntitle: [\n", encoding="utf-8")
@@ -126,10 +149,21 @@ def test_form_field_names_follow_loader_locations():
 def test_posted_form_keeps_categories_and_drops_removed_faqs():
     from multidict import MultiDict
 
-    post = MultiDict([("id", "x"), ("title", " 标题 "), ("categories", "need_talent_living"),
-                      ("categories", "need_policy_consult"), ("faq_count", "2"),
-                      ("faq-0-id", "x-a"), ("faq-0-question", "问题一"), ("faq-0-remove", "1"),
-                      ("faq-1-id", "x-b"), ("faq-1-question", "问题二"), ("faq-1-variants", "甲\r\n乙\n")])
+    post = MultiDict(
+        [
+            ("id", "x"),
+            ("title", " 标题 "),
+            ("categories", "need_talent_living"),
+            ("categories", "need_policy_consult"),
+            ("faq_count", "2"),
+            ("faq-0-id", "x-a"),
+            ("faq-0-question", "问题一"),
+            ("faq-0-remove", "1"),
+            ("faq-1-id", "x-b"),
+            ("faq-1-question", "问题二"),
+            ("faq-1-variants", "甲\r\n乙\n"),
+        ]
+    )
     form = ed.form_from_post(post, post.getall)
     assert form.fields["title"] == "标题" and form.categories == ["need_talent_living", "need_policy_consult"]
     assert [f["id"] for f in form.faqs] == ["x-b"]
@@ -152,8 +186,10 @@ def _publish_new(db, kdir, author=AUTHOR, approver=LEAD, form=None):
 
 def test_publishing_writes_the_file_records_versions_and_reloads_a_running_service(sqlite_url, kdir):
     service = KnowledgeService(kdir, strict=True, background_reload=False, check_interval=0.0)
-    assert service.ask("人才租房补贴在哪办").decision == "unknown" or \
-        service.ask("人才租房补贴在哪办").entry.id != "talent-housing-subsidy"
+    assert (
+        service.ask("人才租房补贴在哪办").decision == "unknown"
+        or service.ask("人才租房补贴在哪办").entry.id != "talent-housing-subsidy"
+    )
     result = _publish_new(sqlite_url, kdir)
     path = kdir / "entries" / "talent-housing-subsidy.yml"
     assert result.path == path and path.read_text(encoding="utf-8") == result.draft.content
@@ -210,16 +246,15 @@ def test_nobody_approves_their_own_draft_and_plain_staff_cannot_approve(sqlite_u
 
 def test_a_save_on_a_stale_revision_is_refused_and_both_texts_are_kept(sqlite_url, kdir):
     draft = dr.start_draft(sqlite_url, kdir, AUTHOR, "hnte-recognition")
-    first = dr.save_draft(sqlite_url, AUTHOR, draft.id, add_variant(draft.content, 0, "高企门槛"),
-                          draft.revision)
+    first = dr.save_draft(sqlite_url, AUTHOR, draft.id, add_variant(draft.content, 0, "高企门槛"), draft.revision)
     assert first.revision == draft.revision + 1
     mine = add_variant(draft.content, 0, "高企门槛高吗")
     with pytest.raises(dr.Conflict) as info:
-        dr.save_draft(sqlite_url, EDITOR, draft.id, mine, draft.revision)      # saved on the old revision
+        dr.save_draft(sqlite_url, EDITOR, draft.id, mine, draft.revision)  # saved on the old revision
     conflict = info.value
     assert "li" in str(conflict) and "合并" in str(conflict)
     assert conflict.mine == mine and conflict.theirs == first.content and conflict.revision == first.revision
-    assert dr.get_draft(sqlite_url, draft.id).content == first.content       # nothing overwritten
+    assert dr.get_draft(sqlite_url, draft.id).content == first.content  # nothing overwritten
 
 
 def test_publishing_on_a_stale_base_is_a_conflict_until_the_author_merges(sqlite_url, kdir):
@@ -236,7 +271,7 @@ def test_publishing_on_a_stale_base_is_a_conflict_until_the_author_merges(sqlite
         dr.approve(sqlite_url, kdir, LEAD, b.id, b.revision, today=TODAY)
     assert "已有新的版本" in str(info.value) and "li" in str(info.value)
     assert info.value.theirs == published and info.value.mine == b.content
-    assert path.read_text(encoding="utf-8") == published                   # A's change not lost
+    assert path.read_text(encoding="utf-8") == published  # A's change not lost
     assert dr.stale_base(kdir, dr.get_draft(sqlite_url, b.id)) == published
     # the author merges A's change into B and rebases; then it can be reviewed and published
     b = dr.get_draft(sqlite_url, b.id)
@@ -313,10 +348,13 @@ def test_flags_list_entries_past_review_or_expiry(base_copy):
     assert "复核已超过 365 天" in flags[entry.id].reasons[0] and flags[entry.id].severity == 1
     assert flags[other.id].severity == 2 and "未写明接替条目" in flags[other.id].reasons[-1]
     assert "10 天后" in flags[third.id].reasons[0]
-    assert ed.flags(kb, TODAY)[0].severity == 2                                  # worst first
+    assert ed.flags(kb, TODAY)[0].severity == 2  # worst first
     fresh = load_base(base_copy)
-    assert all(f.entry_id not in {e.id for e in fresh if e.reviewed_on and (TODAY - e.reviewed_on).days < 300
-                                  and e.expires is None} for f in ed.flags(fresh, TODAY))
+    assert all(
+        f.entry_id
+        not in {e.id for e in fresh if e.reviewed_on and (TODAY - e.reviewed_on).days < 300 and e.expires is None}
+        for f in ed.flags(fresh, TODAY)
+    )
 
 
 def _ask(db, text, decision="unknown", helpful=None, at=None, faq=None):
@@ -327,12 +365,18 @@ def _ask(db, text, decision="unknown", helpful=None, at=None, faq=None):
 
 
 def test_unanswered_questions_are_grouped_with_counts(sqlite_url):
-    for text in ("人才公寓怎么申请", "人才公寓怎么申请", "人才公寓如何申请呢", "怎么申请人才公寓",
-                 "兵马俑几点开门", "我的手机13912345678收不到验证码"):
+    for text in (
+        "人才公寓怎么申请",
+        "人才公寓怎么申请",
+        "人才公寓如何申请呢",
+        "怎么申请人才公寓",
+        "兵马俑几点开门",
+        "我的手机13912345678收不到验证码",
+    ):
         _ask(sqlite_url, text)
     _ask(sqlite_url, "高企补贴什么时候发", decision="answer", helpful=False, faq="hnte-tax-benefits")
     _ask(sqlite_url, "高企补贴什么时候到账", decision="answer", helpful=False, faq="hnte-tax-benefits")
-    _ask(sqlite_url, "高企有什么优惠", decision="answer", helpful=True, faq="hnte-tax-benefits")   # helped: not listed
+    _ask(sqlite_url, "高企有什么优惠", decision="answer", helpful=True, faq="hnte-tax-benefits")  # helped: not listed
     asked = gp.open_questions(sqlite_url)
     assert all("13912345678" not in a.text for a in asked)
     assert "高企有什么优惠" not in [a.text for a in asked]
@@ -351,12 +395,16 @@ def test_the_draft_preview_shows_the_chat_reply_and_the_questions_it_would_answe
     text = ed.text_from_form(_form())
     services = ed.CandidateServices()
     service = services.get(kdir, "talent-housing-subsidy", text, TODAY)
-    assert services.get(kdir, "talent-housing-subsidy", text, TODAY) is service       # cached
+    assert services.get(kdir, "talent-housing-subsidy", text, TODAY) is service  # cached
     entry = service.base.entry("talent-housing-subsidy")
     (p,) = ed.preview(service, entry, TODAY)
     assert p.picks_itself and p.decision in ("answer", "best_guess")
     body = p.bubbles[0].text
-    assert body.startswith("人才住房补贴由西咸新区") and "来源：秦创原总窗口" in body and "下一步：可以在这里登记需求" in body
+    assert (
+        body.startswith("人才住房补贴由西咸新区")
+        and "来源：秦创原总窗口" in body
+        and "下一步：可以在这里登记需求" in body
+    )
     assert p.bubbles[-1].buttons[:2] == ["有帮助", "没帮助"]
     matches = ed.matching_questions(service, "talent-housing-subsidy", gp.recent_questions(sqlite_url))
     assert {m.text for m in matches} >= {"人才租房补贴在哪办"}

@@ -4,6 +4,7 @@ The month under test is 2026-11 in Beijing time, i.e. the UTC interval
 [2026-10-31T16:00Z, 2026-11-30T16:00Z). The same fixture runs on SQLite and on
 PostgreSQL and must give identical figures.
 """
+
 from __future__ import annotations
 
 import io
@@ -67,83 +68,260 @@ NODES = [
 ]
 
 
-def _ticket(id, node, category, status, created, due, *, fr=None, fr_w=None, resolved=None, res_w=None,
-            amount=None, visit=None, followup=False):
+def _ticket(
+    id,
+    node,
+    category,
+    status,
+    created,
+    due,
+    *,
+    fr=None,
+    fr_w=None,
+    resolved=None,
+    res_w=None,
+    amount=None,
+    visit=None,
+    followup=False,
+):
     cat = next(c for c in CATEGORIES if c.intent == category)
     return dict(
-        id=id, number=f"QCY-T-{id:04d}", enterprise_id=1 + id % 2, category=category, service_content=cat.content,
-        node_id=node, status=status, description=f"测试工单 {id}", created_at=utc(created),
-        first_response_due=utc(created), first_response_at=utc(fr) if fr else None, first_response_wsecs=fr_w,
-        resolution_due=utc(due), resolved_at=utc(resolved) if resolved else None, resolution_wsecs=res_w,
-        redeemed_amount=Decimal(amount) if amount else None, visit_id=visit, followup_required=followup,
-        reason="不属于本窗口职能" if status == "cannot_handle" else None, paused_working_seconds=0,
-        escalation_level=0, priority="normal", source_channel="web", updated_at=utc(created))
+        id=id,
+        number=f"QCY-T-{id:04d}",
+        enterprise_id=1 + id % 2,
+        category=category,
+        service_content=cat.content,
+        node_id=node,
+        status=status,
+        description=f"测试工单 {id}",
+        created_at=utc(created),
+        first_response_due=utc(created),
+        first_response_at=utc(fr) if fr else None,
+        first_response_wsecs=fr_w,
+        resolution_due=utc(due),
+        resolved_at=utc(resolved) if resolved else None,
+        resolution_wsecs=res_w,
+        redeemed_amount=Decimal(amount) if amount else None,
+        visit_id=visit,
+        followup_required=followup,
+        reason="不属于本窗口职能" if status == "cannot_handle" else None,
+        paused_working_seconds=0,
+        escalation_level=0,
+        priority="normal",
+        source_channel="web",
+        updated_at=utc(created),
+    )
 
 
 TICKETS = [
-    _ticket(1, "qcy", "need_policy_consult", "rated", "2026-11-02 02:00", "2026-11-05 10:00",
-            fr="2026-11-02 03:00", fr_w=3600, resolved="2026-11-03 02:00", res_w=28800),
-    _ticket(2, "qcy", "need_subsidy_redemption", "resolved", "2026-11-05 01:00", "2026-11-09 10:00",
-            fr="2026-11-05 01:30", fr_w=1800, resolved="2026-11-10 08:00", res_w=100800, amount="120000.50",
-            followup=True),
-    _ticket(3, "fengxi", "need_subsidy_redemption", "rated", "2026-11-10 02:00", "2026-11-20 10:00",
-            fr="2026-11-10 02:10", fr_w=600, resolved="2026-11-12 06:00", res_w=43200, amount="80000.25",
-            followup=True),
-    _ticket(4, "fengxi", "need_debt_financing", "in_progress", "2026-11-12 03:00", "2026-11-20 10:00",
-            fr="2026-11-12 05:00", fr_w=7200),
-    _ticket(5, "fengxi", "need_recruitment", "awaiting_info", "2026-11-20 02:00", "2026-12-05 10:00",
-            fr="2026-11-20 03:00", fr_w=3600, visit=2),
-    _ticket(6, "qcy", "need_permits", "cannot_handle", "2026-11-15 02:00", "2026-11-25 10:00",
-            fr="2026-11-15 02:15", fr_w=900),
-    _ticket(7, "ws-evil", "need_intellectual_property", "resolved", "2026-11-25 02:00", "2026-12-01 10:00",
-            fr="2026-11-25 02:30", fr_w=1800, resolved="2026-12-02 02:00", res_w=50000, amount="999.99"),
+    _ticket(
+        1,
+        "qcy",
+        "need_policy_consult",
+        "rated",
+        "2026-11-02 02:00",
+        "2026-11-05 10:00",
+        fr="2026-11-02 03:00",
+        fr_w=3600,
+        resolved="2026-11-03 02:00",
+        res_w=28800,
+    ),
+    _ticket(
+        2,
+        "qcy",
+        "need_subsidy_redemption",
+        "resolved",
+        "2026-11-05 01:00",
+        "2026-11-09 10:00",
+        fr="2026-11-05 01:30",
+        fr_w=1800,
+        resolved="2026-11-10 08:00",
+        res_w=100800,
+        amount="120000.50",
+        followup=True,
+    ),
+    _ticket(
+        3,
+        "fengxi",
+        "need_subsidy_redemption",
+        "rated",
+        "2026-11-10 02:00",
+        "2026-11-20 10:00",
+        fr="2026-11-10 02:10",
+        fr_w=600,
+        resolved="2026-11-12 06:00",
+        res_w=43200,
+        amount="80000.25",
+        followup=True,
+    ),
+    _ticket(
+        4,
+        "fengxi",
+        "need_debt_financing",
+        "in_progress",
+        "2026-11-12 03:00",
+        "2026-11-20 10:00",
+        fr="2026-11-12 05:00",
+        fr_w=7200,
+    ),
+    _ticket(
+        5,
+        "fengxi",
+        "need_recruitment",
+        "awaiting_info",
+        "2026-11-20 02:00",
+        "2026-12-05 10:00",
+        fr="2026-11-20 03:00",
+        fr_w=3600,
+        visit=2,
+    ),
+    _ticket(
+        6,
+        "qcy",
+        "need_permits",
+        "cannot_handle",
+        "2026-11-15 02:00",
+        "2026-11-25 10:00",
+        fr="2026-11-15 02:15",
+        fr_w=900,
+    ),
+    _ticket(
+        7,
+        "ws-evil",
+        "need_intellectual_property",
+        "resolved",
+        "2026-11-25 02:00",
+        "2026-12-01 10:00",
+        fr="2026-11-25 02:30",
+        fr_w=1800,
+        resolved="2026-12-02 02:00",
+        res_w=50000,
+        amount="999.99",
+    ),
     _ticket(8, "ws-evil", "need_tech_transfer", "accepted", "2026-10-31 17:00", "2026-11-06 10:00", visit=1),
-    _ticket(9, "qcy", "need_policy_consult", "rated", "2026-10-31 15:30", "2026-11-05 10:00",
-            fr="2026-10-31 15:45", fr_w=900, resolved="2026-11-04 03:00", res_w=72000),
-    _ticket(10, "fengxi", "need_qualification", "rated", "2026-10-10 02:00", "2026-10-25 10:00",
-            fr="2026-10-10 03:00", fr_w=600, resolved="2026-10-20 02:00", res_w=9000, amount="30000.00",
-            followup=True),
-    _ticket(11, "fengxi", "need_listing", "in_progress", "2026-10-20 02:00", "2026-10-30 10:00",
-            fr="2026-11-01 02:00", fr_w=86400),
+    _ticket(
+        9,
+        "qcy",
+        "need_policy_consult",
+        "rated",
+        "2026-10-31 15:30",
+        "2026-11-05 10:00",
+        fr="2026-10-31 15:45",
+        fr_w=900,
+        resolved="2026-11-04 03:00",
+        res_w=72000,
+    ),
+    _ticket(
+        10,
+        "fengxi",
+        "need_qualification",
+        "rated",
+        "2026-10-10 02:00",
+        "2026-10-25 10:00",
+        fr="2026-10-10 03:00",
+        fr_w=600,
+        resolved="2026-10-20 02:00",
+        res_w=9000,
+        amount="30000.00",
+        followup=True,
+    ),
+    _ticket(
+        11,
+        "fengxi",
+        "need_listing",
+        "in_progress",
+        "2026-10-20 02:00",
+        "2026-10-30 10:00",
+        fr="2026-11-01 02:00",
+        fr_w=86400,
+    ),
     _ticket(12, "qcy", "need_space", "accepted", "2026-11-30 15:59", "2026-12-07 10:00"),
     _ticket(13, "qcy", "need_space", "accepted", "2026-11-30 16:00", "2026-11-30 16:00"),
-    _ticket(14, "old", "need_subsidy_redemption", "resolved", "2026-11-08 02:00", "2026-11-09 10:00",
-            fr="2026-11-08 02:20", fr_w=1200, resolved="2026-11-09 09:00", res_w=25200, amount="10000.00"),
-    _ticket(15, "ws-evil", "need_talent_living", "in_progress", "2026-11-18 02:00", "2026-11-25 10:00",
-            fr="2026-11-18 03:00", fr_w=2400, resolved="2026-11-19 06:00", res_w=14400),
-    _ticket(16, "fengxi", "need_market_expansion", "resolved", "2026-01-15 02:00", "2026-01-25 10:00",
-            fr="2026-01-15 03:00", fr_w=600, resolved="2026-01-20 02:00", res_w=3600, visit=4),
-    _ticket(17, "qcy", "need_training", "resolved", "2025-12-31 17:00", "2026-01-10 10:00",
-            resolved="2026-01-05 02:00", res_w=3600),
-    _ticket(18, "qcy", "need_training", "resolved", "2025-12-31 15:00", "2026-01-10 10:00",
-            resolved="2026-01-05 02:00", res_w=3600),
+    _ticket(
+        14,
+        "old",
+        "need_subsidy_redemption",
+        "resolved",
+        "2026-11-08 02:00",
+        "2026-11-09 10:00",
+        fr="2026-11-08 02:20",
+        fr_w=1200,
+        resolved="2026-11-09 09:00",
+        res_w=25200,
+        amount="10000.00",
+    ),
+    _ticket(
+        15,
+        "ws-evil",
+        "need_talent_living",
+        "in_progress",
+        "2026-11-18 02:00",
+        "2026-11-25 10:00",
+        fr="2026-11-18 03:00",
+        fr_w=2400,
+        resolved="2026-11-19 06:00",
+        res_w=14400,
+    ),
+    _ticket(
+        16,
+        "fengxi",
+        "need_market_expansion",
+        "resolved",
+        "2026-01-15 02:00",
+        "2026-01-25 10:00",
+        fr="2026-01-15 03:00",
+        fr_w=600,
+        resolved="2026-01-20 02:00",
+        res_w=3600,
+        visit=4,
+    ),
+    _ticket(
+        17,
+        "qcy",
+        "need_training",
+        "resolved",
+        "2025-12-31 17:00",
+        "2026-01-10 10:00",
+        resolved="2026-01-05 02:00",
+        res_w=3600,
+    ),
+    _ticket(
+        18,
+        "qcy",
+        "need_training",
+        "resolved",
+        "2025-12-31 15:00",
+        "2026-01-10 10:00",
+        resolved="2026-01-05 02:00",
+        res_w=3600,
+    ),
 ]
 
 VISITS = [
-    dict(id=1, enterprise_id=1, node_id="ws-evil", visited_at=utc("2026-11-01 01:00")),   # M
-    dict(id=2, enterprise_id=2, node_id="fengxi", visited_at=utc("2026-10-31 16:30")),    # 11-01 00:30 Beijing: M
-    dict(id=3, enterprise_id=1, node_id="qcy", visited_at=utc("2026-11-30 16:00")),       # 12-01 00:00 Beijing: M+1
-    dict(id=4, enterprise_id=2, node_id="qcy", visited_at=utc("2026-03-10 02:00")),       # YTD only
-    dict(id=5, enterprise_id=1, node_id="qcy", visited_at=utc("2025-12-20 02:00")),       # last year
+    dict(id=1, enterprise_id=1, node_id="ws-evil", visited_at=utc("2026-11-01 01:00")),  # M
+    dict(id=2, enterprise_id=2, node_id="fengxi", visited_at=utc("2026-10-31 16:30")),  # 11-01 00:30 Beijing: M
+    dict(id=3, enterprise_id=1, node_id="qcy", visited_at=utc("2026-11-30 16:00")),  # 12-01 00:00 Beijing: M+1
+    dict(id=4, enterprise_id=2, node_id="qcy", visited_at=utc("2026-03-10 02:00")),  # YTD only
+    dict(id=5, enterprise_id=1, node_id="qcy", visited_at=utc("2025-12-20 02:00")),  # last year
 ]
 
 RATINGS = [
-    dict(ticket_id=1, score=5, created_at=utc("2026-11-04 02:00")),    # M, qcy
-    dict(ticket_id=9, score=4, created_at=utc("2026-11-05 02:00")),    # M, qcy
-    dict(ticket_id=10, score=2, created_at=utc("2026-11-02 02:00")),   # M, fengxi, followup
-    dict(ticket_id=10, score=3, created_at=utc("2026-10-25 02:00")),   # M-1
-    dict(ticket_id=2, score=1, created_at=utc("2026-11-30 16:30")),    # 12-01 Beijing: M+1 (ticket 2 followup)
-    dict(ticket_id=3, score=3, created_at=utc("2026-11-15 02:00")),    # M, fengxi, followup
-    dict(ticket_id=3, score=4, created_at=utc("2026-11-16 02:00")),    # M, fengxi, same ticket again
-    dict(ticket_id=14, score=5, created_at=utc("2026-11-10 02:00")),   # M, old (inactive)
+    dict(ticket_id=1, score=5, created_at=utc("2026-11-04 02:00")),  # M, qcy
+    dict(ticket_id=9, score=4, created_at=utc("2026-11-05 02:00")),  # M, qcy
+    dict(ticket_id=10, score=2, created_at=utc("2026-11-02 02:00")),  # M, fengxi, followup
+    dict(ticket_id=10, score=3, created_at=utc("2026-10-25 02:00")),  # M-1
+    dict(ticket_id=2, score=1, created_at=utc("2026-11-30 16:30")),  # 12-01 Beijing: M+1 (ticket 2 followup)
+    dict(ticket_id=3, score=3, created_at=utc("2026-11-15 02:00")),  # M, fengxi, followup
+    dict(ticket_id=3, score=4, created_at=utc("2026-11-16 02:00")),  # M, fengxi, same ticket again
+    dict(ticket_id=14, score=5, created_at=utc("2026-11-10 02:00")),  # M, old (inactive)
 ]
 
 HANDOVERS = [
     dict(conversation_id="c1", reason="request_human", created_at=utc("2026-11-03 02:00")),
     dict(conversation_id="c2", reason="fallback", created_at=utc("2026-11-10 02:00")),
     dict(conversation_id="c3", reason="fallback", created_at=utc("2026-11-20 02:00")),
-    dict(conversation_id="c4", reason="complaint", created_at=utc("2026-10-31 16:00")),      # exactly the start: in
-    dict(conversation_id="c5", reason="staff_only", created_at=utc("2026-11-30 16:00")),     # exactly the end: out
+    dict(conversation_id="c4", reason="complaint", created_at=utc("2026-10-31 16:00")),  # exactly the start: in
+    dict(conversation_id="c5", reason="staff_only", created_at=utc("2026-11-30 16:00")),  # exactly the end: out
     dict(conversation_id="c6", reason="request_human", created_at=utc("2026-10-15 02:00")),  # M-1
 ]
 
@@ -159,18 +337,23 @@ KB = [
     _kb(4, "2026-11-05 02:00", "options", None),
     _kb(5, "2026-11-06 02:00", "unknown", None),
     _kb(6, "2026-11-07 02:00", "answer", True),
-    _kb(7, "2026-10-31 15:00", "answer", True),    # 10-31 23:00 Beijing: M-1
-    _kb(8, "2026-12-01 02:00", "answer", True),    # M+1
+    _kb(7, "2026-10-31 15:00", "answer", True),  # 10-31 23:00 Beijing: M-1
+    _kb(8, "2026-12-01 02:00", "answer", True),  # M+1
 ]
 
 
 def populate(url: str) -> None:
     migrate(url)
     with engine_for(url).begin() as conn:
-        for node in NODES:   # parents first
+        for node in NODES:  # parents first
             conn.execute(insert(ServiceNode).values(**node))
-        conn.execute(insert(Enterprise), [dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
-                                          dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00"))])
+        conn.execute(
+            insert(Enterprise),
+            [
+                dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
+                dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00")),
+            ],
+        )
         conn.execute(insert(Visit), VISITS)
         conn.execute(insert(Ticket), TICKETS)
         conn.execute(insert(Rating), RATINGS)
@@ -194,8 +377,8 @@ def check_figures(s) -> None:
     # closed: of those, status resolved/rated with resolved_at: 1,2,3,7 (resolved in M+1, counts),14 = 5
     # (15 was reopened: in_progress, not closed)
     assert s.closed == 5
-    assert s.cannot_handle == 1                      # ticket 6
-    assert s.open == 5                               # 4,5,8,12,15
+    assert s.cannot_handle == 1  # ticket 6
+    assert s.open == 5  # 4,5,8,12,15
     assert s.completion_rate == pytest.approx(5 / 11)
 
     # resolved in M: 1,2,3,9 (created M-1),14,15 = 6 (7 is M+1, 10 is M-1); on time: all but 2 → 5
@@ -235,8 +418,13 @@ def check_figures(s) -> None:
 
     # handovers in M: c1 request_human, c2+c3 fallback, c4 complaint (at the very start) = 4; c5 is at the end
     assert s.handovers.total == 4
-    assert s.handovers.by_reason == {"request_human": 1, "fallback": 2, "complaint": 1, "staff_only": 0,
-                                     "staff_takeover": 0}
+    assert s.handovers.by_reason == {
+        "request_human": 1,
+        "fallback": 2,
+        "complaint": 1,
+        "staff_only": 0,
+        "staff_takeover": 0,
+    }
 
     # knowledge base in M: questions 1-6 = 6; answered 1,2,3,6 = 4; feedback 1(T),2(F),6(T) = 3; helpful 2
     kb = s.knowledge
@@ -247,28 +435,28 @@ def check_figures(s) -> None:
     assert [c.intent for c in s.categories] == [c.intent for c in CATEGORIES]
     accepted = {c.intent: c.accepted for c in s.categories}
     assert accepted == {
-        "need_policy_consult": 1,          # 1
+        "need_policy_consult": 1,  # 1
         "need_project_application": 0,
-        "need_qualification": 0,           # 10 is October
-        "need_subsidy_redemption": 3,      # 2, 3, 14
+        "need_qualification": 0,  # 10 is October
+        "need_subsidy_redemption": 3,  # 2, 3, 14
         "need_talent_recognition": 0,
-        "need_talent_living": 1,           # 15
-        "need_recruitment": 1,             # 5
+        "need_talent_living": 1,  # 15
+        "need_recruitment": 1,  # 5
         "need_training": 0,
-        "need_debt_financing": 1,          # 4
+        "need_debt_financing": 1,  # 4
         "need_equity_investment": 0,
-        "need_listing": 0,                 # 11 is October
+        "need_listing": 0,  # 11 is October
         "need_business_registration": 0,
-        "need_permits": 1,                 # 6
-        "need_intellectual_property": 1,   # 7
-        "need_space": 1,                   # 12 (13 is December)
-        "need_tech_transfer": 1,           # 8
+        "need_permits": 1,  # 6
+        "need_intellectual_property": 1,  # 7
+        "need_space": 1,  # 12 (13 is December)
+        "need_tech_transfer": 1,  # 8
         "need_industry_academia": 0,
         "need_market_expansion": 0,
         "need_professional_services": 0,
     }
     sub = next(c for c in s.categories if c.intent == "need_subsidy_redemption")
-    assert (sub.closed, sub.cannot_handle, sub.open) == (3, 0, 0)       # 2, 3, 14 all resolved
+    assert (sub.closed, sub.cannot_handle, sub.open) == (3, 0, 0)  # 2, 3, 14 all resolved
     assert sub.completion_rate == 1.0
     assert next(c for c in s.categories if c.intent == "need_permits").cannot_handle == 1
     assert next(c for c in s.categories if c.intent == "need_project_application").completion_rate is None
@@ -276,20 +464,20 @@ def check_figures(s) -> None:
 
     # per service content
     assert [(c.content, c.accepted, c.closed) for c in s.contents] == [
-        ("政策兑现", 4, 4),    # 1, 2, 3, 14 — all closed
-        ("人才服务", 2, 0),    # 5, 15
-        ("科技金融", 1, 0),    # 4
-        ("科技政务", 3, 1),    # 6 (cannot), 7 (closed), 12
-        ("协同赋能", 1, 0),    # 8
+        ("政策兑现", 4, 4),  # 1, 2, 3, 14 — all closed
+        ("人才服务", 2, 0),  # 5, 15
+        ("科技金融", 1, 0),  # 4
+        ("科技政务", 3, 1),  # 6 (cannot), 7 (closed), 12
+        ("协同赋能", 1, 0),  # 8
     ]
 
     # per node: active nodes in network order (zeros included) + inactive "old" which had a ticket
     assert [(n.node_id, n.accepted, n.closed, n.cannot_handle, n.open) for n in s.nodes] == [
-        ("qcy", 4, 2, 1, 1),        # 1, 2, 6, 12
-        ("fengxi", 3, 1, 0, 2),     # 3, 4, 5
+        ("qcy", 4, 2, 1, 1),  # 1, 2, 6, 12
+        ("fengxi", 3, 1, 0, 2),  # 3, 4, 5
         ("konggang", 0, 0, 0, 0),
-        ("ws-evil", 3, 1, 0, 2),    # 7, 8, 15
-        ("old", 1, 1, 0, 0),        # 14
+        ("ws-evil", 3, 1, 0, 2),  # 7, 8, 15
+        ("old", 1, 1, 0, 0),  # 14
     ]
 
     # 绩效: active nodes with activity (konggang has none, old is inactive)
@@ -323,6 +511,7 @@ def check_figures(s) -> None:
 
 # ---- databases -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sqlite_url(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('monthly') / 'report.db'}"
@@ -339,6 +528,7 @@ def pg_url(pg_database):
 
 
 # ---- tests -----------------------------------------------------------------------------------------
+
 
 def test_month_parsing():
     p = parse_month("2026-11")
@@ -367,7 +557,7 @@ def test_sqlite_and_postgresql_agree(sqlite_url, pg_url):
 
 
 def test_empty_month_has_no_rates(sqlite_url):
-    s = monthly_summary(sqlite_url, "2025-06")          # before every row of the fixture
+    s = monthly_summary(sqlite_url, "2025-06")  # before every row of the fixture
     assert s.accepted == 0 and s.completion_rate is None and s.on_time_rate is None
     assert s.avg_first_response_hours is None and s.satisfaction.average is None
     assert s.knowledge.answer_rate is None and s.redeemed_amount == Decimal("0.00")
@@ -406,9 +596,26 @@ def test_html(sqlite_url):
     # the hostile node name is escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt;工作站" in html
     # headline figures
-    for text in ("受理", "11 件", "办结", "5 件", "办结率", "45.5%", "按时办结率", "83.3%",
-                 "满意度", "66.7%", "3.83 分", "入企服务", "2 次", "兑现金额", "¥210,000.75",
-                 "21.00 万元", "年度累计服务 16 件", "年度累计 3 次"):
+    for text in (
+        "受理",
+        "11 件",
+        "办结",
+        "5 件",
+        "办结率",
+        "45.5%",
+        "按时办结率",
+        "83.3%",
+        "满意度",
+        "66.7%",
+        "3.83 分",
+        "入企服务",
+        "2 次",
+        "兑现金额",
+        "¥210,000.75",
+        "21.00 万元",
+        "年度累计服务 16 件",
+        "年度累计 3 次",
+    ):
         assert text in html, text
     # working hours: resolution 13.2, first response 3.0
     assert "13.2 小时" in html and "3.0 小时" in html
@@ -432,7 +639,7 @@ def test_xlsx(sqlite_url, tmp_path):
     path = tmp_path / "m.xlsx"
     to_xlsx(s, path)
     buf = io.BytesIO()
-    to_xlsx(s, buf)                      # also to a buffer
+    to_xlsx(s, buf)  # also to a buffer
     assert buf.getvalue()[:2] == b"PK"
     wb = load_workbook(path)
     assert wb.sheetnames == ["概览", "需求分类", "服务内容", "服务节点", "绩效", "满意度", "绩效评分"]
@@ -468,7 +675,12 @@ def test_xlsx(sqlite_url, tmp_path):
     assert len(ws._charts) == 1 and type(ws._charts[0]).__name__ == "BarChart"
 
     assert [r[:3] for r in wb["服务内容"].iter_rows(min_row=2, values_only=True)] == [
-        ("政策兑现", 4, 4), ("人才服务", 2, 0), ("科技金融", 1, 0), ("科技政务", 3, 1), ("协同赋能", 1, 0)]
+        ("政策兑现", 4, 4),
+        ("人才服务", 2, 0),
+        ("科技金融", 1, 0),
+        ("科技政务", 3, 1),
+        ("协同赋能", 1, 0),
+    ]
     nodes = {r[1]: r for r in wb["服务节点"].iter_rows(min_row=2, values_only=True)}
     assert nodes["ws-evil"][0] == EVIL and nodes["ws-evil"][4] == 3
     assert nodes["old"][3] == "否"
@@ -485,8 +697,13 @@ def test_xlsx(sqlite_url, tmp_path):
     assert wb["绩效"]["H2"].number_format == "0.0%" and wb["绩效"]["I2"].number_format == "0.0"
 
     sat = list(wb["满意度"].iter_rows(min_row=2, max_row=6, values_only=True))
-    assert [(r[0], r[1], r[2]) for r in sat] == [("非常满意", 5, 2), ("满意", 4, 2), ("一般", 3, 1),
-                                                 ("不满意", 2, 1), ("非常不满意", 1, 0)]
+    assert [(r[0], r[1], r[2]) for r in sat] == [
+        ("非常满意", 5, 2),
+        ("满意", 4, 2),
+        ("一般", 3, 1),
+        ("不满意", 2, 1),
+        ("非常不满意", 1, 0),
+    ]
     assert sat[0][3] == pytest.approx(2 / 6)
 
 
@@ -501,8 +718,14 @@ def _cli(*args, env_db=None):
     env.pop("DATABASE_URL", None)
     if env_db:
         env["DATABASE_URL"] = env_db
-    return subprocess.run([sys.executable, "-m", "bot.reports", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.reports", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli(sqlite_url, tmp_path):
@@ -547,17 +770,44 @@ def test_cli(sqlite_url, tmp_path):
 
 DECEMBER = [
     _ticket(31, "qcy", "need_policy_consult", "accepted", "2026-12-01 02:00", "2026-12-02 10:00"),
-    _ticket(32, "fengxi", "need_debt_financing", "in_progress", "2026-12-01 02:00", "2026-12-03 00:30",
-            fr="2026-12-01 03:00", fr_w=3600),
-    _ticket(33, "fengxi", "need_debt_financing", "in_progress", "2026-12-01 02:00", "2026-12-03 02:00",
-            fr="2026-12-01 03:00", fr_w=3600),
+    _ticket(
+        32,
+        "fengxi",
+        "need_debt_financing",
+        "in_progress",
+        "2026-12-01 02:00",
+        "2026-12-03 00:30",
+        fr="2026-12-01 03:00",
+        fr_w=3600,
+    ),
+    _ticket(
+        33,
+        "fengxi",
+        "need_debt_financing",
+        "in_progress",
+        "2026-12-01 02:00",
+        "2026-12-03 02:00",
+        fr="2026-12-01 03:00",
+        fr_w=3600,
+    ),
     _ticket(34, "ws-evil", "need_recruitment", "assigned", "2026-12-01 02:00", "2026-12-03 01:00"),
     _ticket(35, "fengxi", "need_recruitment", "awaiting_info", "2026-12-01 02:00", "2026-12-02 10:00"),
-    _ticket(36, "qcy", "need_policy_consult", "resolved", "2026-12-01 02:00", "2026-12-02 10:00",
-            resolved="2026-12-02 02:00", res_w=7200),
-    *[_ticket(37 + i, node, "need_equity_investment", "in_progress", "2026-12-02 02:00", f"2026-12-{day} 10:00")
-      for i, (node, day) in enumerate([("qcy", "05"), ("qcy", "10"), ("fengxi", "15"), ("fengxi", "20"),
-                                       ("ws-evil", "25"), ("ws-evil", "30")])],
+    _ticket(
+        36,
+        "qcy",
+        "need_policy_consult",
+        "resolved",
+        "2026-12-01 02:00",
+        "2026-12-02 10:00",
+        resolved="2026-12-02 02:00",
+        res_w=7200,
+    ),
+    *[
+        _ticket(37 + i, node, "need_equity_investment", "in_progress", "2026-12-02 02:00", f"2026-12-{day} 10:00")
+        for i, (node, day) in enumerate(
+            [("qcy", "05"), ("qcy", "10"), ("fengxi", "15"), ("fengxi", "20"), ("ws-evil", "25"), ("ws-evil", "30")]
+        )
+    ],
     _ticket(43, "qcy", "need_equity_investment", "in_progress", "2026-12-02 02:00", "2026-12-31 16:00"),
 ]
 
@@ -568,14 +818,39 @@ DECEMBER = [
 # qcy 2 ratings (5, 4) → 4.5, fengxi 2 (2, 3) → 2.5, ws-evil none.
 DECEMBER_RATINGS = [dict(ticket_id=36, score=5, created_at=utc("2026-12-02 03:00"))]
 DECEMBER_HANDOVERS = [
-    dict(conversation_id="d1", reason="request_human", node_id="fengxi", created_at=utc("2026-12-01 02:00"),
-         rating=2, rated_at=utc("2026-12-01 03:00")),
-    dict(conversation_id="d2", reason="fallback", node_id=None, created_at=utc("2026-12-01 02:00"),
-         rating=4, rated_at=utc("2026-12-01 04:00")),
-    dict(conversation_id="d3", reason="request_human", node_id="fengxi", ticket_id=32,
-         created_at=utc("2026-12-02 02:00"), rating=3, rated_at=utc("2026-12-02 03:00")),
-    dict(conversation_id="d4", reason="request_human", node_id="ws-evil", created_at=utc("2026-11-30 14:00"),
-         rating=5, rated_at=utc("2026-11-30 15:00")),
+    dict(
+        conversation_id="d1",
+        reason="request_human",
+        node_id="fengxi",
+        created_at=utc("2026-12-01 02:00"),
+        rating=2,
+        rated_at=utc("2026-12-01 03:00"),
+    ),
+    dict(
+        conversation_id="d2",
+        reason="fallback",
+        node_id=None,
+        created_at=utc("2026-12-01 02:00"),
+        rating=4,
+        rated_at=utc("2026-12-01 04:00"),
+    ),
+    dict(
+        conversation_id="d3",
+        reason="request_human",
+        node_id="fengxi",
+        ticket_id=32,
+        created_at=utc("2026-12-02 02:00"),
+        rating=3,
+        rated_at=utc("2026-12-02 03:00"),
+    ),
+    dict(
+        conversation_id="d4",
+        reason="request_human",
+        node_id="ws-evil",
+        created_at=utc("2026-11-30 14:00"),
+        rating=5,
+        rated_at=utc("2026-11-30 15:00"),
+    ),
     dict(conversation_id="d5", reason="complaint", node_id="ws-evil", created_at=utc("2026-12-02 02:00")),  # unrated
 ]
 
@@ -585,8 +860,13 @@ def populate_december(url: str) -> None:
     with engine_for(url).begin() as conn:
         for node in NODES:
             conn.execute(insert(ServiceNode).values(**node))
-        conn.execute(insert(Enterprise), [dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
-                                          dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00"))])
+        conn.execute(
+            insert(Enterprise),
+            [
+                dict(id=1, name="西咸光子科技有限公司", created_at=utc("2026-01-01 00:00")),
+                dict(id=2, name="秦汉智造有限公司", created_at=utc("2026-01-01 00:00")),
+            ],
+        )
         conn.execute(insert(Ticket), DECEMBER)
         conn.execute(insert(Rating), DECEMBER_RATINGS)
         for h in DECEMBER_HANDOVERS:
@@ -595,19 +875,19 @@ def populate_december(url: str) -> None:
 
 def check_december(url: str) -> None:
     on_the_3rd = monthly_summary(url, "2026-12", now=utc("2026-12-03 01:00"))
-    assert on_the_3rd.month_to_date and on_the_3rd.overdue_open == 2                  # 31, 32
+    assert on_the_3rd.month_to_date and on_the_3rd.overdue_open == 2  # 31, 32
     assert on_the_3rd.overdue_label == "截至12月3日 09:00 超期在办"
     assert {p.node_id: p.overdue_open for p in on_the_3rd.performance} == {"qcy": 1, "fengxi": 1, "ws-evil": 0}
     assert "截至12月3日 09:00 超期在办 2 件" in to_text(on_the_3rd)
     assert "截至12月3日 09:00 超期在办" in to_html(on_the_3rd) and "月末超期在办</" not in to_html(on_the_3rd)
     assert on_the_3rd.to_dict()["overdue_label"] == "截至12月3日 09:00 超期在办"
     after = monthly_summary(url, "2026-12", now=utc("2027-01-02 01:00"))
-    assert not after.month_to_date and after.overdue_open == 10                        # 31–34, 37–42
+    assert not after.month_to_date and after.overdue_open == 10  # 31–34, 37–42
     assert {p.node_id: p.overdue_open for p in after.performance} == {"qcy": 3, "fengxi": 4, "ws-evil": 3}
     with pytest.raises(ValueError):
-        monthly_summary(url, "2026-12", now=datetime(2026, 12, 3, 9))                 # no zone: refused
+        monthly_summary(url, "2026-12", now=datetime(2026, 12, 3, 9))  # no zone: refused
 
-    sat = on_the_3rd.satisfaction                       # staff-service ratings count in 满意度 and 绩效
+    sat = on_the_3rd.satisfaction  # staff-service ratings count in 满意度 and 绩效
     assert (sat.count, sat.service_count, sat.score_sum, sat.satisfied) == (4, 3, 14, 2)
     assert sat.average == pytest.approx(3.5) and sat.satisfied_share == pytest.approx(0.5)
     assert sat.levels == {"非常满意": 1, "满意": 1, "一般": 1, "不满意": 1, "非常不满意": 0}

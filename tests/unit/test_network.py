@@ -1,4 +1,5 @@
 """The 1+5+N network: the shipped network.yml, validation, tree helpers, location matching, DB sync."""
+
 from __future__ import annotations
 
 import copy
@@ -10,8 +11,7 @@ from sqlalchemy import func, select
 
 from bot.db import migrate, sessions
 from bot.db.schema import ServiceNode
-from bot.network import (NETWORK_FILE, Network, NetworkError, default_network, load_network,
-                         sync_network)
+from bot.network import NETWORK_FILE, Network, NetworkError, default_network, load_network, sync_network
 
 NEW_CITY_IDS = {"fengdong": "沣东", "fengxi": "沣西", "qinhan": "秦汉", "konggang": "空港", "jinghe": "泾河"}
 
@@ -27,18 +27,39 @@ def small_data() -> dict:
         "version": 1,
         "nodes": [
             {"id": "centre", "name": "秦创原综合服务中心", "kind": "centre"},
-            {"id": "window-province", "name": "省级专窗", "kind": "special_window", "parent": "centre",
-             "level": "省"},
-            {"id": "fengxi", "name": "沣西新城服务中心", "kind": "new_city", "parent": "centre",
-             "new_city": "沣西", "aliases": ["沣西新城"]},
-            {"id": "fengdong", "name": "沣东新城服务中心", "kind": "new_city", "parent": "centre",
-             "new_city": "沣东"},
-            {"id": "fengxi-ws-a", "name": "A园工作站", "kind": "workstation", "parent": "fengxi",
-             "new_city": "沣西", "park": "沣西新城A产业园"},
-            {"id": "fengxi-ws-b", "name": "B园工作站", "kind": "workstation", "parent": "fengxi",
-             "park": "沣西新城B产业园"},
-            {"id": "fengdong-ws-c", "name": "C园工作站", "kind": "workstation", "parent": "fengdong",
-             "new_city": "沣东", "park": "沣东新城C产业园"},
+            {"id": "window-province", "name": "省级专窗", "kind": "special_window", "parent": "centre", "level": "省"},
+            {
+                "id": "fengxi",
+                "name": "沣西新城服务中心",
+                "kind": "new_city",
+                "parent": "centre",
+                "new_city": "沣西",
+                "aliases": ["沣西新城"],
+            },
+            {"id": "fengdong", "name": "沣东新城服务中心", "kind": "new_city", "parent": "centre", "new_city": "沣东"},
+            {
+                "id": "fengxi-ws-a",
+                "name": "A园工作站",
+                "kind": "workstation",
+                "parent": "fengxi",
+                "new_city": "沣西",
+                "park": "沣西新城A产业园",
+            },
+            {
+                "id": "fengxi-ws-b",
+                "name": "B园工作站",
+                "kind": "workstation",
+                "parent": "fengxi",
+                "park": "沣西新城B产业园",
+            },
+            {
+                "id": "fengdong-ws-c",
+                "name": "C园工作站",
+                "kind": "workstation",
+                "parent": "fengdong",
+                "new_city": "沣东",
+                "park": "沣东新城C产业园",
+            },
         ],
     }
 
@@ -54,6 +75,7 @@ def node_entry(data: dict, node_id: str) -> dict:
 
 
 # --------------------------------------------------------------------------- the shipped file
+
 
 def test_shipped_network_is_1_plus_5_plus_n(net):
     assert net.centre.id == "centre" and net.centre.name == "秦创原综合服务中心"
@@ -79,7 +101,10 @@ def test_shipped_network_is_1_plus_5_plus_n(net):
 def test_special_windows(net):
     windows = {w.id: w for w in net.special_windows()}
     assert {k: w.level for k, w in windows.items()} == {
-        "window-province": "省", "window-city": "市", "window-district": "区"}
+        "window-province": "省",
+        "window-city": "市",
+        "window-district": "区",
+    }
     for w in windows.values():
         assert w.kind == "special_window" and w.parent == "centre"
     assert net.special_window("市").id == "window-city"
@@ -93,6 +118,7 @@ def test_default_network_is_cached_and_same_as_file(net):
 
 
 # --------------------------------------------------------------------------- tree helpers
+
 
 def test_scoping_by_descendants(net):
     # A workstation sees itself only.
@@ -136,21 +162,25 @@ def test_topological_order_puts_parents_first(net):
 
 # --------------------------------------------------------------------------- free-text locations
 
-@pytest.mark.parametrize("text, city", [
-    ("沣西", "fengxi"),
-    ("沣西新城", "fengxi"),
-    ("西咸新区沣西新城", "fengxi"),
-    ("灃西新城", "fengxi"),                       # traditional
-    ("我们公司在 灃東新城", "fengdong"),
-    ("秦漢新城", "qinhan"),
-    ("涇河", "jinghe"),
-    ("空港新城", "konggang"),
-    ("fengxi", "fengxi"),                         # node id
-    ("西部科技创新港", "fengxi"),                  # via the park
-    ("我们在交大创新港办公", "fengxi"),
-    ("空港综保区", "konggang"),
-    ("沣西新城信息产业园", "fengxi"),
-])
+
+@pytest.mark.parametrize(
+    "text, city",
+    [
+        ("沣西", "fengxi"),
+        ("沣西新城", "fengxi"),
+        ("西咸新区沣西新城", "fengxi"),
+        ("灃西新城", "fengxi"),  # traditional
+        ("我们公司在 灃東新城", "fengdong"),
+        ("秦漢新城", "qinhan"),
+        ("涇河", "jinghe"),
+        ("空港新城", "konggang"),
+        ("fengxi", "fengxi"),  # node id
+        ("西部科技创新港", "fengxi"),  # via the park
+        ("我们在交大创新港办公", "fengxi"),
+        ("空港综保区", "konggang"),
+        ("沣西新城信息产业园", "fengxi"),
+    ],
+)
 def test_find_new_city(net, text, city):
     assert net.find_new_city(text).id == city
 
@@ -160,33 +190,42 @@ def test_find_new_city_none_or_ambiguous(net, text):
     assert net.find_new_city(text) is None
 
 
-@pytest.mark.parametrize("text, park", [
-    ("西部科技创新港", "fengxi-ws-chuangxingang"),
-    ("中国西部科技创新港", "fengxi-ws-chuangxingang"),
-    ("科技创新港", "fengxi-ws-chuangxingang"),
-    ("中國西部科技創新港", "fengxi-ws-chuangxingang"),         # traditional
-    ("我们在西安交大创新港二号楼", "fengxi-ws-chuangxingang"),
-    ("沣西新城信息产业园", "fengxi-ws-xinxi"),
-    ("信息产业园", "fengxi-ws-xinxi"),
-    ("地理信息产业园", "jinghe-ws-dili"),                       # longer name beats 信息产业园
-    ("泾河新城地理信息产业园工作站", "jinghe-ws-dili"),
-    ("统筹科技资源改革示范基地", "fengdong-ws-tongchou"),
-    ("統籌科技資源改革示範基地", "fengdong-ws-tongchou"),
-    ("西咸新区沣西新城西部云谷", "fengxi-ws-yungu"),
-    ("空港新城临空产业园", "konggang-ws-linkong"),
-    ("数字经济", "fengdong-ws-shuzi"),                          # part of a name
-    ("fengxi-ws-yungu", "fengxi-ws-yungu"),                     # node id
-])
+@pytest.mark.parametrize(
+    "text, park",
+    [
+        ("西部科技创新港", "fengxi-ws-chuangxingang"),
+        ("中国西部科技创新港", "fengxi-ws-chuangxingang"),
+        ("科技创新港", "fengxi-ws-chuangxingang"),
+        ("中國西部科技創新港", "fengxi-ws-chuangxingang"),  # traditional
+        ("我们在西安交大创新港二号楼", "fengxi-ws-chuangxingang"),
+        ("沣西新城信息产业园", "fengxi-ws-xinxi"),
+        ("信息产业园", "fengxi-ws-xinxi"),
+        ("地理信息产业园", "jinghe-ws-dili"),  # longer name beats 信息产业园
+        ("泾河新城地理信息产业园工作站", "jinghe-ws-dili"),
+        ("统筹科技资源改革示范基地", "fengdong-ws-tongchou"),
+        ("統籌科技資源改革示範基地", "fengdong-ws-tongchou"),
+        ("西咸新区沣西新城西部云谷", "fengxi-ws-yungu"),
+        ("空港新城临空产业园", "konggang-ws-linkong"),
+        ("数字经济", "fengdong-ws-shuzi"),  # part of a name
+        ("fengxi-ws-yungu", "fengxi-ws-yungu"),  # node id
+    ],
+)
 def test_find_park(net, text, park):
     assert net.find_park(text).id == park
 
 
-@pytest.mark.parametrize("text", [
-    "", None, "沣西", "沣西新城",        # a new city is not a park
-    "产业园",                             # many parks
-    "泾河新城的信息产业园",               # 信息产业园 is in 沣西, not 泾河
-    "某某科技园",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        None,
+        "沣西",
+        "沣西新城",  # a new city is not a park
+        "产业园",  # many parks
+        "泾河新城的信息产业园",  # 信息产业园 is in 沣西, not 泾河
+        "某某科技园",
+    ],
+)
 def test_find_park_none(net, text):
     assert net.find_park(text) is None
 
@@ -207,6 +246,7 @@ def test_new_city_centre_by_name_or_id(net):
 
 # --------------------------------------------------------------------------- validation
 
+
 def test_small_network_is_valid_and_inherits_new_city():
     net = Network.from_data(small_data())
     assert net.node("fengxi-ws-b").new_city == "沣西"
@@ -217,8 +257,7 @@ def test_unknown_parent_names_file_and_field():
     data = small_data()
     node_entry(data, "fengxi-ws-a")["parent"] = "fengxii"
     problems = problems_of(data)
-    assert any(p.startswith("net.yml: nodes[4]（fengxi-ws-a）: parent:") and "fengxii" in p
-               for p in problems), problems
+    assert any(p.startswith("net.yml: nodes[4]（fengxi-ws-a）: parent:") and "fengxii" in p for p in problems), problems
 
 
 def test_duplicate_id():
@@ -255,23 +294,26 @@ def test_second_centre_and_centre_with_parent():
     assert any("centre2" in p and "根节点" in p for p in problems)
 
 
-@pytest.mark.parametrize("mutate, field, fragment", [
-    (lambda d: node_entry(d, "fengxi-ws-a").update(kind="station"), "kind", "station"),
-    (lambda d: node_entry(d, "fengxi-ws-a").pop("park"), "park", "园区"),
-    (lambda d: node_entry(d, "window-province").pop("level"), "level", "级别"),
-    (lambda d: node_entry(d, "window-province").update(level="县"), "level", "县"),
-    (lambda d: node_entry(d, "fengxi").update(level="区"), "level", "special_window"),
-    (lambda d: node_entry(d, "fengxi-ws-a").update(colour="red"), "colour", "未知字段"),
-    (lambda d: node_entry(d, "fengxi-ws-a").update(id="Fengxi WS"), "id", "小写字母"),
-    (lambda d: node_entry(d, "fengxi-ws-a").update(new_city="沣东"), "new_city", "不一致"),
-    (lambda d: node_entry(d, "fengxi-ws-a").update(parent="window-province"), "parent", "政策兑现专窗"),
-    (lambda d: node_entry(d, "fengxi").update(parent="fengdong"), "parent", "新城服务中心的上级"),
-    (lambda d: node_entry(d, "fengxi-ws-b").update(aliases=["沣西新城A产业园"]), "aliases", "无法区分"),
-    (lambda d: node_entry(d, "fengdong").update(new_city="沣西"), "new_city", "已由"),
-    (lambda d: node_entry(d, "fengxi").pop("new_city"), "new_city", "所属新城"),
-    (lambda d: node_entry(d, "fengxi-ws-a").update(active="yes"), "active", "true 或 false"),
-    (lambda d: node_entry(d, "fengxi-ws-a").pop("name"), "name", "缺少名称"),
-])
+@pytest.mark.parametrize(
+    "mutate, field, fragment",
+    [
+        (lambda d: node_entry(d, "fengxi-ws-a").update(kind="station"), "kind", "station"),
+        (lambda d: node_entry(d, "fengxi-ws-a").pop("park"), "park", "园区"),
+        (lambda d: node_entry(d, "window-province").pop("level"), "level", "级别"),
+        (lambda d: node_entry(d, "window-province").update(level="县"), "level", "县"),
+        (lambda d: node_entry(d, "fengxi").update(level="区"), "level", "special_window"),
+        (lambda d: node_entry(d, "fengxi-ws-a").update(colour="red"), "colour", "未知字段"),
+        (lambda d: node_entry(d, "fengxi-ws-a").update(id="Fengxi WS"), "id", "小写字母"),
+        (lambda d: node_entry(d, "fengxi-ws-a").update(new_city="沣东"), "new_city", "不一致"),
+        (lambda d: node_entry(d, "fengxi-ws-a").update(parent="window-province"), "parent", "政策兑现专窗"),
+        (lambda d: node_entry(d, "fengxi").update(parent="fengdong"), "parent", "新城服务中心的上级"),
+        (lambda d: node_entry(d, "fengxi-ws-b").update(aliases=["沣西新城A产业园"]), "aliases", "无法区分"),
+        (lambda d: node_entry(d, "fengdong").update(new_city="沣西"), "new_city", "已由"),
+        (lambda d: node_entry(d, "fengxi").pop("new_city"), "new_city", "所属新城"),
+        (lambda d: node_entry(d, "fengxi-ws-a").update(active="yes"), "active", "true 或 false"),
+        (lambda d: node_entry(d, "fengxi-ws-a").pop("name"), "name", "缺少名称"),
+    ],
+)
 def test_node_field_problems(mutate, field, fragment):
     data = small_data()
     mutate(data)
@@ -290,12 +332,15 @@ def test_all_problems_reported_at_once():
     assert "共 3 个问题" in str(info.value)
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ([], "顶层"),
-    ({"nodes": []}, "nodes"),
-    ({"nodes": ["centre"]}, "映射"),
-    ({"version": 2, "nodes": small_data()["nodes"]}, "version"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ([], "顶层"),
+        ({"nodes": []}, "nodes"),
+        ({"nodes": ["centre"]}, "映射"),
+        ({"version": 2, "nodes": small_data()["nodes"]}, "version"),
+    ],
+)
 def test_file_level_problems(data, fragment):
     assert any(fragment in p for p in problems_of(data))
 
@@ -323,6 +368,7 @@ def test_load_reports_path_for_field_errors(tmp_path):
 
 # --------------------------------------------------------------------------- database sync
 
+
 def _rows(url: str) -> dict[str, ServiceNode]:
     with sessions(url)() as session:
         return {r.id: r for r in session.scalars(select(ServiceNode))}
@@ -339,7 +385,12 @@ def test_sync_into_sqlite_is_idempotent_and_never_deletes(tmp_path: Path):
     assert len(rows) == len(net)
     ws = rows["fengxi-ws-chuangxingang"]
     assert (ws.kind, ws.parent_id, ws.new_city, ws.park, ws.active) == (
-        "workstation", "fengxi", "沣西", "中国西部科技创新港", True)
+        "workstation",
+        "fengxi",
+        "沣西",
+        "中国西部科技创新港",
+        True,
+    )
     assert rows["window-city"].level == "市" and rows["centre"].parent_id is None
 
     again = sync_network(url, net)
@@ -352,15 +403,22 @@ def test_sync_into_sqlite_is_idempotent_and_never_deletes(tmp_path: Path):
     data["nodes"] = [n for n in data["nodes"] if n["id"] != "qinhan-ws-wenchuang"]
     node_entry(data, "fengxi-ws-yungu")["name"] = "西部云谷园区工作站"
     node_entry(data, "fengxi-ws-yungu")["address"] = "西部云谷一期"
-    data["nodes"].append({"id": "fengdong-ws-new", "name": "新园工作站", "kind": "workstation",
-                          "parent": "fengdong", "park": "沣东新城新园"})
+    data["nodes"].append(
+        {
+            "id": "fengdong-ws-new",
+            "name": "新园工作站",
+            "kind": "workstation",
+            "parent": "fengdong",
+            "park": "沣东新城新园",
+        }
+    )
     changed = Network.from_data(data)
     result = sync_network(url, changed)
     assert result.created == ["fengdong-ws-new"]
     assert result.updated == ["fengxi-ws-yungu"]
     assert result.deactivated == ["qinhan-ws-wenchuang"]
     rows = _rows(url)
-    assert rows["qinhan-ws-wenchuang"].active is False        # kept, only deactivated
+    assert rows["qinhan-ws-wenchuang"].active is False  # kept, only deactivated
     assert rows["fengxi-ws-yungu"].name == "西部云谷园区工作站"
     assert rows["fengxi-ws-yungu"].address == "西部云谷一期"
     assert rows["fengdong-ws-new"].new_city == "沣东"
@@ -381,10 +439,11 @@ def test_sync_handles_new_parent_for_existing_node(tmp_path: Path):
     migrate(url)
     sync_network(url, Network.from_data(small_data()))
     data = small_data()
-    data["nodes"].insert(2, {"id": "qinhan", "name": "秦汉新城服务中心", "kind": "new_city",
-                             "parent": "centre", "new_city": "秦汉"})
+    data["nodes"].insert(
+        2, {"id": "qinhan", "name": "秦汉新城服务中心", "kind": "new_city", "parent": "centre", "new_city": "秦汉"}
+    )
     node_entry(data, "fengdong-ws-c").update(parent="qinhan", new_city="秦汉", park="秦汉新城C产业园")
-    result = sync_network(url, Network.from_data(data))   # FK: qinhan must exist before the update
+    result = sync_network(url, Network.from_data(data))  # FK: qinhan must exist before the update
     assert result.created == ["qinhan"] and result.updated == ["fengdong-ws-c"]
     assert _rows(url)["fengdong-ws-c"].parent_id == "qinhan"
     assert "同步" in result.summary()

@@ -1,5 +1,6 @@
 """政策体检 actions called directly (as tests/unit/test_actions.py): a Tracker, a CollectingDispatcher, the events;
 real rules (knowledge/policies), a fresh migrated SQLite database."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -17,15 +18,28 @@ def fresh_services(action_services):
     return action_services
 
 
-def tracker(text, intent="policy_check", slots=None, active_loop=None, requested_slot=None, entities=None,
-            sender="pc-test"):
-    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9},
-             "intent_ranking": [{"name": intent, "confidence": 0.9}], "entities": entities or []}
+def tracker(
+    text, intent="policy_check", slots=None, active_loop=None, requested_slot=None, entities=None, sender="pc-test"
+):
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "intent_ranking": [{"name": intent, "confidence": 0.9}],
+        "entities": entities or [],
+    }
     slots = dict(slots or {})
     if requested_slot:
         slots["requested_slot"] = requested_slot
-    return Tracker(sender, slots, parse, [{"event": "user", "text": text, "parse_data": parse}],
-                   False, None, {"name": active_loop} if active_loop else {}, "action_listen")
+    return Tracker(
+        sender,
+        slots,
+        parse,
+        [{"event": "user", "text": text, "parse_data": parse}],
+        False,
+        None,
+        {"name": active_loop} if active_loop else {},
+        "action_listen",
+    )
 
 
 def slot_events(events):
@@ -44,19 +58,24 @@ async def run(action, t):
 
 def answer(form, text, slots):
     d = CollectingDispatcher()
-    out = form.validate_policy_answer(text, d, tracker(text, "inform", slots=slots, active_loop="policy_check_form",
-                                                      requested_slot="policy_answer"), {})
+    out = form.validate_policy_answer(
+        text,
+        d,
+        tracker(text, "inform", slots=slots, active_loop="policy_check_form", requested_slot="policy_answer"),
+        {},
+    )
     return d, out
 
 
 async def test_a_check_asks_only_for_missing_figures_and_reuses_earlier_ones():
     from actions.policy_check import ActionAskPolicyAnswer, ActionPolicyCheckStart
 
-    d, events = await run(ActionPolicyCheckStart(), tracker("我们能评高企吗", slots={
-        "company_facts": {"employees": 60, "tech_staff": 9}}))
+    d, events = await run(
+        ActionPolicyCheckStart(), tracker("我们能评高企吗", slots={"company_facts": {"employees": 60, "tech_staff": 9}})
+    )
     slots = slot_events(events)
     assert slots["policy_check_state"]["focus"] == ["hnte"]
-    assert slots["policy_check_state"]["asked"] == ["founded"]          # staff figures known: not asked
+    assert slots["policy_check_state"]["asked"] == ["founded"]  # staff figures known: not asked
     assert {"event": "followup", "name": "policy_check_form"}.items() <= events[-1].items()
     assert "职工60人" in texts(d)
     d2, _ = await run(ActionAskPolicyAnswer(), tracker("", slots=slots))
@@ -71,11 +90,17 @@ async def test_answers_skip_and_result():
     facts = {"employees": 60, "tech_staff": 9}
     _, out = answer(form, "2019年成立的", {"company_facts": facts, "policy_check_state": state})
     assert out["policy_answer"] is None and out["company_facts"]["founded_year"] == 2019
-    assert out["policy_check_state"]["asked"][-1] == "money" and "近三个会计年度" in out["policy_check_state"]["question"]
+    assert (
+        out["policy_check_state"]["asked"][-1] == "money" and "近三个会计年度" in out["policy_check_state"]["question"]
+    )
     # not understood once: asked again; then "跳过" moves on (the check gives need_more_info for it)
-    d, again = answer(form, "这个嘛", {"company_facts": out["company_facts"], "policy_check_state": out["policy_check_state"]})
+    d, again = answer(
+        form, "这个嘛", {"company_facts": out["company_facts"], "policy_check_state": out["policy_check_state"]}
+    )
     assert again["policy_answer"] is None and "跳过" in texts(d)
-    _, out2 = answer(form, "不清楚", {"company_facts": out["company_facts"], "policy_check_state": again["policy_check_state"]})
+    _, out2 = answer(
+        form, "不清楚", {"company_facts": out["company_facts"], "policy_check_state": again["policy_check_state"]}
+    )
     assert "money" in out2["policy_check_state"]["skipped"]
     assert out2["policy_check_state"]["asked"][-1] == "ip"
     # "没有" to a question it cannot answer is a skip too (not asked again)
@@ -91,13 +116,21 @@ async def test_answers_skip_and_result():
 async def test_the_result_lines_buttons_and_ticket_slots():
     from actions.policy_check import ActionPolicyCheckResult
 
-    facts = {"employees": 60, "tech_staff": 9, "years_since_founding": 3, "invention_patents": 5,
-             "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
-             "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
-             "rd_domestic_share": 1.0, "hightech_revenue_share": 0.8}
+    facts = {
+        "employees": 60,
+        "tech_staff": 9,
+        "years_since_founding": 3,
+        "invention_patents": 5,
+        "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
+        "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
+        "rd_domestic_share": 1.0,
+        "hightech_revenue_share": 0.8,
+    }
     state = {"focus": ["hnte"], "asked": ["shares"], "skipped": [], "asked_in": "我们能评高企吗"}
-    d, events = await run(ActionPolicyCheckResult(), tracker("80%", slots={
-        "policy_answer": "done", "company_facts": facts, "policy_check_state": state}))
+    d, events = await run(
+        ActionPolicyCheckResult(),
+        tracker("80%", slots={"policy_answer": "done", "company_facts": facts, "policy_check_state": state}),
+    )
     body = texts(d)
     assert "✓ 高新技术企业认定" in body and "创新能力评价：需专家评估" in body and "依据：国科发火〔2016〕32号" in body
     buttons = d.messages[-1]["buttons"]
@@ -110,10 +143,15 @@ async def test_the_result_lines_buttons_and_ticket_slots():
 async def test_register_button_starts_the_ticket_form_with_the_category():
     from actions.policy_check import ActionPolicyRegister
 
-    d, events = await run(ActionPolicyRegister(), tracker(
-        '/policy_register{"policy":"small_low_profit"}', intent="policy_register",
-        entities=[{"entity": "policy", "value": "small_low_profit"}],
-        slots={"company_facts": {"employees": 20, "total_assets": 1e7, "taxable_income": 1e6}}))
+    d, events = await run(
+        ActionPolicyRegister(),
+        tracker(
+            '/policy_register{"policy":"small_low_profit"}',
+            intent="policy_register",
+            entities=[{"entity": "policy", "value": "small_low_profit"}],
+            slots={"company_facts": {"employees": 20, "total_assets": 1e7, "taxable_income": 1e6}},
+        ),
+    )
     slots = slot_events(events)
     assert slots["ticket_category"] == "need_policy_consult"
     assert "小微企业所得税优惠" in slots["need_description"] and "职工20人" in slots["need_description"]
@@ -129,30 +167,54 @@ async def test_figures_are_saved_to_a_verified_enterprise_and_prefill_the_next_c
         e = Enterprise(name="西安测试科技有限公司")
         s.add(e)
         s.flush()
-        s.add(Contact(enterprise_id=e.id, name="李娜", sender_id="verified-1",
-                      verified_at=datetime.now(timezone.utc), verified_by="staff:admin"))
+        s.add(
+            Contact(
+                enterprise_id=e.id,
+                name="李娜",
+                sender_id="verified-1",
+                verified_at=datetime.now(timezone.utc),
+                verified_by="staff:admin",
+            )
+        )
         s.add(Contact(enterprise_id=e.id, name="张三", sender_id="unverified-1"))
         eid = e.id
     facts = {"employees": 60, "tech_staff": 9}
-    await run(ActionPolicyCheckResult(), tracker("60人", slots={"policy_answer": "done", "company_facts": facts,
-                                                                "policy_check_state": {}}, sender="verified-1"))
+    await run(
+        ActionPolicyCheckResult(),
+        tracker(
+            "60人",
+            slots={"policy_answer": "done", "company_facts": facts, "policy_check_state": {}},
+            sender="verified-1",
+        ),
+    )
     saved, sources = figures.load(url, eid)
-    assert saved == facts and sources["employees"]["by"] == "verified-1" and sources["employees"]["via"].startswith("chat:")
+    assert (
+        saved == facts
+        and sources["employees"]["by"] == "verified-1"
+        and sources["employees"]["via"].startswith("chat:")
+    )
     # the next check of the verified contact starts from them; an unverified one neither sees nor writes them
     _, events = await run(ActionPolicyCheckStart(), tracker("政策体检", sender="verified-1"))
     assert slot_events(events)["company_facts"]["employees"] == 60
     _, events = await run(ActionPolicyCheckStart(), tracker("政策体检", sender="unverified-1"))
     assert "employees" not in slot_events(events)["company_facts"]
-    await run(ActionPolicyCheckResult(), tracker("x", slots={"policy_answer": "done", "company_facts": {"employees": 5},
-                                                             "policy_check_state": {}}, sender="unverified-1"))
+    await run(
+        ActionPolicyCheckResult(),
+        tracker(
+            "x",
+            slots={"policy_answer": "done", "company_facts": {"employees": 5}, "policy_check_state": {}},
+            sender="unverified-1",
+        ),
+    )
     assert figures.load(url, eid)[0]["employees"] == 60
 
 
 async def test_a_need_message_with_figures_asking_for_a_check_starts_it():
     from actions.actions import ActionHandleNeed
 
-    d, events = await run(ActionHandleNeed(), tracker("我们50个人，营收两千万，研发三百万，能评高企吗",
-                                                      intent="need_qualification"))
+    d, events = await run(
+        ActionHandleNeed(), tracker("我们50个人，营收两千万，研发三百万，能评高企吗", intent="need_qualification")
+    )
     slots = slot_events(events)
     assert slots["company_facts"]["employees"] == 50 and slots["company_facts"]["rd_expense"] == 3e6
     assert slots["policy_check_state"]["focus"] == ["hnte"] and events[-1]["name"] == "policy_check_form"
@@ -178,8 +240,10 @@ async def test_a_requirement_question_the_classifier_called_a_check_is_answered_
     assert d.messages[-1]["buttons"] == [{"title": "按我们的数字做政策体检", "payload": "/policy_check"}]
     assert slot_events(events)["company_facts"]["revenue"] == 3e7
     # the button starts the check from the figures already given
-    _, started = await run(ActionPolicyCheckStart(), tracker("/policy_check", slots={
-        "company_facts": slot_events(events)["company_facts"]}))
+    _, started = await run(
+        ActionPolicyCheckStart(),
+        tracker("/policy_check", slots={"company_facts": slot_events(events)["company_facts"]}),
+    )
     assert slot_events(started)["company_facts"]["rd_expense"] == 4e6
     assert started[-1]["name"] == "policy_check_form"
 
@@ -188,8 +252,12 @@ async def test_a_follow_up_question_taken_for_a_yes_is_answered():
     """The retrained classifier reads "那税率呢" as affirm (0.91): it is a follow-up to the answer just given."""
     from actions.actions import ActionAffirmDeny
 
-    context = {"entry_id": "small-low-profit-enterprise", "faq_id": "small-low-profit-enterprise-conditions", "question": "什么样的企业算小型微利企业",
-               "category": "need_policy_consult"}
+    context = {
+        "entry_id": "small-low-profit-enterprise",
+        "faq_id": "small-low-profit-enterprise-conditions",
+        "question": "什么样的企业算小型微利企业",
+        "category": "need_policy_consult",
+    }
     d, _ = await run(ActionAffirmDeny(), tracker("那税率呢", intent="affirm", slots={"kb_context": context}))
     body = texts(d)
     assert "请告诉我您想办理或咨询的具体事项" not in body and ("5%" in body or "20%" in body), body

@@ -5,6 +5,7 @@ Rule files are fixtures in a tmp dir (copies of knowledge/policies with applicat
 files carry only dates read in published notices, and tests must not depend on them.
 Calendar facts: 2027-03-01 a Monday (working day), 2027-03-06 a Saturday.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,7 @@ from sqlalchemy import select
 
 from bot import scheduler as sch
 from bot.db import read_sessions, sessions
-from bot.db.schema import (Contact, Conversation, Enterprise, EnterpriseFigures, JobRun, Notification, PolicyPush,
-                           Ticket)
+from bot.db.schema import Contact, Conversation, Enterprise, EnterpriseFigures, JobRun, Notification, PolicyPush, Ticket
 from bot.policy import load_rules, push, subscription
 from bot.settings import PROJECT_ROOT
 from bot.taxonomy import BY_INTENT
@@ -28,8 +28,12 @@ from bot.tickets.sla import default_policy
 from tests.unit.test_scheduler import race
 
 CST = ZoneInfo("Asia/Shanghai")
-SMALL_FIGURES = {"employees": 50, "total_assets": 10_000_000, "taxable_income": 1_000_000,
-                 "industry": "软件和信息技术服务"}
+SMALL_FIGURES = {
+    "employees": 50,
+    "total_assets": 10_000_000,
+    "taxable_income": 1_000_000,
+    "industry": "软件和信息技术服务",
+}
 TOO_BIG = {"employees": 500, "total_assets": 10_000_000, "taxable_income": 1_000_000, "industry": "软件"}
 
 
@@ -78,8 +82,13 @@ def add_enterprise(url, name, *, figures=None, contacts=(), tickets=()) -> int:
         ids = {}
         for sender, channel, verified in contacts:
             s.add(Conversation(id=sender, channel=channel, mode="bot", last_user_at=bj(2027, 2, 1)))
-            c = Contact(enterprise_id=e.id, name=f"{name}联系人", sender_id=sender, channel=channel,
-                        verified_at=bj(2027, 1, 1) if verified else None)
+            c = Contact(
+                enterprise_id=e.id,
+                name=f"{name}联系人",
+                sender_id=sender,
+                channel=channel,
+                verified_at=bj(2027, 1, 1) if verified else None,
+            )
             s.add(c)
             s.flush()
             ids[sender] = c.id
@@ -87,11 +96,24 @@ def add_enterprise(url, name, *, figures=None, contacts=(), tickets=()) -> int:
             s.add(EnterpriseFigures(enterprise_id=e.id, figures=json.dumps(figures), sources="{}"))
         for i, (category, sender) in enumerate(tickets):
             created = bj(2027, 1, 10)
-            s.add(Ticket(number=f"QCY-{e.id}-{i}", enterprise_id=e.id, contact_id=ids.get(sender), category=category,
-                         service_content=BY_INTENT[category].content, node_id="fengxi", status=lc.IN_PROGRESS,
-                         description="测试", source_channel="web", conversation_id=sender, created_at=created,
-                         updated_at=created, first_response_due=default_policy().first_response_due(created),
-                         resolution_due=created + timedelta(days=10)))
+            s.add(
+                Ticket(
+                    number=f"QCY-{e.id}-{i}",
+                    enterprise_id=e.id,
+                    contact_id=ids.get(sender),
+                    category=category,
+                    service_content=BY_INTENT[category].content,
+                    node_id="fengxi",
+                    status=lc.IN_PROGRESS,
+                    description="测试",
+                    source_channel="web",
+                    conversation_id=sender,
+                    created_at=created,
+                    updated_at=created,
+                    first_response_due=default_policy().first_response_due(created),
+                    resolution_due=created + timedelta(days=10),
+                )
+            )
         return e.id
 
 
@@ -112,12 +134,13 @@ def run(url, rules, matching, now, **kw):
 
 # ---- triggers ------------------------------------------------------------------------------------------
 
+
 def test_triggers_come_from_the_rule_files_only(rules):
-    keys = lambda d: [t.key for t in push.triggers(rules, d)]   # noqa: E731
+    keys = lambda d: [t.key for t in push.triggers(rules, d)]  # noqa: E731
     assert keys(date(2027, 2, 28)) == []
-    assert keys(date(2027, 3, 1)) == ["window:small_low_profit:2027-03-01"]       # the opening day
+    assert keys(date(2027, 3, 1)) == ["window:small_low_profit:2027-03-01"]  # the opening day
     [t] = push.triggers(rules, date(2027, 3, 31))
-    assert t.deadline == date(2027, 3, 31) and t.kind == "window"                   # the deadline day
+    assert t.deadline == date(2027, 3, 31) and t.kind == "window"  # the deadline day
     assert keys(date(2027, 4, 1)) == []
     # usual months, no dates: one occasion for the whole run of months, no deadline
     assert keys(date(2027, 6, 1)) == keys(date(2027, 8, 31)) == ["window:tsme:2027-06"]
@@ -128,10 +151,16 @@ def test_triggers_come_from_the_rule_files_only(rules):
 
 
 def test_a_dated_window_replaces_the_usual_months_in_its_year(rules_dir):
-    set_window("tsme", rules_dir / "policies", months=[6, 7, 8], opens="2027-06-10", closes="2027-07-20",
-               source="测试通知（测试〔2027〕2号）")
+    set_window(
+        "tsme",
+        rules_dir / "policies",
+        months=[6, 7, 8],
+        opens="2027-06-10",
+        closes="2027-07-20",
+        source="测试通知（测试〔2027〕2号）",
+    )
     rules = load_rules(rules_dir)
-    assert [t.key for t in push.triggers(rules, date(2027, 6, 5))] == []             # dates known: wait for them
+    assert [t.key for t in push.triggers(rules, date(2027, 6, 5))] == []  # dates known: wait for them
     assert [t.key for t in push.triggers(rules, date(2027, 6, 10))] == ["window:tsme:2027-06-10"]
     assert [t.key for t in push.triggers(rules, date(2028, 6, 1))] == ["window:tsme:2028-06"]
 
@@ -142,7 +171,7 @@ def test_a_new_policy_is_announced_for_thirty_days(rules_dir):
     data["effective"] = "2027-05-01"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     rules = load_rules(rules_dir)
-    assert [t.key for t in push.triggers(rules, date(2027, 4, 30))] == []            # not in force yet
+    assert [t.key for t in push.triggers(rules, date(2027, 4, 30))] == []  # not in force yet
     assert [t.key for t in push.triggers(rules, date(2027, 5, 1))] == ["new:small_low_profit:2027-05-01"]
     assert [t.key for t in push.triggers(rules, date(2027, 5, 30))] == ["new:small_low_profit:2027-05-01"]
     assert [t.key for t in push.triggers(rules, date(2027, 5, 31))] == []
@@ -160,20 +189,34 @@ def test_message_is_short_and_has_the_deadline_and_buttons(rules):
 
 # ---- who qualifies ---------------------------------------------------------------------------------------
 
+
 def test_who_is_notified_and_why(db_url, rules, matching):
     fits = add_enterprise(db_url, "符合企业", figures=SMALL_FIGURES, contacts=[("web-fit", "web", True)])
-    need = add_enterprise(db_url, "咨询过企业", contacts=[("wxmp:need", "wechat_mp", False)],
-                          tickets=[("need_policy_consult", "wxmp:need")])
-    add_enterprise(db_url, "不符合企业", figures=TOO_BIG, contacts=[("web-big", "web", True)],
-                   tickets=[("need_policy_consult", "web-big")])         # the figures rule it out: no push
-    add_enterprise(db_url, "无关企业", contacts=[("web-other", "web", True)], tickets=[("need_recruitment", "web-other")])
+    need = add_enterprise(
+        db_url,
+        "咨询过企业",
+        contacts=[("wxmp:need", "wechat_mp", False)],
+        tickets=[("need_policy_consult", "wxmp:need")],
+    )
+    add_enterprise(
+        db_url,
+        "不符合企业",
+        figures=TOO_BIG,
+        contacts=[("web-big", "web", True)],
+        tickets=[("need_policy_consult", "web-big")],
+    )  # the figures rule it out: no push
+    add_enterprise(
+        db_url, "无关企业", contacts=[("web-other", "web", True)], tickets=[("need_recruitment", "web-other")]
+    )
     unverified = add_enterprise(db_url, "未核实企业", figures=SMALL_FIGURES, contacts=[("web-unv", "web", False)])
     plan = push.preview(db_url, rules, matching, bj(2027, 3, 1))
     assert {(c.enterprise_id, c.reason, c.conversation_id, c.channel) for c in plan.send} == {
-        (fits, "profile", "web-fit", "web"), (need, "need", "wxmp:need", "wechat_mp")}
+        (fits, "profile", "web-fit", "web"),
+        (need, "need", "wxmp:need", "wechat_mp"),
+    }
     # figures saved, but nobody verified to tell: skipped, said why
     assert [(c.enterprise_id, c.skipped) for c in plan.skipped] == [(unverified, "no_channel")]
-    assert not pushes(db_url)                                             # a preview sends nothing
+    assert not pushes(db_url)  # a preview sends nothing
     only = push.preview(db_url, rules, matching, bj(2027, 3, 1), enterprises=[need])
     assert [c.enterprise_id for c in only.send] == [need] and only.skipped == []
 
@@ -182,14 +225,18 @@ def test_who_is_notified_and_why(db_url, rules, matching):
     rows = pushes(db_url)
     assert {(p.enterprise_id, p.policy_id, p.trigger, p.reason, p.deadline) for p in rows} == {
         (fits, "small_low_profit", "window", "profile", date(2027, 3, 31)),
-        (need, "small_low_profit", "window", "need", date(2027, 3, 31))}
+        (need, "small_low_profit", "window", "need", date(2027, 3, 31)),
+    }
     ns = notes(db_url)
     assert sorted(n.recipient for n in ns) == ["sender:web-fit", "sender:wxmp:need"]
     assert all(p.notification_id in {n.id for n in ns} for p in rows)
     assert push.buttons_for_notification(db_url, ns[0].id)[0]["payload"].startswith("/policy_register")
     [record] = push.pushes_for_enterprise(db_url, fits)
     assert (record.policy_id, record.reason_text, record.status_text) == (
-        "small_low_profit", "按已保存的企业数字符合条件", "待发送")
+        "small_low_profit",
+        "按已保存的企业数字符合条件",
+        "待发送",
+    )
     # retention removes the notification later: the push stays on record
     with sessions(db_url).begin() as s:
         s.execute(Notification.__table__.delete().where(Notification.recipient == "sender:web-fit"))
@@ -201,38 +248,47 @@ def test_no_channel_no_push(db_url, rules, matching):
     eid = add_enterprise(db_url, "只有走访的企业", figures=SMALL_FIGURES, tickets=[("need_policy_consult", None)])
     plan = push.preview(db_url, rules, matching, bj(2027, 3, 1))
     assert [(c.enterprise_id, c.skipped, c.skipped_text) for c in plan.skipped] == [
-        (eid, "no_channel", "没有可推送的聊天渠道")]
+        (eid, "no_channel", "没有可推送的聊天渠道")
+    ]
     assert run(db_url, rules, matching, bj(2027, 3, 1)) == [] and notes(db_url) == []
 
 
 def test_the_same_window_is_pushed_once(db_url, rules, matching):
     add_enterprise(db_url, "符合企业", figures=SMALL_FIGURES, contacts=[("web-fit", "web", True)])
     assert len(run(db_url, rules, matching, bj(2027, 3, 1))) == 1
-    assert run(db_url, rules, matching, bj(2027, 3, 15)) == []           # a week later, same window: nothing new
+    assert run(db_url, rules, matching, bj(2027, 3, 15)) == []  # a week later, same window: nothing new
     assert len(pushes(db_url)) == 1 and len(notes(db_url)) == 1
 
 
 # ---- at most one a week ----------------------------------------------------------------------------------
 
+
 def test_weekly_throttle_at_the_boundary(db_url, rules_dir, matching):
     """Two windows open for one enterprise: the second waits until exactly 7 days after the first push."""
-    set_window("tsme", rules_dir / "policies", opens="2027-03-01", closes="2027-04-30", source="测试通知（测试〔2027〕3号）")
+    set_window(
+        "tsme", rules_dir / "policies", opens="2027-03-01", closes="2027-04-30", source="测试通知（测试〔2027〕3号）"
+    )
     rules = load_rules(rules_dir)
-    eid = add_enterprise(db_url, "两项都符合", contacts=[("web-2", "web", True)],
-                         tickets=[("need_policy_consult", "web-2"), ("need_qualification", "web-2")])
+    eid = add_enterprise(
+        db_url,
+        "两项都符合",
+        contacts=[("web-2", "web", True)],
+        tickets=[("need_policy_consult", "web-2"), ("need_qualification", "web-2")],
+    )
     first = bj(2027, 3, 1, 10, 0)
     [a] = run(db_url, rules, matching, first)
-    assert a.policy_id == "small_low_profit"                               # the sooner deadline first
+    assert a.policy_id == "small_low_profit"  # the sooner deadline first
     just_before = first + timedelta(days=7) - timedelta(seconds=1)
     plan = push.preview(db_url, rules, matching, just_before)
     assert [(c.enterprise_id, c.skipped, c.trigger.policy) for c in plan.skipped] == [(eid, "throttled", "tsme")]
     assert run(db_url, rules, matching, just_before) == []
-    [b] = run(db_url, rules, matching, first + timedelta(days=7))           # exactly a week: allowed
+    [b] = run(db_url, rules, matching, first + timedelta(days=7))  # exactly a week: allowed
     assert b.policy_id == "tsme"
     assert [p.policy_id for p in pushes(db_url)] == ["small_low_profit", "tsme"]
 
 
 # ---- 退订 / 订阅 -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("text", ["退订", " 退订。", "取消订阅", "TD", "td", "退訂", "取消訂閱", "退订提醒"])
 def test_unsubscribe_words(text):
@@ -262,8 +318,9 @@ def test_unsubscribe_stops_pushes_and_subscribe_restores_them(db_url, rules, mat
 
 
 def test_an_unsubscribed_contact_is_passed_over_for_a_colleague(db_url, rules, matching):
-    add_enterprise(db_url, "两位联系人", figures=SMALL_FIGURES,
-                   contacts=[("web-a", "web", True), ("wecom:b", "wecom", True)])
+    add_enterprise(
+        db_url, "两位联系人", figures=SMALL_FIGURES, contacts=[("web-a", "web", True), ("wecom:b", "wecom", True)]
+    )
     subscription.apply(db_url, "web-a", subscription.UNSUBSCRIBE)
     [r] = run(db_url, rules, matching, bj(2027, 3, 1))
     assert r.conversation_id == "wecom:b" and r.channel == "wecom"
@@ -271,12 +328,16 @@ def test_an_unsubscribed_contact_is_passed_over_for_a_colleague(db_url, rules, m
 
 # ---- the scheduler: exactly once -------------------------------------------------------------------------
 
+
 def test_racing_schedulers_push_once(db_url, rules_dir, tmp_path):
     for i in range(5):
         add_enterprise(db_url, f"符合企业{i}", figures=SMALL_FIGURES, contacts=[(f"web-{i}", "web", True)])
     now = bj(2027, 3, 1, 10, 5)
-    results = race(4, lambda i: sch.Scheduler(db_url, f"inst-{i}", reports_dir=tmp_path, knowledge_dir=rules_dir),
-                   lambda s: [r for r in s.run_due(now, sweep=False) if r.job == sch.POLICY_PUSH])
+    results = race(
+        4,
+        lambda i: sch.Scheduler(db_url, f"inst-{i}", reports_dir=tmp_path, knowledge_dir=rules_dir),
+        lambda s: [r for r in s.run_due(now, sweep=False) if r.job == sch.POLICY_PUSH],
+    )
     assert [r.status for r in results if r.status == "done"] == ["done"]
     [done] = [r for r in results if r.status == "done"]
     assert done.period == "2027-03-01" and done.output == "已向 5 家企业推送政策提醒"
@@ -296,7 +357,7 @@ def test_the_job_is_due_at_ten_on_working_days_only(db_url, rules_dir, tmp_path)
     assert sch._policy_push_candidates(s, bj(2027, 3, 1, 9, 59)) == []
     assert sch._policy_push_candidates(s, bj(2027, 3, 1, 10, 0)) == ["2027-03-01"]
     assert sch._policy_push_candidates(s, bj(2027, 3, 6, 12)) == []
-    assert sch.POLICY_PUSH not in sch.Scheduler(db_url, "y", reports_dir=tmp_path).jobs   # no rules given
+    assert sch.POLICY_PUSH not in sch.Scheduler(db_url, "y", reports_dir=tmp_path).jobs  # no rules given
     assert sch.POLICY_PUSH in s.jobs
 
 
@@ -310,7 +371,7 @@ def test_two_runs_at_once_never_push_an_enterprise_twice(db_url, rules, matching
     def one(_sched):
         try:
             return run(db_url, rules, matching, now)
-        except Exception:      # the loser of a write race on PostgreSQL may fail: it then commits nothing
+        except Exception:  # the loser of a write race on PostgreSQL may fail: it then commits nothing
             return []
 
     race(3, lambda i: None, one)
@@ -329,14 +390,29 @@ def test_two_scheduler_processes_push_once(db_url, rules_dir, tmp_path):
         add_enterprise(db_url, f"进程企业{i}", figures=SMALL_FIGURES, contacts=[(f"web-p{i}", "web", True)])
     env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), DATABASE_URL=db_url, KNOWLEDGE_DIR=str(rules_dir))
     cmd = [sys.executable, "-m", "bot.scheduler", "run-once", "--now", "2027-03-01T10:05", "--no-sla"]
-    procs = [subprocess.Popen(cmd + ["--instance", f"proc-{i}"], cwd=PROJECT_ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd + ["--instance", f"proc-{i}"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=180) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     said = [o for o, _ in outs if "政策推送 2027-03-01：已完成 —— 已向 3 家企业推送政策提醒" in o]
     assert len(said) == 1, outs
     assert len(pushes(db_url)) == 3 and len(notes(db_url)) == 3
-    status = subprocess.run([sys.executable, "-m", "bot.scheduler", "status", "--now", "2027-03-01T11:00"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [sys.executable, "-m", "bot.scheduler", "status", "--now", "2027-03-01T11:00"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "政策推送（policy_push）：最近完成 2027-03-01" in status.stdout, status.stdout + status.stderr
     assert "下次：2027-03-02 10:00" in status.stdout

@@ -3,6 +3,7 @@ chat with its 登记需求 / 退订 buttons, "退订" typed in the chat is answe
 push, "訂閱" restores them; the console lists pushes by node, the preview is for managers, 立即推送 needs CSRF and
 whole-network scope and runs the day's job exactly once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,13 +26,21 @@ from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules
 from tests.clock import Clock
 
 PASSWORD = "Qcy-push-2026"
-NOW = bj(2027, 3, 1, 9, 30)         # Monday, before the 10:00 run
+NOW = bj(2027, 3, 1, 9, 30)  # Monday, before the 10:00 run
 
 
 @pytest.fixture
 async def desk(db_url, rules_dir, tmp_path, monkeypatch):
-    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", knowledge_dir=rules_dir, desk_scheduler=False)
+    settings = dataclasses.replace(
+        Settings(),
+        database_url=db_url,
+        var_dir=tmp_path,
+        rasa_port=9,
+        actions_port=9,
+        rasa_token="t",
+        knowledge_dir=rules_dir,
+        desk_scheduler=False,
+    )
     app = create_app(settings)
     app[auth.CLOCK_KEY] = Clock(NOW)
     client = TestClient(TestServer(app))
@@ -47,8 +56,7 @@ async def chat_session(client) -> tuple[str, str]:
 
 
 async def say(client, cid, key, text) -> list[dict]:
-    r = await client.post("/api/chat/message", json={"conversation_id": cid, "text": text},
-                          headers={"X-Chat-Key": key})
+    r = await client.post("/api/chat/message", json={"conversation_id": cid, "text": text}, headers={"X-Chat-Key": key})
     assert r.status == 200, await r.text()
     return (await r.json())["replies"]
 
@@ -84,7 +92,9 @@ async def test_push_reaches_the_web_chat_and_unsubscribe_stops_the_next(desk, db
         row = s.get(PolicyPushOptOut, cid)
         assert row is not None and row.channel == "web"
     # the next occasion a week later: not sent to this chat
-    set_window("tsme", rules_dir / "policies", opens="2027-03-08", closes="2027-04-30", source="测试（测试〔2027〕4号）")
+    set_window(
+        "tsme", rules_dir / "policies", opens="2027-03-08", closes="2027-04-30", source="测试（测试〔2027〕4号）"
+    )
     plan = push.preview(db_url, load_rules(rules_dir), sch.policy_matching(), bj(2027, 3, 8, 10))
     assert not plan.send
     assert run_push(db_url, rules_dir, bj(2027, 3, 8, 10)) == []
@@ -100,12 +110,16 @@ async def test_push_reaches_the_web_chat_and_unsubscribe_stops_the_next(desk, db
 
 # ---- console ---------------------------------------------------------------------------------------------
 
+
 async def login(client, username) -> str:
     client.session.cookie_jar.clear()
     page = await client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-    r = await client.post("/console/login", data={"username": username, "password": PASSWORD, "csrf_token": token,
-                                                  "next": "/console/"}, allow_redirects=False)
+    r = await client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+        allow_redirects=False,
+    )
     assert r.status == 302, await r.text()
     page = await client.get("/console/pushes")
     return re.search(r'name="csrf-token" content="([^"]+)"', await page.text()).group(1)
@@ -113,9 +127,11 @@ async def login(client, username) -> str:
 
 def add_with_ticket_node(db, name, node, sender):
     """An enterprise that fits by its figures, whose ticket (and so its node) is at `node`."""
-    eid = add_enterprise(db, name, figures=SMALL_FIGURES, contacts=[(sender, "web", True)],
-                         tickets=[("need_recruitment", sender)])
+    eid = add_enterprise(
+        db, name, figures=SMALL_FIGURES, contacts=[(sender, "web", True)], tickets=[("need_recruitment", sender)]
+    )
     from bot.db.schema import Ticket
+
     with sessions(db).begin() as s:
         for t in s.scalars(select(Ticket).where(Ticket.enterprise_id == eid)):
             t.node_id = node
@@ -156,10 +172,15 @@ async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, t
     with read_sessions(db_url)() as s:
         rows = s.scalars(select(PolicyPush).order_by(PolicyPush.enterprise_id)).all()
         assert [(p.enterprise_id, p.node_id, p.sent_by) for p in rows] == [
-            (fx, "fengxi", "staff:boss"), (fd, "fengdong", "staff:boss")]
+            (fx, "fengxi", "staff:boss"),
+            (fd, "fengdong", "staff:boss"),
+        ]
         assert [(j.period, j.status) for j in s.scalars(select(JobRun).where(JobRun.job == sch.POLICY_PUSH))] == [
-            ("2027-03-01", "done")]
-        assert s.scalar(select(ConsoleAudit.detail).where(ConsoleAudit.action == "policy_push")).startswith("2027-03-01 done")
+            ("2027-03-01", "done")
+        ]
+        assert s.scalar(select(ConsoleAudit.detail).where(ConsoleAudit.action == "policy_push")).startswith(
+            "2027-03-01 done"
+        )
     # twice: refused, nothing more sent; and the 10:00 run finds the day done
     r = await desk.post("/console/pushes/send", data={"csrf_token": csrf})
     assert r.status == 409 and "已经执行过" in await r.text()
@@ -181,8 +202,8 @@ async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, t
     await login(desk, "fx_staff")
     text = await (await desk.get("/console/pushes")).text()
     assert text.count('data-push="') == 1 and "沣西企业" in text and "沣东企业" not in text
-    assert 'href="/console/pushes"' in text                     # the top-bar link
-    assert "推送预览" not in text                                # staff: no preview link
+    assert 'href="/console/pushes"' in text  # the top-bar link
+    assert "推送预览" not in text  # staff: no preview link
 
 
 async def test_unsubscribe_on_wechat_and_while_waiting_for_staff(desk, db_url):
@@ -210,8 +231,9 @@ def test_on_wechat_the_buttons_are_numbered_options(rules):
     from bot.dialogue.options import match_option
 
     [trigger] = push.triggers(rules, bj(2027, 3, 1).date())
-    body, options = Channel._render_one(push.message(trigger, "profile"),
-                                        push.buttons(trigger.policy, sch.policy_matching().short_names))
+    body, options = Channel._render_one(
+        push.message(trigger, "profile"), push.buttons(trigger.policy, sch.policy_matching().short_names)
+    )
     assert "1. 登记小微企业所得税优惠需求" in body and "2. 退订提醒" in body
     chosen = match_option("2", [{"title": t, "payload": p} for t, p in options])
     assert subscription.command(chosen["payload"]) == subscription.UNSUBSCRIBE

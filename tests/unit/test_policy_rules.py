@@ -5,6 +5,7 @@ Every expected verdict and figure below was worked out by hand from the rule's w
 R&D exactly 5 %, last-year revenue exactly 5,000万 and exactly 2亿, registration exactly 365 days
 and one day less, three / two / one accounting years of figures, missing figures, expired rules.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,12 +47,20 @@ def passed(result, criterion_id: str):
 
 
 # A 高企 candidate that passes everything the figures decide (registered long ago, three years given).
-HNTE_OK = dict(registered_on="2020-03-01", employees=100, tech_staff=20,
-               revenue=[40 * 10**6, 45 * 10**6, 50 * 10**6], rd_expense=[3 * 10**6, 3 * 10**6, 3 * 10**6],
-               rd_domestic_share=0.9, hightech_revenue_share=0.7, ip={"invention_patents": 1})
+HNTE_OK = dict(
+    registered_on="2020-03-01",
+    employees=100,
+    tech_staff=20,
+    revenue=[40 * 10**6, 45 * 10**6, 50 * 10**6],
+    rd_expense=[3 * 10**6, 3 * 10**6, 3 * 10**6],
+    rd_domestic_share=0.9,
+    hightech_revenue_share=0.7,
+    ip={"invention_patents": 1},
+)
 
 
 # ---- the rule files themselves ---------------------------------------------------------------------
+
 
 def test_the_four_required_policies_load_with_citations_and_chinese_wording(rules):
     assert set(rules.ids) >= {"hnte", "tsme", "small_low_profit", "rd_super_deduction"}
@@ -77,6 +86,7 @@ def test_formatting_never_rounds_a_failing_share_up_to_its_threshold():
 
 # ---- 高新技术企业认定 --------------------------------------------------------------------------------
 
+
 def test_hnte_all_decidable_criteria_pass_and_expert_items_are_listed(rules):
     r = run(rules, "hnte", **HNTE_OK)
     assert r.verdict == "eligible"
@@ -84,7 +94,7 @@ def test_hnte_all_decidable_criteria_pass_and_expert_items_are_listed(rules):
     assert {c.id for c in experts} == {"ip_core_and_field", "innovation_score", "no_major_incident"}
     assert all(c.passed is None for c in experts)
     assert r.check("innovation_score").value == "需专家评估"
-    assert r.check("rd_ratio").value == "6.66%（近3年研发费用900万元 / 销售收入1.35亿元）"   # 900万 / 13500万
+    assert r.check("rd_ratio").value == "6.66%（近3年研发费用900万元 / 销售收入1.35亿元）"  # 900万 / 13500万
 
 
 def test_hnte_rd_ratio_exactly_5_percent_passes_and_a_yuan_less_fails(rules):
@@ -100,7 +110,7 @@ def test_hnte_rd_ratio_exactly_5_percent_passes_and_a_yuan_less_fails(rules):
 
 def test_hnte_revenue_exactly_5000_wan_is_in_the_5_percent_band(rules):
     # 4.5 %: fails at exactly 5000万 (needs 5 %), passes one yuan above (needs 4 %)
-    base = {**HNTE_OK, "registered_on": "2025-06-01"}             # one accounting year needed (2025)
+    base = {**HNTE_OK, "registered_on": "2025-06-01"}  # one accounting year needed (2025)
     r = run(rules, "hnte", **{**base, "revenue": [50_000_000], "rd_expense": [2_250_000]})
     assert passed(r, "rd_ratio") is False and "≥ 5%" in r.check("rd_ratio").required
     r = run(rules, "hnte", **{**base, "revenue": [50_000_001], "rd_expense": [2_250_000]})
@@ -109,20 +119,23 @@ def test_hnte_revenue_exactly_5000_wan_is_in_the_5_percent_band(rules):
 
 def test_hnte_revenue_exactly_2_yi_is_in_the_4_percent_band(rules):
     base = {**HNTE_OK, "registered_on": "2025-06-01"}
-    r = run(rules, "hnte", **{**base, "revenue": [2 * YI], "rd_expense": [8_000_000]})      # exactly 4 %
+    r = run(rules, "hnte", **{**base, "revenue": [2 * YI], "rd_expense": [8_000_000]})  # exactly 4 %
     assert passed(r, "rd_ratio") is True and "5,000万元至2亿元（含）" in r.check("rd_ratio").required
-    r = run(rules, "hnte", **{**base, "revenue": [2 * YI], "rd_expense": [7_000_000]})      # 3.5 % < 4 %
+    r = run(rules, "hnte", **{**base, "revenue": [2 * YI], "rd_expense": [7_000_000]})  # 3.5 % < 4 %
     assert passed(r, "rd_ratio") is False
     r = run(rules, "hnte", **{**base, "revenue": [2 * YI + 1], "rd_expense": [7_000_000]})  # > 2亿: 3 %
     assert passed(r, "rd_ratio") is True and "2亿元以上" in r.check("rd_ratio").required
-    r = run(rules, "hnte", **{**base, "revenue": [3 * YI], "rd_expense": [9_000_000]})      # exactly 3 %
+    r = run(rules, "hnte", **{**base, "revenue": [3 * YI], "rd_expense": [9_000_000]})  # exactly 3 %
     assert passed(r, "rd_ratio") is True
 
 
 def test_hnte_the_band_is_chosen_by_the_latest_year_not_the_total(rules):
     # three years total 1.5亿 but the latest year is 6000万 → 4 %; total ratio 4.2 % passes
-    r = run(rules, "hnte", **{**HNTE_OK, "revenue": [40 * 10**6, 50 * 10**6, 60 * 10**6],
-                               "rd_expense": [2_000_000, 2_100_000, 2_200_000]})
+    r = run(
+        rules,
+        "hnte",
+        **{**HNTE_OK, "revenue": [40 * 10**6, 50 * 10**6, 60 * 10**6], "rd_expense": [2_000_000, 2_100_000, 2_200_000]},
+    )
     assert passed(r, "rd_ratio") is True and "≥ 4%" in r.check("rd_ratio").required
     assert r.check("rd_ratio").value.startswith("4.2%")
 
@@ -133,8 +146,12 @@ def test_hnte_registration_exactly_365_days_passes_one_day_less_fails(rules):
     r = run(rules, "hnte", **{**HNTE_OK, "registered_on": "2025-12-04"})
     assert passed(r, "registered_one_year") is False and r.verdict == "not_eligible"
     # across a 29 February: 365 calendar days, one day short of a calendar year, still passes
-    r = run(rules, "hnte", today=date(2024, 12, 2), **{**HNTE_OK, "registered_on": "2023-12-03",
-                                                       "revenue": [50 * 10**6], "rd_expense": [3 * 10**6]})
+    r = run(
+        rules,
+        "hnte",
+        today=date(2024, 12, 2),
+        **{**HNTE_OK, "registered_on": "2023-12-03", "revenue": [50 * 10**6], "rd_expense": [3 * 10**6]},
+    )
     assert passed(r, "registered_one_year") is True
 
 
@@ -145,16 +162,27 @@ def test_hnte_three_two_one_years_of_figures(rules):
     assert "需近3个会计年度" in r.check("rd_ratio").value and "目前只有2年" in r.check("rd_ratio").value
     assert r.missing == ["revenue", "rd_expense"] and r.next_step.startswith("请补充：销售收入、研发费用。")
     # registered May 2024: only 2024 and 2025 count, even when three years are given
-    r = run(rules, "hnte", **{**HNTE_OK, "registered_on": "2024-05-01", "revenue": [1, 20 * 10**6, 30 * 10**6],
-                               "rd_expense": [1, 1_000_000, 1_500_000]})
-    assert passed(r, "rd_ratio") is True and r.check("rd_ratio").value == \
-        "5%（近2年研发费用250万元 / 销售收入5000万元）"
-    r = run(rules, "hnte", **{**HNTE_OK, "registered_on": "2024-05-01", "revenue": [30 * 10**6],
-                               "rd_expense": [1_500_000]})
+    r = run(
+        rules,
+        "hnte",
+        **{
+            **HNTE_OK,
+            "registered_on": "2024-05-01",
+            "revenue": [1, 20 * 10**6, 30 * 10**6],
+            "rd_expense": [1, 1_000_000, 1_500_000],
+        },
+    )
+    assert (
+        passed(r, "rd_ratio") is True and r.check("rd_ratio").value == "5%（近2年研发费用250万元 / 销售收入5000万元）"
+    )
+    r = run(
+        rules, "hnte", **{**HNTE_OK, "registered_on": "2024-05-01", "revenue": [30 * 10**6], "rd_expense": [1_500_000]}
+    )
     assert passed(r, "rd_ratio") is None and "需近2个会计年度" in r.check("rd_ratio").value
     # registered June 2025: one accounting year is enough
-    r = run(rules, "hnte", **{**HNTE_OK, "registered_on": "2025-06-01", "revenue": [30 * 10**6],
-                               "rd_expense": [1_500_000]})
+    r = run(
+        rules, "hnte", **{**HNTE_OK, "registered_on": "2025-06-01", "revenue": [30 * 10**6], "rd_expense": [1_500_000]}
+    )
     assert passed(r, "rd_ratio") is True and r.verdict == "eligible"
 
 
@@ -163,7 +191,7 @@ def test_hnte_fewer_years_without_a_registration_date_asks_for_the_date(rules):
     r = run(rules, "hnte", **{**figures, "revenue": [50 * 10**6], "rd_expense": [3 * 10**6]})
     assert r.verdict == "need_more_info" and r.missing == ["registered_on"]
     assert "成立不满三年的请补充注册成立日期" in r.check("rd_ratio").value
-    r = run(rules, "hnte", **figures)                   # three years: the ratio is decided anyway
+    r = run(rules, "hnte", **figures)  # three years: the ratio is decided anyway
     assert passed(r, "rd_ratio") is True and r.missing == ["registered_on"]
 
 
@@ -201,16 +229,21 @@ def test_a_failed_criterion_beats_a_missing_one(rules):
 
 # ---- 科技型中小企业评价 ------------------------------------------------------------------------------
 
-TSME_OK = dict(employees=100, tech_staff=30, revenue=[10 * 10**6], rd_expense=[600_000],
-               total_assets=50 * 10**6, ip={"invention_patents": 1})
+TSME_OK = dict(
+    employees=100,
+    tech_staff=30,
+    revenue=[10 * 10**6],
+    rd_expense=[600_000],
+    total_assets=50 * 10**6,
+    ip={"invention_patents": 1},
+)
 
 
 def test_tsme_full_score_is_eligible_with_checks_left_to_staff(rules):
     r = run(rules, "tsme", **TSME_OK)
     assert r.verdict == "eligible" and passed(r, "evaluation") is True
     assert "100分（科技人员20分 + 研发投入50分 + 科技成果30分）" in r.check("evaluation").value
-    assert [c.id for c in r.checks if c.status == "review"] == ["resident_enterprise", "not_restricted",
-                                                                  "clean_record"]
+    assert [c.id for c in r.checks if c.status == "review"] == ["resident_enterprise", "not_restricted", "clean_record"]
 
 
 def test_tsme_size_limits_are_inclusive(rules):
@@ -232,8 +265,10 @@ def test_tsme_score_exactly_60_passes(rules):
     # 科技人员 30 % → 20; 研发 2 % of revenue → 10; one invention patent → 30: 60 exactly
     r = run(rules, "tsme", **{**TSME_OK, "rd_expense": [200_000]})
     assert passed(r, "evaluation") is True
-    assert "至少60分" in r.check("evaluation").value and "科技人员20分 + 研发投入10分 + 科技成果30分" in \
-        r.check("evaluation").value
+    assert (
+        "至少60分" in r.check("evaluation").value
+        and "科技人员20分 + 研发投入10分 + 科技成果30分" in r.check("evaluation").value
+    )
 
 
 def test_tsme_band_lower_bounds_are_included(rules):
@@ -242,15 +277,18 @@ def test_tsme_band_lower_bounds_are_included(rules):
     assert "科技人员4分 + 研发投入50分 + 科技成果6分" in r.check("evaluation").value
     assert r.verdict == "eligible"
     r = run(rules, "tsme", **{**TSME_OK, "employees": 1000, "tech_staff": 99, "total_assets": 10**6})
-    assert r.verdict == "not_eligible"                              # 1000 employees > 500
+    assert r.verdict == "not_eligible"  # 1000 employees > 500
     r = run(rules, "tsme", **{**TSME_OK, "employees": 500, "tech_staff": 49, "ip": {"software_copyrights": 1}})
     assert "科技人员0分" in r.check("evaluation").value
 
 
 def test_tsme_a_low_score_is_not_a_refusal_while_other_routes_are_open(rules):
     # 58 at least (4 + 30 + 24): the R&D indicator on cost could add 20 → undecided, need_more_info
-    r = run(rules, "tsme", **{**TSME_OK, "tech_staff": 10, "rd_expense": [400_000],
-                               "ip": {"utility_models": 2, "software_copyrights": 2}})
+    r = run(
+        rules,
+        "tsme",
+        **{**TSME_OK, "tech_staff": 10, "rd_expense": [400_000], "ip": {"utility_models": 2, "software_copyrights": 2}},
+    )
     c = r.check("evaluation")
     assert c.passed is None and r.verdict == "need_more_info"
     assert "至少58分、至多78分" in c.value
@@ -263,7 +301,9 @@ def test_tsme_a_low_score_is_not_a_refusal_while_other_routes_are_open(rules):
 
 def test_tsme_other_ip_widens_the_bounds(rules):
     r = run(rules, "tsme", **{**TSME_OK, "tech_staff": 10, "rd_expense": [200_000], "ip": {"other": 1}})
-    assert "至少14分、至多84分" in r.check("evaluation").value and "“其他知识产权”如属Ⅰ类" in r.check("evaluation").value
+    assert (
+        "至少14分、至多84分" in r.check("evaluation").value and "“其他知识产权”如属Ⅰ类" in r.check("evaluation").value
+    )
 
 
 def test_tsme_missing_figures_are_named(rules):
@@ -298,6 +338,7 @@ def test_small_low_profit_expires_after_2027(rules):
 
 # ---- 研发费用加计扣除 ----------------------------------------------------------------------------------
 
+
 def test_rd_super_deduction(rules):
     r = run(rules, "rd_super_deduction", rd_expense=[1], industry="软件和信息技术服务业")
     assert r.verdict == "eligible" and r.check("ic_machine_tool_rate").passed is None
@@ -319,6 +360,7 @@ def test_rd_super_deduction_ic_rate_is_shown_until_2027(rules):
 
 
 # ---- the whole report --------------------------------------------------------------------------------
+
 
 def test_an_empty_profile_needs_more_info_everywhere_and_the_json_has_the_issue_shape(rules):
     report = check(rules, parse_profile({}, TODAY), TODAY)
@@ -346,6 +388,7 @@ def test_an_unverified_rule_routes_its_conclusion_to_staff(rules, tmp_path):
 
 # ---- loader errors name the file and the field ------------------------------------------------------
 
+
 def _broken(tmp_path, name: str, edit) -> PolicyError:
     shutil.copy(KNOWLEDGE / "policies" / name, tmp_path / name)
     path = tmp_path / name
@@ -357,30 +400,64 @@ def _broken(tmp_path, name: str, edit) -> PolicyError:
     return exc.value
 
 
-@pytest.mark.parametrize("edit, expected", [
-    (lambda d: d.pop("name"), "hnte.yml: name: 缺少必填字段"),
-    (lambda d: d.update(effective="2016-13-45"), "hnte.yml: effective: '2016-13-45' 不是有效日期"),
-    (lambda d: d.update(expires="2015-01-01"), "hnte.yml: expires: 失效日期早于生效日期"),
-    (lambda d: d.update(id="hnte2"), "hnte.yml: id: “hnte2” 与文件名 “hnte” 不一致"),
-    (lambda d: d.update(verified="yes"), "hnte.yml: verified: 应为 true 或 false"),
-    (lambda d: d.update(sources=["not a url"]), "hnte.yml: sources[0]: 应为 http(s):// 开头的网址"),
-    (lambda d: d["documents"][0].update(title="《高新技术企业认定管理办法》"), "hnte.yml: documents[0].title: 不要带书名号"),
-    (lambda d: d["documents"][0].pop("doc_number"), "hnte.yml: documents[0].doc_number: 缺少必填字段"),
-    (lambda d: d["next_step"].pop("need_more_info"), "hnte.yml: next_step.need_more_info: 缺少必填字段"),
-    (lambda d: d["application_window"].update(opens="2026-06-01"), "hnte.yml: application_window.source: 写了具体日期时须注明出处"),
-    (lambda d: d["criteria"][0].update(metric="age"), "hnte.yml: criteria[0](registered_one_year).metric: 'age' 不是已知的指标"),
-    (lambda d: d["criteria"][0].update(op="=>"), "hnte.yml: criteria[0](registered_one_year).op: '=>' 无效"),
-    (lambda d: d["criteria"][0].update(treshold=1), "hnte.yml: criteria[0](registered_one_year).treshold: 未知字段"),
-    (lambda d: d["criteria"][0].update(value="365天"), "hnte.yml: criteria[0](registered_one_year).value: 应为数字"),
-    (lambda d: d["criteria"][1].update(id="registered_one_year"), "hnte.yml: criteria[1].id: 条件 id “registered_one_year” 在本文件中重复"),
-    (lambda d: d["criteria"][2].update(kind="guess"), "hnte.yml: criteria[2](ip_core_and_field).kind: “guess” 无效"),
-    (lambda d: d["criteria"][2].update(metric="ip_total"), "hnte.yml: criteria[2](ip_core_and_field).metric: expert 类条件由人判断"),
-    (lambda d: d["criteria"][4]["value"]["tiers"][1].update(up_to=40000000),
-     "hnte.yml: criteria[4](rd_ratio).value.tiers[1].up_to: 各档上限应从小到大"),
-    (lambda d: d["criteria"][4]["value"]["tiers"][2].update(up_to=1),
-     "hnte.yml: criteria[4](rd_ratio).value.tiers[2].up_to: 最后一档不设上限"),
-    (lambda d: d["criteria"][0].update(verified=False), "hnte.yml: criteria[0](registered_one_year).verification: 缺少必填字段"),
-])
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda d: d.pop("name"), "hnte.yml: name: 缺少必填字段"),
+        (lambda d: d.update(effective="2016-13-45"), "hnte.yml: effective: '2016-13-45' 不是有效日期"),
+        (lambda d: d.update(expires="2015-01-01"), "hnte.yml: expires: 失效日期早于生效日期"),
+        (lambda d: d.update(id="hnte2"), "hnte.yml: id: “hnte2” 与文件名 “hnte” 不一致"),
+        (lambda d: d.update(verified="yes"), "hnte.yml: verified: 应为 true 或 false"),
+        (lambda d: d.update(sources=["not a url"]), "hnte.yml: sources[0]: 应为 http(s):// 开头的网址"),
+        (
+            lambda d: d["documents"][0].update(title="《高新技术企业认定管理办法》"),
+            "hnte.yml: documents[0].title: 不要带书名号",
+        ),
+        (lambda d: d["documents"][0].pop("doc_number"), "hnte.yml: documents[0].doc_number: 缺少必填字段"),
+        (lambda d: d["next_step"].pop("need_more_info"), "hnte.yml: next_step.need_more_info: 缺少必填字段"),
+        (
+            lambda d: d["application_window"].update(opens="2026-06-01"),
+            "hnte.yml: application_window.source: 写了具体日期时须注明出处",
+        ),
+        (
+            lambda d: d["criteria"][0].update(metric="age"),
+            "hnte.yml: criteria[0](registered_one_year).metric: 'age' 不是已知的指标",
+        ),
+        (lambda d: d["criteria"][0].update(op="=>"), "hnte.yml: criteria[0](registered_one_year).op: '=>' 无效"),
+        (
+            lambda d: d["criteria"][0].update(treshold=1),
+            "hnte.yml: criteria[0](registered_one_year).treshold: 未知字段",
+        ),
+        (
+            lambda d: d["criteria"][0].update(value="365天"),
+            "hnte.yml: criteria[0](registered_one_year).value: 应为数字",
+        ),
+        (
+            lambda d: d["criteria"][1].update(id="registered_one_year"),
+            "hnte.yml: criteria[1].id: 条件 id “registered_one_year” 在本文件中重复",
+        ),
+        (
+            lambda d: d["criteria"][2].update(kind="guess"),
+            "hnte.yml: criteria[2](ip_core_and_field).kind: “guess” 无效",
+        ),
+        (
+            lambda d: d["criteria"][2].update(metric="ip_total"),
+            "hnte.yml: criteria[2](ip_core_and_field).metric: expert 类条件由人判断",
+        ),
+        (
+            lambda d: d["criteria"][4]["value"]["tiers"][1].update(up_to=40000000),
+            "hnte.yml: criteria[4](rd_ratio).value.tiers[1].up_to: 各档上限应从小到大",
+        ),
+        (
+            lambda d: d["criteria"][4]["value"]["tiers"][2].update(up_to=1),
+            "hnte.yml: criteria[4](rd_ratio).value.tiers[2].up_to: 最后一档不设上限",
+        ),
+        (
+            lambda d: d["criteria"][0].update(verified=False),
+            "hnte.yml: criteria[0](registered_one_year).verification: 缺少必填字段",
+        ),
+    ],
+)
 def test_a_broken_rule_file_names_the_file_and_the_field(tmp_path, edit, expected):
     err = _broken(tmp_path, "hnte.yml", edit)
     assert any(p.startswith(expected) for p in err.problems), err.problems
@@ -397,8 +474,10 @@ def test_every_broken_file_is_reported_at_once_and_nothing_is_loaded(tmp_path):
         load_rules(tmp_path)
     problems = exc.value.problems
     assert any(p.startswith("hnte.yml: 第 ") and "YAML 语法错误" in p for p in problems), problems
-    assert any(p.startswith("tsme.yml: criteria[6](evaluation).any_of[0](score_route).all_of[0](score).metric")
-               for p in problems), problems
+    assert any(
+        p.startswith("tsme.yml: criteria[6](evaluation).any_of[0](score_route).all_of[0](score).metric")
+        for p in problems
+    ), problems
     assert "政策规则校验失败" in str(exc.value)
 
 
@@ -411,42 +490,46 @@ def test_an_empty_or_missing_folder_is_an_error(tmp_path):
 
 # ---- validation of the figures -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("figures, field, words", [
-    ({"employees": -1}, "employees", "employees（职工总数）应不少于1"),
-    ({"employees": 0}, "employees", "应不少于1"),
-    ({"employees": True}, "employees", "employees（职工总数）应为整数"),
-    ({"employees": 60.5}, "employees", "应为整数"),
-    ({"employees": "60"}, "employees", "应为整数"),
-    ({"employees": 10**8}, "employees", "数值过大"),
-    ({"tech_staff": -3}, "tech_staff", "tech_staff（科技人员数）不能为负数"),
-    ({"employees": 10, "tech_staff": 11}, "tech_staff", "不能超过employees（职工总数）"),
-    ({"registered_on": "2026-12-04"}, "registered_on", "registered_on（注册成立日期）不能晚于今天"),
-    ({"registered_on": "2020-02-30"}, "registered_on", "“2020-02-30”不是有效日期"),
-    ({"registered_on": "2020/01/01"}, "registered_on", "应为 YYYY-MM-DD 格式"),
-    ({"registered_on": 20200101}, "registered_on", "应为 YYYY-MM-DD 格式"),
-    ({"registered_on": "1899-12-31"}, "registered_on", "早于1900年"),
-    ({"revenue": 5000}, "revenue", "revenue（销售收入）应为按年份从早到晚排列的数组"),
-    ({"revenue": []}, "revenue", "不能为空数组"),
-    ({"revenue": [1, 2, 3, 4]}, "revenue", "最多填最近3个会计年度"),
-    ({"revenue": [1, -2]}, "revenue[1]", "revenue[1]（销售收入）不能为负数"),
-    ({"revenue": [1, False]}, "revenue[1]", "应为数字"),
-    ({"rd_expense": [10**14]}, "rd_expense[0]", "数值过大（超过10万亿元）"),
-    ({"revenue": [1, 2], "rd_expense": [1]}, "rd_expense", "年数应相同"),
-    ({"rd_domestic_share": 60}, "rd_domestic_share", "不能大于 1"),
-    ({"hightech_revenue_share": -0.1}, "hightech_revenue_share", "不能为负数"),
-    ({"hightech_revenue_share": "60%"}, "hightech_revenue_share", "应为 0 到 1 之间的小数"),
-    ({"total_assets": -1}, "total_assets", "total_assets（资产总额）不能为负数"),
-    ({"taxable_income": float("nan")}, "taxable_income", "应为数字"),
-    ({"taxable_income": float("inf")}, "taxable_income", "应为数字"),
-    ({"ip": [1]}, "ip", "ip（知识产权数量）应为对象"),
-    ({"ip": {"patents": 1}}, "ip.patents", "未知的知识产权类别"),
-    ({"ip": {"invention_patents": -1}}, "ip.invention_patents", "ip.invention_patents（发明专利数）不能为负数"),
-    ({"ip": {"utility_models": 1.5}}, "ip.utility_models", "应为整数"),
-    ({"industry": 5}, "industry", "industry（所属行业）应为文字"),
-    ({"industry": "软件" * 60}, "industry", "过长"),
-    ({"industry": "软件\x00"}, "industry", "控制字符"),
-    ({"employee": 60}, "employee", "未知字段“employee”"),
-])
+
+@pytest.mark.parametrize(
+    "figures, field, words",
+    [
+        ({"employees": -1}, "employees", "employees（职工总数）应不少于1"),
+        ({"employees": 0}, "employees", "应不少于1"),
+        ({"employees": True}, "employees", "employees（职工总数）应为整数"),
+        ({"employees": 60.5}, "employees", "应为整数"),
+        ({"employees": "60"}, "employees", "应为整数"),
+        ({"employees": 10**8}, "employees", "数值过大"),
+        ({"tech_staff": -3}, "tech_staff", "tech_staff（科技人员数）不能为负数"),
+        ({"employees": 10, "tech_staff": 11}, "tech_staff", "不能超过employees（职工总数）"),
+        ({"registered_on": "2026-12-04"}, "registered_on", "registered_on（注册成立日期）不能晚于今天"),
+        ({"registered_on": "2020-02-30"}, "registered_on", "“2020-02-30”不是有效日期"),
+        ({"registered_on": "2020/01/01"}, "registered_on", "应为 YYYY-MM-DD 格式"),
+        ({"registered_on": 20200101}, "registered_on", "应为 YYYY-MM-DD 格式"),
+        ({"registered_on": "1899-12-31"}, "registered_on", "早于1900年"),
+        ({"revenue": 5000}, "revenue", "revenue（销售收入）应为按年份从早到晚排列的数组"),
+        ({"revenue": []}, "revenue", "不能为空数组"),
+        ({"revenue": [1, 2, 3, 4]}, "revenue", "最多填最近3个会计年度"),
+        ({"revenue": [1, -2]}, "revenue[1]", "revenue[1]（销售收入）不能为负数"),
+        ({"revenue": [1, False]}, "revenue[1]", "应为数字"),
+        ({"rd_expense": [10**14]}, "rd_expense[0]", "数值过大（超过10万亿元）"),
+        ({"revenue": [1, 2], "rd_expense": [1]}, "rd_expense", "年数应相同"),
+        ({"rd_domestic_share": 60}, "rd_domestic_share", "不能大于 1"),
+        ({"hightech_revenue_share": -0.1}, "hightech_revenue_share", "不能为负数"),
+        ({"hightech_revenue_share": "60%"}, "hightech_revenue_share", "应为 0 到 1 之间的小数"),
+        ({"total_assets": -1}, "total_assets", "total_assets（资产总额）不能为负数"),
+        ({"taxable_income": float("nan")}, "taxable_income", "应为数字"),
+        ({"taxable_income": float("inf")}, "taxable_income", "应为数字"),
+        ({"ip": [1]}, "ip", "ip（知识产权数量）应为对象"),
+        ({"ip": {"patents": 1}}, "ip.patents", "未知的知识产权类别"),
+        ({"ip": {"invention_patents": -1}}, "ip.invention_patents", "ip.invention_patents（发明专利数）不能为负数"),
+        ({"ip": {"utility_models": 1.5}}, "ip.utility_models", "应为整数"),
+        ({"industry": 5}, "industry", "industry（所属行业）应为文字"),
+        ({"industry": "软件" * 60}, "industry", "过长"),
+        ({"industry": "软件\x00"}, "industry", "控制字符"),
+        ({"employee": 60}, "employee", "未知字段“employee”"),
+    ],
+)
 def test_bad_figures_are_refused_naming_the_field(figures, field, words):
     with pytest.raises(ProfileError) as exc:
         parse_profile(figures, TODAY)
@@ -459,9 +542,19 @@ def test_every_problem_is_reported_and_good_figures_are_exact():
     assert exc.value.fields == ["employees", "revenue", "ip.other"]
     with pytest.raises(ProfileError):
         parse_profile([1, 2], TODAY)
-    p = parse_profile({"rd_domestic_share": 0.05, "revenue": [1.1, 2], "rd_expense": [0.1, 0.2],
-                       "industry": "  软件  ", "employees": 60.0, "registered_on": "2026-12-03",
-                       "ip": {"software_copyrights": 2}, "taxable_income": None}, TODAY)
+    p = parse_profile(
+        {
+            "rd_domestic_share": 0.05,
+            "revenue": [1.1, 2],
+            "rd_expense": [0.1, 0.2],
+            "industry": "  软件  ",
+            "employees": 60.0,
+            "registered_on": "2026-12-03",
+            "ip": {"software_copyrights": 2},
+            "taxable_income": None,
+        },
+        TODAY,
+    )
     assert p.rd_domestic_share == Fraction(1, 20) and p.revenue == (Fraction(11, 10), Fraction(2))
     assert p.industry == "软件" and p.employees == 60 and p.taxable_income is None
     assert p.ip.total == 2 and p.ip.invention_patents == 0
@@ -469,9 +562,10 @@ def test_every_problem_is_reported_and_good_figures_are_exact():
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**15, 10**15) | st.floats(allow_nan=True) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 RULES = load_rules(KNOWLEDGE)
@@ -491,27 +585,43 @@ def test_arbitrary_input_is_either_refused_in_chinese_or_checked(data):
 
 
 def test_the_package_imports_neither_rasa_nor_the_desk():
-    code = ("import sys, bot.policy, bot.policy.__main__; "
-            "bad = [m for m in sys.modules if m.split('.')[0] == 'rasa' or m.startswith('bot.desk')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, bot.policy, bot.policy.__main__; "
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'rasa' or m.startswith('bot.desk')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
 def test_chat_lines_show_the_deciding_number_against_the_requirement(rules):
     from bot.policy.render import lines
 
-    report = check(rules, parse_profile({"registered_on": "2025-03-01", "employees": 60, "tech_staff": 9,
-                                         "revenue": [15_000_000], "rd_expense": [2_000_000],
-                                         "industry": "餐饮"}, TODAY), TODAY)
+    report = check(
+        rules,
+        parse_profile(
+            {
+                "registered_on": "2025-03-01",
+                "employees": 60,
+                "tech_staff": 9,
+                "revenue": [15_000_000],
+                "rd_expense": [2_000_000],
+                "industry": "餐饮",
+            },
+            TODAY,
+        ),
+        TODAY,
+    )
     hnte = lines(report.result("hnte"))
     assert hnte[0] == "需补充 高新技术企业认定：还缺境内研发费用占比、高新技术产品（服务）收入占比、知识产权数量"
-    assert "  研发费用占比 13.33%（要求 ≥ 5%）✓" in hnte          # 200万 / 1500万
+    assert "  研发费用占比 13.33%（要求 ≥ 5%）✓" in hnte  # 200万 / 1500万
     assert "  科技人员占比 15%（要求 ≥ 10%）✓" in hnte
     assert "  创新能力评价：需专家评估" in hnte
     assert "  知识产权：需补充知识产权数量（要求 ≥ 1件）" in hnte
     rd = lines(report.result("rd_super_deduction"), only_deciding=True)
-    assert rd == ["✗ 研发费用税前加计扣除：暂不符合",
-                  "  行业 餐饮（要求 不属于烟草制造、住宿餐饮、批发零售、房地产、租赁和商务服务、娱乐业（按所填行业初步判断））✗"]
+    assert rd == [
+        "✗ 研发费用税前加计扣除：暂不符合",
+        "  行业 餐饮（要求 不属于烟草制造、住宿餐饮、批发零售、房地产、租赁和商务服务、娱乐业（按所填行业初步判断））✗",
+    ]
     slp = lines(report.result("small_low_profit"), only_deciding=True)
     assert slp[0] == "需补充 小型微利企业所得税优惠：还缺资产总额、应纳税所得额" and len(slp) == 3
 

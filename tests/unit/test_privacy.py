@@ -4,6 +4,7 @@ The fixture is built by hand: two people, each with a contact, a conversation (m
 transcript, question logs, a notification) and a ticket with events and a rating; one's last activity is
 one day before the retention cut-off, the other's one day after it.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,23 @@ from sqlalchemy import func, select
 
 from bot import scheduler as sch
 from bot.db import read_sessions, sessions
-from bot.db.schema import (ConsoleAudit, Contact, Conversation, Enterprise, Handover, JobRun, KbQuery, Message,
-                           Notification, PolicyPush, PolicyPushOptOut, Rating, Ticket, TicketEvent,
-                           VerificationCode)
+from bot.db.schema import (
+    ConsoleAudit,
+    Contact,
+    Conversation,
+    Enterprise,
+    Handover,
+    JobRun,
+    KbQuery,
+    Message,
+    Notification,
+    PolicyPush,
+    PolicyPushOptOut,
+    Rating,
+    Ticket,
+    TicketEvent,
+    VerificationCode,
+)
 from bot.privacy import data
 from bot.privacy.__main__ import main as cli
 from bot.privacy.service import run_erase, run_export
@@ -34,8 +49,9 @@ def person(s, tag: str, mobile: str, last: datetime) -> dict:
     s.add(ent)
     s.flush()
     cid = f"web-{tag}"
-    contact = Contact(enterprise_id=ent.id, name=f"{tag}经理", mobile=mobile, sender_id=cid, channel="web",
-                      created_at=first)
+    contact = Contact(
+        enterprise_id=ent.id, name=f"{tag}经理", mobile=mobile, sender_id=cid, channel="web", created_at=first
+    )
     s.add(contact)
     s.add(Conversation(id=cid, channel="web", mode="bot", created_at=first, updated_at=last, last_user_at=last))
     s.flush()
@@ -44,24 +60,67 @@ def person(s, tag: str, mobile: str, last: datetime) -> dict:
     s.flush()
     s.add(Message(conversation_id=cid, direction="out", author="bot", text="好的", reply_to=m1.id, created_at=last))
     s.add(KbQuery(conversation_id=cid, channel="web", text=f"{tag}高企认定条件", decision="answer", asked_at=first))
-    t = Ticket(number=f"QCY-{tag}", enterprise_id=ent.id, contact_id=contact.id, category="need_policy_redemption",
-               service_content="政策兑现", node_id="centre", status="resolved",
-               description=f"{tag}经理，电话{mobile}，想申请补贴", conversation_id=cid, created_at=first,
-               first_response_due=first, resolution_due=first, resolved_at=last, updated_at=last)
+    t = Ticket(
+        number=f"QCY-{tag}",
+        enterprise_id=ent.id,
+        contact_id=contact.id,
+        category="need_policy_redemption",
+        service_content="政策兑现",
+        node_id="centre",
+        status="resolved",
+        description=f"{tag}经理，电话{mobile}，想申请补贴",
+        conversation_id=cid,
+        created_at=first,
+        first_response_due=first,
+        resolution_due=first,
+        resolved_at=last,
+        updated_at=last,
+    )
     s.add(t)
     s.flush()
     s.add(TicketEvent(ticket_id=t.id, at=first, actor=f"user:{cid}", action="add_info", note=f"补充：联系{mobile}"))
     s.add(TicketEvent(ticket_id=t.id, at=last, actor="staff:wang", action="note", note=f"已电话联系 {mobile}"))
     s.add(Rating(ticket_id=t.id, score=2, comment=f"{tag}经理很不满意", created_at=last))
-    s.add(Handover(conversation_id=cid, reason="request_human", created_at=first, ended_at=last,
-                   transcript=json.dumps([{"text": mobile}]), profile=json.dumps({"name": f"{tag}经理"})))
-    s.add(Notification(kind="rating_request", recipient=f"sender:{cid}", ticket_id=t.id, body="请评价",
-                       created_at=last))
-    s.add(VerificationCode(sender_id=cid, enterprise_id=ent.id, mobile=mobile, code_hash="x", created_at=last,
-                           expires_at=last + timedelta(minutes=10), attempts=1))
-    s.add(PolicyPush(enterprise_id=ent.id, policy_id="hnte", policy_name="高新技术企业认定", trigger_key=f"new:{tag}",
-                     trigger="new", reason="profile", contact_id=contact.id, conversation_id=cid, channel="web",
-                     body="【新政策】…回复“退订”不再接收。", sent_by="system", created_at=last))
+    s.add(
+        Handover(
+            conversation_id=cid,
+            reason="request_human",
+            created_at=first,
+            ended_at=last,
+            transcript=json.dumps([{"text": mobile}]),
+            profile=json.dumps({"name": f"{tag}经理"}),
+        )
+    )
+    s.add(
+        Notification(kind="rating_request", recipient=f"sender:{cid}", ticket_id=t.id, body="请评价", created_at=last)
+    )
+    s.add(
+        VerificationCode(
+            sender_id=cid,
+            enterprise_id=ent.id,
+            mobile=mobile,
+            code_hash="x",
+            created_at=last,
+            expires_at=last + timedelta(minutes=10),
+            attempts=1,
+        )
+    )
+    s.add(
+        PolicyPush(
+            enterprise_id=ent.id,
+            policy_id="hnte",
+            policy_name="高新技术企业认定",
+            trigger_key=f"new:{tag}",
+            trigger="new",
+            reason="profile",
+            contact_id=contact.id,
+            conversation_id=cid,
+            channel="web",
+            body="【新政策】…回复“退订”不再接收。",
+            sent_by="system",
+            created_at=last,
+        )
+    )
     s.add(PolicyPushOptOut(sender_id=cid, channel="web", opted_out_at=last))
     return {"cid": cid, "ticket": t.number, "contact": contact.id, "mobile": mobile, "enterprise": ent.id}
 
@@ -129,7 +188,7 @@ def test_retention_at_the_boundary(two_people):
     with read_sessions(db)() as s:
         assert_erased(s, old)
         assert_intact(s, new)
-    with sessions(db).begin() as s:             # idempotent: a second run changes nothing
+    with sessions(db).begin() as s:  # idempotent: a second run changes nothing
         again = data.purge(s, NOW, DAYS)
     assert again.erased.as_dict() == data.Erased().as_dict() and again.old_notifications == 0
 
@@ -147,8 +206,15 @@ def test_a_late_question_keeps_an_old_conversation(two_people):
     """Activity in any table after the cut-off (here a question log) keeps the whole conversation."""
     db, old, _new = two_people
     with sessions(db).begin() as s:
-        s.add(KbQuery(conversation_id=old["cid"], channel="web", text="还在吗", decision="unknown",
-                      asked_at=CUTOFF + timedelta(hours=1)))
+        s.add(
+            KbQuery(
+                conversation_id=old["cid"],
+                channel="web",
+                text="还在吗",
+                decision="unknown",
+                asked_at=CUTOFF + timedelta(hours=1),
+            )
+        )
     with sessions(db).begin() as s:
         data.purge(s, NOW, DAYS)
     with read_sessions(db)() as s:
@@ -168,7 +234,7 @@ def test_the_scheduler_runs_the_retention_once(two_people, tmp_path, monkeypatch
     second = b.run_job(sch.PRIVACY, today, NOW)
     assert first.status == sch.DONE and "匿名化联系人 1 位" in first.output
     assert second.status == "skipped"
-    assert sch.PRIVACY in sch.Scheduler(db, "c", reports_dir=tmp_path, tracker_url=tracker).jobs   # the desk's
+    assert sch.PRIVACY in sch.Scheduler(db, "c", reports_dir=tmp_path, tracker_url=tracker).jobs  # the desk's
     tomorrow = datetime.combine(NOW.astimezone(a.tz).date() + timedelta(days=1), sch.RETENTION_AT, tzinfo=a.tz)
     ran = a.run_due(tomorrow, sweep=False)
     assert [(r.job, r.status) for r in ran] == [(sch.PRIVACY, sch.DONE)]
@@ -195,7 +261,7 @@ def test_export_by_mobile_holds_everything_and_is_audited(two_people):
     assert "code_hash" not in json.dumps(out["verification_codes"])
     assert [p["policy"] for p in out["policy_pushes"]] == ["高新技术企业认定"]
     assert [o["conversation_id"] for o in out["policy_push_optouts"]] == [old["cid"]]
-    assert "13912340002" not in json.dumps(out, ensure_ascii=False)       # nobody else's data
+    assert "13912340002" not in json.dumps(out, ensure_ascii=False)  # nobody else's data
     with read_sessions(db)() as s:
         row = s.scalar(select(ConsoleAudit).where(ConsoleAudit.action == "privacy_export"))
     assert row.actor == "staff:admin" and row.ip == "10.0.0.9"
@@ -221,17 +287,20 @@ def test_erase_leaves_the_other_person_and_an_anonymised_ticket(two_people):
     assert done.verification_codes == 1 and done.policy_pushes == 1 and "验证码记录 1 条" in audit.detail
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mobile": "12345"}, "手机号格式不正确"),
-    ({"mobile": "1391234000１x"}, "手机号格式不正确"),
-    ({"conversation": ""}, "会话编号不能为空"),
-    ({"conversation": "a\x00b"}, "会话编号格式不正确"),
-    ({"conversation": "x" * 129}, "会话编号格式不正确"),
-    ({"mobile": "13900000000"}, "没有找到"),
-    ({"conversation": "web-nobody"}, "没有找到"),
-    ({}, "只指定"),
-    ({"mobile": "13912340001", "conversation": "web-old"}, "只指定"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mobile": "12345"}, "手机号格式不正确"),
+        ({"mobile": "1391234000１x"}, "手机号格式不正确"),
+        ({"conversation": ""}, "会话编号不能为空"),
+        ({"conversation": "a\x00b"}, "会话编号格式不正确"),
+        ({"conversation": "x" * 129}, "会话编号格式不正确"),
+        ({"mobile": "13900000000"}, "没有找到"),
+        ({"conversation": "web-nobody"}, "没有找到"),
+        ({}, "只指定"),
+        ({"mobile": "13912340001", "conversation": "web-old"}, "只指定"),
+    ],
+)
 def test_bad_selectors_are_refused_by_name(sqlite_url, kwargs, message):
     with pytest.raises(data.SelectorError, match=message):
         run_export(sqlite_url, **kwargs)
@@ -250,7 +319,7 @@ def test_cli_export_erase(two_people, tmp_path, capsys):
     assert cli(["export", "--db", db, "--mobile", old["mobile"], "--out", str(out)]) == 0
     assert (out.stat().st_mode & 0o777) == 0o600
     assert json.loads(out.read_text(encoding="utf-8"))["contacts"][0]["mobile"] == old["mobile"]
-    assert cli(["erase", "--db", db, "--conversation", old["cid"]]) == 2          # no --yes: nothing happens
+    assert cli(["erase", "--db", db, "--conversation", old["cid"]]) == 2  # no --yes: nothing happens
     assert "--yes" in capsys.readouterr().err
     with read_sessions(db)() as s:
         assert_intact(s, old)

@@ -1,6 +1,7 @@
 """The desk side of personal information: chat keys expire after inactivity, 结束会话 kills the key, the
 privacy page and notice, the admins' export/erase page (CSRF, admin only, audited), abuse of the new
 endpoints — a real desk app on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -44,26 +45,28 @@ async def history(client, cid, key):
 
 # ---- chat keys ----------------------------------------------------------------------------------------
 
+
 async def test_a_key_unused_for_longer_than_the_limit_expires_for_good(desk):
     b = await desk.browser()
     cid, key = await new_chat(b.client)
     idle_for(desk.db, cid, 29.9)
-    assert (await history(b.client, cid, key)).status == 200          # a day inside the limit: still valid
+    assert (await history(b.client, cid, key)).status == 200  # a day inside the limit: still valid
     idle_for(desk.db, cid, 30.1)
     r = await history(b.client, cid, key)
     body = await r.json()
     assert r.status == 403 and body["error"] == "session_expired"
     assert "30 天未使用" in body["message"] and "新的会话" in body["message"]
-    idle_for(desk.db, cid, 0)                                           # even after fresh activity: dead,
-    r = await history(b.client, cid, key)                               # and still told why (a second tab,
-    assert r.status == 403 and (await r.json())["error"] == "session_expired"   # a request already on its way)
+    idle_for(desk.db, cid, 0)  # even after fresh activity: dead,
+    r = await history(b.client, cid, key)  # and still told why (a second tab,
+    assert r.status == 403 and (await r.json())["error"] == "session_expired"  # a request already on its way)
     r = await history(b.client, cid, "x" * 43)
     assert r.status == 403 and (await r.json())["error"] == "forbidden"  # a wrong key learns nothing
     with read_sessions(desk.db)() as s:
         stored = s.get(Conversation, cid).access_key_hash
-    assert key not in stored and len(stored.split(":")[-1]) == 64        # still only a hash
-    r = await b.client.post("/api/chat/message", headers={"X-Chat-Key": key},
-                            json={"conversation_id": cid, "text": "你好"})
+    assert key not in stored and len(stored.split(":")[-1]) == 64  # still only a hash
+    r = await b.client.post(
+        "/api/chat/message", headers={"X-Chat-Key": key}, json={"conversation_id": cid, "text": "你好"}
+    )
     assert r.status == 403
 
 
@@ -88,22 +91,25 @@ async def test_end_session_forgets_the_key_and_closes_the_socket(desk):
     await ws.close()
     assert (await history(b.client, cid, key)).status == 403
     again = await b.client.post("/api/chat/end", headers={"X-Chat-Key": key}, json={"conversation_id": cid})
-    assert again.status == 403                                            # replay: nothing to end
-    assert (await history(b.client, other_cid, other_key)).status == 200   # nobody else's
+    assert again.status == 403  # replay: nothing to end
+    assert (await history(b.client, other_cid, other_key)).status == 200  # nobody else's
     with read_sessions(desk.db)() as s:
         ended = s.scalar(select(Message).where(Message.conversation_id == cid, Message.author == "system"))
     assert ended.internal and ended.text == "用户已结束会话"
 
 
-@pytest.mark.parametrize("headers, body", [
-    ({}, {"conversation_id": "CID"}),
-    ({"X-Chat-Key": "wrong"}, {"conversation_id": "CID"}),
-    ({"X-Chat-Key": "KEY"}, {"conversation_id": "web-other"}),
-    ({"X-Chat-Key": "KEY"}, {"conversation_id": 5}),
-    ({"X-Chat-Key": "KEY"}, {}),
-    ({"X-Chat-Key": "KEY" * 100}, {"conversation_id": "CID"}),
-    ({"X-Chat-Key": "KEY"}, {"conversation_id": "CID\x00"}),
-])
+@pytest.mark.parametrize(
+    "headers, body",
+    [
+        ({}, {"conversation_id": "CID"}),
+        ({"X-Chat-Key": "wrong"}, {"conversation_id": "CID"}),
+        ({"X-Chat-Key": "KEY"}, {"conversation_id": "web-other"}),
+        ({"X-Chat-Key": "KEY"}, {"conversation_id": 5}),
+        ({"X-Chat-Key": "KEY"}, {}),
+        ({"X-Chat-Key": "KEY" * 100}, {"conversation_id": "CID"}),
+        ({"X-Chat-Key": "KEY"}, {"conversation_id": "CID\x00"}),
+    ],
+)
 async def test_end_session_abuse_is_refused(desk, headers, body):
     b = await desk.browser()
     cid, key = await new_chat(b.client)
@@ -137,6 +143,7 @@ async def test_a_key_offered_without_the_protocol_name_is_not_logged(desk, caplo
 
 # ---- privacy page and notice -------------------------------------------------------------------------
 
+
 async def test_the_privacy_page_says_what_why_how_long_and_how_to_delete(desk):
     b = await desk.browser()
     r = await b.client.get("/privacy")
@@ -152,6 +159,7 @@ async def test_the_privacy_page_says_what_why_how_long_and_how_to_delete(desk):
 
 
 # ---- the admins' export / erase page ---------------------------------------------------------------------
+
 
 @pytest.fixture
 async def people(desk):
@@ -170,15 +178,15 @@ async def test_admin_exports_and_erases_with_csrf_and_audit(desk, people):
     page = await b.client.get("/console/admin/privacy")
     assert page.status == 200 and "个人信息导出与删除" in await page.text()
     assert '<a href="/console/admin/privacy" class="on">个人信息</a>' in await page.text()
-    assert 'href="/console/admin/privacy"' in await (await b.client.get("/console/tickets")).text()   # in the nav
+    assert 'href="/console/admin/privacy"' in await (await b.client.get("/console/tickets")).text()  # in the nav
     r = await b.post("/console/admin/privacy/export", {"mobile": old["mobile"]})
     assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
     exported = json.loads(await r.text())
     assert exported["contacts"][0]["mobile"] == old["mobile"] and new["mobile"] not in await r.text()
-    r = await b.post("/console/admin/privacy/erase", {"mobile": old["mobile"]})          # no confirmation
+    r = await b.post("/console/admin/privacy/erase", {"mobile": old["mobile"]})  # no confirmation
     assert r.status == 400 and "勾选确认" in await r.text()
     r = await b.post("/console/admin/privacy/erase", {"mobile": old["mobile"], "confirm": "yes"}, token=False)
-    assert r.status in (400, 403)                                                        # no CSRF token
+    assert r.status in (400, 403)  # no CSRF token
     with read_sessions(desk.db)() as s:
         assert s.get(Contact, old["contact"]).mobile == old["mobile"]
     r = await b.post("/console/admin/privacy/erase", {"mobile": old["mobile"], "confirm": "yes"})
@@ -186,8 +194,11 @@ async def test_admin_exports_and_erases_with_csrf_and_audit(desk, people):
     with read_sessions(desk.db)() as s:
         assert s.get(Contact, old["contact"]).mobile is None
         assert s.get(Contact, new["contact"]).mobile == new["mobile"]
-        rows = s.execute(select(ConsoleAudit.action, ConsoleAudit.actor, ConsoleAudit.ip)
-                         .where(ConsoleAudit.action.like("privacy_%")).order_by(ConsoleAudit.id)).all()
+        rows = s.execute(
+            select(ConsoleAudit.action, ConsoleAudit.actor, ConsoleAudit.ip)
+            .where(ConsoleAudit.action.like("privacy_%"))
+            .order_by(ConsoleAudit.id)
+        ).all()
     assert [(a, who) for a, who, _ in rows] == [("privacy_export", "staff:boss"), ("privacy_erase", "staff:boss")]
     assert all(ip for *_, ip in rows)
 
@@ -201,8 +212,9 @@ async def test_only_admins_may_use_the_page(desk, people):
     r = await b.post("/console/admin/privacy/export", {"mobile": old["mobile"]})
     assert r.status == 403 and "仅限管理员" in await r.text()
     with read_sessions(desk.db)() as s:
-        assert s.scalar(select(func.count()).select_from(ConsoleAudit)
-                        .where(ConsoleAudit.action.like("privacy_%"))) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(ConsoleAudit).where(ConsoleAudit.action.like("privacy_%"))) == 0
+        )
 
 
 async def test_an_admin_scoped_to_other_nodes_is_refused(desk, people, monkeypatch):
@@ -213,7 +225,7 @@ async def test_an_admin_scoped_to_other_nodes_is_refused(desk, people, monkeypat
     await b.login("boss")
     real = auth.staff_view
 
-    def narrowed(staff, session_id, csrf):       # an administrator whose nodes exclude the centre
+    def narrowed(staff, session_id, csrf):  # an administrator whose nodes exclude the centre
         v = real(staff, session_id, csrf)
         import dataclasses
 
@@ -224,14 +236,17 @@ async def test_an_admin_scoped_to_other_nodes_is_refused(desk, people, monkeypat
     assert r.status == 403 and "不属于您的服务节点" in await r.text()
 
 
-@pytest.mark.parametrize("form, message", [
-    ({"mobile": "123"}, "手机号格式不正确"),
-    ({"mobile": "", "conversation": ""}, "填写手机号或会话编号中的一项"),
-    ({"mobile": "13912340001", "conversation": "web-old"}, "填写手机号或会话编号中的一项"),
-    ({"conversation": "x" * 300}, "会话编号格式不正确"),
-    ({"conversation": "web-nobody"}, "没有找到"),
-    ({"mobile": "13900000000"}, "没有找到"),
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"mobile": "123"}, "手机号格式不正确"),
+        ({"mobile": "", "conversation": ""}, "填写手机号或会话编号中的一项"),
+        ({"mobile": "13912340001", "conversation": "web-old"}, "填写手机号或会话编号中的一项"),
+        ({"conversation": "x" * 300}, "会话编号格式不正确"),
+        ({"conversation": "web-nobody"}, "没有找到"),
+        ({"mobile": "13900000000"}, "没有找到"),
+    ],
+)
 async def test_bad_selectors_get_400_in_chinese(desk, people, form, message):
     b = await desk.browser()
     await b.login("boss")

@@ -1,4 +1,5 @@
 """Files in var/: the directory 0700, databases, logs, reports and secrets 0600 (issue 16, item 4)."""
+
 from __future__ import annotations
 
 import os
@@ -25,17 +26,17 @@ def keep_umask():
 
 
 def test_a_new_sqlite_database_is_0600_in_a_0700_directory(tmp_path, keep_umask):
-    os.umask(0o022)                       # the usual umask: files would be 0644
+    os.umask(0o022)  # the usual umask: files would be 0644
     db = tmp_path / "var" / "yuanshang.db"
     url = f"sqlite:///{db}"
     migrate(url)
     assert mode(db.parent) == 0o700
     assert mode(db) == 0o600
     engine = make_engine(url)
-    with engine.begin() as conn:                     # an open connection keeps the WAL file
+    with engine.begin() as conn:  # an open connection keeps the WAL file
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
         wal = db.with_name(db.name + "-wal")
-        assert wal.exists() and mode(wal) == 0o600      # SQLite gives the WAL the database's mode
+        assert wal.exists() and mode(wal) == 0o600  # SQLite gives the WAL the database's mode
     engine.dispose()
 
 
@@ -61,10 +62,11 @@ def test_prepare_var_dir_tightens_what_is_there_and_sets_the_umask(tmp_path, kee
     for name in ("yuanshang.db", "rasa_tracker.db", "desk-8080.log", "reports/2026-11.html"):
         assert mode(var / name) == 0o600, name
     new = var / "secret.txt"
-    new.write_text("s")               # created after: the umask applies (children inherit it)
+    new.write_text("s")  # created after: the umask applies (children inherit it)
     assert mode(new) == 0o600
-    out = subprocess.run([sys.executable, "-c", "import os; print(oct(os.umask(0)))"], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", "import os; print(oct(os.umask(0)))"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "0o77"
 
 

@@ -1,5 +1,6 @@
 """Fuzz of the new endpoints: POST /api/chat/end, GET /privacy and /api/privacy/notice, the console's
 /console/admin/privacy forms — never a 5xx, every refusal in Chinese, a live key never ended by junk."""
+
 from __future__ import annotations
 
 import json
@@ -29,13 +30,14 @@ def test_arbitrary_requests_to_end_session(desk, body, key, cid):
     headers = {"Content-Type": "application/json"}
     if key is not None:
         value = my_key if key == "KEY" else key
-        if value.isascii() and value.isprintable() and value.strip() == value:   # what an HTTP client can send
+        if value.isascii() and value.isprintable() and value.strip() == value:  # what an HTTP client can send
             headers["X-Chat-Key"] = value
     r = desk.request("POST", "/api/chat/end", data=json.dumps(body).encode(), headers=headers)
     assert_sane(r)
     ended = r.status_code == 200
-    assert ended == (headers.get("X-Chat-Key") == my_key and isinstance(body, dict)
-                     and body.get("conversation_id") == mine)
+    assert ended == (
+        headers.get("X-Chat-Key") == my_key and isinstance(body, dict) and body.get("conversation_id") == mine
+    )
     assert alive(desk, mine, my_key) == (not ended)
 
 
@@ -43,7 +45,9 @@ def test_arbitrary_requests_to_end_session(desk, body, key, cid):
 @given(body=st.binary(max_size=500))
 def test_arbitrary_bytes_to_end_session(desk, body):
     cid, key = desk.session()
-    r = desk.request("POST", "/api/chat/end", data=body, headers={"X-Chat-Key": key, "Content-Type": "application/json"})
+    r = desk.request(
+        "POST", "/api/chat/end", data=body, headers={"X-Chat-Key": key, "Content-Type": "application/json"}
+    )
     assert_sane(r)
     if r.status_code != 200:
         assert alive(desk, cid, key)
@@ -54,15 +58,18 @@ def test_arbitrary_bytes_to_end_session(desk, body):
 def test_the_privacy_pages_take_any_query(desk, params, path):
     r = desk.request("GET", path + qs(params))
     assert_sane(r)
-    assert r.status_code in (200, 400)          # 400: a NUL or undecodable query (the desk's own rule)
+    assert r.status_code in (200, 400)  # 400: a NUL or undecodable query (the desk's own rule)
     if r.status_code == 200:
         assert "隐私" in r.text or "notice" in r.text
 
 
-
 @FUZZ
-@given(mobile=st.none() | texts, conversation=st.none() | texts, confirm=st.none() | short_texts,
-       action=st.sampled_from(["export", "erase"]))
+@given(
+    mobile=st.none() | texts,
+    conversation=st.none() | texts,
+    confirm=st.none() | short_texts,
+    action=st.sampled_from(["export", "erase"]),
+)
 def test_the_admin_privacy_forms_take_any_input(desk, mobile, conversation, confirm, action):
     from bot.desk.keys import SETTINGS_KEY
 
@@ -72,8 +79,12 @@ def test_the_admin_privacy_forms_take_any_input(desk, mobile, conversation, conf
     b = requests.Session()
     page = b.get(desk.url + "/console/login", timeout=15).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    b.post(desk.url + "/console/login", data={"username": "fuzzadmin", "password": PASSWORD, "csrf_token": token,
-                                               "next": "/console/"}, timeout=15, allow_redirects=False)
+    b.post(
+        desk.url + "/console/login",
+        data={"username": "fuzzadmin", "password": PASSWORD, "csrf_token": token, "next": "/console/"},
+        timeout=15,
+        allow_redirects=False,
+    )
     page = b.get(desk.url + "/console/admin/privacy", timeout=15).text
     token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
     form = {"csrf_token": token}

@@ -1,5 +1,6 @@
 """Rasa's endpoints for each profile, loaded by Rasa's own factories (a wrong type would make
 Rasa fall back to an in-memory store without failing, so the tests check the class)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,11 @@ def settings(tmp_path, **kw) -> Settings:
 def test_embedded_profile_is_sqlite_and_no_lock_store(tmp_path):
     e = re_.render(settings(tmp_path))
     assert e["action_endpoint"] == {"url": "http://127.0.0.1:5999/webhook"}
-    assert e["tracker_store"] == {"type": re_.TRACKER_STORE_CLASS, "dialect": "sqlite",
-                                  "db": str(tmp_path / "rasa_tracker.db")}
+    assert e["tracker_store"] == {
+        "type": re_.TRACKER_STORE_CLASS,
+        "dialect": "sqlite",
+        "db": str(tmp_path / "rasa_tracker.db"),
+    }
     assert "lock_store" not in e
 
 
@@ -35,21 +39,43 @@ def test_action_endpoint_token_is_read_from_the_environment_not_written(tmp_path
 
 
 def test_scale_profile(tmp_path):
-    e = re_.render(settings(tmp_path, tracker_store_url="postgresql+psycopg2://rasa:p%40ss@db.example:6543/rasa",
-                            redis_url="redis://:secret@cache.example:6380/2", redis_prefix="ys-prod"))
-    assert e["tracker_store"] == {"type": re_.TRACKER_STORE_CLASS, "dialect": "postgresql", "url": "db.example",
-                                  "port": 6543, "db": "rasa", "login_db": "postgres", "username": "rasa",
-                                  "password": "p@ss"}
-    assert e["lock_store"] == {"type": "redis", "url": "cache.example", "port": 6380, "db": 2,
-                               "key_prefix": "ysprod", "password": "secret"}
+    e = re_.render(
+        settings(
+            tmp_path,
+            tracker_store_url="postgresql+psycopg2://rasa:p%40ss@db.example:6543/rasa",
+            redis_url="redis://:secret@cache.example:6380/2",
+            redis_prefix="ys-prod",
+        )
+    )
+    assert e["tracker_store"] == {
+        "type": re_.TRACKER_STORE_CLASS,
+        "dialect": "postgresql",
+        "url": "db.example",
+        "port": 6543,
+        "db": "rasa",
+        "login_db": "postgres",
+        "username": "rasa",
+        "password": "p@ss",
+    }
+    assert e["lock_store"] == {
+        "type": "redis",
+        "url": "cache.example",
+        "port": 6380,
+        "db": 2,
+        "key_prefix": "ysprod",
+        "password": "secret",
+    }
 
 
-@pytest.mark.parametrize("field,value,words", [
-    ("tracker_store_url", "mysql://x@h/db", "TRACKER_STORE_URL"),
-    ("tracker_store_url", "postgresql://x@h", "数据库名"),
-    ("redis_url", "http://h:6379", "REDIS_URL"),
-    ("redis_url", "redis://h:6379/abc", "库号"),
-])
+@pytest.mark.parametrize(
+    "field,value,words",
+    [
+        ("tracker_store_url", "mysql://x@h/db", "TRACKER_STORE_URL"),
+        ("tracker_store_url", "postgresql://x@h", "数据库名"),
+        ("redis_url", "http://h:6379", "REDIS_URL"),
+        ("redis_url", "redis://h:6379/abc", "库号"),
+    ],
+)
 def test_bad_urls_name_the_variable(tmp_path, field, value, words):
     with pytest.raises(re_.ConfigError, match=words):
         re_.render(settings(tmp_path, **{field: value}))
@@ -74,8 +100,10 @@ def test_rasa_loads_the_resilient_store_and_the_redis_lock_store(tmp_path, pg_da
     from bot.rasa_ext.tracker_store import ResilientSQLTrackerStore
 
     with pg_database(prepare=False) as tracker_url:
-        path = re_.write(settings(tmp_path, tracker_store_url=tracker_url, redis_url=redis_url.url,
-                                  redis_prefix=redis_url.prefix), tmp_path / "endpoints.yml")
+        path = re_.write(
+            settings(tmp_path, tracker_store_url=tracker_url, redis_url=redis_url.url, redis_prefix=redis_url.prefix),
+            tmp_path / "endpoints.yml",
+        )
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
         store = TrackerStore.create(EndpointConfig.from_dict(cfg["tracker_store"]), Domain.empty())
         inner = getattr(store, "_tracker_store", store)
@@ -114,5 +142,5 @@ def test_the_embedded_tracker_store_writes_sqlite_in_wal_mode(tmp_path):
     assert asyncio.run(store.retrieve("s1")).latest_message.text == "你好"
     with inner.engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 1          # NORMAL
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     inner.engine.dispose()

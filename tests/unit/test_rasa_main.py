@@ -1,4 +1,5 @@
 """bot.rasa_ext.main's compiled action-response validation behaves exactly like Rasa's own."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,12 +10,14 @@ from bot.rasa_ext import main as rasa_main
 
 VALID = [
     {"events": [], "responses": []},
-    {"events": [{"event": "slot", "name": "kb_context", "value": {"entry_id": "hnte-recognition"}}],
-     "responses": [{"text": "高企认定需要满足八项条件", "buttons": [{"title": "办理", "payload": "/open_ticket"}]}]},
+    {
+        "events": [{"event": "slot", "name": "kb_context", "value": {"entry_id": "hnte-recognition"}}],
+        "responses": [{"text": "高企认定需要满足八项条件", "buttons": [{"title": "办理", "payload": "/open_ticket"}]}],
+    },
     {"events": [{"event": "followup", "name": "ticket_form"}], "responses": [{"response": "utter_ask_contact_mobile"}]},
 ]
 INVALID = [
-    {"events": [{"name": "kb_context"}], "responses": []},          # an event without its type
+    {"events": [{"name": "kb_context"}], "responses": []},  # an event without its type
     {"events": "slot", "responses": []},
     {"events": [{"event": 3}], "responses": []},
 ]
@@ -23,7 +26,7 @@ INVALID = [
 @pytest.fixture
 def compiled(monkeypatch):
     original = RemoteAction._validate_action_result
-    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)   # restored after the test
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", original)  # restored after the test
     rasa_main.compile_action_response_schema()
     assert RemoteAction._validate_action_result is not original
     return original

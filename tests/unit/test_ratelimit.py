@@ -1,4 +1,5 @@
 """Per-sender rate limits: the sliding window in process and in Redis, failing open when Redis is down."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,13 +37,13 @@ async def test_memory_sliding_window():
     clock = Clock(1000.0)
     lim = Limiter({"r": Rule("r", 3, 10)}, MemoryBackend(clock))
     assert [(await lim.hit("r", "a")).allowed for _ in range(4)] == [True, True, True, False]
-    assert (await lim.hit("r", "b")).allowed                      # per key
+    assert (await lim.hit("r", "b")).allowed  # per key
     refused = await lim.hit("r", "a")
     assert not refused.allowed and refused.retry_after == pytest.approx(10) and refused.retry_after_header == "10"
     clock.now += 4
     assert not (await lim.hit("r", "a")).allowed
     assert (await lim.hit("r", "a")).retry_after == pytest.approx(6)
-    clock.now += 6                                                # the first three leave the window together
+    clock.now += 6  # the first three leave the window together
     assert [(await lim.hit("r", "a")).allowed for _ in range(4)] == [True, True, True, False]
 
 
@@ -69,6 +70,7 @@ async def test_off_rule_and_empty_key_always_allowed():
 
 
 # ---- Redis ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def redis_url():
@@ -109,7 +111,7 @@ async def test_redis_window_is_shared_between_limiters(redis_url, prefix):
     keys = sorted(k.decode() for k in redis.Redis.from_url(redis_url).scan_iter(f"{prefix}:*"))
     assert keys == [f"{prefix}:rl:r:conv-1", f"{prefix}:rl:r:conv-2"]
     ttl = redis.Redis.from_url(redis_url).pttl(f"{prefix}:rl:r:conv-1")
-    assert 0 < ttl <= 1500                                   # keys expire with their window
+    assert 0 < ttl <= 1500  # keys expire with their window
     await asyncio.sleep(1.6)
     assert (await a.hit("r", "conv-1")).allowed
 
@@ -140,9 +142,9 @@ async def test_redis_down_fails_open_fast(caplog):
     started = time.monotonic()
     with caplog.at_level("WARNING", logger="bot.desk.ratelimit"):
         results = [(await lim.hit("r", "x")).allowed for _ in range(20)]
-    assert results == [True] * 20                     # open: messages keep flowing
+    assert results == [True] * 20  # open: messages keep flowing
     assert time.monotonic() - started < 5
-    assert backend.failures == 1                      # then not asked again during the cool-down
+    assert backend.failures == 1  # then not asked again during the cool-down
     warnings = [r for r in caplog.records if "Redis 不可用" in r.getMessage()]
     assert len(warnings) == 1
 
@@ -172,19 +174,19 @@ def test_client_address_behind_a_trusted_proxy(monkeypatch):
         monkeypatch.setattr(type(r), "remote", property(lambda self: peer))
         return r
 
-    def trusting(env: dict) -> None:         # a desk whose environment sets DESK_TRUSTED_PROXIES so
+    def trusting(env: dict) -> None:  # a desk whose environment sets DESK_TRUSTED_PROXIES so
         nonlocal app
         app = web.Application()
         app[SETTINGS_KEY] = Settings.from_env(env)
 
-    trusting({})                                                          # default: a proxy on this host
-    assert ratelimit.client_address(req("203.0.113.9", "1.2.3.4")) == "203.0.113.9"   # header ignored
+    trusting({})  # default: a proxy on this host
+    assert ratelimit.client_address(req("203.0.113.9", "1.2.3.4")) == "203.0.113.9"  # header ignored
     assert ratelimit.client_address(req("127.0.0.1", "198.51.100.7")) == "198.51.100.7"
-    assert ratelimit.client_address(req("127.0.0.1")) == ""          # a local tool: no per-address limit
+    assert ratelimit.client_address(req("127.0.0.1")) == ""  # a local tool: no per-address limit
     trusting({"DESK_TRUSTED_PROXIES": "none"})
     assert ratelimit.client_address(req("127.0.0.1", "198.51.100.7")) == "127.0.0.1"
     trusting({"DESK_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1"})
     assert ratelimit.client_address(req("10.0.0.2", "198.51.100.7")) == "198.51.100.7"
     # a client-supplied first entry cannot pick the address: the nearest untrusted hop counts
     assert ratelimit.client_address(req("10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.5")) == "198.51.100.7"
-    assert ratelimit.client_address(req("203.0.113.9", "1.2.3.4")) == "203.0.113.9"   # peer not trusted
+    assert ratelimit.client_address(req("203.0.113.9", "1.2.3.4")) == "203.0.113.9"  # peer not trusted

@@ -4,6 +4,7 @@ The tracker store is Rasa's own SQLTrackerStore (it creates the table); conversa
 DialogueStateTrackers saved through it with events at controlled times, and read back through it
 after the purge — by the store and by a Rasa agent with the trained model.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,6 +39,7 @@ DAYS = 180
 
 # ---- fixtures: Rasa's tracker store on SQLite or on a fresh PostgreSQL database ------------------------
 
+
 @pytest.fixture(scope="module")
 def domain() -> Domain:
     return Domain.load(str(PROJECT_ROOT / "domain.yml"))
@@ -61,8 +63,7 @@ def tracker(request, tmp_path, domain):
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     try:
-        store = SQLTrackerStore(domain, dialect="postgresql", host="127.0.0.1", port=5432, db=name,
-                                username="postgres")
+        store = SQLTrackerStore(domain, dialect="postgresql", host="127.0.0.1", port=5432, db=name, username="postgres")
         # the URL form the launcher passes on (login_db: Rasa's parameter, ignored by retention)
         yield f"postgresql://postgres@127.0.0.1:5432/{name}?login_db=postgres", store
         store.engine.dispose()
@@ -83,18 +84,20 @@ def agent():
 
 # ---- conversations ---------------------------------------------------------------------------------------
 
+
 def session(start: float, turns: int = 2, carried: dict | None = None, set_slots: dict | None = None) -> list:
     """One Rasa session as the processor writes it, starting at epoch `start`."""
-    evs = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=start),
-           SessionStarted(timestamp=start + 0.01)]
+    evs = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=start), SessionStarted(timestamp=start + 0.01)]
     evs += [SlotSet(k, v, timestamp=start + 0.02) for k, v in (carried or {}).items()]
     evs.append(ActionExecuted(ACTION_LISTEN_NAME, timestamp=start + 0.03))
     for i in range(turns):
         t = start + 60 * (i + 1)
-        evs += [UserUttered("你好", intent={"name": "greet", "confidence": 1.0}, timestamp=t),
-                ActionExecuted("utter_greet", timestamp=t + 1),
-                BotUttered("您好！我是原上管家。", timestamp=t + 2),
-                ActionExecuted(ACTION_LISTEN_NAME, timestamp=t + 3)]
+        evs += [
+            UserUttered("你好", intent={"name": "greet", "confidence": 1.0}, timestamp=t),
+            ActionExecuted("utter_greet", timestamp=t + 1),
+            BotUttered("您好！我是原上管家。", timestamp=t + 2),
+            ActionExecuted(ACTION_LISTEN_NAME, timestamp=t + 3),
+        ]
     t = start + 60 * (turns + 1)
     evs += [SlotSet(k, v, timestamp=t) for k, v in (set_slots or {}).items()]
     return evs
@@ -122,23 +125,31 @@ def names(tracker: DialogueStateTracker) -> list[str]:
 
 def populate(store, domain, now: float) -> dict[str, int]:
     """The conversations of the scenario; returns each one's number of stored events."""
-    ago = lambda days: now - days * DAY       # noqa: E731
+    ago = lambda days: now - days * DAY  # noqa: E731
     convs = {
         # idle for longer than the retention period: deleted entirely
         "idle": session(ago(200)),
         "idle-two-sessions": session(ago(300)) + session(ago(190), carried={"enterprise_name": "旧公司"}),
         # in use: the 200-day-old session goes; the one from 185 days ago (the last started before
         # the cutoff) and everything after it stay
-        "live": (session(ago(200), set_slots={"enterprise_name": "西安光启芯科技有限公司"})
-                 + session(ago(185), carried={"enterprise_name": "西安光启芯科技有限公司"},
-                           set_slots={"contact_name": "张伟"})
-                 + session(ago(2), turns=3, carried={"enterprise_name": "西安光启芯科技有限公司",
-                                                     "contact_name": "张伟"},
-                           set_slots={"contact_mobile": "13800000000"})),
+        "live": (
+            session(ago(200), set_slots={"enterprise_name": "西安光启芯科技有限公司"})
+            + session(
+                ago(185), carried={"enterprise_name": "西安光启芯科技有限公司"}, set_slots={"contact_name": "张伟"}
+            )
+            + session(
+                ago(2),
+                turns=3,
+                carried={"enterprise_name": "西安光启芯科技有限公司", "contact_name": "张伟"},
+                set_slots={"contact_mobile": "13800000000"},
+            )
+        ),
         # one long session that began before the cutoff and is still going: nothing can go
-        "live-one-long-session": session(ago(200), turns=1) + [
+        "live-one-long-session": session(ago(200), turns=1)
+        + [
             UserUttered("还在吗", intent={"name": "greet", "confidence": 1.0}, timestamp=ago(1)),
-            ActionExecuted("utter_greet", timestamp=ago(1) + 1)],
+            ActionExecuted("utter_greet", timestamp=ago(1) + 1),
+        ],
         # recent only: untouched
         "fresh": session(ago(10)),
     }
@@ -153,17 +164,18 @@ def at(epoch: float) -> datetime:
 
 # ---- purge -------------------------------------------------------------------------------------------
 
+
 def test_old_conversations_go_live_sessions_stay_whole(tracker, domain, agent):
     url, store = tracker
     now = time.time()
     stored = populate(store, domain, now)
     assert count(url) == sum(stored.values())
-    live_old = len(session(now - 200 * DAY, set_slots={"enterprise_name": "x"}))    # the first session of "live"
+    live_old = len(session(now - 200 * DAY, set_slots={"enterprise_name": "x"}))  # the first session of "live"
     expected = stored["idle"] + stored["idle-two-sessions"] + live_old
 
     dry = retention.purge(url, DAYS, now=at(now), dry_run=True)
     assert (dry.events_deleted, dry.conversations_removed, dry.conversations_trimmed) == (expected, 2, 1)
-    assert count(url) == sum(stored.values())                   # a dry run deletes nothing
+    assert count(url) == sum(stored.values())  # a dry run deletes nothing
     assert "将删除" in dry.summary() and "试运行" in dry.summary()
 
     deletes: list[int] = []
@@ -178,7 +190,7 @@ def test_old_conversations_go_live_sessions_stay_whole(tracker, domain, agent):
     finally:
         event.remove(Engine, "after_cursor_execute", on_execute)
     assert (result.events_deleted, result.conversations_removed, result.conversations_trimmed) == (expected, 2, 1)
-    assert sum(deletes) == expected and max(deletes) <= 7 and len(deletes) >= -(-expected // 7)   # bounded
+    assert sum(deletes) == expected and max(deletes) <= 7 and len(deletes) >= -(-expected // 7)  # bounded
     assert "已删除" in result.summary() and f"{expected} 条" in result.summary()
 
     assert count(url, "idle") == count(url, "idle-two-sessions") == 0
@@ -207,7 +219,7 @@ def test_old_conversations_go_live_sessions_stay_whole(tracker, domain, agent):
 
     # Rasa carries on with the trimmed conversation: the old session expired, a new one starts with
     # the slots carried over, and the store appends without losing or duplicating anything
-    agent.processor.tracker_store = store       # the module's agent, on this test's store
+    agent.processor.tracker_store = store  # the module's agent, on this test's store
     agent.tracker_store = store
     before = count(url, "live")
     replies = asyncio.run(agent.handle_text("你好", sender_id="live"))
@@ -255,13 +267,13 @@ def test_nothing_to_do_before_rasa_created_its_store_or_when_retention_is_off(tm
     missing = tmp_path / "not-yet" / "rasa_tracker.db"
     r = retention.purge(f"sqlite:///{missing}", DAYS)
     assert r.no_table and r.events_deleted == 0 and "尚无记录" in r.summary()
-    assert not missing.exists() and not missing.parent.exists()      # nothing created on the way
+    assert not missing.exists() and not missing.parent.exists()  # nothing created on the way
     empty = tmp_path / "empty.db"
-    create_engine(f"sqlite:///{empty}").connect().close()             # a file without Rasa's table
+    create_engine(f"sqlite:///{empty}").connect().close()  # a file without Rasa's table
     assert retention.purge(f"sqlite:///{empty}", DAYS).no_table
 
     url, store = tracker
-    assert retention.purge(url, DAYS).events_deleted == 0             # the table, no rows
+    assert retention.purge(url, DAYS).events_deleted == 0  # the table, no rows
     save(store, domain, "old", session(time.time() - 400 * DAY))
     off = retention.purge(url, 0)
     assert off.events_deleted == 0 and "长期保存" in off.summary() and count(url, "old") > 0
@@ -293,11 +305,17 @@ def test_command_line(tmp_path, domain):
     env = dict(os.environ, VAR_DIR=str(tmp_path), TRACKER_STORE_URL="", TRACKER_RETENTION_DAYS="30")
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "bot.rasa_ext.retention", *args], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "bot.rasa_ext.retention", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     n_old = len(session(0))
-    p = cli("--dry-run")                                  # VAR_DIR/rasa_tracker.db, 30 days from the env
+    p = cli("--dry-run")  # VAR_DIR/rasa_tracker.db, 30 days from the env
     assert p.returncode == 0, p.stderr
     assert "将删除" in p.stdout and f"对话事件 {n_old} 条" in p.stdout and "整段删除长期无活动的会话 1 个" in p.stdout
     assert "rasa_tracker.db" in p.stdout
@@ -314,10 +332,11 @@ def test_command_line(tmp_path, domain):
 
 # ---- the daily job ------------------------------------------------------------------------------------
 
+
 def test_the_daily_job_runs_once_per_day_across_instances(sqlite_url, tracker, domain, tmp_path):
     url, store = tracker
     assert sch.RETENTION in sch.JOBS and sch.JOB_LABELS[sch.RETENTION] == "对话记录清理"
-    assert sch.RETENTION not in sch.Scheduler(sqlite_url, "x", reports_dir=tmp_path).jobs   # no tracker given
+    assert sch.RETENTION not in sch.Scheduler(sqlite_url, "x", reports_dir=tmp_path).jobs  # no tracker given
 
     real = time.time()
     save(store, domain, "idle", session(real - 200 * DAY))
@@ -326,12 +345,14 @@ def test_the_daily_job_runs_once_per_day_across_instances(sqlite_url, tracker, d
     probe = sch.Scheduler(sqlite_url, "probe", reports_dir=tmp_path)
     today = probe.local_date(at(real))
     assert sch._retention_candidates(probe, probe.at(today, sch.RETENTION_AT) - timedelta(seconds=1)) == []
-    now = max(at(real), probe.at(today, sch.RETENTION_AT))      # at or after today's 03:30
+    now = max(at(real), probe.at(today, sch.RETENTION_AT))  # at or after today's 03:30
     day = probe.local_date(now).isoformat()
 
-    results = race(2, lambda i: sch.Scheduler(sqlite_url, f"inst-{i}", reports_dir=tmp_path, tracker_url=url,
-                                              retention_days=DAYS),
-                   lambda sched: sched.run_due(now, sweep=False))
+    results = race(
+        2,
+        lambda i: sch.Scheduler(sqlite_url, f"inst-{i}", reports_dir=tmp_path, tracker_url=url, retention_days=DAYS),
+        lambda sched: sched.run_due(now, sweep=False),
+    )
     [done] = [r for r in results if r.job == sch.RETENTION and r.status == "done"]
     assert done.period == day and done.data.conversations_removed == 1
     assert "整段删除长期无活动的会话 1 个" in done.output
@@ -343,8 +364,7 @@ def test_the_daily_job_runs_once_per_day_across_instances(sqlite_url, tracker, d
     # later the same day: nothing; the next day: once more; a simulated future never reaches further
     other = sch.Scheduler(sqlite_url, "inst-9", reports_dir=tmp_path, tracker_url=url, retention_days=DAYS)
     end_of_day = datetime.combine(probe.local_date(now) + timedelta(days=1), dtime(0), tzinfo=probe.tz)
-    assert [r for r in other.run_due(end_of_day - timedelta(seconds=1), sweep=False)
-            if r.job == sch.RETENTION] == []
+    assert [r for r in other.run_due(end_of_day - timedelta(seconds=1), sweep=False) if r.job == sch.RETENTION] == []
     later = now + timedelta(days=200)
     [next_run] = [r for r in other.run_due(later, sweep=False) if r.job == sch.RETENTION]
     assert next_run.status == "done" and next_run.period == other.local_date(later).isoformat()

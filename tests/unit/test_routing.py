@@ -1,4 +1,5 @@
 """Routing rules: the shipped routing.yml, rule precedence, staff-only categories, validation."""
+
 from __future__ import annotations
 
 import copy
@@ -35,13 +36,23 @@ def problems_of(data, net, source="routing.yml") -> list[str]:
 
 # --------------------------------------------------------------------------- the shipped rules
 
-@pytest.mark.parametrize("level, window", [
-    ("省", "window-province"), ("省级", "window-province"), ("陕西省", "window-province"),
-    ("市", "window-city"), ("市级", "window-city"),
-    ("区", "window-district"), ("西咸新区", "window-district"),
-    (None, "window-district"), ("", "window-district"),         # unknown level → district window
-    ("国家", "window-district"), ("窗口", "window-district"),
-])
+
+@pytest.mark.parametrize(
+    "level, window",
+    [
+        ("省", "window-province"),
+        ("省级", "window-province"),
+        ("陕西省", "window-province"),
+        ("市", "window-city"),
+        ("市级", "window-city"),
+        ("区", "window-district"),
+        ("西咸新区", "window-district"),
+        (None, "window-district"),
+        ("", "window-district"),  # unknown level → district window
+        ("国家", "window-district"),
+        ("窗口", "window-district"),
+    ],
+)
 def test_subsidy_goes_to_the_special_window_of_its_level(router, level, window):
     result = router.route(SUBSIDY, policy_level=level)
     assert result.node_id == window
@@ -55,7 +66,8 @@ def test_subsidy_rule_beats_location(router):
 
 def test_park_beats_new_city_beats_centre(router):
     assert router.route("need_space", new_city="沣西", park="西部科技创新港") == RouteResult(
-        "fengxi-ws-chuangxingang", "园区企业由所在园区工作站就近服务")
+        "fengxi-ws-chuangxingang", "园区企业由所在园区工作站就近服务"
+    )
     r = router.route("need_space", new_city="沣西新城")
     assert (r.node_id, r.rule) == ("fengxi", "新城企业由所在新城服务中心服务")
     r = router.route("need_space")
@@ -68,17 +80,20 @@ def test_every_category_is_routed(router, category):
     assert router.route(category).node_id in ("centre", "window-district")
 
 
-@pytest.mark.parametrize("kwargs, node", [
-    ({"park": "西部科技创新港"}, "fengxi-ws-chuangxingang"),        # the park alone
-    ({"park": "fengxi-ws-yungu"}, "fengxi-ws-yungu"),               # a workstation id
-    ({"new_city": "fengdong"}, "fengdong"),                          # a centre id
-    ({"new_city": "灃東新城"}, "fengdong"),                          # traditional
-    ({"park": "沣东新城某某科技园"}, "fengdong"),                    # unknown park, but the city is named
-    ({"park": "某某科技园"}, "centre"),                               # nothing known
-    ({"new_city": "北京"}, "centre"),
-    ({"new_city": "泾河新城", "park": "信息产业园"}, "jinghe"),       # park of another city: not trusted
-    ({"new_city": "泾河", "park": "地理信息产业园"}, "jinghe-ws-dili"),
-])
+@pytest.mark.parametrize(
+    "kwargs, node",
+    [
+        ({"park": "西部科技创新港"}, "fengxi-ws-chuangxingang"),  # the park alone
+        ({"park": "fengxi-ws-yungu"}, "fengxi-ws-yungu"),  # a workstation id
+        ({"new_city": "fengdong"}, "fengdong"),  # a centre id
+        ({"new_city": "灃東新城"}, "fengdong"),  # traditional
+        ({"park": "沣东新城某某科技园"}, "fengdong"),  # unknown park, but the city is named
+        ({"park": "某某科技园"}, "centre"),  # nothing known
+        ({"new_city": "北京"}, "centre"),
+        ({"new_city": "泾河新城", "park": "信息产业园"}, "jinghe"),  # park of another city: not trusted
+        ({"new_city": "泾河", "park": "地理信息产业园"}, "jinghe-ws-dili"),
+    ],
+)
 def test_location_resolution(router, kwargs, node):
     assert router.route("need_training", **kwargs).node_id == node
 
@@ -94,23 +109,30 @@ def test_default_router_cached():
     assert default_router().route("need_space", park="创新港").node_id == "fengxi-ws-chuangxingang"
 
 
-@pytest.mark.parametrize("raw, level", [
-    ("省级", "省"), ("Province", "省"), (" 市 ", "市"), ("区级", "区"), ("国家级", "国家"),
-    (None, None), ("", None), ("乡镇", "乡镇"),
-])
+@pytest.mark.parametrize(
+    "raw, level",
+    [
+        ("省级", "省"),
+        ("Province", "省"),
+        (" 市 ", "市"),
+        ("区级", "区"),
+        ("国家级", "国家"),
+        (None, None),
+        ("", None),
+        ("乡镇", "乡镇"),
+    ],
+)
 def test_normalise_level(raw, level):
     assert normalise_level(raw) == level
 
 
 # --------------------------------------------------------------------------- rules as data
 
+
 def test_staff_can_add_a_category_rule_without_code(tmp_path, net):
     text = ROUTING_FILE.read_text(encoding="utf-8")
     marker = "  - name: 园区企业由所在园区工作站就近服务"
-    added = ("  - name: 上市辅导由综合服务中心统筹\n"
-             "    when:\n"
-             "      category: [need_listing]\n"
-             "    to: centre\n\n")
+    added = "  - name: 上市辅导由综合服务中心统筹\n    when:\n      category: [need_listing]\n    to: centre\n\n"
     path = tmp_path / "routing.yml"
     path.write_text(text.replace(marker, added + marker), encoding="utf-8")
     router = Router.load(path, network=net)
@@ -128,7 +150,8 @@ def test_rule_order_decides(net):
     late["rules"].insert(2, category_rule)
     router = Router.from_data(late, net)
     assert router.route("need_listing", park="西部云谷") == RouteResult(
-        "fengxi-ws-yungu", "园区企业由所在园区工作站就近服务")
+        "fengxi-ws-yungu", "园区企业由所在园区工作站就近服务"
+    )
     assert router.route("need_listing", new_city="沣东") == RouteResult("centre", "上市辅导由综合服务中心统筹")
     assert router.route("need_training", new_city="沣东").node_id == "fengdong"
     # Placed first, it wins everywhere.
@@ -140,12 +163,17 @@ def test_rule_order_decides(net):
 def test_conditions_on_new_city_park_and_level(net):
     data = {
         "rules": [
-            {"name": "沣西的人才需求", "when": {"category": ["need_talent_recognition"], "new_city": ["沣西新城"]},
-             "to": "fengxi-ws-chuangxingang"},
-            {"name": "创新港的场地", "when": {"park": ["西部科技创新港"], "category": ["need_space"]},
-             "to": "fengxi"},
-            {"name": "省级政策咨询", "when": {"policy_level": ["省级"], "category": ["need_policy_consult"]},
-             "to": "window-province"},
+            {
+                "name": "沣西的人才需求",
+                "when": {"category": ["need_talent_recognition"], "new_city": ["沣西新城"]},
+                "to": "fengxi-ws-chuangxingang",
+            },
+            {"name": "创新港的场地", "when": {"park": ["西部科技创新港"], "category": ["need_space"]}, "to": "fengxi"},
+            {
+                "name": "省级政策咨询",
+                "when": {"policy_level": ["省级"], "category": ["need_policy_consult"]},
+                "to": "window-province",
+            },
             {"name": "无园区无新城", "when": {"park": "unknown", "new_city": "unknown"}, "to": "window-city"},
             {"name": "兜底", "to": "centre"},
         ],
@@ -160,11 +188,13 @@ def test_conditions_on_new_city_park_and_level(net):
 
 
 def test_unresolvable_target_falls_through(net):
-    data = {"rules": [
-        {"name": "工作站优先", "to": "park_workstation"},
-        {"name": "按级别", "to": {"by_policy_level": {"省": "window-province"}}},
-        {"name": "兜底", "to": "centre"},
-    ]}
+    data = {
+        "rules": [
+            {"name": "工作站优先", "to": "park_workstation"},
+            {"name": "按级别", "to": {"by_policy_level": {"省": "window-province"}}},
+            {"name": "兜底", "to": "centre"},
+        ]
+    }
     router = Router.from_data(data, net)
     assert router.route("need_space", park="西部云谷").rule == "工作站优先"
     assert router.route("need_space", policy_level="省").rule == "按级别"
@@ -197,27 +227,34 @@ def test_inactive_node_passes_to_open_ancestor():
 
 # --------------------------------------------------------------------------- validation
 
-@pytest.mark.parametrize("mutate, where, fragment", [
-    (lambda d: d["rules"][0]["to"]["by_policy_level"].update({"省": "window-prov"}),
-     "rules[0]（奖补兑现由对应级别的政策兑现专窗办理）: to.by_policy_level.省", "window-prov"),
-    (lambda d: d["rules"][0]["to"]["by_policy_level"].update({"乡": "centre"}), "to.by_policy_level.乡", "级别"),
-    (lambda d: d["rules"][0]["to"].update(otherwise="nowhere"), "to.otherwise", "nowhere"),
-    (lambda d: d["rules"][0]["when"].update(category=["need_subsidy"]), "when.category", "need_subsidy"),
-    (lambda d: d["rules"][0]["when"].update(category="known"), "when.category", "列表"),
-    (lambda d: d["rules"][1]["when"].update(park=["不存在的园区"]), "when.park", "不存在的园区"),
-    (lambda d: d["rules"][2]["when"].update(new_city=["北京"]), "when.new_city", "北京"),
-    (lambda d: d["rules"][2]["when"].update(policy_level=["乡"]), "when.policy_level", "乡"),
-    (lambda d: d["rules"][2]["when"].update(weather="sunny"), "when.weather", "未知条件"),
-    (lambda d: d["rules"][2].update(to="fengxii"), "rules[2]（新城企业由所在新城服务中心服务）: to", "fengxii"),
-    (lambda d: d["rules"][2].pop("to"), "to", "缺少分派目标"),
-    (lambda d: d["rules"][2].update(colour="red"), "colour", "未知字段"),
-    (lambda d: d["rules"][2].update(name=d["rules"][1]["name"]), "name", "重复"),
-    (lambda d: d["rules"][3].update(when={"new_city": "known"}), "when", "最后一条规则"),
-    (lambda d: d["rules"].append({"name": "多余", "to": "fengxi"}), "rules[4]（多余）: when", "永远不会生效"),
-    (lambda d: d.update(staff_only=["need_lunch"]), "(文件): staff_only", "need_lunch"),
-    (lambda d: d.update(staff_only="need_listing"), "(文件): staff_only", "列表"),
-    (lambda d: d.update(extra=1), "(文件): extra", "未知字段"),
-])
+
+@pytest.mark.parametrize(
+    "mutate, where, fragment",
+    [
+        (
+            lambda d: d["rules"][0]["to"]["by_policy_level"].update({"省": "window-prov"}),
+            "rules[0]（奖补兑现由对应级别的政策兑现专窗办理）: to.by_policy_level.省",
+            "window-prov",
+        ),
+        (lambda d: d["rules"][0]["to"]["by_policy_level"].update({"乡": "centre"}), "to.by_policy_level.乡", "级别"),
+        (lambda d: d["rules"][0]["to"].update(otherwise="nowhere"), "to.otherwise", "nowhere"),
+        (lambda d: d["rules"][0]["when"].update(category=["need_subsidy"]), "when.category", "need_subsidy"),
+        (lambda d: d["rules"][0]["when"].update(category="known"), "when.category", "列表"),
+        (lambda d: d["rules"][1]["when"].update(park=["不存在的园区"]), "when.park", "不存在的园区"),
+        (lambda d: d["rules"][2]["when"].update(new_city=["北京"]), "when.new_city", "北京"),
+        (lambda d: d["rules"][2]["when"].update(policy_level=["乡"]), "when.policy_level", "乡"),
+        (lambda d: d["rules"][2]["when"].update(weather="sunny"), "when.weather", "未知条件"),
+        (lambda d: d["rules"][2].update(to="fengxii"), "rules[2]（新城企业由所在新城服务中心服务）: to", "fengxii"),
+        (lambda d: d["rules"][2].pop("to"), "to", "缺少分派目标"),
+        (lambda d: d["rules"][2].update(colour="red"), "colour", "未知字段"),
+        (lambda d: d["rules"][2].update(name=d["rules"][1]["name"]), "name", "重复"),
+        (lambda d: d["rules"][3].update(when={"new_city": "known"}), "when", "最后一条规则"),
+        (lambda d: d["rules"].append({"name": "多余", "to": "fengxi"}), "rules[4]（多余）: when", "永远不会生效"),
+        (lambda d: d.update(staff_only=["need_lunch"]), "(文件): staff_only", "need_lunch"),
+        (lambda d: d.update(staff_only="need_listing"), "(文件): staff_only", "列表"),
+        (lambda d: d.update(extra=1), "(文件): extra", "未知字段"),
+    ],
+)
 def test_validation_names_file_rule_and_field(net, mutate, where, fragment):
     data = base_rules()
     mutate(data)

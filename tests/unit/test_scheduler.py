@@ -4,6 +4,7 @@ Every test runs on a fixed clock (Beijing time). Calendar facts used below (chin
 2026-10-01…10-07 National Day holiday, 2026-10-10 (Saturday) a make-up working day,
 2026-11-25 a Wednesday, 2026-11-30 and 2026-12-07 Mondays.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,6 +39,7 @@ def bj(y, mo, d, h=9, mi=0) -> datetime:
 
 # ---- helpers ---------------------------------------------------------------------------------------
 
+
 def add_enterprise(url, name="西安光启芯科技有限公司") -> int:
     with sessions(url).begin() as s:
         e = Enterprise(name=name)
@@ -46,18 +48,42 @@ def add_enterprise(url, name="西安光启芯科技有限公司") -> int:
         return e.id
 
 
-def add_ticket(url, number, node, created, due, *, enterprise_id, status=lc.IN_PROGRESS,
-               category="need_debt_financing", conversation="wx-1", last_push=None, responded=None,
-               paused=None) -> int:
+def add_ticket(
+    url,
+    number,
+    node,
+    created,
+    due,
+    *,
+    enterprise_id,
+    status=lc.IN_PROGRESS,
+    category="need_debt_financing",
+    conversation="wx-1",
+    last_push=None,
+    responded=None,
+    paused=None,
+) -> int:
     """A ticket; its 即日办 first response is due by the policy, given at `responded` (None: not yet)."""
     with sessions(url).begin() as s:
-        t = Ticket(number=number, enterprise_id=enterprise_id, category=category,
-                   service_content=BY_INTENT[category].content, node_id=node, status=status,
-                   description="测试工单", source_channel="web", conversation_id=conversation,
-                   created_at=created, updated_at=created,
-                   first_response_due=default_policy().first_response_due(created), first_response_at=responded,
-                   resolution_due=due, last_progress_push=last_push, paused_at=paused,
-                   resolved_at=created + timedelta(days=1) if status in lc.FINAL_STATES else None)
+        t = Ticket(
+            number=number,
+            enterprise_id=enterprise_id,
+            category=category,
+            service_content=BY_INTENT[category].content,
+            node_id=node,
+            status=status,
+            description="测试工单",
+            source_channel="web",
+            conversation_id=conversation,
+            created_at=created,
+            updated_at=created,
+            first_response_due=default_policy().first_response_due(created),
+            first_response_at=responded,
+            resolution_due=due,
+            last_progress_push=last_push,
+            paused_at=paused,
+            resolved_at=created + timedelta(days=1) if status in lc.FINAL_STATES else None,
+        )
         s.add(t)
         s.flush()
         return t.id
@@ -106,12 +132,17 @@ def sched(db_url, tmp_path):
 
 # ---- periods -----------------------------------------------------------------------------------------
 
+
 def test_periods_and_due_times(sched):
     assert sch.iso_week(bj(2026, 11, 25).date()) == "2026-W48"
     assert sch.months_back(bj(2026, 1, 15).date(), 1) == "2025-12"
     # daily: working days of the last 7 days from 08:30; the holiday week has none
     assert sch._daily_candidates(sched, bj(2026, 11, 25, 8, 29)) == [
-        "2026-11-19", "2026-11-20", "2026-11-23", "2026-11-24"]
+        "2026-11-19",
+        "2026-11-20",
+        "2026-11-23",
+        "2026-11-24",
+    ]
     assert sch._daily_candidates(sched, bj(2026, 11, 25, 8, 30))[-1] == "2026-11-25"
     assert sch._daily_candidates(sched, bj(2026, 10, 7, 12)) == []
     assert sch._daily_candidates(sched, bj(2026, 10, 10, 9)) == ["2026-10-08", "2026-10-09", "2026-10-10"]
@@ -128,6 +159,7 @@ def test_periods_and_due_times(sched):
 
 # ---- 日调度 -------------------------------------------------------------------------------------------
 
+
 def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
     """Each ticket under exactly one heading: 已超期 → 今日到期 → 待补充 → 新增 → 本周推进 (docs/dispatch.md)."""
     e1 = add_enterprise(db_url, "西安光启芯科技有限公司")
@@ -137,30 +169,85 @@ def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
     def answered(created):
         return created + timedelta(hours=1)
 
-    add_ticket(db_url, "QCY-A-new", "fengxi", bj(2026, 11, 24, 10), far, enterprise_id=e1,
-               status=lc.ACCEPTED, responded=answered(bj(2026, 11, 24, 10)))
-    add_ticket(db_url, "QCY-B-today", "fengxi", bj(2026, 11, 10), bj(2026, 11, 25, 17, 30),
-               enterprise_id=e2, category="need_policy_consult", responded=answered(bj(2026, 11, 10)))
-    add_ticket(db_url, "QCY-C-over", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20, 17, 30),
-               enterprise_id=e1, category="need_business_registration", status=lc.ASSIGNED,
-               responded=answered(bj(2026, 11, 5)))
-    add_ticket(db_url, "QCY-D-closed", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20), enterprise_id=e1,
-               status=lc.RESOLVED)
-    add_ticket(db_url, "QCY-E-paused", "fengxi", bj(2026, 11, 24, 11), bj(2026, 11, 20), enterprise_id=e2,
-               status=lc.AWAITING_INFO, paused=bj(2026, 11, 24, 14), responded=bj(2026, 11, 24, 14))
+    add_ticket(
+        db_url,
+        "QCY-A-new",
+        "fengxi",
+        bj(2026, 11, 24, 10),
+        far,
+        enterprise_id=e1,
+        status=lc.ACCEPTED,
+        responded=answered(bj(2026, 11, 24, 10)),
+    )
+    add_ticket(
+        db_url,
+        "QCY-B-today",
+        "fengxi",
+        bj(2026, 11, 10),
+        bj(2026, 11, 25, 17, 30),
+        enterprise_id=e2,
+        category="need_policy_consult",
+        responded=answered(bj(2026, 11, 10)),
+    )
+    add_ticket(
+        db_url,
+        "QCY-C-over",
+        "fengxi",
+        bj(2026, 11, 5),
+        bj(2026, 11, 20, 17, 30),
+        enterprise_id=e1,
+        category="need_business_registration",
+        status=lc.ASSIGNED,
+        responded=answered(bj(2026, 11, 5)),
+    )
+    add_ticket(
+        db_url, "QCY-D-closed", "fengxi", bj(2026, 11, 5), bj(2026, 11, 20), enterprise_id=e1, status=lc.RESOLVED
+    )
+    add_ticket(
+        db_url,
+        "QCY-E-paused",
+        "fengxi",
+        bj(2026, 11, 24, 11),
+        bj(2026, 11, 20),
+        enterprise_id=e2,
+        status=lc.AWAITING_INFO,
+        paused=bj(2026, 11, 24, 14),
+        responded=bj(2026, 11, 24, 14),
+    )
     add_ticket(db_url, "QCY-F-after", "fengxi", bj(2026, 11, 25, 8, 40), far, enterprise_id=e1)
-    add_ticket(db_url, "QCY-G-ws", "fengxi-ws-xinxi", bj(2026, 11, 24, 9), far, enterprise_id=e1,
-               responded=answered(bj(2026, 11, 24, 9)))
-    add_ticket(db_url, "QCY-H-before", "fengxi", bj(2026, 11, 24, 8), far, enterprise_id=e1,
-               responded=answered(bj(2026, 11, 24, 8)))
+    add_ticket(
+        db_url,
+        "QCY-G-ws",
+        "fengxi-ws-xinxi",
+        bj(2026, 11, 24, 9),
+        far,
+        enterprise_id=e1,
+        responded=answered(bj(2026, 11, 24, 9)),
+    )
+    add_ticket(
+        db_url,
+        "QCY-H-before",
+        "fengxi",
+        bj(2026, 11, 24, 8),
+        far,
+        enterprise_id=e1,
+        responded=answered(bj(2026, 11, 24, 8)),
+    )
     # new since yesterday's list AND its 即日办 first response is due today: listed once, under 今日到期
     add_ticket(db_url, "QCY-I-evening", "fengxi", bj(2026, 11, 24, 18), far, enterprise_id=e2)
     # new, never answered, first response due yesterday 17:30: 已超期 (首次响应), not 新增
     add_ticket(db_url, "QCY-J-silent", "fengxi", bj(2026, 11, 24, 9, 30), far, enterprise_id=e2)
     # open for more than a week, on schedule: 本周推进
-    add_ticket(db_url, "QCY-K-long", "fengxi", bj(2026, 11, 16, 10), far, enterprise_id=e1,
-               responded=answered(bj(2026, 11, 16, 10)))
-    with sessions(db_url).begin() as s:                       # a visit planned for today
+    add_ticket(
+        db_url,
+        "QCY-K-long",
+        "fengxi",
+        bj(2026, 11, 16, 10),
+        far,
+        enterprise_id=e1,
+        responded=answered(bj(2026, 11, 16, 10)),
+    )
+    with sessions(db_url).begin() as s:  # a visit planned for today
         s.add(Visit(enterprise_id=e1, node_id="fengxi", visited_at=bj(2026, 11, 25, 14), findings="走访了解融资需求"))
 
     results = sched.run_due(bj(2026, 11, 25, 9))
@@ -168,16 +255,16 @@ def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
     assert daily.status == "done" and daily.period == "2026-11-25"
     lists = daily.data
     fx = lists["fengxi"]
-    assert [t.number for t in fx.overdue] == ["QCY-C-over", "QCY-J-silent"]     # by deadline
+    assert [t.number for t in fx.overdue] == ["QCY-C-over", "QCY-J-silent"]  # by deadline
     assert [t.deadline for t in fx.overdue] == ["办结", "首次响应"]
     assert [t.number for t in fx.due_today] == ["QCY-B-today", "QCY-I-evening"]
     assert [t.deadline for t in fx.due_today] == ["办结", "首次响应"] and fx.due_today[1].new
-    assert [t.number for t in fx.awaiting_info] == ["QCY-E-paused"]              # paused: never overdue
+    assert [t.number for t in fx.awaiting_info] == ["QCY-E-paused"]  # paused: never overdue
     assert [t.number for t in fx.new] == ["QCY-A-new"]
     assert [t.number for t in fx.weekly] == ["QCY-K-long"]
-    assert fx.new_count == 4                                                     # A, E, I, J
+    assert fx.new_count == 4  # A, E, I, J
     numbers = [t.number for t in fx.tickets]
-    assert len(numbers) == len(set(numbers))                                     # one heading each
+    assert len(numbers) == len(set(numbers))  # one heading each
     assert [(v.enterprise, v.planned) for v in fx.visits] == [("西安光启芯科技有限公司", True)]
     assert [t.number for t in lists["fengxi-ws-xinxi"].new] == ["QCY-G-ws"]
     assert lists["centre"].empty
@@ -188,8 +275,15 @@ def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
     assert len({n.recipient for n in sent}) == len(sent)
     body = next(n.body for n in sent if n.recipient == "node:fengxi")
     assert "沣西新城服务中心" in body and "2026年11月25日（星期三）" in body
-    for number in ("QCY-A-new", "QCY-B-today", "QCY-C-over", "QCY-E-paused", "QCY-I-evening", "QCY-J-silent",
-                   "QCY-K-long"):
+    for number in (
+        "QCY-A-new",
+        "QCY-B-today",
+        "QCY-C-over",
+        "QCY-E-paused",
+        "QCY-I-evening",
+        "QCY-J-silent",
+        "QCY-K-long",
+    ):
         assert body.count(number) == 1, number
     for number in ("QCY-D-closed", "QCY-F-after", "QCY-G-ws", "QCY-H-before"):
         assert number not in body
@@ -203,8 +297,7 @@ def test_dispatch_lists_contain_the_right_tickets(db_url, sched):
     assert "今日没有需要调度的工单" in empty
 
     # the same day again (same or another instance): nothing more
-    assert done(sch.run_due(db_url, bj(2026, 11, 25, 10), "inst-b", reports_dir=sched.reports_dir),
-                sch.DAILY) == []
+    assert done(sch.run_due(db_url, bj(2026, 11, 25, 10), "inst-b", reports_dir=sched.reports_dir), sch.DAILY) == []
     assert len(notifications(db_url, "dispatch_list")) == len(lists.nodes)
 
 
@@ -212,14 +305,14 @@ def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(db_url, sched):
     ent = add_enterprise(db_url)
     n_nodes = active_nodes(db_url)
     assert done(sched.run_due(bj(2026, 9, 30, 9)), sch.DAILY) == ["2026-09-30"]
-    for day in range(1, 8):                          # National Day week: no dispatch
+    for day in range(1, 8):  # National Day week: no dispatch
         assert done(sched.run_due(bj(2026, 10, day, 9)), sch.DAILY) == []
     # a need that arrived during the holiday is "new" on the first working day after it
     add_ticket(db_url, "QCY-HOLIDAY", "fengxi", bj(2026, 10, 3, 15), bj(2026, 10, 20), enterprise_id=ent)
     results = sched.run_due(bj(2026, 10, 8, 9))
     assert done(results, sch.DAILY) == ["2026-10-08"]
     data = next(r for r in results if r.job == sch.DAILY).data
-    fx = data["fengxi"]        # its first response (即日办) is due at the end of this first working day
+    fx = data["fengxi"]  # its first response (即日办) is due at the end of this first working day
     assert [t.number for t in fx.due_today] == ["QCY-HOLIDAY"] and fx.due_today[0].new and fx.new_count == 1
     assert data.since == bj(2026, 9, 30, 8, 30)
     # downtime on Friday 10-09; Saturday 10-10 is a make-up working day: both run, each once
@@ -228,7 +321,7 @@ def test_no_dispatch_on_weekends_or_holidays_and_catch_up_once(db_url, sched):
     lists = {r.period: r.data for r in results if r.job == sch.DAILY}
     assert lists["2026-10-09"].catch_up and not lists["2026-10-10"].catch_up
     assert done(sched.run_due(bj(2026, 10, 10, 11)), sch.DAILY) == []
-    assert done(sched.run_due(bj(2026, 10, 11, 9)), sch.DAILY) == []    # Sunday
+    assert done(sched.run_due(bj(2026, 10, 11, 9)), sch.DAILY) == []  # Sunday
 
     sent = notifications(db_url, "dispatch_list")
     assert len(sent) == 4 * n_nodes
@@ -256,6 +349,7 @@ def test_a_fresh_installation_does_not_catch_up_the_past(db_url, sched):
 
 
 # ---- exactly once ---------------------------------------------------------------------------------------
+
 
 def race(n: int, make, run) -> list:
     """`n` schedulers (`make(i)`) started together on threads, each calling `run(scheduler)`;
@@ -285,20 +379,23 @@ def test_concurrent_instances_run_each_job_period_once(db_url, tmp_path):
     ent = add_enterprise(url)
     add_ticket(url, "QCY-OLD", "fengxi-ws-xinxi", bj(2026, 11, 10), bj(2026, 11, 30, 17, 30), enterprise_id=ent)
     add_ticket(url, "QCY-NEW", "fengxi", bj(2026, 11, 30, 10), bj(2026, 12, 14), enterprise_id=ent)
-    now = bj(2026, 12, 1, 9)                # Tuesday: daily, weekly W49 and monthly 2026-11 all due
-    results = race(4, lambda i: sch.Scheduler(url, f"inst-{i}", reports_dir=tmp_path / "reports"),
-                   lambda sched: sched.run_due(now))
+    now = bj(2026, 12, 1, 9)  # Tuesday: daily, weekly W49 and monthly 2026-11 all due
+    results = race(
+        4, lambda i: sch.Scheduler(url, f"inst-{i}", reports_dir=tmp_path / "reports"), lambda sched: sched.run_due(now)
+    )
     runs = job_runs(url)
     assert [(r.job, r.period, r.status) for r in runs] == [
-        ("daily_dispatch", "2026-12-01", "done"), ("monthly_summary", "2026-11", "done"),
-        ("weekly_push", "2026-W49", "done")]
+        ("daily_dispatch", "2026-12-01", "done"),
+        ("monthly_summary", "2026-11", "done"),
+        ("weekly_push", "2026-W49", "done"),
+    ]
     for job in (sch.DAILY, sch.WEEKLY, sch.MONTHLY):
         assert len(done(results, job)) == 1
     assert len(notifications(url, "dispatch_list")) == active_nodes(url)
     assert len(notifications(url, "progress")) == 1
     assert len(notifications(url, "monthly_summary")) == 1
-    assert len(notifications(url, "sla_warning")) == 1            # four sweeps, one warning
-    assert len(notifications(url, "escalation")) == 1             # … and one escalation
+    assert len(notifications(url, "sla_warning")) == 1  # four sweeps, one warning
+    assert len(notifications(url, "escalation")) == 1  # … and one escalation
     assert len(events(url, "QCY-OLD", "progress_push")) == 1
     assert len(events(url, "QCY-OLD", "escalate")) == 1
     assert ticket(url, "QCY-OLD").node_id == "fengxi" and ticket(url, "QCY-OLD").escalation_level == 1
@@ -312,7 +409,7 @@ def test_claim_is_exclusive_and_a_failed_run_is_taken_over(db_url, tmp_path):
     b = sch.Scheduler(url, "inst-b", reports_dir=tmp_path)
     c = a.claim(sch.DAILY, "2026-11-25", now)
     assert c is not None and c.instance == "inst-a"
-    assert b.claim(sch.DAILY, "2026-11-25", now) is None                       # unique (job, period)
+    assert b.claim(sch.DAILY, "2026-11-25", now) is None  # unique (job, period)
     with sessions(url).begin() as s:
         s.execute(update(JobRun).values(status="failed", finished_at=now))
     assert b.claim(sch.DAILY, "2026-11-25", now + timedelta(minutes=1)) is None  # not before RETRY_AFTER
@@ -327,10 +424,10 @@ def test_a_failed_run_is_retried_and_its_writes_rolled_back(db_url, sched, monke
     calls = []
 
     def flaky(sc, s, period, now, prepared):
-        out = sch._work_daily(sc, s, period, now, prepared)     # writes the notifications …
+        out = sch._work_daily(sc, s, period, now, prepared)  # writes the notifications …
         calls.append(period)
         if len(calls) == 1:
-            raise RuntimeError("通知通道暂时不可用")              # … then fails: all rolled back
+            raise RuntimeError("通知通道暂时不可用")  # … then fails: all rolled back
         return out
 
     monkeypatch.setitem(sch.JOBS, sch.DAILY, dataclasses.replace(sch.JOBS[sch.DAILY], work=flaky))
@@ -354,7 +451,7 @@ def test_a_stale_run_is_taken_over_and_the_presumed_dead_instance_commits_nothin
     now = bj(2026, 11, 25, 9)
     a_claim = sched.claim(sch.DAILY, "2026-11-25", now)
     b = sch.Scheduler(db_url, "inst-b", reports_dir=sched.reports_dir)
-    assert done(b.run_due(now + timedelta(minutes=30)), sch.DAILY) == []      # still presumed alive
+    assert done(b.run_due(now + timedelta(minutes=30)), sch.DAILY) == []  # still presumed alive
     assert done(b.run_due(now + timedelta(hours=2)), sch.DAILY) == ["2026-11-25"]
     # inst-a wakes up and finishes its (lost) run: rolled back, nothing sent twice
     late = sched.execute(sch.JOBS[sch.DAILY], a_claim, now + timedelta(hours=2, minutes=1))
@@ -366,24 +463,36 @@ def test_a_stale_run_is_taken_over_and_the_presumed_dead_instance_commits_nothin
 
 # ---- 周推进 -------------------------------------------------------------------------------------------
 
+
 def test_weekly_push_only_for_tickets_open_over_a_week_and_once_a_week(db_url, sched):
     ent = add_enterprise(db_url)
     far = bj(2026, 12, 31)
     add_ticket(db_url, "QCY-T1", "fengxi", bj(2026, 11, 20, 10), far, enterprise_id=ent)
-    add_ticket(db_url, "QCY-T2", "fengxi", bj(2026, 11, 27, 10), far, enterprise_id=ent)      # 3 days
+    add_ticket(db_url, "QCY-T2", "fengxi", bj(2026, 11, 27, 10), far, enterprise_id=ent)  # 3 days
     add_ticket(db_url, "QCY-T3", "fengxi", bj(2026, 11, 20, 10), far, enterprise_id=ent, status=lc.RESOLVED)
-    add_ticket(db_url, "QCY-T4", "fengxi", bj(2026, 11, 10, 10), far, enterprise_id=ent,
-               last_push=bj(2026, 11, 27, 9))                                                    # pushed lately
-    add_ticket(db_url, "QCY-T5", "fengxi-ws-xinxi", bj(2026, 11, 15, 10), far, enterprise_id=ent,
-               status=lc.AWAITING_INFO, conversation=None, category="need_qualification")
-    monday = bj(2026, 11, 30, 9) + timedelta(seconds=40)      # the tick ran a little late
+    add_ticket(
+        db_url, "QCY-T4", "fengxi", bj(2026, 11, 10, 10), far, enterprise_id=ent, last_push=bj(2026, 11, 27, 9)
+    )  # pushed lately
+    add_ticket(
+        db_url,
+        "QCY-T5",
+        "fengxi-ws-xinxi",
+        bj(2026, 11, 15, 10),
+        far,
+        enterprise_id=ent,
+        status=lc.AWAITING_INFO,
+        conversation=None,
+        category="need_qualification",
+    )
+    monday = bj(2026, 11, 30, 9) + timedelta(seconds=40)  # the tick ran a little late
     [weekly] = [r for r in sched.run_due(monday) if r.job == sch.WEEKLY]
     assert weekly.period == "2026-W49" and weekly.status == "done"
     assert [p.number for p in weekly.data] == ["QCY-T1", "QCY-T5"]
     sent = notifications(db_url, "progress")
     assert [n.recipient for n in sent] == ["sender:wx-1", "node:fengxi-ws-xinxi"]
     assert sent[0].body.startswith(
-        "您的工单 QCY-T1（贷款融资）目前状态：办理中，由沣西新城服务中心办理，下一步：服务专员正在办理。")
+        "您的工单 QCY-T1（贷款融资）目前状态：办理中，由沣西新城服务中心办理，下一步：服务专员正在办理。"
+    )
     assert "目前状态：待补充" in sent[1].body and "需要您补充材料或信息" in sent[1].body
     assert "请电话或上门告知企业" in sent[1].body and "资质认定" in sent[1].body
     [ev] = events(db_url, "QCY-T1", "progress_push")
@@ -405,19 +514,19 @@ def test_weekly_catch_up_does_not_push_twice(db_url, sched):
     ent = add_enterprise(db_url)
     add_ticket(db_url, "QCY-W", "fengxi", bj(2026, 10, 20, 10), bj(2026, 12, 31), enterprise_id=ent)
     assert done(sched.run_due(bj(2026, 11, 9, 9)), sch.WEEKLY) == ["2026-W46"]
-    results = sched.run_due(bj(2026, 11, 25, 9))          # down for W47 and most of W48
+    results = sched.run_due(bj(2026, 11, 25, 9))  # down for W47 and most of W48
     assert done(results, sch.WEEKLY) == ["2026-W47", "2026-W48"]
-    assert len(notifications(db_url, "progress")) == 2    # W46 and one catch-up push
+    assert len(notifications(db_url, "progress")) == 2  # W46 and one catch-up push
 
 
 # ---- 月总结 -------------------------------------------------------------------------------------------
+
 
 def test_monthly_summary_files_and_notification(db_url, sched):
     from openpyxl import load_workbook
 
     ent = add_enterprise(db_url)
-    add_ticket(db_url, "QCY-M1", "fengxi", bj(2026, 11, 10), bj(2026, 11, 20), enterprise_id=ent,
-               status=lc.RESOLVED)
+    add_ticket(db_url, "QCY-M1", "fengxi", bj(2026, 11, 10), bj(2026, 11, 20), enterprise_id=ent, status=lc.RESOLVED)
     assert done(sched.run_due(bj(2026, 12, 1, 7, 59)), sch.MONTHLY) == []
     [monthly] = [r for r in sched.run_due(bj(2026, 12, 1, 8)) if r.job == sch.MONTHLY]
     assert monthly.period == "2026-11" and monthly.status == "done"
@@ -439,10 +548,14 @@ def test_monthly_summary_files_and_notification(db_url, sched):
 
 def open_at_workstation(url, clock, sender="wx-sla", category="need_policy_consult"):
     svc = TicketService(url, clock=clock)
-    res = svc.open_ticket(category=category, description="想了解一下高企认定相关的政策条款",
-                          enterprise=EnterpriseInput(name="西安沣信科技有限公司", new_city="沣西",
-                                                     park="沣西新城信息产业园"),
-                          contact_name="李工", mobile="13912345678", sender_id=sender)
+    res = svc.open_ticket(
+        category=category,
+        description="想了解一下高企认定相关的政策条款",
+        enterprise=EnterpriseInput(name="西安沣信科技有限公司", new_city="沣西", park="沣西新城信息产业园"),
+        contact_name="李工",
+        mobile="13912345678",
+        sender_id=sender,
+    )
     assert res.node.id == "fengxi-ws-xinxi"
     return svc, res.ticket
 
@@ -451,9 +564,9 @@ def test_sla_warning_once_then_escalation_up_the_tree_and_never_beyond(db_url):
     sla = default_policy()
     svc, t = open_at_workstation(db_url, Clock(bj(2026, 11, 25, 10)))
     due = t.resolution_due
-    assert due.astimezone(CST) == bj(2026, 11, 30, 10)            # 3 working days
+    assert due.astimezone(CST) == bj(2026, 11, 30, 10)  # 3 working days
     warn_at = sla.warning_due(due)
-    assert warn_at.astimezone(CST) == bj(2026, 11, 27, 14, 30)     # 4 working hours before
+    assert warn_at.astimezone(CST) == bj(2026, 11, 27, 14, 30)  # 4 working hours before
 
     assert sch.sla_sweep(db_url, warn_at - timedelta(minutes=1)).warned == []
     r = sch.sla_sweep(db_url, warn_at)
@@ -462,7 +575,7 @@ def test_sla_warning_once_then_escalation_up_the_tree_and_never_beyond(db_url):
     assert w.recipient == "node:fengxi-ws-xinxi" and t.number in w.body and "11月30日 10:00 到期" in w.body
     assert "政策咨询" in w.body and "西安沣信科技有限公司" in w.body
     assert ticket(db_url, t.number).warned_at == warn_at
-    assert sch.sla_sweep(db_url, warn_at + timedelta(hours=1)).warned == []   # once
+    assert sch.sla_sweep(db_url, warn_at + timedelta(hours=1)).warned == []  # once
     assert len(events(db_url, t.number, "sla_warning")) == 1
 
     assert sch.sla_sweep(db_url, due - timedelta(seconds=1)).escalated == []
@@ -495,7 +608,7 @@ def test_no_warning_or_escalation_while_awaiting_info(db_url):
     clock = Clock(bj(2026, 11, 25, 10))
     svc, t = open_at_workstation(db_url, clock)
     clock.now = bj(2026, 11, 26, 10)
-    svc.transition(t.number, lc.AWAITING_INFO, "staff:wang")          # paused before the warning
+    svc.transition(t.number, lc.AWAITING_INFO, "staff:wang")  # paused before the warning
     for later in (bj(2026, 11, 27, 15), bj(2026, 11, 30, 10), bj(2026, 12, 20, 10)):
         r = sch.sla_sweep(db_url, later)
         assert r.warned == [] and r.escalated == []
@@ -531,12 +644,15 @@ def test_overdue_at_the_centre_is_warned_but_not_escalated_and_inactive_parents_
 
 # ---- the loop and the command line -----------------------------------------------------------------------
 
+
 def test_run_forever_ticks_until_stopped(db_url, tmp_path):
     async def main():
         stop = asyncio.Event()
-        task = asyncio.create_task(sch.run_forever(db_url, "loop", interval=0.05, stop=stop,
-                                                   clock=lambda: bj(2026, 11, 25, 9),
-                                                   reports_dir=tmp_path))
+        task = asyncio.create_task(
+            sch.run_forever(
+                db_url, "loop", interval=0.05, stop=stop, clock=lambda: bj(2026, 11, 25, 9), reports_dir=tmp_path
+            )
+        )
         for _ in range(200):
             await asyncio.sleep(0.05)
             if len(job_runs(db_url)) == 3:
@@ -546,7 +662,10 @@ def test_run_forever_ticks_until_stopped(db_url, tmp_path):
 
     asyncio.run(main())
     assert {(r.job, r.status) for r in job_runs(db_url)} == {
-        ("daily_dispatch", "done"), ("weekly_push", "done"), ("monthly_summary", "done")}
+        ("daily_dispatch", "done"),
+        ("weekly_push", "done"),
+        ("monthly_summary", "done"),
+    }
     assert len(notifications(db_url, "dispatch_list")) == active_nodes(db_url)
 
 
@@ -554,8 +673,14 @@ def test_command_line_run_once_and_status(db_url, tmp_path):
     env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), DATABASE_URL=db_url)
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "bot.scheduler", *args], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "bot.scheduler", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     p = cli("run-once", "--now", "2026-12-01T09:00")
     assert p.returncode == 0, p.stderr

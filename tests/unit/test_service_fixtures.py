@@ -1,6 +1,7 @@
 """The test suite's own contract for shared services (tests/conftest.py): a test that needs
 PostgreSQL or Redis skips with the reason on a developer's machine without them, and fails in
 CI (CI=true); a Redis test gets a key prefix of its own."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOSED = "127.0.0.1:1"      # nothing listens on port 1
+CLOSED = "127.0.0.1:1"  # nothing listens on port 1
 
 
 def test_redis_space_is_a_prefix_of_its_own(redis_url):
@@ -27,8 +28,14 @@ def run_pytest(*args: str, ci: bool) -> subprocess.CompletedProcess:
     env.update(TEST_PG_ADMIN_URL=f"postgresql://postgres@{CLOSED}/postgres", TEST_REDIS_URL=f"redis://{CLOSED}/0")
     if ci:
         env["CI"] = "true"
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def summary(out: str) -> str:
@@ -36,7 +43,10 @@ def summary(out: str) -> str:
 
 
 def test_absent_services_skip_locally_and_fail_in_ci():
-    tests = ("tests/unit/test_migrations.py", f"{Path(__file__).relative_to(ROOT)}::test_redis_space_is_a_prefix_of_its_own")
+    tests = (
+        "tests/unit/test_migrations.py",
+        f"{Path(__file__).relative_to(ROOT)}::test_redis_space_is_a_prefix_of_its_own",
+    )
     local = run_pytest(*tests, ci=False)
     assert local.returncode == 0, local.stdout[-3000:]
     assert re.search(r"\b1 passed, 2 skipped\b", summary(local.stdout)), local.stdout[-3000:]

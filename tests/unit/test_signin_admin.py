@@ -1,5 +1,6 @@
 """Staff accounts disabled and enabled (admin page and CLI), the real client address in audit rows,
 and bounded numeric parameters — on a real desk app and database, SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,9 +32,12 @@ class Browser:
         self.client.session.cookie_jar.clear()
         page = await self.client.get("/console/login", headers=headers or {})
         token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        return await self.client.post("/console/login", data={"username": username, "password": password,
-                                                               "csrf_token": token, "next": "/console/"},
-                                      headers=headers or {}, allow_redirects=False)
+        return await self.client.post(
+            "/console/login",
+            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
+            headers=headers or {},
+            allow_redirects=False,
+        )
 
     async def csrf(self) -> str:
         page = await (await self.client.get("/console/tickets")).text()
@@ -88,8 +92,16 @@ class _OtherBrowser:
 
 
 async def make_desk(db_url, tmp_path, monkeypatch, **settings_kw) -> Desk:
-    settings = dataclasses.replace(Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9,
-                                   rasa_token="t", desk_scheduler=False, **settings_kw)
+    settings = dataclasses.replace(
+        Settings(),
+        database_url=db_url,
+        var_dir=tmp_path,
+        rasa_port=9,
+        actions_port=9,
+        rasa_token="t",
+        desk_scheduler=False,
+        **settings_kw,
+    )
     app = create_app(settings)
     app[auth.CLOCK_KEY] = lambda: datetime.now(timezone.utc)
     return Desk(app, db_url, [])
@@ -117,6 +129,7 @@ def sessions_of(db, staff_id):
 
 # ---- disable and enable ---------------------------------------------------------------------------
 
+
 async def test_admin_disables_and_enables_an_account_and_its_sessions_end(desk):
     cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
     li = cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
@@ -128,15 +141,15 @@ async def test_admin_disables_and_enables_an_account_and_its_sessions_end(desk):
     page = await admin.client.get("/console/admin/staff")
     text = await page.text()
     assert page.status == 200 and "账号管理" in text and "/console/admin/staff/li/disable" in text
-    assert "/console/admin/staff/boss/disable" not in text             # not oneself
+    assert "/console/admin/staff/boss/disable" not in text  # not oneself
 
-    fwd = {"X-Forwarded-For": "198.51.100.23"}                           # through the local reverse proxy
+    fwd = {"X-Forwarded-For": "198.51.100.23"}  # through the local reverse proxy
     r = await admin.post("/console/admin/staff/li/disable", headers=fwd)
     assert r.status == 303 and r.headers["Location"] == "/console/admin/staff?done=disable"
     assert sessions_of(desk.db, li.id) == []
     gone = await staff.client.get("/console/tickets", allow_redirects=False)
     assert gone.status == 302 and gone.headers["Location"].startswith("/console/login")
-    assert (await staff.login("li")).status == 401                      # the usual answer, nothing more
+    assert (await staff.login("li")).status == 401  # the usual answer, nothing more
     row = audit(desk.db, "staff_disable")[-1]
     assert row.actor == "staff:boss" and row.ip == "198.51.100.23" and row.detail.startswith("li")
     page = await (await admin.client.get("/console/admin/staff")).text()
@@ -174,7 +187,7 @@ async def test_admin_lifts_a_sign_in_pause(desk):
     cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
     b = await desk.browser()
     now = datetime.now(timezone.utc)
-    for i in range(throttle.PAIR_MAX):                   # five attempts from one address, each after its delay
+    for i in range(throttle.PAIR_MAX):  # five attempts from one address, each after its delay
         assert throttle.count_attempt(desk.db, "li", "198.51.100.5", now + timedelta(seconds=10 * i)).allowed
     assert [a for a, _ in cli.paused(desk.db, "li", now + timedelta(minutes=1))] == ["198.51.100.5"]
     assert (await b.login("boss")).status == 302
@@ -188,8 +201,11 @@ async def test_admin_lifts_a_sign_in_pause(desk):
 def test_cli_disable_and_enable(db_url, capsys):
     info = cli.create_staff(db_url, "li", "李明", "fengxi", "staff", PASSWORD)
     with sessions(db_url).begin() as s:
-        s.add(StaffSession(id="y" * 64, staff_id=info.id, csrf_token="c",
-                           expires_at=datetime.now(timezone.utc).replace(year=2100)))
+        s.add(
+            StaffSession(
+                id="y" * 64, staff_id=info.id, csrf_token="c", expires_at=datetime.now(timezone.utc).replace(year=2100)
+            )
+        )
     assert cli.main(["--db", db_url, "disable", "--username", "LI"]) == 0
     assert "已停用账号 li，该账号已登录的会话均已退出" in capsys.readouterr().out
     assert sessions_of(db_url, info.id) == [] and not cli.list_staff(db_url)[0].active
@@ -204,16 +220,20 @@ def test_cli_disable_and_enable(db_url, capsys):
 
 # ---- the client's address -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("trusted, headers, expected", [
-    ("127.0.0.0/8 ::1", {"X-Forwarded-For": "198.51.100.8"}, "198.51.100.8"),
-    # a client's own made-up first hop is not believed: the nearest untrusted hop is the client
-    ("127.0.0.0/8 ::1", {"X-Forwarded-For": "10.9.9.9, 198.51.100.8"}, "198.51.100.8"),
-    ("127.0.0.0/8 ::1", {"X-Real-IP": "198.51.100.9"}, "198.51.100.9"),
-    ("127.0.0.0/8 ::1", {"X-Forwarded-For": "not-an-address"}, "127.0.0.1"),
-    ("127.0.0.0/8 ::1", {}, "127.0.0.1"),
-    ("none", {"X-Forwarded-For": "198.51.100.8", "X-Real-IP": "198.51.100.9"}, "127.0.0.1"),
-    ("192.0.2.1", {"X-Forwarded-For": "198.51.100.8"}, "127.0.0.1"),      # the peer is no trusted proxy
-])
+
+@pytest.mark.parametrize(
+    "trusted, headers, expected",
+    [
+        ("127.0.0.0/8 ::1", {"X-Forwarded-For": "198.51.100.8"}, "198.51.100.8"),
+        # a client's own made-up first hop is not believed: the nearest untrusted hop is the client
+        ("127.0.0.0/8 ::1", {"X-Forwarded-For": "10.9.9.9, 198.51.100.8"}, "198.51.100.8"),
+        ("127.0.0.0/8 ::1", {"X-Real-IP": "198.51.100.9"}, "198.51.100.9"),
+        ("127.0.0.0/8 ::1", {"X-Forwarded-For": "not-an-address"}, "127.0.0.1"),
+        ("127.0.0.0/8 ::1", {}, "127.0.0.1"),
+        ("none", {"X-Forwarded-For": "198.51.100.8", "X-Real-IP": "198.51.100.9"}, "127.0.0.1"),
+        ("192.0.2.1", {"X-Forwarded-For": "198.51.100.8"}, "127.0.0.1"),  # the peer is no trusted proxy
+    ],
+)
 async def test_audit_rows_keep_the_real_client_address(sqlite_url, tmp_path, monkeypatch, trusted, headers, expected):
     d = await make_desk(sqlite_url, tmp_path, monkeypatch, trusted_proxies=trusted)
     cli.create_staff(sqlite_url, "li", "李明", "fengxi", "staff", PASSWORD)
@@ -231,6 +251,7 @@ async def test_audit_rows_keep_the_real_client_address(sqlite_url, tmp_path, mon
 
 
 # ---- numeric parameters ---------------------------------------------------------------------------
+
 
 async def test_numeric_parameters_are_bounded(desk):
     cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
@@ -251,8 +272,9 @@ async def test_numeric_parameters_are_bounded(desk):
     assert r.status == 200 and [m["text"] for m in (await r.json())["messages"]] == ["你好"]
     # ids posted in forms: out of range or not numbers are refused, never a server error
     for value in ("99999999999999999999", "x"):
-        r = await b.post("/console/conversations/c-1/claim", {"handover_id": value},
-                         headers={"Accept": "application/json"})
+        r = await b.post(
+            "/console/conversations/c-1/claim", {"handover_id": value}, headers={"Accept": "application/json"}
+        )
         assert r.status == 409 and "没有等待接单的人工服务" in (await r.json())["message"]
 
 
@@ -273,10 +295,17 @@ async def test_a_disabled_accounts_event_stream_ends_even_while_events_flow(desk
 
     async def publish():
         n = 0
-        while True:                       # busier than the heartbeat: the stream never falls quiet
+        while True:  # busier than the heartbeat: the stream never falls quiet
             n += 1
-            hub.publish("console", {"type": "handover", "action": "created", "conversation_id": f"web-{n}",
-                                    "handover": {"id": n, "node": "centre", "reason": "request_human"}})
+            hub.publish(
+                "console",
+                {
+                    "type": "handover",
+                    "action": "created",
+                    "conversation_id": f"web-{n}",
+                    "handover": {"id": n, "node": "centre", "reason": "request_human"},
+                },
+            )
             await asyncio.sleep(0.05)
 
     async def events_until_logout() -> list[str]:
@@ -291,7 +320,7 @@ async def test_a_disabled_accounts_event_stream_ends_even_while_events_flow(desk
                 if name == "logout":
                     return seen
                 if seen.count("handover") == 3:
-                    cli.set_active(desk.db, "li", False)        # disabled while the stream is busy
+                    cli.set_active(desk.db, "li", False)  # disabled while the stream is busy
 
     publisher = asyncio.ensure_future(publish())
     try:

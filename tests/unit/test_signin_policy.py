@@ -1,5 +1,6 @@
 """The staff password policy: 12+ characters, not all digits, not the username, not a common password;
 applied wherever a password is set (create, passwd; CLI and functions), on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import io
@@ -10,28 +11,32 @@ import pytest
 from bot.staff import accounts as cli
 
 
-@pytest.mark.parametrize("password, username, message", [
-    ("Short-2026", "", "密码至少需要 12 位"),
-    ("x" * 129, "", "密码不能超过 128 位"),
-    (" Leading-space-2026", "", "密码首尾不能是空格"),
-    ("123456789012", "", "密码不能全是数字"),
-    ("20261203202612", "", "密码不能全是数字"),
-    ("abababababab", "", "密码过于简单"),
-    ("zhangwei.lee", "zhangwei.lee", "密码不能与用户名相同"),
-    ("Zhangwei.Lee2026!", "zhangwei.lee", "密码不能与用户名相同"),
-    ("qwertyqwerty", "", "该密码过于常见"),
-    ("1qaz2wsx3edc", "", "该密码过于常见"),
-    ("Password2026!", "", "该密码过于常见"),       # a listed word with digits and a symbol added
-    ("PASSWORD123456", "", "该密码过于常见"),
-])
+@pytest.mark.parametrize(
+    "password, username, message",
+    [
+        ("Short-2026", "", "密码至少需要 12 位"),
+        ("x" * 129, "", "密码不能超过 128 位"),
+        (" Leading-space-2026", "", "密码首尾不能是空格"),
+        ("123456789012", "", "密码不能全是数字"),
+        ("20261203202612", "", "密码不能全是数字"),
+        ("abababababab", "", "密码过于简单"),
+        ("zhangwei.lee", "zhangwei.lee", "密码不能与用户名相同"),
+        ("Zhangwei.Lee2026!", "zhangwei.lee", "密码不能与用户名相同"),
+        ("qwertyqwerty", "", "该密码过于常见"),
+        ("1qaz2wsx3edc", "", "该密码过于常见"),
+        ("Password2026!", "", "该密码过于常见"),  # a listed word with digits and a symbol added
+        ("PASSWORD123456", "", "该密码过于常见"),
+    ],
+)
 def test_refused_passwords(password, username, message):
     with pytest.raises(cli.StaffError) as exc:
         cli.check_password_policy(password, username)
     assert message in str(exc.value)
 
 
-@pytest.mark.parametrize("password", ["Qcy-console-2026", "沣西新城-服务专员-07", "correct horse battery staple",
-                                      "Zhangwei.Lee2026!"])
+@pytest.mark.parametrize(
+    "password", ["Qcy-console-2026", "沣西新城-服务专员-07", "correct horse battery staple", "Zhangwei.Lee2026!"]
+)
 def test_accepted_passwords(password):
     cli.check_password_policy(password, "li")
 

@@ -1,4 +1,5 @@
 """SLA deadlines in China's official working days and office hours (bot/tickets/sla.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -58,6 +59,7 @@ def _cc_last_year() -> int:
 
 # --------------------------------------------------------------------------- config
 
+
 def test_shipped_config_loads_and_covers_all_19_categories():
     p = SlaPolicy.load()
     raw = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
@@ -76,27 +78,32 @@ def test_unknown_category_uses_default(policy):
     assert policy.resolution_days("need_listing") == 20
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"office_hours": [["09:00", "12:00"], ["13:30", "25:00"]]}, "office_hours[1][1]"),
-    ({"office_hours": [["9点", "12:00"]]}, "office_hours[0][0]"),
-    ({"office_hours": [["13:30", "17:30"], ["09:00", "12:00"]]}, "office_hours[1]"),
-    ({"office_hours": [["09:00", "12:00"], ["11:00", "17:30"]]}, "office_hours[1]"),
-    ({"office_hours": [["12:00", "09:00"]]}, "office_hours[0]"),
-    ({"office_hours": [["09:00"]]}, "office_hours[0]"),
-    ({"office_hours": []}, "office_hours"),
-    ({"office_hours": [[540, "12:00"]]}, "office_hours[0][0]"),   # unquoted YAML 09:00 → 540
-    ({"timezone": "Asia/Nowhere"}, "timezone"),
-    ({"first_response": "within_2_hours"}, "first_response"),
-    ({"warning_before_hours": -1}, "warning_before_hours"),
-    ({"warning_before_hours": "4"}, "warning_before_hours"),
-    ({"resolution_working_days": {"default": 0}}, "resolution_working_days.default"),
-    ({"resolution_working_days": {"default": 5, "need_polcy_consult": 3}},
-     "resolution_working_days.need_polcy_consult"),
-    ({"resolution_working_days": {"need_listing": 20}}, "resolution_working_days"),
-    ({"calendar": {"extra_holidays": ["2027-13-01"]}}, "calendar.extra_holidays[0]"),
-    ({"calendar": {"extra_holidays": ["2027-10-01"], "extra_workdays": ["2027-10-01"]}}, "calendar"),
-    ({"calendar": {"holidays": []}}, "calendar"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"office_hours": [["09:00", "12:00"], ["13:30", "25:00"]]}, "office_hours[1][1]"),
+        ({"office_hours": [["9点", "12:00"]]}, "office_hours[0][0]"),
+        ({"office_hours": [["13:30", "17:30"], ["09:00", "12:00"]]}, "office_hours[1]"),
+        ({"office_hours": [["09:00", "12:00"], ["11:00", "17:30"]]}, "office_hours[1]"),
+        ({"office_hours": [["12:00", "09:00"]]}, "office_hours[0]"),
+        ({"office_hours": [["09:00"]]}, "office_hours[0]"),
+        ({"office_hours": []}, "office_hours"),
+        ({"office_hours": [[540, "12:00"]]}, "office_hours[0][0]"),  # unquoted YAML 09:00 → 540
+        ({"timezone": "Asia/Nowhere"}, "timezone"),
+        ({"first_response": "within_2_hours"}, "first_response"),
+        ({"warning_before_hours": -1}, "warning_before_hours"),
+        ({"warning_before_hours": "4"}, "warning_before_hours"),
+        ({"resolution_working_days": {"default": 0}}, "resolution_working_days.default"),
+        (
+            {"resolution_working_days": {"default": 5, "need_polcy_consult": 3}},
+            "resolution_working_days.need_polcy_consult",
+        ),
+        ({"resolution_working_days": {"need_listing": 20}}, "resolution_working_days"),
+        ({"calendar": {"extra_holidays": ["2027-13-01"]}}, "calendar.extra_holidays[0]"),
+        ({"calendar": {"extra_holidays": ["2027-10-01"], "extra_workdays": ["2027-10-01"]}}, "calendar"),
+        ({"calendar": {"holidays": []}}, "calendar"),
+    ],
+)
 def test_config_validation_names_the_field(change, field):
     with pytest.raises(SlaConfigError) as err:
         SlaPolicy.from_dict(base_config(**change))
@@ -132,11 +139,12 @@ def test_missing_field_unknown_field_and_bad_files(tmp_path):
 
 # --------------------------------------------------------------------------- calendar
 
+
 def test_national_day_2025(policy):
     # 2025: Oct 1–8 off (National Day + Mid-Autumn); Sun Sep 28 and Sat Oct 11 are make-up working days.
     assert date(2025, 9, 28).weekday() == 6 and date(2025, 10, 11).weekday() == 5
     assert policy.is_working_day(date(2025, 9, 28))
-    assert not policy.is_working_day(date(2025, 9, 27))          # ordinary Saturday
+    assert not policy.is_working_day(date(2025, 9, 27))  # ordinary Saturday
     for day in range(1, 9):
         assert not policy.is_working_day(date(2025, 10, day)), day
     assert policy.is_working_day(date(2025, 10, 9))
@@ -177,14 +185,16 @@ def test_calendar_agrees_with_chinese_calendar_over_the_known_range(policy):
 
 
 def test_outside_known_range_falls_back_to_weekdays_and_warns_once(caplog):
-    p = SlaPolicy.from_dict(base_config())      # fresh calendar: its warnings are not yet spent
+    p = SlaPolicy.from_dict(base_config())  # fresh calendar: its warnings are not yet spent
     year = _cc_last_year() + 4
     jan = date(year, 1, 1)
     with caplog.at_level(logging.WARNING, logger="bot.tickets.sla"):
         for i in range(14):
             d = jan + timedelta(days=i)
             assert p.is_working_day(d) == (d.weekday() < 5)
-        assert p.first_response_due(datetime(year, 1, 1, 10, tzinfo=SH)).date() == p.next_working_day(jan - timedelta(days=1))
+        assert p.first_response_due(datetime(year, 1, 1, 10, tzinfo=SH)).date() == p.next_working_day(
+            jan - timedelta(days=1)
+        )
         # Across the edge of the known range: no crash, Mon–Fri beyond it.
         start = cst(_cc_last_year(), 12, 20, 9)
         due = p.add_working_seconds(start, 30 * DAY)
@@ -195,10 +205,14 @@ def test_outside_known_range_falls_back_to_weekdays_and_warns_once(caplog):
 
 
 def test_calendar_overrides_from_config():
-    p = SlaPolicy.from_dict(base_config(calendar={
-        "extra_holidays": ["2025-10-10"],
-        "extra_workdays": [date(2025, 10, 12)],
-    }))
+    p = SlaPolicy.from_dict(
+        base_config(
+            calendar={
+                "extra_holidays": ["2025-10-10"],
+                "extra_workdays": [date(2025, 10, 12)],
+            }
+        )
+    )
     assert not p.is_working_day(date(2025, 10, 10))
     assert p.is_working_day(date(2025, 10, 12))
     assert p.next_working_day(date(2025, 10, 9)) == date(2025, 10, 11)
@@ -206,18 +220,22 @@ def test_calendar_overrides_from_config():
 
 # --------------------------------------------------------------------------- first response (即日办)
 
-@pytest.mark.parametrize("arrived, due", [
-    (cst(2025, 9, 30, 17), cst(2025, 9, 30, 17, 30)),        # before closing: same day
-    (cst(2025, 9, 30, 7, 45), cst(2025, 9, 30, 17, 30)),     # before opening: same day
-    (cst(2025, 9, 30, 12, 40), cst(2025, 9, 30, 17, 30)),    # lunch break: same day
-    (cst(2025, 9, 30, 17, 30), cst(2025, 10, 9, 17, 30)),    # at closing: next working day
-    (cst(2025, 9, 30, 18), cst(2025, 10, 9, 17, 30)),        # after hours before the holiday
-    (cst(2025, 10, 3, 10), cst(2025, 10, 9, 17, 30)),        # during the holiday
-    (cst(2025, 10, 11, 10), cst(2025, 10, 11, 17, 30)),      # make-up Saturday is a working day
-    (cst(2025, 9, 28, 8), cst(2025, 9, 28, 17, 30)),         # make-up Sunday too
-    (cst(2025, 10, 11, 18), cst(2025, 10, 13, 17, 30)),      # after hours on the make-up Saturday
-    (cst(2025, 9, 27, 10), cst(2025, 9, 28, 17, 30)),        # ordinary Saturday → make-up Sunday
-])
+
+@pytest.mark.parametrize(
+    "arrived, due",
+    [
+        (cst(2025, 9, 30, 17), cst(2025, 9, 30, 17, 30)),  # before closing: same day
+        (cst(2025, 9, 30, 7, 45), cst(2025, 9, 30, 17, 30)),  # before opening: same day
+        (cst(2025, 9, 30, 12, 40), cst(2025, 9, 30, 17, 30)),  # lunch break: same day
+        (cst(2025, 9, 30, 17, 30), cst(2025, 10, 9, 17, 30)),  # at closing: next working day
+        (cst(2025, 9, 30, 18), cst(2025, 10, 9, 17, 30)),  # after hours before the holiday
+        (cst(2025, 10, 3, 10), cst(2025, 10, 9, 17, 30)),  # during the holiday
+        (cst(2025, 10, 11, 10), cst(2025, 10, 11, 17, 30)),  # make-up Saturday is a working day
+        (cst(2025, 9, 28, 8), cst(2025, 9, 28, 17, 30)),  # make-up Sunday too
+        (cst(2025, 10, 11, 18), cst(2025, 10, 13, 17, 30)),  # after hours on the make-up Saturday
+        (cst(2025, 9, 27, 10), cst(2025, 9, 28, 17, 30)),  # ordinary Saturday → make-up Sunday
+    ],
+)
 def test_first_response_due(policy, arrived, due):
     got = policy.first_response_due(arrived)
     assert got == due
@@ -225,6 +243,7 @@ def test_first_response_due(policy, arrived, due):
 
 
 # --------------------------------------------------------------------------- resolution
+
 
 def test_resolution_skips_the_holiday(policy):
     # 3 working days from Sep 30 09:00: Sep 30, Oct 9, Oct 10 (Oct 1–8 skipped).
@@ -271,13 +290,15 @@ def test_adding_a_full_day_ends_at_closing_time(policy):
 
 # --------------------------------------------------------------------------- working seconds between
 
+
 def test_working_seconds_between_basic_and_symmetric_cases(policy):
     a, b, c = cst(2025, 9, 30, 10), cst(2025, 10, 9, 10), cst(2025, 10, 11, 16)
     assert policy.working_seconds_between(a, a) == 0
-    assert policy.working_seconds_between(b, a) == 0                       # b <= a → 0, never negative
-    assert policy.working_seconds_between(a, b) == DAY                      # Sep 30 10:00 → Oct 9 10:00
-    assert policy.working_seconds_between(a, b) + policy.working_seconds_between(b, c) == \
-        policy.working_seconds_between(a, c)
+    assert policy.working_seconds_between(b, a) == 0  # b <= a → 0, never negative
+    assert policy.working_seconds_between(a, b) == DAY  # Sep 30 10:00 → Oct 9 10:00
+    assert policy.working_seconds_between(a, b) + policy.working_seconds_between(
+        b, c
+    ) == policy.working_seconds_between(a, c)
     # the whole holiday is worth nothing
     assert policy.working_seconds_between(cst(2025, 9, 30, 17, 30), cst(2025, 10, 9, 9)) == 0
     assert policy.working_seconds_between(cst(2025, 9, 30, 17), cst(2025, 10, 9, 10)) == 90 * 60
@@ -329,10 +350,11 @@ def test_between_matches_brute_force(policy):
 
 # --------------------------------------------------------------------------- warnings
 
+
 def test_warning_due(policy):
     # 4 working hours before Oct 9 17:30 is 13:30 (the afternoon alone is 4 h)
     assert policy.warning_due(cst(2025, 10, 9, 17, 30)) == cst(2025, 10, 9, 13, 30)
-    assert policy.warning_due(cst(2025, 10, 9, 16)) == cst(2025, 10, 9, 10, 30)   # 2.5 h + 1.5 h
+    assert policy.warning_due(cst(2025, 10, 9, 16)) == cst(2025, 10, 9, 10, 30)  # 2.5 h + 1.5 h
     # crosses the holiday back to Sep 30: 2 h on Oct 9 + 2 h on Sep 30
     w = policy.warning_due(cst(2025, 10, 9, 11))
     assert w == cst(2025, 9, 30, 15, 30)
@@ -340,11 +362,13 @@ def test_warning_due(policy):
     # a full day back lands on the start of that day, not the end of the previous one
     p = SlaPolicy.from_dict(base_config(warning_before_hours=7))
     assert p.warning_due(cst(2025, 10, 9, 17, 30)) == cst(2025, 10, 9, 9)
-    assert SlaPolicy.from_dict(base_config(warning_before_hours=0)).warning_due(cst(2025, 10, 9, 17)) == \
-        cst(2025, 10, 9, 17)
+    assert SlaPolicy.from_dict(base_config(warning_before_hours=0)).warning_due(cst(2025, 10, 9, 17)) == cst(
+        2025, 10, 9, 17
+    )
 
 
 # --------------------------------------------------------------------------- time zones
+
 
 def test_utc_inputs_are_converted(policy):
     # 2025-09-30 09:00Z = 17:00 Beijing time; 10:00Z = 18:00
@@ -354,17 +378,20 @@ def test_utc_inputs_are_converted(policy):
     assert policy.first_response_due(datetime(2025, 9, 30, 10, 0, tzinfo=UTC)) == cst(2025, 10, 9, 17, 30)
     # 2025-09-30 23:30Z is already Oct 1 in Beijing: a holiday
     assert not policy.is_working_day(datetime(2025, 9, 30, 23, 30, tzinfo=UTC))
-    assert policy.working_seconds_between(datetime(2025, 9, 30, 1, 0, tzinfo=UTC),
-                                          datetime(2025, 9, 30, 3, 0, tzinfo=UTC)) == 2 * H
-    assert policy.resolution_due(datetime(2025, 9, 30, 6, 0, tzinfo=UTC), "need_policy_consult") == \
-        cst(2025, 10, 11, 14)
+    assert (
+        policy.working_seconds_between(datetime(2025, 9, 30, 1, 0, tzinfo=UTC), datetime(2025, 9, 30, 3, 0, tzinfo=UTC))
+        == 2 * H
+    )
+    assert policy.resolution_due(datetime(2025, 9, 30, 6, 0, tzinfo=UTC), "need_policy_consult") == cst(
+        2025, 10, 11, 14
+    )
 
 
 def test_dst_of_other_zones_does_not_leak_in(policy):
     # New York switches to DST on 2025-03-09; Beijing does not. The same instants give the same answers.
     ny = ZoneInfo("America/New_York")
-    a = datetime(2025, 3, 7, 20, 0, tzinfo=ny)       # Sat Mar 8 09:00 Beijing (a Saturday: off)
-    b = datetime(2025, 3, 10, 21, 0, tzinfo=ny)      # Tue Mar 11 09:00 Beijing (DST in NY now)
+    a = datetime(2025, 3, 7, 20, 0, tzinfo=ny)  # Sat Mar 8 09:00 Beijing (a Saturday: off)
+    b = datetime(2025, 3, 10, 21, 0, tzinfo=ny)  # Tue Mar 11 09:00 Beijing (DST in NY now)
     assert a.astimezone(SH) == cst(2025, 3, 8, 9) and b.astimezone(SH) == cst(2025, 3, 11, 9)
     assert policy.working_seconds_between(a, b) == DAY
     assert policy.add_working_seconds(a, DAY) == cst(2025, 3, 10, 17, 30)
@@ -380,6 +407,7 @@ def test_naive_datetimes_are_refused(policy):
 
 # --------------------------------------------------------------------------- performance
 
+
 def test_working_seconds_between_is_fast_over_year_long_spans(policy):
     rng = random.Random(42)
     base = cst(2005, 1, 1)
@@ -387,7 +415,7 @@ def test_working_seconds_between_is_fast_over_year_long_spans(policy):
     for _ in range(10_000):
         a = base + timedelta(seconds=rng.randrange(0, 20 * 365 * 86400))
         pairs.append((a, a + timedelta(seconds=rng.randrange(300 * 86400, 400 * 86400))))
-    pairs = [(a.astimezone(UTC), b.astimezone(UTC)) for a, b in pairs]   # as they come from the database
+    pairs = [(a.astimezone(UTC), b.astimezone(UTC)) for a, b in pairs]  # as they come from the database
     t0 = _time.perf_counter()
     total = 0
     for a, b in pairs:

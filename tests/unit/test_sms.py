@@ -1,5 +1,6 @@
 """The Aliyun SMS provider against a local stand-in of dysmsapi that checks the request signature
 (signature version 1.0, HMAC-SHA1 over the sorted, percent-encoded parameters), as the WeChat API tests do."""
+
 from __future__ import annotations
 
 import base64
@@ -64,8 +65,13 @@ class StandIn:
         if params.get("SignatureNonce") in self.nonces:
             return 400, {"Code": "SignatureNonceUsed", "Message": "Specified signature nonce was used already."}
         self.nonces.add(params.get("SignatureNonce"))
-        for k, v in {"Action": "SendSms", "Version": "2017-05-25", "SignatureMethod": "HMAC-SHA1",
-                     "SignatureVersion": "1.0", "Format": "JSON"}.items():
+        for k, v in {
+            "Action": "SendSms",
+            "Version": "2017-05-25",
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
+            "Format": "JSON",
+        }.items():
             if params.get(k) != v:
                 return 400, {"Code": "MissingParameter", "Message": k}
         self.received.append(params)
@@ -89,15 +95,22 @@ def from_env(env: dict):
 
 
 def provider(url: str, secret: str = SECRET) -> sms.AliyunSms:
-    return from_env({"SMS_PROVIDER": "aliyun", "ALIYUN_SMS_ACCESS_KEY_ID": KEY_ID,
-                     "ALIYUN_SMS_ACCESS_KEY_SECRET": secret, "ALIYUN_SMS_SIGN_NAME": "秦创原总窗口",
-                     "ALIYUN_SMS_TEMPLATE_CODE": "SMS_123456789", "ALIYUN_SMS_ENDPOINT": url})
+    return from_env(
+        {
+            "SMS_PROVIDER": "aliyun",
+            "ALIYUN_SMS_ACCESS_KEY_ID": KEY_ID,
+            "ALIYUN_SMS_ACCESS_KEY_SECRET": secret,
+            "ALIYUN_SMS_SIGN_NAME": "秦创原总窗口",
+            "ALIYUN_SMS_TEMPLATE_CODE": "SMS_123456789",
+            "ALIYUN_SMS_ENDPOINT": url,
+        }
+    )
 
 
 def test_a_signed_send_is_accepted_with_the_code_in_the_template(stand_in):
     p = provider(stand_in.url)
     p.send_code("13912345678", "042917")
-    p.send_code("13912345678", "042918")                      # a fresh nonce each time
+    p.send_code("13912345678", "042918")  # a fresh nonce each time
     got = stand_in.received[0]
     assert got["PhoneNumbers"] == "13912345678" and got["SignName"] == "秦创原总窗口"
     assert json.loads(got["TemplateParam"]) == {"code": "042917"} and got["TemplateCode"] == "SMS_123456789"
@@ -121,8 +134,14 @@ def test_a_provider_refusal_and_an_unreachable_provider_are_errors(stand_in):
 def test_configuration():
     assert from_env({}) is None
     with pytest.raises(ValueError, match="ALIYUN_SMS_TEMPLATE_CODE"):
-        from_env({"SMS_PROVIDER": "aliyun", "ALIYUN_SMS_ACCESS_KEY_ID": "a", "ALIYUN_SMS_ACCESS_KEY_SECRET": "b",
-                  "ALIYUN_SMS_SIGN_NAME": "c"})
+        from_env(
+            {
+                "SMS_PROVIDER": "aliyun",
+                "ALIYUN_SMS_ACCESS_KEY_ID": "a",
+                "ALIYUN_SMS_ACCESS_KEY_SECRET": "b",
+                "ALIYUN_SMS_SIGN_NAME": "c",
+            }
+        )
     with pytest.raises(ValueError, match="not supported"):
         from_env({"SMS_PROVIDER": "carrier-pigeon"})
 
@@ -134,9 +153,14 @@ def test_percent_encoding_follows_the_docs():
 def test_a_chat_verified_through_the_real_provider(stand_in, db_url):
     svc = TicketService(db_url)
     for sender, mobile in (("chat-a", "13912345678"), ("chat-b", "13800001111")):
-        svc.open_ticket(category="need_debt_financing", description="想申请知识产权质押贷款",
-                        enterprise=EnterpriseInput(name="西安光启芯科技有限公司"), contact_name="王经理",
-                        mobile=mobile, sender_id=sender)
+        svc.open_ticket(
+            category="need_debt_financing",
+            description="想申请知识产权质押贷款",
+            enterprise=EnterpriseInput(name="西安光启芯科技有限公司"),
+            contact_name="王经理",
+            mobile=mobile,
+            sender_id=sender,
+        )
     ids = IdentityService(db_url, sms=provider(stand_in.url))
     ids.verify_by_staff("chat-a", "li")
     assert ids.send_code("chat-b").outcome == "sent"

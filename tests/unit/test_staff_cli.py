@@ -1,4 +1,5 @@
 """python -m bot.staff: create / passwd / list / unlock on a real database, Chinese messages."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,21 @@ def row(db, username):
 
 
 def test_create_with_password_from_stdin(db_url, monkeypatch, capsys):
-    code = run(db_url, "create", "--username", "li", "--name", "李明", "--node", "fengxi", "--role", "staff",
-               "--password-stdin", stdin="Qcy-2026-secret\n", monkeypatch=monkeypatch)
+    code = run(
+        db_url,
+        "create",
+        "--username",
+        "li",
+        "--name",
+        "李明",
+        "--node",
+        "fengxi",
+        "--role",
+        "staff",
+        "--password-stdin",
+        stdin="Qcy-2026-secret\n",
+        monkeypatch=monkeypatch,
+    )
     out = capsys.readouterr().out
     assert code == 0 and "已创建账号 li（李明，工作人员，节点 fengxi）" in out
     st = row(db_url, "li")
@@ -48,7 +62,7 @@ def test_create_asks_twice_with_getpass(db_url, monkeypatch, capsys):
     monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: (prompts.append(prompt), next(answers))[1])
     assert run(db_url, "create", "--username", "Zhang", "--name", "张伟", "--node", "centre", "--role", "lead") == 0
     assert prompts == ["请输入密码：", "请再次输入密码："]
-    assert row(db_url, "zhang").role == "lead"          # usernames are stored lower-case
+    assert row(db_url, "zhang").role == "lead"  # usernames are stored lower-case
 
     answers = iter(["Admin-pass-2026", "Admin-pass-2027"])
     assert run(db_url, "create", "--username", "wang", "--name", "王芳", "--node", "centre", "--role", "admin") == 1
@@ -56,17 +70,30 @@ def test_create_asks_twice_with_getpass(db_url, monkeypatch, capsys):
     assert row(db_url, "wang") is None
 
 
-@pytest.mark.parametrize("args, stdin, message", [
-    (["--node", "xianyang"], "Qcy-2026-secret", "服务网络中没有节点“xianyang”"),
-    (["--node", "fengxi"], "short1", "密码至少需要 12 位"),
-    (["--node", "fengxi"], "aaaaaaaaaaaa", "密码过于简单"),
-    (["--node", "fengxi"], "123456789012", "密码不能全是数字"),
-    (["--node", "fengxi"], "qwertyqwerty", "该密码过于常见"),
-    (["--node", "fengxi"], "Password2026!", "该密码过于常见"),
-])
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["--node", "xianyang"], "Qcy-2026-secret", "服务网络中没有节点“xianyang”"),
+        (["--node", "fengxi"], "short1", "密码至少需要 12 位"),
+        (["--node", "fengxi"], "aaaaaaaaaaaa", "密码过于简单"),
+        (["--node", "fengxi"], "123456789012", "密码不能全是数字"),
+        (["--node", "fengxi"], "qwertyqwerty", "该密码过于常见"),
+        (["--node", "fengxi"], "Password2026!", "该密码过于常见"),
+    ],
+)
 def test_create_refuses_bad_input(db_url, monkeypatch, capsys, args, stdin, message):
-    code = run(db_url, "create", "--username", "li", "--name", "李明", *args, "--password-stdin",
-               stdin=stdin + "\n", monkeypatch=monkeypatch)
+    code = run(
+        db_url,
+        "create",
+        "--username",
+        "li",
+        "--name",
+        "李明",
+        *args,
+        "--password-stdin",
+        stdin=stdin + "\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 1 and message in capsys.readouterr().err
     assert row(db_url, "li") is None
 
@@ -79,13 +106,41 @@ def test_unknown_node_is_refused_before_the_password_is_asked(db_url, monkeypatc
 
 def test_duplicate_and_invalid_usernames(db_url, monkeypatch, capsys):
     cli.create_staff(db_url, "li", "李明", "fengxi", "staff", "Qcy-2026-secret")
-    assert run(db_url, "create", "--username", "LI", "--name", "李明二", "--node", "fengxi",
-               "--password-stdin", stdin="Qcy-2026-secret\n", monkeypatch=monkeypatch) == 1
+    assert (
+        run(
+            db_url,
+            "create",
+            "--username",
+            "LI",
+            "--name",
+            "李明二",
+            "--node",
+            "fengxi",
+            "--password-stdin",
+            stdin="Qcy-2026-secret\n",
+            monkeypatch=monkeypatch,
+        )
+        == 1
+    )
     assert "用户名“li”已存在" in capsys.readouterr().err
-    assert run(db_url, "create", "--username", "李明", "--name", "李明", "--node", "fengxi",
-               "--password-stdin", stdin="Qcy-2026-secret\n", monkeypatch=monkeypatch) == 1
+    assert (
+        run(
+            db_url,
+            "create",
+            "--username",
+            "李明",
+            "--name",
+            "李明",
+            "--node",
+            "fengxi",
+            "--password-stdin",
+            stdin="Qcy-2026-secret\n",
+            monkeypatch=monkeypatch,
+        )
+        == 1
+    )
     assert "用户名应为" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:          # roles are a fixed choice
+    with pytest.raises(SystemExit) as exc:  # roles are a fixed choice
         run(db_url, "create", "--username", "x1", "--name", "X", "--node", "fengxi", "--role", "root")
     assert exc.value.code == 2
 
@@ -95,7 +150,7 @@ def test_passwd_ends_sessions_and_unlock_clears_the_lock(db_url, monkeypatch, ca
     with sessions(db_url).begin() as s:
         s.add(StaffSession(id="x" * 64, staff_id=info.id, csrf_token="c", expires_at=utcnow() + timedelta(hours=8)))
     now = utcnow()
-    for i in range(login_throttle.PAIR_MAX):          # five counted attempts from one address: paused there
+    for i in range(login_throttle.PAIR_MAX):  # five counted attempts from one address: paused there
         assert login_throttle.count_attempt(db_url, "li", "198.51.100.4", now + timedelta(seconds=10 * i)).allowed
     assert not login_throttle.count_attempt(db_url, "li", "198.51.100.4", now + timedelta(minutes=1)).allowed
 
@@ -108,8 +163,10 @@ def test_passwd_ends_sessions_and_unlock_clears_the_lock(db_url, monkeypatch, ca
     assert login_throttle.count_attempt(db_url, "li", "198.51.100.4", now + timedelta(minutes=1)).allowed
     assert run(db_url, "list") == 0 and "暂停登录至" not in capsys.readouterr().out
 
-    assert run(db_url, "passwd", "--username", "li", "--password-stdin", stdin="New-pass-2026\n",
-               monkeypatch=monkeypatch) == 0
+    assert (
+        run(db_url, "passwd", "--username", "li", "--password-stdin", stdin="New-pass-2026\n", monkeypatch=monkeypatch)
+        == 0
+    )
     assert "已重设 li 的密码" in capsys.readouterr().out
     st = row(db_url, "li")
     assert cli.verify_password(st.password_hash, "New-pass-2026")
@@ -134,18 +191,38 @@ def test_list_filters_by_node(db_url, capsys):
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'empty.db'}"          # exists but was never migrated
+    url = f"sqlite:///{tmp_path / 'empty.db'}"  # exists but was never migrated
     assert cli.main(["--db", url, "list"]) == 1
     assert "无法访问数据库" in capsys.readouterr().err
 
 
 def test_module_entry_point(db_url):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "bot.staff", "--db", db_url, "create", "--username", "sun",
-                           "--name", "孙丽", "--node", "fengxi-ws-xinxi", "--password-stdin"],
-                          input="Qcy-2026-secret\n", capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot.staff",
+            "--db",
+            db_url,
+            "create",
+            "--username",
+            "sun",
+            "--name",
+            "孙丽",
+            "--node",
+            "fengxi-ws-xinxi",
+            "--password-stdin",
+        ],
+        input="Qcy-2026-secret\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "已创建账号 sun（孙丽，工作人员，节点 fengxi-ws-xinxi）" in proc.stdout
     with read_sessions(db_url)() as s:
-        audit = s.scalars(select(ConsoleAudit)).one()            # account changes are audited too
+        audit = s.scalars(select(ConsoleAudit)).one()  # account changes are audited too
     assert audit.action == "staff_create" and audit.actor.startswith("cli") and audit.detail.startswith("sun")

@@ -10,6 +10,7 @@
 - `mypy` (pyproject.toml [tool.mypy]): no type errors in the domain core and the shared kernel (the modules still
   in the baseline override are checked with their errors ignored). Incremental: the cache is .mypy_cache/.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -38,6 +39,12 @@ def test_ruff_finds_nothing():
     assert code == 0, out
 
 
+def test_the_code_is_formatted():
+    """`ruff format` is the one layout (make format); a file written by hand in another layout fails here."""
+    code, out = run_tool("ruff", "format", "--check", "--no-cache", ".")
+    assert code == 0, out + "\nrun: make format"
+
+
 # ---- one settings object (issue 15) --------------------------------------------------------------
 
 # The modules that may read the process environment, and why. Everything else receives bot.settings.Settings
@@ -63,8 +70,12 @@ def environment_reads(source: str) -> list[int]:
         elif isinstance(node, ast.ImportFrom) and node.module == "os":
             lines += [node.lineno for a in node.names if a.name in ENV_NAMES]
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr in ENV_NAMES
-                and isinstance(node.value, ast.Name) and node.value.id in os_names):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENV_NAMES
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_names
+        ):
             lines.append(node.lineno)
     return sorted(lines)
 
@@ -85,7 +96,8 @@ def test_only_the_settings_module_reads_the_environment():
             readers[rel] = lines
     assert not readers, (
         f"these modules read os.environ / os.getenv: {readers}. Add the variable to bot.settings.Settings "
-        "(from_env, child_env, README \"Configuration\") and pass the Settings object or the value instead")
+        '(from_env, child_env, README "Configuration") and pass the Settings object or the value instead'
+    )
     for rel in ENV_READERS:
         assert environment_reads((ROOT / rel).read_text(encoding="utf-8")), f"{rel} no longer reads the environment"
 
@@ -115,16 +127,32 @@ def chinese_literals(source: str) -> list[tuple[int, str]]:
     allowed: set[int] = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
-            allowed.add(id(body[0].value))                                   # a docstring
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REGEX_FUNCTIONS
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "re" and node.args):
-            allowed |= {id(n) for n in ast.walk(node.args[0])}               # a pattern
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+        ):
+            allowed.add(id(body[0].value))  # a docstring
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in REGEX_FUNCTIONS
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "re"
+            and node.args
+        ):
+            allowed |= {id(n) for n in ast.walk(node.args[0])}  # a pattern
     cjk = re.compile(f"[{CJK}]")
-    return sorted((n.lineno, n.value) for n in ast.walk(tree)
-                  if isinstance(n, ast.Constant) and isinstance(n.value, str) and cjk.search(n.value)
-                  and id(n) not in allowed and n.value not in ACTION_DATA_TOKENS)
+    return sorted(
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant)
+        and isinstance(n.value, str)
+        and cjk.search(n.value)
+        and id(n) not in allowed
+        and n.value not in ACTION_DATA_TOKENS
+    )
 
 
 def test_the_wording_check_finds_chinese_literals():
@@ -138,7 +166,12 @@ def run(d, n):
     lead = f"{n}类事项由服务专员直接为您办理。"
     return "无" if re.search("验证码", n) else lead
 '''
-    assert chinese_literals(source) == [(4, "登记需求"), (7, "好的。"), (7, "评价 "), (8, "类事项由服务专员直接为您办理。")]
+    assert chinese_literals(source) == [
+        (4, "登记需求"),
+        (7, "好的。"),
+        (7, "评价 "),
+        (8, "类事项由服务专员直接为您办理。"),
+    ]
 
 
 def test_action_modules_say_nothing_outside_the_wording_module():
@@ -151,7 +184,8 @@ def test_action_modules_say_nothing_outside_the_wording_module():
                 found[rel] = literals
     assert not found, (
         f"Chinese text in action modules: {found}. Put what the bot says in {WORDING_MODULE} (a constant, or a "
-        "template with str.format placeholders) and refer to it as wording.NAME; data tokens go in ACTION_DATA_TOKENS")
+        "template with str.format placeholders) and refer to it as wording.NAME; data tokens go in ACTION_DATA_TOKENS"
+    )
     assert chinese_literals((ROOT / WORDING_MODULE).read_text(encoding="utf-8")), "the wording module holds no text"
 
 

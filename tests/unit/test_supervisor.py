@@ -1,4 +1,5 @@
 """The launcher's process supervision, with real child processes."""
+
 import sys
 import time
 
@@ -14,8 +15,9 @@ def sleeper(name, seconds=60):
 
 
 def test_one_child_dying_stops_the_others():
-    sup = Supervisor([sleeper("a"), ChildSpec("b", [PY, "-c", "import sys; sys.exit(3)"]), sleeper("c")],
-                     log=lambda m: None)
+    sup = Supervisor(
+        [sleeper("a"), ChildSpec("b", [PY, "-c", "import sys; sys.exit(3)"]), sleeper("c")], log=lambda m: None
+    )
     sup.start()
     try:
         with pytest.raises(ChildDied) as info:
@@ -27,7 +29,9 @@ def test_one_child_dying_stops_the_others():
 
 
 def test_stop_terminates_children_that_ignore_sigterm():
-    ignore = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    ignore = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    )
     sup = Supervisor([ChildSpec("stubborn", [PY, "-c", ignore])], log=lambda m: None, stop_timeout=0.5)
     sup.start()
     time.sleep(0.5)

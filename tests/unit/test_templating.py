@@ -1,6 +1,7 @@
 """The HTML templates (bot/templating.py, bot/desk/templates/, bot/reports/templates/): autoescape is on for
 every template, values are escaped as html.escape does, a misspelt name fails the render, and no template
 carries inline script or style (the desk's Content-Security-Policy forbids both)."""
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ def staff(**kw):
 
 
 def test_values_are_escaped_as_html_escape_does_and_none_prints_nothing():
-    tpl = pages.ENV.from_string("<p title=\"{{ v }}\">{{ v }}|{{ n }}|{{ safe }}</p>")
+    tpl = pages.ENV.from_string('<p title="{{ v }}">{{ v }}|{{ n }}|{{ safe }}</p>')
     out = tpl.render(v=HOSTILE, n=None, safe=Markup("<b>ok</b>"))
     assert out == f'<p title="{ESCAPED}">{ESCAPED}||<b>ok</b></p>'
 
@@ -44,27 +45,65 @@ def test_a_hostile_enterprise_name_is_escaped_on_console_pages():
     from datetime import datetime, timezone
 
     now = datetime(2026, 12, 3, 2, 0, tzinfo=timezone.utc)
-    item = SimpleNamespace(id=1, created_at=now, conversation_id="web-1", enterprise_name=HOSTILE, reason="fallback",
-                           category=None, node_id="fengxi", last_user_text=HOSTILE, claimed_by=None, claimed_by_name=None)
-    page = t.queue_page(staff(display_name=HOSTILE), [item], [], [{"id": "web-1", "enterprise": HOSTILE, "channel": "web",
-                                                                   "mode": "bot", "updated_at": now}], now)
+    item = SimpleNamespace(
+        id=1,
+        created_at=now,
+        conversation_id="web-1",
+        enterprise_name=HOSTILE,
+        reason="fallback",
+        category=None,
+        node_id="fengxi",
+        last_user_text=HOSTILE,
+        claimed_by=None,
+        claimed_by_name=None,
+    )
+    page = t.queue_page(
+        staff(display_name=HOSTILE),
+        [item],
+        [],
+        [{"id": "web-1", "enterprise": HOSTILE, "channel": "web", "mode": "bot", "updated_at": now}],
+        now,
+    )
     assert "<script>" not in without_console_script(page)
-    assert page.count(ESCAPED) == 4              # the signed-in name, the enterprise twice, the last message
-    ticket = SimpleNamespace(number="QCY-20261203-0001", status="in_progress", category=None, node_id="fengxi",
-                             description=HOSTILE, result=None, service_content="", assignee_id=None, created_at=now,
-                             first_response_due=now, first_response_at=None, resolution_due=now, resolved_at=None,
-                             reason=None, redeemed_amount=None, followup_required=False, source_channel="web",
-                             priority="normal")
+    assert page.count(ESCAPED) == 4  # the signed-in name, the enterprise twice, the last message
+    ticket = SimpleNamespace(
+        number="QCY-20261203-0001",
+        status="in_progress",
+        category=None,
+        node_id="fengxi",
+        description=HOSTILE,
+        result=None,
+        service_content="",
+        assignee_id=None,
+        created_at=now,
+        first_response_due=now,
+        first_response_at=None,
+        resolution_due=now,
+        resolved_at=None,
+        reason=None,
+        redeemed_amount=None,
+        followup_required=False,
+        source_channel="web",
+        priority="normal",
+    )
     enterprise = SimpleNamespace(name=HOSTILE, credit_code=None, new_city=None, park=HOSTILE)
-    tv = SimpleNamespace(ticket=ticket, enterprise=enterprise, contact=None, assignee=None, ratings=[],
-                         handover_conversation=None, events=[], files=None)
+    tv = SimpleNamespace(
+        ticket=ticket,
+        enterprise=enterprise,
+        contact=None,
+        assignee=None,
+        ratings=[],
+        handover_conversation=None,
+        events=[],
+        files=None,
+    )
     page = t.ticket_page(staff(), tv, {}, [], [])
     assert "<script>" not in without_console_script(page) and page.count(ESCAPED) == 3
 
 
 def test_hostile_text_in_the_layout_and_the_sign_in_page_is_escaped():
     page = t.error_page(HOSTILE, HOSTILE, staff(display_name=HOSTILE))
-    assert "<script>alert" not in page and page.count(ESCAPED) == 4     # <title>, <h1>, the message, the name
+    assert "<script>alert" not in page and page.count(ESCAPED) == 4  # <title>, <h1>, the message, the name
     page = t.login_page('"><script>x</script>', "/console/", HOSTILE, HOSTILE)
     assert "<script>" not in page and page.count(ESCAPED) == 2
 
@@ -91,9 +130,13 @@ SELF_CONTAINED = {"monthly.html"}
 def test_no_template_has_inline_script_or_style():
     files = [p for d in TEMPLATE_DIRS if d.is_dir() for p in sorted(d.rglob("*.html"))]
     assert len(files) > 5
-    found = [f"{p.relative_to(ROOT)}: {what}" for p in files for rx, what in INLINE
-             if rx.search(p.read_text(encoding="utf-8"))
-             and not (p.name in SELF_CONTAINED and what in ("a <style> element", "a style attribute"))]
+    found = [
+        f"{p.relative_to(ROOT)}: {what}"
+        for p in files
+        for rx, what in INLINE
+        if rx.search(p.read_text(encoding="utf-8"))
+        and not (p.name in SELF_CONTAINED and what in ("a <style> element", "a style attribute"))
+    ]
     assert not found, found
 
 
@@ -103,7 +146,7 @@ def test_the_monthly_report_has_no_script_and_escapes_names():
     text = (ROOT / "bot" / "reports" / "templates" / "monthly.html").read_text(encoding="utf-8")
     assert "<script" not in text.lower()
     chart = render.ENV.get_template("macros.html").module.bar_chart(render.bar_chart(HOSTILE, [(HOSTILE, 3, "red")]))
-    assert "<script>" not in chart and chart.count(ESCAPED) == 3     # aria-label, the two <title>s
+    assert "<script>" not in chart and chart.count(ESCAPED) == 3  # aria-label, the two <title>s
 
 
 def test_every_template_compiles():
@@ -119,7 +162,9 @@ def test_the_desk_error_page_is_html_for_a_browser_and_json_for_the_api():
     resp = chat.chinese_error(make_mocked_request("GET", "/nope", headers={"Accept": "text/html"}), 404)
     assert resp.status == 404 and resp.content_type == "text/html" and resp.charset == "utf-8"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert resp.text == ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>页面不存在</title>'
-                         '</head><body><h1>页面不存在</h1><p><a href="/">返回首页</a></p></body></html>')
+    assert resp.text == (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>页面不存在</title>'
+        '</head><body><h1>页面不存在</h1><p><a href="/">返回首页</a></p></body></html>'
+    )
     resp = chat.chinese_error(make_mocked_request("GET", "/api/chat/nope"), 404)
     assert resp.content_type == "application/json" and "页面不存在" in resp.text

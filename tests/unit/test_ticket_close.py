@@ -5,6 +5,7 @@ it first: 已受理 → 已分派 → 已办结) and sends the result with the r
 conversation; 办理中, 待补充 (with what is needed) and 无法办理 (with the reason) are told too, changes the
 enterprise made itself are not.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -25,7 +26,7 @@ CST = timezone(timedelta(hours=8))
 
 @pytest.fixture
 def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))     # a Wednesday
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))  # a Wednesday
 
 
 @pytest.fixture
@@ -34,16 +35,26 @@ def svc(db_url, clock):
 
 
 def open_one(svc, sender="web-close-1", category="need_recruitment", description="招聘二十名操作工"):
-    return svc.open_ticket(category=category, description=description,
-                           enterprise=EnterpriseInput(name="西咸办结测试有限公司", new_city="沣西"),
-                           contact_name="王经理", mobile="13912345678", sender_id=sender, channel="web",
-                           conversation_id=sender).ticket
+    return svc.open_ticket(
+        category=category,
+        description=description,
+        enterprise=EnterpriseInput(name="西咸办结测试有限公司", new_city="沣西"),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id=sender,
+        channel="web",
+        conversation_id=sender,
+    ).ticket
 
 
 def told(url, ticket_id) -> list[tuple[str, str, str]]:
     with read_sessions(url)() as s:
-        return [(n.kind, n.recipient, n.body) for n in s.scalars(
-            select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id))]
+        return [
+            (n.kind, n.recipient, n.body)
+            for n in s.scalars(
+                select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id)
+            )
+        ]
 
 
 def test_close_needs_a_result_and_assigns_an_untaken_ticket_to_the_closer(svc, db_url):
@@ -58,16 +69,19 @@ def test_close_needs_a_result_and_assigns_an_untaken_ticket_to_the_closer(svc, d
     assert closed.status == lc.RESOLVED and closed.result == "已推荐三家人力资源机构，企业已对接"
     assert closed.assignee_id == staff.id and closed.first_response_at is not None
     trail = [(e.action, e.before, e.after) for e in svc.events(t.number)][1:]
-    assert trail == [("assign", None, str(staff.id)), ("status", '"accepted"', '"assigned"'),
-                     ("status", '"assigned"', '"resolved"')]
+    assert trail == [
+        ("assign", None, str(staff.id)),
+        ("status", '"accepted"', '"assigned"'),
+        ("status", '"assigned"', '"resolved"'),
+    ]
     [(kind, to, body)] = told(db_url, t.id)
     assert kind == "rating_request" and to == "sender:web-close-1"
     assert body.startswith(f"您的工单 {t.number}（招聘用工）已办结。办理结果：已推荐三家人力资源机构，企业已对接")
     assert "请为本次服务打分" in body
-    with pytest.raises(lc.IllegalTransition):       # closed once: 办结 again is refused by the lifecycle
+    with pytest.raises(lc.IllegalTransition):  # closed once: 办结 again is refused by the lifecycle
         svc.close(t.number, "staff:li", "再次办结", closer_id=staff.id)
     reopened = svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
-    assert reopened.result is None                  # not shown as the result while it is being handled again
+    assert reopened.result is None  # not shown as the result while it is being handled again
     assert any(e.note == "已推荐三家人力资源机构，企业已对接" for e in svc.events(t.number))
 
 
@@ -77,25 +91,26 @@ def test_close_keeps_the_assignee_and_records_the_redeemed_amount(svc, db_url):
     t = open_one(svc, sender="web-close-2", category="need_subsidy_redemption", description="申请研发费用奖补")
     svc.assign(t.number, None, a.id, "staff:wang")
     svc.transition(t.number, lc.IN_PROGRESS, "staff:wang")
-    done = svc.close(t.number, "staff:zhao", "奖补资金已拨付到企业账户", closer_id=b.id,
-                     redeemed_amount=Decimal("120000.00"))
+    done = svc.close(
+        t.number, "staff:zhao", "奖补资金已拨付到企业账户", closer_id=b.id, redeemed_amount=Decimal("120000.00")
+    )
     assert done.assignee_id == a.id and done.redeemed_amount == Decimal("120000.00")
     with pytest.raises(lc.IllegalTransition):
         other = open_one(svc, sender="web-close-3")
         svc.close(other.number, "staff:zhao", "已办结", closer_id=b.id, redeemed_amount=Decimal("1"))
-    assert svc.get(other.number).status == lc.ACCEPTED           # refused as a whole: not half closed
+    assert svc.get(other.number).status == lc.ACCEPTED  # refused as a whole: not half closed
 
 
 def test_status_changes_the_enterprise_should_know_reach_its_conversation(svc, db_url, clock):
     t = open_one(svc, sender="web-close-4")
-    svc.assign(t.number, None, None, "staff:li")                # 已分派: internal, not told
+    svc.assign(t.number, None, None, "staff:li")  # 已分派: internal, not told
     assert told(db_url, t.id) == []
     svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
     svc.transition(t.number, lc.AWAITING_INFO, "staff:li", reason="近三个月的社保缴纳证明")
     clock.now += timedelta(hours=1)
-    svc.add_info(t.number, "web-close-4", "已上传社保证明")       # the enterprise resumed it itself: not told
+    svc.add_info(t.number, "web-close-4", "已上传社保证明")  # the enterprise resumed it itself: not told
     svc.transition(t.number, lc.CANNOT_HANDLE, "staff:li", reason="该岗位不在本窗口服务范围")
-    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")        # reopened
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")  # reopened
     kinds_bodies = [(k, b) for k, _, b in told(db_url, t.id)]
     assert [k for k, _ in kinds_bodies] == ["status", "status_awaiting_info", "status", "status"]
     started, awaiting, cannot, reopened = (b for _, b in kinds_bodies)
@@ -103,18 +118,25 @@ def test_status_changes_the_enterprise_should_know_reach_its_conversation(svc, d
     assert "需要您补充：近三个月的社保缴纳证明" in awaiting and "发送图片或文件" in awaiting
     assert "暂无法办理。原因：该岗位不在本窗口服务范围" in cannot
     assert "已重新办理" in reopened
-    assert all(len(b) <= 160 for _, b in kinds_bodies)         # concise
+    assert all(len(b) <= 160 for _, b in kinds_bodies)  # concise
 
 
 def test_a_ticket_without_a_conversation_is_closed_without_a_notification(svc, db_url):
-    t = svc.open_ticket(category="need_recruitment", description="入企走访登记的招聘需求",
-                        enterprise=EnterpriseInput(name="走访企业有限公司"), contact_name="张三", mobile=None,
-                        sender_id=None, channel="visit").ticket
+    t = svc.open_ticket(
+        category="need_recruitment",
+        description="入企走访登记的招聘需求",
+        enterprise=EnterpriseInput(name="走访企业有限公司"),
+        contact_name="张三",
+        mobile=None,
+        sender_id=None,
+        channel="visit",
+    ).ticket
     svc.close(t.number, "staff:li", "已电话告知企业招聘会时间")
     assert told(db_url, t.id) == []
 
 
 # ---- the console: 办结 in two steps, scoped, CSRF; the one-click route refuses 办结 -------------------------
+
 
 async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monkeypatch):
     import re
@@ -130,7 +152,7 @@ async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monk
         wang, zhao = await desk.browser(), await desk.browser()
         assert (await wang.login("wang")).status == 302 and (await zhao.login("zhao")).status == 302
         page = await (await wang.client.get(f"/console/tickets/{t.number}")).text()
-        assert 'id="close-form"' in page and 'name="target" value="resolved"' not in page   # no one-click 办结
+        assert 'id="close-form"' in page and 'name="target" value="resolved"' not in page  # no one-click 办结
         url = f"/console/tickets/{t.number}/close"
         one_click = await wang.post(f"/console/tickets/{t.number}/status", {"target": "resolved"})
         assert one_click.status == 400 and "办理结果" in await one_click.text()
@@ -140,14 +162,15 @@ async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monk
         text = await step.text()
         assert step.status == 200 and "确认办结" in text and 'id="close-preview"' in text
         assert "办理结果：已推荐三家人力资源机构" in text
-        assert TicketService(db_url).get(t.number).status == lc.ACCEPTED          # nothing done before 确认
+        assert TicketService(db_url).get(t.number).status == lc.ACCEPTED  # nothing done before 确认
         assert told(db_url, t.id) == []
-        refused = await zhao.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1"})   # another node
+        refused = await zhao.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1"})  # another node
         assert refused.status == 403
         no_csrf = await wang.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1"}, token=False)
         assert no_csrf.status in (400, 403) and TicketService(db_url).get(t.number).status == lc.ACCEPTED
-        done = await wang.post(url, {"result": "已推荐三家人力资源机构", "confirm": "1",
-                                     "return_to": f"/console/tickets/{t.number}"})
+        done = await wang.post(
+            url, {"result": "已推荐三家人力资源机构", "confirm": "1", "return_to": f"/console/tickets/{t.number}"}
+        )
         assert done.status == 303 and done.headers["Location"].endswith("?done=closed")
         closed = TicketService(db_url).get(t.number)
         assert closed.status == lc.RESOLVED and closed.result == "已推荐三家人力资源机构"
@@ -159,8 +182,9 @@ async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monk
         other = open_one(TicketService(db_url), sender="web-close-6", description="招聘三名电工")
         r = await wang.post(f"/console/tickets/{other.number}/status", {"target": "awaiting_info"})
         assert r.status == 400 and "需要企业补充的内容" in await r.text()
-        r = await wang.post(f"/console/tickets/{other.number}/status",
-                            {"target": "awaiting_info", "reason": "电工证复印件"})
+        r = await wang.post(
+            f"/console/tickets/{other.number}/status", {"target": "awaiting_info", "reason": "电工证复印件"}
+        )
         assert r.status == 303 and "需要您补充：电工证复印件" in told(db_url, other.id)[-1][2]
     finally:
         await desk.close()
@@ -188,7 +212,7 @@ async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_
     web = open_one(svc, sender="web-notify", description="招聘三名叉车司机")
     desk = await make_desk(db_url, tmp_path, monkeypatch)
     try:
-        await desk.browser()                                       # starts the app
+        await desk.browser()  # starts the app
         svc.transition(wt.number, lc.AWAITING_INFO, "staff:li", reason="营业执照照片")
         svc.close(web.number, "staff:li", "已推荐两家叉车司机培训学校")
         assert await notifier.deliver_pending(desk.app) == 2
@@ -199,6 +223,6 @@ async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_
 
         web_texts = [m["text"] for m in history(db_url, "web-notify")]
         assert any(f"{web.number}（招聘用工）已办结。办理结果：已推荐两家叉车司机培训学校" in x for x in web_texts)
-        assert await notifier.deliver_pending(desk.app) == 0        # each once
+        assert await notifier.deliver_pending(desk.app) == 0  # each once
     finally:
         await desk.close()

@@ -1,6 +1,7 @@
 """Reclassifying a ticket (issue 13 item 8): category and node change, each audited, the 办结时限 recomputed by
 the SLA rules from the acceptance (time waiting for the enterprise kept), the new node told and the old
 node's 承办人 released."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -29,10 +30,16 @@ def svc(db_url, clock):
 
 
 def open_one(svc, sender="web-rc-1"):
-    return svc.open_ticket(category="need_recruitment", description="想申请研发费用补贴，顺便招几个人",
-                           enterprise=EnterpriseInput(name="西咸分类测试有限公司", new_city="沣西"),
-                           contact_name="王经理", mobile="13912345678", sender_id=sender, channel="web",
-                           conversation_id=sender).ticket
+    return svc.open_ticket(
+        category="need_recruitment",
+        description="想申请研发费用补贴，顺便招几个人",
+        enterprise=EnterpriseInput(name="西咸分类测试有限公司", new_city="沣西"),
+        contact_name="王经理",
+        mobile="13912345678",
+        sender_id=sender,
+        channel="web",
+        conversation_id=sender,
+    ).ticket
 
 
 def test_reclassify_reroutes_recomputes_the_deadline_and_audits(svc, db_url, clock):
@@ -42,16 +49,20 @@ def test_reclassify_reroutes_recomputes_the_deadline_and_audits(svc, db_url, clo
     svc.assign(t.number, None, li.id, "staff:li")
     clock.now += timedelta(hours=2)
     moved, left = svc.reclassify(t.number, "staff:li", "need_subsidy_redemption", reason="企业实际要办奖补兑现")
-    assert left == "fengxi" and moved.node_id == "window-district"      # the routing rule of 奖补兑现
+    assert left == "fengxi" and moved.node_id == "window-district"  # the routing rule of 奖补兑现
     assert moved.category == "need_subsidy_redemption" and moved.service_content == "政策兑现"
     assert moved.assignee_id is None and moved.status == lc.ASSIGNED
     assert moved.resolution_due == svc.sla.resolution_due(t.created_at, "need_subsidy_redemption")
-    assert moved.resolution_due > t.resolution_due                      # 15 working days, not 5
-    assert moved.first_response_due == t.first_response_due             # 即日办 counts from acceptance still
+    assert moved.resolution_due > t.resolution_due  # 15 working days, not 5
+    assert moved.first_response_due == t.first_response_due  # 即日办 counts from acceptance still
     events = svc.events(t.number)
     tail = [(e.action, e.field) for e in events][-4:]
-    assert tail == [("reclassify", "category"), ("sla", "resolution_due"), ("transfer", "node_id"),
-                    ("assign", "assignee_id")]
+    assert tail == [
+        ("reclassify", "category"),
+        ("sla", "resolution_due"),
+        ("transfer", "node_id"),
+        ("assign", "assignee_id"),
+    ]
     words = [history.value_text(e.before, e.field) + " → " + history.value_text(e.after, e.field) for e in events[-4:]]
     assert words[0] == "人才服务 · 招聘用工 → 政策兑现 · 奖补兑现"
     assert "need_" not in " ".join(words) and "window-district" not in " ".join(words)
@@ -63,7 +74,7 @@ def test_reclassify_reroutes_recomputes_the_deadline_and_audits(svc, db_url, clo
 def test_reclassify_keeps_the_pause_and_allows_an_explicit_node(svc, clock):
     t = open_one(svc, sender="web-rc-2")
     svc.transition(t.number, lc.AWAITING_INFO, "staff:li", reason="营业执照")
-    clock.now += timedelta(days=1)                                       # Thursday 10:00: a working day paused
+    clock.now += timedelta(days=1)  # Thursday 10:00: a working day paused
     svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
     paused = svc.get(t.number).paused_working_seconds
     assert paused > 0
@@ -71,7 +82,7 @@ def test_reclassify_keeps_the_pause_and_allows_an_explicit_node(svc, clock):
     assert left is None and moved.node_id == "fengxi"
     base = svc.sla.resolution_due(t.created_at, "need_training")
     assert moved.resolution_due == svc.sla.add_working_seconds(base, paused)
-    moved, left = svc.reclassify(t.number, "staff:li", "need_training", node_id="centre")   # node only
+    moved, left = svc.reclassify(t.number, "staff:li", "need_training", node_id="centre")  # node only
     assert left == "fengxi" and moved.node_id == "centre"
     assert [e.action for e in svc.events(t.number)][-1] == "transfer"
 
@@ -84,7 +95,7 @@ def test_reclassify_refusals(svc):
         svc.reclassify(t.number, "staff:li", "need_nonsense")
     with pytest.raises(TicketError, match="不存在"):
         svc.reclassify(t.number, "staff:li", "need_training", node_id="nowhere")
-    assert svc.get(t.number).category == "need_recruitment"              # nothing half done
+    assert svc.get(t.number).category == "need_recruitment"  # nothing half done
     svc.close(t.number, "staff:li", "已推荐招聘渠道")
     with pytest.raises(TicketError, match="办理中的工单才能重新分类"):
         svc.reclassify(t.number, "staff:li", "need_training")
@@ -103,7 +114,7 @@ async def test_console_reclassify_is_scoped_and_checks_the_node(db_url, tmp_path
         assert (await wang.login("wang")).status == 302 and (await zhao.login("zhao")).status == 302
         url = f"/console/tickets/{t.number}/reclassify"
         assert 'id="reclassify-form"' in await (await wang.client.get(f"/console/tickets/{t.number}")).text()
-        assert (await zhao.post(url, {"category": "need_training"})).status == 403          # another node's ticket
+        assert (await zhao.post(url, {"category": "need_training"})).status == 403  # another node's ticket
         assert (await wang.post(url, {"category": "need_training", "node_id": "fengdong"})).status == 403
         assert (await wang.post(url, {"category": "need_nonsense"})).status == 400
         assert TicketService(db_url).get(t.number).category == "need_recruitment"

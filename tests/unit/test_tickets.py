@@ -1,4 +1,5 @@
 """The ticket service on a real database: opening, routing, dedup, lifecycle, SLA, rating."""
+
 from __future__ import annotations
 
 import threading
@@ -16,7 +17,7 @@ CST = timezone(timedelta(hours=8))
 
 @pytest.fixture
 def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))   # a Wednesday, working day
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=CST))  # a Wednesday, working day
 
 
 @pytest.fixture
@@ -24,11 +25,25 @@ def svc(db_url, clock):
     return TicketService(db_url, clock=clock)
 
 
-def open_one(svc, sender="wx-1", category="need_debt_financing", description="想申请知识产权质押贷款，额度500万",
-             name="西安光启芯科技有限公司", park=None, new_city=None, mobile="139 1234 5678"):
-    return svc.open_ticket(category=category, description=description,
-                           enterprise=EnterpriseInput(name=name, park=park, new_city=new_city),
-                           contact_name="王经理", mobile=mobile, sender_id=sender, channel="web")
+def open_one(
+    svc,
+    sender="wx-1",
+    category="need_debt_financing",
+    description="想申请知识产权质押贷款，额度500万",
+    name="西安光启芯科技有限公司",
+    park=None,
+    new_city=None,
+    mobile="139 1234 5678",
+):
+    return svc.open_ticket(
+        category=category,
+        description=description,
+        enterprise=EnterpriseInput(name=name, park=park, new_city=new_city),
+        contact_name="王经理",
+        mobile=mobile,
+        sender_id=sender,
+        channel="web",
+    )
 
 
 def test_open_ticket_number_route_deadlines_and_audit(svc, clock):
@@ -43,7 +58,9 @@ def test_open_ticket_number_route_deadlines_and_audit(svc, clock):
     events = svc.events(t.number)
     assert [e.action for e in events] == ["created"]
     assert "沣西" in events[0].note
-    assert open_one(svc, sender="wx-2", name="另一家公司", description="担保贷款咨询").ticket.number == "QCY-20261125-0002"
+    assert (
+        open_one(svc, sender="wx-2", name="另一家公司", description="担保贷款咨询").ticket.number == "QCY-20261125-0002"
+    )
 
 
 def test_park_routes_to_its_workstation_and_default_is_the_centre(svc):
@@ -68,7 +85,7 @@ def test_similar_need_within_seven_days_is_linked_not_duplicated(svc, clock):
     again = open_one(svc, description="知识产权质押贷款，想问下进度，额度500万")
     assert again.linked and again.ticket.number == first.number
     assert [e.action for e in svc.events(first.number)] == ["created", "add_info"]
-    other = open_one(svc, description="想了解科技保险保费补贴")       # same category, different need
+    other = open_one(svc, description="想了解科技保险保费补贴")  # same category, different need
     assert not other.linked
     clock.advance(days=8)
     later = open_one(svc)
@@ -83,7 +100,7 @@ def test_lifecycle_refuses_illegal_transitions_with_a_clear_message(svc):
         svc.transition(t.number, lc.CANNOT_HANDLE, "staff:li")
     svc.transition(t.number, lc.CANNOT_HANDLE, "staff:li", reason="不属于本窗口职责")
     assert svc.get(t.number).reason == "不属于本窗口职责"
-    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")      # reopen
+    svc.transition(t.number, lc.IN_PROGRESS, "staff:li")  # reopen
     assert svc.get(t.number).status == lc.IN_PROGRESS
 
 
@@ -93,7 +110,7 @@ def test_awaiting_info_pauses_the_clock_and_extends_the_deadline(svc, clock):
     svc.transition(t.number, lc.IN_PROGRESS, "staff:li")
     clock.advance(hours=1)
     svc.transition(t.number, lc.AWAITING_INFO, "staff:li")
-    clock.advance(days=1)                                    # Thu 11:00: 7 working hours paused
+    clock.advance(days=1)  # Thu 11:00: 7 working hours paused
     t2 = svc.add_info(t.number, "wx-1", "营业执照和专利证书已上传")
     assert t2.status == lc.IN_PROGRESS
     assert t2.paused_working_seconds == 7 * 3600
@@ -135,10 +152,15 @@ def test_redeemed_amount_only_for_policy_redemption(svc):
         svc.transition(other.number, lc.RESOLVED, "staff:li", redeemed_amount=Decimal("1"))
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("13912345678", "13912345678"), ("139 1234 5678", "13912345678"), ("+86-139-1234-5678", "13912345678"),
-    ("１３９１２３４５６７８", "13912345678"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("13912345678", "13912345678"),
+        ("139 1234 5678", "13912345678"),
+        ("+86-139-1234-5678", "13912345678"),
+        ("１３９１２３４５６７８", "13912345678"),
+    ],
+)
 def test_mobile_numbers_are_normalised(raw, expected):
     assert normalise_mobile(raw) == expected
 
@@ -155,9 +177,14 @@ def _concurrent_openings(url, n=50):
 
     def work(i):
         try:
-            r = svc.open_ticket(category="need_space", description=f"需要{i}号实验室场地",
-                                enterprise=EnterpriseInput(name=f"并发测试企业{i}"), contact_name="张三",
-                                mobile="13800000000", sender_id=f"conc-{i}")
+            r = svc.open_ticket(
+                category="need_space",
+                description=f"需要{i}号实验室场地",
+                enterprise=EnterpriseInput(name=f"并发测试企业{i}"),
+                contact_name="张三",
+                mobile="13800000000",
+                sender_id=f"conc-{i}",
+            )
             numbers.append(r.ticket.number)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
@@ -189,15 +216,25 @@ def test_credit_code_is_validated_and_normalised(svc):
     import random
 
     code = generate(random.Random(7))
-    r = svc.open_ticket(category="need_space", description="需要办公场地",
-                        enterprise=EnterpriseInput(name="信用代码测试公司", credit_code=code.lower()),
-                        contact_name="赵六", mobile=None, sender_id="cc-1")
+    r = svc.open_ticket(
+        category="need_space",
+        description="需要办公场地",
+        enterprise=EnterpriseInput(name="信用代码测试公司", credit_code=code.lower()),
+        contact_name="赵六",
+        mobile=None,
+        sender_id="cc-1",
+    )
     assert r.ticket.number
     broken = code[:-1] + ("0" if code[-1] != "0" else "1")
     with pytest.raises(TicketError):
-        svc.open_ticket(category="need_space", description="需要办公场地",
-                        enterprise=EnterpriseInput(name="另一家", credit_code=broken),
-                        contact_name="赵六", mobile=None, sender_id="cc-2")
+        svc.open_ticket(
+            category="need_space",
+            description="需要办公场地",
+            enterprise=EnterpriseInput(name="另一家", credit_code=broken),
+            contact_name="赵六",
+            mobile=None,
+            sender_id="cc-2",
+        )
 
 
 def test_the_ticket_a_chat_message_means():
@@ -206,10 +243,10 @@ def test_the_ticket_a_chat_message_means():
     from bot.tickets.chat import ticket_meant
 
     a, b = SimpleNamespace(number="QCY-20261125-0002"), SimpleNamespace(number="QCY-20261124-0007")
-    assert ticket_meant([a, b], "补充工单 qcy-20261124-0007 的信息") is b          # named (any case)
-    assert ticket_meant([a, b], "评价 QCY-20260101-0001") is None                 # names another one
-    assert ticket_meant([a, b], "非常满意") is a                                   # unnamed: the newest
-    assert ticket_meant([a, b], "补充信息", only_if_single=True) is None          # unclear which
+    assert ticket_meant([a, b], "补充工单 qcy-20261124-0007 的信息") is b  # named (any case)
+    assert ticket_meant([a, b], "评价 QCY-20260101-0001") is None  # names another one
+    assert ticket_meant([a, b], "非常满意") is a  # unnamed: the newest
+    assert ticket_meant([a, b], "补充信息", only_if_single=True) is None  # unclear which
     assert ticket_meant([b], "补充信息", only_if_single=True) is b
     assert ticket_meant([], "非常满意") is None
 
@@ -220,8 +257,12 @@ def test_the_ticket_list_in_the_chat_shows_the_result_of_a_closed_ticket():
 
     from bot.tickets import chat
 
-    done = SimpleNamespace(number="QCY-20261125-0001", category="need_debt_financing", status=lc.RESOLVED,
-                           result="已对接长安银行科技贷，额度300万元已获批。" + "后续跟进说明" * 30)
+    done = SimpleNamespace(
+        number="QCY-20261125-0001",
+        category="need_debt_financing",
+        status=lc.RESOLVED,
+        result="已对接长安银行科技贷，额度300万元已获批。" + "后续跟进说明" * 30,
+    )
     line = chat.ticket_line(1, done, "沣西新城服务中心")
     assert "办理结果：已对接长安银行科技贷" in line and line.endswith("…")
     assert len(line.split("办理结果：")[1]) == chat.RESULT_CHARS + 1

@@ -1,4 +1,5 @@
 """The NLU tokenizer: normalised tokens, original offsets, no blank tokens (rasa #7910)."""
+
 import pytest
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 
@@ -27,7 +28,7 @@ def test_mixed_chinese_english_has_no_whitespace_tokens():
 def test_offsets_index_the_original_text():
     text = "高新技術企業 認定 ＩＰＯ😀"
     for tok in tokenize_text(text):
-        original = text[tok.start:tok.end]
+        original = text[tok.start : tok.end]
         assert len(original) == len(tok.text)
 
 

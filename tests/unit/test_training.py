@@ -1,4 +1,5 @@
 """Retraining happens only when model inputs change."""
+
 import shutil
 
 from bot.rasa_ext import training

@@ -4,6 +4,7 @@ A desk that shuts down while it is taking a conversation's turn must not leave t
 behind: every other desk would then wait out the TTL (30 s) before that conversation's
 next message reaches Rasa — the CI failure of test_rasa_down_then_back_nothing_is_lost[scale].
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,10 +18,10 @@ from tests.conftest import REDIS_URL, require_redis
 async def _cancel_after(gw: Gateway, cid: str, steps: int) -> None:
     async def take() -> None:
         async with gw._cluster_lock(cid):
-            await asyncio.Event().wait()         # holds the turn until cancelled
+            await asyncio.Event().wait()  # holds the turn until cancelled
 
     task = asyncio.create_task(take())
-    for _ in range(steps):               # cancel at every point of the SET round trip in turn
+    for _ in range(steps):  # cancel at every point of the SET round trip in turn
         await asyncio.sleep(0)
     task.cancel()
     # The cancellation must reach the task (redis-py 4.6 on Python 3.10 swallows one that

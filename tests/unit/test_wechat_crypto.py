@@ -4,6 +4,7 @@ Vectors: the Official Account "消息推送" guide (Token "AAAAA": URL verificat
 plain mode, safe mode incl. the encrypted reply) and the WeCom callback sample
 (Token "QDG6eK", corpid wx5823bf96d3bd56c7). Peers: wechatpy and WeRoBot.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,16 @@ import pytest
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import split_text
 from bot.desk.wechat.crypto import (
-    BLOCK, DecryptError, MsgCrypto, ReceiverError, SignatureError, aes_key, pkcs7_pad, pkcs7_unpad,
-    signature, signature_ok,
+    BLOCK,
+    DecryptError,
+    MsgCrypto,
+    ReceiverError,
+    SignatureError,
+    aes_key,
+    pkcs7_pad,
+    pkcs7_unpad,
+    signature,
+    signature_ok,
 )
 
 # ---- WeChat's published vectors --------------------------------------------------------------
@@ -26,8 +35,10 @@ MP_ENCRYPT = (
     "EYwKSqFIZoNqJ4M8EajAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJ"
     "Gj04="
 )
-MP_MESSAGE = ('{"ToUserName":"gh_97417a04a28d","FromUserName":"o9AgO5Kd5ggOC-bXrbNODIiE3bGY",'
-              '"CreateTime":1714112445,"MsgType":"event","Event":"debug_demo","debug_str":"hello world"}')
+MP_MESSAGE = (
+    '{"ToUserName":"gh_97417a04a28d","FromUserName":"o9AgO5Kd5ggOC-bXrbNODIiE3bGY",'
+    '"CreateTime":1714112445,"MsgType":"event","Event":"debug_demo","debug_str":"hello world"}'
+)
 
 WC_TOKEN, WC_KEY, WC_CORP = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
 WC_ECHOSTR = "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
@@ -56,10 +67,11 @@ def test_official_account_safe_mode_vector():
     # URL of the example: signature=6c5c…&timestamp=1714112445&nonce=415670741&msg_signature=046e…
     assert signature(MP_TOKEN, "1714112445", "415670741") == "6c5c811b55cc85e0e1b54100749188c20beb3f5d"
     assert c.sign("1714112445", "415670741", MP_ENCRYPT) == "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3"
-    assert c.open("046e02f8204d34f8ba5fa3b1db94908f3df2e9b3", "1714112445", "415670741",
-                  MP_ENCRYPT).decode() == MP_MESSAGE
+    assert (
+        c.open("046e02f8204d34f8ba5fa3b1db94908f3df2e9b3", "1714112445", "415670741", MP_ENCRYPT).decode() == MP_MESSAGE
+    )
     raw = base64.b64decode(MP_ENCRYPT)
-    assert len(raw) == 224                                  # "TmpMsg, 字节长度为224"
+    assert len(raw) == 224  # "TmpMsg, 字节长度为224"
     with pytest.raises(SignatureError):
         c.open("f464b24fc39322e44b38aa78f5edd27bd1441696", "1714112445", "415670741", MP_ENCRYPT)
 
@@ -78,8 +90,15 @@ def test_wecom_sample_vectors():
     echo = c.open("5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "1409659589", "263014780", WC_ECHOSTR)
     assert echo.isdigit()
     msg = wxml.parse(c.open("477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149", WC_ENCRYPT))
-    assert msg == {"ToUserName": WC_CORP, "FromUserName": "mycreate", "CreateTime": "1409659813",
-                   "MsgType": "text", "Content": "hello", "MsgId": "4561255354251345929", "AgentID": "218"}
+    assert msg == {
+        "ToUserName": WC_CORP,
+        "FromUserName": "mycreate",
+        "CreateTime": "1409659813",
+        "MsgType": "text",
+        "Content": "hello",
+        "MsgId": "4561255354251345929",
+        "AgentID": "218",
+    }
     with pytest.raises(ReceiverError):
         MsgCrypto(WC_TOKEN, WC_KEY, "wx0000000000000000").decrypt(WC_ENCRYPT)
 
@@ -99,7 +118,7 @@ def test_pkcs7_unpad_is_strict(tail):
     with pytest.raises(DecryptError):
         pkcs7_unpad(b"a" * (BLOCK - len(tail)) + tail)
     with pytest.raises(DecryptError):
-        pkcs7_unpad(b"a" * 17)                              # not a whole number of blocks
+        pkcs7_unpad(b"a" * 17)  # not a whole number of blocks
 
 
 def test_aes_key_validation():
@@ -122,21 +141,21 @@ def test_tampered_bad_padding_wrong_receiver_and_garbage_are_refused():
     c = MsgCrypto(MP_TOKEN, MP_KEY, MP_APPID)
     good = c.encrypt("<xml><Content>你好</Content></xml>")
     raw = bytearray(base64.b64decode(good))
-    for pos in (len(raw) - 1, len(raw) - 20, len(raw) - 33):   # last block, and the block before it
+    for pos in (len(raw) - 1, len(raw) - 20, len(raw) - 33):  # last block, and the block before it
         t = bytearray(raw)
         t[pos] ^= 0x41
         with pytest.raises((DecryptError, ReceiverError)):
             c.decrypt(base64.b64encode(bytes(t)).decode())
-    with pytest.raises(DecryptError):                          # padding byte 0
+    with pytest.raises(DecryptError):  # padding byte 0
         c.decrypt(_forge(c, b"r" * 16 + struct.pack(">I", 3) + b"abc" + MP_APPID.encode() + b"\x00" * 23))
     body = b"r" * 16 + struct.pack(">I", 3) + b"abc" + MP_APPID.encode()
-    with pytest.raises(DecryptError):                          # inconsistent padding bytes
+    with pytest.raises(DecryptError):  # inconsistent padding bytes
         c.decrypt(_forge(c, body + b"\x05" * 22 + b"\x17"))
-    with pytest.raises(DecryptError):                          # length field beyond the plaintext
+    with pytest.raises(DecryptError):  # length field beyond the plaintext
         c.decrypt(_forge(c, pkcs7_pad(b"r" * 16 + struct.pack(">I", 999) + b"abc")))
-    with pytest.raises(ReceiverError):                         # a genuine message for another appid
+    with pytest.raises(ReceiverError):  # a genuine message for another appid
         MsgCrypto(MP_TOKEN, MP_KEY, "wx0000000000000000").decrypt(good)
-    with pytest.raises((DecryptError, ReceiverError)):         # another account's key
+    with pytest.raises((DecryptError, ReceiverError)):  # another account's key
         MsgCrypto(MP_TOKEN, "B" * 43, MP_APPID).decrypt(good)
     for garbage in ("", "not base64!!", base64.b64encode(b"x" * 20).decode()):
         with pytest.raises(DecryptError):
@@ -183,8 +202,9 @@ XXE = b"""<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/p
 <xml><Content>&xxe;</Content></xml>"""
 
 
-@pytest.mark.parametrize("body", [BOMB, XXE, b"<!DOCTYPE xml><xml/>", b"<xml><a>", b"", b"<html/>",
-                                  b"<xml>" + b"<a>1</a>" * 100 + b"</xml>"])
+@pytest.mark.parametrize(
+    "body", [BOMB, XXE, b"<!DOCTYPE xml><xml/>", b"<xml><a>", b"", b"<html/>", b"<xml>" + b"<a>1</a>" * 100 + b"</xml>"]
+)
 def test_unsafe_or_invalid_xml_is_refused(body):
     with pytest.raises(wxml.XmlError):
         wxml.parse(body)

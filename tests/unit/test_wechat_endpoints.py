@@ -6,6 +6,7 @@ it counts calls, so "never reached Rasa" and "reached Rasa once" are checkable.
 A stand-in for WeChat's API server records customer-service sends and can answer
 with errors.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,18 @@ from bot.desk.wechat import xml as wxml
 from bot.settings import Settings
 from tests.settings_env import with_env
 
-MP_TOKEN, MP_KEY, MP_APPID, MP_GH = "mptoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx1234567890abcdef", "gh_0123456789ab"
-WC_TOKEN, WC_KEY, WC_CORP, WC_AGENT = "wctoken", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "ww1234567890abcdef", "1000002"
+MP_TOKEN, MP_KEY, MP_APPID, MP_GH = (
+    "mptoken",
+    "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    "wx1234567890abcdef",
+    "gh_0123456789ab",
+)
+WC_TOKEN, WC_KEY, WC_CORP, WC_AGENT = (
+    "wctoken",
+    "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    "ww1234567890abcdef",
+    "1000002",
+)
 OPENID = "oAbCdEfGhIjKlMnOpQrStUvWxYz0"
 
 
@@ -44,20 +55,31 @@ def sign(*parts: str) -> str:
 _ids = iter(range(6_000_000_000_000_000_000, 7_000_000_000_000_000_000))
 
 
-def text_xml(content: str, user: str = OPENID, to: str = MP_GH, msg_id: int | None = None,
-             created: int | None = None, agent: str | None = None) -> str:
-    xml = (f"<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-           f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-           f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_ids)}</MsgId>"
-           + (f"<AgentID>{agent}</AgentID>" if agent else "") + "</xml>")
-    assert parse_message(xml).type == "text"          # a well-formed message by wechatpy's reading
+def text_xml(
+    content: str,
+    user: str = OPENID,
+    to: str = MP_GH,
+    msg_id: int | None = None,
+    created: int | None = None,
+    agent: str | None = None,
+) -> str:
+    xml = (
+        f"<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_ids)}</MsgId>"
+        + (f"<AgentID>{agent}</AgentID>" if agent else "")
+        + "</xml>"
+    )
+    assert parse_message(xml).type == "text"  # a well-formed message by wechatpy's reading
     return xml
 
 
 def event_xml(event: str, key: str = "", user: str = OPENID, created: int | None = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[{MP_GH}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-            f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{MP_GH}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>"
+    )
 
 
 @dataclass
@@ -73,10 +95,18 @@ class Mp:
     def safe(self, inner: str, ts: str | None = None, nonce: str | None = None, compat: str = ""):
         ts, nonce = ts or str(int(time.time())), nonce or f"{next(_ids) % 10**9}"
         env = wxml.parse(self.crypto.encrypt_message(inner, nonce, ts))
-        body = (f"<xml><ToUserName><![CDATA[{MP_GH}]]></ToUserName>{compat}"
-                f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
-        params = {"signature": sign(MP_TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": OPENID,
-                  "encrypt_type": "aes", "msg_signature": env["MsgSignature"]}
+        body = (
+            f"<xml><ToUserName><![CDATA[{MP_GH}]]></ToUserName>{compat}"
+            f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"
+        )
+        params = {
+            "signature": sign(MP_TOKEN, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "openid": OPENID,
+            "encrypt_type": "aes",
+            "msg_signature": env["MsgSignature"],
+        }
         return params, body
 
     def open_reply(self, text: str) -> str:
@@ -93,14 +123,15 @@ class Work:
     def verify_params(self, echo: str = "1616140317555161061", corp: str = WC_CORP, ts: str | None = None):
         ts = ts or str(int(time.time()))
         echostr = WorkPrp(self.crypto.key).encrypt(echo, corp).decode()
-        return {"msg_signature": sign(WC_TOKEN, ts, "wn", echostr), "timestamp": ts, "nonce": "wn",
-                "echostr": echostr}
+        return {"msg_signature": sign(WC_TOKEN, ts, "wn", echostr), "timestamp": ts, "nonce": "wn", "echostr": echostr}
 
     def message(self, inner: str, ts: str | None = None, nonce: str | None = None):
         ts, nonce = ts or str(int(time.time())), nonce or f"w{next(_ids) % 10**9}"
         env = wxml.parse(self.crypto.encrypt_message(inner, nonce, ts))
-        body = (f"<xml><ToUserName><![CDATA[{WC_CORP}]]></ToUserName><AgentID><![CDATA[{WC_AGENT}]]></AgentID>"
-                f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
+        body = (
+            f"<xml><ToUserName><![CDATA[{WC_CORP}]]></ToUserName><AgentID><![CDATA[{WC_AGENT}]]></AgentID>"
+            f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"
+        )
         return {"msg_signature": env["MsgSignature"], "timestamp": ts, "nonce": nonce}, body
 
     def open_reply(self, text: str) -> str:
@@ -116,7 +147,7 @@ class FakeInbound:
         self.delay = 0.0
         self.replies: list[dict] | None = None
         self.fail = False
-        self.release: asyncio.Event | None = None      # when set: the bot answers only once the test says so
+        self.release: asyncio.Event | None = None  # when set: the bot answers only once the test says so
 
     async def __call__(self, app, conversation_id, text, client_msg_id=None, channel="web", title=None):
         self.calls.append((conversation_id, text, client_msg_id, channel))
@@ -147,8 +178,10 @@ class StandInApi:
 
     async def token(self, request: web.Request) -> web.Response:
         q = request.query
-        ok = (q.get("appid"), q.get("secret")) == (MP_APPID, "mpsecret") or \
-             (q.get("corpid"), q.get("corpsecret")) == (WC_CORP, "wcsecret")
+        ok = (q.get("appid"), q.get("secret")) == (MP_APPID, "mpsecret") or (q.get("corpid"), q.get("corpsecret")) == (
+            WC_CORP,
+            "wcsecret",
+        )
         if not ok:
             return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
         self.token_requests += 1
@@ -163,7 +196,7 @@ class StandInApi:
         if self.errors:
             code = self.errors.pop(0)
             if code == 40001:
-                self.tokens = set()                    # e.g. another service fetched a new token
+                self.tokens = set()  # e.g. another service fetched a new token
             return web.json_response({"errcode": code, "errmsg": f"error {code}"})
         self.sends.append((request.path, body))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
@@ -194,14 +227,22 @@ async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0", **settings) ->
     await api_server.start_server()
     base = str(api_server.make_url("")).rstrip("/")
     env = {
-        "WECHAT_MP_TOKEN": MP_TOKEN, "WECHAT_MP_AES_KEY": MP_KEY, "WECHAT_MP_APPID": MP_APPID,
-        "WECHAT_MP_SECRET": "mpsecret", "WECHAT_API_BASE": base,
-        "WECOM_TOKEN": WC_TOKEN, "WECOM_AES_KEY": WC_KEY, "WECOM_CORPID": WC_CORP,
-        "WECOM_SECRET": "wcsecret", "WECOM_AGENT_ID": WC_AGENT, "WECOM_API_BASE": base,
+        "WECHAT_MP_TOKEN": MP_TOKEN,
+        "WECHAT_MP_AES_KEY": MP_KEY,
+        "WECHAT_MP_APPID": MP_APPID,
+        "WECHAT_MP_SECRET": "mpsecret",
+        "WECHAT_API_BASE": base,
+        "WECOM_TOKEN": WC_TOKEN,
+        "WECOM_AES_KEY": WC_KEY,
+        "WECOM_CORPID": WC_CORP,
+        "WECOM_SECRET": "wcsecret",
+        "WECOM_AGENT_ID": WC_AGENT,
+        "WECOM_API_BASE": base,
         "WECHAT_REPLY_BUDGET": budget,
     }
-    app = create_app(with_env(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9, **settings),
-                              **env))
+    app = create_app(
+        with_env(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9, **settings), **env)
+    )
     inbound = FakeInbound()
     app[wechat.INBOUND_KEY] = inbound
     client = TestClient(TestServer(app))
@@ -266,23 +307,27 @@ def test_partial_or_malformed_configuration_is_refused():
 # ---- URL verification -----------------------------------------------------------------------------
 async def test_mp_url_verification_official_vector_and_refusals(desk):
     desk.channel("wechat_mp").cfg = desk.channel("wechat_mp").cfg.__class__(
-        "AAAAA", MP_KEY, MP_APPID)                       # the guide's Token
+        "AAAAA", MP_KEY, MP_APPID
+    )  # the guide's Token
     desk.channel("wechat_mp").clock = lambda: 1714036504
-    q = {"signature": "f464b24fc39322e44b38aa78f5edd27bd1441696", "echostr": "4375120948345356249",
-         "timestamp": "1714036504", "nonce": "1514711492"}
+    q = {
+        "signature": "f464b24fc39322e44b38aa78f5edd27bd1441696",
+        "echostr": "4375120948345356249",
+        "timestamp": "1714036504",
+        "nonce": "1514711492",
+    }
     r = await desk.client.get("/wechat/mp", params=q)
     assert r.status == 200 and await r.text() == "4375120948345356249"
     assert (await desk.client.get("/wechat/mp", params={**q, "signature": "0" * 40})).status == 403
-    desk.channel("wechat_mp").clock = lambda: 1714036504 + 3600           # an hour later: stale
+    desk.channel("wechat_mp").clock = lambda: 1714036504 + 3600  # an hour later: stale
     assert (await desk.client.get("/wechat/mp", params=q)).status == 403
 
 
 async def test_wecom_url_verification_answers_the_bare_plaintext(desk):
     r = await desk.client.get("/wechat/work", params=desk.work.verify_params("1616140317555161061"))
     assert r.status == 200
-    assert await r.read() == b"1616140317555161061"                        # no quotes, no newline
-    assert (await desk.client.get("/wechat/work",
-                                  params=desk.work.verify_params(corp="wwOTHERCORP")) ).status == 403
+    assert await r.read() == b"1616140317555161061"  # no quotes, no newline
+    assert (await desk.client.get("/wechat/work", params=desk.work.verify_params(corp="wwOTHERCORP"))).status == 403
     bad = desk.work.verify_params()
     assert (await desk.client.get("/wechat/work", params={**bad, "msg_signature": "1" * 40})).status == 403
     stale = desk.work.verify_params(ts=str(int(time.time()) - 3600))
@@ -292,12 +337,18 @@ async def test_wecom_url_verification_answers_the_bare_plaintext(desk):
 async def test_wecom_official_sample_vector_verifies(desk):
     ch = desk.channel("wecom")
     from bot.desk.wechat.crypto import MsgCrypto
+
     ch.crypto = MsgCrypto("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")
     ch.clock = lambda: 1409659589
-    r = await desk.client.get("/wechat/work", params={
-        "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "timestamp": "1409659589",
-        "nonce": "263014780",
-        "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="})
+    r = await desk.client.get(
+        "/wechat/work",
+        params={
+            "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+            "timestamp": "1409659589",
+            "nonce": "263014780",
+            "echostr": "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==",
+        },
+    )
     assert r.status == 200 and (await r.text()).isdigit()
 
 
@@ -320,19 +371,27 @@ async def test_mp_safe_mode_reply_decrypts_with_wechatpy_and_werobot(desk):
     assert parse_message(desk.mp.open_reply(text)).content == "收到：想申请知识产权质押贷款"
     werobot_crypto = pytest.importorskip("werobot.crypto")
     from werobot.parser import parse_xml
+
     env = wxml.parse(text)
     plain = werobot_crypto.MessageCrypt(MP_TOKEN, MP_KEY, MP_APPID).decrypt_message(
-        env["TimeStamp"], env["Nonce"], env["MsgSignature"], env["Encrypt"])
+        env["TimeStamp"], env["Nonce"], env["MsgSignature"], env["Encrypt"]
+    )
     assert parse_xml(plain)["Content"] == "收到：想申请知识产权质押贷款"
 
 
 async def test_werobot_encrypted_message_is_accepted(desk):
     werobot_crypto = pytest.importorskip("werobot.crypto")
     ts, nonce = str(int(time.time())), "wr1"
-    env = wxml.parse(werobot_crypto.MessageCrypt(MP_TOKEN, MP_KEY, MP_APPID).encrypt_message(
-        text_xml("查询我的工单"), ts, nonce))
-    params = {"timestamp": ts, "nonce": nonce, "encrypt_type": "aes", "msg_signature": env["MsgSignature"],
-              "signature": sign(MP_TOKEN, ts, nonce)}
+    env = wxml.parse(
+        werobot_crypto.MessageCrypt(MP_TOKEN, MP_KEY, MP_APPID).encrypt_message(text_xml("查询我的工单"), ts, nonce)
+    )
+    params = {
+        "timestamp": ts,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": env["MsgSignature"],
+        "signature": sign(MP_TOKEN, ts, nonce),
+    }
     r = await desk.post_mp(params, f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
     assert r.status == 200 and parse_message(desk.mp.open_reply(await r.text())).content == "收到：查询我的工单"
 
@@ -392,9 +451,10 @@ def _negative_cases():
 
     def bad_padding(d):
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
         plain = b"0123456789abcdef" + len(b"<xml/>").to_bytes(4, "big") + b"<xml/>" + MP_APPID.encode()
         pad = 32 - len(plain) % 32
-        plain += b"\x05" * (pad - 1) + bytes([pad])              # claims `pad` bytes that differ
+        plain += b"\x05" * (pad - 1) + bytes([pad])  # claims `pad` bytes that differ
         enc = Cipher(algorithms.AES(ours.key), modes.CBC(ours.key[:16])).encryptor()
         ct = base64.b64encode(enc.update(plain) + enc.finalize()).decode()
         p, b = d.mp.safe(text_xml("x"))
@@ -404,8 +464,10 @@ def _negative_cases():
         other = WeChatCrypto(MP_TOKEN, MP_KEY, "wxOTHERAPPID00000")
         ts, nonce = str(int(time.time())), "wa"
         env = wxml.parse(other.encrypt_message(text_xml("x"), nonce, ts))
-        return ({"timestamp": ts, "nonce": nonce, "encrypt_type": "aes", "msg_signature": env["MsgSignature"]},
-                f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
+        return (
+            {"timestamp": ts, "nonce": nonce, "encrypt_type": "aes", "msg_signature": env["MsgSignature"]},
+            f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>",
+        )
 
     def stale_timestamp(d):
         return d.mp.safe(text_xml("x"), ts=str(int(time.time()) - 600))
@@ -414,19 +476,25 @@ def _negative_cases():
         return d.mp.safe(text_xml("x"), ts=str(int(time.time()) + 600))
 
     def entity_bomb(d):
-        bomb = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
-                '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-                f'<xml><FromUserName>{OPENID}</FromUserName><MsgType>text</MsgType><Content>&c;</Content></xml>')
+        bomb = (
+            '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+            f"<xml><FromUserName>{OPENID}</FromUserName><MsgType>text</MsgType><Content>&c;</Content></xml>"
+        )
         return d.mp.plain(bomb)
 
     def entity_bomb_inside_ciphertext(d):
-        bomb = ('<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-                f'<xml><FromUserName>{OPENID}</FromUserName><MsgType>text</MsgType><Content>&b;</Content></xml>')
+        bomb = (
+            '<!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            f"<xml><FromUserName>{OPENID}</FromUserName><MsgType>text</MsgType><Content>&b;</Content></xml>"
+        )
         return d.mp.safe(bomb)
 
     def external_entity(d):
-        xxe = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-               f'<xml><FromUserName>{OPENID}</FromUserName><MsgType>text</MsgType><Content>&x;</Content></xml>')
+        xxe = (
+            '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            f"<xml><FromUserName>{OPENID}</FromUserName><MsgType>text</MsgType><Content>&x;</Content></xml>"
+        )
         return d.mp.plain(xxe)
 
     def oversized(d):
@@ -442,9 +510,23 @@ def _negative_cases():
     def bad_user(d):
         return d.mp.plain(text_xml("x", user="../../etc"))
 
-    return [wrong_signature, wrong_plain_signature, tampered_ciphertext, tampered_unsigned, bad_padding,
-            wrong_appid, stale_timestamp, future_timestamp, entity_bomb, entity_bomb_inside_ciphertext,
-            external_entity, oversized, missing_params, not_wechat_xml, bad_user]
+    return [
+        wrong_signature,
+        wrong_plain_signature,
+        tampered_ciphertext,
+        tampered_unsigned,
+        bad_padding,
+        wrong_appid,
+        stale_timestamp,
+        future_timestamp,
+        entity_bomb,
+        entity_bomb_inside_ciphertext,
+        external_entity,
+        oversized,
+        missing_params,
+        not_wechat_xml,
+        bad_user,
+    ]
 
 
 @pytest.mark.parametrize("case", _negative_cases(), ids=lambda f: f.__name__)
@@ -462,8 +544,10 @@ async def test_wecom_refusals(desk):
     other = WorkCrypto(WC_TOKEN, WC_KEY, "wwOTHERCORP")
     ts, nonce = str(int(time.time())), "o1"
     env = wxml.parse(other.encrypt_message(inner, nonce, ts))
-    r = await desk.post_work({"msg_signature": env["MsgSignature"], "timestamp": ts, "nonce": nonce},
-                             f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
+    r = await desk.post_work(
+        {"msg_signature": env["MsgSignature"], "timestamp": ts, "nonce": nonce},
+        f"<xml><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>",
+    )
     assert r.status == 403
     assert (await desk.post_work(*desk.work.message(inner, ts=str(int(time.time()) - 1000)))).status == 403
     assert desk.inbound.calls == []
@@ -475,7 +559,7 @@ async def test_replayed_signature_with_another_body_is_refused(desk):
     assert (await desk.post_mp(params, body)).status == 200
     r = await desk.post_mp(params, text_xml("伪造的第二条", msg_id=6))
     assert r.status == 403
-    again = await desk.post_mp(params, body)                     # an unchanged retry is fine
+    again = await desk.post_mp(params, body)  # an unchanged retry is fine
     assert again.status == 200 and parse_message(await again.text()).content == "收到：第一条"
     assert [c[1] for c in desk.inbound.calls] == ["第一条"]
 
@@ -502,25 +586,29 @@ async def test_events_are_deduplicated_on_sender_and_create_time(desk):
         r = await desk.post_mp(*desk.mp.safe(event_xml("subscribe", created=created)))
         assert r.status == 200
     assert desk.inbound.calls == [(f"wxmp:{OPENID}", "/greet", f"{OPENID}:{created}:subscribe", "wechat_mp")]
-    assert desk.inbound.titles == ["（关注）"]                        # what staff see instead of "/greet"
+    assert desk.inbound.titles == ["（关注）"]  # what staff see instead of "/greet"
 
 
 async def test_slow_reply_goes_out_through_the_customer_service_api(slow_desk):
     d = slow_desk
-    d.inbound.release = asyncio.Event()             # the bot has not answered yet ...
+    d.inbound.release = asyncio.Event()  # the bot has not answered yet ...
     params, body = d.mp.safe(text_xml("想了解人才公寓", msg_id=9001))
     r = await d.post_mp(params, body)
-    assert await r.text() == "success"              # ... so WeChat got "success" without waiting for it
+    assert await r.text() == "success"  # ... so WeChat got "success" without waiting for it
     retry = await d.post_mp(*d.mp.safe(text_xml("想了解人才公寓", msg_id=9001)))
     assert await retry.text() == "success"
     assert d.api.sends == []
     d.inbound.release.set()
     await until(lambda: d.api.sends)
     await asyncio.sleep(0.2)
-    assert d.api.sends == [("/cgi-bin/message/custom/send",
-                            {"touser": OPENID, "msgtype": "text", "text": {"content": "收到：想了解人才公寓"}})]
+    assert d.api.sends == [
+        (
+            "/cgi-bin/message/custom/send",
+            {"touser": OPENID, "msgtype": "text", "text": {"content": "收到：想了解人才公寓"}},
+        )
+    ]
     late = await d.post_mp(*d.mp.safe(text_xml("想了解人才公寓", msg_id=9001)))
-    assert await late.text() == "success"                         # already delivered: not twice
+    assert await late.text() == "success"  # already delivered: not twice
     assert len(d.inbound.calls) == 1 and len(d.api.sends) == 1
 
 
@@ -539,20 +627,26 @@ async def test_wecom_slow_reply_is_sent_with_the_agent_id(slow_desk):
 async def test_several_messages_are_joined_and_buttons_become_numbers(desk):
     desk.inbound.replies = [
         {"text": "您好！我是原上管家。"},
-        {"text": "请问您想办理哪类事项？", "buttons": [
-            {"title": "我能办哪些事", "payload": "/ask_capabilities"},
-            {"title": "查询我的工单", "payload": "/ask_ticket_status"},
-            {"title": "转人工服务", "payload": "/request_human"}]},
+        {
+            "text": "请问您想办理哪类事项？",
+            "buttons": [
+                {"title": "我能办哪些事", "payload": "/ask_capabilities"},
+                {"title": "查询我的工单", "payload": "/ask_ticket_status"},
+                {"title": "转人工服务", "payload": "/request_human"},
+            ],
+        },
     ]
     r = await desk.post_mp(*desk.mp.safe(text_xml("你好")))
     content = parse_message(desk.mp.open_reply(await r.text())).content
-    assert content == ("您好！我是原上管家。\n\n请问您想办理哪类事项？\n1. 我能办哪些事\n2. 查询我的工单\n"
-                       "3. 转人工服务\n（回复序号即可选择）")
+    assert content == (
+        "您好！我是原上管家。\n\n请问您想办理哪类事项？\n1. 我能办哪些事\n2. 查询我的工单\n"
+        "3. 转人工服务\n（回复序号即可选择）"
+    )
     desk.inbound.replies = [{"text": "您名下有 1 张工单。"}]
-    await desk.post_mp(*desk.mp.safe(text_xml("２")))                   # full-width digit
+    await desk.post_mp(*desk.mp.safe(text_xml("２")))  # full-width digit
     assert desk.inbound.calls[-1][1] == "/ask_ticket_status"
     assert desk.inbound.titles[-1] == "查询我的工单"
-    await desk.post_mp(*desk.mp.safe(text_xml("2")))                    # no options any more: plain text
+    await desk.post_mp(*desk.mp.safe(text_xml("2")))  # no options any more: plain text
     assert desk.inbound.calls[-1][1] == "2"
 
 
@@ -563,7 +657,7 @@ async def test_long_replies_are_pushed_in_order(desk):
     assert await r.text() == "success"
     await until(lambda: len(desk.api.sends) == 3)
     assert [s[1]["text"]["content"] for s in desk.api.sends] == parts
-    assert desk.api.token_requests == 1                                   # one token for all three
+    assert desk.api.token_requests == 1  # one token for all three
 
 
 async def test_cdata_terminator_in_a_reply(desk):
@@ -581,9 +675,11 @@ async def test_events_and_other_message_types(desk):
     n = len(desk.inbound.calls)
     r = await desk.post_mp(*desk.mp.safe(event_xml("CLICK", "drop_tables")))
     assert "菜单暂未开放" in parse_message(desk.mp.open_reply(await r.text())).content
-    video = (f"<xml><ToUserName>{MP_GH}</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
-             "<MsgType>video</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>31</MsgId></xml>")
-    r = await desk.post_mp(*desk.mp.safe(video))     # images and files are received (tests/e2e/test_wechat_files.py)
+    video = (
+        f"<xml><ToUserName>{MP_GH}</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>video</MsgType><MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>31</MsgId></xml>"
+    )
+    r = await desk.post_mp(*desk.mp.safe(video))  # images and files are received (tests/e2e/test_wechat_files.py)
     assert "文字" in parse_message(desk.mp.open_reply(await r.text())).content
     assert len(desk.inbound.calls) == n
 
@@ -593,7 +689,8 @@ async def test_gateway_failure_gets_an_apology_not_an_error(desk):
     r = await desk.post_mp(*desk.mp.safe(text_xml("你好")))
     assert r.status == 200 and "繁忙" in parse_message(desk.mp.open_reply(await r.text())).content
     from bot.desk.gateway import InboundError
-    desk.inbound.fail = InboundError("消息过长（最多2000字）", "too_long")     # the gateway refuses it
+
+    desk.inbound.fail = InboundError("消息过长（最多2000字）", "too_long")  # the gateway refuses it
     r = await desk.post_mp(*desk.mp.safe(text_xml("长" * 2100)))
     assert parse_message(desk.mp.open_reply(await r.text())).content == "消息过长（最多2000字）"
 
@@ -604,17 +701,26 @@ async def test_staff_reply_token_cache_and_token_refresh(desk):
     assert await send(desk.app, {"id": f"wxmp:{OPENID}"}, "您好，我是沣西新城的服务专员小李。", None)
     assert await send(desk.app, f"wxmp:{OPENID}", "第二条", None)
     assert desk.api.token_requests == 1
-    desk.api.errors = [40001]                                  # token revoked: fetched again, sent once
-    assert await send(desk.app, {"id": f"wxmp:{OPENID}"}, "请对本次服务评价：",
-                      [{"title": "非常满意", "payload": "/rate_service{\"score\": 5}"},
-                       {"title": "满意", "payload": "/rate_service{\"score\": 4}"}])
+    desk.api.errors = [40001]  # token revoked: fetched again, sent once
+    assert await send(
+        desk.app,
+        {"id": f"wxmp:{OPENID}"},
+        "请对本次服务评价：",
+        [
+            {"title": "非常满意", "payload": '/rate_service{"score": 5}'},
+            {"title": "满意", "payload": '/rate_service{"score": 4}'},
+        ],
+    )
     assert desk.api.token_requests == 2
     contents = [s[1]["text"]["content"] for s in desk.api.sends]
-    assert contents == ["您好，我是沣西新城的服务专员小李。", "第二条",
-                        "请对本次服务评价：\n1. 非常满意\n2. 满意\n（回复序号即可选择）"]
+    assert contents == [
+        "您好，我是沣西新城的服务专员小李。",
+        "第二条",
+        "请对本次服务评价：\n1. 非常满意\n2. 满意\n（回复序号即可选择）",
+    ]
     # the user answers the rating with a number
     await desk.post_mp(*desk.mp.safe(text_xml("1")))
-    assert desk.inbound.calls[-1][1] == "/rate_service{\"score\": 5}"
+    assert desk.inbound.calls[-1][1] == '/rate_service{"score": 5}'
 
 
 @pytest.mark.parametrize("errcode,words", [(45015, "48 小时"), (45047, "20 条"), (43004, "未关注")])
@@ -636,13 +742,23 @@ async def test_send_errors_are_reported_to_staff(desk, db_url, errcode, words):
     assert event["type"] == "delivery_failed" and event["errcode"] == errcode and words in event["reason"]
     assert event["conversation_id"] == conv and event["text"] == "工单进展：已受理"
     with read_sessions(db_url)() as s:
-        note = s.scalars(select(Message).where(Message.conversation_id == conv)).one()   # not shown to the user
+        note = s.scalars(select(Message).where(Message.conversation_id == conv)).one()  # not shown to the user
     assert note.internal and note.author == "system" and words in note.text and "工单进展" in note.text
 
 
 async def test_wecom_staff_reply(desk):
-    assert await wechat._sender("wecom")(desk.app, {"id": "wecom:zhang.san", "external_user": "zhang.san"},
-                                         "您好，已为您转接。", None)
-    assert desk.api.sends == [("/cgi-bin/message/send", {
-        "touser": "zhang.san", "msgtype": "text", "agentid": int(WC_AGENT),
-        "text": {"content": "您好，已为您转接。"}, "safe": 0})]
+    assert await wechat._sender("wecom")(
+        desk.app, {"id": "wecom:zhang.san", "external_user": "zhang.san"}, "您好，已为您转接。", None
+    )
+    assert desk.api.sends == [
+        (
+            "/cgi-bin/message/send",
+            {
+                "touser": "zhang.san",
+                "msgtype": "text",
+                "agentid": int(WC_AGENT),
+                "text": {"content": "您好，已为您转接。"},
+                "safe": 0,
+            },
+        )
+    ]

@@ -1,4 +1,5 @@
 """Alembic environment: runs on the connection handed over by bot.db.migrate."""
+
 from alembic import context
 
 from bot.db.schema import Base

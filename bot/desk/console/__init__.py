@@ -7,6 +7,7 @@ store (database reads, audit), dispatch (today's dispatch list), templates (HTML
 feature pages, each with its own setup(app) and top-bar link: admin, privacy, dashboard, contact,
 pushes (政策推送), knowledge (知识库 editing), enterprises (一企一档), visits (入企服务), search.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.desk.console import knowledge
 from bot.desk.console import enterprises, visits
 from bot.desk.console import search
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"       # console.css, console.js: aiohttp's static route
+STATIC_DIR = Path(__file__).resolve().parent / "static"  # console.css, console.js: aiohttp's static route
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 

@@ -7,6 +7,7 @@ is written to the console audit with the administrator and their address; disabl
 the account's open sessions at once. Administrators cannot disable themselves (so the last
 one cannot lock everybody out by a slip); `python -m bot.staff` does the same from a shell.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,11 @@ from bot.desk.console import templates as t
 from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
 from bot.desk.keys import SETTINGS_KEY, db_url
 
-DONE = {"disable": "账号已停用，该账号已登录的会话均已退出。", "enable": "账号已重新启用。",
-        "unlock": "已解除该账号在所有地址的登录暂停。"}
+DONE = {
+    "disable": "账号已停用，该账号已登录的会话均已退出。",
+    "enable": "账号已重新启用。",
+    "unlock": "已解除该账号在所有地址的登录暂停。",
+}
 
 
 async def _refuse(request: web.Request, staff: StaffView) -> web.Response:
@@ -40,12 +44,14 @@ def _page(staff: StaffView, rows, pauses: dict, flash: str | None = None, error:
         return out
 
     accounts_ = [(r, quote(r.username, safe=""), buttons(r), pauses.get(r.username, [])) for r in rows]
-    return t.render("console/admin_staff.html", "账号管理", staff, page="admin", flash=flash, error=error,
-                    accounts=accounts_)
+    return t.render(
+        "console/admin_staff.html", "账号管理", staff, page="admin", flash=flash, error=error, accounts=accounts_
+    )
 
 
-async def _render(request: web.Request, staff: StaffView, flash: str | None = None, error: str | None = None,
-                  status: int = 200) -> web.Response:
+async def _render(
+    request: web.Request, staff: StaffView, flash: str | None = None, error: str | None = None, status: int = 200
+) -> web.Response:
     db, now = db_url(request), clock_of(request.app)()
 
     def load():
@@ -53,8 +59,9 @@ async def _render(request: web.Request, staff: StaffView, flash: str | None = No
         return rows, {r.username: accounts.paused(db, r.username, now) for r in rows}
 
     rows, pauses = await asyncio.to_thread(load)
-    return web.Response(text=_page(staff, rows, pauses, flash, error), status=status, content_type="text/html",
-                        charset="utf-8")
+    return web.Response(
+        text=_page(staff, rows, pauses, flash, error), status=status, content_type="text/html", charset="utf-8"
+    )
 
 
 async def staff_page(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@
 - Nothing under /console/ is served without a session except the sign-in page and the
   stylesheet: pages redirect to /console/login, the JSON API and event stream answer 401.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,15 +53,15 @@ COOKIE = "qcy_console"
 LOGIN_CSRF_COOKIE = "qcy_login_csrf"
 SESSION_HOURS = 8
 MAX_FAILURES = throttle.PAIR_MAX
-LOCK_MINUTES = int(throttle.PAIR_PAUSE.total_seconds() // 60)      # the first pause; later ones double
+LOCK_MINUTES = int(throttle.PAIR_PAUSE.total_seconds() // 60)  # the first pause; later ones double
 LAST_SEEN_EVERY = timedelta(minutes=5)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/console/login", "/console/static/console.css"})
 PREFIX = "/console"
 
 Clock = Callable[[], datetime]
-CLOCK_KEY = web.AppKey("console_clock", object)        # a callable returning aware UTC datetimes
-STAFF_KEY = "console_staff"                            # request key of the signed-in StaffView
+CLOCK_KEY = web.AppKey("console_clock", object)  # a callable returning aware UTC datetimes
+STAFF_KEY = "console_staff"  # request key of the signed-in StaffView
 
 
 def is_console_path(path: str) -> bool:
@@ -93,7 +94,7 @@ def _networks(raw: str) -> tuple:
         try:
             nets.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            pass            # ratelimit logs the same setting's bad entries
+            pass  # ratelimit logs the same setting's bad entries
     return tuple(nets)
 
 
@@ -130,7 +131,7 @@ def real_client(request: web.Request) -> tuple[Optional[str], bool]:
     for hop in reversed(hops):
         addr = _ip(hop)
         if addr is None:
-            break                   # garbage from the client side: stop at the last good hop
+            break  # garbage from the client side: stop at the last good hop
         if not trusted(addr):
             return addr, True
     real = _ip(request.headers.get("X-Real-IP", ""))
@@ -151,6 +152,7 @@ def client_ip(request: web.Request) -> Optional[str]:
 
 # ---- the signed-in member of staff ---------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StaffView:
     """Who is signed in, and which service nodes they may see and act on."""
@@ -160,8 +162,8 @@ class StaffView:
     display_name: str
     node_id: str
     role: str
-    scope: frozenset            # node ids (own node and the nodes below it; all for admins)
-    all_nodes: bool             # sees the whole network (admins, staff of the comprehensive centre)
+    scope: frozenset  # node ids (own node and the nodes below it; all for admins)
+    all_nodes: bool  # sees the whole network (admins, staff of the comprehensive centre)
     session_id: str
     csrf_token: str
 
@@ -202,29 +204,58 @@ def staff_view(staff: Staff, session_id: str, csrf_token: str) -> StaffView:
     else:
         scope = network.scope(staff.node_id) if staff.node_id in network else frozenset({staff.node_id})
         everything = network.centre.id in scope
-    return StaffView(staff.id, staff.username, staff.display_name, staff.node_id, staff.role,
-                     scope, everything, session_id, csrf_token)
+    return StaffView(
+        staff.id,
+        staff.username,
+        staff.display_name,
+        staff.node_id,
+        staff.role,
+        scope,
+        everything,
+        session_id,
+        csrf_token,
+    )
 
 
 def current_staff(request: web.Request) -> StaffView:
     staff = request.get(STAFF_KEY)
-    if staff is None:       # the middleware lets no such request through; belt and braces
+    if staff is None:  # the middleware lets no such request through; belt and braces
         raise web.HTTPUnauthorized(text="请先登录")
     return staff
 
 
 # ---- audit ---------------------------------------------------------------------------------------
 
-def write_audit(db_url: str, actor: str, action: str, *, conversation_id: str | None = None,
-                handover_id: int | None = None, ticket_id: int | None = None,
-                detail: str | None = None, ip: str | None = None, at: datetime | None = None) -> None:
+
+def write_audit(
+    db_url: str,
+    actor: str,
+    action: str,
+    *,
+    conversation_id: str | None = None,
+    handover_id: int | None = None,
+    ticket_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    at: datetime | None = None,
+) -> None:
     with sessions(db_url).begin() as s:
-        s.add(ConsoleAudit(at=at or utcnow(), actor=actor[:128], action=action[:32],
-                           conversation_id=conversation_id, handover_id=handover_id,
-                           ticket_id=ticket_id, detail=detail, ip=ip))
+        s.add(
+            ConsoleAudit(
+                at=at or utcnow(),
+                actor=actor[:128],
+                action=action[:32],
+                conversation_id=conversation_id,
+                handover_id=handover_id,
+                ticket_id=ticket_id,
+                detail=detail,
+                ip=ip,
+            )
+        )
 
 
 # ---- sign-in -------------------------------------------------------------------------------------
+
 
 class LoginError(Exception):
     """Sign-in refused; the message is shown on the sign-in page."""
@@ -273,15 +304,22 @@ def _throttled(attempt: throttle.Attempt) -> Throttled:
 
 @dataclass(frozen=True)
 class LoginResult:
-    token: str                  # the cookie value (never stored)
+    token: str  # the cookie value (never stored)
     staff_id: int
     username: str
     expires_at: datetime
 
 
-def login(db_url: str, username: str, password: str, now: datetime, ip: str | None = None, *,
-          limit_address: str | None = None,
-          address_rule: tuple[int, float] = throttle.DEFAULT_ADDRESS_RULE) -> LoginResult:
+def login(
+    db_url: str,
+    username: str,
+    password: str,
+    now: datetime,
+    ip: str | None = None,
+    *,
+    limit_address: str | None = None,
+    address_rule: tuple[int, float] = throttle.DEFAULT_ADDRESS_RULE,
+) -> LoginResult:
     """Count the attempt, check the password, and open a session on success.
 
     Unknown, disabled and password-less accounts get exactly what a wrong password gets.
@@ -294,13 +332,19 @@ def login(db_url: str, username: str, password: str, now: datetime, ip: str | No
     if not username or not password:
         dummy_verify(password)
         raise LoginError("请输入用户名和密码。")
-    attempt = throttle.count_attempt(db_url, username, ip or "", now, limit_address=limit_address,
-                                     address_rule=address_rule)
+    attempt = throttle.count_attempt(
+        db_url, username, ip or "", now, limit_address=limit_address, address_rule=address_rule
+    )
     if not attempt.allowed:
         # logged, not audited: refusals cost no password check and are unbounded in number, so a
         # flood must not grow the database (failures are audited, and they are bounded)
-        log.info("console sign-in refused before the password check: %s from %s (%s, %d s)", username[:32],
-                 ip, attempt.reason, int(attempt.retry_after + 0.999))
+        log.info(
+            "console sign-in refused before the password check: %s from %s (%s, %d s)",
+            username[:32],
+            ip,
+            attempt.reason,
+            int(attempt.retry_after + 0.999),
+        )
         raise _throttled(attempt)
     with read_sessions(db_url)() as s:
         staff = s.scalars(select(Staff).where(Staff.username == username)).first()
@@ -317,22 +361,39 @@ def login(db_url: str, username: str, password: str, now: datetime, ip: str | No
         with sessions(db_url).begin() as s:
             s.add(ConsoleAudit(at=now, actor=actor, action="login_failed", detail=detail, ip=ip))
             if pause is not None:
-                s.add(ConsoleAudit(at=now, actor=actor, action="locked", ip=ip,
-                                   detail=f"paused for this address until {(now + pause).isoformat()}"))
+                s.add(
+                    ConsoleAudit(
+                        at=now,
+                        actor=actor,
+                        action="locked",
+                        ip=ip,
+                        detail=f"paused for this address until {(now + pause).isoformat()}",
+                    )
+                )
         if pause is not None:
             raise LoginError(_locked_message(now + pause, pause))
         left = MAX_FAILURES - attempt.failures % MAX_FAILURES
         upcoming = _duration(throttle.pair_pause(attempt.failures + left))
-        raise LoginError(f"{BAD_CREDENTIALS}再输错 {left} 次，该账号将在本地址暂停登录 {upcoming}。"
-                         if left <= 2 else BAD_CREDENTIALS)
+        raise LoginError(
+            f"{BAD_CREDENTIALS}再输错 {left} 次，该账号将在本地址暂停登录 {upcoming}。"
+            if left <= 2
+            else BAD_CREDENTIALS
+        )
     throttle.succeeded(db_url, attempt)
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(hours=SESSION_HOURS)
     with sessions(db_url).begin() as s:
         staff = s.get(Staff, staff.id)
-        if staff is None or not staff.active:          # disabled while the password was being checked
-            s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login_failed",
-                               detail="account disabled during sign-in", ip=ip))
+        if staff is None or not staff.active:  # disabled while the password was being checked
+            s.add(
+                ConsoleAudit(
+                    at=now,
+                    actor=f"staff:{username}",
+                    action="login_failed",
+                    detail="account disabled during sign-in",
+                    ip=ip,
+                )
+            )
             result = None
         else:
             staff.failed_logins = 0
@@ -341,8 +402,17 @@ def login(db_url: str, username: str, password: str, now: datetime, ip: str | No
                 staff.password_hash = hash_password(password)
             # expired sessions (of anyone) are tidied up on each sign-in
             s.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
-            s.add(StaffSession(id=token_hash(token), staff_id=staff.id, csrf_token=secrets.token_urlsafe(32),
-                               created_at=now, expires_at=expires, last_seen_at=now, ip=ip))
+            s.add(
+                StaffSession(
+                    id=token_hash(token),
+                    staff_id=staff.id,
+                    csrf_token=secrets.token_urlsafe(32),
+                    created_at=now,
+                    expires_at=expires,
+                    last_seen_at=now,
+                    ip=ip,
+                )
+            )
             s.add(ConsoleAudit(at=now, actor=f"staff:{username}", action="login", ip=ip))
             result = LoginResult(token, staff.id, staff.username, expires)
     if result is None:
@@ -356,8 +426,9 @@ def load_session(db_url: str, token: str, now: datetime) -> Optional[StaffView]:
         return None
     sid = token_hash(token)
     with read_sessions(db_url)() as s:
-        row = s.execute(select(StaffSession, Staff).join(Staff, Staff.id == StaffSession.staff_id)
-                        .where(StaffSession.id == sid)).first()
+        row = s.execute(
+            select(StaffSession, Staff).join(Staff, Staff.id == StaffSession.staff_id).where(StaffSession.id == sid)
+        ).first()
     if row is None:
         return None
     sess, staff = row
@@ -376,6 +447,7 @@ def end_session(db_url: str, session_id: str) -> None:
 
 # ---- CSRF ----------------------------------------------------------------------------------------
 
+
 def tokens_equal(a: Optional[str], b: Optional[str]) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
 
@@ -385,7 +457,7 @@ async def submitted_csrf(request: web.Request) -> Optional[str]:
     if header:
         return header
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()          # cached: the handler reads the same form
+        form = await request.post()  # cached: the handler reads the same form
         value = form.get("csrf_token")
         return value if isinstance(value, str) else None
     return None
@@ -393,15 +465,20 @@ async def submitted_csrf(request: web.Request) -> Optional[str]:
 
 def csrf_failure(request: web.Request) -> web.Response:
     if _is_api(request.path) or "application/json" in request.headers.get("Accept", ""):
-        return web.json_response({"error": "csrf", "message": "请求缺少有效的安全令牌（CSRF），请刷新页面后重试。"},
-                                 status=403)
+        return web.json_response(
+            {"error": "csrf", "message": "请求缺少有效的安全令牌（CSRF），请刷新页面后重试。"}, status=403
+        )
     from bot.desk.console import templates as t
 
-    return web.Response(text=t.error_page("请求已失效", "页面已过期或请求缺少安全令牌，请返回刷新页面后重试。"),
-                        status=403, content_type="text/html")
+    return web.Response(
+        text=t.error_page("请求已失效", "页面已过期或请求缺少安全令牌，请返回刷新页面后重试。"),
+        status=403,
+        content_type="text/html",
+    )
 
 
 # ---- middleware and security headers -------------------------------------------------------------
+
 
 def _login_redirect(request: web.Request) -> web.HTTPFound:
     target = request.path_qs if request.method == "GET" else "/console/"
@@ -429,9 +506,11 @@ async def console_middleware(request: web.Request, handler):
     return await handler(request)
 
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; media-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; "
-       "base-uri 'none'; form-action 'self'; object-src 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; media-src 'self' data:; frame-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'; object-src 'none'"
+)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -449,23 +528,42 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 # ---- handlers: sign-in, sign-out ------------------------------------------------------------------
 
+
 def _safe_next(value: Optional[str]) -> str:
     """Only same-site console paths (no open redirect)."""
-    if value and value.startswith("/console/") and not value.startswith("//") and "\\" not in value \
-            and "\n" not in value and "\r" not in value and not value.startswith("/console/login"):
+    if (
+        value
+        and value.startswith("/console/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and "\n" not in value
+        and "\r" not in value
+        and not value.startswith("/console/login")
+    ):
         return value
     return "/console/"
 
 
-def _login_page(request: web.Request, message: str | None = None, username: str = "",
-                status: int = 200) -> web.Response:
+def _login_page(
+    request: web.Request, message: str | None = None, username: str = "", status: int = 200
+) -> web.Response:
     from bot.desk.console import templates as t
 
     token = secrets.token_urlsafe(32)
-    resp = web.Response(text=t.login_page(token, _safe_next(request.query.get("next")), message, username),
-                        status=status, content_type="text/html")
-    resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/console/login", httponly=True,
-                    samesite="Strict", secure=secure_cookies(request))
+    resp = web.Response(
+        text=t.login_page(token, _safe_next(request.query.get("next")), message, username),
+        status=status,
+        content_type="text/html",
+    )
+    resp.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/console/login",
+        httponly=True,
+        samesite="Strict",
+        secure=secure_cookies(request),
+    )
     return resp
 
 
@@ -481,7 +579,7 @@ async def login_post(request: web.Request) -> web.Response:
     form = await request.post()
     if not tokens_equal(form.get("csrf_token"), request.cookies.get(LOGIN_CSRF_COOKIE)):
         return _login_page(request, "登录页面已过期，请重新输入。", str(form.get("username", ""))[:64], status=403)
-    username = str(form.get("username", "")).replace("\x00", "")      # NUL: PostgreSQL cannot compare it
+    username = str(form.get("username", "")).replace("\x00", "")  # NUL: PostgreSQL cannot compare it
     password = str(form.get("password", "")).replace("\x00", "")
     now = clock_of(request.app)()
     ip, forwarded = real_client(request)
@@ -491,8 +589,16 @@ async def login_post(request: web.Request) -> web.Response:
     rule = ratelimit.limiter(request.app).rules["login_ip"]
     address_rule = (0, 0.0) if rule.off else (rule.limit, rule.window)
     try:
-        result = await asyncio.to_thread(login, db_url(request), username, password, now, ip,
-                                         limit_address=limit_address or "", address_rule=address_rule)
+        result = await asyncio.to_thread(
+            login,
+            db_url(request),
+            username,
+            password,
+            now,
+            ip,
+            limit_address=limit_address or "",
+            address_rule=address_rule,
+        )
     except Throttled as exc:
         resp = _login_page(request, str(exc), normalise_username(username)[:64], status=429)
         resp.headers["Retry-After"] = exc.retry_after_header
@@ -501,8 +607,15 @@ async def login_post(request: web.Request) -> web.Response:
         return _login_page(request, str(exc), normalise_username(username)[:64], status=401)
     target = _safe_next(str(form.get("next", "")))
     resp = web.HTTPFound(target)
-    resp.set_cookie(COOKIE, result.token, max_age=SESSION_HOURS * 3600, path=PREFIX, httponly=True,
-                    samesite="Strict", secure=secure_cookies(request))
+    resp.set_cookie(
+        COOKIE,
+        result.token,
+        max_age=SESSION_HOURS * 3600,
+        path=PREFIX,
+        httponly=True,
+        samesite="Strict",
+        secure=secure_cookies(request),
+    )
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
     raise resp
 
@@ -518,8 +631,7 @@ async def logout_post(request: web.Request) -> web.Response:
     staff = current_staff(request)
     db = db_url(request)
     await asyncio.to_thread(end_session, db, staff.session_id)
-    await asyncio.to_thread(write_audit, db, staff.actor, "logout", ip=client_ip(request),
-                            at=clock_of(request.app)())
+    await asyncio.to_thread(write_audit, db, staff.actor, "logout", ip=client_ip(request), at=clock_of(request.app)())
     resp = web.HTTPFound("/console/login")
     resp.del_cookie(COOKIE, path=PREFIX)
     raise resp

@@ -6,6 +6,7 @@ own node, a new-city centre its workstations too, the comprehensive centre and a
 knowledge-base figures have no node and are shown to whole-network staff only. The scorecard is for leads
 and admins, as the monthly summary is. Charts are inline SVG (bot.desk.figures); styles from /figures.css.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -35,17 +36,28 @@ def _window_cards(w: WindowFigures, show_kb: bool) -> list[tuple[str, str, str]]
     cards = [
         ("受理诉求", f"{w.accepted} 件", f"办结 {w.closed} 件"),
         ("办结率", fg.pct(w.completion_rate), f"无法办理 {w.cannot_handle} 件"),
-        ("首次响应（中位）", fg.hours(w.p50_first_response_hours),
-                f"平均 {fg.hours(w.avg_first_response_hours)}，{w.first_responses} 件"),
-        ("办结用时（中位）", fg.hours(w.p50_resolution_hours),
-                f"平均 {fg.hours(w.avg_resolution_hours)}，{w.resolved} 件"),
+        (
+            "首次响应（中位）",
+            fg.hours(w.p50_first_response_hours),
+            f"平均 {fg.hours(w.avg_first_response_hours)}，{w.first_responses} 件",
+        ),
+        (
+            "办结用时（中位）",
+            fg.hours(w.p50_resolution_hours),
+            f"平均 {fg.hours(w.avg_resolution_hours)}，{w.resolved} 件",
+        ),
         ("满意度", _score(w.satisfaction), f"评价 {w.ratings} 条，其中人工服务 {w.service_ratings} 条"),
         ("入企服务", f"{w.visits} 次", f"服务企业 {w.enterprises} 家"),
         ("兑现金额", fg.yuan(w.redeemed_amount), f"按时办结率 {fg.pct(w.on_time_rate)}"),
     ]
     if show_kb:
-        cards.append(("知识库", f"解答 {w.kb_answered} 个", f"提问 {w.kb_questions} 个，未解答 {w.kb_unanswered} 个，"
-                                                                f"没帮助 {w.kb_not_helpful} 条"))
+        cards.append(
+            (
+                "知识库",
+                f"解答 {w.kb_answered} 个",
+                f"提问 {w.kb_questions} 个，未解答 {w.kb_unanswered} 个，没帮助 {w.kb_not_helpful} 条",
+            )
+        )
     return cards
 
 
@@ -56,14 +68,29 @@ def page(staff: StaffView, d: Dashboard, sc: Optional[Scorecard], month: str, er
     cats = [{"name": c.name, "accepted": c.accepted, "content": c.content} for c in m.categories]
     contents = [{"name": c.name, "accepted": c.accepted} for c in m.contents]
     return t.render(
-        "console/dashboard.html", "数据看板", staff, page="dashboard", error=error, d=d, sc=sc, month=month,
-        scope=None if staff.all_nodes else set(staff.scope), scope_note="全区" if not d.scoped else "本节点及下属节点",
-        overdue_now=sum(n.overdue for n in d.nodes), open_now=sum(n.open for n in d.nodes),
-        today_cards=_window_cards(d.today, show_kb), month_cards=_window_cards(m, show_kb),
+        "console/dashboard.html",
+        "数据看板",
+        staff,
+        page="dashboard",
+        error=error,
+        d=d,
+        sc=sc,
+        month=month,
+        scope=None if staff.all_nodes else set(staff.scope),
+        scope_note="全区" if not d.scoped else "本节点及下属节点",
+        overdue_now=sum(n.overdue for n in d.nodes),
+        open_now=sum(n.open for n in d.nodes),
+        today_cards=_window_cards(d.today, show_kb),
+        month_cards=_window_cards(m, show_kb),
         overdue_chart=fg.bar_chart("各节点超期在办", [(n.name, n.overdue, "#b42318") for n in d.nodes if n.overdue]),
-        colours=fg.CONTENT_COLOURS, category_chart=fg.category_chart("本月按需求分类受理诉求", cats),
+        colours=fg.CONTENT_COLOURS,
+        category_chart=fg.category_chart("本月按需求分类受理诉求", cats),
         content_chart=fg.content_chart("本月按服务内容受理诉求", contents),
-        NODE_KINDS=NODE_KINDS, pct=fg.pct, score=_score, diff=_diff)
+        NODE_KINDS=NODE_KINDS,
+        pct=fg.pct,
+        score=_score,
+        diff=_diff,
+    )
 
 
 async def dashboard_page(request: web.Request) -> web.Response:

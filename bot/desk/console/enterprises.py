@@ -14,6 +14,7 @@ Scope: an enterprise belongs to its home node and to every node holding its tick
 others get the Chinese 403 page (audited as "denied"). The list and the export never leave the scope.
 Every profile change and every export is in console_audit; a file's changes are shown on its page.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,19 +34,37 @@ from bot.taxonomy import BY_INTENT, CATEGORIES
 
 BASE = "/console/enterprises"
 MAX_Q = 100
-DONE = {"saved": "企业档案已保存，修改已记入档案修改记录。", "unchanged": "没有需要保存的修改。",
-        "contact": "已添加联系人。", "created": "企业档案已建立。",
-        "visit": "入企服务已登记；提出的需求已生成工单，按分派规则交给受理节点。",
-        "visit_partial": "入企服务已登记，但有需求未能生成工单，请在档案修改记录中核对后到工单页补录。"}
-PUSH_VALUES = {"trigger": {"window": "申报窗口开启", "new": "新政策发布"},
-               "reason": {"profile": "企业数据符合条件", "need": "曾提出同类需求"}}
+DONE = {
+    "saved": "企业档案已保存，修改已记入档案修改记录。",
+    "unchanged": "没有需要保存的修改。",
+    "contact": "已添加联系人。",
+    "created": "企业档案已建立。",
+    "visit": "入企服务已登记；提出的需求已生成工单，按分派规则交给受理节点。",
+    "visit_partial": "入企服务已登记，但有需求未能生成工单，请在档案修改记录中核对后到工单页补录。",
+}
+PUSH_VALUES = {
+    "trigger": {"window": "申报窗口开启", "new": "新政策发布"},
+    "reason": {"profile": "企业数据符合条件", "need": "曾提出同类需求"},
+}
 CONTACT_CHANNELS = {**t.CHANNEL_LABELS, "console": "工作台录入"}
-PUSH_COLUMNS = {"created_at": "推送时间", "policy_name": "政策", "trigger": "触发", "reason": "原因",
-                "channel": "渠道", "sent_by": "发送方"}
-ACTION_LABELS = {"enterprise_edit": "修改档案", "enterprise_contact": "添加联系人", "visit_record": "登记入企服务", "enterprise_create": "新建企业档案"}
+PUSH_COLUMNS = {
+    "created_at": "推送时间",
+    "policy_name": "政策",
+    "trigger": "触发",
+    "reason": "原因",
+    "channel": "渠道",
+    "sent_by": "发送方",
+}
+ACTION_LABELS = {
+    "enterprise_edit": "修改档案",
+    "enterprise_contact": "添加联系人",
+    "visit_record": "登记入企服务",
+    "enterprise_create": "新建企业档案",
+}
 
 
 # ---- scope ---------------------------------------------------------------------------------------
+
 
 def _eid(request: web.Request) -> Optional[int]:
     return views._int(request.match_info.get("eid"), 1)
@@ -85,14 +104,29 @@ def _nodes_in_scope(staff: StaffView) -> list:
 
 # ---- the list ------------------------------------------------------------------------------------
 
+
 def list_page(staff: StaffView, rows, total: int, page: int, f: listing.Filters, error: str | None = None) -> str:
     return t.render(
-        "console/enterprises.html", "企业档案", staff, page="enterprises", error=error, base=BASE, rows=rows,
-        total=total, f=f, current=page, pages=max(1, -(-total // listing.PAGE)), max_q=MAX_Q,
-        prev_qs=t.qs(**f.query(), page=page - 1), next_qs=t.qs(**f.query(), page=page + 1), export_qs=t.qs(**f.query()),
+        "console/enterprises.html",
+        "企业档案",
+        staff,
+        page="enterprises",
+        error=error,
+        base=BASE,
+        rows=rows,
+        total=total,
+        f=f,
+        current=page,
+        pages=max(1, -(-total // listing.PAGE)),
+        max_q=MAX_Q,
+        prev_qs=t.qs(**f.query(), page=page - 1),
+        next_qs=t.qs(**f.query(), page=page + 1),
+        export_qs=t.qs(**f.query()),
         node_opts=[(n.id, n.name) for n in _nodes_in_scope(staff)],
         cat_opts=[(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES],
-        cert_opts=list(pf.CERTIFICATIONS.items()), certs_label=pf.certs_label)
+        cert_opts=list(pf.CERTIFICATIONS.items()),
+        certs_label=pf.certs_label,
+    )
 
 
 async def list_route(request: web.Request) -> web.Response:
@@ -114,17 +148,26 @@ async def export_route(request: web.Request) -> web.Response:
         return views._bad_parameter(request, staff, str(exc))
     db, now = views.db_url(request), views.now_of(request)
     rows = await views.run(listing.export_rows, db, staff.node_filter(), f)
-    names = {n.id: n.name for n in _nodes_in_scope(staff)} if not staff.all_nodes else \
-        {n.id: n.name for n in _all_nodes()}
+    names = (
+        {n.id: n.name for n in _nodes_in_scope(staff)} if not staff.all_nodes else {n.id: n.name for n in _all_nodes()}
+    )
     title = "企业档案" + ("" if staff.all_nodes else f"（{store.node_name(staff.node_id)}及下属节点）")
     data = await views.run(listing.to_xlsx, rows, names, title, now)
-    await views.audit(request, staff, "enterprise_export",
-                      detail=f"导出企业档案 {len(rows)} 家；筛选：{json.dumps(f.query(), ensure_ascii=False)}")
+    await views.audit(
+        request,
+        staff,
+        "enterprise_export",
+        detail=f"导出企业档案 {len(rows)} 家；筛选：{json.dumps(f.query(), ensure_ascii=False)}",
+    )
     filename = f"enterprises-{t.dt(now, '%Y%m%d-%H%M')}.xlsx"
-    return web.Response(body=data, headers={
-        "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote('企业档案')}.xlsx",
-        "Cache-Control": "no-store"})
+    return web.Response(
+        body=data,
+        headers={
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote('企业档案')}.xlsx",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _all_nodes():
@@ -140,12 +183,25 @@ async def api_search(request: web.Request) -> web.Response:
     if len(raw) < 2:
         return web.json_response({"items": []})
     rows, _ = await views.run(listing.page, views.db_url(request), staff.node_filter(), listing.Filters(q=raw), 1, 10)
-    return web.json_response({"items": [
-        {"id": r.id, "name": r.name, "credit_code": r.credit_code or "", "new_city": r.new_city or "",
-         "park": r.park or "", "node": store.node_name(r.home_node)} for r in rows]})
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "credit_code": r.credit_code or "",
+                    "new_city": r.new_city or "",
+                    "park": r.park or "",
+                    "node": store.node_name(r.home_node),
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 # ---- the file ------------------------------------------------------------------------------------
+
 
 def _profile_form(ent, values: Optional[dict] = None, problems: Optional[dict] = None) -> SimpleNamespace:
     """What the profile_form macro (console/enterprise_form.html) shows: the submitted values, else the stored."""
@@ -159,13 +215,26 @@ def _profile_form(ent, values: Optional[dict] = None, problems: Optional[dict] =
             return ""
         return v.isoformat() if hasattr(v, "isoformat") else str(v)
 
-    return SimpleNamespace(val=val, problems=problems or {}, version=values.get("version", pf.version(ent)),
-                           have=set(values.get("certifications_list", pf.certs_of(ent.certifications))))
+    return SimpleNamespace(
+        val=val,
+        problems=problems or {},
+        version=values.get("version", pf.version(ent)),
+        have=set(values.get("certifications_list", pf.certs_of(ent.certifications))),
+    )
 
 
 def _render(template: str, title: str, staff: StaffView, **context) -> str:
-    return t.render(template, title, staff, page="enterprises", base=BASE, FIELDS=pf.FIELDS,
-                    NEW_CITIES=pf.NEW_CITIES, CERTIFICATIONS=pf.CERTIFICATIONS, **context)
+    return t.render(
+        template,
+        title,
+        staff,
+        page="enterprises",
+        base=BASE,
+        FIELDS=pf.FIELDS,
+        NEW_CITIES=pf.NEW_CITIES,
+        CERTIFICATIONS=pf.CERTIFICATIONS,
+        **context,
+    )
 
 
 def _figures(f: ef.EnterpriseFile) -> list[tuple[str, Any, str]]:
@@ -200,21 +269,34 @@ def _push_cell(c: str, v):
     return PUSH_VALUES.get(c, {}).get(v, v)
 
 
-def file_page(staff: StaffView, f: ef.EnterpriseFile, names: dict, flash: str | None = None,
-              error: str | None = None, values: Optional[dict] = None, problems: Optional[dict] = None) -> str:
+def file_page(
+    staff: StaffView,
+    f: ef.EnterpriseFile,
+    names: dict,
+    flash: str | None = None,
+    error: str | None = None,
+    values: Optional[dict] = None,
+    problems: Optional[dict] = None,
+) -> str:
     """The file (template console/enterprise.html); contacts listed once per name and mobile."""
     ent = f.enterprise
     info = [
-        ("统一社会信用代码", ent.credit_code), ("所在新城", f"{ent.new_city}新城" if ent.new_city else None),
-        ("所在园区", ent.park), ("属地节点", store.node_name(f.home_node)),
+        ("统一社会信用代码", ent.credit_code),
+        ("所在新城", f"{ent.new_city}新城" if ent.new_city else None),
+        ("所在园区", ent.park),
+        ("属地节点", store.node_name(f.home_node)),
         ("服务节点", "、".join(store.node_name(n) for n in sorted(f.nodes))),
-        ("所属行业", ent.industry), ("地址", ent.address),
+        ("所属行业", ent.industry),
+        ("地址", ent.address),
         ("成立日期", ent.registered_on.isoformat() if ent.registered_on else None),
-        ("职工人数", ent.employees), ("科技人员数", ent.tech_staff),
+        ("职工人数", ent.employees),
+        ("科技人员数", ent.tech_staff),
         ("上年营业收入", pf.display("revenue", ent.revenue) if ent.revenue is not None else None),
         ("上年研发投入", pf.display("rd_expense", ent.rd_expense) if ent.rd_expense is not None else None),
-        ("资质认定", pf.certs_label(ent.certifications)), ("备注", ent.notes),
-        ("建档时间", t.dt(ent.created_at)), ("最近修改", t.dt(ent.updated_at)),
+        ("资质认定", pf.certs_label(ent.certifications)),
+        ("备注", ent.notes),
+        ("建档时间", t.dt(ent.created_at)),
+        ("最近修改", t.dt(ent.updated_at)),
     ]
     seen, contacts = set(), []
     for c in f.contacts:
@@ -222,12 +304,26 @@ def file_page(staff: StaffView, f: ef.EnterpriseFile, names: dict, flash: str | 
             seen.add((c.name, c.mobile))
             contacts.append(c)
     return _render(
-        "console/enterprise.html", ent.name, staff, flash=flash, error=error, f=f, info=info, contacts=contacts,
-        certs=pf.certs_of(ent.certifications), form=_profile_form(ent, values, problems),
-        figures=_figures(f) if f.figures else [], push_cols=_push_columns(f), push_cell=_push_cell,
+        "console/enterprise.html",
+        ent.name,
+        staff,
+        flash=flash,
+        error=error,
+        f=f,
+        info=info,
+        contacts=contacts,
+        certs=pf.certs_of(ent.certifications),
+        form=_profile_form(ent, values, problems),
+        figures=_figures(f) if f.figures else [],
+        push_cols=_push_columns(f),
+        push_cell=_push_cell,
         ticket_ratings=[(tk, score, comment, at) for tk in f.tickets for score, comment, at in tk.ratings],
-        quote=lambda s: quote(s, safe=""), actor_label=lambda actor: t.actor_label(actor, names),
-        CONTACT_CHANNELS=CONTACT_CHANNELS, PUSH_COLUMNS=PUSH_COLUMNS, ACTION_LABELS=ACTION_LABELS)
+        quote=lambda s: quote(s, safe=""),
+        actor_label=lambda actor: t.actor_label(actor, names),
+        CONTACT_CHANNELS=CONTACT_CHANNELS,
+        PUSH_COLUMNS=PUSH_COLUMNS,
+        ACTION_LABELS=ACTION_LABELS,
+    )
 
 
 async def _render_file(request: web.Request, staff: StaffView, eid: int, status: int = 200, **kw) -> web.Response:
@@ -235,8 +331,9 @@ async def _render_file(request: web.Request, staff: StaffView, eid: int, status:
     f = await views.run(ef.load, db, eid)
     if f is None:
         return views.not_found(request, staff, "该企业档案")
-    names = await views.run(ef.staff_names, db, [h.actor.split(":", 1)[1] for h in f.history
-                                                 if h.actor.startswith("staff:")])
+    names = await views.run(
+        ef.staff_names, db, [h.actor.split(":", 1)[1] for h in f.history if h.actor.startswith("staff:")]
+    )
     return views.html(file_page(staff, f, names, **kw), status)
 
 
@@ -259,21 +356,28 @@ async def profile_route(request: web.Request) -> web.Response:
     try:
         values = pf.parse_form(raw, certs, today=views.now_of(request).astimezone(t.BEIJING).date())
         seen = form.get("version")
-        changes = await views.run(pf.apply_edit, views.db_url(request), eid, values,
-                                  expected_version=seen if isinstance(seen, str) else None,
-                                  clock=lambda: views.now_of(request))
+        changes = await views.run(
+            pf.apply_edit,
+            views.db_url(request),
+            eid,
+            values,
+            expected_version=seen if isinstance(seen, str) else None,
+            clock=lambda: views.now_of(request),
+        )
     except pf.StaleEdit as exc:
         return await _render_file(request, staff, eid, 409, error=str(exc))
     except pf.ProfileError as exc:
         shown = {**{k: v[:300] for k, v in raw.items()}, "certifications_list": certs}
-        return await _render_file(request, staff, eid, 400, error="档案未保存：" + str(exc), values=shown,
-                                  problems=exc.problems)
+        return await _render_file(
+            request, staff, eid, 400, error="档案未保存：" + str(exc), values=shown, problems=exc.problems
+        )
     except LookupError:
         return views.not_found(request, staff, "该企业档案")
     if not changes:
         raise web.HTTPSeeOther(f"{BASE}/{eid}?done=unchanged")
-    await views.audit(request, staff, "enterprise_edit",
-                      detail=ef.audit_tag(eid) + "；".join(c.line() for c in changes))
+    await views.audit(
+        request, staff, "enterprise_edit", detail=ef.audit_tag(eid) + "；".join(c.line() for c in changes)
+    )
     raise web.HTTPSeeOther(f"{BASE}/{eid}?done=saved")
 
 
@@ -287,20 +391,29 @@ async def contact_route(request: web.Request) -> web.Response:
     form = await request.post()
     name, mobile = form.get("contact_name"), form.get("contact_mobile")
     try:
-        _, name, mobile = await views.run(pf.add_contact, views.db_url(request), eid,
-                                          name if isinstance(name, str) else "",
-                                          mobile if isinstance(mobile, str) else None,
-                                          clock=lambda: views.now_of(request))
+        _, name, mobile = await views.run(
+            pf.add_contact,
+            views.db_url(request),
+            eid,
+            name if isinstance(name, str) else "",
+            mobile if isinstance(mobile, str) else None,
+            clock=lambda: views.now_of(request),
+        )
     except pf.ProfileError as exc:
         return await _render_file(request, staff, eid, 400, error="联系人未添加：" + str(exc))
     except LookupError:
         return views.not_found(request, staff, "该企业档案")
-    await views.audit(request, staff, "enterprise_contact",
-                      detail=ef.audit_tag(eid) + f"添加联系人：{name}" + (f" {mask(mobile)}" if mobile else ""))
+    await views.audit(
+        request,
+        staff,
+        "enterprise_contact",
+        detail=ef.audit_tag(eid) + f"添加联系人：{name}" + (f" {mask(mobile)}" if mobile else ""),
+    )
     raise web.HTTPSeeOther(f"{BASE}/{eid}?done=contact")
 
 
 # ---- a new file -----------------------------------------------------------------------------------
+
 
 def _blank(staff: StaffView):
     """An empty profile, placed at the staff member's own park or new city by default."""
@@ -313,10 +426,16 @@ def _blank(staff: StaffView):
     return blank
 
 
-def new_page(staff: StaffView, values: Optional[dict] = None, problems: Optional[dict] = None,
-             error: Optional[str] = None) -> str:
-    return _render("console/enterprise_new.html", "新建企业档案", staff, error=error,
-                   form=_profile_form(_blank(staff), values, problems))
+def new_page(
+    staff: StaffView, values: Optional[dict] = None, problems: Optional[dict] = None, error: Optional[str] = None
+) -> str:
+    return _render(
+        "console/enterprise_new.html",
+        "新建企业档案",
+        staff,
+        error=error,
+        form=_profile_form(_blank(staff), values, problems),
+    )
 
 
 async def new_route(request: web.Request) -> web.Response:
@@ -336,12 +455,15 @@ async def create_route(request: web.Request) -> web.Response:
         home = home_node(values.get("new_city"), values.get("park"))
         if not staff.sees(home):
             raise pf.ProfileError({"park": f"所填园区/新城属于“{store.node_name(home)}”，不在您的服务范围内"})
-        eid = await views.run(pf.create_enterprise, views.db_url(request), values,
-                              clock=lambda: views.now_of(request))
+        eid = await views.run(pf.create_enterprise, views.db_url(request), values, clock=lambda: views.now_of(request))
     except pf.ProfileError as exc:
         return views.html(new_page(staff, shown, exc.problems, error="档案未建立：" + str(exc)), 400)
-    await views.audit(request, staff, "enterprise_create",
-                      detail=ef.audit_tag(eid) + f"新建企业档案：{values['name']}（属地 {store.node_name(home)}）")
+    await views.audit(
+        request,
+        staff,
+        "enterprise_create",
+        detail=ef.audit_tag(eid) + f"新建企业档案：{values['name']}（属地 {store.node_name(home)}）",
+    )
     raise web.HTTPSeeOther(f"{BASE}/{eid}?done=created")
 
 

@@ -18,6 +18,7 @@ admin whose scope is the whole network, never the draft's author or an editor of
 questions (gaps, "would now answer") have no node, so — as on the 数据看板 — only whole-network staff see them.
 Every write is in the console audit.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,11 +46,17 @@ log = logging.getLogger(__name__)
 BASE = "/console/knowledge"
 SERVICE_KEY = web.AppKey("knowledge_editor_service", dict)
 CANDIDATES_KEY = web.AppKey("knowledge_editor_candidates", object)
-CONFIRM_LABELS = {"doc_number": "文号", "effective": "生效日期", "expires": "失效日期", "window": "申报时间",
-                  "figures": "数额"}
+CONFIRM_LABELS = {
+    "doc_number": "文号",
+    "effective": "生效日期",
+    "expires": "失效日期",
+    "window": "申报时间",
+    "figures": "数额",
+}
 
 
 # ---- context -----------------------------------------------------------------------------------------
+
 
 def _dir(request: web.Request) -> Path:
     settings = request.app[SETTINGS_KEY]
@@ -91,7 +98,7 @@ class _Published:
             if signature != self.signature:
                 try:
                     self.kb, self.error = load_base(self.directory), None
-                except KnowledgeError as exc:          # keep the last good copy, as the services do
+                except KnowledgeError as exc:  # keep the last good copy, as the services do
                     self.error = str(exc)
                 self.signature = signature
             return self.kb
@@ -124,21 +131,48 @@ def _service(request: web.Request) -> KnowledgeService:
 
 
 async def _audit(request: web.Request, staff: StaffView, action: str, detail: str) -> None:
-    await views.run(write_audit, views.db_url(request), staff.actor, action, detail=detail[:2000],
-                    ip=client_ip(request), at=views.now_of(request))
+    await views.run(
+        write_audit,
+        views.db_url(request),
+        staff.actor,
+        action,
+        detail=detail[:2000],
+        ip=client_ip(request),
+        at=views.now_of(request),
+    )
 
 
 async def _refuse(request: web.Request, staff: StaffView, what: str) -> web.Response:
     return await views.denied(request, staff, what)
 
 
-def _page(template: str, title: str, staff: StaffView, names: Optional[dict] = None, flash=None, error=None,
-          status: int = 200, **context) -> web.Response:
+def _page(
+    template: str,
+    title: str,
+    staff: StaffView,
+    names: Optional[dict] = None,
+    flash=None,
+    error=None,
+    status: int = 200,
+    **context,
+) -> web.Response:
     """A page of the editor (template console/knowledge_*.html); `names` turns usernames into display names."""
     names = names or {}
-    return views.html(t.render(template, title, staff, page="knowledge", flash=flash, error=error, base=BASE,
-                               label=lambda username: _label(username, names), STATUS_LABELS=dr.STATUS_LABELS,
-                               **context), status)
+    return views.html(
+        t.render(
+            template,
+            title,
+            staff,
+            page="knowledge",
+            flash=flash,
+            error=error,
+            base=BASE,
+            label=lambda username: _label(username, names),
+            STATUS_LABELS=dr.STATUS_LABELS,
+            **context,
+        ),
+        status,
+    )
 
 
 def _int(value, default: int = 0) -> int:
@@ -146,7 +180,7 @@ def _int(value, default: int = 0) -> int:
         n = int(str(value).strip())
     except (TypeError, ValueError):
         return default
-    return n if 0 <= n < 2 ** 31 else default
+    return n if 0 <= n < 2**31 else default
 
 
 def _label(username: str, names: dict) -> str:
@@ -163,14 +197,26 @@ def _names(db: str) -> dict:
 
 def _diff(old: str, new: str, old_label: str, new_label: str) -> list[tuple[str, str]]:
     """The unified diff as (css class, line) for the diff macro; empty when the texts are the same."""
-    lines = difflib.unified_diff((old or "").splitlines(), (new or "").splitlines(), old_label, new_label,
-                                 lineterm="", n=2)
-    return [("add" if line.startswith("+") and not line.startswith("+++") else
-             "del" if line.startswith("-") and not line.startswith("---") else
-             "hunk" if line.startswith("@@") else "", line) for line in lines]
+    lines = difflib.unified_diff(
+        (old or "").splitlines(), (new or "").splitlines(), old_label, new_label, lineterm="", n=2
+    )
+    return [
+        (
+            "add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "del"
+            if line.startswith("-") and not line.startswith("---")
+            else "hunk"
+            if line.startswith("@@")
+            else "",
+            line,
+        )
+        for line in lines
+    ]
 
 
 # ---- the index -------------------------------------------------------------------------------------------
+
 
 async def index(request: web.Request) -> web.Response:
     staff = current_staff(request)
@@ -187,11 +233,24 @@ async def index(request: web.Request) -> web.Response:
     if q:
         entries = [x for x in entries if q in x.id or q in x.title or any(q in f.question for f in x.faqs)]
     error = None if kb is not None else f"知识库当前无法加载：{_published(request).error or ''}"
-    return _page("console/knowledge_index.html", "知识库", staff, names, error=error, count=len(kb) if kb else 0,
-                 flagged=flagged, flagged_ids=flagged_ids, pending=pending, mine=mine, q=q, entries=entries)
+    return _page(
+        "console/knowledge_index.html",
+        "知识库",
+        staff,
+        names,
+        error=error,
+        count=len(kb) if kb else 0,
+        flagged=flagged,
+        flagged_ids=flagged_ids,
+        pending=pending,
+        mine=mine,
+        q=q,
+        entries=entries,
+    )
 
 
 # ---- an entry ------------------------------------------------------------------------------------------
+
 
 async def entry_page(request: web.Request) -> web.Response:
     staff = current_staff(request)
@@ -212,19 +271,35 @@ async def entry_page(request: web.Request) -> web.Response:
     open_rows = await views.run(dr.open_drafts, db, entry_id)
     names = await views.run(_names, db)
     flag = next((f for f in ed.flags(kb, today) if f.entry_id == entry_id), None)
-    return _page("console/knowledge_entry.html", entry.title, staff, names, entry=entry, flag=flag,
-                 open_rows=open_rows, previews=previews, versions=vrows)
+    return _page(
+        "console/knowledge_entry.html",
+        entry.title,
+        staff,
+        names,
+        entry=entry,
+        flag=flag,
+        open_rows=open_rows,
+        previews=previews,
+        versions=vrows,
+    )
 
 
 # ---- flagged entries and unanswered questions ---------------------------------------------------------
+
 
 async def review_page(request: web.Request) -> web.Response:
     staff = current_staff(request)
     kb = await views.run(_base, request)
     today = _today(request)
     rows = ed.flags(kb, today) if kb is not None else []
-    return _page("console/knowledge_review.html", "需复核的条目", staff, rows=rows, review_after=ed.REVIEW_AFTER_DAYS,
-                 expiring=ed.EXPIRING_DAYS)
+    return _page(
+        "console/knowledge_review.html",
+        "需复核的条目",
+        staff,
+        rows=rows,
+        review_after=ed.REVIEW_AFTER_DAYS,
+        expiring=ed.EXPIRING_DAYS,
+    )
 
 
 def _gaps(db: str, now, kb) -> list[gp.Group]:
@@ -244,12 +319,20 @@ async def gaps_page(request: web.Request) -> web.Response:
     faq_entry = {f.id: f.entry_id for f in kb.faqs.values()} if kb is not None else {}
     # a group whose answers did not help: the entry that gave them is the first candidate to extend
     suggest = {i: faq_entry.get(g.faq_ids[0], "") for i, g in enumerate(groups[:60]) if g.faq_ids}
-    return _page("console/knowledge_gaps.html", "未解答的问题", staff, days=gp.DAYS, groups=groups[:60], suggest=suggest,
-                 entry_ids=sorted(set(faq_entry.values())),
-                 variants=lambda g: "\n".join(a.text for a in g.questions[1:12]))
+    return _page(
+        "console/knowledge_gaps.html",
+        "未解答的问题",
+        staff,
+        days=gp.DAYS,
+        groups=groups[:60],
+        suggest=suggest,
+        entry_ids=sorted(set(faq_entry.values())),
+        variants=lambda g: "\n".join(a.text for a in g.questions[1:12]),
+    )
 
 
 # ---- drafts ----------------------------------------------------------------------------------------------
+
 
 async def create_draft(request: web.Request) -> web.Response:
     staff = current_staff(request)
@@ -276,8 +359,17 @@ async def create_draft(request: web.Request) -> web.Response:
                 return views.html(t.error_page("不能新建草稿", f"条目文件无法读成表单：{exc}", staff), 400)
             origin = "据未解答的问题补充问答：" + question
     try:
-        draft = await views.run(dr.start_draft, views.db_url(request), _dir(request), actor, entry_id, content,
-                                new=new, origin=origin, now=views.now_of(request))
+        draft = await views.run(
+            dr.start_draft,
+            views.db_url(request),
+            _dir(request),
+            actor,
+            entry_id,
+            content,
+            new=new,
+            origin=origin,
+            now=views.now_of(request),
+        )
     except dr.EditError as exc:
         return views.html(t.error_page("不能新建草稿", str(exc), staff), 400)
     await _audit(request, staff, "kb_draft_create", f"draft {draft.id} {draft.entry_id}{' (new)' if new else ''}")
@@ -291,8 +383,15 @@ def _sorted_matches(matches: Optional[list[ed.Match]]) -> Optional[list[ed.Match
     return sorted(matches, key=lambda m: (m.before.startswith(("已解答", "猜测解答")) and not m.not_helpful, -m.times))
 
 
-def _prepare(directory: Path, draft, db: str, today: date, candidates: ed.CandidateServices,
-             with_questions: bool, text: Optional[str] = None):
+def _prepare(
+    directory: Path,
+    draft,
+    db: str,
+    today: date,
+    candidates: ed.CandidateServices,
+    with_questions: bool,
+    text: Optional[str] = None,
+):
     """Checks, chat preview and matching questions of a text (the draft's unless given)."""
     text = draft.content if text is None else text
     check = ed.check_text(directory, draft.entry_id, text, today)
@@ -310,15 +409,25 @@ def _prepare(directory: Path, draft, db: str, today: date, candidates: ed.Candid
     return check, previews, matches, stale
 
 
-async def _draft_view(request: web.Request, staff: StaffView, draft, *, form: Optional[ed.EntryForm] = None,
-                      revision: Optional[int] = None, flash=None, error=None, conflict: Optional[dr.Conflict] = None,
-                      status: int = 200) -> web.Response:
+async def _draft_view(
+    request: web.Request,
+    staff: StaffView,
+    draft,
+    *,
+    form: Optional[ed.EntryForm] = None,
+    revision: Optional[int] = None,
+    flash=None,
+    error=None,
+    conflict: Optional[dr.Conflict] = None,
+    status: int = 200,
+) -> web.Response:
     db = views.db_url(request)
     directory = _dir(request)
     today = _today(request)
     text = ed.text_from_form(form) if form is not None else draft.content
     check, previews, matches, stale = await views.run(
-        _prepare, directory, draft, db, today, request.app[CANDIDATES_KEY], staff.all_nodes, text)
+        _prepare, directory, draft, db, today, request.app[CANDIDATES_KEY], staff.all_nodes, text
+    )
     names = await views.run(_names, db)
     revs = await views.run(dr.reviews, db, draft.id)
     others = [d for d in await views.run(dr.open_drafts, db, draft.entry_id) if d.id != draft.id]
@@ -333,17 +442,40 @@ async def _draft_view(request: web.Request, staff: StaffView, draft, *, form: Op
     published = ed.read_entry_text(directory, draft.entry_id)
     is_open = draft.status in dr.OPEN_STATES
     return _page(
-        "console/knowledge_draft.html", f"草稿 {draft.id}", staff, names, flash=flash, error=error, status=status,
-        draft=draft, form=form, errors=errors, revision=draft.revision if revision is None else revision,
-        editable=editable, is_open=is_open, check=check, text=text, previews=previews,
-        matches=_sorted_matches(matches), all_nodes=staff.all_nodes, days=gp.DAYS, others=others,
-        reviews=revs, refusal=dr.approval_refusal(draft, _actor(staff)) if draft.status == dr.PENDING else None,
-        conflict=conflict, conflict_diff=_diff(conflict.theirs, conflict.mine, "已保存", "您的") if conflict else [],
-        stale=stale, stale_diff=_diff(draft.base_content or "", stale, "起草时", "现在") if stale is not None else [],
-        published_diff=_diff(published or "", text, "当前发布", "草稿"), PENDING=dr.PENDING, levels=LEVELS,
-        categories=CATEGORIES, DECISION_LABELS=gp.DECISION_LABELS,
+        "console/knowledge_draft.html",
+        f"草稿 {draft.id}",
+        staff,
+        names,
+        flash=flash,
+        error=error,
+        status=status,
+        draft=draft,
+        form=form,
+        errors=errors,
+        revision=draft.revision if revision is None else revision,
+        editable=editable,
+        is_open=is_open,
+        check=check,
+        text=text,
+        previews=previews,
+        matches=_sorted_matches(matches),
+        all_nodes=staff.all_nodes,
+        days=gp.DAYS,
+        others=others,
+        reviews=revs,
+        refusal=dr.approval_refusal(draft, _actor(staff)) if draft.status == dr.PENDING else None,
+        conflict=conflict,
+        conflict_diff=_diff(conflict.theirs, conflict.mine, "已保存", "您的") if conflict else [],
+        stale=stale,
+        stale_diff=_diff(draft.base_content or "", stale, "起草时", "现在") if stale is not None else [],
+        published_diff=_diff(published or "", text, "当前发布", "草稿"),
+        PENDING=dr.PENDING,
+        levels=LEVELS,
+        categories=CATEGORIES,
+        DECISION_LABELS=gp.DECISION_LABELS,
         checked_hint="例：https://www.gov.cn/… 2026-12-03 doc_number,effective；可证实："
-                     + "、".join(f"{k}（{v}）" for k, v in CONFIRM_LABELS.items()))
+        + "、".join(f"{k}（{v}）" for k, v in CONFIRM_LABELS.items()),
+    )
 
 
 async def _load_draft(request: web.Request, staff: StaffView):
@@ -354,8 +486,14 @@ async def _load_draft(request: web.Request, staff: StaffView):
     return draft, None
 
 
-DONE = {"saved": "草稿已保存。", "submitted": "已提交审核，等待另一位同事审核。", "rejected": "已退回作者修改。",
-        "withdrawn": "草稿已撤回。", "rebased": "草稿已基于最新发布的版本，请检查后重新提交审核。", "created": ""}
+DONE = {
+    "saved": "草稿已保存。",
+    "submitted": "已提交审核，等待另一位同事审核。",
+    "rejected": "已退回作者修改。",
+    "withdrawn": "草稿已撤回。",
+    "rebased": "草稿已基于最新发布的版本，请检查后重新提交审核。",
+    "created": "",
+}
 
 
 async def draft_page(request: web.Request) -> web.Response:
@@ -365,8 +503,10 @@ async def draft_page(request: web.Request) -> web.Response:
         return missing
     flash = DONE.get(request.query.get("done", "")) or None
     if request.query.get("done") == "published":
-        flash = (f"已审核通过并发布为第 {draft.published_version} 版：已写入 entries/{draft.entry_id}.yml，"
-                 "并已通知助手重新加载（无需重启，几秒内生效）。")
+        flash = (
+            f"已审核通过并发布为第 {draft.published_version} 版：已写入 entries/{draft.entry_id}.yml，"
+            "并已通知助手重新加载（无需重启，几秒内生效）。"
+        )
     return await _draft_view(request, staff, draft, flash=flash)
 
 
@@ -380,7 +520,7 @@ async def save(request: web.Request) -> web.Response:
         return missing
     post = await request.post()
     form = ed.form_from_post(post, post.getall)
-    form.fields["id"] = draft.entry_id           # the file name: not editable in a draft
+    form.fields["id"] = draft.entry_id  # the file name: not editable in a draft
     revision = _int(post.get("revision"), -1)
     action = str(post.get("action", "save"))
     if action == "add_faq":
@@ -394,19 +534,29 @@ async def save(request: web.Request) -> web.Response:
             saved = await views.run(dr.save_draft, db, actor, draft.id, text, revision, now=views.now_of(request))
             await _audit(request, staff, "kb_draft_save", f"draft {draft.id} {draft.entry_id} r{saved.revision}")
         if action == "submit":
-            await views.run(dr.submit, db, _dir(request), actor, draft.id, saved.revision, today=_today(request),
-                            now=views.now_of(request))
+            await views.run(
+                dr.submit,
+                db,
+                _dir(request),
+                actor,
+                draft.id,
+                saved.revision,
+                today=_today(request),
+                now=views.now_of(request),
+            )
             await _audit(request, staff, "kb_draft_submit", f"draft {draft.id} {draft.entry_id} r{saved.revision}")
             raise web.HTTPSeeOther(f"{BASE}/drafts/{draft.id}?done=submitted")
     except dr.Conflict as exc:
         current = await views.run(dr.get_draft, db, draft.id)
         exc.mine = exc.mine or text
-        return await _draft_view(request, staff, current, form=form, revision=current.revision, conflict=exc,
-                                 status=409)
+        return await _draft_view(
+            request, staff, current, form=form, revision=current.revision, conflict=exc, status=409
+        )
     except dr.Invalid:
         current = await views.run(dr.get_draft, db, draft.id)
-        return await _draft_view(request, staff, current, error="草稿已保存，但未通过校验，不能提交审核：请按标出的字段修改。",
-                                 status=400)
+        return await _draft_view(
+            request, staff, current, error="草稿已保存，但未通过校验，不能提交审核：请按标出的字段修改。", status=400
+        )
     except dr.EditError as exc:
         current = await views.run(dr.get_draft, db, draft.id)
         return await _draft_view(request, staff, current, error=str(exc), status=400)
@@ -420,8 +570,9 @@ def _reload_editor_copy(request: web.Request, entry_id: str) -> tuple[bool, str]
     kb = copy.base()
     service = copy.service
     if service is not None:
-        threading.Thread(target=service.reload, kwargs={"force": True}, name="knowledge-editor-reload",
-                         daemon=True).start()
+        threading.Thread(
+            target=service.reload, kwargs={"force": True}, name="knowledge-editor-reload", daemon=True
+        ).start()
     return kb is not None and kb.entry(entry_id) is not None, kb.summary() if kb is not None else (copy.error or "")
 
 
@@ -440,8 +591,17 @@ async def approve(request: web.Request) -> web.Response:
     post = await request.post()
     db = views.db_url(request)
     try:
-        result = await views.run(dr.approve, db, _dir(request), actor, draft.id, _int(post.get("revision"), -1),
-                                 str(post.get("comment", ""))[:500], today=_today(request), now=views.now_of(request))
+        result = await views.run(
+            dr.approve,
+            db,
+            _dir(request),
+            actor,
+            draft.id,
+            _int(post.get("revision"), -1),
+            str(post.get("comment", ""))[:500],
+            today=_today(request),
+            now=views.now_of(request),
+        )
     except dr.Conflict as exc:
         await _audit(request, staff, "kb_publish_conflict", f"draft {draft.id} {draft.entry_id}")
         current = await views.run(dr.get_draft, db, draft.id)
@@ -449,8 +609,7 @@ async def approve(request: web.Request) -> web.Response:
     except dr.EditError as exc:
         current = await views.run(dr.get_draft, db, draft.id)
         return await _draft_view(request, staff, current, error=str(exc), status=400)
-    await _audit(request, staff, "kb_publish",
-                 f"draft {draft.id} {draft.entry_id} v{result.version} by {draft.author}")
+    await _audit(request, staff, "kb_publish", f"draft {draft.id} {draft.entry_id} v{result.version} by {draft.author}")
     ok, summary = await views.run(_reload_editor_copy, request, draft.entry_id)
     if not ok:
         log.error("knowledge base did not reload after publishing %s: %s", draft.entry_id, summary)
@@ -468,8 +627,15 @@ async def reject(request: web.Request) -> web.Response:
     post = await request.post()
     db = views.db_url(request)
     try:
-        await views.run(dr.reject, db, actor, draft.id, _int(post.get("revision"), -1), str(post.get("comment", "")),
-                        now=views.now_of(request))
+        await views.run(
+            dr.reject,
+            db,
+            actor,
+            draft.id,
+            _int(post.get("revision"), -1),
+            str(post.get("comment", "")),
+            now=views.now_of(request),
+        )
     except dr.EditError as exc:
         current = await views.run(dr.get_draft, db, draft.id)
         return await _draft_view(request, staff, current, error=str(exc), status=400)
@@ -502,8 +668,9 @@ async def rebase(request: web.Request) -> web.Response:
     post = await request.post()
     db = views.db_url(request)
     try:
-        await views.run(dr.rebase, db, _dir(request), actor, draft.id, _int(post.get("revision"), -1),
-                        now=views.now_of(request))
+        await views.run(
+            dr.rebase, db, _dir(request), actor, draft.id, _int(post.get("revision"), -1), now=views.now_of(request)
+        )
     except dr.EditError as exc:
         current = await views.run(dr.get_draft, db, draft.id)
         return await _draft_view(request, staff, current, error=str(exc), status=409)
@@ -521,9 +688,19 @@ async def version_page(request: web.Request) -> web.Response:
     rows = await views.run(dr.versions, db, v.entry_id)
     previous = next((r for r in rows if r.version < v.version), None)
     names = await views.run(_names, db)
-    return _page("console/knowledge_version.html", f"{v.entry_id} 第 {v.version} 版", staff, names, v=v,
-                 changes=_diff(previous.content if previous else "", v.content,
-                               f"第 {previous.version} 版" if previous else "（无）", f"第 {v.version} 版"))
+    return _page(
+        "console/knowledge_version.html",
+        f"{v.entry_id} 第 {v.version} 版",
+        staff,
+        names,
+        v=v,
+        changes=_diff(
+            previous.content if previous else "",
+            v.content,
+            f"第 {previous.version} 版" if previous else "（无）",
+            f"第 {v.version} 版",
+        ),
+    )
 
 
 def setup(app: web.Application) -> None:

@@ -7,6 +7,7 @@ the thing it is about is in the member of staff's scope, so nothing of another
 node's conversations reaches a browser. The stream re-checks the session every
 heartbeat and closes once it has ended (sign-out, expiry, account disabled).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,7 +51,7 @@ async def notice_for(staff: StaffView, db_url: str, topic: str, event: Any) -> O
     """The SSE notice for a hub event, or None when it is outside the staff member's scope."""
     if not isinstance(event, dict):
         return None
-    if event.get("type") == "resync":       # live events may have been missed: reload like a reconnect
+    if event.get("type") == "resync":  # live events may have been missed: reload like a reconnect
         return "ready", {"resync": True}
     if topic.startswith("conversation:"):
         # only subscribed after the conversation's scope was checked
@@ -78,8 +79,13 @@ async def events(request: web.Request) -> web.StreamResponse:
         exists, node = await asyncio.to_thread(store.conversation_node, db_url, cid)
         if not exists or not staff.sees(node):
             return web.json_response({"error": "forbidden", "message": "无权访问该会话"}, status=403)
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
-                                       "Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
     await resp.prepare(request)
     await resp.write(b"retry: 3000\n\n")
     hub = request.app[HUB_KEY]
@@ -96,8 +102,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                 for topic, q in queues.items():
                     if topic not in getters.values():
                         getters[asyncio.ensure_future(q.get())] = topic
-                done, _ = await asyncio.wait(getters.keys(), timeout=HEARTBEAT_SECONDS,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    getters.keys(), timeout=HEARTBEAT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                )
                 if not done or loop.time() - checked >= HEARTBEAT_SECONDS:
                     # the session is checked at least every heartbeat, busy or not: a signed-out,
                     # expired or disabled account's stream ends within one

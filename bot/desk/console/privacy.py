@@ -7,6 +7,7 @@ tracker events and anonymises contacts and tickets (bot.privacy). CSRF by the co
 admin role only (anyone else gets the refusal page, audited); the person's tickets and conversations
 must all be within the administrator's nodes. Every export and erasure is in the console audit.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,10 +25,20 @@ from bot.privacy.service import run_erase, run_export
 PATH = "/console/admin/privacy"
 
 
-def _page(staff: StaffView, flash: str | None = None, error: str | None = None, mobile: str = "",
-          conversation: str = "") -> str:
-    return t.render("console/privacy.html", "个人信息", staff, page="privacy", flash=flash, error=error, path=PATH,
-                    mobile=mobile, conversation=conversation)
+def _page(
+    staff: StaffView, flash: str | None = None, error: str | None = None, mobile: str = "", conversation: str = ""
+) -> str:
+    return t.render(
+        "console/privacy.html",
+        "个人信息",
+        staff,
+        page="privacy",
+        flash=flash,
+        error=error,
+        path=PATH,
+        mobile=mobile,
+        conversation=conversation,
+    )
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -80,13 +91,26 @@ async def _act(request: web.Request, action: str) -> web.Response:
         if action == "export":
             result = await asyncio.to_thread(run_export, db, actor=staff.actor, ip=client_ip(request), **selector)
             body = json.dumps(result, ensure_ascii=False, indent=2)
-            return web.Response(text=body, content_type="application/json", charset="utf-8", headers={
-                "Content-Disposition": 'attachment; filename="personal-data.json"', "Cache-Control": "no-store"})
+            return web.Response(
+                text=body,
+                content_type="application/json",
+                charset="utf-8",
+                headers={
+                    "Content-Disposition": 'attachment; filename="personal-data.json"',
+                    "Cache-Control": "no-store",
+                },
+            )
         form = await request.post()
         if form.get("confirm") != "yes":
             return _html(_page(staff, error="请勾选确认框后再删除（删除不可恢复）。", **shown), 400)
-        await asyncio.to_thread(run_erase, db, actor=staff.actor, ip=client_ip(request),
-                                tracker_url=settings.effective_tracker_store_url, **selector)
+        await asyncio.to_thread(
+            run_erase,
+            db,
+            actor=staff.actor,
+            ip=client_ip(request),
+            tracker_url=settings.effective_tracker_store_url,
+            **selector,
+        )
     except data.SelectorError as exc:
         return _html(_page(staff, error=str(exc), **shown), 400)
     raise web.HTTPSeeOther(f"{PATH}?done=erase")

@@ -11,6 +11,7 @@ now through the scheduler's claim (bot/scheduler.py: exactly once — the 10:00 
 run covers every node, only whole-network managers may start it. CSRF by the console middleware; every send
 and every refusal is in the console audit.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,25 +45,55 @@ def _deadline(value) -> str:
 
 
 def _render(template: str, title: str, staff: StaffView, error: str | None, **context) -> str:
-    return t.render(template, title, staff, page="pushes", error=error, path=PATH, channel=_channel,
-                    deadline=_deadline, sender=_sender, **context)
+    return t.render(
+        template,
+        title,
+        staff,
+        page="pushes",
+        error=error,
+        path=PATH,
+        channel=_channel,
+        deadline=_deadline,
+        sender=_sender,
+        **context,
+    )
 
 
-def list_page(staff: StaffView, records: list[push.PushRecord], flash: str | None = None,
-              error: str | None = None) -> str:
-    return _render("console/pushes.html", "政策推送", staff, error, flash=flash, records=records,
-                   scope="全区" if staff.all_nodes else "本节点及下属节点")
+def list_page(
+    staff: StaffView, records: list[push.PushRecord], flash: str | None = None, error: str | None = None
+) -> str:
+    return _render(
+        "console/pushes.html",
+        "政策推送",
+        staff,
+        error,
+        flash=flash,
+        records=records,
+        scope="全区" if staff.all_nodes else "本节点及下属节点",
+    )
 
 
-def preview_page(staff: StaffView, plan: push.Plan, *, can_send: bool, send_note: str,
-                 error: str | None = None) -> str:
-    triggers = "、".join(f"{x.name}（{x.label}{'，截止' + _deadline(x.deadline) if x.deadline else ''}）"
-                        for x in plan.triggers) or "无（没有正在申报的政策或新施行的政策）"
-    return _render("console/push_preview.html", "推送预览", staff, error, plan=plan, triggers=triggers,
-                   can_send=can_send, send_note=send_note)
+def preview_page(staff: StaffView, plan: push.Plan, *, can_send: bool, send_note: str, error: str | None = None) -> str:
+    triggers = (
+        "、".join(
+            f"{x.name}（{x.label}{'，截止' + _deadline(x.deadline) if x.deadline else ''}）" for x in plan.triggers
+        )
+        or "无（没有正在申报的政策或新施行的政策）"
+    )
+    return _render(
+        "console/push_preview.html",
+        "推送预览",
+        staff,
+        error,
+        plan=plan,
+        triggers=triggers,
+        can_send=can_send,
+        send_note=send_note,
+    )
 
 
 # ---- handlers ---------------------------------------------------------------------------------------------
+
 
 async def list_handler(request: web.Request) -> web.Response:
     staff = current_staff(request)
@@ -113,8 +144,10 @@ async def preview_handler(request: web.Request, error: str | None = None, status
     elif staff.all_nodes:
         note = f"以上为此刻推送的名单；不点“立即推送”时将在 {nxt} 定时推送。一天只推送一次，每家企业每周最多一条。"
     else:
-        note = (f"以上为本节点及下属节点的名单；定时推送在 {nxt}。立即推送会同时发给全区企业，"
-                "请联系综合服务中心负责人或管理员操作。")
+        note = (
+            f"以上为本节点及下属节点的名单；定时推送在 {nxt}。立即推送会同时发给全区企业，"
+            "请联系综合服务中心负责人或管理员操作。"
+        )
     page = preview_page(staff, plan, can_send=staff.all_nodes and not taken, send_note=note, error=error)
     return views.html(page, status)
 
@@ -127,8 +160,13 @@ async def send_handler(request: web.Request) -> web.Response:
         return await views.denied(request, staff, "立即推送（全区推送，仅限综合服务中心负责人和管理员）")
     db, now = views.db_url(request), views.now_of(request)
     settings = request.app[SETTINGS_KEY]
-    sched = sch.Scheduler(db, f"console:{staff.username}", reports_dir=settings.var_dir / "reports",
-                          knowledge_dir=settings.knowledge_dir, actor=staff.actor)
+    sched = sch.Scheduler(
+        db,
+        f"console:{staff.username}",
+        reports_dir=settings.var_dir / "reports",
+        knowledge_dir=settings.knowledge_dir,
+        actor=staff.actor,
+    )
     period = sched.local_date(now).isoformat()
     result = await views.run(sched.run_job, sch.POLICY_PUSH, period, now)
     await views.audit(request, staff, "policy_push", detail=f"{period} {result.status}：{result.output}"[:500])
@@ -138,7 +176,9 @@ async def send_handler(request: web.Request) -> web.Response:
         return await preview_handler(request, error=f"推送失败：{result.output[:200]}（稍后会自动重试）", status=500)
     _, state, _ = await views.run(_today_state, db, settings.knowledge_dir, now)
     if state == sch.FAILED:
-        return await preview_handler(request, error="今天的推送刚刚失败，系统会在几分钟后自动重试，请稍后再看。", status=409)
+        return await preview_handler(
+            request, error="今天的推送刚刚失败，系统会在几分钟后自动重试，请稍后再看。", status=409
+        )
     return await preview_handler(request, error="今天的推送已经执行过（或正在执行），没有重复发送。", status=409)
 
 

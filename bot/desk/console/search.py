@@ -5,6 +5,7 @@ conversations (message text), through bot/tickets/search.py, restricted to the n
 staff may see — the same scope as every other console page, so a search never shows another node's ticket,
 enterprise or chat. Searches are audited (console_audit "search") like other reads of personal data.
 """
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -27,7 +28,7 @@ def segments(text: str, query: str) -> list[tuple[str, bool]]:
         if j < 0:
             out.append((text[i:], False))
             return out
-        out += [(text[i:j], False), (text[j:j + len(query)], True)]
+        out += [(text[i:j], False), (text[j : j + len(query)], True)]
         i = j + len(query)
 
 
@@ -41,9 +42,19 @@ def enterprise_href(app: web.Application, hit: core.EnterpriseHit) -> str:
 
 def search_page(staff, app: web.Application, res: core.Results) -> str:
     scope = "全部服务节点" if staff.all_nodes else f"{store.node_name(staff.node_id)}及下属节点"
-    return t.render("console/search.html", f"搜索 {res.query}".strip(), staff, page="search", res=res, scope=scope,
-                    kinds=KINDS, limit=core.LIMIT, max_query=core.MAX_QUERY,
-                    segments=lambda text: segments(text, res.query), enterprise_href=lambda h: enterprise_href(app, h))
+    return t.render(
+        "console/search.html",
+        f"搜索 {res.query}".strip(),
+        staff,
+        page="search",
+        res=res,
+        scope=scope,
+        kinds=KINDS,
+        limit=core.LIMIT,
+        max_query=core.MAX_QUERY,
+        segments=lambda text: segments(text, res.query),
+        enterprise_href=lambda h: enterprise_href(app, h),
+    )
 
 
 async def search(request: web.Request) -> web.Response:
@@ -55,8 +66,12 @@ async def search(request: web.Request) -> web.Response:
     query = core.clean_query(request.query.get("q"))
     res = await asyncio.to_thread(core.search, db_url(request), query, staff.node_filter())
     if query:
-        await audit(request, staff, "search", detail=f"{query}（工单 {len(res.tickets)}，企业 {len(res.enterprises)}，"
-                                                     f"会话 {len(res.conversations)}）")
+        await audit(
+            request,
+            staff,
+            "search",
+            detail=f"{query}（工单 {len(res.tickets)}，企业 {len(res.enterprises)}，会话 {len(res.conversations)}）",
+        )
     return html(search_page(staff, request.app, res))
 
 

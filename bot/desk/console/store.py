@@ -4,6 +4,7 @@ Handlers call these through asyncio.to_thread, so a slow query never stalls the
 desk's event loop (web chat sockets share it). Scope checks happen here too:
 every lookup that answers "may this member of staff see X" resolves X's node.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,16 @@ from sqlalchemy import func, or_, select
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import (
-    ConsoleAudit, Contact, Conversation, Enterprise, Handover, Message, Rating, Staff, Ticket, TicketEvent,
+    ConsoleAudit,
+    Contact,
+    Conversation,
+    Enterprise,
+    Handover,
+    Message,
+    Rating,
+    Staff,
+    Ticket,
+    TicketEvent,
 )
 from bot.desk.console.auth import StaffView
 from bot.tickets import lifecycle as lc
@@ -35,9 +45,11 @@ def _loads(text: Optional[str]) -> Any:
 
 # ---- scope ---------------------------------------------------------------------------------------
 
+
 def _latest_handover(s, conversation_id: str) -> Optional[Handover]:
-    return s.scalars(select(Handover).where(Handover.conversation_id == conversation_id)
-                     .order_by(Handover.id.desc()).limit(1)).first()
+    return s.scalars(
+        select(Handover).where(Handover.conversation_id == conversation_id).order_by(Handover.id.desc()).limit(1)
+    ).first()
 
 
 def _conversation_node(s, conversation_id: str) -> tuple[bool, Optional[str]]:
@@ -45,8 +57,9 @@ def _conversation_node(s, conversation_id: str) -> tuple[bool, Optional[str]]:
     conv = s.get(Conversation, conversation_id)
     last = _latest_handover(s, conversation_id)
     if conv is None and last is None:
-        ticket_node = s.scalar(select(Ticket.node_id).where(Ticket.conversation_id == conversation_id)
-                               .order_by(Ticket.id.desc()).limit(1))
+        ticket_node = s.scalar(
+            select(Ticket.node_id).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id.desc()).limit(1)
+        )
         return (ticket_node is not None), ticket_node
     if last is not None and last.ended_at is None and last.node_id:
         return True, last.node_id
@@ -68,24 +81,52 @@ def ticket_node(db_url: str, number: str) -> tuple[bool, Optional[str]]:
 
 # ---- audit ---------------------------------------------------------------------------------------
 
-def record(db_url: str, staff: StaffView, action: str, *, conversation_id: str | None = None,
-           handover_id: int | None = None, ticket_id: int | None = None, detail: str | None = None,
-           ip: str | None = None, ticket_action: str | None = None, ticket_note: str | None = None,
-           at: datetime | None = None) -> None:
+
+def record(
+    db_url: str,
+    staff: StaffView,
+    action: str,
+    *,
+    conversation_id: str | None = None,
+    handover_id: int | None = None,
+    ticket_id: int | None = None,
+    detail: str | None = None,
+    ip: str | None = None,
+    ticket_action: str | None = None,
+    ticket_note: str | None = None,
+    at: datetime | None = None,
+) -> None:
     """One console audit row; with `ticket_action`, also the ticket's own audit trail (TicketEvent)."""
     from bot.db.schema import utcnow
 
     at = at or utcnow()
     with sessions(db_url).begin() as s:
-        s.add(ConsoleAudit(at=at, actor=staff.actor, action=action[:32], conversation_id=conversation_id,
-                           handover_id=handover_id, ticket_id=ticket_id,
-                           detail=(detail or None) and detail[:4000], ip=ip))
+        s.add(
+            ConsoleAudit(
+                at=at,
+                actor=staff.actor,
+                action=action[:32],
+                conversation_id=conversation_id,
+                handover_id=handover_id,
+                ticket_id=ticket_id,
+                detail=(detail or None) and detail[:4000],
+                ip=ip,
+            )
+        )
         if ticket_id is not None and ticket_action:
-            s.add(TicketEvent(ticket_id=ticket_id, at=at, actor=staff.actor, action=ticket_action[:32],
-                              note=ticket_note if ticket_note is not None else detail))
+            s.add(
+                TicketEvent(
+                    ticket_id=ticket_id,
+                    at=at,
+                    actor=staff.actor,
+                    action=ticket_action[:32],
+                    note=ticket_note if ticket_note is not None else detail,
+                )
+            )
 
 
 # ---- names ---------------------------------------------------------------------------------------
+
 
 def staff_names(db_url: str, ids: Iterable[int] = (), usernames: Iterable[str] = ()) -> tuple[dict, dict]:
     ids, usernames = {i for i in ids if i}, {u for u in usernames if u}
@@ -111,6 +152,7 @@ def node_name(node_id: Optional[str]) -> str:
 
 # ---- the queue -----------------------------------------------------------------------------------
 
+
 def queue(db_url: str, staff: StaffView) -> list:
     """Open handovers in the staff member's scope (bot.handover.QueueItem), unclaimed and oldest first."""
     from bot import handover as ho
@@ -129,12 +171,23 @@ def recent_conversations(db_url: str, staff: StaffView, limit: int = 15) -> list
             _, node = _conversation_node(s, c.id)
             if not staff.sees(node):
                 continue
-            name = s.scalar(select(Enterprise.name).join(Contact, Contact.enterprise_id == Enterprise.id)
-                            .where(Contact.sender_id == c.id))
+            name = s.scalar(
+                select(Enterprise.name)
+                .join(Contact, Contact.enterprise_id == Enterprise.id)
+                .where(Contact.sender_id == c.id)
+            )
             if name is None and c.enterprise_id:
                 name = s.scalar(select(Enterprise.name).where(Enterprise.id == c.enterprise_id))
-            out.append({"id": c.id, "channel": c.channel, "mode": c.mode, "node_id": node,
-                        "enterprise": name or "未登记企业", "updated_at": c.updated_at})
+            out.append(
+                {
+                    "id": c.id,
+                    "channel": c.channel,
+                    "mode": c.mode,
+                    "node_id": node,
+                    "enterprise": name or "未登记企业",
+                    "updated_at": c.updated_at,
+                }
+            )
             if len(out) >= limit:
                 break
         return out
@@ -142,16 +195,17 @@ def recent_conversations(db_url: str, staff: StaffView, limit: int = 15) -> list
 
 # ---- one conversation ----------------------------------------------------------------------------
 
+
 @dataclass
 class ConversationView:
     id: str
     conversation: Optional[Conversation]
     node_id: Optional[str]
-    handover: Optional[Handover]              # the open one, else the latest
+    handover: Optional[Handover]  # the open one, else the latest
     handover_open: bool
     claimed_by_name: Optional[str]
     messages: list[Message]
-    transcript: list[dict]                    # snapshot taken at handover (used when no messages are stored)
+    transcript: list[dict]  # snapshot taken at handover (used when no messages are stored)
     profile: list[tuple[str, str]]
     enterprise_name: Optional[str]
     ticket: Optional[Ticket]
@@ -160,9 +214,18 @@ class ConversationView:
 
 
 PROFILE_LABELS = {
-    "enterprise_name": "企业名称", "enterprise": "企业名称", "name": "企业名称", "credit_code": "统一社会信用代码",
-    "contact_name": "联系人", "contact": "联系人", "mobile": "手机号", "new_city": "所在新城", "park": "所在园区",
-    "category": "需求类别", "channel": "渠道", "tickets": "历史工单",
+    "enterprise_name": "企业名称",
+    "enterprise": "企业名称",
+    "name": "企业名称",
+    "credit_code": "统一社会信用代码",
+    "contact_name": "联系人",
+    "contact": "联系人",
+    "mobile": "手机号",
+    "new_city": "所在新城",
+    "park": "所在园区",
+    "category": "需求类别",
+    "channel": "渠道",
+    "tickets": "历史工单",
 }
 
 
@@ -185,8 +248,9 @@ def linked_ticket(s, conversation_id: str, handover: Optional[Handover]) -> Opti
         t = s.get(Ticket, handover.ticket_id)
         if t is not None:
             return t
-    tickets = list(s.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id)
-                             .order_by(Ticket.id.desc()).limit(20)))
+    tickets = list(
+        s.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id.desc()).limit(20))
+    )
     for t in tickets:
         if t.status in lc.OPEN_STATES:
             return t
@@ -200,43 +264,74 @@ def conversation_view(db_url: str, conversation_id: str, after: int = 0) -> Opti
             return None
         conv = s.get(Conversation, conversation_id)
         last = _latest_handover(s, conversation_id)
-        msgs = list(s.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id > after)
-                              .order_by(Message.id.desc()).limit(MESSAGE_PAGE)))[::-1]
+        msgs = list(
+            s.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.id > after)
+                .order_by(Message.id.desc())
+                .limit(MESSAGE_PAGE)
+            )
+        )[::-1]
         transcript = _loads(last.transcript) if last is not None else None
         profile = _profile_rows(_loads(last.profile)) if last is not None else []
         ent_name = None
         contact = s.scalars(select(Contact).where(Contact.sender_id == conversation_id)).first()
-        ent_id = (last.enterprise_id if last is not None else None) or (conv.enterprise_id if conv else None) \
+        ent_id = (
+            (last.enterprise_id if last is not None else None)
+            or (conv.enterprise_id if conv else None)
             or (contact.enterprise_id if contact else None)
+        )
         if ent_id:
             ent = s.get(Enterprise, ent_id)
             if ent is not None:
                 ent_name = ent.name
                 if not profile:
-                    profile = [(k, v) for k, v in (
-                        ("企业名称", ent.name), ("统一社会信用代码", ent.credit_code or ""),
-                        ("所在新城", ent.new_city or ""), ("所在园区", ent.park or ""),
-                        ("联系人", contact.name if contact else ""),
-                        ("手机号", (contact.mobile or "") if contact else "")) if v]
+                    profile = [
+                        (k, v)
+                        for k, v in (
+                            ("企业名称", ent.name),
+                            ("统一社会信用代码", ent.credit_code or ""),
+                            ("所在新城", ent.new_city or ""),
+                            ("所在园区", ent.park or ""),
+                            ("联系人", contact.name if contact else ""),
+                            ("手机号", (contact.mobile or "") if contact else ""),
+                        )
+                        if v
+                    ]
         ticket = linked_ticket(s, conversation_id, last)
-        events = list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                                .order_by(TicketEvent.id))) if ticket is not None else []
+        events = (
+            list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)))
+            if ticket is not None
+            else []
+        )
     usernames = {m.author.split(":", 1)[1] for m in msgs if m.author.startswith("staff:")}
     claimed = last.claimed_by if last is not None else None
     by_id, by_name = staff_names(db_url, ids=[claimed] if claimed else [], usernames=usernames)
     return ConversationView(
-        id=conversation_id, conversation=conv, node_id=node, handover=last,
+        id=conversation_id,
+        conversation=conv,
+        node_id=node,
+        handover=last,
         handover_open=last is not None and last.ended_at is None,
-        claimed_by_name=by_id.get(claimed), messages=msgs,
+        claimed_by_name=by_id.get(claimed),
+        messages=msgs,
         transcript=transcript if isinstance(transcript, list) else [],
-        profile=profile, enterprise_name=ent_name, ticket=ticket, ticket_events=events, author_names=by_name)
+        profile=profile,
+        enterprise_name=ent_name,
+        ticket=ticket,
+        ticket_events=events,
+        author_names=by_name,
+    )
 
 
 def open_handover(db_url: str, conversation_id: str) -> Optional[Handover]:
     with read_sessions(db_url)() as s:
-        return s.scalars(select(Handover).where(Handover.conversation_id == conversation_id,
-                                                Handover.ended_at.is_(None))
-                         .order_by(Handover.id.desc()).limit(1)).first()
+        return s.scalars(
+            select(Handover)
+            .where(Handover.conversation_id == conversation_id, Handover.ended_at.is_(None))
+            .order_by(Handover.id.desc())
+            .limit(1)
+        ).first()
 
 
 def handover_ticket(db_url: str, conversation_id: str, handover_id: Optional[int]) -> Optional[Ticket]:
@@ -247,6 +342,7 @@ def handover_ticket(db_url: str, conversation_id: str, handover_id: Optional[int
 
 # ---- tickets -------------------------------------------------------------------------------------
 
+
 @dataclass
 class TicketRow:
     ticket: Ticket
@@ -254,8 +350,16 @@ class TicketRow:
     assignee: Optional[str]
 
 
-def tickets_page(db_url: str, staff: StaffView, status: str = "", category: str = "", node: str = "",
-                 q: str = "", page: int = 1, assignee_id: Optional[int] = None) -> tuple[list[TicketRow], int]:
+def tickets_page(
+    db_url: str,
+    staff: StaffView,
+    status: str = "",
+    category: str = "",
+    node: str = "",
+    q: str = "",
+    page: int = 1,
+    assignee_id: Optional[int] = None,
+) -> tuple[list[TicketRow], int]:
     with read_sessions(db_url)() as s:
         query = select(Ticket, Enterprise.name).join(Enterprise, Enterprise.id == Ticket.enterprise_id)
         nodes = staff.node_filter()
@@ -269,14 +373,19 @@ def tickets_page(db_url: str, staff: StaffView, status: str = "", category: str 
             query = query.where(Ticket.category == category)
         if node:
             query = query.where(Ticket.node_id == node)
-        if assignee_id is not None:             # 我承办的
+        if assignee_id is not None:  # 我承办的
             query = query.where(Ticket.assignee_id == assignee_id)
         if q:
             like = f"%{q}%"
-            query = query.where(or_(Ticket.number.like(like), Enterprise.name.like(like), Ticket.description.like(like)))
+            query = query.where(
+                or_(Ticket.number.like(like), Enterprise.name.like(like), Ticket.description.like(like))
+            )
         total = s.scalar(select(func.count()).select_from(query.subquery()))
-        rows = s.execute(query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                         .offset((max(page, 1) - 1) * TICKET_PAGE).limit(TICKET_PAGE)).all()
+        rows = s.execute(
+            query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .offset((max(page, 1) - 1) * TICKET_PAGE)
+            .limit(TICKET_PAGE)
+        ).all()
     by_id, _ = staff_names(db_url, ids=[t.assignee_id for t, _ in rows])
     return [TicketRow(t, name, by_id.get(t.assignee_id)) for t, name in rows], int(total or 0)
 
@@ -302,14 +411,18 @@ def ticket_view(db_url: str, number: str) -> Optional[TicketView]:
         events = list(s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id)))
         ratings = list(s.scalars(select(Rating).where(Rating.ticket_id == t.id).order_by(Rating.id)))
         conv = t.conversation_id
-        if conv and s.get(Conversation, conv) is None and \
-                s.scalar(select(Handover.id).where(Handover.conversation_id == conv).limit(1)) is None:
+        if (
+            conv
+            and s.get(Conversation, conv) is None
+            and s.scalar(select(Handover.id).where(Handover.conversation_id == conv).limit(1)) is None
+        ):
             conv = None
     by_id, _ = staff_names(db_url, ids=[t.assignee_id] if t.assignee_id else [])
     return TicketView(t, ent, contact, by_id.get(t.assignee_id), events, ratings, conv)
 
 
 # ---- transfer targets ----------------------------------------------------------------------------
+
 
 def transfer_nodes(staff: StaffView) -> list:
     """Nodes a member of staff may hand a conversation or ticket to.

@@ -5,6 +5,7 @@ conversation page marks it when it is opened, the open pane whenever new message
 visible). Unread = the enterprise's messages after that mark. The tab title counts what waits for this
 member of staff: unclaimed handovers in their scope plus unread messages of the conversations they serve.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,20 +19,29 @@ from bot.desk.console.auth import StaffView
 from bot.tickets import lifecycle as lc
 
 
-def mark_read(db_url: str, staff_id: int, conversation_id: str, last_message_id: int,
-              at: Optional[datetime] = None) -> None:
+def mark_read(
+    db_url: str, staff_id: int, conversation_id: str, last_message_id: int, at: Optional[datetime] = None
+) -> None:
     """Read up to `last_message_id` (never moves back; ids above the conversation's newest are capped)."""
     at = at or utcnow()
     with sessions(db_url).begin() as s:
         newest = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conversation_id)) or 0
         last = max(0, min(int(last_message_id), newest))
         ins = dialect_insert(s, ConsoleRead)
-        s.execute(ins.values(staff_id=staff_id, conversation_id=conversation_id, last_message_id=last, read_at=at)
-                  .on_conflict_do_nothing(index_elements=["staff_id", "conversation_id"]))
-        s.execute(update(ConsoleRead).where(ConsoleRead.staff_id == staff_id,
-                                            ConsoleRead.conversation_id == conversation_id,
-                                            ConsoleRead.last_message_id < last)
-                  .values(last_message_id=last, read_at=at))
+        s.execute(
+            ins.values(
+                staff_id=staff_id, conversation_id=conversation_id, last_message_id=last, read_at=at
+            ).on_conflict_do_nothing(index_elements=["staff_id", "conversation_id"])
+        )
+        s.execute(
+            update(ConsoleRead)
+            .where(
+                ConsoleRead.staff_id == staff_id,
+                ConsoleRead.conversation_id == conversation_id,
+                ConsoleRead.last_message_id < last,
+            )
+            .values(last_message_id=last, read_at=at)
+        )
 
 
 def unread_counts(db_url: str, staff_id: int, conversation_ids: Iterable[str]) -> dict[str, int]:
@@ -42,22 +52,30 @@ def unread_counts(db_url: str, staff_id: int, conversation_ids: Iterable[str]) -
     if not ids:
         return {}
     with read_sessions(db_url)() as s:
-        q = (select(Message.conversation_id, func.count())
-             .outerjoin(ConsoleRead, and_(ConsoleRead.conversation_id == Message.conversation_id,
-                                          ConsoleRead.staff_id == staff_id))
-             .outerjoin(Handover, and_(Handover.conversation_id == Message.conversation_id,
-                                       Handover.ended_at.is_(None)))
-             .where(Message.conversation_id.in_(ids), Message.direction == "in", Message.internal.is_(False),
-                    Message.id > func.coalesce(ConsoleRead.last_message_id, 0),
-                    or_(Handover.id.is_(None), Message.created_at >= Handover.created_at))
-             .group_by(Message.conversation_id))
+        q = (
+            select(Message.conversation_id, func.count())
+            .outerjoin(
+                ConsoleRead,
+                and_(ConsoleRead.conversation_id == Message.conversation_id, ConsoleRead.staff_id == staff_id),
+            )
+            .outerjoin(Handover, and_(Handover.conversation_id == Message.conversation_id, Handover.ended_at.is_(None)))
+            .where(
+                Message.conversation_id.in_(ids),
+                Message.direction == "in",
+                Message.internal.is_(False),
+                Message.id > func.coalesce(ConsoleRead.last_message_id, 0),
+                or_(Handover.id.is_(None), Message.created_at >= Handover.created_at),
+            )
+            .group_by(Message.conversation_id)
+        )
         return {cid: int(n) for cid, n in s.execute(q)}
 
 
 def waiting_for(staff: StaffView, items, unread: dict[str, int]) -> int:
     """The tab title's number: unclaimed handovers plus unread messages of the conversations this member serves."""
-    return sum(1 for it in items if it.claimed_by is None) + \
-        sum(unread.get(it.conversation_id, 0) for it in items if it.claimed_by == staff.id)
+    return sum(1 for it in items if it.claimed_by is None) + sum(
+        unread.get(it.conversation_id, 0) for it in items if it.claimed_by == staff.id
+    )
 
 
 def my_open_tickets(db_url: str, staff: StaffView, limit: int = 200) -> list:
@@ -65,8 +83,11 @@ def my_open_tickets(db_url: str, staff: StaffView, limit: int = 200) -> list:
     from bot.desk.console.store import TicketRow
 
     with read_sessions(db_url)() as s:
-        q = (select(Ticket, Enterprise.name).join(Enterprise, Enterprise.id == Ticket.enterprise_id)
-             .where(Ticket.assignee_id == staff.id, Ticket.status.in_(lc.OPEN_STATES)))
+        q = (
+            select(Ticket, Enterprise.name)
+            .join(Enterprise, Enterprise.id == Ticket.enterprise_id)
+            .where(Ticket.assignee_id == staff.id, Ticket.status.in_(lc.OPEN_STATES))
+        )
         nodes = staff.node_filter()
         if nodes is not None:
             q = q.where(Ticket.node_id.in_(nodes))

@@ -6,6 +6,7 @@ outside the member of staff's scope; every action is written to the console audi
 Forms work without JavaScript (post → redirect → page); the conversation pane posts
 replies with fetch() and gets JSON back instead.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,6 +53,7 @@ DONE = {
 
 # ---- helpers -------------------------------------------------------------------------------------
 
+
 async def run(fn, *args, **kwargs):
     return await asyncio.to_thread(fn, *args, **kwargs)
 
@@ -90,7 +92,7 @@ async def denied(request: web.Request, staff: StaffView, what: str, **kw) -> web
     return forbidden(request, staff, what)
 
 
-MAX_ID = 2 ** 31 - 1        # ids are 32-bit integers in PostgreSQL
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 MAX_PAGE = 100_000
 
 
@@ -143,9 +145,14 @@ def canned_replies(now: datetime, cv=None) -> list[dict]:
     due = ticket.first_response_due if ticket is not None and ticket.first_response_at is None else None
     open_ticket = ticket if ticket is not None and ticket.status in lc.OPEN_STATES else None
     try:
-        return canned.offered(now, enterprise=getattr(cv, "enterprise_name", None), first_response_due=due,
-                              ticket_number=open_ticket.number if open_ticket else None,
-                              resolution_due=open_ticket.resolution_due if open_ticket else None, path=CANNED_FILE)
+        return canned.offered(
+            now,
+            enterprise=getattr(cv, "enterprise_name", None),
+            first_response_due=due,
+            ticket_number=open_ticket.number if open_ticket else None,
+            resolution_due=open_ticket.resolution_due if open_ticket else None,
+            path=CANNED_FILE,
+        )
     except (OSError, yaml.YAMLError, canned.CannedError):
         log.exception("canned replies unreadable")
         return []
@@ -165,6 +172,7 @@ def publish(request: web.Request, event: dict) -> None:
 
 
 # ---- the queue -----------------------------------------------------------------------------------
+
 
 async def queue_page(request: web.Request) -> web.Response:
     staff = current_staff(request)
@@ -188,13 +196,23 @@ async def mine_page(request: web.Request) -> web.Response:
 
 
 def queue_json(items, staff: StaffView, unread: dict | None = None) -> list[dict]:
-    return [{
-        "id": it.id, "conversation_id": it.conversation_id, "enterprise": it.enterprise_name or "未登记企业",
-        "reason": t.REASON_LABELS.get(it.reason, it.reason), "category": t.category_label(it.category),
-        "node": store.node_name(it.node_id), "created_at": t.iso(it.created_at),
-        "claimed_by": it.claimed_by, "claimed_by_name": it.claimed_by_name, "mine": it.claimed_by == staff.id,
-        "last_user_text": (it.last_user_text or "")[:80], "unread": (unread or {}).get(it.conversation_id, 0),
-    } for it in items]
+    return [
+        {
+            "id": it.id,
+            "conversation_id": it.conversation_id,
+            "enterprise": it.enterprise_name or "未登记企业",
+            "reason": t.REASON_LABELS.get(it.reason, it.reason),
+            "category": t.category_label(it.category),
+            "node": store.node_name(it.node_id),
+            "created_at": t.iso(it.created_at),
+            "claimed_by": it.claimed_by,
+            "claimed_by_name": it.claimed_by_name,
+            "mine": it.claimed_by == staff.id,
+            "last_user_text": (it.last_user_text or "")[:80],
+            "unread": (unread or {}).get(it.conversation_id, 0),
+        }
+        for it in items
+    ]
 
 
 async def api_queue(request: web.Request) -> web.Response:
@@ -202,11 +220,17 @@ async def api_queue(request: web.Request) -> web.Response:
     staff = current_staff(request)
     items = await run(store.queue, db_url(request), staff)
     unread = await run(ur.unread_counts, db_url(request), staff.id, [it.conversation_id for it in items])
-    return web.json_response({"items": queue_json(items, staff, unread), "now": t.iso(now_of(request)),
-                              "waiting": ur.waiting_for(staff, items, unread)})
+    return web.json_response(
+        {
+            "items": queue_json(items, staff, unread),
+            "now": t.iso(now_of(request)),
+            "waiting": ur.waiting_for(staff, items, unread),
+        }
+    )
 
 
 # ---- a conversation ------------------------------------------------------------------------------
+
 
 async def _conversation_scope(request: web.Request, staff: StaffView, cid: str) -> Optional[web.Response]:
     exists, node = await run(store.conversation_node, db_url(request), cid)
@@ -220,6 +244,7 @@ async def _conversation_scope(request: web.Request, staff: StaffView, cid: str) 
 def _conversation_action(handler):
     """The console's conversation routes: the signed-in member of staff, the conversation id, and
     a scope check (out of scope: the refusal page) before `handler(request, staff, cid)`."""
+
     @functools.wraps(handler)
     async def route(request: web.Request) -> web.Response:
         staff = current_staff(request)
@@ -227,11 +252,13 @@ def _conversation_action(handler):
         if (refused := await _conversation_scope(request, staff, cid)) is not None:
             return refused
         return await handler(request, staff, cid)
+
     return route
 
 
 def _ticket_action(handler):
     """The same for ticket routes: `handler(request, staff, number)` after the ticket's scope check."""
+
     @functools.wraps(handler)
     async def route(request: web.Request) -> web.Response:
         staff = current_staff(request)
@@ -239,22 +266,30 @@ def _ticket_action(handler):
         if (refused := await _ticket_scope(request, staff, number)) is not None:
             return refused
         return await handler(request, staff, number)
+
     return route
 
 
-async def _render_conversation(request: web.Request, staff: StaffView, cid: str, flash: str | None = None,
-                               error: str | None = None, status: int = 200) -> web.Response:
+async def _render_conversation(
+    request: web.Request,
+    staff: StaffView,
+    cid: str,
+    flash: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
     db = db_url(request)
     cv = await run(store.conversation_view, db, cid)
     if cv is None:
         return not_found(request, staff, "该会话")
     messages = [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages]
-    if messages:       # what the page shows is read
+    if messages:  # what the page shows is read
         await run(ur.mark_read, db, staff.id, cid, messages[-1]["id"], now_of(request))
     nodes = store.transfer_nodes(staff)
     people = await run(store.transfer_people, db, staff)
-    page = t.conversation_page(staff, cv, messages, canned_replies(now_of(request), cv), nodes, people, now_of(request),
-                               flash, error)
+    page = t.conversation_page(
+        staff, cv, messages, canned_replies(now_of(request), cv), nodes, people, now_of(request), flash, error
+    )
     return html(page, status)
 
 
@@ -271,12 +306,20 @@ async def api_conversation(request: web.Request, staff: StaffView, cid: str) -> 
         return _bad_parameter(request, staff, str(exc))
     cv = await run(store.conversation_view, db_url(request), cid, after)
     h = cv.handover
-    return web.json_response({
-        "messages": [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages],
-        "mode": cv.conversation.mode if cv.conversation is not None else None,
-        "handover": None if h is None else {"id": h.id, "open": cv.handover_open, "claimed_by": h.claimed_by,
-                                            "claimed_by_name": cv.claimed_by_name},
-    })
+    return web.json_response(
+        {
+            "messages": [t.message_json(m, cv.author_names, cv.enterprise_name) for m in cv.messages],
+            "mode": cv.conversation.mode if cv.conversation is not None else None,
+            "handover": None
+            if h is None
+            else {
+                "id": h.id,
+                "open": cv.handover_open,
+                "claimed_by": h.claimed_by,
+                "claimed_by_name": cv.claimed_by_name,
+            },
+        }
+    )
 
 
 @_conversation_action
@@ -310,7 +353,7 @@ async def _open_handover(request: web.Request, cid: str, form) -> Optional[Any]:
     h = await run(store.open_handover, db_url(request), cid)
     wanted = _int(form.get("handover_id"), 1)
     if _given(form, "handover_id") and wanted is None:
-        return None                     # not an id at all: never "any handover"
+        return None  # not an id at all: never "any handover"
     if h is None or (wanted is not None and wanted != h.id):
         return None
     return h
@@ -324,7 +367,9 @@ async def claim(request: web.Request, staff: StaffView, cid: str) -> web.Respons
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
-        return await _failed(request, staff, cid, "该会话当前没有等待接单的人工服务（可能已结束或页面已过期），请刷新。")
+        return await _failed(
+            request, staff, cid, "该会话当前没有等待接单的人工服务（可能已结束或页面已过期），请刷新。"
+        )
     try:
         h = await gateway.claim_handover(request.app, h.id, staff)
     except ho.HandoverError as exc:
@@ -338,8 +383,10 @@ async def reply(request: web.Request, staff: StaffView, cid: str) -> web.Respons
     from bot.desk import gateway
 
     form = await request.post()
-    if form.get("mode") == "note":      # the composer is in 内部备注 mode: never to the enterprise
-        return await _failed(request, staff, cid, "当前是「内部备注」模式，内容没有发给企业；要回复企业请切换到「回复企业」。", 400)
+    if form.get("mode") == "note":  # the composer is in 内部备注 mode: never to the enterprise
+        return await _failed(
+            request, staff, cid, "当前是「内部备注」模式，内容没有发给企业；要回复企业请切换到「回复企业」。", 400
+        )
     text = _text(form)
     if not text:
         return await _failed(request, staff, cid, "回复内容不能为空。", 400)
@@ -350,8 +397,15 @@ async def reply(request: web.Request, staff: StaffView, cid: str) -> web.Respons
     ticket = await run(store.handover_ticket, db_url(request), cid, h.id)
     if ticket is not None:
         await run(ticket_service(db_url(request)).note, ticket.number, staff.actor, text, False)
-    await audit(request, staff, "reply", conversation_id=cid, handover_id=h.id,
-                ticket_id=ticket.id if ticket else None, detail=text)
+    await audit(
+        request,
+        staff,
+        "reply",
+        conversation_id=cid,
+        handover_id=h.id,
+        ticket_id=ticket.id if ticket else None,
+        detail=text,
+    )
     return _done(request, cid, "replied", {"message_id": getattr(msg, "id", None)})
 
 
@@ -360,8 +414,10 @@ async def note(request: web.Request, staff: StaffView, cid: str) -> web.Response
     from bot.desk import gateway
 
     form = await request.post()
-    if form.get("mode") == "reply":     # the composer is in 回复企业 mode: not silently kept as a note
-        return await _failed(request, staff, cid, "当前是「回复企业」模式，内容没有保存为内部备注；请切换到「内部备注」。", 400)
+    if form.get("mode") == "reply":  # the composer is in 回复企业 mode: not silently kept as a note
+        return await _failed(
+            request, staff, cid, "当前是「回复企业」模式，内容没有保存为内部备注；请切换到「内部备注」。", 400
+        )
     text = _text(form)
     if not text:
         return await _failed(request, staff, cid, "备注内容不能为空。", 400)
@@ -370,12 +426,21 @@ async def note(request: web.Request, staff: StaffView, cid: str) -> web.Response
     ticket = await run(store.handover_ticket, db_url(request), cid, h.id if h else None)
     if ticket is not None:
         await run(ticket_service(db_url(request)).note, ticket.number, staff.actor, text, True)
-    await audit(request, staff, "note", conversation_id=cid, handover_id=h.id if h else None,
-                ticket_id=ticket.id if ticket else None, detail=text)
+    await audit(
+        request,
+        staff,
+        "note",
+        conversation_id=cid,
+        handover_id=h.id if h else None,
+        ticket_id=ticket.id if ticket else None,
+        detail=text,
+    )
     return _done(request, cid, "noted", {"message_id": getattr(msg, "id", None)})
 
 
-async def _transfer_target(request: web.Request, staff: StaffView, form) -> tuple[Optional[str], Optional[int], Optional[str]]:
+async def _transfer_target(
+    request: web.Request, staff: StaffView, form
+) -> tuple[Optional[str], Optional[int], Optional[str]]:
     """(node id, staff id, error) from the form, checked against what this member of staff may choose."""
     node_id = (form.get("node_id") or "").strip() or None
     staff_id = _int(form.get("staff_id"), 1)
@@ -413,8 +478,15 @@ async def transfer(request: web.Request, staff: StaffView, cid: str) -> web.Resp
         h = await gateway.transfer_handover(request.app, h.id, node_id, staff_id, staff.actor)
     except ho.HandoverError as exc:
         return await _failed(request, staff, cid, f"转交失败：{exc}")
-    await audit(request, staff, "transfer", conversation_id=cid, handover_id=h.id, ticket_id=h.ticket_id,
-                detail=f"{before} → {h.node_id}" + (f"，专员 {staff_id}" if staff_id else ""))
+    await audit(
+        request,
+        staff,
+        "transfer",
+        conversation_id=cid,
+        handover_id=h.id,
+        ticket_id=h.ticket_id,
+        detail=f"{before} → {h.node_id}" + (f"，专员 {staff_id}" if staff_id else ""),
+    )
     # the gateway announces the new node; staff of the old node must see the item leave their queue
     publish(request, {"type": "transferred", "conversation_id": cid, "handover_id": h.id, "node_id": before})
     if not staff.sees(h.node_id):
@@ -461,6 +533,7 @@ async def takeover(request: web.Request, staff: StaffView, cid: str) -> web.Resp
 
 # ---- tickets -------------------------------------------------------------------------------------
 
+
 def _scope_nodes(staff: StaffView):
     from bot.network import default_network
 
@@ -470,8 +543,13 @@ def _scope_nodes(staff: StaffView):
 async def tickets_page(request: web.Request) -> web.Response:
     staff = current_staff(request)
     q = request.query
-    filters = {"status": q.get("status", ""), "category": q.get("category", ""), "node": q.get("node", ""),
-               "q": q.get("q", "").strip()[:100], "mine": "1" if q.get("mine") == "1" else ""}
+    filters = {
+        "status": q.get("status", ""),
+        "category": q.get("category", ""),
+        "node": q.get("node", ""),
+        "q": q.get("q", "").strip()[:100],
+        "mine": "1" if q.get("mine") == "1" else "",
+    }
     if filters["status"] and filters["status"] != "open" and filters["status"] not in lc.LABELS:
         filters["status"] = ""
     if filters["node"] and not staff.sees(filters["node"]):
@@ -480,9 +558,14 @@ async def tickets_page(request: web.Request) -> web.Response:
         page = _query_int(request, "page", "页码", 1, 1, MAX_PAGE)
     except BadParameter as exc:
         return _bad_parameter(request, staff, str(exc))
-    rows, total = await run(store.tickets_page, db_url(request), staff, page=page,
-                            assignee_id=staff.id if filters["mine"] else None,
-                            **{k: v for k, v in filters.items() if k != "mine"})
+    rows, total = await run(
+        store.tickets_page,
+        db_url(request),
+        staff,
+        page=page,
+        assignee_id=staff.id if filters["mine"] else None,
+        **{k: v for k, v in filters.items() if k != "mine"},
+    )
     return html(t.tickets_page(staff, rows, total, page, store.TICKET_PAGE, filters, _scope_nodes(staff)))
 
 
@@ -495,18 +578,24 @@ async def _ticket_scope(request: web.Request, staff: StaffView, number: str) -> 
     return None
 
 
-async def _render_ticket(request: web.Request, staff: StaffView, number: str, flash: str | None = None,
-                         error: str | None = None, status: int = 200) -> web.Response:
+async def _render_ticket(
+    request: web.Request,
+    staff: StaffView,
+    number: str,
+    flash: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
     db = db_url(request)
     tv = await run(store.ticket_view, db, number)
     if tv is None:
         return not_found(request, staff, f"工单 {number}")
     from bot.files import store as file_store
 
-    tv.files = await run(file_store.for_ticket, db, tv.ticket.id)      # its attachments (bot/files)
+    tv.files = await run(file_store.for_ticket, db, tv.ticket.id)  # its attachments (bot/files)
     usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
     by_id, names = await run(store.staff_names, db, history.staff_ids(tv.events), usernames)
-    names = {**names, **by_id}          # actors by username, 接待专员 / 承办人 values by staff id
+    names = {**names, **by_id}  # actors by username, 接待专员 / 承办人 values by staff id
     people = await run(store.transfer_people, db, staff)
     return html(t.ticket_page(staff, tv, names, store.transfer_nodes(staff), people, flash, error), status)
 
@@ -530,7 +619,7 @@ async def _ticket_failed(request, staff, number: str, form, message: str, status
     if back.startswith("/console/conversations/"):
         cid = back.rsplit("/", 1)[-1]
         exists, node = await run(store.conversation_node, db_url(request), cid)
-        if exists and staff.sees(node):          # return_to is user input: never render out of scope
+        if exists and staff.sees(node):  # return_to is user input: never render out of scope
             return await _render_conversation(request, staff, cid, error=message, status=status)
     return await _render_ticket(request, staff, number, error=message, status=status)
 
@@ -554,13 +643,21 @@ async def ticket_status(request: web.Request, staff: StaffView, number: str) -> 
     if target == lc.RESOLVED:
         return await _ticket_failed(request, staff, number, form, "办结请在「办结…」中填写办理结果并确认。", 400)
     if target in lc.TEXT_REQUIRED and not reason:
-        return await _ticket_failed(request, staff, number, form, f"请填写{lc.TEXT_REQUIRED[target]}（会告知企业）。", 400)
+        return await _ticket_failed(
+            request, staff, number, form, f"请填写{lc.TEXT_REQUIRED[target]}（会告知企业）。", 400
+        )
     try:
         ticket = await run(ticket_service(db_url(request)).transition, number, target, staff.actor, reason)
     except (lc.IllegalTransition, TicketError) as exc:
         return await _ticket_failed(request, staff, number, form, str(exc), 400)
-    await audit(request, staff, "ticket_status", ticket_id=ticket.id, conversation_id=ticket.conversation_id,
-                detail=f"{target}" + (f"：{reason}" if reason else ""))
+    await audit(
+        request,
+        staff,
+        "ticket_status",
+        ticket_id=ticket.id,
+        conversation_id=ticket.conversation_id,
+        detail=f"{target}" + (f"：{reason}" if reason else ""),
+    )
     return _ticket_done(request, number, form, "status")
 
 
@@ -603,18 +700,34 @@ async def ticket_close(request: web.Request, staff: StaffView, number: str) -> w
         svc = ticket_service(db_url(request))
         preview = None
         if tk.conversation_id:
-            shown = SimpleNamespace(number=tk.number, category=tk.category, result=result,
-                                    resolution_due=tk.resolution_due)
+            shown = SimpleNamespace(
+                number=tk.number, category=tk.category, result=result, resolution_due=tk.resolution_due
+            )
             preview = status_notice(shown, tk.status, lc.RESOLVED, staff.actor, result, svc.sla)[1]
-        return html(t.close_confirm_page(staff, tk, result, "" if amount is None else str(amount), preview,
-                                         _return_to(form, number)))
+        return html(
+            t.close_confirm_page(
+                staff, tk, result, "" if amount is None else str(amount), preview, _return_to(form, number)
+            )
+        )
     try:
-        ticket = await run(ticket_service(db_url(request)).close, number, staff.actor, result,
-                           closer_id=staff.id, redeemed_amount=amount)
+        ticket = await run(
+            ticket_service(db_url(request)).close,
+            number,
+            staff.actor,
+            result,
+            closer_id=staff.id,
+            redeemed_amount=amount,
+        )
     except (lc.IllegalTransition, TicketError) as exc:
         return await _ticket_failed(request, staff, number, form, str(exc), 409)
-    await audit(request, staff, "ticket_close", ticket_id=ticket.id, conversation_id=ticket.conversation_id,
-                detail=f"办结：{result}" + (f"；兑现金额 {amount}" if amount is not None else ""))
+    await audit(
+        request,
+        staff,
+        "ticket_close",
+        ticket_id=ticket.id,
+        conversation_id=ticket.conversation_id,
+        detail=f"办结：{result}" + (f"；兑现金额 {amount}" if amount is not None else ""),
+    )
     return _ticket_done(request, number, form, "closed")
 
 
@@ -633,13 +746,19 @@ async def ticket_reclassify(request: web.Request, staff: StaffView, number: str)
     if node_id and node_id not in {n.id for n in store.transfer_nodes(staff)}:
         return await _ticket_failed(request, staff, number, form, "无权转到该服务节点。", 403)
     try:
-        ticket, left = await run(ticket_service(db_url(request)).reclassify, number, staff.actor, category,
-                                 node_id, reason)
+        ticket, left = await run(
+            ticket_service(db_url(request)).reclassify, number, staff.actor, category, node_id, reason
+        )
     except (TicketError, lc.IllegalTransition) as exc:
         return await _ticket_failed(request, staff, number, form, str(exc), 400)
-    await audit(request, staff, "ticket_reclassify", ticket_id=ticket.id,
-                detail=f"类别 {t.category_label(ticket.category)}，节点 {store.node_name(left or ticket.node_id)}"
-                       f" → {store.node_name(ticket.node_id)}" + (f"：{reason}" if reason else ""))
+    await audit(
+        request,
+        staff,
+        "ticket_reclassify",
+        ticket_id=ticket.id,
+        detail=f"类别 {t.category_label(ticket.category)}，节点 {store.node_name(left or ticket.node_id)}"
+        f" → {store.node_name(ticket.node_id)}" + (f"：{reason}" if reason else ""),
+    )
     if not staff.sees(ticket.node_id):
         raise web.HTTPSeeOther("/console/tickets?done=reclassified")
     return _ticket_done(request, number, form, "reclassified")
@@ -681,14 +800,20 @@ async def ticket_assign(request: web.Request, staff: StaffView, number: str) -> 
         ticket = await run(ticket_service(db_url(request)).assign, number, node_id, assignee, staff.actor)
     except (TicketError, lc.IllegalTransition) as exc:
         return await _ticket_failed(request, staff, number, form, str(exc), 400)
-    await audit(request, staff, "ticket_assign", ticket_id=ticket.id,
-                detail=f"{current.node_id} → {ticket.node_id}，承办人 {assignee or '无'}")
+    await audit(
+        request,
+        staff,
+        "ticket_assign",
+        ticket_id=ticket.id,
+        detail=f"{current.node_id} → {ticket.node_id}，承办人 {assignee or '无'}",
+    )
     if not staff.sees(ticket.node_id):
         raise web.HTTPSeeOther("/console/tickets?done=assigned")
     return _ticket_done(request, number, form, "assigned")
 
 
 # ---- reports -------------------------------------------------------------------------------------
+
 
 def _month(request: web.Request) -> str:
     raw = request.query.get("month", "").strip()
@@ -734,8 +859,10 @@ async def monthly_html(request: web.Request) -> web.Response:
     await audit(request, staff, "report_view", detail=f"monthly {month}")
     resp = html(to_html(summary))
     # the report page is self-contained: inline styles and SVG, no scripts at all
-    resp.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                                               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    )
     resp.headers["X-Frame-Options"] = "SAMEORIGIN"
     return resp
 
@@ -753,18 +880,40 @@ def _scoped_xlsx(summary, scope: set) -> bytes:
             ws.append([n.name, n.accepted, n.closed, n.completion_rate, n.cannot_handle, n.open])
             ws.cell(ws.max_row, 4).number_format = "0.0%"
     perf = wb.create_sheet("绩效")
-    perf.append(["服务节点", "当月办结", "按时办结率", "平均首次响应（小时）", "平均办结用时（小时）", "评价数", "满意度（分）",
-                 summary.overdue_label, "入企服务"])
+    perf.append(
+        [
+            "服务节点",
+            "当月办结",
+            "按时办结率",
+            "平均首次响应（小时）",
+            "平均办结用时（小时）",
+            "评价数",
+            "满意度（分）",
+            summary.overdue_label,
+            "入企服务",
+        ]
+    )
     for p in summary.performance:
         if p.node_id in scope:
-            perf.append([p.name, p.resolved, p.on_time_rate, p.avg_first_response_hours, p.avg_resolution_hours,
-                         p.ratings, p.satisfaction, p.overdue_open, p.visits])
+            perf.append(
+                [
+                    p.name,
+                    p.resolved,
+                    p.on_time_rate,
+                    p.avg_first_response_hours,
+                    p.avg_resolution_hours,
+                    p.ratings,
+                    p.satisfaction,
+                    p.overdue_open,
+                    p.visits,
+                ]
+            )
             perf.cell(perf.max_row, 3).number_format = "0.0%"
     for sheet in (ws, perf):
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         sheet.column_dimensions["A"].width = 28
-    if summary.scorecard is not None:       # 绩效评分, the nodes in scope
+    if summary.scorecard is not None:  # 绩效评分, the nodes in scope
         from bot.reports.render import scorecard_sheet
 
         scorecard_sheet(wb, summary.scorecard, scope)
@@ -792,5 +941,8 @@ async def monthly_xlsx(request: web.Request) -> web.Response:
     else:
         body, name = await run(_scoped_xlsx, summary, set(staff.scope)), f"月总结-{month}-{staff.node_id}.xlsx"
     await audit(request, staff, "report_export", detail=f"monthly {month} xlsx")
-    return web.Response(body=body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return web.Response(
+        body=body,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )

@@ -14,6 +14,7 @@ enterprise typed by name or credit code that already exists is used as it is (no
 created with the place given. The visit and any new enterprise are audited in console_audit under the
 enterprise's file (bot/enterprises/file.audit_tag).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,12 +74,25 @@ def _clean(value, limit: int) -> str:
 
 # ---- the form ------------------------------------------------------------------------------------
 
+
 def form_page(staff: StaffView, v: VisitForm, nodes, people, error: Optional[str] = None) -> str:
     """The form (template console/visit_form.html): always MAX_NEEDS need rows, those not given empty."""
     needs = (v.needs + [Need() for _ in range(MAX_NEEDS - len(v.needs))])[:MAX_NEEDS]
-    return t.render("console/visit_form.html", "登记入企服务", staff, page="visits", error=error, base=BASE, v=v,
-                    nodes=nodes, people=people, needs=needs, new_cities=pf.NEW_CITIES, max_text=MAX_TEXT,
-                    categories=[(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES])
+    return t.render(
+        "console/visit_form.html",
+        "登记入企服务",
+        staff,
+        page="visits",
+        error=error,
+        base=BASE,
+        v=v,
+        nodes=nodes,
+        people=people,
+        needs=needs,
+        new_cities=pf.NEW_CITIES,
+        max_text=MAX_TEXT,
+        categories=[(c.intent, f"{c.content} · {c.name}") for c in CATEGORIES],
+    )
 
 
 async def new_route(request: web.Request) -> web.Response:
@@ -116,11 +130,17 @@ def _with_self(people, staff: StaffView, db: str):
 def _read_form(form) -> VisitForm:
     v = VisitForm(
         enterprise_id=views._int(form.get("enterprise_id"), 1) if views._given(form, "enterprise_id") else None,
-        name=_clean(form.get("enterprise_name"), 128), credit_code=_clean(form.get("credit_code"), 24),
-        new_city=_clean(form.get("new_city"), 16), park=_clean(form.get("park"), 128),
-        node_id=_clean(form.get("node_id"), 64), day=_clean(form.get("day"), 10), at=_clean(form.get("at"), 5),
-        hosts=_clean(form.get("hosts"), 128), mobile=_clean(form.get("mobile"), 20),
-        findings=_clean(form.get("findings"), MAX_TEXT))
+        name=_clean(form.get("enterprise_name"), 128),
+        credit_code=_clean(form.get("credit_code"), 24),
+        new_city=_clean(form.get("new_city"), 16),
+        park=_clean(form.get("park"), 128),
+        node_id=_clean(form.get("node_id"), 64),
+        day=_clean(form.get("day"), 10),
+        at=_clean(form.get("at"), 5),
+        hosts=_clean(form.get("hosts"), 128),
+        mobile=_clean(form.get("mobile"), 20),
+        findings=_clean(form.get("findings"), MAX_TEXT),
+    )
     v.participants = [i for i in (views._int(p, 1) for p in form.getall("participants", [])) if i is not None]
     for i in range(1, MAX_NEEDS + 1):
         cat, text = _clean(form.get(f"need_category_{i}"), 64), _clean(form.get(f"need_text_{i}"), MAX_TEXT)
@@ -138,8 +158,9 @@ def _check(v: VisitForm, nodes, people_ids: set, now: datetime) -> tuple[Optiona
     if v.node_id not in {n.id for n in nodes}:
         return "走访节点不在您可登记的范围内。", None
     try:
-        when = datetime.combine(datetime.strptime(v.day, "%Y-%m-%d").date(),
-                                time.fromisoformat(v.at or "00:00")).replace(tzinfo=t.BEIJING)
+        when = datetime.combine(
+            datetime.strptime(v.day, "%Y-%m-%d").date(), time.fromisoformat(v.at or "00:00")
+        ).replace(tzinfo=t.BEIJING)
     except ValueError:
         return "请填写正确的走访日期和时间。", None
     if not v.participants:
@@ -189,33 +210,63 @@ async def record_route(request: web.Request) -> web.Response:
     created = False
     try:
         if v.enterprise_id is None:
-            v.enterprise_id, created = await views.run(vs.visit_enterprise, db, name=v.name,
-                                                       credit_code=v.credit_code or None,
-                                                       new_city=v.new_city or None, park=v.park or None)
-        visit = await views.run(vs.record_visit, db, v.enterprise_id, None, v.node_id, when, v.findings,
-                                participants=v.participants, recorded_by=staff.id, hosts=v.hosts or None,
-                                clock=lambda: now)
+            v.enterprise_id, created = await views.run(
+                vs.visit_enterprise,
+                db,
+                name=v.name,
+                credit_code=v.credit_code or None,
+                new_city=v.new_city or None,
+                park=v.park or None,
+            )
+        visit = await views.run(
+            vs.record_visit,
+            db,
+            v.enterprise_id,
+            None,
+            v.node_id,
+            when,
+            v.findings,
+            participants=v.participants,
+            recorded_by=staff.id,
+            hosts=v.hosts or None,
+            clock=lambda: now,
+        )
     except vs.VisitError as exc:
         return await again(str(exc))
     tag = ef.audit_tag(v.enterprise_id)
     if created:
-        await views.audit(request, staff, "enterprise_create",
-                          detail=tag + f"入企服务时新建企业档案：{v.name}" + (f"（{v.credit_code}）" if v.credit_code else ""))
+        await views.audit(
+            request,
+            staff,
+            "enterprise_create",
+            detail=tag + f"入企服务时新建企业档案：{v.name}" + (f"（{v.credit_code}）" if v.credit_code else ""),
+        )
     numbers, problems = [], []
     svc = views.ticket_service(db)
     for n in v.needs:
         try:
-            result = await views.run(vs.raise_ticket_from_visit, db, visit.id, n.category, n.description,
-                                     contact_name=v.hosts or None, mobile=v.mobile or None, actor=staff.actor,
-                                     service=svc)
+            result = await views.run(
+                vs.raise_ticket_from_visit,
+                db,
+                visit.id,
+                n.category,
+                n.description,
+                contact_name=v.hosts or None,
+                mobile=v.mobile or None,
+                actor=staff.actor,
+                service=svc,
+            )
             numbers.append(result.ticket.number + ("（并入已有工单）" if result.linked else ""))
         except (TicketError, vs.VisitError) as exc:
             problems.append(f"{t.category_label(n.category)}：{exc}")
     by_id = {p.id: p.display_name for p in people}
-    detail = (f"登记入企服务（走访记录 {visit.id}）：{t.dt(when)}，{store.node_name(v.node_id)}，"
-              f"走访人员 {'、'.join(by_id.get(i, str(i)) for i in v.participants)}；"
-              f"提出需求 {len(v.needs)} 条" + (f"：{'、'.join(numbers)}" if numbers else "")
-              + (f"；未能生成工单：{'；'.join(problems)}" if problems else ""))
+    detail = (
+        f"登记入企服务（走访记录 {visit.id}）：{t.dt(when)}，{store.node_name(v.node_id)}，"
+        f"走访人员 {'、'.join(by_id.get(i, str(i)) for i in v.participants)}；"
+        f"提出需求 {len(v.needs)} 条"
+        + (f"：{'、'.join(numbers)}" if numbers else "")
+        + (f"；未能生成工单：{'；'.join(problems)}" if problems else "")
+    )
     await views.audit(request, staff, "visit_record", detail=tag + detail)
     if problems:
         flash = "visit_partial"
@@ -226,10 +277,22 @@ async def record_route(request: web.Request) -> web.Response:
 
 # ---- the list ------------------------------------------------------------------------------------
 
+
 def list_page(staff: StaffView, rows, month: str, node: str, nodes, error: Optional[str] = None) -> str:
-    return t.render("console/visits.html", "入企服务", staff, page="visits", error=error, base=BASE, rows=rows,
-                    month=month, node=node, nodes=nodes, enterprises=len({r.enterprise_id for r in rows}),
-                    tickets=sum(len(r.tickets) for r in rows))
+    return t.render(
+        "console/visits.html",
+        "入企服务",
+        staff,
+        page="visits",
+        error=error,
+        base=BASE,
+        rows=rows,
+        month=month,
+        node=node,
+        nodes=nodes,
+        enterprises=len({r.enterprise_id for r in rows}),
+        tickets=sum(len(r.tickets) for r in rows),
+    )
 
 
 async def list_route(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ the limit is NOT stored; the passive reply tells the user it was not received an
 when to send it again, so nothing is dropped silently. Retries of an accepted
 message are not counted again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,18 +28,41 @@ from aiohttp import web
 
 from bot.desk import gateway
 from bot.desk.keys import SETTINGS_KEY
-from bot.desk.wechat.channel import (CHANNELS_KEY, FILE_SENDERS_KEY, INBOUND_KEY, MEDIA_KEY, Channel, ChannelConfig,
-                                     Outcome, Reject, Turn, WeChatConfig, _conversation_fields)
+from bot.desk.wechat.channel import (
+    CHANNELS_KEY,
+    FILE_SENDERS_KEY,
+    INBOUND_KEY,
+    MEDIA_KEY,
+    Channel,
+    ChannelConfig,
+    Outcome,
+    Reject,
+    Turn,
+    WeChatConfig,
+    _conversation_fields,
+)
 from bot.desk.wechat.mp import OfficialAccount
 from bot.desk.wechat.work import WorkApp
 
-__all__ = ["CHANNELS_KEY", "FILE_SENDERS_KEY", "INBOUND_KEY", "MEDIA_KEY", "Channel", "ChannelConfig", "Outcome", "Reject", "Turn", "WeChatConfig",
-           "setup"]
+__all__ = [
+    "CHANNELS_KEY",
+    "FILE_SENDERS_KEY",
+    "INBOUND_KEY",
+    "MEDIA_KEY",
+    "Channel",
+    "ChannelConfig",
+    "Outcome",
+    "Reject",
+    "Turn",
+    "WeChatConfig",
+    "setup",
+]
 
 log = logging.getLogger(__name__)
 
 
 # ---- wiring -----------------------------------------------------------------------------------
+
 
 def _sender(name: str) -> Callable[..., Awaitable[bool]]:
     async def send(app: web.Application, conversation: Any, text: str, buttons: list | None = None) -> bool:
@@ -74,7 +98,7 @@ def setup(app: web.Application, config: WeChatConfig | None = None) -> None:
     app[INBOUND_KEY] = gateway.handle_inbound
     for name in channels:
         gateway.register_channel_sender(name, _sender(name))
-    senders = app[FILE_SENDERS_KEY] = {}           # staff files out (bot/desk/files.py)
+    senders = app[FILE_SENDERS_KEY] = {}  # staff files out (bot/desk/files.py)
     for name, channel in channels.items():
         senders[name] = lambda _app, conv, data, file_name, kind, c=channel: c.send_file(conv, data, file_name, kind)
 

@@ -7,6 +7,7 @@ token error from WeChat (expired, revoked by a token fetched elsewhere) drops
 the cache and the call is repeated once. Other errors are raised as
 WeChatApiError with a Chinese explanation that staff can act on.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-TOKEN_ERRORS = {40001, 40014, 42001}   # invalid credential / invalid token / token expired
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid credential / invalid token / token expired
 EXPLAIN = {
     -1: "微信系统繁忙",
     40001: "access_token 无效（AppSecret 错误或令牌已被其他服务刷新）",
@@ -34,9 +35,9 @@ EXPLAIN = {
     81013: "企业微信用户不存在或不在应用可见范围内",
     82001: "企业微信接收人无效",
 }
-TEXT_LIMIT_BYTES = 2000   # WeChat cuts/refuses text above 2048 bytes; keep a margin
+TEXT_LIMIT_BYTES = 2000  # WeChat cuts/refuses text above 2048 bytes; keep a margin
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10)
-MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=60)     # a 20 MB file over a slow link
+MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=60)  # a 20 MB file over a slow link
 MEDIA_TOO_LARGE = -3
 EXPLAIN[MEDIA_TOO_LARGE] = "文件超过允许的大小"
 
@@ -118,7 +119,7 @@ class _Client:
     async def token(self, http: aiohttp.ClientSession) -> str:
         if self._token and time.monotonic() < self._expires:
             return self._token
-        async with self._lock:                       # one refresh for all concurrent senders
+        async with self._lock:  # one refresh for all concurrent senders
             if self._token and time.monotonic() < self._expires:
                 return self._token
             return await self._fetch_token(http)
@@ -142,8 +143,9 @@ class _Client:
         for attempt in (1, 2):
             token = await self.token(http)
             try:
-                async with http.post(self.base + path, params={"access_token": token},
-                                     json=payload, timeout=REQUEST_TIMEOUT) as resp:
+                async with http.post(
+                    self.base + path, params={"access_token": token}, json=payload, timeout=REQUEST_TIMEOUT
+                ) as resp:
                     data = await resp.json(content_type=None)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 raise WeChatApiError(-1, f"{type(exc).__name__}: {exc}") from None
@@ -158,18 +160,19 @@ class _Client:
             return data
         raise AssertionError("unreachable")
 
-
     # -- media (files in conversations, bot/desk/files.py) ---------------------------------------------
-    async def get_media(self, http: aiohttp.ClientSession, media_id: str,
-                        max_bytes: int) -> tuple[bytes, str, str]:
+    async def get_media(self, http: aiohttp.ClientSession, media_id: str, max_bytes: int) -> tuple[bytes, str, str]:
         """(bytes, file name from Content-Disposition or "", Content-Type) of a temporary media file
         (GET /cgi-bin/media/get, the same path for both APIs); one retry after a token error. An answer
         in JSON is WeChat's error; more than `max_bytes` is refused while reading (MEDIA_TOO_LARGE)."""
         for attempt in (1, 2):
             token = await self.token(http)
             try:
-                async with http.get(self.base + "/cgi-bin/media/get", timeout=MEDIA_TIMEOUT,
-                                    params={"access_token": token, "media_id": media_id}) as resp:
+                async with http.get(
+                    self.base + "/cgi-bin/media/get",
+                    timeout=MEDIA_TIMEOUT,
+                    params={"access_token": token, "media_id": media_id},
+                ) as resp:
                     ctype = resp.headers.get("Content-Type", "")
                     if resp.status != 200:
                         raise WeChatApiError(-1, f"HTTP {resp.status}")
@@ -179,7 +182,9 @@ class _Client:
                         if code in TOKEN_ERRORS and attempt == 1:
                             self._drop(token)
                             continue
-                        raise WeChatApiError(code, str((data or {}).get("errmsg", "")) if isinstance(data, dict) else "")
+                        raise WeChatApiError(
+                            code, str((data or {}).get("errmsg", "")) if isinstance(data, dict) else ""
+                        )
                     if resp.content_length is not None and resp.content_length > max_bytes:
                         raise WeChatApiError(MEDIA_TOO_LARGE, f"{resp.content_length} bytes")
                     body = bytearray()
@@ -196,11 +201,15 @@ class _Client:
         """media_id of a temporary media file (POST /cgi-bin/media/upload?type=image|file)."""
         for attempt in (1, 2):
             token = await self.token(http)
-            form = aiohttp.FormData(quote_fields=False)          # the name as UTF-8, as WeChat shows it
+            form = aiohttp.FormData(quote_fields=False)  # the name as UTF-8, as WeChat shows it
             form.add_field("media", data, filename=name, content_type="application/octet-stream")
             try:
-                async with http.post(self.base + "/cgi-bin/media/upload", data=form, timeout=MEDIA_TIMEOUT,
-                                     params={"access_token": token, "type": kind}) as resp:
+                async with http.post(
+                    self.base + "/cgi-bin/media/upload",
+                    data=form,
+                    timeout=MEDIA_TIMEOUT,
+                    params={"access_token": token, "type": kind},
+                ) as resp:
                     answer = await resp.json(content_type=None)
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 raise WeChatApiError(-1, f"{type(exc).__name__}: {exc}") from None
@@ -240,14 +249,16 @@ class MpApi(_Client):
         return {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
 
     async def send_text(self, http: aiohttp.ClientSession, openid: str, text: str) -> None:
-        await self.post(http, "/cgi-bin/message/custom/send",
-                        {"touser": openid, "msgtype": "text", "text": {"content": text}})
+        await self.post(
+            http, "/cgi-bin/message/custom/send", {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        )
 
-    sends_documents = False      # customer-service messages carry images, not arbitrary files
+    sends_documents = False  # customer-service messages carry images, not arbitrary files
 
     async def send_media(self, http: aiohttp.ClientSession, openid: str, kind: str, media_id: str) -> None:
-        await self.post(http, "/cgi-bin/message/custom/send",
-                        {"touser": openid, "msgtype": kind, kind: {"media_id": media_id}})
+        await self.post(
+            http, "/cgi-bin/message/custom/send", {"touser": openid, "msgtype": kind, kind: {"media_id": media_id}}
+        )
 
 
 class WorkApi(_Client):
@@ -264,18 +275,33 @@ class WorkApi(_Client):
         return {"corpid": self.corpid, "corpsecret": self.secret}
 
     async def send_text(self, http: aiohttp.ClientSession, userid: str, text: str) -> None:
-        data = await self.post(http, "/cgi-bin/message/send", {
-            "touser": userid, "msgtype": "text", "agentid": self.agent_id,
-            "text": {"content": text}, "safe": 0,
-        })
-        if data.get("invaliduser"):   # errcode 0 but nobody received it
+        data = await self.post(
+            http,
+            "/cgi-bin/message/send",
+            {
+                "touser": userid,
+                "msgtype": "text",
+                "agentid": self.agent_id,
+                "text": {"content": text},
+                "safe": 0,
+            },
+        )
+        if data.get("invaliduser"):  # errcode 0 but nobody received it
             raise WeChatApiError(82001, f"invaliduser={data['invaliduser']}")
 
     sends_documents = True
 
     async def send_media(self, http: aiohttp.ClientSession, userid: str, kind: str, media_id: str) -> None:
-        data = await self.post(http, "/cgi-bin/message/send", {
-            "touser": userid, "msgtype": kind, "agentid": self.agent_id, kind: {"media_id": media_id}, "safe": 0,
-        })
+        data = await self.post(
+            http,
+            "/cgi-bin/message/send",
+            {
+                "touser": userid,
+                "msgtype": kind,
+                "agentid": self.agent_id,
+                kind: {"media_id": media_id},
+                "safe": 0,
+            },
+        )
         if data.get("invaliduser"):
             raise WeChatApiError(82001, f"invaliduser={data['invaliduser']}")

@@ -2,6 +2,7 @@
 common to both (verify, deduplicate retries, answer passively within the budget or through the
 customer-service API, numbered options) and the sends. The protocol details are in `mp` and `work`;
 `bot.desk.wechat` wires both into the desk (see its docstring for the behaviour)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 
 Inbound = Callable[..., Awaitable[list]]
 
-PASSIVE_LIMIT_BYTES = 2000       # a passive text reply above ~2048 bytes is refused by WeChat
-RETENTION_SECONDS = 120.0        # keep answered entries this long for late retries
+PASSIVE_LIMIT_BYTES = 2000  # a passive text reply above ~2048 bytes is refused by WeChat
+RETENTION_SECONDS = 120.0  # keep answered entries this long for late retries
 OPTIONS_MAX = 50_000
 OPTION_HINT = "（回复序号即可选择）"
 BUSY_TEXT = "抱歉，系统暂时繁忙，您的消息已记录，我们会尽快回复您。"
@@ -40,18 +41,19 @@ MENU_UNKNOWN_TEXT = "该菜单暂未开放，请直接发送文字告诉我您�
 RATE_LIMITED_TEXT = "您发送消息太频繁了，这条消息没有收到。请 {seconds} 秒后再发送。"
 MEDIA_FAILED_TEXT = "抱歉，您发送的{what}暂时没能接收（微信服务器未响应），请稍后重新发送。"
 MEDIA_TOO_LARGE_TEXT = "您发送的{what}过大，没有接收；请压缩后重新发送。"
-FILE_KINDS = {"image": "图片", "file": "文件"}     # message types carrying a MediaId that become files
+FILE_KINDS = {"image": "图片", "file": "文件"}  # message types carrying a MediaId that become files
 
 
 # ---- configuration ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ChannelConfig:
     token: str
     aes_key: str = ""
-    receive_id: str = ""     # Official Account appid / WeCom corpid
-    secret: str = ""         # for the customer-service API
-    agent_id: str = ""       # WeCom application id
+    receive_id: str = ""  # Official Account appid / WeCom corpid
+    secret: str = ""  # for the customer-service API
+    agent_id: str = ""  # WeCom application id
     api_base: str = ""
 
 
@@ -59,8 +61,8 @@ class ChannelConfig:
 class WeChatConfig:
     mp: ChannelConfig | None = None
     work: ChannelConfig | None = None
-    reply_budget: float = 4.0        # seconds we may spend before answering "success" instead
-    timestamp_window: int = 300      # seconds a callback's timestamp may differ from our clock
+    reply_budget: float = 4.0  # seconds we may spend before answering "success" instead
+    timestamp_window: int = 300  # seconds a callback's timestamp may differ from our clock
     max_body: int = 48 * 1024
 
     @classmethod
@@ -68,8 +70,9 @@ class WeChatConfig:
         """Channels whose variables are set (Settings.wechat); ValueError names what is missing or malformed."""
         mp = None
         if ws.mp_token:
-            mp = ChannelConfig(ws.mp_token, ws.mp_aes_key, ws.mp_appid, ws.mp_secret, "",
-                               ws.api_base or "https://api.weixin.qq.com")
+            mp = ChannelConfig(
+                ws.mp_token, ws.mp_aes_key, ws.mp_appid, ws.mp_secret, "", ws.api_base or "https://api.weixin.qq.com"
+            )
             if mp.aes_key:
                 aes_key(mp.aes_key)
                 if not mp.receive_id:
@@ -90,7 +93,7 @@ class WeChatConfig:
 # ---- app keys and the gateway -------------------------------------------------------------
 
 CHANNELS_KEY = web.AppKey("wechat_channels", dict)
-INBOUND_KEY = web.AppKey("wechat_inbound", object)   # async handle_inbound(app, conv, text, client_msg_id, channel)
+INBOUND_KEY = web.AppKey("wechat_inbound", object)  # async handle_inbound(app, conv, text, client_msg_id, channel)
 # Files (bot/desk/files.py sets MEDIA_KEY): async receive(app, conv, data, name, kind, channel, client_msg_id,
 # max_bytes=...) → replies; FILE_SENDERS_KEY: channel name → async send(app, conv, data, name, kind) → bool.
 MEDIA_KEY = web.AppKey("wechat_media", object)
@@ -119,15 +122,15 @@ class Turn:
 
     text: str | None
     client_msg_id: str
-    fixed: str | None = None     # answered here without the bot (unsupported message types)
-    title: str | None = None     # what staff see instead of a payload ("/greet" → "（关注）")
-    media: dict | None = None    # an image or file message: {"id": MediaId, "kind": "image"|"file", "name"}
+    fixed: str | None = None  # answered here without the bot (unsupported message types)
+    title: str | None = None  # what staff see instead of a payload ("/greet" → "（关注）")
+    media: dict | None = None  # an image or file message: {"id": MediaId, "kind": "image"|"file", "name"}
 
 
 @dataclass
 class _Pending:
     task: asyncio.Task
-    delivery: str | None = None      # None until answered: "passive" or "push"
+    delivery: str | None = None  # None until answered: "passive" or "push"
     done_at: float | None = None
 
 
@@ -149,8 +152,14 @@ def _takes(fn: Callable, name: str) -> bool:
         return False
 
 
-MENU_LABELS = {"greet": "问候", "ask_capabilities": "我能办哪些事", "ask_ticket_status": "查询我的工单",
-               "request_human": "转人工服务", "complain": "投诉建议", "rate_service": "服务评价"}
+MENU_LABELS = {
+    "greet": "问候",
+    "ask_capabilities": "我能办哪些事",
+    "ask_ticket_status": "查询我的工单",
+    "request_human": "转人工服务",
+    "complain": "投诉建议",
+    "rate_service": "服务评价",
+}
 
 
 def _menu_intents() -> dict[str, str]:
@@ -162,12 +171,13 @@ def _menu_intents() -> dict[str, str]:
 
 # ---- the channel core shared by both endpoints --------------------------------------------
 
+
 class Channel:
     """Verification helpers, the in-flight map, reply rendering and out-of-band delivery."""
 
-    name = ""             # Conversation.channel
-    prefix = ""           # conversation id prefix
-    idle_body = ""        # what "answered, nothing to say" looks like
+    name = ""  # Conversation.channel
+    prefix = ""  # conversation id prefix
+    idle_body = ""  # what "answered, nothing to say" looks like
     user_re = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
     subscribe_events = {"subscribe"}
 
@@ -179,7 +189,7 @@ class Channel:
         self.stats: Counter = Counter()
         self._pending: dict[str, _Pending] = {}
         self._next_purge = 0.0
-        self.state = _state_for(app, self.name)     # numbered options and seen nonces (shared with REDIS_URL)
+        self.state = _state_for(app, self.name)  # numbered options and seen nonces (shared with REDIS_URL)
         self._send_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._known_users: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -249,7 +259,7 @@ class Channel:
                 if menu in self._menu:
                     return Turn(f"/{menu}", key, title=f"（菜单）{self._menu[menu]}")
                 return Turn(None, key, fixed=MENU_UNKNOWN_TEXT)
-            return Turn(None, key)          # unsubscribe, view, location, enter_agent …: nothing to say
+            return Turn(None, key)  # unsubscribe, view, location, enter_agent …: nothing to say
         media_id = (msg.get("MediaId") or "").strip()
         if kind in FILE_KINDS and media_id and len(media_id) <= 256 and MEDIA_KEY in self.app:
             name = (msg.get("FileName") or msg.get("Title") or "").strip()
@@ -261,8 +271,7 @@ class Channel:
         key = f"{user}:{created}:{event}"
         return key if len(key) <= 64 else hashlib.sha1(key.encode()).hexdigest()
 
-    async def respond(self, msg: dict[str, str], seal: Callable[[str], str] | None,
-                      started: float) -> web.Response:
+    async def respond(self, msg: dict[str, str], seal: Callable[[str], str] | None, started: float) -> web.Response:
         """Forward once, then answer passively within the budget or hand over to the push path."""
         user = msg.get("FromUserName", "")
         if not self.user_re.match(user):
@@ -276,7 +285,7 @@ class Channel:
         entry = self._pending.get(key)
         if entry is None:
             decision = await ratelimit.limiter(self.app).hit("wechat", conv)
-            if not decision.allowed:       # not stored: the user is told to send it again later
+            if not decision.allowed:  # not stored: the user is told to send it again later
                 self.stats["rate_limited"] += 1
                 log.info("%s: %s 发送过快，消息未受理", self.name, conv)
                 return self.passive(msg, RATE_LIMITED_TEXT.format(seconds=decision.retry_after_header), seal)
@@ -296,7 +305,7 @@ class Channel:
             self._switch_to_push(conv, user, entry)
             self.stats["deferred"] += 1
             return self.idle()
-        except asyncio.CancelledError:   # WeChat hung up early: the answer must still arrive
+        except asyncio.CancelledError:  # WeChat hung up early: the answer must still arrive
             self._switch_to_push(conv, user, entry)
             raise
         if entry.delivery == "push":
@@ -313,16 +322,17 @@ class Channel:
         return web.Response(text=self.idle_body, content_type="text/plain")
 
     def passive(self, msg: dict[str, str], content: str, seal: Callable[[str], str] | None) -> web.Response:
-        reply = wxml.text_reply(msg.get("FromUserName", ""), msg.get("ToUserName", ""), content,
-                                int(self.clock()))
+        reply = wxml.text_reply(msg.get("FromUserName", ""), msg.get("ToUserName", ""), content, int(self.clock()))
         return web.Response(text=seal(reply) if seal else reply, content_type="application/xml")
 
     def sealer(self, nonce: str) -> Callable[[str], str]:
         """Encrypt a passive reply (the request's nonce is echoed, as WeChat's examples do)."""
+
         def seal(reply: str) -> str:
             timestamp = str(int(self.clock()))
             encrypt, msg_signature = self.crypto.seal(reply, timestamp, nonce)
             return wxml.encrypted_reply(encrypt, msg_signature, timestamp, nonce)
+
         return seal
 
     def _switch_to_push(self, conv: str, user: str, entry: _Pending) -> None:
@@ -341,25 +351,24 @@ class Channel:
         choice = await self._choose_option(conv, turn.text)
         extra: dict[str, Any] = {}
         if choice is not None and _takes(inbound, "choice"):
-            extra["choice"] = choice            # stored as typed ("2"), Rasa gets the button's payload
+            extra["choice"] = choice  # stored as typed ("2"), Rasa gets the button's payload
         elif choice is not None:
             text, title = choice["payload"], choice["title"]
         if title and _takes(inbound, "title"):
             extra["title"] = title
         try:
-            replies = await inbound(self.app, conv, text, client_msg_id=turn.client_msg_id, channel=self.name,
-                                    **extra)
+            replies = await inbound(self.app, conv, text, client_msg_id=turn.client_msg_id, channel=self.name, **extra)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if isinstance(exc, ValueError) and isinstance(getattr(exc, "message", None), str):
-                return Outcome(exc.message, [exc.message])       # the gateway's words for the user
+                return Outcome(exc.message, [exc.message])  # the gateway's words for the user
             log.exception("%s: 转发消息失败（%s）", self.name, conv)
             self.stats["inbound_errors"] += 1
             return Outcome(BUSY_TEXT, [BUSY_TEXT])
         if conv not in self._known_users:
             if len(self._known_users) >= OPTIONS_MAX:
-                self._known_users.clear()           # only saves a no-op UPDATE; forgetting is harmless
+                self._known_users.clear()  # only saves a no-op UPDATE; forgetting is harmless
             self._known_users.add(conv)
             self._spawn(asyncio.to_thread(self._remember_user, conv, user))
         return await self.render(conv, list(replies or []))
@@ -382,19 +391,27 @@ class Channel:
             text = (MEDIA_TOO_LARGE_TEXT if too_large else MEDIA_FAILED_TEXT).format(what=what)
             reason = err.explanation if err.errcode != -2 else "未配置微信接口密钥，无法取回文件"
             try:
-                await self.app[MEDIA_KEY].note_failure(self.app, conv, f"用户发送的{what}未能接收：{reason}"
-                                                       f"（错误码 {err.errcode}），已请用户重新发送。")
+                await self.app[MEDIA_KEY].note_failure(
+                    self.app, conv, f"用户发送的{what}未能接收：{reason}（错误码 {err.errcode}），已请用户重新发送。"
+                )
             except Exception:  # noqa: BLE001 - the user is told anyway
                 log.exception("could not note the failed media of %s", conv)
             return Outcome(text, [text])
         try:
-            replies = await receive(self.app, conv, data, name or turn.media.get("name") or "", turn.media["kind"],
-                                    self.name, turn.client_msg_id)
+            replies = await receive(
+                self.app,
+                conv,
+                data,
+                name or turn.media.get("name") or "",
+                turn.media["kind"],
+                self.name,
+                turn.client_msg_id,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if isinstance(exc, ValueError) and isinstance(getattr(exc, "message", None), str):
-                return Outcome(exc.message, [exc.message])      # refused: the reason, in Chinese
+                return Outcome(exc.message, [exc.message])  # refused: the reason, in Chinese
             log.exception("%s: 保存文件失败（%s）", self.name, conv)
             self.stats["inbound_errors"] += 1
             return Outcome(BUSY_TEXT, [BUSY_TEXT])
@@ -441,7 +458,7 @@ class Channel:
             return Outcome(None, [])
         joined = "\n\n".join(texts)
         if len(joined.encode("utf-8")) <= PASSIVE_LIMIT_BYTES:
-            return Outcome(joined, [joined])        # one message: WeChat counts pushes against a quota
+            return Outcome(joined, [joined])  # one message: WeChat counts pushes against a quota
         return Outcome(None, texts)
 
     @staticmethod
@@ -469,7 +486,7 @@ class Channel:
         its number or its words (bot.dialogue.options, the matcher every channel uses). Options are
         used once; a message that picks none of them retires them too (it answered something else)."""
         if text.startswith("/"):
-            return None                 # an event (关注, menu click), not typed
+            return None  # an event (关注, menu click), not typed
         options = await self.state.take_options(conv)
         if not options:
             return None
@@ -518,12 +535,19 @@ class Channel:
         log.warning("%s: 消息未送达 %s（%s %s）", self.name, conv, err.errcode, err.errmsg)
         hub = self.app.get(HUB_KEY)
         if hub is not None:
-            hub.publish("console", {
-                "type": "delivery_failed", "conversation_id": conv, "channel": self.name,
-                "errcode": err.errcode, "reason": reason, "text": text,
-            })
+            hub.publish(
+                "console",
+                {
+                    "type": "delivery_failed",
+                    "conversation_id": conv,
+                    "channel": self.name,
+                    "errcode": err.errcode,
+                    "reason": reason,
+                    "text": text,
+                },
+            )
         note = f"微信消息未送达：{reason}（错误码 {err.errcode}）。未送达的内容：{text[:500]}"
-        try:   # an internal note: staff see it in the conversation, the user never does
+        try:  # an internal note: staff see it in the conversation, the user never does
             await gateway.send_to_user(self.app, conv, note, "system", internal=True)
         except Exception:
             log.exception("could not store the delivery failure note for %s", conv)
@@ -545,9 +569,11 @@ class Channel:
             from bot.db.schema import Conversation
 
             with sessions(url)() as s, s.begin():
-                s.execute(update(Conversation)
-                          .where(Conversation.id == conv, Conversation.external_user.is_(None))
-                          .values(external_user=user))
+                s.execute(
+                    update(Conversation)
+                    .where(Conversation.id == conv, Conversation.external_user.is_(None))
+                    .values(external_user=user)
+                )
         except Exception:  # a database hiccup is not worth failing a reply for
             log.debug("external_user not recorded for %s", conv, exc_info=True)
 

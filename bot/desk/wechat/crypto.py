@@ -11,6 +11,7 @@ shared by the Official Account and WeCom:
   (the Official Account's appid or the WeCom corpid), PKCS#7-padded to a multiple
   of 32 bytes (not AES's 16 — WeChat's own choice).
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,7 +23,7 @@ import struct
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-BLOCK = 32          # WeChat's PKCS#7 block size
+BLOCK = 32  # WeChat's PKCS#7 block size
 AES_KEY_CHARS = 43  # length of an EncodingAESKey
 
 
@@ -137,7 +138,7 @@ class MsgCrypto:
         (length,) = struct.unpack(">I", plain[16:20])
         if length > len(plain) - 20:
             raise DecryptError("消息长度字段无效")
-        message, receiver = plain[20:20 + length], plain[20 + length:]
+        message, receiver = plain[20 : 20 + length], plain[20 + length :]
         if not hmac.compare_digest(receiver, self.receive_id.encode("utf-8")):
             raise ReceiverError("AppID / CorpID 与配置不符")
         return message

@@ -7,6 +7,7 @@
   also carries plaintext fields next to <Encrypt>; they are not signed, so they
   are ignored and only the decrypted message counts. The reply is encrypted.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -8,6 +8,7 @@ When Redis does not answer, both checks degrade instead of failing the callback:
 is passed to the bot as typed (it asks again), and the replay check falls back to the
 signature and timestamp window (a warning is logged). WeChat must get an answer in 5 s.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,9 @@ from typing import Optional
 
 log = logging.getLogger(__name__)
 
-Options = list[tuple[str, str]]          # (title, payload) in display order
+Options = list[tuple[str, str]]  # (title, payload) in display order
 OPTIONS_MAX = 10000
-OPTIONS_TTL = 24 * 3600                  # a menu older than a day is not what "2" means
+OPTIONS_TTL = 24 * 3600  # a menu older than a day is not what "2" means
 NONCE_CACHE_MAX = 20000
 
 

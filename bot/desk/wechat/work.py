@@ -6,6 +6,7 @@
 - POST: msg_signature covers <Encrypt>; the decrypted message must name our corpid
   (and our AgentID when WECOM_AGENT_ID is set). The passive reply is encrypted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,7 @@ from bot.desk.wechat.crypto import CryptoError
 class WorkApp(Channel):
     name = "wecom"
     prefix = "wecom:"
-    idle_body = ""                                   # WeCom: an empty answer means "nothing to say"
+    idle_body = ""  # WeCom: an empty answer means "nothing to say"
     user_re = re.compile(r"^[A-Za-z0-9_\-.@]{1,64}$")
 
     def __init__(self, app: web.Application, cfg: ChannelConfig, common: WeChatConfig) -> None:

@@ -6,6 +6,7 @@ Replies put text in CDATA; a "]]>" inside the text would end the section early,
 so it is split across two sections, and characters XML 1.0 cannot carry at all
 (control characters) are dropped.
 """
+
 from __future__ import annotations
 
 import re

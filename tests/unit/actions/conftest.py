@@ -5,6 +5,7 @@ tests/conftest.py) and cleared service caches. The knowledge base in knowledge/ 
 session (an index build costs seconds) and handed to the actions through `actions.services.knowledge`.
 The only fake is the SMS gateway (an external network service).
 """
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ a rasa_sdk Tracker built in the test, a CollectingDispatcher, the returned event
 `tracker()` builds the tracker Rasa would send after the user's latest message; `form_tracker()` the one a
 form's validation action gets (the answer already in the requested slot, as a from_text mapping puts it).
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
@@ -14,19 +15,38 @@ SENDER = "unit-sender"
 CHANNEL = "socketio"
 
 
-def parse_data(text: str, intent: Optional[str] = None, confidence: float = 0.95,
-               entities: Iterable[dict] = (), ranking: Optional[list[dict]] = None) -> dict:
+def parse_data(
+    text: str,
+    intent: Optional[str] = None,
+    confidence: float = 0.95,
+    entities: Iterable[dict] = (),
+    ranking: Optional[list[dict]] = None,
+) -> dict:
     """What the NLU gives for a message: intent, its ranking, entities."""
     name = intent or "nlu_fallback"
-    return {"text": text, "intent": {"name": name, "confidence": confidence},
-            "intent_ranking": ranking if ranking is not None else [{"name": name, "confidence": confidence}],
-            "entities": list(entities)}
+    return {
+        "text": text,
+        "intent": {"name": name, "confidence": confidence},
+        "intent_ranking": ranking if ranking is not None else [{"name": name, "confidence": confidence}],
+        "entities": list(entities),
+    }
 
 
-def user_event(text: str, intent: Optional[str] = None, confidence: float = 0.95, entities: Iterable[dict] = (),
-               channel: str = CHANNEL, timestamp: Optional[float] = None) -> dict:
-    return {"event": "user", "text": text, "parse_data": parse_data(text, intent, confidence, entities),
-            "input_channel": channel, "timestamp": timestamp}
+def user_event(
+    text: str,
+    intent: Optional[str] = None,
+    confidence: float = 0.95,
+    entities: Iterable[dict] = (),
+    channel: str = CHANNEL,
+    timestamp: Optional[float] = None,
+) -> dict:
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": parse_data(text, intent, confidence, entities),
+        "input_channel": channel,
+        "timestamp": timestamp,
+    }
 
 
 def bot_event(text: str, buttons: Optional[list[dict]] = None, timestamp: Optional[float] = None) -> dict:
@@ -42,27 +62,51 @@ def bot_turn(action: str, messages: list[dict]) -> list[dict]:
     return [action_event(action)] + [bot_event(m.get("text") or "", m.get("buttons")) for m in messages]
 
 
-def tracker(text: str = "", intent: Optional[str] = None, *, confidence: float = 0.95,
-            entities: Iterable[dict] = (), ranking: Optional[list[dict]] = None,
-            slots: Optional[dict[str, Any]] = None, events: Iterable[dict] = (),
-            active_loop: Optional[str] = None, requested_slot: Optional[str] = None,
-            sender_id: str = SENDER, channel: str = CHANNEL) -> Tracker:
+def tracker(
+    text: str = "",
+    intent: Optional[str] = None,
+    *,
+    confidence: float = 0.95,
+    entities: Iterable[dict] = (),
+    ranking: Optional[list[dict]] = None,
+    slots: Optional[dict[str, Any]] = None,
+    events: Iterable[dict] = (),
+    active_loop: Optional[str] = None,
+    requested_slot: Optional[str] = None,
+    sender_id: str = SENDER,
+    channel: str = CHANNEL,
+) -> Tracker:
     """The tracker after the user said `text`: `events` come before that message (earlier turns)."""
     latest = parse_data(text, intent, confidence, entities, ranking)
     slots = dict(slots or {})
     if requested_slot:
         slots["requested_slot"] = requested_slot
     history = list(events) + [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}]
-    return Tracker(sender_id, slots, latest, history, False, None,
-                   {"name": active_loop} if active_loop else {}, "action_listen")
+    return Tracker(
+        sender_id, slots, latest, history, False, None, {"name": active_loop} if active_loop else {}, "action_listen"
+    )
 
 
-def form_tracker(text: str, form: str, requested: str, *, intent: str = "inform",
-                 slots: Optional[dict[str, Any]] = None, events: Iterable[dict] = (),
-                 sender_id: str = SENDER) -> Tracker:
+def form_tracker(
+    text: str,
+    form: str,
+    requested: str,
+    *,
+    intent: str = "inform",
+    slots: Optional[dict[str, Any]] = None,
+    events: Iterable[dict] = (),
+    sender_id: str = SENDER,
+) -> Tracker:
     """The tracker a form's validation action gets after the user answered `requested` with `text`."""
-    t = tracker(text, intent, slots={**(slots or {}), requested: text}, events=events, active_loop=form,
-                requested_slot=requested, sender_id=sender_id)
+    t = tracker(
+        text,
+        intent,
+        slots={**(slots or {}), requested: text},
+        events=events,
+        active_loop=form,
+        requested_slot=requested,
+        sender_id=sender_id,
+    )
     t.events.append({"event": "slot", "name": requested, "value": text})
     return t
 
@@ -71,11 +115,20 @@ def applied(t: Tracker, events: list[dict]) -> Tracker:
     """`t` with the slot events an action returned applied (what the next action sees)."""
     slots = dict(t.slots)
     slots.update(slot_events(events))
-    return Tracker(t.sender_id, slots, t.latest_message, list(t.events) + list(events), t.is_paused(),
-                   t.followup_action, t.active_loop, t.latest_action_name)
+    return Tracker(
+        t.sender_id,
+        slots,
+        t.latest_message,
+        list(t.events) + list(events),
+        t.is_paused(),
+        t.followup_action,
+        t.active_loop,
+        t.latest_action_name,
+    )
 
 
 # ---- reading what an action did -------------------------------------------------------------------
+
 
 def texts(dispatcher) -> list[str]:
     return [m.get("text") or "" for m in dispatcher.messages]

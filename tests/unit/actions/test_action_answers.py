@@ -3,11 +3,11 @@ action_out_of_scope, action_complain, action_capabilities, action_affirm_deny.
 
 Real knowledge base (knowledge/), a fresh service database per test; the questions are stored in kb_queries.
 """
+
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 
 from bot.knowledge import log as kb_log
-from tests.unit.actions.helpers import (bot_turn, followups, payloads, responses, said, slot_events, texts,
-                                        tracker)
+from tests.unit.actions.helpers import bot_turn, followups, payloads, responses, said, slot_events, texts, tracker
 
 FEEDBACK = ["/affirm", "/deny", "/open_ticket"]
 PAUSED = [ConversationPaused(), ActionExecuted("action_listen")]
@@ -20,21 +20,24 @@ def handover_message(dispatcher) -> dict:
 
 # ---- action_handle_need ----------------------------------------------------------------------------
 
+
 async def test_handle_need_answers_a_question_with_its_citation_and_stores_it(dispatcher, domain, db):
     from actions.actions import ActionHandleNeed
 
     events = await ActionHandleNeed().run(dispatcher, tracker("高企认定需要什么条件", "need_qualification"), domain)
 
     assert "注册成立一年以上" in texts(dispatcher)[0] and "国科发火〔2016〕32号" in texts(dispatcher)[0]
-    assert payloads(dispatcher)[-3:] == FEEDBACK                   # was it helpful / register a need
+    assert payloads(dispatcher)[-3:] == FEEDBACK  # was it helpful / register a need
     slots = slot_events(events)
     asked = kb_log.questions(db, "unit-sender")
-    assert [(q.text, q.decision, q.category) for q in asked] == [("高企认定需要什么条件", "answer", "need_qualification")]
+    assert [(q.text, q.decision, q.category) for q in asked] == [
+        ("高企认定需要什么条件", "answer", "need_qualification")
+    ]
     assert slots["kb_query_id"] == asked[0].id and slots["kb_unknown"] is False
     assert slots["kb_context"]["entry_id"] == "hnte-recognition"
     assert slots["ticket_category"] == "need_qualification" and slots["ticket_seed"] == "高企认定需要什么条件"
     assert slots["user_statement"] == "高企认定需要什么条件"
-    assert followups(events) == []                                 # an answer, not a registration
+    assert followups(events) == []  # an answer, not a registration
 
 
 async def test_handle_need_registers_a_request_and_starts_the_form_with_the_details_given(dispatcher, domain):
@@ -52,7 +55,7 @@ async def test_handle_need_registers_a_request_and_starts_the_form_with_the_deta
 
 
 async def test_handle_need_from_a_category_button_uses_what_the_user_said_before(dispatcher, domain):
-    """"/need_space" is a button: the need is the statement kept from the user's previous message."""
+    """ "/need_space" is a button: the need is the statement kept from the user's previous message."""
     from actions.actions import ActionHandleNeed
 
     t = tracker("/need_space", "need_space", slots={"user_statement": "想在沣西找500平米实验室"})
@@ -61,12 +64,12 @@ async def test_handle_need_from_a_category_button_uses_what_the_user_said_before
     slots = slot_events(events)
     assert slots["ticket_category"] == "need_space" and slots["ticket_seed"] == "想在沣西找500平米实验室"
     assert slots["ticket_location"] == "沣西新城"
-    assert "user_statement" not in slots                          # a payload is never taken for the user's words
+    assert "user_statement" not in slots  # a payload is never taken for the user's words
     assert "实验室" in texts(dispatcher)[0]
 
 
 async def test_handle_need_from_a_button_with_nothing_said_before_asks_for_the_need(dispatcher, domain, db):
-    """"/need_space" clicked first thing: the category is known, the description must still be asked."""
+    """ "/need_space" clicked first thing: the category is known, the description must still be asked."""
     from actions.actions import ActionHandleNeed
 
     events = await ActionHandleNeed().run(dispatcher, tracker("/need_space", "need_space"), domain)
@@ -80,6 +83,7 @@ async def test_handle_need_from_a_button_with_nothing_said_before_asks_for_the_n
 
 
 # ---- action_nlu_fallback ---------------------------------------------------------------------------
+
 
 async def test_nlu_fallback_first_miss_offers_registration_and_a_person(dispatcher, domain, db):
     from actions.actions import ActionNluFallback
@@ -108,13 +112,16 @@ async def test_nlu_fallback_second_miss_in_a_row_hands_over_to_staff(dispatcher,
 async def test_nlu_fallback_understands_a_question_the_classifier_could_not_place(dispatcher, domain):
     from actions.actions import ActionNluFallback
 
-    events = await ActionNluFallback().run(dispatcher, tracker("你们窗口周末上班吗", "nlu_fallback", confidence=0.3), domain)
+    events = await ActionNluFallback().run(
+        dispatcher, tracker("你们窗口周末上班吗", "nlu_fallback", confidence=0.3), domain
+    )
 
     assert "周末和法定节假日休息" in texts(dispatcher)[0]
     assert slot_events(events)["kb_unknown"] is False and ConversationPaused() not in events
 
 
 # ---- action_out_of_scope ---------------------------------------------------------------------------
+
 
 async def test_out_of_scope_says_what_the_window_does(dispatcher, domain):
     from actions.actions import ActionOutOfScope
@@ -135,6 +142,7 @@ async def test_out_of_scope_that_the_knowledge_base_answers_is_answered(dispatch
 
 
 # ---- action_complain -------------------------------------------------------------------------------
+
 
 async def test_complain_acknowledges_and_hands_over_as_a_complaint(dispatcher, domain, db):
     from actions.actions import ActionComplain
@@ -160,6 +168,7 @@ async def test_complain_that_is_really_a_question_is_answered_without_a_handover
 
 # ---- action_capabilities ---------------------------------------------------------------------------
 
+
 async def test_capabilities_lists_the_services(dispatcher, domain):
     from actions.actions import ActionCapabilities
 
@@ -180,7 +189,7 @@ async def test_capabilities_button_and_empty_text_list_the_services(domain):
 
 
 async def test_capabilities_answers_a_question_the_classifier_took_for_it(dispatcher, domain):
-    """"五个新城服务中心在哪里" is a question the knowledge base answers, not "what can you do"."""
+    """ "五个新城服务中心在哪里" is a question the knowledge base answers, not "what can you do"."""
     from actions.actions import ActionCapabilities
 
     t = tracker("五个新城服务中心在哪里", "ask_capabilities")
@@ -191,6 +200,7 @@ async def test_capabilities_answers_a_question_the_classifier_took_for_it(dispat
 
 
 # ---- action_affirm_deny ----------------------------------------------------------------------------
+
 
 async def _answered(domain):
     """An answered question: the slots and history events a following "有帮助/没帮助" sees."""
@@ -236,8 +246,12 @@ async def test_affirm_and_deny_without_an_answer_before_are_plain_acknowledgemen
     for text, intent, reply in (("好的", "affirm", ACK_YES), ("不用了", "deny", ACK_NO)):
         d = CollectingDispatcher()
         # a query id left in the slot from long ago: the message before was no answer, so it is no feedback
-        t = tracker(text, intent, slots={"kb_query_id": 99},
-                    events=[{"event": "user", "text": "你好"}] + bot_turn("utter_greet", [{"text": "您好！"}]))
+        t = tracker(
+            text,
+            intent,
+            slots={"kb_query_id": 99},
+            events=[{"event": "user", "text": "你好"}] + bot_turn("utter_greet", [{"text": "您好！"}]),
+        )
         assert await ActionAffirmDeny().run(d, t, domain) == []
         assert texts(d) == [reply]
     assert kb_log.questions(db, "unit-sender") == []

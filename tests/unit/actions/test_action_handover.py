@@ -1,5 +1,6 @@
 """The handover actions (actions/actions.py) called directly: action_request_human, action_after_handover,
 action_rate_handover. The handovers are real rows in a fresh service database (bot.handover)."""
+
 from datetime import timedelta
 
 import pytest
@@ -31,6 +32,7 @@ def served(db, sender="unit-sender", ended_ago=timedelta(minutes=1)):
 
 # ---- action_request_human --------------------------------------------------------------------------
 
+
 async def test_request_human_records_the_handover_tells_the_desk_and_pauses(dispatcher, domain, db):
     from actions.actions import ActionRequestHuman
 
@@ -38,10 +40,11 @@ async def test_request_human_records_the_handover_tells_the_desk_and_pauses(disp
 
     assert events == PAUSED
     assert texts(dispatcher)[0] == "好的，正在为您转接服务专员。"
-    assert "服务专员" in texts(dispatcher)[1]                      # who answers and when (depends on the hour)
+    assert "服务专员" in texts(dispatcher)[1]  # who answers and when (depends on the hour)
     h = handover.open_for(db, "unit-sender")
-    assert dispatcher.messages[2]["custom"] == {"handover": {
-        "id": h.id, "node": "centre", "node_name": "秦创原综合服务中心", "reason": "request_human"}}
+    assert dispatcher.messages[2]["custom"] == {
+        "handover": {"id": h.id, "node": "centre", "node_name": "秦创原综合服务中心", "reason": "request_human"}
+    }
     assert h.reason == "request_human" and h.claimed_by is None
 
 
@@ -70,9 +73,15 @@ async def test_request_human_twice_keeps_one_handover(domain, db):
 async def test_request_human_takes_the_need_being_discussed_and_the_transcript(dispatcher, domain, db):
     from actions.actions import ActionRequestHuman
 
-    earlier = [{"event": "user", "text": "想申请人才公寓", "timestamp": 1_700_000_000.0,
-                "parse_data": {"intent": {"name": "need_talent_living"}}},
-               {"event": "bot", "text": "人才公寓的申请条件是……", "timestamp": 1_700_000_001.0}]
+    earlier = [
+        {
+            "event": "user",
+            "text": "想申请人才公寓",
+            "timestamp": 1_700_000_000.0,
+            "parse_data": {"intent": {"name": "need_talent_living"}},
+        },
+        {"event": "bot", "text": "人才公寓的申请条件是……", "timestamp": 1_700_000_001.0},
+    ]
     await ActionRequestHuman().run(dispatcher, tracker("转人工", "request_human", events=earlier), domain)
 
     h = handover.open_for(db, "unit-sender")
@@ -81,7 +90,8 @@ async def test_request_human_takes_the_need_being_discussed_and_the_transcript(d
 
 
 async def test_request_human_when_the_handover_cannot_be_recorded_says_so_and_keeps_answering(
-        dispatcher, domain, services, tmp_path, monkeypatch):
+    dispatcher, domain, services, tmp_path, monkeypatch
+):
     """A database without the service tables: the bot must not pause silently."""
     from actions.actions import ActionRequestHuman
 
@@ -96,12 +106,14 @@ async def test_request_human_when_the_handover_cannot_be_recorded_says_so_and_ke
 
 # ---- action_after_handover -------------------------------------------------------------------------
 
+
 async def test_after_a_served_handover_the_user_is_asked_to_rate_the_staff(dispatcher, domain, db):
     from actions.actions import ActionAfterHandover
 
     served(db)
-    events = await ActionAfterHandover().run(dispatcher, tracker("/EXTERNAL_handover_ended", "EXTERNAL_handover_ended"),
-                                             domain)
+    events = await ActionAfterHandover().run(
+        dispatcher, tracker("/EXTERNAL_handover_ended", "EXTERNAL_handover_ended"), domain
+    )
 
     assert events == []
     assert texts(dispatcher) == ["本次人工服务已结束，原上管家继续为您服务。请为刚才服务专员的服务打个分："]
@@ -117,14 +129,16 @@ async def test_after_a_handover_nobody_served_lately_the_bot_just_greets(case, d
         handover.end(db, info.id)
     elif case == "ended long ago":
         served(db, ended_ago=timedelta(hours=2))
-    events = await ActionAfterHandover().run(dispatcher, tracker("/EXTERNAL_handover_ended", "EXTERNAL_handover_ended"),
-                                             domain)
+    events = await ActionAfterHandover().run(
+        dispatcher, tracker("/EXTERNAL_handover_ended", "EXTERNAL_handover_ended"), domain
+    )
 
     assert events == [] and texts(dispatcher) == ["原上管家在这里，有什么可以帮您？"]
     assert payloads(dispatcher) == []
 
 
 # ---- action_rate_handover --------------------------------------------------------------------------
+
 
 async def test_rating_the_staff_is_recorded_on_the_handover(dispatcher, domain, db):
     from actions.actions import ActionRateHandover

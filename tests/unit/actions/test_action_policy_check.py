@@ -1,5 +1,6 @@
 """政策体检 actions (actions/policy_check.py) called directly: action_policy_check_start, action_ask_policy_answer,
 validate_policy_check_form, action_policy_check_result, action_policy_register. Real rules (knowledge/policies)."""
+
 import pytest
 from rasa_sdk.events import FollowupAction, SlotSet
 
@@ -7,10 +8,16 @@ from bot import handover
 from tests.unit.actions.helpers import followups, form_tracker, kinds, payloads, said, slot_events, texts, tracker
 
 FORM = "policy_check_form"
-HNTE_FACTS = {"employees": 60, "tech_staff": 9, "years_since_founding": 3, "invention_patents": 5,
-              "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
-              "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
-              "rd_domestic_share": 1.0, "hightech_revenue_share": 0.8}
+HNTE_FACTS = {
+    "employees": 60,
+    "tech_staff": 9,
+    "years_since_founding": 3,
+    "invention_patents": 5,
+    "revenue_years": {"2023": 8e6, "2024": 1.2e7, "2025": 1.5e7},
+    "rd_expense_years": {"2023": 6e5, "2024": 9e5, "2025": 2e6},
+    "rd_domestic_share": 1.0,
+    "hightech_revenue_share": 0.8,
+}
 
 
 async def answer(domain, text, slots):
@@ -25,6 +32,7 @@ async def answer(domain, text, slots):
 
 
 # ---- action_policy_check_start ---------------------------------------------------------------------
+
 
 async def test_start_asks_the_first_missing_figure(dispatcher, domain):
     from actions.policy_check import ActionPolicyCheckStart
@@ -53,8 +61,9 @@ async def test_start_from_the_button_uses_only_the_figures_already_known(dispatc
 async def test_start_with_every_figure_known_shows_the_result_at_once(dispatcher, domain):
     from actions.policy_check import ActionPolicyCheckStart
 
-    t = tracker("/policy_check", "policy_check", slots={"company_facts": HNTE_FACTS,
-                                                        "user_statement": "我们能评高企吗"})
+    t = tracker(
+        "/policy_check", "policy_check", slots={"company_facts": HNTE_FACTS, "user_statement": "我们能评高企吗"}
+    )
     events = await ActionPolicyCheckStart().run(dispatcher, t, domain)
 
     assert "✓ 高新技术企业认定" in said(dispatcher) and followups(events) == []
@@ -64,14 +73,17 @@ async def test_start_with_every_figure_known_shows_the_result_at_once(dispatcher
 async def test_start_on_a_plain_question_answers_it_without_a_check(dispatcher, domain):
     from actions.policy_check import ActionPolicyCheckStart
 
-    events = await ActionPolicyCheckStart().run(dispatcher, tracker("什么样的企业算小型微利企业", "policy_check"), domain)
+    events = await ActionPolicyCheckStart().run(
+        dispatcher, tracker("什么样的企业算小型微利企业", "policy_check"), domain
+    )
 
     assert "policy_check_state" not in slot_events(events) and followups(events) == []
-    assert "/policy_check" not in payloads(dispatcher)                 # no figures: no check offered
+    assert "/policy_check" not in payloads(dispatcher)  # no figures: no check offered
     assert slot_events(events)["kb_context"]["entry_id"] == "small-low-profit-enterprise"
 
 
 # ---- action_ask_policy_answer ----------------------------------------------------------------------
+
 
 async def test_the_question_is_the_one_the_validation_chose(dispatcher, domain):
     from actions.policy_check import ActionAskPolicyAnswer
@@ -111,7 +123,9 @@ async def test_an_answer_without_a_figure_is_asked_again_once_then_skipped(domai
     assert slots == {"policy_answer": None, "policy_check_state": {**STATE, "retried": True}}
     assert "没能从这句话里读出数字" in said(d)
 
-    d, slots = await answer(domain, "这个嘛", {"company_facts": FACTS, "policy_check_state": {**STATE, "retried": True}})
+    d, slots = await answer(
+        domain, "这个嘛", {"company_facts": FACTS, "policy_check_state": {**STATE, "retried": True}}
+    )
     assert "founded" in slots["policy_check_state"]["skipped"] and d.messages == []
 
 
@@ -132,6 +146,7 @@ async def test_the_last_answer_ends_the_form(domain):
 
 # ---- action_policy_check_result --------------------------------------------------------------------
 
+
 async def test_the_result_names_what_fits_and_offers_to_register_it(dispatcher, domain):
     from actions.policy_check import ActionPolicyCheckResult
 
@@ -140,9 +155,13 @@ async def test_the_result_names_what_fits_and_offers_to_register_it(dispatcher, 
     events = await ActionPolicyCheckResult().run(dispatcher, t, domain)
 
     assert "✓ 高新技术企业认定" in said(dispatcher) and "国科发火〔2016〕32号" in said(dispatcher)
-    assert payloads(dispatcher)[0] == '/policy_register{"policy":"hnte"}' and payloads(dispatcher)[-1] == "/request_human"
+    assert (
+        payloads(dispatcher)[0] == '/policy_register{"policy":"hnte"}' and payloads(dispatcher)[-1] == "/request_human"
+    )
     slots = slot_events(events)
-    assert slots["company_facts"] == HNTE_FACTS and slots["policy_check_state"] is None and slots["policy_answer"] is None
+    assert (
+        slots["company_facts"] == HNTE_FACTS and slots["policy_check_state"] is None and slots["policy_answer"] is None
+    )
     assert slots["ticket_category"] == "need_qualification" and slots["ticket_seed"] == slots["user_statement"]
 
 
@@ -180,11 +199,16 @@ async def test_the_result_with_no_figures_at_all_still_answers(dispatcher, domai
 
 # ---- action_policy_register ------------------------------------------------------------------------
 
+
 async def test_register_from_a_result_button_starts_the_form_with_the_policy(dispatcher, domain):
     from actions.policy_check import ActionPolicyRegister
 
-    t = tracker('/policy_register{"policy":"hnte"}', "policy_register",
-                entities=[{"entity": "policy", "value": "hnte"}], slots={"company_facts": HNTE_FACTS})
+    t = tracker(
+        '/policy_register{"policy":"hnte"}',
+        "policy_register",
+        entities=[{"entity": "policy", "value": "hnte"}],
+        slots={"company_facts": HNTE_FACTS},
+    )
     events = await ActionPolicyRegister().run(dispatcher, t, domain)
 
     assert texts(dispatcher) == ["好的，我来帮您登记需求，由服务专员跟进办理。随时说「取消」可退出登记。"]
@@ -197,8 +221,11 @@ async def test_register_from_a_result_button_starts_the_form_with_the_policy(dis
 async def test_register_without_a_policy_uses_the_need_kept_from_the_result(dispatcher, domain):
     from actions.policy_check import ActionPolicyRegister
 
-    t = tracker("/policy_register", "policy_register",
-                slots={"ticket_category": "need_qualification", "ticket_seed": "想申报高企，职工60人"})
+    t = tracker(
+        "/policy_register",
+        "policy_register",
+        slots={"ticket_category": "need_qualification", "ticket_seed": "想申报高企，职工60人"},
+    )
     events = await ActionPolicyRegister().run(dispatcher, t, domain)
 
     slots = slot_events(events)
@@ -209,8 +236,9 @@ async def test_register_without_a_policy_uses_the_need_kept_from_the_result(disp
 async def test_register_with_an_unknown_policy_falls_back_to_policy_consulting(dispatcher, domain):
     from actions.policy_check import ActionPolicyRegister
 
-    t = tracker('/policy_register{"policy":"nonsense"}', "policy_register",
-                entities=[{"entity": "policy", "value": "nonsense"}])
+    t = tracker(
+        '/policy_register{"policy":"nonsense"}', "policy_register", entities=[{"entity": "policy", "value": "nonsense"}]
+    )
     events = await ActionPolicyRegister().run(dispatcher, t, domain)
 
     assert slot_events(events)["ticket_category"] == "need_policy_consult"

@@ -1,4 +1,5 @@
 """Every custom action the action server registers is in the domain, and has unit tests in this folder."""
+
 import inspect
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def test_every_action_is_in_the_domain_and_every_domain_action_exists(domain):
 
 
 def test_every_action_has_unit_tests_here():
-    tests = "".join(p.read_text(encoding="utf-8") for p in HERE.glob("test_action_*.py") if p.name != Path(__file__).name)
+    tests = "".join(
+        p.read_text(encoding="utf-8") for p in HERE.glob("test_action_*.py") if p.name != Path(__file__).name
+    )
     untested = sorted(name for name, cls in registered().items() if f"{cls.__name__}()" not in tests)
     assert untested == []

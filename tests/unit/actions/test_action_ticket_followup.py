@@ -1,6 +1,7 @@
 """After the registration (actions/tickets.py), called directly: action_ticket_status, action_start_add_info,
 validate_add_info_form, action_submit_add_info, action_rate_ticket, validate_rating_comment_form,
 action_submit_rating_comment. Tickets are opened through the real TicketService on a fresh database."""
+
 import pytest
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,11 +13,26 @@ from tests.unit.actions.helpers import form_tracker, payloads, said, slot_events
 COMPANY = "西安光启芯科技有限公司"
 
 
-def open_ticket(services, sender="unit-sender", category="need_debt_financing",
-                description="想申请知识产权质押贷款，额度500万", mobile="13912345678"):
-    return services.tickets().open_ticket(
-        category=category, description=description, enterprise=EnterpriseInput(name=COMPANY, new_city="沣西"),
-        contact_name="王经理", mobile=mobile, sender_id=sender, channel="web").ticket
+def open_ticket(
+    services,
+    sender="unit-sender",
+    category="need_debt_financing",
+    description="想申请知识产权质押贷款，额度500万",
+    mobile="13912345678",
+):
+    return (
+        services.tickets()
+        .open_ticket(
+            category=category,
+            description=description,
+            enterprise=EnterpriseInput(name=COMPANY, new_city="沣西"),
+            contact_name="王经理",
+            mobile=mobile,
+            sender_id=sender,
+            channel="web",
+        )
+        .ticket
+    )
 
 
 def resolved(services, **kwargs):
@@ -31,6 +47,7 @@ def events_of(services, number) -> list[tuple[str, str]]:
 
 # ---- action_ticket_status --------------------------------------------------------------------------
 
+
 async def test_status_lists_the_senders_tickets_with_what_can_be_done(dispatcher, domain, services):
     from actions.tickets import ActionTicketStatus
 
@@ -42,7 +59,7 @@ async def test_status_lists_the_senders_tickets_with_what_can_be_done(dispatcher
     body = texts(dispatcher)[0]
     assert body.startswith("您在这里登记的工单（共2个）：") and waiting.number in body and done.number in body
     assert "贷款融资｜已受理" in body and "场地入驻｜已办结" in body
-    assert f"如需查看「{COMPANY}」的全部工单" in body                  # not verified: the way to see more
+    assert f"如需查看「{COMPANY}」的全部工单" in body  # not verified: the way to see more
     assert payloads(dispatcher) == [f"评价工单 {done.number}", f"补充工单 {waiting.number} 的信息", "验证"]
 
 
@@ -62,7 +79,7 @@ async def test_status_with_no_tickets_says_so(dispatcher, domain):
     events = await ActionTicketStatus().run(dispatcher, tracker("/ask_ticket_status", "ask_ticket_status"), domain)
 
     assert events == [] and texts(dispatcher)[0].startswith("目前还没有查到您登记的工单。")
-    assert payloads(dispatcher) == []                               # no enterprise: nothing to verify
+    assert payloads(dispatcher) == []  # no enterprise: nothing to verify
 
 
 async def test_status_of_a_verified_contact_shows_the_enterprises_tickets(dispatcher, domain, services):
@@ -91,7 +108,7 @@ async def test_status_intent_on_a_question_about_the_service_answers_it(dispatch
 async def test_status_intent_on_verify_starts_verification(dispatcher, domain, services, sms):
     from actions.tickets import ActionTicketStatus
 
-    open_ticket(services, sender="colleague")                       # a verified contact: the code goes to them
+    open_ticket(services, sender="colleague")  # a verified contact: the code goes to them
     services.identity().verify_by_staff("colleague", "li")
     open_ticket(services, mobile="13800001111")
     events = await ActionTicketStatus().run(dispatcher, tracker("我要验证身份", "ask_ticket_status"), domain)
@@ -101,16 +118,20 @@ async def test_status_intent_on_verify_starts_verification(dispatcher, domain, s
 
 # ---- action_start_add_info -------------------------------------------------------------------------
 
+
 async def test_add_info_to_the_only_open_ticket_starts_the_form(dispatcher, domain, services):
     from actions.tickets import ActionStartAddInfo
 
     t = open_ticket(services)
-    resolved(services, category="need_space", description="想在沣西找500平米实验室")   # not open: no candidate
+    resolved(services, category="need_space", description="想在沣西找500平米实验室")  # not open: no candidate
     events = await ActionStartAddInfo().run(dispatcher, tracker("我要补充材料", "add_ticket_info"), domain)
 
     assert dispatcher.messages == []
-    assert events == [SlotSet("info_ticket_number", t.number), SlotSet("info_text", None),
-                      FollowupAction("add_info_form")]
+    assert events == [
+        SlotSet("info_ticket_number", t.number),
+        SlotSet("info_text", None),
+        FollowupAction("add_info_form"),
+    ]
 
 
 async def test_add_info_with_several_open_tickets_asks_which(dispatcher, domain, services):
@@ -139,12 +160,16 @@ async def test_add_info_without_open_tickets_says_so(dispatcher, domain, service
 
 # ---- validate_add_info_form ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, value, reply", [
-    ("我们的专利号是ZL202310000001.2", "我们的专利号是ZL202310000001.2", []),
-    ("取消", "cancelled", []),
-    ("a", None, ["请直接输入要补充的内容。"]),
-    ("/affirm", None, ["请直接输入要补充的内容。"]),
-])
+
+@pytest.mark.parametrize(
+    "text, value, reply",
+    [
+        ("我们的专利号是ZL202310000001.2", "我们的专利号是ZL202310000001.2", []),
+        ("取消", "cancelled", []),
+        ("a", None, ["请直接输入要补充的内容。"]),
+        ("/affirm", None, ["请直接输入要补充的内容。"]),
+    ],
+)
 async def test_the_added_information_is_checked(text, value, reply, dispatcher, domain):
     from actions.tickets import ValidateAddInfoForm
 
@@ -154,6 +179,7 @@ async def test_the_added_information_is_checked(text, value, reply, dispatcher, 
 
 
 # ---- action_submit_add_info ------------------------------------------------------------------------
+
 
 async def test_submit_add_info_adds_it_to_the_ticket(dispatcher, domain, services):
     from actions.tickets import ActionSubmitAddInfo
@@ -173,7 +199,8 @@ async def test_submit_add_info_cancelled_adds_nothing(dispatcher, domain, servic
     t = open_ticket(services)
     before = events_of(services, t.number)
     events = await ActionSubmitAddInfo().run(
-        dispatcher, tracker("取消", slots={"info_ticket_number": t.number, "info_text": "cancelled"}), domain)
+        dispatcher, tracker("取消", slots={"info_ticket_number": t.number, "info_text": "cancelled"}), domain
+    )
 
     assert texts(dispatcher) == ["好的，已取消补充。"] and events_of(services, t.number) == before
     assert events == [SlotSet("info_ticket_number", None), SlotSet("info_text", None)]
@@ -194,6 +221,7 @@ async def test_submit_add_info_to_someone_elses_ticket_is_refused(dispatcher, do
 
 # ---- action_rate_ticket ----------------------------------------------------------------------------
 
+
 async def test_rating_the_only_resolved_ticket_records_it_and_asks_for_a_comment(dispatcher, domain, services):
     from actions.tickets import ActionRateTicket
 
@@ -201,8 +229,11 @@ async def test_rating_the_only_resolved_ticket_records_it_and_asks_for_a_comment
     events = await ActionRateTicket().run(dispatcher, tracker("非常满意", "rate_service"), domain)
 
     assert texts(dispatcher) == [f"感谢您对工单 {t.number} 的评价！"]
-    assert events == [SlotSet("rating_ticket_number", t.number), SlotSet("rating_comment", None),
-                      FollowupAction("rating_comment_form")]
+    assert events == [
+        SlotSet("rating_ticket_number", t.number),
+        SlotSet("rating_comment", None),
+        FollowupAction("rating_comment_form"),
+    ]
     assert services.tickets().get(t.number).status == lc.RATED
 
 
@@ -224,7 +255,9 @@ async def test_rating_without_a_score_asks_for_one(dispatcher, domain, services)
     events = await ActionRateTicket().run(dispatcher, tracker("评价一下", "rate_service"), domain)
 
     assert events == [] and texts(dispatcher) == [f"请为工单 {t.number} 的服务打分："]
-    assert payloads(dispatcher) == [f"{label} {t.number}" for label in ("非常满意", "满意", "一般", "不满意", "非常不满意")]
+    assert payloads(dispatcher) == [
+        f"{label} {t.number}" for label in ("非常满意", "满意", "一般", "不满意", "非常不满意")
+    ]
     assert services.tickets().get(t.number).status == lc.RESOLVED
 
 
@@ -237,7 +270,7 @@ async def test_rating_with_several_resolved_tickets_asks_which_keeping_the_score
 
     assert events == [] and texts(dispatcher) == ["您有几个已办结的工单，请问要评价哪一个？"]
     assert sorted(payloads(dispatcher)) == sorted([f"满意 {a.number}", f"满意 {b.number}"])
-    d = CollectingDispatcher()                                       # the button: score and number
+    d = CollectingDispatcher()  # the button: score and number
     await ActionRateTicket().run(d, tracker(f"满意 {b.number}", "rate_service"), domain)
     assert services.tickets().get(b.number).status == lc.RATED
     assert services.tickets().get(a.number).status == lc.RESOLVED
@@ -246,10 +279,12 @@ async def test_rating_with_several_resolved_tickets_asks_which_keeping_the_score
 async def test_rating_with_nothing_to_rate_records_nothing(dispatcher, domain, services):
     from actions.tickets import ActionRateTicket
 
-    t = open_ticket(services)                                        # not resolved yet
+    t = open_ticket(services)  # not resolved yet
     events = await ActionRateTicket().run(dispatcher, tracker("非常满意", "rate_service"), domain)
 
-    assert events == [] and texts(dispatcher) == ["谢谢您的反馈！您名下暂时没有待评价的已办结工单，工单办结后我会请您评价。"]
+    assert events == [] and texts(dispatcher) == [
+        "谢谢您的反馈！您名下暂时没有待评价的已办结工单，工单办结后我会请您评价。"
+    ]
     assert services.tickets().get(t.number).status == lc.ACCEPTED
 
 
@@ -275,8 +310,10 @@ async def test_rating_someone_elses_ticket_by_number_is_refused(dispatcher, doma
 
 # ---- validate_rating_comment_form ------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, value", [
-    ("办得很快，谢谢", "办得很快，谢谢"), ("没有", "-"), ("取消", "-"), ("好" * 600, "好" * 500)])
+
+@pytest.mark.parametrize(
+    "text, value", [("办得很快，谢谢", "办得很快，谢谢"), ("没有", "-"), ("取消", "-"), ("好" * 600, "好" * 500)]
+)
 async def test_the_rating_comment_is_taken_or_skipped(text, value, dispatcher, domain):
     from actions.tickets import ValidateRatingCommentForm
 
@@ -286,6 +323,7 @@ async def test_the_rating_comment_is_taken_or_skipped(text, value, dispatcher, d
 
 
 # ---- action_submit_rating_comment ------------------------------------------------------------------
+
 
 async def test_the_rating_comment_is_kept_with_the_rating(dispatcher, domain, services):
     from actions.tickets import ActionRateTicket, ActionSubmitRatingComment
@@ -306,7 +344,8 @@ async def test_no_rating_comment_is_thanked_for_and_records_nothing(dispatcher, 
     t = resolved(services)
     before = events_of(services, t.number)
     events = await ActionSubmitRatingComment().run(
-        dispatcher, tracker("没有", slots={"rating_ticket_number": t.number, "rating_comment": "-"}), domain)
+        dispatcher, tracker("没有", slots={"rating_ticket_number": t.number, "rating_comment": "-"}), domain
+    )
 
     assert texts(dispatcher) == ["好的，感谢您的支持！"] and events_of(services, t.number) == before
     assert events == [SlotSet("rating_ticket_number", None), SlotSet("rating_comment", None)]
@@ -320,8 +359,9 @@ async def test_a_rating_comment_on_a_ticket_no_longer_the_senders_is_answered_no
     theirs = resolved(services, sender="colleague", mobile="13800001111")
     open_ticket(services)
     services.identity().verify_by_staff("unit-sender", "li")
-    rated = await ActionRateTicket().run(CollectingDispatcher(), tracker(f"满意 {theirs.number}", "rate_service"),
-                                         domain)
+    rated = await ActionRateTicket().run(
+        CollectingDispatcher(), tracker(f"满意 {theirs.number}", "rate_service"), domain
+    )
     assert slot_events(rated)["rating_ticket_number"] == theirs.number
     services.identity().revoke("unit-sender")
 

@@ -1,6 +1,7 @@
 """The registration form (actions/tickets.py) called directly: action_start_ticket, validate_ticket_form,
 action_ask_ticket_confirm, action_submit_ticket — and a whole registration driven step by step as Rasa drives
 the form, typed confirmation and a correction included, that opens exactly one ticket."""
+
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
@@ -9,14 +10,20 @@ from bot.db import read_sessions
 from bot.db.schema import Ticket
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput
-from tests.unit.actions.helpers import (form_tracker, kinds, payloads, said, slot_events, texts, tracker)
+from tests.unit.actions.helpers import form_tracker, kinds, payloads, said, slot_events, texts, tracker
 
 FORM = "ticket_form"
-FILLED = {"need_description": "想申请知识产权质押贷款，额度500万左右", "enterprise_name": "西安甲乙科技有限公司",
-          "contact_name": "王磊", "contact_mobile": "13912345678", "ticket_location": "沣西新城",
-          "ticket_category": "need_debt_financing"}
-RESET = [SlotSet(s, None) for s in ("need_description", "ticket_confirm", "ticket_category", "ticket_seed",
-                                    "user_statement")] + [SlotSet("form_misses", 0)]
+FILLED = {
+    "need_description": "想申请知识产权质押贷款，额度500万左右",
+    "enterprise_name": "西安甲乙科技有限公司",
+    "contact_name": "王磊",
+    "contact_mobile": "13912345678",
+    "ticket_location": "沣西新城",
+    "ticket_category": "need_debt_financing",
+}
+RESET = [
+    SlotSet(s, None) for s in ("need_description", "ticket_confirm", "ticket_category", "ticket_seed", "user_statement")
+] + [SlotSet("form_misses", 0)]
 
 
 def tickets(db) -> list[Ticket]:
@@ -31,10 +38,19 @@ def ticket_count(db) -> int:
 
 def open_earlier(services, sender="unit-sender"):
     """A ticket the sender registered before (so the window knows its enterprise and contact)."""
-    return services.tickets().open_ticket(
-        category="need_space", description="想在沣西找500平米实验室",
-        enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city="沣西"), contact_name="王经理",
-        mobile="13800001111", sender_id=sender, channel="web").ticket
+    return (
+        services.tickets()
+        .open_ticket(
+            category="need_space",
+            description="想在沣西找500平米实验室",
+            enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city="沣西"),
+            contact_name="王经理",
+            mobile="13800001111",
+            sender_id=sender,
+            channel="web",
+        )
+        .ticket
+    )
 
 
 async def validate(domain, text, requested, slots=None, events=()):
@@ -48,30 +64,42 @@ async def validate(domain, text, requested, slots=None, events=()):
 
 # ---- action_start_ticket ---------------------------------------------------------------------------
 
+
 async def test_start_ticket_opens_the_form_for_the_need_discussed_last(dispatcher, domain):
     from actions.tickets import ActionStartTicket
 
-    t = tracker("帮我登记一下需求", "open_ticket",
-                slots={"ticket_category": "need_space", "user_statement": "想在沣西找500平米实验室"})
+    t = tracker(
+        "帮我登记一下需求",
+        "open_ticket",
+        slots={"ticket_category": "need_space", "user_statement": "想在沣西找500平米实验室"},
+    )
     events = await ActionStartTicket().run(dispatcher, t, domain)
 
     assert texts(dispatcher) == ["好的，我来帮您登记需求，由服务专员跟进办理。随时说「取消」可退出登记。"]
-    assert events == [SlotSet("ticket_category", "need_space"), SlotSet("ticket_confirm", None),
-                      SlotSet("need_description", "想在沣西找500平米实验室"), SlotSet("form_misses", 0),
-                      FollowupAction(FORM)]
+    assert events == [
+        SlotSet("ticket_category", "need_space"),
+        SlotSet("ticket_confirm", None),
+        SlotSet("need_description", "想在沣西找500平米实验室"),
+        SlotSet("form_misses", 0),
+        FollowupAction(FORM),
+    ]
 
 
 async def test_start_ticket_takes_the_need_a_long_message_states(dispatcher, domain):
     from actions.tickets import ActionStartTicket
 
     text = "请安排专员对接一下融资需求，我们想贷款300万"
-    t = tracker(text, "open_ticket", confidence=0.6, ranking=[{"name": "open_ticket", "confidence": 0.6},
-                                                              {"name": "need_debt_financing", "confidence": 0.3}],
-                slots={"ticket_category": "need_space", "user_statement": "想在沣西找实验室"})
+    t = tracker(
+        text,
+        "open_ticket",
+        confidence=0.6,
+        ranking=[{"name": "open_ticket", "confidence": 0.6}, {"name": "need_debt_financing", "confidence": 0.3}],
+        slots={"ticket_category": "need_space", "user_statement": "想在沣西找实验室"},
+    )
     events = await ActionStartTicket().run(dispatcher, t, domain)
 
     slots = slot_events(events)
-    assert slots["ticket_category"] == "need_debt_financing"      # this message's need, not the earlier one
+    assert slots["ticket_category"] == "need_debt_financing"  # this message's need, not the earlier one
     assert slots["need_description"] == text and slots["user_statement"] == text
     assert events[-1] == FollowupAction(FORM)
 
@@ -80,13 +108,13 @@ async def test_start_ticket_fills_what_a_returning_sender_left_before(dispatcher
     from actions.tickets import ActionStartTicket
 
     open_earlier(services)
-    t = tracker("帮我登记一下需求", "open_ticket", slots={"contact_name": "王磊"})   # said in this conversation
+    t = tracker("帮我登记一下需求", "open_ticket", slots={"contact_name": "王磊"})  # said in this conversation
     events = await ActionStartTicket().run(dispatcher, t, domain)
 
     slots = slot_events(events)
     assert slots["enterprise_name"] == "西安光启芯科技有限公司" and slots["contact_mobile"] == "13800001111"
     assert slots["ticket_location"] == "沣西新城"
-    assert "contact_name" not in slots                              # what the user said now is kept
+    assert "contact_name" not in slots  # what the user said now is kept
     assert events[-1] == FollowupAction(FORM)
 
 
@@ -95,18 +123,27 @@ async def test_start_ticket_from_the_button_with_nothing_known_asks_everything(d
 
     events = await ActionStartTicket().run(dispatcher, tracker("/open_ticket", "open_ticket"), domain)
 
-    assert events == [SlotSet("ticket_category", None), SlotSet("ticket_confirm", None),
-                      SlotSet("need_description", None), SlotSet("form_misses", 0), FollowupAction(FORM)]
+    assert events == [
+        SlotSet("ticket_category", None),
+        SlotSet("ticket_confirm", None),
+        SlotSet("need_description", None),
+        SlotSet("form_misses", 0),
+        FollowupAction(FORM),
+    ]
 
 
 # ---- validate_ticket_form --------------------------------------------------------------------------
 
+
 async def test_the_need_is_taken_and_a_category_given(domain):
     d, slots = await validate(domain, "想申请知识产权质押贷款，额度500万左右", "need_description")
 
-    assert slots == {"need_description": "想申请知识产权质押贷款，额度500万左右", "form_misses": 0,
-                     "ticket_category": "need_policy_consult"}
-    assert "接下来会请您提供企业名称、联系人姓名和手机号" in said(d)      # the privacy notice, once
+    assert slots == {
+        "need_description": "想申请知识产权质押贷款，额度500万左右",
+        "form_misses": 0,
+        "ticket_category": "need_policy_consult",
+    }
+    assert "接下来会请您提供企业名称、联系人姓名和手机号" in said(d)  # the privacy notice, once
 
 
 async def test_a_too_short_need_is_asked_again(domain):
@@ -117,8 +154,12 @@ async def test_a_too_short_need_is_asked_again(domain):
 
 
 async def test_details_given_on_the_way_are_kept(domain):
-    _, slots = await validate(domain, "我叫王磊，手机13912345678", "contact_name",
-                              slots={"need_description": "想贷款", "enterprise_name": "西安甲乙科技有限公司"})
+    _, slots = await validate(
+        domain,
+        "我叫王磊，手机13912345678",
+        "contact_name",
+        slots={"need_description": "想贷款", "enterprise_name": "西安甲乙科技有限公司"},
+    )
 
     assert slots == {"contact_name": "王磊", "form_misses": 0, "contact_mobile": "13912345678"}
 
@@ -128,7 +169,9 @@ async def test_a_bad_mobile_is_asked_again_and_the_second_miss_offers_a_person(d
     assert slots == {"contact_mobile": None, "form_misses": 1}
     assert texts(d)[0] == "这个号码好像不是有效的手机号，请输入11位大陆手机号（以1开头）。"
 
-    d, slots = await validate(domain, "不知道", "contact_mobile", slots={"need_description": "想贷款", "form_misses": 1})
+    d, slots = await validate(
+        domain, "不知道", "contact_mobile", slots={"need_description": "想贷款", "form_misses": 1}
+    )
     assert slots == {"contact_mobile": None, "form_misses": 2}
     assert "还是没能识别" in texts(d)[0] and payloads(d) == ["/request_human", "取消"]
 
@@ -136,8 +179,14 @@ async def test_a_bad_mobile_is_asked_again_and_the_second_miss_offers_a_person(d
 async def test_cancel_and_a_person_end_the_form_at_any_step(domain):
     for text, marker in (("取消", "cancelled"), ("转人工", "handover")):
         d, slots = await validate(domain, text, "contact_name", slots={"need_description": "想贷款"})
-        assert slots == {"need_description": "-", "enterprise_name": "-", "contact_name": "-", "contact_mobile": "-",
-                         "ticket_location": "-", "ticket_confirm": marker}
+        assert slots == {
+            "need_description": "-",
+            "enterprise_name": "-",
+            "contact_name": "-",
+            "contact_mobile": "-",
+            "ticket_location": "-",
+            "ticket_confirm": marker,
+        }
         assert d.messages == []
 
 
@@ -167,7 +216,7 @@ async def test_corrections_at_the_confirmation_step(domain):
     assert slots == {"ticket_confirm": None, "contact_mobile": "13800001111", "form_misses": 0}
     _, slots = await validate(domain, "公司名改成西安丙丁科技有限公司", "ticket_confirm", slots=FILLED)
     assert slots == {"ticket_confirm": None, "enterprise_name": "西安丙丁科技有限公司", "form_misses": 0}
-    _, slots = await validate(domain, "修改手机号", "ticket_confirm", slots=FILLED)      # asked again
+    _, slots = await validate(domain, "修改手机号", "ticket_confirm", slots=FILLED)  # asked again
     assert slots == {"ticket_confirm": None, "contact_mobile": None, "form_misses": 0}
     _, slots = await validate(domain, "需求再补充一下：希望下个月放款", "ticket_confirm", slots=FILLED)
     assert slots["need_description"] == "想申请知识产权质押贷款，额度500万左右；希望下个月放款"
@@ -181,13 +230,14 @@ async def test_an_unclear_answer_at_the_confirmation_step_is_no_yes(domain):
 
 
 async def test_hesitating_at_the_confirmation_step_submits_nothing(domain):
-    """"嗯，我再考虑一下" starts with a yes-word but defers the decision: it must not confirm the registration."""
+    """ "嗯，我再考虑一下" starts with a yes-word but defers the decision: it must not confirm the registration."""
     for text in ("嗯，我再考虑一下", "嗯……我再想想", "好的，我回头问问老板再说", "好的，我考虑考虑"):
         _, slots = await validate(domain, text, "ticket_confirm", slots=FILLED)
         assert slots.get("ticket_confirm") is None, text
 
 
 # ---- action_ask_ticket_confirm ---------------------------------------------------------------------
+
 
 async def test_the_confirmation_question_shows_everything_collected(dispatcher, domain):
     from actions.tickets import ActionAskTicketConfirm
@@ -196,8 +246,14 @@ async def test_the_confirmation_question_shows_everything_collected(dispatcher, 
 
     assert events == []
     summary = texts(dispatcher)[0]
-    for value in ("贷款融资（科技金融）", "西安甲乙科技有限公司", "王磊", "13912345678", "沣西新城",
-                  "想申请知识产权质押贷款，额度500万左右"):
+    for value in (
+        "贷款融资（科技金融）",
+        "西安甲乙科技有限公司",
+        "王磊",
+        "13912345678",
+        "沣西新城",
+        "想申请知识产权质押贷款，额度500万左右",
+    ):
         assert value in summary
     assert payloads(dispatcher)[0] == "确认提交" and payloads(dispatcher)[-1] == "取消"
 
@@ -212,15 +268,22 @@ async def test_the_confirmation_question_with_no_location_says_the_centre_handle
 
 # ---- action_submit_ticket --------------------------------------------------------------------------
 
+
 async def test_submit_opens_the_ticket_routed_to_the_new_city(dispatcher, domain, db):
     from actions.tickets import ActionSubmitTicket
 
-    events = await ActionSubmitTicket().run(dispatcher, tracker("确认", slots={**FILLED, "ticket_confirm": "yes"}),
-                                            domain)
+    events = await ActionSubmitTicket().run(
+        dispatcher, tracker("确认", slots={**FILLED, "ticket_confirm": "yes"}), domain
+    )
 
     [t] = tickets(db)
     assert (t.category, t.node_id, t.status, t.conversation_id, t.source_channel) == (
-        "need_debt_financing", "fengxi", lc.ACCEPTED, "unit-sender", "socketio")
+        "need_debt_financing",
+        "fengxi",
+        lc.ACCEPTED,
+        "unit-sender",
+        "socketio",
+    )
     assert t.description == FILLED["need_description"]
     assert texts(dispatcher)[0].startswith(f"已为您登记需求，工单号 {t.number}。")
     assert "沣西新城服务中心" in texts(dispatcher)[0]
@@ -235,18 +298,19 @@ async def test_submit_after_cancel_opens_nothing_and_keeps_the_profile(dispatche
     events = await ActionSubmitTicket().run(dispatcher, t, domain)
 
     assert texts(dispatcher) == ["好的，已取消本次需求登记。还有其他问题随时找我。"]
-    assert ticket_count(db) == 1                                    # only the earlier one
+    assert ticket_count(db) == 1  # only the earlier one
     slots = slot_events(events)
     assert slots["need_description"] is None and slots["ticket_confirm"] is None
-    assert slots["enterprise_name"] == "西安光启芯科技有限公司"           # the "-" markers give way to what is known
+    assert slots["enterprise_name"] == "西安光启芯科技有限公司"  # the "-" markers give way to what is known
 
 
 async def test_submit_after_a_person_was_asked_for_hands_over(dispatcher, domain, db):
     from actions.tickets import ActionSubmitTicket
     from bot import handover
 
-    t = tracker("转人工", slots={**{k: "-" for k in FILLED}, "ticket_confirm": "handover",
-                                 "ticket_category": "need_space"})
+    t = tracker(
+        "转人工", slots={**{k: "-" for k in FILLED}, "ticket_confirm": "handover", "ticket_category": "need_space"}
+    )
     events = await ActionSubmitTicket().run(dispatcher, t, domain)
 
     assert ticket_count(db) == 0
@@ -281,6 +345,7 @@ async def test_submitting_the_same_registration_again_opens_no_second_ticket(dom
 
 # ---- the whole form ----------------------------------------------------------------------------------
 
+
 async def test_a_registration_with_a_correction_and_a_typed_confirmation_opens_exactly_one_ticket(domain, db):
     from actions.tickets import ActionAskTicketConfirm, ActionStartTicket, ActionSubmitTicket
 
@@ -289,9 +354,14 @@ async def test_a_registration_with_a_correction_and_a_typed_confirmation_opens_e
     started = await ActionStartTicket().run(d, tracker("帮我登记一下需求", "open_ticket", slots=slots), domain)
     slots.update(slot_events(started))
     history = [{"event": "bot", "text": t} for t in texts(d)]
-    steps = [("enterprise_name", "西安甲乙科技有限公司"), ("contact_name", "我叫王磊"),
-             ("contact_mobile", "139 1234 5678"), ("ticket_location", "沣西"),
-             ("ticket_confirm", "手机号写错了，是13800001111"), ("ticket_confirm", "确认无误，提交")]
+    steps = [
+        ("enterprise_name", "西安甲乙科技有限公司"),
+        ("contact_name", "我叫王磊"),
+        ("contact_mobile", "139 1234 5678"),
+        ("ticket_location", "沣西"),
+        ("ticket_confirm", "手机号写错了，是13800001111"),
+        ("ticket_confirm", "确认无误，提交"),
+    ]
     for requested, text in steps:
         if requested == "ticket_confirm":
             asked = CollectingDispatcher()
@@ -300,19 +370,22 @@ async def test_a_registration_with_a_correction_and_a_typed_confirmation_opens_e
         said_now, validated = await validate(domain, text, requested, slots=slots, events=history)
         history += [{"event": "bot", "text": t} for t in texts(said_now)]
         slots.update(validated)
-        assert ticket_count(db) == 0                                # nothing is opened before the confirmation
+        assert ticket_count(db) == 0  # nothing is opened before the confirmation
     assert slots["contact_mobile"] == "13800001111" and slots["ticket_confirm"] == "yes"
-    assert sum("《隐私说明》" in e["text"] for e in history) == 1    # the notice once in the whole form
+    assert sum("《隐私说明》" in e["text"] for e in history) == 1  # the notice once in the whole form
 
     d = CollectingDispatcher()
     events = await ActionSubmitTicket().run(d, tracker("确认无误，提交", slots=slots), domain)
 
     [t] = tickets(db)
-    assert (t.category, t.node_id, t.description) == ("need_debt_financing", "fengxi",
-                                                       "想申请知识产权质押贷款，额度500万左右")
+    assert (t.category, t.node_id, t.description) == (
+        "need_debt_financing",
+        "fengxi",
+        "想申请知识产权质押贷款，额度500万左右",
+    )
     assert slot_events(events)["last_ticket_number"] == t.number and t.number in texts(d)[0]
     with read_sessions(db)() as s:
         from bot.db.schema import Contact
 
         contact = s.get(Contact, t.contact_id)
-        assert (contact.name, contact.mobile) == ("王磊", "13800001111")   # the corrected number
+        assert (contact.name, contact.mobile) == ("王磊", "13800001111")  # the corrected number

@@ -8,31 +8,35 @@ tickets.result keeps the 办理结果 staff wrote when closing (办结) a ticket
 rating request and shown on the ticket. console_reads holds, per member of staff and conversation, the last
 message id they have seen in the console, so the queue and the browser tab can show unread counts.
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('result', sa.Text(), nullable=True))
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("result", sa.Text(), nullable=True))
     op.create_table(
-        'console_reads',
-        sa.Column('staff_id', sa.Integer(), nullable=False),
-        sa.Column('conversation_id', sa.String(length=128), nullable=False),
-        sa.Column('last_message_id', sa.Integer(), nullable=False),
-        sa.Column('read_at', sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
-        sa.PrimaryKeyConstraint('staff_id', 'conversation_id'),
+        "console_reads",
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.String(length=128), nullable=False),
+        sa.Column("last_message_id", sa.Integer(), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff.id"],
+        ),
+        sa.PrimaryKeyConstraint("staff_id", "conversation_id"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('console_reads')
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_column('result')
+    op.drop_table("console_reads")
+    with op.batch_alter_table("tickets", schema=None) as batch_op:
+        batch_op.drop_column("result")
