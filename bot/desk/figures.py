@@ -25,6 +25,7 @@ from aiohttp import web
 from bot.desk import pages
 from bot.desk.chat import CHAT_KEY
 from bot.desk.keys import SETTINGS_KEY
+from bot.reports import render
 from bot.reports.figures import CACHE_SECONDS, WINDOWS, PublicFigures
 
 CSS_FILE = Path(__file__).resolve().parent / "static" / "figures.css"
@@ -61,32 +62,9 @@ def yuan(amount: Any) -> str:
 
 
 def bar_chart(title: str, items: Iterable[tuple[str, int, str]], unit: str = "件") -> dict:
-    """The geometry of a horizontal bar chart for the bar_chart macro (templates/figures_macros.html):
-    (label, value, colour) per bar, in a viewBox 480 wide."""
-    items = list(items)
-    label_w, bar_w, value_w, row_h, pad = 140, 282, 58, 28, 6
-    top = max((v for _, v, _ in items), default=0) or 1
-    bars = [
-        {
-            "label": label,
-            "short": label if len(label) <= 8 else label[:7] + "…",
-            "value": value,
-            "colour": colour,
-            "y": pad + i * row_h,
-            "w": round(bar_w * value / top, 1),
-        }
-        for i, (label, value, colour) in enumerate(items)
-    ]
-    return {
-        "title": title,
-        "unit": unit,
-        "bars": bars,
-        "label_w": label_w,
-        "row_h": row_h,
-        "pad": pad,
-        "width": label_w + bar_w + value_w,
-        "height": pad * 2 + row_h * len(items),
-    }
+    """The report's bar-chart geometry (bot.reports.render.bar_chart) at the figures page's size: a viewBox
+    480 wide, for the bar_chart macro of templates/figures_macros.html."""
+    return render.bar_chart(title, items, unit, label_w=140, bar_w=282, value_w=58, row_h=28, pad=6, label_chars=8)
 
 
 def category_chart(title: str, categories: Iterable[dict]) -> dict:

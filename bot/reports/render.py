@@ -118,15 +118,26 @@ def _short(label: str, limit: int = 12) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def bar_chart(title: str, items: list[tuple[str, int, str]], unit: str = "件") -> dict:
-    """The geometry of a horizontal bar chart (inline SVG, drawn by the template's bar_chart macro):
-    (label, value, colour) per bar."""
-    label_w, bar_w, value_w, row_h, pad = 170, 430, 70, 24, 8
+def bar_chart(
+    title: str,
+    items: Iterable[tuple[str, int, str]],
+    unit: str = "件",
+    *,
+    label_w: int = 170,
+    bar_w: int = 430,
+    value_w: int = 70,
+    row_h: int = 24,
+    pad: int = 8,
+    label_chars: int = 12,
+) -> dict:
+    """The geometry of a horizontal bar chart (inline SVG, drawn by a template's bar_chart macro):
+    (label, value, colour) per bar. The report's sizes by default; the desk's figures pass their own."""
+    items = list(items)
     top = max((v for _, v, _ in items), default=0) or 1
     bars = [
         {
             "label": label,
-            "short": _short(label),
+            "short": _short(label, label_chars),
             "value": value,
             "colour": colour,
             "y": pad + i * row_h,
