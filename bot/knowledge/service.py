@@ -195,6 +195,11 @@ def prefer(hits: list[Hit], wanted: Callable[[Hit], bool], margin: float = PREFE
     return hits
 
 
+def _asked(predicate: str) -> set[str]:
+    """What a follow-up asks about: its aspect words, without the light ones ("要", "可以")."""
+    return {a for a in aspects(normalise(predicate)) if a not in WEAK_ASPECTS and len(a) >= 2}
+
+
 def _by_aspect(options: list[Hit], hits: list[Hit], predicate: str) -> tuple[str, list[Hit], list[Hit]]:
     """A follow-up's close candidates told apart by what is asked.
 
@@ -203,7 +208,7 @@ def _by_aspect(options: list[Hit], hits: list[Hit], predicate: str) -> tuple[str
     exactly one of them asks about that (its question names 材料 / 条件), that one is the best
     guess, the others its "您可能还想问". Otherwise the menu stays.
     """
-    asked = {a for a in aspects(normalise(predicate)) if a not in WEAK_ASPECTS and len(a) >= 2}
+    asked = _asked(predicate)
     if not asked:
         return OPTIONS, options, hits
     matching = [h for h in options if any(a in normalise(h.faq.question) for a in asked)]
@@ -219,7 +224,7 @@ def _not_again(hits: list[Hit], context: KbContext, predicate: str) -> list[Hit]
     after the conditions) is not answered with that same answer again: it leaves the candidates."""
     if not hits or not context.faq_id or hits[0].faq.id != context.faq_id:
         return hits
-    asked = {a for a in aspects(normalise(predicate)) if a not in WEAK_ASPECTS and len(a) >= 2}
+    asked = _asked(predicate)
     said = normalise(f"{hits[0].faq.question} {hits[0].faq.answer}")
     if not asked or any(
         a in said or (a in _TIME_ASPECTS and _DURATION.search(said)) or (a in _MONEY_ASPECTS and _AMOUNT.search(said))
