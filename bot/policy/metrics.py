@@ -110,37 +110,47 @@ def _show_number(value: Number, unit: str) -> str:
 # ---- metrics ---------------------------------------------------------------------------------------
 
 
-def _need(profile: Profile, *names: str) -> None:
-    missing = tuple(n for n in names if getattr(profile, n) is None)
-    if missing:
-        raise Missing(missing)
+def _missing(profile: Profile, *names: str) -> Missing:
+    """The Missing for those of `names` the profile does not give. A metric reads its figures into
+    locals, and raises this when one of them is None (which also narrows the locals for the checker)."""
+    return Missing(tuple(n for n in names if getattr(profile, n) is None))
 
 
 def days_since_registration(p: Profile, today: date) -> Value:
-    _need(p, "registered_on")
-    days = (today - p.registered_on).days
-    return Value(days, f"{p.registered_on.isoformat()}注册，至今{days}天")
+    registered_on = p.registered_on
+    if registered_on is None:
+        raise _missing(p, "registered_on")
+    days = (today - registered_on).days
+    return Value(days, f"{registered_on.isoformat()}注册，至今{days}天")
 
 
 def tech_staff_share(p: Profile, today: date) -> Value:
-    _need(p, "employees", "tech_staff")
-    share = Fraction(p.tech_staff, p.employees)
-    return Value(share, f"{percent(share)}（科技人员{p.tech_staff}人 / 职工{p.employees}人）")
+    employees, tech_staff = p.employees, p.tech_staff
+    if employees is None or tech_staff is None:
+        raise _missing(p, "employees", "tech_staff")
+    share = Fraction(tech_staff, employees)
+    return Value(share, f"{percent(share)}（科技人员{tech_staff}人 / 职工{employees}人）")
 
 
 def ip_total(p: Profile, today: date) -> Value:
-    _need(p, "ip")
-    return Value(p.ip.total, f"{p.ip.describe()}" + (f"，共{p.ip.total}件" if p.ip.total else ""))
+    ip = p.ip
+    if ip is None:
+        raise _missing(p, "ip")
+    return Value(ip.total, f"{ip.describe()}" + (f"，共{ip.total}件" if ip.total else ""))
 
 
 def last_year_revenue(p: Profile, today: date) -> Value:
-    _need(p, "revenue")
-    return Value(p.revenue[-1], f"最近一年{money(p.revenue[-1])}")
+    revenue = p.revenue
+    if revenue is None:
+        raise _missing(p, "revenue")
+    return Value(revenue[-1], f"最近一年{money(revenue[-1])}")
 
 
 def last_year_rd_expense(p: Profile, today: date) -> Value:
-    _need(p, "rd_expense")
-    return Value(p.rd_expense[-1], f"最近一年{money(p.rd_expense[-1])}")
+    rd_expense = p.rd_expense
+    if rd_expense is None:
+        raise _missing(p, "rd_expense")
+    return Value(rd_expense[-1], f"最近一年{money(rd_expense[-1])}")
 
 
 def accounting_years_needed(p: Profile, today: date) -> Optional[int]:
@@ -154,8 +164,10 @@ def accounting_years_needed(p: Profile, today: date) -> Optional[int]:
 
 def hnte_rd_ratio(p: Profile, today: date) -> Value:
     """R&D expense over sales revenue, both summed over the accounting years the rule needs."""
-    _need(p, "revenue", "rd_expense")
-    given = len(p.revenue)
+    revenue, rd_expense = p.revenue, p.rd_expense
+    if revenue is None or rd_expense is None:
+        raise _missing(p, "revenue", "rd_expense")
+    given = len(revenue)
     needed = accounting_years_needed(p, today)
     if needed is None:
         if given < 3:
@@ -167,7 +179,7 @@ def hnte_rd_ratio(p: Profile, today: date) -> Value:
         raise Undecidable("成立当年尚无完整会计年度的数据，无法计算")
     if given < needed:
         raise Missing(("revenue", "rd_expense"), f"需近{needed}个会计年度的销售收入和研发费用，目前只有{given}年")
-    rev, rd = sum(p.revenue[-needed:]), sum(p.rd_expense[-needed:])
+    rev, rd = sum(revenue[-needed:]), sum(rd_expense[-needed:])
     if rev == 0:
         raise Undecidable(f"近{needed}年销售收入合计为0，占比无法计算")
     ratio = Fraction(rd) / Fraction(rev)
@@ -196,12 +208,13 @@ TSME_II_BANDS = ((4, 24), (3, 18), (2, 12), (1, 6))
 TSME_I_SCORE = 30
 
 
-def _band(x, bands) -> int:
+def _band(x: Number, bands: tuple[tuple[Number, int], ...]) -> int:
+    """The score of the first band whose floor `x` reaches (bands highest first); 0 below them all."""
     return next((score for floor, score in bands if x >= floor), 0)
 
 
-def tsme_tech_score(p: Profile) -> int:
-    return _band(Fraction(p.tech_staff, p.employees), TSME_TECH_BANDS)
+def tsme_tech_score(tech_staff: int, employees: int) -> int:
+    return _band(Fraction(tech_staff, employees), TSME_TECH_BANDS)
 
 
 def tsme_score(p: Profile, today: date) -> Value:
@@ -209,11 +222,12 @@ def tsme_score(p: Profile, today: date) -> Value:
     year's figures. Bounds, not a guess: the R&D indicator may instead be scored on R&D over total
     cost (not an API field), and "other" IP may be of class I (植物新品种, 集成电路布图设计…) or II
     (外观设计); the lower bound counts neither, the upper bound counts both at best."""
-    _need(p, "employees", "tech_staff", "revenue", "rd_expense", "ip")
-    tech = tsme_tech_score(p)
-    rev, rd = p.revenue[-1], p.rd_expense[-1]
+    employees, tech_staff, revenue, rd_expense, ip = p.employees, p.tech_staff, p.revenue, p.rd_expense, p.ip
+    if employees is None or tech_staff is None or revenue is None or rd_expense is None or ip is None:
+        raise _missing(p, "employees", "tech_staff", "revenue", "rd_expense", "ip")
+    tech = tsme_tech_score(tech_staff, employees)
+    rev, rd = revenue[-1], rd_expense[-1]
     rd_score = _band(Fraction(rd) / Fraction(rev), TSME_RD_BANDS) if rev else 0
-    ip = p.ip
     ip_lo = TSME_I_SCORE if ip.invention_patents else _band(ip.utility_models + ip.software_copyrights, TSME_II_BANDS)
     ip_hi = max(ip_lo, TSME_I_SCORE if ip.other else ip_lo)
     lo = tech + rd_score + ip_lo
@@ -231,8 +245,10 @@ def tsme_score(p: Profile, today: date) -> Value:
 
 def _field(name: str) -> Callable[[Profile, date], Value]:
     def metric(p: Profile, today: date) -> Value:
-        _need(p, name)
-        return Value(getattr(p, name), "")
+        value = getattr(p, name)
+        if value is None:
+            raise _missing(p, name)
+        return Value(value, "")
 
     return metric
 
