@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, TypedDict
 
 import yaml
 
@@ -162,8 +162,9 @@ def _threshold(f: _File, raw: Any, op: str, where: str) -> Optional[Threshold]:
     if isinstance(raw, dict):
         f.unknown(raw, ("by", "tiers"), f"{where}.")
         by = raw.get("by")
-        if by not in METRICS:
+        if not isinstance(by, str) or by not in METRICS:
             f.error(f"{where}.by", f"{by!r} 不是已知的指标（可用：{'、'.join(METRICS)}）")
+            by = ""
         tiers_raw = raw.get("tiers")
         if not isinstance(tiers_raw, list) or len(tiers_raw) < 2:
             f.error(f"{where}.tiers", "应为至少两档的列表")
@@ -194,12 +195,25 @@ def _threshold(f: _File, raw: Any, op: str, where: str) -> Optional[Threshold]:
                 last_up = up_to if up_to is not None else last_up
             if value is not None and text:
                 tiers.append(Tier(up_to=up_to, value=value, text=text))
-        return Threshold(by=by if by in METRICS else "", tiers=tuple(tiers))
+        return Threshold(by=by, tiers=tuple(tiers))
     value = _fraction(raw)
     if value is None:
         f.error(where, "应为数字，或分档设置 {by: …, tiers: […]}")
         return None
     return Threshold(value=value)
+
+
+class _Common(TypedDict):
+    """The fields every criterion has, a group or not."""
+
+    id: str
+    text: str
+    label: str
+    expires: Optional[date]
+    verified: bool
+    verification: str
+    note: str
+    required: str
 
 
 def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Criterion]:
@@ -225,7 +239,7 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
         verified = False
     verification = f.text(raw, "verification", f"{where_named}.", required=not verified)
     groups = {k: raw[k] for k in ("all_of", "any_of") if k in raw}
-    common = dict(
+    common = _Common(
         id=cid if isinstance(cid, str) else "",
         text=text,
         label=lab,
@@ -252,7 +266,7 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
         )
         if len(f.out) != before:
             return None
-        return Criterion(**common, **{key: members})
+        return Criterion(**common, all_of=members) if key == "all_of" else Criterion(**common, any_of=members)
     kind = raw.get("kind", "check")
     if kind not in KINDS:
         f.error(f"{where_named}.kind", f"“{kind}” 无效，应为 {' / '.join(KINDS)} 之一")
@@ -265,18 +279,20 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
             return None
         return Criterion(**common, kind=kind)
     metric = raw.get("metric")
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:
         f.error(f"{where_named}.metric", f"{metric!r} 不是已知的指标（可用：{'、'.join(METRICS)}）")
+        metric = ""
     op = raw.get("op")
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         f.error(f"{where_named}.op", f"{op!r} 无效，应为 {' / '.join(OPS)} 之一")
+        op = ""
     unit = raw.get("unit", "text")
     if unit not in UNITS:
         f.error(f"{where_named}.unit", f"“{unit}” 无效，应为 {' / '.join(UNITS)} 之一")
     threshold = None
     if "value" not in raw:
         f.error(f"{where_named}.value", "缺少必填字段")
-    elif op in OPS:
+    elif op:
         threshold = _threshold(f, raw["value"], op, f"{where_named}.value")
     when_true = when_false = ""
     if kind == "info":
@@ -428,6 +444,10 @@ def _load_rule(path: Path, out: list[str], seen_ids: dict[str, str]) -> Optional
                     criteria.append(crit)
     if len(out) != before:
         return None
+    # No problem was reported, so every required field was present and valid:
+    assert isinstance(rid, str) and isinstance(version, int) and isinstance(verified, bool)
+    assert isinstance(sources, list) and effective is not None and reviewed_on is not None
+    assert window is not None and next_step is not None
     return Rule(
         id=rid,
         name=name,

@@ -423,7 +423,17 @@ def _broken(tmp_path, name: str, edit) -> PolicyError:
             lambda d: d["criteria"][0].update(metric="age"),
             "hnte.yml: criteria[0](registered_one_year).metric: 'age' 不是已知的指标",
         ),
+        # a list or a mapping where a name belongs is named too (it used to escape as TypeError: unhashable type)
+        (
+            lambda d: d["criteria"][0].update(metric=["ip_total"]),
+            "hnte.yml: criteria[0](registered_one_year).metric: ['ip_total'] 不是已知的指标",
+        ),
+        (
+            lambda d: d["criteria"][4]["value"].update(by={"metric": "last_year_revenue"}),
+            "hnte.yml: criteria[4](rd_ratio).value.by: {'metric': 'last_year_revenue'} 不是已知的指标",
+        ),
         (lambda d: d["criteria"][0].update(op="=>"), "hnte.yml: criteria[0](registered_one_year).op: '=>' 无效"),
+        (lambda d: d["criteria"][0].update(op=[">="]), "hnte.yml: criteria[0](registered_one_year).op: ['>='] 无效"),
         (
             lambda d: d["criteria"][0].update(treshold=1),
             "hnte.yml: criteria[0](registered_one_year).treshold: 未知字段",
