@@ -143,6 +143,11 @@ def _threshold(c: Criterion, p: Profile, today: date):
     return th.value, text, text
 
 
+def _tiers_text(c: Criterion) -> str:
+    """The requirement of a tiered threshold, every tier, when its basis is not known."""
+    return "、".join(f"{OP_TEXT[c.op]} {show(t.value, c.unit)}（{t.text}）" for t in c.threshold.tiers)
+
+
 def _figure(got: Value, unit: str) -> str:
     v = got.value
     if isinstance(v, Interval):
@@ -179,8 +184,10 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
             first = exc.fields
             notes.append(exc.note)
         fields += [f for f in exc.fields if f not in fields]
-        if not required:
-            required = "、".join(f"{OP_TEXT[c.op]} {show(t.value, c.unit)}（{t.text}）" for t in c.threshold.tiers)
+        required = required or _tiers_text(c)
+    except Undecidable as exc:  # a tier's basis that cannot be computed (a ratio over zero revenue)
+        undecidable = undecidable or exc.shown
+        required = required or _tiers_text(c)
     if fields:
         ordered = tuple(f for f in FIELDS if f in fields)
         # the metric's own note ("需近3个会计年度…") unless the threshold's basis adds other fields

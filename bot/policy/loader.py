@@ -17,7 +17,7 @@ from typing import Any, Optional, TypedDict
 
 import yaml
 
-from .metrics import METRICS
+from .metrics import INTERVAL_METRICS, METRICS, TEXT_METRICS
 from .model import (
     KINDS,
     OPS,
@@ -165,6 +165,11 @@ def _threshold(f: _File, raw: Any, op: str, where: str) -> Optional[Threshold]:
         if not isinstance(by, str) or by not in METRICS:
             f.error(f"{where}.by", f"{by!r} 不是已知的指标（可用：{'、'.join(METRICS)}）")
             by = ""
+        elif by in TEXT_METRICS or by in INTERVAL_METRICS:
+            f.error(
+                f"{where}.by",
+                f"“{by}” 不能作为分档依据（分档依据应为数值指标，不能是{'、'.join(sorted(TEXT_METRICS | INTERVAL_METRICS))}）",
+            )
         tiers_raw = raw.get("tiers")
         if not isinstance(tiers_raw, list) or len(tiers_raw) < 2:
             f.error(f"{where}.tiers", "应为至少两档的列表")
@@ -286,6 +291,12 @@ def _criterion(f: _File, raw: Any, where: str, seen: set[str]) -> Optional[Crite
     if not isinstance(op, str) or op not in OPS:
         f.error(f"{where_named}.op", f"{op!r} 无效，应为 {' / '.join(OPS)} 之一")
         op = ""
+    if metric and op and (op in TEXT_OPS) != (metric in TEXT_METRICS):
+        f.error(
+            f"{where_named}.op",
+            f"“{op}” 不适用于指标 “{metric}”：文字指标（{'、'.join(sorted(TEXT_METRICS))}）"
+            "只用 contains_any / not_contains_any，其他指标只用 >= > <= <",
+        )
     unit = raw.get("unit", "text")
     if unit not in UNITS:
         f.error(f"{where_named}.unit", f"“{unit}” 无效，应为 {' / '.join(UNITS)} 之一")

@@ -275,6 +275,12 @@ METRICS: dict[str, Callable[[Profile, date], Value]] = {
     },
 }
 
+# What a metric's Value holds where it is not a plain number (the loader pairs operators with these):
+# text, tested with contains_any / not_contains_any and never compared; or bounds (an Interval),
+# compared end by end, which cannot choose the tier of a tiered threshold.
+TEXT_METRICS = frozenset({"industry"})
+INTERVAL_METRICS = frozenset({"tsme_score"})
+
 # The input fields each metric reads (for "which figures does this policy need").
 NEEDS: dict[str, tuple[str, ...]] = {
     "days_since_registration": ("registered_on",),

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.policy import PolicyError, ProfileError, check, evaluate_rule, load_rules, parse_profile
-from bot.policy.metrics import money, percent
+from bot.policy.metrics import INTERVAL_METRICS, METRICS, TEXT_METRICS, Interval, money, percent
 from bot.policy.profile import FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -386,6 +386,36 @@ def test_an_unverified_rule_routes_its_conclusion_to_staff(rules, tmp_path):
     assert r.check("taxable_income").value.endswith("（此项口径尚未核实原文，以服务专员核实为准）")
 
 
+def test_each_metric_gives_the_kind_of_value_the_loader_pairs_operators_with():
+    """TEXT_METRICS and INTERVAL_METRICS are what the loader checks operators and tier bases against."""
+    figures = {**HNTE_OK, "total_assets": 10**7, "taxable_income": 10**6, "industry": "软件和信息技术服务业"}
+    p = parse_profile(figures, TODAY)
+    for name, metric in METRICS.items():
+        value = metric(p, TODAY).value
+        if name in TEXT_METRICS:
+            assert isinstance(value, str), name
+        elif name in INTERVAL_METRICS:
+            assert isinstance(value, Interval), name
+        else:
+            assert isinstance(value, (int, Fraction)) and not isinstance(value, bool), name
+
+
+def test_a_tier_basis_that_cannot_be_computed_leaves_the_criterion_to_staff(tmp_path):
+    """Like an undecidable metric (a ratio over zero revenue), an undecidable basis of a tiered threshold is left
+    to staff; it used to escape check() as an Undecidable exception."""
+    data = yaml.safe_load((KNOWLEDGE / "policies" / "hnte.yml").read_text(encoding="utf-8"))
+    criterion = data["criteria"][4]
+    assert criterion["id"] == "rd_ratio"
+    criterion.update(metric="rd_domestic_share", value={**criterion["value"], "by": "hnte_rd_ratio"})
+    (tmp_path / "hnte.yml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    mine = load_rules(tmp_path)
+    r = evaluate_rule(mine.get("hnte"), parse_profile({**HNTE_OK, "revenue": [0, 0, 0]}, TODAY), TODAY)
+    c = r.check("rd_ratio")
+    assert c.status == "expert" and c.passed is None and r.verdict == "eligible"
+    assert c.value == "近3年销售收入合计为0，占比无法计算，需专家评估"
+    assert c.required.count("≥") == 3 and "最近一年销售收入在2亿元以上" in c.required
+
+
 # ---- loader errors name the file and the field ------------------------------------------------------
 
 
@@ -434,6 +464,23 @@ def _broken(tmp_path, name: str, edit) -> PolicyError:
         ),
         (lambda d: d["criteria"][0].update(op="=>"), "hnte.yml: criteria[0](registered_one_year).op: '=>' 无效"),
         (lambda d: d["criteria"][0].update(op=[">="]), "hnte.yml: criteria[0](registered_one_year).op: ['>='] 无效"),
+        # an operator its metric's values cannot take (these used to load, then fail every check with TypeError)
+        (
+            lambda d: d["criteria"][0].update(metric="industry"),
+            "hnte.yml: criteria[0](registered_one_year).op: “>=” 不适用于指标 “industry”",
+        ),
+        (
+            lambda d: d["criteria"][0].update(op="contains_any", value=["软件"]),
+            "hnte.yml: criteria[0](registered_one_year).op: “contains_any” 不适用于指标 “days_since_registration”",
+        ),
+        (
+            lambda d: d["criteria"][4]["value"].update(by="tsme_score"),
+            "hnte.yml: criteria[4](rd_ratio).value.by: “tsme_score” 不能作为分档依据",
+        ),
+        (
+            lambda d: d["criteria"][4]["value"].update(by="industry"),
+            "hnte.yml: criteria[4](rd_ratio).value.by: “industry” 不能作为分档依据",
+        ),
         (
             lambda d: d["criteria"][0].update(treshold=1),
             "hnte.yml: criteria[0](registered_one_year).treshold: 未知字段",
