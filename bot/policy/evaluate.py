@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Optional
+from fractions import Fraction
+from typing import Optional, TypedDict, Union
 
-from .metrics import METRICS, Interval, Missing, Undecidable, Value, show
-from .model import Criterion, Rule, RuleSet
+from .metrics import METRICS, Interval, Missing, Number, Undecidable, Value, show
+from .model import Criterion, Rule, RuleSet, Threshold
 from .profile import FIELDS, LABELS, Profile
 
 PASS, FAIL, MISSING, EXPERT, REVIEW, INFO = "pass", "fail", "missing", "expert", "review", "info"
@@ -28,6 +29,9 @@ EXPERT_TEXT = "需专家评估"
 REVIEW_TEXT = "需核实"
 UNVERIFIED_TEXT = "（此项口径尚未核实原文，以服务专员核实为准）"
 OP_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+
+# What a criterion's figure is tested against: a number, or the words of contains_any / not_contains_any.
+Target = Union[Fraction, tuple[str, ...]]
 
 
 @dataclass
@@ -106,11 +110,14 @@ def _cn(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def _compare(value, op: str, target) -> Optional[bool]:
+def _compare(value: Union[Number, str, Interval], op: str, target: Target) -> Optional[bool]:
     """True / False, or None when an Interval straddles the target."""
     if op in ("contains_any", "not_contains_any"):
+        assert isinstance(target, tuple), "the loader gives contains_any / not_contains_any a list of words"
         hit = any(word in str(value) for word in target)
         return hit if op == "contains_any" else not hit
+    # the loader pairs a comparison with a number threshold and a metric that is not text (TEXT_METRICS)
+    assert isinstance(target, Fraction) and not isinstance(value, str)
     if isinstance(value, Interval):
         lo, hi = _compare(value.lo, op, target), _compare(value.hi, op, target)
         return lo if lo == hi else None
@@ -125,27 +132,39 @@ def _metric(name: str, p: Profile, today: date) -> Value:
     return METRICS[name](p, today)
 
 
-def _threshold(c: Criterion, p: Profile, today: date):
-    """The target value and how the requirement reads; Missing when a tier's basis is missing."""
-    th = c.threshold
+def _threshold_of(c: Criterion) -> Threshold:
+    """A check or info criterion's threshold (the loader refuses one without)."""
+    assert c.threshold is not None, f"criterion {c.id} has no threshold"
+    return c.threshold
+
+
+def _threshold(c: Criterion, p: Profile, today: date) -> tuple[Target, str, str]:
+    """The target value, how the requirement reads, and the threshold alone; Missing (or Undecidable)
+    when a tier's basis is missing (or cannot be computed)."""
+    th = _threshold_of(c)
     if th.by:
-        basis = _metric(th.by, p, today)
-        tier = next((t for t in th.tiers if t.up_to is None or basis.value <= t.up_to), th.tiers[-1])
+        basis = _metric(th.by, p, today).value
+        assert isinstance(basis, (Fraction, int)), "the loader takes a tier's basis from a number metric"
+        tier = next((t for t in th.tiers if t.up_to is None or basis <= t.up_to), th.tiers[-1])
         return (
             tier.value,
             f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}（{tier.text}）",
             f"{OP_TEXT[c.op]} {show(tier.value, c.unit)}",
         )
     if c.op in ("contains_any", "not_contains_any"):
-        text = c.required or ("不属于：" if c.op == "not_contains_any" else "属于：") + "、".join(th.value)
-        return th.value, text, text
-    text = f"{OP_TEXT[c.op]} {show(th.value, c.unit)}"
-    return th.value, text, text
+        words = th.value
+        assert isinstance(words, tuple), "the loader gives contains_any / not_contains_any a list of words"
+        text = c.required or ("不属于：" if c.op == "not_contains_any" else "属于：") + "、".join(words)
+        return words, text, text
+    value = th.value
+    assert isinstance(value, Fraction), "the loader gives a comparison a number (or tiers)"
+    text = f"{OP_TEXT[c.op]} {show(value, c.unit)}"
+    return value, text, text
 
 
 def _tiers_text(c: Criterion) -> str:
     """The requirement of a tiered threshold, every tier, when its basis is not known."""
-    return "、".join(f"{OP_TEXT[c.op]} {show(t.value, c.unit)}（{t.text}）" for t in c.threshold.tiers)
+    return "、".join(f"{OP_TEXT[c.op]} {show(t.value, c.unit)}（{t.text}）" for t in _threshold_of(c).tiers)
 
 
 def _figure(got: Value, unit: str) -> str:
@@ -156,13 +175,23 @@ def _figure(got: Value, unit: str) -> str:
     return show(v, unit)
 
 
+class _Shared(TypedDict):
+    """The fields of a CheckResult that come from its criterion alone."""
+
+    criterion: str
+    label: str
+    verified: bool
+    id: str
+
+
 def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
-    base = dict(criterion=c.text, label=c.label, verified=c.verified, id=c.id)
+    base = _Shared(criterion=c.text, label=c.label, verified=c.verified, id=c.id)
     if c.kind in (EXPERT, REVIEW):
         text, who = (EXPERT_TEXT, "由评审专家评估") if c.kind == EXPERT else (REVIEW_TEXT, "由服务专员核实")
         return CheckResult(**base, required=c.required or c.note or who, value=text, passed=None, status=c.kind)
     required = c.required
-    got = target = None
+    got: Optional[Value] = None
+    target: Optional[Target] = None
     short = ""
     fields: list[str] = []
     notes: list[str] = []
@@ -203,9 +232,11 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
         )
     if undecidable:
         return CheckResult(**base, required=required, value=f"{undecidable}，{EXPERT_TEXT}", passed=None, status=EXPERT)
+    # neither the metric nor the threshold raised, so both are known
+    assert got is not None and target is not None
     outcome = _compare(got.value, c.op, target)
-    shown = got.shown or show(got.value, c.unit)
-    base.update(figure=_figure(got, c.unit), target=short)
+    figure = _figure(got, c.unit)
+    shown = got.shown or figure
     if c.kind == INFO:
         return CheckResult(
             **base,
@@ -213,10 +244,22 @@ def _check(c: Criterion, p: Profile, today: date) -> CheckResult:
             value=(c.when_true if outcome else c.when_false).replace("{value}", shown),
             passed=None,
             status=INFO,
+            figure=figure,
+            target=short,
         )
     if outcome is None:  # an interval across the threshold: the missing part decides
-        return CheckResult(**base, required=required, value=shown, passed=None, status=MISSING)
-    return CheckResult(**base, required=required, value=shown, passed=outcome, status=PASS if outcome else FAIL)
+        return CheckResult(
+            **base, required=required, value=shown, passed=None, status=MISSING, figure=figure, target=short
+        )
+    return CheckResult(
+        **base,
+        required=required,
+        value=shown,
+        passed=outcome,
+        status=PASS if outcome else FAIL,
+        figure=figure,
+        target=short,
+    )
 
 
 def _combine(kind: str, statuses: list[str]) -> str:
@@ -325,6 +368,7 @@ def check(rules: RuleSet, p: Profile, today: Optional[date] = None, policies: Op
         if policies is not None and rule.id not in policies:
             continue
         if rule.is_expired(today):
+            assert rule.expires is not None  # is_expired: the rule has a last day, and today is after it
             report.not_applied.append(
                 NotApplied(rule.id, rule.name, f"该政策已于{_cn(rule.expires)}到期，不再适用", rule.citation)
             )

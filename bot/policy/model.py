@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 from bot.problems import ProblemsError
 
 VERDICTS = ("eligible", "not_eligible", "need_more_info")
@@ -137,7 +137,7 @@ class Rule:
 class RuleSet:
     rules: list[Rule] = field(default_factory=list)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
 
     def __len__(self) -> int:
