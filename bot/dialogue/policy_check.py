@@ -17,14 +17,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from bot.dialogue import speech
 from bot.dialogue.details import a_date, extract, parse_amount, share_value
-from bot.policy import Profile, ProfileError, Report, RuleSet, check, parse_profile
+from bot.policy import PolicyResult, Profile, ProfileError, Report, Rule, RuleSet, check, parse_profile
 from bot.policy import render
 from bot.policy.profile import IP_KINDS
 from bot.text import normalise
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.network import Network
 
 MAX_QUESTIONS = 5  # questions in one check; after that the result shows what is still 需补充
 PROFILE_KEYS = (
@@ -141,7 +144,7 @@ MONEY_3_YEARS = (
 
 def facts_of(
     text: str,
-    network=None,
+    network: Optional[Network] = None,
     *,
     expecting: Optional[str] = None,
     today: Optional[date] = None,
@@ -160,20 +163,19 @@ def facts_of(
     if expecting == "staff":
         counts = [int(v) for v in (parse_amount(n) for n in numbers) if v is not None and v == int(v) and v > 0]
         missing = [k for k in ("employees", "tech_staff") if known.get(k) is None]
-        for key, value in zip(missing, counts):
-            found.setdefault(key, value)
+        for key, count in zip(missing, counts):
+            found.setdefault(key, count)
     elif expecting in ("money", "history"):
-        amounts = [
+        written = (
             parse_amount(n + ("万" if re.fullmatch(r"\d+(?:\.\d+)?", n) and "万" in t else ""))
             for n in re.findall(r"[\d.零〇一二两三四五六七八九十百千]+(?:万|亿)", t)
-        ]
-        amounts = [a for a in amounts if a is not None]
+        )
+        amounts = [a for a in written if a is not None]
         if expecting == "money":
             missing = [k for k in ("revenue", "rd_expense") if known.get(k) is None]
-            for key, value in zip(missing, amounts):
-                found.setdefault(key, value)
-    elif expecting in ("founded", "founded_date") and a_date(t) is not None:
-        day = a_date(t)
+            for key, amount in zip(missing, amounts):
+                found.setdefault(key, amount)
+    elif expecting in ("founded", "founded_date") and (day := a_date(t)) is not None:
         if day <= (today or date.today()):
             found["registered_on"], found["founded_year"] = day.isoformat(), day.year
     elif expecting == "founded_date":
@@ -199,9 +201,9 @@ def facts_of(
     elif expecting == "ip" and re.search(r"^(?:没有|无|都没有|还没有|暂时没有|暂无|一个都没有|0|零)", t):
         found["ip_none"] = True
     elif expecting == "assets" and numbers:
-        value = parse_amount(t)
-        if value is not None and re.search(r"[万亿]", t):
-            found["total_assets"] = value
+        assets = parse_amount(t)
+        if assets is not None and re.search(r"[万亿]", t):
+            found["total_assets"] = assets
     elif expecting == "taxable":
         if re.search(r"没有|亏损|亏了|负|零|^0", t):
             found["taxable_income"] = 0.0
@@ -407,9 +409,9 @@ def next_question(
     report: Report,
     facts: dict,
     *,
-    focus: list[str] = (),
-    asked: list[str] = (),
-    skipped: list[str] = (),
+    focus: Sequence[str] = (),
+    asked: Sequence[str] = (),
+    skipped: Sequence[str] = (),
     today: Optional[date] = None,
 ) -> Optional[Question]:
     """The question that decides the most still-undecided policies (those in `focus` when given), never one
@@ -458,7 +460,7 @@ def next_question(
     return best
 
 
-def _hnte_open(report: Report, focus) -> bool:
+def _hnte_open(report: Report, focus: Sequence[str]) -> bool:
     r = report.result("hnte")
     return r is not None and r.verdict == "need_more_info" and (not focus or "hnte" in focus)
 
@@ -477,13 +479,13 @@ def _years_to_ask(facts: dict, today: Optional[date]) -> int:
     return max(1, min(3, y - founded))
 
 
-def leaves_contact(text: str, network=None) -> bool:
+def leaves_contact(text: str, network: Optional[Network] = None) -> bool:
     """The message leaves a mobile or a company with a contact for a person to call back: a registration."""
     d = extract(text, network)
     return bool(d.mobile) or bool(d.company and d.contact_name)
 
 
-def starts_check(text: str, network=None) -> bool:
+def starts_check(text: str, network: Optional[Network] = None) -> bool:
     """A message another intent caught that still asks for a check: "我们50个人…能评高企吗" (wants_check), not
     when it leaves contact details for a person (that registers)."""
     return wants_check(text) and not leaves_contact(text, network)
@@ -497,12 +499,12 @@ def is_skip(text: str) -> bool:
 # ---- the reply -----------------------------------------------------------------------------------------
 
 
-def short_citation(rule) -> str:
+def short_citation(rule: Rule) -> str:
     numbers = [d.doc_number for d in rule.documents if d.doc_number]
     return "依据：" + ("、".join(numbers[:2]) if numbers else f"《{rule.documents[0].title}》")
 
 
-def fitting(report: Report, focus: list[str] = ()) -> list[str]:
+def fitting(report: Report, focus: Sequence[str] = ()) -> list[str]:
     """The policies that fit (focus first), for the registration buttons."""
     ids = [r.policy for r in report.results if r.verdict == "eligible"]
     return sorted(ids, key=lambda p: (p not in focus, ids.index(p)))
@@ -512,7 +514,12 @@ RESULT_HEAD = "政策体检结果"
 
 
 def result_text(
-    report: Report, rules: RuleSet, *, focus: list[str] = (), dropped: list[str] = (), facts: Optional[dict] = None
+    report: Report,
+    rules: RuleSet,
+    *,
+    focus: Sequence[str] = (),
+    dropped: Sequence[str] = (),
+    facts: Optional[dict] = None,
 ) -> str:
     """The whole result message: one block per policy (focus first), each with its deciding lines and a short
     citation; the items left to experts named; a closing line on what it is.
@@ -551,7 +558,7 @@ def result_text(
     return "\n\n".join([head] + blocks + (["\n".join(tail)] if tail else []))
 
 
-def _when_eligible(r, facts: dict) -> list[str]:
+def _when_eligible(r: PolicyResult, facts: dict) -> list[str]:
     """A line saying from when a time condition is met ("满一年之日"), when that is all the date decides."""
     c = r.check("registered_one_year")
     registered = facts.get("registered_on")

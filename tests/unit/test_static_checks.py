@@ -7,8 +7,8 @@
 - `ruff check` (rules in pyproject.toml [tool.ruff.lint]): no syntax errors or undefined names anywhere.
 - Only bot/settings.py reads the environment; what the actions say is in actions/wording.py (no Chinese
   sentences of their own in the other action modules).
-- `mypy` (pyproject.toml [tool.mypy]): no type errors in the domain core and the shared kernel (the modules still
-  in the baseline override are checked with their errors ignored). Incremental: the cache is .mypy_cache/.
+- `mypy` (pyproject.toml [tool.mypy]): no type errors in the domain core and the shared kernel (no module has its
+  errors ignored). Incremental: the cache is .mypy_cache/.
 """
 
 from __future__ import annotations
