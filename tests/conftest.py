@@ -365,6 +365,19 @@ def pytest_runtest_teardown(item, nextitem):
             _pg_stack_state["release"]()
 
 
+def pytest_configure(config):
+    """Staff passwords are argon2id at the library's defaults in the product (64 MiB, 3 passes: about 0.15 s a
+    hash or check here), which was most of every console test's set-up. In this test process they are argon2id
+    at its minimum cost; the hashes stay real argon2id, and servers started by the tests verify them by the
+    parameters inside each hash. tests/unit/test_staff_cli.py checks the product's own parameters in a fresh
+    interpreter."""
+    from argon2 import PasswordHasher
+
+    from bot.staff import accounts
+
+    accounts.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 FOLDER_MARKERS = ("unit", "e2e", "scale", "browser")  # tests/<folder>/ → pytest.mark.<folder>
 
 

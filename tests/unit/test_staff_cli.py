@@ -226,3 +226,16 @@ def test_module_entry_point(db_url):
     with read_sessions(db_url)() as s:
         audit = s.scalars(select(ConsoleAudit)).one()  # account changes are audited too
     assert audit.action == "staff_create" and audit.actor.startswith("cli") and audit.detail.startswith("sun")
+
+
+def test_the_product_hashes_with_argon2id_at_the_library_defaults():
+    """The tests hash at argon2's minimum cost (tests/conftest.py); the product itself must not."""
+    code = "from bot.staff.accounts import hash_password; print(hash_password('Qcy-2026-secret'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), out.stdout
