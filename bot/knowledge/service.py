@@ -260,6 +260,14 @@ def directory_signature(directory: Path) -> tuple:
     return tuple(sorted(items))
 
 
+def build(directory: Path) -> tuple[KnowledgeBase, Retriever, SubjectLexicon]:
+    """Load and index a knowledge directory: the validated base, its calibrated retriever and the subject
+    lexicon. Seconds of work (most of it the retriever's calibration); the result is never changed after,
+    so one build may serve any number of readers."""
+    kb = load_base(directory)
+    return kb, Retriever(kb), SubjectLexicon.from_base(kb)
+
+
 class KnowledgeService:
     """Thread-safe question answering over a knowledge directory with hot reload."""
 
@@ -325,10 +333,8 @@ class KnowledgeService:
         return self._state[1] if self._state else None
 
     def _load(self, signature: tuple) -> None:
-        kb = load_base(self.directory)
-        retriever = Retriever(kb)
-        lexicon = SubjectLexicon.from_base(kb)
-        self._state = (kb, retriever, lexicon)  # one assignment: readers see old or new, never a mix
+        self._state = build(self.directory)  # one assignment: readers see old or new, never a mix
+        kb, retriever, _ = self._state
         self._signature = signature
         self._failed_signature = None
         self.last_error = None
