@@ -23,6 +23,8 @@ from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError, TicketService
 from tests.clock import Clock
 
+pytestmark = pytest.mark.desk
+
 CST = timezone(timedelta(hours=8))
 
 
@@ -217,9 +219,9 @@ async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_
         await desk.browser()  # starts the app
         svc.transition(wt.number, lc.AWAITING_INFO, "staff:li", reason="营业执照照片")
         svc.close(web.number, "staff:li", "已推荐两家叉车司机培训学校")
-        # delivered by this call or, on a slow machine, already by the desk's own notifier loop (every 5 s)
-        delivered = await notifier.deliver_pending(desk.app)
-        assert delivered in (0, 2)
+        # delivered by this call, by the desk's own notifier loop (every 5 s), or one by each: the outcome
+        # below is what counts, and that nothing is sent twice
+        assert 0 <= await notifier.deliver_pending(desk.app) <= 2
         from bot.desk.messages import history
 
         closed = f"{web.number}（招聘用工）已办结。办理结果：已推荐两家叉车司机培训学校"
