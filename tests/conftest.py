@@ -376,20 +376,108 @@ def pytest_configure(config):
     from bot.staff import accounts
 
     accounts.HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _share_knowledge_builds()
+    _count_desk_apps()
+
+
+_desk_apps = [0]  # desk applications created in this process (tests/unit: only by tests marked desk)
+
+
+def _count_desk_apps() -> None:
+    from bot.desk import app
+
+    real_create_app = app.create_app
+
+    def counted_create_app(*args, **kwargs):
+        _desk_apps[0] += 1
+        return real_create_app(*args, **kwargs)
+
+    app.create_app = counted_create_app
+
+
+@pytest.fixture(autouse=True)
+def _desk_marker_is_true(request):
+    """`make test-fast` leaves out tests marked desk; a unit test that starts the desk without the marker
+    would slow the fast run down unseen, so it fails here."""
+    before = _desk_apps[0]
+    yield
+    node = request.node
+    if _desk_apps[0] > before and node.get_closest_marker("unit") and not node.get_closest_marker("desk"):
+        pytest.fail(
+            "this test starts the desk's web application: mark its module `pytestmark = pytest.mark.desk`",
+            pytrace=False,
+        )
+
+
+def _share_knowledge_builds() -> None:
+    """Building a knowledge directory's index takes seconds (the retriever's calibration), and hundreds of
+    tests build a service over the same unchanged files. In this process a build is shared by every service
+    over the same directory with byte-identical files (a build is never changed after it is made); any edit
+    to the files makes a new one. The last few builds are kept."""
+    import hashlib
+    from collections import OrderedDict
+
+    from bot.knowledge import service
+
+    real_build = service.build
+    kept: OrderedDict = OrderedDict()
+
+    def digest(directory) -> str:
+        h = hashlib.sha256()
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                h.update(os.path.relpath(path, directory).encode() + b"\0")
+                with open(path, "rb") as f:
+                    h.update(f.read() + b"\0")
+        return h.hexdigest()
+
+    def shared_build(directory):
+        key = (os.path.realpath(directory), digest(directory))
+        if key not in kept:
+            kept[key] = real_build(directory)
+            while len(kept) > 4:
+                kept.popitem(last=False)
+        kept.move_to_end(key)
+        return kept[key]
+
+    service.build = shared_build
 
 
 FOLDER_MARKERS = ("unit", "e2e", "scale", "browser")  # tests/<folder>/ → pytest.mark.<folder>
 
 
+PG_FIXTURES = {"pg_url", "pg_database", "pg_db", "pg_stack"}
+REDIS_FIXTURES = {"redis_url", "private_redis"}
+
+
+def _service_markers(item) -> list[str]:
+    """What a test needs beyond this process, read from its folder, fixtures and parameters: Rasa itself
+    (tests/unit/rasa_ext/), a both-database test's "postgresql" variant, PostgreSQL or Redis fixtures. A test
+    reaching a service another way carries the marker itself (pytestmark)."""
+    found = ["rasa"] if "rasa_ext" in Path(str(item.fspath)).parts[-2:-1] else []  # tests/unit/rasa_ext/
+    names = set(getattr(item, "fixturenames", ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if names & PG_FIXTURES or "postgresql" in params.values() or params.get("any_stack") == "scale":
+        found.append("postgresql")
+    if names & REDIS_FIXTURES:
+        found.append("redis")
+    return found
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test is marked by its folder (`-m unit` is `make test-fast`; `-m "not browser"` …). Browser
-    tests last: Playwright's sync API keeps an event loop on the main thread for the rest of the
-    session, which would break asyncio-based tests collected after it."""
+    """Every test is marked by its folder (`-m unit`; `-m "not browser"` …) and by the shared services it
+    needs (`postgresql`, `redis`; `make test-fast` leaves those out, and `rasa` and `slow`). Browser tests
+    last: Playwright's sync API keeps an event loop on the main thread for the rest of the session, which
+    would break asyncio-based tests collected after it."""
     for item in items:
         parts = Path(str(item.fspath)).parts
         marker = next((m for m in FOLDER_MARKERS if m in parts[-3:-1]), None)
         if marker:
             item.add_marker(getattr(pytest.mark, marker))
+        for service in _service_markers(item):
+            item.add_marker(getattr(pytest.mark, service))
     items.sort(key=lambda item: "tests/browser/" in str(item.fspath).replace("\\", "/"))
 
 

@@ -30,6 +30,8 @@ from bot.staff.accounts import create_staff
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock as FakeClock
 
+pytestmark = pytest.mark.desk
+
 PASSWORD = "Qcy-console-2026"
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 

@@ -10,6 +10,8 @@ from bot.tickets.identity import IdentityService
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
 
+pytestmark = pytest.mark.desk
+
 COMPANY = "西安光启芯科技有限公司"
 
 

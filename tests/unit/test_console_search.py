@@ -14,6 +14,8 @@ from bot.tickets import search as core
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
 
+pytestmark = pytest.mark.desk
+
 XIXIAN = "西咸搜索光电科技有限公司"  # 沣西
 FENGDONG = "沣东搜索生物医药有限公司"  # 沣东
 CODE = "91440300708461136T"

@@ -3,6 +3,7 @@ each scoped to the staff member's node, CSRF-protected; a text sent in one mode 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot import handover as ho
@@ -11,6 +12,8 @@ from bot.db.schema import Conversation, Message
 from bot.staff import accounts as cli
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.unit.test_signin_admin import PASSWORD, make_desk
+
+pytestmark = pytest.mark.desk
 
 
 def stored(db, cid) -> list[tuple[str, bool]]:

@@ -32,6 +32,8 @@ from bot.settings import RATE_FIELDS, Settings
 from bot.runtime.supervisor import free_port
 from tests.settings_env import with_env
 
+pytestmark = [pytest.mark.desk, pytest.mark.slow]
+
 TIMEOUT = 15
 CJK = re.compile(r"[\u3400-\u9fff]")
 MP_TOKEN, MP_KEY, MP_APPID = "fuzztoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx1234567890abcdef"

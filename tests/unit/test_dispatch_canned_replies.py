@@ -26,6 +26,8 @@ from bot.staff.accounts import create_staff
 from bot.tickets import canned
 from bot.tickets.service import EnterpriseInput, TicketService
 
+pytestmark = pytest.mark.desk
+
 CST = ZoneInfo("Asia/Shanghai")
 PASSWORD = "Qcy-canned-2026"
 

@@ -24,6 +24,8 @@ from bot.staff.accounts import create_staff
 from bot.tickets import history
 from bot.tickets.service import EnterpriseInput, TicketService
 
+pytestmark = pytest.mark.desk
+
 CST = ZoneInfo("Asia/Shanghai")
 PASSWORD = "Qcy-history-2026"
 

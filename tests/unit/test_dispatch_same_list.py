@@ -15,6 +15,8 @@ import sys
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -31,6 +33,8 @@ from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.visits import raise_ticket_from_visit, record_visit
 from tests.clock import Clock as FakeClock
+
+pytestmark = pytest.mark.desk
 
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 8, 30, tzinfo=CST)  # Wednesday, the scheduler's moment
@@ -177,6 +181,7 @@ async def console_page(db, tmp_path, username, path="/console/reports") -> str:
         await client.close()
 
 
+@pytest.mark.slow
 async def test_scheduler_console_and_cli_give_the_same_list(db_url, tmp_path, monkeypatch):
     n = populate(db_url)
     sched = sch.Scheduler(db_url, "inst-a", reports_dir=tmp_path / "reports")
@@ -226,6 +231,7 @@ async def test_scheduler_console_and_cli_give_the_same_list(db_url, tmp_path, mo
     assert n["paused"] not in queue and n["new"] not in queue
 
 
+@pytest.mark.slow
 def test_cli_refuses_bad_input(sqlite_url):
     from bot.db import migrate
 

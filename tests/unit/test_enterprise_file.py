@@ -28,6 +28,8 @@ from bot.settings import Settings
 from bot.staff.accounts import create_staff
 from bot.taxonomy import BY_INTENT
 
+pytestmark = pytest.mark.desk
+
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 15, 0, tzinfo=CST)
 PASSWORD = "Enterprise-file-2026"

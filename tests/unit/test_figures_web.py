@@ -28,6 +28,8 @@ from bot.staff.accounts import create_staff
 from bot.taxonomy import BY_INTENT
 from tests.settings_env import with_env
 
+pytestmark = pytest.mark.desk
+
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 15, 0, tzinfo=CST)
 PASSWORD = "Figures-web-2026"

@@ -18,6 +18,8 @@ from bot.staff import accounts as cli
 from tests.unit.test_files import JPEG, PDF, office, open_ticket, png
 from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
 
+pytestmark = pytest.mark.desk
+
 CN = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -33,6 +33,8 @@ from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock
 from tests.settings_env import with_env
 
+pytestmark = pytest.mark.desk
+
 PASSWORD = "Qcy-hostile-2026"
 PAYLOADS = [
     '<script>alert("x")</script>',

@@ -82,6 +82,7 @@ def test_the_real_base_has_no_placeholder_dates_or_title_citations():
         assert entry.effective is None or entry.verified("effective"), name
 
 
+@pytest.mark.slow
 def test_the_validate_command_passes_on_the_real_base(capsys):
     assert cli(["validate", str(PROJECT_ROOT / "knowledge")]) == 0
     assert "内容检查未通过" not in capsys.readouterr().out

@@ -739,6 +739,7 @@ def test_cli_search_prints_a_table(capsys):
 # --------------------------------------------------------------------------- speed
 
 
+@pytest.mark.slow
 def test_query_latency_on_a_large_synthetic_base(tmp_path):
     """p95 well under 5 ms with thousands of FAQs (the postings keep work per query small)."""
     rng = random.Random(7)

@@ -184,6 +184,7 @@ def _publish_new(db, kdir, author=AUTHOR, approver=LEAD, form=None):
     return dr.approve(db, kdir, approver, draft.id, draft.revision, "核对无误", today=TODAY)
 
 
+@pytest.mark.slow
 def test_publishing_writes_the_file_records_versions_and_reloads_a_running_service(sqlite_url, kdir):
     service = KnowledgeService(kdir, strict=True, background_reload=False, check_interval=0.0)
     assert (
@@ -388,6 +389,7 @@ def test_unanswered_questions_are_grouped_with_counts(sqlite_url):
     assert any(g.lead.text == "兵马俑几点开门" and g.times == 1 for g in groups)
 
 
+@pytest.mark.slow
 def test_the_draft_preview_shows_the_chat_reply_and_the_questions_it_would_answer(sqlite_url, kdir):
     _ask(sqlite_url, "人才租房补贴在哪办")
     _ask(sqlite_url, "人才买房补贴怎么领呀")

@@ -18,6 +18,8 @@ from bot.knowledge.log import record_question
 from bot.staff import accounts as cli
 from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
 
+pytestmark = [pytest.mark.desk, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -728,6 +728,7 @@ def _cli(*args, env_db=None):
     )
 
 
+@pytest.mark.slow
 def test_cli(sqlite_url, tmp_path):
     html, xlsx = tmp_path / "out" / "m.html", tmp_path / "out" / "m.xlsx"
     r = _cli("monthly", "--month", "2026-11", "--db", sqlite_url, "--html", str(html), "--xlsx", str(xlsx))

@@ -379,6 +379,7 @@ def test_two_runs_at_once_never_push_an_enterprise_twice(db_url, rules, matching
     assert len({p.enterprise_id for p in pushes(db_url)}) == 3
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_push_once(db_url, rules_dir, tmp_path):
     """Two `python -m bot.scheduler run-once` processes at the same moment (the desks' loops do the same): one
     政策推送 run, one reminder per enterprise; `status` reports it."""

@@ -27,6 +27,8 @@ from bot.staff.accounts import create_staff
 from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
 from tests.clock import Clock
 
+pytestmark = pytest.mark.desk
+
 PASSWORD = "Qcy-push-2026"
 NOW = bj(2027, 3, 1, 9, 30)  # Monday, before the 10:00 run
 

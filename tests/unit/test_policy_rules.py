@@ -630,6 +630,7 @@ RULES = load_rules(KNOWLEDGE)
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELDS + ("ip", "other", "")), JSON_VALUES, max_size=8))
+@pytest.mark.slow
 def test_arbitrary_input_is_either_refused_in_chinese_or_checked(data):
     try:
         profile = parse_profile(data, TODAY)

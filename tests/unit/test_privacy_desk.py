@@ -19,6 +19,8 @@ from bot.staff import accounts
 from tests.unit.test_privacy import NOW, person
 from tests.unit.test_signin_admin import PASSWORD, make_desk
 
+pytestmark = pytest.mark.desk
+
 
 @pytest.fixture
 async def desk(db_url, tmp_path, monkeypatch):

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.staff import accounts
 from tests.unit.test_desk_fuzz import FUZZ, assert_sane, desk, json_values, query_params, qs, short_texts, texts  # noqa: F401
+
+pytestmark = [pytest.mark.desk, pytest.mark.slow]
 
 PASSWORD = "Qcy-privacy-fuzz-2026"
 

@@ -669,6 +669,7 @@ def test_run_forever_ticks_until_stopped(db_url, tmp_path):
     assert len(notifications(db_url, "dispatch_list")) == active_nodes(db_url)
 
 
+@pytest.mark.slow
 def test_command_line_run_once_and_status(db_url, tmp_path):
     env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), DATABASE_URL=db_url)
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED = "127.0.0.1:1"  # nothing listens on port 1
 
@@ -42,6 +44,7 @@ def summary(out: str) -> str:
     return out.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_absent_services_skip_locally_and_fail_in_ci():
     tests = (
         "tests/unit/test_migrations.py",

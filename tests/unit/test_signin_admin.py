@@ -19,6 +19,8 @@ from bot.desk.app import create_app
 from bot.desk.console import auth
 from bot.settings import Settings
 
+pytestmark = pytest.mark.desk
+
 PASSWORD = "Qcy-admin-page-2026"
 
 

@@ -26,6 +26,8 @@ from bot.settings import Settings
 from bot.staff.accounts import create_staff, set_active
 from tests.clock import Clock as FakeClock
 
+pytestmark = pytest.mark.desk
+
 PASSWORD = "Qcy-signin-2026"
 FLASH = re.compile(r'<div class="flash err" role="alert">([^<]*)</div>')
 

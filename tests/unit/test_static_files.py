@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.desk.app import create_app
 from bot.settings import Settings
 
+pytestmark = pytest.mark.desk
+
 DESK = Path(__file__).resolve().parents[2] / "bot" / "desk"
 
 

@@ -16,6 +16,8 @@ from bot.tickets import history, lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError, TicketService
 from tests.clock import Clock
 
+pytestmark = pytest.mark.desk
+
 CST = timezone(timedelta(hours=8))
 
 

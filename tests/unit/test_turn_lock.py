@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from bot.desk.gateway import Gateway
 from bot.redis_client import close_all, redis_for
 from tests.conftest import REDIS_URL, require_redis
+
+pytestmark = pytest.mark.redis
 
 
 async def _cancel_after(gw: Gateway, cid: str, steps: int) -> None:

@@ -21,6 +21,8 @@ from bot.staff.accounts import create_staff
 from bot.tickets import credit_code as cc
 from test_enterprise_file import JIA, MOMENT, PASSWORD, YI, desk, sign_in  # noqa: F401 - fixtures
 
+pytestmark = pytest.mark.desk
+
 BASE_FORM = {
     "enterprise_id": "1",
     "node_id": "fengxi-ws-xinxi",

@@ -30,6 +30,8 @@ from bot.desk.wechat import xml as wxml
 from bot.settings import Settings
 from tests.settings_env import with_env
 
+pytestmark = pytest.mark.desk
+
 MP_TOKEN, MP_KEY, MP_APPID, MP_GH = (
     "mptoken",
     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",

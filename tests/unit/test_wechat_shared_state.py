@@ -11,6 +11,8 @@ from wechatpy import parse_message
 from bot.desk import wechat
 from tests.unit.test_wechat_endpoints import Mp, config_of, start_desk, text_xml
 
+pytestmark = pytest.mark.desk
+
 BUTTONS = [
     {
         "text": "您想了解哪一项？",
