@@ -20,7 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
-import yaml
 
 from bot.network.nodes import (
     CENTRE,
@@ -34,6 +33,7 @@ from bot.network.nodes import (
     match_key,
 )
 from bot.network.validation import validate
+from bot.problems import read_yaml
 from bot.settings import SERVICE_DATA_DIR
 
 NETWORK_FILE = SERVICE_DATA_DIR / "network.yml"
@@ -58,16 +58,7 @@ class Network:
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Network":
         path = Path(path) if path is not None else NETWORK_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise NetworkError(f"{path}: 无法读取文件：{exc.strerror or exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"第{mark.line + 1}行" if mark is not None else "(文件)"
-            raise NetworkError(f"{path}: {where}: YAML 格式错误：{getattr(exc, 'problem', exc)}") from exc
+        data = read_yaml(path, NetworkError)
         return cls.from_data(data, source=str(path))
 
     @classmethod

@@ -18,12 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
 
 from bot.network import Network, Node, default_network, match_key
 from bot.settings import SERVICE_DATA_DIR
 from bot.taxonomy import BY_INTENT
-from bot.problems import ProblemsError
+from bot.problems import ProblemsError, read_yaml
 
 ROUTING_FILE = SERVICE_DATA_DIR / "routing.yml"
 
@@ -138,14 +137,7 @@ class Router:
     def load(cls, path: Path | str | None = None, network: Optional[Network] = None) -> "Router":
         path = Path(path) if path is not None else ROUTING_FILE
         network = network if network is not None else default_network()
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RoutingError(f"{path}: 无法读取文件：{exc.strerror or exc}") from exc
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"第{mark.line + 1}行" if mark is not None else "(文件)"
-            raise RoutingError(f"{path}: {where}: YAML 格式错误：{getattr(exc, 'problem', exc)}") from exc
+        data = read_yaml(path, RoutingError)
         return cls.from_data(data, network, source=str(path))
 
     @classmethod

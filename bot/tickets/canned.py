@@ -29,8 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-import yaml
 
+from bot.problems import read_yaml
 from bot.settings import SERVICE_DATA_DIR
 from bot.tickets.sla import SlaPolicy, default_policy
 
@@ -82,7 +82,7 @@ def parse(data) -> list[CannedReply]:
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> tuple[CannedReply, ...]:
-    return tuple(parse(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}))
+    return tuple(parse(read_yaml(path, CannedError) or {}))
 
 
 def load(path: Path = CANNED_FILE) -> list[CannedReply]:

@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import chinese_calendar
 import yaml
 
+from bot.problems import read_yaml
 from bot.settings import SERVICE_DATA_DIR
 from bot.taxonomy import NEED_INTENTS
 
@@ -438,14 +439,7 @@ class SlaPolicy:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "SlaPolicy":
         p = Path(path) if path is not None else DEFAULT_PATH
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SlaConfigError(f"无法读取 SLA 配置文件 {p}：{exc}") from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SlaConfigError(f"SLA 配置文件 {p} 不是合法的 YAML：{exc}") from exc
+        data = read_yaml(p, SlaConfigError)
         return cls.from_dict(data)
 
     # -- properties -------------------------------------------------------
