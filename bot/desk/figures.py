@@ -30,14 +30,7 @@ from bot.reports.figures import CACHE_SECONDS, WINDOWS, PublicFigures
 
 CSS_FILE = Path(__file__).resolve().parent / "static" / "figures.css"
 CACHE_KEY = web.AppKey("public_figures", object)
-CONTENT_COLOURS = {
-    "政策兑现": "#c0392b",
-    "人才服务": "#2471a3",
-    "科技金融": "#b9770e",
-    "科技政务": "#148f77",
-    "协同赋能": "#7d3c98",
-}
-DEFAULT_COLOUR = "#566573"
+CONTENT_COLOURS, DEFAULT_COLOUR = render.CONTENT_COLOURS, render.DEFAULT_COLOUR  # the report's colours
 
 
 # ---- charts and numbers, shared with the console dashboard -----------------------------------------
