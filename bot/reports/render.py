@@ -286,41 +286,45 @@ HOURS = "0.0"
 SCORE = "0.00"
 
 
+def _sheet(
+    ws: Any,
+    headers: list[str],
+    rows: list[list[Any]],
+    formats: dict[int, str] | None = None,
+    widths: list[int] | None = None,
+) -> None:
+    """Fill a worksheet: a styled header row, the rows with their number formats, column widths, header frozen."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    thin = Side(style="thin", color="BFBFBF")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="1F4E79")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.border = border
+    for r in rows:
+        ws.append(list(r))
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.border = border
+            fmt = (formats or {}).get(cell.column)
+            if fmt and isinstance(cell.value, (int, float, Decimal)):
+                cell.number_format = fmt
+    for i, w in enumerate(widths or [], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    ws.freeze_panes = "A2"
+
+
 def to_xlsx(s: MonthlySummary, path_or_buffer: str | BinaryIO | Any) -> None:
     """Write the summary as a workbook: 概览, 需求分类, 服务内容, 服务节点, 绩效, 满意度."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
+    from openpyxl.styles import Font
 
-    header_font = Font(bold=True, color="FFFFFF")
-    header_fill = PatternFill("solid", fgColor="1F4E79")
-    thin = Side(style="thin", color="BFBFBF")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    centre = Alignment(horizontal="center", vertical="center", wrap_text=True)
-
-    def sheet(
-        ws,
-        headers: list[str],
-        rows: list[list[Any]],
-        formats: dict[int, str] | None = None,
-        widths: list[int] | None = None,
-    ) -> None:
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font, cell.fill, cell.alignment, cell.border = header_font, header_fill, centre, border
-        for r in rows:
-            ws.append(list(r))
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                cell.border = border
-                fmt = (formats or {}).get(cell.column)
-                if fmt and isinstance(cell.value, (int, float, Decimal)):
-                    cell.number_format = fmt
-        for i, w in enumerate(widths or [], start=1):
-            ws.column_dimensions[get_column_letter(i)].width = w
-        ws.freeze_panes = "A2"
-
+    sheet = _sheet
     wb = Workbook()
 
     # 概览: one figure per row, each with its own number format
@@ -396,69 +400,7 @@ def to_xlsx(s: MonthlySummary, path_or_buffer: str | BinaryIO | Any) -> None:
         [12, 8, 8, 9, 9, 8],
     )
 
-    ws = wb.create_sheet("服务节点")
-    sheet(
-        ws,
-        ["服务节点", "节点编码", "类型", "在用", "受理", "办结", "办结率", "无法办理", "在办"],
-        [
-            [
-                n.name,
-                n.node_id,
-                _kind(n.kind),
-                "是" if n.active else "否",
-                n.accepted,
-                n.closed,
-                n.completion_rate,
-                n.cannot_handle,
-                n.open,
-            ]
-            for n in s.nodes
-        ],
-        {5: INT, 6: INT, 7: PCT, 8: INT, 9: INT},
-        [28, 20, 14, 6, 8, 8, 9, 9, 8],
-    )
-
-    ws = wb.create_sheet("绩效")
-    sheet(
-        ws,
-        [
-            "服务节点",
-            "节点编码",
-            "类型",
-            "受理",
-            "办结",
-            "办结率",
-            "当月办结",
-            "按时办结率",
-            "平均首次响应（工作小时）",
-            "平均办结用时（工作小时）",
-            "评价数",
-            "满意度（平均分）",
-            s.overdue_label,
-            "入企服务",
-        ],
-        [
-            [
-                p.name,
-                p.node_id,
-                _kind(p.kind),
-                p.accepted,
-                p.closed,
-                p.completion_rate,
-                p.resolved,
-                p.on_time_rate,
-                p.avg_first_response_hours,
-                p.avg_resolution_hours,
-                p.ratings,
-                p.satisfaction,
-                p.overdue_open,
-                p.visits,
-            ]
-            for p in s.performance
-        ],
-        {4: INT, 5: INT, 6: PCT, 7: INT, 8: PCT, 9: HOURS, 10: HOURS, 11: INT, 12: SCORE, 13: INT, 14: INT},
-        [28, 20, 14, 8, 8, 9, 9, 11, 14, 14, 8, 12, 12, 9],
-    )
+    node_sheets(wb, s)
 
     ws = wb.create_sheet("满意度")
     sheet(
@@ -509,6 +451,77 @@ SCORECARD_HEADERS = [
     "上月入企服务",
     "上月未响应诉求",
 ]
+
+
+def node_sheets(wb: Any, s: MonthlySummary, scope: set | None = None) -> None:
+    """Add the sheets 服务节点 and 绩效: one row per node, only the nodes of `scope` when given (the console's
+    export for a node's lead)."""
+    sheet = _sheet
+    ws = wb.create_sheet("服务节点")
+    sheet(
+        ws,
+        ["服务节点", "节点编码", "类型", "在用", "受理", "办结", "办结率", "无法办理", "在办"],
+        [
+            [
+                n.name,
+                n.node_id,
+                _kind(n.kind),
+                "是" if n.active else "否",
+                n.accepted,
+                n.closed,
+                n.completion_rate,
+                n.cannot_handle,
+                n.open,
+            ]
+            for n in s.nodes
+            if scope is None or n.node_id in scope
+        ],
+        {5: INT, 6: INT, 7: PCT, 8: INT, 9: INT},
+        [28, 20, 14, 6, 8, 8, 9, 9, 8],
+    )
+
+    ws = wb.create_sheet("绩效")
+    sheet(
+        ws,
+        [
+            "服务节点",
+            "节点编码",
+            "类型",
+            "受理",
+            "办结",
+            "办结率",
+            "当月办结",
+            "按时办结率",
+            "平均首次响应（工作小时）",
+            "平均办结用时（工作小时）",
+            "评价数",
+            "满意度（平均分）",
+            s.overdue_label,
+            "入企服务",
+        ],
+        [
+            [
+                p.name,
+                p.node_id,
+                _kind(p.kind),
+                p.accepted,
+                p.closed,
+                p.completion_rate,
+                p.resolved,
+                p.on_time_rate,
+                p.avg_first_response_hours,
+                p.avg_resolution_hours,
+                p.ratings,
+                p.satisfaction,
+                p.overdue_open,
+                p.visits,
+            ]
+            for p in s.performance
+            if scope is None or p.node_id in scope
+        ],
+        {4: INT, 5: INT, 6: PCT, 7: INT, 8: PCT, 9: HOURS, 10: HOURS, 11: INT, 12: SCORE, 13: INT, 14: INT},
+        [28, 20, 14, 8, 8, 9, 9, 11, 14, 14, 8, 12, 12, 9],
+    )
 
 
 def scorecard_sheet(wb: Any, sc: Any, scope: set | None = None) -> None:

@@ -243,7 +243,12 @@ async def test_scoped_monthly_xlsx_has_the_scorecard_of_the_nodes_in_scope(desk)
     await sign_in(desk, "fengxi_lead")
     r = await desk.get("/console/reports/monthly.xlsx?month=2026-11")
     assert r.status == 200
-    ws = load_workbook(io.BytesIO(await r.read()))["绩效评分"]
-    names = [row[0] for row in ws.iter_rows(min_row=2, values_only=True) if row[0]]
+    wb = load_workbook(io.BytesIO(await r.read()))
+    assert wb.sheetnames == ["服务节点", "绩效", "绩效评分"]
+    names = [row[0] for row in wb["绩效评分"].iter_rows(min_row=2, values_only=True) if row[0]]
     assert "沣西新城服务中心" in names and "合计" in names
     assert not any("沣东" in n or "综合服务中心" in n for n in names)
+    for sheet in ("服务节点", "绩效"):  # the node sheets are scoped too, in the report's layout
+        rows = list(wb[sheet].iter_rows(min_row=2, values_only=True))
+        assert "fengxi" in [row[1] for row in rows]
+        assert all(row[1] == "fengxi" or row[1].startswith("fengxi-") for row in rows), rows

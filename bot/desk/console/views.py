@@ -867,54 +867,15 @@ async def monthly_html(request: web.Request) -> web.Response:
 
 
 def _scoped_xlsx(summary, scope: set) -> bytes:
+    """The month's node sheets (服务节点, 绩效) and 绩效评分 for the nodes of a lead's scope, in the report's layout."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+
+    from bot.reports.render import node_sheets, scorecard_sheet
 
     wb = Workbook()
-    ws = wb.active
-    ws.title = "服务节点"
-    ws.append(["服务节点", "受理", "办结", "办结率", "无法办理", "在办"])
-    for n in summary.nodes:
-        if n.node_id in scope:
-            ws.append([n.name, n.accepted, n.closed, n.completion_rate, n.cannot_handle, n.open])
-            ws.cell(ws.max_row, 4).number_format = "0.0%"
-    perf = wb.create_sheet("绩效")
-    perf.append(
-        [
-            "服务节点",
-            "当月办结",
-            "按时办结率",
-            "平均首次响应（小时）",
-            "平均办结用时（小时）",
-            "评价数",
-            "满意度（分）",
-            summary.overdue_label,
-            "入企服务",
-        ]
-    )
-    for p in summary.performance:
-        if p.node_id in scope:
-            perf.append(
-                [
-                    p.name,
-                    p.resolved,
-                    p.on_time_rate,
-                    p.avg_first_response_hours,
-                    p.avg_resolution_hours,
-                    p.ratings,
-                    p.satisfaction,
-                    p.overdue_open,
-                    p.visits,
-                ]
-            )
-            perf.cell(perf.max_row, 3).number_format = "0.0%"
-    for sheet in (ws, perf):
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        sheet.column_dimensions["A"].width = 28
-    if summary.scorecard is not None:  # 绩效评分, the nodes in scope
-        from bot.reports.render import scorecard_sheet
-
+    wb.remove(wb.active)
+    node_sheets(wb, summary, scope)
+    if summary.scorecard is not None:
         scorecard_sheet(wb, summary.scorecard, scope)
     buf = io.BytesIO()
     wb.save(buf)
