@@ -1011,16 +1011,21 @@ def status_text(
     return "\n".join(lines)
 
 
+def _next_working_day_at(sched: Scheduler, start: date, at: time, now: datetime) -> Optional[datetime]:
+    """The first working day from `start` whose `at` is still ahead of `now` (None past 60 days of holidays)."""
+    d = start
+    for _ in range(60):
+        if sched.sla.is_working_day(d) and sched.at(d, at) > now:
+            return sched.at(d, at)
+        d += timedelta(days=1)
+    return None
+
+
 def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
     """The next moment a new period of `job` falls due."""
     today = sched.local_date(now)
     if job.name == DAILY:
-        d = today
-        for _ in range(60):
-            if sched.sla.is_working_day(d) and sched.at(d, DAILY_AT) > now:
-                return sched.at(d, DAILY_AT)
-            d += timedelta(days=1)
-        return None
+        return _next_working_day_at(sched, today, DAILY_AT, now)
     if job.name == WEEKLY:
         monday = today - timedelta(days=today.weekday())
         for k in range(3):
@@ -1032,12 +1037,7 @@ def _next_due(sched: Scheduler, job: Job, now: datetime) -> Optional[datetime]:
         due = _retention_due(sched, today.isoformat())
         return due if due > now else due + timedelta(days=1)
     if job.name == POLICY_PUSH:
-        d = today
-        for _ in range(60):
-            if sched.sla.is_working_day(d) and sched.at(d, POLICY_PUSH_AT) > now:
-                return sched.at(d, POLICY_PUSH_AT)
-            d += timedelta(days=1)
-        return None
+        return _next_working_day_at(sched, today, POLICY_PUSH_AT, now)
     if job.name == MONTHLY:
         for k in (0, -1):
             due = _monthly_due(sched, months_back(today, 1 + k))
