@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.staff import accounts as cli
 from bot.tickets.identity import IdentityService
 from bot.tickets.service import EnterpriseInput, TicketService
-from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
 pytestmark = pytest.mark.desk
 
@@ -16,8 +15,8 @@ COMPANY = "西安光启芯科技有限公司"
 
 
 @pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch):
-    d = await make_desk(db_url, tmp_path, monkeypatch)
+async def desk(db_url, tmp_path):
+    d = TestDesk(db_url, tmp_path)
     yield d
     await d.close()
 
@@ -40,8 +39,8 @@ def open_for(db, sender, new_city, description):
 async def test_staff_confirm_a_contact_and_the_chat_then_sees_the_enterprises_tickets(desk):
     first = open_for(desk.db, "chat-a", "沣西", "想申请知识产权质押贷款，额度500万")
     mine = open_for(desk.db, "chat-b", "沣东", "人才公寓怎么申请")  # routed to 沣东 by what it stated
-    cli.create_staff(desk.db, "li", "李明", "fengdong", "staff", PASSWORD)
-    cli.create_staff(desk.db, "wang", "王芳", "fengxi", "staff", PASSWORD)
+    add_staff(desk.db, "li", "李明", "fengdong")
+    add_staff(desk.db, "wang", "王芳", "fengxi")
     li, wang = await desk.browser(), await desk.browser()
     assert (await li.login("li")).status == 302 and (await wang.login("wang")).status == 302
     svc = TicketService(desk.db)
@@ -77,7 +76,7 @@ async def test_staff_confirm_a_contact_and_the_chat_then_sees_the_enterprises_ti
 
 async def test_a_conversation_without_a_claim_cannot_be_confirmed(desk):
     open_for(desk.db, "chat-c", None, "想申请知识产权质押贷款")
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
     b = await desk.browser()
     await b.login("boss")
     assert (await b.client.get("/console/conversations/nobody/contact")).status == 404
@@ -87,7 +86,7 @@ async def test_a_conversation_without_a_claim_cannot_be_confirmed(desk):
 
 @pytest.mark.parametrize("cid", ["x" * 600, "..%2F..%2Fetc", "%00", "会话<script>alert(1)</script>", "' OR 1=1 --"])
 async def test_odd_conversation_ids_get_not_found_never_an_error(desk, cid):
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
     b = await desk.browser()
     await b.login("boss")
     page = await b.client.get(f"/console/conversations/{cid}/contact")
