@@ -9,10 +9,9 @@ import pytest
 from bot import handover as ho
 from bot.db import sessions
 from bot.db.schema import Conversation, Message
-from bot.staff import accounts as cli
 from bot.tickets import search as core
 from bot.tickets.service import EnterpriseInput, TicketService
-from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
 pytestmark = pytest.mark.desk
 
@@ -95,11 +94,11 @@ def test_wildcards_are_literal_and_snippets_cut_around_the_match(db_url):
     assert cut.startswith("…") and cut.endswith("…") and "关键字" in cut and len(cut) < 100
 
 
-async def test_search_page_in_scope_only_and_audited(db_url, tmp_path, monkeypatch):
+async def test_search_page_in_scope_only_and_audited(db_url, tmp_path):
     a, b = seed(db_url)
-    cli.create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
-    cli.create_staff(db_url, "boss", "管理员", "centre", "admin", PASSWORD)
-    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    add_staff(db_url, "wang", "王芳", "fengxi")
+    add_staff(db_url, "boss", "管理员", "centre", "admin")
+    desk = TestDesk(db_url, tmp_path)
     try:
         wang, boss = await desk.browser(), await desk.browser()
         assert (await wang.login("wang")).status == 302 and (await boss.login("boss")).status == 302

@@ -9,9 +9,8 @@ from sqlalchemy import select
 from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Message
-from bot.staff import accounts as cli
 from bot.tickets.service import EnterpriseInput, TicketService
-from tests.unit.test_signin_admin import PASSWORD, make_desk
+from tests.unit.desk_helpers import TestDesk, add_staff
 
 pytestmark = pytest.mark.desk
 
@@ -29,9 +28,9 @@ def say(db, cid, text):
         s.add(Message(conversation_id=cid, direction="in", author="user", text=text))
 
 
-async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
-    wang = cli.create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
-    cli.create_staff(db_url, "zhao", "赵磊", "fengdong", "staff", PASSWORD)
+async def test_mine_unread_and_modes(db_url, tmp_path):
+    wang = add_staff(db_url, "wang", "王芳", "fengxi")
+    add_staff(db_url, "zhao", "赵磊", "fengdong")
     with sessions(db_url).begin() as s:
         s.add(Conversation(id="web-mine", channel="web", mode="bot", node_id="fengxi"))
         s.add(Conversation(id="web-other", channel="web", mode="bot", node_id="fengdong"))
@@ -49,7 +48,7 @@ async def test_mine_unread_and_modes(db_url, tmp_path, monkeypatch):
     say(db_url, "web-mine", "机器人接待时问过的问题")  # before the handover: not news
     ho.start_handover(db_url, "web-mine", "request_human", node_id="fengxi", channel="web")
     ho.start_handover(db_url, "web-other", "request_human", node_id="fengdong", channel="web")
-    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    desk = TestDesk(db_url, tmp_path)
     try:
         w, z = await desk.browser(), await desk.browser()
         assert (await w.login("wang")).status == 302 and (await z.login("zhao")).status == 302
