@@ -14,9 +14,8 @@ from sqlalchemy import select, update
 from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import Attachment, Conversation, Message, TicketEvent
-from bot.staff import accounts as cli
 from tests.unit.test_files import JPEG, PDF, office, open_ticket, png
-from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
 pytestmark = pytest.mark.desk
 
@@ -24,11 +23,10 @@ CN = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch):
-    d = await make_desk(
+async def desk(db_url, tmp_path):
+    d = TestDesk(
         db_url,
         tmp_path,
-        monkeypatch,
         file_max_image_bytes=50_000,
         file_max_document_bytes=100_000,
         rate_limit_chat=(6, 60.0),
@@ -220,7 +218,7 @@ async def test_a_file_with_an_open_ticket_is_attached_to_it(desk):
         ).one()
         assert e.after == "现场照片.jpg" and e.actor == f"user:{cid}"
     fid = body["message"]["file"]["id"]
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
     boss = await desk.browser()
     await boss.login("boss")
     page = await (await boss.client.get(f"/console/tickets/{t.number}")).text()
@@ -253,8 +251,8 @@ async def test_staff_see_and_download_files_only_within_their_node_scope(desk):
     cid, key, f = await _conversation_with_file(desk, b)
     with sessions(desk.db).begin() as s:
         s.execute(update(Conversation).where(Conversation.id == cid).values(node_id="fengxi"))
-    cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
-    cli.create_staff(desk.db, "wang", "王芳", "fengdong", "staff", PASSWORD)
+    add_staff(desk.db, "li", "李明", "fengxi")
+    add_staff(desk.db, "wang", "王芳", "fengdong")
     li, wang = await desk.browser(), await desk.browser()
     assert (await li.login("li")).status == 302 and (await wang.login("wang")).status == 302
 
@@ -292,7 +290,7 @@ async def test_staff_of_the_ticket_node_may_see_its_files(desk):
         s.execute(update(Conversation).where(Conversation.id == cid).values(node_id="fengdong"))
     r = await upload(b.client, cid, key, PDF)
     fid = (await r.json())["message"]["file"]["id"]
-    cli.create_staff(desk.db, "zhao", "赵敏", node, "staff", PASSWORD)
+    add_staff(desk.db, "zhao", "赵敏", node)
     z = await desk.browser()
     await z.login("zhao")
     assert (await z.client.get(f"/console/files/{fid}")).status == 200
@@ -312,8 +310,8 @@ async def test_staff_send_a_file_back_after_claiming(desk):
     b = await desk.browser()
     cid, key = await chat_session(b.client)
     info = ho.start_handover(desk.db, cid, "request_human", channel="web", node_id="fengxi")
-    li_row = cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
-    cli.create_staff(desk.db, "wang", "王芳", "fengdong", "staff", PASSWORD)
+    li_row = add_staff(desk.db, "li", "李明", "fengxi")
+    add_staff(desk.db, "wang", "王芳", "fengdong")
     li, wang = await desk.browser(), await desk.browser()
     await li.login("li")
     await wang.login("wang")
@@ -357,10 +355,8 @@ async def test_a_file_for_a_ticket_waiting_for_materials_resumes_it(desk):
     assert [e.action for e in svc.events(t.number)][-3:] == ["attachment", "add_info", "status"]
 
 
-async def test_a_conversation_has_a_daily_budget_and_an_address_an_hourly_file_count(db_url, tmp_path, monkeypatch):
-    d = await make_desk(
-        db_url, tmp_path, monkeypatch, file_daily_bytes=2 * len(PDF) + 10, rate_limit_file_ip=(4, 3600.0)
-    )
+async def test_a_conversation_has_a_daily_budget_and_an_address_an_hourly_file_count(db_url, tmp_path):
+    d = TestDesk(db_url, tmp_path, file_daily_bytes=2 * len(PDF) + 10, rate_limit_file_ip=(4, 3600.0))
     try:
         b = await d.browser()
         via = {"X-Forwarded-For": "198.51.100.7"}  # a client behind the desk's reverse proxy

@@ -15,8 +15,7 @@ from multidict import MultiDict
 from bot.knowledge import drafts as dr
 from bot.knowledge import editing as ed
 from bot.knowledge.log import record_question
-from bot.staff import accounts as cli
-from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
 pytestmark = [pytest.mark.desk, pytest.mark.slow]
 
@@ -31,15 +30,15 @@ def base_copy(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch, base_copy):
+async def desk(db_url, tmp_path, base_copy):
     kdir = tmp_path / "knowledge"
     shutil.copytree(base_copy, kdir)
-    d = await make_desk(db_url, tmp_path, monkeypatch, knowledge_dir=kdir)
+    d = TestDesk(db_url, tmp_path, knowledge_dir=kdir)
     d.kdir = kdir
-    cli.create_staff(d.db, "li", "李明", "fengxi", "staff", PASSWORD)  # a workstation's staff
-    cli.create_staff(d.db, "zhou", "周强", "centre", "staff", PASSWORD)  # centre staff: whole network
-    cli.create_staff(d.db, "chen", "陈静", "fengxi", "lead", PASSWORD)  # a node's lead
-    cli.create_staff(d.db, "wang", "王芳", "centre", "lead", PASSWORD)  # the centre's lead
+    add_staff(d.db, "li", "李明", "fengxi")  # a workstation's staff
+    add_staff(d.db, "zhou", "周强", "centre")  # centre staff: whole network
+    add_staff(d.db, "chen", "陈静", "fengxi", "lead")  # a node's lead
+    add_staff(d.db, "wang", "王芳", "centre", "lead")  # the centre's lead
     yield d
     await d.close()
 

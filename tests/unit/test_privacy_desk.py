@@ -15,16 +15,15 @@ from sqlalchemy import func, select, update
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Contact, Conversation, Message, utcnow
 from bot.desk import chat
-from bot.staff import accounts
 from tests.unit.test_privacy import NOW, person
-from tests.unit.test_signin_admin import PASSWORD, make_desk
+from tests.unit.desk_helpers import TestDesk, add_staff
 
 pytestmark = pytest.mark.desk
 
 
 @pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch):
-    d = await make_desk(db_url, tmp_path, monkeypatch, chat_key_idle_days=30)
+async def desk(db_url, tmp_path):
+    d = TestDesk(db_url, tmp_path, chat_key_idle_days=30)
     yield d
     await d.close()
 
@@ -168,8 +167,8 @@ async def people(desk):
     with sessions(desk.db).begin() as s:
         old = person(s, "old", "13912340001", NOW - timedelta(days=5))
         new = person(s, "new", "13912340002", NOW - timedelta(days=5))
-    accounts.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
-    accounts.create_staff(desk.db, "lead", "负责人", "centre", "lead", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
+    add_staff(desk.db, "lead", "负责人", "centre", "lead")
     return old, new
 
 

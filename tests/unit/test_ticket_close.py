@@ -142,16 +142,15 @@ def test_a_ticket_without_a_conversation_is_closed_without_a_notification(svc, d
 # ---- the console: 办结 in two steps, scoped, CSRF; the one-click route refuses 办结 -------------------------
 
 
-async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path, monkeypatch):
+async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path):
     import re
 
-    from bot.staff import accounts as cli
-    from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+    from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
     t = open_one(TicketService(db_url), sender="web-close-5")
-    cli.create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
-    cli.create_staff(db_url, "zhao", "赵磊", "fengdong", "staff", PASSWORD)
-    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    add_staff(db_url, "wang", "王芳", "fengxi")
+    add_staff(db_url, "zhao", "赵磊", "fengdong")
+    desk = TestDesk(db_url, tmp_path)
     try:
         wang, zhao = await desk.browser(), await desk.browser()
         assert (await wang.login("wang")).status == 302 and (await zhao.login("zhao")).status == 302
@@ -200,7 +199,7 @@ async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_
     from bot.db.schema import Conversation
     from bot.db import sessions
     from bot.desk import gateway, notifier
-    from tests.unit.test_signin_admin import make_desk
+    from tests.unit.desk_helpers import TestDesk
 
     pushed = []
 
@@ -214,7 +213,7 @@ async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_
     svc = TicketService(db_url)
     wt = open_one(svc, sender="wecom:zhangsan", description="招聘两名电焊工")
     web = open_one(svc, sender="web-notify", description="招聘三名叉车司机")
-    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    desk = TestDesk(db_url, tmp_path)
     try:
         await desk.browser()  # starts the app
         svc.transition(wt.number, lc.AWAITING_INFO, "staff:li", reason="营业执照照片")

@@ -103,14 +103,13 @@ def test_reclassify_refusals(svc):
         svc.reclassify(t.number, "staff:li", "need_training")
 
 
-async def test_console_reclassify_is_scoped_and_checks_the_node(db_url, tmp_path, monkeypatch):
-    from bot.staff import accounts as cli
-    from tests.unit.test_signin_admin import PASSWORD, audit, make_desk
+async def test_console_reclassify_is_scoped_and_checks_the_node(db_url, tmp_path):
+    from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
     t = open_one(TicketService(db_url), sender="web-rc-9")
-    cli.create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
-    cli.create_staff(db_url, "zhao", "赵磊", "fengdong", "staff", PASSWORD)
-    desk = await make_desk(db_url, tmp_path, monkeypatch)
+    add_staff(db_url, "wang", "王芳", "fengxi")
+    add_staff(db_url, "zhao", "赵磊", "fengdong")
+    desk = TestDesk(db_url, tmp_path)
     try:
         wang, zhao = await desk.browser(), await desk.browser()
         assert (await wang.login("wang")).status == 302 and (await zhao.login("zhao")).status == 302
