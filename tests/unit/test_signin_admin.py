@@ -3,125 +3,25 @@ and bounded numeric parameters — on a real desk app and database, SQLite and P
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.staff import throttle
 from bot.staff import accounts as cli
 from bot.db import read_sessions, sessions
-from bot.db.schema import ConsoleAudit, Conversation, Message, StaffSession
-from bot.desk.app import create_app
-from bot.desk.console import auth
-from bot.settings import Settings
+from bot.db.schema import Conversation, Message, StaffSession
+from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
 pytestmark = pytest.mark.desk
 
-PASSWORD = "Qcy-admin-page-2026"
-
-
-@dataclasses.dataclass
-class Browser:
-    """One browser (its own cookies) on the test desk."""
-
-    client: TestClient
-
-    async def login(self, username: str, password: str = PASSWORD, headers: dict | None = None):
-        self.client.session.cookie_jar.clear()
-        page = await self.client.get("/console/login", headers=headers or {})
-        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        return await self.client.post(
-            "/console/login",
-            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
-            headers=headers or {},
-            allow_redirects=False,
-        )
-
-    async def csrf(self) -> str:
-        page = await (await self.client.get("/console/tickets")).text()
-        return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
-
-    async def post(self, path: str, data: dict | None = None, token: bool = True, headers: dict | None = None):
-        data = dict(data or {})
-        if token:
-            data["csrf_token"] = await self.csrf()
-        return await self.client.post(path, data=data, headers=headers or {}, allow_redirects=False)
-
-
-@dataclasses.dataclass
-class Desk:
-    app: object
-    db: str
-    browsers: list
-
-    async def browser(self) -> Browser:
-        """The first browser starts the test server; the next ones are other cookie jars on it."""
-        if not self.browsers:
-            client = TestClient(TestServer(self.app))
-            await client.start_server()
-        else:
-            client = _OtherBrowser(self.browsers[0].client)
-        b = Browser(client)
-        self.browsers.append(b)
-        return b
-
-    async def close(self) -> None:
-        for b in reversed(self.browsers):
-            await b.client.close()
-
-
-class _OtherBrowser:
-    """Requests to the same test server with a cookie jar of its own."""
-
-    def __init__(self, first: TestClient):
-        from aiohttp import ClientSession, CookieJar
-
-        self.first = first
-        self.session = ClientSession(cookie_jar=CookieJar(unsafe=True))
-
-    async def get(self, path: str, **kw):
-        return await self.session.get(self.first.make_url(path), **kw)
-
-    async def post(self, path: str, **kw):
-        return await self.session.post(self.first.make_url(path), **kw)
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
-async def make_desk(db_url, tmp_path, monkeypatch, **settings_kw) -> Desk:
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=db_url,
-        var_dir=tmp_path,
-        rasa_port=9,
-        actions_port=9,
-        rasa_token="t",
-        desk_scheduler=False,
-        **settings_kw,
-    )
-    app = create_app(settings)
-    app[auth.CLOCK_KEY] = lambda: datetime.now(timezone.utc)
-    return Desk(app, db_url, [])
-
 
 @pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch):
-    d = await make_desk(db_url, tmp_path, monkeypatch)
+async def desk(db_url, tmp_path):
+    d = TestDesk(db_url, tmp_path)
     yield d
     await d.close()
-
-
-def audit(db, action=None):
-    with read_sessions(db)() as s:
-        q = select(ConsoleAudit).order_by(ConsoleAudit.id)
-        if action:
-            q = q.where(ConsoleAudit.action == action)
-        return list(s.scalars(q))
 
 
 def sessions_of(db, staff_id):
@@ -133,8 +33,8 @@ def sessions_of(db, staff_id):
 
 
 async def test_admin_disables_and_enables_an_account_and_its_sessions_end(desk):
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
-    li = cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
+    li = add_staff(desk.db, "li", "李明", "fengxi")
     admin, staff = await desk.browser(), await desk.browser()
     assert (await admin.login("boss")).status == 302
     assert (await staff.login("li")).status == 302
@@ -163,8 +63,8 @@ async def test_admin_disables_and_enables_an_account_and_its_sessions_end(desk):
 
 
 async def test_the_admin_page_is_for_admins_only_and_needs_the_csrf_token(desk):
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
-    cli.create_staff(desk.db, "lead", "负责人", "centre", "lead", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
+    add_staff(desk.db, "lead", "负责人", "centre", "lead")
     b = await desk.browser()
     assert (await b.login("lead")).status == 302
     assert "/console/admin/staff" not in await (await b.client.get("/console/tickets")).text()
@@ -185,8 +85,8 @@ async def test_the_admin_page_is_for_admins_only_and_needs_the_csrf_token(desk):
 
 
 async def test_admin_lifts_a_sign_in_pause(desk):
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
-    cli.create_staff(desk.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
+    add_staff(desk.db, "li", "李明", "fengxi")
     b = await desk.browser()
     now = datetime.now(timezone.utc)
     for i in range(throttle.PAIR_MAX):  # five attempts from one address, each after its delay
@@ -201,7 +101,7 @@ async def test_admin_lifts_a_sign_in_pause(desk):
 
 
 def test_cli_disable_and_enable(db_url, capsys):
-    info = cli.create_staff(db_url, "li", "李明", "fengxi", "staff", PASSWORD)
+    info = add_staff(db_url, "li", "李明", "fengxi")
     with sessions(db_url).begin() as s:
         s.add(
             StaffSession(
@@ -236,9 +136,9 @@ def test_cli_disable_and_enable(db_url, capsys):
         ("192.0.2.1", {"X-Forwarded-For": "198.51.100.8"}, "127.0.0.1"),  # the peer is no trusted proxy
     ],
 )
-async def test_audit_rows_keep_the_real_client_address(sqlite_url, tmp_path, monkeypatch, trusted, headers, expected):
-    d = await make_desk(sqlite_url, tmp_path, monkeypatch, trusted_proxies=trusted)
-    cli.create_staff(sqlite_url, "li", "李明", "fengxi", "staff", PASSWORD)
+async def test_audit_rows_keep_the_real_client_address(sqlite_url, tmp_path, trusted, headers, expected):
+    d = TestDesk(sqlite_url, tmp_path, trusted_proxies=trusted)
+    add_staff(sqlite_url, "li", "李明", "fengxi")
     try:
         b = await d.browser()
         assert (await b.login("li", "wrong-password-1", headers=headers)).status == 401
@@ -256,7 +156,7 @@ async def test_audit_rows_keep_the_real_client_address(sqlite_url, tmp_path, mon
 
 
 async def test_numeric_parameters_are_bounded(desk):
-    cli.create_staff(desk.db, "boss", "管理员", "centre", "admin", PASSWORD)
+    add_staff(desk.db, "boss", "管理员", "centre", "admin")
     with sessions(desk.db).begin() as s:
         s.add(Conversation(id="c-1", channel="web", mode="bot"))
         s.flush()
@@ -288,7 +188,7 @@ async def test_a_disabled_accounts_event_stream_ends_even_while_events_flow(desk
     from bot.desk.hub import HUB_KEY
 
     monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.3)
-    cli.create_staff(desk.db, "li", "李明", "centre", "staff", PASSWORD)
+    add_staff(desk.db, "li", "李明", "centre")
     b = await desk.browser()
     assert (await b.login("li")).status == 302
     resp = await b.client.get("/console/events")
