@@ -8,7 +8,6 @@ transfer; 乙 of 沣东 with no ticket; 丙 with no place (the centre) and a tic
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 from datetime import datetime, timedelta
@@ -16,23 +15,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, insert, select
 
 from bot.db import engine_for, read_sessions
 from bot.db.schema import ConsoleAudit, Contact, Enterprise, Rating, Ticket
-from bot.desk.app import create_app
-from bot.desk.console import auth
 from bot.enterprises import membership, profile as pf
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from bot.taxonomy import BY_INTENT
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 15, 0, tzinfo=CST)
-PASSWORD = "Enterprise-file-2026"
 JIA, YI, BING = "沣西甲光电科技有限公司", "沣东乙材料有限公司", "丙数据服务有限公司"
 
 
@@ -94,44 +88,17 @@ def populate(db: str) -> None:
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 )
-    create_staff(db, "centre_lead", "中心负责人", "centre", "lead", PASSWORD)
-    create_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead", PASSWORD)
-    create_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi", "staff", PASSWORD)
-    create_staff(db, "fengdong_staff", "沣东专员", "fengdong", "staff", PASSWORD)
+    add_staff(db, "centre_lead", "中心负责人", "centre", "lead")
+    add_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead")
+    add_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi")
+    add_staff(db, "fengdong_staff", "沣东专员", "fengdong")
 
 
 @pytest.fixture
-async def desk(db_url, tmp_path, monkeypatch):
+async def desk(db_url, tmp_path):
     populate(db_url)
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=db_url,
-        var_dir=tmp_path,
-        rasa_port=9,
-        actions_port=9,
-        rasa_token="t",
-        desk_scheduler=False,
-    )
-    app = create_app(settings)
-    app[auth.CLOCK_KEY] = lambda: MOMENT
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    client.db = db_url
-    yield client
-    await client.close()
-
-
-async def sign_in(client, username: str) -> str:
-    page = await client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-    r = await client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
-        allow_redirects=False,
-    )
-    assert r.status == 302, await r.text()
-    home = await (await client.get("/console/")).text()
-    return re.search(r'name="csrf-token" content="([^"]+)"', home).group(1)
+    async with desk_client(db_url, tmp_path, clock=lambda: MOMENT) as client:
+        yield client
 
 
 def listed(html: str) -> set[int]:

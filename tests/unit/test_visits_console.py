@@ -17,9 +17,9 @@ from bot.db.schema import ConsoleAudit, Contact, Enterprise, Staff, Ticket, Visi
 from bot.reports import dispatch as dp
 from bot.reports.monthly import monthly_summary
 from bot.reports.scorecard import scorecard
-from bot.staff.accounts import create_staff
 from bot.tickets import credit_code as cc
-from test_enterprise_file import JIA, MOMENT, PASSWORD, YI, desk, sign_in  # noqa: F401 - fixtures
+from test_enterprise_file import JIA, MOMENT, YI, populate
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
@@ -48,8 +48,15 @@ def form_data(token: str, participants=(), needs=(), **over) -> list[tuple[str, 
 
 
 @pytest.fixture
+async def desk(db_url, tmp_path):
+    populate(db_url)  # the enterprises and staff of tests/unit/test_enterprise_file.py
+    async with desk_client(db_url, tmp_path, clock=lambda: MOMENT) as client:
+        yield client
+
+
+@pytest.fixture
 def colleague(desk):
-    create_staff(desk.db, "xinxi_two", "第二专员", "fengxi-ws-xinxi", "staff", PASSWORD)
+    add_staff(desk.db, "xinxi_two", "第二专员", "fengxi-ws-xinxi")
     return staff_id(desk.db, "xinxi_two")
 
 
