@@ -7,32 +7,26 @@ four, 沣西's lead 沣西 and its workstations, the workstation's staff only th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 
 from bot.db import engine_for
 from bot.db.schema import Contact, Enterprise, Ticket
 from bot.desk import figures as desk_figures
-from bot.desk.app import create_app
-from bot.desk.console import auth
 from bot.reports.figures import PublicFigures
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from bot.taxonomy import BY_INTENT
-from tests.settings_env import with_env
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 15, 0, tzinfo=CST)
-PASSWORD = "Figures-web-2026"
 SECRETS = ("李春梅", "13811112222", "沣西测试光电有限公司", "需要对接天使投资")
 NODES = {
     "centre": "need_policy_consult",
@@ -72,9 +66,9 @@ def populate(db: str, moment: datetime = MOMENT) -> None:
                     updated_at=created,
                 )
             )
-    create_staff(db, "centre_lead", "中心负责人", "centre", "lead", PASSWORD)
-    create_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead", PASSWORD)
-    create_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi", "staff", PASSWORD)
+    add_staff(db, "centre_lead", "中心负责人", "centre", "lead")
+    add_staff(db, "fengxi_lead", "沣西负责人", "fengxi", "lead")
+    add_staff(db, "xinxi_staff", "工作站专员", "fengxi-ws-xinxi")
 
 
 class FakeClock:
@@ -82,43 +76,18 @@ class FakeClock:
         return MOMENT
 
 
-async def open_desk(db_url, tmp_path, **env) -> TestClient:
-    """A desk on `db_url`, configured as the environment variables `env` say."""
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=db_url,
-        var_dir=tmp_path,
-        rasa_port=9,
-        actions_port=9,
-        rasa_token="t",
-        desk_scheduler=False,
-    )
-    app = create_app(with_env(settings, **env))
-    app[auth.CLOCK_KEY] = FakeClock()
-    app[desk_figures.CACHE_KEY] = PublicFigures(db_url, ttl=3600, clock=FakeClock())
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    client.db = db_url
+def open_desk(db_url, tmp_path, **env) -> TestClient:
+    """A desk on `db_url`, configured as the environment variables `env` say, not started yet (`async with`)."""
+    client = desk_client(db_url, tmp_path, clock=FakeClock(), env=env)
+    client.app[desk_figures.CACHE_KEY] = PublicFigures(db_url, ttl=3600, clock=FakeClock())
     return client
 
 
 @pytest.fixture
 async def desk(db_url, tmp_path):
     populate(db_url)
-    client = await open_desk(db_url, tmp_path)
-    yield client
-    await client.close()
-
-
-async def sign_in(client, username: str) -> None:
-    page = await client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-    r = await client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
-        allow_redirects=False,
-    )
-    assert r.status == 302, await r.text()
+    async with open_desk(db_url, tmp_path) as client:
+        yield client
 
 
 # ---- the public page ------------------------------------------------------------------------------
@@ -145,13 +114,11 @@ async def test_public_page_headers_allow_framing_only_by_the_configured_sites(de
     assert "frame-ancestors 'self'" in csp and "script-src" not in csp and "unsafe-inline" not in csp
     assert "style-src 'self'" in csp and r.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert r.headers["Cache-Control"] == "public, max-age=60"
-    embeddable = await open_desk(desk.db, tmp_path / "embeddable", DESK_FRAME_ANCESTORS="https://www.example.gov.cn")
-    try:
+    embeddable = open_desk(desk.db, tmp_path / "embeddable", DESK_FRAME_ANCESTORS="https://www.example.gov.cn")
+    async with embeddable:
         r = await embeddable.get("/figures")
         assert "frame-ancestors https://www.example.gov.cn" in r.headers["Content-Security-Policy"]
         assert "X-Frame-Options" not in r.headers
-    finally:
-        await embeddable.close()
     css = await desk.get("/figures.css")
     assert css.status == 200 and "svg.bars" in await css.text()
 
