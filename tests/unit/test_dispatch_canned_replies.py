@@ -7,29 +7,23 @@ National Day holiday; office hours 09:00–12:00, 13:30–17:30 (bot/service_dat
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot import handover as ho
 from bot.db import sessions
 from bot.db.schema import Conversation, Message
-from bot.desk.app import create_app
-from bot.desk.console import auth
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from bot.tickets import canned
 from bot.tickets.service import EnterpriseInput, TicketService
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
 CST = ZoneInfo("Asia/Shanghai")
-PASSWORD = "Qcy-canned-2026"
 
 
 def bj(mo, d, h, mi=0) -> datetime:
@@ -98,8 +92,8 @@ def test_unknown_variables_and_bad_entries_are_refused():
         canned.parse({"replies": [{"id": "w", "title": "t", "text": "请在{答复时限前"}]})
 
 
-async def test_the_console_offers_the_computed_replies(db_url, tmp_path, monkeypatch):
-    create_staff(db_url, "li", "李明", "fengxi", "staff", PASSWORD)
+async def test_the_console_offers_the_computed_replies(db_url, tmp_path):
+    add_staff(db_url, "li", "李明", "fengxi")
     with sessions(db_url).begin() as s:
         s.add(Conversation(id="web-canned", channel="web", mode="bot"))
         s.flush()
@@ -117,33 +111,11 @@ async def test_the_console_offers_the_computed_replies(db_url, tmp_path, monkeyp
     )
     ho.start_handover(db_url, "web-canned", "request_human", node_id="fengxi", channel="web", now=saturday)
 
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=db_url,
-        var_dir=tmp_path,
-        rasa_port=9,
-        actions_port=9,
-        rasa_token="t",
-        desk_scheduler=False,
-    )
-    app = create_app(settings)
-    app[auth.CLOCK_KEY] = lambda: saturday
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        page = await client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        r = await client.post(
-            "/console/login",
-            data={"username": "li", "password": PASSWORD, "csrf_token": token, "next": "/console/"},
-            allow_redirects=False,
-        )
-        assert r.status == 302
+    async with desk_client(db_url, tmp_path, clock=lambda: saturday) as client:
+        await sign_in(client, "li")
         r = await client.get("/console/conversations/web-canned")
         assert r.status == 200
         offered = [html.unescape(v) for v in re.findall(r'<option value="([^"]+)">', await r.text())]
-    finally:
-        await client.close()
     assert any("我们会在12月7日（星期一）17:30前联系您" in o for o in offered), offered
     assert any(o.startswith("西安星火光电科技有限公司您好，") for o in offered)
     assert not any("今天下班前" in o or "{" in o for o in offered)

@@ -5,29 +5,23 @@ Real database (SQLite and PostgreSQL), real console (aiohttp test client on crea
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert, select
 
 from bot import handover as ho
 from bot.db import engine_for, migrate, read_sessions, sessions
 from bot.db.schema import Conversation, Handover, Message, Staff, Ticket, TicketEvent
-from bot.desk.app import create_app
-from bot.desk.console import auth
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from bot.tickets import history
 from bot.tickets.service import EnterpriseInput, TicketService
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
 CST = ZoneInfo("Asia/Shanghai")
-PASSWORD = "Qcy-history-2026"
 
 
 def web_conversation(db, cid):
@@ -60,27 +54,12 @@ def staff_row(db, username) -> Staff:
         return s.scalars(select(Staff).where(Staff.username == username)).one()
 
 
-async def ticket_page(db, tmp_path, monkeypatch, number, username="li") -> str:
-    settings = dataclasses.replace(
-        Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t", desk_scheduler=False
-    )
-    app = create_app(settings)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        page = await client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        r = await client.post(
-            "/console/login",
-            data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
-            allow_redirects=False,
-        )
-        assert r.status == 302, await r.text()
+async def ticket_page(db, tmp_path, number, username="li") -> str:
+    async with desk_client(db, tmp_path) as client:
+        await sign_in(client, username)
         r = await client.get(f"/console/tickets/{number}")
         assert r.status == 200
         return await r.text()
-    finally:
-        await client.close()
 
 
 def history_rows(page: str) -> list[str]:
@@ -89,9 +68,9 @@ def history_rows(page: str) -> list[str]:
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "|", r)).strip() for r in rows]
 
 
-async def test_history_shows_names_and_the_web_chat_channel(db_url, tmp_path, monkeypatch):
-    li = create_staff(db_url, "li", "李明", "fengxi", "lead", PASSWORD)
-    create_staff(db_url, "wang", "王芳", "fengxi", "staff", PASSWORD)
+async def test_history_shows_names_and_the_web_chat_channel(db_url, tmp_path):
+    li = add_staff(db_url, "li", "李明", "fengxi", "lead")
+    add_staff(db_url, "wang", "王芳", "fengxi")
     web_conversation(db_url, "web-hist")
     t = open_from_chat(db_url, "web-hist")
     assert t.source_channel == "web"  # the conversation's channel, not "rest"
@@ -109,7 +88,7 @@ async def test_history_shows_names_and_the_web_chat_channel(db_url, tmp_path, mo
             )
         )
 
-    page = await ticket_page(db_url, tmp_path, monkeypatch, t.number)
+    page = await ticket_page(db_url, tmp_path, t.number)
     assert "<dt>来源渠道</dt><dd>网页聊天</dd>" in page
     rows = history_rows(page)
     # e.g. "|2026-12-03 10:02:38||李明（工作人员）| |人工接单| |无 → 李明| |李明 接手对话|"

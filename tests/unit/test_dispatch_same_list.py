@@ -7,7 +7,6 @@ Tuesday 11-24 08:30. Rules: docs/dispatch.md.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import subprocess
@@ -17,28 +16,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot import scheduler as sch
 from bot.db import read_sessions, sessions
 from bot.db.schema import Notification, Ticket, Visit
-from bot.desk.app import create_app
-from bot.desk.console import auth
 from bot.desk.console.dispatch import dispatch_lists, totals
 from bot.reports import dispatch as dp
-from bot.settings import PROJECT_ROOT, Settings
-from bot.staff.accounts import create_staff
+from bot.settings import PROJECT_ROOT
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.visits import raise_ticket_from_visit, record_visit
 from tests.clock import Clock as FakeClock
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
 CST = ZoneInfo("Asia/Shanghai")
 MOMENT = datetime(2026, 11, 25, 8, 30, tzinfo=CST)  # Wednesday, the scheduler's moment
-PASSWORD = "Qcy-dispatch-2026"
 
 
 def bj(mo, d, h, mi=0) -> datetime:
@@ -64,8 +59,8 @@ def step(db, when, number, target, actor="staff:li"):
 
 def populate(db) -> dict[str, str]:
     """Tickets of 沣西 and 沣东 at every heading; returns role → ticket number."""
-    create_staff(db, "li", "李明", "fengxi", "staff", PASSWORD)
-    create_staff(db, "admin", "管理员", "centre", "admin", PASSWORD)
+    add_staff(db, "li", "李明", "fengxi")
+    add_staff(db, "admin", "管理员", "centre", "admin")
     out = {}
     # 已超期 (办结): 招聘用工 has 5 working days; answered at once, never finished
     t = open_at(db, bj(11, 2, 10), "s-old", "招聘会摊位申请")
@@ -157,28 +152,12 @@ def html_headings(page: str) -> dict:
 
 
 async def console_page(db, tmp_path, username, path="/console/reports") -> str:
-    # desk_scheduler off: the desk's own scheduler would escalate by the real clock
-    settings = dataclasses.replace(
-        Settings(), database_url=db, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t", desk_scheduler=False
-    )
-    app = create_app(settings)
-    app[auth.CLOCK_KEY] = FakeClock(MOMENT)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        page = await client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        r = await client.post(
-            "/console/login",
-            data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
-            allow_redirects=False,
-        )
-        assert r.status == 302, await r.text()
+    # desk_client keeps the desk's own scheduler off: it would escalate by the real clock
+    async with desk_client(db, tmp_path, clock=FakeClock(MOMENT)) as client:
+        await sign_in(client, username)
         r = await client.get(path)
         assert r.status == 200
         return await r.text()
-    finally:
-        await client.close()
 
 
 @pytest.mark.slow
