@@ -8,49 +8,27 @@ from __future__ import annotations
 
 import asyncio
 
-import dataclasses
-import re
-
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot import scheduler as sch
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Conversation, JobRun, Notification, PolicyPush, PolicyPushOptOut
 from bot.desk import notifier
-from bot.desk.app import create_app
-from bot.desk.console import auth
 from bot.policy import load_rules, push, subscription
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
 from tests.clock import Clock
+from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
-PASSWORD = "Qcy-push-2026"
 NOW = bj(2027, 3, 1, 9, 30)  # Monday, before the 10:00 run
 
 
 @pytest.fixture
-async def desk(db_url, rules_dir, tmp_path, monkeypatch):
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=db_url,
-        var_dir=tmp_path,
-        rasa_port=9,
-        actions_port=9,
-        rasa_token="t",
-        knowledge_dir=rules_dir,
-        desk_scheduler=False,
-    )
-    app = create_app(settings)
-    app[auth.CLOCK_KEY] = Clock(NOW)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    yield client
-    await client.close()
+async def desk(db_url, rules_dir, tmp_path):
+    async with desk_client(db_url, tmp_path, clock=Clock(NOW), knowledge_dir=rules_dir) as client:
+        yield client
 
 
 async def chat_session(client) -> tuple[str, str]:
@@ -120,20 +98,6 @@ async def test_push_reaches_the_web_chat_and_unsubscribe_stops_the_next(desk, db
 # ---- console ---------------------------------------------------------------------------------------------
 
 
-async def login(client, username) -> str:
-    client.session.cookie_jar.clear()
-    page = await client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-    r = await client.post(
-        "/console/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/console/"},
-        allow_redirects=False,
-    )
-    assert r.status == 302, await r.text()
-    page = await client.get("/console/pushes")
-    return re.search(r'name="csrf-token" content="([^"]+)"', await page.text()).group(1)
-
-
 def add_with_ticket_node(db, name, node, sender):
     """An enterprise that fits by its figures, whose ticket (and so its node) is at `node`."""
     eid = add_enterprise(
@@ -148,14 +112,14 @@ def add_with_ticket_node(db, name, node, sender):
 
 
 async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, tmp_path):
-    create_staff(db_url, "fx_staff", "沣西专员", "fengxi", "staff", PASSWORD)
-    create_staff(db_url, "fx_lead", "沣西负责人", "fengxi", "lead", PASSWORD)
-    create_staff(db_url, "boss", "管理员", "centre", "admin", PASSWORD)
+    add_staff(db_url, "fx_staff", "沣西专员", "fengxi")
+    add_staff(db_url, "fx_lead", "沣西负责人", "fengxi", "lead")
+    add_staff(db_url, "boss", "管理员", "centre", "admin")
     fx = add_with_ticket_node(db_url, "沣西企业", "fengxi", "web-fx")
     fd = add_with_ticket_node(db_url, "沣东企业", "fengdong", "web-fd")
 
     # a node lead: the preview of the own nodes, no 立即推送 (a run covers every node)
-    csrf = await login(desk, "fx_lead")
+    csrf = await sign_in(desk, "fx_lead")
     r = await desk.get("/console/pushes/preview")
     text = await r.text()
     assert r.status == 200 and "沣西企业" in text and "沣东企业" not in text
@@ -163,12 +127,12 @@ async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, t
     r = await desk.post("/console/pushes/send", data={"csrf_token": csrf})
     assert r.status == 403
     # node staff: no preview at all
-    await login(desk, "fx_staff")
+    await sign_in(desk, "fx_staff")
     r = await desk.get("/console/pushes/preview")
     assert r.status == 403 and "无权访问" in await r.text()
 
     # an administrator: sees both, sends now; without the CSRF token nothing happens
-    csrf = await login(desk, "boss")
+    csrf = await sign_in(desk, "boss")
     r = await desk.get("/console/pushes/preview")
     text = await r.text()
     assert "沣西企业" in text and "沣东企业" in text and "立即推送</button>" in text
@@ -208,7 +172,7 @@ async def test_console_pages_scope_roles_and_send_now(desk, db_url, rules_dir, t
     r = await desk.get("/console/pushes?done=sent&n=2")
     text = await r.text()
     assert "已推送 2 家企业" in text and text.count('data-push="') == 2 and "boss" in text
-    await login(desk, "fx_staff")
+    await sign_in(desk, "fx_staff")
     text = await (await desk.get("/console/pushes")).text()
     assert text.count('data-push="') == 1 and "沣西企业" in text and "沣东企业" not in text
     assert 'href="/console/pushes"' in text  # the top-bar link
