@@ -3,14 +3,11 @@ URLs, content types and headers as the hand-written handlers they replace, and n
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from bot.desk.app import create_app
-from bot.settings import Settings
+from tests.unit.desk_helpers import desk_client
 
 pytestmark = pytest.mark.desk
 
@@ -18,15 +15,9 @@ DESK = Path(__file__).resolve().parents[2] / "bot" / "desk"
 
 
 @pytest.fixture
-async def client(db_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("DESK_SCHEDULER", "0")
-    settings = dataclasses.replace(
-        Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t"
-    )
-    c = TestClient(TestServer(create_app(settings)))
-    await c.start_server()
-    yield c
-    await c.close()
+async def client(db_url, tmp_path):
+    async with desk_client(db_url, tmp_path) as c:
+        yield c
 
 
 @pytest.mark.parametrize(
