@@ -12,27 +12,23 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot import handover as ho
 from bot.db import read_sessions, sessions
-from bot.db.schema import ConsoleAudit, Conversation, Message, StaffSession, TicketEvent
-from bot.desk.app import create_app
+from bot.db.schema import Conversation, Message, StaffSession, TicketEvent
 from bot.desk.console import auth
 from bot.desk.hub import HUB_KEY
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock as FakeClock
+from tests.unit.desk_helpers import PASSWORD, add_staff, audit as audit_rows, console_login, csrf_token, desk_client
 
 pytestmark = pytest.mark.desk
 
-PASSWORD = "Qcy-console-2026"
 XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 
 
@@ -44,19 +40,10 @@ class Console:
     app: object
 
     async def login(self, username: str, password: str = PASSWORD, follow: bool = False):
-        self.client.session.cookie_jar.clear()  # a fresh browser
-        page = await self.client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        return await self.client.post(
-            "/console/login",
-            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
-            allow_redirects=follow,
-        )
+        return await console_login(self.client, username, password, follow=follow)  # a fresh browser
 
     async def csrf(self) -> str:
-        resp = await self.client.get("/console/tickets")
-        assert resp.status == 200, resp.status
-        return re.search(r'<meta name="csrf-token" content="([^"]+)"', await resp.text()).group(1)
+        return await csrf_token(self.client)
 
     async def post(self, path: str, data: dict | None = None, json_reply: bool = True, token: str | None = ""):
         data = dict(data or {})
@@ -70,30 +57,13 @@ class Console:
 
 @pytest.fixture
 async def console(db_url, tmp_path):
-    settings = dataclasses.replace(
-        Settings(), database_url=db_url, var_dir=tmp_path, rasa_port=9, actions_port=9, rasa_token="t"
-    )
-    app = create_app(settings)
     clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-    app[auth.CLOCK_KEY] = clock
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        yield Console(client, clock, db_url, app)
-    finally:
-        await client.close()
+    async with desk_client(db_url, tmp_path, clock=clock) as client:
+        yield Console(client, clock, db_url, client.app)
 
 
 def staff(db, username, node, role="staff", name=None):
-    return create_staff(db, username, name or username.upper(), node, role, PASSWORD)
-
-
-def audit_rows(db, action=None):
-    with read_sessions(db)() as s:
-        q = select(ConsoleAudit).order_by(ConsoleAudit.id)
-        if action:
-            q = q.where(ConsoleAudit.action == action)
-        return list(s.scalars(q))
+    return add_staff(db, username, name or username.upper(), node, role)
 
 
 def open_ticket(db, sender, new_city, description="想申请人才公寓，请问需要什么材料", name="西安星火光电科技有限公司"):
