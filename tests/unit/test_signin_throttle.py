@@ -14,21 +14,19 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot.staff import throttle
 from bot.db import read_sessions
-from bot.db.schema import ConsoleAudit, LoginThrottle
-from bot.desk.app import create_app
+from bot.db.schema import LoginThrottle
 from bot.desk.console import auth
-from bot.settings import Settings
-from bot.staff.accounts import create_staff, set_active
+from bot.staff.accounts import set_active
 from tests.clock import Clock as FakeClock
+from tests.unit.desk_helpers import PASSWORD, add_staff, audit, console_login, desk_client, login_token
 
 pytestmark = pytest.mark.desk
 
-PASSWORD = "Qcy-signin-2026"
 FLASH = re.compile(r'<div class="flash err" role="alert">([^<]*)</div>')
 
 
@@ -39,23 +37,14 @@ class Console:
     db: str
 
     async def token(self, ip: str | None = None) -> str:
-        page = await self.client.get("/console/login", headers=self.headers(ip))
-        return re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+        return await login_token(self.client, self.headers(ip))
 
     @staticmethod
     def headers(ip: str | None) -> dict:
         return {"X-Forwarded-For": ip} if ip else {}
 
     async def login(self, username: str, password: str = PASSWORD, ip: str | None = None, token: str | None = None):
-        if token is None:
-            self.client.session.cookie_jar.clear()
-            token = await self.token(ip)
-        return await self.client.post(
-            "/console/login",
-            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
-            headers=self.headers(ip),
-            allow_redirects=False,
-        )
+        return await console_login(self.client, username, password, headers=self.headers(ip), token=token)
 
 
 async def answer(resp) -> tuple[int, str]:
@@ -65,33 +54,10 @@ async def answer(resp) -> tuple[int, str]:
 
 
 @pytest.fixture
-async def console(db_url, tmp_path, monkeypatch):
-    settings = dataclasses.replace(
-        Settings(),
-        database_url=db_url,
-        var_dir=tmp_path,
-        rasa_port=9,
-        actions_port=9,
-        rasa_token="t",
-        desk_scheduler=False,
-    )
-    app = create_app(settings)
+async def console(db_url, tmp_path):
     clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-    app[auth.CLOCK_KEY] = clock
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
+    async with desk_client(db_url, tmp_path, clock=clock) as client:
         yield Console(client, clock, db_url)
-    finally:
-        await client.close()
-
-
-def audit(db, action=None):
-    with read_sessions(db)() as s:
-        q = select(ConsoleAudit).order_by(ConsoleAudit.id)
-        if action:
-            q = q.where(ConsoleAudit.action == action)
-        return list(s.scalars(q))
 
 
 def counter(db, key):
@@ -104,8 +70,8 @@ def counter(db, key):
 
 
 async def test_unknown_disabled_and_wrong_password_get_the_same_answers(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
-    create_staff(console.db, "off", "停用", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
+    add_staff(console.db, "off", "停用", "fengxi")
     set_active(console.db, "off", False)
     seen = {}
     for name, password, ip in (
@@ -126,7 +92,7 @@ async def test_unknown_disabled_and_wrong_password_get_the_same_answers(console)
 
 
 async def test_unknown_and_disabled_accounts_cost_one_dummy_password_check(console, monkeypatch):
-    create_staff(console.db, "off", "停用", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "off", "停用", "fengxi")
     set_active(console.db, "off", False)
     dummy, real = [], []
     real_dummy, real_verify = auth.dummy_verify, auth.verify_password
@@ -141,7 +107,7 @@ async def test_unknown_and_disabled_accounts_cost_one_dummy_password_check(conso
 
 
 async def test_a_pause_is_per_address_and_never_keeps_staff_out_elsewhere(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     for i in range(5):
         await console.login("li", f"guess-{i}-password", ip="198.51.100.66")
         console.clock.advance(seconds=10)
@@ -154,7 +120,7 @@ async def test_a_pause_is_per_address_and_never_keeps_staff_out_elsewhere(consol
 
 
 async def test_account_delays_grow_but_spare_addresses_the_account_signed_in_from(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     office = "203.0.113.10"
     assert (await console.login("li", ip=office)).status == 302  # a known address from now on
     for i in range(throttle.ACCOUNT_DELAY_FROM):  # one guess each from many addresses
@@ -190,13 +156,13 @@ async def test_parallel_attempts_from_one_address_are_all_counted(console, monke
     assert counter(console.db, throttle.address_key(ip)) == 10
     assert len(audit(console.db, "login_failed")) == 10  # the refused two cost no password check
     # and the limit holds for the next one, right password or not
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     status, text = await answer(await console.login("li", ip=ip))
     assert status == 429 and "登录失败次数过多" in text
 
 
 async def test_parallel_attempts_on_one_account_and_address_stop_at_the_first_delay(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     ip = "198.51.100.78"
     token = await console.token(ip)
     results = await asyncio.gather(*(console.login("li", f"wrong-password-{i}", ip=ip, token=token) for i in range(10)))
@@ -227,7 +193,7 @@ def test_count_attempt_is_atomic_under_threads(db_url):
 
 
 async def test_a_successful_sign_in_gives_the_address_its_count_back(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     ip = "198.51.100.90"
     assert (await console.login("li", "wrong-password-1", ip=ip)).status == 401
     assert (await console.login("li", ip=ip)).status == 302
@@ -236,7 +202,7 @@ async def test_a_successful_sign_in_gives_the_address_its_count_back(console):
 
 
 async def test_idle_counters_are_tidied_away(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     for i in range(3):  # a spray of made-up names from one address
         assert (await console.login(f"ghost{i}", "wrong-password-1", ip="198.51.100.120")).status == 401
     with read_sessions(console.db)() as s:
@@ -249,7 +215,7 @@ async def test_idle_counters_are_tidied_away(console):
 
 
 async def test_pauses_of_one_pair_grow_and_are_forgotten_after_a_quiet_day(console):
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     ip = "198.51.100.130"
 
     async def round_of_five() -> str:
@@ -277,7 +243,7 @@ async def test_pauses_of_one_pair_grow_and_are_forgotten_after_a_quiet_day(conso
 
 async def test_a_sign_in_and_parallel_wrong_attempts_of_the_same_account_never_fail(console):
     """The success path locks its rows in the same order as counting: no deadlock, no 500."""
-    create_staff(console.db, "li", "李明", "fengxi", "staff", PASSWORD)
+    add_staff(console.db, "li", "李明", "fengxi")
     ip = "198.51.100.140"
     for _ in range(4):
         console.client.session.cookie_jar.clear()
