@@ -16,26 +16,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Message, Rating, Staff, Ticket
 from bot.desk import wechat
-from bot.desk.app import create_app
 from bot.desk.console import auth, views
 from bot.desk.wechat import xml as wxml
-from bot.settings import Settings
-from bot.staff.accounts import create_staff
 from bot.runtime.supervisor import free_port
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock
-from tests.settings_env import with_env
+from tests.unit.desk_helpers import PASSWORD, add_staff, console_login, csrf_token, desk_client
 
 pytestmark = pytest.mark.desk
 
-PASSWORD = "Qcy-hostile-2026"
 PAYLOADS = [
     '<script>alert("x")</script>',
     '"><img src=x onerror=alert(1)>',
@@ -63,20 +59,10 @@ class Desk:
     clock: Clock
 
     async def login(self, username: str, password: str = PASSWORD, ip: str | None = None):
-        self.client.session.cookie_jar.clear()
-        headers = {"X-Forwarded-For": ip} if ip else {}
-        page = await self.client.get("/console/login", headers=headers)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
-        return await self.client.post(
-            "/console/login",
-            data={"username": username, "password": password, "csrf_token": token, "next": "/console/"},
-            headers=headers,
-            allow_redirects=False,
-        )
+        return await console_login(self.client, username, password, headers={"X-Forwarded-For": ip} if ip else {})
 
     async def csrf(self) -> str:
-        page = await (await self.client.get("/console/tickets")).text()
-        return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+        return await csrf_token(self.client)
 
     async def post(self, path: str, data: dict, **headers):
         data = {**data, "csrf_token": await self.csrf()}
@@ -95,27 +81,18 @@ class Desk:
         return await self.client.post("/api/chat/message", json={"conversation_id": cid, "text": text}, headers=headers)
 
 
-async def start(db: str, tmp_path, monkeypatch, **env) -> Desk:
-    """A desk configured as these environment variables (DESK_SCHEDULER="0", RATE_LIMIT_CHAT="3/60", …) say."""
+async def start(db: str, tmp_path, **env) -> Desk:
+    """A desk configured as these environment variables (RATE_LIMIT_CHAT="3/60", …) say, started."""
     closed = free_port()
-    app = create_app(
-        with_env(
-            dataclasses.replace(
-                Settings(), database_url=db, var_dir=tmp_path, rasa_port=closed, actions_port=closed, rasa_token="t"
-            ),
-            **env,
-        )
-    )
     clock = Clock(datetime.now(timezone.utc).replace(microsecond=0))
-    app[auth.CLOCK_KEY] = clock
-    client = TestClient(TestServer(app))
+    client = desk_client(db, tmp_path, clock=clock, env=env, rasa_port=closed, actions_port=closed)
     await client.start_server()
-    return Desk(client, app, db, clock)
+    return Desk(client, client.app, db, clock)
 
 
 @pytest.fixture
-async def desk(sqlite_url, tmp_path, monkeypatch):
-    d = await start(sqlite_url, tmp_path, monkeypatch, DESK_SCHEDULER="0")
+async def desk(sqlite_url, tmp_path):
+    d = await start(sqlite_url, tmp_path)
     yield d
     await d.client.close()
 
@@ -126,7 +103,7 @@ def assert_escaped_page(html: str, where: str) -> None:
 
 
 def staff(db, username, node, role="staff"):
-    return create_staff(db, username, username.upper(), node, role, PASSWORD)
+    return add_staff(db, username, username.upper(), node, role)
 
 
 # ---- injection and script attempts ----------------------------------------------------------------
@@ -394,8 +371,8 @@ async def test_oversize_bodies_get_413_in_chinese(desk, monkeypatch):
     assert r.status == 400 and "最多2000字" in (await r.json())["message"]
 
 
-async def test_oversize_wechat_callback_gets_413(sqlite_url, tmp_path, monkeypatch):
-    d = await start(sqlite_url, tmp_path, monkeypatch, WECHAT_MP_TOKEN="tok", DESK_SCHEDULER="0")
+async def test_oversize_wechat_callback_gets_413(sqlite_url, tmp_path):
+    d = await start(sqlite_url, tmp_path, WECHAT_MP_TOKEN="tok")
     try:
         ts = str(int(time.time()))
         r = await d.client.post(f"/wechat/mp?timestamp={ts}&nonce=n&signature=x", data=b"<xml>" + b"a" * 70_000)
@@ -407,12 +384,10 @@ async def test_oversize_wechat_callback_gets_413(sqlite_url, tmp_path, monkeypat
 # ---- floods: per-sender rate limits --------------------------------------------------------------
 
 
-async def test_web_chat_rate_limits(sqlite_url, tmp_path, monkeypatch):
+async def test_web_chat_rate_limits(sqlite_url, tmp_path):
     d = await start(
         sqlite_url,
         tmp_path,
-        monkeypatch,
-        DESK_SCHEDULER="0",
         RATE_LIMIT_CHAT="3/60",
         RATE_LIMIT_CHAT_IP="5/60",
         RATE_LIMIT_SESSION_IP="4/600",
@@ -457,8 +432,8 @@ async def test_web_chat_rate_limits(sqlite_url, tmp_path, monkeypatch):
         await d.client.close()
 
 
-async def test_console_login_is_limited_per_address(sqlite_url, tmp_path, monkeypatch):
-    d = await start(sqlite_url, tmp_path, monkeypatch, DESK_SCHEDULER="0", RATE_LIMIT_LOGIN_IP="3/900")
+async def test_console_login_is_limited_per_address(sqlite_url, tmp_path):
+    d = await start(sqlite_url, tmp_path, RATE_LIMIT_LOGIN_IP="3/900")
     try:
         for name in ("aa", "bb"):
             staff(d.db, name, "fengxi")
@@ -483,10 +458,8 @@ def _sign(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
 
-async def test_wechat_flood_gets_a_clear_passive_reply(sqlite_url, tmp_path, monkeypatch):
-    d = await start(
-        sqlite_url, tmp_path, monkeypatch, DESK_SCHEDULER="0", WECHAT_MP_TOKEN="tok", RATE_LIMIT_WECHAT="2/60"
-    )
+async def test_wechat_flood_gets_a_clear_passive_reply(sqlite_url, tmp_path):
+    d = await start(sqlite_url, tmp_path, WECHAT_MP_TOKEN="tok", RATE_LIMIT_WECHAT="2/60")
     try:
 
         async def send(n: int, user: str = "oUser1"):
@@ -528,9 +501,9 @@ async def test_wechat_flood_gets_a_clear_passive_reply(sqlite_url, tmp_path, mon
 # ---- characters PostgreSQL refuses ---------------------------------------------------------------
 
 
-async def test_nul_and_broken_unicode_on_postgresql(pg_url, tmp_path, monkeypatch):
+async def test_nul_and_broken_unicode_on_postgresql(pg_url, tmp_path):
     """PostgreSQL cannot store NUL; such input gets a Chinese 400 or is cleaned, never a 500."""
-    d = await start(pg_url, tmp_path, monkeypatch, DESK_SCHEDULER="0")
+    d = await start(pg_url, tmp_path)
     try:
         cid, key = await d.chat_session()
         for text in ("a\x00b", "\ud800", "正常的消息 ' OR 1=1 --"):
