@@ -28,7 +28,7 @@ from bot.desk.app import create_app
 from bot.desk.hub import HUB_KEY
 from bot.desk.wechat import xml as wxml
 from bot.settings import Settings
-from tests.settings_env import with_env
+from tests.unit.desk_helpers import desk_client
 
 pytestmark = pytest.mark.desk
 
@@ -242,14 +242,11 @@ async def start_desk(monkeypatch, tmp_path, db_url, budget="4.0", **settings) ->
         "WECOM_API_BASE": base,
         "WECHAT_REPLY_BUDGET": budget,
     }
-    app = create_app(
-        with_env(Settings(var_dir=tmp_path, database_url=db_url, rasa_port=9, actions_port=9, **settings), **env)
-    )
+    client = desk_client(db_url, tmp_path, env=env, **settings)
     inbound = FakeInbound()
-    app[wechat.INBOUND_KEY] = inbound
-    client = TestClient(TestServer(app))
+    client.app[wechat.INBOUND_KEY] = inbound
     await client.start_server()
-    return Desk(client, app, inbound, api, Mp(), Work()), [client, api_server]
+    return Desk(client, client.app, inbound, api, Mp(), Work()), [client, api_server]
 
 
 @pytest.fixture
