@@ -27,10 +27,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.desk import gateway
-from bot.desk.app import create_app
-from bot.settings import RATE_FIELDS, Settings
+from bot.settings import RATE_FIELDS
 from bot.runtime.supervisor import free_port
-from tests.settings_env import with_env
+from tests.unit.desk_helpers import desk_app
 
 pytestmark = [pytest.mark.desk, pytest.mark.slow]
 
@@ -146,22 +145,16 @@ def desk(tmp_path_factory):
     migrate(db)
     sync_network(db)
     closed = free_port()
-    settings_ = dataclasses.replace(
-        Settings(), database_url=db, var_dir=tmp, rasa_port=closed, actions_port=closed, rasa_token="t"
-    )
     # the limits have their own tests; here every example must reach the handlers
     no_limits = {field.upper(): "off" for field in RATE_FIELDS}  # RATE_LIMIT_CHAT=off, …
-    app = create_app(
-        with_env(
-            settings_,
-            WECHAT_MP_TOKEN=MP_TOKEN,
-            WECHAT_MP_AES_KEY=MP_KEY,
-            WECHAT_MP_APPID=MP_APPID,
-            WECHAT_TIMESTAMP_WINDOW="0",
-            DESK_SCHEDULER="0",
-            **no_limits,
-        )
+    env = dict(
+        WECHAT_MP_TOKEN=MP_TOKEN,
+        WECHAT_MP_AES_KEY=MP_KEY,
+        WECHAT_MP_APPID=MP_APPID,
+        WECHAT_TIMESTAMP_WINDOW="0",
+        **no_limits,
     )
+    app = desk_app(db, tmp, env=env, rasa_port=closed, actions_port=closed)
     app[gateway.GATEWAY_KEY].retry_interval = 3600
     port = free_port()
     loop = asyncio.new_event_loop()
