@@ -10,7 +10,8 @@ an unmarked unit test that creates the desk app).
 - `desk_app(db_url, var_dir, ...)`: the desk's app on a test database;
 - `desk_client(...)`: that app behind an aiohttp TestClient (`async with desk_client(...) as client:`);
 - `TestDesk`: one app and several browsers with cookies of their own (staff of two nodes signed in at once);
-- `add_staff`, `console_login`, `sign_in`, `csrf_token`: accounts with `PASSWORD`, signed in as a browser does;
+- `add_staff`: an account with `PASSWORD`; `console_login`, `sign_in`, `login_token`, `csrf_token`: the console's
+  sign-in as a browser does it, and the CSRF tokens of its forms;
 - `audit`: the console's audit rows.
 """
 
@@ -129,7 +130,7 @@ def audit(db: str, action: str | None = None) -> list[ConsoleAudit]:
 class Browser:
     """One browser (cookies of its own) on a test desk; `client` sends its requests."""
 
-    client: TestClient
+    client: TestClient  # or, for TestDesk's second browser on, another cookie jar on the same server
 
     async def login(self, username: str, password: str = PASSWORD, headers: dict | None = None):
         """console_login: the response, 302 when accepted."""
