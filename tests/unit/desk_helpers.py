@@ -12,7 +12,8 @@ an unmarked unit test that creates the desk app).
 - `TestDesk`: one app and several browsers with cookies of their own (staff of two nodes signed in at once);
 - `add_staff`: an account with `PASSWORD`; `console_login`, `sign_in`, `login_token`, `csrf_token`: the console's
   sign-in as a browser does it, and the CSRF tokens of its forms;
-- `audit`: the console's audit rows.
+- `audit`: the console's audit rows;
+- `chat_session`: a web chat conversation opened on the desk.
 """
 
 from __future__ import annotations
@@ -121,6 +122,14 @@ def audit(db: str, action: str | None = None) -> list[ConsoleAudit]:
         if action:
             q = q.where(ConsoleAudit.action == action)
         return list(s.scalars(q))
+
+
+async def chat_session(client, headers: dict | None = None) -> tuple[str, str]:
+    """A new web chat conversation, opened as the chat page opens one: (conversation_id, its key)."""
+    r = await client.post("/api/chat/session", headers=headers or {})
+    assert r.status == 200, r.status
+    body = await r.json()
+    return body["conversation_id"], body["key"]
 
 
 # ---- several browsers on one desk -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import Attachment, Conversation, Message, TicketEvent
 from tests.unit.test_files import JPEG, PDF, office, open_ticket, png
-from tests.unit.desk_helpers import TestDesk, add_staff, audit
+from tests.unit.desk_helpers import TestDesk, add_staff, audit, chat_session
 
 pytestmark = pytest.mark.desk
 
@@ -33,12 +33,6 @@ async def desk(db_url, tmp_path):
     )
     yield d
     await d.close()
-
-
-async def chat_session(client) -> tuple[str, str]:
-    r = await client.post("/api/chat/session")
-    body = await r.json()
-    return body["conversation_id"], body["key"]
 
 
 def upload_form(

@@ -28,7 +28,7 @@ from bot.desk.wechat import xml as wxml
 from bot.runtime.supervisor import free_port
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock
-from tests.unit.desk_helpers import PASSWORD, add_staff, console_login, csrf_token, desk_client
+from tests.unit.desk_helpers import PASSWORD, add_staff, chat_session, console_login, csrf_token, desk_client
 
 pytestmark = pytest.mark.desk
 
@@ -71,10 +71,7 @@ class Desk:
         )
 
     async def chat_session(self, ip: str | None = None) -> tuple[str, str]:
-        r = await self.client.post("/api/chat/session", headers={"X-Forwarded-For": ip} if ip else {})
-        assert r.status == 200
-        body = await r.json()
-        return body["conversation_id"], body["key"]
+        return await chat_session(self.client, {"X-Forwarded-For": ip} if ip else {})
 
     async def say(self, cid: str, key: str, text: str, ip: str | None = None):
         headers = {"X-Chat-Key": key, **({"X-Forwarded-For": ip} if ip else {})}

@@ -18,7 +18,7 @@ from bot.desk import notifier
 from bot.policy import load_rules, push, subscription
 from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
 from tests.clock import Clock
-from tests.unit.desk_helpers import add_staff, desk_client, sign_in
+from tests.unit.desk_helpers import add_staff, chat_session, desk_client, sign_in
 
 pytestmark = pytest.mark.desk
 
@@ -29,12 +29,6 @@ NOW = bj(2027, 3, 1, 9, 30)  # Monday, before the 10:00 run
 async def desk(db_url, rules_dir, tmp_path):
     async with desk_client(db_url, tmp_path, clock=Clock(NOW), knowledge_dir=rules_dir) as client:
         yield client
-
-
-async def chat_session(client) -> tuple[str, str]:
-    r = await client.post("/api/chat/session")
-    data = await r.json()
-    return data["conversation_id"], data["key"]
 
 
 async def say(client, cid, key, text) -> list[dict]:

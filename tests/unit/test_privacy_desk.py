@@ -16,7 +16,7 @@ from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Contact, Conversation, Message, utcnow
 from bot.desk import chat
 from tests.unit.test_privacy import NOW, person
-from tests.unit.desk_helpers import TestDesk, add_staff
+from tests.unit.desk_helpers import TestDesk, add_staff, chat_session
 
 pytestmark = pytest.mark.desk
 
@@ -26,12 +26,6 @@ async def desk(db_url, tmp_path):
     d = TestDesk(db_url, tmp_path, chat_key_idle_days=30)
     yield d
     await d.close()
-
-
-async def new_chat(client) -> tuple[str, str]:
-    r = await client.post("/api/chat/session")
-    body = await r.json()
-    return body["conversation_id"], body["key"]
 
 
 def idle_for(db: str, cid: str, days: float) -> None:
@@ -49,7 +43,7 @@ async def history(client, cid, key):
 
 async def test_a_key_unused_for_longer_than_the_limit_expires_for_good(desk):
     b = await desk.browser()
-    cid, key = await new_chat(b.client)
+    cid, key = await chat_session(b.client)
     idle_for(desk.db, cid, 29.9)
     assert (await history(b.client, cid, key)).status == 200  # a day inside the limit: still valid
     idle_for(desk.db, cid, 30.1)
@@ -73,7 +67,7 @@ async def test_a_key_unused_for_longer_than_the_limit_expires_for_good(desk):
 
 async def test_an_expired_key_cannot_open_the_websocket(desk):
     b = await desk.browser()
-    cid, key = await new_chat(b.client)
+    cid, key = await chat_session(b.client)
     idle_for(desk.db, cid, 31)
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await b.client.ws_connect(f"/ws/chat?conversation_id={cid}", protocols=("yschat", f"key.{key}"))
@@ -82,8 +76,8 @@ async def test_an_expired_key_cannot_open_the_websocket(desk):
 
 async def test_end_session_forgets_the_key_and_closes_the_socket(desk):
     b = await desk.browser()
-    cid, key = await new_chat(b.client)
-    other_cid, other_key = await new_chat(b.client)
+    cid, key = await chat_session(b.client)
+    other_cid, other_key = await chat_session(b.client)
     ws = await b.client.ws_connect(f"/ws/chat?conversation_id={cid}", protocols=("yschat", f"key.{key}"))
     r = await b.client.post("/api/chat/end", headers={"X-Chat-Key": key}, json={"conversation_id": cid})
     assert r.status == 200 and "已结束" in (await r.json())["message"]
@@ -113,7 +107,7 @@ async def test_end_session_forgets_the_key_and_closes_the_socket(desk):
 )
 async def test_end_session_abuse_is_refused(desk, headers, body):
     b = await desk.browser()
-    cid, key = await new_chat(b.client)
+    cid, key = await chat_session(b.client)
     headers = {k: v.replace("KEY", key) for k, v in headers.items()}
     body = {k: (v.replace("CID", cid) if isinstance(v, str) else v) for k, v in body.items()}
     r = await b.client.post("/api/chat/end", headers=headers, json=body)
@@ -133,7 +127,7 @@ async def test_a_key_offered_without_the_protocol_name_is_not_logged(desk, caplo
 
     logmask.install()
     b = await desk.browser()
-    cid, key = await new_chat(b.client)
+    cid, key = await chat_session(b.client)
     caplog.set_level(logging.DEBUG)
     ws = await b.client.ws_connect(f"/ws/chat?conversation_id={cid}", protocols=(f"key.{key}",))
     await ws.close()
