@@ -2,8 +2,9 @@
 
 `setup(app)` registers the routes, the access middleware (sessions, CSRF) and the
 security headers; everything else lives in the modules beside this one:
-auth (sign-in, sessions, CSRF), views (pages and actions), live (server-sent events),
-store (database reads, audit), dispatch (today's dispatch list), templates (HTML);
+auth (sign-in, sessions, CSRF), staff_view (StaffView: who is signed in and what they may see),
+views (pages and actions), live (server-sent events), store (database reads, audit),
+dispatch (today's dispatch list), templates (HTML);
 feature pages, each with its own setup(app) and top-bar link: admin, privacy, dashboard, contact,
 pushes (政策推送), knowledge (知识库 editing), enterprises (一企一档), visits (入企服务), search.
 """

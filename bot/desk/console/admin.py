@@ -17,7 +17,8 @@ from aiohttp import web
 
 from bot.staff import accounts
 from bot.desk.console import templates as t
-from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
+from bot.desk.console.auth import client_ip, clock_of, current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY, db_url
 
 DONE = {

@@ -44,6 +44,8 @@ from bot.staff import throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
+from bot.desk.console import templates as t
+from bot.desk.console.staff_view import StaffView, staff_view
 from bot.desk.keys import SETTINGS_KEY, db_url
 from bot.staff.accounts import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
 
@@ -151,70 +153,6 @@ def client_ip(request: web.Request) -> Optional[str]:
 
 
 # ---- the signed-in member of staff ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaffView:
-    """Who is signed in, and which service nodes they may see and act on."""
-
-    id: int
-    username: str
-    display_name: str
-    node_id: str
-    role: str
-    scope: frozenset  # node ids (own node and the nodes below it; all for admins)
-    all_nodes: bool  # sees the whole network (admins, staff of the comprehensive centre)
-    session_id: str
-    csrf_token: str
-
-    @property
-    def actor(self) -> str:
-        return f"staff:{self.username}"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
-    def is_lead(self) -> bool:
-        return self.role in ("lead", "admin")
-
-    def sees(self, node_id: Optional[str]) -> bool:
-        """May act on things at `node_id`; unrouted things (None) belong to the comprehensive centre."""
-        if self.all_nodes:
-            return True
-        if node_id is None:
-            from bot.network import default_network
-
-            node_id = default_network().centre.id
-        return node_id in self.scope
-
-    def node_filter(self) -> Optional[set]:
-        """Node ids for queries, or None for no restriction."""
-        return None if self.all_nodes else set(self.scope)
-
-
-def staff_view(staff: Staff, session_id: str, csrf_token: str) -> StaffView:
-    from bot.network import default_network
-
-    network = default_network()
-    if staff.role == "admin":
-        scope = frozenset(n.id for n in network)
-        everything = True
-    else:
-        scope = network.scope(staff.node_id) if staff.node_id in network else frozenset({staff.node_id})
-        everything = network.centre.id in scope
-    return StaffView(
-        staff.id,
-        staff.username,
-        staff.display_name,
-        staff.node_id,
-        staff.role,
-        scope,
-        everything,
-        session_id,
-        csrf_token,
-    )
 
 
 def current_staff(request: web.Request) -> StaffView:
@@ -468,8 +406,6 @@ def csrf_failure(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "csrf", "message": "请求缺少有效的安全令牌（CSRF），请刷新页面后重试。"}, status=403
         )
-    from bot.desk.console import templates as t
-
     return web.Response(
         text=t.error_page("请求已失效", "页面已过期或请求缺少安全令牌，请返回刷新页面后重试。"),
         status=403,
@@ -547,8 +483,6 @@ def _safe_next(value: Optional[str]) -> str:
 def _login_page(
     request: web.Request, message: str | None = None, username: str = "", status: int = 200
 ) -> web.Response:
-    from bot.desk.console import templates as t
-
     token = secrets.token_urlsafe(32)
     resp = web.Response(
         text=t.login_page(token, _safe_next(request.query.get("next")), message, username),
@@ -621,8 +555,6 @@ async def login_post(request: web.Request) -> web.Response:
 
 
 async def logout_get(request: web.Request) -> web.Response:
-    from bot.desk.console import templates as t
-
     staff = current_staff(request)
     return web.Response(text=t.logout_page(staff), content_type="text/html")
 

@@ -21,7 +21,7 @@ from bot.db import read_sessions
 from bot.db.schema import Contact, Enterprise, Ticket
 from bot.desk.console import templates as t
 from bot.desk.console import views
-from bot.desk.console.auth import StaffView
+from bot.desk.console.staff_view import StaffView
 from bot.tickets.identity import IdentityService
 
 DONE = {

@@ -16,7 +16,8 @@ from aiohttp import web
 from bot.desk import figures as fg
 from bot.desk.console import templates as t
 from bot.desk.console import views
-from bot.desk.console.auth import StaffView, current_staff
+from bot.desk.console.auth import current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.reports.figures import Dashboard, WindowFigures
 from bot.reports.monthly import NODE_KINDS
 from bot.reports.scorecard import Scorecard, scorecard

@@ -26,7 +26,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.desk.console import store, templates as t, views
-from bot.desk.console.auth import StaffView, current_staff
+from bot.desk.console.auth import current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.enterprises import file as ef
 from bot.enterprises import listing
 from bot.enterprises import profile as pf

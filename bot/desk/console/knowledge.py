@@ -33,7 +33,8 @@ from aiohttp import web
 
 from bot.desk.console import templates as t
 from bot.desk.console import views
-from bot.desk.console.auth import StaffView, current_staff, write_audit, client_ip
+from bot.desk.console.auth import current_staff, write_audit, client_ip
+from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY
 from bot.knowledge import KnowledgeService
 from bot.knowledge import drafts as dr

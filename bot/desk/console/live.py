@@ -19,7 +19,8 @@ from typing import Any, Optional
 from aiohttp import web
 
 from bot.desk.console import store
-from bot.desk.console.auth import COOKIE, StaffView, clock_of, current_staff, load_session
+from bot.desk.console.auth import COOKIE, clock_of, current_staff, load_session
+from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from aiohttp import web
 
 from bot.db import read_sessions
 from bot.desk.console import templates as t
-from bot.desk.console.auth import StaffView, client_ip, current_staff
+from bot.desk.console.auth import client_ip, current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY
 from bot.privacy import data
 from bot.privacy.service import run_erase, run_export

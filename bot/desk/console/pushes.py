@@ -21,7 +21,8 @@ from aiohttp import web
 
 from bot.desk.console import templates as t
 from bot.desk.console import views
-from bot.desk.console.auth import StaffView, current_staff
+from bot.desk.console.auth import current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY
 from bot.policy import PolicyError, load_rules, push
 

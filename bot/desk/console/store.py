@@ -27,7 +27,7 @@ from bot.db.schema import (
     Ticket,
     TicketEvent,
 )
-from bot.desk.console.auth import StaffView
+from bot.desk.console.staff_view import StaffView
 from bot.tickets import lifecycle as lc
 
 MESSAGE_PAGE = 500

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from bot.desk import pages
+from bot.desk.console.store import node_name
 from bot.taxonomy import BY_INTENT, CATEGORIES
 from bot.tickets import history, lifecycle as lc
 
@@ -127,15 +128,9 @@ def nav_links(staff) -> tuple:
     )
 
 
-def _node_name(node_id: Optional[str]) -> str:
-    from bot.desk.console.store import node_name
-
-    return node_name(node_id)
-
-
 pages.ENV.globals.update(
     nav_links=nav_links,
-    node_name=_node_name,
+    node_name=node_name,
     csrf_input=csrf_input,
     role_label=lambda r: ROLE_LABELS.get(r, r),
     dt=dt,

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import ConsoleRead, Enterprise, Handover, Message, Ticket, utcnow
-from bot.desk.console.auth import StaffView
+from bot.desk.console.staff_view import StaffView
 from bot.tickets import lifecycle as lc
 
 

@@ -25,7 +25,8 @@ from bot.desk.console import dispatch as dp
 from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console import unread as ur
-from bot.desk.console.auth import StaffView, client_ip, clock_of, current_staff
+from bot.desk.console.auth import client_ip, clock_of, current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY, db_url
 from bot.settings import SERVICE_DATA_DIR
 from bot.tickets import history, lifecycle as lc

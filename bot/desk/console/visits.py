@@ -24,7 +24,8 @@ from typing import Optional
 from aiohttp import web
 
 from bot.desk.console import store, templates as t, views
-from bot.desk.console.auth import StaffView, current_staff
+from bot.desk.console.auth import current_staff
+from bot.desk.console.staff_view import StaffView
 from bot.enterprises import file as ef
 from bot.enterprises import profile as pf
 from bot.taxonomy import BY_INTENT, CATEGORIES
