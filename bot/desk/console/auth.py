@@ -44,6 +44,7 @@ from bot.staff import throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
+from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console.staff_view import StaffView, staff_view
 from bot.desk.keys import SETTINGS_KEY, db_url
@@ -160,36 +161,6 @@ def current_staff(request: web.Request) -> StaffView:
     if staff is None:  # the middleware lets no such request through; belt and braces
         raise web.HTTPUnauthorized(text="请先登录")
     return staff
-
-
-# ---- audit ---------------------------------------------------------------------------------------
-
-
-def write_audit(
-    db_url: str,
-    actor: str,
-    action: str,
-    *,
-    conversation_id: str | None = None,
-    handover_id: int | None = None,
-    ticket_id: int | None = None,
-    detail: str | None = None,
-    ip: str | None = None,
-    at: datetime | None = None,
-) -> None:
-    with sessions(db_url).begin() as s:
-        s.add(
-            ConsoleAudit(
-                at=at or utcnow(),
-                actor=actor[:128],
-                action=action[:32],
-                conversation_id=conversation_id,
-                handover_id=handover_id,
-                ticket_id=ticket_id,
-                detail=detail,
-                ip=ip,
-            )
-        )
 
 
 # ---- sign-in -------------------------------------------------------------------------------------
@@ -563,7 +534,7 @@ async def logout_post(request: web.Request) -> web.Response:
     staff = current_staff(request)
     db = db_url(request)
     await asyncio.to_thread(end_session, db, staff.session_id)
-    await asyncio.to_thread(write_audit, db, staff.actor, "logout", ip=client_ip(request), at=clock_of(request.app)())
+    await asyncio.to_thread(store.record, db, staff, "logout", ip=client_ip(request), at=clock_of(request.app)())
     resp = web.HTTPFound("/console/login")
     resp.del_cookie(COOKIE, path=PREFIX)
     raise resp

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from bot.desk.console import templates as t
 from bot.desk.console import views
-from bot.desk.console.auth import current_staff, write_audit, client_ip
+from bot.desk.console.auth import current_staff
 from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY
 from bot.knowledge import KnowledgeService
@@ -132,15 +132,7 @@ def _service(request: web.Request) -> KnowledgeService:
 
 
 async def _audit(request: web.Request, staff: StaffView, action: str, detail: str) -> None:
-    await views.run(
-        write_audit,
-        views.db_url(request),
-        staff.actor,
-        action,
-        detail=detail[:2000],
-        ip=client_ip(request),
-        at=views.now_of(request),
-    )
+    await views.audit(request, staff, action, detail=detail[:2000])
 
 
 async def _refuse(request: web.Request, staff: StaffView, what: str) -> web.Response:

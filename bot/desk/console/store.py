@@ -26,6 +26,7 @@ from bot.db.schema import (
     Staff,
     Ticket,
     TicketEvent,
+    utcnow,
 )
 from bot.desk.console.staff_view import StaffView
 from bot.tickets import lifecycle as lc
@@ -96,9 +97,8 @@ def record(
     ticket_note: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    """One console audit row; with `ticket_action`, also the ticket's own audit trail (TicketEvent)."""
-    from bot.db.schema import utcnow
-
+    """One console audit row (ConsoleAudit: every staff action, sign-out included; sign-in writes its own in
+    auth.login); with `ticket_action`, also the ticket's own audit trail (TicketEvent)."""
     at = at or utcnow()
     with sessions(db_url).begin() as s:
         s.add(
