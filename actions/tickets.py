@@ -203,7 +203,7 @@ class ValidateTicketForm(FormValidationAction):
         events = await super().run(dispatcher, tracker, domain)
         if requested and not text.startswith("/") and requested != "ticket_confirm":
             set_now = {e["name"] for e in events if e.get("event") == "slot"}
-            found = extract(text, services.network(), expecting=requested).as_slots()
+            found = extract(text, services.network(), expecting=requested, is_reply=speech.is_reply).as_slots()
             for slot, value in found.items():
                 if slot != requested and slot not in set_now and not tracker.get_slot(slot):
                     events.append(SlotSet(slot, value))
@@ -245,7 +245,9 @@ class ValidateTicketForm(FormValidationAction):
         text = (value or "").strip()
         if self._digression(text, dispatcher, tracker):
             return {"enterprise_name": None}
-        name = extract(text, services.network(), expecting="enterprise_name").company or _prefilled(text, tracker)
+        name = extract(
+            text, services.network(), expecting="enterprise_name", is_reply=speech.is_reply
+        ).company or _prefilled(text, tracker)
         if not name or not 2 <= len(name) <= 64 or name.isdigit() or name.startswith("/"):
             return self._miss("enterprise_name", dispatcher, tracker, wording.ASK_AGAIN["enterprise_name"])
         return {"enterprise_name": name, "form_misses": 0}
@@ -256,7 +258,9 @@ class ValidateTicketForm(FormValidationAction):
         text = (value or "").strip()
         if self._digression(text, dispatcher, tracker):
             return {"contact_name": None}
-        name = extract(text, services.network(), expecting="contact_name").contact_name or _prefilled(text, tracker)
+        name = extract(
+            text, services.network(), expecting="contact_name", is_reply=speech.is_reply
+        ).contact_name or _prefilled(text, tracker)
         if not name or not 1 <= len(name) <= 20 or name.startswith("/"):
             return self._miss("contact_name", dispatcher, tracker, wording.ASK_AGAIN["contact_name"])
         return {"contact_name": name, "form_misses": 0}

@@ -4,7 +4,8 @@ This package owns the reading of what enterprise users type in a WeChat-style ch
 the assistant does with it: `details` pulls the details a user volunteers (company, contact
 name, mobile, credit code, new city / park, company figures) out of any free message, `speech`
 recognises what a message does (affirm, refuse, cancel, answer "none", ask, request help,
-correct a field, follow up on the previous topic), `options` maps typed text to the buttons
+correct a field, follow up on the previous topic) and reads details to do so (callers hand its
+`is_reply` to `details.extract` for bare answers), `options` maps typed text to the buttons
 just shown and `turn` plans the reply to one message. It exists so that the Rasa actions never
 ask for something twice and never loop on an answer a person would understand. Everything here
 is regular-expression and string work over `bot.text.normalise`, fast enough for every message;

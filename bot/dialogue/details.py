@@ -9,7 +9,10 @@ needs (employees, R&D staff, revenue, R&D expense, founding, patents, software c
 
 `expecting` is the slot the bot just asked for: then a bare answer ("李娜", "云图生物", "空港")
 counts too; without it only details announced by their context are taken, so a need description
-never turns into a company or a person.
+never turns into a company or a person. A bare answer is never a reply to the question ("好的", "取消",
+"没有", "ok", a question of its own): telling one is bot.dialogue.speech's work, and speech reads details
+(a yes that also gives details is no plain yes), so the caller hands speech's test in as `is_reply`
+rather than details importing speech.
 
 Everything works on the normalised text (traditional → simplified, full width → half width) with
 plain regular expressions; values are cut from the same positions so ASCII keeps its case.
@@ -30,7 +33,7 @@ import unicodedata
 from datetime import date
 from decimal import Decimal
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bot.tickets import credit_code as uscc
 from bot.text import normalise, normalise_aligned
@@ -501,10 +504,8 @@ _BARE_FILLER = re.compile(
 )
 
 
-def _bare_company(tx: _Text, det: Details) -> None:
-    """The answer to "企业名称？" when it has no legal suffix ("云图生物")."""
-    from bot.dialogue import speech
-
+def _bare_company(tx: _Text, det: Details, is_reply: Callable[[str], bool]) -> None:
+    """The answer to "企业名称？" when it has no legal suffix ("云图生物"); never a reply ("好的", "取消", "没有")."""
     text = tx.masked
     for piece in re.finditer(r"[^,，。.!！?？;；、\s|]+", text):
         clause = piece.group()
@@ -515,13 +516,7 @@ def _bare_company(tx: _Text, det: Details) -> None:
             continue
         if re.match(r"(?:做|搞|从事|主要|负责|开|办|想|要|需要|请|帮|麻烦)", stripped) or stripped in _CO_GENERIC:
             continue
-        if (
-            speech.is_question(clause)
-            or speech.is_none_answer(clause)
-            or speech.is_affirmation(clause)
-            or speech.is_cancel(clause)
-            or speech.is_negation(clause)
-        ):
+        if is_reply(clause):
             continue
         det.company = tx.disp[offset : offset + len(stripped)].strip()
         tx.mask(offset, offset + len(stripped))
@@ -791,7 +786,7 @@ _ENGLISH_NAME = re.compile(
 )
 
 
-def _find_name(tx: _Text, det: Details, expecting: Optional[str]) -> None:
+def _find_name(tx: _Text, det: Details, expecting: Optional[str], is_reply: Optional[Callable[[str], bool]]) -> None:
     text = tx.masked
     m = _ENGLISH_NAME.search(text)
     if m and m.group(1).split()[0] not in {"ok", "hi", "hello", "the", "we", "our", "a"}:
@@ -818,19 +813,15 @@ def _find_name(tx: _Text, det: Details, expecting: Optional[str]) -> None:
                     tx.mask(piece.start(), piece.start() + len(clause))
                     return
         whole = text.replace(_MASK, " ").strip(" ,，.。")
-        if re.fullmatch(r"[a-z][a-z.'\-]*(?: [a-z][a-z.'\-]*){0,3}", whole) and len(whole) <= 30:
-            from bot.dialogue import speech
-
-            if not (
-                speech.is_affirmation(whole)
-                or speech.is_negation(whole)
-                or speech.is_cancel(whole)
-                or speech.is_none_answer(whole)
-                or speech.is_question(whole)
-            ):
-                start = text.index(whole)
-                det.contact_name = tx.disp[start : start + len(whole)]
-                return
+        if (
+            is_reply is not None  # "ok", "no", "cancel" are no names
+            and re.fullmatch(r"[a-z][a-z.'\-]*(?: [a-z][a-z.'\-]*){0,3}", whole)
+            and len(whole) <= 30
+            and not is_reply(whole)
+        ):
+            start = text.index(whole)
+            det.contact_name = tx.disp[start : start + len(whole)]
+            return
     m = re.search(r"(?:my name is|name:)\s*([a-z][a-z'\-]*(?: [a-z][a-z'\-]*)?)(?=$|[\s,.;!|，。])", text)
     if m:
         det.contact_name = tx.disp[m.start(1) : m.end(1)]
@@ -1130,9 +1121,17 @@ _NO_LOCATION = re.compile(
 # ---- the whole message --------------------------------------------------------------------------------
 
 
-def extract(text: str, network: Optional["Network"] = None, *, expecting: Optional[str] = None) -> Details:
+def extract(
+    text: str,
+    network: Optional["Network"] = None,
+    *,
+    expecting: Optional[str] = None,
+    is_reply: Optional[Callable[[str], bool]] = None,
+) -> Details:
     """Every detail in one free message (see the module docstring). `network` (a bot.network.Network)
-    recognises parks and new cities; without it only the five new cities are recognised."""
+    recognises parks and new cities; without it only the five new cities are recognised. `is_reply`
+    (bot.dialogue.speech.is_reply) tells a reply from a bare company or English name when `expecting` asks for
+    one; without it neither is taken."""
     det = Details()
     if not text or not text.strip():
         return det
@@ -1151,8 +1150,8 @@ def extract(text: str, network: Optional["Network"] = None, *, expecting: Option
     if _NO_LOCATION.search(tx.masked):
         det.no_location = True
     _find_location(tx, det, network, expecting)
-    if expecting == "enterprise_name" and det.company is None:
-        _bare_company(tx, det)
-    _find_name(tx, det, expecting)
+    if expecting == "enterprise_name" and det.company is None and is_reply is not None:
+        _bare_company(tx, det, is_reply)
+    _find_name(tx, det, expecting, is_reply)
     det.figures = _find_figures(tx.masked)
     return det

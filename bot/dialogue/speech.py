@@ -14,7 +14,10 @@ way a person would (design.md §6 "typed = clicked", "nothing loops"):
 - a follow-up is elliptical and needs the previous topic ("那科小呢", "要什么材料").
 
 All functions accept traditional characters, full-width punctuation, emoji and mixed English; they
-are pure regular-expression work over `bot.text.normalise`.
+are pure regular-expression work over `bot.text.normalise`, and read the details in a message with
+`bot.dialogue.details.extract` (a yes that also gives details is no plain yes; a correction's new value is
+the detail it names). details in turn needs to know a reply from a bare answer: `is_reply`, which callers
+hand to `extract` (details does not import this module).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import re
 from functools import lru_cache
 from typing import Optional
 
+from bot.dialogue.details import extract
 from bot.text import normalise, normalise_aligned
 
 __all__ = [
+    "is_reply",
     "is_affirmation",
     "is_negation",
     "is_cancel",
@@ -167,11 +172,8 @@ def is_affirmation(text: str) -> bool:
             content.append(clause)
     if not found:
         return False
-    if content:
-        from bot.dialogue.details import extract
-
-        if extract("，".join(content)).as_slots():
-            return False  # "好的，我们在沣西": new details, not a plain yes
+    if content and extract("，".join(content)).as_slots():
+        return False  # "好的，我们在沣西": new details, not a plain yes
     return True
 
 
@@ -323,6 +325,17 @@ def is_question(text: str) -> bool:
         if _Q_WORD.search(c) or _Q_END.search(c) or _EN_Q.match(c):
             return True
     return False
+
+
+# ---- a reply, not a value --------------------------------------------------------------------------
+
+
+def is_reply(text: str) -> bool:
+    """The message replies to the question just asked instead of giving the value it asks for: yes, no, cancel,
+    "none", or a question of its own ("好的", "不是", "取消", "没有", "ok", "什么意思"). Passed to
+    `details.extract` (`is_reply=`) so that no such message is read as a bare company or English name."""
+    # is_affirmation last: it is the one that reads the message's details
+    return is_question(text) or is_none_answer(text) or is_cancel(text) or is_negation(text) or is_affirmation(text)
 
 
 # ---- requests ----------------------------------------------------------------------------------------
@@ -598,8 +611,6 @@ def question_parts(text: str) -> list[str]:
     a question without a topic of its own gets the last topic mentioned ("我们想申请高企。需要什么材料？"
     → "高企需要什么材料"); "那X呢" repeats the previous question about X ("专精特新怎么申报？那小巨人呢"
     → "小巨人怎么申报"). Parts are normalised (simplified, half-width); the knowledge base normalises anyway."""
-    from bot.dialogue.details import extract  # details imports this module
-
     if not text or not text.strip():
         return []
     aligned = normalise_aligned(text)
@@ -732,8 +743,6 @@ def _value_after(raw: str, t: str, start: int) -> Optional[str]:
 
 
 def _infer_field(value: str) -> Optional[str]:
-    from bot.dialogue.details import extract
-
     if is_question(value):
         return None
     found = extract(value)
@@ -746,7 +755,7 @@ def _infer_field(value: str) -> Optional[str]:
     if found.new_city or found.park:
         return "ticket_location"
     bare = re.sub(r"^(?:我叫|我是|叫|是|联系人是?)", "", _bare(value))
-    if found.contact_name == bare or extract(bare, expecting="contact_name").contact_name == bare:
+    if found.contact_name == bare or extract(bare, expecting="contact_name", is_reply=is_reply).contact_name == bare:
         return "contact_name"
     return None
 
@@ -756,9 +765,7 @@ def _clean_value(field: str, value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
     if field in ("contact_mobile", "contact_name", "enterprise_name", "credit_code"):
-        from bot.dialogue.details import extract
-
-        found = extract(value, expecting=field)
+        found = extract(value, expecting=field, is_reply=is_reply)
         cleaned = {
             "contact_mobile": found.mobile,
             "contact_name": found.contact_name,

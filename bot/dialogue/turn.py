@@ -208,7 +208,7 @@ def need_part(text: str, questions: Sequence[str] = ()) -> str:
             re.search(r"\d", c)
             or extract(c).as_slots()
             or NOISE_CLAUSE.fullmatch(c)
-            or extract(c, expecting="contact_name").contact_name == c
+            or extract(c, expecting="contact_name", is_reply=speech.is_reply).contact_name == c
         ):
             continue
         keep.append(c)

@@ -4,6 +4,7 @@ import pytest
 
 from bot.tickets import credit_code
 from bot.dialogue.details import Details, extract, parse_amount
+from bot.dialogue.speech import is_reply
 from bot.network import load_network
 
 
@@ -206,7 +207,7 @@ def test_no_contact_name_from_ordinary_words(text):
     ],
 )
 def test_bare_name_when_the_name_was_asked(text, name):
-    assert extract(text, expecting="contact_name").contact_name == name
+    assert extract(text, expecting="contact_name", is_reply=is_reply).contact_name == name
 
 
 @pytest.mark.parametrize("text", ["李娜", "王经理"])
@@ -216,7 +217,7 @@ def test_bare_name_needs_the_question(text):
 
 @pytest.mark.parametrize("text", ["好的", "不知道", "没有", "高企", "公司", "ok", "什么意思"])
 def test_bare_answers_that_are_not_names(text):
-    assert extract(text, expecting="contact_name").contact_name is None
+    assert extract(text, expecting="contact_name", is_reply=is_reply).contact_name is None
 
 
 def test_surname_only_rule():
@@ -297,16 +298,23 @@ def test_company_name_too_long_is_not_taken():
     ],
 )
 def test_bare_company_when_the_company_was_asked(text, company):
-    assert extract(text, expecting="enterprise_name").company == company
+    assert extract(text, expecting="enterprise_name", is_reply=is_reply).company == company
 
 
 @pytest.mark.parametrize("text", ["好的", "不知道", "我们是做软件开发的", "高企需要什么条件", "没有", "取消"])
 def test_bare_answers_that_are_not_companies(text):
-    assert extract(text, expecting="enterprise_name").company is None
+    assert extract(text, expecting="enterprise_name", is_reply=is_reply).company is None
 
 
 def test_bare_company_needs_the_question():
     assert extract("云图生物").company is None
+
+
+def test_bare_company_or_english_name_needs_a_reply_test():
+    # Without speech's is_reply details cannot tell "好的" or "ok" from a name, so it takes neither kind.
+    assert extract("云图生物", expecting="enterprise_name").company is None
+    assert extract("Tom Li", expecting="contact_name").contact_name is None
+    assert extract("李娜", expecting="contact_name").contact_name == "李娜"  # a Chinese name is told by its surname
 
 
 def test_names_and_places_are_not_taken_from_company_names(net):
