@@ -24,6 +24,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, wording
+from actions.handover import hand_over
 from bot.dialogue import policy_check as pc
 from bot.dialogue import speech
 from bot.knowledge import replies as kb_replies
@@ -218,8 +219,6 @@ class ActionPolicyCheckResult(Action):
             dispatcher.utter_message(text=wording.CHECK_CANCELLED)
             return [SlotSet(STATE, None), SlotSet(ANSWER, None)]
         if answer == HANDOVER:
-            from actions.actions import hand_over
-
             return [SlotSet(STATE, None), SlotSet(ANSWER, None)] + hand_over(
                 dispatcher, tracker, "request_human", category="need_policy_consult", lead=wording.HANDOVER_LEAD
             )

@@ -14,6 +14,8 @@ from rasa_sdk.types import DomainDict
 from bot.knowledge import replies as kb_replies
 from bot.privacy import notice as privacy_notice
 from actions import services, wording
+from actions.handover import hand_over
+from actions.latest_message import from_button
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
 from bot.tickets import chat
@@ -126,8 +128,6 @@ class ActionStartTicket(Action):
         return "action_start_ticket"
 
     async def run(self, dispatcher, tracker, domain):
-        from actions.actions import from_button
-
         text = (tracker.latest_message.get("text") or "").strip()
         details = extract(text, services.network()) if not from_button(tracker) else None
         prefilled = [SlotSet(k, v) for k, v in details.as_slots().items()] if details else []
@@ -354,8 +354,6 @@ class ActionSubmitTicket(Action):
                 tracker.sender_id
             )
             if tracker.get_slot("ticket_confirm") == HANDOVER:
-                from actions.actions import hand_over
-
                 return resets + hand_over(
                     dispatcher,
                     tracker,

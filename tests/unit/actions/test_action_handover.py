@@ -1,4 +1,4 @@
-"""The handover actions (actions/actions.py) called directly: action_request_human, action_after_handover,
+"""The handover actions (actions/handover.py) called directly: action_request_human, action_after_handover,
 action_rate_handover. The handovers are real rows in a fresh service database (bot.handover)."""
 
 from datetime import timedelta
@@ -34,7 +34,7 @@ def served(db, sender="unit-sender", ended_ago=timedelta(minutes=1)):
 
 
 async def test_request_human_records_the_handover_tells_the_desk_and_pauses(dispatcher, domain, db):
-    from actions.actions import ActionRequestHuman
+    from actions.handover import ActionRequestHuman
 
     events = await ActionRequestHuman().run(dispatcher, tracker("转人工", "request_human"), domain)
 
@@ -49,7 +49,7 @@ async def test_request_human_records_the_handover_tells_the_desk_and_pauses(disp
 
 
 async def test_request_human_after_a_complaint_is_a_complaint_without_the_lead(dispatcher, domain, db):
-    from actions.actions import ActionRequestHuman
+    from actions.handover import ActionRequestHuman
 
     events = await ActionRequestHuman().run(dispatcher, tracker("我要投诉你们", "complain"), domain)
 
@@ -60,7 +60,7 @@ async def test_request_human_after_a_complaint_is_a_complaint_without_the_lead(d
 async def test_request_human_twice_keeps_one_handover(domain, db):
     from rasa_sdk.executor import CollectingDispatcher
 
-    from actions.actions import ActionRequestHuman
+    from actions.handover import ActionRequestHuman
 
     ids = []
     for _ in range(2):
@@ -71,7 +71,7 @@ async def test_request_human_twice_keeps_one_handover(domain, db):
 
 
 async def test_request_human_takes_the_need_being_discussed_and_the_transcript(dispatcher, domain, db):
-    from actions.actions import ActionRequestHuman
+    from actions.handover import ActionRequestHuman
 
     earlier = [
         {
@@ -93,7 +93,7 @@ async def test_request_human_when_the_handover_cannot_be_recorded_says_so_and_ke
     dispatcher, domain, services, tmp_path, monkeypatch
 ):
     """A database without the service tables: the bot must not pause silently."""
-    from actions.actions import ActionRequestHuman
+    from actions.handover import ActionRequestHuman
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     services.settings.cache_clear()
@@ -108,7 +108,7 @@ async def test_request_human_when_the_handover_cannot_be_recorded_says_so_and_ke
 
 
 async def test_after_a_served_handover_the_user_is_asked_to_rate_the_staff(dispatcher, domain, db):
-    from actions.actions import ActionAfterHandover
+    from actions.handover import ActionAfterHandover
 
     served(db)
     events = await ActionAfterHandover().run(
@@ -122,7 +122,7 @@ async def test_after_a_served_handover_the_user_is_asked_to_rate_the_staff(dispa
 
 @pytest.mark.parametrize("case", ["no handover", "never claimed", "ended long ago"])
 async def test_after_a_handover_nobody_served_lately_the_bot_just_greets(case, dispatcher, domain, db):
-    from actions.actions import ActionAfterHandover
+    from actions.handover import ActionAfterHandover
 
     if case == "never claimed":
         info = handover.start_handover(db, "unit-sender", "request_human")
@@ -141,7 +141,7 @@ async def test_after_a_handover_nobody_served_lately_the_bot_just_greets(case, d
 
 
 async def test_rating_the_staff_is_recorded_on_the_handover(dispatcher, domain, db):
-    from actions.actions import ActionRateHandover
+    from actions.handover import ActionRateHandover
 
     info = served(db)
     events = await ActionRateHandover().run(dispatcher, tracker("非常满意", "rate_service"), domain)
@@ -151,7 +151,7 @@ async def test_rating_the_staff_is_recorded_on_the_handover(dispatcher, domain, 
 
 
 async def test_a_low_rating_of_the_staff_is_apologised_for(dispatcher, domain, db):
-    from actions.actions import ActionRateHandover
+    from actions.handover import ActionRateHandover
 
     info = served(db)
     await ActionRateHandover().run(dispatcher, tracker("不满意", "rate_service"), domain)
@@ -161,7 +161,7 @@ async def test_a_low_rating_of_the_staff_is_apologised_for(dispatcher, domain, d
 
 
 async def test_a_message_that_is_no_rating_records_nothing(dispatcher, domain, db):
-    from actions.actions import ActionRateHandover
+    from actions.handover import ActionRateHandover
 
     info = served(db)
     events = await ActionRateHandover().run(dispatcher, tracker("嗯嗯", "affirm"), domain)
@@ -171,7 +171,7 @@ async def test_a_message_that_is_no_rating_records_nothing(dispatcher, domain, d
 
 
 async def test_a_rating_without_any_handover_is_thanked_for(dispatcher, domain, db):
-    from actions.actions import ActionRateHandover
+    from actions.handover import ActionRateHandover
 
     events = await ActionRateHandover().run(dispatcher, tracker("满意", "rate_service"), domain)
 
