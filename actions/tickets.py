@@ -16,10 +16,10 @@ from bot.privacy import notice as privacy_notice
 from actions import services, wording
 from actions.handover import hand_over
 from actions.latest_message import from_button
+from actions.verification import verification_turn
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
 from bot.tickets import chat
-from bot.tickets.identity import code_in
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError
 
@@ -46,45 +46,6 @@ WANTS_A_PERSON = re.compile(r"转人工|人工(?:服务|客服)?$|真人|找(?:�
 OWN_TICKETS = re.compile(
     r"我的|我们的|我(?:们)?(?:提交|报|登记|申请)的|工单号|QCY|办到|到哪|进度|进展|查询|查一下|查下", re.IGNORECASE
 )
-
-
-# "验证", "我要验证身份", "验证企业联系人": the user asks to be verified as a contact of their enterprise.
-VERIFY_REQUEST = re.compile(
-    r"^\s*(?:我要|我想|请|申请|进行|开始)?\s*(?:身份|企业联系人|联系人)?(?:身份)?验证"
-    r"(?:一下|身份|企业联系人(?:身份)?|联系人(?:身份)?)?\s*[。.!！]?\s*$"
-)
-
-
-def start_verification(dispatcher: CollectingDispatcher, sender_id: str) -> None:
-    ids = services.identity()
-    result = ids.send_code(sender_id)
-    name = ids.standing(sender_id).enterprise_name or ""
-    buttons = [kb_replies.HUMAN_BUTTON] if result.outcome in ("staff", "limit", "failed") else []
-    dispatcher.utter_message(
-        text=wording.SENT[result.outcome].format(mobile=result.masked_mobile, name=name), buttons=buttons
-    )
-
-
-def verification_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[list]:
-    """ "验证" starts verification; a 6-digit code typed while one is pending ("验证码是123456", "123456") is
-    checked. None: the message is about something else (whatever intent the NLU gave it, these texts mean
-    verification; no new intent is needed)."""
-    text = (tracker.latest_message.get("text") or "").strip()
-    if not text or text.startswith("/") or tracker.get_slot("requested_slot"):
-        return None
-    if VERIFY_REQUEST.match(text):
-        start_verification(dispatcher, tracker.sender_id)
-        return []
-    code = code_in(text)
-    if code is None or len(text) > 24:
-        return None
-    ids = services.identity()
-    if not ids.pending(tracker.sender_id) and "验证码" not in text:
-        return None
-    result = ids.check_code(tracker.sender_id, code)
-    name = ids.standing(tracker.sender_id).enterprise_name or ""
-    dispatcher.utter_message(text=wording.CHECKED[result.outcome].format(left=result.attempts_left, name=name))
-    return []
 
 
 def profile_slots(sender_id: str) -> list[SlotSet]:

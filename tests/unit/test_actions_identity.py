@@ -133,7 +133,7 @@ async def test_without_a_provider_the_chat_says_staff_verify():
 
 
 async def test_six_digits_without_a_pending_code_are_not_taken_for_one(sms):
-    from actions.tickets import verification_turn
+    from actions.verification import verification_turn
 
     open_for("chat-b", "13800001111")
     assert verification_turn(CollectingDispatcher(), tracker("chat-b", "123456")) is None
