@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handover import hand_over
 from actions.latest_message import from_button, user_statement
-from actions.tickets import start_ticket_events
+from actions.ticket_form import start_ticket_events
 from actions.verification import verification_turn
 from bot.knowledge import log as kb_log
 from bot.knowledge import replies as kb_replies

@@ -25,6 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, wording
 from actions.handover import hand_over
+from actions.ticket_form import WANTS_A_PERSON, start_ticket_events
 from bot.dialogue import policy_check as pc
 from bot.dialogue import speech
 from bot.knowledge import replies as kb_replies
@@ -180,8 +181,6 @@ class ValidatePolicyCheckForm(FormValidationAction):
         text = str(value).strip()
         if speech.is_cancel(text):
             return {ANSWER: CANCELLED}
-        from actions.tickets import WANTS_A_PERSON
-
         if WANTS_A_PERSON.search(text) and len(text) <= 16:
             return {ANSWER: HANDOVER}
         state = _state(tracker)
@@ -232,8 +231,6 @@ class ActionPolicyRegister(Action):
         return "action_policy_register"
 
     async def run(self, dispatcher, tracker, domain):
-        from actions.tickets import start_ticket_events
-
         policy = next(
             (e.get("value") for e in tracker.latest_message.get("entities") or [] if e.get("entity") == "policy"), None
         )

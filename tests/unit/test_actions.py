@@ -72,7 +72,7 @@ async def test_a_request_with_details_starts_the_form_with_them_filled():
 
 
 async def test_the_confirmation_step_takes_typed_answers():
-    from actions.tickets import ValidateTicketForm
+    from actions.ticket_form import ValidateTicketForm
 
     form = ValidateTicketForm()
     base = {
@@ -102,7 +102,7 @@ async def test_the_confirmation_step_takes_typed_answers():
 
 
 async def test_two_unrecognised_answers_offer_a_person():
-    from actions.tickets import ValidateTicketForm
+    from actions.ticket_form import ValidateTicketForm
 
     form, d = ValidateTicketForm(), CollectingDispatcher()
     first = form.validate_contact_mobile("不知道", d, tracker("不知道", "deny", requested_slot="contact_mobile"), {})

@@ -42,7 +42,7 @@ def form_turn(text, requested, slots=None, earlier_bot_texts=()):
 
 
 async def run_form(t):
-    from actions.tickets import ValidateTicketForm
+    from actions.ticket_form import ValidateTicketForm
 
     d = CollectingDispatcher()
     events = await ValidateTicketForm().run(d, t, FORM_DOMAIN)

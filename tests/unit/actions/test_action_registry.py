@@ -1,6 +1,8 @@
 """Every custom action the action server registers is in the domain, and has unit tests in this folder."""
 
+import importlib
 import inspect
+import pkgutil
 from pathlib import Path
 
 from rasa_sdk import Action
@@ -9,11 +11,12 @@ HERE = Path(__file__).parent
 
 
 def registered() -> dict[str, type]:
-    """Action name → class, as the action server finds them (concrete Action subclasses in actions/)."""
-    import actions.actions
-    import actions.policy_check
-    import actions.tickets  # noqa: F401 - the three modules the action server loads
+    """Action name → class, as the action server finds them: it imports every module of the actions package
+    (rasa_sdk's ActionExecutor.register_package) and registers the concrete Action subclasses."""
+    import actions
 
+    for module in pkgutil.walk_packages(actions.__path__, "actions."):
+        importlib.import_module(module.name)
     found, todo = {}, list(Action.__subclasses__())
     while todo:
         cls = todo.pop()

@@ -1,4 +1,4 @@
-"""The registration form (actions/tickets.py) called directly: action_start_ticket, validate_ticket_form,
+"""The registration form (actions/ticket_form.py) called directly: action_start_ticket, validate_ticket_form,
 action_ask_ticket_confirm, action_submit_ticket — and a whole registration driven step by step as Rasa drives
 the form, typed confirmation and a correction included, that opens exactly one ticket."""
 
@@ -55,7 +55,7 @@ def open_earlier(services, sender="unit-sender"):
 
 async def validate(domain, text, requested, slots=None, events=()):
     """One answer in the form: what the bot said and the slots the validation set."""
-    from actions.tickets import ValidateTicketForm
+    from actions.ticket_form import ValidateTicketForm
 
     d = CollectingDispatcher()
     out = await ValidateTicketForm().run(d, form_tracker(text, FORM, requested, slots=slots, events=events), domain)
@@ -66,7 +66,7 @@ async def validate(domain, text, requested, slots=None, events=()):
 
 
 async def test_start_ticket_opens_the_form_for_the_need_discussed_last(dispatcher, domain):
-    from actions.tickets import ActionStartTicket
+    from actions.ticket_form import ActionStartTicket
 
     t = tracker(
         "帮我登记一下需求",
@@ -86,7 +86,7 @@ async def test_start_ticket_opens_the_form_for_the_need_discussed_last(dispatche
 
 
 async def test_start_ticket_takes_the_need_a_long_message_states(dispatcher, domain):
-    from actions.tickets import ActionStartTicket
+    from actions.ticket_form import ActionStartTicket
 
     text = "请安排专员对接一下融资需求，我们想贷款300万"
     t = tracker(
@@ -105,7 +105,7 @@ async def test_start_ticket_takes_the_need_a_long_message_states(dispatcher, dom
 
 
 async def test_start_ticket_fills_what_a_returning_sender_left_before(dispatcher, domain, services):
-    from actions.tickets import ActionStartTicket
+    from actions.ticket_form import ActionStartTicket
 
     open_earlier(services)
     t = tracker("帮我登记一下需求", "open_ticket", slots={"contact_name": "王磊"})  # said in this conversation
@@ -119,7 +119,7 @@ async def test_start_ticket_fills_what_a_returning_sender_left_before(dispatcher
 
 
 async def test_start_ticket_from_the_button_with_nothing_known_asks_everything(dispatcher, domain):
-    from actions.tickets import ActionStartTicket
+    from actions.ticket_form import ActionStartTicket
 
     events = await ActionStartTicket().run(dispatcher, tracker("/open_ticket", "open_ticket"), domain)
 
@@ -240,7 +240,7 @@ async def test_hesitating_at_the_confirmation_step_submits_nothing(domain):
 
 
 async def test_the_confirmation_question_shows_everything_collected(dispatcher, domain):
-    from actions.tickets import ActionAskTicketConfirm
+    from actions.ticket_form import ActionAskTicketConfirm
 
     events = await ActionAskTicketConfirm().run(dispatcher, tracker("沣西", slots=FILLED), domain)
 
@@ -259,7 +259,7 @@ async def test_the_confirmation_question_shows_everything_collected(dispatcher, 
 
 
 async def test_the_confirmation_question_with_no_location_says_the_centre_handles_it(dispatcher, domain):
-    from actions.tickets import ActionAskTicketConfirm
+    from actions.ticket_form import ActionAskTicketConfirm
 
     await ActionAskTicketConfirm().run(dispatcher, tracker("无", slots={**FILLED, "ticket_location": "无"}), domain)
 
@@ -270,7 +270,7 @@ async def test_the_confirmation_question_with_no_location_says_the_centre_handle
 
 
 async def test_submit_opens_the_ticket_routed_to_the_new_city(dispatcher, domain, db):
-    from actions.tickets import ActionSubmitTicket
+    from actions.ticket_form import ActionSubmitTicket
 
     events = await ActionSubmitTicket().run(
         dispatcher, tracker("确认", slots={**FILLED, "ticket_confirm": "yes"}), domain
@@ -291,7 +291,7 @@ async def test_submit_opens_the_ticket_routed_to_the_new_city(dispatcher, domain
 
 
 async def test_submit_after_cancel_opens_nothing_and_keeps_the_profile(dispatcher, domain, db, services):
-    from actions.tickets import ActionSubmitTicket
+    from actions.ticket_form import ActionSubmitTicket
 
     open_earlier(services)
     t = tracker("取消", slots={**{k: "-" for k in FILLED}, "ticket_confirm": "cancelled"})
@@ -305,7 +305,7 @@ async def test_submit_after_cancel_opens_nothing_and_keeps_the_profile(dispatche
 
 
 async def test_submit_after_a_person_was_asked_for_hands_over(dispatcher, domain, db):
-    from actions.tickets import ActionSubmitTicket
+    from actions.ticket_form import ActionSubmitTicket
     from bot import handover
 
     t = tracker(
@@ -320,7 +320,7 @@ async def test_submit_after_a_person_was_asked_for_hands_over(dispatcher, domain
 
 
 async def test_submit_with_a_mobile_the_service_rejects_says_why(dispatcher, domain, db):
-    from actions.tickets import ActionSubmitTicket
+    from actions.ticket_form import ActionSubmitTicket
 
     t = tracker("确认", slots={**FILLED, "contact_mobile": "12345", "ticket_confirm": "yes"})
     events = await ActionSubmitTicket().run(dispatcher, t, domain)
@@ -331,7 +331,7 @@ async def test_submit_with_a_mobile_the_service_rejects_says_why(dispatcher, dom
 
 async def test_submitting_the_same_registration_again_opens_no_second_ticket(domain, db):
     """Rasa re-running the action with the same tracker (a retried call): the service links it to the first."""
-    from actions.tickets import ActionSubmitTicket
+    from actions.ticket_form import ActionSubmitTicket
 
     t = tracker("确认", slots={**FILLED, "ticket_confirm": "yes"})
     first, again = CollectingDispatcher(), CollectingDispatcher()
@@ -347,7 +347,7 @@ async def test_submitting_the_same_registration_again_opens_no_second_ticket(dom
 
 
 async def test_a_registration_with_a_correction_and_a_typed_confirmation_opens_exactly_one_ticket(domain, db):
-    from actions.tickets import ActionAskTicketConfirm, ActionStartTicket, ActionSubmitTicket
+    from actions.ticket_form import ActionAskTicketConfirm, ActionStartTicket, ActionSubmitTicket
 
     slots: dict = {"ticket_category": "need_debt_financing", "user_statement": "想申请知识产权质押贷款，额度500万左右"}
     d = CollectingDispatcher()
