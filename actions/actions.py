@@ -1,4 +1,11 @@
-"""Custom actions. Each one reads the tracker, calls bot/ and renders replies."""
+"""The actions whose intent is only a hint, and yes/no feedback on an answer.
+
+action_handle_need, action_nlu_fallback, action_out_of_scope and action_complain hand the message to the turn
+(`respond`, actions/turn.py), which decides what it really is; action_capabilities and
+action_policy_check_start do too unless the message is what their intent says ("你们能办什么", "政策体检").
+action_affirm_deny records "是/不是" as feedback on the knowledge-base answer just given. Building the
+knowledge index when this module is loaded makes the action server ready before the first question.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +15,17 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
-
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handover import hand_over
-from actions.latest_message import from_button, user_statement
-from actions.ticket_form import start_ticket_events
+from actions import services, wording
+from actions.latest_message import from_button
+from actions.policy_check import start_check
+from actions.turn import respond
 from actions.verification import verification_turn
+from bot.dialogue import policy_check as policy_chat
+from bot.dialogue import speech, turn
 from bot.knowledge import log as kb_log
 from bot.knowledge import replies as kb_replies
-from bot.dialogue import needs
-from actions import services, wording
-from bot.dialogue import speech, turn
-from bot.dialogue import policy_check as policy_chat
-from bot.taxonomy import is_need
 
 log = logging.getLogger(__name__)
 
@@ -47,145 +51,6 @@ def _last_bot_action_before_latest_user(tracker: Tracker) -> Optional[str]:
         elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
             return event.get("name")
     return None
-
-
-def _utter(dispatcher: CollectingDispatcher, replies: list[kb_replies.Reply]) -> None:
-    for r in replies:
-        dispatcher.utter_message(**r.as_message())
-
-
-# ---- handover to staff ---------------------------------------------------------------------------
-
-
-def _staff_only(intent: Optional[str]) -> bool:
-    try:
-        from bot.network.routing import default_router
-
-        return default_router().is_staff_only(intent)
-    except Exception:  # noqa: BLE001 - a broken routing file must not stop the bot answering
-        log.exception("could not read staff-only categories")
-        return False
-
-
-def detail_events(plan_details, tracker: Tracker) -> list:
-    """Slot events for the details the user gave (company, name, mobile, credit code, location, figures)."""
-    events = [SlotSet(k, v) for k, v in plan_details.as_slots().items()]
-    if plan_details.figures:
-        facts = dict(tracker.get_slot("company_facts") or {})
-        facts.update(plan_details.figures)
-        events.append(SlotSet("company_facts", facts))
-    return events
-
-
-def _more_figures_after_a_check(tracker: Tracker, text: str) -> bool:
-    """The bot's last message was a 政策体检 result and this one gives figures (no question, no contact)."""
-    last = next((e for e in reversed(tracker.events) if e.get("event") == "bot"), None)
-    if not last or not (last.get("text") or "").startswith(policy_chat.RESULT_HEAD):
-        return False
-    if policy_chat.leaves_contact(text, services.network()) or speech.is_question(text):
-        return False
-    return bool(policy_chat.facts_of(text, services.network()))
-
-
-def respond(dispatcher: CollectingDispatcher, tracker: Tracker) -> list:
-    """One message in bot mode, whatever it was classified as: answer, register, hand over (bot.dialogue.turn)."""
-    verifying = verification_turn(dispatcher, tracker)  # "验证", a one-time code (actions/tickets.py)
-    if verifying is not None:
-        return verifying
-    intent = tracker.get_intent_of_latest_message()
-    text = tracker.latest_message.get("text") or ""
-    ranking = tracker.latest_message.get("intent_ranking") or []
-    statement = user_statement(tracker)
-    if is_need(intent) and _staff_only(intent):
-        # The window routes this category straight to staff (routing.yml staff_only): no bot handling.
-        lead = wording.STAFF_ONLY_LEAD.format(label=needs.label(intent))
-        return [SlotSet("ticket_category", intent), SlotSet("ticket_seed", statement)] + hand_over(
-            dispatcher, tracker, "staff_only", category=intent, lead=lead
-        )
-    if not text.startswith("/") and (
-        policy_chat.starts_check(text, services.network()) or _more_figures_after_a_check(tracker, text)
-    ):
-        # "我们50个人，营收两千万，研发三百万，能评高企吗" caught by a need intent: the 政策体检 answers it; so do
-        # figures typed right after a check's result ("我们有45个人"): the check goes on with them.
-        from actions.policy_check import start_check
-
-        return start_check(dispatcher, tracker, text)
-    if text.startswith("/"):
-        # A category button ("/need_space"): the need is what the user said before it.
-        text = statement or ""
-    plan = turn.plan_turn(
-        text,
-        intent,
-        ranking,
-        kb=services.knowledge(),
-        network=services.network(),
-        context=turn.context_from_slot(tracker.get_slot("kb_context")),
-        previous_unknown=bool(tracker.get_slot("kb_unknown")),
-        last_category=tracker.get_slot("ticket_category"),
-        confidence=float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0),
-        topic=tracker.get_slot("kb_context"),
-    )
-    qid = _log_questions(tracker, plan, intent)
-    events: list = detail_events(plan.details, tracker)
-    if plan.context:
-        events.append(SlotSet("kb_context", plan.context))
-    events.append(SlotSet("kb_unknown", plan.unknown))
-    events.append(SlotSet("kb_query_id", qid if plan.answered else None))
-    if statement and not from_button(tracker):
-        events.append(SlotSet("user_statement", statement))
-    description = statement if from_button(tracker) else plan.description
-    if plan.category:
-        events += [SlotSet("ticket_category", plan.category), SlotSet("ticket_seed", description)]
-
-    _utter(dispatcher, plan.replies)
-    if plan.handover == "complaint":
-        dispatcher.utter_message(response="utter_complain_ack")
-        return events + hand_over(dispatcher, tracker, "complaint", category=plan.category)
-    if plan.handover == "request_human":
-        return events + hand_over(
-            dispatcher, tracker, "request_human", category=plan.category, lead=wording.HANDOVER_LEAD
-        )
-    if plan.handover == "fallback":
-        return events + hand_over(
-            dispatcher, tracker, "fallback", category=plan.category, lead=wording.FALLBACK_HANDOVER_LEAD
-        )
-    if plan.register and _staff_only(plan.category):
-        lead = wording.STAFF_ONLY_LEAD.format(label=needs.label(plan.category))
-        return events + hand_over(dispatcher, tracker, "staff_only", category=plan.category, lead=lead)
-    if plan.register:
-        dispatcher.utter_message(text=needs.acknowledge(plan.category) if plan.category else wording.REGISTER_START)
-        return events + start_ticket_events(tracker, plan.category, description, prefilled=events)
-    if plan.unknown and not plan.replies:
-        if intent == "out_of_scope":
-            dispatcher.utter_message(response="utter_out_of_scope")
-        else:
-            _utter(dispatcher, kb_replies.render_unknown(None))
-    return events
-
-
-def _log_questions(tracker: Tracker, plan, intent: Optional[str]) -> Optional[int]:
-    """Record every question looked up (a DB failure never blocks the reply); the id of the last answered one."""
-    qid = None
-    for asked in plan.asked:
-        top = asked.answer.top
-        try:
-            row = kb_log.record_question(
-                services.db_url(),
-                conversation_id=tracker.sender_id,
-                text=asked.text,
-                decision=asked.answer.decision,
-                category=intent if is_need(intent) else plan.category,
-                faq_id=top.faq.id if top else None,
-                entry_id=top.entry.id if top else None,
-                score=round(top.score, 4) if top else None,
-                channel=tracker.get_latest_input_channel() or "rest",
-            )
-        except Exception:  # noqa: BLE001
-            log.exception("could not record knowledge-base question")
-            continue
-        if asked.answer.decision in turn.ANSWERED:
-            qid = row
-    return qid
 
 
 class _Respond(Action, metaclass=abc.ABCMeta):
@@ -247,6 +112,31 @@ class ActionCapabilities(Action):
             return respond(dispatcher, tracker)
         dispatcher.utter_message(response="utter_capabilities")
         return []
+
+
+class ActionPolicyCheckStart(Action):
+    """ "政策体检" / "能评高企吗" / figures: start the check (or answer at once when nothing is missing)."""
+
+    def name(self) -> Text:
+        return "action_policy_check_start"
+
+    async def run(self, dispatcher, tracker, domain):
+        text = (tracker.latest_message.get("text") or "").strip()
+        if text.startswith("/"):
+            return start_check(dispatcher, tracker, text)
+        if policy_chat.leaves_contact(text, services.network()):
+            # "帮我们做一次政策匹配…联系人杨帆，131…": contact details left for a person to call back — that is a
+            # registration (the window's own 政策匹配 service), handled like any stated need.
+            return respond(dispatcher, tracker)
+        if policy_chat.wants_check(text):
+            return start_check(dispatcher, tracker, text)
+        # The classifier's guess, but the message asks about a requirement ("什么样的企业算小型微利企业",
+        # "…我们这种情况申请高企，研发费用占比要达到多少"): the knowledge base answers; with figures in it the
+        # check is offered.
+        events = respond(dispatcher, tracker)
+        if policy_chat.facts_of(text, services.network()):
+            dispatcher.utter_message(text=wording.CHECK_OFFER, buttons=[wording.CHECK_OFFER_BUTTON])
+        return events
 
 
 class ActionAffirmDeny(Action):

@@ -1,9 +1,12 @@
 """政策体检 in the chat: the Rasa side of bot.dialogue.policy_check (which holds the decisions; bot.policy the rules).
 
-Flow (a Rasa form, like the ticket form in actions/tickets.py):
-- `action_policy_check_start` ("政策体检", "能评高企吗", a message with figures): figures from this message, from
-  earlier in the conversation (`company_facts`) and, for a verified contact, the enterprise's saved ones; when
-  a figure decides something it starts `policy_check_form`, else it shows the result at once;
+Flow (a Rasa form, like the ticket form in actions/ticket_form.py):
+- `start_check` ("政策体检", "能评高企吗", a message with figures): figures from this message, from earlier in the
+  conversation (`company_facts`) and, for a verified contact, the enterprise's saved ones; when a figure
+  decides something it starts `policy_check_form`, else it shows the result at once. Its callers are the turn
+  (actions/turn.py) and `action_policy_check_start`, which lives in actions/actions.py with the other actions
+  whose intent is only a hint: a message the classifier took for a check may be a question for the knowledge
+  base ("什么样的企业算小型微利企业") or a need to register, and then the turn answers it;
 - the form's one slot `policy_answer` is asked by `action_ask_policy_answer` (the question chosen by
   next_question) and read by `validate_policy_check_form`: each answer updates the facts and picks the next
   question, "跳过/不清楚" skips it, "取消" / "转人工" end the check;
@@ -98,33 +101,6 @@ def show_result(dispatcher: CollectingDispatcher, tracker: Tracker, facts: dict,
             SlotSet("user_statement", seed),
         ]
     return events
-
-
-class ActionPolicyCheckStart(Action):
-    """ "政策体检" / "能评高企吗" / figures: start the check (or answer at once when nothing is missing)."""
-
-    def name(self) -> Text:
-        return "action_policy_check_start"
-
-    async def run(self, dispatcher, tracker, domain):
-        text = (tracker.latest_message.get("text") or "").strip()
-        if text.startswith("/"):
-            return start_check(dispatcher, tracker, text)
-        from actions.actions import respond
-
-        if pc.leaves_contact(text, services.network()):
-            # "帮我们做一次政策匹配…联系人杨帆，131…": contact details left for a person to call back — that is a
-            # registration (the window's own 政策匹配 service), handled like any stated need.
-            return respond(dispatcher, tracker)
-        if pc.wants_check(text):
-            return start_check(dispatcher, tracker, text)
-        # The classifier's guess, but the message asks about a requirement ("什么样的企业算小型微利企业",
-        # "…我们这种情况申请高企，研发费用占比要达到多少"): the knowledge base answers; with figures in it the
-        # check is offered.
-        events = respond(dispatcher, tracker)
-        if pc.facts_of(text, services.network()):
-            dispatcher.utter_message(text=wording.CHECK_OFFER, buttons=[wording.CHECK_OFFER_BUTTON])
-        return events
 
 
 def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list:

@@ -12,6 +12,7 @@ from rasa_sdk import Action, FormValidationAction
 from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions import services, wording
+from actions.turn import respond
 from actions.verification import verification_turn
 from bot.dialogue import speech, turn
 from bot.knowledge import replies as kb_replies
@@ -44,9 +45,7 @@ class ActionTicketStatus(Action):
                 text, kb=services.knowledge(), context=turn.context_from_slot(tracker.get_slot("kb_context"))
             )
         ):
-            from actions.actions import respond  # "提交了需求多久有人回复" asks about the service, not a ticket
-
-            return respond(dispatcher, tracker)
+            return respond(dispatcher, tracker)  # "提交了需求多久有人回复" asks about the service, not a ticket
         rows = services.tickets().tickets_for_sender(tracker.sender_id)
         standing = services.identity().standing(tracker.sender_id)
         # Unverified: only its own tickets, and the way to see the enterprise's (nothing says whether it has any).

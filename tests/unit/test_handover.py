@@ -229,9 +229,10 @@ def test_staff_only_category_is_handed_over_by_the_need_action(db, monkeypatch):
 
     import actions.actions as aa
     from actions import services
+    from actions import turn as respond_module
 
     monkeypatch.setattr(services, "db_url", lambda: db)
-    monkeypatch.setattr(aa, "_staff_only", lambda intent: intent == "need_listing")
+    monkeypatch.setattr(respond_module, "_staff_only", lambda intent: intent == "need_listing")
     intent = {"name": "need_listing", "confidence": 0.9}
     latest = {"intent": intent, "intent_ranking": [intent], "text": "我们准备上科创板，需要辅导"}
     events = [{"event": "user", "text": latest["text"], "parse_data": latest, "timestamp": 1764050000.0}]

@@ -68,7 +68,8 @@ def answer(form, text, slots):
 
 
 async def test_a_check_asks_only_for_missing_figures_and_reuses_earlier_ones():
-    from actions.policy_check import ActionAskPolicyAnswer, ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
+    from actions.policy_check import ActionAskPolicyAnswer
 
     d, events = await run(
         ActionPolicyCheckStart(), tracker("我们能评高企吗", slots={"company_facts": {"employees": 60, "tech_staff": 9}})
@@ -159,7 +160,8 @@ async def test_register_button_starts_the_ticket_form_with_the_category():
 
 
 async def test_figures_are_saved_to_a_verified_enterprise_and_prefill_the_next_check(fresh_services):
-    from actions.policy_check import ActionPolicyCheckResult, ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
+    from actions.policy_check import ActionPolicyCheckResult
     from bot.tickets import figures
 
     url = fresh_services
@@ -222,7 +224,7 @@ async def test_a_need_message_with_figures_asking_for_a_check_starts_it():
 
 
 async def test_contact_details_left_for_a_person_register_instead():
-    from actions.policy_check import ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
 
     text = "帮我们看看能享受哪些政策，西安某某数据科技有限公司，联系人李娜，13912345678，请专员联系"
     _, events = await run(ActionPolicyCheckStart(), tracker(text))
@@ -232,7 +234,7 @@ async def test_contact_details_left_for_a_person_register_instead():
 
 
 async def test_a_requirement_question_the_classifier_called_a_check_is_answered_and_the_check_offered():
-    from actions.policy_check import ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
 
     text = "我们成立五年了，去年营收3000万，研发投入400万，想问下我们这种情况申请高企，研发费用占比要达到多少？"
     d, events = await run(ActionPolicyCheckStart(), tracker(text))

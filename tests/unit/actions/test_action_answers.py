@@ -1,5 +1,6 @@
-"""The answering actions (actions/actions.py) called directly: action_handle_need, action_nlu_fallback,
-action_out_of_scope, action_complain, action_capabilities, action_affirm_deny.
+"""The answering actions (actions/actions.py, the turn they hand over to in actions/turn.py) called directly:
+action_handle_need, action_nlu_fallback, action_out_of_scope, action_complain, action_capabilities,
+action_affirm_deny.
 
 Real knowledge base (knowledge/), a fresh service database per test; the questions are stored in kb_queries.
 """

@@ -1,5 +1,6 @@
-"""政策体检 actions (actions/policy_check.py) called directly: action_policy_check_start, action_ask_policy_answer,
-validate_policy_check_form, action_policy_check_result, action_policy_register. Real rules (knowledge/policies)."""
+"""政策体检 actions (actions/policy_check.py; action_policy_check_start is in actions/actions.py) called directly:
+action_policy_check_start, action_ask_policy_answer, validate_policy_check_form, action_policy_check_result,
+action_policy_register. Real rules (knowledge/policies)."""
 
 import pytest
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -35,7 +36,7 @@ async def answer(domain, text, slots):
 
 
 async def test_start_asks_the_first_missing_figure(dispatcher, domain):
-    from actions.policy_check import ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
     from actions.wording import CHECK_INTRO
 
     events = await ActionPolicyCheckStart().run(dispatcher, tracker("我们能评高企吗", "policy_check"), domain)
@@ -47,7 +48,7 @@ async def test_start_asks_the_first_missing_figure(dispatcher, domain):
 
 
 async def test_start_from_the_button_uses_only_the_figures_already_known(dispatcher, domain):
-    from actions.policy_check import ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
 
     t = tracker("/policy_check", "policy_check", slots={"company_facts": {"employees": 60}})
     events = await ActionPolicyCheckStart().run(dispatcher, t, domain)
@@ -59,7 +60,7 @@ async def test_start_from_the_button_uses_only_the_figures_already_known(dispatc
 
 
 async def test_start_with_every_figure_known_shows_the_result_at_once(dispatcher, domain):
-    from actions.policy_check import ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
 
     t = tracker(
         "/policy_check", "policy_check", slots={"company_facts": HNTE_FACTS, "user_statement": "我们能评高企吗"}
@@ -71,7 +72,7 @@ async def test_start_with_every_figure_known_shows_the_result_at_once(dispatcher
 
 
 async def test_start_on_a_plain_question_answers_it_without_a_check(dispatcher, domain):
-    from actions.policy_check import ActionPolicyCheckStart
+    from actions.actions import ActionPolicyCheckStart
 
     events = await ActionPolicyCheckStart().run(
         dispatcher, tracker("什么样的企业算小型微利企业", "policy_check"), domain
