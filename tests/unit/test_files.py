@@ -56,21 +56,27 @@ PDF = (
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
 
 
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip member with a fixed date: the bytes (and so the parameter ids built from them) do not depend on the
+    clock, or pytest-xdist's workers, collecting a second apart, see different tests."""
+    return zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+
+
 def office(kind: str = "word", extra: dict | None = None, content_types: bool = True) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         if content_types:
-            z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr(f"{kind}/document.xml", "<doc/>")
+            z.writestr(_member("[Content_Types].xml"), "<Types/>")
+        z.writestr(_member(f"{kind}/document.xml"), "<doc/>")
         for name, body in (extra or {}).items():
-            z.writestr(name, body)
+            z.writestr(_member(name), body)
     return buf.getvalue()
 
 
 def plain_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("setup.exe", b"MZ\x90\x00")
+        z.writestr(_member("setup.exe"), b"MZ\x90\x00")
     return buf.getvalue()
 
 
