@@ -34,8 +34,11 @@ from bot.db.schema import (
     TicketEvent,
     utcnow,
 )
+from bot.network.routing import default_router
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
+from bot.tickets.service import TicketService
+from bot.tickets.sla import default_policy
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,6 @@ class QueueItem:
 def _policy(policy=None):
     if policy is not None:
         return policy
-    from bot.tickets.sla import default_policy
 
     return default_policy()
 
@@ -118,7 +120,6 @@ def _policy(policy=None):
 def _router(router=None):
     if router is not None:
         return router
-    from bot.network.routing import default_router
 
     return default_router()
 
@@ -278,8 +279,6 @@ def start_handover(
     now = now or utcnow()
     pol = _policy(policy)
     rtr = _router(router)
-
-    from bot.tickets.service import TicketService
 
     profile = TicketService(db_url, sla=pol, router=rtr).profile(conversation_id)
     with sessions(db_url).begin() as s:

@@ -23,6 +23,9 @@ from sqlalchemy import func, select
 from bot.db import read_sessions, sessions
 from bot.db.schema import Contact, Enterprise, ServiceNode, Staff, Ticket, Visit, VisitParticipant, utcnow
 from bot.db.schema import aware as _aware
+from bot.reports.monthly import parse_month
+from bot.text import normalise
+from bot.tickets import credit_code as cc
 from bot.tickets.service import EnterpriseInput, OpenResult, TicketService
 
 MAX_FINDINGS = 2000
@@ -204,8 +207,6 @@ def _same_enterprise_for_tickets(db_url: str, visit_id: int) -> None:
     the visited one. A stored name not in normalised form (entered before names were normalised) is brought
     into it — full-width brackets to half-width and the like, what the service would store; a *different*
     enterprise with that name is refused (the visit's need would land in the wrong file)."""
-    from bot.text import normalise
-
     with sessions(db_url).begin() as s:
         visit = s.get(Visit, visit_id)
         if visit is None:
@@ -265,9 +266,6 @@ def visit_enterprise(
     """(enterprise id, created) for a visit entered by name: the enterprise with this credit code, else the
     one with exactly this name, else a new one with the place given. An existing record is not changed
     here (its file is edited on its own page, audited)."""
-    from bot.tickets import credit_code as cc
-    from bot.text import normalise
-
     name = normalise(name or "")[:128]
     if len(name) < 2:
         raise VisitError("请填写企业名称。")
@@ -294,8 +292,6 @@ def visit_enterprise(
 
 
 def _month_range(month: str) -> tuple[datetime, datetime]:
-    from bot.reports.monthly import parse_month
-
     p = parse_month(month)
     return p.start_utc, p.end_utc
 

@@ -33,6 +33,7 @@ from bot.db.schema import (
 from bot.db.schema import aware as _aware
 from bot.enterprises.membership import enterprise_nodes, home_node
 from bot.tickets import lifecycle as lc
+from bot.visits import list_visits
 
 AUDIT_PREFIX = "[enterprise:"
 HISTORY_LIMIT = 200
@@ -141,8 +142,6 @@ def pushes(s, enterprise_id: int) -> Optional[list[dict]]:
 
 
 def load(db_url: str, enterprise_id: int) -> Optional[EnterpriseFile]:
-    from bot.visits import list_visits
-
     with read_sessions(db_url)() as s:
         ent = s.get(Enterprise, enterprise_id)
         if ent is None:

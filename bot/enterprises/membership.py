@@ -13,14 +13,13 @@ from typing import Iterable, Optional
 from sqlalchemy import select
 
 from bot.db.schema import Enterprise, Ticket, Visit
+from bot.network.routing import default_router
 
 CHUNK = 500
 
 
 @lru_cache(maxsize=1)
 def _router():
-    from bot.network.routing import default_router
-
     return default_router()
 
 

@@ -8,6 +8,7 @@ Certifications are stored as ",code,code," so a list filter is one LIKE; `CERTIF
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,9 +18,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from sqlalchemy import select
 
 from bot.db import sessions
-from bot.db.schema import Enterprise, utcnow
+from bot.db.schema import Contact, Enterprise, utcnow
 from bot.text import normalise
 from bot.tickets import credit_code as cc
+from bot.tickets.service import TicketError, normalise_mobile
 
 # 资质认定: code → label. Order is the order shown.
 CERTIFICATIONS = {
@@ -208,8 +210,6 @@ class StaleEdit(ValueError):
 def version(ent: Enterprise) -> str:
     """What the edit form carries back: a digest of the editable fields as they were when it was opened (a
     timestamp would miss two saves within one clock tick; equal content is no conflict)."""
-    import hashlib
-
     text = "\x1f".join(display(f, getattr(ent, f)) for f in FIELDS)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
@@ -283,9 +283,6 @@ def add_contact(
 ):
     """A contact person staff add to the file (no chat identity: it verifies nobody's chat). Refuses an empty
     name, a malformed mobile and a person already on file with the same name and mobile (ProfileError)."""
-    from bot.db.schema import Contact
-    from bot.tickets.service import TicketError, normalise_mobile
-
     name = _clean(name)
     problems = {}
     if not 2 <= len(name) <= 64:

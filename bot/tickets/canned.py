@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
-
 
 from bot.problems import read_yaml
 from bot.settings import SERVICE_DATA_DIR
@@ -163,8 +162,6 @@ def offered(
     """The replies as the console offers them: {"id", "title", "text"} with the variables filled in (those that
     need a ticket only with one)."""
     if resolution_due is not None and (resolution_due.tzinfo is None or resolution_due.utcoffset() is None):
-        from datetime import timezone
-
         resolution_due = resolution_due.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
     have_ticket = bool(ticket_number)
     return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
@@ -90,8 +90,6 @@ def rating_score(text: str) -> Optional[int]:
 
 def local(dt: datetime) -> datetime:
     if dt.tzinfo is None:
-        from datetime import timezone
-
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(TZ)
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Optional
 from zoneinfo import ZoneInfo
 
+from bot.network import default_network
+from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -94,8 +96,6 @@ def staff_ids(events: Iterable) -> set[int]:
 
 
 def _node_name(node_id: str) -> Optional[str]:
-    from bot.network import default_network
-
     node = default_network().get(node_id)
     return node.name if node is not None else None
 
@@ -124,8 +124,6 @@ def _plain(value: Any, field: Optional[str], staff: Mapping[int, str], node_name
     if field in SCORE_FIELDS and isinstance(value, int) and value in RATING_LABELS:
         return f"{RATING_LABELS[value]}（{value} 分）"
     if field in CATEGORY_FIELDS and isinstance(value, str):
-        from bot.taxonomy import BY_INTENT
-
         c = BY_INTENT.get(value)
         return f"{c.content} · {c.name}" if c else value
     if isinstance(value, str):

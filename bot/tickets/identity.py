@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from bot.db import read_sessions, sessions
 from bot.db.schema import Contact, Enterprise, VerificationCode, utcnow
 from bot.db.schema import aware as _aware
+from bot.text import normalise
 from bot.tickets.sms import SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,6 @@ def code_matches(code: str, stored: str) -> bool:
 
 def code_in(text: str) -> Optional[str]:
     """The 6-digit code in what the user typed ("验证码是123456", "123456"), else None."""
-    from bot.text import normalise
-
     found = CODE.findall(normalise(text or "").replace(" ", ""))
     return found[0] if len(found) == 1 else None
 

@@ -24,6 +24,7 @@ from sqlalchemy import exists, func, or_, select
 
 from bot.db import read_sessions
 from bot.db.schema import Contact, Conversation, Enterprise, Handover, Message, Ticket, Visit
+from bot.network import default_network
 
 MAX_QUERY = 100
 LIMIT = 20
@@ -100,8 +101,6 @@ def snippet(text: Optional[str], query: str, width: int = SNIPPET) -> str:
 
 
 def _centre_id() -> str:
-    from bot.network import default_network
-
     return default_network().centre.id
 
 

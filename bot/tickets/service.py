@@ -18,7 +18,6 @@ from rapidfuzz import fuzz
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.tickets import credit_code
 from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import (
     Contact,
@@ -33,8 +32,10 @@ from bot.db.schema import (
     utcnow,
 )
 from bot.db.schema import aware as _aware
+from bot.network.routing import Router
 from bot.taxonomy import BY_INTENT
 from bot.text import normalise
+from bot.tickets import credit_code
 from bot.tickets import lifecycle as lc
 from bot.tickets.sla import SlaPolicy
 
@@ -151,8 +152,6 @@ class TicketService:
     def __init__(
         self, db_url: str, sla: Optional[SlaPolicy] = None, router=None, clock: Callable[[], datetime] = utcnow
     ):
-        from bot.network.routing import Router  # data-driven routing rules
-
         self.db_url = db_url
         self.sla = sla or SlaPolicy.load()
         self.router = router or Router.load()
