@@ -13,11 +13,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from bot.settings import Settings
+
 from .audit import audit
+from .followup import KbContext
 from .loader import load_base
 from .model import KnowledgeError
 from .retriever import FEATURES, Retriever
-from .followup import KbContext
 from .service import ANSWER, BEST_GUESS, OPTIONS, RELOAD_MARKER, UNKNOWN, KnowledgeService
 
 DECISIONS = {
@@ -35,8 +37,6 @@ READINGS = {
 
 def default_directory() -> Path:
     """KNOWLEDGE_DIR, else the repository's knowledge/ (Settings)."""
-    from bot.settings import Settings
-
     return Settings.from_env().knowledge_dir
 
 

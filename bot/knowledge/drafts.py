@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Optional
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
@@ -273,7 +274,6 @@ def save_draft(
 def _bj(at: Optional[datetime]) -> str:
     if at is None:
         return ""
-    from zoneinfo import ZoneInfo
 
     return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
 

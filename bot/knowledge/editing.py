@@ -23,10 +23,14 @@ from typing import Any, Iterable, Mapping, Optional
 
 import yaml
 
+from bot.logmask import mask
+
 from .audit import REVIEW_AFTER_DAYS, audit
-from .loader import DATE_PATTERN, ENTRIES_DIR, ID_PATTERN, SYNONYMS_FILE, _safe_load, load_base
 from .english import ENGLISH_FILE
+from .loader import DATE_PATTERN, ENTRIES_DIR, ID_PATTERN, SYNONYMS_FILE, _safe_load, load_base
 from .model import CONFIRMABLE, LEVELS, Entry, KnowledgeBase, KnowledgeError
+from .replies import render
+from .service import ANSWER, BEST_GUESS, OPTIONS, KnowledgeService, directory_signature
 
 HEADER_FIELDS = (
     "id",
@@ -558,8 +562,6 @@ def preview(service, entry: Entry, today: Optional[date] = None) -> list[FaqPrev
     """Each FAQ's reply as the chat renders it (bot/knowledge/replies.py) for its own question, asked of
     a KnowledgeService over the edited base: the decision is the real one (a sibling FAQ that is too close
     shows up here as a menu)."""
-    from .replies import render
-
     out = []
     for faq in entry.faqs:
         answer = service.ask(faq.question)
@@ -586,10 +588,6 @@ def matching_questions(
 
     questions: (text, times asked, what it got then, times marked 没帮助), most recent first. A question
     counts when this entry's FAQ is the answer or the best guess, or one of the choices of a menu."""
-    from bot.logmask import mask
-
-    from .service import ANSWER, BEST_GUESS, OPTIONS
-
     out: list[Match] = []
     for text, times, before, bad in questions:
         answer = service.ask(text)
@@ -616,8 +614,6 @@ class CandidateServices:
         self._lock = threading.Lock()
 
     def get(self, directory: Path, entry_id: str, text: str, today: Optional[date] = None):
-        from .service import KnowledgeService, directory_signature
-
         key = sha(f"{entry_id}\n{text}\n{hash(directory_signature(Path(directory) / ENTRIES_DIR))}")
         with self._lock:
             service = self._items.get(key)

@@ -11,14 +11,16 @@ The recent questions for a draft's "what it would now answer" come from here too
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
+import jieba
 from rapidfuzz import fuzz
 from sqlalchemy import and_, case, false, func, or_, select
 
 from bot.db import read_sessions
 from bot.db.schema import KbQuery, utcnow
+from bot.logmask import mask
 
 ANSWERED = ("answer", "best_guess")
 DAYS = 90  # how far back the lists look
@@ -76,15 +78,11 @@ def _count_if(cond):
 
 
 def _aware(at: datetime) -> datetime:
-    from datetime import timezone
-
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def open_questions(db: str, now: Optional[datetime] = None, days: int = DAYS) -> list[Asked]:
     """Distinct question texts of the last `days` without an answer or marked 没帮助, masked."""
-    from bot.logmask import mask
-
     now = now or utcnow()
     K = KbQuery
     unanswered = K.decision.notin_(ANSWERED)
@@ -154,8 +152,6 @@ def recent_questions(
 
 def _terms(analyzer, text: str) -> frozenset:
     if analyzer is None:
-        import jieba
-
         return frozenset(t for t in jieba.lcut(text) if len(t.strip()) > 1)
     return frozenset(analyzer.analyse(text).terms)
 

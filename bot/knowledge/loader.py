@@ -15,6 +15,7 @@ from typing import Any, Optional, TypeGuard
 import yaml
 
 from bot.taxonomy import BY_INTENT
+from bot.text import normalise
 
 from .english import ENGLISH_FILE, parse_table
 from .model import CONFIRMABLE, LEVELS, Check, Entry, Faq, KnowledgeBase, KnowledgeError, Window
@@ -382,7 +383,6 @@ def load_synonyms(path: Path, out: _Collector) -> list[list[str]]:
     if not isinstance(data, list):
         out.error(file, "(文件)", "内容应为同义词组的列表，例如 - [高新技术企业, 高企]")
         return []
-    from bot.text import normalise  # local: keeps model/loader import light
 
     groups: list[list[str]] = []
     owner: dict[str, int] = {}

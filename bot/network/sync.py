@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import sessions
+from bot.db.schema import ServiceNode
 from bot.network.model import Network, load_network
 from bot.network.nodes import Node
 
@@ -41,10 +46,6 @@ def _values(node: Node) -> dict[str, Any]:
 
 
 def _sync(session, network: Network) -> SyncResult:
-    from sqlalchemy import select
-
-    from bot.db.schema import ServiceNode
-
     result = SyncResult()
     existing = {row.id: row for row in session.scalars(select(ServiceNode))}
     for node in network.topological():  # parents exist before their children point at them
@@ -73,10 +74,6 @@ def _sync(session, network: Network) -> SyncResult:
 def sync_network(db_url: str, network: Optional[Network] = None) -> SyncResult:
     """Upsert the network into service_nodes (idempotent; never deletes: nodes no longer in
     the file are deactivated). The database must be migrated already."""
-    from sqlalchemy.exc import IntegrityError
-
-    from bot.db import sessions
-
     network = network if network is not None else load_network()
     factory = sessions(db_url)
     for attempt in (1, 2):

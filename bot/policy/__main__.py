@@ -12,13 +12,13 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from bot.settings import Settings
+
 from . import PolicyError, ProfileError, check, load_rules, parse_profile
 
 
 def default_directory() -> Path:
     """KNOWLEDGE_DIR, else the repository's knowledge/ (Settings)."""
-    from bot.settings import Settings
-
     return Settings.from_env().knowledge_dir
 
 

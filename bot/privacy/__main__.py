@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,8 +64,6 @@ def main(argv: Optional[list[str]] = None) -> int:
             result = run_export(db_url, mobile=args.mobile, conversation=args.conversation, actor=_actor())
             text = json.dumps(result, ensure_ascii=False, indent=2)
             if args.out:
-                import os
-
                 fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text + "\n")

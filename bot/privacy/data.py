@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, or_, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.schema import (
@@ -480,8 +480,6 @@ tracker_events = Table(
 
 def erase_tracker(tracker_s: Session, conversation_ids: Iterable[str]) -> int:
     """Rasa's tracker events of these conversations (a session on the tracker store)."""
-    from sqlalchemy import inspect
-
     if not inspect(tracker_s.get_bind()).has_table("events"):
         return 0
     n = 0
