@@ -4,15 +4,22 @@ python -m bot.reports dispatch [--now 2026-11-25T08:30] [--node fengxi] [--db UR
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db.schema import utcnow
+from bot.reports import monthly_summary, parse_month, render
+from bot.reports.dispatch import dispatch, to_text
+from bot.reports.render import to_html, to_xlsx
+from bot.settings import Settings
+from bot.tickets.sla import default_policy
+
 
 def _default_db() -> str:
-    from bot.settings import Settings
-
     # DATABASE_URL if set, else sqlite:///<project>/var/yuanshang.db (VAR_DIR honoured), as the services use
     return Settings.from_env().effective_database_url
 
@@ -51,13 +58,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args) -> int:
-    import json
-    from datetime import datetime
-
-    from bot.db.schema import utcnow
-    from bot.reports.dispatch import dispatch, to_text
-    from bot.tickets.sla import default_policy
-
     tz = default_policy().tz
     if args.now:
         try:
@@ -106,9 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
 
-    from bot.reports import monthly_summary, parse_month
-    from bot.reports.render import to_html, to_text, to_xlsx
-
     try:
         parse_month(args.month)
     except ValueError as exc:
@@ -129,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
 
-    print(to_text(summary))
+    print(render.to_text(summary))
     if args.html or args.xlsx:
         print()
     try:

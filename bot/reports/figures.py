@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection
 
 from bot.db import engine_for
 from bot.db.schema import KbQuery, ServiceNode, Ticket, Visit
+from bot.logmask import mask
 from bot.reports.monthly import BEIJING, MonthlySummary, Period, _compute, _count_if, _in, _int, _node_order
 from bot.taxonomy import CATEGORIES, SERVICE_CONTENTS
 from bot.tickets.lifecycle import AWAITING_INFO, CLOSED_STATES, OPEN_STATES
@@ -356,8 +357,6 @@ UNANSWERED_LIMIT = 10
 def open_questions(conn: Connection, period: Period, limit: int = UNANSWERED_LIMIT) -> list[OpenQuestion]:
     """The questions of the window that got no answer or an answer marked 没帮助, grouped by their text,
     most frequent first: what the knowledge editors should write next."""
-    from bot.logmask import mask
-
     K = KbQuery
     unanswered = K.decision.notin_(ANSWERED)
     unhelpful = and_(K.decision.in_(ANSWERED), K.helpful == false())

@@ -29,7 +29,7 @@ from typing import Any, Optional
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 
-from bot.db.schema import Ticket, TicketEvent
+from bot.db.schema import ServiceNode, Ticket, TicketEvent
 from bot.reports.dispatch import WEEKLY_AGE
 from bot.reports.figures import _aware, _snapshot
 from bot.reports.monthly import MonthlySummary, Period, _compute, _count_if, _in, _int, _node_order, parse_month
@@ -147,7 +147,6 @@ def _scores(
     start, end = period.start_utc, period.end_utc
     cutoff = end if as_of is None else min(end, as_of.astimezone(timezone.utc))
     T = Ticket
-    from bot.db.schema import ServiceNode
 
     nodes = {
         r.id: r

@@ -25,14 +25,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Optional
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, ServiceNode, Staff, StaffSession, utcnow
-from bot.settings import SERVICE_DATA_DIR
+from bot.network import default_network
+from bot.settings import SERVICE_DATA_DIR, Settings
+from bot.staff.throttle import clear_account, paused_addresses
 
 ROLES = ("staff", "lead", "admin")
 ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
@@ -147,8 +151,6 @@ def normalise_username(username: str) -> str:
 
 
 def _validate_node(node_id: str) -> None:
-    from bot.network import default_network
-
     network = default_network()
     if node_id not in network:
         known = "、".join(n.id for n in network.nodes() if n.kind in ("centre", "new_city"))
@@ -232,8 +234,6 @@ def set_password(db_url: str, username: str, password: str) -> StaffInfo:
 
 def unlock(db_url: str, username: str, actor: str | None = None, ip: str | None = None) -> StaffInfo:
     """Lift every sign-in pause and delay of the account (all addresses)."""
-    from bot.staff.throttle import clear_account
-
     with sessions(db_url).begin() as s:
         staff = _get(s, username)
         staff.failed_logins = 0
@@ -264,8 +264,6 @@ def set_active(db_url: str, username: str, active: bool, actor: str | None = Non
 
 def paused(db_url: str, username: str, now: datetime | None = None) -> list[tuple[str, datetime]]:
     """(address, until) where sign-in to `username` is paused after repeated failures."""
-    from bot.staff.throttle import paused_addresses
-
     with read_sessions(db_url)() as s:
         return paused_addresses(s, normalise_username(username), now or utcnow())
 
@@ -319,14 +317,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _default_db() -> str:
-    from bot.settings import Settings
-
     return Settings.from_env().effective_database_url
 
 
 def _fmt_time(dt: Optional[datetime]) -> str:
-    from zoneinfo import ZoneInfo
-
     return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M") if dt else ""
 
 
@@ -375,8 +369,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n已取消。", file=sys.stderr)
         return 130
     except Exception as exc:  # database unreachable, not migrated, …
-        from sqlalchemy.exc import SQLAlchemyError
-
         if isinstance(exc, SQLAlchemyError):
             print(
                 f"错误：无法访问数据库（{db_url.split('@')[-1]}），请确认地址正确并已完成迁移。"

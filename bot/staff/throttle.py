@@ -30,8 +30,10 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.db import sessions
+from bot.db import dialect_insert, sessions
 from bot.db.schema import ConsoleAudit, LoginThrottle
 
 PAIR_MAX = 5  # failures of one account from one address before a pause
@@ -136,10 +138,7 @@ def known_address(s, username: str, address: str, now: datetime) -> bool:
 
 def _insert_missing(s, counter: Counter) -> None:
     values = dict(key=counter.key, kind=counter.kind, username=counter.username, failures=0)
-    if s.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
     s.execute(insert(LoginThrottle).values(**values).on_conflict_do_nothing(index_elements=["key"]))
 
 
