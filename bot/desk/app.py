@@ -8,10 +8,11 @@ import contextlib
 import aiohttp
 from aiohttp import web
 
-from bot.desk import chat, console, figures, hub_bridge, notifier, policy_check, wechat
-from bot.desk import files, privacy_page
+from bot.desk import chat, console, figures, files, hub_bridge, notifier, policy_check, privacy_page, wechat
 from bot.desk.hub import HUB_KEY, Hub
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
+from bot.redis_client import close_all, redis_for
+from bot.scheduler import run_forever
 from bot.settings import Settings
 
 
@@ -40,8 +41,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _probe_redis(url: str) -> str:
     """Redis carries Rasa's conversation locks in the scale profile: without it no turn can run."""
-    from bot.redis_client import redis_for
-
     try:
         await asyncio.wait_for(redis_for(url).ping(), timeout=3)
         return "ok"
@@ -51,8 +50,6 @@ async def _probe_redis(url: str) -> str:
 
 async def _scheduler_ctx(app: web.Application):
     """日调度、周推进、月总结 and the SLA sweep run inside the desk (exactly once across instances)."""
-    from bot.scheduler import run_forever
-
     settings = app[SETTINGS_KEY]
     if not settings.desk_scheduler:  # DESK_SCHEDULER=0
         yield
@@ -81,8 +78,6 @@ async def _client_ctx(app: web.Application):
     yield
     await app[CLIENT_KEY].close()
     if app[SETTINGS_KEY].redis_url:
-        from bot.redis_client import close_all
-
         await close_all(app[SETTINGS_KEY].redis_url)
 
 

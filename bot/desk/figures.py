@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -46,8 +47,6 @@ def hours(h: Optional[float]) -> str:
 
 def yuan(amount: Any) -> str:
     """¥ with thousands separators; 万元 from 10 000 on."""
-    from decimal import Decimal
-
     value = Decimal(str(amount))
     if value >= 10000:
         return f"{value / 10000:,.2f} 万元"

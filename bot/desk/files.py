@@ -30,7 +30,11 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.db import read_sessions
+from bot.db.schema import Conversation, Ticket
 from bot.desk import chat, gateway, ratelimit
+from bot.desk.console import store, views
+from bot.desk.console.auth import current_staff
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import SETTINGS_KEY, db_url
 from bot.desk.messages import _get_message, _store_out, message_dict
@@ -39,6 +43,8 @@ from bot.files import FileRefused, Limits, Sniffed, check
 from bot.files import store as file_store
 from bot.files.names import sanitise, with_extension
 from bot.files.sniff import IMAGE
+from bot.tickets import lifecycle as lc
+from bot.tickets.service import TicketError, TicketService
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +109,6 @@ def reply_for(
 def _resume_if_waiting(db: str, number: str, conversation_id: str, kind: str, name: str) -> bool:
     """A file sent to a ticket waiting for materials (待补充) is the material: the ticket resumes as when the
     enterprise adds information in words (TicketService.add_info: its own tickets only, SLA pause ends)."""
-    from bot.tickets import lifecycle as lc
-    from bot.tickets.service import TicketError, TicketService
-
     svc = TicketService(db)
     t = svc.get(number)
     if t is None or t.status != lc.AWAITING_INFO:
@@ -223,9 +226,6 @@ class ChannelFiles:
 
 
 def _exists(db: str, conversation_id: str) -> bool:
-    from bot.db import read_sessions
-    from bot.db.schema import Conversation
-
     with read_sessions(db)() as s:
         return s.get(Conversation, conversation_id) is not None
 
@@ -334,8 +334,6 @@ async def chat_download(request: web.Request) -> web.Response:
 
 
 async def _staff_may_see(request: web.Request, staff, row: file_store.FileRow) -> bool:
-    from bot.desk.console import store
-
     db = db_url(request.app)
     exists, node = await _run(store.conversation_node, db, row.conversation_id)
     if exists and staff.sees(node):
@@ -347,18 +345,12 @@ async def _staff_may_see(request: web.Request, staff, row: file_store.FileRow) -
 
 
 def _ticket_node(db: str, ticket_id: int) -> Optional[str]:
-    from bot.db import read_sessions
-    from bot.db.schema import Ticket
-
     with read_sessions(db)() as s:
         t = s.get(Ticket, ticket_id)
         return t.node_id if t is not None else None
 
 
 async def console_download(request: web.Request) -> web.Response:
-    from bot.desk.console import views
-    from bot.desk.console.auth import current_staff
-
     staff = current_staff(request)
     fid = _file_id(request)
     row, _ = await _run(file_store.get, db_url(request.app), fid, False) if fid is not None else (None, None)
@@ -382,9 +374,6 @@ async def console_download(request: web.Request) -> web.Response:
 
 
 async def console_send(request: web.Request) -> web.Response:
-    from bot.desk.console import views
-    from bot.desk.console.auth import current_staff
-
     staff = current_staff(request)
     cid = request.match_info["cid"]
     if (refused := await views._conversation_scope(request, staff, cid)) is not None:

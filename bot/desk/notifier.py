@@ -18,7 +18,10 @@ from sqlalchemy import select, update
 
 from bot.db import sessions
 from bot.db.schema import Notification, Ticket, utcnow
+from bot.desk.gateway import send_to_user
 from bot.desk.keys import SETTINGS_KEY
+from bot.dialogue.policy_check import SHORT_NAMES
+from bot.policy.push import buttons_for_notification
 from bot.tickets.chat import RATING_BUTTONS
 
 log = logging.getLogger(__name__)
@@ -72,15 +75,10 @@ def buttons_for(item: dict) -> list[dict] | None:
 
 
 def _policy_buttons(db_url: str, notification_id: int) -> list[dict] | None:
-    from bot.dialogue.policy_check import SHORT_NAMES
-    from bot.policy.push import buttons_for_notification
-
     return buttons_for_notification(db_url, notification_id, SHORT_NAMES)
 
 
 async def deliver_pending(app: web.Application) -> int:
-    from bot.desk.gateway import send_to_user
-
     db_url = app[SETTINGS_KEY].effective_database_url
     items = await asyncio.to_thread(_claim_batch, db_url)
     sent = 0

@@ -26,6 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Optional
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -46,8 +47,6 @@ UNAVAILABLE = "政策体检暂时不可用（政策规则加载失败），请�
 
 
 def beijing_today() -> date:
-    from zoneinfo import ZoneInfo
-
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.desk.keys import SETTINGS_KEY
+from bot.redis_client import redis_for
 from bot.settings import DEFAULT_TRUSTED_PROXIES, Settings, parse_rate
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,6 @@ class RedisBackend:
     async def hit(self, rule: Rule, key: str, count: bool = True) -> Decision:
         if time.monotonic() < self._down_until:
             return ALLOW
-        from bot.redis_client import redis_for
 
         try:
             client = redis_for(self.url)

@@ -14,6 +14,7 @@ import asyncio
 import re
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 
@@ -227,8 +228,6 @@ class _Client:
 
 def _disposition_name(header: str) -> str:
     """The file name of a Content-Disposition header (filename*=UTF-8'' preferred)."""
-    from urllib.parse import unquote
-
     m = re.search(r"filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)", header)
     if m:
         return unquote(m.group(1).strip().strip('"'))

@@ -18,14 +18,20 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import update
 
+from bot.db import sessions
+from bot.db.schema import Conversation
 from bot.desk import gateway, ratelimit
+from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY
-from bot.dialogue.options import match_option
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MEDIA_TOO_LARGE, MpApi, WeChatApiError, WorkApi, split_text
 from bot.desk.wechat.crypto import MsgCrypto, aes_key
+from bot.desk.wechat.state import InProcessState, RedisState
+from bot.dialogue.options import match_option
 from bot.settings import WeChatSettings
+from bot.taxonomy import BY_INTENT, META_INTENTS
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +170,6 @@ MENU_LABELS = {
 
 def _menu_intents() -> dict[str, str]:
     """Menu keys a CLICK event may carry (intent ids), with the label staff see."""
-    from bot.taxonomy import BY_INTENT, META_INTENTS
-
     return {**{i: MENU_LABELS.get(i, i) for i in META_INTENTS}, **{i: c.name for i, c in BY_INTENT.items()}}
 
 
@@ -529,8 +533,6 @@ class Channel:
 
     async def report_failure(self, conv: str, err: WeChatApiError, text: str) -> None:
         """Tell staff: on the console topic now, and as an internal note in the conversation."""
-        from bot.desk.hub import HUB_KEY
-
         reason = err.explanation if err.errcode != -2 else "未配置客服消息接口密钥，无法主动发送"
         log.warning("%s: 消息未送达 %s（%s %s）", self.name, conv, err.errcode, err.errmsg)
         hub = self.app.get(HUB_KEY)
@@ -563,11 +565,6 @@ class Channel:
         if not url:
             return
         try:
-            from sqlalchemy import update
-
-            from bot.db import sessions
-            from bot.db.schema import Conversation
-
             with sessions(url)() as s, s.begin():
                 s.execute(
                     update(Conversation)
@@ -602,8 +599,6 @@ class Channel:
 
 
 def _state_for(app: web.Application, channel: str):
-    from bot.desk.wechat.state import InProcessState, RedisState
-
     settings = app.get(SETTINGS_KEY)
     if settings is not None and settings.redis_url:
         return RedisState(settings.redis_url, settings.redis_prefix, channel)

@@ -17,6 +17,8 @@ import time
 from collections import OrderedDict
 from typing import Optional
 
+from bot.redis_client import redis_for
+
 log = logging.getLogger(__name__)
 
 Options = list[tuple[str, str]]  # (title, payload) in display order
@@ -69,8 +71,6 @@ class RedisState:
         self._warned = 0.0
 
     def _redis(self):
-        from bot.redis_client import redis_for
-
         return redis_for(self.url)
 
     def _warn(self, what: str, exc: Exception) -> None:
