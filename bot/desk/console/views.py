@@ -16,20 +16,31 @@ import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Optional
 from urllib.parse import quote
 
 from aiohttp import web
 
+from bot import handover as ho
+from bot.desk import gateway
 from bot.desk.console import dispatch as dp
 from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console import unread as ur
 from bot.desk.console.auth import client_ip, clock_of, current_staff
 from bot.desk.console.staff_view import StaffView
+from bot.desk.hub import HUB_KEY
 from bot.desk.keys import SETTINGS_KEY, db_url
+from bot.files import store as file_store
+from bot.network import default_network
+from bot.reports import monthly_summary, parse_month, to_html, to_xlsx
+from bot.reports.render import node_sheets, scorecard_sheet
 from bot.settings import SERVICE_DATA_DIR
-from bot.tickets import history, lifecycle as lc
+from bot.taxonomy import BY_INTENT
+from bot.tickets import canned, history
+from bot.tickets import lifecycle as lc
+from bot.tickets.service import TicketError, TicketService, status_notice
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +150,6 @@ def _text(form, name: str = "text") -> str:
 def canned_replies(now: datetime, cv=None) -> list[dict]:
     """bot/service_data/canned_replies.yml (reread when it changes) with its variables filled in for this
     conversation at `now`: the real 即日办 deadline, the enterprise's name (bot/tickets/canned.py)."""
-    from bot.tickets import canned
-
     ticket = getattr(cv, "ticket", None)
     due = ticket.first_response_due if ticket is not None and ticket.first_response_at is None else None
     open_ticket = ticket if ticket is not None and ticket.status in lc.OPEN_STATES else None
@@ -160,14 +169,10 @@ def canned_replies(now: datetime, cv=None) -> list[dict]:
 
 @lru_cache(maxsize=4)
 def ticket_service(url: str):
-    from bot.tickets.service import TicketService
-
     return TicketService(url)
 
 
 def publish(request: web.Request, event: dict) -> None:
-    from bot.desk.hub import HUB_KEY
-
     request.app[HUB_KEY].publish("console", event)
 
 
@@ -361,9 +366,6 @@ async def _open_handover(request: web.Request, cid: str, form) -> Optional[Any]:
 
 @_conversation_action
 async def claim(request: web.Request, staff: StaffView, cid: str) -> web.Response:
-    from bot import handover as ho
-    from bot.desk import gateway
-
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
@@ -380,8 +382,6 @@ async def claim(request: web.Request, staff: StaffView, cid: str) -> web.Respons
 
 @_conversation_action
 async def reply(request: web.Request, staff: StaffView, cid: str) -> web.Response:
-    from bot.desk import gateway
-
     form = await request.post()
     if form.get("mode") == "note":  # the composer is in 内部备注 mode: never to the enterprise
         return await _failed(
@@ -411,8 +411,6 @@ async def reply(request: web.Request, staff: StaffView, cid: str) -> web.Respons
 
 @_conversation_action
 async def note(request: web.Request, staff: StaffView, cid: str) -> web.Response:
-    from bot.desk import gateway
-
     form = await request.post()
     if form.get("mode") == "reply":  # the composer is in 回复企业 mode: not silently kept as a note
         return await _failed(
@@ -461,9 +459,6 @@ async def _transfer_target(
 
 @_conversation_action
 async def transfer(request: web.Request, staff: StaffView, cid: str) -> web.Response:
-    from bot import handover as ho
-    from bot.desk import gateway
-
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
@@ -500,9 +495,6 @@ async def transfer(request: web.Request, staff: StaffView, cid: str) -> web.Resp
 async def end(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     """End the handover: the gateway resumes Rasa, triggers the after-handover intent and
     delivers the bot's greeting and rating question to the user."""
-    from bot import handover as ho
-    from bot.desk import gateway
-
     form = await request.post()
     h = await _open_handover(request, cid, form)
     if h is None:
@@ -520,9 +512,6 @@ async def end(request: web.Request, staff: StaffView, cid: str) -> web.Response:
 @_conversation_action
 async def takeover(request: web.Request, staff: StaffView, cid: str) -> web.Response:
     """Take over from the bot (pauses Rasa), or claim the conversation's open handover."""
-    from bot import handover as ho
-    from bot.desk import gateway
-
     try:
         h = await gateway.take_over(request.app, cid, staff)
     except ho.HandoverError as exc:
@@ -535,8 +524,6 @@ async def takeover(request: web.Request, staff: StaffView, cid: str) -> web.Resp
 
 
 def _scope_nodes(staff: StaffView):
-    from bot.network import default_network
-
     return [n for n in default_network().topological() if staff.all_nodes or n.id in staff.scope]
 
 
@@ -590,7 +577,6 @@ async def _render_ticket(
     tv = await run(store.ticket_view, db, number)
     if tv is None:
         return not_found(request, staff, f"工单 {number}")
-    from bot.files import store as file_store
 
     tv.files = await run(file_store.for_ticket, db, tv.ticket.id)  # its attachments (bot/files)
     usernames = [ev.actor.split(":", 1)[1] for ev in tv.events if ev.actor.startswith("staff:")]
@@ -633,8 +619,6 @@ def _ticket_done(request: web.Request, number: str, form, code: str) -> web.Resp
 
 @_ticket_action
 async def ticket_status(request: web.Request, staff: StaffView, number: str) -> web.Response:
-    from bot.tickets.service import TicketError
-
     form = await request.post()
     target = (form.get("target") or "").strip()
     reason = _text(form, "reason") or None
@@ -677,10 +661,6 @@ def _amount(raw: Any) -> tuple[Optional[Decimal], Optional[str]]:
 @_ticket_action
 async def ticket_close(request: web.Request, staff: StaffView, number: str) -> web.Response:
     """办结 in two steps: the result (and 兑现金额) → a page showing what the enterprise will receive → 确认."""
-    from types import SimpleNamespace
-
-    from bot.tickets.service import TicketError, status_notice
-
     form = await request.post()
     result = _text(form, "result")
     amount, bad = _amount(form.get("redeemed_amount"))
@@ -734,9 +714,6 @@ async def ticket_close(request: web.Request, staff: StaffView, number: str) -> w
 @_ticket_action
 async def ticket_reclassify(request: web.Request, staff: StaffView, number: str) -> web.Response:
     """New category and/or node; an explicit node must be one this member of staff may hand tickets to."""
-    from bot.taxonomy import BY_INTENT
-    from bot.tickets.service import TicketError
-
     form = await request.post()
     category = (form.get("category") or "").strip()
     node_id = (form.get("node_id") or "").strip() or None
@@ -766,8 +743,6 @@ async def ticket_reclassify(request: web.Request, staff: StaffView, number: str)
 
 @_ticket_action
 async def ticket_note(request: web.Request, staff: StaffView, number: str) -> web.Response:
-    from bot.tickets.service import TicketError
-
     form = await request.post()
     text = _text(form)
     if not text:
@@ -783,8 +758,6 @@ async def ticket_note(request: web.Request, staff: StaffView, number: str) -> we
 
 @_ticket_action
 async def ticket_assign(request: web.Request, staff: StaffView, number: str) -> web.Response:
-    from bot.tickets.service import TicketError
-
     form = await request.post()
     node_id, staff_id, error = await _transfer_target(request, staff, form)
     if error:
@@ -827,8 +800,6 @@ def _may_see_reports(staff: StaffView) -> bool:
 
 
 async def reports_page(request: web.Request) -> web.Response:
-    from bot.reports import monthly_summary, parse_month
-
     staff = current_staff(request)
     db, now = db_url(request), now_of(request)
     month = _month(request)
@@ -845,8 +816,6 @@ async def reports_page(request: web.Request) -> web.Response:
 
 
 async def monthly_html(request: web.Request) -> web.Response:
-    from bot.reports import monthly_summary, parse_month, to_html
-
     staff = current_staff(request)
     if not (_may_see_reports(staff) and staff.all_nodes):
         return await denied(request, staff, "全区月总结")
@@ -869,9 +838,7 @@ async def monthly_html(request: web.Request) -> web.Response:
 
 def _scoped_xlsx(summary, scope: set) -> bytes:
     """The month's node sheets (服务节点, 绩效) and 绩效评分 for the nodes of a lead's scope, in the report's layout."""
-    from openpyxl import Workbook
-
-    from bot.reports.render import node_sheets, scorecard_sheet
+    from openpyxl import Workbook  # lazy: openpyxl adds 0.1 s to the desk; only the lead's Excel export needs it
 
     wb = Workbook()
     wb.remove(wb.active)
@@ -884,8 +851,6 @@ def _scoped_xlsx(summary, scope: set) -> bytes:
 
 
 async def monthly_xlsx(request: web.Request) -> web.Response:
-    from bot.reports import monthly_summary, parse_month, to_xlsx
-
     staff = current_staff(request)
     if not _may_see_reports(staff):
         return await denied(request, staff, "月总结")
