@@ -15,11 +15,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.staff import accounts
 from bot.desk.console import templates as t
 from bot.desk.console.auth import client_ip, clock_of, current_staff
 from bot.desk.console.staff_view import StaffView
+from bot.desk.console.views import denied
 from bot.desk.keys import SETTINGS_KEY, db_url
+from bot.staff import accounts
 
 DONE = {
     "disable": "账号已停用，该账号已登录的会话均已退出。",
@@ -29,8 +30,6 @@ DONE = {
 
 
 async def _refuse(request: web.Request, staff: StaffView) -> web.Response:
-    from bot.desk.console.views import denied
-
     return await denied(request, staff, "账号管理（仅限管理员）")
 
 

@@ -18,7 +18,8 @@ from bot.desk.console import templates as t
 from bot.desk.console import views
 from bot.desk.console.auth import current_staff
 from bot.desk.console.staff_view import StaffView
-from bot.reports.figures import Dashboard, WindowFigures
+from bot.reports import parse_month
+from bot.reports.figures import Dashboard, WindowFigures, dashboard
 from bot.reports.monthly import NODE_KINDS
 from bot.reports.scorecard import Scorecard, scorecard
 
@@ -95,9 +96,6 @@ def page(staff: StaffView, d: Dashboard, sc: Optional[Scorecard], month: str, er
 
 
 async def dashboard_page(request: web.Request) -> web.Response:
-    from bot.reports import parse_month
-    from bot.reports.figures import dashboard
-
     staff = current_staff(request)
     db, now = views.db_url(request), views.now_of(request)
     month, error = views._month(request), None

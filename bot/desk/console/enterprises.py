@@ -25,12 +25,17 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.desk.console import store, templates as t, views
+from bot.desk.console import store, views
+from bot.desk.console import templates as t
 from bot.desk.console.auth import current_staff
 from bot.desk.console.staff_view import StaffView
 from bot.enterprises import file as ef
 from bot.enterprises import listing
 from bot.enterprises import profile as pf
+from bot.enterprises.membership import home_node
+from bot.logmask import mask
+from bot.network import default_network
+from bot.policy.profile import LABELS
 from bot.taxonomy import BY_INTENT, CATEGORIES
 
 BASE = "/console/enterprises"
@@ -98,8 +103,6 @@ def _filters(request: web.Request, staff: StaffView) -> listing.Filters:
 
 
 def _nodes_in_scope(staff: StaffView) -> list:
-    from bot.network import default_network
-
     return [n for n in default_network().topological() if staff.sees(n.id)]
 
 
@@ -172,8 +175,6 @@ async def export_route(request: web.Request) -> web.Response:
 
 
 def _all_nodes():
-    from bot.network import default_network
-
     return list(default_network())
 
 
@@ -240,8 +241,6 @@ def _render(template: str, title: str, staff: StaffView, **context) -> str:
 
 def _figures(f: ef.EnterpriseFile) -> list[tuple[str, Any, str]]:
     """(label, value, "time via") of the figures the enterprise gave in a 政策体检."""
-    from bot.policy.profile import LABELS
-
     rows = []
     for key, value in (f.figures or {}).items():
         shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
@@ -383,8 +382,6 @@ async def profile_route(request: web.Request) -> web.Response:
 
 
 async def contact_route(request: web.Request) -> web.Response:
-    from bot.logmask import mask
-
     staff = current_staff(request)
     eid, refused = await _scoped(request, staff)
     if refused is not None:
@@ -418,8 +415,6 @@ async def contact_route(request: web.Request) -> web.Response:
 
 def _blank(staff: StaffView):
     """An empty profile, placed at the staff member's own park or new city by default."""
-    from bot.network import default_network
-
     node = default_network().get(staff.node_id)
     blank = SimpleNamespace(id=0, created_at=None, updated_at=None, **{f: None for f in pf.FIELDS})
     if node is not None:
@@ -444,8 +439,6 @@ async def new_route(request: web.Request) -> web.Response:
 
 
 async def create_route(request: web.Request) -> web.Response:
-    from bot.enterprises.membership import home_node
-
     staff = current_staff(request)
     form = await request.post()
     certs = [c for c in form.getall("certifications", []) if isinstance(c, str)]

@@ -28,6 +28,7 @@ import threading
 from datetime import date
 from pathlib import Path
 from typing import Optional
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -36,11 +37,14 @@ from bot.desk.console import views
 from bot.desk.console.auth import current_staff
 from bot.desk.console.staff_view import StaffView
 from bot.desk.keys import SETTINGS_KEY
-from bot.knowledge import KnowledgeService
+from bot.knowledge import KnowledgeError, KnowledgeService, load_base
 from bot.knowledge import drafts as dr
 from bot.knowledge import editing as ed
 from bot.knowledge import gaps as gp
 from bot.knowledge.model import LEVELS
+from bot.knowledge.retriever import Analyzer
+from bot.knowledge.service import directory_signature
+from bot.staff.accounts import list_staff
 from bot.taxonomy import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -69,8 +73,6 @@ def _actor(staff: StaffView) -> dr.Actor:
 
 
 def _today(request: web.Request) -> date:
-    from zoneinfo import ZoneInfo
-
     return views.now_of(request).astimezone(ZoneInfo("Asia/Shanghai")).date()
 
 
@@ -91,9 +93,6 @@ class _Published:
         self.service: Optional[KnowledgeService] = None
 
     def base(self):
-        from bot.knowledge import KnowledgeError, load_base
-        from bot.knowledge.service import directory_signature
-
         signature = directory_signature(self.directory)
         with _lock:
             if signature != self.signature:
@@ -183,8 +182,6 @@ def _label(username: str, names: dict) -> str:
 
 
 def _names(db: str) -> dict:
-    from bot.staff.accounts import list_staff
-
     return {r.username: r.display_name for r in list_staff(db)}
 
 
@@ -297,8 +294,6 @@ async def review_page(request: web.Request) -> web.Response:
 
 def _gaps(db: str, now, kb) -> list[gp.Group]:
     """Grouped with the retriever's analyser (jieba, the base's synonyms: 高企 = 高新技术企业)."""
-    from bot.knowledge.retriever import Analyzer
-
     return gp.group_questions(gp.open_questions(db, now), Analyzer(kb.synonyms if kb is not None else []))
 
 

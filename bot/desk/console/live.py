@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.desk.console import store
 from bot.desk.console.auth import COOKIE, clock_of, current_staff, load_session
 from bot.desk.console.staff_view import StaffView
+from bot.desk.hub import HUB_KEY
 from bot.desk.keys import SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ async def notice_for(staff: StaffView, db_url: str, topic: str, event: Any) -> O
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    from bot.desk.hub import HUB_KEY
-
     staff = current_staff(request)
     db_url = request.app[SETTINGS_KEY].effective_database_url
     cid = request.query.get("conversation") or None

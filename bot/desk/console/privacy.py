@@ -19,6 +19,7 @@ from bot.db import read_sessions
 from bot.desk.console import templates as t
 from bot.desk.console.auth import client_ip, current_staff
 from bot.desk.console.staff_view import StaffView
+from bot.desk.console.views import denied
 from bot.desk.keys import SETTINGS_KEY
 from bot.privacy import data
 from bot.privacy.service import run_erase, run_export
@@ -47,8 +48,6 @@ def _html(text: str, status: int = 200) -> web.Response:
 
 
 async def _refuse(request: web.Request, staff: StaffView) -> web.Response:
-    from bot.desk.console.views import denied
-
     return await denied(request, staff, "个人信息导出与删除（仅限管理员）")
 
 
@@ -86,8 +85,6 @@ async def _act(request: web.Request, action: str) -> web.Response:
     try:
         selector, shown = await _selector(request)
         if await asyncio.to_thread(_out_of_scope, db, staff, selector):
-            from bot.desk.console.views import denied
-
             return await denied(request, staff, "该人员的工单或会话不属于您的服务节点")
         if action == "export":
             result = await asyncio.to_thread(run_export, db, actor=staff.actor, ip=client_ip(request), **selector)

@@ -18,7 +18,11 @@ from datetime import datetime
 from typing import Optional
 
 from aiohttp import web
+from sqlalchemy import select
 
+from bot import scheduler as sch
+from bot.db import read_sessions
+from bot.db.schema import JobRun
 from bot.desk.console import templates as t
 from bot.desk.console import views
 from bot.desk.console.auth import current_staff
@@ -109,12 +113,6 @@ async def list_handler(request: web.Request) -> web.Response:
 
 def _today_state(db: str, knowledge_dir, now: datetime) -> tuple[str, Optional[str], Optional[datetime]]:
     """(today's period, the status of today's run — None when it has not run, the next scheduled run)."""
-    from sqlalchemy import select
-
-    from bot import scheduler as sch
-    from bot.db import read_sessions
-    from bot.db.schema import JobRun
-
     sched = sch.Scheduler(db, "console", reports_dir=".", knowledge_dir=knowledge_dir)
     period = sched.local_date(now).isoformat()
     with read_sessions(db)() as s:
@@ -123,8 +121,6 @@ def _today_state(db: str, knowledge_dir, now: datetime) -> tuple[str, Optional[s
 
 
 async def preview_handler(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
-    from bot import scheduler as sch
-
     staff = current_staff(request)
     if not staff.is_lead:
         return await views.denied(request, staff, "推送预览（仅限节点负责人和管理员）")
@@ -154,8 +150,6 @@ async def preview_handler(request: web.Request, error: str | None = None, status
 
 
 async def send_handler(request: web.Request) -> web.Response:
-    from bot import scheduler as sch
-
     staff = current_staff(request)
     if not staff.is_lead or not staff.all_nodes:
         return await views.denied(request, staff, "立即推送（全区推送，仅限综合服务中心负责人和管理员）")

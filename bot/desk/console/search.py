@@ -8,11 +8,14 @@ enterprise or chat. Searches are audited (console_audit "search") like other rea
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console.auth import current_staff
+from bot.desk.console.views import audit, db_url, html
 from bot.tickets import search as core
 
 KINDS = (("tickets", "工单"), ("enterprises", "企业"), ("conversations", "会话"))
@@ -58,10 +61,6 @@ def search_page(staff, app: web.Application, res: core.Results) -> str:
 
 
 async def search(request: web.Request) -> web.Response:
-    import asyncio
-
-    from bot.desk.console.views import audit, db_url, html
-
     staff = current_staff(request)
     query = core.clean_query(request.query.get("q"))
     res = await asyncio.to_thread(core.search, db_url(request), query, staff.node_filter())

@@ -22,8 +22,11 @@ from markupsafe import Markup
 
 from bot.desk import pages
 from bot.desk.console.store import node_name
+from bot.files.sniff import ACCEPT_ATTR
+from bot.reports.render import fmt_hours, fmt_pct, fmt_score
 from bot.taxonomy import BY_INTENT, CATEGORIES
-from bot.tickets import history, lifecycle as lc
+from bot.tickets import history
+from bot.tickets import lifecycle as lc
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
@@ -312,8 +315,6 @@ def conversation_page(
     flash: str | None = None,
     error: str | None = None,
 ) -> str:
-    from bot.files.sniff import ACCEPT_ATTR
-
     h = cv.handover
     conv = cv.conversation
     mode = conv.mode if conv is not None else ("staff" if cv.handover_open else "bot")
@@ -444,8 +445,6 @@ def reports_page(
 ) -> str:
     """调度与报表: today's dispatch lists, then the monthly summary — the whole report in a frame for whole-network
     leads, the nodes in scope (`summary` given) for the others, a note for staff who are not leads."""
-    from bot.reports.render import fmt_hours, fmt_pct, fmt_score
-
     scope = set(staff.scope) if summary is not None else set()
     return render(
         "console/reports.html",

@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from bot.db import dialect_insert, read_sessions, sessions
 from bot.db.schema import ConsoleRead, Enterprise, Handover, Message, Ticket, utcnow
 from bot.desk.console.staff_view import StaffView
+from bot.desk.console.store import TicketRow
 from bot.tickets import lifecycle as lc
 
 
@@ -80,8 +81,6 @@ def waiting_for(staff: StaffView, items, unread: dict[str, int]) -> int:
 
 def my_open_tickets(db_url: str, staff: StaffView, limit: int = 200) -> list:
     """Open tickets whose 承办人 is this member of staff, in their scope, the nearest deadline first."""
-    from bot.desk.console.store import TicketRow
-
     with read_sessions(db_url)() as s:
         q = (
             select(Ticket, Enterprise.name)

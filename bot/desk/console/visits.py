@@ -23,12 +23,20 @@ from typing import Optional
 
 from aiohttp import web
 
-from bot.desk.console import store, templates as t, views
+from bot import visits as vs
+from bot.db import read_sessions
+from bot.db.schema import Enterprise
+from bot.desk.console import store, views
+from bot.desk.console import templates as t
 from bot.desk.console.auth import current_staff
 from bot.desk.console.staff_view import StaffView
 from bot.enterprises import file as ef
 from bot.enterprises import profile as pf
+from bot.network import default_network
+from bot.reports import parse_month
 from bot.taxonomy import BY_INTENT, CATEGORIES
+from bot.tickets.service import TicketError, normalise_mobile
+from bot.visits import list_visits
 
 BASE = "/console/visits"
 MAX_NEEDS = 5
@@ -61,8 +69,6 @@ class VisitForm:
 
 def _nodes(staff: StaffView) -> list:
     """Nodes a visit may be recorded for: the staff member's own node; leads and admins, their scope."""
-    from bot.network import default_network
-
     net = default_network()
     if staff.is_lead:
         return [n for n in net.topological() if n.active and staff.sees(n.id)]
@@ -113,9 +119,6 @@ async def new_route(request: web.Request) -> web.Response:
 
 
 def _enterprise_name(db: str, eid: int) -> str:
-    from bot.db import read_sessions
-    from bot.db.schema import Enterprise
-
     with read_sessions(db)() as s:
         ent = s.get(Enterprise, eid)
         return ent.name if ent is not None else ""
@@ -177,9 +180,6 @@ def _check(v: VisitForm, nodes, people_ids: set, now: datetime) -> tuple[Optiona
 
 
 async def record_route(request: web.Request) -> web.Response:
-    from bot import visits as vs
-    from bot.tickets.service import TicketError, normalise_mobile
-
     staff = current_staff(request)
     db, now = views.db_url(request), views.now_of(request)
     form = await request.post()
@@ -297,10 +297,6 @@ def list_page(staff: StaffView, rows, month: str, node: str, nodes, error: Optio
 
 
 async def list_route(request: web.Request) -> web.Response:
-    from bot.network import default_network
-    from bot.reports import parse_month
-    from bot.visits import list_visits
-
     staff = current_staff(request)
     db, now = views.db_url(request), views.now_of(request)
     month = views._month(request)
