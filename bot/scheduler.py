@@ -63,7 +63,13 @@ from sqlalchemy.orm import Session
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Contact, Enterprise, JobRun, Notification, ServiceNode, Ticket, TicketEvent, utcnow
-from bot.reports import dispatch
+from bot.dialogue import policy_check as pc
+from bot.policy import load_rules, push
+from bot.policy.push import Matching
+from bot.privacy.data import purge as purge_personal_data
+from bot.rasa_ext.retention import purge as purge_tracker
+from bot.reports import dispatch, monthly_summary, to_html, to_text, to_xlsx
+from bot.settings import Settings
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import TicketService
@@ -342,8 +348,6 @@ class MonthlyFiles:
 
 
 def _prepare_monthly(sched: "Scheduler", period: str, now: datetime) -> MonthlyFiles:
-    from bot.reports import monthly_summary, to_html, to_text, to_xlsx
-
     summary = monthly_summary(sched.db_url, period, now)
     out = sched.reports_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -382,10 +386,8 @@ def _retention_candidates(sched: "Scheduler", now: datetime) -> list[str]:
 
 def _prepare_retention(sched: "Scheduler", period: str, now: datetime):
     """The deletes, in their own batched transactions on the tracker store (idempotent)."""
-    from bot.rasa_ext.retention import purge
-
     # A rehearsal with a future --now must not delete conversations that are not old yet.
-    return purge(sched.tracker_url, sched.retention_days, now=min(now, utcnow()))
+    return purge_tracker(sched.tracker_url, sched.retention_days, now=min(now, utcnow()))
 
 
 def _work_retention(sched: "Scheduler", s: Session, period: str, now: datetime, result) -> tuple[str, Any]:
@@ -394,9 +396,7 @@ def _work_retention(sched: "Scheduler", s: Session, period: str, now: datetime, 
 
 def _work_privacy(sched: "Scheduler", s: Session, period: str, now: datetime, _prepared) -> tuple[str, Any]:
     """个人信息到期清理 (bot.privacy): in the claim's transaction, so it commits with the done mark."""
-    from bot.privacy.data import purge
-
-    result = purge(s, min(now, utcnow()), sched._conf().personal_data_retention_days)
+    result = purge_personal_data(s, min(now, utcnow()), sched._conf().personal_data_retention_days)
     return result.summary(), result
 
 
@@ -405,9 +405,6 @@ def _work_privacy(sched: "Scheduler", s: Session, period: str, now: datetime, _p
 
 def policy_matching():
     """The chat's facts → verdicts and the policies' need categories (bot.dialogue), for bot.policy.push."""
-    from bot.dialogue import policy_check as pc
-    from bot.policy.push import Matching
-
     return Matching(
         evaluate=lambda rules, facts, today: pc.evaluate(rules, facts, today)[0],
         categories=dict(pc.POLICY_CATEGORY),
@@ -427,15 +424,11 @@ def _policy_push_candidates(sched: "Scheduler", now: datetime) -> list[str]:
 
 
 def _prepare_policy_push(sched: "Scheduler", period: str, now: datetime):
-    from bot.policy import load_rules
-
     return load_rules(sched.knowledge_dir), policy_matching()
 
 
 def _work_policy_push(sched: "Scheduler", s: Session, period: str, now: datetime, prepared) -> tuple[str, Any]:
     """In the claim's transaction: the pushes commit with the done mark, or not at all."""
-    from bot.policy import push
-
     rules, matching = prepared
     sent = push.run(s, rules, matching, now, sent_by=sched.actor, period=period, tz=sched.tz)
     return f"已向 {len(sent)} 家企业推送政策提醒", sent
@@ -708,8 +701,6 @@ class Scheduler:
     ):
         """`settings`: the process's Settings (the desk passes its own); read from the environment only when
         a caller (a CLI, a test) gives neither it nor the value."""
-        from bot.settings import Settings
-
         cfg = settings
 
         def conf():
@@ -1060,15 +1051,11 @@ def _parse_now(text: Optional[str], tz) -> datetime:
 
 
 def _default_tracker() -> tuple[str, int]:
-    from bot.settings import Settings
-
     settings = Settings.from_env()
     return settings.effective_tracker_store_url, settings.tracker_retention_days
 
 
 def _default_db() -> str:
-    from bot.settings import Settings
-
     return Settings.from_env().effective_database_url
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bot.db import engine_for, private_file
+from bot.logmask import mask
 from bot.settings import Settings, private_dir
 
 NAMES = ("service", "tracker")
@@ -62,8 +63,6 @@ def _pg_tool(tool: str) -> str:
 def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        from bot.logmask import mask
-
         raise BackupError(f"{Path(cmd[0]).name} 失败：{mask(proc.stderr.strip())[:2000]}")
 
 

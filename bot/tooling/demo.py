@@ -54,13 +54,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Callable, Optional
 
+import yaml
 from sqlalchemy import Boolean, Float, Numeric, create_engine, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.tickets.credit_code import generate as generate_credit_code
-from bot.db import engine_for
+from bot.db import engine_for, migrate
 from bot.db.schema import (
     Contact,
     Enterprise,
@@ -75,9 +76,12 @@ from bot.db.schema import (
     UTCDateTime,
     Visit,
 )
+from bot.network import sync_network
+from bot.network.routing import Router
 from bot.settings import PROJECT_ROOT
 from bot.taxonomy import BY_INTENT, NEED_INTENTS
 from bot.tickets import lifecycle as lc
+from bot.tickets.credit_code import generate as generate_credit_code
 from bot.tickets.service import RATING_LABELS
 from bot.tickets.sla import SlaPolicy
 
@@ -570,8 +574,6 @@ def _mobile(rng: random.Random) -> str:
 
 def _load_faqs(directory: Path = KNOWLEDGE_DIR) -> list[tuple[str, str, Optional[str], list[str]]]:
     """(entry id, faq id, first category, [question, variants…]) of the knowledge base, if present."""
-    import yaml
-
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out = []
     for path in sorted((directory / "entries").glob("*.yml")):
@@ -859,8 +861,6 @@ def generate(
         raise ValueError("now 需要带时区")
     sla = sla or SlaPolicy.load()
     if router is None:
-        from bot.network.routing import Router
-
         router = Router.load()
     network = router.network
     tz = sla.tz
@@ -1574,16 +1574,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from sqlalchemy.exc import SQLAlchemyError
 
     if args.tickets is not None and args.tickets < 1:
         print("错误：--tickets 至少为 1", file=sys.stderr)
         return 2
     try:
         if not args.no_migrate:
-            from bot.db import migrate
-            from bot.network import sync_network
-
             migrate(args.db)
             sync_network(args.db)
         result = generate(

@@ -12,16 +12,20 @@ import dataclasses
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Optional
 
+import psycopg2
 import requests
+from sqlalchemy.engine import make_url
 
-from bot.db import migrate
-from bot.runtime.launcher import ROLES, child_specs
+from bot.db import engine_for, migrate
 from bot.network import sync_network
-from bot.settings import Settings
+from bot.redis_client import sync_redis_for
+from bot.runtime.launcher import ROLES, child_specs
 from bot.runtime.supervisor import Supervisor, free_port
+from bot.settings import Settings
 
 STARTUP_TIMEOUT = 300.0
 
@@ -147,8 +151,6 @@ REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 def _admin(admin_url: str, statement: str) -> None:
     """Run one statement outside a transaction (CREATE/DROP DATABASE) as the admin user."""
-    import psycopg2
-
     admin = psycopg2.connect(admin_url)
     try:
         admin.autocommit = True
@@ -160,18 +162,12 @@ def _admin(admin_url: str, statement: str) -> None:
 def create_pg_database(name: str, admin_url: str = PG_ADMIN_URL, template: str = "") -> str:
     """Create a PostgreSQL database, empty or as a copy of `template` (a database nobody is connected to);
     returns its SQLAlchemy URL (psycopg2)."""
-    from sqlalchemy.engine import make_url
-
     _admin(admin_url, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     url = make_url(admin_url).set(drivername="postgresql+psycopg2", database=name)
     return url.render_as_string(hide_password=False)
 
 
 def drop_pg_database(url: str, admin_url: str = PG_ADMIN_URL) -> None:
-    from sqlalchemy.engine import make_url
-
-    from bot.db import engine_for
-
     for immediate in (False, True):
         engine_for(url, immediate).dispose()
     _admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
@@ -230,8 +226,6 @@ def start_cluster(
     """n instances (action server + Rasa + desk each) on fresh PostgreSQL databases and a fresh
     Redis key prefix, started one after another (the databases are prepared once, first).
     The caller drops the databases with `drop_cluster_databases`."""
-    import uuid
-
     tag = uuid.uuid4().hex[:10]
     db = create_pg_database(f"ys_service_{tag}", admin_url)
     tracker = create_pg_database(f"ys_tracker_{tag}", admin_url)
@@ -257,8 +251,6 @@ def drop_cluster_databases(cluster: Cluster, admin_url: str = PG_ADMIN_URL) -> N
     for url in (cluster.database_url, cluster.tracker_store_url):
         drop_pg_database(url, admin_url)
     try:
-        from bot.redis_client import sync_redis_for
-
         r = sync_redis_for(cluster.redis_url)
         for key in r.scan_iter(f"{cluster.redis_prefix}*"):
             r.delete(key)
