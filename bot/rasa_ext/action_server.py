@@ -24,8 +24,10 @@ def create_app(token: str, actions: str = "actions"):
     """rasa_sdk's Sanic app for the `actions` package, refusing calls without `token` (except /health)."""
     if not token:
         raise ValueError("动作服务器缺少访问令牌 ACTIONS_TOKEN / the action server needs ACTIONS_TOKEN")
-    from rasa_sdk.endpoint import create_app as sdk_app
-    from sanic import response
+    from rasa_sdk.endpoint import (
+        create_app as sdk_app,  # lazy: rasa_sdk and Sanic take 0.4 s; only the server's start needs them
+    )
+    from sanic import response  # lazy: Sanic, as above
 
     app = sdk_app(actions, cors_origins=None)  # no browser calls it: no CORS
     expected = token.encode("utf-8")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         return 2
     host = settings.actions_bind
 
-    from rasa_sdk import utils
+    from rasa_sdk import utils  # lazy: rasa_sdk, as above
 
     logging.getLogger("matplotlib").setLevel(logging.WARN)
     utils.configure_colored_logging(settings.log_level)

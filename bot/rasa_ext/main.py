@@ -11,11 +11,13 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 
+from bot import logmask
+
 
 @lru_cache(maxsize=None)
 def _response_validator():
-    from jsonschema.validators import validator_for
-    from rasa.core.actions.action import RemoteAction
+    from jsonschema.validators import validator_for  # lazy: jsonschema is Rasa's; both are needed only when Rasa starts
+    from rasa.core.actions.action import RemoteAction  # lazy: Rasa takes seconds to import
 
     schema = RemoteAction.action_response_format_spec()
     cls = validator_for(schema)
@@ -31,9 +33,9 @@ def compile_action_response_schema() -> None:
     load that was a third of the Rasa process's CPU (py-spy, bench/load.py, 2026-12-03). The
     response is still validated exactly as before, with Rasa's own error message.
     """
-    from jsonschema.exceptions import best_match
-    from rasa.core.actions.action import RemoteAction
-    from rasa.shared.constants import DOCS_BASE_URL
+    from jsonschema.exceptions import best_match  # lazy: jsonschema, needed only when Rasa starts
+    from rasa.core.actions.action import RemoteAction  # lazy: Rasa takes seconds to import
+    from rasa.shared.constants import DOCS_BASE_URL  # lazy: Rasa takes seconds to import
 
     def _validate_action_result(self, result):
         error = best_match(_response_validator().iter_errors(result))
@@ -50,11 +52,9 @@ def compile_action_response_schema() -> None:
 
 
 def main() -> None:
-    from bot import logmask
-
     logmask.install()
     compile_action_response_schema()
-    from rasa.__main__ import main as rasa_main
+    from rasa.__main__ import main as rasa_main  # lazy: Rasa takes seconds to import
 
     sys.argv = ["rasa", *sys.argv[1:]]
     rasa_main()

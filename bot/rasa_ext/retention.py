@@ -48,6 +48,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
+from bot.settings import Settings
+
 log = logging.getLogger(__name__)
 
 BATCH = 5000  # rows per delete transaction
@@ -217,8 +219,6 @@ def purge(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from bot.settings import Settings
-
     settings = Settings.from_env()
     ap = argparse.ArgumentParser(
         prog="python -m bot.rasa_ext.retention", description="清理 Rasa 对话记录库中超过保留期限的对话事件"

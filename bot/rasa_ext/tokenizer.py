@@ -13,6 +13,7 @@ from __future__ import annotations
 import unicodedata
 from typing import List, Text
 
+import jieba
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
@@ -28,8 +29,6 @@ def _is_noise(word: str) -> bool:
 
 def tokenize_text(text: str) -> List[Token]:
     """Tokenise text the way the NLU pipeline does (usable without a model)."""
-    import jieba
-
     norm = normalise_aligned(text or "")
     return [Token(word, start) for word, start, _end in jieba.tokenize(norm) if not _is_noise(word)]
 

@@ -38,7 +38,7 @@ def _files(root: Path) -> list[Path]:
 
 def fingerprint(root: Path = PROJECT_ROOT) -> str:
     """Hash of all model inputs' paths and contents plus the Rasa version."""
-    import rasa
+    import rasa  # lazy: Rasa takes seconds to import; only the fingerprint needs its version
 
     h = hashlib.sha256(f"rasa={rasa.__version__}".encode())
     for f in _files(root):
