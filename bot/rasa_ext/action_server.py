@@ -24,9 +24,7 @@ def create_app(token: str, actions: str = "actions"):
     """rasa_sdk's Sanic app for the `actions` package, refusing calls without `token` (except /health)."""
     if not token:
         raise ValueError("动作服务器缺少访问令牌 ACTIONS_TOKEN / the action server needs ACTIONS_TOKEN")
-    from rasa_sdk.endpoint import (
-        create_app as sdk_app,  # lazy: rasa_sdk and Sanic take 0.4 s; only the server's start needs them
-    )
+    from rasa_sdk.endpoint import create_app as sdk_app  # lazy: rasa_sdk + Sanic take 0.4 s; only at start
     from sanic import response  # lazy: Sanic, as above
 
     app = sdk_app(actions, cors_origins=None)  # no browser calls it: no CORS

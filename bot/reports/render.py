@@ -294,13 +294,7 @@ def _sheet(
     widths: list[int] | None = None,
 ) -> None:
     """Fill a worksheet: a styled header row, the rows with their number formats, column widths, header frozen."""
-    from openpyxl.styles import (  # lazy: openpyxl adds 0.2 s; only the Excel output needs it
-        Alignment,
-        Border,
-        Font,
-        PatternFill,
-        Side,
-    )
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # lazy: openpyxl adds 0.2 s; xlsx only
     from openpyxl.utils import get_column_letter  # lazy: openpyxl, as above
 
     thin = Side(style="thin", color="BFBFBF")
