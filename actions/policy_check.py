@@ -32,6 +32,7 @@ from actions.ticket_form import WANTS_A_PERSON, start_ticket_events
 from bot.dialogue import policy_check as pc
 from bot.dialogue import speech
 from bot.knowledge import replies as kb_replies
+from bot.policy import load_rules
 from bot.tickets import figures as saved_figures
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ DONE, CANCELLED, HANDOVER = "done", "cancelled", "handover"
 
 @lru_cache(maxsize=1)
 def _rules_holder():
-    from bot.policy import load_rules
 
     return load_rules(services.settings().knowledge_dir)
 

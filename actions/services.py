@@ -5,7 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.knowledge import KnowledgeService
+from bot.network import load_network
 from bot.settings import Settings
+from bot.tickets import sms
+from bot.tickets.identity import IdentityService
+from bot.tickets.service import TicketService
 
 
 @lru_cache(maxsize=1)
@@ -26,14 +30,12 @@ def db_url() -> str:
 @lru_cache(maxsize=1)
 def network():
     """The 1+5+N service network from bot/service_data/network.yml."""
-    from bot.network import load_network
 
     return load_network()
 
 
 @lru_cache(maxsize=1)
 def tickets():
-    from bot.tickets.service import TicketService
 
     return TicketService(db_url())
 
@@ -41,7 +43,5 @@ def tickets():
 @lru_cache(maxsize=1)
 def identity():
     """Verifying chat identities as enterprise contacts; SMS codes when a provider is configured (SMS_PROVIDER)."""
-    from bot.tickets import sms
-    from bot.tickets.identity import IdentityService
 
     return IdentityService(db_url(), sms=sms.from_settings(settings().sms))

@@ -29,6 +29,7 @@ from bot.dialogue import needs, speech, turn
 from bot.dialogue import policy_check as policy_chat
 from bot.knowledge import log as kb_log
 from bot.knowledge import replies as kb_replies
+from bot.network.routing import default_router
 from bot.taxonomy import is_need
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,6 @@ def _utter(dispatcher: CollectingDispatcher, replies: list[kb_replies.Reply]) ->
 
 def _staff_only(intent: Optional[str]) -> bool:
     try:
-        from bot.network.routing import default_router
-
         return default_router().is_staff_only(intent)
     except Exception:  # noqa: BLE001 - a broken routing file must not stop the bot answering
         log.exception("could not read staff-only categories")

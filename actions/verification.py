@@ -19,7 +19,6 @@ from actions import services, wording
 from bot.knowledge import replies as kb_replies
 from bot.tickets.identity import code_in
 
-
 # "验证", "我要验证身份", "验证企业联系人": the user asks to be verified as a contact of their enterprise.
 VERIFY_REQUEST = re.compile(
     r"^\s*(?:我要|我想|请|申请|进行|开始)?\s*(?:身份|企业联系人|联系人)?(?:身份)?验证"

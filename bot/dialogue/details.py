@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from bot.tickets import credit_code as uscc
 from bot.text import normalise, normalise_aligned
+from bot.tickets import credit_code as uscc
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.network import Network
@@ -972,7 +972,6 @@ _BARE_MONEY = re.compile(rf"^[^0-9{_NUMBER_CHARS}]{{0,6}}?{_MONEY}")
 
 
 def _this_year() -> int:
-    from datetime import date
 
     return date.today().year
 

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from bot.dialogue import speech
 from bot.dialogue.details import a_date, extract, parse_amount, share_value
-from bot.policy import PolicyResult, Profile, ProfileError, Report, Rule, RuleSet, check, parse_profile
-from bot.policy import render
-from bot.policy.profile import IP_KINDS
+from bot.policy import PolicyResult, Profile, ProfileError, Report, Rule, RuleSet, check, parse_profile, render
+from bot.policy.profile import IP_KINDS, LABELS
 from bot.text import normalise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -548,8 +547,6 @@ def result_text(
     head = RESULT_HEAD + "（按您提供的数字初步判断，最终以主管部门认定为准）："
     tail = []
     if dropped:
-        from bot.policy.profile import LABELS
-
         tail.append("以下数字前后矛盾，这次没有采用：" + "、".join(LABELS.get(f, f) for f in dropped) + "。")
     if any(r.verdict == "eligible" for r in report.results):
         tail.append("标 ✓ 的政策可以登记需求，由服务专员帮您核实材料、安排申报。")

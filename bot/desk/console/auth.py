@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import delete, select
 
-from bot.staff import throttle
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
@@ -48,6 +48,7 @@ from bot.desk.console import store
 from bot.desk.console import templates as t
 from bot.desk.console.staff_view import StaffView, staff_view
 from bot.desk.keys import SETTINGS_KEY, db_url
+from bot.staff import throttle
 from bot.staff.accounts import dummy_verify, hash_password, needs_rehash, normalise_username, verify_password
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,6 @@ BAD_CREDENTIALS = "用户名或密码错误。"
 
 
 def _beijing(dt: datetime) -> str:
-    from zoneinfo import ZoneInfo
 
     return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from bot.db.schema import Staff
+from bot.network import default_network
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,6 @@ class StaffView:
         if self.all_nodes:
             return True
         if node_id is None:
-            from bot.network import default_network
-
             node_id = default_network().centre.id
         return node_id in self.scope
 
@@ -57,7 +56,6 @@ class StaffView:
 
 
 def staff_view(staff: Staff, session_id: str, csrf_token: str) -> StaffView:
-    from bot.network import default_network
 
     network = default_network()
     if staff.role == "admin":

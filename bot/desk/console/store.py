@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional
 
 from sqlalchemy import func, or_, select
 
+from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import (
     ConsoleAudit,
@@ -29,6 +30,7 @@ from bot.db.schema import (
     utcnow,
 )
 from bot.desk.console.staff_view import StaffView
+from bot.network import default_network
 from bot.tickets import lifecycle as lc
 
 MESSAGE_PAGE = 500
@@ -142,7 +144,6 @@ def staff_names(db_url: str, ids: Iterable[int] = (), usernames: Iterable[str] =
 
 
 def node_name(node_id: Optional[str]) -> str:
-    from bot.network import default_network
 
     if not node_id:
         return "未分配节点"
@@ -155,7 +156,6 @@ def node_name(node_id: Optional[str]) -> str:
 
 def queue(db_url: str, staff: StaffView) -> list:
     """Open handovers in the staff member's scope (bot.handover.QueueItem), unclaimed and oldest first."""
-    from bot import handover as ho
 
     items = ho.open_handovers(db_url, staff.node_filter())
     return [it for it in items if staff.sees(it.node_id)]
@@ -430,7 +430,6 @@ def transfer_nodes(staff: StaffView) -> list:
     staff: their own node (back to its queue) and the node above it (escalation);
     lead: every node in their scope and the node above; admin: every active node.
     """
-    from bot.network import default_network
 
     network = default_network()
     if staff.is_admin:
