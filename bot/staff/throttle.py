@@ -33,7 +33,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.db import dialect_insert, sessions
+from bot.db import sessions
 from bot.db.schema import ConsoleAudit, LoginThrottle
 
 PAIR_MAX = 5  # failures of one account from one address before a pause

@@ -40,7 +40,6 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
-import yaml
 
 from bot.problems import read_yaml
 from bot.settings import SERVICE_DATA_DIR

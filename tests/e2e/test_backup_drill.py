@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, select, text
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Conversation, Message, Ticket, TicketEvent
 from bot.settings import PROJECT_ROOT, Settings
-from tests.conftest import PG_ADMIN, fresh_sqlite
+from tests.conftest import PG_ADMIN
 from tests.unit.test_privacy import person
 
 pytestmark = pytest.mark.e2e

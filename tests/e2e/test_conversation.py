@@ -5,7 +5,6 @@ import uuid
 import pytest
 import requests
 
-from bot.taxonomy import BY_INTENT
 
 pytestmark = pytest.mark.e2e
 

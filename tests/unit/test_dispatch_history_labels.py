@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from bot import handover as ho
 from bot.db import engine_for, migrate, read_sessions, sessions
@@ -130,7 +130,6 @@ def test_a_staff_service_rating_is_kept_without_a_ticket(db_url):
 def test_the_migration_gives_old_desk_tickets_their_conversation_channel(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     migrate(url, "0005")
-    now = datetime(2026, 11, 20, 2, tzinfo=timezone.utc)
     with engine_for(url).begin() as conn:
         conn.exec_driver_sql("INSERT INTO service_nodes (id, name, kind, active) VALUES ('qcy', '中心', 'centre', 1)")
         conn.exec_driver_sql("INSERT INTO enterprises (id, name, created_at) VALUES (1, '企业', '2026-11-20 02:00:00')")

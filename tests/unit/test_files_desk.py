@@ -4,7 +4,6 @@ A real desk app and database (SQLite and PostgreSQL); no Rasa (files never go to
 
 from __future__ import annotations
 
-import json
 import re
 
 import aiohttp

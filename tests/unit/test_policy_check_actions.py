@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 
 from bot.db import sessions
 from bot.db.schema import Contact, Enterprise

@@ -14,7 +14,6 @@ from sqlalchemy import func, select, update
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Contact, Conversation, Message, utcnow
-from bot.desk import chat
 from tests.unit.test_privacy import NOW, person
 from tests.unit.desk_helpers import TestDesk, add_staff, chat_session
 

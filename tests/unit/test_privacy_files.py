@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bot.db import make_engine, migrate
-from bot.settings import PROJECT_ROOT, Settings, private_dir
+from bot.settings import Settings, private_dir
 
 
 def mode(path) -> int:

@@ -19,7 +19,7 @@ from bot.desk.console import templates as t
 from bot.desk.console.auth import client_ip, clock_of, current_staff
 from bot.desk.console.staff_view import StaffView
 from bot.desk.console.views import denied
-from bot.desk.keys import SETTINGS_KEY, db_url
+from bot.desk.keys import db_url
 from bot.staff import accounts
 
 DONE = {

@@ -21,7 +21,6 @@ Every write is in the console audit.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
 import threading

@@ -31,7 +31,7 @@ from bot.desk.console import unread as ur
 from bot.desk.console.auth import client_ip, clock_of, current_staff
 from bot.desk.console.staff_view import StaffView
 from bot.desk.hub import HUB_KEY
-from bot.desk.keys import SETTINGS_KEY, db_url
+from bot.desk.keys import db_url
 from bot.files import store as file_store
 from bot.network import default_network
 from bot.reports import monthly_summary, parse_month, to_html, to_xlsx

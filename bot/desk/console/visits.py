@@ -298,7 +298,7 @@ def list_page(staff: StaffView, rows, month: str, node: str, nodes, error: Optio
 
 async def list_route(request: web.Request) -> web.Response:
     staff = current_staff(request)
-    db, now = views.db_url(request), views.now_of(request)
+    db = views.db_url(request)
     month = views._month(request)
     try:
         parse_month(month)
