@@ -43,10 +43,10 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 from bot.db import migrate  # noqa: E402
 from bot.network import sync_network  # noqa: E402
+from bot.rasa_ext.training import ensure_model  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.staff.accounts import create_staff  # noqa: E402
 from bot.tooling.stack import local_settings, start_instance  # noqa: E402
-from bot.rasa_ext.training import ensure_model  # noqa: E402
 
 # Intents whose held-out texts are answered in one turn (no form, no handover); every text
 # is still probed once on a fresh conversation and dropped if it starts a form or pauses the bot.

@@ -676,9 +676,9 @@ def to_json(results: list[Result]) -> dict:
 
 def start_stack(var_dir: Path):
     """The whole stack on free ports with its own SQLite database (the model trained if needed)."""
+    from bot.rasa_ext.training import ensure_model
     from bot.settings import Settings
     from bot.tooling.stack import local_settings, start_instance
-    from bot.rasa_ext.training import ensure_model
 
     model = ensure_model(Settings.from_env().model_dir)
     settings = local_settings(var_dir, token=secrets.token_urlsafe(16))

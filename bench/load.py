@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 import loadlib  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 
+from bot.settings import Settings  # noqa: E402
 
 # ---- typed variants: the same conversations, typed instead of clicked --------------------------------
 

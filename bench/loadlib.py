@@ -620,7 +620,8 @@ def check(db_url: str, transcripts: Sequence[Transcript], since=None, show: int 
     from sqlalchemy import func, select, true
 
     from bot.db import read_sessions
-    from bot.db.schema import Contact, Enterprise as EntRow, Handover, Message, Ticket
+    from bot.db.schema import Contact, Handover, Message, Ticket
+    from bot.db.schema import Enterprise as EntRow
 
     convs = [t for t in transcripts if t.conversation_id]
     ids = [t.conversation_id for t in convs]

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bot.text import normalise  # noqa: E402
 from bot.taxonomy import NEED_INTENTS  # noqa: E402
+from bot.text import normalise  # noqa: E402
 
 
 def load_examples(path: Path) -> list[tuple[str, str]]:
@@ -119,8 +119,8 @@ def main() -> int:
     if args.model:
         model = Path(args.model)
     else:
-        from bot.settings import Settings
         from bot.rasa_ext.training import ensure_model
+        from bot.settings import Settings
 
         model = ensure_model(Settings.from_env().model_dir)
 

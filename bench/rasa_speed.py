@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
+from bot.rasa_ext.training import ensure_model  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.tooling.stack import local_settings, start_instance  # noqa: E402
-from bot.rasa_ext.training import ensure_model  # noqa: E402
 
 
 def messages() -> list[str]:

@@ -58,9 +58,9 @@ def _log(msg: str) -> None:
 
 def run(label: str, url: str, args, size_of) -> dict:
     from bot.db import migrate
-    from bot.tooling.demo import generate
     from bot.network import sync_network
     from bot.reports import monthly_summary, to_html, to_text, to_xlsx
+    from bot.tooling.demo import generate
 
     print(f"\n=== {label} ===", flush=True)
     t0 = time.perf_counter()

@@ -40,10 +40,10 @@ from wechatpy.crypto import WeChatCrypto  # noqa: E402  (test peer, not used by 
 from wechatpy.utils import WeChatSigner  # noqa: E402
 
 from bot.desk.wechat import xml as wxml  # noqa: E402
+from bot.rasa_ext.training import ensure_model  # noqa: E402
+from bot.runtime.supervisor import free_port  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.tooling.stack import local_settings, start_instance  # noqa: E402
-from bot.runtime.supervisor import free_port  # noqa: E402
-from bot.rasa_ext.training import ensure_model  # noqa: E402
 
 TOKEN, AES_KEY, APPID, GH = (
     "benchtoken",

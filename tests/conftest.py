@@ -85,9 +85,8 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        import subprocess
-
         import socket
+        import subprocess
         import time
 
         self.proc = subprocess.Popen(
@@ -263,6 +262,7 @@ def redis_url():
 
 from pathlib import Path
 
+from bot.rasa_ext.training import ensure_model
 from bot.settings import Settings
 from bot.tooling.stack import (
     Instance,
@@ -272,7 +272,6 @@ from bot.tooling.stack import (
     scaled_settings,
     start_instance,
 )
-from bot.rasa_ext.training import ensure_model
 
 # ---- the running system: action server, Rasa server and desk on free ports ----------------------
 # The model is trained once for the current inputs (or reused, see bot.rasa_ext.training); the processes are

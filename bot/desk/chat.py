@@ -33,13 +33,12 @@ import logging
 import re
 import secrets
 import weakref
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
-from datetime import timedelta
-
 from sqlalchemy import select, update
 
 from bot.db import read_sessions, sessions

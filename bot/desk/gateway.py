@@ -40,7 +40,6 @@ from sqlalchemy import select
 from bot import handover as ho
 from bot.db import read_sessions
 from bot.db.schema import Handover, Message, ServiceNode, utcnow
-from bot.policy import subscription
 from bot.desk.hub import HUB_KEY
 from bot.desk.keys import CLIENT_KEY, SETTINGS_KEY, db_url
 from bot.desk.messages import (
@@ -57,8 +56,9 @@ from bot.desk.messages import (
     _store_out,
     _store_replies_answered,
     _turn_state,
+    history,  # noqa: F401 - part of the gateway's API (web chat, console)
 )
-from bot.desk.messages import history  # noqa: F401 - part of the gateway's API (web chat, console)
+from bot.policy import subscription
 from bot.redis_client import SOCKET_TIMEOUT, isolated, redis_for
 from bot.text import normalise
 

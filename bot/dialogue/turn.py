@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from bot.knowledge import replies as kb_replies
 from bot.dialogue import speech
 from bot.dialogue.details import Details, extract
 from bot.knowledge import Answer
-from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, KbContext, UNKNOWN
+from bot.knowledge import replies as kb_replies
+from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN, KbContext
 from bot.taxonomy import BY_INTENT, is_need
 from bot.text import normalise
 

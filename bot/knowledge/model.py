@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Iterator, Optional
+
 from bot.problems import ProblemsError
 
 LEVELS = ("国家", "省", "市", "区", "窗口")

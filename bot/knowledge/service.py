@@ -27,8 +27,8 @@ from .followup import (
     WEAK_ASPECTS,
     KbContext,
     SubjectLexicon,
-    aspects,
     asks_something,
+    aspects,
 )
 from .followup import read as read_followup
 from .loader import load_base

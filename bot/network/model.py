@@ -20,13 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
-
 from bot.network.nodes import (
+    _MIN_DERIVED_KEY,
     CENTRE,
     NEW_CITY,
     SPECIAL_WINDOW,
     WORKSTATION,
-    _MIN_DERIVED_KEY,
     NetworkError,
     Node,
     _strip_affixes,

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from bot.text import normalise
 from bot.problems import ProblemsError
+from bot.text import normalise
 
 CENTRE = "centre"
 NEW_CITY = "new_city"

@@ -18,11 +18,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-
 from bot.network import Network, Node, default_network, match_key
+from bot.problems import ProblemsError, read_yaml
 from bot.settings import SERVICE_DATA_DIR
 from bot.taxonomy import BY_INTENT
-from bot.problems import ProblemsError, read_yaml
 
 ROUTING_FILE = SERVICE_DATA_DIR / "routing.yml"
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 from typing import Iterator, Optional, Union
+
 from bot.problems import ProblemsError
 
 VERDICTS = ("eligible", "not_eligible", "need_more_info")

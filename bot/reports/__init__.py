@@ -10,7 +10,7 @@ Command line: ``python -m bot.reports monthly --month 2026-11 [--db URL] [--html
 """
 
 from bot.reports.monthly import MonthlySummary, parse_month
-from bot.reports.scorecard import monthly_summary  # the monthly summary with its 绩效评分
 from bot.reports.render import to_html, to_text, to_xlsx
+from bot.reports.scorecard import monthly_summary  # the monthly summary with its 绩效评分
 
 __all__ = ["MonthlySummary", "monthly_summary", "parse_month", "to_html", "to_text", "to_xlsx"]

@@ -9,12 +9,12 @@ import argparse
 import signal
 import sys
 
-from bot.rasa_ext import endpoints as rasa_endpoints
 from bot.db import migrate
 from bot.network import sync_network
-from bot.settings import PROJECT_ROOT, Settings
-from bot.runtime.supervisor import ChildDied, ChildSpec, Supervisor
+from bot.rasa_ext import endpoints as rasa_endpoints
 from bot.rasa_ext.training import ensure_model
+from bot.runtime.supervisor import ChildDied, ChildSpec, Supervisor
+from bot.settings import PROJECT_ROOT, Settings
 
 STARTUP_TIMEOUT = 300.0
 

@@ -281,9 +281,10 @@ def test_desktop_notifications_are_opt_in_and_fire_in_the_background(desk, brows
         assert other.post(
             f"{base}/console/conversations/{cid}/claim", data={"handover_id": info.id, "csrf_token": token}, timeout=10
         ).status_code in (200, 303)
+        from sqlalchemy import select
+
         from bot.db import read_sessions
         from bot.db.schema import Staff
-        from sqlalchemy import select
 
         with read_sessions(db)() as rs:
             wang_id = rs.scalar(select(Staff.id).where(Staff.username == "wang"))

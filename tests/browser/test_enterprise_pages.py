@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 from policy_check_api import desk_process  # noqa: E402 - bench/ is not a package
 from test_enterprise_file import BING, JIA, YI, populate  # noqa: E402
+
 from tests.unit.desk_helpers import PASSWORD  # noqa: E402
 
 pytestmark = pytest.mark.e2e

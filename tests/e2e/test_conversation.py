@@ -5,7 +5,6 @@ import uuid
 import pytest
 import requests
 
-
 pytestmark = pytest.mark.e2e
 
 

@@ -24,13 +24,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.db import migrate, read_sessions, sessions
-from bot.settings import DESK_CHANNEL_HEADER, DESK_CHANNEL_PATH
 from bot.db.schema import Conversation, Handover, Message, Staff
 from bot.desk import gateway
 from bot.desk.app import create_app
 from bot.desk.hub import HUB_KEY
 from bot.network import sync_network
 from bot.runtime.supervisor import free_port
+from bot.settings import DESK_CHANNEL_HEADER, DESK_CHANNEL_PATH
 from tests.settings_env import with_env
 
 pytestmark = pytest.mark.e2e

@@ -27,8 +27,8 @@ from bot.db import read_sessions
 from bot.db.schema import Conversation, Message, Ticket
 from bot.desk import policy_check
 from bot.desk.app import create_app
-from bot.settings import Settings
 from bot.runtime.supervisor import free_port
+from bot.settings import Settings
 from tests.settings_env import with_env
 
 ROOT = Path(__file__).resolve().parents[2]

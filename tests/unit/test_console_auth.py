@@ -25,7 +25,8 @@ from bot.desk.console import auth
 from bot.desk.hub import HUB_KEY
 from bot.tickets.service import EnterpriseInput, TicketService
 from tests.clock import Clock as FakeClock
-from tests.unit.desk_helpers import PASSWORD, add_staff, audit as audit_rows, console_login, csrf_token, desk_client
+from tests.unit.desk_helpers import PASSWORD, add_staff, console_login, csrf_token, desk_client
+from tests.unit.desk_helpers import audit as audit_rows
 
 pytestmark = pytest.mark.desk
 

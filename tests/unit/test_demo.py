@@ -10,8 +10,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from bot.tooling import demo
-from bot.tickets.credit_code import is_valid
 from bot.db import engine_for
 from bot.db.schema import (
     Contact,
@@ -27,12 +25,14 @@ from bot.db.schema import (
     Visit,
 )
 from bot.network import default_network
-from bot.reports import monthly_summary, to_html, to_xlsx
 from bot.network.routing import Router
+from bot.reports import monthly_summary, to_html, to_xlsx
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
+from bot.tickets.credit_code import is_valid
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.tickets.sla import SlaPolicy
+from bot.tooling import demo
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=CST)  # a Wednesday afternoon

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.desk import gateway
-from bot.settings import RATE_FIELDS
 from bot.runtime.supervisor import free_port
+from bot.settings import RATE_FIELDS
 from tests.unit.desk_helpers import desk_app
 
 pytestmark = [pytest.mark.desk, pytest.mark.slow]

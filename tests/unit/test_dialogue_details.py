@@ -2,10 +2,10 @@
 
 import pytest
 
-from bot.tickets import credit_code
 from bot.dialogue.details import Details, extract, parse_amount
 from bot.dialogue.speech import is_reply
 from bot.network import load_network
+from bot.tickets import credit_code
 
 
 @pytest.fixture(scope="module")

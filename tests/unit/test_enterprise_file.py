@@ -19,7 +19,8 @@ from sqlalchemy import func, insert, select
 
 from bot.db import engine_for, read_sessions
 from bot.db.schema import ConsoleAudit, Contact, Enterprise, Rating, Ticket
-from bot.enterprises import membership, profile as pf
+from bot.enterprises import membership
+from bot.enterprises import profile as pf
 from bot.taxonomy import BY_INTENT
 from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 

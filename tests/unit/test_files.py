@@ -13,19 +13,19 @@ import zipfile
 import zlib
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.db import read_sessions, sessions
 from bot.db.schema import Attachment, Conversation, FileBlob, Message, TicketEvent
-from bot.files import FileRefused, Limits, check, sniff
-from bot.files import store
+from bot.files import FileRefused, Limits, check, sniff, store
 from bot.files.names import sanitise, with_extension
 from bot.files.sniff import ACCEPTED
 from bot.privacy import data as privacy
 from bot.privacy.service import run_erase, run_export
 from bot.tickets.service import EnterpriseInput, TicketService
-
 
 # ---- sample files (built here: real formats, no binary fixtures) ----------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from bot.desk.hub import Hub
 from bot.desk.hub_bridge import HubBridge
 from bot.redis_client import close_all

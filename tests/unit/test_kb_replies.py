@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
-from bot.knowledge import replies as kb_replies
-from bot.knowledge.replies import layout, render
 from bot.knowledge import Entry, Faq, Hit, KnowledgeService
+from bot.knowledge import replies as kb_replies
 from bot.knowledge.model import Check, Window
+from bot.knowledge.replies import layout, render
 from bot.knowledge.service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN, Answer
 from bot.settings import PROJECT_ROOT
 

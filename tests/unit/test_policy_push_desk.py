@@ -16,9 +16,9 @@ from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Conversation, JobRun, Notification, PolicyPush, PolicyPushOptOut
 from bot.desk import notifier
 from bot.policy import load_rules, push, subscription
-from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
 from tests.clock import Clock
 from tests.unit.desk_helpers import add_staff, chat_session, desk_client, sign_in
+from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
 
 pytestmark = pytest.mark.desk
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from bot.network import NETWORK_FILE, Network, load_network
-from bot.network.routing import ROUTING_FILE, RouteResult, Router, RoutingError, default_router, normalise_level
+from bot.network.routing import ROUTING_FILE, Router, RouteResult, RoutingError, default_router, normalise_level
 from bot.taxonomy import NEED_INTENTS
 
 SUBSIDY = "need_subsidy_redemption"

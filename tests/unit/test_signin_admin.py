@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.staff import throttle
-from bot.staff import accounts as cli
 from bot.db import read_sessions, sessions
 from bot.db.schema import Conversation, Message, StaffSession
+from bot.staff import accounts as cli
+from bot.staff import throttle
 from tests.unit.desk_helpers import TestDesk, add_staff, audit
 
 pytestmark = pytest.mark.desk

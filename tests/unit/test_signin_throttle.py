@@ -17,10 +17,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot.staff import throttle
 from bot.db import read_sessions
 from bot.db.schema import LoginThrottle
 from bot.desk.console import auth
+from bot.staff import throttle
 from bot.staff.accounts import set_active
 from tests.clock import Clock as FakeClock
 from tests.unit.desk_helpers import PASSWORD, add_staff, audit, console_login, desk_client, login_token

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bot.settings import Settings
 from bot.tickets import sms
 from bot.tickets.identity import IdentityService
 from bot.tickets.service import EnterpriseInput, TicketService
-from bot.settings import Settings
 
 KEY_ID, SECRET = "LTAI-test-id", "test-secret-~*+ 中"
 

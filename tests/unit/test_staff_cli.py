@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.staff import throttle as login_throttle
-from bot.staff import accounts as cli
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
+from bot.staff import accounts as cli
+from bot.staff import throttle as login_throttle
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,6 @@ enterprise made itself are not.
 from __future__ import annotations
 
 import asyncio
-
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -196,8 +195,8 @@ async def test_console_close_confirms_first_and_is_scoped(db_url, tmp_path):
 async def test_status_messages_reach_wecom_and_web_chat_through_the_notifier(db_url, tmp_path, monkeypatch):
     """The desk's notifier sends the rows on the conversation's own channel: WeCom through its channel sender
     (with the 补充信息 button), web chat into the history its page reads — internal notes never."""
-    from bot.db.schema import Conversation
     from bot.db import sessions
+    from bot.db.schema import Conversation
     from bot.desk import gateway, notifier
     from tests.unit.desk_helpers import TestDesk
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from bot.db import read_sessions
 from bot.db.schema import Notification
 from bot.staff.accounts import create_staff
-from bot.tickets import history, lifecycle as lc
+from bot.tickets import history
+from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketError, TicketService
 from tests.clock import Clock
 

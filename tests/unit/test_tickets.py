@@ -212,8 +212,9 @@ def test_fifty_concurrent_openings_get_fifty_distinct_numbers(db_url):
 
 
 def test_credit_code_is_validated_and_normalised(svc):
-    from bot.tickets.credit_code import generate
     import random
+
+    from bot.tickets.credit_code import generate
 
     code = generate(random.Random(7))
     r = svc.open_ticket(

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import select
+from test_enterprise_file import JIA, MOMENT, YI, populate
 
 from bot.db import read_sessions
 from bot.db.schema import ConsoleAudit, Contact, Enterprise, Staff, Ticket, Visit, VisitParticipant
@@ -18,7 +19,6 @@ from bot.reports import dispatch as dp
 from bot.reports.monthly import monthly_summary
 from bot.reports.scorecard import scorecard
 from bot.tickets import credit_code as cc
-from test_enterprise_file import JIA, MOMENT, YI, populate
 from tests.unit.desk_helpers import add_staff, desk_client, sign_in
 
 pytestmark = pytest.mark.desk

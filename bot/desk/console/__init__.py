@@ -17,13 +17,20 @@ from typing import Callable, Optional
 from aiohttp import web
 
 from bot.db.schema import utcnow
-from bot.desk.console import admin, auth, dashboard, live, views
-from bot.desk.console import contact
-from bot.desk.console import privacy
-from bot.desk.console import pushes
-from bot.desk.console import knowledge
-from bot.desk.console import enterprises, visits
-from bot.desk.console import search
+from bot.desk.console import (
+    admin,
+    auth,
+    contact,
+    dashboard,
+    enterprises,
+    knowledge,
+    live,
+    privacy,
+    pushes,
+    search,
+    views,
+    visits,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # console.css, console.js: aiohttp's static route
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}

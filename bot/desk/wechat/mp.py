@@ -14,9 +14,9 @@ import asyncio
 
 from aiohttp import web
 
-from bot.desk.wechat.channel import Channel, ChannelConfig, Reject, WeChatConfig
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import MpApi
+from bot.desk.wechat.channel import Channel, ChannelConfig, Reject, WeChatConfig
 from bot.desk.wechat.crypto import CryptoError, signature_ok
 
 

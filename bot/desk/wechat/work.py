@@ -14,9 +14,9 @@ import re
 
 from aiohttp import web
 
-from bot.desk.wechat.channel import Channel, ChannelConfig, Reject, WeChatConfig
 from bot.desk.wechat import xml as wxml
 from bot.desk.wechat.api import WorkApi
+from bot.desk.wechat.channel import Channel, ChannelConfig, Reject, WeChatConfig
 from bot.desk.wechat.crypto import CryptoError
 
 

@@ -93,8 +93,8 @@ def test_rasa_loads_the_resilient_store_and_the_redis_lock_store(tmp_path, pg_da
     from rasa.core.lock_store import LockStore, RedisLockStore
     from rasa.core.tracker_store import TrackerStore
     from rasa.shared.core.domain import Domain
-    from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.endpoints import EndpointConfig
 
     from bot.rasa_ext.tracker_store import ResilientSQLTrackerStore

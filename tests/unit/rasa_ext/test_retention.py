@@ -13,24 +13,24 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 
 import pytest
-from sqlalchemy import create_engine, event, func, select
-from sqlalchemy.engine import Engine
-
-from bot.rasa_ext import retention
-from bot import scheduler as sch
-from bot.db import read_sessions
-from bot.db.schema import JobRun
-from bot.settings import PROJECT_ROOT
-from tests.unit.test_scheduler import race
-
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+
+from bot import scheduler as sch
+from bot.db import read_sessions
+from bot.db.schema import JobRun
+from bot.rasa_ext import retention
+from bot.settings import PROJECT_ROOT
+from tests.unit.test_scheduler import race
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DAY = 86400.0
@@ -76,6 +76,7 @@ def tracker(request, tmp_path, domain):
 def agent():
     """Rasa with the trained model (no action server: the turns below need none)."""
     from rasa.core.agent import Agent
+
     from bot.rasa_ext.training import ensure_model
     from bot.settings import Settings
 

@@ -10,9 +10,8 @@ Tickets opened through the desk were stored with Rasa's input channel ("rest", s
 they get the channel of their conversation (web / wechat_mp / wecom).
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0006"
 down_revision = "0005"

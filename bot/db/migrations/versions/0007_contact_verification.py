@@ -10,9 +10,8 @@ verification_codes); an unverified user's enterprise details are kept on the tic
 instead of changing the enterprise's record. Existing contacts start unverified.
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"

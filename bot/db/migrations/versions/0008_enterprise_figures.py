@@ -8,9 +8,8 @@ Issue 12 item 3: the chat's 政策体检 saves the figures a verified contact ga
 back to prefill the next check.
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"

@@ -11,9 +11,8 @@ changed it. A visit recorded in the console names everyone who went (visit_parti
 stays the first of them, so older readers keep working), who entered it and the enterprise's people met.
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0009"
 down_revision = "0008"

@@ -8,9 +8,8 @@ Knowledge entries are edited in the console as drafts (kb_drafts), approved by a
 (kb_reviews) and published to knowledge/entries/<id>.yml; every published text is kept (kb_versions).
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0010"
 down_revision = "0009"

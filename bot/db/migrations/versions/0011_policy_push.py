@@ -10,9 +10,8 @@ policy_push_throttle holds each enterprise's last push (at most one a week), pol
 identities that replied 退订.
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0011"
 down_revision = "0010"

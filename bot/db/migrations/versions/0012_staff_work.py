@@ -9,9 +9,8 @@ rating request and shown on the ticket. console_reads holds, per member of staff
 message id they have seen in the console, so the queue and the browser tab can show unread counts.
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0012"
 down_revision = "0011"

@@ -9,9 +9,8 @@ each file is one `attachments` row (conversation, message, ticket, sender, sanit
 size, SHA-256) and its bytes one `file_blobs` row per distinct content (see docs/files.md).
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0013"
 down_revision = "0012"
