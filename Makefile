@@ -32,7 +32,8 @@ lint: install           ## layering contracts (import-linter), ruff and mypy ([t
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-format: install         ## lay the code out the one way (ruff format; `make lint` and the tests check it)
+format: install         ## lay the code out the one way: imports sorted, unused ones dropped, ruff format (`make lint` and the tests check it)
+	.venv/bin/ruff check --fix --select I,F401 .
 	.venv/bin/ruff format .
 
 train: install
