@@ -29,6 +29,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, wording
 from actions.handover import hand_over
 from actions.ticket_form import WANTS_A_PERSON, start_ticket_events
+from bot import clock
 from bot.dialogue import policy_check as pc
 from bot.dialogue import speech
 from bot.knowledge import replies as kb_replies
@@ -54,7 +55,7 @@ def rules():
 
 
 def today() -> date:
-    return date.today()
+    return clock.today()
 
 
 def _enterprise(tracker: Tracker) -> Optional[int]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import datetime
 import os
 import sys
 import tempfile
@@ -50,6 +49,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 import loadlib  # noqa: E402
 
+from bot import clock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 # ---- typed variants: the same conversations, typed instead of clicked --------------------------------
@@ -304,7 +304,7 @@ def main(argv=None) -> int:
         args.seed = time.time_ns() % 10**9 if args.desk_url else 2026
 
     print(
-        f"bench/load.py  {datetime.datetime.now().isoformat(timespec='minutes')}  "
+        f"bench/load.py  {clock.now().isoformat(timespec='minutes')}  "
         f"{os.cpu_count()} CPUs  enterprises {args.enterprises}  concurrency {args.concurrency}  "
         f"think time {args.think_time:g} s  seed {args.seed}"
     )

@@ -22,14 +22,14 @@ import json
 import logging
 import threading
 import time
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot import clock
 from bot.desk import ratelimit
 from bot.desk.chat import COMMON_HEADERS, too_many
 from bot.desk.keys import SETTINGS_KEY
@@ -47,7 +47,7 @@ UNAVAILABLE = "政策体检暂时不可用（政策规则加载失败），请�
 
 
 def beijing_today() -> date:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today()
 
 
 class Rules:

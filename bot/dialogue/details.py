@@ -35,6 +35,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from bot import clock
 from bot.text import normalise, normalise_aligned
 from bot.tickets import credit_code as uscc
 
@@ -973,7 +974,7 @@ _BARE_MONEY = re.compile(rf"^[^0-9{_NUMBER_CHARS}]{{0,6}}?{_MONEY}")
 
 def _this_year() -> int:
 
-    return date.today().year
+    return clock.today().year
 
 
 DATE = re.compile(r"((?:19|20)\d{2})\s*[年./\-]\s*(\d{1,2})\s*[月./\-]\s*(\d{1,2})\s*[日号]?")

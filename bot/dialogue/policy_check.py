@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from bot import clock
 from bot.dialogue import speech
 from bot.dialogue.details import a_date, extract, parse_amount, share_value
 from bot.policy import PolicyResult, Profile, ProfileError, Report, Rule, RuleSet, check, parse_profile, render
@@ -175,7 +176,7 @@ def facts_of(
             for key, amount in zip(missing, amounts):
                 found.setdefault(key, amount)
     elif expecting in ("founded", "founded_date") and (day := a_date(t)) is not None:
-        if day <= (today or date.today()):
+        if day <= (today or clock.today()):
             found["registered_on"], found["founded_year"] = day.isoformat(), day.year
     elif expecting == "founded_date":
         md = re.search(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?", t)
@@ -185,7 +186,7 @@ def facts_of(
                 day = date(int(year), int(md.group(1)), int(md.group(2)))
             except ValueError:
                 day = None
-            if day is not None and day <= (today or date.today()):
+            if day is not None and day <= (today or clock.today()):
                 found["registered_on"] = day.isoformat()
     elif expecting == "founded":
         year = re.search(r"(?:19|20)\d{2}", t)
@@ -241,7 +242,7 @@ def _answers(key: str) -> tuple[str, ...]:
 def merge(old: Optional[dict], new: dict, *, expecting: Optional[str] = None, today: Optional[date] = None) -> dict:
     """`old` facts updated with `new`; the answer to the "history" question adds years to the ones known."""
     facts = {k: v for k, v in (old or {}).items() if k in PROFILE_KEYS}
-    today = today or date.today()
+    today = today or clock.today()
     for key in ("revenue", "rd_expense"):
         years = dict(facts.get(f"{key}_years") or {})
         if key in facts and not years:
@@ -277,7 +278,7 @@ def merge(old: Optional[dict], new: dict, *, expecting: Optional[str] = None, to
 
 def profile_input(facts: dict, today: Optional[date] = None) -> dict:
     """The facts as the JSON input of bot.policy.parse_profile (the API's fields)."""
-    today = today or date.today()
+    today = today or clock.today()
     data: dict[str, Any] = {}
     for key in ("employees", "tech_staff"):
         if isinstance(facts.get(key), (int, float)) and facts[key] == int(facts[key]):
@@ -444,7 +445,7 @@ def next_question(
         best = Question("money", best.fields, MONEY_PART[facts.get("revenue") is None])
     if best is not None and best.key == "money" and _hnte_open(report, focus) and _years_to_ask(facts, today) > 1:
         n = _years_to_ask(facts, today)
-        y = (today or date.today()).year
+        y = (today or clock.today()).year
         years = [y - n + i for i in range(n)]
         first = [y - 3, y - 2, y - 1][-n:]
         text = MONEY_3_YEARS.format(
@@ -466,7 +467,7 @@ def _hnte_open(report: Report, focus: Sequence[str]) -> bool:
 
 def _years_to_ask(facts: dict, today: Optional[date]) -> int:
     """Accounting years the 高企 R&D ratio needs (up to three, fewer for a young company); 1 when unknown."""
-    y = (today or date.today()).year
+    y = (today or clock.today()).year
     if facts.get("founded_year"):
         founded = int(facts["founded_year"])
     elif facts.get("years_since_founding") is not None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, or_, select
 
+from bot import clock
 from bot.db import read_sessions
 from bot.db.schema import Contact, Enterprise, Ticket, Visit
 from bot.enterprises import profile as pf
@@ -204,11 +204,10 @@ def to_xlsx(rows: list[EnterpriseRow], node_names: dict, title: str, now: dateti
     from openpyxl import Workbook  # lazy: openpyxl adds 0.2 s; only the Excel export needs it
     from openpyxl.styles import Font  # lazy: openpyxl, as above
 
-    tz = ZoneInfo("Asia/Shanghai")
     wb = Workbook()
     ws = wb.active
     ws.title = "企业档案"
-    ws.append([f"{title}（导出时间 {now.astimezone(tz):%Y-%m-%d %H:%M}，共 {len(rows)} 家）"])
+    ws.append([f"{title}（导出时间 {clock.local(now):%Y-%m-%d %H:%M}，共 {len(rows)} 家）"])
     ws["A1"].font = Font(bold=True)
     ws.append(list(HEADERS))
     for cell in ws[2]:
@@ -231,7 +230,7 @@ def to_xlsx(rows: list[EnterpriseRow], node_names: dict, title: str, now: dateti
                 r.tickets,
                 r.open_tickets,
                 r.visits,
-                r.last_visit.astimezone(tz).strftime("%Y-%m-%d") if r.last_visit else "",
+                clock.local(r.last_visit).strftime("%Y-%m-%d") if r.last_visit else "",
                 float(r.redeemed),
             ]
         )

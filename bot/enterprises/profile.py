@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 from sqlalchemy import select
 
+from bot import clock
 from bot.db import sessions
 from bot.db.schema import Contact, Enterprise, utcnow
 from bot.text import normalise
@@ -104,7 +105,7 @@ def parse_form(
 ) -> dict[str, Any]:
     """Typed values of the editable fields present in `form` (certifications given separately, as the codes
     ticked). Empty strings clear a field, except the name. Raises ProfileError naming every bad field."""
-    today = today or date.today()
+    today = today or clock.today()
     out: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for field, (label, kind) in FIELDS.items():

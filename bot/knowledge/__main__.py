@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from bot.settings import Settings
@@ -20,7 +19,7 @@ from .followup import KbContext
 from .loader import load_base
 from .model import KnowledgeError
 from .retriever import FEATURES, Retriever
-from .service import ANSWER, BEST_GUESS, OPTIONS, RELOAD_MARKER, UNKNOWN, KnowledgeService
+from .service import ANSWER, BEST_GUESS, OPTIONS, UNKNOWN, KnowledgeService, touch_reload
 
 DECISIONS = {
     ANSWER: "直接回答",
@@ -115,8 +114,7 @@ def _reload(directory: Path) -> int:
             print(f"  {problem}")
         print("未通知重新加载：运行中的服务继续使用上一版本。")
         return 1
-    marker = directory / RELOAD_MARKER
-    marker.write_text(datetime.now().isoformat(timespec="microseconds") + "\n", encoding="utf-8")
+    marker = touch_reload(directory)
     print(f"OK：{kb.summary()}")
     print(f"已通知运行中的服务重新加载（{marker}），下一条提问时生效。")
     return 0

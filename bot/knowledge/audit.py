@@ -29,6 +29,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Optional
 
+from bot import clock
+
 from .model import Entry, KnowledgeBase
 
 REVIEW_AFTER_DAYS = 365
@@ -152,7 +154,7 @@ def _last_sentence(text: str) -> str:
 
 def audit(kb: KnowledgeBase, today: Optional[date] = None) -> AuditResult:
     """All content problems of a loaded base (each "<file>: <field>: <problem>")."""
-    today = today or date.today()
+    today = today or clock.today()
     out = AuditResult()
     for entry in kb:
         if entry.reviewed_on is None:

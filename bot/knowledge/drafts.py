@@ -25,16 +25,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
+from bot import clock
 from bot.db import read_sessions, sessions
 from bot.db.schema import KbDraft, KbReview, KbVersion, utcnow
 
 from .editing import Check, check_text, entry_path, read_entry_text, sha
 from .loader import ID_PATTERN
-from .service import RELOAD_MARKER
+from .service import touch_reload
 
 DRAFT, PENDING, PUBLISHED, WITHDRAWN = "draft", "pending", "published", "withdrawn"
 OPEN_STATES = (DRAFT, PENDING)
@@ -275,7 +275,7 @@ def _bj(at: Optional[datetime]) -> str:
     if at is None:
         return ""
 
-    return at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M")
+    return clock.local(at).strftime("%m-%d %H:%M")
 
 
 def submit(
@@ -397,13 +397,6 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a dot file: the loader skips it
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def touch_reload(directory: Path) -> None:
-    """What `make kb-reload` does: the running services reload at their next question (service.py)."""
-    (Path(directory) / RELOAD_MARKER).write_text(
-        datetime.now().isoformat(timespec="microseconds") + "\n", encoding="utf-8"
-    )
 
 
 def stale_base(directory: Path, draft: KbDraft) -> Optional[str]:

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import yaml
 
+from bot import clock
 from bot.logmask import mask
 
 from .audit import REVIEW_AFTER_DAYS, audit
@@ -519,7 +520,7 @@ def _copy_base(directory: Path, target: Path, skip: Optional[str]) -> None:
 
 def check_text(directory: Path, entry_id: str, text: str, today: Optional[date] = None) -> Check:
     """Load the base with `text` as entries/<entry_id>.yml and run the content checks."""
-    today = today or date.today()
+    today = today or clock.today()
     if not ID_PATTERN.match(entry_id or ""):
         return Check(entry_id, problems=[f"id: {entry_id!r} 不合法：只能用小写字母、数字和连字符 -"])
     file = f"{ENTRIES_DIR}/{entry_id}.yml"
@@ -528,7 +529,7 @@ def check_text(directory: Path, entry_id: str, text: str, today: Optional[date] 
         _copy_base(Path(directory), copy, entry_id)
         (copy / ENTRIES_DIR / f"{entry_id}.yml").write_text(text, encoding="utf-8")
         try:
-            kb = load_base(copy)
+            kb = load_base(copy, today)
         except KnowledgeError as exc:
             mine, others = _own(exc.problems, file)
             return Check(entry_id, mine, [], others, None)
@@ -656,7 +657,7 @@ def flags(
     expiring_days: int = EXPIRING_DAYS,
 ) -> list[Flag]:
     """Entries past their review date or policy expiry, or expiring soon, worst first."""
-    today = today or date.today()
+    today = today or clock.today()
     out = []
     for entry in kb:
         reasons, severity = [], 0
@@ -694,7 +695,7 @@ def new_entry_form(
     faq["variants"] = "\n".join(v for v in variants if v and v != question)
     if entry_id:
         faq["id"] = f"{entry_id}-"
-    fields = {"id": entry_id, "level": "窗口", "doc_number": "", "reviewed_on": (today or date.today()).isoformat()}
+    fields = {"id": entry_id, "level": "窗口", "doc_number": "", "reviewed_on": (today or clock.today()).isoformat()}
     return EntryForm(fields, [], [faq])
 
 

@@ -14,6 +14,7 @@ from typing import Any, Optional, TypeGuard
 
 import yaml
 
+from bot import clock
 from bot.taxonomy import BY_INTENT
 from bot.text import normalise
 
@@ -161,7 +162,7 @@ def _load_faqs(raw: Any, entry_id: str, file: str, out: _Collector, seen_faq_ids
     return faqs
 
 
-def _load_entry(path: Path, file: str, out: _Collector, seen_faq_ids: dict[str, str]) -> Optional[Entry]:
+def _load_entry(path: Path, file: str, out: _Collector, seen_faq_ids: dict[str, str], today: date) -> Optional[Entry]:
     try:
         data = _safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -241,9 +242,9 @@ def _load_entry(path: Path, file: str, out: _Collector, seen_faq_ids: dict[str, 
         reviewed_on = _parse_date(data["reviewed_on"])
         if reviewed_on is None:
             out.error(file, "reviewed_on", f"“{data['reviewed_on']}” 不是有效日期（格式 YYYY-MM-DD）")
-        elif reviewed_on > date.today():
+        elif reviewed_on > today:
             out.error(file, "reviewed_on", f"复核日期 {reviewed_on} 晚于今天")
-    checked = _load_checks(data.get("checked"), file, out) if "checked" in data else []
+    checked = _load_checks(data.get("checked"), file, out, today) if "checked" in data else []
     window = _load_window(data.get("window"), file, out) if data.get("window") is not None else None
     superseded_by = data.get("superseded_by") or ""
     if superseded_by and (not isinstance(superseded_by, str) or not ID_PATTERN.match(superseded_by)):
@@ -287,7 +288,7 @@ def _load_entry(path: Path, file: str, out: _Collector, seen_faq_ids: dict[str, 
     return entry
 
 
-def _load_checks(raw: Any, file: str, out: _Collector) -> list[Check]:
+def _load_checks(raw: Any, file: str, out: _Collector, today: date) -> list[Check]:
     """checked: [{url, date, confirms?}] — the sources read, when, and what they confirm."""
     if not isinstance(raw, list) or not raw:
         out.error(file, "checked", "应为非空列表：- url: https://… / date: YYYY-MM-DD / confirms: [effective]")
@@ -309,7 +310,7 @@ def _load_checks(raw: Any, file: str, out: _Collector) -> list[Check]:
         on = _parse_date(item.get("date"))
         if on is None:
             out.error(file, f"{where}.date", f"“{item.get('date')}” 不是有效日期（核实日期，格式 YYYY-MM-DD）")
-        elif on > date.today():
+        elif on > today:
             out.error(file, f"{where}.date", f"核实日期 {on} 晚于今天")
         confirms = item.get("confirms") or []
         if not isinstance(confirms, list):
@@ -423,9 +424,12 @@ def load_english(path: Path, out: _Collector) -> list[tuple[tuple[str, ...], str
     return parse_table(data, path.name, out)
 
 
-def load_base(directory: str | Path) -> KnowledgeBase:
-    """Load knowledge/ into a KnowledgeBase, or raise KnowledgeError listing every problem."""
+def load_base(directory: str | Path, today: Optional[date] = None) -> KnowledgeBase:
+    """Load knowledge/ into a KnowledgeBase, or raise KnowledgeError listing every problem.
+
+    `today` (default: the window's today, Beijing time) is the latest review or check date an entry may carry."""
     directory = Path(directory)
+    today = today or clock.today()
     out = _Collector()
     entries_dir = directory / ENTRIES_DIR
     if not entries_dir.is_dir():
@@ -442,7 +446,7 @@ def load_base(directory: str | Path) -> KnowledgeBase:
             continue
         if path.suffix != ".yml":
             continue
-        entry = _load_entry(path, file, out, seen_faq_ids)
+        entry = _load_entry(path, file, out, seen_faq_ids, today)
         if entry is not None:
             entries[entry.id] = entry
 

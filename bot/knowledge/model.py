@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Iterator, Optional
 
+from bot import clock
 from bot.problems import ProblemsError
 
 LEVELS = ("国家", "省", "市", "区", "窗口")
@@ -83,7 +84,7 @@ class Window:
 
     def describe(self, today: Optional[date] = None) -> str:
         """One line for the chat bubble, relative to today for an explicit call."""
-        today = today or date.today()
+        today = today or clock.today()
         where = f"以{self.note}为准"
         if self.opens or self.closes:
             span = "至".join(_cn_date(d) for d in (self.opens, self.closes) if d)
@@ -145,11 +146,11 @@ class Entry:
         """
         if self.expires is None:
             return False
-        return (today or date.today()) > self.expires
+        return (today or clock.today()) > self.expires
 
     def is_effective(self, today: Optional[date] = None) -> bool:
         """True when the policy has started and not yet expired."""
-        today = today or date.today()
+        today = today or clock.today()
         started = self.effective is None or self.effective <= today
         return started and not self.is_expired(today)
 

@@ -13,10 +13,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
+from bot import clock
 from bot.text import normalise
 
 from .followup import (
@@ -72,6 +73,16 @@ SEARCH_K = 10  # hits retrieved per question (what decide() and follow-ups look 
 PREFER_MARGIN = 0.2  # a follow-up prefers the topic's FAQ when it scores within this of the best
 CHECK_INTERVAL = 1.0  # seconds between directory scans
 RELOAD_MARKER = ".reload"  # touched by `python -m bot.knowledge reload`
+
+
+def touch_reload(directory: str | os.PathLike[str]) -> Path:
+    """Tell the running services to reload at their next question (`make kb-reload`, a published draft).
+
+    The marker's content is the moment written (UTC), so it changes even within one mtime tick."""
+    marker = Path(directory) / RELOAD_MARKER
+    marker.write_text(clock.now().astimezone(timezone.utc).isoformat(timespec="microseconds") + "\n", encoding="utf-8")
+    return marker
+
 
 ANSWER, BEST_GUESS, OPTIONS, UNKNOWN = "answer", "best_guess", "options", "unknown"
 DECISIONS = (ANSWER, BEST_GUESS, OPTIONS, UNKNOWN)

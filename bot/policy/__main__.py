@@ -12,6 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from bot import clock
 from bot.settings import Settings
 
 from . import PolicyError, ProfileError, check, load_rules, parse_profile
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         print(f"OK：{len(rules)} 条政策规则（{'、'.join(r.name for r in rules)}）")
         return 0
-    today = args.today or date.today()
+    today = args.today or clock.today()
     try:
         profile = parse_profile(json.loads(args.profile), today)
     except (ProfileError, ValueError) as exc:

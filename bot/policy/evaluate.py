@@ -20,6 +20,8 @@ from datetime import date
 from fractions import Fraction
 from typing import Optional, TypedDict, Union
 
+from bot import clock
+
 from .metrics import METRICS, Interval, Missing, Number, Undecidable, Value, show
 from .model import Criterion, Rule, RuleSet, Threshold
 from .profile import FIELDS, LABELS, Profile
@@ -362,7 +364,7 @@ def evaluate_rule(rule: Rule, p: Profile, today: date) -> PolicyResult:
 
 def check(rules: RuleSet, p: Profile, today: Optional[date] = None, policies: Optional[list[str]] = None) -> Report:
     """Every rule in force on `today` (default: today) against the profile; others reported as not applied."""
-    today = today or date.today()
+    today = today or clock.today()
     report = Report(results=[])
     for rule in rules:
         if policies is not None and rule.id not in policies:

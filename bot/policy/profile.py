@@ -29,6 +29,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Mapping, Optional
 
+from bot import clock
+
 MAX_AMOUNT = 10**13  # yuan: 10万亿元, far above any single enterprise's figures
 MAX_PEOPLE = 10**7  # employees / tech staff
 MAX_IP_COUNT = 10**6  # patents, copyrights… of one kind
@@ -302,7 +304,7 @@ class _Parser:
 
 def parse_profile(data: Any, today: Optional[date] = None) -> Profile:
     """Validate plain data (a JSON object) into a Profile; raises ProfileError naming each bad field."""
-    today = today or date.today()
+    today = today or clock.today()
     if not isinstance(data, Mapping):
         raise ProfileError([("(body)", '请求内容应为 JSON 对象，例如 {"employees": 60}')])
     p = _Parser(today)

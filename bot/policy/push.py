@@ -30,11 +30,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Optional
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import BEIJING
 from bot.db import dialect_insert, read_sessions
 from bot.db.schema import (
     Contact,
@@ -56,7 +56,6 @@ THROTTLE = timedelta(days=7)  # at most one push per enterprise in this
 NEW_POLICY_DAYS = 30  # a policy effective within this many days is "new"
 OPEN_WINDOW_DAYS = 30  # a window with an opening day but no deadline is announced this long
 NEED_LOOKBACK = timedelta(days=730)  # past needs (tickets) that still count
-BEIJING = ZoneInfo("Asia/Shanghai")
 REGISTER_PAYLOAD = '/policy_register{{"policy":"{policy}"}}'
 UNSUBSCRIBE_BUTTON = {"title": "退订提醒", "payload": "退订"}
 

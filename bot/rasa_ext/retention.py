@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 
+from bot.clock import BEIJING
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class RetentionResult:
             return "对话记录保留期限为 0（长期保存），未清理"
         if self.no_table:
             return "对话记录库中尚无记录（Rasa 尚未建表），无需清理"
-        when = self.cutoff.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M")
+        when = self.cutoff.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
         verb = "将删除" if self.dry_run else "已删除"
         text = (
             f"{verb} {when}（北京时间）之前的对话事件 {self.events_deleted} 条："
@@ -92,9 +93,6 @@ class RetentionResult:
             f"删除仍在进行的会话的早期记录 {self.conversations_trimmed} 个（其当前会话完整保留）"
         )
         return text + ("（试运行，未实际删除）" if self.dry_run else "")
-
-
-_BEIJING = timezone(timedelta(hours=8))
 
 
 def tracker_engine(url: str) -> Optional[Engine]:

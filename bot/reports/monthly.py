@@ -30,25 +30,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, and_, case, cast, func, literal_column, select, true
 from sqlalchemy.engine import Connection
 
+from bot.clock import BEIJING
 from bot.db import engine_for
 from bot.db.schema import Handover, KbQuery, Rating, ServiceNode, Ticket, Visit
 from bot.taxonomy import CATEGORIES, SERVICE_CONTENTS
 from bot.tickets.lifecycle import AWAITING_INFO, CANNOT_HANDLE, CLOSED_STATES, OPEN_STATES
-
-BEIJING: tzinfo
-try:
-    from zoneinfo import ZoneInfo
-
-    BEIJING = ZoneInfo("Asia/Shanghai")
-except Exception:  # pragma: no cover - no tz database: China has kept UTC+8 without DST since 1991
-    BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 SATISFACTION_LEVELS: tuple[tuple[int, str], ...] = (
     (5, "非常满意"),

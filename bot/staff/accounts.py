@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import clock
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, ServiceNode, Staff, StaffSession, utcnow
 from bot.network import default_network
@@ -321,7 +321,7 @@ def _default_db() -> str:
 
 
 def _fmt_time(dt: Optional[datetime]) -> str:
-    return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%m-%d %H:%M") if dt else ""
+    return clock.local(dt).strftime("%m-%d %H:%M") if dt else ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
-from zoneinfo import ZoneInfo
 
+from bot import clock
 from bot.taxonomy import BY_INTENT
 from bot.text import normalise
 from bot.tickets import lifecycle as lc
 
-TZ = ZoneInfo("Asia/Shanghai")
 TICKET_NUMBER = re.compile(r"QCY-?(\d{8})-?(\d{4})", re.IGNORECASE)
 
 NONE_PHRASES = {"无", "没有", "不在", "不在园区", "不知道", "不清楚", "不确定", "跳过", "没", "没有园区", "都不是", "-"}
@@ -89,9 +88,7 @@ def rating_score(text: str) -> Optional[int]:
 
 
 def local(dt: datetime) -> datetime:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(TZ)
+    return clock.local(dt)
 
 
 def when(dt: datetime) -> str:

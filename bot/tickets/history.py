@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Optional
-from zoneinfo import ZoneInfo
 
+from bot import clock
 from bot.network import default_network
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 ACTION_LABELS = {
     "created": "受理",
@@ -129,7 +127,7 @@ def _plain(value: Any, field: Optional[str], staff: Mapping[int, str], node_name
     if isinstance(value, str):
         if field in TIME_FIELDS or (field is None and len(value) >= 19 and value[4:5] == "-" and "T" in value):
             try:
-                return datetime.fromisoformat(value).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+                return clock.local(datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M")
             except ValueError:
                 pass
         if value in lc.LABELS:

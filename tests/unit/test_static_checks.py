@@ -9,6 +9,8 @@
   sentences of their own in the other action modules).
 - Imports at module level: an import inside a function in bot/ or actions/ says why on its line (`# lazy: <why>`:
   Rasa or openpyxl costs real time at import, or the import would close a cycle).
+- The window's calendar is Beijing time: no `date.today()`, zone-less `datetime.now()` or `.astimezone()` outside
+  bot/clock.py (a machine in UTC is a day behind Beijing from 16:00 to 24:00 UTC).
 - `mypy` (pyproject.toml [tool.mypy]): no type errors in the domain core and the shared kernel (no module has its
   errors ignored). Incremental: the cache is .mypy_cache/.
 """
@@ -270,3 +272,62 @@ def test_mypy_finds_no_type_errors():
     code, out = run_tool("mypy")
     assert code == 0, out
     assert "Success: no issues found" in out, out
+
+
+# ---- the window's calendar (bot/clock.py) ---------------------------------------------------------
+
+# The machine may run in UTC while the window works in Beijing time: between 16:00 and 24:00 UTC the machine's
+# date is the window's yesterday. A knowledge entry reviewed "today" was refused as reviewed in the future on
+# such an evening (CI caught it). Every "what day/time is it here" goes through bot.clock; these calls read the
+# machine's own zone instead.
+MACHINE_ZONE_CALLS = {
+    ("date", "today"): "date.today()",
+    ("datetime", "today"): "datetime.today()",
+    ("datetime", "now"): "datetime.now() without a zone",
+    ("datetime", "fromtimestamp"): "datetime.fromtimestamp() without a zone",
+    ("time", "localtime"): "time.localtime()",
+    ("time", "strftime"): "time.strftime()",
+}
+ZONE_ARGUMENT = {"now": 1, "fromtimestamp": 2, "strftime": 2}  # today() and localtime() never take one
+CLOCK_MODULE = "bot/clock.py"
+
+
+def machine_zone_reads(source: str) -> list[tuple[int, str]]:
+    """(line, what) where `source` asks the machine's own time zone for the date or time: the calls above, and
+    `.astimezone()` without a zone (naive instants from the database are UTC, not the machine's zone)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        func = node.func
+        needed = ZONE_ARGUMENT.get(func.attr)  # positional arguments that include a zone (or a struct_time)
+        zone_given = needed is not None and (bool(node.keywords) or len(node.args) >= needed)
+        if func.attr == "astimezone" and not node.args and not node.keywords:
+            found.append((node.lineno, ".astimezone() without a zone"))
+            continue
+        owner = func.value.id if isinstance(func.value, ast.Name) else getattr(func.value, "attr", None)
+        if (owner, func.attr) in MACHINE_ZONE_CALLS and not zone_given:  # date.today() or datetime.date.today()
+            found.append((node.lineno, MACHINE_ZONE_CALLS[(owner, func.attr)]))
+    return sorted(found)
+
+
+def test_the_calendar_check_finds_reads_of_the_machines_zone():
+    source = (
+        "from datetime import date, datetime, timezone\nimport time\n"
+        "a = date.today()\nb = datetime.now()\nc = datetime.now(timezone.utc)\nd = x.astimezone()\n"
+        "e = x.astimezone(BEIJING)\nf = datetime.fromtimestamp(1)\ng = datetime.fromtimestamp(1, tz=timezone.utc)\n"
+        "h = time.localtime()\ni = time.time()\nj = datetime.today()\nk = time.strftime('%Y', t)\nm = time.strftime('%Y')\nn = datetime.datetime.now()\n"
+    )
+    assert [line for line, _ in machine_zone_reads(source)] == [3, 4, 6, 8, 10, 12, 14, 15]
+
+
+def test_the_window_calendar_is_beijing_time_everywhere():
+    readers = {}
+    for path in sorted([*ROOT.glob("bot/**/*.py"), *ROOT.glob("actions/**/*.py"), *ROOT.glob("bench/**/*.py")]):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel != CLOCK_MODULE and (found := machine_zone_reads(path.read_text(encoding="utf-8"))):
+            readers[rel] = found
+    assert not readers, (
+        f"these read the machine's time zone: {readers}. The window's day and wall clock are Beijing time: use "
+        "bot.clock.today() / now() / local(dt), or pass timezone.utc for an instant"
+    )

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Optional
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy import delete, select
 
+from bot import clock
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Staff, StaffSession, utcnow
 from bot.desk import ratelimit
@@ -176,7 +176,7 @@ BAD_CREDENTIALS = "用户名或密码错误。"
 
 def _beijing(dt: datetime) -> str:
 
-    return dt.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
+    return clock.local(dt).strftime("%H:%M")
 
 
 def _duration(pause: timedelta) -> str:

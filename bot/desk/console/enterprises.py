@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from bot import clock
 from bot.desk.console import store, views
 from bot.desk.console import templates as t
 from bot.desk.console.auth import current_staff
@@ -354,7 +355,7 @@ async def profile_route(request: web.Request) -> web.Response:
     certs = [c for c in form.getall("certifications", []) if isinstance(c, str)]
     raw = {k: (form.get(k) if isinstance(form.get(k), str) else "") for k in pf.FIELDS if k != "certifications"}
     try:
-        values = pf.parse_form(raw, certs, today=views.now_of(request).astimezone(t.BEIJING).date())
+        values = pf.parse_form(raw, certs, today=clock.today(views.now_of(request)))
         seen = form.get("version")
         changes = await views.run(
             pf.apply_edit,
@@ -445,7 +446,7 @@ async def create_route(request: web.Request) -> web.Response:
     raw = {k: (form.get(k) if isinstance(form.get(k), str) else "") for k in pf.FIELDS if k != "certifications"}
     shown = {**{k: v[:300] for k, v in raw.items()}, "certifications_list": certs}
     try:
-        values = pf.parse_form(raw, certs, today=views.now_of(request).astimezone(t.BEIJING).date())
+        values = pf.parse_form(raw, certs, today=clock.today(views.now_of(request)))
         home = home_node(values.get("new_city"), values.get("park"))
         if not staff.sees(home):
             raise pf.ProfileError({"park": f"所填园区/新城属于“{store.node_name(home)}”，不在您的服务范围内"})

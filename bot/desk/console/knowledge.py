@@ -27,10 +27,10 @@ import threading
 from datetime import date
 from pathlib import Path
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bot import clock
 from bot.desk.console import templates as t
 from bot.desk.console import views
 from bot.desk.console.auth import current_staff
@@ -72,7 +72,7 @@ def _actor(staff: StaffView) -> dr.Actor:
 
 
 def _today(request: web.Request) -> date:
-    return views.now_of(request).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today(views.now_of(request))
 
 
 _lock = threading.Lock()

@@ -16,10 +16,10 @@ from html import escape
 from types import SimpleNamespace
 from typing import Any, Iterable, Optional
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from bot.clock import BEIJING
 from bot.desk import pages
 from bot.desk.console.store import node_name
 from bot.files.sniff import ACCEPT_ATTR
@@ -28,7 +28,6 @@ from bot.taxonomy import BY_INTENT, CATEGORIES
 from bot.tickets import history
 from bot.tickets import lifecycle as lc
 
-BEIJING = ZoneInfo("Asia/Shanghai")
 ROLE_LABELS = {"staff": "工作人员", "lead": "节点负责人", "admin": "管理员"}
 REASON_LABELS = {
     "request_human": "用户要求人工",
