@@ -2,10 +2,12 @@
 check from "我们能评高企吗" to a ticket in the right category."""
 
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from bot import clock
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -25,7 +27,7 @@ def test_a_whole_check_in_the_web_chat_ends_in_a_ticket(stack):
 
     # figures over two turns, typed as people type them
     second = texts(chat.send("60人，其中研发9个，2019年成立，有5个发明专利"))
-    y = date.today().year
+    y = clock.today().year
     assert "营业收入和研发费用" in second and f"{y - 3}年" in second, second
     result = chat.send(
         f"{y - 3}年营收800万研发60万，{y - 2}年营收1200万研发90万，去年营收一千五百万，研发两百万，"
@@ -67,7 +69,7 @@ def test_wanting_one_policy_is_checked_and_figures_typed_after_the_result_carry_
     """ "…注册的，想评高企": the check answers with the day the one-year line is met; figures typed right after
     the result go on with the check instead of falling to "no answer"."""
     chat = eval_dialogue.ChatClient(stack.settings.desk_url).open()
-    registered = date.today() - timedelta(days=300)
+    registered = clock.today() - timedelta(days=300)
     first = texts(chat.send(f"我们公司{registered.year}年{registered.month}月{registered.day}日注册的，想评高企"))
     assert "✗ 高新技术企业认定" in first and "注册满一年之日" in first, first
     due = registered + timedelta(days=365)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import clock
 from bot.dialogue import policy_check as pc
 from bot.dialogue.details import extract, share_value
 from bot.policy import load_rules
@@ -52,7 +53,7 @@ def test_figures_typed_naturally(text, expected):
 
 def test_two_years_of_revenue_in_one_sentence():
     f = extract("去年营收2000万，前年1500万").figures
-    y = date.today().year
+    y = clock.today().year
     assert f["revenue_years"] == {str(y - 1): 2e7, str(y - 2): 1.5e7} and f["revenue"] == 2e7
 
 

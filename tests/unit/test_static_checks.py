@@ -323,7 +323,9 @@ def test_the_calendar_check_finds_reads_of_the_machines_zone():
 
 def test_the_window_calendar_is_beijing_time_everywhere():
     readers = {}
-    for path in sorted([*ROOT.glob("bot/**/*.py"), *ROOT.glob("actions/**/*.py"), *ROOT.glob("bench/**/*.py")]):
+    for path in sorted(
+        p for top in ("bot", "actions", "bench", "tests", "scripts") for p in ROOT.glob(f"{top}/**/*.py")
+    ):
         rel = path.relative_to(ROOT).as_posix()
         if rel != CLOCK_MODULE and (found := machine_zone_reads(path.read_text(encoding="utf-8"))):
             readers[rel] = found
