@@ -628,7 +628,7 @@ class CandidateServices:
                     strict=True,
                     background_reload=False,
                     check_interval=1e12,
-                    today=(lambda: today) if today else date.today,
+                    today=(lambda: today) if today else clock.today,
                 )
             with self._lock:
                 self._items[key] = service

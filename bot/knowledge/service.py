@@ -17,7 +17,8 @@ from datetime import date, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
-from bot import clock
+from bot.clock import now as beijing_now
+from bot.clock import today as beijing_today
 from bot.text import normalise
 
 from .followup import (
@@ -80,7 +81,9 @@ def touch_reload(directory: str | os.PathLike[str]) -> Path:
 
     The marker's content is the moment written (UTC), so it changes even within one mtime tick."""
     marker = Path(directory) / RELOAD_MARKER
-    marker.write_text(clock.now().astimezone(timezone.utc).isoformat(timespec="microseconds") + "\n", encoding="utf-8")
+    marker.write_text(
+        beijing_now().astimezone(timezone.utc).isoformat(timespec="microseconds") + "\n", encoding="utf-8"
+    )
     return marker
 
 
@@ -292,7 +295,7 @@ class KnowledgeService:
         sure_threshold: float = SURE_THRESHOLD,
         *,
         check_interval: float = CHECK_INTERVAL,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] = beijing_today,
         clock: Callable[[], float] = time.monotonic,
         strict: bool = False,
         background_reload: bool = True,

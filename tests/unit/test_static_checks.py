@@ -296,7 +296,14 @@ def machine_zone_reads(source: str) -> list[tuple[int, str]]:
     """(line, what) where `source` asks the machine's own time zone for the date or time: the calls above, and
     `.astimezone()` without a zone (naive instants from the database are UTC, not the machine's zone)."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in called:  # handed on as a callable: date.today
+            owner = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", None)
+            if (owner, node.attr) in MACHINE_ZONE_CALLS:
+                found.append((node.lineno, MACHINE_ZONE_CALLS[(owner, node.attr)].replace("()", "") + " as a callable"))
+            continue
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         func = node.func
@@ -316,9 +323,9 @@ def test_the_calendar_check_finds_reads_of_the_machines_zone():
         "from datetime import date, datetime, timezone\nimport time\n"
         "a = date.today()\nb = datetime.now()\nc = datetime.now(timezone.utc)\nd = x.astimezone()\n"
         "e = x.astimezone(BEIJING)\nf = datetime.fromtimestamp(1)\ng = datetime.fromtimestamp(1, tz=timezone.utc)\n"
-        "h = time.localtime()\ni = time.time()\nj = datetime.today()\nk = time.strftime('%Y', t)\nm = time.strftime('%Y')\nn = datetime.datetime.now()\n"
+        "h = time.localtime()\ni = time.time()\nj = datetime.today()\nk = time.strftime('%Y', t)\nm = time.strftime('%Y')\nn = datetime.datetime.now()\no = f(today=date.today)\n"
     )
-    assert [line for line, _ in machine_zone_reads(source)] == [3, 4, 6, 8, 10, 12, 14, 15]
+    assert [line for line, _ in machine_zone_reads(source)] == [3, 4, 6, 8, 10, 12, 14, 15, 16]
 
 
 def test_the_window_calendar_is_beijing_time_everywhere():
