@@ -25,7 +25,7 @@ from bot.settings import PROJECT_ROOT
 from bot.taxonomy import BY_INTENT
 from bot.tickets import lifecycle as lc
 from bot.tickets.sla import default_policy
-from tests.unit.test_scheduler import race
+from tests.race import race
 
 CST = ZoneInfo("Asia/Shanghai")
 SMALL_FIGURES = {

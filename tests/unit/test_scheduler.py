@@ -12,7 +12,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
 from bot.tickets.sla import default_policy
 from tests.clock import Clock
+from tests.race import race
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -349,29 +349,6 @@ def test_a_fresh_installation_does_not_catch_up_the_past(db_url, sched):
 
 
 # ---- exactly once ---------------------------------------------------------------------------------------
-
-
-def race(n: int, make, run) -> list:
-    """`n` schedulers (`make(i)`) started together on threads, each calling `run(scheduler)`;
-    all their results. Any exception in a thread fails the test."""
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def instance(i):
-        try:
-            sched = make(i)
-            barrier.wait()
-            results.extend(run(sched))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=instance, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors, errors
-    return results
 
 
 def test_concurrent_instances_run_each_job_period_once(db_url, tmp_path):

@@ -30,7 +30,7 @@ from bot.db import read_sessions
 from bot.db.schema import JobRun
 from bot.rasa_ext import retention
 from bot.settings import PROJECT_ROOT
-from tests.unit.test_scheduler import race
+from tests.race import race
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DAY = 86400.0
