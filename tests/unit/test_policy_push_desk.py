@@ -18,7 +18,7 @@ from bot.desk import notifier
 from bot.policy import load_rules, push, subscription
 from tests.clock import Clock
 from tests.unit.desk_helpers import add_staff, chat_session, desk_client, sign_in
-from tests.unit.test_policy_push import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401
+from tests.unit.policy_push_helpers import SMALL_FIGURES, add_enterprise, bj, rules, rules_dir, set_window  # noqa: F401 - the fixtures rules, rules_dir
 
 pytestmark = pytest.mark.desk
 
