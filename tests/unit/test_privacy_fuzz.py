@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.staff import accounts
-from tests.unit.test_desk_fuzz import FUZZ, assert_sane, desk, json_values, qs, query_params, short_texts, texts  # noqa: F401
+from tests.unit.fuzz_helpers import FUZZ, assert_sane, desk, json_values, qs, query_params, short_texts, texts  # noqa: F401 - the fixture desk
 
 pytestmark = [pytest.mark.desk, pytest.mark.slow]
 
