@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.db import read_sessions
 from bot.db.schema import Attachment, ConsoleAudit
 from bot.staff.accounts import create_staff
-from tests.unit.test_files import PDF, png
+from tests.unit.files_helpers import PDF, png
 
 pytestmark = pytest.mark.e2e
 

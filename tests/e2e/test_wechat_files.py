@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.staff import accounts as cli
 from tests.settings_env import with_env
 from tests.unit.desk_helpers import PASSWORD, Browser
-from tests.unit.test_files import PDF, png
+from tests.unit.files_helpers import PDF, png
 from tests.unit.test_wechat_endpoints import (
     MP_APPID,
     MP_GH,

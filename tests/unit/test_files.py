@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
-import struct
 import unicodedata
-import zipfile
-import zlib
 
 import pytest
 from hypothesis import given
@@ -25,60 +21,7 @@ from bot.files.names import sanitise, with_extension
 from bot.files.sniff import ACCEPTED
 from bot.privacy import data as privacy
 from bot.privacy.service import run_erase, run_export
-from bot.tickets.service import EnterpriseInput, TicketService
-
-# ---- sample files (built here: real formats, no binary fixtures) ----------------------------------------
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
-GIF = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00"
-    b"\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
-)
-WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
-
-
-def _member(name: str) -> zipfile.ZipInfo:
-    """A zip member with a fixed date: the bytes (and so the parameter ids built from them) do not depend on the
-    clock, or pytest-xdist's workers, collecting a second apart, see different tests."""
-    return zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-
-
-def office(kind: str = "word", extra: dict | None = None, content_types: bool = True) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        if content_types:
-            z.writestr(_member("[Content_Types].xml"), "<Types/>")
-        z.writestr(_member(f"{kind}/document.xml"), "<doc/>")
-        for name, body in (extra or {}).items():
-            z.writestr(_member(name), body)
-    return buf.getvalue()
-
-
-def plain_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(_member("setup.exe"), b"MZ\x90\x00")
-    return buf.getvalue()
-
+from tests.unit.files_helpers import GIF, JPEG, OLE2, PDF, WEBP, office, open_ticket, plain_zip, png
 
 # ---- what a file is -----------------------------------------------------------------------------------
 
@@ -182,21 +125,6 @@ def test_sniff_ignores_the_name_for_images():
 
 
 # ---- stored with the conversation and its ticket ------------------------------------------------------
-
-
-def open_ticket(db, sender):
-    return (
-        TicketService(db)
-        .open_ticket(
-            category="need_debt_financing",
-            description="想申请知识产权质押贷款",
-            enterprise=EnterpriseInput(name="西安光启芯科技有限公司", new_city="沣西"),
-            contact_name="王经理",
-            mobile="13912345678",
-            sender_id=sender,
-        )
-        .ticket
-    )
 
 
 def conversation(db, cid, channel="web"):

@@ -14,7 +14,7 @@ from bot import handover as ho
 from bot.db import read_sessions, sessions
 from bot.db.schema import Attachment, Conversation, Message, TicketEvent
 from tests.unit.desk_helpers import TestDesk, add_staff, audit, chat_session
-from tests.unit.test_files import JPEG, PDF, office, open_ticket, png
+from tests.unit.files_helpers import JPEG, PDF, office, open_ticket, png
 
 pytestmark = pytest.mark.desk
 
