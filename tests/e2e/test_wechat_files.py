@@ -26,7 +26,7 @@ from bot.staff import accounts as cli
 from tests.settings_env import with_env
 from tests.unit.desk_helpers import PASSWORD, Browser
 from tests.unit.files_helpers import PDF, png
-from tests.unit.test_wechat_endpoints import (
+from tests.unit.wechat_helpers import (
     MP_APPID,
     MP_GH,
     OPENID,
@@ -37,7 +37,7 @@ from tests.unit.test_wechat_endpoints import (
     Mp,
     StandInApi,
     Work,
-    _ids,
+    msg_ids,
 )
 
 JPEG_PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x11" * 300 + b"\xff\xd9"
@@ -93,7 +93,7 @@ async def desk(monkeypatch, tmp_path, sqlite_url):
     api_server = TestServer(api.app)
     await api_server.start_server()
     base = str(api_server.make_url("")).rstrip("/")
-    from tests.unit.test_wechat_endpoints import MP_KEY, MP_TOKEN, WC_KEY, WC_TOKEN
+    from tests.unit.wechat_helpers import MP_KEY, MP_TOKEN, WC_KEY, WC_TOKEN
 
     settings = Settings(
         var_dir=tmp_path,
@@ -145,7 +145,7 @@ def media_xml(
     return (
         f"<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
         f"<CreateTime>1764720000</CreateTime><MsgType><![CDATA[{kind}]]></MsgType>{extra}"
-        f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{msg_id or next(_ids)}</MsgId>"
+        f"<MediaId><![CDATA[{media_id}]]></MediaId><MsgId>{msg_id or next(msg_ids)}</MsgId>"
         + (f"<AgentID>{agent}</AgentID>" if agent else "")
         + "</xml>"
     )

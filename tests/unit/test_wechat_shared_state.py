@@ -9,7 +9,7 @@ import pytest
 from wechatpy import parse_message
 
 from bot.desk import wechat
-from tests.unit.test_wechat_endpoints import Mp, config_of, start_desk, text_xml
+from tests.unit.wechat_helpers import Mp, config_of, start_desk, text_xml
 
 pytestmark = pytest.mark.desk
 
