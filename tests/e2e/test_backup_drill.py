@@ -28,7 +28,7 @@ from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Conversation, Message, Ticket, TicketEvent
 from bot.settings import PROJECT_ROOT, Settings
 from tests.conftest import PG_ADMIN
-from tests.unit.test_privacy import person
+from tests.unit.privacy_helpers import person
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from bot.db import read_sessions, sessions
 from bot.db.schema import ConsoleAudit, Contact, Conversation, Message, utcnow
 from tests.unit.desk_helpers import TestDesk, add_staff, chat_session
-from tests.unit.test_privacy import NOW, person
+from tests.unit.privacy_helpers import NOW, person
 
 pytestmark = pytest.mark.desk
 
