@@ -1,30 +1,26 @@
 """Live figures and the 绩效 scorecard against the monthly report's hand-made November (both databases).
 
-The fixture is tests/unit/test_monthly_report.py's, plus: a contact with a name and a mobile (which must
-never reach the public figures), a staff-service rating at 沣西 on 11-20, ticket 1 answered within its 即日办
-deadline, and two 周推进 events (ticket 4 on 11-30, inside the last 8 days of the month; ticket 8 on 11-20,
+The fixture is the monthly report's (tests/unit/monthly_report_helpers.py), plus: a contact with a name and a
+mobile (which must never reach the public figures), a staff-service rating at 沣西 on 11-20, ticket 1 answered within
+its 即日办 deadline, and two 周推进 events (ticket 4 on 11-30, inside the last 8 days of the month; ticket 8 on 11-20,
 outside). The moment is 2026-11-30 23:59:30 Beijing time (15:59:30Z), so "today" is 30 November.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, update
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_monthly_report import populate, utc  # noqa: E402
-
-from bot.db import engine_for  # noqa: E402
-from bot.db.schema import Contact, Handover, KbQuery, Ticket, TicketEvent  # noqa: E402
-from bot.reports import monthly_summary  # noqa: E402
-from bot.reports.figures import PublicFigures, dashboard, public_figures, window  # noqa: E402
-from bot.reports.scorecard import previous_month, scorecard  # noqa: E402
+from bot.db import engine_for
+from bot.db.schema import Contact, Handover, KbQuery, Ticket, TicketEvent
+from bot.reports import monthly_summary
+from bot.reports.figures import PublicFigures, dashboard, public_figures, window
+from bot.reports.scorecard import previous_month, scorecard
+from tests.unit.monthly_report_helpers import populate, utc
 
 NOW = utc("2026-11-30 15:59:30")
 H = 3600
