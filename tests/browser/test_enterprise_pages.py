@@ -1,7 +1,7 @@
 """一企一档 in a real browser (Debian's Chromium) at 1366 px and 390 px: a workstation's staff member opens the
 enterprise list (only the enterprises of their node), the file of one, edits its profile (saved, shown, and
 in the file's change history), exports the list (their enterprises only) and is refused another node's file.
-The desk runs as its own process (no Rasa needed) on a SQLite database (tests/unit/test_enterprise_file.py).
+The desk runs as its own process (no Rasa needed) on a SQLite database (tests/unit/enterprise_file_helpers.py).
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests" / "unit"))
 from policy_check_api import desk_process  # noqa: E402 - bench/ is not a package
-from test_enterprise_file import BING, JIA, YI, populate  # noqa: E402
 
 from tests.unit.desk_helpers import PASSWORD  # noqa: E402
+from tests.unit.enterprise_file_helpers import BING, JIA, YI, populate  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,6 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import select
-from test_enterprise_file import JIA, MOMENT, YI, populate
 
 from bot.db import read_sessions
 from bot.db.schema import ConsoleAudit, Contact, Enterprise, Staff, Ticket, Visit, VisitParticipant
@@ -20,6 +19,7 @@ from bot.reports.monthly import monthly_summary
 from bot.reports.scorecard import scorecard
 from bot.tickets import credit_code as cc
 from tests.unit.desk_helpers import add_staff, desk_client, sign_in
+from tests.unit.enterprise_file_helpers import FORM, JIA, MOMENT, YI, populate
 
 pytestmark = pytest.mark.desk
 
@@ -49,7 +49,7 @@ def form_data(token: str, participants=(), needs=(), **over) -> list[tuple[str, 
 
 @pytest.fixture
 async def desk(db_url, tmp_path):
-    populate(db_url)  # the enterprises and staff of tests/unit/test_enterprise_file.py
+    populate(db_url)  # the enterprises and staff of tests/unit/enterprise_file_helpers.py
     async with desk_client(db_url, tmp_path, clock=lambda: MOMENT) as client:
         yield client
 
@@ -287,8 +287,6 @@ async def test_a_need_lands_in_the_visited_file_whatever_the_stored_spelling(des
 
 async def test_profile_names_are_stored_as_the_ticket_service_finds_them(desk):
     token = await sign_in(desk, "xinxi_staff")
-    from test_enterprise_file import FORM
-
     r = await desk.post(
         "/console/enterprises/1/profile",
         data={**FORM, "csrf_token": token, "name": "ABC光電（西安）有限公司"},
