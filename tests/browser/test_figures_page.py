@@ -15,11 +15,10 @@ from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests" / "unit"))
 from policy_check_api import desk_process  # noqa: E402 - bench/ is not a package
-from test_figures_web import populate  # noqa: E402
 
 from tests.unit.desk_helpers import PASSWORD  # noqa: E402
+from tests.unit.figures_helpers import populate  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

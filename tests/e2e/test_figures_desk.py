@@ -1,5 +1,5 @@
 """/figures and /api/figures on a real desk: `python -m bot.desk` in its own process on a database with four
-tickets made five hours ago at four nodes (tests/unit/test_figures_web.py's), on SQLite and PostgreSQL.
+tickets made five hours ago at four nodes (tests/unit/figures_helpers.py), on SQLite and PostgreSQL.
 The public output holds the counts and no name, mobile, enterprise name or ticket text.
 """
 
@@ -14,9 +14,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests" / "unit"))
 from policy_check_api import desk_process  # noqa: E402 - bench/ is not a package
-from test_figures_web import SECRETS, populate  # noqa: E402
+
+from tests.unit.figures_helpers import SECRETS, populate  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
