@@ -7,45 +7,16 @@ The desk runs as its own process (no Rasa needed) on a SQLite database (tests/un
 from __future__ import annotations
 
 import io
-import re
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-from policy_check_api import desk_process  # noqa: E402 - bench/ is not a package
-
-from tests.unit.desk_helpers import PASSWORD  # noqa: E402
-from tests.unit.enterprise_file_helpers import BING, JIA, YI, populate  # noqa: E402
+from tests.browser.helpers import NO_OVERFLOW, desk, sign_in  # noqa: F401 - the fixture desk
+from tests.unit.enterprise_file_helpers import BING, JIA, YI
 
 pytestmark = pytest.mark.e2e
-
-NO_OVERFLOW = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-
-
-@pytest.fixture
-def desk(tmp_path):
-    from bot.db import migrate
-    from bot.network import sync_network
-
-    db = f"sqlite:///{tmp_path / 'enterprises.db'}"
-    migrate(db)
-    sync_network(db)
-    populate(db)
-    with desk_process(tmp_path, db) as base:
-        yield base, db
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/console/login")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[type="submit"]')
-    expect(page).to_have_url(re.compile(r"/console/$"))
 
 
 @pytest.mark.parametrize("width", [1366, 390])

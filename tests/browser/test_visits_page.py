@@ -7,16 +7,12 @@ tickets were opened by the ticket service (channel 入企服务, routed to the p
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from test_enterprise_pages import NO_OVERFLOW, desk, sign_in  # noqa: E402,F401 - the desk fixture
+from tests.browser.helpers import NO_OVERFLOW, desk, sign_in  # noqa: F401 - the fixture desk
 
 pytestmark = pytest.mark.e2e
 

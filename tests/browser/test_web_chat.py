@@ -8,35 +8,10 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import select
 
-from bot.db import read_sessions
-from bot.db.schema import Message
+from tests.browser.helpers import cid_of, inbound, open_chat, say
 
 pytestmark = pytest.mark.e2e
-
-
-def open_chat(page, stack):
-    page.goto(stack.settings.desk_url + "/")
-    page.wait_for_function("() => window.__yschat && window.__yschat.state.connected === true")
-
-
-def cid_of(page) -> str:
-    return page.evaluate("window.__yschat.state.cid")
-
-
-def inbound(stack, cid: str) -> list[Message]:
-    with read_sessions(stack.settings.effective_database_url)() as s:
-        return list(
-            s.scalars(
-                select(Message).where(Message.conversation_id == cid, Message.direction == "in").order_by(Message.id)
-            )
-        )
-
-
-def say(page, text: str) -> None:
-    page.fill("#input", text)
-    page.press("#input", "Enter")
 
 
 def bot_reply_containing(page, text: str):

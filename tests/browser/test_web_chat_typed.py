@@ -14,7 +14,7 @@ from bot.db.schema import Message, Rating, Ticket
 from bot.desk import gateway
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
-from tests.browser.test_web_chat import cid_of, inbound, open_chat, say
+from tests.browser.helpers import cid_of, inbound, open_chat, say
 
 pytestmark = pytest.mark.e2e
 
