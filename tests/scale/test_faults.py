@@ -23,7 +23,7 @@ from bot.db.schema import Message, Ticket
 from bot.desk.gateway import BUSY_NOTICE
 from bot.tooling.stack import create_pg_database, drop_pg_database, local_settings, scaled_settings, start_instance
 from tests.conftest import PG_ADMIN, REDIS_URL, in_ci, require_postgresql, require_redis
-from tests.scale.test_cluster import WebUser
+from tests.scale.cluster_helpers import WebUser
 
 pytestmark = pytest.mark.e2e
 
