@@ -23,7 +23,7 @@ from bot.db.schema import Handover, Message, Rating, Ticket
 from bot.desk import gateway
 from bot.tickets import lifecycle as lc
 from bot.tickets.service import EnterpriseInput, TicketService
-from tests.e2e.test_desk_gateway import conversation, db_of, desk_for, in_thread, rows, session, tracker, user_events
+from tests.e2e.gateway_helpers import conversation, db_of, desk_for, in_thread, rows, session, tracker, user_events
 
 pytestmark = pytest.mark.e2e
 

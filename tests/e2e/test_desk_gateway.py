@@ -10,27 +10,33 @@ used by the browser tests of the same session, keeps an event loop on the main t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import functools
-import threading
 import uuid
 
 import aiohttp
 import pytest
-import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.db import migrate, read_sessions, sessions
-from bot.db.schema import Conversation, Handover, Message, Staff
+from bot.db.schema import Conversation, Handover, Staff
 from bot.desk import gateway
-from bot.desk.app import create_app
 from bot.desk.hub import HUB_KEY
 from bot.network import sync_network
 from bot.runtime.supervisor import free_port
 from bot.settings import DESK_CHANNEL_HEADER, DESK_CHANNEL_PATH
+from tests.e2e.gateway_helpers import (
+    conversation,
+    db_of,
+    desk_for,
+    in_thread,
+    rows,
+    session,
+    start_desk,
+    tracker,
+    user_events,
+)
 from tests.settings_env import with_env
 
 pytestmark = pytest.mark.e2e
@@ -39,75 +45,8 @@ pytestmark = pytest.mark.e2e
 # ---- helpers ---------------------------------------------------------------------------------------
 
 
-def in_thread(fn):
-    """Run an async test in a fresh event loop on a worker thread (fixtures resolved as usual)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        outcome: dict = {}
-
-        def target():
-            try:
-                outcome["value"] = asyncio.run(fn(*args, **kwargs))
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-                outcome["error"] = exc
-
-        t = threading.Thread(target=target)
-        t.start()
-        t.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome.get("value")
-
-    return wrapper
-
-
 def cid_() -> str:
     return f"gw-{uuid.uuid4().hex[:10]}"
-
-
-def db_of(settings) -> str:
-    return settings.effective_database_url
-
-
-def rows(db: str, cid: str, **where) -> list[Message]:
-    with read_sessions(db)() as s:
-        q = select(Message).where(Message.conversation_id == cid)
-        for k, v in where.items():
-            q = q.where(getattr(Message, k) == v)
-        return list(s.scalars(q.order_by(Message.id)))
-
-
-def conversation(db: str, cid: str) -> Conversation:
-    with read_sessions(db)() as s:
-        return s.get(Conversation, cid)
-
-
-def tracker(settings, cid: str) -> dict:
-    r = requests.get(
-        f"{settings.rasa_url}/conversations/{cid}/tracker", params={"token": settings.rasa_token}, timeout=10
-    )
-    r.raise_for_status()
-    return r.json()
-
-
-def user_events(settings, cid: str) -> list[str]:
-    return [e.get("text") for e in tracker(settings, cid)["events"] if e["event"] == "user"]
-
-
-async def start_desk(settings, retry_interval: float = 0.3) -> TestClient:
-    app = create_app(settings)
-    app[gateway.GATEWAY_KEY].retry_interval = retry_interval
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    return client
-
-
-async def session(client: TestClient) -> tuple[str, str]:
-    r = await client.post("/api/chat/session")
-    assert r.status == 200
-    body = await r.json()
-    return body["conversation_id"], body["key"]
 
 
 async def ws_connect(client: TestClient, cid: str, key: str):
@@ -139,15 +78,6 @@ async def wait_for(cond, timeout: float = 20.0, step: float = 0.2):
 
 def is_bot_message(m: dict) -> bool:
     return m.get("type") == "message" and m["message"]["direction"] == "out"
-
-
-@contextlib.asynccontextmanager
-async def desk_for(settings):
-    client = await start_desk(settings)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture
