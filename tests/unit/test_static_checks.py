@@ -11,6 +11,8 @@
   Rasa or openpyxl costs real time at import, or the import would close a cycle).
 - The window's calendar is Beijing time: no `date.today()`, zone-less `datetime.now()` or `.astimezone()` outside
   bot/clock.py (a machine in UTC is a day behind Beijing from 16:00 to 24:00 UTC).
+- Test modules don't import each other (`from tests.unit.test_x import …`, or `from test_x import …` after a sys.path
+  insert): what several share lives in a helper module (tests/unit/desk_helpers.py, …) or a folder's conftest.py.
 - `mypy` (pyproject.toml [tool.mypy]): no type errors in the domain core and the shared kernel (no module has its
   errors ignored). Incremental: the cache is .mypy_cache/.
 """
@@ -339,4 +341,107 @@ def test_the_window_calendar_is_beijing_time_everywhere():
     assert not readers, (
         f"these read the machine's time zone: {readers}. The window's day and wall clock are Beijing time: use "
         "bot.clock.today() / now() / local(dt), or pass timezone.utc for an instant"
+    )
+
+
+# ---- test modules don't import each other -------------------------------------------------------------
+
+# A test module that imports from another (`from tests.unit.test_files import PDF`, or `from test_files import PDF`
+# after putting tests/unit on sys.path) ties the two files together: moving, renaming or splitting one breaks the
+# other, and importing a test module runs its module-level set-up a second time under another name. What several
+# test modules share lives in a helper module (tests/unit/desk_helpers.py, tests/unit/wechat_helpers.py,
+# tests/browser/helpers.py, tests/race.py …) or, for fixtures of one folder, in its conftest.py. Test modules are the
+# files pytest collects: test_*.py and *_test.py (pytest's default python_files).
+TEST_MODULE_PATTERNS = ("test_*", "*_test")
+
+
+def imported_test_modules(source: str) -> list[tuple[int, str]]:
+    """(line, module) of each import of a test module in `source`: `import test_x`, `import tests.unit.test_x`,
+    `from test_x import …`, `from tests.unit.test_x import …`, `from tests.unit import test_x`, the relative
+    `from .test_x import …` and `from . import test_x`, at any depth, and `importlib.import_module("…")` of such a
+    name. A test module is one of this project's: a top-level name (on sys.path) or one under `tests`, not a library's
+    module that happens to be called test_… (`aiohttp.test_utils`)."""
+    import fnmatch
+
+    def is_test_module(name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in TEST_MODULE_PATTERNS)
+
+    def ours(dotted: str) -> bool:  # a top-level module (tests/unit put on sys.path) or one of the tests package
+        return "." not in dotted or dotted.split(".")[0] == "tests"
+
+    def names_a_test_module(dotted: str) -> bool:
+        return ours(dotted) and any(is_test_module(part) for part in dotted.split("."))
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if names_a_test_module(a.name)]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            if (node.level or ours(module)) and any(is_test_module(part) for part in module.split(".")):
+                found.append((node.lineno, module))  # from tests.unit.test_x import …, from .test_x import …
+            elif node.level or module.split(".")[0] == "tests":  # from tests.unit import test_x, from . import test_x
+                prefix = module if module.endswith(".") else module + "."
+                found += [(node.lineno, prefix + a.name) for a in node.names if is_test_module(a.name)]
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and names_a_test_module(node.args[0].value)
+        ):
+            found.append((node.lineno, node.args[0].value))
+    return sorted(found)
+
+
+def test_the_test_import_check_finds_the_ways_of_importing_a_test_module():
+    source = """import os
+import test_files
+import tests.unit.test_files as files
+from test_enterprise_file import JIA
+from tests.unit.test_privacy import (
+    NOW,
+    person,
+)
+from tests.unit import test_scheduler, desk_helpers
+from . import test_web_chat
+from .test_web_chat import say
+from ..unit.test_files import PDF
+from tests.unit.desk_helpers import add_staff
+from aiohttp.test_utils import TestClient
+import pytest_asyncio
+from bot.tooling import test_runner
+def f():
+    from tests.e2e.test_wechat_files import media_xml
+    return importlib.import_module("tests.scale.test_cluster"), import_module("bot.desk")
+import conftest, checks_test
+"""
+    assert imported_test_modules(source) == [
+        (2, "test_files"),
+        (3, "tests.unit.test_files"),
+        (4, "test_enterprise_file"),
+        (5, "tests.unit.test_privacy"),
+        (9, "tests.unit.test_scheduler"),
+        (10, ".test_web_chat"),
+        (11, ".test_web_chat"),
+        (12, "..unit.test_files"),
+        (18, "tests.e2e.test_wechat_files"),
+        (19, "tests.scale.test_cluster"),
+        (20, "checks_test"),
+    ]
+
+
+def test_test_modules_do_not_import_each_other():
+    found = []
+    for path in sorted((ROOT / "tests").glob("**/*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        found += [
+            f"{rel}:{line} imports {module}" for line, module in imported_test_modules(path.read_text(encoding="utf-8"))
+        ]
+    assert not found, (
+        "test modules import other test modules:\n  " + "\n  ".join(found) + "\nMove what they share (constants, "
+        "helper functions, fixtures, fake peers) into a helper module with a docstring saying what it holds, such as "
+        "tests/unit/desk_helpers.py (a fixture of one folder may go in its conftest.py), and import it from there in "
+        "both (CONTRIBUTING.md, Test)"
     )
