@@ -202,14 +202,14 @@ def _transcript(s: Session, conversation_id: str, fallback: Optional[list]) -> l
 
 
 def _fmt_day(now_local: datetime, when_local: datetime) -> str:
-    """明天(11月26日) 09:00 — relative day word within a week, the plain date beyond (long holidays)."""
+    """明天（11月26日）09:00 — relative day word within a week, the plain date beyond (long holidays)."""
     days = (when_local.date() - now_local.date()).days
     label = {0: "今天", 1: "明天", 2: "后天"}.get(days)
     if label is None and days < 7:
         label = f"周{WEEKDAYS[when_local.weekday()]}"
     if label is None:
         return f"{when_local.month}月{when_local.day}日 {when_local:%H:%M}"
-    return f"{label}({when_local.month}月{when_local.day}日) {when_local:%H:%M}"
+    return f"{label}（{when_local.month}月{when_local.day}日）{when_local:%H:%M}"
 
 
 def next_working_start(now: datetime, policy=None) -> datetime:

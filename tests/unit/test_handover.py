@@ -95,11 +95,11 @@ def test_transcript_comes_from_stored_messages_when_there_are_any(db):
 @pytest.mark.parametrize(
     "now, expected",
     [
-        (datetime(2026, 11, 25, 19, 0, tzinfo=CST), "明天(11月26日) 09:00"),
-        (datetime(2026, 11, 25, 12, 30, tzinfo=CST), "今天(11月25日) 13:30"),
-        (datetime(2026, 11, 27, 18, 0, tzinfo=CST), "周一(11月30日) 09:00"),
-        (datetime(2026, 11, 28, 10, 0, tzinfo=CST), "后天(11月30日) 09:00"),  # Saturday
-        (datetime(2026, 11, 25, 7, 0, tzinfo=CST), "今天(11月25日) 09:00"),
+        (datetime(2026, 11, 25, 19, 0, tzinfo=CST), "明天（11月26日）09:00"),
+        (datetime(2026, 11, 25, 12, 30, tzinfo=CST), "今天（11月25日）13:30"),
+        (datetime(2026, 11, 27, 18, 0, tzinfo=CST), "周一（11月30日）09:00"),
+        (datetime(2026, 11, 28, 10, 0, tzinfo=CST), "后天（11月30日）09:00"),  # Saturday
+        (datetime(2026, 11, 25, 7, 0, tzinfo=CST), "今天（11月25日）09:00"),
         (datetime(2026, 9, 30, 18, 0, tzinfo=CST), "10月8日 09:00"),  # National Day holiday (Oct 1-7)
     ],
 )
