@@ -870,3 +870,30 @@ def test_questions_and_feedback_are_logged_per_conversation(service, db_url):
     assert first.helpful is True and first.feedback_at >= first.asked_at
     assert kb_log.questions(db_url, "wx-kb-2")[0].helpful is None
     assert kb_log.questions(db_url, "nobody") == []
+
+
+def _with(hit: Hit, **components: float) -> Hit:
+    hit.components = dict(components)
+    return hit
+
+
+def test_decide_a_leader_that_won_on_likeness_alone_is_a_menu():
+    """"你们的服务中心都在哪" is most like the variant "首贷服务中心在哪" as a string, but half of that variant
+    (首贷) is not in the message and other FAQs match its words better: the user picks, no loan-centre answer."""
+    top, runner, third = _hits(0.75, 0.42, 0.34)
+    hits = [
+        _with(top, overlap=0.59, rel=0.92),
+        _with(runner, overlap=0.34, rel=1.0),
+        _with(third, overlap=0.39, rel=0.92),
+    ]
+    decision, options = decide(hits)
+    assert decision == OPTIONS and options == [top, runner]
+
+
+def test_decide_a_leader_that_covers_its_own_sentence_or_leads_the_words_is_not_contested():
+    for top_components in ({"overlap": 0.9, "rel": 0.92}, {"overlap": 0.5, "rel": 1.0}):
+        top, runner = _hits(0.75, 0.42)
+        hits = [_with(top, **top_components), _with(runner, overlap=0.34, rel=0.97)]
+        assert decide(hits)[0] == ANSWER, top_components
+    top, runner = _hits(SURE_THRESHOLD + 0.05, 0.42)  # near-certain: answered whatever the words say
+    assert decide([_with(top, overlap=0.5, rel=0.9), _with(runner, overlap=0.3, rel=1.0)])[0] == ANSWER
