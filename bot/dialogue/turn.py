@@ -333,16 +333,16 @@ def _leans_to(ranking: list[dict], intent: str) -> bool:
 
 def is_answerable(text: str, *, kb, context: Optional[KbContext] = None) -> bool:
     """A message a meta intent caught (capabilities, ticket status) that is really a question for the base:
-    a follow-up to the topic just answered, or a question the base answers ("你们的服务中心都在哪") — but
-    not "你们能办什么", which the intent's own reply answers best."""
+    a follow-up to the topic just answered, or a question the base answers or offers a menu for ("你们的服务中心
+    都在哪": the window's centres or the 首贷服务中心) — but not "你们能办什么", which the intent's own reply
+    answers best. A menu of the FAQs the question names beats the list of everything the window does."""
     if not speech.is_question(text) and not speech.is_followup(text):
         return False
-    # After an answer, a menu of two or more close answers on its topic still beats the capabilities list.
     if context is not None and speech.is_followup(text):
         return kb.ask(text, context=context).decision in (*ANSWERED, OPTIONS)
     if CAPABILITY_QUESTION.search(normalise(text)):
         return False
-    return kb.ask(text).decision in ANSWERED
+    return kb.ask(text).decision in (*ANSWERED, OPTIONS)
 
 
 CAPABILITY_QUESTION = re.compile(
