@@ -878,7 +878,7 @@ def _with(hit: Hit, **components: float) -> Hit:
 
 
 def test_decide_a_leader_that_won_on_likeness_alone_is_a_menu():
-    """"你们的服务中心都在哪" is most like the variant "首贷服务中心在哪" as a string, but half of that variant
+    """ "你们的服务中心都在哪" is most like the variant "首贷服务中心在哪" as a string, but half of that variant
     (首贷) is not in the message and other FAQs match its words better: the user picks, no loan-centre answer."""
     top, runner, third = _hits(0.75, 0.42, 0.34)
     hits = [
