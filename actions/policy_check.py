@@ -18,7 +18,6 @@ Flow (a Rasa form, like the ticket form in actions/ticket_form.py):
 from __future__ import annotations
 
 import logging
-from datetime import date
 from functools import lru_cache
 from typing import Any, Dict, Optional, Text
 
@@ -54,10 +53,6 @@ def rules():
     return _rules_holder()
 
 
-def today() -> date:
-    return clock.today()
-
-
 def _enterprise(tracker: Tracker) -> Optional[int]:
     try:
         return saved_figures.verified_enterprise(services.db_url(), tracker.sender_id)
@@ -74,7 +69,7 @@ def _state(tracker: Tracker) -> dict:
 def show_result(dispatcher: CollectingDispatcher, tracker: Tracker, facts: dict, state: dict) -> list:
     """The result message, the 一企一档 save, and the slots a "帮我登记" after it needs."""
     focus = state.get("focus") or []
-    report, dropped = pc.evaluate(rules(), facts, today())
+    report, dropped = pc.evaluate(rules(), facts, clock.today())
     fits = pc.fitting(report, focus)
     buttons = [
         {
@@ -114,13 +109,13 @@ def start_check(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -
             facts, _ = saved_figures.load(services.db_url(), enterprise)
         except Exception:  # noqa: BLE001
             log.exception("could not read the figures of enterprise %s", enterprise)
-    facts = pc.merge(facts, dict(tracker.get_slot("company_facts") or {}), today=today())
+    facts = pc.merge(facts, dict(tracker.get_slot("company_facts") or {}), today=clock.today())
     if not from_payload:
-        facts = pc.merge(facts, pc.facts_of(text, services.network(), today=today()), today=today())
+        facts = pc.merge(facts, pc.facts_of(text, services.network(), today=clock.today()), today=clock.today())
     focus = pc.focus_of(text if not from_payload else tracker.get_slot("user_statement") or "")
     state = {"focus": focus, "asked": [], "skipped": [], "asked_in": "" if from_payload else text[:300]}
-    report, _ = pc.evaluate(rules(), facts, today())
-    q = pc.next_question(report, facts, focus=focus, today=today())
+    report, _ = pc.evaluate(rules(), facts, clock.today())
+    q = pc.next_question(report, facts, focus=focus, today=clock.today())
     if q is None:
         return show_result(dispatcher, tracker, facts, state)
     known = pc.describe(facts)
@@ -165,17 +160,19 @@ class ValidatePolicyCheckForm(FormValidationAction):
         skipped = list(state.get("skipped") or [])
         pending = asked[-1] if asked else None
         facts = dict(tracker.get_slot("company_facts") or {})
-        found = pc.facts_of(text, services.network(), expecting=pending, today=today(), known=facts)
+        found = pc.facts_of(text, services.network(), expecting=pending, today=clock.today(), known=facts)
         if found:
-            facts = pc.merge(facts, found, expecting=pending, today=today())
+            facts = pc.merge(facts, found, expecting=pending, today=clock.today())
         elif pending and not pc.is_skip(text) and not speech.is_none_answer(text) and not state.get("retried"):
             # Not understood: ask the same question once more, in plain words.
             dispatcher.utter_message(text=wording.CHECK_NO_NUMBER)
             return {ANSWER: None, STATE: {**state, "retried": True}}
         elif pending:
             skipped.append(pending)
-        report, _ = pc.evaluate(rules(), facts, today())
-        q = pc.next_question(report, facts, focus=state.get("focus") or [], asked=asked, skipped=skipped, today=today())
+        report, _ = pc.evaluate(rules(), facts, clock.today())
+        q = pc.next_question(
+            report, facts, focus=state.get("focus") or [], asked=asked, skipped=skipped, today=clock.today()
+        )
         if q is None:
             return {ANSWER: DONE, "company_facts": facts, STATE: {**state, "skipped": skipped, "retried": False}}
         state = {**state, "asked": asked + [q.key], "question": q.text, "skipped": skipped, "retried": False}
@@ -215,7 +212,7 @@ class ActionPolicyRegister(Action):
         facts = dict(tracker.get_slot("company_facts") or {})
         seed = tracker.get_slot("ticket_seed") if policy is None else None
         if seed is None:
-            report, _ = pc.evaluate(rules(), facts, today())
+            report, _ = pc.evaluate(rules(), facts, clock.today())
             seed = pc.seed_text(report, facts, [policy] if policy else [], "")
         dispatcher.utter_message(text=wording.REGISTER_START_ON_REQUEST)
         events = [SlotSet("ticket_category", category), SlotSet("user_statement", seed)]

@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 from actions import services, wording
 from actions.handover import hand_over
 from actions.latest_message import from_button
+from bot import clock
 from bot.dialogue import speech, turn
 from bot.dialogue.details import extract
 from bot.knowledge import replies as kb_replies
@@ -360,6 +361,6 @@ class ActionSubmitTicket(Action):
             return _reset_form()
         t = result.ticket
         dispatcher.utter_message(
-            text=chat.opened_message(t.number, result.node.name, chat.local(t.first_response_due), result.linked)
+            text=chat.opened_message(t.number, result.node.name, clock.local(t.first_response_due), result.linked)
         )
         return _reset_form() + [SlotSet("last_ticket_number", t.number)]

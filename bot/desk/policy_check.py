@@ -22,7 +22,6 @@ import json
 import logging
 import threading
 import time
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Optional
@@ -44,10 +43,6 @@ MAX_DEPTH = 8  # nesting of the body; the API's own shape needs 3
 RELOAD_CHECK = 2.0  # seconds between looks at the rule files
 RULE_NAME = "policy_ip"  # its limit: Settings.rate_limit_policy_ip (RATE_LIMIT_POLICY_IP)
 UNAVAILABLE = "政策体检暂时不可用（政策规则加载失败），请稍后再试或联系服务专员"
-
-
-def beijing_today() -> date:
-    return clock.today()
 
 
 class Rules:
@@ -213,6 +208,6 @@ def setup(app: web.Application) -> None:
     directory = getattr(settings, "knowledge_dir", None) or Path(__file__).resolve().parents[2] / "knowledge"
     app[RULES_KEY] = Rules(directory)
     if TODAY_KEY not in app:
-        app[TODAY_KEY] = beijing_today
+        app[TODAY_KEY] = clock.today
     ratelimit.setup(app)
     app.router.add_post(PATH, policy_check)

@@ -13,11 +13,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
-from bot.clock import now as beijing_now
 from bot.clock import today as beijing_today
 from bot.text import normalise
 
@@ -88,9 +87,7 @@ def touch_reload(directory: str | os.PathLike[str]) -> Path:
 
     The marker's content is the moment written (UTC), so it changes even within one mtime tick."""
     marker = Path(directory) / RELOAD_MARKER
-    marker.write_text(
-        beijing_now().astimezone(timezone.utc).isoformat(timespec="microseconds") + "\n", encoding="utf-8"
-    )
+    marker.write_text(datetime.now(timezone.utc).isoformat(timespec="microseconds") + "\n", encoding="utf-8")
     return marker
 
 

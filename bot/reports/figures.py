@@ -35,10 +35,11 @@ from typing import Any, Callable, Iterable, Optional
 from sqlalchemy import BigInteger, and_, cast, false, func, or_, select, true, union
 from sqlalchemy.engine import Connection
 
+from bot.clock import BEIJING
 from bot.db import engine_for
 from bot.db.schema import KbQuery, ServiceNode, Ticket, Visit
 from bot.logmask import mask
-from bot.reports.monthly import BEIJING, MonthlySummary, Period, _compute, _count_if, _in, _int, _node_order
+from bot.reports.monthly import MonthlySummary, Period, _compute, _count_if, _in, _int, _node_order
 from bot.taxonomy import CATEGORIES, SERVICE_CONTENTS
 from bot.tickets.lifecycle import AWAITING_INFO, CLOSED_STATES, OPEN_STATES
 

@@ -87,12 +87,8 @@ def rating_score(text: str) -> Optional[int]:
     return stars if 1 <= stars <= 5 else None
 
 
-def local(dt: datetime) -> datetime:
-    return clock.local(dt)
-
-
 def when(dt: datetime) -> str:
-    d = local(dt)
+    d = clock.local(dt)
     return f"{d.month}月{d.day}日 {d:%H:%M}"
 
 
